@@ -1,0 +1,226 @@
+/**
+ * Carries out a link plan: nothing here decides what may be touched, only how.
+ * One app's failure is recorded and the others go on.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { toDisplay } from './config/load.js';
+import { errors, isAppMediaError } from './errors.js';
+import { createCopy, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
+import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
+import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
+import { walkTree } from './fs/walk.js';
+import { linkRecord, type CopyRecord } from './ownership.js';
+import { planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
+import type { EntryMode, LinkStatus } from './types.js';
+
+export interface ApplyContext {
+  projectRoot: string;
+  mediaRoot: string;
+  realMediaRoot: string;
+  relative: boolean;
+  ignore: readonly string[];
+}
+
+export interface AppOutcome {
+  plan: AppPlan;
+  status: LinkStatus;
+  mode: EntryMode | null;
+  files: number;
+  bytes: number;
+  reason: string | null;
+  hint: string | null;
+}
+
+export interface ApplyResult {
+  outcomes: AppOutcome[];
+  warnings: string[];
+}
+
+/** Strategies that failed with a refusal stay off for the rest of the run. */
+interface Fallback {
+  refused: Map<Strategy, NodeJS.ErrnoException>;
+  warned: boolean;
+}
+
+class EntryInTheWay extends Error {}
+
+export async function applyLinkPlan(plan: LinkPlan, ctx: ApplyContext): Promise<ApplyResult> {
+  const warnings: string[] = [];
+  const fallback: Fallback = { refused: new Map(), warned: false };
+  const records: RecordChanges = new Map();
+  if (plan.writes) await fs.mkdir(ctx.mediaRoot, { recursive: true });
+
+  const outcomes: AppOutcome[] = [];
+  // One at a time: the first refusal decides the mode of every later app.
+  for (const appPlan of plan.apps) {
+    const outcome: AppOutcome = { plan: appPlan, status: appPlan.status, mode: appPlan.mode, files: 0, bytes: 0, reason: appPlan.reason, hint: appPlan.hint };
+    try {
+      for (const action of appPlan.actions) await run(action, appPlan, outcome, ctx, fallback, records, warnings);
+    } catch (error) {
+      outcome.status = 'error';
+      if (error instanceof EntryInTheWay) {
+        outcome.status = 'conflict';
+        outcome.reason = error.message;
+        outcome.hint = 'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
+      } else {
+        describeError(error, outcome);
+      }
+    }
+    outcomes.push(outcome);
+  }
+  await saveRecords(ctx.mediaRoot, records);
+  return { outcomes, warnings };
+}
+
+async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: ApplyContext, fallback: Fallback,
+  records: RecordChanges, warnings: string[]): Promise<void> {
+  const entryPath = path.join(ctx.mediaRoot, plan.name);
+  switch (action.op) {
+    case 'remove-link': {
+      // Re-check right before: still a link, still the text the plan saw.
+      const text = await fs.readlink(entryPath).catch(() => undefined);
+      if (text !== action.linkText) throw new EntryInTheWay(`${plan.name} changed since it was checked`);
+      await fs.unlink(entryPath);
+      records.set(plan.name, null);
+      return;
+    }
+    case 'create': {
+      const made = await createEntry(plan, action.strategies, action.copy, ctx, fallback, warnings);
+      settle(outcome, plan, made);
+      records.set(plan.name, made.record);
+      return;
+    }
+    case 'sync': {
+      const app = requireApp(plan);
+      const result = await syncCopy(app.mediaDir, entryPath, action.copy);
+      outcome.files = result.files;
+      outcome.bytes = result.bytes;
+      records.set(plan.name, copyRecord(ctx, plan, action.copy));
+      return;
+    }
+    case 'remove-copy': {
+      await removeListed(entryPath, action.copy);
+      if (await rmdirIfEmpty(entryPath)) records.set(plan.name, null);
+      return;
+    }
+    case 'copy-to-link': {
+      const aside = path.join(ctx.mediaRoot, tempName(plan.name));
+      await fs.rename(entryPath, aside);
+      let made: Made;
+      try {
+        made = await createEntry(plan, action.strategies.filter((s) => s !== 'copy'), 'walk', ctx, fallback, warnings);
+      } catch (error) {
+        // No link could be made: the copy goes back where it was and is brought up to date.
+        await fs.rename(aside, entryPath);
+        if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy')) throw error;
+        const app = requireApp(plan);
+        const result = await syncCopy(app.mediaDir, entryPath, action.fallback);
+        outcome.status = result.files > 0 ? 'copied' : 'up-to-date';
+        outcome.mode = 'copy';
+        outcome.reason = null;
+        outcome.files = result.files;
+        outcome.bytes = result.bytes;
+        records.set(plan.name, copyRecord(ctx, plan, action.fallback));
+        return;
+      }
+      // The copy held only the tool's own files (the plan checked): remove those, then its empty folders.
+      const own = [...action.fallback.unchanged.keys(), ...action.fallback.writes.map((file) => file.rel), ...action.fallback.deletes];
+      await removeListed(aside, { deletes: own, rmdirs: [] });
+      const leftover = await walkTree(aside);
+      await removeListed(aside, { deletes: [], rmdirs: [...leftover.dirs].reverse() });
+      await rmdirIfEmpty(aside);
+      settle(outcome, plan, made);
+      records.set(plan.name, made.record);
+      return;
+    }
+  }
+}
+
+interface Made {
+  mode: EntryMode;
+  record: ReturnType<typeof linkRecord> | CopyRecord;
+  result: CopyResult;
+}
+
+function settle(outcome: AppOutcome, plan: AppPlan, made: Made): void {
+  outcome.mode = made.mode;
+  outcome.files = made.result.files;
+  outcome.bytes = made.result.bytes;
+  if (plan.status === 'linked' || plan.status === 'copied') outcome.status = made.mode === 'copy' ? 'copied' : 'linked';
+}
+
+/** Tries each strategy in turn; a refusal moves to the next one and is remembered for the rest of the run. */
+async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan | 'walk', ctx: ApplyContext,
+  fallback: Fallback, warnings: string[]): Promise<Made> {
+  const app = requireApp(plan);
+  const usable = strategies.filter((strategy) => !fallback.refused.has(strategy));
+  let lastRefusal: NodeJS.ErrnoException | undefined = [...fallback.refused.values()].pop();
+  for (const strategy of usable) {
+    if (strategy === 'copy') {
+      if (fallback.refused.size > 0 && !fallback.warned) {
+        fallback.warned = true;
+        warnings.push(`links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again (or media:watch) after changing app media.`);
+      }
+      const copyPlan = copy === 'walk' ? planCopy(await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }), undefined, undefined) : copy;
+      const result = await createCopy(app.mediaDir, path.join(ctx.mediaRoot, plan.name), copyPlan).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
+        throw error;
+      });
+      return { mode: 'copy', result, record: copyRecord(ctx, plan, copyPlan) };
+    }
+    const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
+    try {
+      const targetStat = await fs.stat(plan.absoluteText);
+      await makeLink({ kind: strategy, folder: ctx.realMediaRoot, name: plan.name, target: plan.absoluteText, relative: ctx.relative, targetStat });
+    } catch (error) {
+      if (!isLinkRefusal(error)) throw error;
+      fallback.refused.set(strategy, error);
+      lastRefusal = error;
+      continue;
+    }
+    const check = await checkLink(path.join(ctx.realMediaRoot, plan.name), text, await fs.realpath(app.mediaDir));
+    if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
+    if (strategy === 'junction' && !fallback.warned) {
+      fallback.warned = true;
+      warnings.push(`symbolic links are refused here (${describeRefusal(fallback.refused)}); made junctions instead.`);
+    }
+    return { mode: strategy, result: { files: 0, bytes: 0 }, record: linkRecord(strategy, text, toDisplay(ctx.projectRoot, app.mediaDir)) };
+  }
+  throw errors.linkRefused(lastRefusal ?? Object.assign(new Error('no link strategy left'), { code: 'EPERM' }));
+}
+
+function describeRefusal(refused: Map<Strategy, NodeJS.ErrnoException>): string {
+  return [...refused].map(([strategy, error]) => `${strategy}: ${error.code ?? error.message}`).join(', ');
+}
+
+function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecord {
+  const files: CopyRecord['files'] = {};
+  for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, facts.mtimeMs];
+  for (const file of copy.writes) files[file.rel] = [file.size, file.mtimeMs];
+  return { kind: 'copy', source: toDisplay(ctx.projectRoot, requireApp(plan).mediaDir), files };
+}
+
+function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {
+  if (!plan.app) throw new Error(`internal: no app for entry ${plan.name}`);
+  return plan.app;
+}
+
+const HINTS: Record<string, string> = {
+  EACCES: 'check that the account running the task may read the app\'s media folder and write to mediaRoot',
+  EPERM: 'the operation was not permitted: check permissions and whether the file system allows it',
+  ENOSPC: 'the disk is full: free some space and run again',
+  EROFS: 'mediaRoot is on a read-only file system',
+  ENOENT: 'a folder vanished while the task ran: run again',
+};
+
+function describeError(error: unknown, outcome: AppOutcome): void {
+  if (error instanceof Error && 'hint' in error && 'code' in error) {
+    outcome.reason = `${String(error.code)}: ${error.message}`;
+    outcome.hint = String(error.hint);
+    return;
+  }
+  const errno = error as NodeJS.ErrnoException;
+  outcome.reason = errno.code ? `${errno.code}: ${errno.message}` : String(errno?.message ?? error);
+  outcome.hint = (errno.code && HINTS[errno.code]) ?? 'run again with --verbose for details';
+}

@@ -1,0 +1,110 @@
+/** Checks a raw config object against the table in options.ts. Pure: no I/O. */
+import { errors } from '../errors.js';
+import { appEntryFields, configFields, MODES, type ConfigField, type FieldType } from '../options.js';
+import type { AppEntry, AppMediaConfig } from '../types.js';
+import { nearest } from '../util/nearest.js';
+
+const FIELD_NAMES = Object.keys(configFields) as ConfigField[];
+
+export interface ValidateContext {
+  /** Display name of the file that holds the config, if any. */
+  file: string | undefined;
+  /** Prefix for field paths, e.g. "appMedia." inside package.json. */
+  prefix: string;
+  /** Whether `mediaRoot` must be present (false for partial code overrides). */
+  requireMediaRoot: boolean;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function validateConfig(raw: unknown, ctx: ValidateContext): Partial<AppMediaConfig> {
+  if (!isRecord(raw)) throw errors.badValue(ctx.file, ctx.prefix.replace(/\.$/, '') || '(top level)', 'an object', raw);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    if (!Object.hasOwn(configFields, key)) {
+      throw errors.unknownField(ctx.file, ctx.prefix + key, nearest(key, FIELD_NAMES));
+    }
+    const field = key as ConfigField;
+    const value = raw[key];
+    if (value === undefined) continue;
+    out[field] = checkField(configFields[field].type, value, ctx, ctx.prefix + field);
+  }
+  if (ctx.requireMediaRoot && out['mediaRoot'] === undefined) {
+    throw errors.missingField(ctx.file, `${ctx.prefix}mediaRoot`, '"mediaRoot": "public/media"');
+  }
+  return out as Partial<AppMediaConfig>;
+}
+
+function checkField(type: FieldType, value: unknown, ctx: ValidateContext, field: string): unknown {
+  switch (type) {
+    case 'schema':
+    case 'string':
+      if (typeof value !== 'string') throw errors.badValue(ctx.file, field, 'a string', value);
+      return value;
+    case 'path':
+      if (typeof value !== 'string' || value.trim() === '') throw errors.badValue(ctx.file, field, 'a non-empty path string', value);
+      return value;
+    case 'dirname':
+      return checkDirname(value, ctx, field);
+    case 'boolean':
+      if (typeof value !== 'boolean') throw errors.badValue(ctx.file, field, 'true or false', value);
+      return value;
+    case 'mode':
+      if (typeof value !== 'string' || !(MODES as readonly string[]).includes(value)) {
+        throw errors.badValue(ctx.file, field, `one of ${MODES.map((m) => `"${m}"`).join(', ')}`, value);
+      }
+      return value;
+    case 'globs':
+      if (!Array.isArray(value) || value.some((glob) => typeof glob !== 'string')) {
+        throw errors.badValue(ctx.file, field, 'an array of glob strings', value);
+      }
+      return value;
+    case 'apps':
+      if (!Array.isArray(value)) throw errors.badValue(ctx.file, field, 'an array of app entries', value);
+      return value.map((entry, index) => checkAppEntry(entry, ctx, `${field}[${index}]`));
+  }
+}
+
+export function checkDirname(value: unknown, ctx: Pick<ValidateContext, 'file'>, field: string): string {
+  if (typeof value !== 'string') throw errors.badValue(ctx.file, field, 'a folder name string', value);
+  if (!isPlainSegment(value)) throw errors.badDirname(ctx.file, field, value);
+  return value;
+}
+
+/** One path segment: not empty, not "." or "..", no separators or NUL. */
+export function isPlainSegment(value: string): boolean {
+  return value !== '' && value !== '.' && value !== '..' && !/[/\\\0]/.test(value);
+}
+
+function checkAppEntry(entry: unknown, ctx: ValidateContext, field: string): AppEntry {
+  if (typeof entry === 'string') {
+    if (entry.trim() === '') throw errors.badValue(ctx.file, field, 'a folder path or a package name', entry);
+    return entry;
+  }
+  if (!isRecord(entry)) throw errors.badValue(ctx.file, field, 'a string or an object { path | package, name?, mediaDirname? }', entry);
+  for (const key of Object.keys(entry)) {
+    if (!(appEntryFields as readonly string[]).includes(key)) {
+      throw errors.unknownField(ctx.file, `${field}.${key}`, nearest(key, appEntryFields));
+    }
+  }
+  const { path, package: pkg, name, mediaDirname } = entry;
+  if ((path === undefined) === (pkg === undefined)) {
+    throw errors.badValue(ctx.file, field, 'exactly one of "path" or "package"', entry);
+  }
+  const out: Record<string, string> = {};
+  if (path !== undefined) {
+    if (typeof path !== 'string' || path.trim() === '') throw errors.badValue(ctx.file, `${field}.path`, 'a folder path', path);
+    out['path'] = path;
+  }
+  if (pkg !== undefined) {
+    if (typeof pkg !== 'string' || pkg.trim() === '') throw errors.badValue(ctx.file, `${field}.package`, 'a package name', pkg);
+    out['package'] = pkg;
+  }
+  if (name !== undefined) {
+    if (typeof name !== 'string') throw errors.badValue(ctx.file, `${field}.name`, 'a string', name);
+    out['name'] = name;
+  }
+  if (mediaDirname !== undefined) out['mediaDirname'] = checkDirname(mediaDirname, ctx, `${field}.mediaDirname`);
+  return out;
+}

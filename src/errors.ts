@@ -1,0 +1,188 @@
+/**
+ * Every error a user can cause, in one place. Each has a stable code, a
+ * one-line message that names the file and field at fault, and a hint that
+ * names the fix. Messages are built by the functions below so that the wording
+ * lives here and nowhere else.
+ */
+
+export type AppMediaErrorCode =
+  | 'APP_MEDIA_NO_CONFIG'
+  | 'APP_MEDIA_CONFIG_NOT_FOUND'
+  | 'APP_MEDIA_BAD_JSON'
+  | 'APP_MEDIA_UNKNOWN_FIELD'
+  | 'APP_MEDIA_BAD_VALUE'
+  | 'APP_MEDIA_MISSING_FIELD'
+  | 'APP_MEDIA_APP_NOT_FOUND'
+  | 'APP_MEDIA_PACKAGE_NOT_FOUND'
+  | 'APP_MEDIA_BAD_NAME'
+  | 'APP_MEDIA_DUPLICATE_NAME'
+  | 'APP_MEDIA_UNSAFE_MEDIA_ROOT'
+  | 'APP_MEDIA_LOOP'
+  | 'APP_MEDIA_BAD_FLAG'
+  | 'APP_MEDIA_LINK_REFUSED';
+
+export interface AppMediaErrorDetails {
+  /** The file at fault, relative to the project root where possible. */
+  file?: string | undefined;
+  /** The field at fault, as a path into the config (`apps[2].name`). */
+  field?: string | undefined;
+  cause?: unknown;
+}
+
+export class AppMediaError extends Error {
+  override readonly name = 'AppMediaError';
+  readonly code: AppMediaErrorCode;
+  readonly hint: string;
+  readonly file: string | undefined;
+  readonly field: string | undefined;
+
+  constructor(code: AppMediaErrorCode, message: string, hint: string, details: AppMediaErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.hint = hint;
+    this.file = details.file;
+    this.field = details.field;
+  }
+
+  /** The one line a user sees: code, where, what. */
+  oneLine(): string {
+    const where = [this.file, this.field].filter(Boolean).join(' ');
+    return `${this.code}: ${where ? `${where}: ` : ''}${this.message}`;
+  }
+}
+
+export function isAppMediaError(value: unknown): value is AppMediaError {
+  return value instanceof AppMediaError;
+}
+
+const at = (file: string | undefined, field?: string): AppMediaErrorDetails => ({ file, field });
+
+export const errors = {
+  noConfig(searched: string[]): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_NO_CONFIG',
+      `no configuration found (looked for ${searched.join(', ')})`,
+      'create app-media.config.json beside your gulpfile with at least {"mediaRoot": "public/media", "apps": ["./apps/blog"]}, or pass options in code',
+    );
+  },
+  configNotFound(file: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_CONFIG_NOT_FOUND',
+      'the config file given with --config does not exist',
+      'check the path; it is resolved against the folder gulp runs in',
+      at(file),
+    );
+  },
+  badJson(file: string, line: number, column: number, detail: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_BAD_JSON',
+      `malformed JSON at line ${line} column ${column}: ${detail}`,
+      'fix the JSON syntax at that place (a trailing comma or a missing quote is the usual cause)',
+      at(`${file}:${line}:${column}`),
+    );
+  },
+  unknownField(file: string | undefined, field: string, nearest: string | undefined): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_UNKNOWN_FIELD',
+      `unknown field "${field.split('.').pop() ?? field}"${nearest ? ` (did you mean "${nearest}"?)` : ''}`,
+      nearest ? `rename it to "${nearest}"` : 'remove it; see the configuration table in the README',
+      at(file, field),
+    );
+  },
+  badValue(file: string | undefined, field: string, expected: string, got: unknown): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_BAD_VALUE',
+      `expected ${expected}, got ${describe(got)}`,
+      `set "${field}" to ${expected}`,
+      at(file, field),
+    );
+  },
+  missingField(file: string | undefined, field: string, example: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_MISSING_FIELD',
+      `"${field}" is required`,
+      `add it, for example ${example}`,
+      at(file, field),
+    );
+  },
+  appNotFound(file: string | undefined, field: string, dir: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_APP_NOT_FOUND',
+      `app folder ${dir} does not exist`,
+      'fix the path (folder apps resolve against the file that lists them) or remove the entry',
+      at(file, field),
+    );
+  },
+  packageNotFound(file: string | undefined, field: string, pkg: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_PACKAGE_NOT_FOUND',
+      `package "${pkg}" is not installed (not found in any node_modules above the project)`,
+      `run "npm install ${pkg}", or write "./${pkg}" if you meant a local folder`,
+      at(file, field),
+    );
+  },
+  badName(file: string | undefined, field: string, name: string, why: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_BAD_NAME',
+      `invalid app name ${JSON.stringify(name)}: ${why}`,
+      'give the app a "name" made of letters, digits, ".", "_" and "-", starting with a letter or digit',
+      at(file, field),
+    );
+  },
+  badDirname(file: string | undefined, field: string, value: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_BAD_VALUE',
+      `invalid mediaDirname ${JSON.stringify(value)}: it must be one folder name, without "..", "/" or "\\"`,
+      'use a plain folder name such as "app_media" or "static"',
+      at(file, field),
+    );
+  },
+  duplicateName(file: string | undefined, name: string, first: string, second: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_DUPLICATE_NAME',
+      `two apps are named "${name}": ${first} and ${second}`,
+      `give one of them another name with an object entry: { "path": "...", "name": "${name}-2" } (its media folder must then be <mediaDirname>/${name}-2/)`,
+      at(file, 'apps'),
+    );
+  },
+  unsafeMediaRoot(file: string | undefined, mediaRoot: string, why: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_UNSAFE_MEDIA_ROOT',
+      `refusing mediaRoot ${mediaRoot}: ${why}`,
+      'point mediaRoot at a folder of its own inside the project, such as "public/media"',
+      at(file, 'mediaRoot'),
+    );
+  },
+  loop(file: string | undefined, mediaRoot: string, app: string, mediaDir: string, inside: 'root-in-media' | 'media-in-root'): AppMediaError {
+    const what = inside === 'root-in-media'
+      ? `mediaRoot ${mediaRoot} is inside app "${app}"'s media folder ${mediaDir}`
+      : `app "${app}"'s media folder ${mediaDir} is inside mediaRoot ${mediaRoot}`;
+    return new AppMediaError(
+      'APP_MEDIA_LOOP',
+      `${what}: linking would make a loop`,
+      'keep mediaRoot and the apps\' media folders apart, for example mediaRoot "public/media" and apps under "apps/"',
+      at(file, 'mediaRoot'),
+    );
+  },
+  badFlag(flag: string, message: string, hint: string): AppMediaError {
+    return new AppMediaError('APP_MEDIA_BAD_FLAG', message, hint, at(undefined, flag));
+  },
+  linkRefused(cause: NodeJS.ErrnoException): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_LINK_REFUSED',
+      `the file system refused to make a symbolic link (${cause.code ?? 'unknown error'})`,
+      process.platform === 'win32'
+        ? 'enable Developer Mode or run as administrator, or use --mode auto (junction or copy) or --mode copy'
+        : 'use --mode auto (falls back to a copy) or --mode copy',
+      { cause },
+    );
+  },
+};
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}

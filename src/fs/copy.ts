@@ -1,0 +1,126 @@
+/**
+ * Carrying out a copy plan. Every file goes to a temporary name in its
+ * destination folder and is renamed into place, so no published path ever
+ * holds half a file; a fresh copy is built in a temporary folder beside the
+ * entry and renamed in whole. Never deletes recursively: only listed files,
+ * then folders that are empty.
+ */
+import { constants, promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pMap from 'p-map';
+import type { CopyPlan } from '../plan.js';
+
+/** Names the tool gives its temporary files and folders (recognisable, so leftovers can be swept). */
+export const TEMP_MARK = '.app-media-tmp-';
+const COPY_CONCURRENCY = 8;
+
+export function tempName(base: string): string {
+  return `${TEMP_MARK}${base}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface CopyResult {
+  files: number;
+  bytes: number;
+}
+
+async function copyOne(source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> {
+  await fs.copyFile(source, dest, constants.COPYFILE_EXCL);
+  await fs.chmod(dest, facts.mode);
+  const mtime = new Date(facts.mtimeMs);
+  await fs.utimes(dest, mtime, mtime);
+}
+
+/** Writes one file beside its destination under a temporary name, then renames it into place. */
+async function replaceOne(source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> {
+  const temp = path.join(path.dirname(dest), tempName(path.basename(dest)));
+  try {
+    await copyOne(source, temp, facts);
+    await fs.rename(temp, dest);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** A new copy: built in a temporary folder, then put in place in one rename. */
+export async function createCopy(sourceDir: string, entryPath: string, plan: CopyPlan): Promise<CopyResult> {
+  const temp = path.join(path.dirname(entryPath), tempName(path.basename(entryPath)));
+  await fs.mkdir(temp);
+  try {
+    for (const dir of plan.mkdirs) await fs.mkdir(path.join(temp, dir));
+    const result = await writeFiles(sourceDir, temp, plan, copyOne);
+    // Claim the name first: mkdir fails if anything appeared there meanwhile,
+    // and renaming onto our own empty folder is then safe.
+    await fs.mkdir(entryPath);
+    try {
+      await fs.rename(temp, entryPath);
+    } catch (error) {
+      await fs.rmdir(entryPath).catch(() => undefined);
+      throw error;
+    }
+    return result;
+  } catch (error) {
+    await removeTree(temp);
+    throw error;
+  }
+}
+
+/** Brings an existing copy (the tool's own) in line with the plan. */
+export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyPlan): Promise<CopyResult> {
+  for (const dir of plan.mkdirs) await fs.mkdir(path.join(entryPath, dir), { recursive: true });
+  const result = await writeFiles(sourceDir, entryPath, plan, replaceOne);
+  await removeListed(entryPath, plan);
+  return result;
+}
+
+/** Removes the listed files, then the listed folders that are empty. */
+export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs'>): Promise<void> {
+  for (const rel of plan.deletes) await fs.rm(path.join(entryPath, rel), { force: true });
+  for (const rel of plan.rmdirs) await rmdirIfEmpty(path.join(entryPath, rel));
+}
+
+export async function rmdirIfEmpty(dir: string): Promise<boolean> {
+  try {
+    await fs.rmdir(dir);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+async function writeFiles(
+  sourceDir: string,
+  destDir: string,
+  plan: CopyPlan,
+  write: (source: string, dest: string, facts: { mtimeMs: number; mode: number }) => Promise<void>,
+): Promise<CopyResult> {
+  let bytes = 0;
+  await pMap(plan.writes, async (file) => {
+    await write(path.join(sourceDir, file.rel), path.join(destDir, file.rel), file);
+    bytes += file.size;
+  }, { concurrency: COPY_CONCURRENCY });
+  return { files: plan.writes.length, bytes };
+}
+
+/**
+ * Removes a temporary tree the tool itself built. It holds only regular files
+ * and folders the tool made, but links are still never followed: `lstat`
+ * first, and a link is unlinked, not entered.
+ */
+async function removeTree(dir: string): Promise<void> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await removeTree(full);
+    else await fs.rm(full, { force: true });
+  }
+  await fs.rmdir(dir).catch(() => undefined);
+}

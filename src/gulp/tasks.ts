@@ -1,0 +1,105 @@
+/**
+ * The gulp tasks: thin wrappers that read the command-line flags, call the
+ * programmatic API, log through gulp's logger and fail the task when the
+ * report says so.
+ */
+import { link } from '../api.js';
+import { AppMediaError, isAppMediaError } from '../errors.js';
+import { gulpFlags } from '../options.js';
+import { summaryLine } from '../report.js';
+import type { Report, RunOptions, TaskName } from '../types.js';
+import { readFlags } from './flags.js';
+import { gulpLogger } from './log.js';
+
+export interface MediaTask {
+  (): Promise<void>;
+  displayName: string;
+  description: string;
+  flags: Record<string, string>;
+}
+
+export interface MediaTasks {
+  link: MediaTask;
+}
+
+export interface RegisterOptions extends RunOptions {
+  /** Prefix of the registered task names (default `media:`). */
+  prefix?: string;
+}
+
+/** The minimal part of gulp (4 or 5) we use. */
+export interface GulpLike {
+  task(name: string, fn: MediaTask): void;
+}
+
+const DESCRIPTIONS: Record<'link', string> = {
+  link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
+};
+
+type Runner = (options: RunOptions) => Promise<Report>;
+
+function makeTask(task: TaskName & keyof typeof DESCRIPTIONS, runner: Runner, options: RunOptions, prefix: string): MediaTask {
+  const fn = async (): Promise<void> => {
+    let verbose = options.verbose ?? false;
+    let json = false;
+    try {
+      const flags = readFlags(process.argv.slice(2), task);
+      verbose = flags.verbose || verbose;
+      json = flags.json;
+      const report = await runner({ ...options, ...flags.options, ...(json ? {} : { logger: options.logger ?? gulpLogger() }) });
+      if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (report.failed) throw new TaskFailure(summaryLine(report), report);
+    } catch (error) {
+      if (json && isAppMediaError(error)) {
+        process.stdout.write(`${JSON.stringify({ task, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } }, null, 2)}\n`);
+      }
+      throw forGulp(error, verbose);
+    }
+  };
+  return Object.assign(fn, {
+    displayName: `${prefix}${task}`,
+    description: DESCRIPTIONS[task],
+    flags: gulpFlags(task),
+  });
+}
+
+/** The tasks as functions, to compose with gulp.series/parallel or export under names of your choosing. */
+export function mediaTasks(options: RegisterOptions = {}): MediaTasks {
+  const { prefix = 'media:', ...runOptions } = options;
+  return {
+    link: makeTask('link', link, runOptions, prefix),
+  };
+}
+
+/** Registers media:link (and the other tasks) on the given gulp instance. */
+export function registerMediaTasks(gulp: GulpLike, options: RegisterOptions = {}): MediaTasks {
+  const tasks = mediaTasks(options);
+  for (const task of Object.values(tasks)) gulp.task(task.displayName, task);
+  return tasks;
+}
+
+/** A task that did its work but found conflicts or errors: gulp prints our line, no stack. */
+export class TaskFailure extends Error {
+  override readonly name = 'AppMediaError';
+  readonly showStack = false;
+  readonly report: Report;
+  constructor(message: string, report: Report) {
+    super(message);
+    this.report = report;
+  }
+  override toString(): string {
+    return this.message;
+  }
+}
+
+/** gulp prints `error.toString()` when `showStack` is a boolean: our one line and hint, unless --verbose. */
+function forGulp(error: unknown, verbose: boolean): unknown {
+  if (!isAppMediaError(error)) return error;
+  if (verbose) return error;
+  return Object.assign(error, {
+    showStack: false,
+    toString(this: AppMediaError): string {
+      return `${this.oneLine()}\n  hint: ${this.hint}`;
+    },
+  });
+}

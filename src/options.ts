@@ -1,0 +1,83 @@
+/**
+ * The single table of every config field and every command-line flag: the
+ * validator, the defaults, `gulp --tasks` and the README read from here.
+ */
+import type { Mode, TaskName } from './types.js';
+
+export type FieldType = 'path' | 'string' | 'dirname' | 'boolean' | 'mode' | 'globs' | 'apps' | 'schema';
+
+export interface FieldSpec {
+  type: FieldType;
+  required?: boolean;
+  description: string;
+}
+
+export const MODES: readonly Mode[] = ['auto', 'symlink', 'copy'];
+
+export const configFields = {
+  $schema: { type: 'schema', description: 'editor hint: the JSON Schema of this file (ignored by the tool)' },
+  mediaRoot: { type: 'path', required: true, description: 'where the <name>/ entries are made (created if missing; may itself be a symlink)' },
+  mediaUrl: { type: 'string', description: 'public URL prefix of mediaRoot, used in reports' },
+  mediaDirname: { type: 'dirname', description: 'project-wide default name of the apps\' media folder' },
+  apps: { type: 'apps', description: '"./folder", "package", "@scope/package" or { path | package, name?, mediaDirname? }' },
+  discover: { type: 'boolean', description: 'also take every dependency whose package.json has an "appMedia" key' },
+  mode: { type: 'mode', description: 'auto: symlink, then (Windows) junction, then copy; or symlink; or copy' },
+  relative: { type: 'boolean', description: 'relative link targets, so the tree survives moves and containers' },
+  ignore: { type: 'globs', description: 'copy mode: files and folders never copied' },
+} as const satisfies Record<string, FieldSpec>;
+
+export type ConfigField = keyof typeof configFields;
+
+export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
+
+export const defaults = {
+  mediaUrl: '/media/',
+  mediaDirname: 'app_media',
+  discover: false,
+  mode: 'auto' as Mode,
+  relative: true,
+  ignore: ['.*', '*~'] as readonly string[],
+};
+
+/** File names of the lookup, in order (after --config and code options). */
+export const CONFIG_FILE = 'app-media.config.json';
+export const PACKAGE_KEY = 'appMedia';
+
+export interface FlagSpec {
+  /** The long name, without dashes. */
+  name: string;
+  kind: 'boolean' | 'string';
+  /** Allowed values for a string flag. */
+  values?: readonly string[];
+  /** Shown after the flag in help: `--config <file>`. */
+  arg?: string;
+  /** A boolean flag that is written in its negative form (`--no-prune`). */
+  negated?: boolean;
+  tasks: readonly TaskName[];
+  description: string;
+}
+
+const ALL: readonly TaskName[] = ['link', 'clean', 'verify', 'watch', 'find'];
+
+export const flags: readonly FlagSpec[] = [
+  { name: 'config', kind: 'string', arg: '<file>', tasks: ALL, description: 'use this config file instead of the lookup' },
+  { name: 'mode', kind: 'string', arg: '<auto|symlink|copy>', values: MODES, tasks: ['link', 'watch'], description: 'how entries are made (default from config, else auto)' },
+  { name: 'dry-run', kind: 'boolean', tasks: ['link', 'clean'], description: 'plan and print, write nothing' },
+  { name: 'json', kind: 'boolean', tasks: ALL, description: 'print the report as one JSON document on stdout (use with --silent)' },
+  { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces and per-file lines' },
+  { name: 'prune', kind: 'boolean', negated: true, tasks: ['link'], description: 'keep the tool\'s own entries of apps no longer configured' },
+];
+
+export function flagsFor(task: TaskName): FlagSpec[] {
+  return flags.filter((flag) => flag.tasks.includes(task));
+}
+
+/** `{ '--mode <auto|symlink|copy>': 'how entries are made...' }`, the shape gulp's `task.flags` wants. */
+export function gulpFlags(task: TaskName): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const flag of flagsFor(task)) {
+    const name = `--${flag.negated ? 'no-' : ''}${flag.name}`;
+    out[flag.arg ? `${name} ${flag.arg}` : name] = flag.description;
+  }
+  return out;
+}

@@ -1,0 +1,282 @@
+/**
+ * The planner: from the configured apps and what the probe saw, decide what
+ * happens to every entry of mediaRoot. Pure (no I/O): every decision about
+ * data safety is made here and tested without a disk; apply only carries it out.
+ */
+import path from 'node:path';
+import type { App } from './discover.js';
+import type { FileFacts, TreeFacts } from './fs/walk.js';
+import { normalizeLinkText, ownsCopy, ownsLink, type CopyRecord, type OwnRecord } from './ownership.js';
+import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
+import type { EntryMode, LinkStatus, Mode } from './types.js';
+
+export type Strategy = EntryMode;
+
+export interface CopyPlan {
+  /** Folders to create, parents first. */
+  mkdirs: string[];
+  writes: Array<{ rel: string } & FileFacts>;
+  /** Files the tool wrote earlier whose source is gone. */
+  deletes: string[];
+  /** Folders no longer in the source, deepest first; removed only if empty. */
+  rmdirs: string[];
+  /** Files left alone, with why. */
+  kept: Array<{ rel: string; why: 'edited' | 'foreign' }>;
+  /** Files already right: relative path → facts (they stay in the record). */
+  unchanged: Map<string, FileFacts>;
+}
+
+export type Action =
+  /** Make the entry, trying each strategy in turn (auto falls back on refusal). */
+  | { op: 'create'; strategies: Strategy[]; copy: CopyPlan | 'walk' }
+  /** Bring the tool's own copy in line with the source. */
+  | { op: 'sync'; copy: CopyPlan }
+  /** Remove the tool's own link (never what it points to). `linkText` must still match. */
+  | { op: 'remove-link'; linkText: string }
+  /** Remove the tool's own copy: the recorded, unchanged files, then empty folders. */
+  | { op: 'remove-copy'; copy: CopyPlan }
+  /** Put the tool's own copy aside, make a link; on refusal put the copy back and sync it. */
+  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan };
+
+export interface AppPlan {
+  name: string;
+  app: App | undefined;
+  /** What the report says if apply succeeds (apply may turn `linked` into `copied` on fallback). */
+  status: LinkStatus;
+  mode: EntryMode | null;
+  reason: string | null;
+  hint: string | null;
+  actions: Action[];
+  /** Link texts apply must write: relative or absolute per config; junctions are always absolute. */
+  linkText: string;
+  absoluteText: string;
+}
+
+export interface LinkPlanInput {
+  probed: ProbeResult;
+  projectRoot: string;
+  mode: Mode;
+  relative: boolean;
+  prune: boolean;
+  platform: NodeJS.Platform;
+}
+
+export interface LinkPlan {
+  apps: AppPlan[];
+  /** True when the plan creates or changes anything (so mediaRoot must exist). */
+  writes: boolean;
+}
+
+export function strategiesFor(mode: Mode, platform: NodeJS.Platform): Strategy[] {
+  const links: Strategy[] = platform === 'win32' ? ['symlink', 'junction'] : ['symlink'];
+  if (mode === 'copy') return ['copy'];
+  if (mode === 'symlink') return links;
+  return [...links, 'copy'];
+}
+
+/** The path a link should lead to: through the project's real path, so `..` steps work from the real mediaRoot. */
+export function linkSourcePath(app: App, projectRoot: string, realProjectRoot: string, sourceReal: string): string {
+  const rel = path.relative(projectRoot, app.mediaDir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return sourceReal;
+  return path.join(realProjectRoot, rel);
+}
+
+export function planLink(input: LinkPlanInput): LinkPlan {
+  const { probed } = input;
+  const strategies = strategiesFor(input.mode, input.platform);
+  const apps = probed.apps.map((facts) => planApp(facts, input, strategies, probed.manifest.entries[facts.app.name]));
+  if (input.prune) {
+    for (const { name, entry } of probed.unclaimed) {
+      const planned = planUnclaimed(name, entry, probed.manifest.entries[name], input);
+      if (planned) apps.push(planned);
+    }
+  }
+  const writes = apps.some((app) => app.actions.length > 0);
+  return { apps, writes };
+}
+
+function base(name: string, app: App | undefined, status: LinkStatus, mode: EntryMode | null): AppPlan {
+  return { name, app, status, mode, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
+}
+
+function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], record: OwnRecord | undefined): AppPlan {
+  const { app, source, entry } = facts;
+  const plan = base(app.name, app, 'up-to-date', null);
+
+  if (source.kind !== 'dir' || source.real === undefined) {
+    return planNoMedia(plan, facts, record, input);
+  }
+
+  const target = linkSourcePath(app, input.projectRoot, input.probed.realProjectRoot, source.real);
+  plan.absoluteText = target;
+  plan.linkText = input.relative ? path.relative(input.probed.realMediaRoot, target) || '.' : target;
+  const first = strategies[0] as Strategy;
+  const wantsLink = first !== 'copy';
+  const copyPlan = (): CopyPlan | 'walk' => (facts.sourceTree ? planCopy(facts.sourceTree, undefined, undefined) : 'walk');
+
+  switch (entry.kind) {
+    case 'missing':
+      plan.status = first === 'copy' ? 'copied' : 'linked';
+      plan.mode = first;
+      plan.actions.push({ op: 'create', strategies, copy: copyPlan() });
+      return plan;
+
+    case 'symlink': {
+      const text = entry.linkText ?? '';
+      const pointsRight = entry.resolved === source.real;
+      if (ownsLink(record, text)) {
+        const isJunction = record.kind === 'junction';
+        const expected = isJunction ? plan.absoluteText : plan.linkText;
+        if (wantsLink && pointsRight && sameText(text, expected)) {
+          plan.mode = record.kind;
+          return plan;
+        }
+        plan.status = 'relinked';
+        plan.mode = first;
+        plan.reason = !pointsRight
+          ? (entry.resolved === null ? 'its link was dangling' : 'its link pointed elsewhere')
+          : wantsLink ? 'its link text did not match the "relative" setting' : 'it was a link and the mode is copy';
+        plan.actions.push({ op: 'remove-link', linkText: text }, { op: 'create', strategies, copy: copyPlan() });
+        return plan;
+      }
+      if (pointsRight) {
+        plan.mode = 'symlink';
+        plan.reason = 'a link made outside this tool already leads to the app\'s media folder; left as it is';
+        return plan;
+      }
+      return conflict(plan, entry.resolved === null
+        ? `a dangling link not made by app-media is in the way (${text})`
+        : `a link not made by app-media is in the way (it leads to ${text})`,
+      `remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry`);
+    }
+
+    case 'dir': {
+      if (!ownsCopy(record) || !facts.entryTree || !facts.sourceTree) {
+        return conflict(plan, entry.empty ? 'an empty folder not made by app-media is in the way' : 'a folder not made by app-media is in the way',
+          'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
+      }
+      const sync = planCopy(facts.sourceTree, facts.entryTree, record);
+      if (!wantsLink) {
+        plan.mode = 'copy';
+        plan.actions.push({ op: 'sync', copy: sync });
+        const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length;
+        plan.status = changes > 0 ? 'copied' : 'up-to-date';
+        return keptFiles(plan, sync);
+      }
+      if (sync.kept.length > 0) {
+        return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
+      }
+      plan.status = 'relinked';
+      plan.mode = first;
+      plan.reason = 'its copy is replaced by a link';
+      plan.actions.push({ op: 'copy-to-link', strategies, fallback: sync });
+      return plan;
+    }
+
+    default:
+      return conflict(plan, `a ${entry.kind === 'file' ? 'file' : 'special file'} not made by app-media is in the way`,
+        'move or remove it by hand (app-media never deletes what it did not create), or rename the app');
+  }
+}
+
+function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefined, input: LinkPlanInput): AppPlan {
+  const { app, source, entry } = facts;
+  plan.status = 'no-media';
+  const expected = `${app.mediaDirname}/${app.name}/`;
+  plan.reason = source.kind === 'not-dir' ? `${expected} is not a folder` : `the app has no ${expected} folder`;
+  if (source.misnamed) plan.hint = `found ${source.misnamed.found}: ${source.misnamed.fix}`;
+  // The app's own entry outlived its media folder: prune it like an unclaimed one.
+  const pruned = input.prune ? planUnclaimed(app.name, entry, record, input) : undefined;
+  if (pruned) {
+    pruned.app = app;
+    pruned.reason = `${plan.reason}; its old entry is removed`;
+    pruned.hint = plan.hint;
+    return pruned;
+  }
+  return plan;
+}
+
+/** The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours. */
+function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, input: LinkPlanInput): AppPlan | undefined {
+  void input;
+  if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
+    const plan = base(name, undefined, 'pruned', record.kind);
+    plan.reason = entry.resolved === null ? 'its link was dangling' : 'no configured app claims it';
+    plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
+    return plan;
+  }
+  return undefined;
+}
+
+function conflict(plan: AppPlan, reason: string, hint: string): AppPlan {
+  plan.status = 'conflict';
+  plan.reason = reason;
+  plan.hint = hint;
+  plan.actions = [];
+  return plan;
+}
+
+function keptFiles(plan: AppPlan, copy: CopyPlan, prefix = ''): AppPlan {
+  if (copy.kept.length === 0) return plan;
+  const listed = copy.kept.slice(0, 3).map((kept) => `${kept.rel} (${kept.why === 'edited' ? 'changed by hand' : 'not written by app-media'})`);
+  const more = copy.kept.length > 3 ? ` and ${copy.kept.length - 3} more` : '';
+  plan.status = 'conflict';
+  plan.reason = `${prefix}${copy.kept.length} file(s) in the copy were left alone: ${listed.join(', ')}${more}`;
+  plan.hint = 'edit files in the app\'s media folder, not in the copy; move your changes there, then remove the copy\'s file by hand';
+  if (prefix) plan.actions = [];
+  return plan;
+}
+
+function sameText(a: string, b: string): boolean {
+  return normalizeLinkText(a) === normalizeLinkText(b);
+}
+
+function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefined): boolean {
+  if (!b) return false;
+  return Array.isArray(b) ? a.size === b[0] && a.mtimeMs === b[1] : a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/**
+ * What a copy needs so that `dest` matches `source`, touching only files the
+ * tool wrote (per `record`) and never a file changed by hand since.
+ */
+export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | undefined): CopyPlan {
+  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map() };
+  const recorded = record?.files ?? {};
+  const destDirs = new Set(dest?.dirs ?? []);
+  for (const dir of source.dirs) if (!destDirs.has(dir)) plan.mkdirs.push(dir);
+
+  for (const [rel, facts] of source.files) {
+    const current = dest?.files.get(rel);
+    if (!current) {
+      if (destDirs.has(rel)) plan.kept.push({ rel, why: 'foreign' });
+      else plan.writes.push({ rel, ...facts });
+    } else if (sameFacts(current, facts)) {
+      plan.unchanged.set(rel, facts);
+    } else if (sameFacts(current, recorded[rel])) {
+      plan.writes.push({ rel, ...facts });
+    } else {
+      plan.kept.push({ rel, why: Object.hasOwn(recorded, rel) ? 'edited' : 'foreign' });
+    }
+  }
+  for (const [rel, current] of dest?.files ?? []) {
+    if (source.files.has(rel)) continue;
+    if (sameFacts(current, recorded[rel])) plan.deletes.push(rel);
+    else plan.kept.push({ rel, why: Object.hasOwn(recorded, rel) ? 'edited' : 'foreign' });
+  }
+  const sourceDirs = new Set(source.dirs);
+  plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir)).sort().reverse();
+  plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
+  return plan;
+}
+
+/** Every file of a copy the tool wrote, unchanged: what `remove-copy` may delete. */
+export function planCopyRemoval(dest: TreeFacts, record: CopyRecord, force: boolean): CopyPlan {
+  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map() };
+  for (const [rel, current] of dest.files) {
+    if (sameFacts(current, record.files[rel]) || (force && Object.hasOwn(record.files, rel))) plan.deletes.push(rel);
+    else plan.kept.push({ rel, why: Object.hasOwn(record.files, rel) ? 'edited' : 'foreign' });
+  }
+  plan.rmdirs = [...dest.dirs].sort().reverse();
+  return plan;
+}

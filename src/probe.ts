@@ -1,0 +1,193 @@
+/**
+ * Looks at the file system and records what is there, for the planner:
+ * each app's media folder, each entry in mediaRoot, the ownership records.
+ * Read-only.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import pMap from 'p-map';
+import type { App } from './discover.js';
+import { walkTree, type TreeFacts } from './fs/walk.js';
+import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
+import { nearest } from './util/nearest.js';
+
+export type EntryKind = 'missing' | 'symlink' | 'dir' | 'file' | 'other';
+
+export interface EntryFacts {
+  kind: EntryKind;
+  /** The link's text (symlink or junction). */
+  linkText?: string;
+  /** Where a link leads, resolved; null when it dangles or loops. */
+  resolved?: string | null;
+  /** For a folder: whether it holds anything. */
+  empty?: boolean;
+}
+
+export interface SourceFacts {
+  kind: 'dir' | 'missing' | 'not-dir';
+  real?: string;
+  /** A folder that looks like a misnamed media folder, with the fix. */
+  misnamed?: { found: string; fix: string };
+}
+
+export interface AppFacts {
+  app: App;
+  source: SourceFacts;
+  entry: EntryFacts;
+  /** Filled when the plan may copy: the source tree and the copy's tree. */
+  sourceTree?: TreeFacts;
+  entryTree?: TreeFacts;
+}
+
+export interface ProbeResult {
+  mediaRoot: string;
+  /** mediaRoot with every link resolved (for what exists of it). */
+  realMediaRoot: string;
+  realProjectRoot: string;
+  mediaRootExists: boolean;
+  manifest: Manifest;
+  apps: AppFacts[];
+  /** Entries in mediaRoot that the manifest records but no configured app claims. */
+  unclaimed: Array<{ name: string; entry: EntryFacts }>;
+}
+
+export interface ProbeOptions {
+  /** Walk trees for copy planning: 'all' apps, or only where a copy exists. */
+  walk: 'all' | 'existing-copies';
+  ignore: readonly string[];
+}
+
+export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
+  const rootStat = await lstatOrNull(mediaRoot);
+  const mediaRootExists = rootStat !== null;
+  const realMediaRoot = await realpathOfPath(mediaRoot);
+  const realProjectRoot = await realpathOfPath(projectRoot);
+  const manifestText = mediaRootExists ? await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)) : undefined;
+  const manifest = parseManifest(manifestText);
+
+  const facts = await pMap(apps, async (app): Promise<AppFacts> => {
+    const [source, entry] = await Promise.all([
+      sourceFacts(app),
+      mediaRootExists ? entryFacts(path.join(mediaRoot, app.name)) : Promise.resolve<EntryFacts>({ kind: 'missing' }),
+    ]);
+    const result: AppFacts = { app, source, entry };
+    const wantsSource = options.walk === 'all' || entry.kind === 'dir';
+    if (source.kind === 'dir' && wantsSource) {
+      result.sourceTree = await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
+    }
+    if (entry.kind === 'dir') result.entryTree = await walkTree(path.join(mediaRoot, app.name));
+    return result;
+  }, { concurrency: 16 });
+
+  const claimed = new Set(apps.map((app) => app.name));
+  const unclaimed: ProbeResult['unclaimed'] = [];
+  for (const name of Object.keys(manifest.entries).sort()) {
+    if (claimed.has(name)) continue;
+    unclaimed.push({ name, entry: await entryFacts(path.join(mediaRoot, name)) });
+  }
+  return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed };
+}
+
+async function sourceFacts(app: App): Promise<SourceFacts> {
+  try {
+    const stat = await fs.stat(app.mediaDir);
+    if (!stat.isDirectory()) return { kind: 'not-dir' };
+    return { kind: 'dir', real: await fs.realpath(app.mediaDir) };
+  } catch {
+    const misnamed = await findMisnaming(app);
+    return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };
+  }
+}
+
+export async function entryFacts(entryPath: string): Promise<EntryFacts> {
+  const stat = await lstatOrNull(entryPath);
+  if (!stat) return { kind: 'missing' };
+  if (stat.isSymbolicLink()) {
+    const linkText = await fs.readlink(entryPath);
+    let resolved: string | null = null;
+    try {
+      resolved = await fs.realpath(entryPath);
+    } catch {
+      resolved = null;
+    }
+    return { kind: 'symlink', linkText, resolved };
+  }
+  if (stat.isDirectory()) {
+    // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
+    const names = await fs.readdir(entryPath);
+    return { kind: 'dir', empty: names.length === 0 };
+  }
+  return { kind: stat.isFile() ? 'file' : 'other' };
+}
+
+const MEDIA_LIKE = ['app_media', 'app-media', 'appmedia', 'media', 'static', 'assets', 'public'];
+
+/** When `<mediaDirname>/<name>/` is missing, look for the folder the author probably meant. */
+async function findMisnaming(app: App): Promise<SourceFacts['misnamed']> {
+  const mediaParent = path.join(app.appDir, app.mediaDirname);
+  const inMedia = await subfolders(mediaParent);
+  if (inMedia) {
+    const close = nearest(app.name, inMedia) ?? (inMedia.length === 1 ? inMedia[0] : undefined);
+    if (close) {
+      return {
+        found: `${app.mediaDirname}/${close}`,
+        fix: `rename it to ${app.mediaDirname}/${app.name}/, or give the app "name": "${close}"`,
+      };
+    }
+    return undefined;
+  }
+  const inApp = await subfolders(app.appDir);
+  for (const candidate of inApp ?? []) {
+    if (!MEDIA_LIKE.includes(candidate.toLowerCase()) && nearest(candidate, [app.mediaDirname]) === undefined) continue;
+    const inside = await subfolders(path.join(app.appDir, candidate));
+    if (inside?.includes(app.name)) {
+      return {
+        found: `${candidate}/${app.name}`,
+        fix: `set "mediaDirname": "${candidate}" for this app (in its apps entry or its package.json "appMedia"), or rename the folder to ${app.mediaDirname}/`,
+      };
+    }
+  }
+  return undefined;
+}
+
+async function subfolders(dir: string): Promise<string[] | undefined> {
+  try {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  } catch {
+    return undefined;
+  }
+}
+
+async function lstatOrNull(file: string): Promise<import('node:fs').Stats | null> {
+  try {
+    return await fs.lstat(file);
+  } catch {
+    return null;
+  }
+}
+
+async function readOrUndefined(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The real path of `target`, resolving what exists of it and keeping the rest as written. */
+export async function realpathOfPath(target: string): Promise<string> {
+  const rest: string[] = [];
+  let current = path.resolve(target);
+  for (;;) {
+    try {
+      const real = await fs.realpath(current);
+      return path.join(real, ...rest.reverse());
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return path.join(current, ...rest.reverse());
+      rest.push(path.basename(current));
+      current = parent;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/** Building the Report of a run, and the lines a person reads. */
+import path from 'node:path';
+import { toDisplay } from './config/load.js';
+import type { AppReport, AppStatus, Logger, Report, TaskName } from './types.js';
+
+/** Statuses that make a task exit non-zero. */
+export const FAILING: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error']);
+
+export interface ReportInput {
+  task: TaskName;
+  dryRun: boolean;
+  projectRoot: string;
+  mediaRoot: string;
+  started: number;
+  apps: AppReport[];
+  warnings: string[];
+}
+
+export function buildReport(input: ReportInput): Report {
+  const counts: Report['counts'] = {};
+  for (const app of input.apps) counts[app.status] = (counts[app.status] ?? 0) + 1;
+  return {
+    task: input.task,
+    dryRun: input.dryRun,
+    mediaRoot: toDisplay(input.projectRoot, input.mediaRoot),
+    ms: Math.round(performance.now() - input.started),
+    counts,
+    apps: input.apps,
+    warnings: input.warnings,
+    failed: input.apps.some((app) => FAILING.has(app.status)),
+  };
+}
+
+export function appReport(projectRoot: string, mediaRoot: string, fields: Omit<AppReport, 'target' | 'source'> & { source: string | null }): AppReport {
+  return {
+    name: fields.name,
+    status: fields.status,
+    mode: fields.mode,
+    source: fields.source === null ? null : toDisplay(projectRoot, fields.source),
+    target: toDisplay(projectRoot, path.join(mediaRoot, fields.name)),
+    files: fields.files,
+    bytes: fields.bytes,
+    reason: fields.reason,
+    hint: fields.hint,
+  };
+}
+
+const DRY_VERBS: Partial<Record<AppStatus, string>> = {
+  linked: 'would link',
+  copied: 'would copy',
+  relinked: 'would relink',
+  pruned: 'would prune',
+};
+
+/** One line per app, then reason and hint lines where there is something to say. */
+export function formatLines(report: Report): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
+  const lines: Array<{ level: 'info' | 'warn' | 'error'; text: string }> = [];
+  const nameWidth = Math.min(24, Math.max(4, ...report.apps.map((app) => app.name.length)));
+  for (const warning of report.warnings) lines.push({ level: 'warn', text: `warning: ${warning}` });
+  for (const app of report.apps) {
+    const label = report.dryRun ? (DRY_VERBS[app.status] ?? app.status) : app.status;
+    const level = FAILING.has(app.status) ? 'error' : app.status === 'no-media' ? 'warn' : 'info';
+    lines.push({ level, text: `${label.padEnd(12)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}` });
+    if (app.reason) lines.push({ level, text: `${' '.repeat(13)}${app.reason}` });
+    if (app.hint) lines.push({ level, text: `${' '.repeat(13)}hint: ${app.hint}` });
+  }
+  lines.push({ level: report.failed ? 'error' : 'info', text: summaryLine(report) });
+  return lines;
+}
+
+function describeEntry(app: AppReport): string {
+  const mode = app.mode ? ` (${app.mode}${app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : ''})` : '';
+  if (app.source && (app.status === 'linked' || app.status === 'copied' || app.status === 'relinked' || app.status === 'up-to-date')) {
+    return `${app.target} -> ${app.source}${mode}`;
+  }
+  return `${app.target}${mode}`;
+}
+
+export function summaryLine(report: Report): string {
+  const parts = Object.entries(report.counts).map(([status, count]) => `${count} ${status}`);
+  const what = parts.length > 0 ? parts.join(', ') : 'no apps configured';
+  const prefix = report.dryRun ? 'dry run, nothing written: ' : '';
+  return `media:${report.task}: ${prefix}${what} in ${report.mediaRoot} (${report.ms} ms)`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function logReport(report: Report, logger: Logger | undefined): void {
+  if (!logger) return;
+  for (const line of formatLines(report)) logger[line.level](line.text);
+}

@@ -1,0 +1,95 @@
+/** Public types: configuration, run options, reports. */
+
+export type Mode = 'auto' | 'symlink' | 'copy';
+/** How an entry in mediaRoot was actually made. */
+export type EntryMode = 'symlink' | 'junction' | 'copy';
+export type TaskName = 'link' | 'clean' | 'verify' | 'watch' | 'find';
+
+export interface AppEntryObject {
+  /** A folder, relative to the file that lists it. */
+  path?: string;
+  /** An installed package, resolved from the project like `require.resolve`. */
+  package?: string;
+  name?: string;
+  mediaDirname?: string;
+}
+
+/** `"./apps/blog"` (a folder), `"@acme/gallery"` (a package) or an object. */
+export type AppEntry = string | AppEntryObject;
+
+/** What `app-media.config.json` (or `"appMedia"` in package.json) holds. */
+export interface AppMediaConfig {
+  $schema?: string;
+  mediaRoot: string;
+  mediaUrl?: string;
+  mediaDirname?: string;
+  apps?: AppEntry[];
+  discover?: boolean;
+  mode?: Mode;
+  relative?: boolean;
+  ignore?: string[];
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Options of the programmatic API and of the gulp tasks. */
+export interface RunOptions extends Partial<AppMediaConfig> {
+  /** The project root: where the config is looked for and code paths resolve. Default: `process.cwd()`. */
+  cwd?: string;
+  /** A config file to use instead of the lookup. */
+  config?: string;
+  dryRun?: boolean;
+  verbose?: boolean;
+  /** link: remove the tool's own entries for apps no longer configured (default true). */
+  prune?: boolean;
+  /** Where the per-app lines go. The gulp tasks pass gulp's logger; the API is silent by default. */
+  logger?: Logger;
+  /** Only for tests: pretend to run on another platform (junction fallback). */
+  platform?: NodeJS.Platform;
+}
+
+export type LinkStatus =
+  | 'linked'
+  | 'copied'
+  | 'up-to-date'
+  | 'relinked'
+  | 'conflict'
+  | 'no-media'
+  | 'pruned'
+  | 'error';
+
+export type AppStatus = LinkStatus;
+
+export interface AppReport {
+  name: string;
+  status: AppStatus;
+  /** How the entry is (or would be) made; null when there is none. */
+  mode: EntryMode | null;
+  /** The app's media folder, relative to the project root. */
+  source: string | null;
+  /** The entry in mediaRoot, relative to the project root. */
+  target: string;
+  /** Files written (copy mode). */
+  files: number;
+  bytes: number;
+  reason: string | null;
+  hint: string | null;
+}
+
+export interface Report {
+  task: TaskName;
+  dryRun: boolean;
+  mediaRoot: string;
+  ms: number;
+  counts: Partial<Record<AppStatus, number>>;
+  apps: AppReport[];
+  warnings: string[];
+  /** True when the run should end with a non-zero exit status. */
+  failed: boolean;
+}
