@@ -196,8 +196,8 @@ function describeRefusal(refused: Map<Strategy, NodeJS.ErrnoException>): string 
 
 function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecord {
   const files: CopyRecord['files'] = {};
-  for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, facts.mtimeMs];
-  for (const file of copy.writes) files[file.rel] = [file.size, file.mtimeMs];
+  for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
+  for (const file of copy.writes) files[file.rel] = [file.size, Math.round(file.mtimeMs)];
   return { kind: 'copy', source: toDisplay(ctx.projectRoot, requireApp(plan).mediaDir), files };
 }
 

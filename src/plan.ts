@@ -231,9 +231,14 @@ function sameText(a: string, b: string): boolean {
   return normalizeLinkText(a) === normalizeLinkText(b);
 }
 
-function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefined): boolean {
+/**
+ * Size and mtime agree. Times match within a millisecond: `utimes` and the
+ * file system round differently, and records keep whole milliseconds.
+ */
+export function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefined): boolean {
   if (!b) return false;
-  return Array.isArray(b) ? a.size === b[0] && a.mtimeMs === b[1] : a.size === b.size && a.mtimeMs === b.mtimeMs;
+  const [size, mtimeMs] = Array.isArray(b) ? b : [b.size, b.mtimeMs];
+  return a.size === size && Math.abs(a.mtimeMs - mtimeMs) < 1;
 }
 
 /**

@@ -27,7 +27,8 @@ export interface CopyResult {
 async function copyOne(source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> {
   await fs.copyFile(source, dest, constants.COPYFILE_EXCL);
   await fs.chmod(dest, facts.mode);
-  const mtime = new Date(facts.mtimeMs);
+  // Seconds as a number keep sub-millisecond precision (a Date would round to the millisecond).
+  const mtime = facts.mtimeMs / 1000;
   await fs.utimes(dest, mtime, mtime);
 }
 

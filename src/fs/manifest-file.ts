@@ -15,18 +15,22 @@ export type RecordChanges = Map<string, OwnRecord | null>;
 export async function saveRecords(mediaRoot: string, changes: RecordChanges): Promise<void> {
   if (changes.size === 0) return;
   const file = path.join(mediaRoot, MANIFEST_FILE);
-  const current = parseManifest(await fs.readFile(file, 'utf8').catch(() => undefined));
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  const current = parseManifest(text);
   for (const [name, record] of changes) {
     if (record) current.entries[name] = record;
     else delete current.entries[name];
   }
   if (Object.keys(current.entries).length === 0) {
-    await fs.rm(file, { force: true });
+    if (text !== undefined) await fs.rm(file, { force: true });
     return;
   }
+  const next = serializeManifest(current);
+  if (next === text) return; // a no-change run writes nothing
+
   const temp = path.join(mediaRoot, tempName(MANIFEST_FILE));
   try {
-    await fs.writeFile(temp, serializeManifest(current), { flag: 'wx' });
+    await fs.writeFile(temp, next, { flag: 'wx' });
     await fs.rename(temp, file);
   } catch (error) {
     await fs.rm(temp, { force: true });

@@ -5,7 +5,6 @@ import picomatch from 'picomatch';
 
 export interface FileFacts {
   size: number;
-  /** Whole milliseconds: what survives a copy with `utimes`. */
   mtimeMs: number;
   mode: number;
 }
@@ -38,8 +37,6 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
   return (relPath) => match(relPath) || match(relPath.slice(relPath.lastIndexOf('/') + 1));
 }
 
-const wholeMs = (ms: number): number => Math.floor(ms);
-
 export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeFacts> {
   const ignored = ignoreMatcher(options.ignore ?? []);
   const facts: TreeFacts = { files: new Map(), dirs: [], escapes: [], ignored: 0, skipped: [] };
@@ -60,7 +57,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
         subdirs.push([full, childRel]);
       } else if (entry.isFile()) {
         const stat = await fs.lstat(full);
-        facts.files.set(childRel, { size: stat.size, mtimeMs: wholeMs(stat.mtimeMs), mode: stat.mode & 0o7777 });
+        facts.files.set(childRel, { size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 });
       } else if (entry.isSymbolicLink() && options.followInternalLinks) {
         await visitLink(full, childRel);
       } else {
@@ -87,7 +84,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
       return;
     }
     const stat = await fs.stat(full);
-    if (stat.isFile()) facts.files.set(childRel, { size: stat.size, mtimeMs: wholeMs(stat.mtimeMs), mode: stat.mode & 0o7777 });
+    if (stat.isFile()) facts.files.set(childRel, { size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 });
     else facts.skipped.push(childRel);
   }
 

@@ -95,7 +95,12 @@ export class TaskFailure extends Error {
 /** gulp prints `error.toString()` when `showStack` is a boolean: our one line and hint, unless --verbose. */
 function forGulp(error: unknown, verbose: boolean): unknown {
   if (!isAppMediaError(error)) return error;
-  if (verbose) return error;
+  if (verbose) {
+    // gulp prints the stack: lead it with the same coded line and hint.
+    const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+    error.stack = [error.oneLine(), `  hint: ${error.hint}`, ...frames].join('\n');
+    return error;
+  }
   return Object.assign(error, {
     showStack: false,
     toString(this: AppMediaError): string {

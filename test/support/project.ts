@@ -1,0 +1,161 @@
+/**
+ * Real temporary projects for the tests, and what a user would check in them:
+ * files, links, checksums, exit codes and output.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync, realpathSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const GULP_BIN = path.join(REPO, 'node_modules', 'gulp', 'bin', 'gulp.js');
+
+const made: string[] = [];
+
+/** A fresh folder under the system's temp folder, removed after the run. */
+export function tempDir(label = 'project'): string {
+  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), `app-media-${label}-`)));
+  made.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes files given as `{ 'apps/blog/app_media/blog/css/site.css': 'body{}' }`. */
+export function writeTree(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(root, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  }
+}
+
+/** A stylesheet, a script and an image for an app, under `<appDir>/<mediaDirname>/<name>/`. */
+export function mediaFiles(appDir: string, name: string, mediaDirname = 'app_media'): Record<string, string | Buffer> {
+  const base = `${appDir}/${mediaDirname}/${name}`;
+  return {
+    [`${base}/css/${name}.css`]: `.${name} { color: teal; }\n`,
+    [`${base}/js/${name}.js`]: `console.log(${JSON.stringify(name)});\n`,
+    [`${base}/img/${name}.png`]: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, name.length]),
+  };
+}
+
+export interface ProjectOptions {
+  /** Folder apps to create under apps/<name> with default media. */
+  apps?: string[];
+  config?: unknown;
+  files?: Record<string, string | Buffer>;
+  /** Link gulp and this package into node_modules so the gulp CLI runs in the project. */
+  gulp?: boolean;
+}
+
+/** A project with folder apps, a config and (optionally) gulp wired to this package's build. */
+export function makeProject(options: ProjectOptions = {}): string {
+  const root = tempDir();
+  const apps = options.apps ?? ['blog', 'shop'];
+  for (const name of apps) writeTree(root, mediaFiles(`apps/${name}`, name));
+  const config = options.config !== undefined ? options.config : { mediaRoot: 'public/media', apps: apps.map((name) => `./apps/${name}`) };
+  if (config !== null) writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  writeTree(root, options.files ?? {});
+  if (options.gulp ?? true) {
+    mkdirSync(path.join(root, 'node_modules'), { recursive: true });
+    symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
+    symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
+    writeFileSync(path.join(root, 'gulpfile.mjs'), "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n");
+  }
+  return root;
+}
+
+/** Installs a package folder into the project's node_modules, as a symlink (like npm workspaces and pnpm do). */
+export function installPackage(root: string, name: string, files: Record<string, string | Buffer>, pkg: Record<string, unknown> = {}): string {
+  const source = path.join(root, 'packages', name.replace(/^@[^/]+\//, ''));
+  writeTree(source, files);
+  writeFileSync(path.join(source, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...pkg }));
+  const link = path.join(root, 'node_modules', name);
+  mkdirSync(path.dirname(link), { recursive: true });
+  symlinkSync(path.relative(path.dirname(link), source), link);
+  return source;
+}
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together. */
+  output: string;
+}
+
+/** Runs the real gulp CLI in `cwd`. */
+export function gulp(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): RunResult {
+  const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [GULP_BIN, '--no-color', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: `${result.stdout}${result.stderr}` };
+}
+
+export type EntrySnapshot =
+  | { type: 'file'; sha: string; mtimeMs: number; ino: number; mode: number }
+  | { type: 'dir'; mtimeMs: number }
+  | { type: 'link'; text: string; mtimeMs: number; ino: number };
+
+/** Every entry below `root` (links not followed), with content hashes: compare two to prove nothing changed. */
+export function snapshot(root: string, options: { skip?: (rel: string) => boolean } = {}): Map<string, EntrySnapshot> {
+  const out = new Map<string, EntrySnapshot>();
+  const visit = (dir: string, rel: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const childRel = rel ? `${rel}/${name}` : name;
+      if (options.skip?.(childRel)) continue;
+      const full = path.join(dir, name);
+      const stat = lstatSync(full);
+      if (stat.isSymbolicLink()) {
+        out.set(childRel, { type: 'link', text: readlinkSync(full), mtimeMs: stat.mtimeMs, ino: stat.ino });
+      } else if (stat.isDirectory()) {
+        out.set(childRel, { type: 'dir', mtimeMs: stat.mtimeMs });
+        visit(full, childRel);
+      } else {
+        out.set(childRel, { type: 'file', sha: sha(readFileSync(full)), mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode });
+      }
+    }
+  };
+  visit(root, '');
+  return out;
+}
+
+/** A snapshot without node_modules (whose links the fixture made), as plain data for deep equality. */
+export function projectState(root: string): Record<string, EntrySnapshot> {
+  return Object.fromEntries(snapshot(root, { skip: (rel) => rel === 'node_modules' }));
+}
+
+export function sha(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+export function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses the JSON report a `--json --silent` run printed. */
+export function jsonReport(result: RunResult): { apps: Array<Record<string, unknown>>; counts: Record<string, number>; [key: string]: unknown } {
+  const start = result.stdout.indexOf('{');
+  return JSON.parse(result.stdout.slice(start)) as ReturnType<typeof jsonReport>;
+}
