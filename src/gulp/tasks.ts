@@ -6,7 +6,6 @@
 import { link } from '../api.js';
 import { AppMediaError, isAppMediaError } from '../errors.js';
 import { gulpFlags } from '../options.js';
-import { summaryLine } from '../report.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
 import { readFlags } from './flags.js';
 import { gulpLogger } from './log.js';
@@ -48,7 +47,7 @@ function makeTask(task: TaskName & keyof typeof DESCRIPTIONS, runner: Runner, op
       json = flags.json;
       const report = await runner({ ...options, ...flags.options, ...(json ? {} : { logger: options.logger ?? gulpLogger() }) });
       if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      if (report.failed) throw new TaskFailure(summaryLine(report), report);
+      if (report.failed) throw new TaskFailure(failureLine(`${prefix}${task}`, report), report);
     } catch (error) {
       if (json && isAppMediaError(error)) {
         process.stdout.write(`${JSON.stringify({ task, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } }, null, 2)}\n`);
@@ -90,6 +89,12 @@ export class TaskFailure extends Error {
   override toString(): string {
     return this.message;
   }
+}
+
+/** The task's error line names what failed; the summary line above already gave the counts. */
+function failureLine(taskName: string, report: Report): string {
+  const failed = report.apps.filter((app) => app.status === 'conflict' || app.status === 'error');
+  return `${taskName} failed: ${failed.map((app) => `${app.name} (${app.status})`).join(', ')}`;
 }
 
 /** gulp prints `error.toString()` when `showStack` is a boolean: our one line and hint, unless --verbose. */

@@ -1,0 +1,115 @@
+/**
+ * When the system refuses to make symbolic links (Windows without the link
+ * privilege, file systems without links), for real: an LD_PRELOAD shim makes
+ * symlink()/symlinkat() fail with EPERM inside the gulp process.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { exists, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, tempDir } from './support/project.js';
+
+after(removeTempDirs);
+
+/** Compiles the shim once; undefined (with the reason) when there is no C compiler. */
+function buildShim(): { lib?: string; why?: string } {
+  const out = path.join(tempDir('shim'), 'deny-symlink.so');
+  const source = path.join(REPO, 'test', 'support', 'deny-symlink.c');
+  for (const cc of [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean) as string[]) {
+    const run = spawnSync(cc, ['-shared', '-fPIC', '-o', out, source, '-ldl'], { encoding: 'utf8' });
+    if (run.status === 0) return { lib: out };
+    if (run.error === undefined) return { why: `${cc} failed: ${run.stderr.trim()}` };
+  }
+  return { why: 'no C compiler (cc, gcc or clang) to build the symlink-refusing shim' };
+}
+
+describe('media:link when symbolic links are refused (EPERM from an LD_PRELOAD shim)', function () {
+  let shim: string;
+
+  before(function () {
+    if (process.platform !== 'linux') this.skip();
+    const built = buildShim();
+    if (!built.lib) {
+      console.log(`      skipped: ${built.why ?? 'unknown reason'}`);
+      this.skip();
+    }
+    shim = built.lib;
+  });
+
+  const refuse = (): NodeJS.ProcessEnv => ({ LD_PRELOAD: shim });
+
+  it('the shim really refuses links in a child process (so the tests below can fail)', () => {
+    const probe = spawnSync(process.execPath, ['-e', "require('fs').symlinkSync('a', require('path').join(process.argv[1], 'l'))", tempDir('probe')],
+      { encoding: 'utf8', env: { ...process.env, ...refuse() } });
+    expect(probe.status).to.not.equal(0);
+    expect(probe.stderr).to.contain('EPERM');
+  });
+
+  it('auto mode copies instead, says why once, and exits 0', () => {
+    const root = makeProject({ apps: ['blog', 'shop'] });
+    const run = gulp(root, ['media:link'], refuse());
+    expect(run.status, run.output).to.equal(0);
+    expect(run.output.match(/links are refused here \(symlink: EPERM\); copying instead/g), run.output).to.have.length(1);
+    expect(run.stdout).to.match(/copied\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog \(copy/);
+    for (const name of ['blog', 'shop']) {
+      const entry = path.join(root, 'public/media', name);
+      expect(isLink(entry), `${name} is a copy, not a link`).to.equal(false);
+      const rel = `css/${name}.css`;
+      expect(sha(readFileSync(path.join(entry, rel)))).to.equal(sha(readFileSync(path.join(root, 'apps', name, 'app_media', name, rel))));
+    }
+    // The fallback is stable: a second refused run finds the copies up to date.
+    const again = gulp(root, ['media:link'], refuse());
+    expect(again.status, again.output).to.equal(0);
+    expect(again.stdout).to.match(/media:link: 2 up-to-date/);
+  });
+
+  it('a later run where links work replaces the tool\'s own copies with links', () => {
+    const root = makeProject({ apps: ['blog'] });
+    expect(gulp(root, ['media:link'], refuse()).status).to.equal(0);
+    const run = gulp(root, ['media:link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(run.stdout).to.match(/relinked\s+blog/);
+    expect(isLink(path.join(root, 'public/media/blog'))).to.equal(true);
+  });
+
+  it('--mode symlink fails with APP_MEDIA_LINK_REFUSED, exits non-zero and leaves nothing half-made', () => {
+    const root = makeProject({ apps: ['blog', 'shop'] });
+    const before = projectState(root);
+    const run = gulp(root, ['media:link', '--mode', 'symlink'], refuse());
+    expect(run.status, run.output).to.not.equal(0);
+    expect(run.output).to.contain('APP_MEDIA_LINK_REFUSED');
+    expect(run.output).to.match(/--mode copy/);
+    expect(exists(path.join(root, 'public/media/blog'))).to.equal(false);
+    expect(exists(path.join(root, 'public/media/shop'))).to.equal(false);
+    const after = projectState(root);
+    // mediaRoot may have been created (empty); nothing else changed, and nothing was recorded as made.
+    delete after['public'];
+    delete after['public/media'];
+    expect(after).to.deep.equal(before);
+  });
+
+  it('--json reports each app as error with the code, not as copied', () => {
+    const root = makeProject({ apps: ['blog'] });
+    const run = gulp(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], refuse());
+    expect(run.status).to.not.equal(0);
+    const report = jsonReport(run);
+    expect(report.apps[0]).to.include({ name: 'blog', status: 'error' });
+    expect(String(report.apps[0]?.['reason'])).to.contain('APP_MEDIA_LINK_REFUSED');
+  });
+
+  it('on Windows (simulated) a refused symbolic link falls back to a junction, an absolute link', () => {
+    const root = makeProject({ apps: ['blog'], gulp: false });
+    const script = `import { link } from ${JSON.stringify(path.join(REPO, 'dist', 'index.js'))};
+      const report = await link({ cwd: process.argv[1], platform: 'win32' });
+      process.stdout.write(JSON.stringify(report));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, root],
+      { encoding: 'utf8', env: { ...process.env, ...refuse(), DENY_SYMLINK: 'relative' } });
+    expect(run.status, run.stderr).to.equal(0);
+    const report = JSON.parse(run.stdout) as { apps: Array<{ status: string; mode: string }>; warnings: string[] };
+    expect(report.apps[0]).to.include({ status: 'linked', mode: 'junction' });
+    expect(report.warnings.join('\n')).to.match(/made junctions instead/);
+    const entry = path.join(root, 'public/media/blog');
+    expect(path.isAbsolute(readlinkSync(entry))).to.equal(true);
+    expect(realpathSync(entry)).to.equal(path.join(root, 'apps/blog/app_media/blog'));
+  });
+});
