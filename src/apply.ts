@@ -6,13 +6,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
-import { createCopy, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
+import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
 import { walkTree } from './fs/walk.js';
-import { linkRecord, type CopyRecord } from './ownership.js';
+import { linkRecord, recordedSource, type CopyRecord } from './ownership.js';
 import { planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
-import type { EntryMode, LinkStatus } from './types.js';
+import type { AppStatus, EntryMode } from './types.js';
 
 export interface ApplyContext {
   projectRoot: string;
@@ -24,7 +24,7 @@ export interface ApplyContext {
 
 export interface AppOutcome {
   plan: AppPlan;
-  status: LinkStatus;
+  status: AppStatus;
   mode: EntryMode | null;
   files: number;
   bytes: number;
@@ -45,11 +45,15 @@ interface Fallback {
 
 class EntryInTheWay extends Error {}
 
-export async function applyLinkPlan(plan: LinkPlan, ctx: ApplyContext): Promise<ApplyResult> {
+/** A link plan, or a clean plan (which may also drop records of entries already gone). */
+export type Plan = LinkPlan & { forget?: readonly string[] };
+
+export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
   const warnings: string[] = [];
   const fallback: Fallback = { refused: new Map(), warned: false };
   const records: RecordChanges = new Map();
   if (plan.writes) await fs.mkdir(ctx.mediaRoot, { recursive: true });
+  for (const name of plan.forget ?? []) records.set(name, null);
 
   const outcomes: AppOutcome[] = [];
   // One at a time: the first refusal decides the mode of every later app.
@@ -59,7 +63,7 @@ export async function applyLinkPlan(plan: LinkPlan, ctx: ApplyContext): Promise<
       for (const action of appPlan.actions) await run(action, appPlan, outcome, ctx, fallback, records, warnings);
     } catch (error) {
       outcome.status = 'error';
-      if (error instanceof EntryInTheWay) {
+      if (error instanceof EntryInTheWay || error instanceof EntryChanged) {
         outcome.status = 'conflict';
         outcome.reason = error.message;
         outcome.hint = 'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
@@ -160,7 +164,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
     if (strategy === 'copy') {
       if (fallback.refused.size > 0 && !fallback.warned) {
         fallback.warned = true;
-        warnings.push(`links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again (or media:watch) after changing app media.`);
+        warnings.push(`links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again after changing app media.`);
       }
       const copyPlan = copy === 'walk' ? planCopy(await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }), undefined, undefined) : copy;
       const result = await createCopy(app.mediaDir, path.join(ctx.mediaRoot, plan.name), copyPlan).catch((error: unknown) => {
@@ -185,7 +189,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       fallback.warned = true;
       warnings.push(`symbolic links are refused here (${describeRefusal(fallback.refused)}); made junctions instead.`);
     }
-    return { mode: strategy, result: { files: 0, bytes: 0 }, record: linkRecord(strategy, text, toDisplay(ctx.projectRoot, app.mediaDir)) };
+    return { mode: strategy, result: { files: 0, bytes: 0 }, record: linkRecord(strategy, text, recordedSource(toDisplay(ctx.projectRoot, app.mediaDir))) };
   }
   throw errors.linkRefused(lastRefusal ?? Object.assign(new Error('no link strategy left'), { code: 'EPERM' }));
 }
@@ -198,7 +202,8 @@ function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecor
   const files: CopyRecord['files'] = {};
   for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
   for (const file of copy.writes) files[file.rel] = [file.size, Math.round(file.mtimeMs)];
-  return { kind: 'copy', source: toDisplay(ctx.projectRoot, requireApp(plan).mediaDir), files };
+  for (const [rel, facts] of copy.edited) files[rel] = facts;
+  return { kind: 'copy', source: recordedSource(toDisplay(ctx.projectRoot, requireApp(plan).mediaDir)), files };
 }
 
 function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {

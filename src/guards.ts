@@ -14,7 +14,7 @@ export interface SafetyEnv {
   home: string;
 }
 
-export function checkSafety(config: ResolvedConfig, probed: ProbeResult, env: SafetyEnv): void {
+export function checkSafety(config: ResolvedConfig, probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot' | 'apps'>, env: SafetyEnv): void {
   const root = probed.realMediaRoot;
   const shown = toDisplay(config.projectRoot, config.mediaRoot);
   const refuse = (why: string): never => {

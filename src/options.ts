@@ -17,13 +17,14 @@ export const MODES: readonly Mode[] = ['auto', 'symlink', 'copy'];
 export const configFields = {
   $schema: { type: 'schema', description: 'editor hint: the JSON Schema of this file (ignored by the tool)' },
   mediaRoot: { type: 'path', required: true, description: 'where the <name>/ entries are made (created if missing; may itself be a symlink)' },
-  mediaUrl: { type: 'string', description: 'public URL prefix of mediaRoot, used in reports' },
+  mediaUrl: { type: 'string', description: 'public URL prefix of mediaRoot (media:verify --url fetches files under it)' },
   mediaDirname: { type: 'dirname', description: 'project-wide default name of the apps\' media folder' },
   apps: { type: 'apps', description: '"./folder", "package", "@scope/package" or { path | package, name?, mediaDirname? }' },
   discover: { type: 'boolean', description: 'also take every dependency whose package.json has an "appMedia" key' },
   mode: { type: 'mode', description: 'auto: symlink, then (Windows) junction, then copy; or symlink; or copy' },
   relative: { type: 'boolean', description: 'relative link targets, so the tree survives moves and containers' },
   ignore: { type: 'globs', description: 'copy mode: files and folders never copied' },
+  exposed: { type: 'globs', description: 'media:verify: more patterns of published files that look secret, added to the default list' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type ConfigField = keyof typeof configFields;
@@ -37,6 +38,8 @@ export const defaults = {
   mode: 'auto' as Mode,
   relative: true,
   ignore: ['.*', '*~'] as readonly string[],
+  /** Published files that look secret: media:verify reports them as `exposed`. */
+  exposed: ['.env', '.env.*', '.git', '*.pem', '*.key', 'id_rsa*', '.npmrc'] as readonly string[],
 };
 
 /** File names of the lookup, in order (after --config and code options). */
@@ -64,8 +67,10 @@ export const flags: readonly FlagSpec[] = [
   { name: 'mode', kind: 'string', arg: '<auto|symlink|copy>', values: MODES, tasks: ['link', 'watch'], description: 'how entries are made (default from config, else auto)' },
   { name: 'dry-run', kind: 'boolean', tasks: ['link', 'clean'], description: 'plan and print, write nothing' },
   { name: 'json', kind: 'boolean', tasks: ALL, description: 'print the report as one JSON document on stdout (use with --silent)' },
-  { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces and per-file lines' },
+  { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces with errors' },
   { name: 'prune', kind: 'boolean', negated: true, tasks: ['link'], description: 'keep the tool\'s own entries of apps no longer configured' },
+  { name: 'force', kind: 'boolean', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
+  { name: 'url', kind: 'string', arg: '<base>', tasks: ['verify'], description: 'also fetch one file per app from this server (http://localhost:8080)' },
 ];
 
 export function flagsFor(task: TaskName): FlagSpec[] {

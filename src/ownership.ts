@@ -48,19 +48,35 @@ export function normalizeLinkText(linkText: string): string {
   return linkText.replace(/^\\\\\?\\/, '').replace(/[\\/]+$/, '');
 }
 
+/**
+ * The source folder as the records keep it: relative to the project root.
+ * Outside the project (a hoisted or stored package) only the part from the
+ * last node_modules/ on is kept, else a hash: names of folders on the
+ * machine (a user name in a home path) never reach the public folder.
+ */
+export function recordedSource(relPath: string): string {
+  const outside = relPath === '..' || relPath.startsWith('../') || isAbsoluteAnywhere(relPath);
+  if (!outside) return relPath;
+  const at = relPath.lastIndexOf('node_modules/');
+  if (at === 0 || (at > 0 && relPath[at - 1] === '/')) return relPath.slice(at);
+  return `sha256:${createHash('sha256').update(relPath).digest('hex')}`;
+}
+
 export function linkRecord(kind: 'symlink' | 'junction', linkText: string, source: string): LinkRecord {
   return { kind, target: hashTarget(linkText), source };
 }
 
 /**
  * A link is the tool's own when its text is the one recorded. An absolute
- * link also counts when the project moved: its text still ends with the
- * recorded source path.
+ * link also counts when the project moved away from under it: it dangles and
+ * its text still ends with the recorded source path. A link that leads
+ * somewhere real with another text (a hand-made link to another checkout of
+ * the same app) is not the tool's.
  */
-export function ownsLink(record: OwnRecord | undefined, linkText: string): record is LinkRecord {
+export function ownsLink(record: OwnRecord | undefined, linkText: string, dangling = false): record is LinkRecord {
   if (!record || record.kind === 'copy') return false;
   if (record.target === hashTarget(linkText)) return true;
-  if (!isAbsoluteAnywhere(linkText)) return false;
+  if (!dangling || !isAbsoluteAnywhere(linkText)) return false;
   const tail = record.source.replace(/^(\.\.\/)+/, '');
   const text = normalizeLinkText(linkText).split(/[\\/]+/).join('/');
   return tail !== '' && text.endsWith(`/${tail}`);

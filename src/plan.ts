@@ -8,7 +8,7 @@ import type { App } from './discover.js';
 import type { FileFacts, TreeFacts } from './fs/walk.js';
 import { normalizeLinkText, ownsCopy, ownsLink, type CopyRecord, type OwnRecord } from './ownership.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
-import type { EntryMode, LinkStatus, Mode } from './types.js';
+import type { AppStatus, EntryMode, Mode } from './types.js';
 
 export type Strategy = EntryMode;
 
@@ -24,6 +24,8 @@ export interface CopyPlan {
   kept: Array<{ rel: string; why: 'edited' | 'foreign' }>;
   /** Files already right: relative path → facts (they stay in the record). */
   unchanged: Map<string, FileFacts>;
+  /** Files the tool wrote that were changed by hand since: left alone, but still recorded as the tool's. */
+  edited: Map<string, [number, number]>;
 }
 
 export type Action =
@@ -42,7 +44,7 @@ export interface AppPlan {
   name: string;
   app: App | undefined;
   /** What the report says if apply succeeds (apply may turn `linked` into `copied` on fallback). */
-  status: LinkStatus;
+  status: AppStatus;
   mode: EntryMode | null;
   reason: string | null;
   hint: string | null;
@@ -86,8 +88,8 @@ export function planLink(input: LinkPlanInput): LinkPlan {
   const strategies = strategiesFor(input.mode, input.platform);
   const apps = probed.apps.map((facts) => planApp(facts, input, strategies, probed.manifest.entries[facts.app.name]));
   if (input.prune) {
-    for (const { name, entry } of probed.unclaimed) {
-      const planned = planUnclaimed(name, entry, probed.manifest.entries[name], input);
+    for (const { name, entry, tree } of probed.unclaimed) {
+      const planned = planUnclaimed(name, entry, probed.manifest.entries[name], tree);
       if (planned) apps.push(planned);
     }
   }
@@ -95,7 +97,7 @@ export function planLink(input: LinkPlanInput): LinkPlan {
   return { apps, writes };
 }
 
-function base(name: string, app: App | undefined, status: LinkStatus, mode: EntryMode | null): AppPlan {
+function base(name: string, app: App | undefined, status: AppStatus, mode: EntryMode | null): AppPlan {
   return { name, app, status, mode, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
 }
 
@@ -124,7 +126,7 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
     case 'symlink': {
       const text = entry.linkText ?? '';
       const pointsRight = entry.resolved === source.real;
-      if (ownsLink(record, text)) {
+      if (ownsLink(record, text, entry.resolved === null)) {
         const isJunction = record.kind === 'junction';
         const expected = isJunction ? plan.absoluteText : plan.linkText;
         if (wantsLink && pointsRight && sameText(text, expected)) {
@@ -186,7 +188,7 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
   plan.reason = source.kind === 'not-dir' ? `${expected} is not a folder` : `the app has no ${expected} folder`;
   if (source.misnamed) plan.hint = `found ${source.misnamed.found}: ${source.misnamed.fix}`;
   // The app's own entry outlived its media folder: prune it like an unclaimed one.
-  const pruned = input.prune ? planUnclaimed(app.name, entry, record, input) : undefined;
+  const pruned = input.prune ? planUnclaimed(app.name, entry, record, facts.entryTree) : undefined;
   if (pruned) {
     pruned.app = app;
     pruned.reason = `${plan.reason}; its old entry is removed`;
@@ -197,12 +199,25 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
 }
 
 /** The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours. */
-function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, input: LinkPlanInput): AppPlan | undefined {
-  void input;
-  if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
+function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, tree: TreeFacts | undefined): AppPlan | undefined {
+  if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '', entry.resolved === null)) {
     const plan = base(name, undefined, 'pruned', record.kind);
     plan.reason = entry.resolved === null ? 'its link was dangling' : 'no configured app claims it';
     plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
+    return plan;
+  }
+  if (entry.kind === 'dir' && ownsCopy(record) && tree) {
+    const removal = planCopyRemoval(tree, record, false);
+    const plan = base(name, undefined, 'pruned', 'copy');
+    if (removal.kept.some((kept) => kept.why === 'edited')) {
+      const kept = keptFiles(plan, removal, 'the copy of an app no longer configured was kept: ');
+      kept.hint = 'save the changes you want, then run media:clean --force to remove the copy (or remove it by hand)';
+      return kept;
+    }
+    plan.reason = removal.kept.length > 0
+      ? `no configured app claims it; ${removal.kept.length} file(s) added by hand were kept, and the folder with them`
+      : 'no configured app claims it';
+    plan.actions.push({ op: 'remove-copy', copy: removal });
     return plan;
   }
   return undefined;
@@ -246,13 +261,28 @@ export function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefi
  * tool wrote (per `record`) and never a file changed by hand since.
  */
 export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | undefined): CopyPlan {
-  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map() };
+  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
   const recorded = record?.files ?? {};
   const destDirs = new Set(dest?.dirs ?? []);
-  for (const dir of source.dirs) if (!destDirs.has(dir)) plan.mkdirs.push(dir);
+  // Links and special files in the copy were not made by the tool: nothing is
+  // written over them, and nothing is written or made below them (through a link).
+  const blockers = new Set(dest?.skipped ?? []);
+  for (const rel of blockers) plan.kept.push({ rel, why: 'foreign' });
+  const blocked = (rel: string): boolean => blockers.size > 0 && ancestorsAndSelf(rel).some((part) => blockers.has(part));
+  for (const dir of source.dirs) if (!destDirs.has(dir) && !blocked(dir)) plan.mkdirs.push(dir);
+
+  const keep = (rel: string): void => {
+    if (Object.hasOwn(recorded, rel)) {
+      plan.kept.push({ rel, why: 'edited' });
+      plan.edited.set(rel, recorded[rel] as [number, number]);
+    } else {
+      plan.kept.push({ rel, why: 'foreign' });
+    }
+  };
 
   for (const [rel, facts] of source.files) {
     const current = dest?.files.get(rel);
+    if (blocked(rel)) continue;
     if (!current) {
       if (destDirs.has(rel)) plan.kept.push({ rel, why: 'foreign' });
       else plan.writes.push({ rel, ...facts });
@@ -261,13 +291,13 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     } else if (sameFacts(current, recorded[rel])) {
       plan.writes.push({ rel, ...facts });
     } else {
-      plan.kept.push({ rel, why: Object.hasOwn(recorded, rel) ? 'edited' : 'foreign' });
+      keep(rel);
     }
   }
   for (const [rel, current] of dest?.files ?? []) {
     if (source.files.has(rel)) continue;
     if (sameFacts(current, recorded[rel])) plan.deletes.push(rel);
-    else plan.kept.push({ rel, why: Object.hasOwn(recorded, rel) ? 'edited' : 'foreign' });
+    else keep(rel);
   }
   const sourceDirs = new Set(source.dirs);
   plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir)).sort().reverse();
@@ -275,9 +305,15 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   return plan;
 }
 
+/** `a/b/c` → `a`, `a/b`, `a/b/c`. */
+function ancestorsAndSelf(rel: string): string[] {
+  const parts = rel.split('/');
+  return parts.map((_, index) => parts.slice(0, index + 1).join('/'));
+}
+
 /** Every file of a copy the tool wrote, unchanged: what `remove-copy` may delete. */
 export function planCopyRemoval(dest: TreeFacts, record: CopyRecord, force: boolean): CopyPlan {
-  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map() };
+  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
   for (const [rel, current] of dest.files) {
     if (sameFacts(current, record.files[rel]) || (force && Object.hasOwn(record.files, rel))) plan.deletes.push(rel);
     else plan.kept.push({ rel, why: Object.hasOwn(record.files, rel) ? 'edited' : 'foreign' });

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
+import { TEMP_MARK } from './fs/copy.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
 import { nearest } from './util/nearest.js';
@@ -37,6 +38,15 @@ export interface AppFacts {
   /** Filled when the plan may copy: the source tree and the copy's tree. */
   sourceTree?: TreeFacts;
   entryTree?: TreeFacts;
+  /** What a web server would serve at mediaRoot/<name>/ (through the link, nothing ignored): for verify. */
+  publishedTree?: TreeFacts;
+}
+
+/** An entry of mediaRoot, with the copy's tree when it is a folder the records claim. */
+export interface RootEntry {
+  name: string;
+  entry: EntryFacts;
+  tree?: TreeFacts;
 }
 
 export interface ProbeResult {
@@ -48,13 +58,15 @@ export interface ProbeResult {
   manifest: Manifest;
   apps: AppFacts[];
   /** Entries in mediaRoot that the manifest records but no configured app claims. */
-  unclaimed: Array<{ name: string; entry: EntryFacts }>;
+  unclaimed: RootEntry[];
 }
 
 export interface ProbeOptions {
   /** Walk trees for copy planning: 'all' apps, or only where a copy exists. */
   walk: 'all' | 'existing-copies';
   ignore: readonly string[];
+  /** Also walk what each entry publishes (verify). */
+  published?: boolean;
 }
 
 export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
@@ -76,6 +88,11 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
       result.sourceTree = await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
     }
     if (entry.kind === 'dir') result.entryTree = await walkTree(path.join(mediaRoot, app.name));
+    if (options.published) {
+      const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
+      const tree = served ? await walkTree(served, { followInternalLinks: true }).catch(() => undefined) : undefined;
+      if (tree) result.publishedTree = tree;
+    }
     return result;
   }, { concurrency: 16 });
 
@@ -83,9 +100,32 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   const unclaimed: ProbeResult['unclaimed'] = [];
   for (const name of Object.keys(manifest.entries).sort()) {
     if (claimed.has(name)) continue;
-    unclaimed.push({ name, entry: await entryFacts(path.join(mediaRoot, name)) });
+    unclaimed.push(await rootEntry(mediaRoot, name, manifest));
   }
   return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed };
+}
+
+/** Every entry of mediaRoot (but the records file and temporary names), for clean. */
+export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[] }> {
+  const realMediaRoot = await realpathOfPath(mediaRoot);
+  const names = await fs.readdir(mediaRoot).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (names === undefined) return { realMediaRoot, mediaRootExists: false, manifest: parseManifest(undefined), entries: [] };
+  const manifest = parseManifest(await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)));
+  const listed = new Set(names.filter((name) => name !== MANIFEST_FILE && !name.startsWith(TEMP_MARK)));
+  // A record whose entry is gone still shows, so clean can drop it.
+  for (const name of Object.keys(manifest.entries)) listed.add(name);
+  const entries = await pMap([...listed].sort(), (name) => rootEntry(mediaRoot, name, manifest), { concurrency: 16 });
+  return { realMediaRoot, mediaRootExists: true, manifest, entries };
+}
+
+async function rootEntry(mediaRoot: string, name: string, manifest: Manifest): Promise<RootEntry> {
+  const entry = await entryFacts(path.join(mediaRoot, name));
+  const result: RootEntry = { name, entry };
+  if (entry.kind === 'dir' && manifest.entries[name]?.kind === 'copy') result.tree = await walkTree(path.join(mediaRoot, name));
+  return result;
 }
 
 async function sourceFacts(app: App): Promise<SourceFacts> {

@@ -3,8 +3,15 @@ import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import type { AppReport, AppStatus, Logger, Report, TaskName } from './types.js';
 
-/** Statuses that make a task exit non-zero. */
-export const FAILING: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error']);
+const LINK_FAILS: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error']);
+const VERIFY_PASSES: ReadonlySet<AppStatus> = new Set<AppStatus>(['ok', 'no-media']);
+
+/** Whether a status makes the task exit non-zero: clean fails only on errors, verify on anything not ok. */
+export function isFailing(task: TaskName, status: AppStatus): boolean {
+  if (task === 'verify') return !VERIFY_PASSES.has(status);
+  if (task === 'clean') return status === 'error';
+  return LINK_FAILS.has(status);
+}
 
 export interface ReportInput {
   task: TaskName;
@@ -27,7 +34,7 @@ export function buildReport(input: ReportInput): Report {
     counts,
     apps: input.apps,
     warnings: input.warnings,
-    failed: input.apps.some((app) => FAILING.has(app.status)),
+    failed: input.apps.some((app) => isFailing(input.task, app.status)),
   };
 }
 
@@ -50,7 +57,10 @@ const DRY_VERBS: Partial<Record<AppStatus, string>> = {
   copied: 'would copy',
   relinked: 'would relink',
   pruned: 'would prune',
+  removed: 'would remove',
 };
+
+const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept']);
 
 /** One line per app, then reason and hint lines where there is something to say. */
 export function formatLines(report: Report): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
@@ -59,7 +69,7 @@ export function formatLines(report: Report): Array<{ level: 'info' | 'warn' | 'e
   for (const warning of report.warnings) lines.push({ level: 'warn', text: `warning: ${warning}` });
   for (const app of report.apps) {
     const label = report.dryRun ? (DRY_VERBS[app.status] ?? app.status) : app.status;
-    const level = FAILING.has(app.status) ? 'error' : app.status === 'no-media' ? 'warn' : 'info';
+    const level = isFailing(report.task, app.status) ? 'error' : NOTICE.has(app.status) ? 'warn' : 'info';
     lines.push({ level, text: `${label.padEnd(12)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}` });
     if (app.reason) lines.push({ level, text: `${' '.repeat(13)}${app.reason}` });
     if (app.hint) lines.push({ level, text: `${' '.repeat(13)}hint: ${app.hint}` });
@@ -68,16 +78,18 @@ export function formatLines(report: Report): Array<{ level: 'info' | 'warn' | 'e
   return lines;
 }
 
+const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved']);
+
 function describeEntry(app: AppReport): string {
   const mode = app.mode ? ` (${app.mode}${app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : ''})` : '';
-  if (app.source && (app.status === 'linked' || app.status === 'copied' || app.status === 'relinked' || app.status === 'up-to-date')) {
+  if (app.source && SHOWS_SOURCE.has(app.status)) {
     return `${app.target} -> ${app.source}${mode}`;
   }
   return `${app.target}${mode}`;
 }
 
 export function summaryLine(report: Report): string {
-  const parts = Object.entries(report.counts).map(([status, count]) => `${count} ${status}`);
+  const parts = Object.entries(report.counts).map(([status, count]) => `${count} ${report.dryRun ? (DRY_VERBS[status as AppStatus] ?? status) : status}`);
   const what = parts.length > 0 ? parts.join(', ') : 'no apps configured';
   const prefix = report.dryRun ? 'dry run, nothing written: ' : '';
   return `media:${report.task}: ${prefix}${what} in ${report.mediaRoot} (${report.ms} ms)`;

@@ -28,6 +28,8 @@ export interface AppMediaConfig {
   mode?: Mode;
   relative?: boolean;
   ignore?: string[];
+  /** media:verify: more globs of published files that look secret (added to the default list). */
+  exposed?: string[];
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -50,6 +52,10 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   prune?: boolean;
   /** Where the per-app lines go. The gulp tasks pass gulp's logger; the API is silent by default. */
   logger?: Logger;
+  /** clean: also remove the tool's copies in which files were changed by hand. */
+  force?: boolean;
+  /** verify: a base URL to fetch one file per app from (`http://localhost:8080`). */
+  url?: string;
   /** Only for tests: pretend to run on another platform (junction fallback). */
   platform?: NodeJS.Platform;
 }
@@ -64,7 +70,31 @@ export type LinkStatus =
   | 'pruned'
   | 'error';
 
-export type AppStatus = LinkStatus;
+/** What media:verify finds for each app (`ok` and `no-media` pass). */
+export type VerifyStatus =
+  | 'ok'
+  | 'missing'
+  | 'wrong-target'
+  | 'dangling'
+  | 'drift'
+  | 'stale'
+  | 'conflict'
+  | 'escape'
+  | 'exposed'
+  | 'unserved'
+  | 'no-media';
+
+/** What media:clean did with each entry of mediaRoot. */
+export type CleanStatus =
+  /** The tool's own entry, removed. */
+  | 'removed'
+  /** The tool's own copy, kept: files in it were changed or added by hand. */
+  | 'kept'
+  /** Not made by the tool: left as it is. */
+  | 'foreign'
+  | 'error';
+
+export type AppStatus = LinkStatus | VerifyStatus | CleanStatus;
 
 export interface AppReport {
   name: string;

@@ -34,6 +34,7 @@ export interface ResolvedConfig {
   mode: Mode;
   relative: boolean;
   ignore: string[];
+  exposed: string[];
 }
 
 const CONFIG_KEYS = Object.keys(configFields);
@@ -110,6 +111,7 @@ export function loadConfig(options: RunOptions = {}): ResolvedConfig {
     mode: merged.mode ?? defaults.mode,
     relative: merged.relative ?? defaults.relative,
     ignore: [...(merged.ignore ?? defaults.ignore)],
+    exposed: [...defaults.exposed, ...(merged.exposed ?? [])],
   };
 }
 

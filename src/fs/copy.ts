@@ -69,16 +69,50 @@ export async function createCopy(sourceDir: string, entryPath: string, plan: Cop
 
 /** Brings an existing copy (the tool's own) in line with the plan. */
 export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyPlan): Promise<CopyResult> {
-  for (const dir of plan.mkdirs) await fs.mkdir(path.join(entryPath, dir), { recursive: true });
-  const result = await writeFiles(sourceDir, entryPath, plan, replaceOne);
+  // Removals first: a file that became a folder in the source (or the reverse) must make way.
   await removeListed(entryPath, plan);
-  return result;
+  for (const dir of plan.mkdirs) await fs.mkdir(path.join(entryPath, dir), { recursive: true });
+  return writeFiles(sourceDir, entryPath, plan, replaceOne);
 }
 
-/** Removes the listed files, then the listed folders that are empty. */
+/** Something in a copy became a link (or vanished) between the plan and the write. */
+export class EntryChanged extends Error {}
+
+/**
+ * Removes the listed files, then the listed folders that are empty. Each
+ * folder on the way is checked first: if one has turned into a link since the
+ * plan, nothing is deleted through it.
+ */
 export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs'>): Promise<void> {
-  for (const rel of plan.deletes) await fs.rm(path.join(entryPath, rel), { force: true });
-  for (const rel of plan.rmdirs) await rmdirIfEmpty(path.join(entryPath, rel));
+  const checked = new Map<string, boolean>();
+  const isPlainDir = async (dir: string): Promise<boolean> => {
+    let known = checked.get(dir);
+    if (known === undefined) {
+      const stat = await fs.lstat(dir).catch(() => undefined);
+      known = stat !== undefined && stat.isDirectory() && !stat.isSymbolicLink();
+      checked.set(dir, known);
+    }
+    return known;
+  };
+  const assertPlainPath = async (rel: string): Promise<void> => {
+    const parts = rel.split('/').slice(0, -1);
+    let dir = entryPath;
+    if (!(await isPlainDir(dir))) throw new EntryChanged(`${path.basename(entryPath)} is no longer a plain folder`);
+    for (const part of parts) {
+      dir = path.join(dir, part);
+      if (!(await isPlainDir(dir))) throw new EntryChanged(`${path.basename(entryPath)}/${rel}: a folder on its path changed into something else`);
+    }
+  };
+  for (const rel of plan.deletes) {
+    await assertPlainPath(rel);
+    const stat = await fs.lstat(path.join(entryPath, rel)).catch(() => undefined);
+    if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
+    if (stat) await fs.unlink(path.join(entryPath, rel));
+  }
+  for (const rel of plan.rmdirs) {
+    await assertPlainPath(`${rel}/x`);
+    await rmdirIfEmpty(path.join(entryPath, rel));
+  }
 }
 
 export async function rmdirIfEmpty(dir: string): Promise<boolean> {

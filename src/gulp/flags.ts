@@ -40,6 +40,8 @@ export function readFlags(argv: readonly string[], task: TaskName): ParsedFlags 
       case 'dry-run': options.dryRun = value === true; break;
       case 'verbose': options.verbose = value === true; break;
       case 'prune': options.prune = value !== true; break;
+      case 'force': options.force = value === true; break;
+      case 'url': options.url = value as string; break;
       default: break;
     }
   }

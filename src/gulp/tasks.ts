@@ -3,10 +3,11 @@
  * programmatic API, log through gulp's logger and fail the task when the
  * report says so.
  */
-import { link } from '../api.js';
+import { clean, link, verify } from '../api.js';
 import { AppMediaError, isAppMediaError } from '../errors.js';
 import { gulpFlags } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
+import { isFailing } from '../report.js';
 import { readFlags } from './flags.js';
 import { gulpLogger } from './log.js';
 
@@ -19,6 +20,8 @@ export interface MediaTask {
 
 export interface MediaTasks {
   link: MediaTask;
+  clean: MediaTask;
+  verify: MediaTask;
 }
 
 export interface RegisterOptions extends RunOptions {
@@ -31,8 +34,10 @@ export interface GulpLike {
   task(name: string, fn: MediaTask): void;
 }
 
-const DESCRIPTIONS: Record<'link', string> = {
+const DESCRIPTIONS: Record<'link' | 'clean' | 'verify', string> = {
   link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
+  clean: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
+  verify: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
 };
 
 type Runner = (options: RunOptions) => Promise<Report>;
@@ -67,6 +72,8 @@ export function mediaTasks(options: RegisterOptions = {}): MediaTasks {
   const { prefix = 'media:', ...runOptions } = options;
   return {
     link: makeTask('link', link, runOptions, prefix),
+    clean: makeTask('clean', clean, runOptions, prefix),
+    verify: makeTask('verify', verify, runOptions, prefix),
   };
 }
 
@@ -93,7 +100,7 @@ export class TaskFailure extends Error {
 
 /** The task's error line names what failed; the summary line above already gave the counts. */
 function failureLine(taskName: string, report: Report): string {
-  const failed = report.apps.filter((app) => app.status === 'conflict' || app.status === 'error');
+  const failed = report.apps.filter((app) => isFailing(report.task, app.status));
   return `${taskName} failed: ${failed.map((app) => `${app.name} (${app.status})`).join(', ')}`;
 }
 

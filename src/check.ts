@@ -1,0 +1,136 @@
+/**
+ * What media:verify concludes about each entry of mediaRoot, from the probe's
+ * facts alone. Pure, like the planner, and read-only by construction: it
+ * returns findings, never actions.
+ */
+import type { App } from './discover.js';
+import { ignoreMatcher, type TreeFacts } from './fs/walk.js';
+import { ownsCopy, ownsLink, type OwnRecord } from './ownership.js';
+import { planCopy } from './plan.js';
+import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
+import type { EntryMode, VerifyStatus } from './types.js';
+
+export interface Finding {
+  name: string;
+  app: App | undefined;
+  status: VerifyStatus;
+  mode: EntryMode | null;
+  reason: string | null;
+  hint: string | null;
+  /** A file that mediaRoot/<name>/ serves (relative to it), for the --url check. */
+  sample: string | null;
+}
+
+const RUN_LINK = 'run media:link';
+
+export function checkEntries(probed: ProbeResult, exposed: readonly string[]): Finding[] {
+  const looksSecret = ignoreMatcher(exposed);
+  const findings = probed.apps.map((facts) => checkApp(facts, probed.manifest.entries[facts.app.name], looksSecret));
+  for (const unclaimed of probed.unclaimed) {
+    const stale = checkUnclaimed(unclaimed, probed.manifest.entries[unclaimed.name]);
+    if (stale) findings.push(stale);
+  }
+  return findings;
+}
+
+function finding(name: string, app: App | undefined, status: VerifyStatus, mode: EntryMode | null, reason: string | null = null, hint: string | null = null): Finding {
+  return { name, app, status, mode, reason, hint, sample: null };
+}
+
+function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (rel: string) => boolean): Finding {
+  const { app, source, entry } = facts;
+  const own = isOwn(entry, record);
+
+  if (source.kind !== 'dir' || source.real === undefined) {
+    if (own) {
+      return finding(app.name, app, 'stale', record?.kind ?? null, `the app has no ${app.mediaDirname}/${app.name}/ folder any more, but its old entry is still published`,
+        `${RUN_LINK} (it prunes the old entry) or media:clean`);
+    }
+    const hint = source.misnamed ? `found ${source.misnamed.found}: ${source.misnamed.fix}` : null;
+    return finding(app.name, app, 'no-media', null, `the app has no ${app.mediaDirname}/${app.name}/ folder`, hint);
+  }
+
+  let result: Finding;
+  switch (entry.kind) {
+    case 'missing':
+      return finding(app.name, app, 'missing', null, 'nothing is published for this app', RUN_LINK);
+    case 'symlink': {
+      const mode = own ? (record?.kind ?? 'symlink') as EntryMode : 'symlink';
+      if (!own && entry.resolved !== source.real) {
+        return finding(app.name, app, 'conflict', 'symlink', `a link not made by app-media is in the way (it leads to ${entry.linkText ?? '?'})`,
+          'remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry');
+      }
+      if (entry.resolved === null) return finding(app.name, app, 'dangling', mode, `its link leads nowhere (${entry.linkText ?? '?'})`, `${RUN_LINK} to relink it`);
+      if (entry.resolved !== source.real) return finding(app.name, app, 'wrong-target', mode, `its link leads to ${entry.linkText ?? '?'}, not to the app's media folder`, `${RUN_LINK} to relink it`);
+      result = finding(app.name, app, 'ok', mode, own ? null : 'a link made outside app-media; it leads to the right folder');
+      break;
+    }
+    case 'dir': {
+      if (!ownsCopy(record) || !facts.entryTree || !facts.sourceTree) {
+        return finding(app.name, app, 'conflict', null, 'a folder not made by app-media is in the way',
+          'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
+      }
+      const drift = describeDrift(facts.sourceTree, facts.entryTree, record);
+      if (drift) {
+        return finding(app.name, app, 'drift', 'copy', `the copy differs from the source: ${drift.text}`,
+          drift.edited ? 'edit the app\'s media folder, not the copy: move your changes there; media:link leaves files changed by hand alone'
+            : `${RUN_LINK} to bring the copy in line`);
+      }
+      result = finding(app.name, app, 'ok', 'copy');
+      break;
+    }
+    default:
+      return finding(app.name, app, 'conflict', null, `a ${entry.kind === 'file' ? 'file' : 'special file'} not made by app-media is in the way`,
+        'move or remove it by hand (app-media never deletes what it did not create), or rename the app');
+  }
+  return checkContents(result, facts.publishedTree, looksSecret);
+}
+
+/** A published entry that is right may still publish what it should not. */
+function checkContents(result: Finding, tree: TreeFacts | undefined, looksSecret: (rel: string) => boolean): Finding {
+  if (!tree) return result;
+  result.sample = [...tree.files.keys()].sort()[0] ?? null;
+  if (tree.escapes.length > 0) {
+    result.status = 'escape';
+    result.reason = `${listSome(tree.escapes)} inside the published media lead${tree.escapes.length === 1 ? 's' : ''} outside the app's media folder`;
+    result.hint = 'replace each such link with the file itself, or remove it: a web server follows it to whatever it points at';
+    return result;
+  }
+  const secret = [...tree.dirs.filter(looksSecret).map((dir) => `${dir}/`), ...[...tree.files.keys()].filter(looksSecret)].sort();
+  if (secret.length > 0) {
+    result.status = 'exposed';
+    result.reason = `published file${secret.length === 1 ? '' : 's'} that look${secret.length === 1 ? 's' : ''} secret: ${listSome(secret)}`;
+    result.hint = result.mode === 'copy'
+      ? 'move it out of the app\'s media folder (then run media:link), or add a pattern to "ignore"'
+      : 'move it out of the app\'s media folder: a link publishes everything in it ("ignore" only applies to copies)';
+  }
+  return result;
+}
+
+function checkUnclaimed(unclaimed: RootEntry, record: OwnRecord | undefined): Finding | undefined {
+  if (!isOwn(unclaimed.entry, record)) return undefined;
+  return finding(unclaimed.name, undefined, 'stale', record?.kind ?? null, 'made by app-media for an app that is no longer configured',
+    `${RUN_LINK} (it prunes the tool's own stale entries) or media:clean`);
+}
+
+function isOwn(entry: AppFacts['entry'], record: OwnRecord | undefined): boolean {
+  if (entry.kind === 'symlink') return ownsLink(record, entry.linkText ?? '', entry.resolved === null);
+  return entry.kind === 'dir' && ownsCopy(record);
+}
+
+function describeDrift(source: TreeFacts, dest: TreeFacts, record: Parameters<typeof planCopy>[2]): { text: string; edited: boolean } | undefined {
+  const plan = planCopy(source, dest, record);
+  const changed = plan.writes.filter((file) => dest.files.has(file.rel)).map((file) => `${file.rel} changed`);
+  const missing = plan.writes.filter((file) => !dest.files.has(file.rel)).map((file) => `${file.rel} missing`);
+  const extra = plan.deletes.map((rel) => `${rel} no longer in the source`);
+  const kept = plan.kept.map((file) => `${file.rel} ${file.why === 'edited' ? 'changed by hand' : 'not written by app-media'}`);
+  const dirs = plan.mkdirs.map((dir) => `${dir}/ missing`);
+  const all = [...changed, ...missing, ...extra, ...kept, ...dirs];
+  if (all.length === 0) return undefined;
+  return { text: listSome(all), edited: kept.length > 0 };
+}
+
+function listSome(items: readonly string[]): string {
+  const shown = items.slice(0, 3).join(', ');
+  return items.length > 3 ? `${shown} and ${items.length - 3} more` : shown;
+}

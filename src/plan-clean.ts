@@ -1,0 +1,61 @@
+/**
+ * The clean planner: which entries of mediaRoot the tool proves are its own
+ * and may remove. Pure; everything not proven is listed as `foreign` and left.
+ */
+import { ownsCopy, ownsLink, type Manifest } from './ownership.js';
+import { planCopyRemoval, type AppPlan } from './plan.js';
+import type { RootEntry } from './probe.js';
+
+export interface CleanPlan {
+  apps: AppPlan[];
+  /** Records whose entry is already gone: dropped without a report line. */
+  forget: string[];
+  writes: boolean;
+}
+
+export function planClean(entries: readonly RootEntry[], manifest: Manifest, force: boolean): CleanPlan {
+  const apps: AppPlan[] = [];
+  const forget: string[] = [];
+  for (const { name, entry, tree } of entries) {
+    const record = manifest.entries[name];
+    const plan: AppPlan = { name, app: undefined, status: 'foreign', mode: null, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
+
+    if (entry.kind === 'missing') {
+      if (record) forget.push(name);
+      continue;
+    }
+    if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '', entry.resolved === null)) {
+      plan.status = 'removed';
+      plan.mode = record.kind;
+      plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
+    } else if (entry.kind === 'dir' && ownsCopy(record) && tree) {
+      const removal = planCopyRemoval(tree, record, force);
+      const edited = removal.kept.filter((file) => file.why === 'edited').map((file) => file.rel);
+      const added = removal.kept.filter((file) => file.why === 'foreign').map((file) => file.rel);
+      plan.mode = 'copy';
+      if (edited.length > 0) {
+        plan.status = 'kept';
+        plan.reason = `files in the copy were changed by hand since app-media wrote them: ${listSome(edited)}`;
+        plan.hint = 'save the changes you want to keep, then run media:clean --force';
+      } else {
+        plan.actions.push({ op: 'remove-copy', copy: removal });
+        if (added.length > 0 || tree.skipped.length > 0) {
+          plan.status = 'kept';
+          plan.reason = `its files are removed, but not ${listSome([...added, ...tree.skipped])} (not written by app-media), so the folder stays`;
+          plan.hint = 'remove those by hand if they are yours to remove';
+        } else {
+          plan.status = 'removed';
+        }
+      }
+    } else {
+      plan.reason = record ? 'it changed since app-media made it, so it is not provably the tool\'s; left as it is' : 'not made by app-media; left as it is';
+    }
+    apps.push(plan);
+  }
+  return { apps, forget, writes: forget.length > 0 || apps.some((app) => app.actions.length > 0) };
+}
+
+function listSome(items: readonly string[]): string {
+  const shown = items.slice(0, 3).join(', ');
+  return items.length > 3 ? `${shown} and ${items.length - 3} more` : shown;
+}
