@@ -11,7 +11,8 @@ class SummaryReporter extends Mocha.reporters.Spec {
       const { passes, failures, pending } = runner.stats ?? this.stats;
       // After the spec reporter's own epilogue (printed on the same event).
       process.nextTick(() => {
-        process.stdout.write(`\n${passes} passed, ${failures} failed${pending ? `, ${pending} skipped` : ''}\n`);
+        if (pending) process.stdout.write(`\n${pending} skipped (see the reasons above)`);
+        process.stdout.write(`\n${passes} passed, ${failures} failed\n`);
       });
     });
   }
