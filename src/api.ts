@@ -59,7 +59,7 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
   const apps = discoverApps(config);
   const probed = await probe(config.projectRoot, config.mediaRoot, apps, { walk: 'existing-copies', ignore: config.ignore, published: true });
   checkSafety(config, probed, { home: realHome() });
-  const findings = checkEntries(probed, config.exposed);
+  const findings = checkEntries(probed, config.exposed, config.mode);
   if (options.url !== undefined) await checkServed(findings, options.url, config.mediaUrl);
   const report = buildReport({
     task: 'verify',

@@ -10,7 +10,7 @@ import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempNam
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
 import { walkTree } from './fs/walk.js';
-import { linkRecord, recordedSource, type CopyRecord } from './ownership.js';
+import { linkRecord, pendingRecord, recordedDirs, recordedSource, type CopyRecord } from './ownership.js';
 import { planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
 import type { AppStatus, EntryMode } from './types.js';
 
@@ -54,6 +54,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   const records: RecordChanges = new Map();
   if (plan.writes) await fs.mkdir(ctx.mediaRoot, { recursive: true });
   for (const name of plan.forget ?? []) records.set(name, null);
+  const pending = intentions(plan, ctx);
+  await saveRecords(ctx.mediaRoot, pending);
 
   const outcomes: AppOutcome[] = [];
   // One at a time: the first refusal decides the mode of every later app.
@@ -70,6 +72,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       } else {
         describeError(error, outcome);
       }
+      // Nothing was made: the pending record goes; what was there before keeps its old record.
+      if (pending.has(appPlan.name) && !records.has(appPlan.name)) {
+        const stillThere = await fs.lstat(path.join(ctx.mediaRoot, appPlan.name)).then(() => true, () => false);
+        records.set(appPlan.name, stillThere ? appPlan.record ?? null : null);
+      }
     }
     outcomes.push(outcome);
   }
@@ -77,10 +84,28 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   return { outcomes, warnings };
 }
 
+/**
+ * Before any entry is made, a pending record for it: a run killed between
+ * making an entry and recording it leaves an entry the next run can still
+ * prove its own (see PendingRecord).
+ */
+function intentions(plan: Plan, ctx: ApplyContext): RecordChanges {
+  const pending: RecordChanges = new Map();
+  for (const appPlan of plan.apps) {
+    if (!appPlan.app || !appPlan.actions.some((action) => action.op === 'create' || action.op === 'copy-to-link')) continue;
+    const texts = [appPlan.linkText, appPlan.absoluteText, ...appPlan.actions.flatMap((action) => (action.op === 'remove-link' ? [action.linkText] : []))];
+    pending.set(appPlan.name, pendingRecord(recordedSource(toDisplay(ctx.projectRoot, appPlan.app.mediaDir)), texts, appPlan.record));
+  }
+  return pending;
+}
+
 async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: ApplyContext, fallback: Fallback,
   records: RecordChanges, warnings: string[]): Promise<void> {
   const entryPath = path.join(ctx.mediaRoot, plan.name);
   switch (action.op) {
+    case 'adopt':
+      records.set(plan.name, action.record);
+      return;
     case 'remove-link': {
       // Re-check right before: still a link, still the text the plan saw.
       const text = await fs.readlink(entryPath).catch(() => undefined);
@@ -104,8 +129,11 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
       return;
     }
     case 'remove-copy': {
+      // Every file the record lists goes (remove-copy is planned only when none was edited),
+      // so the record goes too, even when files added by hand keep the folder.
       await removeListed(entryPath, action.copy);
-      if (await rmdirIfEmpty(entryPath)) records.set(plan.name, null);
+      await rmdirIfEmpty(entryPath);
+      records.set(plan.name, null);
       return;
     }
     case 'copy-to-link': {
@@ -203,7 +231,12 @@ function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecor
   for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
   for (const file of copy.writes) files[file.rel] = [file.size, Math.round(file.mtimeMs)];
   for (const [rel, facts] of copy.edited) files[rel] = facts;
-  return { kind: 'copy', source: recordedSource(toDisplay(ctx.projectRoot, requireApp(plan).mediaDir)), files };
+  const record: CopyRecord = { kind: 'copy', source: recordedSource(toDisplay(ctx.projectRoot, requireApp(plan).mediaDir)), files };
+  // Only folders that hold no recorded file need listing: the others are implied.
+  const implied = recordedDirs(record);
+  const dirs = (copy.dirs ?? []).filter((dir) => !implied.has(dir));
+  if (dirs.length > 0) record.dirs = dirs;
+  return record;
 }
 
 function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {

@@ -5,10 +5,10 @@
  */
 import type { App } from './discover.js';
 import { ignoreMatcher, type TreeFacts } from './fs/walk.js';
-import { ownsCopy, ownsLink, type OwnRecord } from './ownership.js';
-import { planCopy } from './plan.js';
+import { ownsCopy, ownsLink, recordMode, type OwnRecord } from './ownership.js';
+import { planCopy, provesCopy } from './plan.js';
 import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
-import type { EntryMode, VerifyStatus } from './types.js';
+import type { EntryMode, Mode, VerifyStatus } from './types.js';
 
 export interface Finding {
   name: string;
@@ -23,9 +23,9 @@ export interface Finding {
 
 const RUN_LINK = 'run media:link';
 
-export function checkEntries(probed: ProbeResult, exposed: readonly string[]): Finding[] {
+export function checkEntries(probed: ProbeResult, exposed: readonly string[], mode: Mode): Finding[] {
   const looksSecret = ignoreMatcher(exposed);
-  const findings = probed.apps.map((facts) => checkApp(facts, probed.manifest.entries[facts.app.name], looksSecret));
+  const findings = probed.apps.map((facts) => checkApp(facts, probed.manifest.entries[facts.app.name], looksSecret, mode));
   for (const unclaimed of probed.unclaimed) {
     const stale = checkUnclaimed(unclaimed, probed.manifest.entries[unclaimed.name]);
     if (stale) findings.push(stale);
@@ -37,13 +37,13 @@ function finding(name: string, app: App | undefined, status: VerifyStatus, mode:
   return { name, app, status, mode, reason, hint, sample: null };
 }
 
-function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (rel: string) => boolean): Finding {
+function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (rel: string) => boolean, mode: Mode): Finding {
   const { app, source, entry } = facts;
-  const own = isOwn(entry, record);
+  const own = isOwn(entry, record, facts.entryTree, facts.sourceTree);
 
   if (source.kind !== 'dir' || source.real === undefined) {
     if (own) {
-      return finding(app.name, app, 'stale', record?.kind ?? null, `the app has no ${app.mediaDirname}/${app.name}/ folder any more, but its old entry is still published`,
+      return finding(app.name, app, 'stale', entryMode(entry, record), `the app has no ${app.mediaDirname}/${app.name}/ folder any more, but its old entry is still published`,
         `${RUN_LINK} (it prunes the old entry) or media:clean`);
     }
     const hint = source.misnamed ? `found ${source.misnamed.found}: ${source.misnamed.fix}` : null;
@@ -55,28 +55,33 @@ function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (
     case 'missing':
       return finding(app.name, app, 'missing', null, 'nothing is published for this app', RUN_LINK);
     case 'symlink': {
-      const mode = own ? (record?.kind ?? 'symlink') as EntryMode : 'symlink';
+      const linkMode = own ? entryMode(entry, record) : 'symlink';
       if (!own && entry.resolved !== source.real) {
         return finding(app.name, app, 'conflict', 'symlink', `a link not made by app-media is in the way (it leads to ${entry.linkText ?? '?'})`,
           'remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry');
       }
-      if (entry.resolved === null) return finding(app.name, app, 'dangling', mode, `its link leads nowhere (${entry.linkText ?? '?'})`, `${RUN_LINK} to relink it`);
-      if (entry.resolved !== source.real) return finding(app.name, app, 'wrong-target', mode, `its link leads to ${entry.linkText ?? '?'}, not to the app's media folder`, `${RUN_LINK} to relink it`);
-      result = finding(app.name, app, 'ok', mode, own ? null : 'a link made outside app-media; it leads to the right folder');
+      if (entry.resolved === null) return finding(app.name, app, 'dangling', linkMode, `its link leads nowhere (${entry.linkText ?? '?'})`, `${RUN_LINK} to relink it`);
+      if (entry.resolved !== source.real) return finding(app.name, app, 'wrong-target', linkMode, `its link leads to ${entry.linkText ?? '?'}, not to the app's media folder`, `${RUN_LINK} to relink it`);
+      result = own && mode === 'copy'
+        ? finding(app.name, app, 'drift', linkMode, 'it is a link, but the configured mode is copy', `${RUN_LINK} to replace it with a copy`)
+        : finding(app.name, app, 'ok', linkMode, own ? null : 'a link made outside app-media; it leads to the right folder');
       break;
     }
     case 'dir': {
-      if (!ownsCopy(record) || !facts.entryTree || !facts.sourceTree) {
+      if (!own || !ownsCopy(record) || !facts.entryTree || !facts.sourceTree) {
         return finding(app.name, app, 'conflict', null, 'a folder not made by app-media is in the way',
           'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
       }
       const drift = describeDrift(facts.sourceTree, facts.entryTree, record);
       if (drift) {
-        return finding(app.name, app, 'drift', 'copy', `the copy differs from the source: ${drift.text}`,
+        result = finding(app.name, app, 'drift', 'copy', `the copy differs from the source: ${drift.text}`,
           drift.edited ? 'edit the app\'s media folder, not the copy: move your changes there; media:link leaves files changed by hand alone'
             : `${RUN_LINK} to bring the copy in line`);
+      } else if (mode === 'symlink') {
+        result = finding(app.name, app, 'drift', 'copy', 'it is a copy, but the configured mode is symlink', `${RUN_LINK} to replace it with a link`);
+      } else {
+        result = finding(app.name, app, 'ok', 'copy');
       }
-      result = finding(app.name, app, 'ok', 'copy');
       break;
     }
     default:
@@ -86,20 +91,25 @@ function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (
   return checkContents(result, facts.publishedTree, looksSecret);
 }
 
-/** A published entry that is right may still publish what it should not. */
+/**
+ * A published entry may publish what it should not, whether or not it is
+ * otherwise right: a leak outranks drift (which is then named in the reason).
+ */
 function checkContents(result: Finding, tree: TreeFacts | undefined, looksSecret: (rel: string) => boolean): Finding {
   if (!tree) return result;
-  result.sample = [...tree.files.keys()].sort()[0] ?? null;
+  // The --url check fetches a plain file: servers often deny dotfiles, and a secret must not be fetched.
+  result.sample = [...tree.files.keys()].sort().find((rel) => !rel.split('/').some((part) => part.startsWith('.')) && !looksSecret(rel) && !tree.links?.has(rel)) ?? null;
+  const also = result.status === 'drift' && result.reason ? ` (also: ${result.reason})` : '';
   if (tree.escapes.length > 0) {
     result.status = 'escape';
-    result.reason = `${listSome(tree.escapes)} inside the published media lead${tree.escapes.length === 1 ? 's' : ''} outside the app's media folder`;
+    result.reason = `${listSome(tree.escapes)} inside the published media lead${tree.escapes.length === 1 ? 's' : ''} outside the app's media folder${also}`;
     result.hint = 'replace each such link with the file itself, or remove it: a web server follows it to whatever it points at';
     return result;
   }
   const secret = [...tree.dirs.filter(looksSecret).map((dir) => `${dir}/`), ...[...tree.files.keys()].filter(looksSecret)].sort();
   if (secret.length > 0) {
     result.status = 'exposed';
-    result.reason = `published file${secret.length === 1 ? '' : 's'} that look${secret.length === 1 ? 's' : ''} secret: ${listSome(secret)}`;
+    result.reason = `published file${secret.length === 1 ? '' : 's'} that look${secret.length === 1 ? 's' : ''} secret: ${listSome(secret)}${also}`;
     result.hint = result.mode === 'copy'
       ? 'move it out of the app\'s media folder (then run media:link), or add a pattern to "ignore"'
       : 'move it out of the app\'s media folder: a link publishes everything in it ("ignore" only applies to copies)';
@@ -108,14 +118,19 @@ function checkContents(result: Finding, tree: TreeFacts | undefined, looksSecret
 }
 
 function checkUnclaimed(unclaimed: RootEntry, record: OwnRecord | undefined): Finding | undefined {
-  if (!isOwn(unclaimed.entry, record)) return undefined;
-  return finding(unclaimed.name, undefined, 'stale', record?.kind ?? null, 'made by app-media for an app that is no longer configured',
+  if (!isOwn(unclaimed.entry, record, unclaimed.tree, undefined)) return undefined;
+  return finding(unclaimed.name, undefined, 'stale', entryMode(unclaimed.entry, record), 'made by app-media for an app that is no longer configured',
     `${RUN_LINK} (it prunes the tool's own stale entries) or media:clean`);
 }
 
-function isOwn(entry: AppFacts['entry'], record: OwnRecord | undefined): boolean {
-  if (entry.kind === 'symlink') return ownsLink(record, entry.linkText ?? '', entry.resolved === null);
-  return entry.kind === 'dir' && ownsCopy(record);
+function isOwn(entry: AppFacts['entry'], record: OwnRecord | undefined, tree: TreeFacts | undefined, source: TreeFacts | undefined): boolean {
+  if (entry.kind === 'symlink') return ownsLink(record, entry.linkText ?? '');
+  return entry.kind === 'dir' && ownsCopy(record) && tree !== undefined && provesCopy(record, tree, source);
+}
+
+function entryMode(entry: AppFacts['entry'], record: OwnRecord | undefined): EntryMode | null {
+  if (!record) return null;
+  return recordMode(record, entry.kind === 'dir' ? 'dir' : 'symlink');
 }
 
 function describeDrift(source: TreeFacts, dest: TreeFacts, record: Parameters<typeof planCopy>[2]): { text: string; edited: boolean } | undefined {

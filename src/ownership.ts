@@ -25,9 +25,26 @@ export interface CopyRecord {
   source: string;
   /** Every file the tool wrote: relative path → [size, whole-ms mtime]. */
   files: Record<string, [number, number]>;
+  /** Folders the tool made in the copy (those holding recorded files count anyway). */
+  dirs?: string[];
 }
 
-export type OwnRecord = LinkRecord | CopyRecord;
+/**
+ * Written just before an entry is made, replaced by the real record once it
+ * is: if the run is killed in between, the next run can still tell the entry
+ * is its own. A link is proven by one of the expected texts; a folder by every
+ * file in it being identical to the app's source file.
+ */
+export interface PendingRecord {
+  kind: 'pending';
+  source: string;
+  /** Hashes of the link texts the run may write, or that were there before (symlink text, junction text, old text). */
+  targets: string[];
+  /** The files of the copy that was there before (a copy being replaced by a link). */
+  files?: Record<string, [number, number]>;
+}
+
+export type OwnRecord = LinkRecord | CopyRecord | PendingRecord;
 
 export interface Manifest {
   tool: 'gulp-app-media';
@@ -67,26 +84,51 @@ export function linkRecord(kind: 'symlink' | 'junction', linkText: string, sourc
 }
 
 /**
- * A link is the tool's own when its text is the one recorded. An absolute
- * link also counts when the project moved away from under it: it dangles and
- * its text still ends with the recorded source path. A link that leads
- * somewhere real with another text (a hand-made link to another checkout of
- * the same app) is not the tool's.
+ * A link is the tool's own when its text is the one recorded (or, while a
+ * change is pending, one of the texts the run meant to write). A moved project
+ * keeps its links' texts, so the hashes still match; a link with any other
+ * text is not the tool's, wherever it leads.
  */
-export function ownsLink(record: OwnRecord | undefined, linkText: string, dangling = false): record is LinkRecord {
+export function ownsLink(record: OwnRecord | undefined, linkText: string): record is LinkRecord | PendingRecord {
   if (!record || record.kind === 'copy') return false;
-  if (record.target === hashTarget(linkText)) return true;
-  if (!dangling || !isAbsoluteAnywhere(linkText)) return false;
-  const tail = record.source.replace(/^(\.\.\/)+/, '');
-  const text = normalizeLinkText(linkText).split(/[\\/]+/).join('/');
-  return tail !== '' && text.endsWith(`/${tail}`);
+  if (record.kind === 'pending') return record.targets.includes(hashTarget(linkText));
+  return record.target === hashTarget(linkText);
 }
 
-export function ownsCopy(record: OwnRecord | undefined): record is CopyRecord {
-  return record?.kind === 'copy';
+/** The record may claim a folder; whether this folder is provably its own is for the planner (provesCopy). */
+export function ownsCopy(record: OwnRecord | undefined): record is CopyRecord | PendingRecord {
+  return record?.kind === 'copy' || record?.kind === 'pending';
 }
 
-export function recordMode(record: OwnRecord): EntryMode {
+/** The files a record says the tool wrote (none for a pending record). */
+/** Folders the tool made in a copy: listed ones and those its recorded files are in. */
+export function recordedDirs(record: OwnRecord | undefined): Set<string> {
+  const dirs = new Set<string>(record?.kind === 'copy' ? record.dirs ?? [] : []);
+  for (const file of Object.keys(recordedFiles(record))) {
+    const parts = file.split('/');
+    for (let index = 1; index < parts.length; index++) dirs.add(parts.slice(0, index).join('/'));
+  }
+  return dirs;
+}
+
+export function recordedFiles(record: OwnRecord | undefined): Record<string, [number, number]> {
+  if (record?.kind === 'copy') return record.files;
+  return record?.kind === 'pending' ? record.files ?? {} : {};
+}
+
+export function pendingRecord(source: string, linkTexts: readonly string[], previous: OwnRecord | undefined): PendingRecord {
+  const targets = new Set(linkTexts.filter((text) => text !== '').map(hashTarget));
+  if (previous?.kind === 'symlink' || previous?.kind === 'junction') targets.add(previous.target);
+  if (previous?.kind === 'pending') for (const target of previous.targets) targets.add(target);
+  const pending: PendingRecord = { kind: 'pending', source, targets: [...targets] };
+  const files = recordedFiles(previous);
+  if (Object.keys(files).length > 0) pending.files = files;
+  return pending;
+}
+
+/** How an entry with this record was made; a pending one is judged by what is on disk. */
+export function recordMode(record: OwnRecord, onDisk: 'symlink' | 'dir'): EntryMode {
+  if (record.kind === 'pending') return onDisk === 'dir' ? 'copy' : 'symlink';
   return record.kind;
 }
 
@@ -114,7 +156,14 @@ function isRecord(value: unknown): value is OwnRecord {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
   if (typeof record['source'] !== 'string') return false;
-  if (record['kind'] === 'copy') return typeof record['files'] === 'object' && record['files'] !== null;
+  if (record['kind'] === 'copy') {
+    return typeof record['files'] === 'object' && record['files'] !== null
+      && (record['dirs'] === undefined || (Array.isArray(record['dirs']) && record['dirs'].every((dir) => typeof dir === 'string')));
+  }
+  if (record['kind'] === 'pending') {
+    return Array.isArray(record['targets']) && record['targets'].every((target) => typeof target === 'string')
+      && (record['files'] === undefined || (typeof record['files'] === 'object' && record['files'] !== null));
+  }
   return (record['kind'] === 'symlink' || record['kind'] === 'junction') && typeof record['target'] === 'string';
 }
 

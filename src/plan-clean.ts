@@ -2,8 +2,8 @@
  * The clean planner: which entries of mediaRoot the tool proves are its own
  * and may remove. Pure; everything not proven is listed as `foreign` and left.
  */
-import { ownsCopy, ownsLink, type Manifest } from './ownership.js';
-import { planCopyRemoval, type AppPlan } from './plan.js';
+import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from './ownership.js';
+import { planCopyRemoval, provesCopy, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
 
 export interface CleanPlan {
@@ -24,11 +24,11 @@ export function planClean(entries: readonly RootEntry[], manifest: Manifest, for
       if (record) forget.push(name);
       continue;
     }
-    if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '', entry.resolved === null)) {
+    if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
       plan.status = 'removed';
-      plan.mode = record.kind;
+      plan.mode = recordMode(record, 'symlink');
       plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
-    } else if (entry.kind === 'dir' && ownsCopy(record) && tree) {
+    } else if (entry.kind === 'dir' && ownsCopy(record) && tree && provesCopy(record, tree, undefined)) {
       const removal = planCopyRemoval(tree, record, force);
       const edited = removal.kept.filter((file) => file.why === 'edited').map((file) => file.rel);
       const added = removal.kept.filter((file) => file.why === 'foreign').map((file) => file.rel);
@@ -39,9 +39,12 @@ export function planClean(entries: readonly RootEntry[], manifest: Manifest, for
         plan.hint = 'save the changes you want to keep, then run media:clean --force';
       } else {
         plan.actions.push({ op: 'remove-copy', copy: removal });
-        if (added.length > 0 || tree.skipped.length > 0) {
+        const madeDirs = recordedDirs(record);
+        const addedDirs = tree.dirs.filter((dir) => !madeDirs.has(dir)).map((dir) => `${dir}/`);
+        const others = [...added, ...tree.skipped, ...addedDirs];
+        if (others.length > 0) {
           plan.status = 'kept';
-          plan.reason = `its files are removed, but not ${listSome([...added, ...tree.skipped])} (not written by app-media), so the folder stays`;
+          plan.reason = `its files are removed, but not ${listSome(others)} (not made by app-media), so the folder stays`;
           plan.hint = 'remove those by hand if they are yours to remove';
         } else {
           plan.status = 'removed';

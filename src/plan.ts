@@ -6,7 +6,8 @@
 import path from 'node:path';
 import type { App } from './discover.js';
 import type { FileFacts, TreeFacts } from './fs/walk.js';
-import { normalizeLinkText, ownsCopy, ownsLink, type CopyRecord, type OwnRecord } from './ownership.js';
+import { toDisplay } from './config/load.js';
+import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from './ownership.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
 import type { AppStatus, EntryMode, Mode } from './types.js';
 
@@ -26,6 +27,8 @@ export interface CopyPlan {
   unchanged: Map<string, FileFacts>;
   /** Files the tool wrote that were changed by hand since: left alone, but still recorded as the tool's. */
   edited: Map<string, [number, number]>;
+  /** Folders the copy has once the plan is carried out (recorded, so clean can remove them). */
+  dirs?: string[];
 }
 
 export type Action =
@@ -38,7 +41,9 @@ export type Action =
   /** Remove the tool's own copy: the recorded, unchanged files, then empty folders. */
   | { op: 'remove-copy'; copy: CopyPlan }
   /** Put the tool's own copy aside, make a link; on refusal put the copy back and sync it. */
-  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan };
+  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan }
+  /** The entry is right and was made under a pending record (a run was cut short): record it for good. */
+  | { op: 'adopt'; record: OwnRecord };
 
 export interface AppPlan {
   name: string;
@@ -52,6 +57,8 @@ export interface AppPlan {
   /** Link texts apply must write: relative or absolute per config; junctions are always absolute. */
   linkText: string;
   absoluteText: string;
+  /** The entry's record as the probe found it (apply keeps what it proves while a change is pending). */
+  record?: OwnRecord;
 }
 
 export interface LinkPlanInput {
@@ -104,6 +111,7 @@ function base(name: string, app: App | undefined, status: AppStatus, mode: Entry
 function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], record: OwnRecord | undefined): AppPlan {
   const { app, source, entry } = facts;
   const plan = base(app.name, app, 'up-to-date', null);
+  if (record) plan.record = record;
 
   if (source.kind !== 'dir' || source.real === undefined) {
     return planNoMedia(plan, facts, record, input);
@@ -126,11 +134,14 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
     case 'symlink': {
       const text = entry.linkText ?? '';
       const pointsRight = entry.resolved === source.real;
-      if (ownsLink(record, text, entry.resolved === null)) {
-        const isJunction = record.kind === 'junction';
+      if (ownsLink(record, text)) {
+        const isJunction = record.kind === 'junction' || (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText));
         const expected = isJunction ? plan.absoluteText : plan.linkText;
         if (wantsLink && pointsRight && sameText(text, expected)) {
-          plan.mode = record.kind;
+          plan.mode = isJunction ? 'junction' : recordMode(record, 'symlink');
+          if (record.kind === 'pending') {
+            plan.actions.push({ op: 'adopt', record: linkRecord(plan.mode === 'junction' ? 'junction' : 'symlink', text, recordedSource(toDisplay(input.projectRoot, app.mediaDir))) });
+          }
           return plan;
         }
         plan.status = 'relinked';
@@ -153,7 +164,7 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
     }
 
     case 'dir': {
-      if (!ownsCopy(record) || !facts.entryTree || !facts.sourceTree) {
+      if (!ownsCopy(record) || !facts.entryTree || !facts.sourceTree || !provesCopy(record, facts.entryTree, facts.sourceTree)) {
         return conflict(plan, entry.empty ? 'an empty folder not made by app-media is in the way' : 'a folder not made by app-media is in the way',
           'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
       }
@@ -200,13 +211,13 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
 
 /** The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours. */
 function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, tree: TreeFacts | undefined): AppPlan | undefined {
-  if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '', entry.resolved === null)) {
-    const plan = base(name, undefined, 'pruned', record.kind);
+  if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
+    const plan = base(name, undefined, 'pruned', recordMode(record, 'symlink'));
     plan.reason = entry.resolved === null ? 'its link was dangling' : 'no configured app claims it';
     plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
     return plan;
   }
-  if (entry.kind === 'dir' && ownsCopy(record) && tree) {
+  if (entry.kind === 'dir' && ownsCopy(record) && tree && provesCopy(record, tree, undefined)) {
     const removal = planCopyRemoval(tree, record, false);
     const plan = base(name, undefined, 'pruned', 'copy');
     if (removal.kept.some((kept) => kept.why === 'edited')) {
@@ -260,9 +271,9 @@ export function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefi
  * What a copy needs so that `dest` matches `source`, touching only files the
  * tool wrote (per `record`) and never a file changed by hand since.
  */
-export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | undefined): CopyPlan {
+export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | PendingRecord | undefined): CopyPlan {
   const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
-  const recorded = record?.files ?? {};
+  const recorded = recordedFiles(record);
   const destDirs = new Set(dest?.dirs ?? []);
   // Links and special files in the copy were not made by the tool: nothing is
   // written over them, and nothing is written or made below them (through a link).
@@ -270,6 +281,7 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   for (const rel of blockers) plan.kept.push({ rel, why: 'foreign' });
   const blocked = (rel: string): boolean => blockers.size > 0 && ancestorsAndSelf(rel).some((part) => blockers.has(part));
   for (const dir of source.dirs) if (!destDirs.has(dir) && !blocked(dir)) plan.mkdirs.push(dir);
+  plan.dirs = source.dirs.filter((dir) => !blocked(dir));
 
   const keep = (rel: string): void => {
     if (Object.hasOwn(recorded, rel)) {
@@ -300,7 +312,8 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     else keep(rel);
   }
   const sourceDirs = new Set(source.dirs);
-  plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir)).sort().reverse();
+  const held = recordedDirs(record);
+  plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir) && held.has(dir)).sort().reverse();
   plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return plan;
 }
@@ -311,13 +324,40 @@ function ancestorsAndSelf(rel: string): string[] {
   return parts.map((_, index) => parts.slice(0, index + 1).join('/'));
 }
 
+/**
+ * Whether a folder at an entry whose record claims a copy is provably that
+ * copy, and not a folder someone made there since: at least one file is still
+ * as the tool wrote it (or, with no files recorded, the folder holds none).
+ * Under a pending record (a run cut short) every file must be identical to
+ * the app's source file, which needs the source's facts.
+ */
+export function provesCopy(record: CopyRecord | PendingRecord, tree: TreeFacts, source: TreeFacts | undefined): boolean {
+  const recorded = Object.entries(recordedFiles(record));
+  if (record.kind === 'pending') {
+    if (recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts))) return true;
+    if (!source || tree.skipped.length > 0) return false;
+    for (const [rel, facts] of tree.files) if (!sameFacts(facts, source.files.get(rel))) return false;
+    return true;
+  }
+  if (recorded.length === 0) return tree.files.size === 0;
+  return recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts));
+}
+
+function sameFactsAt(tree: TreeFacts, rel: string, facts: [number, number]): boolean {
+  const current = tree.files.get(rel);
+  return current !== undefined && sameFacts(current, facts);
+}
+
 /** Every file of a copy the tool wrote, unchanged: what `remove-copy` may delete. */
-export function planCopyRemoval(dest: TreeFacts, record: CopyRecord, force: boolean): CopyPlan {
+export function planCopyRemoval(dest: TreeFacts, record: CopyRecord | PendingRecord, force: boolean): CopyPlan {
+  const files = recordedFiles(record);
   const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
   for (const [rel, current] of dest.files) {
-    if (sameFacts(current, record.files[rel]) || (force && Object.hasOwn(record.files, rel))) plan.deletes.push(rel);
-    else plan.kept.push({ rel, why: Object.hasOwn(record.files, rel) ? 'edited' : 'foreign' });
+    if (sameFacts(current, files[rel]) || (force && Object.hasOwn(files, rel))) plan.deletes.push(rel);
+    else plan.kept.push({ rel, why: Object.hasOwn(files, rel) ? 'edited' : 'foreign' });
   }
-  plan.rmdirs = [...dest.dirs].sort().reverse();
+  // Only folders the tool's files were in: an empty folder added by hand stays.
+  const held = recordedDirs(record);
+  plan.rmdirs = dest.dirs.filter((dir) => held.has(dir)).sort().reverse();
   return plan;
 }

@@ -7,7 +7,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
-import { TEMP_MARK } from './fs/copy.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
 import { nearest } from './util/nearest.js';
@@ -114,7 +113,8 @@ export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot
   });
   if (names === undefined) return { realMediaRoot, mediaRootExists: false, manifest: parseManifest(undefined), entries: [] };
   const manifest = parseManifest(await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)));
-  const listed = new Set(names.filter((name) => name !== MANIFEST_FILE && !name.startsWith(TEMP_MARK)));
+  // The tool's own files (records, lock, temporary names) all start with `.app-media`.
+  const listed = new Set(names.filter((name) => !name.startsWith('.app-media')));
   // A record whose entry is gone still shows, so clean can drop it.
   for (const name of Object.keys(manifest.entries)) listed.add(name);
   const entries = await pMap([...listed].sort(), (name) => rootEntry(mediaRoot, name, manifest), { concurrency: 16 });

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import type { App } from '../src/discover.js';
 import type { FileFacts, TreeFacts } from '../src/fs/walk.js';
-import { emptyManifest, linkRecord, ownsCopy, ownsLink, type CopyRecord, type OwnRecord } from '../src/ownership.js';
+import { emptyManifest, linkRecord, ownsCopy, ownsLink, recordedFiles, type CopyRecord, type OwnRecord } from '../src/ownership.js';
 import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
 import type { Mode } from '../src/types.js';
@@ -515,7 +515,7 @@ function scenario(seed: number): { probed: ProbeResult; input: Omit<LinkPlanInpu
 function copyPlans(app: AppPlan): CopyPlan[] {
   return app.actions.flatMap((action) => {
     if (action.op === 'copy-to-link') return [action.fallback];
-    if (action.op === 'remove-link') return [];
+    if (action.op === 'remove-link' || action.op === 'adopt') return [];
     return action.copy === 'walk' ? [] : [action.copy];
   });
 }
@@ -537,7 +537,7 @@ describe('planner: property (seeded)', () => {
       for (const { name, entry, dest, source } of entries) {
         const why = `seed ${seed} (replay: PLAN_SEED=${seed}), entry ${name} (${kinds[name]}), ${JSON.stringify(input)}`;
         const record = probed.manifest.entries[name];
-        const owned = entry.kind === 'symlink' ? ownsLink(record, entry.linkText ?? '', entry.resolved === null) : entry.kind === 'dir' && ownsCopy(record);
+        const owned = entry.kind === 'symlink' ? ownsLink(record, entry.linkText ?? '') : entry.kind === 'dir' && ownsCopy(record);
         const planned = plan.apps.filter((app) => app.name === name);
         expect(planned.length, why).to.be.at.most(1);
         const app = planned[0];
@@ -559,14 +559,14 @@ describe('planner: property (seeded)', () => {
             const current = dest?.files.get(file);
             if (!current) continue;
             // Independent oracle: only a file the tool wrote, unchanged since, may be replaced or deleted.
-            const recorded = ownsCopy(record) ? record.files[file] : undefined;
+            const recorded = ownsCopy(record) ? recordedFiles(record)[file] : undefined;
             expect(recorded && recorded[0] === current.size && recorded[1] === current.mtimeMs, `${why}: ${file} touched but not the tool's`).to.equal(true);
           }
         }
         const toLink = app.actions.find((action) => action.op === 'copy-to-link');
         if (toLink && dest && ownsCopy(record)) {
           for (const [file, current] of dest.files) {
-            const recorded = record.files[file];
+            const recorded = recordedFiles(record)[file];
             const mine = recorded?.[0] === current.size && recorded[1] === current.mtimeMs;
             const same = source?.files.get(file);
             expect(mine || (same?.size === current.size && same.mtimeMs === current.mtimeMs), `${why}: ${file} would be lost by copy-to-link`).to.equal(true);

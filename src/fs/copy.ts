@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { CopyPlan } from '../plan.js';
+import { TEMP_MARK } from './temp.js';
 
-/** Names the tool gives its temporary files and folders (recognisable, so leftovers can be swept). */
-export const TEMP_MARK = '.app-media-tmp-';
+export { TEMP_MARK };
 const COPY_CONCURRENCY = 8;
 
 export function tempName(base: string): string {
@@ -145,7 +145,7 @@ async function writeFiles(
  * and folders the tool made, but links are still never followed: `lstat`
  * first, and a link is unlinked, not entered.
  */
-async function removeTree(dir: string): Promise<void> {
+export async function removeTree(dir: string): Promise<void> {
   let entries: import('node:fs').Dirent[];
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });

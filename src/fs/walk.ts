@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { TEMP_MARK } from './temp.js';
 
 export interface FileFacts {
   size: number;
@@ -20,6 +21,8 @@ export interface TreeFacts {
   ignored: number;
   /** Anything else skipped: sockets, links to folders... */
   skipped: string[];
+  /** Of `files`, those that are links to a file inside the tree, with the real path they lead to. */
+  links?: Map<string, string>;
 }
 
 export interface WalkOptions {
@@ -42,54 +45,63 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
   const facts: TreeFacts = { files: new Map(), dirs: [], escapes: [], ignored: 0, skipped: [] };
   const realRoot = options.followInternalLinks ? await fs.realpath(root) : root;
 
-  async function visit(dir: string, rel: string): Promise<void> {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const subdirs: Array<[string, string]> = [];
-    await Promise.all(entries.map(async (entry) => {
-      const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-      const full = path.join(dir, entry.name);
-      if (ignored(childRel)) {
-        facts.ignored++;
-        return;
-      }
-      if (entry.isDirectory()) {
-        subdirs.push([full, childRel]);
-      } else if (entry.isFile()) {
-        const stat = await fs.lstat(full);
-        facts.files.set(childRel, { size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 });
-      } else if (entry.isSymbolicLink() && options.followInternalLinks) {
-        await visitLink(full, childRel);
-      } else {
-        facts.skipped.push(childRel);
-      }
-    }));
-    subdirs.sort((a, b) => (a[1] < b[1] ? -1 : 1));
-    for (const [full, childRel] of subdirs) {
-      facts.dirs.push(childRel);
-      await visit(full, childRel);
-    }
-  }
+  type Found =
+    | { kind: 'file'; rel: string; facts: FileFacts; real?: string }
+    | { kind: 'dir'; rel: string; full: string }
+    | { kind: 'escape' | 'skip'; rel: string }
+    | { kind: 'ignored' | 'temp' };
 
-  async function visitLink(full: string, childRel: string): Promise<void> {
+  async function look(dir: string, rel: string, entry: import('node:fs').Dirent): Promise<Found> {
+    const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+    const full = path.join(dir, entry.name);
+    // A run's temporary file (in progress, or left by a crash and swept by the next run) is never content.
+    if (entry.name.startsWith(TEMP_MARK)) return { kind: 'temp' };
+    if (ignored(childRel)) return { kind: 'ignored' };
+    if (entry.isDirectory()) return { kind: 'dir', rel: childRel, full };
+    if (entry.isFile()) return { kind: 'file', rel: childRel, facts: factsOf(await fs.lstat(full)) };
+    if (!entry.isSymbolicLink() || !options.followInternalLinks) return { kind: 'skip', rel: childRel };
     let real: string;
     try {
       real = await fs.realpath(full);
     } catch {
-      facts.skipped.push(childRel); // dangling or a loop
-      return;
+      return { kind: 'skip', rel: childRel }; // dangling or a loop
     }
-    if (!isInside(realRoot, real)) {
-      facts.escapes.push(childRel);
-      return;
-    }
+    if (!isInside(realRoot, real)) return { kind: 'escape', rel: childRel };
     const stat = await fs.stat(full);
-    if (stat.isFile()) facts.files.set(childRel, { size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 });
-    else facts.skipped.push(childRel);
+    return stat.isFile() ? { kind: 'file', rel: childRel, facts: factsOf(stat), real } : { kind: 'skip', rel: childRel };
+  }
+
+  async function visit(dir: string, rel: string): Promise<void> {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Looked at in parallel, recorded in name order: the same tree always gives the same facts.
+    const found = await Promise.all(entries.map((entry) => look(dir, rel, entry)));
+    const subdirs: Array<{ rel: string; full: string }> = [];
+    for (const item of found) {
+      switch (item.kind) {
+        case 'file':
+          facts.files.set(item.rel, item.facts);
+          if (item.real !== undefined) (facts.links ??= new Map()).set(item.rel, item.real);
+          break;
+        case 'dir': subdirs.push(item); break;
+        case 'escape': facts.escapes.push(item.rel); break;
+        case 'skip': facts.skipped.push(item.rel); break;
+        case 'ignored': facts.ignored++; break;
+        case 'temp': break;
+      }
+    }
+    for (const sub of subdirs) {
+      facts.dirs.push(sub.rel);
+      await visit(sub.full, sub.rel);
+    }
   }
 
   await visit(root, '');
   return facts;
+}
+
+function factsOf(stat: import('node:fs').Stats): FileFacts {
+  return { size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 };
 }
 
 /** Whether `child` is `parent` or below it (both absolute, already resolved). */
