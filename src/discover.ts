@@ -10,7 +10,7 @@ import { checkDirname } from './config/validate.js';
 import { parseJson } from './config/json.js';
 import { toDisplay, type AppSpec, type ResolvedConfig } from './config/load.js';
 import { errors } from './errors.js';
-import { PACKAGE_KEY } from './options.js';
+import { MAX_NAME_LENGTH, NAME_PATTERN, PACKAGE_KEY } from './options.js';
 
 export interface App {
   name: string;
@@ -26,8 +26,6 @@ export interface App {
   label: string;
 }
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 255;
 
 interface AppManifest {
   packageName: string | undefined;

@@ -31,6 +31,11 @@ export interface AppMediaErrorDetails {
 
 export class AppMediaError extends Error {
   override readonly name = 'AppMediaError';
+  /**
+   * gulp prints `toString()` instead of the stack when this is a boolean
+   * (spec §6.7: no stack unless --verbose, which sets it to undefined).
+   */
+  showStack: boolean | undefined = false;
   readonly code: AppMediaErrorCode;
   readonly hint: string;
   readonly file: string | undefined;
@@ -48,6 +53,11 @@ export class AppMediaError extends Error {
   oneLine(): string {
     const where = [this.file, this.field].filter(Boolean).join(' ');
     return `${this.code}: ${where ? `${where}: ` : ''}${this.message}`;
+  }
+
+  /** The line and its hint: what gulp (or any `String(error)`) shows. */
+  override toString(): string {
+    return `${this.oneLine()}\n  hint: ${this.hint}`;
   }
 }
 

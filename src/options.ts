@@ -29,7 +29,14 @@ export const configFields = {
 
 export type ConfigField = keyof typeof configFields;
 
+/** Run settings accepted in code beside the config fields (RunOptions). */
+export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'path'] as const;
+
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
+
+/** An app name: one URL path segment that is safe everywhere (and never holds ".."). */
+export const NAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const MAX_NAME_LENGTH = 255;
 
 export const defaults = {
   mediaUrl: '/media/',
@@ -70,6 +77,7 @@ export const flags: readonly FlagSpec[] = [
   { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces with errors' },
   { name: 'prune', kind: 'boolean', negated: true, tasks: ['link'], description: 'keep the tool\'s own entries of apps no longer configured' },
   { name: 'force', kind: 'boolean', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
+  { name: 'path', kind: 'string', arg: '<name/file>', tasks: ['find'], description: 'the published path to look up, such as blog/css/site.css' },
   { name: 'url', kind: 'string', arg: '<base>', tasks: ['verify'], description: 'also fetch one file per app from this server (http://localhost:8080)' },
 ];
 

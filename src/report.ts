@@ -10,6 +10,7 @@ const VERIFY_PASSES: ReadonlySet<AppStatus> = new Set<AppStatus>(['ok', 'no-medi
 export function isFailing(task: TaskName, status: AppStatus): boolean {
   if (task === 'verify') return !VERIFY_PASSES.has(status);
   if (task === 'clean') return status === 'error';
+  if (task === 'find') return status === 'not-found';
   return LINK_FAILS.has(status);
 }
 
@@ -60,17 +61,28 @@ const DRY_VERBS: Partial<Record<AppStatus, string>> = {
   removed: 'would remove',
 };
 
-const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept']);
+const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept', 'shadowed']);
 
 /** One line per app, then reason and hint lines where there is something to say. */
-export function formatLines(report: Report): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
+const ANSI = { red: [31, 39], yellow: [33, 39], green: [32, 39], dim: [2, 22] } as const;
+
+function paint(color: keyof typeof ANSI | undefined, text: string, enabled: boolean): string {
+  if (!enabled || !color) return text;
+  const [open, close] = ANSI[color];
+  return `\u001b[${open}m${text}\u001b[${close}m`;
+}
+
+const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found']);
+
+export function formatLines(report: Report, color = false): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
   const lines: Array<{ level: 'info' | 'warn' | 'error'; text: string }> = [];
   const nameWidth = Math.min(24, Math.max(4, ...report.apps.map((app) => app.name.length)));
   for (const warning of report.warnings) lines.push({ level: 'warn', text: `warning: ${warning}` });
   for (const app of report.apps) {
     const label = report.dryRun ? (DRY_VERBS[app.status] ?? app.status) : app.status;
     const level = isFailing(report.task, app.status) ? 'error' : NOTICE.has(app.status) ? 'warn' : 'info';
-    lines.push({ level, text: `${label.padEnd(12)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}` });
+    const tone = level === 'error' ? 'red' : level === 'warn' ? 'yellow' : GOOD.has(app.status) ? 'green' : 'dim';
+    lines.push({ level, text: `${paint(tone, label.padEnd(12), color)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}` });
     if (app.reason) lines.push({ level, text: `${' '.repeat(13)}${app.reason}` });
     if (app.hint) lines.push({ level, text: `${' '.repeat(13)}hint: ${app.hint}` });
   }
@@ -78,19 +90,20 @@ export function formatLines(report: Report): Array<{ level: 'info' | 'warn' | 'e
   return lines;
 }
 
-const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved']);
+const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved', 'found', 'shadowed']);
 
 function describeEntry(app: AppReport): string {
   const mode = app.mode ? ` (${app.mode}${app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : ''})` : '';
+  if (app.status === 'shadowed') return `${app.source ?? app.target} (not published)`;
   if (app.source && SHOWS_SOURCE.has(app.status)) {
-    return `${app.target} -> ${app.source}${mode}`;
+    return `${app.target} -> ${app.source}${mode}${app.url ? ` at ${app.url}` : ''}`;
   }
   return `${app.target}${mode}`;
 }
 
 export function summaryLine(report: Report): string {
   const parts = Object.entries(report.counts).map(([status, count]) => `${count} ${report.dryRun ? (DRY_VERBS[status as AppStatus] ?? status) : status}`);
-  const what = parts.length > 0 ? parts.join(', ') : 'no apps configured';
+  const what = parts.length > 0 ? parts.join(', ') : report.task === 'clean' ? 'nothing to remove' : 'no apps configured';
   const prefix = report.dryRun ? 'dry run, nothing written: ' : '';
   return `media:${report.task}: ${prefix}${what} in ${report.mediaRoot} (${report.ms} ms)`;
 }
@@ -103,5 +116,5 @@ export function formatBytes(bytes: number): string {
 
 export function logReport(report: Report, logger: Logger | undefined): void {
   if (!logger) return;
-  for (const line of formatLines(report)) logger[line.level](line.text);
+  for (const line of formatLines(report, logger.color ?? false)) logger[line.level](line.text);
 }

@@ -38,6 +38,8 @@ export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Colour the status words (the gulp tasks set it on a TTY, never under NO_COLOR). */
+  color?: boolean;
 }
 
 /** Options of the programmatic API and of the gulp tasks. */
@@ -56,6 +58,8 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   force?: boolean;
   /** verify: a base URL to fetch one file per app from (`http://localhost:8080`). */
   url?: string;
+  /** find: the published path to look up, `<name>/css/site.css`. */
+  path?: string;
   /** Only for tests: pretend to run on another platform (junction fallback). */
   platform?: NodeJS.Platform;
 }
@@ -94,7 +98,15 @@ export type CleanStatus =
   | 'foreign'
   | 'error';
 
-export type AppStatus = LinkStatus | VerifyStatus | CleanStatus;
+/** What media:find says about the path asked for, and each other app's file of that path. */
+export type FindStatus =
+  /** This app serves the path, from `source`. */
+  | 'found'
+  /** Another app holds a file at the same path in its media folder; it is not served. */
+  | 'shadowed'
+  | 'not-found';
+
+export type AppStatus = LinkStatus | VerifyStatus | CleanStatus | FindStatus;
 
 export interface AppReport {
   name: string;
@@ -110,6 +122,8 @@ export interface AppReport {
   bytes: number;
   reason: string | null;
   hint: string | null;
+  /** find: the public URL of the file (mediaUrl + path). */
+  url?: string;
 }
 
 export interface Report {

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { errors } from '../errors.js';
-import { CONFIG_FILE, configFields, defaults, PACKAGE_KEY } from '../options.js';
+import { CONFIG_FILE, configFields, defaults, PACKAGE_KEY, runOptionKeys } from '../options.js';
+import { nearest } from '../util/nearest.js';
 import type { AppEntry, AppMediaConfig, Mode, RunOptions } from '../types.js';
 import { readJsonFile } from './json.js';
 import { validateConfig } from './validate.js';
@@ -56,7 +57,15 @@ interface Source {
   baseDir: string;
 }
 
+const KNOWN_OPTIONS: readonly string[] = [...CONFIG_KEYS, ...runOptionKeys];
+
 export function loadConfig(options: RunOptions = {}): ResolvedConfig {
+  // A misspelled option in code would otherwise be silently ignored.
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+      throw errors.unknownField('options in code', key, nearest(key, KNOWN_OPTIONS));
+    }
+  }
   const projectRoot = path.resolve(options.cwd ?? process.cwd());
   const display = (file: string): string => toDisplay(projectRoot, file);
   const code = configPart(options);

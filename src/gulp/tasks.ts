@@ -4,6 +4,7 @@
  * report says so.
  */
 import { clean, link, verify } from '../api.js';
+import { find } from '../find.js';
 import { AppMediaError, isAppMediaError } from '../errors.js';
 import { gulpFlags } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
@@ -22,6 +23,7 @@ export interface MediaTasks {
   link: MediaTask;
   clean: MediaTask;
   verify: MediaTask;
+  find: MediaTask;
 }
 
 export interface RegisterOptions extends RunOptions {
@@ -34,10 +36,11 @@ export interface GulpLike {
   task(name: string, fn: MediaTask): void;
 }
 
-const DESCRIPTIONS: Record<'link' | 'clean' | 'verify', string> = {
+const DESCRIPTIONS: Record<'link' | 'clean' | 'verify' | 'find', string> = {
   link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
   clean: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
   verify: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
+  find: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
 };
 
 type Runner = (options: RunOptions) => Promise<Report>;
@@ -74,6 +77,7 @@ export function mediaTasks(options: RegisterOptions = {}): MediaTasks {
     link: makeTask('link', link, runOptions, prefix),
     clean: makeTask('clean', clean, runOptions, prefix),
     verify: makeTask('verify', verify, runOptions, prefix),
+    find: makeTask('find', find, runOptions, prefix),
   };
 }
 
@@ -111,12 +115,8 @@ function forGulp(error: unknown, verbose: boolean): unknown {
     // gulp prints the stack: lead it with the same coded line and hint.
     const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
     error.stack = [error.oneLine(), `  hint: ${error.hint}`, ...frames].join('\n');
+    error.showStack = undefined;
     return error;
   }
-  return Object.assign(error, {
-    showStack: false,
-    toString(this: AppMediaError): string {
-      return `${this.oneLine()}\n  hint: ${this.hint}`;
-    },
-  });
+  return error;
 }

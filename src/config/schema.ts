@@ -1,0 +1,71 @@
+/**
+ * The JSON Schema of app-media.config.json, built from the same tables the
+ * validator reads (options.ts), so editors check what the tool checks.
+ * `npm run build` writes it to schema.json.
+ */
+import { appEntryFields, configFields, defaults, MAX_NAME_LENGTH, MODES, NAME_PATTERN, type FieldType } from '../options.js';
+
+type Schema = Record<string, unknown>;
+
+/** Not empty, not "." or "..", no "/", "\" or NUL: the validator's isPlainSegment. */
+const DIRNAME: Schema = { type: 'string', pattern: '^(?!\\.{1,2}$)[^/\\\\\\u0000]+$' };
+const NON_BLANK: Schema = { type: 'string', pattern: '\\S' };
+
+function fieldSchema(type: FieldType): Schema {
+  switch (type) {
+    case 'schema':
+    case 'string':
+      return { type: 'string' };
+    case 'path':
+      return NON_BLANK;
+    case 'dirname':
+      return DIRNAME;
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'mode':
+      return { enum: [...MODES] };
+    case 'globs':
+      return { type: 'array', items: { type: 'string' } };
+    case 'apps':
+      return { type: 'array', items: { $ref: '#/$defs/app' } };
+  }
+}
+
+const DEFAULTS: Record<string, unknown> = { ...defaults, exposed: [] };
+
+export function configSchema(): Schema {
+  const properties: Record<string, Schema> = {};
+  for (const [name, spec] of Object.entries(configFields)) {
+    const schema: Schema = { description: spec.description, ...fieldSchema(spec.type) };
+    if (Object.hasOwn(DEFAULTS, name)) schema['default'] = DEFAULTS[name];
+    properties[name] = schema;
+  }
+  const entryProperties: Record<(typeof appEntryFields)[number], Schema> = {
+    path: { description: 'a folder, relative to this file', ...NON_BLANK },
+    package: { description: 'an installed package, resolved from the project as Node would', ...NON_BLANK },
+    name: { description: 'the app\'s name: its entry under mediaRoot', type: 'string', pattern: NAME_PATTERN.source, maxLength: MAX_NAME_LENGTH },
+    mediaDirname: { description: 'the app\'s media folder name (default: its package.json, then the project\'s)', ...DIRNAME },
+  };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://unpkg.com/gulp-app-media/schema.json',
+    title: 'gulp-app-media configuration (app-media.config.json, or "appMedia" in package.json)',
+    type: 'object',
+    properties,
+    required: Object.entries(configFields).filter(([, spec]) => 'required' in spec && spec.required).map(([name]) => name),
+    additionalProperties: false,
+    $defs: {
+      app: {
+        oneOf: [
+          { description: '"./folder" or "package" / "@scope/package"', ...NON_BLANK },
+          {
+            type: 'object',
+            properties: entryProperties,
+            additionalProperties: false,
+            oneOf: [{ required: ['path'] }, { required: ['package'] }],
+          },
+        ],
+      },
+    },
+  };
+}
