@@ -2,7 +2,7 @@
  * The programmatic API: config → discover apps → probe → plan (pure) → apply
  * → report. The gulp tasks are thin wrappers over these functions.
  */
-import { realpathSync } from 'node:fs';
+import { promises as fs, realpathSync } from 'node:fs';
 import os from 'node:os';
 import { applyPlan, type AppOutcome } from './apply.js';
 import { checkEntries } from './check.js';
@@ -11,7 +11,9 @@ import { discoverApps } from './discover.js';
 import { checkSafety } from './guards.js';
 import { planClean } from './plan-clean.js';
 import { planLink, type AppPlan, type LinkPlan } from './plan.js';
-import { probe, probeMediaRoot, realpathOfPath } from './probe.js';
+import { probe, probeMediaRoot, realpathOfPath, type ProbeResult } from './probe.js';
+import { acquireLock } from './fs/lock.js';
+import { sweepLeftovers } from './fs/sweep.js';
 import { appReport, buildReport, logReport } from './report.js';
 import { checkBaseUrl, checkServed } from './served.js';
 import type { Report, RunOptions, TaskName } from './types.js';
@@ -21,20 +23,62 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const config = loadConfig(options);
   const apps = discoverApps(config);
-  const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
-    walk: config.mode === 'copy' ? 'all' : 'existing-copies',
-    ignore: config.ignore,
-  });
-  checkSafety(config, probed, { home: realHome() });
-  const plan = planLink({
-    probed,
-    projectRoot: config.projectRoot,
-    mode: config.mode,
-    relative: config.relative,
-    prune: options.prune ?? true,
-    platform: options.platform ?? process.platform,
-  });
-  return carryOut('link', plan, config, probed.realMediaRoot, options, started);
+  const look = async (): Promise<{ probed: ProbeResult; plan: LinkPlan }> => {
+    const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
+      walk: config.mode === 'copy' ? 'all' : 'existing-copies',
+      ignore: config.ignore,
+    });
+    // Refusals come before anything is touched.
+    checkSafety(config, probed, { home: realHome() });
+    const plan = planLink({
+      probed,
+      projectRoot: config.projectRoot,
+      mode: config.mode,
+      relative: config.relative,
+      prune: options.prune ?? true,
+      platform: options.platform ?? process.platform,
+    });
+    return { probed, plan };
+  };
+  let { probed, plan } = await look();
+  // A run with nothing to do writes nothing, not even a lock. One that writes
+  // takes the lock and looks again: another run may have changed things meanwhile.
+  let session: Session | undefined;
+  if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
+    session = await openSession(config.mediaRoot, true, options);
+    if (session) ({ probed, plan } = await look());
+  }
+  try {
+    return await carryOut('link', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
+  } finally {
+    await session?.close();
+  }
+}
+
+interface Session {
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A writing run holds mediaRoot's lock (two runs at once end as one run
+ * would) and first sweeps what an interrupted run left. Where mediaRoot cannot
+ * be written at all, the run goes on unlocked: it can only report.
+ */
+async function openSession(mediaRoot: string, create: boolean, options: RunOptions): Promise<Session | undefined> {
+  try {
+    if (create) await fs.mkdir(mediaRoot, { recursive: true });
+    const lock = await acquireLock(mediaRoot, {
+      onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this mediaRoot`),
+    });
+    const swept = await sweepLeftovers(mediaRoot);
+    const warnings = swept > 0 ? [`removed ${swept} temporary file${swept === 1 ? '' : 's'} left by an interrupted run`] : [];
+    return { warnings, close: () => lock.release() };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM' || (code === 'ENOENT' && !create)) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -45,10 +89,23 @@ export async function link(options: RunOptions = {}): Promise<Report> {
 export async function clean(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const config = loadConfig(options);
-  const probed = await probeMediaRoot(config.mediaRoot);
-  checkSafety(config, { realMediaRoot: probed.realMediaRoot, realProjectRoot: await realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
-  const plan = planClean(probed.entries, probed.manifest, options.force ?? false);
-  return carryOut('clean', plan, config, probed.realMediaRoot, options, started);
+  checkSafety(config, { realMediaRoot: await realpathOfPath(config.mediaRoot), realProjectRoot: await realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
+  const force = options.force ?? false;
+  let probed = await probeMediaRoot(config.mediaRoot);
+  let plan = planClean(probed.entries, probed.manifest, force);
+  let session: Session | undefined;
+  if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
+    session = await openSession(config.mediaRoot, false, options);
+    if (session) {
+      probed = await probeMediaRoot(config.mediaRoot);
+      plan = planClean(probed.entries, probed.manifest, force);
+    }
+  }
+  try {
+    return await carryOut('clean', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
+  } finally {
+    await session?.close();
+  }
 }
 
 /** Read-only: is every app published as the config says, and nothing published that should not be? */
@@ -85,9 +142,9 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
 
 /** Applies a plan (or, in a dry run, reports it as it stands: the same path with the writes switched off). */
 async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly string[] }, config: ResolvedConfig, realMediaRoot: string,
-  options: RunOptions, started: number): Promise<Report> {
+  options: RunOptions, started: number, before: string[]): Promise<Report> {
   const dryRun = options.dryRun ?? false;
-  const { outcomes, warnings } = dryRun
+  const { outcomes, warnings: applied } = dryRun
     ? { outcomes: plan.apps.map(planned), warnings: [] }
     : await applyPlan(plan, {
       projectRoot: config.projectRoot,
@@ -96,6 +153,7 @@ async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly str
       relative: config.relative,
       ignore: config.ignore,
     });
+  const warnings = [...before, ...applied];
 
   const report = buildReport({
     task,

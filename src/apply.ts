@@ -10,8 +10,8 @@ import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempNam
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
 import { walkTree } from './fs/walk.js';
-import { linkRecord, pendingRecord, recordedDirs, recordedSource, type CopyRecord } from './ownership.js';
-import { planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
+import { linkRecord, pendingRecord, recordedSource, type CopyRecord } from './ownership.js';
+import { copyRecordOf, planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
 import type { AppStatus, EntryMode } from './types.js';
 
 export interface ApplyContext {
@@ -227,16 +227,7 @@ function describeRefusal(refused: Map<Strategy, NodeJS.ErrnoException>): string 
 }
 
 function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecord {
-  const files: CopyRecord['files'] = {};
-  for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
-  for (const file of copy.writes) files[file.rel] = [file.size, Math.round(file.mtimeMs)];
-  for (const [rel, facts] of copy.edited) files[rel] = facts;
-  const record: CopyRecord = { kind: 'copy', source: recordedSource(toDisplay(ctx.projectRoot, requireApp(plan).mediaDir)), files };
-  // Only folders that hold no recorded file need listing: the others are implied.
-  const implied = recordedDirs(record);
-  const dirs = (copy.dirs ?? []).filter((dir) => !implied.has(dir));
-  if (dirs.length > 0) record.dirs = dirs;
-  return record;
+  return copyRecordOf(copy, recordedSource(toDisplay(ctx.projectRoot, requireApp(plan).mediaDir)));
 }
 
 function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {

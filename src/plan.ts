@@ -171,9 +171,12 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
       const sync = planCopy(facts.sourceTree, facts.entryTree, record);
       if (!wantsLink) {
         plan.mode = 'copy';
-        plan.actions.push({ op: 'sync', copy: sync });
         const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length;
         plan.status = changes > 0 ? 'copied' : 'up-to-date';
+        // Nothing to write and nothing new to record: a no-change run writes nothing at all.
+        // (A sync that keeps files changed by hand is still planned, so the plan shows what it keeps.)
+        const next = copyRecordOf(sync, recordedSource(toDisplay(input.projectRoot, app.mediaDir)));
+        if (changes > 0 || sync.kept.length > 0 || JSON.stringify(next) !== JSON.stringify(record)) plan.actions.push({ op: 'sync', copy: sync });
         return keptFiles(plan, sync);
       }
       if (sync.kept.length > 0) {
@@ -316,6 +319,24 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir) && held.has(dir)).sort().reverse();
   plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return plan;
+}
+
+/** The record of a copy once its plan is carried out: every file the tool wrote, and its folders. */
+export function copyRecordOf(copy: CopyPlan, source: string): CopyRecord {
+  const files: CopyRecord['files'] = {};
+  for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
+  for (const file of copy.writes) files[file.rel] = [file.size, Math.round(file.mtimeMs)];
+  for (const [rel, facts] of copy.edited) files[rel] = facts;
+  const record: CopyRecord = { kind: 'copy', source, files: sortKeys(files) };
+  // Only folders that hold no recorded file need listing: the others are implied.
+  const implied = recordedDirs(record);
+  const dirs = (copy.dirs ?? []).filter((dir) => !implied.has(dir));
+  if (dirs.length > 0) record.dirs = dirs;
+  return record;
+}
+
+function sortKeys<T>(object: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** `a/b/c` → `a`, `a/b`, `a/b/c`. */

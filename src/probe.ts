@@ -58,6 +58,8 @@ export interface ProbeResult {
   apps: AppFacts[];
   /** Entries in mediaRoot that the manifest records but no configured app claims. */
   unclaimed: RootEntry[];
+  /** Traces of another run: its lock, or temporary files (in progress, or left by a crash to be swept). */
+  leftovers: number;
 }
 
 export interface ProbeOptions {
@@ -101,24 +103,34 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
     if (claimed.has(name)) continue;
     unclaimed.push(await rootEntry(mediaRoot, name, manifest));
   }
-  return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed };
+  const inCopies = facts.reduce((sum, fact) => sum + (fact.entryTree?.temporary ?? 0), 0);
+  const atTop = mediaRootExists ? await countTraces(mediaRoot) : 0;
+  return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed, leftovers: inCopies + atTop };
+}
+
+/** Names in mediaRoot that another run made: its lock, lock files moved aside, temporary files. */
+async function countTraces(mediaRoot: string): Promise<number> {
+  const names = await fs.readdir(mediaRoot).catch(() => [] as string[]);
+  return names.filter((name) => name.startsWith('.app-media') && name !== MANIFEST_FILE).length;
 }
 
 /** Every entry of mediaRoot (but the records file and temporary names), for clean. */
-export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[] }> {
+export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[]; leftovers: number }> {
   const realMediaRoot = await realpathOfPath(mediaRoot);
   const names = await fs.readdir(mediaRoot).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
   });
-  if (names === undefined) return { realMediaRoot, mediaRootExists: false, manifest: parseManifest(undefined), entries: [] };
+  if (names === undefined) return { realMediaRoot, mediaRootExists: false, manifest: parseManifest(undefined), entries: [], leftovers: 0 };
   const manifest = parseManifest(await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)));
   // The tool's own files (records, lock, temporary names) all start with `.app-media`.
   const listed = new Set(names.filter((name) => !name.startsWith('.app-media')));
   // A record whose entry is gone still shows, so clean can drop it.
   for (const name of Object.keys(manifest.entries)) listed.add(name);
   const entries = await pMap([...listed].sort(), (name) => rootEntry(mediaRoot, name, manifest), { concurrency: 16 });
-  return { realMediaRoot, mediaRootExists: true, manifest, entries };
+  const traces = names.filter((name) => name.startsWith('.app-media') && name !== MANIFEST_FILE).length;
+  const inCopies = entries.reduce((sum, entry) => sum + (entry.tree?.temporary ?? 0), 0);
+  return { realMediaRoot, mediaRootExists: true, manifest, entries, leftovers: traces + inCopies };
 }
 
 async function rootEntry(mediaRoot: string, name: string, manifest: Manifest): Promise<RootEntry> {

@@ -73,7 +73,7 @@ function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed
   });
   for (const [name, { record }] of Object.entries(unclaimed)) if (record) manifest.entries[name] = record;
   return {
-    mediaRoot: MEDIA, realMediaRoot: MEDIA, realProjectRoot: ROOT, mediaRootExists: true, manifest, apps: facts,
+    mediaRoot: MEDIA, realMediaRoot: MEDIA, realProjectRoot: ROOT, mediaRootExists: true, manifest, apps: facts, leftovers: 0,
     unclaimed: Object.entries(unclaimed).map(([name, { entry, tree }]) => (tree ? { name, entry, tree } : { name, entry })),
   };
 }
@@ -282,11 +282,19 @@ describe('planner: apps without a media folder', () => {
 const SRC = { 'css/site.css': f(10, 1000), 'img/logo.png': f(20, 1000) };
 
 describe('planner: own copies', () => {
-  it('an unchanged copy is up-to-date: its sync writes and deletes nothing', () => {
+  it('an unchanged copy is up-to-date: no action at all, so the run writes nothing', () => {
     const blog = only(planFor(probeOf({ blog: ownCopy('blog', SRC) }), { mode: 'copy' }), 'blog');
     expect(blog).to.include({ status: 'up-to-date', mode: 'copy' });
-    const sync = syncOf(blog);
-    expect([sync.writes, sync.deletes, sync.mkdirs, sync.kept]).to.deep.equal([[], [], [], []]);
+    expect(blog.actions).to.deep.equal([]);
+  });
+
+  it('an unchanged copy whose record lacks a file identical to the source still gets its record completed', () => {
+    const partial: CopyRecord = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 1000] } };
+    const blog = only(planFor(probeOf({ blog: ownCopy('blog', SRC, SRC, SRC) }), { mode: 'copy' }), 'blog');
+    const withPartial = only(planFor(probeOf({ blog: { ...ownCopy('blog', SRC, SRC, SRC), record: partial } }), { mode: 'copy' }), 'blog');
+    expect(blog.actions).to.deep.equal([]);
+    expect(withPartial.status).to.equal('up-to-date');
+    expect(writtenRels(syncOf(withPartial))).to.deep.equal([]);
   });
 
   it('a changed source file is written again, and only that file', () => {

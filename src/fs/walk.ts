@@ -23,6 +23,8 @@ export interface TreeFacts {
   skipped: string[];
   /** Of `files`, those that are links to a file inside the tree, with the real path they lead to. */
   links?: Map<string, string>;
+  /** Temporary files of a run (`.app-media-tmp-*`), never content: in progress, or left by a crash. */
+  temporary?: number;
 }
 
 export interface WalkOptions {
@@ -87,7 +89,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
         case 'escape': facts.escapes.push(item.rel); break;
         case 'skip': facts.skipped.push(item.rel); break;
         case 'ignored': facts.ignored++; break;
-        case 'temp': break;
+        case 'temp': facts.temporary = (facts.temporary ?? 0) + 1; break;
       }
     }
     for (const sub of subdirs) {

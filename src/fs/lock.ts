@@ -1,0 +1,134 @@
+/**
+ * One writing run at a time per mediaRoot, so two runs at once end as one run
+ * would: a lock file made with O_EXCL, released at the end.
+ *
+ * A lock whose process is gone (same machine, pid not running) or that has
+ * not been refreshed for `staleMs` (another machine on a shared disk) is
+ * broken. The lock sits in mediaRoot, which is public, so it holds only a
+ * pid, a hash of the host name and a random token.
+ *
+ * Written here rather than with proper-lockfile: that library only knows
+ * staleness by age, so after a `kill -9` the next run would wait out the
+ * whole stale period; checking the pid frees it at once.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const LOCK_FILE = '.app-media.lock';
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  token: string;
+}
+
+export interface LockOptions {
+  /** Give up waiting after this long (default 10 minutes: a big copy can take a while). */
+  timeoutMs?: number;
+  /** A lock not refreshed for this long is stale (default 30 s; the holder refreshes it every third of that). */
+  staleMs?: number;
+  /** Told once when the run has to wait. */
+  onWait?: (holderPid: number) => void;
+}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 16);
+
+export async function acquireLock(folder: string, options: LockOptions = {}): Promise<Lock> {
+  const file = path.join(folder, LOCK_FILE);
+  const staleMs = options.staleMs ?? 30_000;
+  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+  const mine: LockInfo = { pid: process.pid, host: HOST, token: randomBytes(8).toString('hex') };
+  let told = false;
+  let pause = 20;
+  for (;;) {
+    try {
+      await fs.writeFile(file, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
+      return holding(file, mine, staleMs);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await readLock(file);
+    if (holder && (await isStale(file, holder, staleMs))) {
+      await breakLock(file, holder);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw Object.assign(new Error(`another run has held ${file} for too long (pid ${holder?.pid ?? '?'})`), { code: 'ETIMEDOUT' });
+    }
+    if (!told && holder) {
+      told = true;
+      options.onWait?.(holder.pid);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    pause = Math.min(pause * 2, 250);
+  }
+}
+
+function holding(file: string, mine: LockInfo, staleMs: number): Lock {
+  const refresh = setInterval(() => {
+    const now = new Date();
+    fs.utimes(file, now, now).catch(() => undefined);
+  }, Math.max(1000, Math.floor(staleMs / 3)));
+  refresh.unref();
+  return {
+    async release(): Promise<void> {
+      clearInterval(refresh);
+      // Only our own lock: if it was broken and taken by another run, it is theirs now.
+      const current = await readLock(file);
+      if (current?.token === mine.token) await fs.rm(file, { force: true });
+    },
+  };
+}
+
+async function readLock(file: string): Promise<LockInfo | undefined> {
+  try {
+    const info = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<LockInfo>;
+    if (typeof info.pid === 'number' && typeof info.host === 'string' && typeof info.token === 'string') return info as LockInfo;
+    return { pid: 0, host: '', token: '' };
+  } catch (error) {
+    // Half-written by a run that was killed in the middle, or unreadable: treat as stale by age only.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { pid: 0, host: '', token: '' };
+  }
+}
+
+async function isStale(file: string, holder: LockInfo, staleMs: number): Promise<boolean> {
+  if (holder.host === HOST && holder.pid > 0 && !isRunning(holder.pid)) return true;
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) return false;
+  // A lock that is still being written has no token yet: give it a moment before judging by age.
+  return Date.now() - stat.mtimeMs > (holder.token === '' ? Math.min(staleMs, 5000) : staleMs);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes a stale lock, making sure it is still the one judged stale: it is
+ * moved aside first and checked; a fresh lock moved by mistake is put back.
+ */
+async function breakLock(file: string, stale: LockInfo): Promise<void> {
+  const aside = `${file}.${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.rename(file, aside);
+  } catch {
+    return; // someone else broke it first
+  }
+  const moved = await readLock(aside);
+  if (moved && moved.token !== stale.token) {
+    await fs.link(aside, file).catch(() => undefined);
+  }
+  await fs.rm(aside, { force: true });
+}
