@@ -27,6 +27,7 @@ export async function link(options: RunOptions = {}): Promise<Report> {
     const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
       walk: config.mode === 'copy' ? 'all' : 'existing-copies',
       ignore: config.ignore,
+      checksum: options.checksum ?? false,
     });
     // Refusals come before anything is touched.
     checkSafety(config, probed, { home: realHome() });
@@ -152,6 +153,7 @@ async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly str
       realMediaRoot,
       relative: config.relative,
       ignore: config.ignore,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
   const warnings = [...before, ...applied];
 
@@ -171,6 +173,7 @@ async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly str
       bytes: outcome.bytes,
       reason: outcome.reason,
       hint: outcome.hint,
+      ...(outcome.ignored !== undefined && outcome.mode === 'copy' ? { ignored: outcome.ignored } : {}),
     })),
   });
   logReport(report, options.logger);

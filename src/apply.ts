@@ -9,9 +9,9 @@ import { errors, isAppMediaError } from './errors.js';
 import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
-import { walkTree } from './fs/walk.js';
+import { walkTree, type TreeFacts } from './fs/walk.js';
 import { linkRecord, pendingRecord, recordedSource, type CopyRecord } from './ownership.js';
-import { copyRecordOf, planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
+import { copyRecordOf, noteLeftOut, planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
 import type { AppStatus, EntryMode } from './types.js';
 
 export interface ApplyContext {
@@ -20,6 +20,8 @@ export interface ApplyContext {
   realMediaRoot: string;
   relative: boolean;
   ignore: readonly string[];
+  /** Told after each file a copy writes, with the run's totals so far. */
+  onProgress?: (progress: { files: number; bytes: number }) => void;
 }
 
 export interface AppOutcome {
@@ -30,6 +32,7 @@ export interface AppOutcome {
   bytes: number;
   reason: string | null;
   hint: string | null;
+  ignored?: number;
 }
 
 export interface ApplyResult {
@@ -61,6 +64,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // One at a time: the first refusal decides the mode of every later app.
   for (const appPlan of plan.apps) {
     const outcome: AppOutcome = { plan: appPlan, status: appPlan.status, mode: appPlan.mode, files: 0, bytes: 0, reason: appPlan.reason, hint: appPlan.hint };
+    if (appPlan.ignored !== undefined) outcome.ignored = appPlan.ignored;
     try {
       for (const action of appPlan.actions) await run(action, appPlan, outcome, ctx, fallback, records, warnings);
     } catch (error) {
@@ -122,7 +126,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
     }
     case 'sync': {
       const app = requireApp(plan);
-      const result = await syncCopy(app.mediaDir, entryPath, action.copy);
+      const result = await syncCopy(app.mediaDir, entryPath, action.copy, progressOf(ctx));
       outcome.files = result.files;
       outcome.bytes = result.bytes;
       records.set(plan.name, copyRecord(ctx, plan, action.copy));
@@ -147,7 +151,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
         await fs.rename(aside, entryPath);
         if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy')) throw error;
         const app = requireApp(plan);
-        const result = await syncCopy(app.mediaDir, entryPath, action.fallback);
+        const result = await syncCopy(app.mediaDir, entryPath, action.fallback, progressOf(ctx));
         outcome.status = result.files > 0 ? 'copied' : 'up-to-date';
         outcome.mode = 'copy';
         outcome.reason = null;
@@ -173,6 +177,8 @@ interface Made {
   mode: EntryMode;
   record: ReturnType<typeof linkRecord> | CopyRecord;
   result: CopyResult;
+  /** The source tree a fallback copy walked (the plan had none). */
+  walked?: TreeFacts;
 }
 
 function settle(outcome: AppOutcome, plan: AppPlan, made: Made): void {
@@ -180,6 +186,7 @@ function settle(outcome: AppOutcome, plan: AppPlan, made: Made): void {
   outcome.files = made.result.files;
   outcome.bytes = made.result.bytes;
   if (plan.status === 'linked' || plan.status === 'copied') outcome.status = made.mode === 'copy' ? 'copied' : 'linked';
+  if (made.walked) noteLeftOut(outcome, made.walked);
 }
 
 /** Tries each strategy in turn; a refusal moves to the next one and is remembered for the rest of the run. */
@@ -194,12 +201,15 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
         fallback.warned = true;
         warnings.push(`links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again after changing app media.`);
       }
-      const copyPlan = copy === 'walk' ? planCopy(await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }), undefined, undefined) : copy;
-      const result = await createCopy(app.mediaDir, path.join(ctx.mediaRoot, plan.name), copyPlan).catch((error: unknown) => {
+      const walked = copy === 'walk' ? await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }) : undefined;
+      const copyPlan = walked ? planCopy(walked, undefined, undefined) : copy as CopyPlan;
+      const result = await createCopy(app.mediaDir, path.join(ctx.mediaRoot, plan.name), copyPlan, progressOf(ctx)).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
         throw error;
       });
-      return { mode: 'copy', result, record: copyRecord(ctx, plan, copyPlan) };
+      const made: Made = { mode: 'copy', result, record: copyRecord(ctx, plan, copyPlan) };
+      if (walked) made.walked = walked;
+      return made;
     }
     const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
     try {
@@ -224,6 +234,21 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
 
 function describeRefusal(refused: Map<Strategy, NodeJS.ErrnoException>): string {
   return [...refused].map(([strategy, error]) => `${strategy}: ${error.code ?? error.message}`).join(', ');
+}
+
+const totals = new WeakMap<ApplyContext, { files: number; bytes: number }>();
+
+/** Per-file callback that keeps the run's totals for the progress display. */
+function progressOf(ctx: ApplyContext): ((bytes: number) => void) | undefined {
+  const report = ctx.onProgress;
+  if (!report) return undefined;
+  return (bytes) => {
+    const total = totals.get(ctx) ?? { files: 0, bytes: 0 };
+    total.files += 1;
+    total.bytes += bytes;
+    totals.set(ctx, total);
+    report({ ...total });
+  };
 }
 
 function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecord {

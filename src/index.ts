@@ -1,5 +1,6 @@
 export { clean, link, verify } from './api.js';
 export { find } from './find.js';
+export { watch } from './watch.js';
 export { defineConfig } from './config/define.js';
 export { configSchema } from './config/schema.js';
 export { mediaSrc, type MediaSrcOptions } from './media-src.js';

@@ -30,7 +30,7 @@ export const configFields = {
 export type ConfigField = keyof typeof configFields;
 
 /** Run settings accepted in code beside the config fields (RunOptions). */
-export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'path'] as const;
+export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'path', 'checksum', 'onProgress', 'signal'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
 
@@ -76,6 +76,7 @@ export const flags: readonly FlagSpec[] = [
   { name: 'json', kind: 'boolean', tasks: ALL, description: 'print the report as one JSON document on stdout (use with --silent)' },
   { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces with errors' },
   { name: 'prune', kind: 'boolean', negated: true, tasks: ['link'], description: 'keep the tool\'s own entries of apps no longer configured' },
+  { name: 'checksum', kind: 'boolean', tasks: ['link', 'watch'], description: 'copy mode: compare file contents, not size and time' },
   { name: 'force', kind: 'boolean', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
   { name: 'path', kind: 'string', arg: '<name/file>', tasks: ['find'], description: 'the published path to look up, such as blog/css/site.css' },
   { name: 'url', kind: 'string', arg: '<base>', tasks: ['verify'], description: 'also fetch one file per app from this server (http://localhost:8080)' },

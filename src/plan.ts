@@ -29,6 +29,8 @@ export interface CopyPlan {
   edited: Map<string, [number, number]>;
   /** Folders the copy has once the plan is carried out (recorded, so clean can remove them). */
   dirs?: string[];
+  /** Files whose contents are right but whose time is not (`--checksum`): only the time is set. */
+  touch?: Array<{ rel: string; mtimeMs: number }>;
 }
 
 export type Action =
@@ -59,6 +61,8 @@ export interface AppPlan {
   absoluteText: string;
   /** The entry's record as the probe found it (apply keeps what it proves while a change is pending). */
   record?: OwnRecord;
+  /** Copy: files and folders the `ignore` globs leave out. */
+  ignored?: number;
 }
 
 export interface LinkPlanInput {
@@ -109,7 +113,7 @@ function base(name: string, app: App | undefined, status: AppStatus, mode: Entry
 }
 
 function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], record: OwnRecord | undefined): AppPlan {
-  const { app, source, entry } = facts;
+  const { app, source } = facts;
   const plan = base(app.name, app, 'up-to-date', null);
   if (record) plan.record = record;
 
@@ -117,6 +121,25 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
     return planNoMedia(plan, facts, record, input);
   }
 
+  const result = planEntry(facts, input, strategies, record, plan);
+  return result.mode === 'copy' ? noteLeftOut(result, facts.sourceTree) : result;
+}
+
+/** What a copy leaves out is said: ignored files are counted, links that lead outside are named. */
+export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignored'>>(plan: T, tree: TreeFacts | undefined): T {
+  if (!tree) return plan;
+  if (tree.ignored > 0) plan.ignored = tree.ignored;
+  if (tree.escapes.length > 0 && plan.status !== 'conflict') {
+    const shown = tree.escapes.slice(0, 3).join(', ') + (tree.escapes.length > 3 ? ` and ${tree.escapes.length - 3} more` : '');
+    const note = `not copied: ${shown} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`;
+    plan.reason = plan.reason ? `${plan.reason}; ${note}` : note;
+  }
+  return plan;
+}
+
+function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], record: OwnRecord | undefined, plan: AppPlan): AppPlan {
+  const { app, source, entry } = facts;
+  if (source.real === undefined) return plan;
   const target = linkSourcePath(app, input.projectRoot, input.probed.realProjectRoot, source.real);
   plan.absoluteText = target;
   plan.linkText = input.relative ? path.relative(input.probed.realMediaRoot, target) || '.' : target;
@@ -171,7 +194,7 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
       const sync = planCopy(facts.sourceTree, facts.entryTree, record);
       if (!wantsLink) {
         plan.mode = 'copy';
-        const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length;
+        const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length + (sync.touch?.length ?? 0);
         plan.status = changes > 0 ? 'copied' : 'up-to-date';
         // Nothing to write and nothing new to record: a no-change run writes nothing at all.
         // (A sync that keeps files changed by hand is still planned, so the plan shows what it keeps.)
@@ -270,6 +293,12 @@ export function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefi
   return a.size === size && Math.abs(a.mtimeMs - mtimeMs) < 1;
 }
 
+/** With hashes (`--checksum`) the contents decide; without, size and mtime do. */
+function sameContents(a: FileFacts, b: FileFacts): boolean {
+  if (a.hash !== undefined && b.hash !== undefined) return a.size === b.size && a.hash === b.hash;
+  return sameFacts(a, b);
+}
+
 /**
  * What a copy needs so that `dest` matches `source`, touching only files the
  * tool wrote (per `record`) and never a file changed by hand since.
@@ -301,8 +330,10 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     if (!current) {
       if (destDirs.has(rel)) plan.kept.push({ rel, why: 'foreign' });
       else plan.writes.push({ rel, ...facts });
-    } else if (sameFacts(current, facts)) {
+    } else if (sameContents(current, facts)) {
       plan.unchanged.set(rel, facts);
+      // Same contents, another time (--checksum): only the time is set right, nothing is rewritten.
+      if (!sameFacts(current, facts)) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs });
     } else if (sameFacts(current, recorded[rel])) {
       plan.writes.push({ rel, ...facts });
     } else {

@@ -3,7 +3,8 @@
  * each app's media folder, each entry in mediaRoot, the ownership records.
  * Read-only.
  */
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
@@ -68,6 +69,8 @@ export interface ProbeOptions {
   ignore: readonly string[];
   /** Also walk what each entry publishes (verify). */
   published?: boolean;
+  /** Hash files present on both sides with equal sizes, so contents decide (`--checksum`). */
+  checksum?: boolean;
 }
 
 export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
@@ -89,6 +92,7 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
       result.sourceTree = await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
     }
     if (entry.kind === 'dir') result.entryTree = await walkTree(path.join(mediaRoot, app.name));
+    if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
     if (options.published) {
       const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
       const tree = served ? await walkTree(served, { followInternalLinks: true }).catch(() => undefined) : undefined;
@@ -138,6 +142,23 @@ async function rootEntry(mediaRoot: string, name: string, manifest: Manifest): P
   const result: RootEntry = { name, entry };
   if (entry.kind === 'dir' && manifest.entries[name]?.kind === 'copy') result.tree = await walkTree(path.join(mediaRoot, name));
   return result;
+}
+
+/** Hashes the files both trees hold with one size (a different size already means different contents). */
+async function hashPairs(sourceDir: string, entryDir: string, source: TreeFacts, entry: TreeFacts): Promise<void> {
+  const pairs = [...source.files].filter(([rel, facts]) => entry.files.get(rel)?.size === facts.size);
+  await pMap(pairs, async ([rel, facts]) => {
+    const copy = entry.files.get(rel);
+    if (!copy) return;
+    const real = source.links?.get(rel) ?? path.join(sourceDir, ...rel.split('/'));
+    [facts.hash, copy.hash] = await Promise.all([hashFile(real), hashFile(path.join(entryDir, ...rel.split('/')))]);
+  }, { concurrency: 8 });
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 async function sourceFacts(app: App): Promise<SourceFacts> {

@@ -50,6 +50,8 @@ export function appReport(projectRoot: string, mediaRoot: string, fields: Omit<A
     bytes: fields.bytes,
     reason: fields.reason,
     hint: fields.hint,
+    ...(fields.ignored !== undefined ? { ignored: fields.ignored } : {}),
+    ...(fields.url !== undefined ? { url: fields.url } : {}),
   };
 }
 
@@ -93,7 +95,9 @@ export function formatLines(report: Report, color = false): Array<{ level: 'info
 const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved', 'found', 'shadowed']);
 
 function describeEntry(app: AppReport): string {
-  const mode = app.mode ? ` (${app.mode}${app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : ''})` : '';
+  const written = app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : '';
+  const ignored = app.ignored ? `, ${app.ignored} ignored` : '';
+  const mode = app.mode ? ` (${app.mode}${written}${ignored})` : '';
   if (app.status === 'shadowed') return `${app.source ?? app.target} (not published)`;
   if (app.source && SHOWS_SOURCE.has(app.status)) {
     return `${app.target} -> ${app.source}${mode}${app.url ? ` at ${app.url}` : ''}`;

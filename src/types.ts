@@ -56,6 +56,12 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   logger?: Logger;
   /** clean: also remove the tool's copies in which files were changed by hand. */
   force?: boolean;
+  /** link (copy mode): compare file contents, not size and modification time. */
+  checksum?: boolean;
+  /** link (copy mode): told after each file written, for a progress display. */
+  onProgress?: (progress: { files: number; bytes: number }) => void;
+  /** watch: ends the watch when aborted (Ctrl-C does too). */
+  signal?: AbortSignal;
   /** verify: a base URL to fetch one file per app from (`http://localhost:8080`). */
   url?: string;
   /** find: the published path to look up, `<name>/css/site.css`. */
@@ -124,6 +130,8 @@ export interface AppReport {
   hint: string | null;
   /** find: the public URL of the file (mediaUrl + path). */
   url?: string;
+  /** copy: files and folders left out by an `ignore` glob. */
+  ignored?: number;
 }
 
 export interface Report {

@@ -271,12 +271,12 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   });
 
   describe('gulp --tasks', () => {
-    it('lists media:link, media:clean, media:verify and media:find, each with its description and flags', () => {
+    it('lists media:link, media:clean, media:verify, media:find and media:watch, each with its description and flags', () => {
       const run = gulpIn(project, ['--tasks']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/media:link\s+Expose every app/);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks)).to.include.members(['media:link', 'media:clean', 'media:verify', 'media:find']);
+      expect(Object.keys(tasks)).to.include.members(['media:link', 'media:clean', 'media:verify', 'media:find', 'media:watch']);
       for (const task of ['link', 'clean', 'verify', 'find']) {
         expect(tasks[`media:${task}`]!.description, `media:${task} has a description`).to.have.length.greaterThan(10);
         expect(tasks[`media:${task}`]!.flags, `media:${task} lists its flags`).to.include.members(['--config <file>', '--json', '--verbose']);
@@ -296,7 +296,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       const run = gulpIn(project, ['--gulpfile', 'other.mjs', '--tasks']);
       expect(run.status, run.output).to.equal(0);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:find', 'assets:link', 'assets:verify']);
+      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:find', 'assets:link', 'assets:verify', 'assets:watch']);
       for (const task of Object.values(tasks)) expect(task.description).to.have.length.greaterThan(10);
       expect(tasks['assets:link']!.description).to.match(/^Expose every app/);
       expect(tasks['assets:link']!.flags).to.include('--dry-run');

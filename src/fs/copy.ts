@@ -45,12 +45,12 @@ async function replaceOne(source: string, dest: string, facts: { mtimeMs: number
 }
 
 /** A new copy: built in a temporary folder, then put in place in one rename. */
-export async function createCopy(sourceDir: string, entryPath: string, plan: CopyPlan): Promise<CopyResult> {
+export async function createCopy(sourceDir: string, entryPath: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
   const temp = path.join(path.dirname(entryPath), tempName(path.basename(entryPath)));
   await fs.mkdir(temp);
   try {
     for (const dir of plan.mkdirs) await fs.mkdir(path.join(temp, dir));
-    const result = await writeFiles(sourceDir, temp, plan, copyOne);
+    const result = await writeFiles(sourceDir, temp, plan, copyOne, onFile);
     // Claim the name first: mkdir fails if anything appeared there meanwhile,
     // and renaming onto our own empty folder is then safe.
     await fs.mkdir(entryPath);
@@ -68,11 +68,13 @@ export async function createCopy(sourceDir: string, entryPath: string, plan: Cop
 }
 
 /** Brings an existing copy (the tool's own) in line with the plan. */
-export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyPlan): Promise<CopyResult> {
+export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
   // Removals first: a file that became a folder in the source (or the reverse) must make way.
   await removeListed(entryPath, plan);
   for (const dir of plan.mkdirs) await fs.mkdir(path.join(entryPath, dir), { recursive: true });
-  return writeFiles(sourceDir, entryPath, plan, replaceOne);
+  const result = await writeFiles(sourceDir, entryPath, plan, replaceOne, onFile);
+  for (const { rel, mtimeMs } of plan.touch ?? []) await fs.utimes(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
+  return result;
 }
 
 /** Something in a copy became a link (or vanished) between the plan and the write. */
@@ -131,11 +133,13 @@ async function writeFiles(
   destDir: string,
   plan: CopyPlan,
   write: (source: string, dest: string, facts: { mtimeMs: number; mode: number }) => Promise<void>,
+  onFile?: (bytes: number) => void,
 ): Promise<CopyResult> {
   let bytes = 0;
   await pMap(plan.writes, async (file) => {
     await write(path.join(sourceDir, file.rel), path.join(destDir, file.rel), file);
     bytes += file.size;
+    onFile?.(file.size);
   }, { concurrency: COPY_CONCURRENCY });
   return { files: plan.writes.length, bytes };
 }

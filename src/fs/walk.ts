@@ -8,6 +8,8 @@ export interface FileFacts {
   size: number;
   mtimeMs: number;
   mode: number;
+  /** SHA-256 of the contents, filled only when comparing contents (`--checksum`). */
+  hash?: string;
 }
 
 export interface TreeFacts {

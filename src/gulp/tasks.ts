@@ -5,11 +5,13 @@
  */
 import { clean, link, verify } from '../api.js';
 import { find } from '../find.js';
+import { watch } from '../watch.js';
 import { AppMediaError, isAppMediaError } from '../errors.js';
 import { gulpFlags } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
 import { isFailing } from '../report.js';
 import { readFlags } from './flags.js';
+import { progressLine } from './progress.js';
 import { gulpLogger } from './log.js';
 
 export interface MediaTask {
@@ -24,6 +26,7 @@ export interface MediaTasks {
   clean: MediaTask;
   verify: MediaTask;
   find: MediaTask;
+  watch: MediaTask;
 }
 
 export interface RegisterOptions extends RunOptions {
@@ -36,16 +39,17 @@ export interface GulpLike {
   task(name: string, fn: MediaTask): void;
 }
 
-const DESCRIPTIONS: Record<'link' | 'clean' | 'verify' | 'find', string> = {
+const DESCRIPTIONS: Record<TaskName, string> = {
   link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
   clean: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
   verify: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
+  watch: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
   find: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
 };
 
 type Runner = (options: RunOptions) => Promise<Report>;
 
-function makeTask(task: TaskName & keyof typeof DESCRIPTIONS, runner: Runner, options: RunOptions, prefix: string): MediaTask {
+function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: string): MediaTask {
   const fn = async (): Promise<void> => {
     let verbose = options.verbose ?? false;
     let json = false;
@@ -53,7 +57,13 @@ function makeTask(task: TaskName & keyof typeof DESCRIPTIONS, runner: Runner, op
       const flags = readFlags(process.argv.slice(2), task);
       verbose = flags.verbose || verbose;
       json = flags.json;
-      const report = await runner({ ...options, ...flags.options, ...(json ? {} : { logger: options.logger ?? gulpLogger() }) });
+      const progress = json || (task !== 'link' && task !== 'watch') ? undefined : progressLine(`${prefix}${task}`);
+      const report = await runner({
+        ...options,
+        ...flags.options,
+        ...(json ? {} : { logger: options.logger ?? gulpLogger() }),
+        ...(progress ? { onProgress: progress.onProgress } : {}),
+      }).finally(() => progress?.stop());
       if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       if (report.failed) throw new TaskFailure(failureLine(`${prefix}${task}`, report), report);
     } catch (error) {
@@ -78,6 +88,7 @@ export function mediaTasks(options: RegisterOptions = {}): MediaTasks {
     clean: makeTask('clean', clean, runOptions, prefix),
     verify: makeTask('verify', verify, runOptions, prefix),
     find: makeTask('find', find, runOptions, prefix),
+    watch: makeTask('watch', watch, runOptions, prefix),
   };
 }
 

@@ -1,0 +1,92 @@
+/**
+ * The floors: the least a program could do for each job, written plainly with
+ * node:fs and nothing else, timed in the same run as the tool.
+ */
+import { lstatSync, mkdirSync, promises as fs, readdirSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import type { Project } from './generate.js';
+import { pool } from './measure.js';
+
+/** Same as the tool's copy concurrency (src/fs/copy.ts COPY_CONCURRENCY). */
+export const COPY_CONCURRENCY = 8;
+/** Same as the tool's probe concurrency over apps (src/probe.ts). */
+const WALK_CONCURRENCY = 16;
+
+/** One `fs.symlink` per app, awaited in turn, into a fresh folder. */
+export async function symlinkLoop(project: Project, into: string): Promise<void> {
+  await fs.mkdir(into, { recursive: true });
+  for (const app of project.apps) {
+    await fs.symlink(path.join(project.root, app.mediaDir), path.join(into, app.name));
+  }
+}
+
+/** The same loop with `fs.symlinkSync`. */
+export function symlinkLoopSync(project: Project, into: string): void {
+  mkdirSync(into, { recursive: true });
+  for (const app of project.apps) symlinkSync(path.join(project.root, app.mediaDir), path.join(into, app.name));
+}
+
+/**
+ * Every app's folders made, then `fs.copyFile` per file, 8 at a time. The file
+ * list is known up front: no walk, no mode or mtime kept, no temporary names.
+ */
+export async function copyFiles(project: Project, into: string): Promise<void> {
+  const jobs: Array<[string, string]> = [];
+  for (const app of project.apps) {
+    const dest = path.join(into, app.name);
+    await fs.mkdir(dest, { recursive: true });
+    for (const dir of app.dirs) await fs.mkdir(path.join(dest, dir));
+    const source = path.join(project.root, app.mediaDir);
+    for (const file of app.files) jobs.push([path.join(source, file.rel), path.join(dest, file.rel)]);
+  }
+  await pool(jobs, COPY_CONCURRENCY, ([from, to]) => fs.copyFile(from, to));
+}
+
+export interface WalkResult {
+  files: number;
+  /** Files whose size or mtime differ between source and copy. */
+  differ: number;
+}
+
+/**
+ * Walks each app's media folder (readdir with file types), stats each file in
+ * the source and in the copy under `copyRoot/<name>/`, and compares size and
+ * mtime. Apps 16 at a time, the entries of a folder all at once (like the tool).
+ */
+export async function statWalk(project: Project, copyRoot: string): Promise<WalkResult> {
+  const result: WalkResult = { files: 0, differ: 0 };
+  const visit = async (source: string, copy: string): Promise<void> => {
+    const entries = await fs.readdir(source, { withFileTypes: true });
+    await Promise.all(entries.map(async (entry) => {
+      const from = path.join(source, entry.name);
+      const to = path.join(copy, entry.name);
+      if (entry.isDirectory()) return visit(from, to);
+      const [a, b] = await Promise.all([fs.lstat(from), fs.lstat(to)]);
+      result.files++;
+      if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
+    }));
+  };
+  await pool(project.apps, WALK_CONCURRENCY, (app) => visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name)));
+  return result;
+}
+
+/** The same walk with the synchronous calls, one file after another. */
+export function statWalkSync(project: Project, copyRoot: string): WalkResult {
+  const result: WalkResult = { files: 0, differ: 0 };
+  const visit = (source: string, copy: string): void => {
+    for (const entry of readdirSync(source, { withFileTypes: true })) {
+      const from = path.join(source, entry.name);
+      const to = path.join(copy, entry.name);
+      if (entry.isDirectory()) {
+        visit(from, to);
+        continue;
+      }
+      const a = lstatSync(from);
+      const b = lstatSync(to);
+      result.files++;
+      if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
+    }
+  };
+  for (const app of project.apps) visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name));
+  return result;
+}
