@@ -23,13 +23,13 @@ export function inProcessRows(): Rows {
   rows.add({ id: 'copy.rerun', label: 'link (copy), no-change re-run', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'verify.copy', label: 'verify (copies)', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'clean.copy', label: 'clean (copies)', kind: 'ours', floors: ['floor.rm'] });
-  rows.add({ id: 'floor.symlink', label: 'floor: `fs.symlink` loop, one per app (await each)', kind: 'floor' });
-  rows.add({ id: 'floor.symlink-sync', label: 'floor: `fs.symlinkSync` loop, one per app', kind: 'floor' });
-  rows.add({ id: 'floor.unlink', label: 'floor: `fs.unlink` loop, one per app', kind: 'floor' });
-  rows.add({ id: 'floor.copy', label: 'floor: mkdir the folders, then `fs.copyFile` per file, 8 at a time', kind: 'floor' });
-  rows.add({ id: 'floor.walk', label: 'floor: stat walk (readdir, `lstat` source and copy, compare size + mtime), async', kind: 'floor' });
-  rows.add({ id: 'floor.walk-sync', label: 'floor: the same stat walk with the sync calls', kind: 'floor' });
-  rows.add({ id: 'floor.rm', label: 'floor: `fs.rm` recursive of the copies', kind: 'floor' });
+  rows.add({ id: 'floor.symlink', label: 'floor: `fs.symlink` loop, one per app (await each)', short: 'symlink loop', kind: 'floor' });
+  rows.add({ id: 'floor.symlink-sync', label: 'floor: `fs.symlinkSync` loop, one per app', short: 'symlinkSync loop', kind: 'floor' });
+  rows.add({ id: 'floor.unlink', label: 'floor: `fs.unlink` loop, one per app', short: 'unlink loop', kind: 'floor' });
+  rows.add({ id: 'floor.copy', label: 'floor: mkdir the folders, then `fs.copyFile` per file, 8 at a time', short: 'copyFile ×8', kind: 'floor' });
+  rows.add({ id: 'floor.walk', label: 'floor: stat walk (readdir, `lstat` source and copy, compare size + mtime), async', short: 'async stat walk', kind: 'floor' });
+  rows.add({ id: 'floor.walk-sync', label: 'floor: the same stat walk with the sync calls', short: 'sync stat walk', kind: 'floor' });
+  rows.add({ id: 'floor.rm', label: 'floor: `fs.rm` recursive of the copies', short: 'fs.rm', kind: 'floor' });
   return rows;
 }
 

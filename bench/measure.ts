@@ -1,4 +1,4 @@
-/** Small helpers: timing, statistics, a concurrency pool, scratch folders. */
+/** Small helpers: statistics, a concurrency pool, scratch folders. */
 import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
@@ -6,12 +6,6 @@ export interface Sample {
   ms: number;
   /** Peak resident set size in KiB (whole-process runs only). */
   rssKiB?: number;
-}
-
-export async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
 }
 
 export function median(values: readonly number[]): number {

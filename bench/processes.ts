@@ -67,7 +67,7 @@ export interface RunOptions {
 export function runMeasured(tools: Tools, command: string, args: readonly string[], options: RunOptions): Sample {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-rss-'));
   const rssFile = path.join(scratch, 'maxrss');
-  const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env };
   let file = command;
   let argv = [...args];
   if (tools.time) {

@@ -6,6 +6,8 @@ export type RowKind = 'ours' | 'floor' | 'peer' | 'baseline';
 export interface Row {
   id: string;
   label: string;
+  /** How other rows' ratios name this one (default: the label). */
+  short?: string;
   kind: RowKind;
   samples: Sample[];
   /** Ids of rows that are a floor for this one: the fastest of them counts. */

@@ -137,7 +137,7 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
       hint: finding.hint,
     })),
   });
-  logReport(report, options.logger);
+  logReport(report, options.logger, options.verbose ?? false);
   return report;
 }
 
@@ -164,6 +164,7 @@ async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly str
     mediaRoot: config.mediaRoot,
     started,
     warnings,
+    ...(options.conflicts ? { conflicts: options.conflicts } : {}),
     apps: outcomes.map((outcome) => appReport(config.projectRoot, config.mediaRoot, {
       name: outcome.plan.name,
       status: outcome.status,
@@ -176,7 +177,7 @@ async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly str
       ...(outcome.ignored !== undefined && outcome.mode === 'copy' ? { ignored: outcome.ignored } : {}),
     })),
   });
-  logReport(report, options.logger);
+  logReport(report, options.logger, options.verbose ?? false);
   return report;
 }
 

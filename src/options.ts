@@ -30,7 +30,7 @@ export const configFields = {
 export type ConfigField = keyof typeof configFields;
 
 /** Run settings accepted in code beside the config fields (RunOptions). */
-export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'path', 'checksum', 'onProgress', 'signal'] as const;
+export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'path', 'checksum', 'onProgress', 'signal', 'conflicts'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
 
@@ -67,6 +67,17 @@ export interface FlagSpec {
   description: string;
 }
 
+/** One line per task: `gulp --tasks` and `app-media --help` print these. */
+export const taskDescriptions: Record<TaskName, string> = {
+  link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
+  clean: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
+  verify: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
+  watch: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
+  find: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
+};
+
+export const TASKS: readonly TaskName[] = ['link', 'clean', 'verify', 'find', 'watch'];
+
 const ALL: readonly TaskName[] = ['link', 'clean', 'verify', 'watch', 'find'];
 
 export const flags: readonly FlagSpec[] = [
@@ -76,6 +87,7 @@ export const flags: readonly FlagSpec[] = [
   { name: 'json', kind: 'boolean', tasks: ALL, description: 'print the report as one JSON document on stdout (use with --silent)' },
   { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces with errors' },
   { name: 'prune', kind: 'boolean', negated: true, tasks: ['link'], description: 'keep the tool\'s own entries of apps no longer configured' },
+  { name: 'conflicts', kind: 'string', arg: '<warn|fail>', values: ['warn', 'fail'], tasks: ['link', 'watch'], description: 'warn: print conflicts as clearly, but exit 0 (for npm lifecycle scripts); fail: exit non-zero (default)' },
   { name: 'checksum', kind: 'boolean', tasks: ['link', 'watch'], description: 'copy mode: compare file contents, not size and time' },
   { name: 'force', kind: 'boolean', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
   { name: 'path', kind: 'string', arg: '<name/file>', tasks: ['find'], description: 'the published path to look up, such as blog/css/site.css' },

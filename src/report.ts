@@ -7,8 +7,9 @@ const LINK_FAILS: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'erro
 const VERIFY_PASSES: ReadonlySet<AppStatus> = new Set<AppStatus>(['ok', 'no-media']);
 
 /** Whether a status makes the task exit non-zero: clean fails only on errors, verify on anything not ok. */
-export function isFailing(task: TaskName, status: AppStatus): boolean {
+export function isFailing(task: TaskName, status: AppStatus, conflicts: 'warn' | 'fail' = 'fail'): boolean {
   if (task === 'verify') return !VERIFY_PASSES.has(status);
+  if (status === 'conflict' && conflicts === 'warn') return false;
   if (task === 'clean') return status === 'error';
   if (task === 'find') return status === 'not-found';
   return LINK_FAILS.has(status);
@@ -22,6 +23,8 @@ export interface ReportInput {
   started: number;
   apps: AppReport[];
   warnings: string[];
+  /** link: `warn` keeps conflicts from failing the run. */
+  conflicts?: 'warn' | 'fail';
 }
 
 export function buildReport(input: ReportInput): Report {
@@ -35,7 +38,7 @@ export function buildReport(input: ReportInput): Report {
     counts,
     apps: input.apps,
     warnings: input.warnings,
-    failed: input.apps.some((app) => isFailing(input.task, app.status)),
+    failed: input.apps.some((app) => isFailing(input.task, app.status, input.conflicts)),
   };
 }
 
@@ -82,7 +85,7 @@ export function formatLines(report: Report, color = false): Array<{ level: 'info
   for (const warning of report.warnings) lines.push({ level: 'warn', text: `warning: ${warning}` });
   for (const app of report.apps) {
     const label = report.dryRun ? (DRY_VERBS[app.status] ?? app.status) : app.status;
-    const level = isFailing(report.task, app.status) ? 'error' : NOTICE.has(app.status) ? 'warn' : 'info';
+    const level = isFailing(report.task, app.status) || app.status === 'conflict' ? 'error' : NOTICE.has(app.status) ? 'warn' : 'info';
     const tone = level === 'error' ? 'red' : level === 'warn' ? 'yellow' : GOOD.has(app.status) ? 'green' : 'dim';
     lines.push({ level, text: `${paint(tone, label.padEnd(12), color)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}` });
     if (app.reason) lines.push({ level, text: `${' '.repeat(13)}${app.reason}` });
@@ -118,7 +121,15 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-export function logReport(report: Report, logger: Logger | undefined): void {
+/**
+ * Logs the report. A link run is quiet about what did not change: an
+ * up-to-date app with nothing to say gets no line (the summary counts it),
+ * unless `verbose`. So a run on every install prints one line when all is well.
+ */
+export function logReport(report: Report, logger: Logger | undefined, verbose = false): void {
   if (!logger) return;
-  for (const line of formatLines(report, logger.color ?? false)) logger[line.level](line.text);
+  const shown = verbose || report.task !== 'link'
+    ? report
+    : { ...report, apps: report.apps.filter((app) => app.status !== 'up-to-date' || app.reason !== null || app.hint !== null) };
+  for (const line of formatLines(shown, logger.color ?? false)) logger[line.level](line.text);
 }

@@ -56,6 +56,8 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   logger?: Logger;
   /** clean: also remove the tool's copies in which files were changed by hand. */
   force?: boolean;
+  /** link: `warn` prints conflicts as clearly but does not fail the run (npm lifecycle scripts); default `fail`. */
+  conflicts?: 'warn' | 'fail';
   /** link (copy mode): compare file contents, not size and modification time. */
   checksum?: boolean;
   /** link (copy mode): told after each file written, for a progress display. */

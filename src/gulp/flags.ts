@@ -42,6 +42,7 @@ export function readFlags(argv: readonly string[], task: TaskName): ParsedFlags 
       case 'prune': options.prune = value !== true; break;
       case 'force': options.force = value === true; break;
       case 'checksum': options.checksum = value === true; break;
+      case 'conflicts': options.conflicts = value as 'warn' | 'fail'; break;
       case 'url': options.url = value as string; break;
       case 'path': options.path = value as string; break;
       default: break;

@@ -2,14 +2,9 @@
 import type { EventEmitter } from 'node:events';
 import gulplog from 'gulplog';
 import type { Logger } from '../types.js';
+import { wantsColor } from '../util/color.js';
 
-/** Colours on a terminal only, and never under NO_COLOR, FORCE_COLOR=0 or gulp's --no-color. */
-export function wantsColor(stream: { isTTY?: boolean } = process.stdout, env = process.env, argv = process.argv): boolean {
-  if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') return false;
-  if (env['FORCE_COLOR'] === '0' || argv.includes('--no-color')) return false;
-  if (argv.includes('--color') || (env['FORCE_COLOR'] !== undefined && env['FORCE_COLOR'] !== '')) return true;
-  return stream.isTTY === true;
-}
+export { wantsColor };
 
 export function gulpLogger(): Logger {
   return {

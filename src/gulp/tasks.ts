@@ -7,7 +7,7 @@ import { clean, link, verify } from '../api.js';
 import { find } from '../find.js';
 import { watch } from '../watch.js';
 import { AppMediaError, isAppMediaError } from '../errors.js';
-import { gulpFlags } from '../options.js';
+import { gulpFlags, taskDescriptions } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
 import { isFailing } from '../report.js';
 import { readFlags } from './flags.js';
@@ -39,13 +39,6 @@ export interface GulpLike {
   task(name: string, fn: MediaTask): void;
 }
 
-const DESCRIPTIONS: Record<TaskName, string> = {
-  link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
-  clean: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
-  verify: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
-  watch: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
-  find: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
-};
 
 type Runner = (options: RunOptions) => Promise<Report>;
 
@@ -75,7 +68,7 @@ function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: s
   };
   return Object.assign(fn, {
     displayName: `${prefix}${task}`,
-    description: DESCRIPTIONS[task],
+    description: taskDescriptions[task],
     flags: gulpFlags(task),
   });
 }

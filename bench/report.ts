@@ -1,0 +1,254 @@
+/** The markdown: tables per size, the issue's targets with PASS/MISS, and bench/results.md merged by size. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { formatMiB, SIZE_NAMES, type Project, type SizeName } from './generate.js';
+import type { Tools } from './processes.js';
+import { fastest, medianMs, minMs, peakRssMiB, ratioTo, type Row, type Rows } from './rows.js';
+
+export interface SizeResult {
+  project: Project;
+  repeats: number;
+  inProcess: Rows;
+  whole: Rows;
+  /** Peak RSS of a copy of the small project in the same run, MiB (for "flat from small"). */
+  smallCopyRssMiB: number;
+  tools: Tools;
+  totalMs: number;
+  date: Date;
+}
+
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms < 10) return ms.toFixed(2);
+  if (ms < 100) return ms.toFixed(1);
+  return Math.round(ms).toLocaleString('en-US');
+}
+
+function formatRatio(value: number): string {
+  return Number.isFinite(value) ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)}×` : '—';
+}
+
+function shortName(row: Row): string {
+  return row.short ?? row.label;
+}
+
+/** A markdown table; columns listed in `numeric` are right-aligned. */
+function table(headers: readonly string[], lines: ReadonlyArray<readonly string[]>, numeric: readonly number[] = []): string {
+  const escape = (cell: string): string => cell.replace(/\|/g, '\\|');
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map((_, index) => (numeric.includes(index) ? '---:' : '---')).join(' | ')} |`,
+    ...lines.map((line) => `| ${line.map(escape).join(' | ')} |`),
+  ].join('\n');
+}
+
+function ratioCell(rows: Rows, row: Row, ids: readonly string[] | undefined): string {
+  const ratio = ratioTo(rows, row, ids);
+  return ratio ? `${formatRatio(ratio.value)} ${shortName(ratio.against)}` : '—';
+}
+
+function rowCells(rows: Rows, row: Row, withRss: boolean): string[] {
+  if (row.skipped) return [row.label, 'skipped', '', ...(withRss ? [''] : []), row.skipped, ''];
+  const rss = peakRssMiB(row);
+  return [
+    row.label,
+    formatMs(medianMs(row)),
+    formatMs(minMs(row)),
+    ...(withRss ? [Number.isFinite(rss) ? rss.toFixed(1) : '—'] : []),
+    ratioCell(rows, row, row.floors),
+    ratioCell(rows, row, row.peers),
+  ];
+}
+
+export function rowsTable(rows: Rows, withRss: boolean): string {
+  const headers = ['operation', 'median ms', 'min ms', ...(withRss ? ['peak RSS MiB'] : []), 'ratio to its floor', 'ratio to best peer'];
+  return table(headers, rows.list.map((row) => rowCells(rows, row, withRss)), withRss ? [1, 2, 3] : [1, 2]);
+}
+
+export interface TargetOutcome {
+  target: string;
+  /** The size the issue sets the target for. */
+  size: SizeName | 'every size';
+  measured: string;
+  limit: string;
+  /** null: could not be measured here (a peer is missing). */
+  pass: boolean | null;
+}
+
+/** The issue's targets, as ratios of rows measured in the same run. */
+export function evaluateTargets(result: SizeResult): TargetOutcome[] {
+  const { inProcess: inp, whole } = result;
+  const out: TargetOutcome[] = [];
+  const walk = fastest(inp, ['floor.walk', 'floor.walk-sync']);
+  const asyncWalk = inp.get('floor.walk');
+
+  const linkRow = inp.get('link.clean');
+  const loop = fastest(inp, ['floor.symlink', 'floor.symlink-sync']);
+  if (linkRow && loop) {
+    const limit = 2 * medianMs(loop) + 20;
+    out.push({
+      target: 'Link, in process: at most 2× the bare symlink loop + 20 ms',
+      size: 'large',
+      measured: `${formatMs(medianMs(linkRow))} ms (${formatRatio(medianMs(linkRow) / medianMs(loop))} of the loop's ${formatMs(medianMs(loop))} ms)`,
+      limit: `${formatMs(limit)} ms`,
+      pass: medianMs(linkRow) <= limit,
+    });
+  }
+
+  const gulpLink = whole.get('gulp.link.clean');
+  const djangoLink = whole.get('django.link.clean');
+  out.push(speedup('Link, whole process: at least 5× faster than `collectstatic --link`', 'large', gulpLink, djangoLink, 5));
+
+  for (const [id, what] of [['link.rerun', 'No-change re-run (symlink)'], ['copy.rerun', 'No-change re-run (copy)'], ['verify.link', '`verify` (links)'], ['verify.copy', '`verify` (copies)']] as const) {
+    const row = inp.get(id);
+    if (!row || !walk) continue;
+    const ratio = medianMs(row) / medianMs(walk);
+    // Against the faster walk (the floor); the async walk, which works like the tool's, for comparison.
+    const other = asyncWalk && asyncWalk !== walk ? `; ${formatRatio(medianMs(row) / medianMs(asyncWalk))} the async walk's ${formatMs(medianMs(asyncWalk))} ms` : '';
+    out.push({
+      target: `${what}, in process: at most 1.5× the bare stat walk`,
+      size: 'every size',
+      measured: `${formatMs(medianMs(row))} ms = ${formatRatio(ratio)} the ${shortName(walk)}'s ${formatMs(medianMs(walk))} ms${other}`,
+      limit: '1.5×',
+      pass: ratio <= 1.5,
+    });
+  }
+
+  const gulpCopy = whole.get('gulp.copy.clean');
+  const cp = whole.get('cp');
+  if (gulpCopy && cp && !cp.skipped) {
+    const ratio = medianMs(gulpCopy) / medianMs(cp);
+    out.push({ target: 'Copy clean, whole process: at most 1.5× `cp -r`', size: 'medium', measured: `${formatMs(medianMs(gulpCopy))} ms = ${formatRatio(ratio)} cp's ${formatMs(medianMs(cp))} ms`, limit: '1.5×', pass: ratio <= 1.5 });
+  } else {
+    out.push({ target: 'Copy clean, whole process: at most 1.5× `cp -r`', size: 'medium', measured: 'cp -r skipped', limit: '1.5×', pass: null });
+  }
+  const rsync = whole.get('rsync.clean');
+  out.push(speedup('Copy clean, whole process: faster than `rsync -a`', 'medium', gulpCopy, rsync, 1));
+
+  const copyRss = Math.max(peakRssMiB(whole.get('gulp.copy.clean')), peakRssMiB(whole.get('gulp.copy.rerun')));
+  out.push({
+    target: 'Peak RSS of a copy run: at most 150 MiB',
+    size: 'huge-files',
+    measured: Number.isFinite(copyRss) ? `${copyRss.toFixed(1)} MiB` : 'not measured',
+    limit: '150 MiB',
+    pass: Number.isFinite(copyRss) ? copyRss <= 150 : null,
+  });
+  const growth = copyRss / result.smallCopyRssMiB;
+  out.push({
+    target: 'Peak RSS flat from `small`: a copy run at most 1.2× the small project\'s copy run',
+    size: 'huge-files',
+    measured: Number.isFinite(growth) ? `${copyRss.toFixed(1)} MiB = ${formatRatio(growth)} small's ${result.smallCopyRssMiB.toFixed(1)} MiB` : 'not measured',
+    limit: '1.2×',
+    pass: Number.isFinite(growth) ? growth <= 1.2 : null,
+  });
+
+  const noop = whole.get('gulp.noop');
+  for (const [id, what] of [['gulp.link.rerun', 'symlink'], ['gulp.copy.rerun', 'copy']] as const) {
+    const row = whole.get(id);
+    if (!row || !noop) continue;
+    const ratio = medianMs(row) / medianMs(noop);
+    out.push({
+      target: `Start-up: \`gulp media:link\` (${what}) on an up-to-date project at most 1.3× the do-nothing gulp task`,
+      size: 'small',
+      measured: `${formatMs(medianMs(row))} ms = ${formatRatio(ratio)} noop's ${formatMs(medianMs(noop))} ms`,
+      limit: '1.3×',
+      pass: ratio <= 1.3,
+    });
+  }
+  return out;
+}
+
+/** "ours is at least `factor`× faster than the peer". */
+function speedup(target: string, size: SizeName, ours: Row | undefined, peer: Row | undefined, factor: number): TargetOutcome {
+  const limit = factor === 1 ? 'faster' : `${factor}× faster`;
+  if (!ours || !peer || peer.skipped || peer.samples.length === 0) {
+    return { target, size, measured: `peer skipped${peer?.skipped ? `: ${peer.skipped}` : ''}`, limit, pass: null };
+  }
+  const times = medianMs(peer) / medianMs(ours);
+  return {
+    target,
+    size,
+    measured: `${formatMs(medianMs(ours))} ms vs ${formatMs(medianMs(peer))} ms: ${times >= 1 ? `${formatRatio(times)} faster` : `${formatRatio(1 / times)} slower`}`,
+    limit,
+    pass: times >= factor,
+  };
+}
+
+function resultWord(outcome: TargetOutcome, size: SizeName): string {
+  if (outcome.pass === null) return 'SKIPPED';
+  const applies = outcome.size === 'every size' || outcome.size === size;
+  const word = outcome.pass ? 'PASS' : 'MISS';
+  return applies ? `**${word}**` : `${word.toLowerCase()}*`;
+}
+
+export function targetsTable(result: SizeResult, outcomes: readonly TargetOutcome[]): string {
+  const size = result.project.size.name;
+  return table(['target', 'set for', 'measured', 'limit', 'result'], outcomes.map((o) => [o.target, o.size, o.measured, o.limit, resultWord(o, size)]));
+}
+
+function machineLine(result: SizeResult): string {
+  const cpus = os.cpus();
+  const { tools } = result;
+  const parts = [
+    `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB memory`,
+    `${os.type()} ${os.release()}`,
+    `Node ${process.version}`,
+    tools.time ? 'peak RSS by GNU time' : 'peak RSS of node processes by process.resourceUsage()',
+  ];
+  if (tools.python) parts.push(`Django ${tools.python.django} (${tools.python.bin})`);
+  return parts.join('; ');
+}
+
+export function sizeSection(result: SizeResult): string {
+  const { project } = result;
+  const spec = project.size;
+  const skipped = [...result.tools.skipped].map(([name, why]) => `${name} (${why})`);
+  const outcomes = evaluateTargets(result);
+  return [
+    `## ${spec.name}`,
+    '',
+    `${spec.apps} apps × ${spec.filesPerApp} files = ${project.files.toLocaleString('en-US')} files, ${formatMiB(project.bytes)} (${project.bytes.toLocaleString('en-US')} bytes; ${spec.description}); seed ${project.seed}; ${result.repeats} repeat${result.repeats === 1 ? '' : 's'} of each measurement.`,
+    '',
+    `- Machine: ${machineLine(result)}.`,
+    `- Date: ${result.date.toISOString()}. Run time of this size: ${(result.totalMs / 1000).toFixed(1)} s (project ${project.reused ? 'reused from the cache' : `generated in ${(project.generateMs / 1000).toFixed(1)} s`}).`,
+    `- Skipped: ${skipped.length > 0 ? skipped.join('; ') : 'nothing'}.`,
+    '',
+    '### In process (programmatic API)',
+    '',
+    rowsTable(result.inProcess, false),
+    '',
+    '### Whole process',
+    '',
+    rowsTable(result.whole, true),
+    '',
+    '### Targets',
+    '',
+    targetsTable(result, outcomes),
+    '',
+    '\\* set for another size: shown for information only.',
+  ].join('\n');
+}
+
+const HEADER = [
+  '# Benchmark results',
+  '',
+  'Written by `npm run bench -- --size <size>` (`bench/run.ts`); each size\'s section is replaced when that size is run again.',
+  'Medians and minimums in milliseconds over the repeats; ratios are median over median, measured in the same run on the same machine.',
+  'A floor is the least plain `node:fs` code could do for the same job (the fastest of its variants counts); a peer is another program doing the same job.',
+  'Whole-process times run from spawn to exit; peak RSS is the highest over the repeats.',
+].join('\n');
+
+/** Puts `section` into the results file in place of the same size's old section; other sizes stay. */
+export function mergeResults(file: string, size: SizeName, section: string): void {
+  const sections = new Map<string, string>();
+  if (existsSync(file)) {
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/<!-- bench:([\w-]+) -->\n([\s\S]*?)\n<!-- \/bench:\1 -->/g)) {
+      sections.set(match[1] as string, match[2] as string);
+    }
+  }
+  sections.set(size, section);
+  const ordered = [...SIZE_NAMES.filter((name) => sections.has(name)), ...[...sections.keys()].filter((name) => !SIZE_NAMES.includes(name as SizeName))];
+  const body = ordered.map((name) => `<!-- bench:${name} -->\n${sections.get(name) ?? ''}\n<!-- /bench:${name} -->`);
+  writeFileSync(file, `${[HEADER, ...body].join('\n\n')}\n`);
+}

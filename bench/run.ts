@@ -1,0 +1,99 @@
+/**
+ * `npm run bench [-- --size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR]`
+ *
+ * Generates (or reuses) a deterministic project per size in a cache folder
+ * outside the repository, times the programmatic API against bare node:fs
+ * floors and the gulp CLI against cp, rsync and Django's collectstatic, prints
+ * the tables and merges them into bench/results.md. Needs `npm run build`
+ * first: the generated gulpfile imports this package's dist/.
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { formatMiB, generateProject, SIZE_NAMES, SIZES, type SizeName } from './generate.js';
+import { runInProcess } from './in-process.js';
+import { detectTools } from './processes.js';
+import { mergeResults, sizeSection, type SizeResult } from './report.js';
+import { peakRssMiB } from './rows.js';
+import { copyRss, runWholeProcess, type WholeContext } from './whole-process.js';
+
+const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const RESULTS = path.join(REPO, 'bench', 'results.md');
+
+interface Args {
+  sizes: SizeName[];
+  repeats: number | undefined;
+  seed: number;
+  cache: string;
+}
+
+function readArgs(argv: readonly string[]): Args {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      size: { type: 'string', default: 'small' },
+      repeats: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      cache: { type: 'string', default: process.env['BENCH_CACHE'] ?? path.join(os.tmpdir(), 'gulp-app-media-bench') },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR]');
+    process.exit(0);
+  }
+  const size = values.size;
+  if (size !== 'all' && !SIZE_NAMES.includes(size as SizeName)) throw new Error(`--size must be one of ${[...SIZE_NAMES, 'all'].join(', ')}, not "${size}"`);
+  const repeats = values.repeats === undefined ? undefined : Number(values.repeats);
+  if (repeats !== undefined && !(Number.isInteger(repeats) && repeats >= 1)) throw new Error('--repeats must be a whole number of at least 1');
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) throw new Error('--seed must be a whole number');
+  const cache = path.resolve(values.cache);
+  const rel = path.relative(REPO, cache);
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new Error(`--cache ${cache} is inside the repository: generated projects never go there`);
+  return { sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName], repeats, seed, cache };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = readArgs(process.argv.slice(2));
+  if (!existsSync(path.join(REPO, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const gulpBin = path.join(REPO, 'node_modules', 'gulp', 'bin', 'gulp.js');
+  if (!existsSync(gulpBin)) throw new Error(`${gulpBin} is missing: run \`npm install\` first`);
+
+  const tools = detectTools();
+  for (const [name, why] of tools.skipped) log(`skipping ${name}: ${why}`);
+  if (!tools.time) log('GNU time (/usr/bin/time) not found: peak RSS is measured for node processes only');
+  const ctx: WholeContext = { tools, gulpBin };
+
+  for (const sizeName of args.sizes) {
+    const started = performance.now();
+    const spec = SIZES[sizeName];
+    const repeats = args.repeats ?? spec.repeats;
+    const project = generateProject(spec, args.seed, args.cache, REPO, log);
+    log(`${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`);
+
+    const inProcess = await runInProcess(project, repeats, log);
+    const whole = await runWholeProcess(project, repeats, ctx, log);
+    // Memory should stay flat as files grow: the small project's copy, in this same run, is the reference.
+    const smallCopyRssMiB = sizeName === 'small'
+      ? peakRssMiB(whole.get('gulp.copy.clean'))
+      : (copyRss(generateProject(SIZES.small, args.seed, args.cache, REPO, log), ctx).rssKiB ?? Number.NaN) / 1024;
+
+    const result: SizeResult = { project, repeats, inProcess, whole, smallCopyRssMiB, tools, totalMs: performance.now() - started, date: new Date() };
+    const section = sizeSection(result);
+    console.log(`\n${section}\n`);
+    mergeResults(RESULTS, sizeName, section);
+    log(`${sizeName} done in ${(result.totalMs / 1000).toFixed(1)} s; ${path.relative(REPO, RESULTS)} updated`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,130 @@
+/**
+ * Whole process: the gulp CLI in the generated project, next to node's and
+ * gulp's own start-up and to the peers (cp -r, rsync -a, Django's
+ * collectstatic), each in a fresh output folder.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Project } from './generate.js';
+import { flushDisk, remove, type Sample } from './measure.js';
+import { runMeasured, type Tools } from './processes.js';
+import { Rows, type Row } from './rows.js';
+
+export interface WholeContext {
+  tools: Tools;
+  gulpBin: string;
+}
+
+const GULP_NOOP = ['gulp.noop'];
+
+export function wholeProcessRows(tools: Tools): Rows {
+  const rows = new Rows();
+  const skip = (name: string): { skipped: string } | Record<string, never> => {
+    const why = tools.skipped.get(name);
+    return why ? { skipped: why } : {};
+  };
+  rows.add({ id: 'gulp.link.clean', label: '`gulp media:link --mode symlink`, clean', kind: 'ours', floors: GULP_NOOP, peers: ['django.link.clean'] });
+  rows.add({ id: 'gulp.link.rerun', label: '`gulp media:link --mode symlink`, no-change re-run', kind: 'ours', floors: GULP_NOOP, peers: ['django.link.rerun'] });
+  rows.add({ id: 'gulp.copy.clean', label: '`gulp media:link --mode copy`, clean', kind: 'ours', floors: GULP_NOOP, peers: ['cp', 'rsync.clean', 'django.copy.clean'] });
+  rows.add({ id: 'gulp.copy.rerun', label: '`gulp media:link --mode copy`, no-change re-run', kind: 'ours', floors: GULP_NOOP, peers: ['rsync.rerun', 'django.copy.rerun'] });
+  rows.add({ id: 'node', label: '`node -e 0`', short: 'node -e 0', kind: 'baseline' });
+  rows.add({ id: 'gulp.noop', label: '`gulp noop` (a do-nothing task in the same gulpfile)', short: 'gulp noop', kind: 'baseline', floors: ['node'] });
+  rows.add({ id: 'cp', label: 'peer: `cp -r`', short: 'cp -r', kind: 'peer', ...skip('cp -r') });
+  rows.add({ id: 'rsync.clean', label: 'peer: `rsync -a`, clean', short: 'rsync -a', kind: 'peer', ...skip('rsync -a') });
+  rows.add({ id: 'rsync.rerun', label: 'peer: `rsync -a`, no-change re-run', short: 'rsync -a re-run', kind: 'peer', ...skip('rsync -a') });
+  rows.add({ id: 'django.link.clean', label: 'peer: `collectstatic --link`, clean', short: 'collectstatic --link', kind: 'peer', ...skip('collectstatic') });
+  rows.add({ id: 'django.link.rerun', label: 'peer: `collectstatic --link`, no-change re-run', short: 'collectstatic --link re-run', kind: 'peer', ...skip('collectstatic') });
+  rows.add({ id: 'django.copy.clean', label: 'peer: `collectstatic` (copy), clean', short: 'collectstatic', kind: 'peer', ...skip('collectstatic') });
+  rows.add({ id: 'django.copy.rerun', label: 'peer: `collectstatic` (copy), no-change re-run', short: 'collectstatic re-run', kind: 'peer', ...skip('collectstatic') });
+  return rows;
+}
+
+export async function runWholeProcess(project: Project, repeats: number, ctx: WholeContext, log: (line: string) => void): Promise<Rows> {
+  const { tools } = ctx;
+  const rows = wholeProcessRows(tools);
+  const cwd = project.root;
+  const mediaRoot = path.join(project.root, 'public', 'media');
+  const scratch = path.join(project.home, 'out');
+  const sources = project.apps.map((app) => app.mediaDir);
+
+  const record = (id: string, sample: Sample): void => {
+    (rows.get(id) as Row).samples.push(sample);
+  };
+  const node = (id: string, args: readonly string[]): void => record(id, runMeasured(tools, process.execPath, args, { cwd }));
+  const gulp = (id: string, ...args: string[]): void => node(id, [ctx.gulpBin, ...args]);
+  const django = (id: string, staticRoot: string, link: boolean): void => {
+    const python = tools.python;
+    if (!python) return;
+    const args = ['-m', 'django', 'collectstatic', '--noinput', '-v', '0', ...(link ? ['--link'] : [])];
+    record(id, runMeasured(tools, python.bin, args, {
+      cwd,
+      env: { DJANGO_SETTINGS_MODULE: 'bench_settings', PYTHONPATH: project.root, PYTHONDONTWRITEBYTECODE: '1', BENCH_STATIC_ROOT: staticRoot },
+    }));
+  };
+  /** A fresh, empty output folder. */
+  const fresh = (name: string): string => {
+    const dir = path.join(scratch, name);
+    remove(dir);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+
+  remove(mediaRoot);
+  remove(scratch);
+  for (let round = 1; round <= repeats; round++) {
+    log(`  whole process, round ${round}/${repeats}`);
+    node('node', ['-e', '0']);
+    gulp('gulp.noop', 'noop');
+
+    remove(mediaRoot);
+    gulp('gulp.link.clean', 'media:link', '--mode', 'symlink');
+    gulp('gulp.link.rerun', 'media:link', '--mode', 'symlink');
+    remove(mediaRoot);
+
+    if (tools.python) {
+      const staticRoot = fresh('django-links');
+      django('django.link.clean', staticRoot, true);
+      django('django.link.rerun', staticRoot, true);
+      remove(staticRoot);
+    }
+
+    flushDisk();
+    gulp('gulp.copy.clean', 'media:link', '--mode', 'copy');
+    gulp('gulp.copy.rerun', 'media:link', '--mode', 'copy');
+    remove(mediaRoot);
+
+    if (tools.cp) {
+      const out = fresh('cp');
+      flushDisk();
+      record('cp', runMeasured(tools, tools.cp, ['-r', ...sources, `${out}/`], { cwd }));
+      remove(out);
+    }
+
+    if (tools.rsync) {
+      const out = fresh('rsync');
+      flushDisk();
+      record('rsync.clean', runMeasured(tools, tools.rsync, ['-a', ...sources, `${out}/`], { cwd }));
+      record('rsync.rerun', runMeasured(tools, tools.rsync, ['-a', ...sources, `${out}/`], { cwd }));
+      remove(out);
+    }
+
+    if (tools.python) {
+      const staticRoot = fresh('django-copies');
+      flushDisk();
+      django('django.copy.clean', staticRoot, false);
+      django('django.copy.rerun', staticRoot, false);
+      remove(staticRoot);
+    }
+  }
+  remove(scratch);
+  return rows;
+}
+
+/** Peak RSS of one copy of another project (the small one), to see whether memory stays flat as files grow. */
+export function copyRss(project: Project, ctx: WholeContext): Sample {
+  const mediaRoot = path.join(project.root, 'public', 'media');
+  remove(mediaRoot);
+  const sample = runMeasured(ctx.tools, process.execPath, [ctx.gulpBin, 'media:link', '--mode', 'copy'], { cwd: project.root });
+  remove(mediaRoot);
+  return sample;
+}

@@ -1,0 +1,17 @@
+// Bundles the `app-media` command into one file (run by `npm run build`): a
+// command run on every install should start as fast as node itself, and
+// loading one file instead of thirty is most of that. Modules only some runs
+// need (vinyl-fs for making links, glob-watcher for watch) stay outside and
+// are loaded when used.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: [new URL('../dist/cli.js', import.meta.url).pathname],
+  outfile: new URL('../dist/app-media.js', import.meta.url).pathname,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['vinyl-fs', 'vinyl', 'vinyl-sourcemap', 'glob-watcher'],
+  logLevel: 'warning',
+});
