@@ -9,6 +9,7 @@ import { ownsCopy, ownsLink, recordMode, type OwnRecord } from './ownership.js';
 import { planCopy, provesCopy } from './plan.js';
 import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
 import type { EntryMode, Mode, VerifyStatus } from './types.js';
+import { listSome } from './util/list.js';
 
 export interface Finding {
   name: string;
@@ -143,9 +144,4 @@ function describeDrift(source: TreeFacts, dest: TreeFacts, record: Parameters<ty
   const all = [...changed, ...missing, ...extra, ...kept, ...dirs];
   if (all.length === 0) return undefined;
   return { text: listSome(all), edited: kept.length > 0 };
-}
-
-function listSome(items: readonly string[]): string {
-  const shown = items.slice(0, 3).join(', ');
-  return items.length > 3 ? `${shown} and ${items.length - 3} more` : shown;
 }

@@ -5,6 +5,7 @@
 import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from './ownership.js';
 import { planCopyRemoval, provesCopy, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
+import { listSome } from './util/list.js';
 
 export interface CleanPlan {
   apps: AppPlan[];
@@ -56,9 +57,4 @@ export function planClean(entries: readonly RootEntry[], manifest: Manifest, for
     apps.push(plan);
   }
   return { apps, forget, writes: forget.length > 0 || apps.some((app) => app.actions.length > 0) };
-}
-
-function listSome(items: readonly string[]): string {
-  const shown = items.slice(0, 3).join(', ');
-  return items.length > 3 ? `${shown} and ${items.length - 3} more` : shown;
 }

@@ -10,6 +10,7 @@ import { toDisplay } from './config/load.js';
 import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from './ownership.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
 import type { AppStatus, EntryMode, Mode } from './types.js';
+import { listSome } from './util/list.js';
 
 export type Strategy = EntryMode;
 
@@ -130,8 +131,7 @@ export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignor
   if (!tree) return plan;
   if (tree.ignored > 0) plan.ignored = tree.ignored;
   if (tree.escapes.length > 0 && plan.status !== 'conflict') {
-    const shown = tree.escapes.slice(0, 3).join(', ') + (tree.escapes.length > 3 ? ` and ${tree.escapes.length - 3} more` : '');
-    const note = `not copied: ${shown} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`;
+    const note = `not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`;
     plan.reason = plan.reason ? `${plan.reason}; ${note}` : note;
   }
   return plan;
@@ -270,10 +270,9 @@ function conflict(plan: AppPlan, reason: string, hint: string): AppPlan {
 
 function keptFiles(plan: AppPlan, copy: CopyPlan, prefix = ''): AppPlan {
   if (copy.kept.length === 0) return plan;
-  const listed = copy.kept.slice(0, 3).map((kept) => `${kept.rel} (${kept.why === 'edited' ? 'changed by hand' : 'not written by app-media'})`);
-  const more = copy.kept.length > 3 ? ` and ${copy.kept.length - 3} more` : '';
+  const listed = listSome(copy.kept.map((kept) => `${kept.rel} (${kept.why === 'edited' ? 'changed by hand' : 'not written by app-media'})`));
   plan.status = 'conflict';
-  plan.reason = `${prefix}${copy.kept.length} file(s) in the copy were left alone: ${listed.join(', ')}${more}`;
+  plan.reason = `${prefix}${copy.kept.length} file(s) in the copy were left alone: ${listed}`;
   plan.hint = 'edit files in the app\'s media folder, not in the copy; move your changes there, then remove the copy\'s file by hand';
   if (prefix) plan.actions = [];
   return plan;
