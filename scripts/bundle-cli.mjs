@@ -1,8 +1,8 @@
 // Bundles the `app-media` command into one file (run by `npm run build`): a
 // command run on every install should start as fast as node itself, and
 // loading one file instead of thirty is most of that. Modules only some runs
-// need (vinyl-fs for making links, glob-watcher for watch) stay outside and
-// are loaded when used.
+// need (glob-watcher for watch, vinyl for mediaSrc) stay outside and are
+// loaded when used.
 import { build } from 'esbuild';
 
 await build({
@@ -12,6 +12,6 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['vinyl-fs', 'vinyl', 'vinyl-sourcemap', 'glob-watcher'],
+  external: ['vinyl', 'vinyl-sourcemap', 'glob-watcher'],
   logLevel: 'warning',
 });

@@ -213,9 +213,9 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
     }
     const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
     try {
-      const targetStat = await fs.stat(plan.absoluteText);
-      await makeLink({ kind: strategy, folder: ctx.realMediaRoot, name: plan.name, target: plan.absoluteText, relative: ctx.relative, targetStat });
+      await makeLink({ kind: strategy, folder: ctx.realMediaRoot, name: plan.name, text });
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
       if (!isLinkRefusal(error)) throw error;
       fallback.refused.set(strategy, error);
       lastRefusal = error;

@@ -1,8 +1,8 @@
 /**
  * `app-media <task> [flags]`: the gulp tasks without gulp, for npm lifecycle
  * scripts. Same API, same flag table, same lines, `--json` and exit codes.
- * It loads only what the task needs: no gulp, and vinyl-fs only when a link
- * is actually made.
+ * It loads only what the task needs: no gulp, no vinyl-fs (glob-watcher only
+ * for watch).
  */
 import { errors, isAppMediaError } from './errors.js';
 import { readFlags } from './gulp/flags.js';
@@ -30,6 +30,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
   const wantsHelp = argv.includes('--help') || argv.includes('-h');
   const verbose = argv.includes('--verbose');
   const json = argv.includes('--json');
+  const silent = argv.includes('--silent');
   try {
     if (argv.includes('--version')) {
       io.stdout(`${await version()}\n`);
@@ -50,7 +51,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
     }
     checkFlags(argv, name);
     const flags = readFlags(argv, name);
-    const silent = argv.includes('--silent');
     const options: RunOptions = { ...flags.options, ...(cwd ? { cwd } : {}) };
     if (!json && !silent) options.logger = consoleLogger(io, wantsColor(process.stdout, process.env, argv));
     const report = await run(name, options);
@@ -61,10 +61,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
       if (json) {
         io.stdout(`${JSON.stringify({ task: task ?? null, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } }, null, 2)}\n`);
       }
+      if (silent) return 1;
       io.stderr(`${error.toString()}\n${verbose ? `${(error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}\n` : ''}`);
       return 1;
     }
-    io.stderr(`${verbose && error instanceof Error ? error.stack ?? String(error) : String(error)}\n`);
+    if (!silent) io.stderr(`${verbose && error instanceof Error ? error.stack ?? String(error) : String(error)}\n`);
     return 1;
   }
 }
@@ -96,7 +97,7 @@ function checkFlags(argv: readonly string[], task: TaskName): void {
     if (arg === '-h') continue;
     if (!known.has(name)) {
       const other = flagsOfOtherTasks(task).includes(name);
-      const close = nearest(name, [...known]);
+      const close = known.has(`no-${name}`) ? `no-${name}` : nearest(name, [...known]);
       throw errors.badFlag(`--${name}`, other ? `--${name} is not a flag of app-media ${task}` : `unknown flag --${name}`,
         close ? `did you mean --${close}? (app-media ${task} --help lists its flags)` : `app-media ${task} --help lists its flags`);
     }
@@ -112,8 +113,9 @@ function consoleLogger(io: CliIo, color: boolean): Logger {
   return {
     color,
     debug: () => undefined,
+    // As gulp's command line does: notices on stdout with the rest, errors on stderr.
     info: (message) => io.stdout(`${message}\n`),
-    warn: (message) => io.stderr(`${message}\n`),
+    warn: (message) => io.stdout(`${message}\n`),
     error: (message) => io.stderr(`${message}\n`),
   };
 }

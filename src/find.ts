@@ -68,11 +68,11 @@ function line(name: string, status: AppReport['status'], source: string | null, 
 /** `--path /media/blog/css/site.css`, `blog\css\site.css` and `blog/css/site.css` all mean the last. */
 function normalizePublishedPath(value: string | undefined): string {
   if (value === undefined || value.trim() === '') {
-    throw errors.badFlag('--path', 'media:find needs the published path to look up', 'for example: gulp media:find --path blog/css/site.css');
+    throw errors.badFlag('--path', 'media:find needs the published path to look up', 'give it as --path <name/file>, for example --path blog/css/site.css');
   }
   const parts = value.replace(/\\/g, '/').split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..') || parts.length < 2) {
-    throw errors.badFlag('--path', `--path must be <app name>/<file>, without "..", not "${value}"`, 'for example: gulp media:find --path blog/css/site.css');
+    throw errors.badFlag('--path', `--path must be <app name>/<file>, without "..", not "${value}"`, 'for example --path blog/css/site.css');
   }
   return parts.join('/');
 }

@@ -1,7 +1,10 @@
 /**
- * Making one directory link, with vinyl-fs's `symlink`, on a path the plan has
- * proven free. vinyl-fs's `overwrite` is off and is never what protects data:
- * the plan does, and the result is checked afterwards.
+ * Making one directory link on a path the plan has proven free, and checking
+ * the result. Plain `fs.symlink` rather than vinyl-fs's `symlink` stream: the
+ * planner already computed the exact text (relative or absolute), a link run
+ * should not load a stream stack, and vinyl-fs's `overwrite` semantics (delete
+ * what is in the way, or report success without a link) are what must never
+ * decide here.
  */
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
@@ -15,49 +18,22 @@ export function isLinkRefusal(error: unknown): error is NodeJS.ErrnoException {
   return typeof code === 'string' && REFUSALS.has(code);
 }
 
-type VinylFs = typeof import('vinyl-fs');
-type VinylClass = typeof import('vinyl');
-let loaded: Promise<[VinylFs, VinylClass]> | undefined;
-
-/** Loaded on first use: an up-to-date run never pays for it. */
-function loadVinyl(): Promise<[VinylFs, VinylClass]> {
-  loaded ??= Promise.all([import('vinyl-fs'), import('vinyl')]).then(([vfs, vinyl]) => [vfs.default, vinyl.default]);
-  return loaded;
-}
-
 export interface MakeLinkOptions {
   kind: 'symlink' | 'junction';
-  /** The folder the entry goes in, real path (relative texts are computed from it). */
+  /** The folder the entry goes in, real path. */
   folder: string;
   name: string;
-  /** Absolute path the link leads to. */
-  target: string;
-  relative: boolean;
-  /** Stats of the target folder (vinyl-fs uses them to pick a directory link on Windows). */
-  targetStat: Stats;
+  /** The link text to write: relative or absolute as planned (a junction's is always absolute). */
+  text: string;
 }
 
+/**
+ * One `symlink()` call: it fails with EEXIST if anything appeared at the path,
+ * so it never replaces what it did not plan for. A directory link on Windows
+ * (`dir`), or a junction, which needs no privilege there.
+ */
 export async function makeLink(options: MakeLinkOptions): Promise<void> {
-  const [vfs, Vinyl] = await loadVinyl();
-  const file = new Vinyl({
-    cwd: options.folder,
-    base: options.folder,
-    path: path.join(options.folder, options.name),
-    stat: options.targetStat,
-  });
-  file.symlink = options.target;
-  const stream = vfs.symlink(options.folder, {
-    overwrite: false,
-    relativeSymlinks: options.relative && options.kind === 'symlink',
-    useJunctions: options.kind === 'junction',
-  });
-  await new Promise<void>((resolve, reject) => {
-    stream.on('error', reject);
-    stream.on('data', () => undefined);
-    stream.on('end', resolve);
-    stream.write(file);
-    stream.end();
-  });
+  await fs.symlink(options.text, path.join(options.folder, options.name), options.kind === 'junction' ? 'junction' : 'dir');
 }
 
 export type LinkCheck = { ok: true } | { ok: false; why: string };

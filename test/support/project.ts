@@ -159,3 +159,17 @@ export function jsonReport(result: RunResult): { apps: Array<Record<string, unkn
   const start = result.stdout.indexOf('{');
   return JSON.parse(result.stdout.slice(start)) as ReturnType<typeof jsonReport>;
 }
+
+/** The `app-media` command of this package (bin/app-media.js, which runs the esbuild bundle in dist/). */
+export const APP_MEDIA_BIN = path.join(REPO, 'bin', 'app-media.js');
+
+/** Runs the real `app-media` command in `cwd`, as an npm lifecycle script would. */
+export function appMedia(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): RunResult {
+  const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [...nodeArgs, APP_MEDIA_BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: `${result.stdout}${result.stderr}` };
+}
