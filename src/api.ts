@@ -8,6 +8,7 @@ import { applyPlan, type AppOutcome } from './apply.js';
 import { checkEntries } from './check.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
 import { discoverApps } from './discover.js';
+import { isAppMediaError } from './errors.js';
 import { checkSafety } from './guards.js';
 import { planClean } from './plan-clean.js';
 import { planLink, type AppPlan, type LinkPlan } from './plan.js';
@@ -41,19 +42,31 @@ export async function link(options: RunOptions = {}): Promise<Report> {
     });
     return { probed, plan };
   };
-  let { probed, plan } = await look();
   // A run with nothing to do writes nothing, not even a lock. One that writes
   // takes the lock and looks again: another run may have changed things meanwhile.
-  let session: Session | undefined;
-  if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
-    session = await openSession(config.mediaRoot, true, options);
-    if (session) ({ probed, plan } = await look());
+  // A first look that trips over another run at work (a file gone mid-walk) does the same.
+  let first: Awaited<ReturnType<typeof look>> | undefined;
+  try {
+    first = await look();
+  } catch (error) {
+    if (options.dryRun || isAppMediaError(error) || !isRace(error)) throw error;
   }
+  let session: Session | undefined;
+  if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
+    session = await openSession(config.mediaRoot, true, options);
+    if (session || !first) first = await look();
+  }
+  const { probed, plan } = first as Awaited<ReturnType<typeof look>>;
   try {
     return await carryOut('link', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
   } finally {
     await session?.close();
   }
+}
+
+function isRace(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL';
 }
 
 interface Session {

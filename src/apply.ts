@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
-import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
+import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, TEMP_MARK, tempName, type CopyResult } from './fs/copy.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
@@ -74,7 +74,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         outcome.reason = error.message;
         outcome.hint = 'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
       } else {
-        describeError(error, outcome);
+        describeError(error, outcome, ctx.projectRoot);
       }
       // Nothing was made: the pending record goes; what was there before keeps its old record.
       if (pending.has(appPlan.name) && !records.has(appPlan.name)) {
@@ -268,13 +268,27 @@ const HINTS: Record<string, string> = {
   ENOENT: 'a folder vanished while the task ran: run again',
 };
 
-function describeError(error: unknown, outcome: AppOutcome): void {
+function describeError(error: unknown, outcome: AppOutcome, projectRoot: string): void {
   if (error instanceof Error && 'hint' in error && 'code' in error) {
     outcome.reason = `${String(error.code)}: ${error.message}`;
     outcome.hint = String(error.hint);
     return;
   }
   const errno = error as NodeJS.ErrnoException;
-  outcome.reason = errno.code ? `${errno.code}: ${errno.message}` : String(errno?.message ?? error);
+  outcome.reason = errno.code ? describeErrno(errno, projectRoot) : String(errno?.message ?? error);
   outcome.hint = (errno.code && HINTS[errno.code]) ?? 'run again with --verbose for details';
+}
+
+/** `EACCES (copyfile) apps/blog/app_media/blog/css/site.css`: the code once, the path as the user knows it. */
+function describeErrno(errno: NodeJS.ErrnoException, projectRoot: string): string {
+  const where = [errno.path, (errno as { dest?: unknown }).dest]
+    .filter((file): file is string => typeof file === 'string')
+    .map((file) => published(toDisplay(projectRoot, file)))
+    .join(' -> ');
+  return `${errno.code ?? 'error'}${errno.syscall ? ` (${errno.syscall})` : ''}${where ? ` ${where}` : ''}`;
+}
+
+/** A temporary name in a path is shown as the published name it stands for. */
+function published(file: string): string {
+  return file.split('/').map((part) => (part.startsWith(TEMP_MARK) ? part.slice(TEMP_MARK.length).replace(/-\d+-[0-9a-f]{8}$/, '') : part)).join('/');
 }

@@ -141,7 +141,8 @@ function describeDrift(source: TreeFacts, dest: TreeFacts, record: Parameters<ty
   const extra = plan.deletes.map((rel) => `${rel} no longer in the source`);
   const kept = plan.kept.map((file) => `${file.rel} ${file.why === 'edited' ? 'changed by hand' : 'not written by app-media'}`);
   const dirs = plan.mkdirs.map((dir) => `${dir}/ missing`);
-  const all = [...changed, ...missing, ...extra, ...kept, ...dirs];
+  const retimed = (plan.touch ?? []).map((file) => `${file.rel} has another time or mode`);
+  const all = [...changed, ...missing, ...extra, ...kept, ...dirs, ...retimed];
   if (all.length === 0) return undefined;
   return { text: listSome(all), edited: kept.length > 0 };
 }

@@ -30,8 +30,8 @@ export interface CopyPlan {
   edited: Map<string, [number, number]>;
   /** Folders the copy has once the plan is carried out (recorded, so clean can remove them). */
   dirs?: string[];
-  /** Files whose contents are right but whose time is not (`--checksum`): only the time is set. */
-  touch?: Array<{ rel: string; mtimeMs: number }>;
+  /** Files whose contents are right but whose time (`--checksum`) or mode is not: only those are set. */
+  touch?: Array<{ rel: string; mtimeMs: number; mode: number }>;
 }
 
 export type Action =
@@ -130,10 +130,11 @@ function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], 
 export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignored'>>(plan: T, tree: TreeFacts | undefined): T {
   if (!tree) return plan;
   if (tree.ignored > 0) plan.ignored = tree.ignored;
-  if (tree.escapes.length > 0 && plan.status !== 'conflict') {
-    const note = `not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`;
-    plan.reason = plan.reason ? `${plan.reason}; ${note}` : note;
-  }
+  if (plan.status === 'conflict') return plan;
+  const notes: string[] = [];
+  if (tree.escapes.length > 0) notes.push(`not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`);
+  if (tree.skipped.length > 0) notes.push(`not copied: ${listSome(tree.skipped)} (a dangling or looping link, a link to a folder, or not a regular file)`);
+  for (const note of notes) plan.reason = plan.reason ? `${plan.reason}; ${note}` : note;
   return plan;
 }
 
@@ -200,7 +201,13 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
         // (A sync that keeps files changed by hand is still planned, so the plan shows what it keeps.)
         const next = copyRecordOf(sync, recordedSource(toDisplay(input.projectRoot, app.mediaDir)));
         if (changes > 0 || sync.kept.length > 0 || JSON.stringify(next) !== JSON.stringify(record)) plan.actions.push({ op: 'sync', copy: sync });
-        return keptFiles(plan, sync);
+        // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
+        // Files only added beside the app's are kept and named; media:verify still reports them.
+        const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(facts.sourceTree as TreeFacts, kept.rel));
+        if (inTheWay || sync.kept.length === 0) return keptFiles(plan, sync);
+        plan.reason = `kept ${listSome(sync.kept.map((kept) => kept.rel))} (added by hand, not part of the app's media)`;
+        plan.hint = 'they are published with the copy: move them into the app\'s media folder, or remove them (media:verify reports them as drift)';
+        return plan;
       }
       if (sync.kept.length > 0) {
         return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
@@ -331,8 +338,8 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
       else plan.writes.push({ rel, ...facts });
     } else if (sameContents(current, facts)) {
       plan.unchanged.set(rel, facts);
-      // Same contents, another time (--checksum): only the time is set right, nothing is rewritten.
-      if (!sameFacts(current, facts)) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs });
+      // Same contents, another time (--checksum) or mode: only those are set right, nothing is rewritten.
+      if (!sameFacts(current, facts) || current.mode !== facts.mode) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
     } else if (sameFacts(current, recorded[rel])) {
       plan.writes.push({ rel, ...facts });
     } else {
@@ -367,6 +374,14 @@ export function copyRecordOf(copy: CopyPlan, source: string): CopyRecord {
 
 function sortKeys<T>(object: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Whether the source has something at `rel`, above it or below it: a file or folder there is in its way. */
+function occupies(source: TreeFacts, rel: string): boolean {
+  if (source.files.has(rel) || source.dirs.includes(rel)) return true;
+  if (ancestorsAndSelf(rel).some((part) => source.files.has(part))) return true;
+  const below = `${rel}/`;
+  return [...source.files.keys()].some((file) => file.startsWith(below));
 }
 
 /** `a/b/c` → `a`, `a/b`, `a/b/c`. */

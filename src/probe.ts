@@ -94,9 +94,14 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
     if (entry.kind === 'dir') result.entryTree = await walkTree(path.join(mediaRoot, app.name));
     if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
     if (options.published) {
-      const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
-      const tree = served ? await walkTree(served, { followInternalLinks: true }).catch(() => undefined) : undefined;
-      if (tree) result.publishedTree = tree;
+      // A copy with no links in it publishes just what its walk saw: no second walk.
+      if (entry.kind === 'dir' && result.entryTree && result.entryTree.skipped.length === 0) {
+        result.publishedTree = result.entryTree;
+      } else {
+        const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
+        const tree = served ? await walkTree(served, { followInternalLinks: true }).catch(() => undefined) : undefined;
+        if (tree) result.publishedTree = tree;
+      }
     }
     return result;
   }, { concurrency: 16 });

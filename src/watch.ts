@@ -6,6 +6,7 @@
  * deletes; in every mode it links a media folder that appears and prunes one
  * that goes. Ctrl-C (or `signal`) ends it cleanly.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { link } from './api.js';
 import { loadConfig } from './config/load.js';
@@ -14,23 +15,42 @@ import { isAppMediaError } from './errors.js';
 import { formatLines } from './report.js';
 import type { Report, RunOptions } from './types.js';
 
-/** What to watch for the config as it stands: its file, and each app's media folder and package.json. */
-function watchedPaths(options: RunOptions): string[] {
-  const config = loadConfig(options);
-  const paths = new Set<string>();
-  paths.add(path.join(config.projectRoot, config.file ?? 'package.json'));
-  for (const app of discoverApps(config)) {
-    paths.add(path.join(app.appDir, app.mediaDirname));
-    paths.add(path.join(app.appDir, 'package.json'));
-  }
-  return [...paths].sort();
+/**
+ * What to watch for the config as it stands. Only paths that exist are given
+ * to the watcher (chokidar signals "ready" too early when asked to watch a
+ * missing path): each app's media folder and package.json and the config,
+ * deep; and, shallow, the folder of an app whose media folder is missing yet,
+ * to see it appear.
+ */
+interface Watched {
+  deep: string[];
+  shallow: string[];
 }
+
+function watchedPaths(options: RunOptions): Watched {
+  const config = loadConfig(options);
+  const deep = new Set<string>();
+  const shallow = new Set<string>();
+  const add = (file: string, orParent: boolean): void => {
+    if (existsSync(file)) deep.add(file);
+    else if (orParent && existsSync(path.dirname(file))) shallow.add(path.dirname(file));
+  };
+  add(path.join(config.projectRoot, config.file ?? 'package.json'), false);
+  for (const app of discoverApps(config)) {
+    add(path.join(app.appDir, app.mediaDirname), true);
+    add(path.join(app.appDir, 'package.json'), false);
+  }
+  return { deep: [...deep].sort(), shallow: [...shallow].sort() };
+}
+
+const EVENTS = ['add', 'change', 'unlink', 'addDir', 'unlinkDir'];
 
 export async function watch(options: RunOptions = {}): Promise<Report> {
   const { default: watchGlobs } = await import('glob-watcher');
   const logger = options.logger;
   let last = await link(options);
   let paths = watchedPaths(options);
+  let watchers: Array<ReturnType<typeof watchGlobs>> = [];
 
   const rerun = async (): Promise<void> => {
     try {
@@ -43,9 +63,9 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
         for (const line of formatLines(changed, logger.color ?? false)) logger[line.level](line.text);
       }
       const next = watchedPaths(options);
-      if (next.join('\n') !== paths.join('\n')) {
+      if (JSON.stringify(next) !== JSON.stringify(paths)) {
         paths = next;
-        await restart();
+        await start();
       }
     } catch (error) {
       // A config being edited may be briefly wrong: say so and keep watching.
@@ -53,12 +73,17 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
     }
   };
 
-  let watcher = watchGlobs(paths, { ignoreInitial: true, queue: true, delay: 100, events: ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] }, rerun);
-  const restart = async (): Promise<void> => {
-    await watcher.close();
-    watcher = watchGlobs(paths, { ignoreInitial: true, queue: true, delay: 100, events: ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] }, rerun);
+  /** (Re)starts the watchers and resolves once they have scanned: only then is a change sure to be seen. */
+  const start = async (): Promise<void> => {
+    await Promise.all(watchers.map((watcher) => watcher.close()));
+    watchers = [];
+    if (paths.deep.length > 0) watchers.push(watchGlobs(paths.deep, { ignoreInitial: true, queue: true, delay: 100, events: EVENTS }, rerun));
+    if (paths.shallow.length > 0) watchers.push(watchGlobs(paths.shallow, { ignoreInitial: true, queue: true, delay: 100, events: EVENTS, depth: 0 }, rerun));
+    await Promise.all(watchers.map((watcher) => new Promise<void>((resolve) => watcher.once('ready', () => resolve()))));
   };
-  logger?.info(`media:watch: watching ${paths.length} path${paths.length === 1 ? '' : 's'}; Ctrl-C to stop`);
+  await start();
+  const count = paths.deep.length + paths.shallow.length;
+  logger?.info(`media:watch: watching ${count} path${count === 1 ? '' : 's'}; Ctrl-C to stop`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -72,7 +97,7 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
     if (options.signal?.aborted) stop();
     else options.signal?.addEventListener('abort', stop, { once: true });
   });
-  await watcher.close();
+  await Promise.all(watchers.map((watcher) => watcher.close()));
   logger?.info('media:watch: stopped');
   return last;
 }

@@ -25,8 +25,8 @@ export interface CopyResult {
 }
 
 async function copyOne(source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> {
+  // copyFile gives the new file the source's mode (libuv sets it); the time is ours to set.
   await fs.copyFile(source, dest, constants.COPYFILE_EXCL);
-  await fs.chmod(dest, facts.mode);
   // Seconds as a number keep sub-millisecond precision (a Date would round to the millisecond).
   const mtime = facts.mtimeMs / 1000;
   await fs.utimes(dest, mtime, mtime);
@@ -73,7 +73,10 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   await removeListed(entryPath, plan);
   for (const dir of plan.mkdirs) await fs.mkdir(path.join(entryPath, dir), { recursive: true });
   const result = await writeFiles(sourceDir, entryPath, plan, replaceOne, onFile);
-  for (const { rel, mtimeMs } of plan.touch ?? []) await fs.utimes(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
+  for (const { rel, mtimeMs, mode } of plan.touch ?? []) {
+    await fs.chmod(path.join(entryPath, rel), mode);
+    await fs.utimes(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
+  }
   return result;
 }
 

@@ -47,11 +47,19 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
   let told = false;
   let pause = 20;
   for (;;) {
+    // Written whole under another name, then hard-linked into place (fails if a lock is there):
+    // a run killed at any moment never leaves an empty lock behind.
+    const draft = `${file}.${mine.token}`;
+    await fs.writeFile(draft, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
     try {
-      await fs.writeFile(file, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
+      await fs.link(draft, file);
       return holding(file, mine, staleMs);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // EEXIST: held by another run. ENOENT: our draft was swept as a leftover: write it again.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOENT') throw error;
+    } finally {
+      await fs.rm(draft, { force: true });
     }
     const holder = await readLock(file);
     if (holder && (await isStale(file, holder, staleMs))) {
@@ -102,8 +110,17 @@ async function isStale(file: string, holder: LockInfo, staleMs: number): Promise
   if (holder.host === HOST && holder.pid > 0 && !isRunning(holder.pid)) return true;
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat) return false;
-  // A lock that is still being written has no token yet: give it a moment before judging by age.
-  return Date.now() - stat.mtimeMs > (holder.token === '' ? Math.min(staleMs, 5000) : staleMs);
+  // Locks are written whole and then linked into place, so one without a token was never a lock.
+  return holder.token === '' || Date.now() - stat.mtimeMs > staleMs;
+}
+
+/** A lock moved aside, or the draft of a run killed while taking the lock: its process is gone, or it is old. */
+export async function isLeftoverLock(file: string): Promise<boolean> {
+  const info = await readLock(file);
+  if (!info) return false;
+  if (info.host === HOST && info.pid > 0 && !isRunning(info.pid)) return true;
+  const stat = await fs.stat(file).catch(() => undefined);
+  return stat !== undefined && Date.now() - stat.mtimeMs > 60_000;
 }
 
 function isRunning(pid: number): boolean {

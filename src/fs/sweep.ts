@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST_FILE, parseManifest } from '../ownership.js';
 import { removeTree, TEMP_MARK } from './copy.js';
-import { LOCK_FILE } from './lock.js';
+import { isLeftoverLock, LOCK_FILE } from './lock.js';
 
 export async function sweepLeftovers(mediaRoot: string): Promise<number> {
   let swept = 0;
@@ -21,7 +21,8 @@ export async function sweepLeftovers(mediaRoot: string): Promise<number> {
       else await fs.rm(full, { force: true });
       swept++;
     } else if (name.startsWith(`${LOCK_FILE}.`)) {
-      await fs.rm(full, { force: true });
+      // A lock moved aside, or a draft of a run killed while taking the lock; a fresh one may be in use.
+      if (await isLeftoverLock(full)) await fs.rm(full, { force: true });
     }
   }
   const manifest = parseManifest(await fs.readFile(path.join(mediaRoot, MANIFEST_FILE), 'utf8').catch(() => undefined));

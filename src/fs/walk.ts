@@ -1,5 +1,5 @@
 /** Read-only walks of a folder tree: what files it holds, with size and mtime. */
-import { promises as fs } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { TEMP_MARK } from './temp.js';
@@ -38,70 +38,106 @@ export interface WalkOptions {
 export type IgnoreMatcher = (relPath: string) => boolean;
 
 /** Globs are matched against the base name and against the whole relative path, like Django's ignore patterns. */
+const matchers = new Map<string, IgnoreMatcher>();
+
 export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
   if (globs.length === 0) return () => false;
+  const key = globs.join('\0');
+  const known = matchers.get(key);
+  if (known) return known;
+  const made = compileMatcher(globs);
+  matchers.set(key, made);
+  return made;
+}
+
+function compileMatcher(globs: readonly string[]): IgnoreMatcher {
   const match = picomatch([...globs], { dot: true });
   return (relPath) => match(relPath) || match(relPath.slice(relPath.lastIndexOf('/') + 1));
 }
 
+/**
+ * Walks a tree with synchronous calls, one folder after another. It reads
+ * only names and stats, never contents, and on a local disk that is several
+ * times faster than thousands of small promises, with flat memory (measured
+ * in bench/). The walk as a whole is still awaited, so callers may run
+ * several at once.
+ */
 export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeFacts> {
+  await Promise.resolve();
   const ignored = ignoreMatcher(options.ignore ?? []);
   const facts: TreeFacts = { files: new Map(), dirs: [], escapes: [], ignored: 0, skipped: [] };
-  const realRoot = options.followInternalLinks ? await fs.realpath(root) : root;
+  const realRoot = options.followInternalLinks ? realpathSync(root) : root;
 
-  type Found =
-    | { kind: 'file'; rel: string; facts: FileFacts; real?: string }
-    | { kind: 'dir'; rel: string; full: string }
-    | { kind: 'escape' | 'skip'; rel: string }
-    | { kind: 'ignored' | 'temp' };
+  /** Something removed while the walk was looking at it (another process at work) is simply not there. */
+  function look(dir: string, rel: string, entry: Dirent): void {
+    try {
+      lookAt(dir, rel, entry);
+    } catch (error) {
+      if (!vanished(error)) throw error;
+    }
+  }
 
-  async function look(dir: string, rel: string, entry: import('node:fs').Dirent): Promise<Found> {
+  function lookAt(dir: string, rel: string, entry: Dirent): void {
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
-    const full = path.join(dir, entry.name);
+    const full = `${dir}${path.sep}${entry.name}`;
     // A run's temporary file (in progress, or left by a crash and swept by the next run) is never content.
-    if (entry.name.startsWith(TEMP_MARK)) return { kind: 'temp' };
-    if (ignored(childRel)) return { kind: 'ignored' };
-    if (entry.isDirectory()) return { kind: 'dir', rel: childRel, full };
-    if (entry.isFile()) return { kind: 'file', rel: childRel, facts: factsOf(await fs.lstat(full)) };
-    if (!entry.isSymbolicLink() || !options.followInternalLinks) return { kind: 'skip', rel: childRel };
+    if (entry.name.startsWith(TEMP_MARK)) {
+      facts.temporary = (facts.temporary ?? 0) + 1;
+    } else if (ignored(childRel)) {
+      facts.ignored++;
+    } else if (entry.isDirectory()) {
+      facts.dirs.push(childRel);
+      visit(full, childRel);
+    } else if (entry.isFile()) {
+      facts.files.set(childRel, factsOf(lstatSync(full)));
+    } else if (!entry.isSymbolicLink() || !options.followInternalLinks) {
+      facts.skipped.push(childRel);
+    } else {
+      followLink(full, childRel);
+    }
+  }
+
+  function followLink(full: string, childRel: string): void {
     let real: string;
     try {
-      real = await fs.realpath(full);
+      real = realpathSync(full);
     } catch {
-      return { kind: 'skip', rel: childRel }; // dangling or a loop
+      facts.skipped.push(childRel); // dangling or a loop
+      return;
     }
-    if (!isInside(realRoot, real)) return { kind: 'escape', rel: childRel };
-    const stat = await fs.stat(full);
-    return stat.isFile() ? { kind: 'file', rel: childRel, facts: factsOf(stat), real } : { kind: 'skip', rel: childRel };
+    if (!isInside(realRoot, real)) {
+      facts.escapes.push(childRel);
+      return;
+    }
+    const stat = statSync(full);
+    if (!stat.isFile()) {
+      facts.skipped.push(childRel);
+      return;
+    }
+    facts.files.set(childRel, factsOf(stat));
+    (facts.links ??= new Map()).set(childRel, real);
   }
 
-  async function visit(dir: string, rel: string): Promise<void> {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
+  function visit(dir: string, rel: string): void {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      if (rel !== '' && vanished(error)) return; // a subfolder removed meanwhile; the root must exist
+      throw error;
+    }
+    // Name order, files and folders alike: the same tree always gives the same facts, in the same order.
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    // Looked at in parallel, recorded in name order: the same tree always gives the same facts.
-    const found = await Promise.all(entries.map((entry) => look(dir, rel, entry)));
-    const subdirs: Array<{ rel: string; full: string }> = [];
-    for (const item of found) {
-      switch (item.kind) {
-        case 'file':
-          facts.files.set(item.rel, item.facts);
-          if (item.real !== undefined) (facts.links ??= new Map()).set(item.rel, item.real);
-          break;
-        case 'dir': subdirs.push(item); break;
-        case 'escape': facts.escapes.push(item.rel); break;
-        case 'skip': facts.skipped.push(item.rel); break;
-        case 'ignored': facts.ignored++; break;
-        case 'temp': facts.temporary = (facts.temporary ?? 0) + 1; break;
-      }
-    }
-    for (const sub of subdirs) {
-      facts.dirs.push(sub.rel);
-      await visit(sub.full, sub.rel);
-    }
+    for (const entry of entries) look(dir, rel, entry);
   }
 
-  await visit(root, '');
+  visit(root, '');
   return facts;
+}
+
+function vanished(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function factsOf(stat: import('node:fs').Stats): FileFacts {

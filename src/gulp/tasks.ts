@@ -43,7 +43,7 @@ export interface GulpLike {
 type Runner = (options: RunOptions) => Promise<Report>;
 
 function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: string): MediaTask {
-  const fn = async (): Promise<void> => {
+  const work = async (): Promise<void> => {
     let verbose = options.verbose ?? false;
     let json = false;
     try {
@@ -64,6 +64,19 @@ function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: s
         process.stdout.write(`${JSON.stringify({ task, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } }, null, 2)}\n`);
       }
       throw forGulp(error, verbose);
+    }
+  };
+  // gulp runs each task inside a Node `domain`, which adds bookkeeping to every
+  // promise the task makes (measured: a third of a big copy's time). The work
+  // starts outside it; its errors still reach gulp through the returned promise.
+  const fn = (): Promise<void> => {
+    const domain = (process as { domain?: { enter(): void; exit(): void } | null }).domain;
+    if (!domain) return work();
+    domain.exit();
+    try {
+      return work();
+    } finally {
+      domain.enter();
     }
   };
   return Object.assign(fn, {

@@ -7,6 +7,7 @@ declare module 'glob-watcher' {
     ignoreInitial?: boolean;
     events?: string[];
     followSymlinks?: boolean;
+    depth?: number;
   }
   interface Watcher extends EventEmitter {
     close(): Promise<void>;
