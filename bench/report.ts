@@ -1,9 +1,14 @@
 /** The markdown: tables per size, the issue's targets with PASS/MISS, and bench/results.md merged by size. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatMiB, SIZE_NAMES, type Project, type SizeName } from './generate.js';
 import type { Tools } from './processes.js';
 import { fastest, medianMs, minMs, peakRssMiB, ratioTo, type Row, type Rows } from './rows.js';
+
+const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 export interface SizeResult {
   project: Project;
@@ -15,6 +20,8 @@ export interface SizeResult {
   tools: Tools;
   totalMs: number;
   date: Date;
+  /** 1-minute load averages at the start and the end of the size's run (other work on the machine skews times). */
+  load: [number, number];
 }
 
 export function formatMs(ms: number): string {
@@ -186,6 +193,14 @@ export function targetsTable(result: SizeResult, outcomes: readonly TargetOutcom
   return table(['target', 'set for', 'measured', 'limit', 'result'], outcomes.map((o) => [o.target, o.size, o.measured, o.limit, resultWord(o, size)]));
 }
 
+/** The commit measured, and whether src/ had uncommitted changes (the build under test is dist/, built from it). */
+function revisionLine(): string {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' });
+  if (head.status !== 0) return 'not a git checkout';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() !== '';
+  return `commit ${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/' : ''}`;
+}
+
 function machineLine(result: SizeResult): string {
   const cpus = os.cpus();
   const { tools } = result;
@@ -210,7 +225,9 @@ export function sizeSection(result: SizeResult): string {
     `${spec.apps} apps × ${spec.filesPerApp} files = ${project.files.toLocaleString('en-US')} files, ${formatMiB(project.bytes)} (${project.bytes.toLocaleString('en-US')} bytes; ${spec.description}); seed ${project.seed}; ${result.repeats} repeat${result.repeats === 1 ? '' : 's'} of each measurement.`,
     '',
     `- Machine: ${machineLine(result)}.`,
+    `- Code: ${revisionLine()}.`,
     `- Date: ${result.date.toISOString()}. Run time of this size: ${(result.totalMs / 1000).toFixed(1)} s (project ${project.reused ? 'reused from the cache' : `generated in ${(project.generateMs / 1000).toFixed(1)} s`}).`,
+    `- Load average (1 min) at the start and the end: ${result.load[0].toFixed(2)}, ${result.load[1].toFixed(2)} on ${os.cpus().length} cores.`,
     `- Skipped: ${skipped.length > 0 ? skipped.join('; ') : 'nothing'}.`,
     '',
     '### In process (programmatic API)',

@@ -69,23 +69,30 @@ async function main(): Promise<void> {
   const tools = detectTools();
   for (const [name, why] of tools.skipped) log(`skipping ${name}: ${why}`);
   if (!tools.time) log('GNU time (/usr/bin/time) not found: peak RSS is measured for node processes only');
-  const ctx: WholeContext = { tools, gulpBin };
+  const cliBin = path.join(REPO, 'bin', 'app-media.js');
+  const ctx: WholeContext = { tools, gulpBin, cliBin: existsSync(cliBin) ? cliBin : null };
 
   for (const sizeName of args.sizes) {
     const started = performance.now();
+    const loadBefore = os.loadavg()[0] ?? 0;
     const spec = SIZES[sizeName];
     const repeats = args.repeats ?? spec.repeats;
     const project = generateProject(spec, args.seed, args.cache, REPO, log);
     log(`${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`);
 
     const inProcess = await runInProcess(project, repeats, log);
-    const whole = await runWholeProcess(project, repeats, ctx, log);
+    const whole = runWholeProcess(project, repeats, ctx, log);
     // Memory should stay flat as files grow: the small project's copy, in this same run, is the reference.
     const smallCopyRssMiB = sizeName === 'small'
       ? peakRssMiB(whole.get('gulp.copy.clean'))
       : (copyRss(generateProject(SIZES.small, args.seed, args.cache, REPO, log), ctx).rssKiB ?? Number.NaN) / 1024;
 
-    const result: SizeResult = { project, repeats, inProcess, whole, smallCopyRssMiB, tools, totalMs: performance.now() - started, date: new Date() };
+    const result: SizeResult = {
+      project, repeats, inProcess, whole, smallCopyRssMiB, tools,
+      totalMs: performance.now() - started,
+      date: new Date(),
+      load: [loadBefore, os.loadavg()[0] ?? 0],
+    };
     const section = sizeSection(result);
     console.log(`\n${section}\n`);
     mergeResults(RESULTS, sizeName, section);

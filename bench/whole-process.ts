@@ -13,11 +13,20 @@ import { Rows, type Row } from './rows.js';
 export interface WholeContext {
   tools: Tools;
   gulpBin: string;
+  /** The package's own command (`bin/app-media.js`), where this checkout has one. */
+  cliBin: string | null;
 }
 
 const GULP_NOOP = ['gulp.noop'];
 
-export function wholeProcessRows(tools: Tools): Rows {
+/** `media:link` without gulp: the package's own command, else the programmatic API in a plain node process. */
+function bareLink(ctx: WholeContext, mode: 'symlink' | 'copy'): string[] {
+  if (ctx.cliBin) return [ctx.cliBin, 'link', '--mode', mode];
+  return ['--input-type=module', '-e', `import { link } from 'gulp-app-media'; const report = await link({ mode: '${mode}' }); if (report.failed) process.exit(1);`];
+}
+
+export function wholeProcessRows(ctx: WholeContext): Rows {
+  const { tools } = ctx;
   const rows = new Rows();
   const skip = (name: string): { skipped: string } | Record<string, never> => {
     const why = tools.skipped.get(name);
@@ -27,6 +36,11 @@ export function wholeProcessRows(tools: Tools): Rows {
   rows.add({ id: 'gulp.link.rerun', label: '`gulp media:link --mode symlink`, no-change re-run', kind: 'ours', floors: GULP_NOOP, peers: ['django.link.rerun'] });
   rows.add({ id: 'gulp.copy.clean', label: '`gulp media:link --mode copy`, clean', kind: 'ours', floors: GULP_NOOP, peers: ['cp', 'rsync.clean', 'django.copy.clean'] });
   rows.add({ id: 'gulp.copy.rerun', label: '`gulp media:link --mode copy`, no-change re-run', kind: 'ours', floors: GULP_NOOP, peers: ['rsync.rerun', 'django.copy.rerun'] });
+  const bare = (mode: string): string => (ctx.cliBin ? `\`app-media link --mode ${mode}\` (no gulp)` : `\`link({ mode: '${mode}' })\` in a bare node process (no gulp)`);
+  rows.add({ id: 'bare.link.clean', label: `${bare('symlink')}, clean`, kind: 'ours', floors: ['node'], peers: ['django.link.clean'] });
+  rows.add({ id: 'bare.link.rerun', label: `${bare('symlink')}, no-change re-run`, kind: 'ours', floors: ['node'], peers: ['django.link.rerun'] });
+  rows.add({ id: 'bare.copy.clean', label: `${bare('copy')}, clean`, kind: 'ours', floors: ['node'], peers: ['cp', 'rsync.clean', 'django.copy.clean'] });
+  rows.add({ id: 'bare.copy.rerun', label: `${bare('copy')}, no-change re-run`, kind: 'ours', floors: ['node'], peers: ['rsync.rerun', 'django.copy.rerun'] });
   rows.add({ id: 'node', label: '`node -e 0`', short: 'node -e 0', kind: 'baseline' });
   rows.add({ id: 'gulp.noop', label: '`gulp noop` (a do-nothing task in the same gulpfile)', short: 'gulp noop', kind: 'baseline', floors: ['node'] });
   rows.add({ id: 'cp', label: 'peer: `cp -r`', short: 'cp -r', kind: 'peer', ...skip('cp -r') });
@@ -39,9 +53,9 @@ export function wholeProcessRows(tools: Tools): Rows {
   return rows;
 }
 
-export async function runWholeProcess(project: Project, repeats: number, ctx: WholeContext, log: (line: string) => void): Promise<Rows> {
+export function runWholeProcess(project: Project, repeats: number, ctx: WholeContext, log: (line: string) => void): Rows {
   const { tools } = ctx;
-  const rows = wholeProcessRows(tools);
+  const rows = wholeProcessRows(ctx);
   const cwd = project.root;
   const mediaRoot = path.join(project.root, 'public', 'media');
   const scratch = path.join(project.home, 'out');
@@ -80,6 +94,10 @@ export async function runWholeProcess(project: Project, repeats: number, ctx: Wh
     gulp('gulp.link.clean', 'media:link', '--mode', 'symlink');
     gulp('gulp.link.rerun', 'media:link', '--mode', 'symlink');
     remove(mediaRoot);
+    // The same work without gulp: what gulp and its task wrapper cost.
+    node('bare.link.clean', bareLink(ctx, 'symlink'));
+    node('bare.link.rerun', bareLink(ctx, 'symlink'));
+    remove(mediaRoot);
 
     if (tools.python) {
       const staticRoot = fresh('django-links');
@@ -91,6 +109,11 @@ export async function runWholeProcess(project: Project, repeats: number, ctx: Wh
     flushDisk();
     gulp('gulp.copy.clean', 'media:link', '--mode', 'copy');
     gulp('gulp.copy.rerun', 'media:link', '--mode', 'copy');
+    remove(mediaRoot);
+
+    flushDisk();
+    node('bare.copy.clean', bareLink(ctx, 'copy'));
+    node('bare.copy.rerun', bareLink(ctx, 'copy'));
     remove(mediaRoot);
 
     if (tools.cp) {
