@@ -160,11 +160,8 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
         records.set(plan.name, copyRecord(ctx, plan, action.fallback));
         return;
       }
-      // The copy held only the tool's own files (the plan checked): remove those, then its empty folders.
-      const own = [...action.fallback.unchanged.keys(), ...action.fallback.writes.map((file) => file.rel), ...action.fallback.deletes];
-      await removeListed(aside, { deletes: own, rmdirs: [] });
-      const leftover = await walkTree(aside);
-      await removeListed(aside, { deletes: [], rmdirs: [...leftover.dirs].reverse() });
+      // The copy held only the tool's own files and folders (the plan checked and listed them): remove those.
+      await removeListed(aside, { deletes: action.own.files, rmdirs: action.own.dirs });
       await rmdirIfEmpty(aside);
       settle(outcome, plan, made);
       records.set(plan.name, made.record);
@@ -264,6 +261,7 @@ const HINTS: Record<string, string> = {
   EACCES: 'check that the account running the task may read the app\'s media folder and write to mediaRoot',
   EPERM: 'the operation was not permitted: check permissions and whether the file system allows it',
   ENOSPC: 'the disk is full: free some space and run again',
+  EIO: 'the disk reported a read or write error: check the device (dmesg, SMART) before running again',
   EROFS: 'mediaRoot is on a read-only file system',
   ENOENT: 'a folder vanished while the task ran: run again',
 };

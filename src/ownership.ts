@@ -53,7 +53,7 @@ export interface Manifest {
 }
 
 export function emptyManifest(): Manifest {
-  return { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries: {} };
+  return { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries: Object.create(null) as Record<string, OwnRecord> };
 }
 
 export function hashTarget(linkText: string): string {
@@ -168,7 +168,7 @@ function isRecord(value: unknown): value is OwnRecord {
 }
 
 export function serializeManifest(manifest: Manifest): string {
-  const entries: Record<string, OwnRecord> = {};
+  const entries = Object.create(null) as Record<string, OwnRecord>;
   for (const name of Object.keys(manifest.entries).sort()) entries[name] = manifest.entries[name] as OwnRecord;
   return `${JSON.stringify({ tool: manifest.tool, version: manifest.version, entries }, null, 1)}\n`;
 }

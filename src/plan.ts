@@ -44,7 +44,7 @@ export type Action =
   /** Remove the tool's own copy: the recorded, unchanged files, then empty folders. */
   | { op: 'remove-copy'; copy: CopyPlan }
   /** Put the tool's own copy aside, make a link; on refusal put the copy back and sync it. */
-  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan }
+  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan; own: { files: string[]; dirs: string[] } }
   /** The entry is right and was made under a pending record (a run was cut short): record it for good. */
   | { op: 'adopt'; record: OwnRecord };
 
@@ -212,10 +212,26 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
       if (sync.kept.length > 0) {
         return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
       }
+      // Only what the tool wrote goes when the copy is replaced: files it recorded that are
+      // there now, and folders those were in. A folder the record does not hold was made by
+      // hand (even an empty one): it blocks the switch, as a file added by hand does.
+      const held = recordedDirs(record);
+      const handDirs = facts.entryTree.dirs.filter((dir) => !held.has(dir));
+      if (handDirs.length > 0) {
+        plan.status = 'conflict';
+        plan.reason = `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ${listSome(handDirs.map((dir) => `${dir}/`))}`;
+        plan.hint = 'move them into the app\'s media folder or remove them by hand, then run media:link again';
+        return plan;
+      }
+      const recorded = recordedFiles(record);
+      const own = {
+        files: [...facts.entryTree.files.keys()].filter((rel) => Object.hasOwn(recorded, rel)),
+        dirs: [...facts.entryTree.dirs].sort().reverse(),
+      };
       plan.status = 'relinked';
       plan.mode = first;
       plan.reason = 'its copy is replaced by a link';
-      plan.actions.push({ op: 'copy-to-link', strategies, fallback: sync });
+      plan.actions.push({ op: 'copy-to-link', strategies, fallback: sync, own });
       return plan;
     }
 

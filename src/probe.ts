@@ -178,6 +178,19 @@ async function sourceFacts(app: App): Promise<SourceFacts> {
 }
 
 export async function entryFacts(entryPath: string): Promise<EntryFacts> {
+  // Another run (or a person) may change the entry between the lstat and the closer look:
+  // look again, and a few changes in a row make it whatever the last lstat saw.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await entryFactsOnce(entryPath);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EINVAL') || attempt >= 2) throw error;
+    }
+  }
+}
+
+async function entryFactsOnce(entryPath: string): Promise<EntryFacts> {
   const stat = await lstatOrNull(entryPath);
   if (!stat) return { kind: 'missing' };
   if (stat.isSymbolicLink()) {

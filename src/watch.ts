@@ -54,16 +54,19 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
 
   const rerun = async (): Promise<void> => {
     try {
-      // Lines only for what changed, and a summary: a watch session should read like a log of changes.
-      const { logger: _silent, ...quiet } = options;
-      const report = await link(quiet);
-      last = report;
-      if (logger) {
+      // When what to watch changes (a media folder appeared or went), the watchers restart, and
+      // whatever appeared while they were starting up is seen by one more look.
+      for (let round = 0; round < 5; round++) {
+        // Lines only for what changed, and a summary: a watch session should read like a log of changes.
+        const { logger: _silent, ...quiet } = options;
+        const report = await link(quiet);
+        last = report;
         const changed = { ...report, apps: report.apps.filter((app) => app.status !== 'up-to-date') };
-        for (const line of formatLines(changed, logger.color ?? false)) logger[line.level](line.text);
-      }
-      const next = watchedPaths(options);
-      if (JSON.stringify(next) !== JSON.stringify(paths)) {
+        if (logger && (round === 0 || changed.apps.some((app) => app.status !== 'no-media'))) {
+          for (const line of formatLines(changed, logger.color ?? false)) logger[line.level](line.text);
+        }
+        const next = watchedPaths(options);
+        if (JSON.stringify(next) === JSON.stringify(paths)) return;
         paths = next;
         await start();
       }

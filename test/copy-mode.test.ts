@@ -1075,6 +1075,30 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expectConverged(root, APPS);
   });
 
+  it('EIO (a failing disk) on an update: that app is error with the disk hint, its published files stay the old whole ones, the others update', () => {
+    const APPS = ['blog', 'failing'];
+    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+    bulkMedia(root, 'failing', 12, 32 * 1024, 1);
+    expect(gulp(root, ['media:link']).status).to.equal(0);
+    const before = published(root);
+    for (let index = 0; index < 12; index += 2) writeFileSync(path.join(sourceOf(root, 'failing'), 'd0', `f${index}.bin`), randomBytes(40_000));
+    writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 3 }');
+    const run = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'media/failing/', FAULT_WRITE_ERRNO: 'EIO' }));
+    expect(run.status, run.output).to.not.equal(0);
+    const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
+    expect(byName['failing']).to.include({ status: 'error' });
+    expect(String(byName['failing']?.['reason'])).to.match(/^EIO/);
+    expect(String(byName['failing']?.['hint'])).to.contain('read or write error');
+    expect(byName['blog']).to.include({ status: 'copied' });
+    const after = published(root);
+    for (const [rel, hash] of before) if (rel.startsWith('failing/')) expect(after.get(rel), rel).to.equal(hash);
+    expect(after.get('blog/css/blog.css')).to.equal(sha('.blog { v: 3 }'));
+    expect(temporaries(mediaOf(root))).to.deep.equal([]);
+    expect(locks(root)).to.deep.equal([]);
+    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expectConverged(root, APPS);
+  });
+
   it('a source folder vanishing mid-run (open gives ENOENT): that app is error, the others are copied, nothing partial published', () => {
     const APPS = ['blog', 'shop', 'vanish'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });

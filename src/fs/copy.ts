@@ -69,11 +69,24 @@ export async function createCopy(sourceDir: string, entryPath: string, plan: Cop
 
 /** Brings an existing copy (the tool's own) in line with the plan. */
 export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
+  const guard = plainPaths(entryPath);
   // Removals first: a file that became a folder in the source (or the reverse) must make way.
-  await removeListed(entryPath, plan);
-  for (const dir of plan.mkdirs) await fs.mkdir(path.join(entryPath, dir), { recursive: true });
-  const result = await writeFiles(sourceDir, entryPath, plan, replaceOne, onFile);
+  await removeListed(entryPath, plan, guard);
+  for (const dir of plan.mkdirs) {
+    // The folders on its way, not the folder itself (it may not be there yet).
+    await guard(dir);
+    await fs.mkdir(path.join(entryPath, dir), { recursive: true });
+  }
+  // Every write is checked first: nothing is written through a folder that became a link.
+  const guarded = async (source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> => {
+    await guard(path.relative(entryPath, dest).split(path.sep).join('/'));
+    await replaceOne(source, dest, facts);
+  };
+  const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
   for (const { rel, mtimeMs, mode } of plan.touch ?? []) {
+    await guard(rel);
+    const stat = await fs.lstat(path.join(entryPath, rel));
+    if (!stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     await fs.chmod(path.join(entryPath, rel), mode);
     await fs.utimes(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
   }
@@ -83,12 +96,14 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
 /** Something in a copy became a link (or vanished) between the plan and the write. */
 export class EntryChanged extends Error {}
 
+type PathGuard = (rel: string) => Promise<void>;
+
 /**
- * Removes the listed files, then the listed folders that are empty. Each
- * folder on the way is checked first: if one has turned into a link since the
- * plan, nothing is deleted through it.
+ * A check that the copy's folder and every folder on the way to `rel` are
+ * still plain folders (not links, not gone). Each folder is looked at once per
+ * run, at the first write or delete under it: after the plan, before the work.
  */
-export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs'>): Promise<void> {
+function plainPaths(entryPath: string): PathGuard {
   const checked = new Map<string, boolean>();
   const isPlainDir = async (dir: string): Promise<boolean> => {
     let known = checked.get(dir);
@@ -99,23 +114,30 @@ export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'dele
     }
     return known;
   };
-  const assertPlainPath = async (rel: string): Promise<void> => {
-    const parts = rel.split('/').slice(0, -1);
+  return async (rel) => {
     let dir = entryPath;
     if (!(await isPlainDir(dir))) throw new EntryChanged(`${path.basename(entryPath)} is no longer a plain folder`);
-    for (const part of parts) {
+    for (const part of rel.split('/').slice(0, -1)) {
       dir = path.join(dir, part);
       if (!(await isPlainDir(dir))) throw new EntryChanged(`${path.basename(entryPath)}/${rel}: a folder on its path changed into something else`);
     }
   };
+}
+
+/**
+ * Removes the listed files, then the listed folders that are empty. Each
+ * folder on the way is checked first: if one has turned into a link since the
+ * plan, nothing is deleted through it.
+ */
+export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs'>, guard: PathGuard = plainPaths(entryPath)): Promise<void> {
   for (const rel of plan.deletes) {
-    await assertPlainPath(rel);
+    await guard(rel);
     const stat = await fs.lstat(path.join(entryPath, rel)).catch(() => undefined);
     if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     if (stat) await fs.unlink(path.join(entryPath, rel));
   }
   for (const rel of plan.rmdirs) {
-    await assertPlainPath(`${rel}/x`);
+    await guard(`${rel}/x`);
     await rmdirIfEmpty(path.join(entryPath, rel));
   }
 }

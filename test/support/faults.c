@@ -7,6 +7,8 @@
  *                         writev, pwritev, sendfile, copy_file_range, and the
  *                         raw syscall(SYS_copy_file_range) libuv's
  *                         fs.copyFile uses on Linux.
+ *   FAULT_WRITE_ERRNO=EIO makes those writes fail with EIO ("input/output
+ *                         error", a failing disk) instead.
  *   FAULT_OPEN_PATH=<s>   opening a path that holds <s> fails with ENOENT, as
  *                         when a folder vanishes between a look and a copy.
  *   FAULT_SLOW_PATH=<s>   copying into a file whose path holds <s> first sleeps
@@ -46,7 +48,8 @@ static int fd_matches(int fd, const char *marker) {
 static int refuse_write(int fd) {
   if (fd <= 2) return 0;
   if (fd_matches(fd, getenv("FAULT_WRITE_PATH"))) {
-    errno = ENOSPC;
+    const char *which = getenv("FAULT_WRITE_ERRNO");
+    errno = (which != NULL && strcmp(which, "EIO") == 0) ? EIO : ENOSPC;
     return 1;
   }
   return 0;

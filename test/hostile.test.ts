@@ -1,0 +1,610 @@
+/**
+ * The hostile-input catalogue (issue 8, spec §6 rules 1, 6 and 7): links in an
+ * app's media to /etc and the home folder, app names with unicode, "..", NUL
+ * or 300 characters, a mediaRoot that is a link to "/", config keys such as
+ * __proto__, a config of 10,000 apps, symlink loops in an app's media. Each
+ * gets a coded error (APP_MEDIA_*) or a reported skip, and nothing is written
+ * outside mediaRoot (the project minus mediaRoot is snapshotted around every
+ * run).
+ *
+ * Then faults that only a hook can time: an entry replaced by hand between the
+ * plan and its apply (through `onProgress`, which apply calls after each file
+ * an earlier app's copy writes): apply must re-check before every write and
+ * never write or delete through a link that appeared.
+ */
+import { expect } from 'chai';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { clean, link, verify } from '../src/index.js';
+import type { Report, RunOptions } from '../src/index.js';
+import { mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
+
+after(removeTempDirs);
+
+const MEDIA = 'public/media';
+
+function project(files: Record<string, string | Buffer>, config: unknown): string {
+  const root = tempDir('hostile');
+  writeTree(root, files);
+  writeFileSync(path.join(root, 'app-media.config.json'), typeof config === 'string' ? config : `${JSON.stringify(config, null, 2)}\n`);
+  return root;
+}
+
+/**
+ * The project without mediaRoot, folder times left out: making mediaRoot (and its parent
+ * `public/`, "created if missing") is the one change allowed outside it.
+ */
+function outsideMedia(root: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [rel, entry] of snapshot(root, { skip: (rel) => rel === MEDIA })) {
+    if (rel === path.dirname(MEDIA) && entry.type === 'dir') continue;
+    out[rel] = entry.type === 'dir' ? { type: 'dir' } : entry;
+  }
+  return out;
+}
+
+/** Names in a folder we must not write to (the file system root, the home folder). */
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function expectCode(run: Promise<unknown>, code: string): Promise<Error & { code: string; hint: string }> {
+  try {
+    await run;
+  } catch (error) {
+    expect((error as { code?: string }).code, (error as Error).message).to.equal(code);
+    expect((error as { hint?: string }).hint, 'a hint naming the fix').to.be.a('string').and.not.equal('');
+    return error as Error & { code: string; hint: string };
+  }
+  throw new Error(`expected ${code}, but the run succeeded`);
+}
+
+function statusOf(report: Report, name: string): string | undefined {
+  return report.apps.find((app) => app.name === name)?.status;
+}
+
+/** Fails the test instead of hanging it: a hostile tree must never make a run loop. */
+async function within<T>(ms: number, what: string, run: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms); });
+  try {
+    return await Promise.race([run, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+describe('hostile input: links in an app\'s media to /etc and to the home folder', function () {
+  this.timeout(30_000);
+  const HOME = os.homedir();
+
+  function withOutsideLinks(mode: 'copy' | 'symlink'): string {
+    const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode, apps: ['./apps/blog'] });
+    const media = path.join(root, 'apps/blog/app_media/blog');
+    symlinkSync('/etc', path.join(media, 'etc'));
+    symlinkSync('/etc/hostname', path.join(media, 'css', 'hostname.css'));
+    symlinkSync(path.relative(path.join(media, 'img'), HOME), path.join(media, 'img', 'home'));
+    return root;
+  }
+
+  it('copy mode: none of them is copied, the line names them; verify passes (the copy holds no link); nothing written outside mediaRoot', async () => {
+    const root = withOutsideLinks('copy');
+    const before = outsideMedia(root);
+    const home = namesIn(HOME);
+    const hostname = existsSync('/etc/hostname') ? sha(readFileSync('/etc/hostname')) : undefined;
+    const report = await link({ cwd: root });
+    expect(statusOf(report, 'blog')).to.equal('copied');
+    const reason = report.apps[0]?.reason ?? '';
+    for (const name of ['etc', 'css/hostname.css', 'img/home']) expect(reason, `the line names ${name}`).to.include(name);
+    expect(reason).to.match(/not copied/);
+    const copy = path.join(root, MEDIA, 'blog');
+    for (const rel of ['etc', 'css/hostname.css', 'img/home']) expect(existsSync(path.join(copy, rel)), rel).to.equal(false);
+    expect(readdirSync(path.join(copy, 'css'))).to.deep.equal(['blog.css']);
+    const checked = await verify({ cwd: root });
+    expect(statusOf(checked, 'blog'), checked.apps[0]?.reason ?? '').to.equal('ok');
+    expect(outsideMedia(root)).to.deep.equal(before);
+    expect(namesIn(HOME)).to.deep.equal(home);
+    if (hostname) expect(sha(readFileSync('/etc/hostname'))).to.equal(hostname);
+  });
+
+  it('link mode: verify reports escape and names every such link; clean removes only the entry; nothing outside changes', async () => {
+    const root = withOutsideLinks('symlink');
+    const before = outsideMedia(root);
+    const home = namesIn(HOME);
+    expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
+    const checked = await verify({ cwd: root });
+    expect(checked.failed).to.equal(true);
+    expect(statusOf(checked, 'blog')).to.equal('escape');
+    for (const name of ['etc', 'css/hostname.css', 'img/home']) expect(checked.apps[0]?.reason ?? '', name).to.include(name);
+    const cleaned = await clean({ cwd: root });
+    expect(statusOf(cleaned, 'blog')).to.equal('removed');
+    expect(outsideMedia(root)).to.deep.equal(before);
+    expect(namesIn(HOME)).to.deep.equal(home);
+    expect(existsSync('/etc/hostname') || existsSync('/etc')).to.equal(true);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('hostile input: app names and media folder names', function () {
+  this.timeout(30_000);
+
+  const badNames: Array<[string, string]> = [
+    ['unicode (é)', 'café'],
+    ['".."', '..'],
+    ['"a..b"', 'a..b'],
+    ['a NUL character', 'a\u0000b'],
+    ['300 characters', 'a'.repeat(300)],
+    ['a slash', 'a/b'],
+    ['a backslash', 'a\\b'],
+    ['a leading dot', '.hidden'],
+    ['a leading dash', '-rf'],
+    ['a space', 'my app'],
+    ['a newline', 'a\nb'],
+    ['an empty string', ''],
+  ];
+  for (const [title, name] of badNames) {
+    it(`an app name with ${title}: APP_MEDIA_BAD_NAME from link and verify, nothing written anywhere`, async () => {
+      const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, apps: [{ path: './apps/blog', name }] });
+      const before = snapshot(root);
+      const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
+      expect(error.message).to.include('invalid app name');
+      await expectCode(verify({ cwd: root }), 'APP_MEDIA_BAD_NAME');
+      expect(snapshot(root)).to.deep.equal(before);
+      expect(existsSync(path.join(root, MEDIA))).to.equal(false);
+    });
+  }
+
+  it('a folder app whose folder name is unicode (café, no "name" in its entry): APP_MEDIA_BAD_NAME naming the entry', async () => {
+    const root = project({ 'apps/café/app_media/café/x.css': 'x' }, { mediaRoot: MEDIA, apps: ['./apps/café'] });
+    const before = snapshot(root);
+    const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
+    expect((error as { field?: string }).field).to.equal('apps[0]');
+    expect(snapshot(root)).to.deep.equal(before);
+  });
+
+  it('a package.json appMedia.name with ".." or a NUL: APP_MEDIA_BAD_NAME', async () => {
+    for (const name of ['../../etc', 'x\u0000']) {
+      const root = project({ 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { name } }), 'apps/blog/app_media/blog/x.css': 'x' }, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
+      const before = snapshot(root);
+      await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
+      expect(snapshot(root)).to.deep.equal(before);
+    }
+  });
+
+  const badDirnames: Array<[string, unknown]> = [['".."', '..'], ['"a/b"', 'a/b'], ['"../../etc"', '../../etc'], ['a NUL', 'app\u0000media'], ['"."', '.'], ['an absolute path', '/etc']];
+  for (const [title, mediaDirname] of badDirnames) {
+    it(`a mediaDirname of ${title} (entry, project, or the app's package.json): APP_MEDIA_BAD_VALUE, nothing written`, async () => {
+      const configs: Array<[Record<string, string>, unknown]> = [
+        [{}, { mediaRoot: MEDIA, apps: [{ path: './apps/blog', mediaDirname }] }],
+        [{}, { mediaRoot: MEDIA, mediaDirname, apps: ['./apps/blog'] }],
+        [{ 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { mediaDirname } }) }, { mediaRoot: MEDIA, apps: ['./apps/blog'] }],
+      ];
+      for (const [files, config] of configs) {
+        const root = project({ ...mediaFiles('apps/blog', 'blog'), ...files }, config);
+        const before = snapshot(root);
+        await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_VALUE');
+        expect(snapshot(root)).to.deep.equal(before);
+      }
+    });
+  }
+
+  it('foreign entries in mediaRoot with hostile names (é, a newline, a leading dash, 255 bytes) are listed as foreign and kept by link and clean', async () => {
+    const names = ['café.txt', 'line\nbreak', '-rf', `${'x'.repeat(251)}.txt`, '..,', ' '];
+    const root = project({ ...mediaFiles('apps/blog', 'blog'), ...Object.fromEntries(names.map((name) => [`${MEDIA}/${name}`, `mine ${name.length}`])) }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    const mine = (): Record<string, EntrySnapshot | undefined> => Object.fromEntries(names.map((name) => [name, snapshot(path.join(root, MEDIA)).get(name)]));
+    const before = mine();
+    expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
+    const cleaned = await clean({ cwd: root, force: true });
+    for (const name of names) expect(statusOf(cleaned, name), JSON.stringify(name)).to.equal('foreign');
+    expect(statusOf(cleaned, 'blog')).to.equal('removed');
+    expect(mine()).to.deep.equal(before);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('hostile input: a mediaRoot that is, or leads to, a file system root or the home folder', function () {
+  this.timeout(30_000);
+  const HOME = os.homedir();
+
+  const cases: Array<{ title: string; mediaRoot: string; link?: string; code: string }> = [
+    { title: 'a link to "/"', mediaRoot: MEDIA, link: '/', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: 'a link to "/" through a relative text', mediaRoot: MEDIA, link: 'REL:/', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: '"/" itself', mediaRoot: '/', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: '"/etc/.." (a root in disguise)', mediaRoot: '/etc/..', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: 'a link to the home folder', mediaRoot: MEDIA, link: HOME, code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: 'the home folder itself', mediaRoot: HOME, code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: 'the project root (".")', mediaRoot: '.', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: 'a folder holding the project ("..")', mediaRoot: '..', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: 'a link into an app\'s media folder', mediaRoot: MEDIA, link: 'APP', code: 'APP_MEDIA_LOOP' },
+  ];
+  for (const { title, mediaRoot, link: linkTo, code } of cases) {
+    // clean needs no app (it works after node_modules is gone), so it cannot see a loop: it only refuses unsafe roots.
+    const tasks = code === 'APP_MEDIA_LOOP' ? 'link and verify' : 'link, clean and verify';
+    it(`mediaRoot ${title}: ${code} from ${tasks}, before anything is touched`, async () => {
+      const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot, apps: ['./apps/blog'] });
+      if (linkTo) {
+        mkdirSync(path.join(root, 'public'), { recursive: true });
+        const target = linkTo === 'APP' ? path.join(root, 'apps/blog/app_media/blog/img') : linkTo.startsWith('REL:') ? path.relative(path.join(root, 'public'), linkTo.slice(4)) : linkTo;
+        symlinkSync(target, path.join(root, MEDIA));
+      }
+      const before = snapshot(root);
+      const top = namesIn('/');
+      const home = namesIn(HOME);
+      const runs: Array<[string, () => Promise<Report>]> = [['link', () => link({ cwd: root })], ['clean', () => clean({ cwd: root, force: true })], ['verify', () => verify({ cwd: root })]];
+      for (const [task, run] of runs) {
+        if (task === 'clean' && code === 'APP_MEDIA_LOOP') continue;
+        const error = await expectCode(run(), code);
+        expect(error.message, task).to.match(/mediaRoot|loop|inside/i);
+      }
+      if (code === 'APP_MEDIA_UNSAFE_MEDIA_ROOT') await expectCode(link({ cwd: root, mode: 'copy' }), code);
+      expect(snapshot(root)).to.deep.equal(before);
+      expect(namesIn('/')).to.deep.equal(top);
+      expect(namesIn(HOME)).to.deep.equal(home);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
+
+describe('hostile input: config keys __proto__, constructor and friends', function () {
+  this.timeout(30_000);
+  const prototypeNames = (): string[] => Object.getOwnPropertyNames(Object.prototype).sort();
+  let pristine: string[];
+  before(() => {
+    pristine = prototypeNames();
+  });
+  afterEach(() => {
+    expect(prototypeNames(), 'Object.prototype keeps its own properties').to.deep.equal(pristine);
+    expect(({} as Record<string, unknown>)['polluted'], 'nothing was added to Object.prototype').to.equal(undefined);
+    expect(Object.prototype.toString.call([])).to.equal('[object Array]');
+  });
+
+  const files = mediaFiles('apps/blog', 'blog');
+  const texts: Array<[string, string, string]> = [
+    ['a top-level "__proto__" in app-media.config.json', '{"mediaRoot":"public/media","__proto__":{"polluted":true},"apps":["./apps/blog"]}', '__proto__'],
+    ['a top-level "constructor"', '{"mediaRoot":"public/media","constructor":{"prototype":{"polluted":true}},"apps":["./apps/blog"]}', 'constructor'],
+    ['a top-level "prototype"', '{"mediaRoot":"public/media","prototype":{"polluted":true},"apps":["./apps/blog"]}', 'prototype'],
+    ['a top-level "toString"', '{"mediaRoot":"public/media","toString":"x","apps":["./apps/blog"]}', 'toString'],
+    ['"__proto__" in an app entry', '{"mediaRoot":"public/media","apps":[{"path":"./apps/blog","__proto__":{"polluted":true}}]}', '__proto__'],
+    ['"constructor" in an app entry', '{"mediaRoot":"public/media","apps":[{"path":"./apps/blog","constructor":{"polluted":true}}]}', 'constructor'],
+  ];
+  for (const [title, text, key] of texts) {
+    it(`${title}: APP_MEDIA_UNKNOWN_FIELD naming it; Object.prototype not polluted; nothing written`, async () => {
+      const root = project(files, text);
+      const before = snapshot(root);
+      for (const run of [() => link({ cwd: root }), () => clean({ cwd: root }), () => verify({ cwd: root })]) {
+        const error = await expectCode(run(), 'APP_MEDIA_UNKNOWN_FIELD');
+        expect(error.message).to.include(`"${key}"`);
+      }
+      expect(snapshot(root)).to.deep.equal(before);
+    });
+  }
+
+  it('"__proto__" and "constructor" under "appMedia" in package.json: APP_MEDIA_UNKNOWN_FIELD with the appMedia. prefix', async () => {
+    for (const key of ['__proto__', 'constructor']) {
+      const root = tempDir('hostile');
+      writeTree(root, { ...files, 'package.json': `{"name":"site","appMedia":{"mediaRoot":"public/media","apps":["./apps/blog"],"${key}":{"polluted":true}}}` });
+      const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_UNKNOWN_FIELD');
+      expect((error as { field?: string }).field).to.equal(`appMedia.${key}`);
+    }
+  });
+
+  it('"__proto__" and "constructor" as options in code: APP_MEDIA_UNKNOWN_FIELD', async () => {
+    const root = project(files, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
+    const withProto = JSON.parse(`{"cwd":${JSON.stringify(root)},"__proto__":{"polluted":true}}`) as RunOptions;
+    await expectCode(link(withProto), 'APP_MEDIA_UNKNOWN_FIELD');
+    await expectCode(link({ cwd: root, constructor: { polluted: true } } as unknown as RunOptions), 'APP_MEDIA_UNKNOWN_FIELD');
+    expect(existsSync(path.join(root, MEDIA))).to.equal(false);
+  });
+
+  it('a records file whose entries are "__proto__" and "constructor" claims nothing: foreign entries stay, Object.prototype intact', async () => {
+    const root = project({ ...files, [`${MEDIA}/constructor/mine.txt`]: 'mine', [`${MEDIA}/legacy/index.html`]: 'mine' }, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
+    writeFileSync(path.join(root, MEDIA, '.app-media.json'), '{"tool":"gulp-app-media","version":1,"entries":{"__proto__":{"kind":"copy","source":"x","files":{"mine.txt":[4,1]}},"constructor":{"kind":"symlink","source":"x","target":"sha256:00"},"legacy":{"polluted":true}}}');
+    const before = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
+    expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
+    const cleaned = await clean({ cwd: root, force: true });
+    expect(statusOf(cleaned, 'constructor')).to.equal('foreign');
+    expect(statusOf(cleaned, 'legacy')).to.equal('foreign');
+    const after = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
+    expect(after).to.deep.equal(before);
+  });
+
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    it(`an app named "${name}" (an Object.prototype member) links, verifies and cleans like any other; a folder of yours at that name is a conflict and stays`, async () => {
+      const root = project(mediaFiles(`apps/${name}`, name), { mediaRoot: MEDIA, mode: 'copy', apps: [`./apps/${name}`] });
+      expect(statusOf(await link({ cwd: root }), name)).to.equal('copied');
+      expect(statusOf(await verify({ cwd: root }), name)).to.equal('ok');
+      expect(statusOf(await clean({ cwd: root }), name)).to.equal('removed');
+      writeTree(root, { [`${MEDIA}/${name}/mine.txt`]: 'mine' });
+      const mine = snapshot(path.join(root, MEDIA, name));
+      const linked = await link({ cwd: root });
+      expect(statusOf(linked, name)).to.equal('conflict');
+      expect(statusOf(await clean({ cwd: root, force: true }), name)).to.equal('foreign');
+      expect(snapshot(path.join(root, MEDIA, name))).to.deep.equal(mine);
+    });
+  }
+
+  it('clean says a foreign folder named "constructor" is "not made by app-media" when there is no records file (regression)', async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
+      const root = project({ [`${MEDIA}/${name}/mine.txt`]: 'mine' }, { mediaRoot: MEDIA, apps: [] });
+      const cleaned = await clean({ cwd: root });
+      expect(cleaned.apps.find((app) => app.name === name)?.reason, name).to.equal('not made by app-media; left as it is');
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('hostile input: a config of 10,000 apps', function () {
+  this.timeout(60_000);
+  const COUNT = 10_000;
+  const names = Array.from({ length: COUNT }, (_, index) => `app${String(index).padStart(5, '0')}`);
+
+  it('10,000 app folders that do not exist: APP_MEDIA_APP_NOT_FOUND naming the first, at once, nothing written', async () => {
+    const root = project({}, { mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) });
+    const before = snapshot(root);
+    const started = performance.now();
+    const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_APP_NOT_FOUND');
+    expect(performance.now() - started).to.be.below(5_000);
+    expect((error as { field?: string }).field).to.equal('apps[0]');
+    expect(snapshot(root)).to.deep.equal(before);
+  });
+
+  it('10,000 apps of which 20 have media: link, a no-change link, verify and clean each finish in seconds; only mediaRoot is written', async () => {
+    const root = tempDir('hostile-10k');
+    for (const [index, name] of names.entries()) {
+      mkdirSync(path.join(root, 'apps', name), { recursive: true });
+      if (index % 500 === 0) writeTree(root, mediaFiles(`apps/${name}`, name));
+    }
+    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) }));
+    const before = outsideMedia(root);
+    const times: Record<string, number> = {};
+    const timed = async (label: string, run: () => Promise<Report>): Promise<Report> => {
+      const started = performance.now();
+      const report = await within(20_000, label, run());
+      times[label] = Math.round(performance.now() - started);
+      return report;
+    };
+    const linked = await timed('link', () => link({ cwd: root }));
+    expect(linked.counts).to.deep.equal({ linked: 20, 'no-media': COUNT - 20 });
+    expect(linked.failed).to.equal(false);
+    const media = snapshot(path.join(root, MEDIA));
+    expect([...media.keys()].filter((rel) => !rel.startsWith('.app-media')).length).to.equal(20);
+    const again = await timed('link again', () => link({ cwd: root }));
+    expect(again.counts).to.deep.equal({ 'up-to-date': 20, 'no-media': COUNT - 20 });
+    expect(snapshot(path.join(root, MEDIA)), 'a no-change run writes nothing').to.deep.equal(media);
+    const checked = await timed('verify', () => verify({ cwd: root }));
+    expect(checked.counts).to.deep.equal({ ok: 20, 'no-media': COUNT - 20 });
+    const copied = await timed('link --mode copy', () => link({ cwd: root, mode: 'copy' }));
+    expect(copied.counts).to.deep.equal({ relinked: 20, 'no-media': COUNT - 20 });
+    const cleaned = await timed('clean', () => clean({ cwd: root }));
+    expect(cleaned.counts).to.deep.equal({ removed: 20 });
+    expect(outsideMedia(root)).to.deep.equal(before);
+    if (process.env['HOSTILE_VERBOSE']) console.log(`      10,000 apps: ${Object.entries(times).map(([label, ms]) => `${label} ${ms} ms`).join(', ')}`);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('hostile input: symlink loops and dangling links inside an app\'s media', function () {
+  this.timeout(30_000);
+
+  function withLoops(mode: 'copy' | 'symlink'): string {
+    const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode, apps: ['./apps/blog'] });
+    const media = path.join(root, 'apps/blog/app_media/blog');
+    symlinkSync('loop-b', path.join(media, 'loop-a'));
+    symlinkSync('loop-a', path.join(media, 'loop-b'));
+    symlinkSync('self', path.join(media, 'self'));
+    symlinkSync('..', path.join(media, 'css', 'up')); // a link to an ancestor folder inside the media: a cycle for a walker that follows it
+    symlinkSync('../../..', path.join(media, 'img', 'way-up')); // ... and one outside it
+    symlinkSync('missing.css', path.join(media, 'css', 'dangling.css'));
+    return root;
+  }
+
+  it('copy mode: link finishes, copies the real files and none of the loops; verify and clean finish; nothing outside changes', async () => {
+    const root = withLoops('copy');
+    const before = outsideMedia(root);
+    const report = await within(10_000, 'link', link({ cwd: root }));
+    expect(statusOf(report, 'blog')).to.equal('copied');
+    expect(report.apps[0]?.reason ?? '').to.include('img/way-up');
+    const copy = path.join(root, MEDIA, 'blog');
+    const copied = [...snapshot(copy).entries()].filter(([, entry]) => entry.type !== 'dir').map(([rel]) => rel).sort();
+    expect(copied).to.deep.equal(['css/blog.css', 'img/blog.png', 'js/blog.js']);
+    expect(statusOf(await within(10_000, 'verify', verify({ cwd: root })), 'blog')).to.equal('ok');
+    expect(statusOf(await within(10_000, 'clean', clean({ cwd: root })), 'blog')).to.equal('removed');
+    expect(outsideMedia(root)).to.deep.equal(before);
+  });
+
+  it('link mode: link and verify finish; verify reports the link leading outside (escape) and nothing hangs', async () => {
+    const root = withLoops('symlink');
+    const before = outsideMedia(root);
+    expect(statusOf(await within(10_000, 'link', link({ cwd: root })), 'blog')).to.equal('linked');
+    const checked = await within(10_000, 'verify', verify({ cwd: root }));
+    expect(statusOf(checked, 'blog')).to.equal('escape');
+    expect(checked.apps[0]?.reason ?? '').to.include('img/way-up');
+    expect(outsideMedia(root)).to.deep.equal(before);
+  });
+
+  it('a symlink loop or a dangling link left out of a copy is named in the copy\'s line, with how many more', async () => {
+    const root = withLoops('copy');
+    const report = await link({ cwd: root });
+    const reason = report.apps[0]?.reason ?? '';
+    // Five are left out (two loops, a self-link, a link to a folder, a dangling link): three named, "and 2 more".
+    const named = ['loop-a', 'loop-b', 'self', 'css/up', 'css/dangling.css'].filter((name) => new RegExp(`[:,] ${name.replace('.', '\\.')}[ ,]`).test(reason));
+    expect(named, reason).to.have.length(3);
+    expect(reason).to.match(/and 2 more \(a dangling or looping link, a link to a folder, or not a regular file\)/);
+  });
+
+});
+
+// ---------------------------------------------------------------------------
+
+describe('faults: an entry replaced by hand between plan and apply (apply re-checks before every write)', function () {
+  this.timeout(30_000);
+
+  /**
+   * A project with `first` (a fresh copy of 20 files, so apply calls onProgress) before
+   * `victim` in the config; `swap` runs once, at the first file `first` writes: after the
+   * plan, before victim's turn.
+   */
+  async function withSwap(options: { victimMode: 'copy' | 'symlink'; change: (root: string) => void; config?: Record<string, unknown>; swap: (root: string) => void }): Promise<{ root: string; report: Report }> {
+    const files: Record<string, string> = {};
+    for (let index = 0; index < 20; index++) files[`apps/first/app_media/first/f${index}.css`] = `first ${index}`;
+    const root = project({ ...files, ...mediaFiles('apps/victim', 'victim'), 'apps/victim/app_media/victim/css/extra.css': 'extra' }, { mediaRoot: MEDIA, mode: options.victimMode, apps: ['./apps/victim'] });
+    expect((await link({ cwd: root })).failed).to.equal(false);
+    options.change(root);
+    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'], ...options.config }));
+    let swapped = false;
+    const report = await link({
+      cwd: root,
+      onProgress: () => {
+        if (swapped) return;
+        swapped = true;
+        options.swap(root);
+      },
+    });
+    expect(swapped, 'the swap happened during apply').to.equal(true);
+    return { root, report };
+  }
+
+  /** A folder outside mediaRoot with the same names (and sizes) as `from`: what a link made by hand may lead to. */
+  function twinOf(root: string, from: string, name: string): string {
+    const twin = path.join(root, 'outside', name);
+    for (const [rel, entry] of snapshot(from)) {
+      if (entry.type === 'dir') mkdirSync(path.join(twin, rel), { recursive: true });
+      else if (entry.type === 'file') writeTree(twin, { [rel]: readFileSync(path.join(from, rel)) });
+    }
+    mkdirSync(twin, { recursive: true });
+    return twin;
+  }
+
+  const temporaries = (root: string): string[] => [...snapshot(path.join(root, MEDIA)).keys()].filter((rel) => rel.split('/').some((part) => part.startsWith('.app-media-tmp-')));
+  const changeSource = (root: string): void => writeFileSync(path.join(root, 'apps/victim/app_media/victim/css/victim.css'), '.victim { color: red; } /* changed, another size */\n');
+
+  it('a copy\'s sub-folder replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
+    let twin = '';
+    let outside: Map<string, EntrySnapshot> = new Map();
+    const { root, report } = await withSwap({
+      victimMode: 'copy',
+      change: changeSource,
+      swap: (root) => {
+        const css = path.join(root, MEDIA, 'victim', 'css');
+        twin = twinOf(root, css, 'css-twin');
+        outside = snapshot(twin);
+        rmSync(css, { recursive: true });
+        symlinkSync(twin, css);
+      },
+    });
+    expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
+    expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
+    expect(statusOf(report, 'first')).to.equal('copied');
+    expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
+    expect(temporaries(root)).to.deep.equal([]);
+  });
+
+  it('a whole copy replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
+    let twin = '';
+    let outside: Map<string, EntrySnapshot> = new Map();
+    const { root, report } = await withSwap({
+      victimMode: 'copy',
+      change: changeSource,
+      swap: (root) => {
+        const entry = path.join(root, MEDIA, 'victim');
+        twin = twinOf(root, entry, 'victim-twin');
+        outside = snapshot(twin);
+        rmSync(entry, { recursive: true });
+        symlinkSync(twin, entry);
+      },
+    });
+    expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
+    expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
+    expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
+    expect(temporaries(root)).to.deep.equal([]);
+  });
+
+  it('a copy whose sync deletes a file, its folder replaced by a link meanwhile: nothing deleted through it, conflict', async () => {
+    let twin = '';
+    let outside: Map<string, EntrySnapshot> = new Map();
+    const { root, report } = await withSwap({
+      victimMode: 'copy',
+      change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
+      swap: (root) => {
+        const css = path.join(root, MEDIA, 'victim', 'css');
+        twin = twinOf(root, css, 'css-twin');
+        outside = snapshot(twin);
+        rmSync(css, { recursive: true });
+        symlinkSync(twin, css);
+      },
+    });
+    expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
+    expect(statusOf(report, 'victim')).to.equal('conflict');
+    expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
+    expect(temporaries(root)).to.deep.equal([]);
+  });
+
+  it('the copy of an app no longer configured, to be pruned, replaced by a link meanwhile: nothing deleted through it, the link stays', async () => {
+    let twin = '';
+    let outside: Map<string, EntrySnapshot> = new Map();
+    const { root, report } = await withSwap({
+      victimMode: 'copy',
+      change: () => undefined,
+      config: { apps: ['./apps/first'] },
+      swap: (root) => {
+        const entry = path.join(root, MEDIA, 'victim');
+        twin = twinOf(root, entry, 'victim-twin');
+        outside = snapshot(twin);
+        rmSync(entry, { recursive: true });
+        symlinkSync(twin, entry);
+      },
+    });
+    expect(snapshot(twin)).to.deep.equal(outside);
+    expect(statusOf(report, 'victim')).to.equal('conflict');
+    expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
+  });
+
+  it('the tool\'s own link, to be replaced by a copy, replaced by hand with another link meanwhile: that link is not removed (re-checked text), conflict', async () => {
+    let mine = '';
+    const { root, report } = await withSwap({
+      victimMode: 'symlink',
+      change: () => undefined,
+      swap: (root) => {
+        const entry = path.join(root, MEDIA, 'victim');
+        mine = path.join(root, 'apps/victim/app_media/victim');
+        rmSync(entry);
+        symlinkSync(mine, entry); // same folder, another text: not the tool's
+      },
+    });
+    expect(statusOf(report, 'victim')).to.equal('conflict');
+    expect(lstatSync(path.join(root, MEDIA, 'victim')).isSymbolicLink()).to.equal(true);
+    expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(mine);
+    expect(temporaries(root)).to.deep.equal([]);
+  });
+
+  it('a folder of yours appearing where a new copy goes: left as it is (the name is claimed with mkdir), conflict, no temporary folder left', async () => {
+    const files: Record<string, string> = {};
+    for (let index = 0; index < 20; index++) files[`apps/first/app_media/first/f${index}.css`] = `first ${index}`;
+    const root = project({ ...files, ...mediaFiles('apps/victim', 'victim') }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] });
+    let swapped = false;
+    const report = await link({
+      cwd: root,
+      onProgress: () => {
+        if (swapped) return;
+        swapped = true;
+        writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' });
+      },
+    });
+    expect(statusOf(report, 'victim')).to.equal('conflict');
+    expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
+    expect(readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
+    expect(temporaries(root)).to.deep.equal([]);
+  });
+});
