@@ -149,6 +149,8 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
     pass: Number.isFinite(growth) ? growth <= 1.2 : null,
   });
 
+  out.push(startup(whole.get('startup.cli'), whole.get('startup.node')));
+
   const noop = whole.get('gulp.noop');
   for (const [id, what] of [['gulp.link.rerun', 'symlink'], ['gulp.copy.rerun', 'copy']] as const) {
     const row = whole.get(id);
@@ -163,6 +165,24 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
     });
   }
   return out;
+}
+
+/** Issue 9: `app-media link` on an up-to-date project against `node -e 0`, timed alternately in the same run. */
+function startup(cli: Row | undefined, bareNode: Row | undefined): TargetOutcome {
+  const target = 'Start-up (issue 9): `app-media link` on an up-to-date project at most 1.5× `node -e 0`, side by side';
+  const limit = '1.5×';
+  if (!cli || !bareNode || cli.skipped || bareNode.skipped || cli.samples.length === 0 || bareNode.samples.length === 0) {
+    return { target, size: 'small', measured: `not measured${cli?.skipped ? `: ${cli.skipped}` : ''}`, limit, pass: null };
+  }
+  const ratio = medianMs(cli) / medianMs(bareNode);
+  const minRatio = minMs(cli) / minMs(bareNode);
+  return {
+    target,
+    size: 'small',
+    measured: `${formatMs(medianMs(cli))} ms = ${formatRatio(ratio)} node's ${formatMs(medianMs(bareNode))} ms (medians of ${cli.samples.length} runs each; minimums ${formatMs(minMs(cli))} / ${formatMs(minMs(bareNode))} ms = ${formatRatio(minRatio)})`,
+    limit,
+    pass: ratio <= 1.5,
+  };
 }
 
 /** "ours is at least `factor`× faster than the peer". */

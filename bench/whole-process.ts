@@ -3,6 +3,7 @@
  * gulp's own start-up and to the peers (cp -r, rsync -a, Django's
  * collectstatic), each in a fresh output folder.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Project } from './generate.js';
@@ -18,6 +19,12 @@ export interface WholeContext {
 }
 
 const GULP_NOOP = ['gulp.noop'];
+/**
+ * Issue 9's start-up figure: `app-media link` and `node -e 0` run alternately
+ * this many times per round, so both see the same machine state (short runs
+ * are noisy on a loaded machine: more pairs, steadier medians).
+ */
+export const STARTUP_PAIRS = 5;
 
 /** `media:link` without gulp: the package's own command, else the programmatic API in a plain node process. */
 function bareLink(ctx: WholeContext, mode: 'symlink' | 'copy'): string[] {
@@ -41,6 +48,9 @@ export function wholeProcessRows(ctx: WholeContext): Rows {
   rows.add({ id: 'bare.link.rerun', label: `${bare('symlink')}, no-change re-run`, kind: 'ours', floors: ['node'], peers: ['django.link.rerun'] });
   rows.add({ id: 'bare.copy.clean', label: `${bare('copy')}, clean`, kind: 'ours', floors: ['node'], peers: ['cp', 'rsync.clean', 'django.copy.clean'] });
   rows.add({ id: 'bare.copy.rerun', label: `${bare('copy')}, no-change re-run`, kind: 'ours', floors: ['node'], peers: ['rsync.rerun', 'django.copy.rerun'] });
+  const noCli = ctx.cliBin ? {} : { skipped: 'no bin/app-media.js in this checkout' };
+  rows.add({ id: 'startup.cli', label: `\`app-media link\` (no flags), up-to-date project: start-up, ${STARTUP_PAIRS} runs a round alternating with the next line`, short: 'app-media link (start-up)', kind: 'ours', floors: ['startup.node'], peers: ['django.link.rerun'], ...noCli });
+  rows.add({ id: 'startup.node', label: `\`node -e 0\`, ${STARTUP_PAIRS} runs a round alternating with the line above`, short: 'node -e 0 (paired)', kind: 'baseline', ...noCli });
   rows.add({ id: 'node', label: '`node -e 0`', short: 'node -e 0', kind: 'baseline' });
   rows.add({ id: 'gulp.noop', label: '`gulp noop` (a do-nothing task in the same gulpfile)', short: 'gulp noop', kind: 'baseline', floors: ['node'] });
   rows.add({ id: 'cp', label: 'peer: `cp -r`', short: 'cp -r', kind: 'peer', ...skip('cp -r') });
@@ -97,6 +107,16 @@ export function runWholeProcess(project: Project, repeats: number, ctx: WholeCon
     // The same work without gulp: what gulp and its task wrapper cost.
     node('bare.link.clean', bareLink(ctx, 'symlink'));
     node('bare.link.rerun', bareLink(ctx, 'symlink'));
+    if (ctx.cliBin) {
+      // Issue 9: the command exactly as an npm script runs it, on the links just made.
+      expectUpToDate(ctx.cliBin, cwd, project.apps.length);
+      for (let pair = 0; pair < STARTUP_PAIRS; pair++) {
+        const cli = (): void => node('startup.cli', [ctx.cliBin as string, 'link']);
+        const bareNode = (): void => node('startup.node', ['-e', '0']);
+        // Which goes first alternates too: neither is always the one after a pause.
+        if (pair % 2 === 0) { bareNode(); cli(); } else { cli(); bareNode(); }
+      }
+    }
     remove(mediaRoot);
 
     if (tools.python) {
@@ -141,6 +161,20 @@ export function runWholeProcess(project: Project, repeats: number, ctx: WholeCon
   }
   remove(scratch);
   return rows;
+}
+
+/** An untimed `app-media link --json`: every app must already be up to date, else the start-up pair would time other work. */
+function expectUpToDate(cliBin: string, cwd: string, apps: number): void {
+  const result = spawnSync(process.execPath, [cliBin, 'link', '--json'], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  let counts: Record<string, number> = {};
+  try {
+    counts = (JSON.parse(result.stdout) as { counts: Record<string, number> }).counts;
+  } catch {
+    // Reported below.
+  }
+  if (result.status !== 0 || counts['up-to-date'] !== apps || Object.keys(counts).length !== 1) {
+    throw new Error(`app-media link on the linked project: expected ${apps} up-to-date, got status ${result.status} ${JSON.stringify(counts)}\n${result.stderr.trim()}`);
+  }
 }
 
 /** Peak RSS of one copy of another project (the small one), to see whether memory stays flat as files grow. */
