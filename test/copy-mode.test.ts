@@ -15,7 +15,7 @@ import {
 import path from 'node:path';
 import { link, verify } from '../src/index.js';
 import {
-  exists, GULP_BIN, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, writeTree, type RunResult,
+  appMedia, exists, GULP_BIN, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, writeTree, type RunResult,
 } from './support/project.js';
 
 const TEMP_MARK = '.app-media-tmp-';
@@ -192,7 +192,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
 
   it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']), files: { 'apps/blog/app_media/blog/old/gone.txt': 'bye' } });
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const media = mediaOf(root);
     const before = snapshot(media);
     const src = sourceOf(root, 'blog');
@@ -221,7 +221,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
 
   it('a file a user added inside the copy is kept and reported; the source\'s changes are still mirrored', () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const mine = path.join(mediaOf(root), 'blog/css/mine.css');
     writeFileSync(mine, '/* mine */');
     writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
@@ -244,11 +244,11 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
 
   it('--checksum: a source edit that keeps size and mtime is rewritten only with --checksum', () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const source = path.join(sourceOf(root, 'blog'), 'css/blog.css');
     const copy = path.join(mediaOf(root), 'blog/css/blog.css');
     setMtime(source, 1_700_000_000);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const original = readFileSync(source, 'utf8');
     const stat = statSync(source);
     const edited = original.replace('teal', 'pink'); // same length
@@ -268,12 +268,12 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(readFileSync(copy, 'utf8')).to.equal(edited);
     expect(statSync(copy).mtimeMs).to.be.closeTo(stat.mtimeMs, 1);
     expectConverged(root, ['blog']);
-    expect(gulp(root, ['media:verify']).status).to.equal(0);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
   });
 
   it('--checksum: a copy file with the right contents but another mtime is only re-timed (same inode), not rewritten', () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const source = path.join(sourceOf(root, 'blog'), 'img/blog.png');
     const copy = path.join(mediaOf(root), 'blog/img/blog.png');
     // The source is re-saved with the same bytes (an editor, a checkout): only its time moves.
@@ -300,7 +300,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(statSync(copy).ino, 'same inode').to.equal(inode);
     expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_250, 0.01);
     expect(gulp(root, ['media:link']).stdout).to.match(/media:link: 1 up-to-date/);
-    expect(gulp(root, ['media:verify']).status).to.equal(0);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
   });
 });
 
@@ -415,7 +415,7 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
 
   it('an update (changed, added and deleted files) killed at 3 moments: every published file is the old or the new version, whole; then converges', async () => {
     rmSync(media, { recursive: true, force: true });
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const moments: Array<{ label: string; when: (elapsed: number) => boolean; extra?: number }> = [
       { label: 'update: as a temporary file appears in a1/d0', when: tempIn('a1/d0') },
       { label: 'update: as a temporary file appears in a3/d0', when: tempIn('a3/d0') },
@@ -534,7 +534,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
       expect(manifest.entries[name]?.kind).to.equal('copy');
       expect(Object.keys(manifest.entries[name]?.files ?? {}).sort()).to.deep.equal([...fileShas(sourceOf(root, name)).keys()].sort());
     }
-    expect(gulp(root, ['media:verify']).status).to.equal(0);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
     // The state is the one-run state: one more run finds nothing to do and writes nothing.
     const before = projectState(mediaOf(root));
     const again = gulp(root, ['media:link', '--mode', 'copy']);
@@ -551,7 +551,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
       files: { 'public/media/robots.txt': 'User-agent: *\n', 'public/media/legacy/index.html': '<p>mine</p>' },
     });
     for (const name of apps) bulkMedia(root, name, 30, 16 * 1024);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const robots = sha(readFileSync(path.join(mediaOf(root), 'robots.txt')));
     const legacy = projectState(path.join(mediaOf(root), 'legacy'));
     return {
@@ -617,7 +617,7 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     expect(exists(path.join(mediaOf(root), 'blog/.git'))).to.equal(false);
     const report = jsonReport(gulp(root, ['media:link', '--json', '--silent']));
     expect(report.apps[0]).to.include({ status: 'up-to-date', ignored: 4 });
-    expect(gulp(root, ['media:verify']).status).to.equal(0);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
   });
 
   it('a custom ignore ["*.psd", "drafts"] skips those files and every folder of that name', () => {
@@ -635,7 +635,7 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/\(copy, 4 files, \d+ B, 3 ignored\)/);
     expect([...published(root).keys()].sort()).to.deep.equal(['blog/css/blog.css', 'blog/css/drafts.css', 'blog/img/blog.png', 'blog/js/blog.js']);
-    expect(gulp(root, ['media:verify']).status).to.equal(0);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
   });
 
   it('a link to a file inside the media folder is copied as a regular file with its bytes; one leading outside is not copied and is named', () => {
@@ -675,20 +675,20 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
         expect(c.mtimeMs, `${rel} mtime`).to.be.closeTo(s.mtimeMs, 0.01);
       }
     };
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     compare();
     writeFileSync(path.join(src, 'js/blog.js'), 'console.log(2);\n');
     chmodSync(path.join(src, 'js/blog.js'), 0o750);
     setMtime(path.join(src, 'js/blog.js'), 1_234_567_890.5);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     compare();
   });
 
   it('a mode change alone in the source (chmod, same size and mtime) is mirrored on the next run', () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     chmodSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 0o700);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     expect(statSync(path.join(mediaOf(root), 'blog/js/blog.js')).mode & 0o7777).to.equal(0o700);
   });
 });
@@ -853,7 +853,7 @@ describe('media:watch with real file changes', function () {
       expect(result.status, result.output).to.equal(0);
       expect(result.output).to.contain('Finished \'media:watch\'');
     }
-    expect(gulp(root, ['media:verify']).status).to.equal(0);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
   });
 
   it('link mode: an app\'s media folder removed or moved away makes watch prune its own link (and only it); one that comes back is linked again', async () => {
@@ -1056,7 +1056,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     const APPS = ['blog', 'diskfull'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     bulkMedia(root, 'diskfull', 20, 64 * 1024, 1);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const before = published(root);
     for (let index = 0; index < 20; index += 3) writeFileSync(path.join(sourceOf(root, 'diskfull'), 'd0', `f${index}.bin`), randomBytes(70_000));
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 2 }');
@@ -1071,7 +1071,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect([...after.keys()].filter((rel) => rel.startsWith('diskfull/')).length).to.equal([...before.keys()].filter((rel) => rel.startsWith('diskfull/')).length);
     expect(after.get('blog/css/blog.css')).to.equal(sha('.blog { v: 2 }'));
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     expectConverged(root, APPS);
   });
 
@@ -1079,7 +1079,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     const APPS = ['blog', 'failing'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     bulkMedia(root, 'failing', 12, 32 * 1024, 1);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     const before = published(root);
     for (let index = 0; index < 12; index += 2) writeFileSync(path.join(sourceOf(root, 'failing'), 'd0', `f${index}.bin`), randomBytes(40_000));
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 3 }');
@@ -1095,7 +1095,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect(after.get('blog/css/blog.css')).to.equal(sha('.blog { v: 3 }'));
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
     expect(locks(root)).to.deep.equal([]);
-    expect(gulp(root, ['media:link']).status).to.equal(0);
+    expect(appMedia(root, ['link']).status).to.equal(0);
     expectConverged(root, APPS);
   });
 

@@ -487,23 +487,32 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
     return twin;
   }
 
-  const temporaries = (root: string): string[] => [...snapshot(path.join(root, MEDIA)).keys()].filter((rel) => rel.split('/').some((part) => part.startsWith('.app-media-tmp-')));
-  const changeSource = (root: string): void => writeFileSync(path.join(root, 'apps/victim/app_media/victim/css/victim.css'), '.victim { color: red; } /* changed, another size */\n');
-
-  it('a copy\'s sub-folder replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
+  /**
+   * withSwap where the swap replaces `rel` (below mediaRoot) by a link to its twin outside:
+   * returns the twin and its snapshot taken at the swap, to prove nothing went through the link.
+   */
+  async function swapForOutsideLink(rel: string, options: { change: (root: string) => void; config?: Record<string, unknown> }): Promise<{ root: string; report: Report; twin: string; outside: Map<string, EntrySnapshot> }> {
     let twin = '';
     let outside: Map<string, EntrySnapshot> = new Map();
     const { root, report } = await withSwap({
       victimMode: 'copy',
-      change: changeSource,
+      ...options,
       swap: (root) => {
-        const css = path.join(root, MEDIA, 'victim', 'css');
-        twin = twinOf(root, css, 'css-twin');
+        const inMedia = path.join(root, MEDIA, rel);
+        twin = twinOf(root, inMedia, `${path.basename(rel)}-twin`);
         outside = snapshot(twin);
-        rmSync(css, { recursive: true });
-        symlinkSync(twin, css);
+        rmSync(inMedia, { recursive: true });
+        symlinkSync(twin, inMedia);
       },
     });
+    return { root, report, twin, outside };
+  }
+
+  const temporaries = (root: string): string[] => [...snapshot(path.join(root, MEDIA)).keys()].filter((rel) => rel.split('/').some((part) => part.startsWith('.app-media-tmp-')));
+  const changeSource = (root: string): void => writeFileSync(path.join(root, 'apps/victim/app_media/victim/css/victim.css'), '.victim { color: red; } /* changed, another size */\n');
+
+  it('a copy\'s sub-folder replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
+    const { root, report, twin, outside } = await swapForOutsideLink('victim/css', { change: changeSource });
     expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
     expect(statusOf(report, 'first')).to.equal('copied');
@@ -512,19 +521,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('a whole copy replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
-    let twin = '';
-    let outside: Map<string, EntrySnapshot> = new Map();
-    const { root, report } = await withSwap({
-      victimMode: 'copy',
-      change: changeSource,
-      swap: (root) => {
-        const entry = path.join(root, MEDIA, 'victim');
-        twin = twinOf(root, entry, 'victim-twin');
-        outside = snapshot(twin);
-        rmSync(entry, { recursive: true });
-        symlinkSync(twin, entry);
-      },
-    });
+    const { root, report, twin, outside } = await swapForOutsideLink('victim', { change: changeSource });
     expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
     expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
@@ -532,19 +529,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('a copy whose sync deletes a file, its folder replaced by a link meanwhile: nothing deleted through it, conflict', async () => {
-    let twin = '';
-    let outside: Map<string, EntrySnapshot> = new Map();
-    const { root, report } = await withSwap({
-      victimMode: 'copy',
-      change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
-      swap: (root) => {
-        const css = path.join(root, MEDIA, 'victim', 'css');
-        twin = twinOf(root, css, 'css-twin');
-        outside = snapshot(twin);
-        rmSync(css, { recursive: true });
-        symlinkSync(twin, css);
-      },
-    });
+    const { root, report, twin, outside } = await swapForOutsideLink('victim/css', { change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')) });
     expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.equal('conflict');
     expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
@@ -552,20 +537,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('the copy of an app no longer configured, to be pruned, replaced by a link meanwhile: nothing deleted through it, the link stays', async () => {
-    let twin = '';
-    let outside: Map<string, EntrySnapshot> = new Map();
-    const { root, report } = await withSwap({
-      victimMode: 'copy',
-      change: () => undefined,
-      config: { apps: ['./apps/first'] },
-      swap: (root) => {
-        const entry = path.join(root, MEDIA, 'victim');
-        twin = twinOf(root, entry, 'victim-twin');
-        outside = snapshot(twin);
-        rmSync(entry, { recursive: true });
-        symlinkSync(twin, entry);
-      },
-    });
+    const { root, report, twin, outside } = await swapForOutsideLink('victim', { change: () => undefined, config: { apps: ['./apps/first'] } });
     expect(snapshot(twin)).to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.equal('conflict');
     expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);

@@ -11,6 +11,7 @@ import { emptyManifest, linkRecord, ownsCopy, ownsLink, recordedFiles, type Copy
 import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
 import type { Mode } from '../src/types.js';
+import { mulberry32 } from './support/scenario.js';
 
 // ---- fixtures ---------------------------------------------------------------
 
@@ -461,15 +462,6 @@ describe('planner: purity (what --dry-run relies on)', () => {
 
 // ---- property: nothing foreign is ever touched ----------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KINDS = ['none', 'own-link-right', 'own-link-wrong', 'foreign-link-right', 'foreign-link', 'dangling-foreign', 'file', 'folder', 'own-copy'] as const;
 type Kind = (typeof KINDS)[number];
