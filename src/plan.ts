@@ -212,22 +212,23 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
       if (sync.kept.length > 0) {
         return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
       }
-      // Only what the tool wrote goes when the copy is replaced: files it recorded that are
-      // there now, and folders those were in. A folder the record does not hold was made by
-      // hand (even an empty one): it blocks the switch, as a file added by hand does.
+      // Only what the tool wrote goes when the copy is replaced: the files the sync would keep
+      // as the tool's (same as the source, or as recorded), and folders that the record, the
+      // source or those files account for. Any other folder was made by hand (even an empty
+      // one): it blocks the switch, as a file added by hand does.
+      const entryTree = facts.entryTree;
+      const ownFiles = [...sync.unchanged.keys(), ...sync.writes.map((file) => file.rel).filter((rel) => entryTree.files.has(rel)), ...sync.deletes];
       const held = recordedDirs(record);
-      const handDirs = facts.entryTree.dirs.filter((dir) => !held.has(dir));
+      for (const dir of facts.sourceTree.dirs) held.add(dir);
+      for (const rel of ownFiles) for (const dir of ancestorsAndSelf(rel).slice(0, -1)) held.add(dir);
+      const handDirs = entryTree.dirs.filter((dir) => !held.has(dir));
       if (handDirs.length > 0) {
         plan.status = 'conflict';
         plan.reason = `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ${listSome(handDirs.map((dir) => `${dir}/`))}`;
         plan.hint = 'move them into the app\'s media folder or remove them by hand, then run media:link again';
         return plan;
       }
-      const recorded = recordedFiles(record);
-      const own = {
-        files: [...facts.entryTree.files.keys()].filter((rel) => Object.hasOwn(recorded, rel)),
-        dirs: [...facts.entryTree.dirs].sort().reverse(),
-      };
+      const own = { files: ownFiles, dirs: [...entryTree.dirs].sort().reverse() };
       plan.status = 'relinked';
       plan.mode = first;
       plan.reason = 'its copy is replaced by a link';

@@ -15,7 +15,7 @@
  * Replay one seed: PROPERTY_SEED=123 npx mocha --no-config --node-option import=tsx test/property.test.ts
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
 import { mediaFiles, removeTempDirs, tempDir, writeTree } from './support/project.js';
@@ -84,5 +84,31 @@ describe('property: minimal cases of violations found by the soak', function () 
     switchTo(root, 'symlink');
     const report = await link({ cwd: root });
     expect(existsSync(mine), `${report.apps[0]?.status}: ${report.apps[0]?.reason ?? ''}`).to.equal(true);
+  });
+  it('a copy recorded only as pending (a run killed after the copy was in place, before its record) is replaced by a link: no conflict over its folders (regression, soak kill seed 1000018)', async () => {
+    const root = copiedBlog();
+    expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+    // What a run killed between renaming a new copy into place and writing its record leaves: a pending record without files.
+    const manifestPath = path.join(root, 'public/media/.app-media.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { entries: Record<string, { source: string }> };
+    const source = manifest.entries['blog']?.source as string;
+    manifest.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    switchTo(root, 'symlink');
+    const report = await link({ cwd: root });
+    expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
+    expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
+    expect((await verify({ cwd: root })).failed).to.equal(false);
+  });
+
+  it('an empty lock draft left by a run killed while taking the lock is swept by the next run (regression, soak kill seed 1100061)', async () => {
+    const root = copiedBlog();
+    await link({ cwd: root });
+    const draft = path.join(root, 'public/media/.app-media.lock.4a422ec45db8d8c3');
+    writeFileSync(draft, '');
+    const report = await link({ cwd: root });
+    expect(report.apps[0]?.status).to.equal('up-to-date');
+    expect(existsSync(draft), 'the empty draft is gone').to.equal(false);
+    expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
   });
 });

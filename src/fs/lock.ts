@@ -118,6 +118,9 @@ async function isStale(file: string, holder: LockInfo, staleMs: number): Promise
 export async function isLeftoverLock(file: string): Promise<boolean> {
   const info = await readLock(file);
   if (!info) return false;
+  // Empty or cut short: a draft whose run was killed while writing it. (Were it a live run's draft
+  // being written right now, that run finds it gone when it links it, and writes it again.)
+  if (info.token === '') return true;
   if (info.host === HOST && info.pid > 0 && !isRunning(info.pid)) return true;
   const stat = await fs.stat(file).catch(() => undefined);
   return stat !== undefined && Date.now() - stat.mtimeMs > 60_000;
