@@ -422,7 +422,10 @@ export function provesCopy(record: CopyRecord | PendingRecord, tree: TreeFacts, 
     for (const [rel, facts] of tree.files) if (!sameFacts(facts, source.files.get(rel))) return false;
     return true;
   }
-  if (recorded.length === 0) return tree.files.size === 0;
+  // A copy of a source with no files records none: nothing on disk can prove it. It is taken as
+  // the tool's while none of its files is at a path the source has (files added by hand beside
+  // the app's are kept and named, never touched); see "Limits" in docs/safety.md.
+  if (recorded.length === 0) return tree.files.size === 0 || (source !== undefined && [...tree.files.keys()].every((rel) => !source.files.has(rel)));
   return recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts));
 }
 

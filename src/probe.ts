@@ -82,16 +82,17 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   const manifest = parseManifest(manifestText);
 
   const facts = await pMap(apps, async (app): Promise<AppFacts> => {
-    const [source, entry] = await Promise.all([
+    const [source, looked] = await Promise.all([
       sourceFacts(app),
-      mediaRootExists ? entryFacts(path.join(mediaRoot, app.name)) : Promise.resolve<EntryFacts>({ kind: 'missing' }),
+      mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true) : Promise.resolve<Looked>({ entry: { kind: 'missing' } }),
     ]);
+    const { entry } = looked;
     const result: AppFacts = { app, source, entry };
     const wantsSource = options.walk === 'all' || entry.kind === 'dir';
     if (source.kind === 'dir' && wantsSource) {
       result.sourceTree = await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
     }
-    if (entry.kind === 'dir') result.entryTree = await walkTree(path.join(mediaRoot, app.name));
+    if (looked.tree) result.entryTree = looked.tree;
     if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
     if (options.published) {
       // A copy with no links in it publishes just what its walk saw: no second walk.
@@ -143,10 +144,33 @@ export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot
 }
 
 async function rootEntry(mediaRoot: string, name: string, manifest: Manifest): Promise<RootEntry> {
-  const entry = await entryFacts(path.join(mediaRoot, name));
+  const { entry, tree } = await entryWithTree(path.join(mediaRoot, name), () => manifest.entries[name]?.kind === 'copy');
   const result: RootEntry = { name, entry };
-  if (entry.kind === 'dir' && manifest.entries[name]?.kind === 'copy') result.tree = await walkTree(path.join(mediaRoot, name));
+  if (tree) result.tree = tree;
   return result;
+}
+
+interface Looked {
+  entry: EntryFacts;
+  tree?: TreeFacts;
+}
+
+/**
+ * An entry of mediaRoot and, if it is a folder and `wantTree()`, its walk. A folder that
+ * another run removes (or replaces) while it is walked is looked at again: the first
+ * look is taken without the lock, so it may meet a run at work.
+ */
+async function entryWithTree(full: string, wantTree: () => boolean): Promise<Looked> {
+  for (let attempt = 0; ; attempt++) {
+    const entry = await entryFacts(full);
+    if (entry.kind !== 'dir' || !wantTree()) return { entry };
+    try {
+      return { entry, tree: await walkTree(full) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || attempt >= 2) throw error;
+    }
+  }
 }
 
 /** Hashes the files both trees hold with one size (a different size already means different contents). */

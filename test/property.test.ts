@@ -15,7 +15,7 @@
  * Replay one seed: PROPERTY_SEED=123 npx mocha --no-config --node-option import=tsx test/property.test.ts
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
 import { mediaFiles, removeTempDirs, tempDir, writeTree } from './support/project.js';
@@ -110,5 +110,19 @@ describe('property: minimal cases of violations found by the soak', function () 
     expect(report.apps[0]?.status).to.equal('up-to-date');
     expect(existsSync(draft), 'the empty draft is gone').to.equal(false);
     expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
+  });
+  it('a copy left with only files added by hand (its source\'s last file deleted) is still the tool\'s: verify says drift, not conflict (regression, soak seeds 23840, 25175)', async () => {
+    const root = tempDir('property-bug');
+    writeTree(root, { 'apps/maps/app_media/maps/js/f0.txt': 'only file' });
+    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/maps'] }));
+    expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+    rmSync(path.join(root, 'apps/maps/app_media/maps/js/f0.txt'));
+    writeTree(root, { 'public/media/maps/user-1.txt': 'mine', 'public/media/maps/js/user-2.txt': 'mine too' });
+    const linked = await link({ cwd: root });
+    expect(linked.apps[0]?.status, linked.apps[0]?.reason ?? '').to.equal('copied');
+    const checked = await verify({ cwd: root });
+    expect(checked.apps[0]?.status, checked.apps[0]?.reason ?? '').to.equal('drift');
+    expect(readFileSync(path.join(root, 'public/media/maps/js/user-2.txt'), 'utf8')).to.equal('mine too');
+    expect(existsSync(path.join(root, 'public/media/maps/js/f0.txt'))).to.equal(false);
   });
 });
