@@ -24,11 +24,12 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const config = loadConfig(options);
   const apps = discoverApps(config);
-  const look = async (): Promise<{ probed: ProbeResult; plan: LinkPlan }> => {
+  const look = async (previous?: ProbeResult): Promise<{ probed: ProbeResult; plan: LinkPlan }> => {
     const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
       walk: config.mode === 'copy' ? 'all' : 'existing-copies',
       ignore: config.ignore,
       checksum: options.checksum ?? false,
+      ...(previous ? { previous } : {}),
     });
     // Refusals come before anything is touched.
     checkSafety(config, probed, { home: realHome() });
@@ -54,7 +55,7 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   let session: Session | undefined;
   if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
     session = await openSession(config.mediaRoot, true, options);
-    if (session || !first) first = await look();
+    if (session || !first) first = await look(first?.probed);
   }
   const { probed, plan } = first as Awaited<ReturnType<typeof look>>;
   try {

@@ -4,6 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import pMap from 'p-map';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
 import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, TEMP_MARK, tempName, type CopyResult } from './fs/copy.js';
@@ -40,6 +41,14 @@ export interface ApplyResult {
   warnings: string[];
 }
 
+/** Apps whose work is only links, carried out at once (each a few system calls). */
+const LINK_CONCURRENCY = 8;
+
+/** The app's work is only to make links (no copy first in line) or remove one. */
+function linksOnly(appPlan: AppPlan): boolean {
+  return appPlan.actions.length > 0 && appPlan.actions.every((action) => action.op === 'remove-link' || (action.op === 'create' && action.strategies[0] !== 'copy'));
+}
+
 /** Strategies that failed with a refusal stay off for the rest of the run. */
 interface Fallback {
   refused: Map<Strategy, NodeJS.ErrnoException>;
@@ -60,9 +69,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   const pending = intentions(plan, ctx);
   await saveRecords(ctx.mediaRoot, pending);
 
-  const outcomes: AppOutcome[] = [];
-  // One at a time: the first refusal decides the mode of every later app.
-  for (const appPlan of plan.apps) {
+  const carryOut = async (appPlan: AppPlan): Promise<AppOutcome> => {
     const outcome: AppOutcome = { plan: appPlan, status: appPlan.status, mode: appPlan.mode, files: 0, bytes: 0, reason: appPlan.reason, hint: appPlan.hint };
     if (appPlan.ignored !== undefined) outcome.ignored = appPlan.ignored;
     try {
@@ -82,8 +89,28 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         records.set(appPlan.name, stillThere ? appPlan.record ?? null : null);
       }
     }
-    outcomes.push(outcome);
+    return outcome;
+  };
+
+  // In plan order, one at a time: the first refusal decides the mode of every later app, and a
+  // copy's own files already go 8 at a time. Only apps whose work is just making or removing
+  // links run 8 at a time, once a first link of this run has shown whether links are allowed
+  // (each touches only its own entry; a refusal met meanwhile still falls back per app).
+  const outcomes = new Array<AppOutcome>(plan.apps.length);
+  const later: number[] = [];
+  let linksSettled = false;
+  for (const [index, appPlan] of plan.apps.entries()) {
+    if (linksSettled && linksOnly(appPlan)) {
+      later.push(index);
+      continue;
+    }
+    outcomes[index] = await carryOut(appPlan);
+    const made = outcomes[index]?.mode;
+    if (linksOnly(appPlan) && outcomes[index]?.status !== 'error' && (made === 'symlink' || made === 'junction')) linksSettled = true;
   }
+  await pMap(later, async (index) => {
+    outcomes[index] = await carryOut(plan.apps[index] as AppPlan);
+  }, { concurrency: LINK_CONCURRENCY });
   await saveRecords(ctx.mediaRoot, records);
   return { outcomes, warnings };
 }

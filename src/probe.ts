@@ -71,6 +71,8 @@ export interface ProbeOptions {
   published?: boolean;
   /** Hash files present on both sides with equal sizes, so contents decide (`--checksum`). */
   checksum?: boolean;
+  /** An earlier look of the same run, whose source facts (and walks) are reused. */
+  previous?: ProbeResult;
 }
 
 export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
@@ -81,16 +83,20 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   const manifestText = mediaRootExists ? await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)) : undefined;
   const manifest = parseManifest(manifestText);
 
+  // The look taken again under the lock reuses the sources' facts: the lock guards mediaRoot,
+  // and the sources may change at any time either way. (Not with --checksum: hashes are per look.)
+  const earlier = new Map((options.checksum ? [] : options.previous?.apps ?? []).map((fact) => [fact.app, fact]));
   const facts = await pMap(apps, async (app): Promise<AppFacts> => {
+    const before = earlier.get(app);
     const [source, looked] = await Promise.all([
-      sourceFacts(app),
+      before ? before.source : sourceFacts(app),
       mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true) : Promise.resolve<Looked>({ entry: { kind: 'missing' } }),
     ]);
     const { entry } = looked;
     const result: AppFacts = { app, source, entry };
     const wantsSource = options.walk === 'all' || entry.kind === 'dir';
     if (source.kind === 'dir' && wantsSource) {
-      result.sourceTree = await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
+      result.sourceTree = before?.sourceTree ?? await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
     }
     if (looked.tree) result.entryTree = looked.tree;
     if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
