@@ -245,7 +245,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       lastRefusal = error;
       continue;
     }
-    const check = await checkLink(path.join(ctx.realMediaRoot, plan.name), text, await fs.realpath(app.mediaDir));
+    const check = await checkLink(path.join(ctx.realMediaRoot, plan.name), text, app.mediaDir);
     if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
     if (strategy === 'junction' && !fallback.warned) {
       fallback.warned = true;

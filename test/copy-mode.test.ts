@@ -384,7 +384,8 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
 
   /** The next normal run: exit 0, everything published and right, nothing left, verify passes. */
   async function recover(label: string, expected: Map<string, string>): Promise<void> {
-    const run = gulp(root, ['media:link']);
+    // The next normal run, as an npm script would start it (the killed runs are gulp's).
+    const run = appMedia(root, ['link']);
     expect(run.status, `${label}: the next normal run\n${run.output}`).to.equal(0);
     expect(temporaries(media), `${label}: temporary files left`).to.deep.equal([]);
     expect(locks(root), `${label}: lock left`).to.deep.equal([]);
@@ -490,7 +491,7 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
           for (const [rel, hash] of files) expect(source.get(rel), `${plan.label}: ${name}/${rel}`).to.equal(hash);
         }
       }
-      const run = gulp(linkRoot, ['media:link', '--mode', plan.to]);
+      const run = appMedia(linkRoot, ['link', '--mode', plan.to]);
       expect(run.status, `${plan.label}\n${run.output}`).to.equal(0);
       expect(temporaries(linkMedia), plan.label).to.deep.equal([]);
       expect(locks(linkRoot), plan.label).to.deep.equal([]);
