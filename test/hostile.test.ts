@@ -457,23 +457,33 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
    * plan, before victim's turn.
    */
   async function withSwap(options: { victimMode: 'copy' | 'symlink'; change: (root: string) => void; config?: Record<string, unknown>; swap: (root: string) => void }): Promise<{ root: string; report: Report }> {
-    const files: Record<string, string> = {};
-    for (let index = 0; index < 20; index++) files[`apps/first/app_media/first/f${index}.css`] = `first ${index}`;
-    const root = project({ ...files, ...mediaFiles('apps/victim', 'victim'), 'apps/victim/app_media/victim/css/extra.css': 'extra' }, { mediaRoot: MEDIA, mode: options.victimMode, apps: ['./apps/victim'] });
+    const root = project({ ...firstFiles(), ...mediaFiles('apps/victim', 'victim'), 'apps/victim/app_media/victim/css/extra.css': 'extra' }, { mediaRoot: MEDIA, mode: options.victimMode, apps: ['./apps/victim'] });
     expect((await link({ cwd: root })).failed).to.equal(false);
     options.change(root);
     writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'], ...options.config }));
+    return { root, report: await linkSwappingOnce(root, () => options.swap(root)) };
+  }
+
+  /** 20 files for the app `first`, so its copy reports progress (the moment of the swap). */
+  function firstFiles(): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (let index = 0; index < 20; index++) files[`apps/first/app_media/first/f${index}.css`] = `first ${index}`;
+    return files;
+  }
+
+  /** link(), calling `swap` once, at the first file written: after the plan, during apply. */
+  async function linkSwappingOnce(root: string, swap: () => void): Promise<Report> {
     let swapped = false;
     const report = await link({
       cwd: root,
       onProgress: () => {
         if (swapped) return;
         swapped = true;
-        options.swap(root);
+        swap();
       },
     });
     expect(swapped, 'the swap happened during apply').to.equal(true);
-    return { root, report };
+    return report;
   }
 
   /** A folder outside mediaRoot with the same names (and sizes) as `from`: what a link made by hand may lead to. */
@@ -562,18 +572,8 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('a folder of yours appearing where a new copy goes: left as it is (the name is claimed with mkdir), conflict, no temporary folder left', async () => {
-    const files: Record<string, string> = {};
-    for (let index = 0; index < 20; index++) files[`apps/first/app_media/first/f${index}.css`] = `first ${index}`;
-    const root = project({ ...files, ...mediaFiles('apps/victim', 'victim') }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] });
-    let swapped = false;
-    const report = await link({
-      cwd: root,
-      onProgress: () => {
-        if (swapped) return;
-        swapped = true;
-        writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' });
-      },
-    });
+    const root = project({ ...firstFiles(), ...mediaFiles('apps/victim', 'victim') }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] });
+    const report = await linkSwappingOnce(root, () => writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' }));
     expect(statusOf(report, 'victim')).to.equal('conflict');
     expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
     expect(readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
