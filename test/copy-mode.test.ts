@@ -922,12 +922,37 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const probe = spawnSync(candidate[0] as string, [...candidate.slice(1), process.execPath, '-p', 'process.getuid()'], { encoding: 'utf8' });
       if (probe.status === 0 && probe.stdout.trim() !== '0') {
         asUser = candidate;
-        return;
+        break;
       }
     }
-    console.log('      skipped: neither setpriv nor runuser can run a process as an unprivileged user here');
-    this.skip();
+    if (asUser.length === 0) {
+      console.log('      skipped: neither setpriv nor runuser can run a process as an unprivileged user here');
+      this.skip();
+    }
+    // The user runs gulp from this checkout when it can reach it. A checkout in a private folder
+    // (a CI clone under mktemp -d, mode 0700) is out of its reach: it then runs the app-media
+    // command (one bundled file, which needs no node_modules for link) from a copy it can read;
+    // cli.test.ts proves the command and the gulp task give the same output and exit status.
+    const reach = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(GULP_BIN)})`], { encoding: 'utf8' });
+    if (reach.status !== 0) {
+      const dir = tempDir('cli-for-nobody');
+      chmodSync(dir, 0o755);
+      writeFileSync(path.join(dir, 'app-media.mjs'), readFileSync(path.join(REPO, 'dist', 'app-media.js')));
+      // What bin/app-media.js does, beside the copy.
+      const command = path.join(dir, 'command.mjs');
+      writeFileSync(command, "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
+      tool = { argv: [command], task: (name) => name };
+      console.log('      (this checkout is out of the unprivileged user\'s reach: it runs a copy of the app-media command)');
+    }
   });
+
+  /** How the unprivileged user runs a task: gulp from this checkout, or a copy of the command. */
+  let tool: { argv: string[]; task: (name: string) => string } = { argv: [GULP_BIN, '--no-color'], task: (name) => `media:${name}` };
+  function asNobody(root: string, task: string, args: string[]): RunResult {
+    const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, ...tool.argv, tool.task(task), ...args],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root, NO_COLOR: '1' }, timeout: 30_000 });
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr };
+  }
 
   /** The project readable by the user, mediaRoot writable by it. */
   function openTo(root: string): void {
@@ -945,10 +970,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     openTo(root);
     const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
     chmodSync(unreadable, 0o000);
-    const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, GULP_BIN, '--no-color', 'media:link', '--json', '--silent'],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root }, timeout: 30_000 });
+    const run = asNobody(root, 'link', ['--json', '--silent']);
     expect(run.status, run.stderr).to.not.equal(0);
-    const report = jsonReport({ status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr });
+    const report = jsonReport(run);
     const byName = Object.fromEntries(report.apps.map((app) => [app['name'], app]));
     expect(byName['locked']).to.include({ status: 'error' });
     expect(String(byName['locked']?.['reason'])).to.contain('EACCES');
@@ -966,12 +990,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     const APPS = ['blog', 'shop'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     openTo(root);
-    const asNobody = (args: string[]): RunResult => {
-      const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, GULP_BIN, '--no-color', ...args],
-        { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root, NO_COLOR: '1' }, timeout: 30_000 });
-      return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr };
-    };
-    const first = asNobody(['media:link']);
+    const first = asNobody(root, 'link', []);
     expect(first.status, first.output).to.equal(0);
     const frozen = path.join(mediaOf(root), 'shop/css');
     const oldBytes = readFileSync(path.join(frozen, 'shop.css'));
@@ -979,7 +998,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
     try {
-      const run = asNobody(['media:link']);
+      const run = asNobody(root, 'link', []);
       expect(run.status, run.output).to.not.equal(0);
       expect(run.output).to.match(/error\s+shop/);
       expect(run.output).to.match(/EACCES/);
@@ -993,7 +1012,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       chmodSync(frozen, 0o755);
     }
     // Once the folder is writable again, the next run converges.
-    const again = asNobody(['media:link']);
+    const again = asNobody(root, 'link', []);
     expect(again.status, again.output).to.equal(0);
     expectConverged(root, APPS);
   });
