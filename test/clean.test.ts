@@ -102,9 +102,9 @@ function freeze(dir: string): (() => void) | undefined {
 }
 
 for (const mode of MODES) {
-  // The same behaviour tests in every mode, through both entry points in turn: the gulp task in
-  // symlink mode, the app-media command in copy and auto mode (cli.test.ts proves the two print
-  // the same lines and JSON and leave the same tree; one gulp start-up costs half a second).
+  // The same behaviour tests in both modes, through both entry points in turn: the gulp task in
+  // symlink mode, the app-media command in copy mode (cli.test.ts proves the two print the same
+  // lines and JSON and leave the same tree; one gulp start-up costs half a second).
   const entry: Entry = mode === 'symlink' ? 'gulp' : 'command';
   const runTask = (cwd: string, args: string[]): RunResult => runAs(entry, cwd, args);
   describe(`media:clean through ${entry === 'gulp' ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {

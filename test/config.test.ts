@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppMediaError, link } from '../src/index.js';
-import { exists, gulp, installPackage, makeProject, mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import { appMedia, exists, gulp, installPackage, makeProject, mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);
 
@@ -225,15 +225,17 @@ const BAD: BadCase[] = [
   },
 ];
 
-describe('bad input is refused before anything is touched (gulp CLI)', () => {
-  for (const bad of BAD) {
-    it(`${bad.title}: ${bad.code}`, () => {
+describe('bad input is refused before anything is touched (gulp CLI and the app-media command, in turn)', () => {
+  for (const [index, bad] of BAD.entries()) {
+    // Every other case through the command: cli.test.ts proves both print the same error lines.
+    const entry = index % 2 === 0 ? 'gulp' : 'command';
+    it(`${bad.title}: ${bad.code} (${entry})`, () => {
       const root = makeProject({ apps: ['blog'] });
       // Something already in mediaRoot must survive too.
       writeTree(root, { 'public/media/readme.txt': 'hand-made' });
       bad.setup(root);
       const before = projectState(root);
-      const run = gulp(root, ['media:link', ...(bad.args ?? [])], bad.env?.(root) ?? {});
+      const run = entry === 'gulp' ? gulp(root, ['media:link', ...(bad.args ?? [])], bad.env?.(root) ?? {}) : appMedia(root, ['link', ...(bad.args ?? [])], bad.env?.(root) ?? {});
       expect(run.status, run.output).to.not.equal(0);
       const line = run.output.split('\n').find((text) => text.includes(bad.code));
       expect(line, run.output).to.be.a('string');
