@@ -12,7 +12,7 @@ import { isAppMediaError } from './errors.js';
 import { checkSafety } from './guards.js';
 import { planClean } from './plan-clean.js';
 import { planLink, type AppPlan, type LinkPlan } from './plan.js';
-import { probe, probeMediaRoot, realpathOfPath, type ProbeResult } from './probe.js';
+import { isRace, probe, probeMediaRoot, realpathOfPath, type ProbeResult } from './probe.js';
 import { acquireLock } from './fs/lock.js';
 import { sweepLeftovers } from './fs/sweep.js';
 import { appReport, buildReport, logReport } from './report.js';
@@ -63,11 +63,6 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   } finally {
     await session?.close();
   }
-}
-
-function isRace(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL';
 }
 
 interface Session {

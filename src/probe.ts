@@ -167,14 +167,28 @@ interface Looked {
  * look is taken without the lock, so it may meet a run at work.
  */
 async function entryWithTree(full: string, wantTree: () => boolean): Promise<Looked> {
+  return lookAgainOnRace(async () => {
+    const entry = await entryFactsOnce(full);
+    return entry.kind === 'dir' && wantTree() ? { entry, tree: await walkTree(full) } : { entry };
+  });
+}
+
+/**
+ * The error of a look that met another run (or a person) at work: what it looked at vanished
+ * or changed kind between two system calls.
+ */
+export function isRace(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL';
+}
+
+/** Runs a look, and again (up to three times in all) when it met a change in progress. */
+async function lookAgainOnRace<T>(look: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
-    const entry = await entryFacts(full);
-    if (entry.kind !== 'dir' || !wantTree()) return { entry };
     try {
-      return { entry, tree: await walkTree(full) };
+      return await look();
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || attempt >= 2) throw error;
+      if (!isRace(error) || attempt >= 2) throw error;
     }
   }
 }
@@ -208,16 +222,8 @@ async function sourceFacts(app: App): Promise<SourceFacts> {
 }
 
 export async function entryFacts(entryPath: string): Promise<EntryFacts> {
-  // Another run (or a person) may change the entry between the lstat and the closer look:
-  // look again, and a few changes in a row make it whatever the last lstat saw.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await entryFactsOnce(entryPath);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EINVAL') || attempt >= 2) throw error;
-    }
-  }
+  // Another run (or a person) may change the entry between the lstat and the closer look.
+  return lookAgainOnRace(() => entryFactsOnce(entryPath));
 }
 
 async function entryFactsOnce(entryPath: string): Promise<EntryFacts> {

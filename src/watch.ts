@@ -56,9 +56,9 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
     try {
       // When what to watch changes (a media folder appeared or went), the watchers restart, and
       // whatever appeared while they were starting up is seen by one more look.
+      // Lines only for what changed, and a summary: a watch session should read like a log of changes.
+      const { logger: _silent, ...quiet } = options;
       for (let round = 0; round < 5; round++) {
-        // Lines only for what changed, and a summary: a watch session should read like a log of changes.
-        const { logger: _silent, ...quiet } = options;
         const report = await link(quiet);
         last = report;
         const changed = { ...report, apps: report.apps.filter((app) => app.status !== 'up-to-date') };
