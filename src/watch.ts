@@ -85,10 +85,9 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
     await Promise.all(watchers.map((watcher) => new Promise<void>((resolve) => watcher.once('ready', () => resolve()))));
   };
   await start();
-  const count = paths.deep.length + paths.shallow.length;
-  logger?.info(`media:watch: watching ${count} path${count === 1 ? '' : 's'}; Ctrl-C to stop`);
-
-  await new Promise<void>((resolve) => {
+  // Ctrl-C is caught before the line that says it may be pressed: a signal sent as soon as the
+  // line shows (a script, a test, a quick user) must stop the watch, not kill the process.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -100,6 +99,9 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
     if (options.signal?.aborted) stop();
     else options.signal?.addEventListener('abort', stop, { once: true });
   });
+  const count = paths.deep.length + paths.shallow.length;
+  logger?.info(`media:watch: watching ${count} path${count === 1 ? '' : 's'}; Ctrl-C to stop`);
+  await stopped;
   await Promise.all(watchers.map((watcher) => watcher.close()));
   logger?.info('media:watch: stopped');
   return last;
