@@ -99,7 +99,7 @@ async function openSession(mediaRoot: string, create: boolean, options: RunOptio
 export async function clean(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const config = loadConfig(options);
-  checkSafety(config, { realMediaRoot: await realpathOfPath(config.mediaRoot), realProjectRoot: await realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
+  checkSafety(config, { realMediaRoot: realpathOfPath(config.mediaRoot), realProjectRoot: realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
   const force = options.force ?? false;
   let probed = await probeMediaRoot(config.mediaRoot);
   let plan = planClean(probed.entries, probed.manifest, force);

@@ -4,11 +4,11 @@
  * Read-only.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, lstatSync, promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
-import { walkTree, type TreeFacts } from './fs/walk.js';
+import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
 import { nearest } from './util/nearest.js';
 
@@ -76,81 +76,105 @@ export interface ProbeOptions {
 }
 
 export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
-  const rootStat = await lstatOrNull(mediaRoot);
+  const rootStat = lstatOrNull(mediaRoot);
   const mediaRootExists = rootStat !== null;
-  const realMediaRoot = await realpathOfPath(mediaRoot);
-  const realProjectRoot = await realpathOfPath(projectRoot);
-  const manifestText = mediaRootExists ? await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)) : undefined;
+  const realMediaRoot = realpathOfPath(mediaRoot);
+  const realProjectRoot = realpathOfPath(projectRoot);
+  const manifestText = mediaRootExists ? readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)) : undefined;
   const manifest = parseManifest(manifestText);
 
   // The look taken again under the lock reuses the sources' facts: the lock guards mediaRoot,
   // and the sources may change at any time either way. (Not with --checksum: hashes are per look.)
   const earlier = new Map((options.checksum ? [] : options.previous?.apps ?? []).map((fact) => [fact.app, fact]));
-  const facts = await pMap(apps, async (app): Promise<AppFacts> => {
-    const before = earlier.get(app);
-    const [source, looked] = await Promise.all([
-      before ? before.source : sourceFacts(app),
-      mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true) : Promise.resolve<Looked>({ entry: { kind: 'missing' } }),
-    ]);
-    const { entry } = looked;
-    const result: AppFacts = { app, source, entry };
-    const wantsSource = options.walk === 'all' || entry.kind === 'dir';
-    if (source.kind === 'dir' && wantsSource) {
-      result.sourceTree = before?.sourceTree ?? await walkTree(app.mediaDir, { ignore: options.ignore, followInternalLinks: true });
+  // One app after another with synchronous calls: on a local disk a look is a few system calls
+  // and thousands of small promises cost more than the calls (bench/). The event loop gets a
+  // turn every few dozen milliseconds, so other tasks of a gulp process are not held up.
+  const facts: AppFacts[] = [];
+  let turn = performance.now();
+  for (const app of apps) {
+    facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), options));
+    if (performance.now() - turn > 30) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turn = performance.now();
     }
-    if (looked.tree) result.entryTree = looked.tree;
-    if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
-    if (options.published) {
-      // A copy with no links in it publishes just what its walk saw: no second walk.
-      if (entry.kind === 'dir' && result.entryTree && result.entryTree.skipped.length === 0) {
-        result.publishedTree = result.entryTree;
-      } else {
-        const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
-        const tree = served ? await walkTree(served, { followInternalLinks: true }).catch(() => undefined) : undefined;
-        if (tree) result.publishedTree = tree;
-      }
-    }
-    return result;
-  }, { concurrency: 16 });
+  }
 
   const claimed = new Set(apps.map((app) => app.name));
   const unclaimed: ProbeResult['unclaimed'] = [];
   for (const name of Object.keys(manifest.entries).sort()) {
     if (claimed.has(name)) continue;
-    unclaimed.push(await rootEntry(mediaRoot, name, manifest));
+    unclaimed.push(rootEntry(mediaRoot, name, manifest));
   }
   const inCopies = facts.reduce((sum, fact) => sum + (fact.entryTree?.temporary ?? 0), 0);
-  const atTop = mediaRootExists ? await countTraces(mediaRoot) : 0;
+  const atTop = mediaRootExists ? countTraces(mediaRoot) : 0;
   return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed, leftovers: inCopies + atTop };
 }
 
+async function appFacts(app: App, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined, options: ProbeOptions): Promise<AppFacts> {
+  const source = before ? before.source : await sourceFacts(app);
+  const looked: Looked = mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true) : { entry: { kind: 'missing' } };
+  const { entry } = looked;
+  const result: AppFacts = { app, source, entry };
+  const wantsSource = options.walk === 'all' || entry.kind === 'dir';
+  if (source.kind === 'dir' && wantsSource) {
+    result.sourceTree = before?.sourceTree
+      ?? walkTreeSync(app.mediaDir, { ignore: options.ignore, followInternalLinks: true, ...(source.real ? { realRoot: source.real } : {}) });
+  }
+  if (looked.tree) result.entryTree = looked.tree;
+  if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
+  if (options.published) {
+    // A copy with no links in it publishes just what its walk saw: no second walk.
+    if (entry.kind === 'dir' && result.entryTree && result.entryTree.skipped.length === 0) {
+      result.publishedTree = result.entryTree;
+    } else {
+      const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
+      const tree = served ? walkOrUndefined(served) : undefined;
+      if (tree) result.publishedTree = tree;
+    }
+  }
+  return result;
+}
+
+function walkOrUndefined(served: string): TreeFacts | undefined {
+  try {
+    return walkTreeSync(served, { followInternalLinks: true });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Names in mediaRoot that another run made: its lock, lock files moved aside, temporary files. */
-async function countTraces(mediaRoot: string): Promise<number> {
-  const names = await fs.readdir(mediaRoot).catch(() => [] as string[]);
+function countTraces(mediaRoot: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(mediaRoot);
+  } catch {
+    return 0;
+  }
   return names.filter((name) => name.startsWith('.app-media') && name !== MANIFEST_FILE).length;
 }
 
 /** Every entry of mediaRoot (but the records file and temporary names), for clean. */
 export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[]; leftovers: number }> {
-  const realMediaRoot = await realpathOfPath(mediaRoot);
+  const realMediaRoot = realpathOfPath(mediaRoot);
   const names = await fs.readdir(mediaRoot).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
   });
   if (names === undefined) return { realMediaRoot, mediaRootExists: false, manifest: parseManifest(undefined), entries: [], leftovers: 0 };
-  const manifest = parseManifest(await readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)));
+  const manifest = parseManifest(readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)));
   // The tool's own files (records, lock, temporary names) all start with `.app-media`.
   const listed = new Set(names.filter((name) => !name.startsWith('.app-media')));
   // A record whose entry is gone still shows, so clean can drop it.
   for (const name of Object.keys(manifest.entries)) listed.add(name);
-  const entries = await pMap([...listed].sort(), (name) => rootEntry(mediaRoot, name, manifest), { concurrency: 16 });
+  const entries = [...listed].sort().map((name) => rootEntry(mediaRoot, name, manifest));
   const traces = names.filter((name) => name.startsWith('.app-media') && name !== MANIFEST_FILE).length;
   const inCopies = entries.reduce((sum, entry) => sum + (entry.tree?.temporary ?? 0), 0);
   return { realMediaRoot, mediaRootExists: true, manifest, entries, leftovers: traces + inCopies };
 }
 
-async function rootEntry(mediaRoot: string, name: string, manifest: Manifest): Promise<RootEntry> {
-  const { entry, tree } = await entryWithTree(path.join(mediaRoot, name), () => manifest.entries[name]?.kind === 'copy');
+function rootEntry(mediaRoot: string, name: string, manifest: Manifest): RootEntry {
+  const { entry, tree } = entryWithTree(path.join(mediaRoot, name), () => manifest.entries[name]?.kind === 'copy');
   const result: RootEntry = { name, entry };
   if (tree) result.tree = tree;
   return result;
@@ -162,14 +186,31 @@ interface Looked {
 }
 
 /**
- * An entry of mediaRoot and, if it is a folder and `wantTree()`, its walk. A folder that
- * another run removes (or replaces) while it is walked is looked at again: the first
+ * An entry of mediaRoot and, if it is a folder and `wantTree()`, its walk. An entry that
+ * another run removes (or replaces) while it is looked at is looked at again: the first
  * look is taken without the lock, so it may meet a run at work.
  */
-async function entryWithTree(full: string, wantTree: () => boolean): Promise<Looked> {
-  return lookAgainOnRace(async () => {
-    const entry = await entryFactsOnce(full);
-    return entry.kind === 'dir' && wantTree() ? { entry, tree: await walkTree(full) } : { entry };
+function entryWithTree(full: string, wantTree: () => boolean): Looked {
+  return lookAgainOnRace(() => {
+    const stat = lstatOrNull(full);
+    if (!stat) return { entry: { kind: 'missing' } };
+    if (stat.isSymbolicLink()) {
+      const linkText = readlinkSync(full);
+      let resolved: string | null = null;
+      try {
+        resolved = realpathSync.native(full);
+      } catch {
+        resolved = null; // dangling, or a loop
+      }
+      return { entry: { kind: 'symlink', linkText, resolved } };
+    }
+    if (stat.isDirectory()) {
+      // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
+      if (!wantTree()) return { entry: { kind: 'dir', empty: readdirSync(full).length === 0 } };
+      const tree = walkTreeSync(full);
+      return { entry: { kind: 'dir', empty: isEmptyTree(tree) }, tree };
+    }
+    return { entry: { kind: stat.isFile() ? 'file' : 'other' } };
   });
 }
 
@@ -183,10 +224,10 @@ export function isRace(error: unknown): boolean {
 }
 
 /** Runs a look, and again (up to three times in all) when it met a change in progress. */
-async function lookAgainOnRace<T>(look: () => Promise<T>): Promise<T> {
+function lookAgainOnRace<T>(look: () => T): T {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await look();
+      return look();
     } catch (error) {
       if (!isRace(error) || attempt >= 2) throw error;
     }
@@ -212,39 +253,13 @@ async function hashFile(file: string): Promise<string> {
 
 async function sourceFacts(app: App): Promise<SourceFacts> {
   try {
-    const stat = await fs.stat(app.mediaDir);
+    const stat = statSync(app.mediaDir);
     if (!stat.isDirectory()) return { kind: 'not-dir' };
-    return { kind: 'dir', real: await fs.realpath(app.mediaDir) };
+    return { kind: 'dir', real: realpathSync.native(app.mediaDir) };
   } catch {
     const misnamed = await findMisnaming(app);
     return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };
   }
-}
-
-export async function entryFacts(entryPath: string): Promise<EntryFacts> {
-  // Another run (or a person) may change the entry between the lstat and the closer look.
-  return lookAgainOnRace(() => entryFactsOnce(entryPath));
-}
-
-async function entryFactsOnce(entryPath: string): Promise<EntryFacts> {
-  const stat = await lstatOrNull(entryPath);
-  if (!stat) return { kind: 'missing' };
-  if (stat.isSymbolicLink()) {
-    const linkText = await fs.readlink(entryPath);
-    let resolved: string | null = null;
-    try {
-      resolved = await fs.realpath(entryPath);
-    } catch {
-      resolved = null;
-    }
-    return { kind: 'symlink', linkText, resolved };
-  }
-  if (stat.isDirectory()) {
-    // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
-    const names = await fs.readdir(entryPath);
-    return { kind: 'dir', empty: names.length === 0 };
-  }
-  return { kind: stat.isFile() ? 'file' : 'other' };
 }
 
 const MEDIA_LIKE = ['app_media', 'app-media', 'appmedia', 'media', 'static', 'assets', 'public'];
@@ -286,29 +301,29 @@ async function subfolders(dir: string): Promise<string[] | undefined> {
   }
 }
 
-async function lstatOrNull(file: string): Promise<import('node:fs').Stats | null> {
+function lstatOrNull(file: string): Stats | null {
   try {
-    return await fs.lstat(file);
+    return lstatSync(file);
   } catch {
     return null;
   }
 }
 
-async function readOrUndefined(file: string): Promise<string | undefined> {
+function readOrUndefined(file: string): string | undefined {
   try {
-    return await fs.readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
 }
 
 /** The real path of `target`, resolving what exists of it and keeping the rest as written. */
-export async function realpathOfPath(target: string): Promise<string> {
+export function realpathOfPath(target: string): string {
   const rest: string[] = [];
   let current = path.resolve(target);
   for (;;) {
     try {
-      const real = await fs.realpath(current);
+      const real = realpathSync.native(current);
       return path.join(real, ...rest.reverse());
     } catch {
       const parent = path.dirname(current);

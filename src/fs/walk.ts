@@ -33,6 +33,8 @@ export interface WalkOptions {
   ignore?: readonly string[];
   /** Follow links to files that stay inside the tree (source side); false on the copy side. */
   followInternalLinks?: boolean;
+  /** The root's real path when the caller already has it (saves one `realpath`). */
+  realRoot?: string;
 }
 
 export type IgnoreMatcher = (relPath: string) => boolean;
@@ -55,18 +57,22 @@ function compileMatcher(globs: readonly string[]): IgnoreMatcher {
   return (relPath) => match(relPath) || match(relPath.slice(relPath.lastIndexOf('/') + 1));
 }
 
+/** The same walk as `walkTreeSync`, awaited (so callers may run several at once). */
+export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeFacts> {
+  await Promise.resolve();
+  return walkTreeSync(root, options);
+}
+
 /**
  * Walks a tree with synchronous calls, one folder after another. It reads
  * only names and stats, never contents, and on a local disk that is several
  * times faster than thousands of small promises, with flat memory (measured
- * in bench/). The walk as a whole is still awaited, so callers may run
- * several at once.
+ * in bench/).
  */
-export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeFacts> {
-  await Promise.resolve();
+export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts {
   const ignored = ignoreMatcher(options.ignore ?? []);
   const facts: TreeFacts = { files: new Map(), dirs: [], escapes: [], ignored: 0, skipped: [] };
-  const realRoot = options.followInternalLinks ? realpathSync(root) : root;
+  const realRoot = options.followInternalLinks ? options.realRoot ?? realpathSync(root) : root;
 
   /** Something removed while the walk was looking at it (another process at work) is simply not there. */
   function look(dir: string, rel: string, entry: Dirent): void {
@@ -133,6 +139,12 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
 
   visit(root, '');
   return facts;
+}
+
+/** Whether a walk saw nothing at all in the folder (temporary files count: they are something). */
+export function isEmptyTree(tree: TreeFacts): boolean {
+  return tree.files.size === 0 && tree.dirs.length === 0 && tree.escapes.length === 0 && tree.skipped.length === 0
+    && tree.ignored === 0 && (tree.temporary ?? 0) === 0;
 }
 
 function vanished(error: unknown): boolean {
