@@ -100,17 +100,23 @@ export function ownsCopy(record: OwnRecord | undefined): record is CopyRecord | 
   return record?.kind === 'copy' || record?.kind === 'pending';
 }
 
-/** The files a record says the tool wrote (none for a pending record). */
 /** Folders the tool made in a copy: listed ones and those its recorded files are in. */
 export function recordedDirs(record: OwnRecord | undefined): Set<string> {
-  const dirs = new Set<string>(record?.kind === 'copy' ? record.dirs ?? [] : []);
+  const listed = record?.kind === 'copy' ? record.dirs ?? [] : [];
+  const dirs = new Set<string>();
   for (const file of Object.keys(recordedFiles(record))) {
-    const parts = file.split('/');
-    for (let index = 1; index < parts.length; index++) dirs.add(parts.slice(0, index).join('/'));
+    // Each file's folders, deepest first; once one is known, so are the ones above it.
+    for (let at = file.lastIndexOf('/'); at > 0; at = file.lastIndexOf('/', at - 1)) {
+      const dir = file.slice(0, at);
+      if (dirs.has(dir)) break;
+      dirs.add(dir);
+    }
   }
+  for (const dir of listed) dirs.add(dir);
   return dirs;
 }
 
+/** The files a record says the tool wrote (none for a pending record). */
 export function recordedFiles(record: OwnRecord | undefined): Record<string, [number, number]> {
   if (record?.kind === 'copy') return record.files;
   return record?.kind === 'pending' ? record.files ?? {} : {};
@@ -167,8 +173,23 @@ function isRecord(value: unknown): value is OwnRecord {
   return (record['kind'] === 'symlink' || record['kind'] === 'junction') && typeof record['target'] === 'string';
 }
 
+/**
+ * The records file's text: one line per entry field and one per copied file
+ * (`"css/site.css": [1024, 1700000000000]`), so it reads and diffs well and
+ * stays small to parse on every run.
+ */
 export function serializeManifest(manifest: Manifest): string {
-  const entries = Object.create(null) as Record<string, OwnRecord>;
-  for (const name of Object.keys(manifest.entries).sort()) entries[name] = manifest.entries[name] as OwnRecord;
-  return `${JSON.stringify({ tool: manifest.tool, version: manifest.version, entries }, null, 1)}\n`;
+  const lines = ['{', ` "tool": ${JSON.stringify(manifest.tool)},`, ` "version": ${manifest.version},`, ' "entries": {'];
+  const names = Object.keys(manifest.entries).sort();
+  names.forEach((name, index) => {
+    const record = manifest.entries[name] as OwnRecord;
+    const fields = Object.entries(record).map(([key, value]) => {
+      if (key !== 'files' || typeof value !== 'object' || value === null || Array.isArray(value)) return `   ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+      const files = Object.entries(value as Record<string, unknown>).map(([rel, facts]) => `    ${JSON.stringify(rel)}: ${JSON.stringify(facts)}`);
+      return files.length === 0 ? '   "files": {}' : `   "files": {\n${files.join(',\n')}\n   }`;
+    });
+    lines.push(`  ${JSON.stringify(name)}: {`, fields.join(',\n'), `  }${index < names.length - 1 ? ',' : ''}`);
+  });
+  lines.push(' }', '}');
+  return `${lines.join('\n')}\n`;
 }

@@ -200,7 +200,7 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
         // Nothing to write and nothing new to record: a no-change run writes nothing at all.
         // (A sync that keeps files changed by hand is still planned, so the plan shows what it keeps.)
         const next = copyRecordOf(sync, recordedSource(toDisplay(input.projectRoot, app.mediaDir)));
-        if (changes > 0 || sync.kept.length > 0 || JSON.stringify(next) !== JSON.stringify(record)) plan.actions.push({ op: 'sync', copy: sync });
+        if (changes > 0 || sync.kept.length > 0 || !sameRecord(next, record)) plan.actions.push({ op: 'sync', copy: sync });
         // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
         // Files only added beside the app's are kept and named; media:verify still reports them.
         const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(facts.sourceTree as TreeFacts, kept.rel));
@@ -389,7 +389,27 @@ export function copyRecordOf(copy: CopyPlan, source: string): CopyRecord {
   return record;
 }
 
+/** Whether two records say the same (the records file would not change). */
+export function sameRecord(a: CopyRecord, b: OwnRecord): boolean {
+  if (b.kind !== 'copy' || a.source !== b.source || !sameList(a.dirs ?? [], b.dirs ?? [])) return false;
+  const keys = Object.keys(a.files);
+  if (!sameList(keys, Object.keys(b.files))) return false;
+  for (const key of keys) {
+    const [size, mtime] = a.files[key] as [number, number];
+    const other = b.files[key];
+    if (!Array.isArray(other) || other[0] !== size || other[1] !== mtime) return false;
+  }
+  return true;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
+/** The object with its keys in code-unit order (already so in most cases: the walks go in name order). */
 function sortKeys<T>(object: Record<string, T>): Record<string, T> {
+  const keys = Object.keys(object);
+  if (keys.every((key, index) => index === 0 || (keys[index - 1] as string) < key)) return object;
   return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import type { App } from '../src/discover.js';
 import type { FileFacts, TreeFacts } from '../src/fs/walk.js';
-import { emptyManifest, linkRecord, ownsCopy, ownsLink, recordedFiles, type CopyRecord, type OwnRecord } from '../src/ownership.js';
+import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/ownership.js';
 import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
 import type { Mode } from '../src/types.js';
@@ -298,6 +298,14 @@ describe('planner: own copies', () => {
     expect(writtenRels(syncOf(withPartial))).to.deep.equal([]);
   });
 
+  it('a record that differs from the copy in one file\'s time only is brought up to date, with nothing written', () => {
+    const stale: CopyRecord = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 999], 'img/logo.png': [20, 1000] } };
+    const blog = only(planFor(probeOf({ blog: { ...ownCopy('blog', SRC, SRC, SRC), record: stale } }), { mode: 'copy' }), 'blog');
+    expect(blog.status).to.equal('up-to-date');
+    expect(blog.actions.map((action) => action.op)).to.deep.equal(['sync']);
+    expect(writtenRels(syncOf(blog))).to.deep.equal([]);
+  });
+
   it('a changed source file is written again, and only that file', () => {
     const source = { ...SRC, 'css/site.css': f(11, 2000) };
     const blog = only(planFor(probeOf({ blog: ownCopy('blog', source, SRC) }), { mode: 'copy' }), 'blog');
@@ -358,6 +366,22 @@ describe('planner: own copies', () => {
     expect(writtenRels(sync)).to.deep.equal([]);
     expect(sync.mkdirs).to.not.include('fonts');
     expect(sync.kept.map((kept) => kept.rel)).to.include.members(['css/site.css', 'fonts']);
+  });
+});
+
+describe('records file', () => {
+  it('reads back exactly as written, one line per copied file', () => {
+    const manifest = emptyManifest();
+    manifest.entries['blog'] = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 1000], 'img/"odd" name.png': [20, 2000] }, dirs: ['empty'] };
+    manifest.entries['admin'] = linkRecord('symlink', '../../apps/admin/app_media/admin', 'apps/admin/app_media/admin');
+    manifest.entries['docs'] = { kind: 'pending', source: 'apps/docs/app_media/docs', targets: ['sha256:00'], files: { 'a.txt': [1, 1] } };
+    manifest.entries['none'] = { kind: 'copy', source: 'apps/none/app_media/none', files: {} };
+    const text = serializeManifest(manifest);
+    const read = parseManifest(text);
+    expect(Object.keys(read.entries)).to.deep.equal(['admin', 'blog', 'docs', 'none']);
+    for (const name of Object.keys(manifest.entries)) expect(read.entries[name], name).to.deep.equal(manifest.entries[name]);
+    expect(text.split('\n')).to.include('    "css/site.css": [10,1000],');
+    expect(parseManifest(serializeManifest(emptyManifest())).entries).to.deep.equal({});
   });
 });
 
