@@ -2,9 +2,8 @@
  * Carries out a link plan: nothing here decides what may be touched, only how.
  * One app's failure is recorded and the others go on.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import pMap from 'p-map';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
 import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, TEMP_MARK, tempName, type CopyResult } from './fs/copy.js';
@@ -39,14 +38,6 @@ export interface AppOutcome {
 export interface ApplyResult {
   outcomes: AppOutcome[];
   warnings: string[];
-}
-
-/** Apps whose work is only links, carried out at once (each a few system calls). */
-const LINK_CONCURRENCY = 8;
-
-/** The app's work is only to make links (no copy first in line) or remove one. */
-function linksOnly(appPlan: AppPlan): boolean {
-  return appPlan.actions.length > 0 && appPlan.actions.every((action) => action.op === 'remove-link' || (action.op === 'create' && action.strategies[0] !== 'copy'));
 }
 
 /** Strategies that failed with a refusal stay off for the rest of the run. */
@@ -93,24 +84,17 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   };
 
   // In plan order, one at a time: the first refusal decides the mode of every later app, and a
-  // copy's own files already go 8 at a time. Only apps whose work is just making or removing
-  // links run 8 at a time, once a first link of this run has shown whether links are allowed
-  // (each touches only its own entry; a refusal met meanwhile still falls back per app).
-  const outcomes = new Array<AppOutcome>(plan.apps.length);
-  const later: number[] = [];
-  let linksSettled = false;
-  for (const [index, appPlan] of plan.apps.entries()) {
-    if (linksSettled && linksOnly(appPlan)) {
-      later.push(index);
-      continue;
+  // copy's own files already go 8 at a time. Links are made with synchronous calls (see
+  // fs/link.ts), so the event loop gets a turn every few dozen milliseconds.
+  const outcomes: AppOutcome[] = [];
+  let turn = performance.now();
+  for (const appPlan of plan.apps) {
+    outcomes.push(await carryOut(appPlan));
+    if (performance.now() - turn > 30) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turn = performance.now();
     }
-    outcomes[index] = await carryOut(appPlan);
-    const made = outcomes[index]?.mode;
-    if (linksOnly(appPlan) && outcomes[index]?.status !== 'error' && (made === 'symlink' || made === 'junction')) linksSettled = true;
   }
-  await pMap(later, async (index) => {
-    outcomes[index] = await carryOut(plan.apps[index] as AppPlan);
-  }, { concurrency: LINK_CONCURRENCY });
   await saveRecords(ctx.mediaRoot, records);
   return { outcomes, warnings };
 }
@@ -138,10 +122,15 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
       records.set(plan.name, action.record);
       return;
     case 'remove-link': {
-      // Re-check right before: still a link, still the text the plan saw.
-      const text = await fs.readlink(entryPath).catch(() => undefined);
+      // Re-check right before: still a link, still the text the plan saw. (Synchronous, as making a link is.)
+      let text: string | undefined;
+      try {
+        text = readlinkSync(entryPath);
+      } catch {
+        text = undefined;
+      }
       if (text !== action.linkText) throw new EntryInTheWay(`${plan.name} changed since it was checked`);
-      await fs.unlink(entryPath);
+      unlinkSync(entryPath);
       records.set(plan.name, null);
       return;
     }
@@ -237,7 +226,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
     }
     const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
     try {
-      await makeLink({ kind: strategy, folder: ctx.realMediaRoot, name: plan.name, text });
+      makeLink({ kind: strategy, folder: ctx.realMediaRoot, name: plan.name, text });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
       if (!isLinkRefusal(error)) throw error;
@@ -245,7 +234,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       lastRefusal = error;
       continue;
     }
-    const check = await checkLink(path.join(ctx.realMediaRoot, plan.name), text, app.mediaDir);
+    const check = checkLink(path.join(ctx.realMediaRoot, plan.name), text, app.mediaDir);
     if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
     if (strategy === 'junction' && !fallback.warned) {
       fallback.warned = true;
