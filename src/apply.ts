@@ -7,11 +7,12 @@ import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
 import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, TEMP_MARK, tempName, type CopyResult } from './fs/copy.js';
+import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
 import { linkRecord, pendingRecord, recordedSource, type CopyRecord } from './ownership.js';
-import { copyRecordOf, noteLeftOut, planCopy, type Action, type AppPlan, type CopyPlan, type LinkPlan, type Strategy } from './plan.js';
+import { copyRecordOf, noteLeftOut, planCopy, sameFacts, type Action, type AppPlan, type CopyPlan, type LinkPlan, type OwnContents, type Strategy } from './plan.js';
 import type { AppStatus, EntryMode } from './types.js';
 
 export interface ApplyContext {
@@ -159,12 +160,23 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
     case 'copy-to-link': {
       const aside = path.join(ctx.mediaRoot, tempName(plan.name));
       await fs.rename(entryPath, aside);
+      // Set aside, the copy can no longer change under its published name: it must still hold
+      // just what the plan saw, or it goes back as it is (a person added or changed a file meanwhile).
+      const changed = changedSincePlan(await walkTree(aside), action.own);
+      if (changed) {
+        // Put back, it keeps its record; kept aside (its name was taken meanwhile), it has none.
+        if (!await putBack(aside, entryPath, plan.name, ctx, warnings)) records.set(plan.name, null);
+        throw new EntryChanged(`${plan.name}: ${changed} in its copy since it was checked; the copy was left as it is`);
+      }
       let made: Made;
       try {
         made = await createEntry(plan, action.strategies.filter((s) => s !== 'copy'), 'walk', ctx, fallback, warnings);
       } catch (error) {
         // No link could be made: the copy goes back where it was and is brought up to date.
-        await fs.rename(aside, entryPath);
+        if (!await putBack(aside, entryPath, plan.name, ctx, warnings)) {
+          records.set(plan.name, null);
+          throw error;
+        }
         if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy')) throw error;
         const app = requireApp(plan);
         const result = await syncCopy(app.mediaDir, entryPath, action.fallback, progressOf(ctx));
@@ -176,14 +188,55 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
         records.set(plan.name, copyRecord(ctx, plan, action.fallback));
         return;
       }
-      // The copy held only the tool's own files and folders (the plan checked and listed them): remove those.
-      await removeListed(aside, { deletes: action.own.files, rmdirs: action.own.dirs });
-      await rmdirIfEmpty(aside);
+      // The copy held only the tool's own files and folders (checked above): remove those. Whatever
+      // is left appeared in the last moments: kept under a name no run sweeps, and said.
+      // A file edited in these moments stops the removal: it stays, with the rest, in the kept folder.
+      await removeListed(aside, { deletes: action.own.files, rmdirs: action.own.dirs, seen: action.own.seen }).catch((error: unknown) => {
+        if (!(error instanceof EntryChanged)) throw error;
+      });
+      if (!await rmdirIfEmpty(aside)) await keepAside(aside, plan.name, ctx, warnings);
       settle(outcome, plan, made);
       records.set(plan.name, made.record);
       return;
     }
   }
+}
+
+/** What differs between a copy set aside and what the plan saw of it ("1 file added"), or null. */
+export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | null {
+  const added = [...tree.files.keys()].filter((rel) => !own.seen.has(rel)).length + tree.skipped.length + (tree.temporary ?? 0);
+  const edited = [...tree.files].filter(([rel, facts]) => own.seen.has(rel) && !sameFacts(facts, own.seen.get(rel))).length;
+  const dirs = new Set(own.dirs);
+  const folders = tree.dirs.filter((dir) => !dirs.has(dir)).length;
+  const parts = [
+    added > 0 ? `${added} file${added === 1 ? '' : 's'} added` : '',
+    edited > 0 ? `${edited} file${edited === 1 ? '' : 's'} changed` : '',
+    folders > 0 ? `${folders} folder${folders === 1 ? '' : 's'} added` : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : null;
+}
+
+/** The copy back under its name; if something took that name meanwhile, kept aside (never swept). */
+async function putBack(aside: string, entryPath: string, name: string, ctx: ApplyContext, warnings: string[]): Promise<boolean> {
+  try {
+    // rename() would replace an empty folder made there meanwhile: look first (a folder is a folder).
+    if (await fs.lstat(entryPath).then(() => true, () => false)) throw Object.assign(new Error('taken'), { code: 'EEXIST' });
+    await fs.rename(aside, entryPath);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
+    await keepAside(aside, name, ctx, warnings);
+    return false;
+  }
+}
+
+/** A folder set aside that holds files a person put there: renamed so no run sweeps it, and named in a warning. */
+export async function keepAside(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[]): Promise<string> {
+  const kept = path.join(ctx.mediaRoot, `${KEPT_MARK}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+  await fs.rename(aside, kept);
+  warnings.push(`${name}: files were put in its copy while it was being replaced; they are kept in ${toDisplay(ctx.projectRoot, kept)}/ (move what you need, then remove that folder: no run removes it)`);
+  return kept;
 }
 
 interface Made {

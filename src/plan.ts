@@ -32,6 +32,20 @@ export interface CopyPlan {
   dirs?: string[];
   /** Files whose contents are right but whose time (`--checksum`) or mode is not: only those are set. */
   touch?: Array<{ rel: string; mtimeMs: number; mode: number }>;
+  /**
+   * What the copy held, when the plan was made, at each path it writes over or deletes
+   * (null: nothing): apply looks again right before, and leaves alone a file changed since.
+   */
+  seen?: Map<string, FileFacts | null>;
+}
+
+/** What a copy held when the plan was made, all of it the tool's: what `copy-to-link` may remove. */
+export interface OwnContents {
+  files: string[];
+  /** Deepest first. */
+  dirs: string[];
+  /** Each file's size and mtime as the plan saw them: a file changed since is not removed. */
+  seen: Map<string, FileFacts>;
 }
 
 export type Action =
@@ -44,7 +58,7 @@ export type Action =
   /** Remove the tool's own copy: the recorded, unchanged files, then empty folders. */
   | { op: 'remove-copy'; copy: CopyPlan }
   /** Put the tool's own copy aside, make a link; on refusal put the copy back and sync it. */
-  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan; own: { files: string[]; dirs: string[] } }
+  | { op: 'copy-to-link'; strategies: Strategy[]; fallback: CopyPlan; own: OwnContents }
   /** The entry is right and was made under a pending record (a run was cut short): record it for good. */
   | { op: 'adopt'; record: OwnRecord };
 
@@ -228,7 +242,8 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
         plan.hint = 'move them into the app\'s media folder or remove them by hand, then run media:link again';
         return plan;
       }
-      const own = { files: ownFiles, dirs: [...entryTree.dirs].sort().reverse() };
+      const seen = new Map(ownFiles.map((rel) => [rel, entryTree.files.get(rel) as FileFacts]));
+      const own: OwnContents = { files: ownFiles, dirs: [...entryTree.dirs].sort().reverse(), seen };
       plan.status = 'relinked';
       plan.mode = first;
       plan.reason = 'its copy is replaced by a link';
@@ -368,6 +383,11 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     if (sameFacts(current, recorded[rel])) plan.deletes.push(rel);
     else keep(rel);
   }
+  if (dest) {
+    plan.seen = new Map();
+    for (const { rel } of plan.writes) plan.seen.set(rel, dest.files.get(rel) ?? null);
+    for (const rel of plan.deletes) plan.seen.set(rel, dest.files.get(rel) ?? null);
+  }
   const sourceDirs = new Set(source.dirs);
   const held = recordedDirs(record);
   plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir) && held.has(dir)).sort().reverse();
@@ -458,9 +478,14 @@ function sameFactsAt(tree: TreeFacts, rel: string, facts: [number, number]): boo
 export function planCopyRemoval(dest: TreeFacts, record: CopyRecord | PendingRecord, force: boolean): CopyPlan {
   const files = recordedFiles(record);
   const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
+  plan.seen = new Map();
   for (const [rel, current] of dest.files) {
-    if (sameFacts(current, files[rel]) || (force && Object.hasOwn(files, rel))) plan.deletes.push(rel);
-    else plan.kept.push({ rel, why: Object.hasOwn(files, rel) ? 'edited' : 'foreign' });
+    if (sameFacts(current, files[rel]) || (force && Object.hasOwn(files, rel))) {
+      plan.deletes.push(rel);
+      plan.seen.set(rel, current);
+    } else {
+      plan.kept.push({ rel, why: Object.hasOwn(files, rel) ? 'edited' : 'foreign' });
+    }
   }
   // Only folders the tool's files were in: an empty folder added by hand stays.
   const held = recordedDirs(record);

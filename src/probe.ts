@@ -8,6 +8,7 @@ import { createReadStream, lstatSync, promises as fs, readdirSync, readFileSync,
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
+import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
 import { nearest } from './util/nearest.js';
@@ -151,7 +152,12 @@ function countTraces(mediaRoot: string): number {
   } catch {
     return 0;
   }
-  return names.filter((name) => name.startsWith('.app-media') && name !== MANIFEST_FILE).length;
+  return names.filter(isTrace).length;
+}
+
+/** A name another run left in mediaRoot (lock, temporary file): not the records, not a folder kept for a person. */
+function isTrace(name: string): boolean {
+  return name.startsWith('.app-media') && name !== MANIFEST_FILE && !name.startsWith(KEPT_MARK);
 }
 
 /** Every entry of mediaRoot (but the records file and temporary names), for clean. */
@@ -168,7 +174,7 @@ export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot
   // A record whose entry is gone still shows, so clean can drop it.
   for (const name of Object.keys(manifest.entries)) listed.add(name);
   const entries = [...listed].sort().map((name) => rootEntry(mediaRoot, name, manifest));
-  const traces = names.filter((name) => name.startsWith('.app-media') && name !== MANIFEST_FILE).length;
+  const traces = names.filter(isTrace).length;
   const inCopies = entries.reduce((sum, entry) => sum + (entry.tree?.temporary ?? 0), 0);
   return { realMediaRoot, mediaRootExists: true, manifest, entries, leftovers: traces + inCopies };
 }

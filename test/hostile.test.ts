@@ -13,10 +13,16 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { applyPlan, keepAside, type AppOutcome } from '../src/apply.js';
+import { loadConfig } from '../src/config/load.js';
+import { discoverApps } from '../src/discover.js';
 import { clean, link, verify } from '../src/index.js';
+import { planClean } from '../src/plan-clean.js';
+import { planLink } from '../src/plan.js';
+import { probe, probeMediaRoot } from '../src/probe.js';
 import type { Report, RunOptions } from '../src/index.js';
 import { mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
 
@@ -578,5 +584,106 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
     expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
     expect(readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
     expect(temporaries(root)).to.deep.equal([]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('faults: a person writing in a copy between the plan and its apply (files are looked at again right before)', function () {
+  this.timeout(30_000);
+
+  /** media:link's steps, with `between` run after the plan and before apply: the moment no hook of the API reaches. */
+  async function linkWithEditBetween(root: string, options: RunOptions, between: () => void): Promise<{ outcomes: AppOutcome[]; warnings: string[] }> {
+    const config = loadConfig({ cwd: root, ...options });
+    const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: config.mode === 'copy' ? 'all' : 'existing-copies', ignore: config.ignore });
+    const plan = planLink({ probed, projectRoot: config.projectRoot, mode: config.mode, relative: config.relative, prune: true, platform: process.platform });
+    between();
+    return applyPlan(plan, { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot: probed.realMediaRoot, relative: config.relative, ignore: config.ignore });
+  }
+
+  const copiedProject = async (): Promise<string> => {
+    const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
+    return root;
+  };
+  const kept = (root: string): string[] => readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
+  const outcomeOf = (result: { outcomes: AppOutcome[] }): AppOutcome | undefined => result.outcomes.find((outcome) => outcome.plan.name === 'blog');
+
+  it('a copy about to be replaced by a link gains a file: the copy is put back as it is (no link), conflict; the next run refuses the switch and names the file', async () => {
+    const root = await copiedProject();
+    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () => writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'));
+    expect(outcomeOf(result)).to.include({ status: 'conflict' });
+    expect(outcomeOf(result)?.reason).to.match(/blog: 1 file added in its copy since it was checked; the copy was left as it is/);
+    expect(lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
+    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
+    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
+    expect(readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
+
+    const again = await link({ cwd: root, mode: 'symlink' });
+    expect(statusOf(again, 'blog')).to.equal('conflict');
+    expect(again.apps[0]?.reason).to.include('css/mine.css');
+    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
+  });
+
+  it('a copy about to be replaced by a link has a file edited: put back as it is, the edit kept', async () => {
+    const root = await copiedProject();
+    const file = path.join(root, MEDIA, 'blog', 'js', 'blog.js');
+    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () => writeFileSync(file, 'console.log("my fix, longer than before");\n'));
+    expect(outcomeOf(result)?.reason).to.match(/1 file changed in its copy/);
+    expect(readFileSync(file, 'utf8')).to.equal('console.log("my fix, longer than before");\n');
+  });
+
+  it('a file the sync would update is edited meanwhile: left as it is, conflict; the next run keeps it as changed by hand', async () => {
+    const root = await copiedProject();
+    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: navy; } /* the source changed */\n');
+    const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
+    const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit */\n'));
+    expect(outcomeOf(result)).to.include({ status: 'conflict' });
+    expect(outcomeOf(result)?.reason).to.match(/blog\/css\/blog\.css was changed since it was checked; it was left as it is/);
+    expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
+    const again = await link({ cwd: root });
+    expect(statusOf(again, 'blog')).to.equal('conflict');
+    expect(again.apps[0]?.reason).to.include('css/blog.css (changed by hand)');
+    expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
+  });
+
+  it('a file a new source file would take the place of is created meanwhile: not written over', async () => {
+    const root = await copiedProject();
+    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/new.css'), '.new {}\n');
+    const mine = path.join(root, MEDIA, 'blog', 'css', 'new.css');
+    const result = await linkWithEditBetween(root, {}, () => writeFileSync(mine, '/* mine first */\n'));
+    expect(outcomeOf(result)).to.include({ status: 'conflict' });
+    expect(readFileSync(mine, 'utf8')).to.equal('/* mine first */\n');
+  });
+
+  it('media:clean: a file of the copy edited after the plan is not deleted (the folder stays with it), conflict', async () => {
+    const root = await copiedProject();
+    const config = loadConfig({ cwd: root });
+    const probed = await probeMediaRoot(config.mediaRoot);
+    const plan = planClean(probed.entries, probed.manifest, false);
+    const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
+    writeFileSync(file, 'my picture now');
+    const { outcomes } = await applyPlan(plan, { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot: probed.realMediaRoot, relative: true, ignore: [] });
+    expect(outcomes[0]).to.include({ status: 'conflict' });
+    expect(readFileSync(file, 'utf8')).to.equal('my picture now');
+  });
+
+  it('a set-aside copy that still holds a file after the tool\'s own are removed is kept under .app-media-kept-*: named in a warning, never swept or cleaned, no trace for the next run', async () => {
+    const root = await copiedProject();
+    const aside = path.join(root, MEDIA, '.app-media-tmp-blog-1-abcdef01');
+    writeTree(aside, { 'css/late.css': 'late' });
+    const warnings: string[] = [];
+    const where = await keepAside(aside, 'blog', { projectRoot: root, mediaRoot: path.join(root, MEDIA) }, warnings);
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]).to.include(`${MEDIA}/${path.basename(where)}/`);
+    expect(kept(root)).to.deep.equal([path.basename(where)]);
+    const before = statSync(path.join(root, MEDIA)).mtimeMs;
+
+    const again = await link({ cwd: root });
+    expect(again.counts).to.deep.equal({ 'up-to-date': 1 });
+    expect(again.warnings, 'nothing was swept').to.deep.equal([]);
+    expect(statSync(path.join(root, MEDIA)).mtimeMs, 'no lock taken, nothing written in mediaRoot').to.equal(before);
+    expect((await clean({ cwd: root })).counts).to.deep.equal({ removed: 1 });
+    expect(readFileSync(path.join(where, 'css', 'late.css'), 'utf8')).to.equal('late');
   });
 });

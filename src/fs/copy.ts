@@ -5,7 +5,7 @@
  * entry and renamed in whole. Never deletes recursively: only listed files,
  * then folders that are empty.
  */
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pMap from 'p-map';
@@ -79,7 +79,9 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   }
   // Every write is checked first: nothing is written through a folder that became a link.
   const guarded = async (source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> => {
-    await guard(path.relative(entryPath, dest).split(path.sep).join('/'));
+    const rel = path.relative(entryPath, dest).split(path.sep).join('/');
+    await guard(rel);
+    if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, await fs.lstat(dest).catch(() => undefined), plan.seen);
     await replaceOne(source, dest, facts);
   };
   const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
@@ -93,8 +95,22 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   return result;
 }
 
-/** Something in a copy became a link (or vanished) between the plan and the write. */
+/** Something in a copy became a link (or vanished, or was edited) between the plan and the write. */
 export class EntryChanged extends Error {}
+
+/**
+ * The file at `rel` is as the plan saw it (same size and mtime, or still absent), else
+ * EntryChanged: a file a person wrote after the plan is never written over or deleted.
+ * (The look and the write are two calls: this narrows the window to that gap.)
+ */
+function unchangedSincePlan(entryPath: string, rel: string, stat: Stats | undefined, seen: CopyPlan['seen']): void {
+  if (!seen?.has(rel)) return;
+  const before = seen.get(rel);
+  const same = before === null || before === undefined
+    ? stat === undefined
+    : stat !== undefined && stat.size === before.size && Math.abs(stat.mtimeMs - before.mtimeMs) < 1;
+  if (!same) throw new EntryChanged(`${path.basename(entryPath)}/${rel} was changed since it was checked; it was left as it is`);
+}
 
 type PathGuard = (rel: string) => Promise<void>;
 
@@ -129,12 +145,15 @@ function plainPaths(entryPath: string): PathGuard {
  * folder on the way is checked first: if one has turned into a link since the
  * plan, nothing is deleted through it.
  */
-export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs'>, guard: PathGuard = plainPaths(entryPath)): Promise<void> {
+export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>, guard: PathGuard = plainPaths(entryPath)): Promise<void> {
   for (const rel of plan.deletes) {
     await guard(rel);
     const stat = await fs.lstat(path.join(entryPath, rel)).catch(() => undefined);
     if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
-    if (stat) await fs.unlink(path.join(entryPath, rel));
+    if (stat) {
+      unchangedSincePlan(entryPath, rel, stat, plan.seen);
+      await fs.unlink(path.join(entryPath, rel));
+    }
   }
   for (const rel of plan.rmdirs) {
     await guard(`${rel}/x`);
