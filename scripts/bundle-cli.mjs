@@ -12,6 +12,6 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['vinyl', 'vinyl-sourcemap', 'glob-watcher'],
+  external: ['vinyl', 'vinyl-sourcemap', 'glob-watcher', 'picomatch'],
   logLevel: 'warning',
 });

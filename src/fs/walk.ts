@@ -1,7 +1,7 @@
 /** Read-only walks of a folder tree: what files it holds, with size and mtime. */
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
 import { TEMP_MARK } from './temp.js';
 
 export interface FileFacts {
@@ -52,7 +52,12 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
   return made;
 }
 
+/**
+ * picomatch is loaded on first use: a run that matches no globs (links, or an up-to-date
+ * project with no copy) starts without it (it is a third of the command's bundle).
+ */
 function compileMatcher(globs: readonly string[]): IgnoreMatcher {
+  const picomatch = createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
   const match = picomatch([...globs], { dot: true });
   return (relPath) => match(relPath) || match(relPath.slice(relPath.lastIndexOf('/') + 1));
 }
