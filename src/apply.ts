@@ -226,16 +226,20 @@ async function putBack(aside: string, entryPath: string, name: string, ctx: Appl
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
-    await keepAside(aside, name, ctx, warnings);
+    await keepAside(aside, name, ctx, warnings, 'taken');
     return false;
   }
 }
 
 /** A folder set aside that holds files a person put there: renamed so no run sweeps it, and named in a warning. */
-export async function keepAside(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[]): Promise<string> {
+export async function keepAside(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[],
+  why: 'files-added' | 'taken' = 'files-added'): Promise<string> {
   const kept = path.join(ctx.mediaRoot, `${KEPT_MARK}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
   await fs.rename(aside, kept);
-  warnings.push(`${name}: files were put in its copy while it was being replaced; they are kept in ${toDisplay(ctx.projectRoot, kept)}/ (move what you need, then remove that folder: no run removes it)`);
+  const where = `${toDisplay(ctx.projectRoot, kept)}/`;
+  warnings.push(why === 'taken'
+    ? `${name}: something took its place while its old copy was set aside; the old copy is kept in ${where} (remove it when you no longer need it: no run removes it)`
+    : `${name}: files were put in its copy while it was being replaced; they are kept in ${where} (move what you need, then remove that folder: no run removes it)`);
   return kept;
 }
 
