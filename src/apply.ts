@@ -217,7 +217,7 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
 }
 
 /** The copy back under its name; if something took that name meanwhile, kept aside (never swept). */
-async function putBack(aside: string, entryPath: string, name: string, ctx: ApplyContext, warnings: string[]): Promise<boolean> {
+export async function putBack(aside: string, entryPath: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[]): Promise<boolean> {
   try {
     // rename() would replace an empty folder made there meanwhile: look first (a folder is a folder).
     if (await fs.lstat(entryPath).then(() => true, () => false)) throw Object.assign(new Error('taken'), { code: 'EEXIST' });

@@ -13,10 +13,10 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyPlan, keepAside, type AppOutcome } from '../src/apply.js';
+import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/apply.js';
 import { loadConfig } from '../src/config/load.js';
 import { discoverApps } from '../src/discover.js';
 import { clean, link, verify } from '../src/index.js';
@@ -685,5 +685,19 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     expect(statSync(path.join(root, MEDIA)).mtimeMs, 'no lock taken, nothing written in mediaRoot').to.equal(before);
     expect((await clean({ cwd: root })).counts).to.deep.equal({ removed: 1 });
     expect(readFileSync(path.join(where, 'css', 'late.css'), 'utf8')).to.equal('late');
+  });
+
+  it('a set-aside copy is not put back over a folder made at its name meanwhile (not even an empty one): kept aside, with its own warning', async () => {
+    const root = await copiedProject();
+    const mediaRoot = path.join(root, MEDIA);
+    const aside = path.join(mediaRoot, '.app-media-tmp-blog-1-abcdef02');
+    renameSync(path.join(mediaRoot, 'blog'), aside);
+    mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it
+    const warnings: string[] = [];
+    expect(await putBack(aside, path.join(mediaRoot, 'blog'), 'blog', { projectRoot: root, mediaRoot }, warnings)).to.equal(false);
+    expect(readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
+    expect(kept(root)).to.have.length(1);
+    expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
+    expect(warnings[0]).to.match(/^blog: something took its place while its old copy was set aside; the old copy is kept in public\/media\/\.app-media-kept-blog-/);
   });
 });
