@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
+  chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { link, verify } from '../src/index.js';
@@ -938,13 +938,15 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     }
     // The user runs gulp from this checkout when it can reach it. A checkout in a private folder
     // (a CI clone under mktemp -d, mode 0700) is out of its reach: it then runs the app-media
-    // command (one bundled file, which needs no node_modules for link) from a copy it can read;
-    // cli.test.ts proves the command and the gulp task give the same output and exit status.
+    // command (one bundled file, plus picomatch, which it loads for a copy's ignore globs) from a
+    // copy it can read; cli.test.ts proves the command and the gulp task give the same output and
+    // exit status.
     const reach = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(GULP_BIN)})`], { encoding: 'utf8' });
     if (reach.status !== 0) {
       const dir = tempDir('cli-for-nobody');
       chmodSync(dir, 0o755);
       writeFileSync(path.join(dir, 'app-media.mjs'), readFileSync(path.join(REPO, 'dist', 'app-media.js')));
+      cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), { recursive: true });
       // What bin/app-media.js does, beside the copy.
       const command = path.join(dir, 'command.mjs');
       writeFileSync(command, "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
