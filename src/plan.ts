@@ -387,6 +387,7 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     plan.seen = new Map();
     for (const { rel } of plan.writes) plan.seen.set(rel, dest.files.get(rel) ?? null);
     for (const rel of plan.deletes) plan.seen.set(rel, dest.files.get(rel) ?? null);
+    for (const { rel } of plan.touch ?? []) plan.seen.set(rel, dest.files.get(rel) ?? null);
   }
   const sourceDirs = new Set(source.dirs);
   const held = recordedDirs(record);

@@ -13,7 +13,7 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/apply.js';
@@ -645,6 +645,16 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     expect(statusOf(again, 'blog')).to.equal('conflict');
     expect(again.apps[0]?.reason).to.include('css/blog.css (changed by hand)');
     expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
+  });
+
+  it('a file whose mode only is to be set (the source\'s changed) is edited meanwhile: its mode and time are left as they are, conflict', async () => {
+    const root = await copiedProject();
+    chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);
+    const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
+    const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)));
+    expect(outcomeOf(result)).to.include({ status: 'conflict' });
+    expect(readFileSync(copied, 'utf8')).to.equal('/* my edit, same length */\n'.slice(0, 23));
+    expect(statSync(copied).mode & 0o777).to.equal(0o644);
   });
 
   it('a file a new source file would take the place of is created meanwhile: not written over', async () => {

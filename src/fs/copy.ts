@@ -89,6 +89,7 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
     await guard(rel);
     const stat = await fs.lstat(path.join(entryPath, rel));
     if (!stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
+    unchangedSincePlan(entryPath, rel, stat, plan.seen);
     await fs.chmod(path.join(entryPath, rel), mode);
     await fs.utimes(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
   }
