@@ -77,7 +77,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
       // Nothing was made: the pending record goes; what was there before keeps its old record.
       if (pending.has(appPlan.name) && !records.has(appPlan.name)) {
-        const stillThere = await fs.lstat(path.join(ctx.mediaRoot, appPlan.name)).then(() => true, () => false);
+        const stillThere = await exists(path.join(ctx.mediaRoot, appPlan.name));
         records.set(appPlan.name, stillThere ? appPlan.record ?? null : null);
       }
     }
@@ -218,17 +218,23 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
 
 /** The copy back under its name; if something took that name meanwhile, kept aside (never swept). */
 export async function putBack(aside: string, entryPath: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[]): Promise<boolean> {
-  try {
-    // rename() would replace an empty folder made there meanwhile: look first (a folder is a folder).
-    if (await fs.lstat(entryPath).then(() => true, () => false)) throw Object.assign(new Error('taken'), { code: 'EEXIST' });
-    await fs.rename(aside, entryPath);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
-    await keepAside(aside, name, ctx, warnings, 'taken');
-    return false;
+  // rename() would replace an empty folder made there meanwhile: look first (a folder is a folder).
+  if (!await exists(entryPath)) {
+    try {
+      await fs.rename(aside, entryPath);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
+    }
   }
+  await keepAside(aside, name, ctx, warnings, 'taken');
+  return false;
+}
+
+/** Whether anything (a link included) is at `file`. */
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(() => true, () => false);
 }
 
 /** A folder set aside that holds files a person put there: renamed so no run sweeps it, and named in a warning. */

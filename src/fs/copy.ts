@@ -9,7 +9,7 @@ import { constants, promises as fs, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pMap from 'p-map';
-import type { CopyPlan } from '../plan.js';
+import { sameFacts, type CopyPlan } from '../plan.js';
 import { TEMP_MARK } from './temp.js';
 
 export { TEMP_MARK };
@@ -107,9 +107,7 @@ export class EntryChanged extends Error {}
 function unchangedSincePlan(entryPath: string, rel: string, stat: Stats | undefined, seen: CopyPlan['seen']): void {
   if (!seen?.has(rel)) return;
   const before = seen.get(rel);
-  const same = before === null || before === undefined
-    ? stat === undefined
-    : stat !== undefined && stat.size === before.size && Math.abs(stat.mtimeMs - before.mtimeMs) < 1;
+  const same = before === null || before === undefined ? stat === undefined : stat !== undefined && sameFacts(stat, before);
   if (!same) throw new EntryChanged(`${path.basename(entryPath)}/${rel} was changed since it was checked; it was left as it is`);
 }
 
