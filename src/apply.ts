@@ -297,7 +297,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       lastRefusal = error;
       continue;
     }
-    const check = checkLink(path.join(ctx.realMediaRoot, plan.name), text, app.mediaDir);
+    const check = checkLink(path.join(ctx.realMediaRoot, plan.name), app.mediaDir, plan.sourceId);
     if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
     if (strategy === 'junction' && !fallback.warned) {
       fallback.warned = true;

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { App } from './discover.js';
+import type { FolderId } from './fs/link.js';
 import type { FileFacts, TreeFacts } from './fs/walk.js';
 import { toDisplay } from './config/load.js';
 import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from './ownership.js';
@@ -78,6 +79,8 @@ export interface AppPlan {
   record?: OwnRecord;
   /** Copy: files and folders the `ignore` globs leave out. */
   ignored?: number;
+  /** The media folder's device and inode as probed: a link made for it must lead there. */
+  sourceId?: FolderId;
 }
 
 export interface LinkPlanInput {
@@ -158,6 +161,7 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
   const target = linkSourcePath(app, input.projectRoot, input.probed.realProjectRoot, source.real);
   plan.absoluteText = target;
   plan.linkText = input.relative ? path.relative(input.probed.realMediaRoot, target) || '.' : target;
+  if (source.id) plan.sourceId = source.id;
   const first = strategies[0] as Strategy;
   const wantsLink = first !== 'copy';
   const copyPlan = (): CopyPlan | 'walk' => (facts.sourceTree ? planCopy(facts.sourceTree, undefined, undefined) : 'walk');

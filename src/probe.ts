@@ -8,6 +8,7 @@ import { createReadStream, lstatSync, promises as fs, readdirSync, readFileSync,
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
+import type { FolderId } from './fs/link.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
@@ -28,6 +29,8 @@ export interface EntryFacts {
 export interface SourceFacts {
   kind: 'dir' | 'missing' | 'not-dir';
   real?: string;
+  /** The folder's device and inode as the probe saw them: a new link is checked against them. */
+  id?: FolderId;
   /** A folder that looks like a misnamed media folder, with the fix. */
   misnamed?: { found: string; fix: string };
 }
@@ -261,7 +264,7 @@ async function sourceFacts(app: App): Promise<SourceFacts> {
   try {
     const stat = statSync(app.mediaDir);
     if (!stat.isDirectory()) return { kind: 'not-dir' };
-    return { kind: 'dir', real: realpathSync.native(app.mediaDir) };
+    return { kind: 'dir', real: realpathSync.native(app.mediaDir), id: { dev: stat.dev, ino: stat.ino } };
   } catch {
     const misnamed = await findMisnaming(app);
     return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };

@@ -13,7 +13,7 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/apply.js';
@@ -608,6 +608,18 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   };
   const kept = (root: string): string[] => readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
   const outcomeOf = (result: { outcomes: AppOutcome[] }): AppOutcome | undefined => result.outcomes.find((outcome) => outcome.plan.name === 'blog');
+
+  it('an app\'s media folder replaced by another folder between the plan and the link: the new link is checked against the folder there now, linked', async () => {
+    const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'symlink', apps: ['./apps/blog'] });
+    const media = path.join(root, 'apps/blog/app_media/blog');
+    const result = await linkWithEditBetween(root, {}, () => {
+      renameSync(media, `${media}-old`);
+      writeTree(root, { 'apps/blog/app_media/blog/css/new.css': 'new' });
+    });
+    expect(outcomeOf(result)).to.include({ status: 'linked', mode: 'symlink' });
+    expect(realpathSync(path.join(root, MEDIA, 'blog'))).to.equal(realpathSync(media));
+    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'new.css'), 'utf8')).to.equal('new');
+  });
 
   it('a copy about to be replaced by a link gains a file: the copy is put back as it is (no link), conflict; the next run refuses the switch and names the file', async () => {
     const root = await copiedProject();

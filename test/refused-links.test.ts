@@ -97,6 +97,28 @@ describe('media:link when symbolic links are refused (EPERM from an LD_PRELOAD s
     expect(String(report.apps[0]?.['reason'])).to.contain('APP_MEDIA_LINK_REFUSED');
   });
 
+  // The check after each new link: a link that the system made but that leads elsewhere (or nowhere)
+  // is not reported as linked, and is not recorded as the tool's.
+  for (const [text, why] of [['/', /the new link resolves to \/, not to the app's media folder/], ['nowhere', /the new link does not resolve/]] as const) {
+    it(`a link made with the wrong text (${text}) is caught: conflict, exit non-zero, not recorded`, () => {
+      const root = makeProject({ apps: ['blog'] });
+      const wrong = { ...refuse(), DENY_SYMLINK: `misdirect:${text}` };
+      const run = gulp(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], wrong);
+      expect(run.status, run.output).to.not.equal(0);
+      const report = jsonReport(run);
+      expect(report.apps[0]).to.include({ name: 'blog', status: 'conflict' });
+      expect(String(report.apps[0]?.['reason'])).to.match(why);
+      const entry = path.join(root, 'public/media/blog');
+      expect(readlinkSync(entry), 'the shim really wrote the wrong text').to.equal(text);
+      // Nothing vouches for that link: a normal run leaves it alone as something it did not make.
+      const again = gulp(root, ['media:link', '--mode', 'symlink']);
+      expect(again.status, again.output).to.not.equal(0);
+      expect(again.output).to.match(/conflict\s+blog\s+public\/media\/blog/);
+      expect(again.output).to.match(/link not made by app-media is in the way/);
+      expect(readlinkSync(entry)).to.equal(text);
+    });
+  }
+
   it('on Windows (simulated) a refused symbolic link falls back to a junction, an absolute link', () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     const script = `import { link } from ${JSON.stringify(path.join(REPO, 'dist', 'index.js'))};

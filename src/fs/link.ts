@@ -6,9 +6,8 @@
  * what is in the way, or report success without a link) are what must never
  * decide here.
  */
-import { readlinkSync, realpathSync, statSync, symlinkSync, type Stats } from 'node:fs';
+import { realpathSync, statSync, symlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { normalizeLinkText } from '../ownership.js';
 
 /** Errors that mean "this file system or account does not make links", so a fallback may take over. */
 const REFUSALS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EINVAL']);
@@ -43,36 +42,44 @@ export function makeLink(options: MakeLinkOptions): void {
 
 export type LinkCheck = { ok: true } | { ok: false; why: string };
 
+/** A folder's identity: device and inode. */
+export interface FolderId {
+  dev: number;
+  ino: number;
+}
+
 /**
- * After making a link: it exists, is a link, has the text we meant and leads to the app's media
- * folder (`expectedDir`, compared by device and inode, which is cheaper than two real paths;
- * the real path is computed only to say where a wrong link leads).
+ * After making a link: it resolves, and to the app's media folder. One `stat`
+ * through the link, compared by device and inode with the folder as the probe
+ * saw it (`seen`); only when they differ is the folder looked at again (it may
+ * have been replaced since), and the link's real path computed to say where it
+ * leads. The link's text is not read back: `symlink()` returned, so the text is
+ * the one given.
  */
-export function checkLink(linkPath: string, expectedText: string, expectedDir: string): LinkCheck {
-  let text: string;
-  try {
-    text = readlinkSync(linkPath);
-  } catch (error) {
-    // EINVAL: the path holds something that is not a link.
-    return { ok: false, why: (error as NodeJS.ErrnoException).code === 'EINVAL' ? 'something other than a link is at that path' : 'no link was made' };
-  }
-  if (normalizeLinkText(text) !== normalizeLinkText(expectedText)) return { ok: false, why: `a different link is at that path (${text})` };
+export function checkLink(linkPath: string, expectedDir: string, seen: FolderId | undefined): LinkCheck {
   let led: Stats;
-  let wanted: Stats;
   try {
     led = statSync(linkPath);
-    wanted = statSync(expectedDir);
   } catch {
     return { ok: false, why: 'the new link does not resolve' };
   }
-  if (led.dev !== wanted.dev || led.ino !== wanted.ino) {
-    let real = '(unknown)';
-    try {
-      real = realpathSync.native(linkPath);
-    } catch {
-      // gone meanwhile: still not the app's folder
-    }
-    return { ok: false, why: `the new link resolves to ${real}` };
+  if (seen && sameFolder(led, seen)) return { ok: true };
+  let now: Stats | undefined;
+  try {
+    now = statSync(expectedDir);
+  } catch {
+    // the app's folder is gone meanwhile: the link cannot lead there
   }
-  return { ok: true };
+  if (now && sameFolder(led, now)) return { ok: true };
+  let real = '(unknown)';
+  try {
+    real = realpathSync.native(linkPath);
+  } catch {
+    // gone meanwhile: still not the app's folder
+  }
+  return { ok: false, why: `the new link resolves to ${real}, not to the app's media folder` };
+}
+
+function sameFolder(a: FolderId, b: FolderId): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
 }
