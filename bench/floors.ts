@@ -90,3 +90,31 @@ export function statWalkSync(project: Project, copyRoot: string): WalkResult {
   for (const app of project.apps) visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name));
   return result;
 }
+
+/**
+ * The sync walk, which also lists every folder of the copy (`readdirSync`): the least
+ * that finds files added to a copy by hand, which the tool must see (they are kept and
+ * named, and verify reports them). Not a target's floor: it says what that listing costs.
+ */
+export function statWalkListingCopy(project: Project, copyRoot: string): WalkResult & { extra: number } {
+  const result = { files: 0, differ: 0, extra: 0 };
+  const visit = (source: string, copy: string): void => {
+    const names = new Set(readdirSync(copy));
+    for (const entry of readdirSync(source, { withFileTypes: true })) {
+      names.delete(entry.name);
+      const from = path.join(source, entry.name);
+      const to = path.join(copy, entry.name);
+      if (entry.isDirectory()) {
+        visit(from, to);
+        continue;
+      }
+      const a = lstatSync(from);
+      const b = lstatSync(to);
+      result.files++;
+      if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
+    }
+    result.extra += names.size;
+  };
+  for (const app of project.apps) visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name));
+  return result;
+}
