@@ -1,11 +1,13 @@
 /**
  * When the system refuses to make symbolic links (Windows without the link
  * privilege, file systems without links), for real: an LD_PRELOAD shim makes
- * symlink()/symlinkat() fail with EPERM inside the gulp process.
+ * symlink()/symlinkat() fail with EPERM inside the gulp process. The same shim
+ * also makes a wrong link (the check after each link) or puts a folder at the
+ * link's path first (EEXIST at the last moment).
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { exists, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, tempDir } from './support/project.js';
 
@@ -23,7 +25,7 @@ function buildShim(): { lib?: string; why?: string } {
   return { why: 'no C compiler (cc, gcc or clang) to build the symlink-refusing shim' };
 }
 
-describe('media:link when symbolic links are refused (EPERM from an LD_PRELOAD shim)', function () {
+describe('media:link when symbolic links are refused, made wrong, or beaten to their path (an LD_PRELOAD shim)', function () {
   let shim: string;
 
   before(function () {
@@ -118,6 +120,31 @@ describe('media:link when symbolic links are refused (EPERM from an LD_PRELOAD s
       expect(readlinkSync(entry)).to.equal(text);
     });
   }
+
+  it('a copy set aside to be replaced by a link, its name taken by a folder of yours at that moment: your folder stays, the old copy is kept aside and named, conflict', () => {
+    const root = makeProject({ apps: ['blog'] });
+    expect(gulp(root, ['media:link', '--mode', 'copy']).status).to.equal(0);
+    const media = path.join(root, 'public/media');
+    const copied = projectState(path.join(media, 'blog'));
+    // The shim makes a folder at the link's path, then fails with EEXIST.
+    const run = gulp(root, ['media:link', '--mode', 'symlink'], { ...refuse(), DENY_SYMLINK: 'occupy' });
+    expect(run.status, run.output).to.not.equal(0);
+    expect(run.output).to.match(/conflict\s+blog/);
+    expect(run.output).to.match(/blog appeared while it was being linked/);
+    expect(readdirSync(path.join(media, 'blog')), 'the folder that took the name is left as it is').to.deep.equal([]);
+    const kept = readdirSync(media).filter((name) => name.startsWith('.app-media-kept-blog-'));
+    expect(kept).to.have.length(1);
+    expect(run.output).to.contain(`the old copy is kept in public/media/${kept[0]}/`);
+    expect(projectState(path.join(media, kept[0] as string)), 'the old copy, whole').to.deep.equal(copied);
+    expect(readdirSync(media).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
+    // Later runs leave both alone: the folder is not the tool's, and no run removes a kept folder.
+    const again = gulp(root, ['media:link', '--mode', 'symlink']);
+    expect(again.status, again.output).to.not.equal(0);
+    expect(again.output).to.match(/conflict\s+blog/);
+    expect(gulp(root, ['media:clean']).status).to.equal(0);
+    expect(readdirSync(media).filter((name) => name.startsWith('.app-media-kept-blog-'))).to.deep.equal(kept);
+    expect(readdirSync(path.join(media, 'blog'))).to.deep.equal([]);
+  });
 
   it('on Windows (simulated) a refused symbolic link falls back to a junction, an absolute link', () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
