@@ -70,38 +70,19 @@ export async function statWalk(project: Project, copyRoot: string): Promise<Walk
   return result;
 }
 
-/** The same walk with the synchronous calls, one file after another. */
-export function statWalkSync(project: Project, copyRoot: string): WalkResult {
-  const result: WalkResult = { files: 0, differ: 0 };
-  const visit = (source: string, copy: string): void => {
-    for (const entry of readdirSync(source, { withFileTypes: true })) {
-      const from = path.join(source, entry.name);
-      const to = path.join(copy, entry.name);
-      if (entry.isDirectory()) {
-        visit(from, to);
-        continue;
-      }
-      const a = lstatSync(from);
-      const b = lstatSync(to);
-      result.files++;
-      if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
-    }
-  };
-  for (const app of project.apps) visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name));
-  return result;
-}
-
 /**
- * The sync walk, which also lists every folder of the copy (`readdirSync`): the least
- * that finds files added to a copy by hand, which the tool must see (they are kept and
- * named, and verify reports them). Not a target's floor: it says what that listing costs.
+ * The same walk with the synchronous calls, one file after another. With `listCopy`
+ * it also lists every folder of the copy (`readdirSync`) and counts names the source
+ * lacks: the least that finds files added to a copy by hand, which the tool must see
+ * (they are kept and named, and verify reports them). That variant is no target's
+ * floor: it shows what the listing costs.
  */
-export function statWalkListingCopy(project: Project, copyRoot: string): WalkResult & { extra: number } {
+export function statWalkSync(project: Project, copyRoot: string, listCopy = false): WalkResult & { extra: number } {
   const result = { files: 0, differ: 0, extra: 0 };
   const visit = (source: string, copy: string): void => {
-    const names = new Set(readdirSync(copy));
+    const names = listCopy ? new Set(readdirSync(copy)) : undefined;
     for (const entry of readdirSync(source, { withFileTypes: true })) {
-      names.delete(entry.name);
+      names?.delete(entry.name);
       const from = path.join(source, entry.name);
       const to = path.join(copy, entry.name);
       if (entry.isDirectory()) {
@@ -113,7 +94,7 @@ export function statWalkListingCopy(project: Project, copyRoot: string): WalkRes
       result.files++;
       if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
     }
-    result.extra += names.size;
+    result.extra += names?.size ?? 0;
   };
   for (const app of project.apps) visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name));
   return result;
