@@ -28,8 +28,7 @@ export function checkSafety(config: ResolvedConfig, probed: Pick<ProbeResult, 'r
 
   for (const { app, source } of probed.apps) {
     if (source.kind !== 'dir' || source.real === undefined) continue;
-    const mediaDir = toDisplay(config.projectRoot, app.mediaDir);
-    if (isInside(source.real, root)) throw errors.loop(config.file, shown, app.name, mediaDir, 'root-in-media');
-    if (isInside(root, source.real)) throw errors.loop(config.file, shown, app.name, mediaDir, 'media-in-root');
+    if (isInside(source.real, root)) throw errors.loop(config.file, shown, app.name, toDisplay(config.projectRoot, app.mediaDir), 'root-in-media');
+    if (isInside(root, source.real)) throw errors.loop(config.file, shown, app.name, toDisplay(config.projectRoot, app.mediaDir), 'media-in-root');
   }
 }

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import type { App } from '../src/discover.js';
-import type { FileFacts, TreeFacts } from '../src/fs/walk.js';
+import { isInside, type FileFacts, type TreeFacts } from '../src/fs/walk.js';
 import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/ownership.js';
 import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
@@ -601,5 +601,26 @@ describe('planner: property (seeded)', () => {
     // The generator must keep reaching every case, or the property proves little.
     expect([...seenKinds].sort()).to.deep.equal([...KINDS].sort());
     expect([...seenStatuses]).to.include.members(['linked', 'copied', 'up-to-date', 'relinked', 'conflict', 'no-media', 'pruned']);
+  });
+});
+
+describe('isInside (the loop guard and the walk\'s "does this link stay inside")', () => {
+  it('says what path.relative says, for resolved POSIX paths, including prefixes that are not parents and the root', () => {
+    const byRelative = (parent: string, child: string): boolean => {
+      const rel = path.posix.relative(parent, child);
+      return rel === '' || (!rel.startsWith('../') && rel !== '..' && !path.posix.isAbsolute(rel));
+    };
+    const paths = ['/', '/a', '/a/b', '/a/b/c', '/ab', '/a-b', '/a/bc', '/b', '/a/b.c', '/a b', '/é', '/é/x'];
+    let inside = 0;
+    for (const parent of paths) {
+      for (const child of paths) {
+        expect(isInside(parent, child), `${parent} holds ${child}`).to.equal(byRelative(parent, child));
+        if (isInside(parent, child)) inside++;
+      }
+    }
+    // Both answers occur (the table is not all false or all true).
+    expect(inside).to.be.within(1, paths.length * paths.length - 1);
+    expect(isInside('/a', '/ab')).to.equal(false);
+    expect(isInside('/', '/a/b')).to.equal(true);
   });
 });

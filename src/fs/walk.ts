@@ -161,8 +161,11 @@ function factsOf(stat: import('node:fs').Stats): FileFacts {
   return { size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 };
 }
 
-/** Whether `child` is `parent` or below it (both absolute, already resolved). */
+/** Whether `child` is `parent` or below it (both absolute, already resolved: no `..`, no trailing separator but a root's). */
 export function isInside(parent: string, child: string): boolean {
+  // POSIX paths compare as strings (path.relative does the same, with more work); Windows
+  // paths need path.relative, which ignores case and knows drive letters.
+  if (path.sep === '/') return child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel));
 }
