@@ -293,7 +293,7 @@ const HEADER = [
   '',
   'Written by `npm run bench -- --size <size>` (`bench/run.ts`); each size\'s section is replaced when that size is run again.',
   'Medians and minimums in milliseconds over the repeats; ratios are median over median, measured in the same run on the same machine.',
-  'In process, a run that changes nothing (a no-change re-run, verify, the stat walks) is repeated back to back within each repeat until 200 ms or 20 runs, each run one sample: the first, colder run of each repeat is among them.',
+  'In process, a run that changes nothing (a no-change re-run, verify, the stat walks) is repeated back to back within each repeat (at least 3 runs, then until 200 ms or 20 runs), each run one sample: the first, colder run of each repeat is among them.',
   'A floor is the least plain `node:fs` code could do for the same job (the fastest of its variants counts); a peer is another program doing the same job.',
   'Whole-process times run from spawn to exit; peak RSS is the highest over the repeats.',
 ].join('\n');
