@@ -14,6 +14,7 @@ import { walkTree, type TreeFacts } from './fs/walk.js';
 import { linkRecord, pendingRecord, recordedSource, type CopyRecord } from './ownership.js';
 import { copyRecordOf, noteLeftOut, planCopy, sameFacts, type Action, type AppPlan, type CopyPlan, type LinkPlan, type OwnContents, type Strategy } from './plan.js';
 import type { AppStatus, EntryMode } from './types.js';
+import { turnTaker } from './util/turns.js';
 
 export interface ApplyContext {
   projectRoot: string;
@@ -88,13 +89,10 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // copy's own files already go 8 at a time. Links are made with synchronous calls (see
   // fs/link.ts), so the event loop gets a turn every few dozen milliseconds.
   const outcomes: AppOutcome[] = [];
-  let turn = performance.now();
+  const takeTurn = turnTaker();
   for (const appPlan of plan.apps) {
     outcomes.push(await carryOut(appPlan));
-    if (performance.now() - turn > 30) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      turn = performance.now();
-    }
+    await takeTurn();
   }
   await saveRecords(ctx.mediaRoot, records);
   return { outcomes, warnings };

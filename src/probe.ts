@@ -13,6 +13,7 @@ import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
 import { nearest } from './util/nearest.js';
+import { turnTaker } from './util/turns.js';
 
 export type EntryKind = 'missing' | 'symlink' | 'dir' | 'file' | 'other';
 
@@ -94,13 +95,10 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   // and thousands of small promises cost more than the calls (bench/). The event loop gets a
   // turn every few dozen milliseconds, so other tasks of a gulp process are not held up.
   const facts: AppFacts[] = [];
-  let turn = performance.now();
+  const takeTurn = turnTaker();
   for (const app of apps) {
     facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), options));
-    if (performance.now() - turn > 30) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      turn = performance.now();
-    }
+    await takeTurn();
   }
 
   const claimed = new Set(apps.map((app) => app.name));
