@@ -217,8 +217,9 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
         plan.status = changes > 0 ? 'copied' : 'up-to-date';
         // Nothing to write and nothing new to record: a no-change run writes nothing at all.
         // (A sync that keeps files changed by hand is still planned, so the plan shows what it keeps.)
-        const next = copyRecordOf(sync, recordedSource(toDisplay(input.projectRoot, app.mediaDir)));
-        if (changes > 0 || sync.kept.length > 0 || !sameRecord(next, record)) plan.actions.push({ op: 'sync', copy: sync });
+        if (changes > 0 || sync.kept.length > 0 || !recordStays(sync, recordedSource(toDisplay(input.projectRoot, app.mediaDir)), record)) {
+          plan.actions.push({ op: 'sync', copy: sync });
+        }
         // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
         // Files only added beside the app's are kept and named; media:verify still reports them.
         const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(facts.sourceTree as TreeFacts, kept.rel));
@@ -412,6 +413,24 @@ export function copyRecordOf(copy: CopyPlan, source: string): CopyRecord {
   const dirs = (copy.dirs ?? []).filter((dir) => !implied.has(dir));
   if (dirs.length > 0) record.dirs = dirs;
   return record;
+}
+
+/**
+ * Whether a copy plan with nothing to write, delete or keep leaves the record as it is: the
+ * record `copyRecordOf` would make says the same files (size, whole-ms mtime) and folders.
+ * (Checked without making it: a no-change run of a thousand apps does this for each.)
+ */
+export function recordStays(copy: CopyPlan, source: string, record: CopyRecord | PendingRecord): boolean {
+  if (record.kind !== 'copy' || record.source !== source || copy.writes.length > 0 || copy.edited.size > 0) return false;
+  const files = record.files;
+  if (Object.keys(files).length !== copy.unchanged.size) return false;
+  for (const [rel, facts] of copy.unchanged) {
+    const recorded = files[rel];
+    if (!Array.isArray(recorded) || recorded[0] !== facts.size || recorded[1] !== Math.round(facts.mtimeMs)) return false;
+  }
+  // Same files, so the same folders are implied by them; the others must be listed alike.
+  const implied = recordedDirs({ kind: 'copy', source, files });
+  return sameList((copy.dirs ?? []).filter((dir) => !implied.has(dir)), record.dirs ?? []);
 }
 
 /** Whether two records say the same (the records file would not change). */

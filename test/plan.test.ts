@@ -624,3 +624,57 @@ describe('isInside (the loop guard and the walk\'s "does this link stay inside")
     expect(isInside('/', '/a/b')).to.equal(true);
   });
 });
+
+describe('ignore globs: one test by base name where a glob cannot match across "/"', () => {
+  it('matches as picomatch on the whole path or the base name does, for globs of every kind', async () => {
+    const { ignoreMatcher } = await import('../src/fs/walk.js');
+    const picomatch = (await import('picomatch')).default;
+    const globSets = [['.*', '*~'], ['*.map'], ['*.{map,bak}'], ['?ache'], ['.DS_Store', 'Thumbs.db'], ['**'], ['css/*.css'], ['!keep.css'],
+      ['[ab]*'], ['@(x|y).js'], ['**/*.min.js'], ['vendor'], ['ven*'], ['*'], ['.*', 'vendor/**']];
+    const paths = ['a.css', '.hidden', 'css/.hidden', 'css/a.css', 'css/a.css~', 'a.map', 'js/a.map', 'js/a.bak', 'cache', 'x/cache', 'x/tache',
+      '.DS_Store', 'img/.DS_Store', 'keep.css', 'css/keep.css', 'a.js', 'b/a.js', 'x.js', 'd/y.js', 'a.min.js', 'js/lib/a.min.js', 'vendor', 'css/vendor',
+      'vendor/x.css', 'vendors/x', 'é/ü.css', 'a/b/c/d.txt'];
+    let fast = 0;
+    for (const globs of globSets) {
+      const match = picomatch(globs, { dot: true });
+      const both = (rel: string): boolean => match(rel) || match(rel.slice(rel.lastIndexOf('/') + 1));
+      const ignored = ignoreMatcher(globs);
+      for (const rel of paths) expect(ignored(rel), `${globs.join(' ')} on ${rel}`).to.equal(both(rel));
+      if (globs.every((glob) => /^[^/\\[\]!()@+]*$/.test(glob) && !glob.includes('**'))) fast++;
+    }
+    expect(fast, 'both ways of matching are exercised').to.be.within(1, globSets.length - 1);
+  });
+});
+
+describe('recordStays: whether a no-change copy plan leaves its record as it is, without making the record', () => {
+  it('says what making the record (copyRecordOf) and comparing it (sameRecord) says', async () => {
+    const { copyRecordOf, recordStays, sameRecord } = await import('../src/plan.js');
+    const random = mulberry32(20261129);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const names = ['a.css', 'css/b.css', 'css/vendor/c.css', 'img/d.png', 'js/e.js'];
+    let stays = 0;
+    for (let round = 0; round < 400; round++) {
+      const unchanged = new Map<string, FileFacts>();
+      for (const rel of names) if (random() < 0.7) unchanged.set(rel, { size: pick([1, 2, 3]), mtimeMs: pick([1000, 1000.4, 1000.6, 2000]), mode: 0o644 });
+      const dirs = ['css', 'css/vendor', 'img', 'js', 'empty'].filter(() => random() < 0.6);
+      const copy: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged, edited: new Map(), dirs };
+      const source = pick(['apps/x/app_media/x', 'apps/y/app_media/y']);
+      // A record made from a plan like this one, then perhaps changed a little.
+      const record = copyRecordOf(copy, 'apps/x/app_media/x');
+      const change = pick(['none', 'none', 'size', 'mtime', 'extra', 'missing', 'dirs', 'order']);
+      const first = Object.keys(record.files)[0];
+      if (change === 'size' && first) record.files[first] = [99, (record.files[first] as [number, number])[1]];
+      if (change === 'mtime' && first) record.files[first] = [(record.files[first] as [number, number])[0], 5];
+      if (change === 'extra') record.files['new.txt'] = [1, 1000];
+      if (change === 'missing' && first) delete record.files[first];
+      if (change === 'dirs') record.dirs = [...(record.dirs ?? []), 'other'];
+      if (change === 'order') record.files = Object.fromEntries(Object.entries(record.files).reverse());
+      const made = sameRecord(copyRecordOf(copy, source), record);
+      // Key order aside (it does not change what the record says), both answers agree.
+      const expected = change === 'order' ? sameRecord(copyRecordOf(copy, source), copyRecordOf(copy, 'apps/x/app_media/x')) : made;
+      expect(recordStays(copy, source, record), `round ${round}: ${change}`).to.equal(expected);
+      if (expected) stays++;
+    }
+    expect(stays, 'both answers occur').to.be.within(1, 399);
+  });
+});

@@ -59,7 +59,11 @@ export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
 function compileMatcher(globs: readonly string[]): IgnoreMatcher {
   const picomatch = createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
   const match = picomatch([...globs], { dot: true });
-  return (relPath) => match(relPath) || match(relPath.slice(relPath.lastIndexOf('/') + 1));
+  const baseName = (relPath: string): string => relPath.slice(relPath.lastIndexOf('/') + 1);
+  // Globs of plain characters, `*`, `?` and `{a,b}` (the defaults: `.*`, `*~`) never match across
+  // a "/": a path below the top can only match by its base name, so one test is enough.
+  if (globs.every((glob) => /^[^/\\[\]!()@+]*$/.test(glob) && !glob.includes('**'))) return (relPath) => match(baseName(relPath));
+  return (relPath) => match(relPath) || match(baseName(relPath));
 }
 
 /** The same walk as `walkTreeSync`, awaited (so callers may run several at once). */
