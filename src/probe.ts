@@ -9,6 +9,7 @@ import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
 import type { FolderId } from './fs/link.js';
+import { realPaths, type RealPathOf } from './fs/real-paths.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
@@ -95,9 +96,11 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   // and thousands of small promises cost more than the calls (bench/). The event loop gets a
   // turn every few dozen milliseconds, so other tasks of a gulp process are not held up.
   const facts: AppFacts[] = [];
+  // The media folders' real paths share the project's: it is resolved once, not per app.
+  const realOf = realPaths([[path.resolve(projectRoot), realProjectRoot]]);
   const takeTurn = turnTaker();
   for (const app of apps) {
-    facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), options));
+    facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), realOf, options));
     await takeTurn();
   }
 
@@ -112,8 +115,9 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed, leftovers: inCopies + atTop };
 }
 
-async function appFacts(app: App, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined, options: ProbeOptions): Promise<AppFacts> {
-  const source = before ? before.source : await sourceFacts(app);
+async function appFacts(app: App, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined, realOf: RealPathOf,
+  options: ProbeOptions): Promise<AppFacts> {
+  const source = before ? before.source : await sourceFacts(app, realOf);
   const looked: Looked = mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true) : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };
@@ -258,11 +262,13 @@ async function hashFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function sourceFacts(app: App): Promise<SourceFacts> {
+async function sourceFacts(app: App, realOf: RealPathOf): Promise<SourceFacts> {
   try {
-    const stat = statSync(app.mediaDir);
+    // lstat first: a plain folder (the common case) needs no second look; a link is followed.
+    const own = lstatSync(app.mediaDir);
+    const stat = own.isSymbolicLink() ? statSync(app.mediaDir) : own;
     if (!stat.isDirectory()) return { kind: 'not-dir' };
-    return { kind: 'dir', real: realpathSync.native(app.mediaDir), id: { dev: stat.dev, ino: stat.ino } };
+    return { kind: 'dir', real: realOf(app.mediaDir, own), id: { dev: stat.dev, ino: stat.ino } };
   } catch {
     const misnamed = await findMisnaming(app);
     return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };
