@@ -10,9 +10,10 @@ import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, TEMP_MA
 import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
+import { stampCopy } from './fs/stamp.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
-import { linkRecord, pendingRecord, recordedSource, type CopyRecord } from './ownership.js';
-import { copyRecordOf, noteLeftOut, planCopy, sameFacts, type Action, type AppPlan, type CopyPlan, type LinkPlan, type OwnContents, type Strategy } from './plan.js';
+import { linkRecord, pendingRecord, recordedSource, type CopyRecord, type OwnRecord } from './ownership.js';
+import { copyRecordOf, noteLeftOut, planCopy, sameFacts, sameRecord, type Action, type AppPlan, type CopyPlan, type LinkPlan, type OwnContents, type Strategy } from './plan.js';
 import type { AppStatus, EntryMode } from './types.js';
 import { turnTaker } from './util/turns.js';
 
@@ -144,7 +145,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
       const result = await syncCopy(app.mediaDir, entryPath, action.copy, progressOf(ctx));
       outcome.files = result.files;
       outcome.bytes = result.bytes;
-      records.set(plan.name, copyRecord(ctx, plan, action.copy));
+      records.set(plan.name, stamped(copyRecord(ctx, plan, action.copy), entryPath, action.copy, plan.record));
       return;
     }
     case 'remove-copy': {
@@ -183,7 +184,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
         outcome.reason = null;
         outcome.files = result.files;
         outcome.bytes = result.bytes;
-        records.set(plan.name, copyRecord(ctx, plan, action.fallback));
+        records.set(plan.name, stamped(copyRecord(ctx, plan, action.fallback), entryPath, action.fallback, plan.record));
         return;
       }
       // The copy held only the tool's own files and folders (checked above): remove those. Whatever
@@ -281,7 +282,8 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
         throw error;
       });
-      const made: Made = { mode: 'copy', result, record: copyRecord(ctx, plan, copyPlan) };
+      const entryPath = path.join(ctx.mediaRoot, plan.name);
+      const made: Made = { mode: 'copy', result, record: stamped(copyRecord(ctx, plan, copyPlan), entryPath, copyPlan, plan.record) };
       if (walked) made.walked = walked;
       return made;
     }
@@ -327,6 +329,19 @@ function progressOf(ctx: ApplyContext): ((bytes: number) => void) | undefined {
 
 function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecord {
   return copyRecordOf(copy, recordedSource(toDisplay(ctx.projectRoot, requireApp(plan).mediaDir)));
+}
+
+/**
+ * The record of a copy just carried out, with its folder stamps (fs/stamp.ts): new ones when
+ * the copy's folders changed; when nothing in them did and the record says the same, the old
+ * ones (still true); none otherwise.
+ */
+function stamped(record: CopyRecord, entryPath: string, copy: CopyPlan, before: OwnRecord | undefined): CopyRecord {
+  const changed = copy.writes.length + copy.deletes.length + copy.mkdirs.length + copy.rmdirs.length > 0;
+  const previous = before?.kind === 'copy' ? before.stamps : undefined;
+  const stamps = !changed && before?.kind === 'copy' && sameRecord(record, before) ? previous : stampCopy(entryPath, record, previous);
+  if (stamps) record.stamps = stamps;
+  return record;
 }
 
 function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {

@@ -27,6 +27,13 @@ export interface CopyRecord {
   files: Record<string, [number, number]>;
   /** Folders the tool made in the copy (those holding recorded files count anyway). */
   dirs?: string[];
+  /**
+   * Folder stamps: folder ("." for the copy itself) → its mtime, set by the tool to a time in
+   * the past once the folder held exactly the recorded names. Adding, removing or renaming
+   * anything in a folder sets its mtime to now, so while the stamp still matches, the folder's
+   * names are the recorded ones and a re-run need not list it (fs/stamp.ts).
+   */
+  stamps?: Record<string, number>;
 }
 
 /**
@@ -150,12 +157,47 @@ export function parseManifest(text: string | undefined): Manifest {
     if (raw.tool !== 'gulp-app-media' || typeof raw.entries !== 'object' || raw.entries === null) return emptyManifest();
     const entries: Record<string, OwnRecord> = Object.create(null) as Record<string, OwnRecord>;
     for (const [name, record] of Object.entries(raw.entries)) {
-      if (isRecord(record)) entries[name] = record;
+      if (isRecord(record)) entries[name] = withValidStamps(record);
     }
     return { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries };
   } catch {
     return emptyManifest();
   }
+}
+
+/** Stamps that are not a map of numbers prove nothing: dropped, the record kept (its folders are listed). */
+function withValidStamps(record: OwnRecord): OwnRecord {
+  if (record.kind !== 'copy' || record.stamps === undefined) return record;
+  const stamps = record.stamps as unknown;
+  const valid = typeof stamps === 'object' && stamps !== null && !Array.isArray(stamps)
+    && Object.values(stamps).every((value) => typeof value === 'number' && Number.isFinite(value));
+  if (valid) return record;
+  const { stamps: _dropped, ...rest } = record;
+  return rest;
+}
+
+/**
+ * The names each folder of a copy holds by its record: folder ("." for the copy) →
+ * child name → file or folder. What a stamped folder is taken to hold.
+ */
+export function recordedListing(record: CopyRecord): Map<string, Map<string, 'file' | 'dir'>> {
+  const listing = new Map<string, Map<string, 'file' | 'dir'>>([['.', new Map()]]);
+  const folder = (rel: string): Map<string, 'file' | 'dir'> => {
+    let names = listing.get(rel);
+    if (!names) {
+      names = new Map();
+      listing.set(rel, names);
+      const at = rel.lastIndexOf('/');
+      folder(at < 0 ? '.' : rel.slice(0, at)).set(at < 0 ? rel : rel.slice(at + 1), 'dir');
+    }
+    return names;
+  };
+  for (const rel of Object.keys(record.files)) {
+    const at = rel.lastIndexOf('/');
+    folder(at < 0 ? '.' : rel.slice(0, at)).set(at < 0 ? rel : rel.slice(at + 1), 'file');
+  }
+  for (const dir of record.dirs ?? []) folder(dir);
+  return listing;
 }
 
 function isRecord(value: unknown): value is OwnRecord {

@@ -12,7 +12,7 @@ import type { FolderId } from './fs/link.js';
 import { realPaths, type RealPathOf } from './fs/real-paths.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
-import { MANIFEST_FILE, parseManifest, type Manifest } from './ownership.js';
+import { MANIFEST_FILE, parseManifest, recordedListing, type Manifest, type OwnRecord } from './ownership.js';
 import { nearest } from './util/nearest.js';
 import { turnTaker } from './util/turns.js';
 
@@ -100,7 +100,7 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   const realOf = realPaths([[path.resolve(projectRoot), realProjectRoot]]);
   const takeTurn = turnTaker();
   for (const app of apps) {
-    facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), realOf, options));
+    facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], realOf, options));
     await takeTurn();
   }
 
@@ -115,10 +115,10 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed, leftovers: inCopies + atTop };
 }
 
-async function appFacts(app: App, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined, realOf: RealPathOf,
-  options: ProbeOptions): Promise<AppFacts> {
+async function appFacts(app: App, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined, record: OwnRecord | undefined,
+  realOf: RealPathOf, options: ProbeOptions): Promise<AppFacts> {
   const source = before ? before.source : await sourceFacts(app, realOf);
-  const looked: Looked = mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true) : { entry: { kind: 'missing' } };
+  const looked: Looked = mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true, record) : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };
   const wantsSource = options.walk === 'all' || entry.kind === 'dir';
@@ -201,7 +201,7 @@ interface Looked {
  * another run removes (or replaces) while it is looked at is looked at again: the first
  * look is taken without the lock, so it may meet a run at work.
  */
-function entryWithTree(full: string, wantTree: () => boolean): Looked {
+function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord): Looked {
   return lookAgainOnRace(() => {
     const stat = lstatOrNull(full);
     if (!stat) return { entry: { kind: 'missing' } };
@@ -218,7 +218,9 @@ function entryWithTree(full: string, wantTree: () => boolean): Looked {
     if (stat.isDirectory()) {
       // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
       if (!wantTree()) return { entry: { kind: 'dir', empty: readdirSync(full).length === 0 } };
-      const tree = walkTreeSync(full);
+      // A copy whose record has folder stamps: folders still stamped need no listing (fs/stamp.ts).
+      const known = record?.kind === 'copy' && record.stamps ? { stamps: record.stamps, listing: recordedListing(record), rootMtimeMs: stat.mtimeMs } : undefined;
+      const tree = walkTreeSync(full, known ? { known } : {});
       return { entry: { kind: 'dir', empty: isEmptyTree(tree) }, tree };
     }
     return { entry: { kind: stat.isFile() ? 'file' : 'other' } };

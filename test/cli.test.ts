@@ -481,10 +481,23 @@ function jsonDoc(stdout: string): Record<string, unknown> {
   return doc;
 }
 
-/** Tree state that twins share: types, contents, file modes and link texts (not times or inodes). */
+/**
+ * Tree state that twins share: types, contents, file modes and link texts (not times or inodes).
+ * The records file is compared as parsed, without its folder stamps (times of the run, fs/stamp.ts).
+ */
 function portableState(root: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(projectState(root)).map(([rel, entry]) => [rel,
-    entry.type === 'file' ? { type: 'file', sha: entry.sha, mode: entry.mode } : entry.type === 'link' ? { type: 'link', text: entry.text } : { type: 'dir' }]));
+    path.basename(rel) === '.app-media.json' ? { type: entry.type, records: recordsWithoutStamps(path.join(root, rel)) }
+      : entry.type === 'file' ? { type: 'file', sha: entry.sha, mode: entry.mode } : entry.type === 'link' ? { type: 'link', text: entry.text } : { type: 'dir' }]));
+}
+
+/** The records as parsed, each folder stamp replaced by which folder it stamps. */
+function recordsWithoutStamps(file: string): unknown {
+  const records = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, { stamps?: Record<string, number> }> };
+  for (const record of Object.values(records.entries)) {
+    if (record.stamps) record.stamps = Object.fromEntries(Object.keys(record.stamps).map((folder) => [folder, 0]));
+  }
+  return records;
 }
 
 /** Two identical projects (the second a copy of the first, times preserved). */

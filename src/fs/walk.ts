@@ -1,5 +1,5 @@
 /** Read-only walks of a folder tree: what files it holds, with size and mtime. */
-import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { TEMP_MARK } from './temp.js';
@@ -35,6 +35,20 @@ export interface WalkOptions {
   followInternalLinks?: boolean;
   /** The root's real path when the caller already has it (saves one `realpath`). */
   realRoot?: string;
+  /**
+   * A copy's folder stamps and the names its record lists (copy side only: no ignore, no
+   * links followed). A folder whose mtime is still its stamp holds just those names: they are
+   * looked at one by one (`lstat`) instead of listing the folder. Any surprise (a name gone,
+   * or of another kind) and the folder is listed after all.
+   */
+  known?: KnownFolders;
+}
+
+export interface KnownFolders {
+  stamps: Readonly<Record<string, number>>;
+  listing: ReadonlyMap<string, ReadonlyMap<string, 'file' | 'dir'>>;
+  /** The root's mtime when the caller has just looked at it. */
+  rootMtimeMs?: number;
 }
 
 export type IgnoreMatcher = (relPath: string) => boolean;
@@ -133,7 +147,8 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     (facts.links ??= new Map()).set(childRel, real);
   }
 
-  function visit(dir: string, rel: string): void {
+  function visit(dir: string, rel: string, mtimeMs?: number): void {
+    if (options.known && visitKnown(options.known, dir, rel, mtimeMs)) return;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
@@ -144,6 +159,37 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     // Name order, files and folders alike: the same tree always gives the same facts, in the same order.
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) look(dir, rel, entry);
+  }
+
+  /** A stamped folder that still has its stamp: its recorded names, each looked at; false when it must be listed. */
+  function visitKnown(known: KnownFolders, dir: string, rel: string, mtimeMs: number | undefined): boolean {
+    const key = rel === '' ? '.' : rel;
+    const stamp = known.stamps[key];
+    const names = known.listing.get(key);
+    if (typeof stamp !== 'number' || !names) return false;
+    const stat = mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
+    if (stat !== stamp) return false;
+    const seen: Array<[string, Stats]> = [];
+    try {
+      for (const name of [...names.keys()].sort()) {
+        const stats = lstatSync(`${dir}${path.sep}${name}`, { throwIfNoEntry: false });
+        if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
+        seen.push([name, stats]);
+      }
+    } catch (error) {
+      if (vanished(error)) return false; // listed instead, which says what is there now
+      throw error;
+    }
+    for (const [name, stats] of seen) {
+      const childRel = rel ? `${rel}/${name}` : name;
+      if (stats.isDirectory()) {
+        facts.dirs.push(childRel);
+        visit(`${dir}${path.sep}${name}`, childRel, stats.mtimeMs);
+      } else {
+        facts.files.set(childRel, factsOf(stats));
+      }
+    }
+    return true;
   }
 
   visit(root, '');

@@ -1,0 +1,288 @@
+/**
+ * Folder stamps (src/fs/stamp.ts): once a copy is written, each of its folders
+ * carries a time in the past that the records keep, and a re-run takes a
+ * stamped folder's names from the records instead of listing it. These tests
+ * show that a folder is listed again as soon as anything in it changes, that a
+ * folder holding a file added by hand is never stamped, that older or broken
+ * records still work, and that a stamp fooled on purpose hides a file from a
+ * report but never costs it.
+ */
+import { expect } from 'chai';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/ownership.js';
+import { stampCopy, stampTime } from '../src/fs/stamp.js';
+import { walkTreeSync } from '../src/fs/walk.js';
+import { appMedia, jsonReport, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
+
+after(removeTempDirs);
+
+const MANIFEST = '.app-media.json';
+const copyConfig = (apps: string[]): Record<string, unknown> => ({ mediaRoot: 'public/media', mode: 'copy', apps: apps.map((name) => `./apps/${name}`) });
+const mediaOf = (root: string): string => path.join(root, 'public/media');
+const sourceOf = (root: string, name: string): string => path.join(root, 'apps', name, 'app_media', name);
+
+interface Records { entries: Record<string, { kind: string; files?: Record<string, [number, number]>; stamps?: Record<string, number> }> }
+const readRecords = (root: string): Records => JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
+const writeRecords = (root: string, records: Records): void => writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
+
+/** A project with one app copied; returns its root. */
+function copied(apps = ['blog']): string {
+  const root = makeProject({ apps, config: copyConfig(apps), gulp: false });
+  const run = appMedia(root, ['link']);
+  expect(run.status, run.output).to.equal(0);
+  return root;
+}
+
+/** Puts a folder's mtime back to a value (seconds as a number keep sub-millisecond precision). */
+const setMtime = (dir: string, mtimeMs: number): void => utimesSync(dir, mtimeMs / 1000, mtimeMs / 1000);
+
+describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
+  it('after a copy, every folder of it carries a past time (a whole even second) that the records keep', () => {
+    const before = Date.now();
+    const root = copied();
+    const stamps = readRecords(root).entries['blog']?.stamps ?? {};
+    expect(Object.keys(stamps).sort(), 'one stamp per folder of the copy, "." for the copy itself').to.deep.equal(['.', 'css', 'img', 'js']);
+    for (const [folder, stamp] of Object.entries(stamps)) {
+      const dir = path.join(mediaOf(root), 'blog', folder);
+      expect(lstatSync(dir).mtimeMs, `${folder}: the folder's mtime is its stamp`).to.equal(stamp);
+      expect(stamp % 2000, `${folder}: a whole even second`).to.equal(0);
+      expect(stamp, `${folder}: at least 2 s before the run`).to.be.at.most(before - 2000);
+      expect(stamp, `${folder}: not long before it`).to.be.above(before - 6000);
+    }
+    // The files keep their source's times: only folders are stamped.
+    const file = path.join(mediaOf(root), 'blog/css/blog.css');
+    expect(statSync(file).mtimeMs).to.be.closeTo(statSync(path.join(sourceOf(root, 'blog'), 'css/blog.css')).mtimeMs, 0.01);
+  });
+
+  it('a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, not even a lock', () => {
+    const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), gulp: false });
+    mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
+    expect(appMedia(root, ['link']).status).to.equal(0);
+    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(/"dirs": \["fonts","fonts\/empty"\]/);
+    const media = statSync(mediaOf(root));
+    const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(run.stdout).to.match(/1 up-to-date/);
+    expect(statSync(mediaOf(root)).mtimeMs, 'no lock or temporary file was made in mediaRoot').to.equal(media.mtimeMs);
+    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.equal(text);
+  });
+
+  it('stampTime: a whole even second, two to four seconds before now', () => {
+    for (const now of [1_700_000_000_000, 1_700_000_001_000, 1_700_000_001_999, 1_700_000_002_001]) {
+      const seconds = stampTime(now);
+      expect(Number.isInteger(seconds) && seconds % 2 === 0, `${now}`).to.equal(true);
+      expect(now - seconds * 1000, `${now}`).to.be.at.least(2000).and.below(4000);
+    }
+  });
+
+  it('a stamped folder is not listed: a file slipped in with the folder\'s time put back is unseen, until the folder\'s time moves', () => {
+    const root = copied();
+    const css = path.join(mediaOf(root), 'blog/css');
+    const stamp = lstatSync(css).mtimeMs;
+    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
+    setMtime(css, stamp);
+
+    // This is what the stamp spares: the folder's names come from the records.
+    const unseen = appMedia(root, ['verify', '--json']);
+    expect(unseen.status, unseen.output).to.equal(0);
+    expect(jsonReport(unseen).apps.map((app) => app['status'])).to.deep.equal(['ok']);
+
+    // Any change to the folder (here its time alone) and it is listed again.
+    utimesSync(css, new Date(), new Date());
+    const seen = appMedia(root, ['verify']);
+    expect(seen.status, seen.output).to.equal(1);
+    expect(seen.output).to.match(/drift\s+blog/).and.match(/css\/slipped\.css not written by app-media/);
+  });
+
+  it('a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, and is named on the next run', () => {
+    const root = copied();
+    const css = path.join(mediaOf(root), 'blog/css');
+    const stamp = lstatSync(css).mtimeMs;
+    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
+    setMtime(css, stamp);
+    rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
+
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(readFileSync(path.join(css, 'slipped.css'), 'utf8'), 'the file is there, whole').to.equal('/* slipped */');
+    expect(() => lstatSync(path.join(css, 'blog.css')), 'the tool\'s own file is gone').to.throw(/ENOENT/);
+
+    const next = appMedia(root, ['link']);
+    expect(next.status, next.output).to.equal(0);
+    expect(next.output).to.match(/kept css\/slipped\.css \(added by hand/);
+  });
+
+  it('a file edited in place (the folder\'s time does not move) is still seen: each file is looked at', () => {
+    const root = copied();
+    const file = path.join(mediaOf(root), 'blog/js/blog.js');
+    const stamp = lstatSync(path.dirname(file)).mtimeMs;
+    writeFileSync(file, 'console.log("mine, longer than before");\n');
+    expect(lstatSync(path.dirname(file)).mtimeMs, 'editing a file in place leaves its folder\'s time').to.equal(stamp);
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(1);
+    expect(run.output).to.match(/conflict\s+blog/).and.match(/js\/blog\.js \(changed by hand\)/);
+    expect(readFileSync(file, 'utf8')).to.equal('console.log("mine, longer than before");\n');
+  });
+
+  it('a folder that holds a file added by hand gets no stamp (it is listed by every run); the others get new ones', () => {
+    const root = copied();
+    writeFileSync(path.join(mediaOf(root), 'blog/css/mine.css'), '/* mine */');
+    writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
+    const old = readRecords(root).entries['blog']?.stamps ?? {};
+
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(0);
+    const stamps = readRecords(root).entries['blog']?.stamps ?? {};
+    expect(Object.keys(stamps).sort()).to.deep.equal(['.', 'img', 'js']);
+    expect(stamps['js'], 'the folder written to has a new stamp').to.be.a('number').and.not.equal(old['js']);
+    expect(lstatSync(path.join(mediaOf(root), 'blog/js')).mtimeMs).to.equal(stamps['js']);
+
+    for (let i = 0; i < 2; i++) {
+      const again = appMedia(root, ['link']);
+      expect(again.status, again.output).to.equal(0);
+      expect(again.output, `run ${i + 2}`).to.match(/kept css\/mine\.css \(added by hand/);
+    }
+  });
+
+  it('records without stamps (an older version): every folder is listed, and a no-change run writes nothing, not even stamps', () => {
+    const root = copied(['blog']);
+    const records = readRecords(root);
+    delete records.entries['blog']?.stamps;
+    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeManifest(records as unknown as Manifest));
+    const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
+    const css = path.join(mediaOf(root), 'blog/css');
+    const stamp = lstatSync(css).mtimeMs;
+    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
+    setMtime(css, stamp);
+    const times = ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
+
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(run.output, 'without a stamp the folder is listed').to.match(/kept css\/slipped\.css \(added by hand/);
+    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(text);
+    expect(['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs), 'no folder is stamped by a run that changes nothing').to.deep.equal(times);
+  });
+
+  it('broken stamps in the records prove nothing and cost nothing: the copy is still the tool\'s, its folders are listed', () => {
+    const root = copied(['blog']);
+    const records = readRecords(root);
+    const css = path.join(mediaOf(root), 'blog/css');
+    (records.entries['blog'] as Record<string, unknown>)['stamps'] = { '.': 'yesterday', css: lstatSync(css).mtimeMs };
+    writeRecords(root, records);
+    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
+    setMtime(css, records.entries['blog']?.stamps?.['css'] as number);
+
+    const run = appMedia(root, ['link', '--json']);
+    expect(run.status, run.output).to.equal(0);
+    expect(jsonReport(run).apps.map((app) => [app['name'], app['status']])).to.deep.equal([['blog', 'up-to-date']]);
+    expect(run.stdout, 'a stamps field with one bad value is dropped whole').to.match(/kept css\/slipped\.css/);
+  });
+
+  it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', () => {
+    const root = copied();
+    writeTree(sourceOf(root, 'blog'), { 'a/b/c/deep.txt': 'deep', 'a/b/side.txt': 'side', 'a/top.txt': 'top', 'z/only.txt': 'z' });
+    expect(appMedia(root, ['link']).status).to.equal(0);
+    expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal(['.', 'a', 'a/b', 'a/b/c', 'css', 'img', 'js', 'z']);
+    writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
+    rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(run.output).to.match(/kept a\/b\/c\/mine\.txt/);
+    expect(() => lstatSync(path.join(mediaOf(root), 'blog/z')), 'the folder dropped from the source is gone from the copy').to.throw(/ENOENT/);
+  });
+});
+
+describe('the stamped walk gives what a full walk gives, whatever changed in the copy', () => {
+  /** A copy-like tree, its record, and its stamps as apply makes them. */
+  function stampedTree(): { dir: string; record: CopyRecord } {
+    const dir = path.join(tempDir('stamped'), 'copy');
+    const files: Record<string, string> = {
+      'a.css': 'a', 'css/site.css': 'site', 'css/vendor/x.css': 'x', 'css/vendor-y.css': 'y', 'img/i.png': 'i', 'js/lib/l.js': 'l', 'js/m.js': 'm',
+    };
+    writeTree(dir, files);
+    mkdirSync(path.join(dir, 'empty'));
+    const record: CopyRecord = { kind: 'copy', source: 'apps/x/app_media/x', files: {}, dirs: ['empty'] };
+    for (const rel of Object.keys(files).sort()) {
+      const stat = statSync(path.join(dir, rel));
+      record.files[rel] = [stat.size, Math.round(stat.mtimeMs)];
+    }
+    const stamps = stampCopy(dir, record);
+    if (stamps) record.stamps = stamps;
+    return { dir, record };
+  }
+
+  const changes: Record<string, (dir: string) => void> = {
+    'nothing': () => undefined,
+    'a file added': (dir) => writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
+    'a file added at the top': (dir) => writeFileSync(path.join(dir, 'new.txt'), 'n'),
+    'a file removed': (dir) => unlinkSync(path.join(dir, 'js/lib/l.js')),
+    'a file renamed': (dir) => renameSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/site2.css')),
+    'a file moved to another folder': (dir) => renameSync(path.join(dir, 'img/i.png'), path.join(dir, 'js/i.png')),
+    'a file replaced by a folder': (dir) => {
+      unlinkSync(path.join(dir, 'js/m.js'));
+      mkdirSync(path.join(dir, 'js/m.js'));
+    },
+    'a folder replaced by a file': (dir) => {
+      rmSync(path.join(dir, 'img'), { recursive: true });
+      writeFileSync(path.join(dir, 'img'), 'not a folder');
+    },
+    'a folder added': (dir) => mkdirSync(path.join(dir, 'css/vendor/more')),
+    'the empty folder removed': (dir) => rmdirSync(path.join(dir, 'empty')),
+    'a file added, then removed': (dir) => {
+      writeFileSync(path.join(dir, 'css/tmp.css'), 't');
+      unlinkSync(path.join(dir, 'css/tmp.css'));
+    },
+    'a file edited in place': (dir) => writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
+    'a temporary file of a run left in a folder': (dir) => writeFileSync(path.join(dir, 'js/.app-media-tmp-m.js-1-abcd'), 'half'),
+  };
+
+  for (const [what, change] of Object.entries(changes)) {
+    it(`${what}`, () => {
+      const { dir, record } = stampedTree();
+      expect(Object.keys(record.stamps ?? {}).sort(), 'every folder is stamped').to.deep.equal(['.', 'css', 'css/vendor', 'empty', 'img', 'js', 'js/lib']);
+      change(dir);
+      const known = { stamps: record.stamps ?? {}, listing: recordedListing(record), rootMtimeMs: lstatSync(dir).mtimeMs };
+      expect(walkTreeSync(dir, { known })).to.deep.equal(walkTreeSync(dir));
+    });
+  }
+
+  it('a symlink where a recorded file was, and a stamped folder that is now a link', async () => {
+    const { symlinkSync } = await import('node:fs');
+    const { dir, record } = stampedTree();
+    unlinkSync(path.join(dir, 'a.css'));
+    symlinkSync('css/site.css', path.join(dir, 'a.css'));
+    rmSync(path.join(dir, 'js/lib'), { recursive: true });
+    symlinkSync('../css', path.join(dir, 'js/lib'));
+    const known = { stamps: record.stamps ?? {}, listing: recordedListing(record), rootMtimeMs: lstatSync(dir).mtimeMs };
+    const walked = walkTreeSync(dir, { known });
+    expect(walked).to.deep.equal(walkTreeSync(dir));
+    expect(walked.skipped).to.deep.equal(['a.css', 'js/lib']);
+  });
+
+  it('a folder never gets back the stamp of the record still on disk (a run killed before saving its records must not leave it vouching)', () => {
+    const dir = path.join(tempDir('stamped'), 'copy');
+    writeTree(dir, { 'css/a.css': 'a' });
+    const record: CopyRecord = { kind: 'copy', source: 's', files: { 'css/a.css': [1, 0] } };
+    const now = Date.now();
+    const first = stampCopy(dir, record, {}, now) ?? {};
+    expect(first['.'], 'the stamp this instant gives').to.equal(stampTime(now) * 1000);
+    const second = stampCopy(dir, record, first, now) ?? {};
+    expect(Object.keys(second).sort()).to.deep.equal(['.', 'css']);
+    for (const folder of ['.', 'css']) {
+      expect(second[folder], folder).to.not.equal(first[folder]);
+      expect(lstatSync(path.join(dir, folder)).mtimeMs, folder).to.equal(second[folder]);
+    }
+    // Just after, in the same two seconds: still not the old one.
+    const third = stampCopy(dir, record, second, now + 500) ?? {};
+    expect(third['css']).to.not.equal(second['css']);
+  });
+
+  it('a folder with a name the record does not list when it is stamped gets no stamp', () => {
+    const dir = path.join(tempDir('stamped'), 'copy');
+    writeTree(dir, { 'css/a.css': 'a', 'css/mine.css': 'mine', 'js/b.js': 'b' });
+    const record: CopyRecord = { kind: 'copy', source: 's', files: { 'css/a.css': [1, 0], 'js/b.js': [1, 0] } };
+    expect(Object.keys(stampCopy(dir, record) ?? {}).sort()).to.deep.equal(['.', 'js']);
+  });
+});
