@@ -394,9 +394,11 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     for (const rel of plan.deletes) plan.seen.set(rel, dest.files.get(rel) ?? null);
     for (const { rel } of plan.touch ?? []) plan.seen.set(rel, dest.files.get(rel) ?? null);
   }
+  // Folders the source no longer has go if the tool made them (the record's folders are worked out only then).
   const sourceDirs = new Set(source.dirs);
-  const held = recordedDirs(record);
-  plan.rmdirs = [...destDirs].filter((dir) => !sourceDirs.has(dir) && held.has(dir)).sort().reverse();
+  const gone = [...destDirs].filter((dir) => !sourceDirs.has(dir));
+  const held = gone.length > 0 ? recordedDirs(record) : undefined;
+  plan.rmdirs = gone.filter((dir) => held?.has(dir)).sort().reverse();
   plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return plan;
 }

@@ -167,8 +167,8 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     const stamp = known.stamps[key];
     const names = known.listing.get(key);
     if (typeof stamp !== 'number' || !names) return false;
-    const stat = mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
-    if (stat !== stamp) return false;
+    const mtime = mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
+    if (mtime !== stamp) return false;
     const seen: Array<[string, Stats]> = [];
     try {
       for (const name of [...names.keys()].sort()) {
