@@ -177,11 +177,15 @@ function expectUpToDate(cliBin: string, cwd: string, apps: number): void {
   }
 }
 
-/** Peak RSS of one copy of another project (the small one), to see whether memory stays flat as files grow. */
-export function copyRss(project: Project, ctx: WholeContext): Sample {
+/**
+ * Peak RSS of one `gulp media:link --mode copy` of a project (another size than the one
+ * measured), to see whether memory stays flat. `nodeOptions`: V8 flags for that run.
+ */
+export function copyRss(project: Project, ctx: WholeContext, nodeOptions?: string): Sample {
   const mediaRoot = path.join(project.root, 'public', 'media');
   remove(mediaRoot);
-  const sample = runMeasured(ctx.tools, process.execPath, [ctx.gulpBin, 'media:link', '--mode', 'copy'], { cwd: project.root });
+  const env = nodeOptions ? { NODE_OPTIONS: nodeOptions } : undefined;
+  const sample = runMeasured(ctx.tools, process.execPath, [ctx.gulpBin, 'media:link', '--mode', 'copy'], { cwd: project.root, ...(env ? { env } : {}) });
   remove(mediaRoot);
   return sample;
 }
