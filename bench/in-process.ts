@@ -11,8 +11,12 @@ import { flushDisk, remove } from './measure.js';
 import { Rows, type Row } from './rows.js';
 
 const STAT_WALKS = ['floor.walk', 'floor.walk-sync'];
-/** Runs that change nothing are repeated back to back within a round, at least this many times... */
+/**
+ * Runs that change nothing are repeated back to back within a round, at least this many times
+ * (and at least SAMPLES_MIN over all rounds: huge-files has one round)...
+ */
 const REPEAT_MIN = 3;
+const SAMPLES_MIN = 15;
 /** ...and then until they took this long... */
 const REPEAT_MS = 200;
 /** ...or this many samples were taken. */
@@ -59,13 +63,14 @@ export async function runInProcess(project: Project, repeats: number, log: (line
   };
   /**
    * The same, for a run that changes nothing (a re-run, verify, a floor's walk): repeated
-   * back to back, at least REPEAT_MIN times and then until the repeats took REPEAT_MS or
+   * back to back, at least REPEAT_MIN times (SAMPLES_MIN over all rounds) and then until the repeats took REPEAT_MS or
    * REPEAT_MAX samples were taken, each one a sample. On a small project one of these takes a few milliseconds, and a median of 5
    * (the first of them before the JIT has warmed up) measured the noise more than the code.
    */
+  const least = Math.max(REPEAT_MIN, Math.ceil(SAMPLES_MIN / repeats));
   const measureRepeated = async <T>(id: string, fn: () => Promise<T> | T, check: (result: T) => void): Promise<void> => {
     const started = performance.now();
-    for (let count = 0; count < REPEAT_MAX && (count < REPEAT_MIN || performance.now() - started < REPEAT_MS); count++) check(await measure(id, fn));
+    for (let count = 0; count < Math.max(REPEAT_MAX, least) && (count < least || performance.now() - started < REPEAT_MS); count++) check(await measure(id, fn));
   };
   const cwd = project.root;
   const mediaRoot = path.join(project.root, 'public', 'media');
