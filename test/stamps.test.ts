@@ -37,6 +37,15 @@ function copied(apps = ['blog']): string {
 /** Puts a folder's mtime back to a value (seconds as a number keep sub-millisecond precision). */
 const setMtime = (dir: string, mtimeMs: number): void => utimesSync(dir, mtimeMs / 1000, mtimeMs / 1000);
 
+/** Slips `slipped.css` into the copy's css/ folder and puts the folder's time back as it was: a stamp fooled on purpose. */
+function slipIn(root: string): string {
+  const css = path.join(mediaOf(root), 'blog/css');
+  const mtime = lstatSync(css).mtimeMs;
+  writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
+  setMtime(css, mtime);
+  return css;
+}
+
 describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
   it('after a copy, every folder of it carries a past time (a whole even second) that the records keep', () => {
     const before = Date.now();
@@ -81,10 +90,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
 
   it('a stamped folder is not listed: a file slipped in with the folder\'s time put back is unseen, until the folder\'s time moves', () => {
     const root = copied();
-    const css = path.join(mediaOf(root), 'blog/css');
-    const stamp = lstatSync(css).mtimeMs;
-    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
-    setMtime(css, stamp);
+    const css = slipIn(root);
 
     // This is what the stamp spares: the folder's names come from the records.
     const unseen = appMedia(root, ['verify', '--json']);
@@ -100,10 +106,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
 
   it('a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, and is named on the next run', () => {
     const root = copied();
-    const css = path.join(mediaOf(root), 'blog/css');
-    const stamp = lstatSync(css).mtimeMs;
-    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
-    setMtime(css, stamp);
+    const css = slipIn(root);
     rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
 
     const run = appMedia(root, ['link']);
@@ -154,10 +157,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     delete records.entries['blog']?.stamps;
     writeFileSync(path.join(mediaOf(root), MANIFEST), serializeManifest(records as unknown as Manifest));
     const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
-    const css = path.join(mediaOf(root), 'blog/css');
-    const stamp = lstatSync(css).mtimeMs;
-    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
-    setMtime(css, stamp);
+    slipIn(root);
     const times = ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
 
     const run = appMedia(root, ['link']);
@@ -170,11 +170,9 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
   it('broken stamps in the records prove nothing and cost nothing: the copy is still the tool\'s, its folders are listed', () => {
     const root = copied(['blog']);
     const records = readRecords(root);
-    const css = path.join(mediaOf(root), 'blog/css');
-    (records.entries['blog'] as Record<string, unknown>)['stamps'] = { '.': 'yesterday', css: lstatSync(css).mtimeMs };
+    (records.entries['blog'] as Record<string, unknown>)['stamps'] = { '.': 'yesterday', css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs };
     writeRecords(root, records);
-    writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
-    setMtime(css, records.entries['blog']?.stamps?.['css'] as number);
+    slipIn(root);
 
     const run = appMedia(root, ['link', '--json']);
     expect(run.status, run.output).to.equal(0);
