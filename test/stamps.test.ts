@@ -180,6 +180,33 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(run.stdout, 'a stamps field with one bad value is dropped whole').to.match(/kept css\/slipped\.css/);
   });
 
+  it('a records file forged to list "../" names with matching stamps leads no walk, and no delete, outside the copy', () => {
+    const root = copied();
+    const outside = path.join(root, 'public', 'outside.txt');
+    writeFileSync(outside, 'not the tool\'s');
+    const records = readRecords(root);
+    const blog = records.entries['blog'] as { files: Record<string, [number, number]>; stamps: Record<string, number> };
+    const stat = statSync(outside);
+    blog.files['../../outside.txt'] = [stat.size, Math.round(stat.mtimeMs)];
+    blog.stamps['..'] = lstatSync(mediaOf(root)).mtimeMs;
+    blog.stamps['../..'] = lstatSync(path.join(root, 'public')).mtimeMs;
+    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeManifest(records as unknown as Manifest));
+    expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, 'the copy\'s own stamp still holds').to.equal(blog.stamps['.']);
+
+    // The walk takes no name from the records that a listing could not give.
+    const entry = path.join(mediaOf(root), 'blog');
+    const forged = readRecords(root).entries['blog'] as unknown as CopyRecord;
+    const known = { stamps: forged.stamps ?? {}, listing: recordedListing(forged), rootMtimeMs: lstatSync(entry).mtimeMs };
+    expect(walkTreeSync(entry, { known })).to.deep.equal(walkTreeSync(entry));
+    // verify takes no lock (mediaRoot's time stays as the forged stamp says): it sees only the copy.
+    const verified = appMedia(root, ['verify']);
+    expect(verified.status, verified.output).to.equal(0);
+    expect(verified.output).to.not.match(/outside/);
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal('not the tool\'s');
+  });
+
   it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', () => {
     const root = copied();
     writeTree(sourceOf(root, 'blog'), { 'a/b/c/deep.txt': 'deep', 'a/b/side.txt': 'side', 'a/top.txt': 'top', 'z/only.txt': 'z' });

@@ -169,6 +169,9 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     if (typeof stamp !== 'number' || !names) return false;
     const mtime = mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
     if (mtime !== stamp) return false;
+    // Names come from the records file, which anyone who can write to mediaRoot can edit: only
+    // plain names, as a listing gives them, or a "../" could lead the walk (and a delete) outside.
+    if (![...names.keys()].every(isPlainName)) return false;
     const seen: Array<[string, Stats]> = [];
     try {
       for (const name of [...names.keys()].sort()) {
@@ -194,6 +197,12 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
 
   visit(root, '');
   return facts;
+}
+
+/** A name a folder listing can give: not empty, not "." or "..", no separator, no NUL (and no ":" on Windows). */
+function isPlainName(name: string): boolean {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return false;
+  return path.sep === '/' || !(name.includes('\\') || name.includes(':'));
 }
 
 /** Whether a walk saw nothing at all in the folder (temporary files count: they are something). */
