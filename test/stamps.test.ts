@@ -8,7 +8,7 @@
  * report but never costs it.
  */
 import { expect } from 'chai';
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/ownership.js';
 import { stampCopy, stampTime } from '../src/fs/stamp.js';
@@ -275,8 +275,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     });
   }
 
-  it('a symlink where a recorded file was, and a stamped folder that is now a link', async () => {
-    const { symlinkSync } = await import('node:fs');
+  it('a symlink where a recorded file was, and a stamped folder that is now a link', () => {
     const { dir, record } = stampedTree();
     unlinkSync(path.join(dir, 'a.css'));
     symlinkSync('css/site.css', path.join(dir, 'a.css'));
@@ -304,6 +303,21 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     // Just after, in the same two seconds: still not the old one.
     const third = stampCopy(dir, record, second, now + 500) ?? {};
     expect(third['css']).to.not.equal(second['css']);
+  });
+
+  it('stamping never writes through a link: a folder of the copy replaced by a link to a folder outside keeps that folder\'s times', () => {
+    const base = tempDir('stamped');
+    const dir = path.join(base, 'copy');
+    writeTree(dir, { 'js/b.js': 'b' });
+    writeTree(base, { 'outside/a.css': 'a', 'outside/vendor/c.css': 'c' });
+    symlinkSync('../outside', path.join(dir, 'css'));
+    for (const folder of ['outside', 'outside/vendor']) setMtime(path.join(base, folder), 1_000_000_000_000);
+    const record: CopyRecord = { kind: 'copy', source: 's', files: { 'css/a.css': [1, 0], 'css/vendor/c.css': [1, 0], 'js/b.js': [1, 0] } };
+    const stamps = stampCopy(dir, record) ?? {};
+    for (const folder of ['outside', 'outside/vendor']) {
+      expect(lstatSync(path.join(base, folder)).mtimeMs, `${folder} is not the copy's`).to.equal(1_000_000_000_000);
+    }
+    expect(Object.keys(stamps).sort(), 'the link and what is below it get no stamp').to.deep.equal(['.', 'js']);
   });
 
   it('a folder with a name the record does not list when it is stamped gets no stamp', () => {

@@ -14,7 +14,7 @@
  * were wrong could hide a file added by hand from the report, never expose it
  * to a write.
  */
-import { lstatSync, readdirSync, utimesSync } from 'node:fs';
+import { lstatSync, lutimesSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { recordedListing, type CopyRecord } from '../ownership.js';
 
@@ -38,28 +38,41 @@ export function stampTime(now = Date.now()): number {
  * before saving, the old record would otherwise vouch for names that changed.
  */
 export function stampCopy(entryPath: string, record: CopyRecord, previous: Readonly<Record<string, number>> = {}, now = Date.now()): Record<string, number> | undefined {
-  const stamps: Record<string, number> = {};
-  for (const [rel, names] of [...recordedListing(record)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const stamps: Array<[string, number]> = [];
+  // Parents before their folders: a folder is touched only below folders seen to be plain folders,
+  // and itself only once seen to be one, with lutimes (never through a link put there meanwhile).
+  const depth = (rel: string): number => (rel === '.' ? 0 : rel.split('/').length);
+  const folders = [...recordedListing(record)].sort(([a], [b]) => depth(a) - depth(b) || byName(a, b));
+  const plain = new Set<string>();
+  for (const [rel, names] of folders) {
+    const parent = rel === '.' ? undefined : rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '.';
+    if (parent !== undefined && !plain.has(parent)) continue;
     const dir = rel === '.' ? entryPath : path.join(entryPath, ...rel.split('/'));
     const before = previous[rel];
     let seconds = stampTime(now);
     while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
     try {
-      utimesSync(dir, seconds, seconds);
+      if (!lstatSync(dir).isDirectory()) continue;
+      plain.add(rel);
+      lutimesSync(dir, seconds, seconds);
       // Read back, then list: a change after the read-back moves the mtime off the stamp;
       // one before it shows in the listing.
       const stat = lstatSync(dir);
+      if (!stat.isDirectory()) continue;
       if (stat.mtimeMs === before) {
-        utimesSync(dir, now / 1000, now / 1000); // a file system that kept only part of the time: no stamp, and not the old one
+        lutimesSync(dir, now / 1000, now / 1000); // a file system that kept only part of the time: no stamp, and not the old one
         continue;
       }
-      if (!stat.isDirectory()) continue;
       const listed = readdirSync(dir);
       if (listed.length !== names.size || !listed.every((name) => names.has(name))) continue;
-      stamps[rel] = stat.mtimeMs;
+      stamps.push([rel, stat.mtimeMs]);
     } catch {
       // Not stamped: listed as before.
     }
   }
-  return Object.keys(stamps).length > 0 ? stamps : undefined;
+  return stamps.length > 0 ? Object.fromEntries(stamps.sort(([a], [b]) => byName(a, b))) : undefined;
+}
+
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
