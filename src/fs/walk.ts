@@ -171,10 +171,11 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     if (mtime !== stamp) return false;
     // Names come from the records file, which anyone who can write to mediaRoot can edit: only
     // plain names, as a listing gives them, or a "../" could lead the walk (and a delete) outside.
-    if (![...names.keys()].every(isPlainName)) return false;
+    const ordered = [...names.keys()].sort();
+    if (!ordered.every(isPlainName)) return false;
     const seen: Array<[string, Stats]> = [];
     try {
-      for (const name of [...names.keys()].sort()) {
+      for (const name of ordered) {
         const stats = lstatSync(`${dir}${path.sep}${name}`, { throwIfNoEntry: false });
         if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
         seen.push([name, stats]);
