@@ -2,12 +2,12 @@
  * The floors: the least a program could do for each job, written plainly with
  * node:fs and nothing else, timed in the same run as the tool.
  */
-import { lstatSync, mkdirSync, promises as fs, readdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, promises as fs, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { Project } from './generate.js';
 import { pool } from './measure.js';
 
-/** Same as the tool's copy concurrency (src/fs/copy.ts COPY_CONCURRENCY). */
+/** `fs.copyFile` calls in flight at once (the tool itself copies with the sync calls, see copyFilesSync). */
 export const COPY_CONCURRENCY = 8;
 /** Same as the tool's probe concurrency over apps (src/probe.ts). */
 const WALK_CONCURRENCY = 16;
@@ -40,6 +40,17 @@ export async function copyFiles(project: Project, into: string): Promise<void> {
     for (const file of app.files) jobs.push([path.join(source, file.rel), path.join(dest, file.rel)]);
   }
   await pool(jobs, COPY_CONCURRENCY, ([from, to]) => fs.copyFile(from, to));
+}
+
+/** The same with `fs.copyFileSync`, one file after another (as the tool copies files up to 8 MiB). */
+export function copyFilesSync(project: Project, into: string): void {
+  for (const app of project.apps) {
+    const dest = path.join(into, app.name);
+    mkdirSync(dest, { recursive: true });
+    for (const dir of app.dirs) mkdirSync(path.join(dest, dir));
+    const source = path.join(project.root, app.mediaDir);
+    for (const file of app.files) copyFileSync(path.join(source, file.rel), path.join(dest, file.rel));
+  }
 }
 
 export interface WalkResult {

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { clean, link, verify, type Report } from 'gulp-app-media';
-import { copyFiles, statWalk, statWalkSync, symlinkLoop, symlinkLoopSync } from './floors.js';
+import { copyFiles, copyFilesSync, statWalk, statWalkSync, symlinkLoop, symlinkLoopSync } from './floors.js';
 import type { Project } from './generate.js';
 import { flushDisk, remove } from './measure.js';
 import { Rows, type Row } from './rows.js';
@@ -29,7 +29,7 @@ export function inProcessRows(): Rows {
   rows.add({ id: 'link.rerun', label: 'link (symlink), no-change re-run', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'verify.link', label: 'verify (links)', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'clean.link', label: 'clean (links)', kind: 'ours', floors: ['floor.unlink'] });
-  rows.add({ id: 'copy.clean', label: 'link (copy), clean', kind: 'ours', floors: ['floor.copy'] });
+  rows.add({ id: 'copy.clean', label: 'link (copy), clean', kind: 'ours', floors: ['floor.copy', 'floor.copy-sync'] });
   rows.add({ id: 'copy.rerun', label: 'link (copy), no-change re-run', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'verify.copy', label: 'verify (copies)', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'clean.copy', label: 'clean (copies)', kind: 'ours', floors: ['floor.rm'] });
@@ -37,6 +37,7 @@ export function inProcessRows(): Rows {
   rows.add({ id: 'floor.symlink-sync', label: 'floor: `fs.symlinkSync` loop, one per app', short: 'symlinkSync loop', kind: 'floor' });
   rows.add({ id: 'floor.unlink', label: 'floor: `fs.unlink` loop, one per app', short: 'unlink loop', kind: 'floor' });
   rows.add({ id: 'floor.copy', label: 'floor: mkdir the folders, then `fs.copyFile` per file, 8 at a time', short: 'copyFile ×8', kind: 'floor' });
+  rows.add({ id: 'floor.copy-sync', label: 'floor: the same with `fs.copyFileSync`, one file after another', short: 'copyFileSync loop', kind: 'floor' });
   rows.add({ id: 'floor.walk', label: 'floor: stat walk (readdir, `lstat` source and copy, compare size + mtime), async', short: 'async stat walk', kind: 'floor' });
   rows.add({ id: 'floor.walk-sync', label: 'floor: the same stat walk with the sync calls', short: 'sync stat walk', kind: 'floor' });
   rows.add({ id: 'walk.listing', label: 'for comparison: the sync stat walk that also lists each folder of the copy (to find files added by hand)', short: 'walk listing the copy', kind: 'floor' });
@@ -103,6 +104,9 @@ export async function runInProcess(project: Project, repeats: number, log: (line
     await measure('floor.copy', () => copyFiles(project, copies));
     flushDisk();
     await measure('floor.rm', () => fs.rm(copies, { recursive: true, force: true }));
+    remove(scratch);
+    flushDisk();
+    await measure('floor.copy-sync', () => copyFilesSync(project, copies));
     remove(scratch);
     flushDisk();
 

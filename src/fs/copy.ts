@@ -5,15 +5,25 @@
  * entry and renamed in whole. Never deletes recursively: only listed files,
  * then folders that are empty.
  */
-import { constants, promises as fs, type Stats } from 'node:fs';
+import { constants, copyFileSync, lstatSync, promises as fs, renameSync, rmSync, utimesSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import pMap from 'p-map';
 import { sameFacts, type CopyPlan } from '../plan.js';
+import { turnTaker } from '../util/turns.js';
 import { TEMP_MARK } from './temp.js';
 
 export { TEMP_MARK };
-const COPY_CONCURRENCY = 8;
+/**
+ * Files up to this size are copied with the sync calls, one after another, giving
+ * the event loop a turn every few milliseconds; bigger ones go to libuv's thread
+ * pool, so no single file holds the loop for long. On a 2-core machine the sync
+ * loop wrote `medium` (10,000 files, 747 MiB) in 3.6 s with 3.4 s of system time;
+ * `fs.promises.copyFile` 8 at a time took 4.2 s and 6.8 s (threads copying into
+ * one folder at once mostly wait on each other in the kernel).
+ */
+const SYNC_COPY_MAX = 8 * 1024 * 1024;
+
+type Facts = { mtimeMs: number; mode: number; size: number };
 
 export function tempName(base: string): string {
   return `${TEMP_MARK}${base}-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -24,22 +34,23 @@ export interface CopyResult {
   bytes: number;
 }
 
-async function copyOne(source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> {
+async function copyOne(source: string, dest: string, facts: Facts): Promise<void> {
   // copyFile gives the new file the source's mode (libuv sets it); the time is ours to set.
-  await fs.copyFile(source, dest, constants.COPYFILE_EXCL);
+  if (facts.size > SYNC_COPY_MAX) await fs.copyFile(source, dest, constants.COPYFILE_EXCL);
+  else copyFileSync(source, dest, constants.COPYFILE_EXCL);
   // Seconds as a number keep sub-millisecond precision (a Date would round to the millisecond).
   const mtime = facts.mtimeMs / 1000;
-  await fs.utimes(dest, mtime, mtime);
+  utimesSync(dest, mtime, mtime);
 }
 
 /** Writes one file beside its destination under a temporary name, then renames it into place. */
-async function replaceOne(source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> {
+async function replaceOne(source: string, dest: string, facts: Facts): Promise<void> {
   const temp = path.join(path.dirname(dest), tempName(path.basename(dest)));
   try {
     await copyOne(source, temp, facts);
-    await fs.rename(temp, dest);
+    renameSync(temp, dest);
   } catch (error) {
-    await fs.rm(temp, { force: true });
+    rmSync(temp, { force: true });
     throw error;
   }
 }
@@ -74,19 +85,19 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   await removeListed(entryPath, plan, guard);
   for (const dir of plan.mkdirs) {
     // The folders on its way, not the folder itself (it may not be there yet).
-    await guard(dir);
+    guard(dir);
     await fs.mkdir(path.join(entryPath, dir), { recursive: true });
   }
   // Every write is checked first: nothing is written through a folder that became a link.
-  const guarded = async (source: string, dest: string, facts: { mtimeMs: number; mode: number }): Promise<void> => {
+  const guarded = async (source: string, dest: string, facts: Facts): Promise<void> => {
     const rel = path.relative(entryPath, dest).split(path.sep).join('/');
-    await guard(rel);
-    if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, await fs.lstat(dest).catch(() => undefined), plan.seen);
+    guard(rel);
+    if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, lstatSync(dest, { throwIfNoEntry: false }), plan.seen);
     await replaceOne(source, dest, facts);
   };
   const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
   for (const { rel, mtimeMs, mode } of plan.touch ?? []) {
-    await guard(rel);
+    guard(rel);
     const stat = await fs.lstat(path.join(entryPath, rel));
     if (!stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     unchangedSincePlan(entryPath, rel, stat, plan.seen);
@@ -111,7 +122,7 @@ function unchangedSincePlan(entryPath: string, rel: string, stat: Stats | undefi
   if (!same) throw new EntryChanged(`${path.basename(entryPath)}/${rel} was changed since it was checked; it was left as it is`);
 }
 
-type PathGuard = (rel: string) => Promise<void>;
+type PathGuard = (rel: string) => void;
 
 /**
  * A check that the copy's folder and every folder on the way to `rel` are
@@ -120,21 +131,26 @@ type PathGuard = (rel: string) => Promise<void>;
  */
 function plainPaths(entryPath: string): PathGuard {
   const checked = new Map<string, boolean>();
-  const isPlainDir = async (dir: string): Promise<boolean> => {
+  const isPlainDir = (dir: string): boolean => {
     let known = checked.get(dir);
     if (known === undefined) {
-      const stat = await fs.lstat(dir).catch(() => undefined);
+      let stat: Stats | undefined;
+      try {
+        stat = lstatSync(dir);
+      } catch {
+        stat = undefined;
+      }
       known = stat !== undefined && stat.isDirectory() && !stat.isSymbolicLink();
       checked.set(dir, known);
     }
     return known;
   };
-  return async (rel) => {
+  return (rel) => {
     let dir = entryPath;
-    if (!(await isPlainDir(dir))) throw new EntryChanged(`${path.basename(entryPath)} is no longer a plain folder`);
+    if (!isPlainDir(dir)) throw new EntryChanged(`${path.basename(entryPath)} is no longer a plain folder`);
     for (const part of rel.split('/').slice(0, -1)) {
       dir = path.join(dir, part);
-      if (!(await isPlainDir(dir))) throw new EntryChanged(`${path.basename(entryPath)}/${rel}: a folder on its path changed into something else`);
+      if (!isPlainDir(dir)) throw new EntryChanged(`${path.basename(entryPath)}/${rel}: a folder on its path changed into something else`);
     }
   };
 }
@@ -146,7 +162,7 @@ function plainPaths(entryPath: string): PathGuard {
  */
 export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>, guard: PathGuard = plainPaths(entryPath)): Promise<void> {
   for (const rel of plan.deletes) {
-    await guard(rel);
+    guard(rel);
     const stat = await fs.lstat(path.join(entryPath, rel)).catch(() => undefined);
     if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     if (stat) {
@@ -155,7 +171,7 @@ export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'dele
     }
   }
   for (const rel of plan.rmdirs) {
-    await guard(`${rel}/x`);
+    guard(`${rel}/x`);
     await rmdirIfEmpty(path.join(entryPath, rel));
   }
 }
@@ -175,15 +191,17 @@ async function writeFiles(
   sourceDir: string,
   destDir: string,
   plan: CopyPlan,
-  write: (source: string, dest: string, facts: { mtimeMs: number; mode: number }) => Promise<void>,
+  write: (source: string, dest: string, facts: Facts) => Promise<void>,
   onFile?: (bytes: number) => void,
 ): Promise<CopyResult> {
   let bytes = 0;
-  await pMap(plan.writes, async (file) => {
+  const turn = turnTaker();
+  for (const file of plan.writes) {
     await write(path.join(sourceDir, file.rel), path.join(destDir, file.rel), file);
     bytes += file.size;
     onFile?.(file.size);
-  }, { concurrency: COPY_CONCURRENCY });
+    await turn();
+  }
   return { files: plan.writes.length, bytes };
 }
 
