@@ -4,8 +4,12 @@
  * holds half a file; a fresh copy is built in a temporary folder beside the
  * entry and renamed in whole. Never deletes recursively: only listed files,
  * then folders that are empty.
+ *
+ * The work is done with the sync calls, one step after another, giving the
+ * event loop a turn every 30 ms (as the probe does): on a 2-core VM the thread
+ * pool's hand-offs cost more than the work they spread (SYNC_COPY_MAX below).
  */
-import { constants, copyFileSync, lstatSync, promises as fs, renameSync, rmSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lstatSync, mkdirSync, promises as fs, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { sameFacts, type CopyPlan } from '../plan.js';
@@ -58,17 +62,21 @@ async function replaceOne(source: string, dest: string, facts: Facts): Promise<v
 /** A new copy: built in a temporary folder, then put in place in one rename. */
 export async function createCopy(sourceDir: string, entryPath: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
   const temp = path.join(path.dirname(entryPath), tempName(path.basename(entryPath)));
-  await fs.mkdir(temp);
+  mkdirSync(temp);
   try {
-    for (const dir of plan.mkdirs) await fs.mkdir(path.join(temp, dir));
+    for (const dir of plan.mkdirs) mkdirSync(path.join(temp, dir));
     const result = await writeFiles(sourceDir, temp, plan, copyOne, onFile);
     // Claim the name first: mkdir fails if anything appeared there meanwhile,
     // and renaming onto our own empty folder is then safe.
-    await fs.mkdir(entryPath);
+    mkdirSync(entryPath);
     try {
-      await fs.rename(temp, entryPath);
+      renameSync(temp, entryPath);
     } catch (error) {
-      await fs.rmdir(entryPath).catch(() => undefined);
+      try {
+        rmdirSync(entryPath);
+      } catch {
+        // Left for the next run to report.
+      }
       throw error;
     }
     return result;
@@ -86,7 +94,7 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   for (const dir of plan.mkdirs) {
     // The folders on its way, not the folder itself (it may not be there yet).
     guard(dir);
-    await fs.mkdir(path.join(entryPath, dir), { recursive: true });
+    mkdirSync(path.join(entryPath, dir), { recursive: true });
   }
   // Every write is checked first: nothing is written through a folder that became a link.
   const guarded = async (source: string, dest: string, facts: Facts): Promise<void> => {
@@ -96,13 +104,15 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
     await replaceOne(source, dest, facts);
   };
   const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
+  const turn = turnTaker();
   for (const { rel, mtimeMs, mode } of plan.touch ?? []) {
     guard(rel);
-    const stat = await fs.lstat(path.join(entryPath, rel));
+    const stat = lstatSync(path.join(entryPath, rel));
     if (!stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     unchangedSincePlan(entryPath, rel, stat, plan.seen);
-    await fs.chmod(path.join(entryPath, rel), mode);
-    await fs.utimes(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
+    chmodSync(path.join(entryPath, rel), mode);
+    utimesSync(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
+    await turn();
   }
   return result;
 }
@@ -134,12 +144,7 @@ function plainPaths(entryPath: string): PathGuard {
   const isPlainDir = (dir: string): boolean => {
     let known = checked.get(dir);
     if (known === undefined) {
-      let stat: Stats | undefined;
-      try {
-        stat = lstatSync(dir);
-      } catch {
-        stat = undefined;
-      }
+      const stat = lstatOrNothing(dir);
       known = stat !== undefined && stat.isDirectory() && !stat.isSymbolicLink();
       checked.set(dir, known);
     }
@@ -161,14 +166,16 @@ function plainPaths(entryPath: string): PathGuard {
  * plan, nothing is deleted through it.
  */
 export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>, guard: PathGuard = plainPaths(entryPath)): Promise<void> {
+  const turn = turnTaker();
   for (const rel of plan.deletes) {
     guard(rel);
-    const stat = await fs.lstat(path.join(entryPath, rel)).catch(() => undefined);
+    const stat = lstatOrNothing(path.join(entryPath, rel));
     if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     if (stat) {
       unchangedSincePlan(entryPath, rel, stat, plan.seen);
-      await fs.unlink(path.join(entryPath, rel));
+      unlinkSync(path.join(entryPath, rel));
     }
+    await turn();
   }
   for (const rel of plan.rmdirs) {
     guard(`${rel}/x`);
@@ -176,9 +183,18 @@ export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'dele
   }
 }
 
+/** `lstat`, or undefined when the path cannot be looked at (gone, or a file on its way). */
+function lstatOrNothing(full: string): Stats | undefined {
+  try {
+    return lstatSync(full);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function rmdirIfEmpty(dir: string): Promise<boolean> {
   try {
-    await fs.rmdir(dir);
+    rmdirSync(dir);
     return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
