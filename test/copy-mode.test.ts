@@ -13,6 +13,7 @@ import {
   chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { link, verify } from '../src/index.js';
 import {
   APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, writeTree, type RunResult,
@@ -747,6 +748,35 @@ function needShim(ctx: Mocha.Context): string {
   }
   return built.lib as string;
 }
+
+describe('copy mode: a long copy leaves the event loop free for the rest of the process', function () {
+  this.timeout(30_000);
+
+  it('a copy slowed to 25 ms a file (fault shim): a 10 ms timer in the same process keeps ticking, as gulp\'s other tasks would', function () {
+    const lib = needShim(this);
+    const root = makeProject({ apps: ['big'], config: copyConfig(['big']) });
+    bulkMedia(root, 'big', 40, 4096);
+    const api = pathToFileURL(path.join(REPO, 'dist', 'index.js')).href;
+    const script = [
+      `import { link } from ${JSON.stringify(api)};`,
+      'let ticks = 0;',
+      'const timer = setInterval(() => { ticks++; }, 10);',
+      "const report = await link({ cwd: process.cwd(), mode: 'copy' });",
+      'clearInterval(timer);',
+      'console.log(JSON.stringify({ ticks, counts: report.counts }));',
+    ].join('\n');
+    const env = { ...process.env, ...faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '25000' }) };
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env, timeout: 30_000 });
+    expect(run.status, run.stderr).to.equal(0);
+    const result = JSON.parse(run.stdout) as { ticks: number; counts: Record<string, number> };
+    expect(result.counts).to.deep.equal({ copied: 1 });
+    // 43 files of 25 ms each are copied one after another, with a turn for the event loop at least
+    // every 30 ms: about 20 ticks. A copy that held the loop throughout would let the timer tick
+    // only in the few awaits around it.
+    expect(result.ticks, 'timer ticks during the copy').to.be.greaterThanOrEqual(10);
+    expectConverged(root, ['big']);
+  });
+});
 
 describe('copy mode: progress line on a terminal only', function () {
   this.timeout(30_000);
