@@ -810,11 +810,20 @@ export class World {
     const after = this.mediaPrints();
     const problems: string[] = [];
     const editedRemovable = allow.editedRemovable ?? kind === 'clean-force';
+    let sources: Map<string, Map<string, string>> | undefined;
     for (const [rel, print] of before) {
       const who = this.owner.get(rel);
       if (who === 'tool') continue;
       const now = after.get(rel);
-      if (who === 'edited' && editedRemovable && now === undefined) continue;
+      if (who === 'edited' && editedRemovable) {
+        if (now === undefined) continue;
+        // In a race: the forced clean removed the whole copy, then a link made a new one (a new
+        // folder: a link that wrote over the edited file in place would leave the folder as it was).
+        const top = rel.slice(0, rel.indexOf('/'));
+        const remade = rel.includes('/') && after.get(top)?.t === 'dir' && after.get(top)?.ino !== before.get(top)?.ino;
+        sources ??= this.sourceCopies();
+        if (remade && now.t === 'file' && now.sha === sources.get(top)?.get(rel.slice(top.length + 1))) continue;
+      }
       if (!now || !sameEntry(print, now)) problems.push(`${who} ${rel}: was ${describeFp(print)}, now ${describeFp(now)}`);
     }
     for (const rel of after.keys()) {
@@ -854,11 +863,7 @@ export class World {
    */
   checkWhole(before: Map<string, Fingerprint>): void {
     const problems: string[] = [];
-    const sources = new Map<string, Map<string, string>>();
-    for (const app of this.config.apps) {
-      const media = this.mediaDir(app);
-      if (existsSync(media) && statSync(media).isDirectory()) sources.set(app.name, viewOfSource(media).copyFiles);
-    }
+    const sources = this.sourceCopies();
     for (const [rel, print] of this.mediaPrints()) {
       if (print.t !== 'file' || !rel.includes('/') || this.owner.get(rel) !== 'tool') continue;
       if (rel.split('/').some((part) => part.startsWith('.app-media-tmp-'))) continue;
@@ -872,6 +877,16 @@ export class World {
       if (!allowed.has(print.sha)) problems.push(`${rel}: a published file that is neither the source's bytes nor the old ones (${print.size} bytes)`);
     }
     if (problems.length > 0) this.fail(problems.slice(0, 5).join('\n    '));
+  }
+
+  /** For each configured app whose media folder is there: what its copy holds (relative path → sha). */
+  private sourceCopies(): Map<string, Map<string, string>> {
+    const sources = new Map<string, Map<string, string>>();
+    for (const app of this.config.apps) {
+      const media = this.mediaDir(app);
+      if (existsSync(media) && statSync(media).isDirectory()) sources.set(app.name, viewOfSource(media).copyFiles);
+    }
+    return sources;
   }
 
   /** Something foreign (or edited by hand) is at or below mediaRoot/<name>: a conflict is justified. */
