@@ -1127,6 +1127,32 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expectConverged(root, APPS);
   });
 
+  it('a file over 8 MiB (copied on the thread pool, not with the sync calls): whole, with its time and mode; rewritten when it changes; ENOSPC on it keeps the old one', () => {
+    const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
+    const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
+    mkdirSync(path.dirname(big), { recursive: true });
+    writeFileSync(big, randomBytes(9 * 1024 * 1024));
+    chmodSync(big, 0o640);
+    utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
+    const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
+    expect(appMedia(root, ['link']).status).to.equal(0);
+    expectConverged(root, ['video']);
+    expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
+    expect(statSync(copy).mode & 0o777).to.equal(0o640);
+    // A new version of the big file, and the disk full for it: the old one stays, whole.
+    const old = sha(readFileSync(copy));
+    writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
+    const full = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }));
+    expect(full.status, full.output).to.not.equal(0);
+    expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
+    expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
+    expect(temporaries(mediaOf(root))).to.deep.equal([]);
+    // Space again: the new version is copied.
+    expect(appMedia(root, ['link']).status).to.equal(0);
+    expectConverged(root, ['video']);
+    expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
+  });
+
   it('ENOSPC on an update: the published files stay the old whole ones, no temporary file is left beside them, the others update', () => {
     const APPS = ['blog', 'diskfull'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
