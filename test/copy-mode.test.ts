@@ -1127,11 +1127,14 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expectConverged(root, APPS);
   });
 
-  it('a file over 8 MiB (copied on the thread pool, not with the sync calls): whole, with its time and mode; rewritten when it changes; ENOSPC on it keeps the old one', () => {
+  it('files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing', () => {
     const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
     const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
     mkdirSync(path.dirname(big), { recursive: true });
     writeFileSync(big, randomBytes(9 * 1024 * 1024));
+    // More big files around it, so several are in flight when one fails.
+    for (let index = 0; index < 8; index++) writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
+    bulkMedia(root, 'video', 30, 2048);
     chmodSync(big, 0o640);
     utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
     const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
@@ -1139,9 +1142,10 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expectConverged(root, ['video']);
     expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
     expect(statSync(copy).mode & 0o777).to.equal(0o640);
-    // A new version of the big file, and the disk full for it: the old one stays, whole.
+    // New versions of the big files, and the disk full for one: the old one stays, whole.
     const old = sha(readFileSync(copy));
     writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
+    for (let index = 0; index < 8; index++) writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
     const full = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }));
     expect(full.status, full.output).to.not.equal(0);
     expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
