@@ -4,12 +4,13 @@
  * Read-only.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
 import type { FolderId } from './fs/link.js';
 import { realPaths, type RealPathOf } from './fs/real-paths.js';
+import { lstatOrUndefined } from './fs/look.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, recordedListing, type Manifest, type OwnRecord } from './ownership.js';
@@ -82,8 +83,7 @@ export interface ProbeOptions {
 }
 
 export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
-  const rootStat = lstatOrNull(mediaRoot);
-  const mediaRootExists = rootStat !== null;
+  const mediaRootExists = lstatOrUndefined(mediaRoot) !== undefined;
   const realMediaRoot = realpathOfPath(mediaRoot);
   const realProjectRoot = realpathOfPath(projectRoot);
   const manifestText = mediaRootExists ? readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)) : undefined;
@@ -203,7 +203,7 @@ interface Looked {
  */
 function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord): Looked {
   return lookAgainOnRace(() => {
-    const stat = lstatOrNull(full);
+    const stat = lstatOrUndefined(full);
     if (!stat) return { entry: { kind: 'missing' } };
     if (stat.isSymbolicLink()) {
       const linkText = readlinkSync(full);
@@ -316,14 +316,6 @@ async function subfolders(dir: string): Promise<string[] | undefined> {
   }
 }
 
-function lstatOrNull(file: string): Stats | null {
-  try {
-    // Missing is the common case (a new entry): answered without a thrown error, which costs more than the call.
-    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
-  } catch {
-    return null;
-  }
-}
 
 function readOrUndefined(file: string): string | undefined {
   try {

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { sameFacts, type CopyPlan } from '../plan.js';
 import { turnTaker } from '../util/turns.js';
+import { lstatOrUndefined } from './look.js';
 import { TEMP_MARK } from './temp.js';
 
 export { TEMP_MARK };
@@ -104,7 +105,7 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   const guarded = async (source: string, dest: string, facts: Facts): Promise<void> => {
     const rel = path.relative(entryPath, dest).split(path.sep).join('/');
     guard(rel);
-    if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, lstatSync(dest, { throwIfNoEntry: false }), plan.seen);
+    if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, lstatOrUndefined(dest), plan.seen);
     await replaceOne(source, dest, facts);
   };
   const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
@@ -148,7 +149,7 @@ function plainPaths(entryPath: string): PathGuard {
   const isPlainDir = (dir: string): boolean => {
     let known = checked.get(dir);
     if (known === undefined) {
-      const stat = lstatOrNothing(dir);
+      const stat = lstatOrUndefined(dir);
       known = stat !== undefined && stat.isDirectory() && !stat.isSymbolicLink();
       checked.set(dir, known);
     }
@@ -173,7 +174,7 @@ export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'dele
   const turn = turnTaker();
   for (const rel of plan.deletes) {
     guard(rel);
-    const stat = lstatOrNothing(path.join(entryPath, rel));
+    const stat = lstatOrUndefined(path.join(entryPath, rel));
     if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
     if (stat) {
       unchangedSincePlan(entryPath, rel, stat, plan.seen);
@@ -184,15 +185,6 @@ export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'dele
   for (const rel of plan.rmdirs) {
     guard(`${rel}/x`);
     await rmdirIfEmpty(path.join(entryPath, rel));
-  }
-}
-
-/** `lstat`, or undefined when the path cannot be looked at (gone, or a file on its way). */
-function lstatOrNothing(full: string): Stats | undefined {
-  try {
-    return lstatSync(full);
-  } catch {
-    return undefined;
   }
 }
 
