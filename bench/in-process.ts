@@ -79,8 +79,6 @@ export async function runInProcess(project: Project, repeats: number, log: (line
   // runs are: on ext4 the folder decides where new inodes go and how long finding a free one
   // takes after many deletions (cp -r of medium took 1.1 s into a fresh folder elsewhere in
   // /tmp and 4.2 s into the project's public/media).
-  const links = mediaRoot;
-  const copies = mediaRoot;
   const apps = project.apps.length;
   remove(mediaRoot);
   remove(path.join(project.home, 'out')); // where earlier versions of the bench wrote
@@ -88,12 +86,12 @@ export async function runInProcess(project: Project, repeats: number, log: (line
   for (let round = 1; round <= repeats; round++) {
     log(`  in process, round ${round}/${repeats}`);
     // Links.
-    await measure('floor.symlink', () => symlinkLoop(project, links));
+    await measure('floor.symlink', () => symlinkLoop(project, mediaRoot));
     await measure('floor.unlink', async () => {
-      for (const app of project.apps) await fs.unlink(path.join(links, app.name));
+      for (const app of project.apps) await fs.unlink(path.join(mediaRoot, app.name));
     });
     remove(mediaRoot);
-    await measure('floor.symlink-sync', () => symlinkLoopSync(project, links));
+    await measure('floor.symlink-sync', () => symlinkLoopSync(project, mediaRoot));
     remove(mediaRoot);
 
     expect(await measure('link.clean', () => link({ cwd, mode: 'symlink' })), 'linked', apps, 'link clean');
@@ -104,12 +102,12 @@ export async function runInProcess(project: Project, repeats: number, log: (line
 
     // Copies.
     flushDisk();
-    await measure('floor.copy', () => copyFiles(project, copies));
+    await measure('floor.copy', () => copyFiles(project, mediaRoot));
     flushDisk();
-    await measure('floor.rm', () => fs.rm(copies, { recursive: true, force: true }));
+    await measure('floor.rm', () => fs.rm(mediaRoot, { recursive: true, force: true }));
     remove(mediaRoot);
     flushDisk();
-    await measure('floor.copy-sync', () => copyFilesSync(project, copies));
+    await measure('floor.copy-sync', () => copyFilesSync(project, mediaRoot));
     remove(mediaRoot);
     flushDisk();
 
