@@ -55,7 +55,12 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   let session: Session | undefined;
   if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
     session = await openSession(config.mediaRoot, true, options);
-    if (session || !first) first = await look(first?.probed);
+    if (session || !first) {
+      // The first plan is let go before the second is made: a copy's plan holds every file.
+      const previous = first?.probed;
+      first = undefined;
+      first = await look(previous);
+    }
   }
   const { probed, plan } = first as Awaited<ReturnType<typeof look>>;
   try {

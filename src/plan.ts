@@ -332,7 +332,9 @@ function sameText(a: string, b: string): boolean {
  */
 export function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefined): boolean {
   if (!b) return false;
-  const [size, mtimeMs] = Array.isArray(b) ? b : [b.size, b.mtimeMs];
+  // Read without destructuring: this runs once per file per run, and an array pattern allocates.
+  const size = Array.isArray(b) ? b[0] : b.size;
+  const mtimeMs = Array.isArray(b) ? b[1] : b.mtimeMs;
   return a.size === size && Math.abs(a.mtimeMs - mtimeMs) < 1;
 }
 
