@@ -43,25 +43,39 @@ export interface CopyResult {
   bytes: number;
 }
 
-async function copyOne(source: string, dest: string, facts: Facts): Promise<void> {
-  // copyFile gives the new file the source's mode (libuv sets it); the time is ours to set.
-  if (facts.size > SYNC_COPY_MAX) await fs.copyFile(source, dest, constants.COPYFILE_EXCL);
-  else copyFileSync(source, dest, constants.COPYFILE_EXCL);
+/**
+ * Copies one file and sets its time: with the sync calls for a small file (nothing is
+ * returned), on the thread pool for a big one (the promise of its end is returned).
+ */
+function copyOne(source: string, dest: string, facts: Facts): Promise<void> | undefined {
+  if (facts.size > SYNC_COPY_MAX) return fs.copyFile(source, dest, constants.COPYFILE_EXCL).then(() => setTime(dest, facts));
+  copyFileSync(source, dest, constants.COPYFILE_EXCL);
+  setTime(dest, facts);
+  return undefined;
+}
+
+/** copyFile gives the new file the source's mode (libuv sets it); the time is ours to set. */
+function setTime(dest: string, facts: Facts): void {
   // Seconds as a number keep sub-millisecond precision (a Date would round to the millisecond).
   const mtime = facts.mtimeMs / 1000;
   utimesSync(dest, mtime, mtime);
 }
 
 /** Writes one file beside its destination under a temporary name, then renames it into place. */
-async function replaceOne(source: string, dest: string, facts: Facts): Promise<void> {
-  const temp = path.join(path.dirname(dest), tempName(path.basename(dest)));
-  try {
-    await copyOne(source, temp, facts);
-    renameSync(temp, dest);
-  } catch (error) {
+function replaceOne(source: string, dest: string, facts: Facts): Promise<void> | undefined {
+  const temp = `${dest.slice(0, dest.lastIndexOf(path.sep) + 1)}${tempName(dest.slice(dest.lastIndexOf(path.sep) + 1))}`;
+  const failed = (error: unknown): never => {
     rmSync(temp, { force: true });
     throw error;
+  };
+  let pooled: Promise<void> | undefined;
+  try {
+    pooled = copyOne(source, temp, facts);
+    if (!pooled) renameSync(temp, dest);
+  } catch (error) {
+    return failed(error);
   }
+  return pooled?.then(() => renameSync(temp, dest)).catch(failed);
 }
 
 /** A new copy: built in a temporary folder, then put in place in one rename. */
@@ -102,11 +116,10 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
     mkdirSync(path.join(entryPath, dir), { recursive: true });
   }
   // Every write is checked first: nothing is written through a folder that became a link.
-  const guarded = async (source: string, dest: string, facts: Facts): Promise<void> => {
-    const rel = path.relative(entryPath, dest).split(path.sep).join('/');
+  const guarded: WriteOne = (source, dest, facts, rel) => {
     guard(rel);
     if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, lstatOrUndefined(dest), plan.seen);
-    await replaceOne(source, dest, facts);
+    return replaceOne(source, dest, facts);
   };
   const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
   const turn = turnTaker();
@@ -199,13 +212,13 @@ export async function rmdirIfEmpty(dir: string): Promise<boolean> {
   }
 }
 
-async function writeFiles(
-  sourceDir: string,
-  destDir: string,
-  plan: CopyPlan,
-  write: (source: string, dest: string, facts: Facts) => Promise<void>,
-  onFile?: (bytes: number) => void,
-): Promise<CopyResult> {
+/**
+ * Writes one file of a plan (`rel`: its path in the plan, with "/"). A small file is written
+ * by the time it returns (nothing is returned); a big one returns the promise of its end.
+ */
+type WriteOne = (source: string, dest: string, facts: Facts, rel: string) => Promise<void> | undefined;
+
+async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, write: WriteOne, onFile?: (bytes: number) => void): Promise<CopyResult> {
   let bytes = 0;
   const done = (size: number): void => {
     bytes += size;
@@ -214,12 +227,18 @@ async function writeFiles(
   const turn = turnTaker();
   const pooled = new Set<Promise<void>>();
   let failed: { error: unknown } | undefined;
+  // Plain joins on POSIX: the plan's paths are already clean ("a/b.css", no "." or ".."), and
+  // path.join would normalize each one again, twice per file.
+  const join = path.sep === '/' ? (dir: string, rel: string): string => `${dir}/${rel}` : (dir: string, rel: string): string => path.join(dir, rel);
   for (const file of plan.writes) {
-    const job = write(path.join(sourceDir, file.rel), path.join(destDir, file.rel), file);
-    if (file.size <= SYNC_COPY_MAX) {
-      // Done by now but for its promise: the small files' copies are synchronous.
-      await job.then(() => done(file.size), (error: unknown) => (failed ??= { error }));
-    } else {
+    let job: Promise<void> | undefined;
+    try {
+      job = write(join(sourceDir, file.rel), join(destDir, file.rel), file, file.rel);
+      if (!job) done(file.size);
+    } catch (error) {
+      failed ??= { error };
+    }
+    if (job) {
       const tracked: Promise<void> = job.then(() => done(file.size), (error: unknown) => { failed ??= { error }; })
         .finally(() => pooled.delete(tracked));
       pooled.add(tracked);
