@@ -374,13 +374,13 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     if (blocked(rel)) continue;
     if (!current) {
       if (destDirs.has(rel)) plan.kept.push({ rel, why: 'foreign' });
-      else plan.writes.push({ rel, ...facts });
+      else plan.writes.push(writeOf(rel, facts));
     } else if (sameContents(current, facts)) {
       plan.unchanged.set(rel, facts);
       // Same contents, another time (--checksum) or mode: only those are set right, nothing is rewritten.
       if (!sameFacts(current, facts) || current.mode !== facts.mode) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
     } else if (sameFacts(current, recorded[rel])) {
-      plan.writes.push({ rel, ...facts });
+      plan.writes.push(writeOf(rel, facts));
     } else {
       keep(rel);
     }
@@ -403,6 +403,11 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   plan.rmdirs = gone.filter((dir) => held?.has(dir)).sort().reverse();
   plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return plan;
+}
+
+/** A file to write: the walk's own facts object when it carries this path, else a copy with the path. */
+function writeOf(rel: string, facts: FileFacts): { rel: string } & FileFacts {
+  return facts.rel === rel ? (facts as { rel: string } & FileFacts) : { ...facts, rel };
 }
 
 /** The record of a copy once its plan is carried out: every file the tool wrote, and its folders. */
