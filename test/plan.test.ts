@@ -369,6 +369,29 @@ describe('planner: own copies', () => {
   });
 });
 
+describe('planner: the files a copy writes', () => {
+  const createOf = (app: AppPlan): CopyPlan => {
+    const [action] = app.actions;
+    if (action?.op !== 'create' || action.copy === 'walk') throw new Error(`expected a create with a copy plan, got ${ops(app).join(', ')}`);
+    return action.copy;
+  };
+
+  it('each write is at the path the tree lists it under, with its facts, even when a facts object names another path', () => {
+    // The walks set `rel` on each file's facts, and a plan then lists that same object. A facts
+    // object that names another path (a walk's bug, a fixture) must not move the write there.
+    const source = tree({ 'css/site.css': { ...f(10, 1000), rel: 'css/other.css' }, 'img/logo.png': f(20, 2000) });
+    const blog = only(planFor(probeOf({ blog: { sourceTree: source } }), { mode: 'copy' }), 'blog');
+    const writes = createOf(blog).writes.map(({ rel, size, mtimeMs }) => ({ rel, size, mtimeMs }));
+    expect(writes).to.deep.equal([{ rel: 'css/site.css', size: 10, mtimeMs: 1000 }, { rel: 'img/logo.png', size: 20, mtimeMs: 2000 }]);
+  });
+
+  it('a file whose facts carry its own path is listed as that object, not a copy (no object per file)', () => {
+    const facts: FileFacts = { ...f(10, 1000), rel: 'css/site.css' };
+    const blog = only(planFor(probeOf({ blog: { sourceTree: tree({ 'css/site.css': facts }) } }), { mode: 'copy' }), 'blog');
+    expect(createOf(blog).writes[0]).to.equal(facts);
+  });
+});
+
 describe('records file', () => {
   it('reads back exactly as written, one line per copied file', () => {
     const manifest = emptyManifest();

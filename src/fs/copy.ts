@@ -130,7 +130,8 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
     unchangedSincePlan(entryPath, rel, stat, plan.seen);
     chmodSync(path.join(entryPath, rel), mode);
     utimesSync(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
-    await turn();
+    const due = turn();
+    if (due) await due;
   }
   return result;
 }
@@ -193,7 +194,8 @@ export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'dele
       unchangedSincePlan(entryPath, rel, stat, plan.seen);
       unlinkSync(path.join(entryPath, rel));
     }
-    await turn();
+    const due = turn();
+    if (due) await due;
   }
   for (const rel of plan.rmdirs) {
     guard(`${rel}/x`);
@@ -245,7 +247,8 @@ async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, wr
       if (pooled.size >= POOLED_MAX) await Promise.race(pooled);
     }
     if (failed) break;
-    await turn();
+    const due = turn();
+    if (due) await due;
   }
   // Every copy started has ended before this returns, or throws: the caller may remove the folder.
   await Promise.all(pooled);
