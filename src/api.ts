@@ -53,17 +53,20 @@ export async function link(options: RunOptions = {}): Promise<Report> {
     if (options.dryRun || isAppMediaError(error) || !isRace(error)) throw error;
   }
   let session: Session | undefined;
-  if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
-    session = await openSession(config.mediaRoot, true, options);
-    if (session || !first) {
-      // The first plan is let go before the second is made: a copy's plan holds every file.
-      const previous = first?.probed;
-      first = undefined;
-      first = await look(previous);
-    }
-  }
-  const { probed, plan } = first as Awaited<ReturnType<typeof look>>;
+  // Everything done under the lock is inside the try: a look that throws there (a refusal
+  // because mediaRoot was swapped meanwhile) still releases it. A lock left held would be
+  // kept fresh by this process, and a watching process's next runs would wait for it.
   try {
+    if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
+      session = await openSession(config.mediaRoot, true, options);
+      if (session || !first) {
+        // The first plan is let go before the second is made: a copy's plan holds every file.
+        const previous = first?.probed;
+        first = undefined;
+        first = await look(previous);
+      }
+    }
+    const { probed, plan } = first as Awaited<ReturnType<typeof look>>;
     return await carryOut('link', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
   } finally {
     await session?.close();
@@ -86,7 +89,10 @@ async function openSession(mediaRoot: string, create: boolean, options: RunOptio
     const lock = await acquireLock(mediaRoot, {
       onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this mediaRoot`),
     });
-    const swept = await sweepLeftovers(mediaRoot);
+    const swept = await sweepLeftovers(mediaRoot).catch(async (error: unknown) => {
+      await lock.release(); // not held by a run that goes on unlocked, or fails
+      throw error;
+    });
     const warnings = swept > 0 ? [`removed ${swept} temporary file${swept === 1 ? '' : 's'} left by an interrupted run`] : [];
     return { warnings, close: () => lock.release() };
   } catch (error) {
@@ -109,14 +115,14 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
   let probed = await probeMediaRoot(config.mediaRoot);
   let plan = planClean(probed.entries, probed.manifest, force);
   let session: Session | undefined;
-  if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
-    session = await openSession(config.mediaRoot, false, options);
-    if (session) {
-      probed = await probeMediaRoot(config.mediaRoot);
-      plan = planClean(probed.entries, probed.manifest, force);
-    }
-  }
   try {
+    if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
+      session = await openSession(config.mediaRoot, false, options);
+      if (session) {
+        probed = await probeMediaRoot(config.mediaRoot);
+        plan = planClean(probed.entries, probed.manifest, force);
+      }
+    }
     return await carryOut('clean', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
   } finally {
     await session?.close();

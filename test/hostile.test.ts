@@ -17,6 +17,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import os from 'node:os';
 import path from 'node:path';
 import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/apply.js';
+import { acquireLock, LOCK_FILE } from '../src/fs/lock.js';
 import { loadConfig } from '../src/config/load.js';
 import { discoverApps } from '../src/discover.js';
 import { clean, link, verify } from '../src/index.js';
@@ -453,6 +454,38 @@ describe('hostile input: symlink loops and dangling links inside an app\'s media
 });
 
 // ---------------------------------------------------------------------------
+
+describe('faults: a run that fails after taking the lock releases it', function () {
+  this.timeout(20_000);
+
+  /*
+   * A lock left held by a run that failed is kept fresh by its process: in a process that
+   * goes on (media:watch, a script calling the API), every later run would wait for it.
+   * (clean's look under the lock sits in the same try. A swapped mediaRoot does not make that
+   * look fail, as it finds no records there, so clean has no test of its own here.)
+   */
+  it('link: mediaRoot swapped for a link into an app\'s media folder while the run waits for the lock: refused, and the lock it took there is released', async () => {
+    const root = project({ 'apps/blog/app_media/blog/site.css': 'body{}', 'apps/blog/app_media/blog/inner/note.txt': 'x' },
+      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    // mediaRoot is a link (the spec allows it), so it can be swapped for another link in one rename.
+    mkdirSync(path.join(root, 'public/real'), { recursive: true });
+    symlinkSync('real', path.join(root, MEDIA));
+    const held = await acquireLock(path.join(root, MEDIA));
+    let waiting!: () => void;
+    const waits = new Promise<void>((resolve) => { waiting = resolve; });
+    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: () => waiting() };
+    const run = link({ cwd: root, logger });
+    await waits;
+    const inner = path.join(root, 'apps/blog/app_media/blog/inner');
+    symlinkSync(inner, path.join(root, 'public/swapped'));
+    renameSync(path.join(root, 'public/swapped'), path.join(root, MEDIA));
+    const error = await run.then(() => undefined, (failure: unknown) => failure as { code?: string });
+    expect(error?.code, 'the look under the lock refuses the swapped mediaRoot').to.match(/^APP_MEDIA_/);
+    expect(readdirSync(inner), 'no lock left in the app\'s media folder').to.deep.equal(['note.txt']);
+    await held.release();
+    expect(existsSync(path.join(root, 'public/real', LOCK_FILE)), 'the test\'s own lock stays where it was taken').to.equal(true);
+  });
+});
 
 describe('faults: an entry replaced by hand between plan and apply (apply re-checks before every write)', function () {
   this.timeout(30_000);
