@@ -177,7 +177,11 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
       const text = entry.linkText ?? '';
       const pointsRight = entry.resolved === source.real;
       if (ownsLink(record, text)) {
-        const isJunction = record.kind === 'junction' || (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText));
+        // Junctions exist only on Windows. Elsewhere an absolute link under a pending record (a
+        // run cut short) is a symbolic link made with `relative: false`, and follows the config.
+        const junctions = input.platform === 'win32';
+        const isJunction = junctions && (record.kind === 'junction'
+          || (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText)));
         const expected = isJunction ? plan.absoluteText : plan.linkText;
         if (wantsLink && pointsRight && sameText(text, expected)) {
           plan.mode = isJunction ? 'junction' : recordMode(record, 'symlink');

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import type { App } from '../src/discover.js';
 import { isInside, type FileFacts, type TreeFacts } from '../src/fs/walk.js';
-import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/ownership.js';
+import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, pendingRecord, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/ownership.js';
 import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
 import type { Mode } from '../src/types.js';
@@ -192,6 +192,19 @@ describe('planner: own links', () => {
     const blog = only(planFor(probeOf({ blog: ownLink('blog') }), { relative: false }), 'blog');
     expect(blog.status).to.equal('relinked');
     expect(ops(blog)).to.deep.equal(['remove-link', 'create']);
+  });
+
+  it('an own absolute link under a pending record (a run cut short after relative: false) is relinked when relative: true, off Windows (regression, soak kill seed 20361228)', () => {
+    // The run that was cut short meant to replace the absolute link made with relative: false.
+    const earlier = linkRecord('symlink', src('blog'), recordSource('blog'));
+    const slot: Slot = { entry: link(src('blog'), src('blog')), record: pendingRecord(recordSource('blog'), [rel('blog'), src('blog')], earlier) };
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'symlink' }), 'blog');
+    expect(blog).to.include({ status: 'relinked', mode: 'symlink' });
+    expect(blog.actions).to.deep.equal([{ op: 'remove-link', linkText: src('blog') }, { op: 'create', strategies: ['symlink'], copy: 'walk' }]);
+    // On Windows the same absolute link may be a junction made because symbolic links were refused: it is kept, as one.
+    const windows = only(planFor(probeOf({ blog: slot }), { mode: 'symlink', platform: 'win32' }), 'blog');
+    expect(windows).to.include({ status: 'up-to-date', mode: 'junction' });
+    expect(ops(windows)).to.deep.equal(['adopt']);
   });
 
   it('an own junction (always absolute) is up-to-date even with relative: true', () => {
