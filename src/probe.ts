@@ -316,7 +316,6 @@ async function subfolders(dir: string): Promise<string[] | undefined> {
   }
 }
 
-
 function readOrUndefined(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');

@@ -692,6 +692,29 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
   });
 
+  it('a big file (copied on the thread pool) edited by hand while its new version is being copied: the edit is kept, conflict, no temporary file left', async () => {
+    const big = (fill: number): Buffer => Buffer.alloc(600 * 1024, fill);
+    const root = project({ ...mediaFiles('apps/blog', 'blog'), 'apps/blog/app_media/blog/img/big.bin': big(1) }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
+    // Both change in the source; the big file is started first (name order), the small one is
+    // copied while it is in flight, and its progress call is the moment of the edit.
+    writeFileSync(path.join(root, 'apps/blog/app_media/blog/img/big.bin'), big(2));
+    writeFileSync(path.join(root, 'apps/blog/app_media/blog/js/blog.js'), 'console.log("new");\n');
+    const copied = path.join(root, MEDIA, 'blog', 'img', 'big.bin');
+    let edited = false;
+    const report = await link({ cwd: root, onProgress: ({ bytes }) => {
+      if (edited) return;
+      edited = true;
+      expect(bytes, 'the first file reported is the small one: the big one is still being copied').to.be.below(600 * 1024);
+      writeFileSync(copied, 'my edit\n');
+    } });
+    expect(edited).to.equal(true);
+    expect(statusOf(report, 'blog')).to.equal('conflict');
+    expect(report.apps[0]?.reason).to.match(/blog\/img\/big\.bin was changed since it was checked; it was left as it is/);
+    expect(readFileSync(copied, 'utf8')).to.equal('my edit\n');
+    expect(readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
+  });
+
   it('a file whose mode only is to be set (the source\'s changed) is edited meanwhile: its mode and time are left as they are, conflict', async () => {
     const root = await copiedProject();
     chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);

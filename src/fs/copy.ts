@@ -61,21 +61,30 @@ function setTime(dest: string, facts: Facts): void {
   utimesSync(dest, mtime, mtime);
 }
 
-/** Writes one file beside its destination under a temporary name, then renames it into place. */
-function replaceOne(source: string, dest: string, facts: Facts): Promise<void> | undefined {
-  const temp = `${dest.slice(0, dest.lastIndexOf(path.sep) + 1)}${tempName(dest.slice(dest.lastIndexOf(path.sep) + 1))}`;
+/**
+ * Writes one file beside its destination under a temporary name, then renames it into place.
+ * `beforeRename` looks at the destination right before the rename, once the copy is done (a big
+ * file's copy takes a while); it throws to leave the destination as it is.
+ */
+function replaceOne(source: string, dest: string, facts: Facts, beforeRename?: () => void): Promise<void> | undefined {
+  const name = dest.lastIndexOf(path.sep) + 1;
+  const temp = `${dest.slice(0, name)}${tempName(dest.slice(name))}`;
   const failed = (error: unknown): never => {
     rmSync(temp, { force: true });
     throw error;
   };
+  const putInPlace = (): void => {
+    beforeRename?.();
+    renameSync(temp, dest);
+  };
   let pooled: Promise<void> | undefined;
   try {
     pooled = copyOne(source, temp, facts);
-    if (!pooled) renameSync(temp, dest);
+    if (!pooled) putInPlace();
   } catch (error) {
     return failed(error);
   }
-  return pooled?.then(() => renameSync(temp, dest)).catch(failed);
+  return pooled?.then(putInPlace).catch(failed);
 }
 
 /** A new copy: built in a temporary folder, then put in place in one rename. */
@@ -118,8 +127,8 @@ export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyP
   // Every write is checked first: nothing is written through a folder that became a link.
   const guarded: WriteOne = (source, dest, facts, rel) => {
     guard(rel);
-    if (plan.seen?.has(rel)) unchangedSincePlan(entryPath, rel, lstatOrUndefined(dest), plan.seen);
-    return replaceOne(source, dest, facts);
+    const unchanged = plan.seen?.has(rel) ? (): void => unchangedSincePlan(entryPath, rel, lstatOrUndefined(dest), plan.seen) : undefined;
+    return replaceOne(source, dest, facts, unchanged);
   };
   const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
   const turn = turnTaker();
