@@ -42,7 +42,7 @@ export async function copyFiles(project: Project, into: string): Promise<void> {
   await pool(jobs, COPY_CONCURRENCY, ([from, to]) => fs.copyFile(from, to));
 }
 
-/** The same with `fs.copyFileSync`, one file after another (as the tool copies files up to 8 MiB). */
+/** The same with `fs.copyFileSync`, one file after another (as the tool copies files up to 512 KiB). */
 export function copyFilesSync(project: Project, into: string): void {
   for (const app of project.apps) {
     const dest = path.join(into, app.name);
