@@ -5,13 +5,13 @@
 import { promises as fs, realpathSync } from 'node:fs';
 import os from 'node:os';
 import { applyPlan, type AppOutcome } from './apply.js';
-import { checkEntries } from './check.js';
+import { checkAppEntry, finishChecks, type Finding } from './check.js';
 import { loadConfig, type ResolvedConfig } from './config/load.js';
 import { discoverApps } from './discover.js';
 import { isAppMediaError } from './errors.js';
 import { checkSafety } from './guards.js';
 import { planClean } from './plan-clean.js';
-import { planLink, type AppPlan, type LinkPlan } from './plan.js';
+import { finishLinkPlan, planAppLink, type AppPlan, type AppPlanInput, type LinkPlan } from './plan.js';
 import { isRace, probe, probeMediaRoot, realpathOfPath, type ProbeResult } from './probe.js';
 import { acquireLock } from './fs/lock.js';
 import { sweepLeftovers } from './fs/sweep.js';
@@ -24,31 +24,41 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const config = loadConfig(options);
   const apps = discoverApps(config);
-  const look = async (previous?: ProbeResult): Promise<{ probed: ProbeResult; plan: LinkPlan }> => {
+  const input = {
+    projectRoot: config.projectRoot,
+    mode: config.mode,
+    relative: config.relative,
+    prune: options.prune ?? true,
+    platform: options.platform ?? process.platform,
+  };
+  const look = async (previous?: ProbeResult, stopAtWrite = false): Promise<{ probed: ProbeResult; plan: LinkPlan }> => {
+    const plans: AppPlan[] = [];
+    let appInput: AppPlanInput | undefined;
     const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
-      walk: config.mode === 'copy' ? 'all' : 'existing-copies',
+      walk: config.mode === 'copy' && options.dryRun ? 'all' : 'existing-copies',
       ignore: config.ignore,
       checksum: options.checksum ?? false,
       ...(previous ? { previous } : {}),
+      // Refusals come before any entry is looked at, and before anything is touched.
+      onSources: (seen) => checkSafety(config, seen, { home: realHome() }),
+      // Each app is planned as soon as it is seen (the planner is pure): one with nothing to do
+      // lets go of its walks at once. A first look ends at the first app with something to do:
+      // the run then takes the lock and looks at every app again.
+      onApp: (facts, seen) => {
+        const plan = planAppLink(facts, appInput ??= { ...input, probed: seen });
+        plans.push(plan);
+        if (plan.actions.length === 0) return 'forget-trees';
+        return stopAtWrite ? 'stop' : 'keep';
+      },
     });
-    // Refusals come before anything is touched.
-    checkSafety(config, probed, { home: realHome() });
-    const plan = planLink({
-      probed,
-      projectRoot: config.projectRoot,
-      mode: config.mode,
-      relative: config.relative,
-      prune: options.prune ?? true,
-      platform: options.platform ?? process.platform,
-    });
-    return { probed, plan };
+    return { probed, plan: finishLinkPlan(plans, { ...input, probed }) };
   };
   // A run with nothing to do writes nothing, not even a lock. One that writes
   // takes the lock and looks again: another run may have changed things meanwhile.
   // A first look that trips over another run at work (a file gone mid-walk) does the same.
   let first: Awaited<ReturnType<typeof look>> | undefined;
   try {
-    first = await look();
+    first = await look(undefined, !options.dryRun);
   } catch (error) {
     if (options.dryRun || isAppMediaError(error) || !isRace(error)) throw error;
   }
@@ -59,7 +69,8 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   try {
     if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
       session = await openSession(config.mediaRoot, true, options);
-      if (session || !first) {
+      // Unlocked (mediaRoot cannot be written), a first look that stopped early is still taken again in whole.
+      if (session || !first || first.probed.stopped) {
         // The first plan is let go before the second is made: a copy's plan holds every file.
         const previous = first?.probed;
         first = undefined;
@@ -135,9 +146,19 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
   if (options.url !== undefined) checkBaseUrl(options.url);
   const config = loadConfig(options);
   const apps = discoverApps(config);
-  const probed = await probe(config.projectRoot, config.mediaRoot, apps, { walk: 'existing-copies', ignore: config.ignore, published: true });
-  checkSafety(config, probed, { home: realHome() });
-  const findings = checkEntries(probed, config.exposed, config.mode);
+  const checked: Finding[] = [];
+  const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
+    walk: 'existing-copies',
+    ignore: config.ignore,
+    published: true,
+    onSources: (seen) => checkSafety(config, seen, { home: realHome() }),
+    // Each app is checked as soon as it is seen, and its walks let go (as link does).
+    onApp: (facts, seen) => {
+      checked.push(checkAppEntry(facts, seen, config.exposed, config.mode));
+      return 'forget-trees';
+    },
+  });
+  const findings = finishChecks(checked, probed);
   if (options.url !== undefined) await checkServed(findings, options.url, config.mediaUrl);
   const report = buildReport({
     task: 'verify',

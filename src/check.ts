@@ -25,8 +25,16 @@ export interface Finding {
 const RUN_LINK = 'run media:link';
 
 export function checkEntries(probed: ProbeResult, exposed: readonly string[], mode: Mode): Finding[] {
-  const looksSecret = ignoreMatcher(exposed);
-  const findings = probed.apps.map((facts) => checkApp(facts, probed.manifest.entries[facts.app.name], looksSecret, mode));
+  return finishChecks(probed.apps.map((facts) => checkAppEntry(facts, probed, exposed, mode)), probed);
+}
+
+/** One configured app's finding, as `checkEntries` makes it (verify checks each app as soon as it is probed). */
+export function checkAppEntry(facts: AppFacts, probed: Pick<ProbeResult, 'manifest'>, exposed: readonly string[], mode: Mode): Finding {
+  return checkApp(facts, probed.manifest.entries[facts.app.name], ignoreMatcher(exposed), mode);
+}
+
+/** The findings of the whole run from its apps': the tool's own entries no configured app claims are stale. */
+export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'manifest' | 'unclaimed'>): Finding[] {
   for (const unclaimed of probed.unclaimed) {
     const stale = checkUnclaimed(unclaimed, probed.manifest.entries[unclaimed.name]);
     if (stale) findings.push(stale);

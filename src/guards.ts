@@ -7,14 +7,16 @@ import type { ResolvedConfig } from './config/load.js';
 import { toDisplay } from './config/load.js';
 import { errors } from './errors.js';
 import { isInside } from './fs/walk.js';
-import type { ProbeResult } from './probe.js';
+import type { AppFacts, ProbeResult } from './probe.js';
 
 export interface SafetyEnv {
   /** The user's home folder, real path. */
   home: string;
 }
 
-export function checkSafety(config: ResolvedConfig, probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot' | 'apps'>, env: SafetyEnv): void {
+/** `probed.apps`: every configured app's media folder (their entries need not be looked at yet). */
+export function checkSafety(config: ResolvedConfig, probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot'> & { apps: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>> },
+  env: SafetyEnv): void {
   const root = probed.realMediaRoot;
   const shown = toDisplay(config.projectRoot, config.mediaRoot);
   const refuse = (why: string): never => {

@@ -83,13 +83,18 @@ export interface AppPlan {
   sourceId?: FolderId;
 }
 
-export interface LinkPlanInput {
-  probed: ProbeResult;
+/** What planning one app takes: the config's choices, and what the probe saw of mediaRoot and the project. */
+export interface AppPlanInput {
+  probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot' | 'manifest'>;
   projectRoot: string;
   mode: Mode;
   relative: boolean;
   prune: boolean;
   platform: NodeJS.Platform;
+}
+
+export interface LinkPlanInput extends AppPlanInput {
+  probed: ProbeResult;
 }
 
 export interface LinkPlan {
@@ -113,9 +118,20 @@ export function linkSourcePath(app: App, projectRoot: string, realProjectRoot: s
 }
 
 export function planLink(input: LinkPlanInput): LinkPlan {
+  return finishLinkPlan(input.probed.apps.map((facts) => planAppLink(facts, input)), input);
+}
+
+/**
+ * One configured app's plan, as `planLink` makes it. A run plans each app as soon as the
+ * probe has seen it (api.ts), so an app with nothing to do lets go of its walks at once.
+ */
+export function planAppLink(facts: AppFacts, input: AppPlanInput): AppPlan {
+  return planApp(facts, input, strategiesFor(input.mode, input.platform), input.probed.manifest.entries[facts.app.name]);
+}
+
+/** The run's plan from its apps' plans: the tool's own entries that no configured app claims are pruned. */
+export function finishLinkPlan(apps: AppPlan[], input: Pick<LinkPlanInput, 'probed' | 'prune'>): LinkPlan {
   const { probed } = input;
-  const strategies = strategiesFor(input.mode, input.platform);
-  const apps = probed.apps.map((facts) => planApp(facts, input, strategies, probed.manifest.entries[facts.app.name]));
   if (input.prune) {
     for (const { name, entry, tree } of probed.unclaimed) {
       const planned = planUnclaimed(name, entry, probed.manifest.entries[name], tree);
@@ -130,7 +146,7 @@ function base(name: string, app: App | undefined, status: AppStatus, mode: Entry
   return { name, app, status, mode, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
 }
 
-function planApp(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], record: OwnRecord | undefined): AppPlan {
+function planApp(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], record: OwnRecord | undefined): AppPlan {
   const { app, source } = facts;
   const plan = base(app.name, app, 'up-to-date', null);
   if (record) plan.record = record;
@@ -155,7 +171,7 @@ export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignor
   return plan;
 }
 
-function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[], record: OwnRecord | undefined, plan: AppPlan): AppPlan {
+function planEntry(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], record: OwnRecord | undefined, plan: AppPlan): AppPlan {
   const { app, source, entry } = facts;
   if (source.real === undefined) return plan;
   const target = linkSourcePath(app, input.projectRoot, input.probed.realProjectRoot, source.real);
@@ -266,7 +282,7 @@ function planEntry(facts: AppFacts, input: LinkPlanInput, strategies: Strategy[]
   }
 }
 
-function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefined, input: LinkPlanInput): AppPlan {
+function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefined, input: AppPlanInput): AppPlan {
   const { app, source, entry } = facts;
   plan.status = 'no-media';
   const expected = `${app.mediaDirname}/${app.name}/`;

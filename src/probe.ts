@@ -68,10 +68,15 @@ export interface ProbeResult {
   unclaimed: RootEntry[];
   /** Traces of another run: its lock, or temporary files (in progress, or left by a crash to be swept). */
   leftovers: number;
+  /** The look was ended early (`onApp` said `stop`): `apps` holds only the apps up to there. */
+  stopped?: boolean;
 }
 
 export interface ProbeOptions {
-  /** Walk trees for copy planning: 'all' apps, or only where a copy exists. */
+  /**
+   * Walk trees for copy planning: 'all' apps (a dry run shows every file a new copy would
+   * get), or only where a copy exists (a new copy walks its source when it is made).
+   */
   walk: 'all' | 'existing-copies';
   ignore: readonly string[];
   /** Also walk what each entry publishes (verify). */
@@ -80,6 +85,27 @@ export interface ProbeOptions {
   checksum?: boolean;
   /** An earlier look of the same run, whose source facts (and walks) are reused. */
   previous?: ProbeResult;
+  /**
+   * Called once every app's media folder has been looked at, before any entry of mediaRoot
+   * is: the refusals (guards.ts) come before anything else is looked at or touched.
+   */
+  onSources?: (seen: SourcesSeen) => void;
+  /**
+   * Called with each app's facts as soon as they are gathered, so the caller can plan (or
+   * check) that app at once. `forget-trees` lets go of its walks (nothing will use them),
+   * `stop` ends the look there: the result then holds the apps up to this one (`stopped`).
+   * Only the walks of one app at a time are then held, not a thousand apps' (bench/).
+   */
+  onApp?: (facts: AppFacts, seen: RootSeen) => AppVerdict;
+}
+
+export type AppVerdict = 'keep' | 'forget-trees' | 'stop';
+
+/** What the probe knows of mediaRoot and the project before looking at any app's entry. */
+export type RootSeen = Pick<ProbeResult, 'mediaRoot' | 'realMediaRoot' | 'realProjectRoot' | 'mediaRootExists' | 'manifest'>;
+
+export interface SourcesSeen extends RootSeen {
+  apps: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>>;
 }
 
 export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
@@ -95,13 +121,31 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   // One app after another with synchronous calls: on a local disk a look is a few system calls
   // and thousands of small promises cost more than the calls (bench/). The event loop gets a
   // turn every few dozen milliseconds, so other tasks of a gulp process are not held up.
-  const facts: AppFacts[] = [];
   // The media folders' real paths share the project's: it is resolved once, not per app.
   const realOf = realPaths([[path.resolve(projectRoot), realProjectRoot]]);
   const takeTurn = turnTaker();
+  const root: RootSeen = { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest };
+  // Every app's media folder first: the refusals need them all, before any entry is looked at.
+  const sources: Array<Pick<AppFacts, 'app' | 'source'>> = [];
   for (const app of apps) {
-    facts.push(await appFacts(app, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], realOf, options));
-    await takeTurn();
+    sources.push({ app, source: earlier.get(app)?.source ?? await sourceFacts(app, realOf) });
+    const due = takeTurn();
+    if (due) await due;
+  }
+  options.onSources?.({ ...root, apps: sources });
+  const facts: AppFacts[] = [];
+  let stopped = false;
+  for (const { app, source } of sources) {
+    const fact = await appFacts(app, source, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], options);
+    facts.push(fact);
+    const verdict = options.onApp?.(fact, root) ?? 'keep';
+    if (verdict === 'stop') {
+      stopped = true;
+      break;
+    }
+    if (verdict === 'forget-trees') forgetTrees(fact);
+    const due = takeTurn();
+    if (due) await due;
   }
 
   const claimed = new Set(apps.map((app) => app.name));
@@ -112,12 +156,18 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   }
   const inCopies = facts.reduce((sum, fact) => sum + (fact.entryTree?.temporary ?? 0), 0);
   const atTop = mediaRootExists ? countTraces(mediaRoot) : 0;
-  return { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest, apps: facts, unclaimed, leftovers: inCopies + atTop };
+  return { ...root, apps: facts, unclaimed, leftovers: inCopies + atTop, ...(stopped ? { stopped } : {}) };
 }
 
-async function appFacts(app: App, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined, record: OwnRecord | undefined,
-  realOf: RealPathOf, options: ProbeOptions): Promise<AppFacts> {
-  const source = before ? before.source : await sourceFacts(app, realOf);
+/** An app's walks let go (its plan or finding is made and needs them no more). */
+function forgetTrees(facts: AppFacts): void {
+  delete facts.sourceTree;
+  delete facts.entryTree;
+  delete facts.publishedTree;
+}
+
+async function appFacts(app: App, source: SourceFacts, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined,
+  record: OwnRecord | undefined, options: ProbeOptions): Promise<AppFacts> {
   const looked: Looked = mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true, record) : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };

@@ -1034,6 +1034,29 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     chmodSync(unreadable, 0o644);
   });
 
+  it('an unreadable folder in a source that is copied for the first time: that app is error (EACCES), the others are copied', () => {
+    // A new copy's source is walked when the copy is made, as one app's step: its failure is that app's.
+    const APPS = ['blog', 'locked', 'shop'];
+    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+    openTo(root);
+    const unreadable = path.join(sourceOf(root, 'locked'), 'js');
+    chmodSync(unreadable, 0o700);
+    try {
+      const run = asNobody(root, 'link', ['--json', '--silent']);
+      expect(run.status, run.stderr).to.not.equal(0);
+      const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
+      expect(byName['locked']).to.include({ status: 'error' });
+      expect(String(byName['locked']?.['reason'])).to.contain('EACCES');
+      expect(byName['blog']).to.include({ status: 'copied' });
+      expect(byName['shop']).to.include({ status: 'copied' });
+      expect(exists(path.join(mediaOf(root), 'locked')), 'no partial copy at the published path').to.equal(false);
+      expect(temporaries(mediaOf(root))).to.deep.equal([]);
+      expect(locks(root)).to.deep.equal([]);
+    } finally {
+      chmodSync(unreadable, 0o755);
+    }
+  });
+
   it('an unwritable folder in an existing copy: that app is error (EACCES), its published file stays the old whole one, the others update', () => {
     const APPS = ['blog', 'shop'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });

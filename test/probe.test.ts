@@ -1,0 +1,91 @@
+/**
+ * The probe's hooks (src/probe.ts): every app's media folder is looked at
+ * before any entry of mediaRoot (the refusals come first), each app's facts
+ * are handed over as soon as they are gathered, and the caller may let go of
+ * an app's walks or end the look there. A new copy's source is walked when
+ * the copy is made, except in a dry run, whose plan lists every file.
+ */
+import { expect } from 'chai';
+import { loadConfig } from '../src/config/load.js';
+import { discoverApps } from '../src/discover.js';
+import { link } from '../src/api.js';
+import { probe, type AppVerdict, type ProbeOptions, type ProbeResult } from '../src/probe.js';
+import { makeProject, removeTempDirs } from './support/project.js';
+
+after(removeTempDirs);
+
+const APPS = ['blog', 'shop', 'zoo'];
+
+async function probeOf(root: string, options: Partial<ProbeOptions>): Promise<ProbeResult> {
+  const config = loadConfig({ cwd: root });
+  return probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, ...options });
+}
+
+async function copiedProject(): Promise<string> {
+  const root = makeProject({ apps: APPS, gulp: false, config: { mediaRoot: 'public/media', mode: 'copy', apps: APPS.map((name) => `./apps/${name}`) } });
+  expect((await link({ cwd: root })).counts).to.deep.equal({ copied: APPS.length });
+  return root;
+}
+
+describe('probe: every media folder first, then one app at a time', () => {
+  it('onSources gets every app\'s media folder before onApp gets the first app', async () => {
+    const root = await copiedProject();
+    const calls: string[] = [];
+    await probeOf(root, {
+      onSources: (seen) => calls.push(`sources ${seen.apps.map(({ app, source }) => `${app.name}:${source.kind}`).join(',')}`),
+      onApp: (facts) => {
+        calls.push(`app ${facts.app.name}:${facts.entry.kind}`);
+        return 'keep';
+      },
+    });
+    expect(calls).to.deep.equal(['sources blog:dir,shop:dir,zoo:dir', 'app blog:dir', 'app shop:dir', 'app zoo:dir']);
+  });
+
+  it('a refusal thrown by onSources ends the probe before any entry is looked at', async () => {
+    const root = await copiedProject();
+    const seen: string[] = [];
+    const error = await probeOf(root, {
+      onSources: () => {
+        throw new Error('refused');
+      },
+      onApp: (facts) => {
+        seen.push(facts.app.name);
+        return 'keep';
+      },
+    }).catch((caught: unknown) => caught);
+    expect(error).to.be.instanceOf(Error).with.property('message', 'refused');
+    expect(seen).to.deep.equal([]);
+  });
+
+  it('"stop" ends the look at that app: the result holds the apps up to it and says it stopped', async () => {
+    const root = await copiedProject();
+    const verdicts: Record<string, AppVerdict> = { blog: 'keep', shop: 'stop', zoo: 'keep' };
+    const probed = await probeOf(root, { onApp: (facts) => verdicts[facts.app.name] ?? 'keep' });
+    expect(probed.apps.map((facts) => facts.app.name)).to.deep.equal(['blog', 'shop']);
+    expect(probed.stopped).to.equal(true);
+    const whole = await probeOf(root, {});
+    expect(whole.apps.map((facts) => facts.app.name)).to.deep.equal(APPS);
+    expect(whole.stopped).to.equal(undefined);
+  });
+
+  it('"forget-trees" lets go of that app\'s walks, "keep" keeps them', async () => {
+    const root = await copiedProject();
+    const probed = await probeOf(root, { published: true, onApp: (facts) => (facts.app.name === 'shop' ? 'forget-trees' : 'keep') });
+    const trees = probed.apps.map((facts) => [facts.app.name, !!facts.sourceTree, !!facts.entryTree, !!facts.publishedTree]);
+    expect(trees).to.deep.equal([['blog', true, true, true], ['shop', false, false, false], ['zoo', true, true, true]]);
+    // What the walks saw was there to let go of.
+    expect(probed.apps[0]?.sourceTree?.files.size).to.be.greaterThan(0);
+  });
+
+  it('a new copy\'s source is walked only when a dry run asks for every file (walk: "all")', async () => {
+    const root = makeProject({ apps: APPS, gulp: false, config: { mediaRoot: 'public/media', mode: 'copy', apps: APPS.map((name) => `./apps/${name}`) } });
+    const walked = async (walk: ProbeOptions['walk']): Promise<boolean[]> => (await probeOf(root, { walk })).apps.map((facts) => !!facts.sourceTree);
+    expect(await walked('existing-copies')).to.deep.equal([false, false, false]);
+    expect(await walked('all')).to.deep.equal([true, true, true]);
+    // The dry run lists the files each new copy would get; the run itself copies them all.
+    const dry = await link({ cwd: root, dryRun: true });
+    expect(dry.apps.map((app) => [app.name, app.status, app.files > 0])).to.deep.equal(APPS.map((name) => [name, 'copied', true]));
+    const run = await link({ cwd: root });
+    expect(run.apps.map((app) => [app.name, app.status, app.files])).to.deep.equal(dry.apps.map((app) => [app.name, app.status, app.files]));
+  });
+});
