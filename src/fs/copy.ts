@@ -9,7 +9,7 @@
  * event loop a turn every 30 ms (as the probe does): on a 2-core VM the thread
  * pool's hand-offs cost more than the work they spread (SYNC_COPY_MAX below).
  */
-import { chmodSync, constants, copyFileSync, lstatSync, mkdirSync, promises as fs, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFile, copyFileSync, lstatSync, mkdirSync, promises as fs, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { sameFacts, type CopyPlan } from '../plan.js';
@@ -48,10 +48,29 @@ export interface CopyResult {
  * returned), on the thread pool for a big one (the promise of its end is returned).
  */
 function copyOne(source: string, dest: string, facts: Facts): Promise<void> | undefined {
-  if (facts.size > SYNC_COPY_MAX) return fs.copyFile(source, dest, constants.COPYFILE_EXCL).then(() => setTime(dest, facts));
+  if (facts.size > SYNC_COPY_MAX) return copyPooled(source, dest, facts);
   copyFileSync(source, dest, constants.COPYFILE_EXCL);
   setTime(dest, facts);
   return undefined;
+}
+
+/**
+ * A big file's copy on the thread pool, its time set once it is done: one promise per file.
+ * (The callback form: `fs.promises.copyFile` allocates about a kilobyte more per call, and a
+ * copy of ten thousand big files made V8 grow its young generation, and the peak memory.)
+ */
+function copyPooled(source: string, dest: string, facts: Facts): Promise<void> {
+  return new Promise((resolve, reject) => {
+    copyFile(source, dest, constants.COPYFILE_EXCL, (error) => {
+      if (error) return reject(error);
+      try {
+        setTime(dest, facts);
+        resolve();
+      } catch (failure) {
+        reject(failure);
+      }
+    });
+  });
 }
 
 /** copyFile gives the new file the source's mode (libuv sets it); the time is ours to set. */
@@ -84,7 +103,13 @@ function replaceOne(source: string, dest: string, facts: Facts, beforeRename?: (
   } catch (error) {
     return failed(error);
   }
-  return pooled?.then(putInPlace).catch(failed);
+  return pooled?.then(() => {
+    try {
+      putInPlace();
+    } catch (error) {
+      failed(error);
+    }
+  }, failed);
 }
 
 /** A new copy: built in a temporary folder, then put in place in one rename. */
@@ -236,7 +261,19 @@ async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, wr
     onFile?.(size);
   };
   const turn = turnTaker();
-  const pooled = new Set<Promise<void>>();
+  // Big files in flight on the thread pool: counted, with one waiter woken as each ends (no
+  // Promise.race over them, which adds a reaction to every one of them at each call).
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  const ended = (): void => {
+    inFlight--;
+    const waiter = wake;
+    wake = undefined;
+    waiter?.();
+  };
+  const oneEnds = (): Promise<void> => new Promise((resolve) => {
+    wake = resolve;
+  });
   let failed: { error: unknown } | undefined;
   // Plain joins on POSIX: the plan's paths are already clean ("a/b.css", no "." or ".."), and
   // path.join would normalize each one again, twice per file.
@@ -250,17 +287,22 @@ async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, wr
       failed ??= { error };
     }
     if (job) {
-      const tracked: Promise<void> = job.then(() => done(file.size), (error: unknown) => { failed ??= { error }; })
-        .finally(() => pooled.delete(tracked));
-      pooled.add(tracked);
-      if (pooled.size >= POOLED_MAX) await Promise.race(pooled);
+      inFlight++;
+      void job.then(() => {
+        done(file.size);
+        ended();
+      }, (error: unknown) => {
+        failed ??= { error };
+        ended();
+      });
+      if (inFlight >= POOLED_MAX) await oneEnds();
     }
     if (failed) break;
     const due = turn();
     if (due) await due;
   }
   // Every copy started has ended before this returns, or throws: the caller may remove the folder.
-  await Promise.all(pooled);
+  while (inFlight > 0) await oneEnds();
   if (failed) throw failed.error;
   return { files: plan.writes.length, bytes };
 }
