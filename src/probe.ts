@@ -135,9 +135,12 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   options.onSources?.({ ...root, apps: sources });
   const facts: AppFacts[] = [];
   let stopped = false;
+  // Temporary files a crash left in a copy, counted before its walk may be let go: they make the run sweep.
+  let inCopies = 0;
   for (const { app, source } of sources) {
     const fact = await appFacts(app, source, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], options);
     facts.push(fact);
+    inCopies += fact.entryTree?.temporary ?? 0;
     const verdict = options.onApp?.(fact, root) ?? 'keep';
     if (verdict === 'stop') {
       stopped = true;
@@ -154,7 +157,6 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
     if (claimed.has(name)) continue;
     unclaimed.push(rootEntry(mediaRoot, name, manifest));
   }
-  const inCopies = facts.reduce((sum, fact) => sum + (fact.entryTree?.temporary ?? 0), 0);
   const atTop = mediaRootExists ? countTraces(mediaRoot) : 0;
   return { ...root, apps: facts, unclaimed, leftovers: inCopies + atTop, ...(stopped ? { stopped } : {}) };
 }

@@ -207,6 +207,20 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(exists(path.join(media, LOCK))).to.equal(false);
   });
 
+  it('a temporary file a crash left inside an up-to-date copy is swept by the next run, which has nothing else to do', () => {
+    const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']) });
+    expect(appMedia(root, ['link']).status).to.equal(0);
+    const left = path.join(mediaOf(root), 'shop/css', `${TEMP_MARK}shop.css-4242-0badf00d`);
+    writeFileSync(left, '.shop { col');
+    const again = appMedia(root, ['link']);
+    expect(again.status, again.output).to.equal(0);
+    expect(again.stdout).to.match(/2 up-to-date/);
+    expect(again.output).to.match(/removed 1 temporary file left by an interrupted run/);
+    expect(exists(left)).to.equal(false);
+    expect(temporaries(mediaOf(root))).to.deep.equal([]);
+    expect(appMedia(root, ['verify']).status).to.equal(0);
+  });
+
   it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']), files: { 'apps/blog/app_media/blog/old/gone.txt': 'bye' } });
     expect(appMedia(root, ['link']).status).to.equal(0);
