@@ -58,14 +58,20 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   const warnings: string[] = [];
   const fallback: Fallback = { refused: new Map(), warned: false };
   const records: RecordChanges = new Map();
-  if (plan.writes) await fs.mkdir(ctx.mediaRoot, { recursive: true });
   for (const name of plan.forget ?? []) records.set(name, null);
   const pending = intentions(plan, ctx);
-  await saveRecords(ctx.mediaRoot, pending);
+  try {
+    if (plan.writes) await fs.mkdir(ctx.mediaRoot, { recursive: true });
+    await saveRecords(ctx.mediaRoot, pending);
+  } catch (error) {
+    // mediaRoot (or its records file) cannot be written: nothing was touched, and every app with
+    // something to do fails alike, with the system's reason and a hint, not as a stack trace.
+    if (typeof (error as NodeJS.ErrnoException | undefined)?.code !== 'string') throw error;
+    return { outcomes: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
+  }
 
   const carryOut = async (appPlan: AppPlan): Promise<AppOutcome> => {
-    const outcome: AppOutcome = { plan: appPlan, status: appPlan.status, mode: appPlan.mode, files: 0, bytes: 0, reason: appPlan.reason, hint: appPlan.hint };
-    if (appPlan.ignored !== undefined) outcome.ignored = appPlan.ignored;
+    const outcome = asPlanned(appPlan);
     try {
       for (const action of appPlan.actions) await run(action, appPlan, outcome, ctx, fallback, records, warnings);
     } catch (error) {
@@ -97,6 +103,22 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
   await saveRecords(ctx.mediaRoot, records);
   return { outcomes, warnings };
+}
+
+/** An app's outcome as its plan says, before anything is carried out. */
+function asPlanned(appPlan: AppPlan): AppOutcome {
+  const outcome: AppOutcome = { plan: appPlan, status: appPlan.status, mode: appPlan.mode, files: 0, bytes: 0, reason: appPlan.reason, hint: appPlan.hint };
+  if (appPlan.ignored !== undefined) outcome.ignored = appPlan.ignored;
+  return outcome;
+}
+
+/** The outcome of an app when mediaRoot could not be written at all: an error if it had something to do. */
+function unwritable(appPlan: AppPlan, error: unknown, projectRoot: string): AppOutcome {
+  const outcome = asPlanned(appPlan);
+  if (appPlan.actions.length === 0) return outcome;
+  outcome.status = 'error';
+  describeError(error, outcome, projectRoot);
+  return outcome;
 }
 
 /**

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
+  chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -1069,6 +1069,32 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     } finally {
       chmodSync(unreadable, 0o755);
     }
+  });
+
+  it('a mediaRoot the user cannot write to, or cannot make: every app is error (EACCES, with the hint), not a stack trace, and nothing is written', () => {
+    // The run's first look ends at the first app with something to do. Unable to take the lock,
+    // the run looks at every app again before it reports: all three are named.
+    const APPS = ['blog', 'shop', 'zoo'];
+    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+    openTo(root);
+    chmodSync(mediaOf(root), 0o755);
+    const run = asNobody(root, 'link', ['--json', '--silent']);
+    expect(run.status, run.stderr).to.not.equal(0);
+    const report = jsonReport(run);
+    expect(report.apps.map((app) => [app['name'], app['status']])).to.deep.equal(APPS.map((name) => [name, 'error']));
+    expect(String(report.apps[0]?.['reason'])).to.equal('EACCES (open) public/media/.app-media.json');
+    expect(String(report.apps[0]?.['hint'])).to.match(/write to mediaRoot/);
+    expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+
+    // No mediaRoot, in a folder the user cannot write to: the same, through the gulp CLI.
+    rmdirSync(mediaOf(root));
+    const made = asNobody(root, 'link', []);
+    expect(made.status, made.output).to.not.equal(0);
+    expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
+    expect(made.output).to.match(/hint: check that the account running the task may read the app's media folder and write to mediaRoot/);
+    expect(made.output).to.match(/media:link: 3 error/);
+    expect(made.output, 'no stack trace').to.not.match(/\n\s+at /);
+    expect(exists(mediaOf(root))).to.equal(false);
   });
 
   it('an unwritable folder in an existing copy: that app is error (EACCES), its published file stays the old whole one, the others update', () => {
