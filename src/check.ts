@@ -24,11 +24,7 @@ export interface Finding {
 
 const RUN_LINK = 'run media:link';
 
-export function checkEntries(probed: ProbeResult, exposed: readonly string[], mode: Mode): Finding[] {
-  return finishChecks(probed.apps.map((facts) => checkAppEntry(facts, probed, exposed, mode)), probed);
-}
-
-/** One configured app's finding, as `checkEntries` makes it (verify checks each app as soon as it is probed). */
+/** One configured app's finding: verify checks each app as soon as the probe has seen it, then lets go of its walks. */
 export function checkAppEntry(facts: AppFacts, probed: Pick<ProbeResult, 'manifest'>, exposed: readonly string[], mode: Mode): Finding {
   return checkApp(facts, probed.manifest.entries[facts.app.name], ignoreMatcher(exposed), mode);
 }

@@ -715,6 +715,21 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     expect(readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
   });
 
+  it('a progress callback that throws once a big file (copied on the thread pool) is done: that app is error, the run ends, nothing partial is published', async () => {
+    const files: Record<string, Buffer> = {};
+    for (let index = 0; index < 6; index++) files[`apps/blog/app_media/blog/img/big${index}.bin`] = Buffer.alloc(600 * 1024, index);
+    const root = project({ ...mediaFiles('apps/blog', 'blog'), ...files }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    let calls = 0;
+    const report = await link({ cwd: root, onProgress: ({ bytes }) => {
+      calls++;
+      if (bytes >= 600 * 1024) throw new Error('progress display broke');
+    } });
+    expect(calls).to.be.greaterThan(0);
+    expect(statusOf(report, 'blog')).to.equal('error');
+    expect(report.apps[0]?.reason).to.contain('progress display broke');
+    expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
+  });
+
   it('a file whose mode only is to be set (the source\'s changed) is edited meanwhile: its mode and time are left as they are, conflict', async () => {
     const root = await copiedProject();
     chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);

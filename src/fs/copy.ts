@@ -289,8 +289,13 @@ async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, wr
     if (job) {
       inFlight++;
       void job.then(() => {
-        done(file.size);
-        ended();
+        try {
+          done(file.size);
+        } catch (error) {
+          failed ??= { error }; // a progress callback that throws: the copy stops as after a failed file
+        } finally {
+          ended();
+        }
       }, (error: unknown) => {
         failed ??= { error };
         ended();
