@@ -6,10 +6,11 @@ import { promises as fs, readlinkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
-import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, TEMP_MARK, tempName, type CopyResult } from './fs/copy.js';
+import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
+import { describeSystemError, systemErrorHint } from './system-errors.js';
 import { stampCopy } from './fs/stamp.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
 import { linkRecord, pendingRecord, recordedSource, type CopyRecord, type OwnRecord } from './ownership.js';
@@ -371,15 +372,6 @@ function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {
   return plan.app;
 }
 
-const HINTS: Record<string, string> = {
-  EACCES: 'check that the account running the task may read the app\'s media folder and write to mediaRoot',
-  EPERM: 'the operation was not permitted: check permissions and whether the file system allows it',
-  ENOSPC: 'the disk is full: free some space and run again',
-  EIO: 'the disk reported a read or write error: check the device (dmesg, SMART) before running again',
-  EROFS: 'mediaRoot is on a read-only file system',
-  ENOENT: 'a folder vanished while the task ran: run again',
-};
-
 function describeError(error: unknown, outcome: AppOutcome, projectRoot: string): void {
   if (error instanceof Error && 'hint' in error && 'code' in error) {
     outcome.reason = `${String(error.code)}: ${error.message}`;
@@ -387,20 +379,6 @@ function describeError(error: unknown, outcome: AppOutcome, projectRoot: string)
     return;
   }
   const errno = error as NodeJS.ErrnoException;
-  outcome.reason = errno.code ? describeErrno(errno, projectRoot) : String(errno?.message ?? error);
-  outcome.hint = (errno.code && HINTS[errno.code]) ?? 'run again with --verbose for details';
-}
-
-/** `EACCES (copyfile) apps/blog/app_media/blog/css/site.css`: the code once, the path as the user knows it. */
-function describeErrno(errno: NodeJS.ErrnoException, projectRoot: string): string {
-  const where = [errno.path, (errno as { dest?: unknown }).dest]
-    .filter((file): file is string => typeof file === 'string')
-    .map((file) => published(toDisplay(projectRoot, file)))
-    .join(' -> ');
-  return `${errno.code ?? 'error'}${errno.syscall ? ` (${errno.syscall})` : ''}${where ? ` ${where}` : ''}`;
-}
-
-/** A temporary name in a path is shown as the published name it stands for. */
-function published(file: string): string {
-  return file.split('/').map((part) => (part.startsWith(TEMP_MARK) ? part.slice(TEMP_MARK.length).replace(/-\d+-[0-9a-f]{8}$/, '') : part)).join('/');
+  outcome.reason = errno?.code ? describeSystemError(errno, projectRoot) : String(errno?.message ?? error);
+  outcome.hint = systemErrorHint(errno?.code);
 }

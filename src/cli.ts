@@ -6,6 +6,7 @@
  */
 import { errors, isAppMediaError } from './errors.js';
 import { readFlags } from './gulp/flags.js';
+import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
 import { flagsFor, TASKS, taskDescriptions } from './options.js';
 import type { Logger, Report, RunOptions, TaskName } from './types.js';
 import { wantsColor } from './util/color.js';
@@ -65,7 +66,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
       io.stderr(`${error.toString()}\n${verbose ? `${(error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}\n` : ''}`);
       return 1;
     }
-    if (!silent) io.stderr(`${verbose && error instanceof Error ? error.stack ?? String(error) : String(error)}\n`);
+    if (silent) return 1;
+    if (verbose && error instanceof Error) io.stderr(`${error.stack ?? String(error)}\n`);
+    else if (isSystemError(error)) io.stderr(`${describeSystemError(error, cwd ?? process.cwd())}\n  hint: ${systemErrorHint(error.code)}\n`);
+    else io.stderr(`${String(error)}\n`);
     return 1;
   }
 }

@@ -1071,6 +1071,29 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     }
   });
 
+  it('an unreadable folder in the source of an existing copy fails link and verify as a whole: one line with the code, the path and the hint, no stack (--verbose adds it)', () => {
+    const APPS = ['blog', 'shop'];
+    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+    openTo(root);
+    const first = asNobody(root, 'link', []);
+    expect(first.status, first.output).to.equal(0);
+    const unreadable = path.join(sourceOf(root, 'shop'), 'js');
+    chmodSync(unreadable, 0o700);
+    try {
+      for (const task of ['link', 'verify']) {
+        const run = asNobody(root, task, []);
+        expect(run.status, run.output).to.not.equal(0);
+        expect(run.output).to.match(/EACCES \(scandir\) apps\/shop\/app_media\/shop\/js/);
+        expect(run.output).to.match(/hint: check that the account running the task may read the app's media folder/);
+        expect(run.output, `${task}: no stack trace`).to.not.match(/\n\s+at /);
+        const verbose = asNobody(root, task, ['--verbose']);
+        expect(verbose.output, `${task} --verbose: the stack`).to.match(/\n\s+at /);
+      }
+    } finally {
+      chmodSync(unreadable, 0o755);
+    }
+  });
+
   it('a mediaRoot the user cannot write to, or cannot make: every app is error (EACCES, with the hint), not a stack trace, and nothing is written', () => {
     // The run's first look ends at the first app with something to do. Unable to take the lock,
     // the run looks at every app again before it reports: all three are named.

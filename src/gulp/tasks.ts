@@ -10,6 +10,7 @@ import { AppMediaError, isAppMediaError } from '../errors.js';
 import { gulpFlags, taskDescriptions } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
 import { isFailing } from '../report.js';
+import { describeSystemError, isSystemError, systemErrorHint } from '../system-errors.js';
 import { readFlags } from './flags.js';
 import { progressLine } from './progress.js';
 import { gulpLogger } from './log.js';
@@ -119,6 +120,14 @@ export class TaskFailure extends Error {
   }
 }
 
+/** A run that failed as a whole on a system error: gulp prints this line and hint, no stack. */
+class RunFailure extends Error {
+  readonly showStack = false;
+  override toString(): string {
+    return this.message;
+  }
+}
+
 /** The task's error line names what failed; the summary line above already gave the counts. */
 function failureLine(taskName: string, report: Report): string {
   const failed = report.apps.filter((app) => isFailing(report.task, app.status));
@@ -127,6 +136,8 @@ function failureLine(taskName: string, report: Report): string {
 
 /** gulp prints `error.toString()` when `showStack` is a boolean: our one line and hint, unless --verbose. */
 function forGulp(error: unknown, verbose: boolean): unknown {
+  // A system call that failed the whole run (EACCES on a folder the look needed): its line and hint.
+  if (isSystemError(error) && !verbose) return new RunFailure(`${describeSystemError(error, process.cwd())}\n  hint: ${systemErrorHint(error.code)}`);
   if (!isAppMediaError(error)) return error;
   if (verbose) {
     // gulp prints the stack: lead it with the same coded line and hint.
