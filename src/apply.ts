@@ -10,7 +10,7 @@ import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempNam
 import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
-import { describeSystemError, systemErrorHint } from './system-errors.js';
+import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
 import { stampCopy } from './fs/stamp.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
 import { linkRecord, pendingRecord, recordedSource, type CopyRecord, type OwnRecord } from './ownership.js';
@@ -67,7 +67,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   } catch (error) {
     // mediaRoot (or its records file) cannot be written: nothing was touched, and every app with
     // something to do fails alike, with the system's reason and a hint, not as a stack trace.
-    if (typeof (error as NodeJS.ErrnoException | undefined)?.code !== 'string') throw error;
+    if (!isSystemError(error)) throw error;
     return { outcomes: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
   }
 
