@@ -124,14 +124,14 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
   checkSafety(config, { realMediaRoot: realpathOfPath(config.mediaRoot), realProjectRoot: realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
   const force = options.force ?? false;
   let probed = await probeMediaRoot(config.mediaRoot);
-  let plan = planClean(probed.entries, probed.manifest, force);
+  let plan = planClean(probed.entries, probed.manifest, force, config.projectRoot);
   let session: Session | undefined;
   try {
     if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
       session = await openSession(config.mediaRoot, false, options);
       if (session) {
         probed = await probeMediaRoot(config.mediaRoot);
-        plan = planClean(probed.entries, probed.manifest, force);
+        plan = planClean(probed.entries, probed.manifest, force, config.projectRoot);
       }
     }
     return await carryOut('clean', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
@@ -154,11 +154,11 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
     onSources: (seen) => checkSafety(config, seen, { home: realHome() }),
     // Each app is checked as soon as it is seen, and its walks let go (as link does).
     onApp: (facts, seen) => {
-      checked.push(checkAppEntry(facts, seen, config.exposed, config.mode));
+      checked.push(checkAppEntry(facts, seen, config.exposed, config.mode, config.projectRoot));
       return 'forget-trees';
     },
   });
-  const findings = finishChecks(checked, probed);
+  const findings = finishChecks(checked, probed, config.projectRoot);
   if (options.url !== undefined) await checkServed(findings, options.url, config.mediaUrl);
   const report = buildReport({
     task: 'verify',

@@ -8,6 +8,7 @@ import { ignoreMatcher, type TreeFacts } from './fs/walk.js';
 import { ownsCopy, ownsLink, recordMode, type OwnRecord } from './ownership.js';
 import { planCopy, provesCopy } from './plan.js';
 import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
+import { describeSystemError, systemErrorHint, type SystemError } from './system-errors.js';
 import type { EntryMode, Mode, VerifyStatus } from './types.js';
 import { listSome } from './util/list.js';
 
@@ -25,14 +26,17 @@ export interface Finding {
 const RUN_LINK = 'run media:link';
 
 /** One configured app's finding: verify checks each app as soon as the probe has seen it, then lets go of its walks. */
-export function checkAppEntry(facts: AppFacts, probed: Pick<ProbeResult, 'manifest'>, exposed: readonly string[], mode: Mode): Finding {
+export function checkAppEntry(facts: AppFacts, probed: Pick<ProbeResult, 'manifest'>, exposed: readonly string[], mode: Mode, projectRoot: string): Finding {
+  if (facts.unreadable) return unreadable(facts.app.name, facts.app, facts.unreadable, projectRoot);
   return checkApp(facts, probed.manifest.entries[facts.app.name], ignoreMatcher(exposed), mode);
 }
 
 /** The findings of the whole run from its apps': the tool's own entries no configured app claims are stale. */
-export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'manifest' | 'unclaimed'>): Finding[] {
+export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'manifest' | 'unclaimed'>, projectRoot: string): Finding[] {
   for (const unclaimed of probed.unclaimed) {
-    const stale = checkUnclaimed(unclaimed, probed.manifest.entries[unclaimed.name]);
+    const stale = unclaimed.unreadable
+      ? unreadable(unclaimed.name, undefined, unclaimed.unreadable, projectRoot)
+      : checkUnclaimed(unclaimed, probed.manifest.entries[unclaimed.name]);
     if (stale) findings.push(stale);
   }
   return findings;
@@ -40,6 +44,11 @@ export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'man
 
 function finding(name: string, app: App | undefined, status: VerifyStatus, mode: EntryMode | null, reason: string | null = null, hint: string | null = null): Finding {
   return { name, app, status, mode, reason, hint, sample: null };
+}
+
+/** A look that failed on a system call (EACCES on a folder): nothing can be said of this entry, and verify fails. */
+function unreadable(name: string, app: App | undefined, error: SystemError, projectRoot: string): Finding {
+  return finding(name, app, 'error', null, describeSystemError(error, projectRoot), systemErrorHint(error.code));
 }
 
 function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (rel: string) => boolean, mode: Mode): Finding {

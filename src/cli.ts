@@ -6,6 +6,7 @@
  */
 import { errors, isAppMediaError } from './errors.js';
 import { readFlags } from './gulp/flags.js';
+import { errorDocument } from './error-document.js';
 import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
 import { flagsFor, TASKS, taskDescriptions } from './options.js';
 import type { Logger, Report, RunOptions, TaskName } from './types.js';
@@ -58,10 +59,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
     if (json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     return report.failed ? 1 : 0;
   } catch (error) {
+    const document = json ? errorDocument(task ?? null, error, cwd ?? process.cwd()) : undefined;
+    if (document) io.stdout(`${JSON.stringify(document, null, 2)}\n`);
     if (isAppMediaError(error)) {
-      if (json) {
-        io.stdout(`${JSON.stringify({ task: task ?? null, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } }, null, 2)}\n`);
-      }
       if (silent) return 1;
       io.stderr(`${error.toString()}\n${verbose ? `${(error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}\n` : ''}`);
       return 1;

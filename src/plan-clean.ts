@@ -3,7 +3,7 @@
  * and may remove. Pure; everything not proven is listed as `foreign` and left.
  */
 import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from './ownership.js';
-import { planCopyRemoval, provesCopy, type AppPlan } from './plan.js';
+import { planCopyRemoval, provesCopy, unreadableEntry, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
 import { listSome } from './util/list.js';
 
@@ -14,13 +14,19 @@ export interface CleanPlan {
   writes: boolean;
 }
 
-export function planClean(entries: readonly RootEntry[], manifest: Manifest, force: boolean): CleanPlan {
+export function planClean(entries: readonly RootEntry[], manifest: Manifest, force: boolean, projectRoot: string): CleanPlan {
   const apps: AppPlan[] = [];
   const forget: string[] = [];
-  for (const { name, entry, tree } of entries) {
+  for (const { name, entry, tree, unreadable } of entries) {
     const record = manifest.entries[name];
     const plan: AppPlan = { name, app: undefined, status: 'foreign', mode: null, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
 
+    if (unreadable) {
+      // Its copy could not be walked: left as it is, and said (the other entries are cleaned).
+      plan.mode = 'copy';
+      apps.push(unreadableEntry(plan, unreadable, projectRoot));
+      continue;
+    }
     if (entry.kind === 'missing') {
       if (record) forget.push(name);
       continue;

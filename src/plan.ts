@@ -11,6 +11,7 @@ import { toDisplay } from './config/load.js';
 import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from './ownership.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
 import type { AppStatus, EntryMode, Mode } from './types.js';
+import { describeSystemError, systemErrorHint, type SystemError } from './system-errors.js';
 import { listSome } from './util/list.js';
 
 export type Strategy = EntryMode;
@@ -130,11 +131,14 @@ export function planAppLink(facts: AppFacts, input: AppPlanInput): AppPlan {
 }
 
 /** The run's plan from its apps' plans: the tool's own entries that no configured app claims are pruned. */
-export function finishLinkPlan(apps: AppPlan[], input: Pick<LinkPlanInput, 'probed' | 'prune'>): LinkPlan {
+export function finishLinkPlan(apps: AppPlan[], input: Pick<LinkPlanInput, 'probed' | 'prune' | 'projectRoot'>): LinkPlan {
   const { probed } = input;
   if (input.prune) {
-    for (const { name, entry, tree } of probed.unclaimed) {
-      const planned = planUnclaimed(name, entry, probed.manifest.entries[name], tree);
+    for (const { name, entry, tree, unreadable } of probed.unclaimed) {
+      // The tool's own copy that could not be walked cannot be pruned: said, not skipped in silence.
+      const planned = unreadable
+        ? unreadableEntry(base(name, undefined, 'error', 'copy'), unreadable, input.projectRoot)
+        : planUnclaimed(name, entry, probed.manifest.entries[name], tree);
       if (planned) apps.push(planned);
     }
   }
@@ -150,6 +154,7 @@ function planApp(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], r
   const { app, source } = facts;
   const plan = base(app.name, app, 'up-to-date', null);
   if (record) plan.record = record;
+  if (facts.unreadable) return unreadableEntry(plan, facts.unreadable, input.projectRoot);
 
   if (source.kind !== 'dir' || source.real === undefined) {
     return planNoMedia(plan, facts, record, input);
@@ -322,6 +327,18 @@ function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | unde
     return plan;
   }
   return undefined;
+}
+
+/**
+ * A look that failed on a system call (EACCES on a folder in the app's media folder or in its
+ * copy): this app, or entry, is an error, and nothing is done for it. The others go on.
+ */
+export function unreadableEntry(plan: AppPlan, error: SystemError, projectRoot: string): AppPlan {
+  plan.status = 'error';
+  plan.reason = describeSystemError(error, projectRoot);
+  plan.hint = systemErrorHint(error.code);
+  plan.actions = [];
+  return plan;
 }
 
 function conflict(plan: AppPlan, reason: string, hint: string): AppPlan {

@@ -14,6 +14,7 @@ import { lstatOrUndefined } from './fs/look.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
 import { MANIFEST_FILE, parseManifest, recordedListing, type Manifest, type OwnRecord } from './ownership.js';
+import { isSystemError, type SystemError } from './system-errors.js';
 import { nearest } from './util/nearest.js';
 import { turnTaker } from './util/turns.js';
 
@@ -47,6 +48,12 @@ export interface AppFacts {
   entryTree?: TreeFacts;
   /** What a web server would serve at mediaRoot/<name>/ (through the link, nothing ignored): for verify. */
   publishedTree?: TreeFacts;
+  /**
+   * A system call failed while looking at this app (EACCES on a folder in its media folder or
+   * in its copy): the app is reported as an error and nothing is done for it; the others go on.
+   * `entry` is then `other` (not known): nothing may be written for it.
+   */
+  unreadable?: SystemError;
 }
 
 /** An entry of mediaRoot, with the copy's tree when it is a folder the records claim. */
@@ -54,6 +61,8 @@ export interface RootEntry {
   name: string;
   entry: EntryFacts;
   tree?: TreeFacts;
+  /** Its copy could not be walked (see `AppFacts.unreadable`); `entry` is then `other`. */
+  unreadable?: SystemError;
 }
 
 export interface ProbeResult {
@@ -138,7 +147,8 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   // Temporary files a crash left in a copy, counted before its walk may be let go: they make the run sweep.
   let inCopies = 0;
   for (const { app, source } of sources) {
-    const fact = await appFacts(app, source, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], options);
+    const fact = await appFacts(app, source, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], options)
+      .catch((error: unknown): AppFacts => ({ app, source, entry: { kind: 'other' }, unreadable: asUnreadable(error) }));
     facts.push(fact);
     inCopies += fact.entryTree?.temporary ?? 0;
     const verdict = options.onApp?.(fact, root) ?? 'keep';
@@ -159,6 +169,16 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   }
   const atTop = mediaRootExists ? countTraces(mediaRoot) : 0;
   return { ...root, apps: facts, unclaimed, leftovers: inCopies + atTop, ...(stopped ? { stopped } : {}) };
+}
+
+/**
+ * A system call that failed in one app's (or entry's) look (EACCES on a folder in the middle
+ * of a walk) is that app's error: the others are looked at. Anything else is thrown on, and
+ * so is a race (something removed while looked at): the run looks again.
+ */
+function asUnreadable(error: unknown): SystemError {
+  if (!isSystemError(error) || isRace(error)) throw error;
+  return error;
 }
 
 /** An app's walks let go (its plan or finding is made and needs them no more). */
@@ -237,9 +257,14 @@ export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot
 }
 
 function rootEntry(mediaRoot: string, name: string, manifest: Manifest): RootEntry {
-  const { entry, tree } = entryWithTree(path.join(mediaRoot, name), () => manifest.entries[name]?.kind === 'copy');
-  const result: RootEntry = { name, entry };
-  if (tree) result.tree = tree;
+  let looked: Looked;
+  try {
+    looked = entryWithTree(path.join(mediaRoot, name), () => manifest.entries[name]?.kind === 'copy');
+  } catch (error) {
+    return { name, entry: { kind: 'other' }, unreadable: asUnreadable(error) };
+  }
+  const result: RootEntry = { name, entry: looked.entry };
+  if (looked.tree) result.tree = looked.tree;
   return result;
 }
 

@@ -15,8 +15,11 @@ const HINTS: Record<string, string> = {
   ENOENT: 'a folder vanished while the task ran: run again',
 };
 
-/** Whether `error` comes from a system call: it carries the error code and the call's name. */
-export function isSystemError(error: unknown): error is NodeJS.ErrnoException & { code: string; syscall: string } {
+/** An error of a system call: it carries the error code and the call's name. */
+export type SystemError = NodeJS.ErrnoException & { code: string; syscall: string };
+
+/** Whether `error` comes from a system call. */
+export function isSystemError(error: unknown): error is SystemError {
   const errno = error as NodeJS.ErrnoException | undefined;
   return error instanceof Error && typeof errno?.code === 'string' && typeof errno.syscall === 'string';
 }

@@ -94,7 +94,9 @@ export type VerifyStatus =
   | 'escape'
   | 'exposed'
   | 'unserved'
-  | 'no-media';
+  | 'no-media'
+  /** The entry (or the app's media folder) could not be read: nothing can be said of it. */
+  | 'error';
 
 /** What media:clean did with each entry of mediaRoot. */
 export type CleanStatus =

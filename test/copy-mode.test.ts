@@ -1071,27 +1071,98 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     }
   });
 
-  it('an unreadable folder in the source of an existing copy fails link and verify as a whole: one line with the code, the path and the hint, no stack (--verbose adds it)', () => {
+  it('an unreadable folder in the source of an existing copy: link, its dry run and verify report that app as error (the call, the path, the hint), the others are synced and checked', () => {
     const APPS = ['blog', 'shop'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     openTo(root);
     const first = asNobody(root, 'link', []);
     expect(first.status, first.output).to.equal(0);
+    writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
+    const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
     const unreadable = path.join(sourceOf(root, 'shop'), 'js');
     chmodSync(unreadable, 0o700);
     try {
-      for (const task of ['link', 'verify']) {
-        const run = asNobody(root, task, []);
-        expect(run.status, run.output).to.not.equal(0);
-        expect(run.output).to.match(/EACCES \(scandir\) apps\/shop\/app_media\/shop\/js/);
-        expect(run.output).to.match(/hint: check that the account running the task may read the app's media folder/);
-        expect(run.output, `${task}: no stack trace`).to.not.match(/\n\s+at /);
-        const verbose = asNobody(root, task, ['--verbose']);
-        expect(verbose.output, `${task} --verbose: the stack`).to.match(/\n\s+at /);
+      const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
+      for (const [task, args, others] of [['link', ['--dry-run'], 'copied'], ['link', [], 'copied'], ['verify', [], 'ok']] as const) {
+        const run = asNobody(root, task, [...args, '--json', '--silent']);
+        const label = `${task} ${args.join(' ')}`;
+        expect(run.status, `${label}: ${run.output}`).to.equal(1);
+        const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
+        expect(byName['shop'], label).to.include({ status: 'error', reason: line });
+        expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
+        expect(byName['blog'], label).to.include({ status: others });
       }
+      expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal('.new {}\n');
+      expect(snapshot(path.join(mediaOf(root), 'shop')), 'shop\'s copy is left as it was').to.deep.equal(shopCopy);
+      // What a person reads: the app's line with the error, then the hint; no stack trace.
+      const plain = asNobody(root, 'verify', []);
+      expect(plain.output).to.match(/shop[^\n]*error/);
+      expect(plain.output).to.contain(line);
+      expect(plain.output, 'no stack trace').to.not.match(/\n\s+at /);
+      expect(locks(root)).to.deep.equal([]);
     } finally {
       chmodSync(unreadable, 0o755);
     }
+    const again = asNobody(root, 'link', ['--json', '--silent']);
+    expect(again.status, again.output).to.equal(0);
+    expect(jsonReport(again).counts).to.deep.equal({ 'up-to-date': 2 });
+  });
+
+  it('an unreadable folder in the tool\'s own copy: link and clean report that entry as error and leave it; the others are done', () => {
+    const APPS = ['blog', 'shop'];
+    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+    openTo(root);
+    const first = asNobody(root, 'link', []);
+    expect(first.status, first.output).to.equal(0);
+    // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
+    const closed = path.join(mediaOf(root), 'shop', 'js');
+    chmodSync(closed, 0o000);
+    try {
+      // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
+      const line = /^EACCES \((scandir|lstat)\) public\/media\/shop\/js(\/shop\.js)?$/;
+      for (const [task, blog] of [['link', 'up-to-date'], ['clean', 'removed']]) {
+        const run = asNobody(root, task as string, ['--json', '--silent']);
+        expect(run.status, run.output).to.equal(1);
+        const [first, second] = jsonReport(run).apps;
+        expect(first, task).to.include({ name: 'blog', status: blog });
+        expect(second, task).to.include({ name: 'shop', status: 'error' });
+        expect(String(second?.['reason']), task).to.match(line);
+      }
+      expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
+      expect(exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')), 'the unread copy is left as it was').to.equal(true);
+      expect(JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
+    } finally {
+      chmodSync(closed, 0o755);
+    }
+    const again = asNobody(root, 'clean', []);
+    expect(again.status, again.output).to.equal(0);
+    expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+  });
+
+  it('a run that cannot go on (clean, a mediaRoot that cannot be listed) fails with one line, the hint and no stack (--verbose adds it); --json prints an error document', () => {
+    const APPS = ['blog'];
+    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+    openTo(root);
+    const first = asNobody(root, 'link', []);
+    expect(first.status, first.output).to.equal(0);
+    chmodSync(mediaOf(root), 0o333);
+    try {
+      const run = asNobody(root, 'clean', []);
+      expect(run.status, run.output).to.equal(1);
+      expect(run.output).to.match(/EACCES \(scandir\) public\/media\n\s+hint: check that the account running the task may read/);
+      expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
+      const verbose = asNobody(root, 'clean', ['--verbose']);
+      expect(verbose.output, '--verbose: the stack').to.match(/\n\s+at /);
+      const json = asNobody(root, 'clean', ['--json', '--silent']);
+      expect(json.status).to.equal(1);
+      expect(JSON.parse(json.stdout)).to.deep.equal({
+        task: 'clean',
+        error: { code: 'EACCES', message: 'EACCES (scandir) public/media', file: 'public/media', field: null, hint: 'check that the account running the task may read the app\'s media folder and write to mediaRoot' },
+      });
+    } finally {
+      chmodSync(mediaOf(root), 0o777);
+    }
+    expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
   });
 
   it('a mediaRoot the user cannot write to, or cannot make: every app is error (EACCES, with the hint), not a stack trace, and nothing is written', () => {

@@ -753,7 +753,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     const root = await copiedProject();
     const config = loadConfig({ cwd: root });
     const probed = await probeMediaRoot(config.mediaRoot);
-    const plan = planClean(probed.entries, probed.manifest, false);
+    const plan = planClean(probed.entries, probed.manifest, false, root);
     const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
     writeFileSync(file, 'my picture now');
     const { outcomes } = await applyPlan(plan, { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot: probed.realMediaRoot, relative: true, ignore: [] });

@@ -9,7 +9,10 @@ import type { App } from '../src/discover.js';
 import { isInside, type FileFacts, type TreeFacts } from '../src/fs/walk.js';
 import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, pendingRecord, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/ownership.js';
 import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
+import { checkAppEntry, finishChecks } from '../src/check.js';
+import { planClean } from '../src/plan-clean.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
+import type { SystemError } from '../src/system-errors.js';
 import type { Mode } from '../src/types.js';
 import { mulberry32 } from './support/scenario.js';
 
@@ -52,6 +55,7 @@ interface Slot {
   record?: OwnRecord | undefined;
   sourceTree?: TreeFacts | undefined;
   entryTree?: TreeFacts | undefined;
+  unreadable?: SystemError | undefined;
 }
 /** The tool's own link, as recorded in the manifest. */
 const ownLink = (name: string, text = rel(name), resolved: string | null = src(name)): Slot =>
@@ -61,7 +65,7 @@ const ownCopy = (name: string, source: Record<string, FileFacts>, copy = source,
   ({ entry: folder(), record: copyRecord(name, written), sourceTree: tree(source), entryTree: tree(copy, extraDirs) });
 
 /** Configured apps by name, plus manifest-recorded entries that no configured app claims. */
-interface Unclaimed { entry: EntryFacts; record?: OwnRecord | undefined; tree?: TreeFacts | undefined }
+interface Unclaimed { entry: EntryFacts; record?: OwnRecord | undefined; tree?: TreeFacts | undefined; unreadable?: SystemError | undefined }
 function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed> = {}): ProbeResult {
   const manifest = emptyManifest();
   const facts: AppFacts[] = Object.entries(apps).map(([name, slot]) => {
@@ -69,13 +73,14 @@ function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed
     const result: AppFacts = { app, source: slot.source ?? { kind: 'dir', real: app.mediaDir }, entry: slot.entry ?? MISSING };
     if (slot.sourceTree) result.sourceTree = slot.sourceTree;
     if (slot.entryTree) result.entryTree = slot.entryTree;
+    if (slot.unreadable) result.unreadable = slot.unreadable;
     if (slot.record) manifest.entries[name] = slot.record;
     return result;
   });
   for (const [name, { record }] of Object.entries(unclaimed)) if (record) manifest.entries[name] = record;
   return {
     mediaRoot: MEDIA, realMediaRoot: MEDIA, realProjectRoot: ROOT, mediaRootExists: true, manifest, apps: facts, leftovers: 0,
-    unclaimed: Object.entries(unclaimed).map(([name, { entry, tree }]) => (tree ? { name, entry, tree } : { name, entry })),
+    unclaimed: Object.entries(unclaimed).map(([name, { entry, tree, unreadable }]) => ({ name, entry, ...(tree ? { tree } : {}), ...(unreadable ? { unreadable } : {}) })),
   };
 }
 
@@ -505,6 +510,66 @@ describe('planner: pruning entries no app claims', () => {
     const blog = only(planFor(probeOf({ blog: { ...ownCopy('blog', SRC), source: { kind: 'missing' } } })), 'blog');
     expect(blog.status).to.equal('pruned');
     expect(ops(blog)).to.deep.equal(['remove-copy']);
+  });
+});
+
+// ---- looks that failed ----------------------------------------------------------------
+
+describe('planner, verify and clean: an entry that could not be looked at', () => {
+  /** What the probe keeps when a walk fails (an unreadable folder): the error itself. */
+  function eacces(file: string): SystemError {
+    return Object.assign(new Error(`EACCES: permission denied, scandir '${file}'`), { code: 'EACCES', syscall: 'scandir', path: file, errno: -13 });
+  }
+  const unreadableJs = eacces(path.join(src('shop'), 'js'));
+  const LINE = 'EACCES (scandir) apps/shop/app_media/shop/js';
+
+  it('link: that app is error with the call, the path and the hint, and nothing is planned for it; the others are planned as ever', () => {
+    for (const mode of ['copy', 'auto', 'symlink'] as const) {
+      const plan = planFor(probeOf({
+        blog: { entry: MISSING, sourceTree: tree(SRC) },
+        // The probe knows nothing of the entry then (`other`), whatever the record says.
+        shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
+      }), { mode });
+      const shop = only(plan, 'shop');
+      expect(shop, mode).to.include({ status: 'error', reason: LINE, mode: null });
+      expect(shop.hint).to.match(/may read the app's media folder/);
+      expect(shop.actions, mode).to.deep.equal([]);
+      expect(ops(only(plan, 'blog')), mode).to.deep.equal(['create']);
+    }
+  });
+
+  it('link: the tool\'s own copy of an app no longer configured that could not be walked is error, not pruned (and not silently skipped)', () => {
+    const gone = eacces(path.join(MEDIA, 'old', 'js'));
+    const plan = planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: gone } }));
+    const old = only(plan, 'old');
+    expect(old).to.include({ status: 'error', reason: 'EACCES (scandir) public/media/old/js' });
+    expect(old.actions).to.deep.equal([]);
+    expect(planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, unreadable: gone } }), { prune: false }).apps.map((app) => app.name)).to.deep.equal(['blog']);
+  });
+
+  it('verify: that app is error (verify fails), the others are checked as ever', () => {
+    const probed = probeOf({
+      blog: ownCopy('blog', SRC),
+      shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
+    }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: eacces(path.join(MEDIA, 'old')) } });
+    const findings = finishChecks(probed.apps.map((facts) => checkAppEntry(facts, probed, [], 'copy', ROOT)), probed, ROOT);
+    expect(findings.map((found) => [found.name, found.status, found.reason])).to.deep.equal([
+      ['blog', 'ok', null],
+      ['shop', 'error', LINE],
+      ['old', 'error', 'EACCES (scandir) public/media/old'],
+    ]);
+  });
+
+  it('clean: that entry is error and left as it is; the others are removed', () => {
+    const probed = probeOf({}, {
+      blog: { entry: link(rel('blog'), src('blog')), record: linkRecord('symlink', rel('blog'), recordSource('blog')) },
+      shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: eacces(path.join(MEDIA, 'shop', 'js')) },
+    });
+    const plan = planClean(probed.unclaimed, probed.manifest, true, ROOT);
+    expect(plan.apps.map((app) => [app.name, app.status, app.reason, ops(app)])).to.deep.equal([
+      ['blog', 'removed', null, ['remove-link']],
+      ['shop', 'error', 'EACCES (scandir) public/media/shop/js', []],
+    ]);
   });
 });
 

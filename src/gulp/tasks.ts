@@ -10,6 +10,7 @@ import { AppMediaError, isAppMediaError } from '../errors.js';
 import { gulpFlags, taskDescriptions } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
 import { isFailing } from '../report.js';
+import { errorDocument } from '../error-document.js';
 import { describeSystemError, isSystemError, systemErrorHint } from '../system-errors.js';
 import { readFlags } from './flags.js';
 import { progressLine } from './progress.js';
@@ -61,10 +62,10 @@ function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: s
       if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       if (report.failed) throw new TaskFailure(failureLine(`${prefix}${task}`, report), report);
     } catch (error) {
-      if (json && isAppMediaError(error)) {
-        process.stdout.write(`${JSON.stringify({ task, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } }, null, 2)}\n`);
-      }
-      throw forGulp(error, verbose);
+      const root = options.cwd ?? process.cwd();
+      const document = json ? errorDocument(task, error, root) : undefined;
+      if (document) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+      throw forGulp(error, verbose, root);
     }
   };
   // gulp runs each task inside a Node `domain`, which adds bookkeeping to every
@@ -135,9 +136,9 @@ function failureLine(taskName: string, report: Report): string {
 }
 
 /** gulp prints `error.toString()` when `showStack` is a boolean: our one line and hint, unless --verbose. */
-function forGulp(error: unknown, verbose: boolean): unknown {
+function forGulp(error: unknown, verbose: boolean, projectRoot: string): unknown {
   // A system call that failed the whole run (EACCES on a folder the look needed): its line and hint.
-  if (isSystemError(error) && !verbose) return new RunFailure(`${describeSystemError(error, process.cwd())}\n  hint: ${systemErrorHint(error.code)}`);
+  if (isSystemError(error) && !verbose) return new RunFailure(`${describeSystemError(error, projectRoot)}\n  hint: ${systemErrorHint(error.code)}`);
   if (!isAppMediaError(error)) return error;
   if (verbose) {
     // gulp prints the stack: lead it with the same coded line and hint.
