@@ -1016,6 +1016,15 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr };
   }
 
+  /** A copy-mode project of these apps, opened to the user, which has copied them once. */
+  function copiedByNobody(apps: string[]): string {
+    const root = makeProject({ apps, config: copyConfig(apps) });
+    openTo(root);
+    const first = asNobody(root, 'link', []);
+    expect(first.status, first.output).to.equal(0);
+    return root;
+  }
+
   /** The project readable by the user, mediaRoot writable by it. */
   function openTo(root: string): void {
     for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
@@ -1072,11 +1081,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
   });
 
   it('an unreadable folder in the source of an existing copy: link, its dry run and verify report that app as error (the call, the path, the hint), the others are synced and checked', () => {
-    const APPS = ['blog', 'shop'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    const first = asNobody(root, 'link', []);
-    expect(first.status, first.output).to.equal(0);
+    const root = copiedByNobody(['blog', 'shop']);
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
     const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
     const unreadable = path.join(sourceOf(root, 'shop'), 'js');
@@ -1109,11 +1114,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
   });
 
   it('an unreadable folder in the tool\'s own copy: link and clean report that entry as error and leave it; the others are done', () => {
-    const APPS = ['blog', 'shop'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    const first = asNobody(root, 'link', []);
-    expect(first.status, first.output).to.equal(0);
+    const root = copiedByNobody(['blog', 'shop']);
     // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
     const closed = path.join(mediaOf(root), 'shop', 'js');
     chmodSync(closed, 0o000);
@@ -1140,11 +1141,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
   });
 
   it('a run that cannot go on (clean, a mediaRoot that cannot be listed) fails with one line, the hint and no stack (--verbose adds it); --json prints an error document', () => {
-    const APPS = ['blog'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    const first = asNobody(root, 'link', []);
-    expect(first.status, first.output).to.equal(0);
+    const root = copiedByNobody(['blog']);
     chmodSync(mediaOf(root), 0o333);
     try {
       const run = asNobody(root, 'clean', []);
@@ -1193,10 +1190,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
 
   it('an unwritable folder in an existing copy: that app is error (EACCES), its published file stays the old whole one, the others update', () => {
     const APPS = ['blog', 'shop'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    const first = asNobody(root, 'link', []);
-    expect(first.status, first.output).to.equal(0);
+    const root = copiedByNobody(APPS);
     const frozen = path.join(mediaOf(root), 'shop/css');
     const oldBytes = readFileSync(path.join(frozen, 'shop.css'));
     chmodSync(frozen, 0o555);
