@@ -807,11 +807,11 @@ describe('copy mode: progress line on a terminal only', function () {
     const probe = spawnSync('script', ['-qfc', 'test -t 1 && test -t 2 && echo tty-ok', '/dev/null'], { encoding: 'utf8', timeout: 10_000 });
     scriptWorks = probe.status === 0 && probe.stdout.includes('tty-ok') ? undefined : `script(1) gives no pseudo-terminal here (${probe.error?.message ?? probe.stderr.trim() ?? probe.status})`;
     root = makeProject({ apps: ['big'], config: copyConfig(['big']) });
-    bulkMedia(root, 'big', 200, 4096);
+    bulkMedia(root, 'big', 80, 4096);
   });
 
-  /** Each copied file takes 25 ms (a slow disk): 200 files last well over a second. */
-  const slow = (): NodeJS.ProcessEnv => faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '25000' });
+  /** Each copied file takes 20 ms (a slow disk): 83 files last well over a second, the progress line's delay. */
+  const slow = (): NodeJS.ProcessEnv => faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '20000' });
   const shellQuote = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
   const inTerminal = (args: string[]): { status: number | null; output: string; ms: number } => {
     rmSync(mediaOf(root), { recursive: true, force: true });
@@ -832,7 +832,7 @@ describe('copy mode: progress line on a terminal only', function () {
     expect(run.ms, 'the slowed copy lasts over a second').to.be.greaterThan(1200);
     expect(run.output).to.match(PROGRESS);
     expect(run.output).to.contain('\r\u001b[K');
-    expect(run.output).to.match(/copied\s+big .*\(copy, 203 files/);
+    expect(run.output).to.match(/copied\s+big .*\(copy, 83 files/);
     expectConverged(root, ['big']);
   });
 
@@ -858,7 +858,7 @@ describe('copy mode: progress line on a terminal only', function () {
     expect(Date.now() - started).to.be.greaterThan(1200);
     expect(run.output).to.not.contain('\r');
     expect(run.output).to.not.match(/\/s\)/);
-    expect(run.stdout).to.match(/copied\s+big .*\(copy, 203 files/);
+    expect(run.stdout).to.match(/copied\s+big .*\(copy, 83 files/);
   });
 });
 
