@@ -1057,7 +1057,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     chmodSync(unreadable, 0o644);
   });
 
-  it('an unreadable folder in a source that is copied for the first time: that app is error (EACCES), the others are copied', () => {
+  it('an unreadable folder in a source that is copied for the first time: that app is error (EACCES), the others are copied; its dry run says the same', () => {
     // A new copy's source is walked when the copy is made, as one app's step: its failure is that app's.
     const APPS = ['blog', 'locked', 'shop'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
@@ -1065,6 +1065,13 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     const unreadable = path.join(sourceOf(root, 'locked'), 'js');
     chmodSync(unreadable, 0o700);
     try {
+      // A dry run walks every new copy's source to list its files: the same app is error there.
+      const dry = asNobody(root, 'link', ['--dry-run', '--json', '--silent']);
+      expect(dry.status, dry.stderr).to.equal(1);
+      expect(jsonReport(dry).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
+        ['blog', 'copied', null], ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'], ['shop', 'copied', null],
+      ]);
+      expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
       const run = asNobody(root, 'link', ['--json', '--silent']);
       expect(run.status, run.stderr).to.not.equal(0);
       const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
