@@ -22,8 +22,8 @@ export function planClean(entries: readonly RootEntry[], manifest: Manifest, for
     const plan: AppPlan = { name, app: undefined, status: 'foreign', mode: null, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
 
     if (unreadable) {
-      // Its copy could not be walked: left as it is, and said (the other entries are cleaned).
-      plan.mode = 'copy';
+      // It could not be looked at (a folder of its copy, or the entry itself): left as it is, and
+      // said; the other entries are cleaned.
       apps.push(unreadableEntry(plan, unreadable, projectRoot));
       continue;
     }

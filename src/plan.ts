@@ -137,7 +137,7 @@ export function finishLinkPlan(apps: AppPlan[], input: Pick<LinkPlanInput, 'prob
     for (const { name, entry, tree, unreadable } of probed.unclaimed) {
       // The tool's own copy that could not be walked cannot be pruned: said, not skipped in silence.
       const planned = unreadable
-        ? unreadableEntry(base(name, undefined, 'error', 'copy'), unreadable, input.projectRoot)
+        ? unreadableEntry(base(name, undefined, 'error', null), unreadable, input.projectRoot)
         : planUnclaimed(name, entry, probed.manifest.entries[name], tree);
       if (planned) apps.push(planned);
     }
