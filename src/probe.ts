@@ -206,18 +206,24 @@ async function appFacts(app: App, source: SourceFacts, mediaRoot: string, mediaR
       result.publishedTree = result.entryTree;
     } else {
       const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
-      const tree = served ? walkOrUndefined(served) : undefined;
+      const tree = served ? servedTree(served) : undefined;
       if (tree) result.publishedTree = tree;
     }
   }
   return result;
 }
 
-function walkOrUndefined(served: string): TreeFacts | undefined {
+/**
+ * What mediaRoot/<name>/ serves, walked; undefined when it went away meanwhile. A folder in it
+ * that cannot be read is thrown on, to be the app's error: verify cannot vouch for what it did
+ * not see (it would otherwise say `ok` without looking for escapes and exposed files there).
+ */
+function servedTree(served: string): TreeFacts | undefined {
   try {
     return walkTreeSync(served, { followInternalLinks: true });
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (isRace(error)) return undefined;
+    throw error;
   }
 }
 

@@ -1120,6 +1120,29 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     expect(jsonReport(again).counts).to.deep.equal({ 'up-to-date': 2 });
   });
 
+  it('link mode: verify cannot read a folder of what a link publishes: that app is error (not ok unchecked), the others ok; link itself is unaffected', () => {
+    const APPS = ['blog', 'shop'];
+    const root = makeProject({ apps: APPS, config: { mediaRoot: 'public/media', mode: 'symlink', apps: APPS.map((name) => `./apps/${name}`) } });
+    openTo(root);
+    const first = asNobody(root, 'link', []);
+    expect(first.status, first.output).to.equal(0);
+    const unreadable = path.join(sourceOf(root, 'shop'), 'js');
+    chmodSync(unreadable, 0o700);
+    try {
+      const run = asNobody(root, 'verify', ['--json', '--silent']);
+      expect(run.status, run.output).to.equal(1);
+      expect(jsonReport(run).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
+        ['blog', 'ok', null], ['shop', 'error', 'EACCES (scandir) apps/shop/app_media/shop/js'],
+      ]);
+      // A link's run needs no walk of what it leads to.
+      const linked = asNobody(root, 'link', ['--json', '--silent']);
+      expect(linked.status, linked.output).to.equal(0);
+      expect(jsonReport(linked).counts).to.deep.equal({ 'up-to-date': 2 });
+    } finally {
+      chmodSync(unreadable, 0o755);
+    }
+  });
+
   it('an unreadable folder in the tool\'s own copy: link and clean report that entry as error and leave it; the others are done', () => {
     const root = copiedByNobody(['blog', 'shop']);
     // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
