@@ -119,6 +119,22 @@ function readManifest(root: string): { entries: Record<string, { kind: string; f
 }
 
 /** The state a user and a web server see is complete and right, and nothing of a run is left behind. */
+/**
+ * A first copy where one app failed with `code`: that app is error, the other two copied, the run
+ * exit non-zero, and nothing partial or left over in mediaRoot. Returns the report's apps by name.
+ */
+function expectOneFailed(root: string, run: RunResult, failed: string, code: string): Record<string, Record<string, unknown>> {
+  expect(run.status, run.output).to.not.equal(0);
+  const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [String(app['name']), app]));
+  expect(byName[failed]).to.include({ status: 'error' });
+  expect(String(byName[failed]?.['reason'])).to.contain(code);
+  for (const name of ['blog', 'shop']) expect(byName[name], name).to.include({ status: 'copied' });
+  expect(exists(path.join(mediaOf(root), failed)), 'no partial copy at the published path').to.equal(false);
+  expect(temporaries(mediaOf(root))).to.deep.equal([]);
+  expect(locks(root)).to.deep.equal([]);
+  return byName;
+}
+
 function expectConverged(root: string, apps: string[], label = ''): void {
   expect(temporaries(mediaOf(root)), `${label} temporary files left`).to.deep.equal([]);
   expect(locks(root), `${label} lock left`).to.deep.equal([]);
@@ -1052,18 +1068,8 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     openTo(root);
     const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
     chmodSync(unreadable, 0o000);
-    const run = asNobody(root, 'link', ['--json', '--silent']);
-    expect(run.status, run.stderr).to.not.equal(0);
-    const report = jsonReport(run);
-    const byName = Object.fromEntries(report.apps.map((app) => [app['name'], app]));
-    expect(byName['locked']).to.include({ status: 'error' });
-    expect(String(byName['locked']?.['reason'])).to.contain('EACCES');
+    const byName = expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
     expect(String(byName['locked']?.['hint'])).to.match(/may read the app's media folder/);
-    expect(byName['blog']).to.include({ status: 'copied' });
-    expect(byName['shop']).to.include({ status: 'copied' });
-    expect(exists(path.join(mediaOf(root), 'locked')), 'no partial copy at the published path').to.equal(false);
-    expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    expect(locks(root)).to.deep.equal([]);
     expectConverged(root, ['blog', 'shop']);
     chmodSync(unreadable, 0o644);
   });
@@ -1083,16 +1089,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         ['blog', 'copied', null], ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'], ['shop', 'copied', null],
       ]);
       expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
-      const run = asNobody(root, 'link', ['--json', '--silent']);
-      expect(run.status, run.stderr).to.not.equal(0);
-      const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
-      expect(byName['locked']).to.include({ status: 'error' });
-      expect(String(byName['locked']?.['reason'])).to.contain('EACCES');
-      expect(byName['blog']).to.include({ status: 'copied' });
-      expect(byName['shop']).to.include({ status: 'copied' });
-      expect(exists(path.join(mediaOf(root), 'locked')), 'no partial copy at the published path').to.equal(false);
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
-      expect(locks(root)).to.deep.equal([]);
+      expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
     } finally {
       chmodSync(unreadable, 0o755);
     }
@@ -1299,16 +1296,8 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     bulkMedia(root, 'diskfull', 20, 64 * 1024);
     const run = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
-    expect(run.status, run.output).to.not.equal(0);
-    const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
-    expect(byName['diskfull']).to.include({ status: 'error' });
-    expect(String(byName['diskfull']?.['reason'])).to.contain('ENOSPC');
+    const byName = expectOneFailed(root, run, 'diskfull', 'ENOSPC');
     expect(String(byName['diskfull']?.['hint'])).to.contain('the disk is full');
-    expect(byName['blog']).to.include({ status: 'copied' });
-    expect(byName['shop']).to.include({ status: 'copied' });
-    expect(exists(path.join(mediaOf(root), 'diskfull')), 'no partial copy at the published path').to.equal(false);
-    expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    expect(locks(root)).to.deep.equal([]);
     expectConverged(root, ['blog', 'shop']);
     expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal(['blog', 'shop']);
     // The text output says it as clearly.
