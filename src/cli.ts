@@ -7,7 +7,7 @@
 import { errors, isAppMediaError } from './errors.js';
 import { readFlags } from './gulp/flags.js';
 import { errorDocument } from './error-document.js';
-import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
+import { isSystemError, systemErrorLines } from './system-errors.js';
 import { flagsFor, TASKS, taskDescriptions } from './options.js';
 import type { Logger, Report, RunOptions, TaskName } from './types.js';
 import { wantsColor } from './util/color.js';
@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
     }
     if (silent) return 1;
     if (verbose && error instanceof Error) io.stderr(`${error.stack ?? String(error)}\n`);
-    else if (isSystemError(error)) io.stderr(`${describeSystemError(error, cwd ?? process.cwd())}\n  hint: ${systemErrorHint(error.code)}\n`);
+    else if (isSystemError(error)) io.stderr(`${systemErrorLines(error, cwd ?? process.cwd())}\n`);
     else io.stderr(`${String(error)}\n`);
     return 1;
   }

@@ -33,6 +33,11 @@ export function describeSystemError(errno: NodeJS.ErrnoException, projectRoot: s
   return `${errno.code ?? 'error'}${errno.syscall ? ` (${errno.syscall})` : ''}${where ? ` ${where}` : ''}`;
 }
 
+/** A run that failed as a whole on a system call, as the task and the command print it: the line, then the hint. */
+export function systemErrorLines(error: SystemError, projectRoot: string): string {
+  return `${describeSystemError(error, projectRoot)}\n  hint: ${systemErrorHint(error.code)}`;
+}
+
 /** What to do about an error with this code. */
 export function systemErrorHint(code: string | undefined): string {
   return (code !== undefined ? HINTS[code] : undefined) ?? 'run again with --verbose for details';

@@ -11,7 +11,7 @@ import { gulpFlags, taskDescriptions } from '../options.js';
 import type { Report, RunOptions, TaskName } from '../types.js';
 import { isFailing } from '../report.js';
 import { errorDocument } from '../error-document.js';
-import { describeSystemError, isSystemError, systemErrorHint } from '../system-errors.js';
+import { isSystemError, systemErrorLines } from '../system-errors.js';
 import { readFlags } from './flags.js';
 import { progressLine } from './progress.js';
 import { gulpLogger } from './log.js';
@@ -138,7 +138,7 @@ function failureLine(taskName: string, report: Report): string {
 /** gulp prints `error.toString()` when `showStack` is a boolean: our one line and hint, unless --verbose. */
 function forGulp(error: unknown, verbose: boolean, projectRoot: string): unknown {
   // A system call that failed the whole run (EACCES on a folder the look needed): its line and hint.
-  if (isSystemError(error) && !verbose) return new RunFailure(`${describeSystemError(error, projectRoot)}\n  hint: ${systemErrorHint(error.code)}`);
+  if (isSystemError(error) && !verbose) return new RunFailure(systemErrorLines(error, projectRoot));
   if (!isAppMediaError(error)) return error;
   if (verbose) {
     // gulp prints the stack: lead it with the same coded line and hint.
