@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { loadConfig } from '../src/config/load.js';
-import { discoverApps } from '../src/discover.js';
+import { discoverApps, type App } from '../src/discover.js';
 import { link } from '../src/api.js';
 import { probe, type AppVerdict, type ProbeOptions, type ProbeResult } from '../src/probe.js';
 import { makeProject, removeTempDirs } from './support/project.js';
@@ -16,9 +16,10 @@ after(removeTempDirs);
 
 const APPS = ['blog', 'shop', 'zoo'];
 
-async function probeOf(root: string, options: Partial<ProbeOptions>): Promise<ProbeResult> {
+/** `apps`: the apps of an earlier look, when one is given as `previous` (a run discovers them once). */
+async function probeOf(root: string, options: Partial<ProbeOptions>, apps?: App[]): Promise<ProbeResult> {
   const config = loadConfig({ cwd: root });
-  return probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, ...options });
+  return probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, ...options });
 }
 
 async function copiedProject(): Promise<string> {
@@ -66,6 +67,20 @@ describe('probe: every media folder first, then one app at a time', () => {
     const whole = await probeOf(root, {});
     expect(whole.apps.map((facts) => facts.app.name)).to.deep.equal(APPS);
     expect(whole.stopped).to.equal(undefined);
+  });
+
+  it('a look taken again after one that stopped reuses every app\'s media folder facts, also those of apps after the stop', async () => {
+    const root = await copiedProject();
+    const first = await probeOf(root, { onApp: (facts) => (facts.app.name === 'blog' ? 'stop' : 'keep') });
+    expect(first.apps.map((facts) => facts.app.name)).to.deep.equal(['blog']);
+    expect(first.sources?.map((seen) => `${seen.app.name}:${seen.source.kind}`)).to.deep.equal(['blog:dir', 'shop:dir', 'zoo:dir']);
+    const again = await probeOf(root, { previous: first }, first.sources?.map((seen) => seen.app));
+    expect(again.apps.map((facts) => facts.app.name)).to.deep.equal(APPS);
+    // The same objects: not looked at (lstat, realpath) a second time.
+    expect(again.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([true, true, true]);
+    // A look without an earlier one looks for itself.
+    const fresh = await probeOf(root, {}, first.sources?.map((seen) => seen.app));
+    expect(fresh.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([false, false, false]);
   });
 
   it('"forget-trees" lets go of that app\'s walks, "keep" keeps them', async () => {
