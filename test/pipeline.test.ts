@@ -6,12 +6,14 @@
  * tool's own validator.
  *
  * The CLI part runs in ONE plain JavaScript project that installs the packed
- * tarball with gulp 5, as a user's project would.
+ * tarball with gulp 5, as a user's project would: the path a user takes, `npm
+ * pack`, install, a gulpfile.mjs and a config, `npx gulp media:link`, with no
+ * TypeScript loader on the user's side.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -19,7 +21,7 @@ import type Vinyl from 'vinyl';
 import { AppMediaError, configSchema, defineConfig, isAppMediaError, link, mediaSrc, type AppMediaConfig } from '../src/index.js';
 import { appEntryFields, configFields, defaults, MODES, NAME_PATTERN } from '../src/options.js';
 import { wantsColor } from '../src/gulp/log.js';
-import { installPackage, mediaFiles, REPO, removeTempDirs, sha, tempDir, writeTree } from './support/project.js';
+import { installPackage, isLink, mediaFiles, REPO, removeTempDirs, sha, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);
 
@@ -89,15 +91,13 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   before(() => {
     expect(existsSync(path.join(REPO, 'dist', 'index.js')), 'dist/ is built (run `npm run build` first)').to.equal(true);
     expect(existsSync(path.join(REPO, 'schema.json')), 'schema.json is built (run `npm run build` first)').to.equal(true);
-    const dry = npm(REPO, ['pack', '--dry-run', '--json', '--ignore-scripts']);
-    expect(dry.status, dry.output).to.equal(0);
-    packList = (JSON.parse(dry.stdout.slice(dry.stdout.indexOf('['))) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path);
-
+    // dist/ is already built by `npm test`'s pretest; packing without scripts keeps the test quick.
     const out = tempDir('pack');
     const packed = npm(REPO, ['pack', '--ignore-scripts', '--json', '--pack-destination', out]);
     expect(packed.status, packed.output).to.equal(0);
-    const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>;
+    const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     tarball = path.join(out, info[0]!.filename);
+    packList = info[0]!.files.map((file) => file.path);
 
     project = tempDir('pipeline');
     writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: 'user-site', private: true, version: '1.0.0' }, null, 2)}\n`);
@@ -143,6 +143,37 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       expect(unexpected, 'files outside dist/ and the docs').to.deep.equal([]);
       expect(packList.filter((file) => /^(src|test|example|scripts|\.ci|node_modules)\//.test(file) || /tsconfig/.test(file))).to.deep.equal([]);
       expect(packList.filter((file) => file.endsWith('.map')), 'no source maps').to.deep.equal([]);
+    });
+
+    it('the tarball itself holds compiled ESM with .d.ts types and nothing of the sources or tests; the installed package is "type": "module"', () => {
+      const listing = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      expect(listing).to.include.members(['package/dist/index.js', 'package/dist/index.d.ts', 'package/package.json', 'package/README.md']);
+      expect(listing.filter((file) => /^package\/(src|test|example|bench)\//.test(file))).to.deep.equal([]);
+      expect(listing.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).to.deep.equal([]);
+      const installedPkg = JSON.parse(readFileSync(path.join(project, 'node_modules/gulp-app-media/package.json'), 'utf8')) as { type: string };
+      expect(installedPkg.type).to.equal('module');
+    });
+
+    it('`npx gulp media:link` with a gulpfile.mjs and app-media.config.json, as the README says: links every app; `npx gulp --tasks` explains the task', () => {
+      // A second site beside the first, in a folder of the same installed project (no TypeScript loader anywhere).
+      const site = path.join(project, 'plain');
+      writeTree(site, {
+        ...mediaFiles('apps/blog', 'blog'),
+        ...mediaFiles('apps/shop', 'shop'),
+        'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }),
+        'gulpfile.mjs': "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+      });
+      const run = spawnSync('npx', ['--no-install', 'gulp', 'media:link'], { cwd: site, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      expect(run.status, `${run.stdout}${run.stderr}`).to.equal(0);
+      expect(run.stdout).to.match(/media:link: 2 linked in public\/media/);
+      for (const name of ['blog', 'shop']) {
+        const entry = path.join(site, 'public/media', name);
+        expect(isLink(entry)).to.equal(true);
+        expect(realpathSync(entry)).to.equal(path.join(site, 'apps', name, 'app_media', name));
+      }
+      expect(readdirSync(path.join(site, 'public/media/blog/css'))).to.deep.equal(['blog.css']);
+      const tasks = spawnSync('npx', ['--no-install', 'gulp', '--tasks'], { cwd: site, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      expect(tasks.stdout).to.match(/media:link\s+Expose every app/);
     });
 
     it('the tarball holds schema.json, identical to the one built, and it resolves as "gulp-app-media/schema.json"', () => {
