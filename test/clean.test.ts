@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { clean, link } from '../src/index.js';
 import {
-  appMedia, exists, gulp, installPackage, isLink, makeProject, mediaFiles, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, writeTree,
+  appMedia, exists, gulp, installPackage, isLink, makeProject, mediaFiles, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree,
   type EntrySnapshot, type RunResult,
 } from './support/project.js';
 
@@ -396,6 +396,7 @@ describe('media:clean: links', () => {
 });
 
 describe('media:clean: copies changed by hand (copy mode)', () => {
+  // The first clean runs through gulp; the others through the command (viaCommand).
   it('a file changed by hand keeps the app\'s copy (kept, the file named, copy untouched, exit 0); --force removes it', () => {
     const root = makeProject({ apps: ['blog', 'shop'] });
     linkOk(root, 'copy');
@@ -416,7 +417,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     expect(mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))), 'the copy is untouched').to.deep.equal(copy);
     expect(readFileSync(edited, 'utf8')).to.equal(changed);
 
-    const forced = gulp(root, ['media:clean', '--force']);
+    const forced = viaCommand(root, ['media:clean', '--force']);
     expect(forced.status, forced.output).to.equal(0);
     expect(forced.stdout).to.match(entryLine('removed', 'blog', ' (copy)'));
     expect(names(path.join(root, MEDIA))).to.deep.equal([]);
@@ -431,7 +432,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       const added = mediaState(root, (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel));
       const sources = projectState(path.join(root, 'apps'));
 
-      const run = gulp(root, ['media:clean', ...flags]);
+      const run = viaCommand(root, ['media:clean', ...flags]);
       expect(run.status, run.output).to.equal(0);
       expect(run.output, flags.join(' ')).to.match(entryLine('kept', 'blog', ' (copy)'));
       expect(run.output).to.match(/css\/extra\.css/).and.match(/notes\/todo\.txt/);
@@ -462,7 +463,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       const outside = projectState(path.join(root, 'outside'));
       const sources = projectState(path.join(root, 'apps'));
 
-      const run = gulp(root, ['media:clean', ...flags]);
+      const run = viaCommand(root, ['media:clean', ...flags]);
       expect(run.status, run.output).to.equal(0);
       expect(run.output).to.match(entryLine('kept', 'blog'));
       expect(projectState(path.join(root, 'outside')), 'the outside folder is byte-identical').to.deep.equal(outside);
@@ -480,7 +481,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     rmSync(entry, { recursive: true });
     symlinkSync('../../outside', entry);
     const before = projectState(root);
-    const run = gulp(root, ['media:clean', '--force']);
+    const run = viaCommand(root, ['media:clean', '--force']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(entryLine('foreign', 'blog'));
     expect(projectState(root)).to.deep.equal(before);
@@ -493,7 +494,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     rmSync(entry, { recursive: true });
     mkdirSync(path.join(entry, 'uploads'), { recursive: true });
     const before = mediaState(root);
-    const run = gulp(root, ['media:clean']);
+    const run = viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(entryLine('foreign', 'blog'));
     expect(mediaState(root)).to.deep.equal(before);
@@ -507,7 +508,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     // The user takes the URL over with a stylesheet of their own, at the path the copy had.
     writeTree(entry, { 'css/blog.css': '/* my own stylesheet */\n', 'index.html': '<p>mine</p>\n' });
     const before = mediaState(root);
-    const run = gulp(root, ['media:clean', '--force']);
+    const run = viaCommand(root, ['media:clean', '--force']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(entryLine('foreign', 'blog'));
     expect(mediaState(root)).to.deep.equal(before);
@@ -516,7 +517,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     const root = makeProject({ apps: ['blog'] });
     linkOk(root, 'copy');
     mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
-    const run = gulp(root, ['media:clean']);
+    const run = viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(entryLine('kept', 'blog'));
     expect(lstatSync(path.join(root, MEDIA, 'blog/uploads')).isDirectory()).to.equal(true);

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { exists, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, tempDir } from './support/project.js';
+import { exists, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, tempDir, viaCommand } from './support/project.js';
 
 after(removeTempDirs);
 
@@ -39,6 +39,7 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
   });
 
   const refuse = (): NodeJS.ProcessEnv => ({ LD_PRELOAD: shim });
+  // The auto-mode fallback runs through gulp, as a user meets it; the others through the command (viaCommand).
 
   it('the shim really refuses links in a child process (so the tests below can fail)', () => {
     const probe = spawnSync(process.execPath, ['-e', "require('fs').symlinkSync('a', require('path').join(process.argv[1], 'l'))", tempDir('probe')],
@@ -67,8 +68,8 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
 
   it('a later run where links work replaces the tool\'s own copies with links', () => {
     const root = makeProject({ apps: ['blog'] });
-    expect(gulp(root, ['media:link'], refuse()).status).to.equal(0);
-    const run = gulp(root, ['media:link']);
+    expect(viaCommand(root, ['media:link'], refuse()).status).to.equal(0);
+    const run = viaCommand(root, ['media:link']);
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/relinked\s+blog/);
     expect(isLink(path.join(root, 'public/media/blog'))).to.equal(true);
@@ -77,7 +78,7 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
   it('--mode symlink fails with APP_MEDIA_LINK_REFUSED, exits non-zero and leaves nothing half-made', () => {
     const root = makeProject({ apps: ['blog', 'shop'] });
     const before = projectState(root);
-    const run = gulp(root, ['media:link', '--mode', 'symlink'], refuse());
+    const run = viaCommand(root, ['media:link', '--mode', 'symlink'], refuse());
     expect(run.status, run.output).to.not.equal(0);
     expect(run.output).to.contain('APP_MEDIA_LINK_REFUSED');
     expect(run.output).to.match(/--mode copy/);
@@ -92,7 +93,7 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
 
   it('--json reports each app as error with the code, not as copied', () => {
     const root = makeProject({ apps: ['blog'] });
-    const run = gulp(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], refuse());
+    const run = viaCommand(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], refuse());
     expect(run.status).to.not.equal(0);
     const report = jsonReport(run);
     expect(report.apps[0]).to.include({ name: 'blog', status: 'error' });
@@ -105,7 +106,7 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
     it(`a link made with the wrong text (${text}) is caught: conflict, exit non-zero, not recorded`, () => {
       const root = makeProject({ apps: ['blog'] });
       const wrong = { ...refuse(), DENY_SYMLINK: `misdirect:${text}` };
-      const run = gulp(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], wrong);
+      const run = viaCommand(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], wrong);
       expect(run.status, run.output).to.not.equal(0);
       const report = jsonReport(run);
       expect(report.apps[0]).to.include({ name: 'blog', status: 'conflict' });
@@ -113,7 +114,7 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
       const entry = path.join(root, 'public/media/blog');
       expect(readlinkSync(entry), 'the shim really wrote the wrong text').to.equal(text);
       // Nothing vouches for that link: a normal run leaves it alone as something it did not make.
-      const again = gulp(root, ['media:link', '--mode', 'symlink']);
+      const again = viaCommand(root, ['media:link', '--mode', 'symlink']);
       expect(again.status, again.output).to.not.equal(0);
       expect(again.output).to.match(/conflict\s+blog\s+public\/media\/blog/);
       expect(again.output).to.match(/link not made by app-media is in the way/);
@@ -123,11 +124,11 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
 
   it('a copy set aside to be replaced by a link, its name taken by a folder of yours at that moment: your folder stays, the old copy is kept aside and named, conflict', () => {
     const root = makeProject({ apps: ['blog'] });
-    expect(gulp(root, ['media:link', '--mode', 'copy']).status).to.equal(0);
+    expect(viaCommand(root, ['media:link', '--mode', 'copy']).status).to.equal(0);
     const media = path.join(root, 'public/media');
     const copied = projectState(path.join(media, 'blog'));
     // The shim makes a folder at the link's path, then fails with EEXIST.
-    const run = gulp(root, ['media:link', '--mode', 'symlink'], { ...refuse(), DENY_SYMLINK: 'occupy' });
+    const run = viaCommand(root, ['media:link', '--mode', 'symlink'], { ...refuse(), DENY_SYMLINK: 'occupy' });
     expect(run.status, run.output).to.not.equal(0);
     expect(run.output).to.match(/conflict\s+blog/);
     expect(run.output).to.match(/blog appeared while it was being linked/);
@@ -138,10 +139,10 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
     expect(projectState(path.join(media, kept[0] as string)), 'the old copy, whole').to.deep.equal(copied);
     expect(readdirSync(media).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
     // Later runs leave both alone: the folder is not the tool's, and no run removes a kept folder.
-    const again = gulp(root, ['media:link', '--mode', 'symlink']);
+    const again = viaCommand(root, ['media:link', '--mode', 'symlink']);
     expect(again.status, again.output).to.not.equal(0);
     expect(again.output).to.match(/conflict\s+blog/);
-    expect(gulp(root, ['media:clean']).status).to.equal(0);
+    expect(viaCommand(root, ['media:clean']).status).to.equal(0);
     expect(readdirSync(media).filter((name) => name.startsWith('.app-media-kept-blog-'))).to.deep.equal(kept);
     expect(readdirSync(path.join(media, 'blog'))).to.deep.equal([]);
   });
