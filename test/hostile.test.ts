@@ -356,12 +356,11 @@ describe('hostile input: a config of 10,000 apps', function () {
   const COUNT = 10_000;
   const names = Array.from({ length: COUNT }, (_, index) => `app${String(index).padStart(5, '0')}`);
 
-  it('10,000 app folders that do not exist: APP_MEDIA_APP_NOT_FOUND naming the first, at once, nothing written', async () => {
+  // Speed is measured by `npm run bench`, not asserted here: a run that hangs fails by this describe's timeout.
+  it('10,000 app folders that do not exist: APP_MEDIA_APP_NOT_FOUND naming the first, nothing written', async () => {
     const root = project({}, { mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) });
     const before = snapshot(root);
-    const started = performance.now();
     const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_APP_NOT_FOUND');
-    expect(performance.now() - started).to.be.below(5_000);
     expect((error as { field?: string }).field).to.equal('apps[0]');
     expect(snapshot(root)).to.deep.equal(before);
   });
