@@ -37,9 +37,7 @@ type Entry = 'gulp' | 'command';
 
 /** `gulp media:<task> ...` or `app-media <task> ...`, the same arguments. */
 function runAs(entry: Entry, cwd: string, args: string[]): RunResult {
-  if (entry === 'gulp') return gulp(cwd, args);
-  const [task = '', ...rest] = args;
-  return appMedia(cwd, [task.replace(/^media:/, ''), ...rest]);
+  return entry === 'gulp' ? gulp(cwd, args) : viaCommand(cwd, args);
 }
 
 /** Links through the `app-media` command: a set-up step (the gulp task is under test in link.test.ts; cli.test.ts proves both the same). */

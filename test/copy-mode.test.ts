@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { link, verify } from '../src/index.js';
 import {
-  APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree, type RunResult,
+  APP_MEDIA_BIN, appMedia, commandArgs, exists, GULP_BIN, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree, type RunResult,
 } from './support/project.js';
 
 const TEMP_MARK = '.app-media-tmp-';
@@ -155,8 +155,7 @@ function spawnGulp(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, com
 
 /** The `app-media` command, started without waiting for it (`media:link` is given as `link`). */
 function spawnAppMedia(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  const [task = '', ...rest] = args;
-  return spawnTool([process.execPath, APP_MEDIA_BIN, task.replace(/^media:/, ''), ...rest], cwd, env);
+  return spawnTool([process.execPath, APP_MEDIA_BIN, ...commandArgs(args)], cwd, env);
 }
 
 function spawnTool(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Spawned {

@@ -181,6 +181,11 @@ export function appMedia(cwd: string, args: string[], env: NodeJS.ProcessEnv = {
  * gulp's, and it starts in under half of gulp's time (most of the suite's time is processes starting).
  */
 export function viaCommand(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): RunResult {
+  return appMedia(cwd, commandArgs(args), env);
+}
+
+/** A gulp task's arguments as the `app-media` command takes them: `media:link --json` → `link --json`. */
+export function commandArgs(args: readonly string[]): string[] {
   const [task = '', ...rest] = args;
-  return appMedia(cwd, [task.replace(/^media:/, ''), ...rest], env);
+  return [task.replace(/^media:/, ''), ...rest];
 }
