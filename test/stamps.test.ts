@@ -13,6 +13,7 @@ import path from 'node:path';
 import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/ownership.js';
 import { stampCopy, stampTime } from '../src/fs/stamp.js';
 import { walkTreeSync } from '../src/fs/walk.js';
+import { link } from '../src/index.js';
 import { appMedia, jsonReport, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);
@@ -26,12 +27,17 @@ interface Records { entries: Record<string, { kind: string; files?: Record<strin
 const readRecords = (root: string): Records => JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
 const writeRecords = (root: string, records: Records): void => writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
 
-/** A project with one app copied; returns its root. */
-function copied(apps = ['blog']): string {
+/** A project with its apps copied (in process: a set-up step, cheaper than a process); returns its root. */
+async function copied(apps = ['blog']): Promise<string> {
   const root = makeProject({ apps, config: copyConfig(apps), gulp: false });
-  const run = appMedia(root, ['link']);
-  expect(run.status, run.output).to.equal(0);
+  await relink(root);
   return root;
+}
+
+/** A set-up or in-between run whose output no test reads, in process. */
+async function relink(root: string): Promise<void> {
+  const report = await link({ cwd: root });
+  expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
 }
 
 /** Puts a folder's mtime back to a value (seconds as a number keep sub-millisecond precision). */
@@ -47,9 +53,9 @@ function slipIn(root: string): string {
 }
 
 describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
-  it('after a copy, every folder of it carries a past time (a whole even second) that the records keep', () => {
+  it('after a copy, every folder of it carries a past time (a whole even second) that the records keep', async () => {
     const before = Date.now();
-    const root = copied();
+    const root = await copied();
     const after = Date.now();
     const stamps = readRecords(root).entries['blog']?.stamps ?? {};
     expect(Object.keys(stamps).sort(), 'one stamp per folder of the copy, "." for the copy itself').to.deep.equal(['.', 'css', 'img', 'js']);
@@ -66,10 +72,10 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(statSync(file).mtimeMs).to.be.closeTo(statSync(path.join(sourceOf(root, 'blog'), 'css/blog.css')).mtimeMs, 0.01);
   });
 
-  it('a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, not even a lock', () => {
+  it('a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, not even a lock', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), gulp: false });
     mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await relink(root);
     expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(/"dirs": \["fonts","fonts\/empty"\]/);
     const media = statSync(mediaOf(root));
     const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
@@ -88,8 +94,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     }
   });
 
-  it('a stamped folder is not listed: a file slipped in with the folder\'s time put back is unseen, until the folder\'s time moves', () => {
-    const root = copied();
+  it('a stamped folder is not listed: a file slipped in with the folder\'s time put back is unseen, until the folder\'s time moves', async () => {
+    const root = await copied();
     const css = slipIn(root);
 
     // This is what the stamp spares: the folder's names come from the records.
@@ -104,8 +110,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(seen.output).to.match(/drift\s+blog/).and.match(/css\/slipped\.css not written by app-media/);
   });
 
-  it('a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, and is named on the next run', () => {
-    const root = copied();
+  it('a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, and is named on the next run', async () => {
+    const root = await copied();
     const css = slipIn(root);
     rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
 
@@ -119,8 +125,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(next.output).to.match(/kept css\/slipped\.css \(added by hand/);
   });
 
-  it('a file edited in place (the folder\'s time does not move) is still seen: each file is looked at', () => {
-    const root = copied();
+  it('a file edited in place (the folder\'s time does not move) is still seen: each file is looked at', async () => {
+    const root = await copied();
     const file = path.join(mediaOf(root), 'blog/js/blog.js');
     const stamp = lstatSync(path.dirname(file)).mtimeMs;
     writeFileSync(file, 'console.log("mine, longer than before");\n');
@@ -131,8 +137,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(readFileSync(file, 'utf8')).to.equal('console.log("mine, longer than before");\n');
   });
 
-  it('a folder that holds a file added by hand gets no stamp (it is listed by every run); the others get new ones', () => {
-    const root = copied();
+  it('a folder that holds a file added by hand gets no stamp (it is listed by every run); the others get new ones', async () => {
+    const root = await copied();
     writeFileSync(path.join(mediaOf(root), 'blog/css/mine.css'), '/* mine */');
     writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
     const old = readRecords(root).entries['blog']?.stamps ?? {};
@@ -151,8 +157,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     }
   });
 
-  it('records without stamps (an older version): every folder is listed, and a no-change run writes nothing, not even stamps', () => {
-    const root = copied(['blog']);
+  it('records without stamps (an older version): every folder is listed, and a no-change run writes nothing, not even stamps', async () => {
+    const root = await copied(['blog']);
     const records = readRecords(root);
     delete records.entries['blog']?.stamps;
     writeFileSync(path.join(mediaOf(root), MANIFEST), serializeManifest(records as unknown as Manifest));
@@ -167,8 +173,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs), 'no folder is stamped by a run that changes nothing').to.deep.equal(times);
   });
 
-  it('broken stamps in the records prove nothing and cost nothing: the copy is still the tool\'s, its folders are listed', () => {
-    const root = copied(['blog']);
+  it('broken stamps in the records prove nothing and cost nothing: the copy is still the tool\'s, its folders are listed', async () => {
+    const root = await copied(['blog']);
     const records = readRecords(root);
     (records.entries['blog'] as Record<string, unknown>)['stamps'] = { '.': 'yesterday', css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs };
     writeRecords(root, records);
@@ -180,8 +186,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(run.stdout, 'a stamps field with one bad value is dropped whole').to.match(/kept css\/slipped\.css/);
   });
 
-  it('a records file forged to list "../" names with matching stamps leads no walk, and no delete, outside the copy', () => {
-    const root = copied();
+  it('a records file forged to list "../" names with matching stamps leads no walk, and no delete, outside the copy', async () => {
+    const root = await copied();
     const outside = path.join(root, 'public', 'outside.txt');
     writeFileSync(outside, 'not the tool\'s');
     const records = readRecords(root);
@@ -207,10 +213,10 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal('not the tool\'s');
   });
 
-  it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', () => {
-    const root = copied();
+  it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', async () => {
+    const root = await copied();
     writeTree(sourceOf(root, 'blog'), { 'a/b/c/deep.txt': 'deep', 'a/b/side.txt': 'side', 'a/top.txt': 'top', 'z/only.txt': 'z' });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await relink(root);
     expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal(['.', 'a', 'a/b', 'a/b/c', 'css', 'img', 'js', 'z']);
     writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
     rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
