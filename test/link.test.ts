@@ -1,12 +1,17 @@
 /**
  * `gulp media:link` as a user runs it: the real gulp CLI in a real temporary
- * project. The behaviour tests run once per mode.
+ * project. The behaviour tests run once per mode, through both entry points in
+ * turn: the gulp task in symlink mode, the `app-media` command in copy mode
+ * (cli.test.ts proves the two print the same lines and JSON, exit the same and
+ * leave the same tree; a gulp start-up costs half a second).
  */
 import { expect } from 'chai';
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { link } from '../src/index.js';
-import { appMedia, exists, gulp, isLink, jsonReport, makeProject, mediaFiles, projectState, removeTempDirs, sha, snapshot, writeTree } from './support/project.js';
+import {
+  exists, gulp, isLink, jsonReport, makeProject, mediaFiles, projectState, removeTempDirs, sha, snapshot, viaCommand, writeTree, type RunResult,
+} from './support/project.js';
 
 after(removeTempDirs);
 
@@ -27,11 +32,14 @@ function expectServed(root: string, name: string, mode: 'symlink' | 'copy'): voi
 }
 
 for (const mode of MODES) {
-  describe(`media:link through the gulp CLI (${mode} mode)`, () => {
+  const viaGulp = mode === 'symlink';
+  /** `gulp media:link ...` in symlink mode, `app-media link ...` in copy mode: the same arguments. */
+  const linkRun = (cwd: string, args: string[]): RunResult => (viaGulp ? gulp(cwd, args) : viaCommand(cwd, args));
+  describe(`media:link through ${viaGulp ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {
     it('exposes every app under mediaRoot, prints a line per app and a summary, exits 0', () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
       const sources = projectState(path.join(root, 'apps'));
-      const run = gulp(root, ['media:link', '--mode', mode]);
+      const run = linkRun(root, ['media:link', '--mode', mode]);
       expect(run.status, run.output).to.equal(0);
       expectServed(root, 'blog', mode);
       expectServed(root, 'shop', mode);
@@ -41,11 +49,11 @@ for (const mode of MODES) {
       expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
     });
 
-    it('a second run writes nothing and reports every app up-to-date', () => {
+    it('a second run writes nothing and reports every app up-to-date', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      expect(appMedia(root, ['link', '--mode', mode]).status).to.equal(0);
+      expect((await link({ cwd: root, mode })).failed).to.equal(false);
       const before = projectState(path.join(root, 'public/media'));
-      const again = gulp(root, ['media:link', '--mode', mode]);
+      const again = linkRun(root, ['media:link', '--mode', mode]);
       expect(again.status, again.output).to.equal(0);
       expect(again.stdout).to.match(/media:link: 2 up-to-date in public\/media/);
       // Same inodes and mtimes: nothing was rewritten, not even the links themselves.
@@ -63,7 +71,7 @@ for (const mode of MODES) {
         if (kind === 'a dangling foreign link') symlinkSync('../../nowhere', entry);
         const before = projectState(root);
 
-        const run = gulp(root, ['media:link', '--mode', mode]);
+        const run = linkRun(root, ['media:link', '--mode', mode]);
         expect(run.status, run.output).to.not.equal(0);
         expect(run.output).to.match(/conflict\s+blog/);
         expect(run.output).to.match(/hint: /);
@@ -82,7 +90,7 @@ for (const mode of MODES) {
     it('--dry-run prints the plan and writes nothing', () => {
       const root = makeProject({ apps: ['blog'] });
       const before = projectState(root);
-      const run = gulp(root, ['media:link', '--mode', mode, '--dry-run']);
+      const run = linkRun(root, ['media:link', '--mode', mode, '--dry-run']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(mode === 'symlink' ? /would link\s+blog/ : /would copy\s+blog/);
       expect(run.stdout).to.match(/dry run, nothing written/);
@@ -91,7 +99,7 @@ for (const mode of MODES) {
 
     it('--json --silent prints the report as one JSON document', () => {
       const root = makeProject({ apps: ['blog'] });
-      const run = gulp(root, ['media:link', '--mode', mode, '--json', '--silent']);
+      const run = linkRun(root, ['media:link', '--mode', mode, '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as Record<string, unknown>;
       expect(report).to.include({ task: 'link', dryRun: false, mediaRoot: 'public/media' });
@@ -110,7 +118,7 @@ for (const mode of MODES) {
 
     it('--silent prints nothing on success', () => {
       const root = makeProject({ apps: ['blog'] });
-      const run = gulp(root, ['media:link', '--mode', mode, '--silent']);
+      const run = linkRun(root, ['media:link', '--mode', mode, '--silent']);
       expect(run.status).to.equal(0);
       expect(run.output).to.equal('');
     });
