@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { clean, link } from '../src/index.js';
 import {
-  appMedia, exists, gulp, installPackage, isLink, makeProject, mediaFiles, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree,
+  appMedia, exists, gulp, installPackage, isLink, linkedInProcess, makeProject, mediaFiles, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree,
   type EntrySnapshot, type RunResult,
 } from './support/project.js';
 
@@ -45,15 +45,6 @@ function linkOk(root: string, mode: LinkMode, extra: string[] = []): RunResult {
   const run = appMedia(root, ['link', '--mode', mode, ...extra]);
   expect(run.status, run.output).to.equal(0);
   return run;
-}
-
-/**
- * Links in this process (the API): a set-up step whose output no test reads. The gulp task and
- * the command are under test in link.test.ts and cli.test.ts; a process costs far more than the run.
- */
-async function linked(root: string, mode: LinkMode): Promise<void> {
-  const report = await link({ cwd: root, mode });
-  expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
 }
 
 /** Everything under mediaRoot (links not followed), as plain data. */
@@ -117,7 +108,7 @@ for (const mode of MODES) {
   describe(`media:clean through ${entry === 'gulp' ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {
     it('removes the tool\'s entries and never what a link leads to: app sources identical, mediaRoot stays empty, records gone, exit 0', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
       const sources = projectState(path.join(root, 'apps'));
       expect(Object.keys(sources)).to.include.members(['blog/app_media/blog/css/blog.css', 'shop/app_media/shop/img/shop.png']);
@@ -136,7 +127,7 @@ for (const mode of MODES) {
 
     it('lists a file, a folder, a hand-made link to an app\'s media and a dangling link as foreign and leaves them byte-identical', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       const media = path.join(root, MEDIA);
       writeTree(media, { 'notes.txt': 'my notes\n', 'downloads/report.pdf': Buffer.from([1, 2, 3]), 'downloads/sub/a.txt': 'a' });
       mkdirSync(path.join(media, 'downloads/empty'));
@@ -160,7 +151,7 @@ for (const mode of MODES) {
 
     it('--dry-run prints "would remove" and writes nothing', async () => {
       const root = makeProject({ apps: ['blog', 'shop'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       const before = projectState(root);
       const run = runTask(root, ['media:clean', '--dry-run']);
       expect(run.status, run.output).to.equal(0);
@@ -173,7 +164,7 @@ for (const mode of MODES) {
 
     it('--json --silent prints the report as one JSON document: task "clean" and a status per entry', async () => {
       const root = makeProject({ apps: ['blog'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       const run = runTask(root, ['media:clean', '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as { apps: Array<Record<string, unknown>>; [key: string]: unknown };
@@ -188,7 +179,7 @@ for (const mode of MODES) {
 
     it('after moving the whole project folder, clean still removes the tool\'s entries (relative links by default)', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       whileMoved(root, (moved) => {
         const sources = projectState(path.join(moved, 'apps'));
         const run = runTask(moved, ['media:clean']);
@@ -235,7 +226,7 @@ for (const mode of MODES) {
     it('clean needs no app installed: after rm -rf node_modules (not reinstalled) it still removes the package app\'s entry', async () => {
       const root = makeProject({ apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] } });
       const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       const sources = projectState(source);
       rmSync(path.join(root, 'node_modules'), { recursive: true });
       wireGulp(root);
@@ -251,7 +242,7 @@ for (const mode of MODES) {
 
     it('an app renamed in the config: link prunes the old entry and makes the new one; --no-prune keeps the old one', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       // The author renames the app: its media folder follows the convention, the entry gets the new name.
       renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
       writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }));
@@ -275,7 +266,7 @@ for (const mode of MODES) {
     for (const kind of ['a folder with files and an empty folder', 'a link to the app\'s media with another text', 'a dangling relative link'] as const) {
       it(`apps removed from the config: link prunes the tool's own entry, never ${kind} left by hand at another removed app's name`, async () => {
         const root = makeProject({ apps: ['blog', 'shop', 'news'] });
-        await linked(root, mode);
+        await linkedInProcess(root, { mode: mode });
         // The user takes shop's entry over by hand; then blog and shop leave the config.
         const shop = path.join(root, MEDIA, 'shop');
         rmSync(shop, { recursive: true });
@@ -320,7 +311,7 @@ for (const mode of MODES) {
 
     it('an entry the tool made, replaced by hand with a link to the same folder (other text), is foreign to clean', async () => {
       const root = makeProject({ apps: ['blog'] });
-      await linked(root, mode);
+      await linkedInProcess(root, { mode: mode });
       const entry = path.join(root, MEDIA, 'blog');
       rmSync(entry, { recursive: true });
       symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
@@ -375,7 +366,7 @@ function strings(value: unknown): string[] {
 describe('media:clean: links', () => {
   it('absolute links (relative: false) of a moved project still match their records and are removed', async () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'], relative: false } });
-    await linked(root, 'symlink');
+    await linkedInProcess(root, { mode: 'symlink' });
     expect(readlinkSync(path.join(root, MEDIA, 'blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
     whileMoved(root, (moved) => {
       const sources = projectState(path.join(moved, 'apps'));
@@ -389,7 +380,7 @@ describe('media:clean: links', () => {
 
   it('a dangling absolute link made by hand at a recorded name (to another, deleted checkout) is foreign', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'symlink');
+    await linkedInProcess(root, { mode: 'symlink' });
     const entry = path.join(root, MEDIA, 'blog');
     rmSync(entry);
     // Not the text the tool wrote (its hash differs); it merely ends like the app's path.
@@ -406,7 +397,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
   // The first clean runs through gulp; the others through the command (viaCommand).
   it('a file changed by hand keeps the app\'s copy (kept, the file named, copy untouched, exit 0); --force removes it', async () => {
     const root = makeProject({ apps: ['blog', 'shop'] });
-    await linked(root, 'copy');
+    await linkedInProcess(root, { mode: 'copy' });
     const edited = path.join(root, MEDIA, 'blog/css/blog.css');
     // Same length, other bytes: only the modification time gives it away.
     const original = readFileSync(edited, 'utf8');
@@ -433,7 +424,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
   for (const flags of [[], ['--force']]) {
     it(`a file added by hand inside a copy: the tool's files and emptied folders go, the added file and its folders stay (kept)${flags.length > 0 ? ', also with --force' : ''}`, async () => {
       const root = makeProject({ apps: ['blog'] });
-      await linked(root, 'copy');
+      await linkedInProcess(root, { mode: 'copy' });
       const copy = path.join(root, MEDIA, 'blog');
       writeTree(copy, { 'css/extra.css': '.extra {}\n', 'notes/todo.txt': 'mine\n' });
       const added = mediaState(root, (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel));
@@ -457,7 +448,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
   for (const flags of [[], ['--force']]) {
     it(`a sub-folder of a copy replaced by a link to a folder outside (same names, sizes, mtimes): nothing outside is deleted${flags.length > 0 ? ', also with --force' : ''}`, async () => {
       const root = makeProject({ apps: ['blog'], files: { 'outside/keep.txt': 'keep\n' } });
-      await linked(root, 'copy');
+      await linkedInProcess(root, { mode: 'copy' });
       const css = path.join(root, MEDIA, 'blog/css');
       // Files named and stamped exactly like the copy's, so the records would match them.
       cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
@@ -482,7 +473,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
 
   it('a copy replaced as a whole by a link to an outside folder with the same files is foreign: nothing deleted, even with --force', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'copy');
+    await linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
     cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
     rmSync(entry, { recursive: true });
@@ -496,7 +487,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
 
   it('a folder made by hand where the tool\'s copy was (its record still there) is foreign and untouched', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'copy');
+    await linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
     rmSync(entry, { recursive: true });
     mkdirSync(path.join(entry, 'uploads'), { recursive: true });
@@ -509,7 +500,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
 
   it('--force never deletes a file of a folder made by hand where the tool\'s copy was, even at a path the record lists', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'copy');
+    await linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
     rmSync(entry, { recursive: true });
     // The user takes the URL over with a stylesheet of their own, at the path the copy had.
@@ -522,7 +513,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
   });
   it('an empty folder the user added inside a copy stays, and so does the copy\'s folder', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'copy');
+    await linkedInProcess(root, { mode: 'copy' });
     mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
     const run = viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
@@ -543,7 +534,7 @@ describe('media:clean: exit codes', () => {
 
   it('a second clean finds nothing: exit 0, mediaRoot still there', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'symlink');
+    await linkedInProcess(root, { mode: 'symlink' });
     expect((await clean({ cwd: root })).failed).to.equal(false);
     const run = gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
@@ -562,7 +553,7 @@ describe('media:clean: exit codes', () => {
 
   it('a bad config: non-zero exit, one line with the APP_MEDIA_ code, no stack trace, nothing removed', async () => {
     const root = makeProject({ apps: ['blog'] });
-    await linked(root, 'symlink');
+    await linkedInProcess(root, { mode: 'symlink' });
     writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ apps: ['./apps/blog'] }));
     const before = projectState(root);
     const run = gulp(root, ['media:clean']);
@@ -580,7 +571,7 @@ describe('media:clean: exit codes', () => {
 
   it('an entry that cannot be removed: that entry is an error, the others are removed, exit non-zero', async function () {
     const root = makeProject({ apps: ['blog', 'shop'] });
-    await linked(root, 'copy');
+    await linkedInProcess(root, { mode: 'copy' });
     const css = path.join(root, MEDIA, 'blog/css');
     const thaw = freeze(css);
     if (!thaw) this.skip();

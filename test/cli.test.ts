@@ -13,11 +13,10 @@ import {
   cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { link } from '../src/index.js';
 import { flagsFor, TASKS, taskDescriptions } from '../src/options.js';
 import type { TaskName } from '../src/types.js';
 import {
-  APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, makeProject, mediaFiles, projectState, REPO, removeTempDirs, tempDir, writeTree,
+  APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, linkedInProcess, makeProject, mediaFiles, projectState, REPO, removeTempDirs, tempDir, writeTree,
   type ProjectOptions, type RunResult,
 } from './support/project.js';
 
@@ -418,8 +417,7 @@ interface Scenario {
  * compares that run itself, and a gulp start-up costs half a second.
  */
 const linkedBefore = async (root: string): Promise<void> => {
-  const report = await link({ cwd: root });
-  expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+  await linkedInProcess(root);
 };
 
 const noMedia: ProjectOptions = { apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/empty'] }, files: { 'apps/empty/README.md': 'no media\n' } };

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { link, verify } from '../src/index.js';
 import {
-  APP_MEDIA_BIN, appMedia, commandArgs, exists, GULP_BIN, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree, type RunResult,
+  APP_MEDIA_BIN, appMedia, commandArgs, exists, GULP_BIN, gulp, isLink, jsonReport, linkedInProcess, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, verifiedInProcess, viaCommand, writeTree, type RunResult,
 } from './support/project.js';
 
 const TEMP_MARK = '.app-media-tmp-';
@@ -217,9 +217,9 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(exists(path.join(media, LOCK))).to.equal(false);
   });
 
-  it('a temporary file a crash left inside an up-to-date copy is swept by the next run, which has nothing else to do', () => {
+  it('a temporary file a crash left inside an up-to-date copy is swept by the next run, which has nothing else to do', async () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']) });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const left = path.join(mediaOf(root), 'shop/css', `${TEMP_MARK}shop.css-4242-0badf00d`);
     writeFileSync(left, '.shop { col');
     const again = appMedia(root, ['link']);
@@ -228,12 +228,12 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(again.output).to.match(/removed 1 temporary file left by an interrupted run/);
     expect(exists(left)).to.equal(false);
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
   });
 
-  it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', () => {
+  it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', async () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']), files: { 'apps/blog/app_media/blog/old/gone.txt': 'bye' } });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const media = mediaOf(root);
     const before = snapshot(media);
     const src = sourceOf(root, 'blog');
@@ -260,9 +260,9 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(Object.keys(record?.files ?? {}).sort()).to.deep.equal(['css/blog.css', 'fonts/new.woff2', 'img/blog.png']);
   });
 
-  it('a file a user added inside the copy is kept and reported; the source\'s changes are still mirrored', () => {
+  it('a file a user added inside the copy is kept and reported; the source\'s changes are still mirrored', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const mine = path.join(mediaOf(root), 'blog/css/mine.css');
     writeFileSync(mine, '/* mine */');
     writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
@@ -283,13 +283,13 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(exists(path.join(mediaOf(root), 'blog/js/blog.js'))).to.equal(false);
   });
 
-  it('--checksum: a source edit that keeps size and mtime is rewritten only with --checksum', () => {
+  it('--checksum: a source edit that keeps size and mtime is rewritten only with --checksum', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const source = path.join(sourceOf(root, 'blog'), 'css/blog.css');
     const copy = path.join(mediaOf(root), 'blog/css/blog.css');
     setMtime(source, 1_700_000_000);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const original = readFileSync(source, 'utf8');
     const stat = statSync(source);
     const edited = original.replace('teal', 'pink'); // same length
@@ -309,12 +309,12 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(readFileSync(copy, 'utf8')).to.equal(edited);
     expect(statSync(copy).mtimeMs).to.be.closeTo(stat.mtimeMs, 1);
     expectConverged(root, ['blog']);
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
   });
 
-  it('--checksum: a copy file with the right contents but another mtime is only re-timed (same inode), not rewritten', () => {
+  it('--checksum: a copy file with the right contents but another mtime is only re-timed (same inode), not rewritten', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const source = path.join(sourceOf(root, 'blog'), 'img/blog.png');
     const copy = path.join(mediaOf(root), 'blog/img/blog.png');
     // The source is re-saved with the same bytes (an editor, a checkout): only its time moves.
@@ -341,7 +341,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(statSync(copy).ino, 'same inode').to.equal(inode);
     expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_250, 0.01);
     expect(viaCommand(root, ['media:link']).stdout).to.match(/media:link: 1 up-to-date/);
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
   });
 });
 
@@ -473,7 +473,7 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
 
   it('an update (changed, added and deleted files) killed at 3 moments: every published file is the old or the new version, whole; then converges', async () => {
     rmSync(media, { recursive: true, force: true });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const moments: Array<{ label: string; when: (elapsed: number) => boolean; extra?: number }> = [
       { label: 'update: as a temporary file appears in a1/d0', when: tempIn('a1/d0') },
       { label: 'update: as a temporary file appears in a3/d0', when: tempIn('a3/d0') },
@@ -598,7 +598,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
       expect(manifest.entries[name]?.kind).to.equal('copy');
       expect(Object.keys(manifest.entries[name]?.files ?? {}).sort()).to.deep.equal([...fileShas(sourceOf(root, name)).keys()].sort());
     }
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
     // The state is the one-run state: one more run finds nothing to do and writes nothing.
     const before = projectState(mediaOf(root));
     const again = gulp(root, ['media:link', '--mode', 'copy']);
@@ -607,7 +607,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
   });
 
   /** A copy-mode project, linked, with foreign entries in mediaRoot; `race` runs 2 link and 2 clean at once. */
-  function mixedProject(): { root: string; apps: string[]; race: () => Promise<Array<RunResult & { signal: NodeJS.Signals | null }>>; expectForeignIntact: () => void } {
+  async function mixedProject(): Promise<{ root: string; apps: string[]; race: () => Promise<Array<RunResult & { signal: NodeJS.Signals | null }>>; expectForeignIntact: () => void }> {
     const apps = ['m1', 'm2', 'm3'];
     const root = makeProject({
       apps,
@@ -615,7 +615,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
       files: { 'public/media/robots.txt': 'User-agent: *\n', 'public/media/legacy/index.html': '<p>mine</p>' },
     });
     for (const name of apps) bulkMedia(root, name, 30, 16 * 1024);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const robots = sha(readFileSync(path.join(mediaOf(root), 'robots.txt')));
     const legacy = projectState(path.join(mediaOf(root), 'legacy'));
     return {
@@ -635,7 +635,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
   }
 
   it('link and clean at once (2 of each): foreign entries intact, the end is all-or-nothing with whole files, nothing left; link + verify then pass', async () => {
-    const { root, apps, race, expectForeignIntact } = mixedProject();
+    const { root, apps, race, expectForeignIntact } = await mixedProject();
     for (let round = 0; round < 2; round++) {
       const results = await race();
       for (const result of results) expect(result.signal, result.output).to.equal(null);
@@ -654,7 +654,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
   });
 
   it('link and clean at once: every run exits 0', async () => {
-    const { race } = mixedProject();
+    const { race } = await mixedProject();
     for (let round = 0; round < 6; round++) {
       for (const result of await race()) expect(result.status, result.output).to.equal(0);
     }
@@ -664,7 +664,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
 // ---------------------------------------------------------------------------
 
 describe('copy mode: ignore, links inside media, mtimes and modes', () => {
-  it('default ignore: dotfiles, *~ and a .git/ folder are not copied; the line says how many were ignored; verify finds nothing exposed', () => {
+  it('default ignore: dotfiles, *~ and a .git/ folder are not copied; the line says how many were ignored; verify finds nothing exposed', async () => {
     const root = makeProject({
       apps: ['blog'],
       config: copyConfig(['blog']),
@@ -683,10 +683,10 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     expect(exists(path.join(mediaOf(root), 'blog/.git'))).to.equal(false);
     const report = jsonReport(viaCommand(root, ['media:link', '--json', '--silent']));
     expect(report.apps[0]).to.include({ status: 'up-to-date', ignored: 4 });
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
   });
 
-  it('a custom ignore ["*.psd", "drafts"] skips those files and every folder of that name', () => {
+  it('a custom ignore ["*.psd", "drafts"] skips those files and every folder of that name', async () => {
     const root = makeProject({
       apps: ['blog'],
       config: copyConfig(['blog'], { ignore: ['*.psd', 'drafts'] }),
@@ -701,7 +701,7 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/\(copy, 4 files, \d+ B, 3 ignored\)/);
     expect([...published(root).keys()].sort()).to.deep.equal(['blog/css/blog.css', 'blog/css/drafts.css', 'blog/img/blog.png', 'blog/js/blog.js']);
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
   });
 
   it('a link to a file inside the media folder is copied as a regular file with its bytes; one leading outside is not copied and is named', () => {
@@ -727,7 +727,7 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     expect(viaCommand(root, ['media:link']).stdout).to.match(/media:link: 1 up-to-date/);
   });
 
-  it('keeps each file\'s mtime and mode (0640, 0755), on a new copy and on an update', () => {
+  it('keeps each file\'s mtime and mode (0640, 0755), on a new copy and on an update', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
     const src = sourceOf(root, 'blog');
     chmodSync(path.join(src, 'css/blog.css'), 0o640);
@@ -741,20 +741,20 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
         expect(c.mtimeMs, `${rel} mtime`).to.be.closeTo(s.mtimeMs, 0.01);
       }
     };
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     compare();
     writeFileSync(path.join(src, 'js/blog.js'), 'console.log(2);\n');
     chmodSync(path.join(src, 'js/blog.js'), 0o750);
     setMtime(path.join(src, 'js/blog.js'), 1_234_567_890.5);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     compare();
   });
 
-  it('a mode change alone in the source (chmod, same size and mtime) is mirrored on the next run', () => {
+  it('a mode change alone in the source (chmod, same size and mtime) is mirrored on the next run', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     chmodSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 0o700);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     expect(statSync(path.join(mediaOf(root), 'blog/js/blog.js')).mode & 0o7777).to.equal(0o700);
   });
 });
@@ -948,7 +948,7 @@ describe('media:watch with real file changes', function () {
       expect(result.status, result.output).to.equal(0);
       expect(result.output).to.contain('Finished \'media:watch\'');
     }
-    expect(appMedia(root, ['verify']).status).to.equal(0);
+    await verifiedInProcess(root);
   });
 
   it('link mode: an app\'s media folder removed or moved away makes watch prune its own link (and only it); one that comes back is linked again', async () => {
@@ -1308,7 +1308,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expectConverged(root, APPS);
   });
 
-  it('files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing', () => {
+  it('files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing', async () => {
     const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
     const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
     mkdirSync(path.dirname(big), { recursive: true });
@@ -1319,7 +1319,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     chmodSync(big, 0o640);
     utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
     const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     expectConverged(root, ['video']);
     expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
     expect(statSync(copy).mode & 0o777).to.equal(0o640);
@@ -1333,16 +1333,16 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
     // Space again: the new version is copied.
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     expectConverged(root, ['video']);
     expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
   });
 
-  it('ENOSPC on an update: the published files stay the old whole ones, no temporary file is left beside them, the others update', () => {
+  it('ENOSPC on an update: the published files stay the old whole ones, no temporary file is left beside them, the others update', async () => {
     const APPS = ['blog', 'diskfull'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     bulkMedia(root, 'diskfull', 20, 64 * 1024, 1);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const before = published(root);
     for (let index = 0; index < 20; index += 3) writeFileSync(path.join(sourceOf(root, 'diskfull'), 'd0', `f${index}.bin`), randomBytes(70_000));
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 2 }');
@@ -1357,15 +1357,15 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect([...after.keys()].filter((rel) => rel.startsWith('diskfull/')).length).to.equal([...before.keys()].filter((rel) => rel.startsWith('diskfull/')).length);
     expect(after.get('blog/css/blog.css')).to.equal(sha('.blog { v: 2 }'));
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     expectConverged(root, APPS);
   });
 
-  it('EIO (a failing disk) on an update: that app is error with the disk hint, its published files stay the old whole ones, the others update', () => {
+  it('EIO (a failing disk) on an update: that app is error with the disk hint, its published files stay the old whole ones, the others update', async () => {
     const APPS = ['blog', 'failing'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     bulkMedia(root, 'failing', 12, 32 * 1024, 1);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     const before = published(root);
     for (let index = 0; index < 12; index += 2) writeFileSync(path.join(sourceOf(root, 'failing'), 'd0', `f${index}.bin`), randomBytes(40_000));
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 3 }');
@@ -1381,7 +1381,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect(after.get('blog/css/blog.css')).to.equal(sha('.blog { v: 3 }'));
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
     expect(locks(root)).to.deep.equal([]);
-    expect(appMedia(root, ['link']).status).to.equal(0);
+    await linkedInProcess(root);
     expectConverged(root, APPS);
   });
 

@@ -13,8 +13,7 @@ import path from 'node:path';
 import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/ownership.js';
 import { stampCopy, stampTime } from '../src/fs/stamp.js';
 import { walkTreeSync } from '../src/fs/walk.js';
-import { link } from '../src/index.js';
-import { appMedia, jsonReport, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import { appMedia, jsonReport, linkedInProcess, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);
 
@@ -27,17 +26,11 @@ interface Records { entries: Record<string, { kind: string; files?: Record<strin
 const readRecords = (root: string): Records => JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
 const writeRecords = (root: string, records: Records): void => writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
 
-/** A project with its apps copied (in process: a set-up step, cheaper than a process); returns its root. */
+/** A project with its apps copied (a set-up step, in process); returns its root. */
 async function copied(apps = ['blog']): Promise<string> {
   const root = makeProject({ apps, config: copyConfig(apps), gulp: false });
-  await relink(root);
+  await linkedInProcess(root);
   return root;
-}
-
-/** A set-up or in-between run whose output no test reads, in process. */
-async function relink(root: string): Promise<void> {
-  const report = await link({ cwd: root });
-  expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
 }
 
 /** Puts a folder's mtime back to a value (seconds as a number keep sub-millisecond precision). */
@@ -75,7 +68,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
   it('a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, not even a lock', async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), gulp: false });
     mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
-    await relink(root);
+    await linkedInProcess(root);
     expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(/"dirs": \["fonts","fonts\/empty"\]/);
     const media = statSync(mediaOf(root));
     const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
@@ -216,7 +209,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
   it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', async () => {
     const root = await copied();
     writeTree(sourceOf(root, 'blog'), { 'a/b/c/deep.txt': 'deep', 'a/b/side.txt': 'side', 'a/top.txt': 'top', 'z/only.txt': 'z' });
-    await relink(root);
+    await linkedInProcess(root);
     expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal(['.', 'a', 'a/b', 'a/b/c', 'css', 'img', 'js', 'z']);
     writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
     rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });

@@ -8,6 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkS
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { link, verify } from '../../src/index.js';
+import type { Report, RunOptions } from '../../src/types.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const GULP_BIN = path.join(REPO, 'node_modules', 'gulp', 'bin', 'gulp.js');
@@ -188,4 +190,22 @@ export function viaCommand(cwd: string, args: string[], env: NodeJS.ProcessEnv =
 export function commandArgs(args: readonly string[]): string[] {
   const [task = '', ...rest] = args;
   return [task.replace(/^media:/, ''), ...rest];
+}
+
+/**
+ * A link run in this process (the API), for a set-up or check run whose output no test reads: it
+ * must succeed. The gulp task and the command are under test where their lines are read
+ * (cli.test.ts proves them the same); a process start-up costs many times the run.
+ */
+export async function linkedInProcess(cwd: string, options: RunOptions = {}): Promise<Report> {
+  const report = await link({ cwd, ...options });
+  if (report.failed) throw new Error(`link failed in ${cwd}: ${JSON.stringify(report.apps)}`);
+  return report;
+}
+
+/** A verify run in this process that must pass, as linkedInProcess. */
+export async function verifiedInProcess(cwd: string, options: RunOptions = {}): Promise<Report> {
+  const report = await verify({ cwd, ...options });
+  if (report.failed) throw new Error(`verify failed in ${cwd}: ${JSON.stringify(report.apps)}`);
+  return report;
 }
