@@ -409,7 +409,13 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
   });
 
-  describe('media:find --path', () => {
+  describe('media:find --path (through gulp, then through the packed `app-media` command)', () => {
+    /** `app-media find ...` as installed from the tarball (node_modules/.bin): cli.test.ts proves it prints what `gulp media:find` prints. */
+    const findCommand = (args: string[]): Run => {
+      const run = spawnSync(process.execPath, [path.join(project, 'node_modules/.bin/app-media'), 'find', ...args], { cwd: project, encoding: 'utf8', env: plainEnv(), timeout: 60_000 });
+      return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}` };
+    };
+
     it('found: the serving app, the source file and its URL; shadowed: the other app\'s file of that path', () => {
       const run = gulpIn(project, ['media:find', '--path', 'blog/css/blog.css']);
       expect(run.status, run.output).to.equal(0);
@@ -422,26 +428,26 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
 
     it('accepts the URL path as copied from the browser (/media/blog/css/blog.css)', () => {
-      const run = gulpIn(project, ['media:find', '--path', '/media/blog/css/blog.css']);
+      const run = findCommand(['--path', '/media/blog/css/blog.css']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/found\s+blog\s+.*apps\/blog\/app_media\/blog\/css\/blog\.css at \/media\/blog\/css\/blog\.css/);
     });
 
     it('not-found exits non-zero, and suggests the close app name', () => {
-      const nope = gulpIn(project, ['media:find', '--path', 'nope/x.css']);
+      const nope = findCommand(['--path', 'nope/x.css']);
       expect(nope.status).to.not.equal(0);
       expect(nope.output).to.match(/not-found\s+nope/);
-      const typo = gulpIn(project, ['media:find', '--path', 'blgo/css/blog.css']);
+      const typo = findCommand(['--path', 'blgo/css/blog.css']);
       expect(typo.status).to.not.equal(0);
       expect(typo.output).to.match(/not-found\s+blgo/);
       expect(typo.output).to.match(/did you mean blog\/css\/blog\.css/);
-      const missingFile = gulpIn(project, ['media:find', '--path', 'blog/css/nope.css']);
+      const missingFile = findCommand(['--path', 'blog/css/nope.css']);
       expect(missingFile.status).to.not.equal(0);
       expect(missingFile.output).to.match(/not-found\s+blog/);
     });
 
     it('without --path: APP_MEDIA_BAD_FLAG with a hint, exit non-zero', () => {
-      const run = gulpIn(project, ['media:find']);
+      const run = findCommand([]);
       expect(run.status).to.not.equal(0);
       expect(run.output).to.match(/APP_MEDIA_BAD_FLAG: --path: /);
       expect(run.output).to.match(/hint: .*--path blog\/css\/site\.css/);
@@ -449,7 +455,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
 
     it('--json --silent prints the find Report alone on stdout', () => {
-      const run = gulpIn(project, ['media:find', '--path', 'blog/css/blog.css', '--json', '--silent']);
+      const run = findCommand(['--path', 'blog/css/blog.css', '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as { task: string; failed: boolean; counts: Record<string, number>; apps: Array<Record<string, unknown>> };
       expect(report.task).to.equal('find');
@@ -457,7 +463,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       expect(report.counts).to.deep.equal({ found: 1, shadowed: 1 });
       expect(report.apps[0]).to.include({ name: 'blog', status: 'found', source: 'apps/blog/app_media/blog/css/blog.css', url: '/media/blog/css/blog.css' });
       expect(report.apps[1]).to.include({ name: 'shop', status: 'shadowed', source: 'apps/shop/app_media/blog/css/blog.css' });
-      const missing = gulpIn(project, ['media:find', '--path', 'nope/x.css', '--json', '--silent']);
+      const missing = findCommand(['--path', 'nope/x.css', '--json', '--silent']);
       expect(missing.status).to.not.equal(0);
       expect((JSON.parse(missing.stdout) as { task: string; failed: boolean }).failed).to.equal(true);
     });
