@@ -646,10 +646,8 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
       expect([0, apps.length], `round ${round}: apps present ${present.join(', ')}`).to.include(present.length);
       const seen = published(root);
       for (const [rel, hash] of expectedOf(root, present)) expect(seen.get(rel), rel).to.equal(hash);
-      const relink = viaCommand(root, ['media:link']);
-      expect(relink.status, relink.output).to.equal(0);
-      const checked = viaCommand(root, ['media:verify']);
-      expect(checked.status, checked.output).to.equal(0);
+      await linkedInProcess(root);
+      await verifiedInProcess(root);
     }
   });
 

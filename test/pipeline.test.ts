@@ -293,8 +293,12 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     it('mediaSrc serves a link to a file of the same media folder under the link\'s name, with the target\'s bytes', () => {
       expect(readFileSync(path.join(project, 'out/blog/css/alias.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
     });
+    /** The one run both tests below read: a mediaSrc() pipeline in a folder with no config. */
+    let noConfig: Run | undefined;
+    const noConfigRun = (): Run => (noConfig ??= gulpIn(project, ['--gulpfile', 'noconf/gulpfile.mjs', 'copyMedia']));
+
     it('a config error in a mediaSrc() pipeline fails the task (exit non-zero) instead of hanging', () => {
-      const run = gulpIn(project, ['--gulpfile', 'noconf/gulpfile.mjs', 'copyMedia']);
+      const run = noConfigRun();
       expect(run.status, run.output).to.equal(1);
       expect(run.output).to.match(/'copyMedia' errored/);
       expect(run.output).to.include('no configuration found');
@@ -302,7 +306,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
 
     it('a config error in a mediaSrc() pipeline prints the coded line and hint, no stack', () => {
-      const run = gulpIn(project, ['--gulpfile', 'noconf/gulpfile.mjs', 'copyMedia']);
+      const run = noConfigRun();
       expect(run.status, run.output).to.equal(1);
       expect(run.output).to.match(/APP_MEDIA_NO_CONFIG: no configuration found/);
       expect(run.output).to.match(/hint: create app-media\.config\.json/);
