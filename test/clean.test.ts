@@ -74,6 +74,28 @@ function npm(root: string, args: string[]): void {
   expect(run.status, `npm ${args.join(' ')}: ${run.stdout}${run.stderr}`).to.equal(0);
 }
 
+let installedWorkspace: string | undefined;
+
+/**
+ * A site with one workspace package (@acme/gallery), as `npm install` leaves it: installed once,
+ * then copied for each test that needs one, npm's links as npm wrote them (an install costs seconds).
+ */
+function npmWorkspace(): string {
+  if (installedWorkspace === undefined) {
+    installedWorkspace = tempDir('workspace-installed');
+    writeTree(installedWorkspace, {
+      'package.json': JSON.stringify({ name: 'site', private: true, workspaces: ['packages/*'] }, null, 2),
+      'packages/gallery/package.json': JSON.stringify({ name: '@acme/gallery', version: '1.0.0' }, null, 2),
+      ...mediaFiles('packages/gallery', 'gallery'),
+      'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/gallery'] }),
+    });
+    npm(installedWorkspace, ['install']);
+  }
+  const root = tempDir('workspace');
+  cpSync(installedWorkspace, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  return root;
+}
+
 /** Renames a project away for the duration of `fn`, then back (so the temp folder is still removed after the run). */
 function whileMoved(root: string, fn: (moved: string) => void): void {
   const moved = `${root}-moved`;
@@ -192,14 +214,7 @@ for (const mode of MODES) {
 
     it('after rm -rf node_modules and npm ci in a real npm workspace, link is up-to-date and clean removes the package app\'s entry', function () {
       this.timeout(60_000);
-      const root = tempDir('workspace');
-      writeTree(root, {
-        'package.json': JSON.stringify({ name: 'site', private: true, workspaces: ['packages/*'] }, null, 2),
-        'packages/gallery/package.json': JSON.stringify({ name: '@acme/gallery', version: '1.0.0' }, null, 2),
-        ...mediaFiles('packages/gallery', 'gallery'),
-        'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/gallery'] }),
-      });
-      npm(root, ['install']);
+      const root = npmWorkspace();
       expect(isLink(path.join(root, 'node_modules/@acme/gallery')), 'npm linked the workspace package').to.equal(true);
       wireGulp(root);
       const first = linkOk(root, mode);

@@ -601,7 +601,7 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
     await verifiedInProcess(root);
     // The state is the one-run state: one more run finds nothing to do and writes nothing.
     const before = projectState(mediaOf(root));
-    const again = gulp(root, ['media:link', '--mode', 'copy']);
+    const again = viaCommand(root, ['media:link', '--mode', 'copy']);
     expect(again.stdout, again.output).to.match(/media:link: 4 up-to-date/);
     expect(projectState(mediaOf(root))).to.deep.equal(before);
   });
