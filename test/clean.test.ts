@@ -130,7 +130,7 @@ for (const mode of MODES) {
   describe(`media:clean through ${entry === 'gulp' ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {
     it('removes the tool\'s entries and never what a link leads to: app sources identical, mediaRoot stays empty, records gone, exit 0', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
       const sources = projectState(path.join(root, 'apps'));
       expect(Object.keys(sources)).to.include.members(['blog/app_media/blog/css/blog.css', 'shop/app_media/shop/img/shop.png']);
@@ -149,7 +149,7 @@ for (const mode of MODES) {
 
     it('lists a file, a folder, a hand-made link to an app\'s media and a dangling link as foreign and leaves them byte-identical', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       const media = path.join(root, MEDIA);
       writeTree(media, { 'notes.txt': 'my notes\n', 'downloads/report.pdf': Buffer.from([1, 2, 3]), 'downloads/sub/a.txt': 'a' });
       mkdirSync(path.join(media, 'downloads/empty'));
@@ -173,7 +173,7 @@ for (const mode of MODES) {
 
     it('--dry-run prints "would remove" and writes nothing', async () => {
       const root = makeProject({ apps: ['blog', 'shop'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       const before = projectState(root);
       const run = runTask(root, ['media:clean', '--dry-run']);
       expect(run.status, run.output).to.equal(0);
@@ -186,7 +186,7 @@ for (const mode of MODES) {
 
     it('--json --silent prints the report as one JSON document: task "clean" and a status per entry', async () => {
       const root = makeProject({ apps: ['blog'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       const run = runTask(root, ['media:clean', '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as { apps: Array<Record<string, unknown>>; [key: string]: unknown };
@@ -201,7 +201,7 @@ for (const mode of MODES) {
 
     it('after moving the whole project folder, clean still removes the tool\'s entries (relative links by default)', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       whileMoved(root, (moved) => {
         const sources = projectState(path.join(moved, 'apps'));
         const run = runTask(moved, ['media:clean']);
@@ -241,7 +241,7 @@ for (const mode of MODES) {
     it('clean needs no app installed: after rm -rf node_modules (not reinstalled) it still removes the package app\'s entry', async () => {
       const root = makeProject({ apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] } });
       const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       const sources = projectState(source);
       rmSync(path.join(root, 'node_modules'), { recursive: true });
       wireGulp(root);
@@ -257,7 +257,7 @@ for (const mode of MODES) {
 
     it('an app renamed in the config: link prunes the old entry and makes the new one; --no-prune keeps the old one', async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       // The author renames the app: its media folder follows the convention, the entry gets the new name.
       renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
       writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }));
@@ -281,7 +281,7 @@ for (const mode of MODES) {
     for (const kind of ['a folder with files and an empty folder', 'a link to the app\'s media with another text', 'a dangling relative link'] as const) {
       it(`apps removed from the config: link prunes the tool's own entry, never ${kind} left by hand at another removed app's name`, async () => {
         const root = makeProject({ apps: ['blog', 'shop', 'news'] });
-        await linkedInProcess(root, { mode: mode });
+        await linkedInProcess(root, { mode });
         // The user takes shop's entry over by hand; then blog and shop leave the config.
         const shop = path.join(root, MEDIA, 'shop');
         rmSync(shop, { recursive: true });
@@ -326,7 +326,7 @@ for (const mode of MODES) {
 
     it('an entry the tool made, replaced by hand with a link to the same folder (other text), is foreign to clean', async () => {
       const root = makeProject({ apps: ['blog'] });
-      await linkedInProcess(root, { mode: mode });
+      await linkedInProcess(root, { mode });
       const entry = path.join(root, MEDIA, 'blog');
       rmSync(entry, { recursive: true });
       symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
