@@ -397,8 +397,8 @@ describe('app-media: help, bad tasks and flags, --version', () => {
 
 // ---------------------------------------------------------------------------
 
-/** One step of a scenario: a task and its flags, or a change to the project between runs. */
-type Step = { task: TaskName; args?: string[] } | ((root: string) => void | Promise<void>);
+/** One step of a scenario: a task and its flags, or a change to the project between runs (awaited; its result unused). */
+type Step = { task: TaskName; args?: string[] } | ((root: string) => unknown);
 
 interface Scenario {
   title: string;
@@ -412,21 +412,15 @@ interface Scenario {
   check?: (last: RunResult) => void;
 }
 
-/**
- * A first link before the run under comparison, made in process in both twins: 'first link'
- * compares that run itself, and a gulp start-up costs half a second.
- */
-const linkedBefore = async (root: string): Promise<void> => {
-  await linkedInProcess(root);
-};
-
 const noMedia: ProjectOptions = { apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/empty'] }, files: { 'apps/empty/README.md': 'no media\n' } };
 const badConfig: ProjectOptions = { apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog'], mdoe: 'copy' } };
 
+// A first link before the run under comparison is made in process in both twins (linkedInProcess):
+// 'first link' compares that run itself, and a gulp start-up costs half a second.
 const SCENARIOS: Scenario[] = [
   { title: 'first link', steps: [{ task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/media:link: 2 linked/) },
-  { title: 're-run: up-to-date', steps: [linkedBefore, { task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/media:link: 2 up-to-date/) },
-  { title: 're-run --verbose', steps: [linkedBefore, { task: 'link', args: ['--verbose'] }], status: 0, check: (run) => expect(run.output).to.match(/up-to-date\s+blog/) },
+  { title: 're-run: up-to-date', steps: [linkedInProcess, { task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/media:link: 2 up-to-date/) },
+  { title: 're-run --verbose', steps: [linkedInProcess, { task: 'link', args: ['--verbose'] }], status: 0, check: (run) => expect(run.output).to.match(/up-to-date\s+blog/) },
   { title: 'conflict', setup: handMadeFolder, steps: [{ task: 'link' }], status: 1, check: (run) => expect(run.stderr).to.match(/conflict\s+blog/) },
   { title: 'conflict --conflicts=warn', setup: handMadeFolder, steps: [{ task: 'link', args: ['--conflicts=warn'] }], status: 0, check: (run) => expect(run.stderr).to.match(/conflict\s+blog/) },
   { title: 'conflict --silent', setup: handMadeFolder, steps: [{ task: 'link', args: ['--silent'] }], status: 1, check: (run) => expect(run.output).to.equal('') },
@@ -435,12 +429,12 @@ const SCENARIOS: Scenario[] = [
   { title: 'json with a conflict', setup: handMadeFolder, steps: [{ task: 'link', args: ['--json'] }], status: 1 },
   { title: 'copy mode, twice', steps: [{ task: 'link', args: ['--mode', 'copy'] }, { task: 'link', args: ['--mode', 'copy'] }], status: 0 },
   { title: 'an app with no media', project: noMedia, steps: [{ task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/no-media\s+empty/) },
-  { title: 'prune after an app left the config', steps: [linkedBefore, (root) => writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/shop'] })), { task: 'link' }], status: 0, check: (run) => expect(run.stdout).to.match(/pruned\s+blog/) },
-  { title: 'clean', steps: [linkedBefore, { task: 'clean' }], status: 0, check: (run) => expect(run.stdout).to.match(/removed\s+blog/) },
-  { title: 'verify ok', steps: [linkedBefore, { task: 'verify' }], status: 0 },
-  { title: 'verify missing', steps: [linkedBefore, (root) => rmSync(path.join(root, MEDIA, 'blog')), { task: 'verify' }], status: 1, check: (run) => expect(run.stderr).to.match(/missing\s+blog/) },
+  { title: 'prune after an app left the config', steps: [linkedInProcess, (root) => writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/shop'] })), { task: 'link' }], status: 0, check: (run) => expect(run.stdout).to.match(/pruned\s+blog/) },
+  { title: 'clean', steps: [linkedInProcess, { task: 'clean' }], status: 0, check: (run) => expect(run.stdout).to.match(/removed\s+blog/) },
+  { title: 'verify ok', steps: [linkedInProcess, { task: 'verify' }], status: 0 },
+  { title: 'verify missing', steps: [linkedInProcess, (root) => rmSync(path.join(root, MEDIA, 'blog')), { task: 'verify' }], status: 1, check: (run) => expect(run.stderr).to.match(/missing\s+blog/) },
   { title: 'verify --json, nothing linked', steps: [{ task: 'verify', args: ['--json'] }], status: 1 },
-  { title: 'find found', steps: [linkedBefore, { task: 'find', args: ['--path', 'blog/css/blog.css'] }], status: 0 },
+  { title: 'find found', steps: [linkedInProcess, { task: 'find', args: ['--path', 'blog/css/blog.css'] }], status: 0 },
   { title: 'find not-found', steps: [{ task: 'find', args: ['--path', 'blog/css/nope.css'] }], status: 1 },
   { title: 'bad config', project: badConfig, steps: [{ task: 'link' }], status: 1, check: (run) => expect(run.stderr).to.match(/APP_MEDIA_UNKNOWN_FIELD/) },
   { title: 'bad config --json', project: badConfig, steps: [{ task: 'link', args: ['--json'] }], status: 1 },

@@ -178,9 +178,10 @@ export function appMedia(cwd: string, args: string[], env: NodeJS.ProcessEnv = {
 
 /**
  * The `app-media` command given a gulp task's arguments (`media:link --json` runs `app-media link
- * --json`). A test runs its user-facing run through gulp and the runs that only set up, check or
- * repeat through the command: cli.test.ts proves its lines, JSON and exit status the same as
- * gulp's, and it starts in under half of gulp's time (most of the suite's time is processes starting).
+ * --json`). A test runs its user-facing run through gulp, and the runs that repeat or check and
+ * whose lines it reads through the command: cli.test.ts proves its lines, JSON and exit status the
+ * same as gulp's, and it starts in under half of gulp's time (most of the suite's time is processes
+ * starting). Runs whose output no test reads call the API in process (linkedInProcess).
  */
 export function viaCommand(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): RunResult {
   return appMedia(cwd, commandArgs(args), env);
