@@ -137,6 +137,10 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   });
 
   describe('npm pack', () => {
+    /** The tarball's own file list (`tar tzf`), read once for the tests that look inside it. */
+    let listed: string[] | undefined;
+    const tarListing = (): string[] => (listed ??= spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean));
+
     it('ships dist/, schema.json, package.json and README, and none of src/, test/, example/, scripts/, .ci/ or tsconfig', () => {
       expect(packList).to.include.members(['package.json', 'README.md', 'schema.json', 'dist/index.js', 'dist/index.d.ts']);
       const unexpected = packList.filter((file) => !(file.startsWith('dist/') || ['schema.json', 'package.json', 'README.md', 'bin/app-media.js'].includes(file) || /^(LICEN[CS]E|NOTICE|CHANGELOG)(\.\w+)?$/i.test(file)));
@@ -146,7 +150,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
 
     it('the tarball itself holds compiled ESM with .d.ts types and nothing of the sources or tests; the installed package is "type": "module"', () => {
-      const listing = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      const listing = tarListing();
       expect(listing).to.include.members(['package/dist/index.js', 'package/dist/index.d.ts', 'package/package.json', 'package/README.md']);
       expect(listing.filter((file) => /^package\/(src|test|example|bench)\//.test(file))).to.deep.equal([]);
       expect(listing.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).to.deep.equal([]);
@@ -177,7 +181,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
 
     it('the tarball holds schema.json, identical to the one built, and it resolves as "gulp-app-media/schema.json"', () => {
-      const listing = spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      const listing = tarListing();
       expect(listing).to.include('package/schema.json');
       const installedSchema = readFileSync(path.join(project, 'node_modules/gulp-app-media/schema.json'), 'utf8');
       expect(installedSchema).to.equal(readFileSync(path.join(REPO, 'schema.json'), 'utf8'));
