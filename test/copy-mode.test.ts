@@ -1024,15 +1024,15 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       // What bin/app-media.js does, beside the copy.
       const command = path.join(dir, 'command.mjs');
       writeFileSync(command, "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
-      tool = { argv: [command], task: (name) => name };
+      commandFile = command;
       console.log('      (this checkout is out of the unprivileged user\'s reach: it runs a copy of the app-media command)');
     }
   });
 
-  /** How the unprivileged user runs a task: the command of this checkout, or a copy of it. */
-  let tool: { argv: string[]; task: (name: string) => string } = { argv: [APP_MEDIA_BIN], task: (name) => name };
+  /** The command the unprivileged user runs: this checkout's, or a copy of it. */
+  let commandFile = APP_MEDIA_BIN;
   function asNobody(root: string, task: string, args: string[]): RunResult {
-    const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, ...tool.argv, tool.task(task), ...args],
+    const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, commandFile, task, ...args],
       { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root, NO_COLOR: '1' }, timeout: 30_000 });
     return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr };
   }
