@@ -13,7 +13,7 @@ import path from 'node:path';
 import { generateProject, layout, SIZES, type SizeName, type SizeSpec } from '../bench/generate.js';
 import { inProcessRows, runInProcess } from '../bench/in-process.js';
 import { evaluateTargets, mergeResults, targetsTable, type SizeResult, type TargetOutcome } from '../bench/report.js';
-import { Rows, type RowKind } from '../bench/rows.js';
+import { Rows } from '../bench/rows.js';
 import { wholeProcessRows } from '../bench/whole-process.js';
 import { REPO, removeTempDirs, tempDir } from './support/project.js';
 
@@ -104,12 +104,12 @@ describe('bench: the generated projects', () => {
   });
 });
 
-/** Rows with one sample each: id → [median ms, kind, peak RSS KiB?]. */
-function rowsOf(values: Record<string, number | [number, number]>, kind: RowKind = 'ours'): Rows {
+/** Rows with one sample each (so its median): id → ms, or [ms, peak RSS in KiB]. */
+function rowsOf(values: Record<string, number | [number, number]>): Rows {
   const rows = new Rows();
   for (const [id, value] of Object.entries(values)) {
     const [ms, rssKiB] = Array.isArray(value) ? value : [value, undefined];
-    rows.add({ id, label: id, kind }).samples.push(rssKiB === undefined ? { ms } : { ms, rssKiB });
+    rows.add({ id, label: id, kind: 'ours' }).samples.push(rssKiB === undefined ? { ms } : { ms, rssKiB });
   }
   return rows;
 }
