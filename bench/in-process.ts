@@ -22,8 +22,6 @@ const REPEAT_MS = 200;
 /** ...or this many samples were taken. */
 const REPEAT_MAX = 20;
 const SYMLINK_LOOPS = ['floor.symlink', 'floor.symlink-sync'];
-/** Link clean and the symlinkSync loop are timed this many times a round, in pairs. */
-export const LINK_PAIRS = 5;
 
 export function inProcessRows(): Rows {
   const rows = new Rows();
@@ -92,24 +90,11 @@ export async function runInProcess(project: Project, repeats: number, log: (line
     await measure('floor.unlink', async () => {
       for (const app of project.apps) await fs.unlink(path.join(mediaRoot, app.name));
     });
-    // The symlinkSync loop and link clean in pairs, which goes first alternating, each into a mediaRoot
-    // just removed: one sample of each per round measured the disk's swings more than the code (the
-    // same 1,000 links took the loop 89 to 297 ms in one process).
-    const loopSync = async (): Promise<void> => {
-      await measure('floor.symlink-sync', () => symlinkLoopSync(project, mediaRoot));
-    };
-    const linkClean = async (): Promise<void> => {
-      expect(await measure('link.clean', () => link({ cwd, mode: 'symlink' })), 'linked', apps, 'link clean');
-    };
-    for (let pair = 0; pair < LINK_PAIRS; pair++) {
-      for (const step of pair % 2 === 0 ? [loopSync, linkClean] : [linkClean, loopSync]) {
-        remove(mediaRoot);
-        await step();
-      }
-    }
-    // The last pair may end with the loop's links: the runs below start from the tool's own.
     remove(mediaRoot);
-    expect(await link({ cwd, mode: 'symlink' }), 'linked', apps, 'link before the re-runs');
+    await measure('floor.symlink-sync', () => symlinkLoopSync(project, mediaRoot));
+    remove(mediaRoot);
+
+    expect(await measure('link.clean', () => link({ cwd, mode: 'symlink' })), 'linked', apps, 'link clean');
     await measureRepeated('link.rerun', () => link({ cwd, mode: 'symlink' }), (report) => expect(report, 'up-to-date', apps, 'link re-run'));
     await measureRepeated('verify.link', () => verify({ cwd, mode: 'symlink' }), (report) => expect(report, 'ok', apps, 'verify links'));
     expect(await measure('clean.link', () => clean({ cwd })), 'removed', apps, 'clean links');

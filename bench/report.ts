@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatMiB, SIZE_NAMES, type Project, type SizeName } from './generate.js';
 import type { Tools } from './processes.js';
-import { LINK_PAIRS } from './in-process.js';
 import { fastest, medianMs, minMs, peakRssMiB, ratioTo, type Row, type Rows } from './rows.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -305,7 +304,6 @@ const HEADER = [
   'Written by `npm run bench -- --size <size>` (`bench/run.ts`); each size\'s section is replaced when that size is run again.',
   'Medians and minimums in milliseconds over the repeats; ratios are median over median, measured in the same run on the same machine.',
   'In process, a run that changes nothing (a no-change re-run, verify, the stat walks) is repeated back to back within each repeat (at least 3 runs, then until 200 ms or 20 runs), each run one sample: the first, colder run of each repeat is among them.',
-  `Link clean and the \`fs.symlinkSync\` loop are timed in ${LINK_PAIRS} pairs a repeat, which goes first alternating, each into a mediaRoot just removed.`,
   'A floor is the least plain `node:fs` code could do for the same job (the fastest of its variants counts); a peer is another program doing the same job.',
   'Floors and peers write into the project\'s mediaRoot, removed before each run, as the tool does: on ext4 the folder decides where new files\' inodes go, and a copy into another folder measured up to 4× faster or slower for the same work.',
   'Whole-process times run from spawn to exit; peak RSS is the highest over the repeats.',
