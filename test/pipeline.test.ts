@@ -47,15 +47,20 @@ function plainEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The project's own gulp CLI (gulp@5 from the registry), run with node directly: no npx noise, output piped. */
-function gulpIn(project: string, args: string[], env: NodeJS.ProcessEnv = plainEnv()): Run {
-  const run = spawnSync(process.execPath, [path.join(project, 'node_modules/gulp/bin/gulp.js'), ...args], {
+/** A command installed in the project (`bin`, relative to it), run with node directly: no npx noise, output piped. */
+function installedIn(project: string, bin: string, args: string[], env: NodeJS.ProcessEnv = plainEnv()): Run {
+  const run = spawnSync(process.execPath, [path.join(project, bin), ...args], {
     cwd: project,
     encoding: 'utf8',
     env,
     timeout: 60_000,
   });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}` };
+}
+
+/** The project's own gulp CLI (gulp@5 from the registry). */
+function gulpIn(project: string, args: string[], env: NodeJS.ProcessEnv = plainEnv()): Run {
+  return installedIn(project, 'node_modules/gulp/bin/gulp.js', args, env);
 }
 
 /** `gulp --tasks` as data: each listed task with its description and flags. */
@@ -419,10 +424,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
 
   describe('media:find --path (through gulp, then through the packed `app-media` command)', () => {
     /** `app-media find ...` as installed from the tarball (node_modules/.bin): cli.test.ts proves it prints what `gulp media:find` prints. */
-    const findCommand = (args: string[]): Run => {
-      const run = spawnSync(process.execPath, [path.join(project, 'node_modules/.bin/app-media'), 'find', ...args], { cwd: project, encoding: 'utf8', env: plainEnv(), timeout: 60_000 });
-      return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}` };
-    };
+    const findCommand = (args: string[]): Run => installedIn(project, 'node_modules/.bin/app-media', ['find', ...args]);
 
     it('found: the serving app, the source file and its URL; shadowed: the other app\'s file of that path', () => {
       const run = gulpIn(project, ['media:find', '--path', 'blog/css/blog.css']);
