@@ -2,8 +2,8 @@
  * The TypeScript of this repository type-checks: `src/`, `test/`, `bench/` and `gulpfile.ts`, strict
  * (tsconfig.json). The tests run through tsx, which strips types without checking them, and
  * `npm test`'s pretest emits dist/ without checking either: this is where a type error fails the
- * suite. One `tsc --noEmit` in its own process, started first (.mocharc.cjs), so it runs beside the
- * other test files rather than before them.
+ * suite. One `tsc --noEmit` in its own process, handed out as any test file (.mocharc.cjs), so it
+ * runs beside the other test files rather than before them.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
