@@ -2,19 +2,25 @@
  * The programmatic API: config → discover apps → probe → plan (pure) → apply
  * → report. The gulp tasks are thin wrappers over these functions.
  */
-import { promises as fs, realpathSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { applyPlan, type AppOutcome } from './apply.js';
 import { checkAppEntry, finishChecks, type Finding } from './check.js';
-import { loadConfig, type ResolvedConfig } from './config/load.js';
+import { loadConfig, toDisplay, type ResolvedConfig } from './config/load.js';
 import { discoverApps } from './discover.js';
-import { isAppMediaError } from './errors.js';
+import { errors, isAppMediaError } from './errors.js';
 import { checkSafety } from './guards.js';
 import { planClean } from './plan-clean.js';
 import { finishLinkPlan, planAppLink, type AppPlan, type AppPlanInput, type LinkPlan } from './plan.js';
-import { isRace, probe, probeMediaRoot, realpathOfPath, type ProbeResult } from './probe.js';
+import { isRace, probe, probeMediaRoot, realpathOfPath, type ProbeResult, type RecordsTrust } from './probe.js';
+import { openFolder } from './fs/folder.js';
 import { acquireLock } from './fs/lock.js';
+import { MANIFEST_FILE } from './ownership.js';
 import { sweepLeftovers } from './fs/sweep.js';
+import { otherWriter } from './fs/trust.js';
+import { Workspace } from './fs/workspace.js';
 import { appReport, buildReport, logReport } from './report.js';
 import { checkBaseUrl, checkServed } from './served.js';
 import type { Report, RunOptions, TaskName } from './types.js';
@@ -38,6 +44,7 @@ export async function link(options: RunOptions = {}): Promise<Report> {
       walk: config.mode === 'copy' && options.dryRun ? 'all' : 'existing-copies',
       ignore: config.ignore,
       checksum: options.checksum ?? false,
+      trust: recordsTrust(config),
       ...(previous ? { previous } : {}),
       // Refusals come before any entry is looked at, and before anything is touched.
       onSources: (seen) => checkSafety(config, seen, { home: realHome() }),
@@ -68,7 +75,7 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   // kept fresh by this process, and a watching process's next runs would wait for it.
   try {
     if (!options.dryRun && (!first || first.plan.writes || first.probed.leftovers > 0)) {
-      session = await openSession(config.mediaRoot, true, options);
+      session = await openSession(config, 'link', true, options);
       // Unlocked (mediaRoot cannot be written), a first look that stopped early is still taken again in whole.
       if (session || !first || first.probed.stopped) {
         // The first plan is let go before the second is made: a copy's plan holds every file.
@@ -78,7 +85,7 @@ export async function link(options: RunOptions = {}): Promise<Report> {
       }
     }
     const { probed, plan } = first as Awaited<ReturnType<typeof look>>;
-    return await carryOut('link', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
+    return await carryOut('link', plan, config, probed.realMediaRoot, options, started, session, probed.manifest.ignored);
   } finally {
     await session?.close();
   }
@@ -86,26 +93,70 @@ export async function link(options: RunOptions = {}): Promise<Report> {
 
 interface Session {
   warnings: string[];
+  /** mediaRoot held open, with the run's temporary names (its lock's token). */
+  ws: Workspace;
   close(): Promise<void>;
 }
 
-/**
- * A writing run holds mediaRoot's lock (two runs at once end as one run
- * would) and first sweeps what an interrupted run left. Where mediaRoot cannot
- * be written at all, the run goes on unlocked: it can only report.
- */
-async function openSession(mediaRoot: string, create: boolean, options: RunOptions): Promise<Session | undefined> {
+/** Who may have written the records file (fs/manifest-file.ts), and how it is named in messages. */
+export function recordsTrust(config: ResolvedConfig): RecordsTrust {
+  let rootOwner: number | undefined;
   try {
-    if (create) await fs.mkdir(mediaRoot, { recursive: true });
+    rootOwner = statSync(config.mediaRoot).uid;
+  } catch {
+    rootOwner = undefined;
+  }
+  return { shared: config.sharedMediaRoot, rootOwner, display: toDisplay(config.projectRoot, path.join(config.mediaRoot, MANIFEST_FILE)) };
+}
+
+/**
+ * A writing run first makes sure no one else can write mediaRoot or a folder on the way to it
+ * (fs/trust.ts), unless the config says it is shared; then it holds mediaRoot's lock (two runs at
+ * once end as one run would) and mediaRoot itself, open, and sweeps what an interrupted run
+ * left. Where mediaRoot cannot be written at all, the run goes on unlocked: it can only report.
+ */
+async function openSession(config: ResolvedConfig, task: string, create: boolean, options: RunOptions): Promise<Session | undefined> {
+  const mediaRoot = config.mediaRoot;
+  if (!config.sharedMediaRoot) {
+    const writer = otherWriter(mediaRoot);
+    if (writer) {
+      const isRoot = path.resolve(writer.folder) === realpathOfPath(mediaRoot) || path.resolve(writer.folder) === path.resolve(mediaRoot);
+      throw errors.sharedRoot(config.file, toDisplay(config.projectRoot, writer.folder), writer.who, isRoot, task);
+    }
+  }
+  try {
+    if (create) mkdirSync(mediaRoot, { recursive: true });
     const lock = await acquireLock(mediaRoot, {
+      display: toDisplay(config.projectRoot, mediaRoot),
       onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this mediaRoot`),
     });
-    const swept = await sweepLeftovers(mediaRoot).catch(async (error: unknown) => {
+    let ws: Workspace | undefined;
+    try {
+      ws = new Workspace(openFolder(mediaRoot, { follow: true }), lock.token);
+      const swept = sweepLeftovers(ws, config.sharedMediaRoot);
+      const warnings: string[] = [];
+      if (swept.removed > 0) warnings.push(`removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`);
+      if (swept.left.length > 0) {
+        warnings.push(`left ${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')} (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run): mediaRoot is shared, so app-media cannot prove ${swept.left.length === 1 ? 'it is' : 'they are'} its own; remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`);
+      }
+      const held = ws;
+      return {
+        warnings,
+        ws: held,
+        close: async () => {
+          try {
+            held.close();
+          } finally {
+            held.root.close();
+            await lock.release();
+          }
+        },
+      };
+    } catch (error) {
+      ws?.root.close();
       await lock.release(); // not held by a run that goes on unlocked, or fails
       throw error;
-    });
-    const warnings = swept > 0 ? [`removed ${swept} temporary file${swept === 1 ? '' : 's'} left by an interrupted run`] : [];
-    return { warnings, close: () => lock.release() };
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM' || (code === 'ENOENT' && !create)) return undefined;
@@ -123,18 +174,19 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
   const config = loadConfig(options);
   checkSafety(config, { realMediaRoot: realpathOfPath(config.mediaRoot), realProjectRoot: realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
   const force = options.force ?? false;
-  let probed = await probeMediaRoot(config.mediaRoot);
+  const trust = recordsTrust(config);
+  let probed = probeMediaRoot(config.mediaRoot, trust);
   let plan = planClean(probed.entries, probed.manifest, force, config.projectRoot);
   let session: Session | undefined;
   try {
     if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
-      session = await openSession(config.mediaRoot, false, options);
+      session = await openSession(config, 'clean', false, options);
       if (session) {
-        probed = await probeMediaRoot(config.mediaRoot);
+        probed = probeMediaRoot(config.mediaRoot, trust);
         plan = planClean(probed.entries, probed.manifest, force, config.projectRoot);
       }
     }
-    return await carryOut('clean', plan, config, probed.realMediaRoot, options, started, session?.warnings ?? []);
+    return await carryOut('clean', plan, config, probed.realMediaRoot, options, started, session, probed.manifest.ignored);
   } finally {
     await session?.close();
   }
@@ -151,6 +203,7 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
     walk: 'existing-copies',
     ignore: config.ignore,
     published: true,
+    trust: recordsTrust(config),
     onSources: (seen) => checkSafety(config, seen, { home: realHome() }),
     // Each app is checked as soon as it is seen, and its walks let go (as link does).
     onApp: (facts, seen) => {
@@ -166,7 +219,7 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
     projectRoot: config.projectRoot,
     mediaRoot: config.mediaRoot,
     started,
-    warnings: [],
+    warnings: ignoredRecords(probed.manifest.ignored),
     apps: findings.map((finding) => appReport(config.projectRoot, config.mediaRoot, {
       name: finding.name,
       status: finding.status,
@@ -182,21 +235,44 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
   return report;
 }
 
-/** Applies a plan (or, in a dry run, reports it as it stands: the same path with the writes switched off). */
+/** The records file's entries that were not taken (ownership.ts), as a warning. */
+function ignoredRecords(ignored: readonly string[] | undefined): string[] {
+  if (!ignored || ignored.length === 0) return [];
+  const shown = ignored.slice(0, 5).join(', ');
+  return [`the records file lists ${ignored.length} entr${ignored.length === 1 ? 'y' : 'ies'} that app-media does not take (nothing was done with ${ignored.length === 1 ? 'it' : 'them'}): ${shown}${ignored.length > 5 ? `, and ${ignored.length - 5} more` : ''}`];
+}
+
+/**
+ * Applies a plan (or, in a dry run, reports it as it stands: the same path with the writes
+ * switched off). A plan that writes needs the session's workspace; a run that could not take
+ * one (mediaRoot cannot be written) gets a workspace that fails each write with the reason.
+ */
 async function carryOut(task: TaskName, plan: LinkPlan & { forget?: readonly string[] }, config: ResolvedConfig, realMediaRoot: string,
-  options: RunOptions, started: number, before: string[]): Promise<Report> {
+  options: RunOptions, started: number, session: Session | undefined, ignored?: readonly string[]): Promise<Report> {
   const dryRun = options.dryRun ?? false;
-  const { outcomes, warnings: applied } = dryRun
-    ? { outcomes: plan.apps.map(planned), warnings: [] }
-    : await applyPlan(plan, {
-      projectRoot: config.projectRoot,
-      mediaRoot: config.mediaRoot,
-      realMediaRoot,
-      relative: config.relative,
-      ignore: config.ignore,
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-  const warnings = [...before, ...applied];
+  let applied: { outcomes: AppOutcome[]; warnings: string[] };
+  if (dryRun) {
+    applied = { outcomes: plan.apps.map(planned), warnings: [] };
+  } else {
+    const unlocked = session ? undefined : unlockedWorkspace(config.mediaRoot, plan.writes);
+    try {
+      const ws = session?.ws ?? unlocked;
+      applied = await applyPlan(plan, {
+        projectRoot: config.projectRoot,
+        mediaRoot: config.mediaRoot,
+        realMediaRoot,
+        relative: config.relative,
+        ignore: config.ignore,
+        ws: ws as Workspace,
+        trust: recordsTrust(config),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    } finally {
+      unlocked?.root.close();
+    }
+  }
+  const warnings = [...ignoredRecords(ignored), ...(session?.warnings ?? []), ...applied.warnings];
+  const { outcomes } = applied;
 
   const report = buildReport({
     task,
@@ -233,6 +309,27 @@ function planned(plan: AppPlan): AppOutcome {
     reason: plan.reason,
     hint: plan.hint,
   };
+}
+
+/**
+ * A run that has something to write but could not take the lock (mediaRoot cannot be written:
+ * EACCES, a read-only file system) still carries out its plan, so that each app with something
+ * to do says why it failed. mediaRoot is opened if it can be; else a folder that fails each call.
+ */
+function unlockedWorkspace(mediaRoot: string, writes: boolean): Workspace {
+  try {
+    if (writes) mkdirSync(mediaRoot, { recursive: true }); // its error (EACCES) is each app's reason
+    return new Workspace(openFolder(mediaRoot, { follow: true }), randomBytes(8).toString('hex'));
+  } catch (error) {
+    return new Workspace(failingFolder(mediaRoot, error), randomBytes(8).toString('hex'));
+  }
+}
+
+function failingFolder(mediaRoot: string, error: unknown): import('./fs/folder.js').Folder {
+  const fail = (): never => {
+    throw error;
+  };
+  return { path: mediaRoot, dev: 0, ino: 0, at: fail, open: fail, stat: fail, here: fail, list: fail, chmod: fail, setTimes: fail, close: () => undefined };
 }
 
 function realHome(): string {

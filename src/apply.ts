@@ -2,14 +2,16 @@
  * Carries out a link plan: nothing here decides what may be touched, only how.
  * One app's failure is recorded and the others go on.
  */
-import { promises as fs, readlinkSync, unlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
-import { createCopy, EntryChanged, rmdirIfEmpty, removeListed, syncCopy, tempName, type CopyResult } from './fs/copy.js';
+import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, syncCopy, type CopyResult } from './fs/copy.js';
+import { withRealPaths } from './fs/folder.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
-import { saveRecords, type RecordChanges } from './fs/manifest-file.js';
+import { saveRecords, type RecordChanges, type RecordsTrust } from './fs/manifest-file.js';
+import { removeEmptyFolder, type Workspace } from './fs/workspace.js';
 import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
 import { stampCopy } from './fs/stamp.js';
 import { walkTree, type TreeFacts } from './fs/walk.js';
@@ -24,6 +26,10 @@ export interface ApplyContext {
   realMediaRoot: string;
   relative: boolean;
   ignore: readonly string[];
+  /** mediaRoot held open, with this run's temporary names (made by the caller, which closes it). */
+  ws: Workspace;
+  /** Whose records file may be read back before each write. */
+  trust: RecordsTrust;
   /** Told after each file a copy writes, with the run's totals so far. */
   onProgress?: (progress: { files: number; bytes: number }) => void;
 }
@@ -62,11 +68,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   for (const name of plan.forget ?? []) records.set(name, null);
   const pending = intentions(plan, ctx);
   try {
-    if (plan.writes) await fs.mkdir(ctx.mediaRoot, { recursive: true });
-    await saveRecords(ctx.mediaRoot, pending);
+    saveRecords(ctx.ws, ctx.trust, pending);
   } catch (error) {
     // mediaRoot (or its records file) cannot be written: nothing was touched, and every app with
     // something to do fails alike, with the system's reason and a hint, not as a stack trace.
+    withRealPaths(error);
     if (!isSystemError(error)) throw error;
     return { outcomes: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
   }
@@ -76,17 +82,21 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     try {
       for (const action of appPlan.actions) await run(action, appPlan, outcome, ctx, fallback, records, warnings);
     } catch (error) {
+      withRealPaths(error);
       outcome.status = 'error';
       if (error instanceof EntryInTheWay || error instanceof EntryChanged) {
         outcome.status = 'conflict';
         outcome.reason = error.message;
         outcome.hint = 'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
+      } else if (error instanceof SourceChanged) {
+        outcome.reason = error.message;
+        outcome.hint = 'a file of the app\'s media changed or vanished while app-media copied it: run again once the change is done';
       } else {
         describeError(error, outcome, ctx.projectRoot);
       }
       // Nothing was made: the pending record goes; what was there before keeps its old record.
       if (pending.has(appPlan.name) && !records.has(appPlan.name)) {
-        const stillThere = await exists(path.join(ctx.mediaRoot, appPlan.name));
+        const stillThere = exists(ctx.ws.root.at(appPlan.name));
         records.set(appPlan.name, stillThere ? appPlan.record ?? null : null);
       }
     }
@@ -102,7 +112,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     outcomes.push(await carryOut(appPlan));
     await takeTurn();
   }
-  await saveRecords(ctx.mediaRoot, records);
+  saveRecords(ctx.ws, ctx.trust, records);
   return { outcomes, warnings };
 }
 
@@ -139,21 +149,13 @@ function intentions(plan: Plan, ctx: ApplyContext): RecordChanges {
 
 async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: ApplyContext, fallback: Fallback,
   records: RecordChanges, warnings: string[]): Promise<void> {
-  const entryPath = path.join(ctx.mediaRoot, plan.name);
+  const { ws } = ctx;
   switch (action.op) {
     case 'adopt':
       records.set(plan.name, action.record);
       return;
     case 'remove-link': {
-      // Re-check right before: still a link, still the text the plan saw. (Synchronous, as making a link is.)
-      let text: string | undefined;
-      try {
-        text = readlinkSync(entryPath);
-      } catch {
-        text = undefined;
-      }
-      if (text !== action.linkText) throw new EntryInTheWay(`${plan.name} changed since it was checked`);
-      unlinkSync(entryPath);
+      removeLink(ctx, plan, action.linkText);
       records.set(plan.name, null);
       return;
     }
@@ -165,58 +167,84 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
     }
     case 'sync': {
       const app = requireApp(plan);
-      const result = await syncCopy(app.mediaDir, entryPath, action.copy, progressOf(ctx));
+      const result = await syncCopy(ws, app.mediaDir, plan.name, action.copy, plan.entryId, progressOf(ctx));
       outcome.files = result.files;
       outcome.bytes = result.bytes;
-      records.set(plan.name, stamped(copyRecord(ctx, plan, action.copy), entryPath, action.copy, plan.record));
+      records.set(plan.name, stamped(copyRecord(ctx, plan, action.copy), ctx, plan.name, action.copy, plan.record));
       return;
     }
     case 'remove-copy': {
       // Every file the record lists goes (remove-copy is planned only when none was edited),
       // so the record goes too, even when files added by hand keep the folder.
-      await removeListed(entryPath, action.copy);
-      await rmdirIfEmpty(entryPath);
+      const entry = openEntry(ws.root, plan.name, plan.entryId);
+      try {
+        await removeListed(entry, plan.name, action.copy);
+      } finally {
+        entry.close();
+      }
+      removeEmptyFolder(ws.root, plan.name);
       records.set(plan.name, null);
       return;
     }
     case 'copy-to-link': {
-      const aside = path.join(ctx.mediaRoot, tempName(plan.name));
-      await fs.rename(entryPath, aside);
-      // Set aside, the copy can no longer change under its published name: it must still hold
-      // just what the plan saw, or it goes back as it is (a person added or changed a file meanwhile).
-      const changed = changedSincePlan(await walkTree(aside), action.own);
+      const aside = ws.tempName(plan.name);
+      renameSync(ws.root.at(plan.name), ws.root.at(aside));
+      // Set aside, the copy can no longer change under its published name: it must be the folder the
+      // plan saw and still hold just what the plan saw, or it goes back as it is (a person added or
+      // changed a file meanwhile, or put another folder there).
+      let moved;
+      try {
+        moved = openEntry(ws.root, aside, plan.entryId);
+      } catch (error) {
+        if (!putBack(aside, plan.name, ctx, warnings)) records.set(plan.name, null);
+        throw error instanceof EntryChanged ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`) : error;
+      }
+      let changed: string | null;
+      try {
+        changed = changedSincePlan(await walkTree(moved.here()), action.own);
+      } catch (error) {
+        moved.close();
+        throw error;
+      }
       if (changed) {
+        moved.close();
         // Put back, it keeps its record; kept aside (its name was taken meanwhile), it has none.
-        if (!await putBack(aside, entryPath, plan.name, ctx, warnings)) records.set(plan.name, null);
+        if (!putBack(aside, plan.name, ctx, warnings)) records.set(plan.name, null);
         throw new EntryChanged(`${plan.name}: ${changed} in its copy since it was checked; the copy was left as it is`);
       }
       let made: Made;
       try {
         made = await createEntry(plan, action.strategies.filter((s) => s !== 'copy'), 'walk', ctx, fallback, warnings);
       } catch (error) {
+        moved.close();
         // No link could be made: the copy goes back where it was and is brought up to date.
-        if (!await putBack(aside, entryPath, plan.name, ctx, warnings)) {
+        if (!putBack(aside, plan.name, ctx, warnings)) {
           records.set(plan.name, null);
           throw error;
         }
         if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy')) throw error;
         const app = requireApp(plan);
-        const result = await syncCopy(app.mediaDir, entryPath, action.fallback, progressOf(ctx));
+        const result = await syncCopy(ws, app.mediaDir, plan.name, action.fallback, plan.entryId, progressOf(ctx));
         outcome.status = result.files > 0 ? 'copied' : 'up-to-date';
         outcome.mode = 'copy';
         outcome.reason = null;
         outcome.files = result.files;
         outcome.bytes = result.bytes;
-        records.set(plan.name, stamped(copyRecord(ctx, plan, action.fallback), entryPath, action.fallback, plan.record));
+        records.set(plan.name, stamped(copyRecord(ctx, plan, action.fallback), ctx, plan.name, action.fallback, plan.record));
         return;
       }
-      // The copy held only the tool's own files and folders (checked above): remove those. Whatever
-      // is left appeared in the last moments: kept under a name no run sweeps, and said.
-      // A file edited in these moments stops the removal: it stays, with the rest, in the kept folder.
-      await removeListed(aside, { deletes: action.own.files, rmdirs: action.own.dirs, seen: action.own.seen }).catch((error: unknown) => {
-        if (!(error instanceof EntryChanged)) throw error;
-      });
-      if (!await rmdirIfEmpty(aside)) await keepAside(aside, plan.name, ctx, warnings);
+      // The copy held only the tool's own files and folders (checked above): remove those, in the
+      // very folder that was checked. Whatever is left appeared in the last moments: kept under a
+      // name no run sweeps, and said. A file edited in these moments stops the removal: it stays,
+      // with the rest, in the kept folder.
+      try {
+        await removeListed(moved, aside, { deletes: action.own.files, rmdirs: action.own.dirs, seen: action.own.seen }).catch((error: unknown) => {
+          if (!(error instanceof EntryChanged)) throw error;
+        });
+      } finally {
+        moved.close();
+      }
+      if (!removeEmptyFolder(ws.root, aside)) keepAside(aside, plan.name, ctx, warnings);
       settle(outcome, plan, made);
       records.set(plan.name, made.record);
       return;
@@ -224,9 +252,42 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
   }
 }
 
+/**
+ * The tool's own link at `plan.name`, removed: renamed aside first, then checked to be the very
+ * link the plan saw (a link, same text, same inode), and only then unlinked. Anything else found
+ * there is put back as it was.
+ */
+function removeLink(ctx: ApplyContext, plan: AppPlan, linkText: string): void {
+  const { ws } = ctx;
+  let text: string | undefined;
+  try {
+    text = readlinkSync(ws.root.at(plan.name));
+  } catch {
+    text = undefined;
+  }
+  if (text !== linkText) throw new EntryInTheWay(`${plan.name} changed since it was checked`);
+  const aside = ws.tempName(plan.name);
+  renameSync(ws.root.at(plan.name), ws.root.at(aside));
+  const stat = lstatSync(ws.root.at(aside), { throwIfNoEntry: false });
+  let movedText: string | undefined;
+  try {
+    movedText = stat?.isSymbolicLink() ? readlinkSync(ws.root.at(aside)) : undefined;
+  } catch {
+    movedText = undefined;
+  }
+  const same = stat !== undefined && movedText === linkText && (plan.entryId === undefined || (stat.ino === plan.entryId.ino && stat.dev === plan.entryId.dev));
+  if (!same) {
+    if (stat && !putBack(aside, plan.name, ctx, [])) {
+      throw new EntryInTheWay(`${plan.name} changed since it was checked, and its name was taken meanwhile; what was there is kept aside`);
+    }
+    throw new EntryInTheWay(`${plan.name} changed since it was checked`);
+  }
+  unlinkSync(ws.root.at(aside));
+}
+
 /** What differs between a copy set aside and what the plan saw of it ("1 file added"), or null. */
 export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | null {
-  const added = [...tree.files.keys()].filter((rel) => !own.seen.has(rel)).length + tree.skipped.length + (tree.temporary ?? 0);
+  const added = [...tree.files.keys()].filter((rel) => !own.seen.has(rel)).length + tree.skipped.length;
   const edited = [...tree.files].filter(([rel, facts]) => own.seen.has(rel) && !sameFacts(facts, own.seen.get(rel))).length;
   const dirs = new Set(own.dirs);
   const folders = tree.dirs.filter((dir) => !dirs.has(dir)).length;
@@ -238,32 +299,33 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
   return parts.length > 0 ? parts.join(', ') : null;
 }
 
-/** The copy back under its name; if something took that name meanwhile, kept aside (never swept). */
-export async function putBack(aside: string, entryPath: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[]): Promise<boolean> {
+/** What was set aside, back under its name; if something took that name meanwhile, kept aside (never swept). */
+export function putBack(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot' | 'ws'>, warnings: string[]): boolean {
   // rename() would replace an empty folder made there meanwhile: look first (a folder is a folder).
-  if (!await exists(entryPath)) {
+  if (!exists(ctx.ws.root.at(name))) {
     try {
-      await fs.rename(aside, entryPath);
+      renameSync(ctx.ws.root.at(aside), ctx.ws.root.at(name));
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
     }
   }
-  await keepAside(aside, name, ctx, warnings, 'taken');
+  keepAside(aside, name, ctx, warnings, 'taken');
   return false;
 }
 
 /** Whether anything (a link included) is at `file`. */
-async function exists(file: string): Promise<boolean> {
-  return fs.lstat(file).then(() => true, () => false);
+function exists(file: string): boolean {
+  return lstatSync(file, { throwIfNoEntry: false }) !== undefined;
 }
 
-/** A folder set aside that holds files a person put there: renamed so no run sweeps it, and named in a warning. */
-export async function keepAside(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot'>, warnings: string[],
-  why: 'files-added' | 'taken' = 'files-added'): Promise<string> {
-  const kept = path.join(ctx.mediaRoot, `${KEPT_MARK}${name}-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
-  await fs.rename(aside, kept);
+/** What was set aside that holds files a person put there: renamed so no run sweeps it, and named in a warning. */
+export function keepAside(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot' | 'ws'>, warnings: string[],
+  why: 'files-added' | 'taken' = 'files-added'): string {
+  const keptName = `${KEPT_MARK}${name.slice(0, 64)}-${new Date().toISOString().replace(/[:.]/g, '-')}-${ctx.ws.token.slice(0, 8)}`;
+  renameSync(ctx.ws.root.at(aside), ctx.ws.root.at(keptName));
+  const kept = path.join(ctx.mediaRoot, keptName);
   const where = `${toDisplay(ctx.projectRoot, kept)}/`;
   warnings.push(why === 'taken'
     ? `${name}: something took its place while its old copy was set aside; the old copy is kept in ${where} (remove it when you no longer need it: no run removes it)`
@@ -301,18 +363,17 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       }
       const walked = copy === 'walk' ? await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }) : undefined;
       const copyPlan = walked ? planCopy(walked, undefined, undefined) : copy as CopyPlan;
-      const result = await createCopy(app.mediaDir, path.join(ctx.mediaRoot, plan.name), copyPlan, progressOf(ctx)).catch((error: unknown) => {
+      const result = await createCopy(ctx.ws, app.mediaDir, plan.name, copyPlan, progressOf(ctx)).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
         throw error;
       });
-      const entryPath = path.join(ctx.mediaRoot, plan.name);
-      const made: Made = { mode: 'copy', result, record: stamped(copyRecord(ctx, plan, copyPlan), entryPath, copyPlan, plan.record) };
+      const made: Made = { mode: 'copy', result, record: stamped(copyRecord(ctx, plan, copyPlan), ctx, plan.name, copyPlan, plan.record) };
       if (walked) made.walked = walked;
       return made;
     }
     const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
     try {
-      makeLink({ kind: strategy, folder: ctx.realMediaRoot, name: plan.name, text });
+      makeLink({ kind: strategy, folder: ctx.ws.root, name: plan.name, text });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
       if (!isLinkRefusal(error)) throw error;
@@ -320,7 +381,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       lastRefusal = error;
       continue;
     }
-    const check = checkLink(path.join(ctx.realMediaRoot, plan.name), app.mediaDir, plan.sourceId);
+    const check = checkLink(ctx.ws.root, plan.name, app.mediaDir, plan.sourceId);
     if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
     if (strategy === 'junction' && !fallback.warned) {
       fallback.warned = true;
@@ -359,10 +420,10 @@ function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecor
  * the copy's folders changed; when nothing in them did and the record says the same, the old
  * ones (still true); none otherwise.
  */
-function stamped(record: CopyRecord, entryPath: string, copy: CopyPlan, before: OwnRecord | undefined): CopyRecord {
+function stamped(record: CopyRecord, ctx: ApplyContext, name: string, copy: CopyPlan, before: OwnRecord | undefined): CopyRecord {
   const changed = copy.writes.length + copy.deletes.length + copy.mkdirs.length + copy.rmdirs.length > 0;
   const previous = before?.kind === 'copy' ? before.stamps : undefined;
-  const stamps = !changed && before?.kind === 'copy' && sameRecord(record, before) ? previous : stampCopy(entryPath, record, previous);
+  const stamps = !changed && before?.kind === 'copy' && sameRecord(record, before) ? previous : stampCopy(ctx.ws.root, name, record, previous);
   if (stamps) record.stamps = stamps;
   return record;
 }

@@ -55,6 +55,11 @@ function checkApp(facts: AppFacts, record: OwnRecord | undefined, looksSecret: (
   const { app, source, entry } = facts;
   const own = isOwn(entry, record, facts.entryTree, facts.sourceTree);
 
+  if (source.kind === 'escape') {
+    return finding(app.name, app, 'escape', own ? entryMode(entry, record) : null,
+      `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'})${own ? '; its old entry still publishes it' : ''}`,
+      `replace the link with the folder itself, inside the app, then ${RUN_LINK}`);
+  }
   if (source.kind !== 'dir' || source.real === undefined) {
     if (own) {
       return finding(app.name, app, 'stale', entryMode(entry, record), `the app has no ${app.mediaDirname}/${app.name}/ folder any more, but its old entry is still published`,

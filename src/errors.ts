@@ -19,7 +19,10 @@ export type AppMediaErrorCode =
   | 'APP_MEDIA_UNSAFE_MEDIA_ROOT'
   | 'APP_MEDIA_LOOP'
   | 'APP_MEDIA_BAD_FLAG'
-  | 'APP_MEDIA_LINK_REFUSED';
+  | 'APP_MEDIA_LINK_REFUSED'
+  | 'APP_MEDIA_SHARED_ROOT'
+  | 'APP_MEDIA_FOREIGN_RECORDS'
+  | 'APP_MEDIA_FOREIGN_LOCK';
 
 export interface AppMediaErrorDetails {
   /** The file at fault, relative to the project root where possible. */
@@ -176,6 +179,32 @@ export const errors = {
   },
   badFlag(flag: string, message: string, hint: string): AppMediaError {
     return new AppMediaError('APP_MEDIA_BAD_FLAG', message, hint, at(undefined, flag));
+  },
+  sharedRoot(file: string | undefined, folder: string, who: string, isMediaRoot: boolean, task: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_SHARED_ROOT',
+      `refusing to write: ${isMediaRoot ? 'mediaRoot' : 'a folder on the way to mediaRoot'}, ${folder}, can be written by ${who}, who could then make app-media delete or write through a link elsewhere`,
+      who.startsWith('user ')
+        ? `run the task as that user (for example: sudo -u ${who.split(' ')[1] ?? 'that-user'} npx app-media ${task}), or make the folder writable only by you (chown, chmod go-w); if sharing it is intended, set "sharedMediaRoot": true and read "Who may write mediaRoot" in docs/safety.md first`
+        : `make the folder writable only by you (chmod go-w, or chown it to you), or run the task as its owner; if sharing it is intended, set "sharedMediaRoot": true and read "Who may write mediaRoot" in docs/safety.md first`,
+      at(file, isMediaRoot ? 'mediaRoot' : undefined),
+    );
+  },
+  foreignRecords(file: string, why: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_FOREIGN_RECORDS',
+      `this is not app-media's records file (${why}); it was left as it is and nothing was done`,
+      'app-media never writes over it: if the file is yours, move it out of mediaRoot; if it is a damaged records file of app-media, remove it (the entries it listed are then treated as not made by app-media, and left alone)',
+      at(file),
+    );
+  },
+  foreignLock(file: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_FOREIGN_LOCK',
+      'a file with the name of app-media\'s lock is there, but it is not one of its locks; it was left as it is and nothing was done',
+      'app-media reserves this name: move the file out of mediaRoot, then run again',
+      at(file),
+    );
   },
   linkRefused(cause: NodeJS.ErrnoException): AppMediaError {
     return new AppMediaError(

@@ -25,6 +25,7 @@ export const configFields = {
   relative: { type: 'boolean', description: 'relative link targets, so the tree survives moves and containers' },
   ignore: { type: 'globs', description: 'copy mode: files and folders never copied' },
   exposed: { type: 'globs', description: 'media:verify: more patterns of published files that look secret, added to the default list' },
+  sharedMediaRoot: { type: 'boolean', description: 'mediaRoot may be written by other users on purpose (uploads): write in it anyway (see "Who may write mediaRoot" in docs/safety.md)' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type ConfigField = keyof typeof configFields;
@@ -44,6 +45,7 @@ export const defaults = {
   discover: false,
   mode: 'auto' as Mode,
   relative: true,
+  sharedMediaRoot: false,
   ignore: ['.*', '*~'] as readonly string[],
   /** Published files that look secret: media:verify reports them as `exposed`. */
   exposed: ['.env', '.env.*', '.git', '*.pem', '*.key', 'id_rsa*', '.npmrc'] as readonly string[],

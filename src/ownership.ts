@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { EntryMode } from './types.js';
+import { isEntryName, isPlainPath } from './util/names.js';
 
 export const MANIFEST_FILE = '.app-media.json';
 export const MANIFEST_VERSION = 1;
@@ -57,7 +58,16 @@ export interface Manifest {
   tool: 'gulp-app-media';
   version: number;
   entries: Record<string, OwnRecord>;
+  /**
+   * What the file held that the tool did not take (not written back): entries under names that
+   * are not app names, or whose record is malformed. Anyone who can write mediaRoot can write the
+   * file, so no name from it is ever joined to a path unless it is a plain name.
+   */
+  ignored?: string[];
 }
+
+/** Why a records file is not the tool's (it is then never used, nor overwritten), or undefined. */
+export type ForeignReason = string | undefined;
 
 export function emptyManifest(): Manifest {
   return { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries: Object.create(null) as Record<string, OwnRecord> };
@@ -149,20 +159,44 @@ function isAbsoluteAnywhere(text: string): boolean {
   return path.posix.isAbsolute(text) || path.win32.isAbsolute(text);
 }
 
-/** Parses the manifest file's text; anything unreadable proves nothing (an empty manifest). */
-export function parseManifest(text: string | undefined): Manifest {
-  if (text === undefined) return emptyManifest();
+/**
+ * Parses the records file's text (undefined: there is none). A file that is not the tool's
+ * format is `foreign`: the caller refuses to use it or write over it. Within the tool's format,
+ * an entry whose name is not an app name, or whose record is malformed, is left out and named
+ * in `ignored`: it proves nothing, and nothing is done with it.
+ */
+export function parseManifest(text: string | undefined): { manifest: Manifest; foreign?: string } {
+  if (text === undefined) return { manifest: emptyManifest() };
+  let raw: unknown;
   try {
-    const raw = JSON.parse(text) as Partial<Manifest>;
-    if (raw.tool !== 'gulp-app-media' || typeof raw.entries !== 'object' || raw.entries === null) return emptyManifest();
-    const entries: Record<string, OwnRecord> = Object.create(null) as Record<string, OwnRecord>;
-    for (const [name, record] of Object.entries(raw.entries)) {
-      if (isRecord(record)) entries[name] = withValidStamps(record);
-    }
-    return { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries };
+    raw = JSON.parse(text);
   } catch {
-    return emptyManifest();
+    return { manifest: emptyManifest(), foreign: 'it is not JSON' };
   }
+  const top = raw as Partial<Manifest> | null;
+  if (typeof top !== 'object' || top === null || Array.isArray(top) || top.tool !== 'gulp-app-media'
+    || typeof top.entries !== 'object' || top.entries === null || Array.isArray(top.entries)) {
+    return { manifest: emptyManifest(), foreign: 'it is not in the format app-media writes' };
+  }
+  if (typeof top.version !== 'number' || top.version > MANIFEST_VERSION) {
+    return { manifest: emptyManifest(), foreign: `it has version ${JSON.stringify(top.version)}, which this app-media does not know` };
+  }
+  const entries: Record<string, OwnRecord> = Object.create(null) as Record<string, OwnRecord>;
+  const ignored: string[] = [];
+  for (const [name, record] of Object.entries(top.entries)) {
+    if (!isEntryName(name)) ignored.push(`${shown(name)} (not an app name)`);
+    else if (!isRecord(record)) ignored.push(`${shown(name)} (its record is malformed)`);
+    else entries[name] = withValidStamps(record);
+  }
+  const manifest: Manifest = { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries };
+  if (ignored.length > 0) manifest.ignored = ignored;
+  return { manifest };
+}
+
+/** A name from the file as a message may show it: quoted, control characters escaped, cut short. */
+function shown(name: string): string {
+  const quoted = JSON.stringify(name);
+  return quoted.length > 60 ? `${quoted.slice(0, 57)}..."` : quoted;
 }
 
 /** Stamps that are not a map of numbers prove nothing: dropped, the record kept (its folders are listed). */
@@ -170,7 +204,7 @@ function withValidStamps(record: OwnRecord): OwnRecord {
   if (record.kind !== 'copy' || record.stamps === undefined) return record;
   const stamps = record.stamps as unknown;
   const valid = typeof stamps === 'object' && stamps !== null && !Array.isArray(stamps)
-    && Object.values(stamps).every((value) => typeof value === 'number' && Number.isFinite(value));
+    && Object.entries(stamps).every(([rel, value]) => (rel === '.' || isPlainPath(rel)) && typeof value === 'number' && Number.isFinite(value));
   if (valid) return record;
   const { stamps: _dropped, ...rest } = record;
   return rest;
@@ -200,19 +234,37 @@ export function recordedListing(record: CopyRecord): Map<string, Map<string, 'fi
   return listing;
 }
 
+const HASH = /^sha256:[0-9a-f]{64}$/;
+const MAX_SOURCE = 4096;
+
+/**
+ * A record of the tool's format, every path in it a plain relative path (so no name from it can
+ * lead a walk, a write or a delete outside its entry), every number a number.
+ */
 function isRecord(value: unknown): value is OwnRecord {
-  if (typeof value !== 'object' || value === null) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const record = value as Record<string, unknown>;
-  if (typeof record['source'] !== 'string') return false;
+  if (typeof record['source'] !== 'string' || record['source'].length > MAX_SOURCE) return false;
   if (record['kind'] === 'copy') {
-    return typeof record['files'] === 'object' && record['files'] !== null
-      && (record['dirs'] === undefined || (Array.isArray(record['dirs']) && record['dirs'].every((dir) => typeof dir === 'string')));
+    return isFileMap(record['files'])
+      && (record['dirs'] === undefined || (Array.isArray(record['dirs']) && record['dirs'].every((dir) => typeof dir === 'string' && isPlainPath(dir))));
   }
   if (record['kind'] === 'pending') {
-    return Array.isArray(record['targets']) && record['targets'].every((target) => typeof target === 'string')
-      && (record['files'] === undefined || (typeof record['files'] === 'object' && record['files'] !== null));
+    return Array.isArray(record['targets']) && record['targets'].every((target) => typeof target === 'string' && HASH.test(target))
+      && (record['files'] === undefined || isFileMap(record['files']));
   }
-  return (record['kind'] === 'symlink' || record['kind'] === 'junction') && typeof record['target'] === 'string';
+  return (record['kind'] === 'symlink' || record['kind'] === 'junction') && typeof record['target'] === 'string' && HASH.test(record['target']);
+}
+
+/** `{ "css/site.css": [size, mtime] }`: plain relative paths, a whole non-negative size, a finite time. */
+function isFileMap(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const [rel, facts] of Object.entries(value)) {
+    if (!isPlainPath(rel) || !Array.isArray(facts) || facts.length !== 2) return false;
+    const [size, mtime] = facts as unknown[];
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || typeof mtime !== 'number' || !Number.isFinite(mtime)) return false;
+  }
+  return true;
 }
 
 /**

@@ -20,6 +20,7 @@ export function planClean(entries: readonly RootEntry[], manifest: Manifest, for
   for (const { name, entry, tree, unreadable } of entries) {
     const record = manifest.entries[name];
     const plan: AppPlan = { name, app: undefined, status: 'foreign', mode: null, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
+    if (entry.id) plan.entryId = entry.id;
 
     if (unreadable) {
       // It could not be looked at (a folder of its copy, or the entry itself): left as it is, and

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import type { App } from './discover.js';
-import type { FolderId } from './fs/link.js';
+import type { FolderId } from './fs/folder.js';
+import { copyMode } from './fs/source.js';
 import type { FileFacts, TreeFacts } from './fs/walk.js';
 import { toDisplay } from './config/load.js';
 import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from './ownership.js';
@@ -39,6 +40,8 @@ export interface CopyPlan {
    * (null: nothing): apply looks again right before, and leaves alone a file changed since.
    */
   seen?: Map<string, FileFacts | null>;
+  /** Files of the source that are links to a file inside it: read at the real path they lead to. */
+  links?: ReadonlyMap<string, string>;
 }
 
 /** What a copy held when the plan was made, all of it the tool's: what `copy-to-link` may remove. */
@@ -82,6 +85,8 @@ export interface AppPlan {
   ignored?: number;
   /** The media folder's device and inode as probed: a link made for it must lead there. */
   sourceId?: FolderId;
+  /** The entry's own device and inode as probed: apply removes or changes only that very entry. */
+  entryId?: FolderId;
 }
 
 /** What planning one app takes: the config's choices, and what the probe saw of mediaRoot and the project. */
@@ -154,6 +159,7 @@ function planApp(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], r
   const { app, source } = facts;
   const plan = base(app.name, app, 'up-to-date', null);
   if (record) plan.record = record;
+  if (facts.entry.id) plan.entryId = facts.entry.id;
   if (facts.unreadable) return unreadableEntry(plan, facts.unreadable, input.projectRoot);
 
   if (source.kind !== 'dir' || source.real === undefined) {
@@ -289,14 +295,21 @@ function planEntry(facts: AppFacts, input: AppPlanInput, strategies: Strategy[],
 
 function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefined, input: AppPlanInput): AppPlan {
   const { app, source, entry } = facts;
-  plan.status = 'no-media';
   const expected = `${app.mediaDirname}/${app.name}/`;
-  plan.reason = source.kind === 'not-dir' ? `${expected} is not a folder` : `the app has no ${expected} folder`;
-  if (source.misnamed) plan.hint = `found ${source.misnamed.found}: ${source.misnamed.fix}`;
-  // The app's own entry outlived its media folder: prune it like an unclaimed one.
-  const pruned = input.prune ? planUnclaimed(app.name, entry, record, facts.entryTree) : undefined;
+  if (source.kind === 'escape') {
+    plan.status = 'escape';
+    plan.reason = `${expected} leads outside the app's folder (to ${source.real ?? '?'}): nothing of it is published`;
+    plan.hint = 'replace the link with the folder itself, inside the app; a media folder must be the app\'s own';
+  } else {
+    plan.status = 'no-media';
+    plan.reason = source.kind === 'not-dir' ? `${expected} is not a folder` : `the app has no ${expected} folder`;
+    if (source.misnamed) plan.hint = `found ${source.misnamed.found}: ${source.misnamed.fix}`;
+  }
+  // The app's own entry outlived its media folder (or would publish what lies outside the app): removed like an unclaimed one.
+  const pruned = input.prune || source.kind === 'escape' ? planUnclaimed(app.name, entry, record, facts.entryTree) : undefined;
   if (pruned) {
     pruned.app = app;
+    if (source.kind === 'escape') pruned.status = 'escape';
     pruned.reason = `${plan.reason}; its old entry is removed`;
     pruned.hint = plan.hint;
     return pruned;
@@ -308,6 +321,7 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
 function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, tree: TreeFacts | undefined): AppPlan | undefined {
   if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
     const plan = base(name, undefined, 'pruned', recordMode(record, 'symlink'));
+    if (entry.id) plan.entryId = entry.id;
     plan.reason = entry.resolved === null ? 'its link was dangling' : 'no configured app claims it';
     plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
     return plan;
@@ -315,6 +329,7 @@ function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | unde
   if (entry.kind === 'dir' && ownsCopy(record) && tree && provesCopy(record, tree, undefined)) {
     const removal = planCopyRemoval(tree, record, false);
     const plan = base(name, undefined, 'pruned', 'copy');
+    if (entry.id) plan.entryId = entry.id;
     if (removal.kept.some((kept) => kept.why === 'edited')) {
       const kept = keptFiles(plan, removal, 'the copy of an app no longer configured was kept: ');
       kept.hint = 'save the changes you want, then run media:clean --force to remove the copy (or remove it by hand)';
@@ -387,6 +402,7 @@ function sameContents(a: FileFacts, b: FileFacts): boolean {
  */
 export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | PendingRecord | undefined): CopyPlan {
   const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
+  if (source.links) plan.links = source.links;
   const recorded = recordedFiles(record);
   const destDirs = new Set(dest?.dirs ?? []);
   // Links and special files in the copy were not made by the tool: nothing is
@@ -415,7 +431,7 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     } else if (sameContents(current, facts)) {
       plan.unchanged.set(rel, facts);
       // Same contents, another time (--checksum) or mode: only those are set right, nothing is rewritten.
-      if (!sameFacts(current, facts) || current.mode !== facts.mode) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
+      if (!sameFacts(current, facts) || current.mode !== copyMode(facts.mode)) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
     } else if (sameFacts(current, recorded[rel])) {
       plan.writes.push(writeOf(rel, facts));
     } else {

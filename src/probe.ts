@@ -4,16 +4,17 @@
  * Read-only.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, promises as fs, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
 import type { App } from './discover.js';
-import type { FolderId } from './fs/link.js';
+import type { FolderId } from './fs/folder.js';
+import { readRecords, type RecordsTrust } from './fs/manifest-file.js';
 import { realPaths, type RealPathOf } from './fs/real-paths.js';
 import { lstatOrUndefined } from './fs/look.js';
-import { KEPT_MARK } from './fs/temp.js';
-import { isEmptyTree, walkTreeSync, type TreeFacts } from './fs/walk.js';
-import { MANIFEST_FILE, parseManifest, recordedListing, type Manifest, type OwnRecord } from './ownership.js';
+import { hasTraces } from './fs/sweep.js';
+import { isEmptyTree, isInside, walkTreeSync, type TreeFacts } from './fs/walk.js';
+import { emptyManifest, recordedListing, type Manifest, type OwnRecord } from './ownership.js';
 import { isSystemError, type SystemError } from './system-errors.js';
 import { nearest } from './util/nearest.js';
 import { turnTaker } from './util/turns.js';
@@ -28,10 +29,13 @@ export interface EntryFacts {
   resolved?: string | null;
   /** For a folder: whether it holds anything. */
   empty?: boolean;
+  /** The entry's own device and inode (lstat): apply acts only on the very entry the plan saw. */
+  id?: FolderId;
 }
 
 export interface SourceFacts {
-  kind: 'dir' | 'missing' | 'not-dir';
+  /** `escape`: the media folder resolves outside its app's folder (it is, or passes through, a link leading out). */
+  kind: 'dir' | 'missing' | 'not-dir' | 'escape';
   real?: string;
   /** The folder's device and inode as the probe saw them: a new link is checked against them. */
   id?: FolderId;
@@ -86,6 +90,9 @@ export interface ProbeResult {
   stopped?: boolean;
 }
 
+/** What the look at the records file needs: who may have written it, how to name it. */
+export type { RecordsTrust };
+
 export interface ProbeOptions {
   /**
    * Walk trees for copy planning: 'all' apps (a dry run shows every file a new copy would
@@ -97,6 +104,8 @@ export interface ProbeOptions {
   published?: boolean;
   /** Hash files present on both sides with equal sizes, so contents decide (`--checksum`). */
   checksum?: boolean;
+  /** Whose records file is taken as the tool's. */
+  trust: RecordsTrust;
   /** An earlier look of the same run, whose source facts (and walks) are reused. */
   previous?: ProbeResult;
   /**
@@ -126,8 +135,7 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   const mediaRootExists = lstatOrUndefined(mediaRoot) !== undefined;
   const realMediaRoot = realpathOfPath(mediaRoot);
   const realProjectRoot = realpathOfPath(projectRoot);
-  const manifestText = mediaRootExists ? readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)) : undefined;
-  const manifest = parseManifest(manifestText);
+  const manifest = mediaRootExists ? readRecords(mediaRoot, options.trust) : emptyManifest();
 
   // The look taken again under the lock reuses the sources' facts: the lock guards mediaRoot,
   // and the sources may change at any time either way. All of them, also those of apps a first
@@ -152,13 +160,10 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
   options.onSources?.({ ...root, apps: sources });
   const facts: AppFacts[] = [];
   let stopped = false;
-  // Temporary files a crash left in a copy, counted before its walk may be let go: they make the run sweep.
-  let inCopies = 0;
   for (const { app, source } of sources) {
     const fact = await appFacts(app, source, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], options)
       .catch((error: unknown): AppFacts => ({ app, source, entry: { kind: 'other' }, unreadable: asUnreadable(error) }));
     facts.push(fact);
-    inCopies += fact.entryTree?.temporary ?? 0;
     const verdict = options.onApp?.(fact, root) ?? 'keep';
     if (verdict === 'stop') {
       stopped = true;
@@ -175,8 +180,8 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
     if (claimed.has(name)) continue;
     unclaimed.push(rootEntry(mediaRoot, name, manifest));
   }
-  const atTop = mediaRootExists ? countTraces(mediaRoot) : 0;
-  return { ...root, apps: facts, sources, unclaimed, leftovers: inCopies + atTop, ...(stopped ? { stopped } : {}) };
+  const leftovers = mediaRootExists && tracesIn(mediaRoot) ? 1 : 0;
+  return { ...root, apps: facts, sources, unclaimed, leftovers, ...(stopped ? { stopped } : {}) };
 }
 
 /**
@@ -235,39 +240,35 @@ function servedTree(served: string): TreeFacts | undefined {
   }
 }
 
-/** Names in mediaRoot that another run made: its lock, lock files moved aside, temporary files. */
-function countTraces(mediaRoot: string): number {
+/** Whether mediaRoot holds what another run left (its lock, or the leftovers of a run killed): the run then takes the lock and sweeps. */
+function tracesIn(mediaRoot: string): boolean {
   let names: string[];
   try {
     names = readdirSync(mediaRoot);
   } catch {
-    return 0;
+    return false;
   }
-  return names.filter(isTrace).length;
+  return hasTraces(names, mediaRoot);
 }
 
-/** A name another run left in mediaRoot (lock, temporary file): not the records, not a folder kept for a person. */
-function isTrace(name: string): boolean {
-  return name.startsWith('.app-media') && name !== MANIFEST_FILE && !name.startsWith(KEPT_MARK);
-}
-
-/** Every entry of mediaRoot (but the records file and temporary names), for clean. */
-export async function probeMediaRoot(mediaRoot: string): Promise<{ realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[]; leftovers: number }> {
+/** Every entry of mediaRoot (but the tool's own files), for clean. */
+export function probeMediaRoot(mediaRoot: string, trust: RecordsTrust): { realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[]; leftovers: number } {
   const realMediaRoot = realpathOfPath(mediaRoot);
-  const names = await fs.readdir(mediaRoot).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (names === undefined) return { realMediaRoot, mediaRootExists: false, manifest: parseManifest(undefined), entries: [], leftovers: 0 };
-  const manifest = parseManifest(readOrUndefined(path.join(mediaRoot, MANIFEST_FILE)));
-  // The tool's own files (records, lock, temporary names) all start with `.app-media`.
+  let names: string[];
+  try {
+    names = readdirSync(mediaRoot);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return { realMediaRoot, mediaRootExists: false, manifest: emptyManifest(), entries: [], leftovers: 0 };
+  }
+  const manifest = readRecords(mediaRoot, trust);
+  // Names the tool reserves for itself (records, lock, temporary and kept names) all start with
+  // `.app-media`; an app name never starts with a dot.
   const listed = new Set(names.filter((name) => !name.startsWith('.app-media')));
   // A record whose entry is gone still shows, so clean can drop it.
   for (const name of Object.keys(manifest.entries)) listed.add(name);
   const entries = [...listed].sort().map((name) => rootEntry(mediaRoot, name, manifest));
-  const traces = names.filter(isTrace).length;
-  const inCopies = entries.reduce((sum, entry) => sum + (entry.tree?.temporary ?? 0), 0);
-  return { realMediaRoot, mediaRootExists: true, manifest, entries, leftovers: traces + inCopies };
+  return { realMediaRoot, mediaRootExists: true, manifest, entries, leftovers: hasTraces(names, mediaRoot) ? 1 : 0 };
 }
 
 function rootEntry(mediaRoot: string, name: string, manifest: Manifest): RootEntry {
@@ -296,6 +297,7 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
   return lookAgainOnRace(() => {
     const stat = lstatOrUndefined(full);
     if (!stat) return { entry: { kind: 'missing' } };
+    const id = { dev: stat.dev, ino: stat.ino };
     if (stat.isSymbolicLink()) {
       const linkText = readlinkSync(full);
       let resolved: string | null = null;
@@ -304,15 +306,15 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
       } catch {
         resolved = null; // dangling, or a loop
       }
-      return { entry: { kind: 'symlink', linkText, resolved } };
+      return { entry: { kind: 'symlink', linkText, resolved, id } };
     }
     if (stat.isDirectory()) {
       // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
-      if (!wantTree()) return { entry: { kind: 'dir', empty: readdirSync(full).length === 0 } };
+      if (!wantTree()) return { entry: { kind: 'dir', empty: readdirSync(full).length === 0, id } };
       // A copy whose record has folder stamps: folders still stamped need no listing (fs/stamp.ts).
       const known = record?.kind === 'copy' && record.stamps ? { stamps: record.stamps, listing: recordedListing(record), rootMtimeMs: stat.mtimeMs } : undefined;
       const tree = walkTreeSync(full, known ? { known } : {});
-      return { entry: { kind: 'dir', empty: isEmptyTree(tree) }, tree };
+      return { entry: { kind: 'dir', empty: isEmptyTree(tree), id }, tree };
     }
     return { entry: { kind: stat.isFile() ? 'file' : 'other' } };
   });
@@ -349,9 +351,25 @@ async function hashPairs(sourceDir: string, entryDir: string, source: TreeFacts,
   }, { concurrency: 8 });
 }
 
+/**
+ * The SHA-256 of a regular file's contents, opened without following a link and without blocking;
+ * anything else (a link, a FIFO put there since the walk) hashes to a mark no file matches.
+ */
 async function hashFile(file: string): Promise<string> {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENXIO') return 'not-a-file';
+    throw error;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    return 'not-a-file';
+  }
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream('', { fd })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -361,7 +379,11 @@ function sourceFacts(app: App, realOf: RealPathOf): SourceFacts {
     const own = lstatSync(app.mediaDir);
     const stat = own.isSymbolicLink() ? statSync(app.mediaDir) : own;
     if (!stat.isDirectory()) return { kind: 'not-dir' };
-    return { kind: 'dir', real: realOf(app.mediaDir, own), id: { dev: stat.dev, ino: stat.ino } };
+    const real = realOf(app.mediaDir, own);
+    // A media folder that is (or passes through) a link leading out of its app's folder would
+    // publish whatever it leads to: refused, whoever made the link.
+    if (!isInside(realOf(app.appDir), real)) return { kind: 'escape', real };
+    return { kind: 'dir', real, id: { dev: stat.dev, ino: stat.ino } };
   } catch {
     const misnamed = findMisnaming(app);
     return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };
@@ -406,14 +428,6 @@ function subfolders(dir: string): string[] | undefined {
   try {
     const entries = readdirSync(dir, { withFileTypes: true });
     return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
-  } catch {
-    return undefined;
-  }
-}
-
-function readOrUndefined(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }

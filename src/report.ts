@@ -3,7 +3,7 @@ import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import type { AppReport, AppStatus, Logger, Report, TaskName } from './types.js';
 
-const LINK_FAILS: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error']);
+const LINK_FAILS: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error', 'escape']);
 const VERIFY_PASSES: ReadonlySet<AppStatus> = new Set<AppStatus>(['ok', 'no-media']);
 
 /** Whether a status makes the task exit non-zero: clean fails only on errors, verify on anything not ok. */

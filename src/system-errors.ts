@@ -4,7 +4,7 @@
  * run that fails as a whole (no stack trace unless --verbose).
  */
 import { toDisplay } from './config/load.js';
-import { TEMP_MARK } from './fs/temp.js';
+import { labelOfTemp, TEMP_MARK } from './fs/temp.js';
 
 const HINTS: Record<string, string> = {
   EACCES: 'check that the account running the task may read the app\'s media folder and write to mediaRoot',
@@ -45,5 +45,5 @@ export function systemErrorHint(code: string | undefined): string {
 
 /** A temporary name in a path is shown as the published name it stands for. */
 function published(file: string): string {
-  return file.split('/').map((part) => (part.startsWith(TEMP_MARK) ? part.slice(TEMP_MARK.length).replace(/-\d+-[0-9a-f]{8}$/, '') : part)).join('/');
+  return file.split('/').map((part) => (part.startsWith(TEMP_MARK) ? labelOfTemp(part) || part : part)).join('/');
 }

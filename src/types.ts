@@ -30,6 +30,8 @@ export interface AppMediaConfig {
   ignore?: string[];
   /** media:verify: more globs of published files that look secret (added to the default list). */
   exposed?: string[];
+  /** mediaRoot is shared with other users on purpose (uploads): see "Who may write mediaRoot" in docs/safety.md. */
+  sharedMediaRoot?: boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -79,6 +81,8 @@ export type LinkStatus =
   | 'relinked'
   | 'conflict'
   | 'no-media'
+  /** The app's media folder resolves outside the app's folder (a link leading out): nothing published. */
+  | 'escape'
   | 'pruned'
   | 'error';
 

@@ -8,12 +8,22 @@
  */
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
-  chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
+  chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+/** A pid no process has now: one that just ended. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(child.stdout);
+}
+
+/** The unprivileged user of the permission tests (nobody). */
+const NOBODY = 65534;
 import { link, verify } from '../src/index.js';
 import {
   APP_MEDIA_BIN, appMedia, commandArgs, exists, GULP_BIN, gulp, isLink, jsonReport, linkedInProcess, makeProject, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, verifiedInProcess, viaCommand, writeTree, type RunResult,
@@ -217,18 +227,27 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(exists(path.join(media, LOCK))).to.equal(false);
   });
 
-  it('a temporary file a crash left inside an up-to-date copy is swept by the next run, which has nothing else to do', async () => {
+  it('what a killed run left at the top of mediaRoot is swept by the next run, which has nothing else to do; files of yours with look-alike names stay', async () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']) });
     await linkedInProcess(root);
-    const left = path.join(mediaOf(root), 'shop/css', `${TEMP_MARK}shop.css-4242-0badf00d`);
-    writeFileSync(left, '.shop { col');
+    // A run killed mid-copy: its lock (its process gone), a copy half built, its records' temporary file.
+    const token = randomBytes(8).toString('hex');
+    const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
+    writeFileSync(path.join(mediaOf(root), LOCK), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
+    writeTree(mediaOf(root), { [`${TEMP_MARK}${token}-0-zoo/css/zoo.css`]: '.zoo { col', [`${TEMP_MARK}${token}-1-.app-media.json`]: '{ "tool"' });
+    // Yours: names that look like the tool's, at the top and inside a copy.
+    const yours = {
+      [`${TEMP_MARK}notes.txt`]: 'my notes', [`${TEMP_MARK}drafts/a.txt`]: 'draft', [`${LOCK}.txt`]: 'not a lock',
+      [`${TEMP_MARK}0123456789abcdef-0-x`]: 'no run with this token left a lock', [`shop/css/${TEMP_MARK}mine.css`]: 'mine',
+    };
+    writeTree(mediaOf(root), yours);
     const again = appMedia(root, ['link']);
     expect(again.status, again.output).to.equal(0);
     expect(again.stdout).to.match(/2 up-to-date/);
-    expect(again.output).to.match(/removed 1 temporary file left by an interrupted run/);
-    expect(exists(left)).to.equal(false);
-    expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    await verifiedInProcess(root);
+    expect(again.output).to.match(/removed 2 temporary files left by an interrupted run/);
+    expect(again.output, 'a file added by hand in a copy is named').to.match(new RegExp(`kept css/${TEMP_MARK}mine\\.css \\(added by hand`));
+    for (const [rel, text] of Object.entries(yours)) expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
+    expect(readdirSync(mediaOf(root)).filter((name) => name.includes(token) || name === LOCK)).to.deep.equal([]);
   });
 
   it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', async () => {
@@ -402,14 +421,20 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
     }
   };
   const lockThere = (): boolean => lockWritten(media);
-  /** A temporary file being written inside the copy's folder `rel` (an update in progress). */
-  const tempIn = (rel: string) => (): boolean => {
+  /**
+   * A file being staged for an update (the run stages new versions of a copy's files in a
+   * private folder at the top of mediaRoot, then renames each into its place).
+   */
+  const staging = (): boolean => {
     try {
-      return readdirSync(path.join(media, rel)).some((name) => name.startsWith(TEMP_MARK));
+      return readdirSync(media, { withFileTypes: true }).some((entry) => entry.name.startsWith(TEMP_MARK) && entry.isDirectory()
+        && readdirSync(path.join(media, entry.name)).length > 0);
     } catch {
       return false;
     }
   };
+  /** The new file of this round already in place in app `name`'s copy: the update reached that app. */
+  const placedIn = (name: string, round: () => number) => (): boolean => exists(path.join(media, name, 'd3', `new${round()}.bin`));
 
   /** Right after a kill: every published file is whole, each one equal to a version its source had. */
   function expectNoHalfFile(allowed: Map<string, Set<string>>, fresh: boolean, label: string): void {
@@ -474,18 +499,18 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
   it('an update (changed, added and deleted files) killed at 3 moments: every published file is the old or the new version, whole; then converges', async () => {
     rmSync(media, { recursive: true, force: true });
     await linkedInProcess(root);
+    let round = 0;
     const moments: Array<{ label: string; when: (elapsed: number) => boolean; extra?: number }> = [
-      { label: 'update: as a temporary file appears in a1/d0', when: tempIn('a1/d0') },
-      { label: 'update: as a temporary file appears in a3/d0', when: tempIn('a3/d0') },
-      { label: 'update: 5 ms after one appears in a4/d0', when: tempIn('a4/d0'), extra: 5 },
+      { label: 'update: as the first new version is being staged', when: staging },
+      { label: 'update: once a new file is in place in a3', when: placedIn('a3', () => round) },
+      { label: 'update: 5 ms after a new file is in place in a4', when: placedIn('a4', () => round), extra: 5 },
     ];
     // Files are copied one at a time, each renamed into place as soon as it is written: a kill
-    // lands beside a temporary file only while one is being written. Under the fault shim
-    // (Linux), each write of a temporary file in a d0 folder first sleeps 3 ms, so it does.
+    // lands beside a staged file only while one is being written. Under the fault shim (Linux),
+    // each write of a staged file first sleeps 3 ms, so it does.
     const shim = faultsShim().lib;
-    const slowD0 = shim ? faultEnv(shim, { FAULT_SLOW_PATH: `/d0/${TEMP_MARK}`, FAULT_SLOW_US: '3000' }) : {};
+    const slowD0 = shim ? faultEnv(shim, { FAULT_SLOW_PATH: '-staged/', FAULT_SLOW_US: '3000' }) : {};
     const kills: Kill[] = [];
-    let round = 0;
     for (const moment of moments) {
       round++;
       const old = published(root);
@@ -509,7 +534,7 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
       await recover(moment.label, expected);
     }
     expect(kills.filter((kill) => kill.locked && kill.midRun).length, 'kills that landed while the run held the lock (was writing)').to.be.greaterThanOrEqual(2);
-    if (shim) expect(kills.filter((kill) => kill.leftovers > 0).length, 'kills that left temporary files beside published ones').to.be.greaterThanOrEqual(2);
+    if (shim) expect(kills.filter((kill) => kill.leftovers > 0).length, 'kills that left staged files for the next run to sweep').to.be.greaterThanOrEqual(2);
     const checked = viaCommand(root, ['media:verify']);
     expect(checked.status, checked.output).to.equal(0);
   });
@@ -1046,14 +1071,17 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     return root;
   }
 
-  /** The project readable by the user, mediaRoot writable by it. */
+  /**
+   * The project readable by the user, mediaRoot the user's own. (Writable by everyone instead, it
+   * would be refused: APP_MEDIA_SHARED_ROOT, tested in hostile.test.ts.)
+   */
   function openTo(root: string): void {
     for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
       const mode = statSync(dir).mode;
       if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) chmodSync(dir, (mode & 0o7777) | 0o005);
     }
     mkdirSync(mediaOf(root), { recursive: true });
-    chmodSync(mediaOf(root), 0o777);
+    chownSync(mediaOf(root), NOBODY, NOBODY);
   }
 
   it('an unreadable source file: that app is error (EACCES, with the hint), the others are copied, exit non-zero, nothing partial published', () => {
@@ -1189,7 +1217,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         error: { code: 'EACCES', message: 'EACCES (scandir) public/media', file: 'public/media', field: null, hint: 'check that the account running the task may read the app\'s media folder and write to mediaRoot' },
       });
     } finally {
-      chmodSync(mediaOf(root), 0o777);
+      chmodSync(mediaOf(root), 0o755);
     }
     expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
   });
@@ -1200,6 +1228,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     const APPS = ['blog', 'shop', 'zoo'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
     openTo(root);
+    chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
     chmodSync(mediaOf(root), 0o755);
     const run = asNobody(root, 'link', ['--json', '--silent']);
     expect(run.status, run.stderr).to.not.equal(0);
@@ -1344,7 +1373,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     const before = published(root);
     for (let index = 0; index < 20; index += 3) writeFileSync(path.join(sourceOf(root, 'diskfull'), 'd0', `f${index}.bin`), randomBytes(70_000));
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 2 }');
-    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'media/diskfull/' }));
+    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: '-diskfull-' }));
     expect(run.status, run.output).to.not.equal(0);
     const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
     expect(byName['diskfull']).to.include({ status: 'error' });
@@ -1367,7 +1396,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     const before = published(root);
     for (let index = 0; index < 12; index += 2) writeFileSync(path.join(sourceOf(root, 'failing'), 'd0', `f${index}.bin`), randomBytes(40_000));
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { v: 3 }');
-    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'media/failing/', FAULT_WRITE_ERRNO: 'EIO' }));
+    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: '-failing-', FAULT_WRITE_ERRNO: 'EIO' }));
     expect(run.status, run.output).to.not.equal(0);
     const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
     expect(byName['failing']).to.include({ status: 'error' });

@@ -25,7 +25,8 @@ import { planClean } from '../src/plan-clean.js';
 import { planLink } from '../src/plan.js';
 import { probe, probeMediaRoot } from '../src/probe.js';
 import type { Report, RunOptions } from '../src/index.js';
-import { mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
+import { applyContextOf, mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
+import { recordsTrust } from '../src/api.js';
 
 after(removeTempDirs);
 
@@ -627,10 +628,16 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   /** media:link's steps, with `between` run after the plan and before apply: the moment no hook of the API reaches. */
   async function linkWithEditBetween(root: string, options: RunOptions, between: () => void): Promise<{ outcomes: AppOutcome[]; warnings: string[] }> {
     const config = loadConfig({ cwd: root, ...options });
-    const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: config.mode === 'copy' ? 'all' : 'existing-copies', ignore: config.ignore });
+    const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: config.mode === 'copy' ? 'all' : 'existing-copies', ignore: config.ignore, trust: recordsTrust(config) });
     const plan = planLink({ probed, projectRoot: config.projectRoot, mode: config.mode, relative: config.relative, prune: true, platform: process.platform });
     between();
-    return applyPlan(plan, { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot: probed.realMediaRoot, relative: config.relative, ignore: config.ignore });
+    const ctx = applyContextOf(config, probed.realMediaRoot);
+    try {
+      return await applyPlan(plan, ctx);
+    } finally {
+      ctx.ws.close();
+      ctx.ws.root.close();
+    }
   }
 
   const copiedProject = async (): Promise<string> => {
@@ -751,21 +758,25 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   it('media:clean: a file of the copy edited after the plan is not deleted (the folder stays with it), conflict', async () => {
     const root = await copiedProject();
     const config = loadConfig({ cwd: root });
-    const probed = await probeMediaRoot(config.mediaRoot);
+    const probed = probeMediaRoot(config.mediaRoot, recordsTrust(config));
     const plan = planClean(probed.entries, probed.manifest, false, root);
     const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
     writeFileSync(file, 'my picture now');
-    const { outcomes } = await applyPlan(plan, { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot: probed.realMediaRoot, relative: true, ignore: [] });
+    const ctx = applyContextOf(config, probed.realMediaRoot);
+    const { outcomes } = await applyPlan(plan, ctx);
+    ctx.ws.root.close();
     expect(outcomes[0]).to.include({ status: 'conflict' });
     expect(readFileSync(file, 'utf8')).to.equal('my picture now');
   });
 
   it('a set-aside copy that still holds a file after the tool\'s own are removed is kept under .app-media-kept-*: named in a warning, never swept or cleaned, no trace for the next run', async () => {
     const root = await copiedProject();
-    const aside = path.join(root, MEDIA, '.app-media-tmp-blog-1-abcdef01');
-    writeTree(aside, { 'css/late.css': 'late' });
+    const ctx = applyContextOf(loadConfig({ cwd: root }), path.join(root, MEDIA));
+    const aside = ctx.ws.tempName('blog');
+    writeTree(path.join(root, MEDIA, aside), { 'css/late.css': 'late' });
     const warnings: string[] = [];
-    const where = await keepAside(aside, 'blog', { projectRoot: root, mediaRoot: path.join(root, MEDIA) }, warnings);
+    const where = keepAside(aside, 'blog', ctx, warnings);
+    ctx.ws.root.close();
     expect(warnings).to.have.length(1);
     expect(warnings[0]).to.include(`${MEDIA}/${path.basename(where)}/`);
     expect(kept(root)).to.deep.equal([path.basename(where)]);
@@ -782,11 +793,13 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   it('a set-aside copy is not put back over a folder made at its name meanwhile (not even an empty one): kept aside, with its own warning', async () => {
     const root = await copiedProject();
     const mediaRoot = path.join(root, MEDIA);
-    const aside = path.join(mediaRoot, '.app-media-tmp-blog-1-abcdef02');
-    renameSync(path.join(mediaRoot, 'blog'), aside);
+    const ctx = applyContextOf(loadConfig({ cwd: root }), mediaRoot);
+    const aside = ctx.ws.tempName('blog');
+    renameSync(path.join(mediaRoot, 'blog'), path.join(mediaRoot, aside));
     mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it
     const warnings: string[] = [];
-    expect(await putBack(aside, path.join(mediaRoot, 'blog'), 'blog', { projectRoot: root, mediaRoot }, warnings)).to.equal(false);
+    expect(putBack(aside, 'blog', ctx, warnings)).to.equal(false);
+    ctx.ws.root.close();
     expect(readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
     expect(kept(root)).to.have.length(1);
     expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal('.blog { color: teal; }\n');

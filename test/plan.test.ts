@@ -34,7 +34,7 @@ const MISSING: EntryFacts = { kind: 'missing' };
 const link = (linkText: string, resolved: string | null): EntryFacts => ({ kind: 'symlink', linkText, resolved });
 const folder = (empty = false): EntryFacts => ({ kind: 'dir', empty });
 
-const f = (size: number, mtimeMs: number): FileFacts => ({ size, mtimeMs, mode: 0o644 });
+const f = (size: number, mtimeMs: number): FileFacts => ({ size, mtimeMs, mode: 0o644, dev: 1, ino: 1 });
 function tree(files: Record<string, FileFacts>, extraDirs: string[] = []): TreeFacts {
   const dirs = new Set(extraDirs);
   for (const file of Object.keys(files)) {
@@ -415,14 +415,14 @@ describe('records file', () => {
     const manifest = emptyManifest();
     manifest.entries['blog'] = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 1000], 'img/"odd" name.png': [20, 2000] }, dirs: ['empty'] };
     manifest.entries['admin'] = linkRecord('symlink', '../../apps/admin/app_media/admin', 'apps/admin/app_media/admin');
-    manifest.entries['docs'] = { kind: 'pending', source: 'apps/docs/app_media/docs', targets: ['sha256:00'], files: { 'a.txt': [1, 1] } };
+    manifest.entries['docs'] = { kind: 'pending', source: 'apps/docs/app_media/docs', targets: [`sha256:${'0'.repeat(64)}`], files: { 'a.txt': [1, 1] } };
     manifest.entries['none'] = { kind: 'copy', source: 'apps/none/app_media/none', files: {} };
     const text = serializeManifest(manifest);
-    const read = parseManifest(text);
+    const read = parseManifest(text).manifest;
     expect(Object.keys(read.entries)).to.deep.equal(['admin', 'blog', 'docs', 'none']);
     for (const name of Object.keys(manifest.entries)) expect(read.entries[name], name).to.deep.equal(manifest.entries[name]);
     expect(text.split('\n')).to.include('    "css/site.css": [10,1000],');
-    expect(parseManifest(serializeManifest(emptyManifest())).entries).to.deep.equal({});
+    expect(parseManifest(serializeManifest(emptyManifest())).manifest.entries).to.deep.equal({});
   });
 });
 
@@ -756,7 +756,7 @@ describe('recordStays: whether a no-change copy plan leaves its record as it is,
     let stays = 0;
     for (let round = 0; round < 400; round++) {
       const unchanged = new Map<string, FileFacts>();
-      for (const rel of names) if (random() < 0.7) unchanged.set(rel, { size: pick([1, 2, 3]), mtimeMs: pick([1000, 1000.4, 1000.6, 2000]), mode: 0o644 });
+      for (const rel of names) if (random() < 0.7) unchanged.set(rel, { size: pick([1, 2, 3]), mtimeMs: pick([1000, 1000.4, 1000.6, 2000]), mode: 0o644, dev: 1, ino: 1 });
       const dirs = ['css', 'css/vendor', 'img', 'js', 'empty'].filter(() => random() < 0.6);
       const copy: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged, edited: new Map(), dirs };
       const source = pick(['apps/x/app_media/x', 'apps/y/app_media/y']);

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { loadConfig } from '../src/config/load.js';
 import { discoverApps, type App } from '../src/discover.js';
-import { link } from '../src/api.js';
+import { link, recordsTrust } from '../src/api.js';
 import { probe, type AppVerdict, type ProbeOptions, type ProbeResult } from '../src/probe.js';
 import { makeProject, removeTempDirs } from './support/project.js';
 
@@ -19,7 +19,7 @@ const APPS = ['blog', 'shop', 'zoo'];
 /** `apps`: the apps of an earlier look, when one is given as `previous` (a run discovers them once). */
 async function probeOf(root: string, options: Partial<ProbeOptions>, apps?: App[]): Promise<ProbeResult> {
   const config = loadConfig({ cwd: root });
-  return probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, ...options });
+  return probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, trust: recordsTrust(config), ...options });
 }
 
 async function copiedProject(): Promise<string> {

@@ -36,6 +36,7 @@ export interface ResolvedConfig {
   relative: boolean;
   ignore: string[];
   exposed: string[];
+  sharedMediaRoot: boolean;
 }
 
 const CONFIG_KEYS = Object.keys(configFields);
@@ -121,6 +122,7 @@ export function loadConfig(options: RunOptions = {}): ResolvedConfig {
     relative: merged.relative ?? defaults.relative,
     ignore: [...(merged.ignore ?? defaults.ignore)],
     exposed: [...defaults.exposed, ...(merged.exposed ?? [])],
+    sharedMediaRoot: merged.sharedMediaRoot ?? defaults.sharedMediaRoot,
   };
 }
 

@@ -1,260 +1,331 @@
 /**
- * Carrying out a copy plan. Every file goes to a temporary name in its
- * destination folder and is renamed into place, so no published path ever
- * holds half a file; a fresh copy is built in a temporary folder beside the
- * entry and renamed in whole. Never deletes recursively: only listed files,
- * then folders that are empty.
+ * Carrying out a copy plan. No published path ever holds half a file: a new copy is built in a
+ * private folder at the top of mediaRoot and renamed into place whole; a file of an existing
+ * copy is staged in the run's private folder and renamed over its destination. Every write,
+ * rename and delete names its file through the folder it was planned in, opened without
+ * following links (fs/folder.ts): a folder of the copy swapped for a link meanwhile makes the
+ * call fail, it never reaches through. Each source file is opened without following links and
+ * checked to be the file the walk saw (fs/source.ts); copies never carry setuid, setgid or
+ * sticky bits. Never deletes recursively: only listed files, then folders that are empty.
  *
- * The work is done with the sync calls, one step after another, giving the
- * event loop a turn every 30 ms (as the probe does): on a 2-core VM the thread
- * pool's hand-offs cost more than the work they spread (SYNC_COPY_MAX below).
+ * The work is done with the sync calls, one step after another, giving the event loop a turn
+ * every 30 ms: on a small machine the thread pool's hand-offs cost more than the work they
+ * spread. Big files (over SYNC_COPY_MAX) go to the pool, a few at a time.
  */
-import { chmodSync, constants, copyFile, copyFileSync, lstatSync, mkdirSync, promises as fs, renameSync, rmdirSync, rmSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { sameFacts, type CopyPlan } from '../plan.js';
 import { turnTaker } from '../util/turns.js';
-import { lstatOrUndefined } from './look.js';
-import { TEMP_MARK } from './temp.js';
+import { FolderTree, sameFolder, withRealPaths, type Folder, type FolderId } from './folder.js';
+import { copyMode, openSource, SourceChanged, type OpenSource } from './source.js';
+import type { FileFacts } from './walk.js';
+import { removeEmptyFolder, removeOwnTree, type Workspace } from './workspace.js';
 
-export { TEMP_MARK };
-/**
- * Files up to this size are copied with the sync calls, one after another, giving
- * the event loop a turn every few milliseconds. Bigger ones go to libuv's thread
- * pool, POOLED_MAX at a time, while the main thread goes on with the small ones:
- * no single file holds the loop for long, and big files are copied on the other
- * cores. On a 2-core machine, for `medium`'s 10,000 files (mostly 1-8 KiB), a
- * sync loop took 3.6 s with 3.4 s of system time and `fs.promises.copyFile` 8 at a
- * time 4.2 s and 6.8 s (each hand-off to the pool costs more than a small file's
- * copy); for `huge-files`' 10,000 files of 1 MiB, the sync loop was about 15 %
- * slower than the pool.
- */
+export { SourceChanged };
+
 const SYNC_COPY_MAX = 512 * 1024;
 const POOLED_MAX = 4;
-
-type Facts = { mtimeMs: number; mode: number; size: number };
-
-export function tempName(base: string): string {
-  return `${TEMP_MARK}${base}-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
 
 export interface CopyResult {
   files: number;
   bytes: number;
 }
 
-/**
- * Copies one file and sets its time: with the sync calls for a small file (nothing is
- * returned), on the thread pool for a big one (the promise of its end is returned).
- */
-function copyOne(source: string, dest: string, facts: Facts): Promise<void> | undefined {
-  if (facts.size > SYNC_COPY_MAX) return copyPooled(source, dest, facts);
-  copyFileSync(source, dest, constants.COPYFILE_EXCL);
-  setTime(dest, facts);
-  return undefined;
+/** Something in a copy became a link (or vanished, or was edited) between the plan and the write. */
+export class EntryChanged extends Error {}
+
+/** The mode a copy's folders get: the umask's, without write for group and others. */
+export function folderMode(): number {
+  return 0o755 & ~umask();
+}
+
+let knownUmask: number | undefined;
+
+/** The process's umask, read without changing it (process.umask() with no argument writes it twice). */
+function umask(): number {
+  if (knownUmask !== undefined) return knownUmask;
+  try {
+    const line = /^Umask:\s+([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    knownUmask = line?.[1] ? parseInt(line[1], 8) : 0o022;
+  } catch {
+    knownUmask = 0o022;
+  }
+  return knownUmask;
+}
+
+/** Where a planned file is read from: a link to a file inside the media folder is read at its target. */
+function sourceOf(sourceDir: string, plan: Pick<CopyPlan, 'links'>, rel: string): string {
+  return plan.links?.get(rel) ?? path.join(sourceDir, ...rel.split('/'));
 }
 
 /**
- * A big file's copy on the thread pool, its time set once it is done: one promise per file.
- * (The callback form: `fs.promises.copyFile` allocates about a kilobyte more per call, and a
- * copy of ten thousand big files made V8 grow its young generation, and the peak memory.)
+ * Copies the checked source to `dest` (a name no one else can reach: a private folder's), then
+ * sets its mode and time. A small file is done by the time this returns (nothing is returned);
+ * a big one is copied on the thread pool and the promise of its end is returned.
  */
-function copyPooled(source: string, dest: string, facts: Facts): Promise<void> {
+function copyChecked(source: OpenSource, dest: string, facts: Pick<FileFacts, 'mode' | 'mtimeMs' | 'size'>, shown: Shown): Promise<void> | undefined {
+  const named = (error: unknown): unknown => {
+    // The calls name the open file and a private path; the user knows the source and the published path.
+    const errno = error as NodeJS.ErrnoException & { dest?: string };
+    if (error instanceof Error && typeof errno.code === 'string') {
+      if (errno.path !== undefined) errno.path = errno.path === source.path ? shown.source : shown.dest;
+      if (errno.dest !== undefined) errno.dest = shown.dest;
+    }
+    return error;
+  };
+  const finish = (): void => {
+    // copyFile gave the file the source's mode, setuid bits included: cleared before anyone can reach it.
+    chmodSync(dest, copyMode(facts.mode));
+    const seconds = facts.mtimeMs / 1000;
+    utimesSync(dest, seconds, seconds);
+  };
+  if (facts.size <= SYNC_COPY_MAX) {
+    try {
+      copyFileSync(source.path, dest, constants.COPYFILE_EXCL);
+      finish();
+    } catch (error) {
+      throw named(error);
+    } finally {
+      source.close();
+    }
+    return undefined;
+  }
+  // The callback form: `fs.promises.copyFile` allocates more per call, and many big files made
+  // V8 grow its young generation (and the run's peak memory) measurably.
   return new Promise((resolve, reject) => {
-    copyFile(source, dest, constants.COPYFILE_EXCL, (error) => {
-      if (error) return reject(error);
+    copyFile(source.path, dest, constants.COPYFILE_EXCL, (error) => {
       try {
-        setTime(dest, facts);
+        if (error) throw error;
+        finish();
         resolve();
       } catch (failure) {
-        reject(failure);
+        reject(named(failure));
+      } finally {
+        source.close();
       }
     });
   });
 }
 
-/** copyFile gives the new file the source's mode (libuv sets it); the time is ours to set. */
-function setTime(dest: string, facts: Facts): void {
-  // Seconds as a number keep sub-millisecond precision (a Date would round to the millisecond).
-  const mtime = facts.mtimeMs / 1000;
-  utimesSync(dest, mtime, mtime);
+/** How a file's copy is named to the user: its source, and the published path it is for. */
+interface Shown {
+  source: string;
+  dest: string;
 }
 
-/**
- * Writes one file beside its destination under a temporary name, then renames it into place.
- * `beforeRename` looks at the destination right before the rename, once the copy is done (a big
- * file's copy takes a while); it throws to leave the destination as it is.
- */
-function replaceOne(source: string, dest: string, facts: Facts, beforeRename?: () => void): Promise<void> | undefined {
-  const name = dest.lastIndexOf(path.sep) + 1;
-  const temp = `${dest.slice(0, name)}${tempName(dest.slice(name))}`;
-  const failed = (error: unknown): never => {
-    rmSync(temp, { force: true });
-    throw error;
-  };
-  const putInPlace = (): void => {
-    beforeRename?.();
-    renameSync(temp, dest);
-  };
-  let pooled: Promise<void> | undefined;
+/** A new copy: built in a private folder, then put in place in one rename. */
+export async function createCopy(ws: Workspace, sourceDir: string, name: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
+  const { name: tempName, folder: temp } = ws.privateFolder(name);
+  const identity = { dev: temp.dev, ino: temp.ino };
+  let placed = false;
   try {
-    pooled = copyOne(source, temp, facts);
-    if (!pooled) putInPlace();
-  } catch (error) {
-    return failed(error);
-  }
-  return pooled?.then(() => {
+    // Inside the private folder no one else can change a name: its paths are used as they are.
+    const inside = (rel: string): string => `${temp.here()}/${rel}`;
+    const mode = folderMode();
+    for (const dir of plan.mkdirs) mkdirSync(inside(dir), mode);
+    const published = (rel: string): string => path.join(ws.root.path, name, ...rel.split('/'));
+    const result = await writeFiles(plan, (file) => {
+      const from = sourceOf(sourceDir, plan, file.rel);
+      return copyChecked(openSource(from, file.rel, file), inside(file.rel), file, { source: from, dest: published(file.rel) });
+    }, onFile);
+    temp.chmod(mode);
+    // Claim the name first: mkdir fails if anything appeared there meanwhile, and renaming onto
+    // our own empty folder is then safe.
+    mkdirSync(ws.root.at(name));
     try {
-      putInPlace();
+      renameSync(ws.root.at(tempName), ws.root.at(name));
+      placed = true;
     } catch (error) {
-      failed(error);
-    }
-  }, failed);
-}
-
-/** A new copy: built in a temporary folder, then put in place in one rename. */
-export async function createCopy(sourceDir: string, entryPath: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
-  const temp = path.join(path.dirname(entryPath), tempName(path.basename(entryPath)));
-  mkdirSync(temp);
-  try {
-    for (const dir of plan.mkdirs) mkdirSync(path.join(temp, dir));
-    const result = await writeFiles(sourceDir, temp, plan, copyOne, onFile);
-    // Claim the name first: mkdir fails if anything appeared there meanwhile,
-    // and renaming onto our own empty folder is then safe.
-    mkdirSync(entryPath);
-    try {
-      renameSync(temp, entryPath);
-    } catch (error) {
-      try {
-        rmdirSync(entryPath);
-      } catch {
-        // Left for the next run to report.
-      }
+      removeEmptyFolder(ws.root, name);
       throw error;
+    }
+    const now = lstatSync(ws.root.at(name));
+    if (!now.isDirectory() || !sameFolder(now, identity)) throw new EntryChanged(`${name} was replaced while it was being put in place`);
+    return result;
+  } catch (error) {
+    withRealPaths(error);
+    if (!placed) removeOwnTree(ws.root, tempName, identity);
+    throw error;
+  } finally {
+    temp.close();
+  }
+}
+
+/** Opens the tool's own copy at `name`, if it is still the folder the plan saw. */
+export function openEntry(root: Folder, name: string, seen: FolderId | undefined): Folder {
+  let entry: Folder;
+  try {
+    entry = root.open(name);
+  } catch (error) {
+    if (isSwap(error)) throw new EntryChanged(`${name} is no longer a plain folder`);
+    throw error;
+  }
+  if (seen && !sameFolder(entry, seen)) {
+    entry.close();
+    throw new EntryChanged(`${name} is no longer the copy that was checked`);
+  }
+  return entry;
+}
+
+/** Brings an existing copy (the tool's own, as the plan saw it) in line with the plan. */
+export async function syncCopy(ws: Workspace, sourceDir: string, name: string, plan: CopyPlan, seen: FolderId | undefined,
+  onFile?: (bytes: number) => void): Promise<CopyResult> {
+  const entry = openEntry(ws.root, name, seen);
+  const tree = new FolderTree(entry);
+  try {
+    // Removals first: a file that became a folder in the source (or the reverse) must make way.
+    await removeIn(tree, name, plan);
+    const mode = folderMode();
+    for (const dir of plan.mkdirs) {
+      const [folder, base] = parentIn(tree, name, dir);
+      try {
+        mkdirSync(folder.at(base), mode);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(folder.at(base)).isDirectory()) throw error;
+      }
+    }
+    const stage = plan.writes.length > 0 ? ws.stage() : undefined;
+    const result = await writeFiles(plan, (file) => {
+      const staging = stage as Folder;
+      const staged = ws.stagedName(name, file.rel);
+      const from = sourceOf(sourceDir, plan, file.rel);
+      const source = openSource(from, file.rel, file);
+      const shown = { source: from, dest: path.join(ws.root.path, name, ...file.rel.split('/')) };
+      const place = (): void => {
+        // Looked at again right before the rename (a big file's copy takes a while): a file a
+        // person wrote after the plan is never written over.
+        const [folder, base] = parentIn(tree, name, file.rel);
+        unchangedSincePlan(name, file.rel, lstatSync(folder.at(base), { throwIfNoEntry: false }), plan.seen);
+        renameSync(staging.at(staged), folder.at(base));
+      };
+      const failed = (error: unknown): never => {
+        try {
+          unlinkSync(staging.at(staged));
+        } catch {
+          // never made, or already moved
+        }
+        throw error;
+      };
+      let pooled: Promise<void> | undefined;
+      try {
+        pooled = copyChecked(source, staging.at(staged), file, shown);
+        if (!pooled) place();
+      } catch (error) {
+        return failed(error);
+      }
+      return pooled?.then(place).catch(failed);
+    }, onFile);
+    const turn = turnTaker();
+    for (const { rel, mtimeMs, mode: fileMode } of plan.touch ?? []) {
+      setModeAndTime(tree, name, rel, mtimeMs, fileMode, plan.seen);
+      const due = turn();
+      if (due) await due;
     }
     return result;
   } catch (error) {
-    await removeTree(temp);
+    throw withRealPaths(error);
+  } finally {
+    tree.close();
+    entry.close();
+  }
+}
+
+/** A file whose contents are right but whose mode or time is not: both set through the open file, never through a link. */
+function setModeAndTime(tree: FolderTree, name: string, rel: string, mtimeMs: number, mode: number, seen: CopyPlan['seen']): void {
+  const [folder, base] = parentIn(tree, name, rel);
+  let fd: number;
+  try {
+    fd = openSync(folder.at(base), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if (isSwap(error) || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new EntryChanged(`${name}/${rel} is no longer a file`);
     throw error;
   }
-}
-
-/** Brings an existing copy (the tool's own) in line with the plan. */
-export async function syncCopy(sourceDir: string, entryPath: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
-  const guard = plainPaths(entryPath);
-  // Removals first: a file that became a folder in the source (or the reverse) must make way.
-  await removeListed(entryPath, plan, guard);
-  for (const dir of plan.mkdirs) {
-    // The folders on its way, not the folder itself (it may not be there yet).
-    guard(dir);
-    mkdirSync(path.join(entryPath, dir), { recursive: true });
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new EntryChanged(`${name}/${rel} is no longer a file`);
+    unchangedSincePlan(name, rel, stat, seen);
+    fchmodSync(fd, copyMode(mode));
+    futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+  } finally {
+    closeSync(fd);
   }
-  // Every write is checked first: nothing is written through a folder that became a link.
-  const guarded: WriteOne = (source, dest, facts, rel) => {
-    guard(rel);
-    const unchanged = plan.seen?.has(rel) ? (): void => unchangedSincePlan(entryPath, rel, lstatOrUndefined(dest), plan.seen) : undefined;
-    return replaceOne(source, dest, facts, unchanged);
-  };
-  const result = await writeFiles(sourceDir, entryPath, plan, guarded, onFile);
-  const turn = turnTaker();
-  for (const { rel, mtimeMs, mode } of plan.touch ?? []) {
-    guard(rel);
-    const stat = lstatSync(path.join(entryPath, rel));
-    if (!stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
-    unchangedSincePlan(entryPath, rel, stat, plan.seen);
-    chmodSync(path.join(entryPath, rel), mode);
-    utimesSync(path.join(entryPath, rel), mtimeMs / 1000, mtimeMs / 1000);
-    const due = turn();
-    if (due) await due;
-  }
-  return result;
 }
-
-/** Something in a copy became a link (or vanished, or was edited) between the plan and the write. */
-export class EntryChanged extends Error {}
 
 /**
  * The file at `rel` is as the plan saw it (same size and mtime, or still absent), else
  * EntryChanged: a file a person wrote after the plan is never written over or deleted.
  * (The look and the write are two calls: this narrows the window to that gap.)
  */
-function unchangedSincePlan(entryPath: string, rel: string, stat: Stats | undefined, seen: CopyPlan['seen']): void {
+function unchangedSincePlan(name: string, rel: string, stat: Stats | undefined, seen: CopyPlan['seen']): void {
   if (!seen?.has(rel)) return;
   const before = seen.get(rel);
   const same = before === null || before === undefined ? stat === undefined : stat !== undefined && sameFacts(stat, before);
-  if (!same) throw new EntryChanged(`${path.basename(entryPath)}/${rel} was changed since it was checked; it was left as it is`);
+  if (!same) throw new EntryChanged(`${name}/${rel} was changed since it was checked; it was left as it is`);
 }
 
-type PathGuard = (rel: string) => void;
+/** The open folder holding `rel` in the copy, and its name there; a folder on the way that is no longer one is EntryChanged. */
+function parentIn(tree: FolderTree, name: string, rel: string): [Folder, string] {
+  try {
+    return tree.parentOf(rel);
+  } catch (error) {
+    if (isSwap(error) || (error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new EntryChanged(`${name}/${rel}: a folder on its path changed into something else`);
+    }
+    throw error;
+  }
+}
 
-/**
- * A check that the copy's folder and every folder on the way to `rel` are
- * still plain folders (not links, not gone). Each folder is looked at once per
- * run, at the first write or delete under it: after the plan, before the work.
- */
-function plainPaths(entryPath: string): PathGuard {
-  const checked = new Map<string, boolean>();
-  const isPlainDir = (dir: string): boolean => {
-    let known = checked.get(dir);
-    if (known === undefined) {
-      const stat = lstatOrUndefined(dir);
-      known = stat !== undefined && stat.isDirectory() && !stat.isSymbolicLink();
-      checked.set(dir, known);
-    }
-    return known;
-  };
-  return (rel) => {
-    let dir = entryPath;
-    if (!isPlainDir(dir)) throw new EntryChanged(`${path.basename(entryPath)} is no longer a plain folder`);
-    for (const part of rel.split('/').slice(0, -1)) {
-      dir = path.join(dir, part);
-      if (!isPlainDir(dir)) throw new EntryChanged(`${path.basename(entryPath)}/${rel}: a folder on its path changed into something else`);
-    }
-  };
+function isSwap(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOTDIR' || code === 'ELOOP';
 }
 
 /**
- * Removes the listed files, then the listed folders that are empty. Each
- * folder on the way is checked first: if one has turned into a link since the
- * plan, nothing is deleted through it.
+ * Removes the listed files of a copy (the tool's own, opened and checked by the caller), then
+ * the listed folders that are empty. Each file is looked at again right before (still a file,
+ * as the plan saw it); nothing is deleted through a folder that became a link.
  */
-export async function removeListed(entryPath: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>, guard: PathGuard = plainPaths(entryPath)): Promise<void> {
+export async function removeListed(entry: Folder, name: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>): Promise<void> {
+  const tree = new FolderTree(entry);
+  try {
+    await removeIn(tree, name, plan);
+  } catch (error) {
+    throw withRealPaths(error);
+  } finally {
+    tree.close();
+  }
+}
+
+async function removeIn(tree: FolderTree, name: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>): Promise<void> {
   const turn = turnTaker();
   for (const rel of plan.deletes) {
-    guard(rel);
-    const stat = lstatOrUndefined(path.join(entryPath, rel));
-    if (stat && !stat.isFile()) throw new EntryChanged(`${path.basename(entryPath)}/${rel} is no longer a file`);
+    const [folder, base] = parentIn(tree, name, rel);
+    const stat = lstatSync(folder.at(base), { throwIfNoEntry: false });
+    if (stat && !stat.isFile()) throw new EntryChanged(`${name}/${rel} is no longer a file`);
     if (stat) {
-      unchangedSincePlan(entryPath, rel, stat, plan.seen);
-      unlinkSync(path.join(entryPath, rel));
+      unchangedSincePlan(name, rel, stat, plan.seen);
+      unlinkSync(folder.at(base));
     }
     const due = turn();
     if (due) await due;
   }
   for (const rel of plan.rmdirs) {
-    guard(`${rel}/x`);
-    await rmdirIfEmpty(path.join(entryPath, rel));
+    let parent: [Folder, string];
+    try {
+      parent = parentIn(tree, name, rel);
+    } catch (error) {
+      if (error instanceof EntryChanged) continue; // its parent is gone or not a folder: nothing to remove here
+      throw error;
+    }
+    tree.forget(rel);
+    removeEmptyFolder(parent[0], parent[1]);
   }
 }
 
-export async function rmdirIfEmpty(dir: string): Promise<boolean> {
-  try {
-    rmdirSync(dir);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return false;
-    throw error;
-  }
-}
+/** Writes one file of a plan; a small file is written by the time it returns, a big one returns the promise of its end. */
+type WriteOne = (file: { rel: string } & FileFacts) => Promise<void> | undefined;
 
-/**
- * Writes one file of a plan (`rel`: its path in the plan, with "/"). A small file is written
- * by the time it returns (nothing is returned); a big one returns the promise of its end.
- */
-type WriteOne = (source: string, dest: string, facts: Facts, rel: string) => Promise<void> | undefined;
-
-async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, write: WriteOne, onFile?: (bytes: number) => void): Promise<CopyResult> {
+async function writeFiles(plan: CopyPlan, write: WriteOne, onFile?: (bytes: number) => void): Promise<CopyResult> {
   let bytes = 0;
   const done = (size: number): void => {
     bytes += size;
@@ -275,13 +346,10 @@ async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, wr
     wake = resolve;
   });
   let failed: { error: unknown } | undefined;
-  // Plain joins on POSIX: the plan's paths are already clean ("a/b.css", no "." or ".."), and
-  // path.join would normalize each one again, twice per file.
-  const join = path.sep === '/' ? (dir: string, rel: string): string => `${dir}/${rel}` : (dir: string, rel: string): string => path.join(dir, rel);
   for (const file of plan.writes) {
     let job: Promise<void> | undefined;
     try {
-      job = write(join(sourceDir, file.rel), join(destDir, file.rel), file, file.rel);
+      job = write(file);
       if (!job) done(file.size);
     } catch (error) {
       failed ??= { error };
@@ -310,24 +378,4 @@ async function writeFiles(sourceDir: string, destDir: string, plan: CopyPlan, wr
   while (inFlight > 0) await oneEnds();
   if (failed) throw failed.error;
   return { files: plan.writes.length, bytes };
-}
-
-/**
- * Removes a temporary tree the tool itself built. It holds only regular files
- * and folders the tool made, but links are still never followed: `lstat`
- * first, and a link is unlinked, not entered.
- */
-export async function removeTree(dir: string): Promise<void> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) await removeTree(full);
-    else await fs.rm(full, { force: true });
-  }
-  await fs.rmdir(dir).catch(() => undefined);
 }

@@ -12,11 +12,21 @@
  * whole stale period; checking the pid frees it at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { errors } from '../errors.js';
+import { TOKEN } from './temp.js';
 
 export const LOCK_FILE = '.app-media.lock';
+/**
+ * A lock's draft (the lock file's name, a dot, the run's token), or a lock moved aside when it
+ * was broken (the same, then `.broken`: a draft left beside its lock is a hard link to the same
+ * file, and rename() from one name of a file to another of the same file does nothing).
+ */
+const LEFTOVER = /^\.app-media\.lock\.([0-9a-f]{16})(?:\.broken)?$/;
+/** A lock file is a line of JSON: anything bigger is not one of ours. */
+const MAX_LOCK_BYTES = 4096;
 
 interface LockInfo {
   pid: number;
@@ -31,9 +41,13 @@ export interface LockOptions {
   staleMs?: number;
   /** Told once when the run has to wait. */
   onWait?: (holderPid: number) => void;
+  /** The folder as messages name it. */
+  display?: string;
 }
 
 export interface Lock {
+  /** The run's token: its temporary files carry it (fs/temp.ts). */
+  token: string;
   release(): Promise<void>;
 }
 
@@ -61,9 +75,13 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
     } finally {
       await fs.rm(draft, { force: true });
     }
-    const holder = await readLock(file);
-    if (holder && (await isStale(file, holder, staleMs))) {
-      await breakLock(file, holder);
+    const read = readLock(file);
+    if (read === 'foreign') throw errors.foreignLock(options.display ? `${options.display}/${LOCK_FILE}` : file);
+    // Empty: linked into place whole, but its bytes never reached the disk (a power cut before
+    // they were flushed). Broken at once, as a lock of a process that is gone.
+    const holder = read === 'empty' ? { pid: 0, host: HOST, token: randomBytes(8).toString('hex') } : read;
+    if (holder && (read === 'empty' || (await isStale(file, holder, staleMs)))) {
+      await breakLock(file, holder, read === 'empty');
       continue;
     }
     if (Date.now() > deadline) {
@@ -81,28 +99,48 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
 function holding(file: string, mine: LockInfo, staleMs: number): Lock {
   const refresh = setInterval(() => {
     const now = new Date();
-    fs.utimes(file, now, now).catch(() => undefined);
+    fs.lutimes(file, now, now).catch(() => undefined);
   }, Math.max(1000, Math.floor(staleMs / 3)));
   refresh.unref();
   return {
+    token: mine.token,
     async release(): Promise<void> {
       clearInterval(refresh);
       // Only our own lock: if it was broken and taken by another run, it is theirs now.
-      const current = await readLock(file);
-      if (current?.token === mine.token) await fs.rm(file, { force: true });
+      const current = readLock(file);
+      if (typeof current === 'object' && current.token === mine.token) await fs.rm(file, { force: true });
     },
   };
 }
 
-async function readLock(file: string): Promise<LockInfo | undefined> {
+/**
+ * A lock file's contents: undefined when there is none, 'empty' for a draft a killed run left
+ * unwritten, 'foreign' for anything that is not a lock of this tool (a link, a FIFO, a folder, a
+ * file of someone's that happens to have the name): never taken for a lock, never removed.
+ * Read without following a link and without blocking.
+ */
+function readLock(file: string): LockInfo | 'empty' | 'foreign' | undefined {
+  let fd: number;
   try {
-    const info = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<LockInfo>;
-    if (typeof info.pid === 'number' && typeof info.host === 'string' && typeof info.token === 'string') return info as LockInfo;
-    return { pid: 0, host: '', token: '' };
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    // Half-written by a run that was killed in the middle, or unreadable: treat as stale by age only.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    return { pid: 0, host: '', token: '' };
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : 'foreign';
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > MAX_LOCK_BYTES) return 'foreign';
+    if (stat.size === 0) return 'empty';
+    const buffer = Buffer.alloc(stat.size);
+    const read = readSync(fd, buffer, 0, stat.size, 0);
+    const info = JSON.parse(buffer.subarray(0, read).toString('utf8')) as Partial<LockInfo>;
+    if (typeof info.pid === 'number' && typeof info.host === 'string' && typeof info.token === 'string' && TOKEN.test(info.token)) {
+      return { pid: info.pid, host: info.host, token: info.token };
+    }
+    return 'foreign';
+  } catch {
+    return 'foreign';
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -110,20 +148,31 @@ async function isStale(file: string, holder: LockInfo, staleMs: number): Promise
   if (holder.host === HOST && holder.pid > 0 && !isRunning(holder.pid)) return true;
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat) return false;
-  // Locks are written whole and then linked into place, so one without a token was never a lock.
-  return holder.token === '' || Date.now() - stat.mtimeMs > staleMs;
+  return Date.now() - stat.mtimeMs > staleMs;
 }
 
-/** A lock moved aside, or the draft of a run killed while taking the lock: its process is gone, or it is old. */
-export async function isLeftoverLock(file: string): Promise<boolean> {
-  const info = await readLock(file);
-  if (!info) return false;
-  // Empty or cut short: a draft whose run was killed while writing it. (Were it a live run's draft
-  // being written right now, that run finds it gone when it links it, and writes it again.)
-  if (info.token === '') return true;
-  if (info.host === HOST && info.pid > 0 && !isRunning(info.pid)) return true;
-  const stat = await fs.stat(file).catch(() => undefined);
-  return stat !== undefined && Date.now() - stat.mtimeMs > 60_000;
+/**
+ * The token of a lock left behind at `name` (a lock moved aside when it was broken, or the draft
+ * of a run killed while taking the lock), when its run is gone: the sweep removes that run's
+ * temporary files, then this file. Undefined for any other name, a live run's draft, or a file
+ * that is not one of ours.
+ */
+export function leftoverLockToken(folder: string, name: string): string | undefined {
+  const token = LEFTOVER.exec(name)?.[1];
+  if (!token) return undefined;
+  const info = readLock(path.join(folder, name));
+  // Empty: a draft whose run was killed while writing it. (Were it a live run's draft being
+  // written right now, that run finds it gone when it links it, and writes it again.)
+  if (info === 'empty') return token;
+  if (info === undefined || info === 'foreign' || info.token !== token) return undefined;
+  if (info.host === HOST && info.pid > 0 && !isRunning(info.pid)) return token;
+  return undefined;
+}
+
+/** The token of the lock in `folder` (held or left by a run), if there is one of ours. */
+export function lockToken(folder: string): string | undefined {
+  const info = readLock(path.join(folder, LOCK_FILE));
+  return info !== undefined && info !== 'empty' && info !== 'foreign' ? info.token : undefined;
 }
 
 function isRunning(pid: number): boolean {
@@ -136,19 +185,23 @@ function isRunning(pid: number): boolean {
 }
 
 /**
- * Removes a stale lock, making sure it is still the one judged stale: it is
- * moved aside first and checked; a fresh lock moved by mistake is put back.
+ * Breaks a stale lock, making sure it is still the one judged stale: it is moved aside first and
+ * checked; a fresh lock moved by mistake is put back. The stale lock stays aside, under its own
+ * token: the sweep that follows removes its run's temporary files, then it.
  */
-async function breakLock(file: string, stale: LockInfo): Promise<void> {
-  const aside = `${file}.${randomBytes(4).toString('hex')}`;
+async function breakLock(file: string, stale: LockInfo, empty = false): Promise<void> {
+  const aside = `${file}.${stale.token}.broken`;
   try {
     await fs.rename(file, aside);
   } catch {
     return; // someone else broke it first
   }
-  const moved = await readLock(aside);
-  if (moved && moved.token !== stale.token) {
-    await fs.link(aside, file).catch(() => undefined);
+  const moved = readLock(aside);
+  if (empty ? moved !== 'empty' : moved === undefined || moved === 'foreign' || moved === 'empty' || moved.token !== stale.token) {
+    // Not the lock judged stale (a fresh one, taken meanwhile): put back, and the aside name freed.
+    const temp = `${file}.${randomBytes(8).toString('hex')}`;
+    await fs.rename(aside, temp).catch(() => undefined);
+    await fs.link(temp, file).catch(() => undefined);
+    await fs.rm(temp, { force: true });
   }
-  await fs.rm(aside, { force: true });
 }

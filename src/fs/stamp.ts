@@ -14,9 +14,8 @@
  * were wrong could hide a file added by hand from the report, never expose it
  * to a write.
  */
-import { lstatSync, lutimesSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { recordedListing, type CopyRecord } from '../ownership.js';
+import { FolderTree, type Folder } from './folder.js';
 
 /**
  * The stamp time: a whole, even second (file systems with 2-second times keep
@@ -28,47 +27,53 @@ export function stampTime(now = Date.now()): number {
 }
 
 /**
- * Stamps the folders of a copy just written (`entryPath`, per `record`), and
- * returns the stamps of those that hold exactly the recorded names. A folder
- * that holds anything else (a file added by hand), or that cannot be stamped,
- * gets none and is listed by every run, as without stamps.
+ * Stamps the folders of the copy just written at `name` in mediaRoot (`root`, open), per
+ * `record`, and returns the stamps of those that hold exactly the recorded names. A folder
+ * that holds anything else (a file added by hand), or that cannot be stamped, gets none and is
+ * listed by every run, as without stamps.
  *
  * `previous`: the stamps of the record still on disk until this run saves its
  * own. A folder never gets its previous stamp back: if the run were killed
  * before saving, the old record would otherwise vouch for names that changed.
  */
-export function stampCopy(entryPath: string, record: CopyRecord, previous: Readonly<Record<string, number>> = {}, now = Date.now()): Record<string, number> | undefined {
+export function stampCopy(root: Folder, name: string, record: CopyRecord, previous: Readonly<Record<string, number>> = {}, now = Date.now()): Record<string, number> | undefined {
+  let entry: Folder;
+  try {
+    entry = root.open(name);
+  } catch {
+    return undefined; // not a plain folder any more: no stamps, listed as before
+  }
+  const tree = new FolderTree(entry);
   const stamps: Array<[string, number]> = [];
-  // Parents before their folders: a folder is touched only below folders seen to be plain folders,
-  // and itself only once seen to be one, with lutimes (never through a link put there meanwhile).
-  const depth = (rel: string): number => (rel === '.' ? 0 : rel.split('/').length);
-  const folders = [...recordedListing(record)].sort(([a], [b]) => depth(a) - depth(b) || byName(a, b));
-  const plain = new Set<string>();
-  for (const [rel, names] of folders) {
-    const parent = rel === '.' ? undefined : rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '.';
-    if (parent !== undefined && !plain.has(parent)) continue;
-    const dir = rel === '.' ? entryPath : path.join(entryPath, ...rel.split('/'));
-    const before = previous[rel];
-    let seconds = stampTime(now);
-    while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
-    try {
-      if (!lstatSync(dir).isDirectory()) continue;
-      plain.add(rel);
-      lutimesSync(dir, seconds, seconds);
-      // Read back, then list: a change after the read-back moves the mtime off the stamp;
-      // one before it shows in the listing.
-      const stat = lstatSync(dir);
-      if (!stat.isDirectory()) continue;
-      if (stat.mtimeMs === before) {
-        lutimesSync(dir, now / 1000, now / 1000); // a file system that kept only part of the time: no stamp, and not the old one
-        continue;
+  try {
+    // Parents before their folders; each folder opened through its parent, never through a
+    // link put there meanwhile, and its time set through the open folder.
+    const depth = (rel: string): number => (rel === '.' ? 0 : rel.split('/').length);
+    const folders = [...recordedListing(record)].sort(([a], [b]) => depth(a) - depth(b) || byName(a, b));
+    for (const [rel, names] of folders) {
+      const before = previous[rel];
+      let seconds = stampTime(now);
+      while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
+      try {
+        const folder = tree.folder(rel === '.' ? '' : rel);
+        folder.setTimes(seconds);
+        // Read back, then list: a change after the read-back moves the mtime off the stamp;
+        // one before it shows in the listing.
+        const stat = folder.stat();
+        if (stat.mtimeMs === before) {
+          folder.setTimes(now / 1000); // a file system that kept only part of the time: no stamp, and not the old one
+          continue;
+        }
+        const listed = folder.list();
+        if (listed.length !== names.size || !listed.every((entry) => names.has(entry.name))) continue;
+        stamps.push([rel, stat.mtimeMs]);
+      } catch {
+        // Not stamped: listed as before.
       }
-      const listed = readdirSync(dir);
-      if (listed.length !== names.size || !listed.every((name) => names.has(name))) continue;
-      stamps.push([rel, stat.mtimeMs]);
-    } catch {
-      // Not stamped: listed as before.
     }
+  } finally {
+    tree.close();
+    entry.close();
   }
   return stamps.length > 0 ? Object.fromEntries(stamps.sort(([a], [b]) => byName(a, b))) : undefined;
 }

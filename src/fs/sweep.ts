@@ -1,50 +1,70 @@
 /**
- * Sweeps what an interrupted run left behind: temporary files and folders
- * (named `.app-media-tmp-*`, in mediaRoot and inside the tool's own copies)
- * and lock files moved aside. Runs only while holding the lock, so no
- * other run's temporary file is in progress.
+ * Sweeps what an interrupted run left behind, at the top of mediaRoot: its temporary files and
+ * folders, and its lock. A run's temporary names carry its lock's token (fs/temp.ts); a run
+ * killed before it ended leaves its lock, which the next run breaks and keeps aside under that
+ * token (fs/lock.ts). Only names of such runs are removed: never a name a person happened to
+ * give a file, never a live run's. Runs only while holding the lock.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { MANIFEST_FILE, parseManifest } from '../ownership.js';
-import { removeTree, TEMP_MARK } from './copy.js';
-import { isLeftoverLock, LOCK_FILE } from './lock.js';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { leftoverLockToken, LOCK_FILE } from './lock.js';
+import { tokenOfTemp } from './temp.js';
+import { removeOwnTree, type Workspace } from './workspace.js';
 
-export async function sweepLeftovers(mediaRoot: string): Promise<number> {
-  let swept = 0;
-  const names = await fs.readdir(mediaRoot).catch(() => [] as string[]);
+export interface Swept {
+  /** Temporary files and folders removed. */
+  removed: number;
+  /**
+   * Temporary folders left where they are: in a mediaRoot others may write (`sharedMediaRoot`),
+   * a folder at a temporary name may have been put there by someone else, so it is not emptied.
+   */
+  left: string[];
+}
+
+export function sweepLeftovers(ws: Workspace, shared: boolean): Swept {
+  const names = ws.root.list().map((entry) => entry.name);
+  // A killed run may leave both its draft and its lock broken aside: one token, two names.
+  const dead = new Map<string, string[]>();
   for (const name of names) {
-    const full = path.join(mediaRoot, name);
-    if (name.startsWith(TEMP_MARK)) {
-      const stat = await fs.lstat(full).catch(() => undefined);
-      if (stat?.isDirectory()) await removeTree(full);
-      else await fs.rm(full, { force: true });
-      swept++;
-    } else if (name.startsWith(`${LOCK_FILE}.`)) {
-      // A lock moved aside, or a draft of a run killed while taking the lock; a fresh one may be in use.
-      if (await isLeftoverLock(full)) await fs.rm(full, { force: true });
+    const token = leftoverLockToken(ws.root.here(), name);
+    if (token) dead.set(token, [...(dead.get(token) ?? []), name]);
+  }
+  const swept: Swept = { removed: 0, left: [] };
+  if (dead.size === 0) return swept;
+  const keep = new Set<string>();
+  for (const name of names) {
+    const token = tokenOfTemp(name);
+    if (!token || !dead.has(token)) continue;
+    const stat = lstatSync(ws.root.at(name), { throwIfNoEntry: false });
+    if (!stat) continue;
+    if (stat.isDirectory()) {
+      if (shared) {
+        swept.left.push(name);
+        keep.add(token);
+        continue;
+      }
+      removeOwnTree(ws.root, name);
+    } else {
+      unlinkSync(ws.root.at(name));
     }
+    swept.removed++;
   }
-  const manifest = parseManifest(await fs.readFile(path.join(mediaRoot, MANIFEST_FILE), 'utf8').catch(() => undefined));
-  for (const [name, record] of Object.entries(manifest.entries)) {
-    if (record.kind === 'copy') swept += await sweepInside(path.join(mediaRoot, name));
-  }
+  // The lock stays aside while a folder of its run is left: it still vouches for that name.
+  for (const [token, left] of dead) if (!keep.has(token)) for (const name of left) unlinkIfThere(ws, name);
   return swept;
 }
 
-/** Temporary files inside a copy; never enters a link. */
-async function sweepInside(dir: string): Promise<number> {
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-  let swept = 0;
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.name.startsWith(TEMP_MARK) && !entry.isSymbolicLink()) {
-      if (entry.isDirectory()) await removeTree(full);
-      else await fs.rm(full, { force: true });
-      swept++;
-    } else if (entry.isDirectory()) {
-      swept += await sweepInside(full);
-    }
+function unlinkIfThere(ws: Workspace, name: string): void {
+  try {
+    unlinkSync(ws.root.at(name));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  return swept;
+}
+
+/**
+ * Whether mediaRoot holds what a run left to sweep (a lock, a lock left aside by a killed run, a
+ * temporary name of such a run): then even a run with nothing else to do takes the lock and sweeps.
+ */
+export function hasTraces(names: readonly string[], folder: string): boolean {
+  return names.some((name) => name === LOCK_FILE || leftoverLockToken(folder, name) !== undefined);
 }

@@ -2,12 +2,18 @@
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { TEMP_MARK } from './temp.js';
+import { isPlainName } from '../util/names.js';
 
 export interface FileFacts {
   size: number;
   mtimeMs: number;
   mode: number;
+  /**
+   * Device and inode of the file as the walk saw it: a copy opens the file without following
+   * links and checks it is this very file before it copies a byte (fs/source.ts).
+   */
+  dev: number;
+  ino: number;
   /** SHA-256 of the contents, filled only when comparing contents (`--checksum`). */
   hash?: string;
   /**
@@ -31,8 +37,6 @@ export interface TreeFacts {
   skipped: string[];
   /** Of `files`, those that are links to a file inside the tree, with the real path they lead to. */
   links?: Map<string, string>;
-  /** Temporary files of a run (`.app-media-tmp-*`), never content: in progress, or left by a crash. */
-  temporary?: number;
 }
 
 export interface WalkOptions {
@@ -115,10 +119,7 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   function lookAt(dir: string, rel: string, entry: Dirent): void {
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     const full = `${dir}${path.sep}${entry.name}`;
-    // A run's temporary file (in progress, or left by a crash and swept by the next run) is never content.
-    if (entry.name.startsWith(TEMP_MARK)) {
-      facts.temporary = (facts.temporary ?? 0) + 1;
-    } else if (ignored(childRel)) {
+    if (ignored(childRel)) {
       facts.ignored++;
     } else if (entry.isDirectory()) {
       facts.dirs.push(childRel);
@@ -206,16 +207,10 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   return facts;
 }
 
-/** A name a folder listing can give: not empty, not "." or "..", no separator, no NUL (and no ":" on Windows). */
-function isPlainName(name: string): boolean {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return false;
-  return path.sep === '/' || !(name.includes('\\') || name.includes(':'));
-}
-
-/** Whether a walk saw nothing at all in the folder (temporary files count: they are something). */
+/** Whether a walk saw nothing at all in the folder. */
 export function isEmptyTree(tree: TreeFacts): boolean {
   return tree.files.size === 0 && tree.dirs.length === 0 && tree.escapes.length === 0 && tree.skipped.length === 0
-    && tree.ignored === 0 && (tree.temporary ?? 0) === 0;
+    && tree.ignored === 0;
 }
 
 function vanished(error: unknown): boolean {
@@ -224,7 +219,7 @@ function vanished(error: unknown): boolean {
 }
 
 function factsOf(stat: import('node:fs').Stats, rel: string): FileFacts {
-  return { rel, size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777 };
+  return { rel, size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777, dev: stat.dev, ino: stat.ino };
 }
 
 /** Whether `child` is `parent` or below it (both absolute, already resolved: no `..`, no trailing separator but a root's). */

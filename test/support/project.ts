@@ -3,13 +3,18 @@
  * files, links, checksums, exit codes and output.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { link, verify } from '../../src/index.js';
 import type { Report, RunOptions } from '../../src/types.js';
+import { recordsTrust } from '../../src/api.js';
+import type { ApplyContext } from '../../src/apply.js';
+import type { ResolvedConfig } from '../../src/config/load.js';
+import { openFolder } from '../../src/fs/folder.js';
+import { Workspace } from '../../src/fs/workspace.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const GULP_BIN = path.join(REPO, 'node_modules', 'gulp', 'bin', 'gulp.js');
@@ -209,4 +214,14 @@ export async function verifiedInProcess(cwd: string, options: RunOptions = {}): 
   const report = await verify({ cwd, ...options });
   if (report.failed) throw new Error(`verify failed in ${cwd}: ${JSON.stringify(report.apps)}`);
   return report;
+}
+
+/**
+ * What a writing run holds while it applies a plan (mediaRoot open, a run token, whose records
+ * are trusted), for the tests that call apply's steps one by one. Close it with `ws.root.close()`.
+ */
+export function applyContextOf(config: ResolvedConfig, realMediaRoot: string): ApplyContext {
+  mkdirSync(config.mediaRoot, { recursive: true });
+  const ws = new Workspace(openFolder(config.mediaRoot, { follow: true }), randomBytes(8).toString('hex'));
+  return { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot, relative: config.relative, ignore: config.ignore, ws, trust: recordsTrust(config) };
 }
