@@ -6,8 +6,9 @@ import { lstatSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { toDisplay } from './config/load.js';
 import { errors, isAppMediaError } from './errors.js';
-import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, syncCopy, type CopyResult } from './fs/copy.js';
+import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy, type CopyResult } from './fs/copy.js';
 import { withRealPaths } from './fs/folder.js';
+import { pause } from './fs/pause.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
 import { saveRecords, type RecordChanges, type RecordsTrust } from './fs/manifest-file.js';
@@ -179,6 +180,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
       const entry = openEntry(ws.root, plan.name, plan.entryId);
       try {
         await removeListed(entry, plan.name, action.copy);
+        stillAt(ws.root, plan.name, entry);
       } finally {
         entry.close();
       }
@@ -266,6 +268,7 @@ function removeLink(ctx: ApplyContext, plan: AppPlan, linkText: string): void {
     text = undefined;
   }
   if (text !== linkText) throw new EntryInTheWay(`${plan.name} changed since it was checked`);
+  pause('unlink', plan.name);
   const aside = ws.tempName(plan.name);
   renameSync(ws.root.at(plan.name), ws.root.at(aside));
   const stat = lstatSync(ws.root.at(aside), { throwIfNoEntry: false });

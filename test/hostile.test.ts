@@ -233,6 +233,11 @@ describe('hostile input: a mediaRoot that is, or leads to, a file system root or
     { title: 'the project root (".")', mediaRoot: '.', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: 'a folder holding the project ("..")', mediaRoot: '..', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: 'a link into an app\'s media folder', mediaRoot: MEDIA, link: 'APP', code: 'APP_MEDIA_LOOP' },
+    { title: '"/etc" (a system folder)', mediaRoot: '/etc', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: '"/usr"', mediaRoot: '/usr', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: '"/etc/nginx/media" (inside a system folder)', mediaRoot: '/etc/nginx/media', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: '"node_modules"', mediaRoot: 'node_modules', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    { title: '"node_modules/.cache/media" (inside node_modules)', mediaRoot: 'node_modules/.cache/media', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
   ];
   for (const { title, mediaRoot, link: linkTo, code } of cases) {
     // clean needs no app (it works after node_modules is gone), so it cannot see a loop: it only refuses unsafe roots.

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { sameFacts, type CopyPlan } from '../plan.js';
 import { turnTaker } from '../util/turns.js';
 import { FolderTree, sameFolder, withRealPaths, type Folder, type FolderId } from './folder.js';
+import { pause } from './pause.js';
 import { copyMode, openSource, SourceChanged, type OpenSource } from './source.js';
 import type { FileFacts } from './walk.js';
 import { removeEmptyFolder, removeOwnTree, type Workspace } from './workspace.js';
@@ -125,10 +126,12 @@ export async function createCopy(ws: Workspace, sourceDir: string, name: string,
     for (const dir of plan.mkdirs) mkdirSync(inside(dir), mode);
     const published = (rel: string): string => path.join(ws.root.path, name, ...rel.split('/'));
     const result = await writeFiles(plan, (file) => {
+      pause('write', `${name}/${file.rel}`);
       const from = sourceOf(sourceDir, plan, file.rel);
       return copyChecked(openSource(from, file.rel, file), inside(file.rel), file, { source: from, dest: published(file.rel) });
     }, onFile);
     temp.chmod(mode);
+    pause('place', name);
     // Claim the name first: mkdir fails if anything appeared there meanwhile, and renaming onto
     // our own empty folder is then safe.
     mkdirSync(ws.root.at(name));
@@ -149,6 +152,15 @@ export async function createCopy(ws: Workspace, sourceDir: string, name: string,
   } finally {
     temp.close();
   }
+}
+
+/**
+ * The work was done in the open folder, wherever it is now: its name must still be it, or what is
+ * published there is something else (a link swapped in meanwhile), and the run must not say otherwise.
+ */
+export function stillAt(root: Folder, name: string, folder: FolderId): void {
+  const now = lstatSync(root.at(name), { throwIfNoEntry: false });
+  if (!now?.isDirectory() || !sameFolder(now, folder)) throw new EntryChanged(`${name} was replaced while app-media worked in it; what is there now was left as it is`);
 }
 
 /** Opens the tool's own copy at `name`, if it is still the folder the plan saw. */
@@ -186,6 +198,7 @@ export async function syncCopy(ws: Workspace, sourceDir: string, name: string, p
     }
     const stage = plan.writes.length > 0 ? ws.stage() : undefined;
     const result = await writeFiles(plan, (file) => {
+      pause('write', `${name}/${file.rel}`);
       const staging = stage as Folder;
       const staged = ws.stagedName(name, file.rel);
       const from = sourceOf(sourceDir, plan, file.rel);
@@ -221,6 +234,7 @@ export async function syncCopy(ws: Workspace, sourceDir: string, name: string, p
       const due = turn();
       if (due) await due;
     }
+    stillAt(ws.root, name, entry);
     return result;
   } catch (error) {
     throw withRealPaths(error);
@@ -299,6 +313,7 @@ export async function removeListed(entry: Folder, name: string, plan: Pick<CopyP
 async function removeIn(tree: FolderTree, name: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>): Promise<void> {
   const turn = turnTaker();
   for (const rel of plan.deletes) {
+    pause('delete', `${name}/${rel}`);
     const [folder, base] = parentIn(tree, name, rel);
     const stat = lstatSync(folder.at(base), { throwIfNoEntry: false });
     if (stat && !stat.isFile()) throw new EntryChanged(`${name}/${rel} is no longer a file`);

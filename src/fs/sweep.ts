@@ -7,6 +7,7 @@
  */
 import { lstatSync, unlinkSync } from 'node:fs';
 import { leftoverLockToken, LOCK_FILE } from './lock.js';
+import { pause } from './pause.js';
 import { tokenOfTemp } from './temp.js';
 import { removeOwnTree, type Workspace } from './workspace.js';
 
@@ -34,6 +35,7 @@ export function sweepLeftovers(ws: Workspace, shared: boolean): Swept {
   for (const name of names) {
     const token = tokenOfTemp(name);
     if (!token || !dead.has(token)) continue;
+    pause('sweep', name);
     const stat = lstatSync(ws.root.at(name), { throwIfNoEntry: false });
     if (!stat) continue;
     if (stat.isDirectory()) {

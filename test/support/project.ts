@@ -126,8 +126,11 @@ export function snapshot(root: string, options: { skip?: (rel: string) => boolea
       } else if (stat.isDirectory()) {
         out.set(childRel, { type: 'dir', mtimeMs: stat.mtimeMs });
         visit(full, childRel);
-      } else {
+      } else if (stat.isFile()) {
         out.set(childRel, { type: 'file', sha: sha(readFileSync(full)), mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode });
+      } else {
+        // A FIFO, a socket, a device: its identity, never its contents (reading a FIFO would hang).
+        out.set(childRel, { type: 'file', sha: 'special', mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode });
       }
     }
   };

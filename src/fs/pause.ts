@@ -1,0 +1,27 @@
+/**
+ * Moments of a writing run where the tests act as a process racing it (swapping a folder for a
+ * link, replacing a file): each call below mediaRoot that writes or deletes first passes one.
+ * Nothing is set outside the tests; the package does not export this.
+ */
+export type PausePoint =
+  /** Before a file of a copy is written (createCopy, sync): `detail` is `<entry>/<rel>`. */
+  | 'write'
+  /** Before a file of a copy is deleted: `<entry>/<rel>`. */
+  | 'delete'
+  /** Before a new copy, complete in its private folder, is put in place: `<entry>`. */
+  | 'place'
+  /** Before the tool's own link is removed: `<entry>`. */
+  | 'unlink'
+  /** Before the sweep removes a name a killed run left: the name. */
+  | 'sweep';
+
+let hook: ((point: PausePoint, detail: string) => void) | undefined;
+
+/** Tests only: `fn` runs, synchronously, at every pause point until it is unset. */
+export function onPause(fn: ((point: PausePoint, detail: string) => void) | undefined): void {
+  hook = fn;
+}
+
+export function pause(point: PausePoint, detail: string): void {
+  if (hook) hook(point, detail);
+}
