@@ -28,7 +28,7 @@ import type { Report, RunOptions, TaskName } from './types.js';
 /** Makes mediaRoot match the config: one entry per app (link or copy), the tool's stale entries pruned. */
 export async function link(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
-  const config = loadConfig(options);
+  const config = await loadConfig(options);
   const apps = discoverApps(config);
   const input = {
     projectRoot: config.projectRoot,
@@ -171,7 +171,7 @@ async function openSession(config: ResolvedConfig, task: string, create: boolean
  */
 export async function clean(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
-  const config = loadConfig(options);
+  const config = await loadConfig(options);
   checkSafety(config, { realMediaRoot: realpathOfPath(config.mediaRoot), realProjectRoot: realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
   const force = options.force ?? false;
   const trust = recordsTrust(config);
@@ -196,7 +196,7 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
 export async function verify(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   if (options.url !== undefined) checkBaseUrl(options.url);
-  const config = loadConfig(options);
+  const config = await loadConfig(options);
   const apps = discoverApps(config);
   const checked: Finding[] = [];
   const probed = await probe(config.projectRoot, config.mediaRoot, apps, {
@@ -212,7 +212,7 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
     },
   });
   const findings = finishChecks(checked, probed, config.projectRoot);
-  if (options.url !== undefined) await checkServed(findings, options.url, config.mediaUrl);
+  if (options.url !== undefined) await checkServed(findings, options.url, config.mediaUrl, options.urlTimeout);
   const report = buildReport({
     task: 'verify',
     dryRun: false,

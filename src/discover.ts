@@ -3,11 +3,11 @@
  * its media folder (`<appDir>/<mediaDirname>/<name>`). Reads package.json files
  * and checks that folders exist; writes nothing.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { checkDirname } from './config/validate.js';
-import { parseJson } from './config/json.js';
+import { readJsonFile } from './config/json.js';
 import { toDisplay, type AppSpec, type ResolvedConfig } from './config/load.js';
 import { errors } from './errors.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN, PACKAGE_KEY } from './options.js';
@@ -69,7 +69,10 @@ function resolveEntry(config: ResolvedConfig, spec: AppSpec): App {
     label = pkg;
     kind = 'package';
     const found = resolvePackageDir(config.projectRoot, pkg);
-    if (!found) throw errors.packageNotFound(config.file, fieldOf, pkg);
+    if (!found) {
+      const folder = path.resolve(spec.baseDir, pkg);
+      throw errors.packageNotFound(config.file, fieldOf, pkg, isDirectory(folder) ? toDisplay(config.projectRoot, folder) : undefined);
+    }
     appDir = found;
   }
 
@@ -98,8 +101,9 @@ function isPackageName(pkg: string): boolean {
 
 function readAppManifest(config: ResolvedConfig, appDir: string): AppManifest {
   const file = path.join(appDir, 'package.json');
-  if (!existsSync(file)) return { packageName: undefined, declared: undefined };
-  const json = parseJson(readFileSync(file, 'utf8'), toDisplay(config.projectRoot, file));
+  if (!lstatOrUndefined(file)) return { packageName: undefined, declared: undefined };
+  // A regular file of bounded size, read without blocking: a folder, a FIFO or a device is a coded error.
+  const json = readJsonFile(file, toDisplay(config.projectRoot, file));
   if (typeof json !== 'object' || json === null) return { packageName: undefined, declared: undefined };
   const record = json as Record<string, unknown>;
   const declared = record[PACKAGE_KEY];
@@ -142,8 +146,10 @@ function pickMediaDirname(config: ResolvedConfig, field: string, entryValue: str
 /** `discover: true`: dependencies of the project whose own package.json has an "appMedia" key. */
 function discoverDependencies(config: ResolvedConfig, configured: App[]): App[] {
   const file = path.join(config.projectRoot, 'package.json');
-  if (!existsSync(file)) return [];
-  const pkg = parseJson(readFileSync(file, 'utf8'), 'package.json') as Record<string, unknown>;
+  if (!lstatOrUndefined(file)) return [];
+  const read = readJsonFile(file, 'package.json');
+  if (typeof read !== 'object' || read === null) return [];
+  const pkg = read as Record<string, unknown>;
   const names = new Set<string>();
   for (const key of ['dependencies', 'devDependencies', 'optionalDependencies']) {
     const deps = pkg[key];
@@ -163,6 +169,14 @@ function discoverDependencies(config: ResolvedConfig, configured: App[]): App[] 
     found.push({ name: appName, kind: 'package', appDir, mediaDirname, mediaDir: path.join(appDir, mediaDirname, appName), field, label: name });
   }
   return found;
+}
+
+function lstatOrUndefined(file: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 function isDirectory(dir: string): boolean {

@@ -8,6 +8,9 @@
 export type AppMediaErrorCode =
   | 'APP_MEDIA_NO_CONFIG'
   | 'APP_MEDIA_CONFIG_NOT_FOUND'
+  | 'APP_MEDIA_CONFIG_LOAD'
+  | 'APP_MEDIA_NOT_A_FILE'
+  | 'APP_MEDIA_FILE_TOO_LARGE'
   | 'APP_MEDIA_BAD_JSON'
   | 'APP_MEDIA_UNKNOWN_FIELD'
   | 'APP_MEDIA_BAD_VALUE'
@@ -19,6 +22,7 @@ export type AppMediaErrorCode =
   | 'APP_MEDIA_UNSAFE_MEDIA_ROOT'
   | 'APP_MEDIA_LOOP'
   | 'APP_MEDIA_BAD_FLAG'
+  | 'APP_MEDIA_BAD_OPTION'
   | 'APP_MEDIA_LINK_REFUSED'
   | 'APP_MEDIA_SHARED_ROOT'
   | 'APP_MEDIA_FOREIGN_RECORDS'
@@ -71,12 +75,39 @@ export function isAppMediaError(value: unknown): value is AppMediaError {
 const at = (file: string | undefined, field?: string): AppMediaErrorDetails => ({ file, field });
 
 export const errors = {
-  noConfig(searched: string[]): AppMediaError {
+  noConfig(looked: string[], folders: string[]): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_NO_CONFIG',
-      `no configuration found (looked for ${searched.join(', ')})`,
-      'create app-media.config.json beside your gulpfile with at least {"mediaRoot": "public/media", "apps": ["./apps/blog"]}, or pass options in code',
+      `no configuration found: looked for ${looked.join(', ')} in ${folders.join(', ')}`,
+      'create app-media.config.json in your project folder (beside package.json or the gulpfile) with at least {"mediaRoot": "public/media", "apps": ["./apps/blog"]}, or pass options in code',
     );
+  },
+  configLoad(file: string, detail: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_CONFIG_LOAD',
+      `loading the config file failed: ${detail}`,
+      'fix the error at that place in the file (run with --verbose for the stack trace)',
+      at(file),
+    );
+  },
+  notAFile(file: string, kind: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_NOT_A_FILE',
+      `${kind}, not a regular file`,
+      'point it at a regular file (a config file and package.json are read whole, so a pipe, a device or a folder cannot be one)',
+      at(file),
+    );
+  },
+  fileTooLarge(file: string, size: number, limit: number): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_FILE_TOO_LARGE',
+      `${mebibytes(size)}, more than the ${mebibytes(limit)} a config file or package.json may be`,
+      'check that the path names the file you meant; a real config is a few kilobytes',
+      at(file),
+    );
+  },
+  badOption(option: string, message: string, hint: string): AppMediaError {
+    return new AppMediaError('APP_MEDIA_BAD_OPTION', message, hint, at('options in code', option));
   },
   configNotFound(file: string): AppMediaError {
     return new AppMediaError(
@@ -102,11 +133,11 @@ export const errors = {
       at(file, field),
     );
   },
-  badValue(file: string | undefined, field: string, expected: string, got: unknown): AppMediaError {
+  badValue(file: string | undefined, field: string, expected: string, got: unknown, hint?: string): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_BAD_VALUE',
       `expected ${expected}, got ${describe(got)}`,
-      `set "${field}" to ${expected}`,
+      hint ?? `set "${field}" to ${expected}`,
       at(file, field),
     );
   },
@@ -126,11 +157,19 @@ export const errors = {
       at(file, field),
     );
   },
-  packageNotFound(file: string | undefined, field: string, pkg: string): AppMediaError {
+  packageNotFound(file: string | undefined, field: string, pkg: string, folder: string | undefined): AppMediaError {
+    // "apps/shop" is no package name npm would look up (it reads it as the GitHub repository
+    // apps/shop): the fix a user wants is nearly always the folder.
+    const scoped = pkg.startsWith('@');
+    const hint = folder !== undefined
+      ? `the folder ${folder} exists: write "./${pkg}" (a folder entry starts with ./ or ../); without it, "${pkg}" is read as a package name`
+      : pkg.includes('/') && !scoped
+        ? `for a folder, write "./${pkg}" (a folder entry starts with ./ or ../); a package name with "/" starts with @ ("@scope/name")`
+        : `write "./${pkg}" if you meant a folder; if it is a package, install it (npm install ${pkg})`;
     return new AppMediaError(
       'APP_MEDIA_PACKAGE_NOT_FOUND',
       `package "${pkg}" is not installed (not found in any node_modules above the project)`,
-      `run "npm install ${pkg}", or write "./${pkg}" if you meant a local folder`,
+      hint,
       at(file, field),
     );
   },
@@ -177,7 +216,7 @@ export const errors = {
       at(file, 'mediaRoot'),
     );
   },
-  badFlag(flag: string, message: string, hint: string): AppMediaError {
+  badFlag(flag: string | undefined, message: string, hint: string): AppMediaError {
     return new AppMediaError('APP_MEDIA_BAD_FLAG', message, hint, at(undefined, flag));
   },
   sharedRoot(file: string | undefined, folder: string, who: string, isMediaRoot: boolean, task: string): AppMediaError {
@@ -217,6 +256,10 @@ export const errors = {
     );
   },
 };
+
+function mebibytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB` : `${bytes} bytes`;
+}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

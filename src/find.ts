@@ -16,7 +16,7 @@ import { nearest } from './util/nearest.js';
 export async function find(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const asked = normalizePublishedPath(options.path);
-  const config = loadConfig(options);
+  const config = await loadConfig(options);
   const apps = discoverApps(config);
   const wanted = withoutMediaUrl(asked, config.mediaUrl, apps);
   const [name, ...restParts] = wanted.split('/');

@@ -40,7 +40,7 @@ export function mediaSrc(options: MediaSrcOptions = {}): Readable {
 
 async function start(options: MediaSrcOptions, out: PassThrough): Promise<void> {
   const { read: _read, buffer: _buffer, since: _since, sourcemaps: _sourcemaps, ...runOptions } = options;
-  const config = loadConfig(runOptions);
+  const config = await loadConfig(runOptions);
   const apps = discoverApps(config);
   const [{ default: VinylClass }, sourcemap] = await Promise.all([
     import('vinyl'),

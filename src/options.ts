@@ -1,37 +1,112 @@
 /**
- * The single table of every config field and every command-line flag: the
- * validator, the defaults, `gulp --tasks` and the README read from here.
+ * The single table of every task, config field and command-line flag. The
+ * validator, the defaults, the JSON Schema, `gulp --tasks`, `app-media --help`,
+ * the command-line parser and the README's tables (test/readme.test.ts checks
+ * them; `npm run readme` rewrites them) all read from here: a new task, field
+ * or flag is one new row.
  */
-import type { Mode, TaskName } from './types.js';
+import type { Mode, Report, RunOptions } from './types.js';
+
+// ---------------------------------------------------------------------------
+// Tasks
+
+export interface TaskSpec {
+  /** One line: `gulp --tasks` and `app-media --help` print it. */
+  description: string;
+  /** The work, loaded only when the task runs (a command run on every install should start fast). */
+  load: () => Promise<(options: RunOptions) => Promise<Report>>;
+}
+
+/** Every task, in the order help lists them. The gulp task is `media:<key>`, the command `app-media <key>`. */
+export const taskTable = {
+  link: {
+    description: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
+    load: async () => (await import('./api.js')).link,
+  },
+  clean: {
+    description: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
+    load: async () => (await import('./api.js')).clean,
+  },
+  verify: {
+    description: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
+    load: async () => (await import('./api.js')).verify,
+  },
+  find: {
+    description: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
+    load: async () => (await import('./find.js')).find,
+  },
+  watch: {
+    description: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
+    load: async () => (await import('./watch.js')).watch,
+  },
+} as const satisfies Record<string, TaskSpec>;
+
+export type TaskName = keyof typeof taskTable;
+
+export const TASKS = Object.keys(taskTable) as TaskName[];
+
+/** One line per task: `gulp --tasks` and `app-media --help` print these. */
+export const taskDescriptions = Object.fromEntries(TASKS.map((task) => [task, taskTable[task].description])) as Record<TaskName, string>;
+
+// ---------------------------------------------------------------------------
+// Config fields
 
 export type FieldType = 'path' | 'string' | 'dirname' | 'boolean' | 'mode' | 'globs' | 'apps' | 'schema';
+
+export const MODES: readonly Mode[] = ['auto', 'symlink', 'copy'];
+
+/** How the README's configuration table names each type. */
+export const fieldTypeText: Record<FieldType, string> = {
+  path: 'path',
+  string: 'string',
+  dirname: 'folder name',
+  boolean: 'boolean',
+  mode: MODES.map((mode) => `\`"${mode}"\``).join(' | '),
+  globs: 'array of globs',
+  apps: 'array',
+  schema: 'string',
+};
 
 export interface FieldSpec {
   type: FieldType;
   required?: boolean;
+  /** The value when the field is left out (none: no default). */
+  default?: unknown;
+  /** One sentence, Markdown allowed (backticks); the README, the schema and editors show it. */
   description: string;
 }
 
-export const MODES: readonly Mode[] = ['auto', 'symlink', 'copy'];
-
 export const configFields = {
+  mediaRoot: { type: 'path', required: true, description: 'where the `<name>/` entries are made; created if missing; may itself be a symlink' },
+  mediaUrl: { type: 'string', default: '/media/', description: 'public URL prefix of mediaRoot; `media:verify --url` fetches files under it' },
+  mediaDirname: { type: 'dirname', default: 'app_media', description: 'project-wide default name of the apps\' media folder' },
+  apps: { type: 'apps', default: [], description: 'app entries: `"./folder"`, `"package"`, `"@scope/package"` or `{ path | package, name?, mediaDirname? }`' },
+  discover: { type: 'boolean', default: false, description: 'also take every dependency whose `package.json` has an `"appMedia"` key' },
+  mode: { type: 'mode', default: 'auto', description: 'how entries are made: `auto` links, then (Windows) makes a junction, then copies; `symlink`; `copy`' },
+  relative: { type: 'boolean', default: true, description: 'write relative link targets, so the tree survives moves, containers and bind mounts' },
+  ignore: { type: 'globs', default: ['.*', '*~'], description: 'copy mode only: files and folders never copied' },
+  exposed: { type: 'globs', default: [], description: 'more patterns of published files that look secret, added to `media:verify`\'s default list (`.env`, `.env.*`, `.git`, `*.pem`, `*.key`, `id_rsa*`, `.npmrc`)' },
+  sharedMediaRoot: { type: 'boolean', default: false, description: 'mediaRoot may be written by other users on purpose (uploads): write in it anyway (see "Who may write mediaRoot" in docs/safety.md)' },
   $schema: { type: 'schema', description: 'editor hint: the JSON Schema of this file (ignored by the tool)' },
-  mediaRoot: { type: 'path', required: true, description: 'where the <name>/ entries are made (created if missing; may itself be a symlink)' },
-  mediaUrl: { type: 'string', description: 'public URL prefix of mediaRoot (media:verify --url fetches files under it)' },
-  mediaDirname: { type: 'dirname', description: 'project-wide default name of the apps\' media folder' },
-  apps: { type: 'apps', description: '"./folder", "package", "@scope/package" or { path | package, name?, mediaDirname? }' },
-  discover: { type: 'boolean', description: 'also take every dependency whose package.json has an "appMedia" key' },
-  mode: { type: 'mode', description: 'auto: symlink, then (Windows) junction, then copy; or symlink; or copy' },
-  relative: { type: 'boolean', description: 'relative link targets, so the tree survives moves and containers' },
-  ignore: { type: 'globs', description: 'copy mode: files and folders never copied' },
-  exposed: { type: 'globs', description: 'media:verify: more patterns of published files that look secret, added to the default list' },
-  sharedMediaRoot: { type: 'boolean', description: 'mediaRoot may be written by other users on purpose (uploads): write in it anyway (see "Who may write mediaRoot" in docs/safety.md)' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type ConfigField = keyof typeof configFields;
 
+/** The defaults the code reads, from the table. */
+export const defaults = {
+  mediaUrl: configFields.mediaUrl.default,
+  mediaDirname: configFields.mediaDirname.default,
+  discover: configFields.discover.default as boolean,
+  mode: configFields.mode.default as Mode,
+  relative: configFields.relative.default as boolean,
+  sharedMediaRoot: configFields.sharedMediaRoot.default as boolean,
+  ignore: configFields.ignore.default as readonly string[],
+  /** Published files that look secret: media:verify always reports them as `exposed` (`exposed` adds to them). */
+  exposed: ['.env', '.env.*', '.git', '*.pem', '*.key', 'id_rsa*', '.npmrc'] as readonly string[],
+};
+
 /** Run settings accepted in code beside the config fields (RunOptions). */
-export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'path', 'checksum', 'onProgress', 'signal', 'conflicts'] as const;
+export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'urlTimeout', 'path', 'checksum', 'onProgress', 'signal', 'conflicts'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
 
@@ -39,73 +114,105 @@ export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as con
 export const NAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const MAX_NAME_LENGTH = 255;
 
-export const defaults = {
-  mediaUrl: '/media/',
-  mediaDirname: 'app_media',
-  discover: false,
-  mode: 'auto' as Mode,
-  relative: true,
-  sharedMediaRoot: false,
-  ignore: ['.*', '*~'] as readonly string[],
-  /** Published files that look secret: media:verify reports them as `exposed`. */
-  exposed: ['.env', '.env.*', '.git', '*.pem', '*.key', 'id_rsa*', '.npmrc'] as readonly string[],
-};
-
-/** File names of the lookup, in order (after --config and code options). */
+/** The config files looked for in the project folder, in this order (after --config and code options). */
+export const CONFIG_FILES = ['app-media.config.mjs', 'app-media.config.js', 'app-media.config.json'] as const;
+/** The JSON one, which editors check against schema.json. */
 export const CONFIG_FILE = 'app-media.config.json';
 export const PACKAGE_KEY = 'appMedia';
+/** A config file or package.json bigger than this is refused (read whole, it would only fill memory). */
+export const MAX_CONFIG_BYTES = 10 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Flags
 
 export interface FlagSpec {
   /** The long name, without dashes. */
   name: string;
   kind: 'boolean' | 'string';
+  /** A one-letter alias (`-h`). */
+  short?: string;
   /** Allowed values for a string flag. */
   values?: readonly string[];
   /** Shown after the flag in help: `--config <file>`. */
   arg?: string;
-  /** A boolean flag that is written in its negative form (`--no-prune`). */
+  /** A boolean flag that is written in its negative form (`--no-prune`): the option gets `false`. */
   negated?: boolean;
-  tasks: readonly TaskName[];
+  /** The run option it sets (none: read by the task runner itself, such as --json). */
+  option?: keyof RunOptions;
+  /** The tasks that take it; `all` for every task, present and future. */
+  tasks: readonly TaskName[] | 'all';
+  /** `command`: a flag of `app-media` itself (gulp has its own --silent, --color...). */
+  only?: 'command';
+  /** One sentence, Markdown allowed (backticks); help and `gulp --tasks` print it without them. */
   description: string;
 }
 
-/** One line per task: `gulp --tasks` and `app-media --help` print these. */
-export const taskDescriptions: Record<TaskName, string> = {
-  link: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
-  clean: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
-  verify: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
-  watch: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
-  find: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
-};
-
-export const TASKS: readonly TaskName[] = ['link', 'clean', 'verify', 'find', 'watch'];
-
-const ALL: readonly TaskName[] = ['link', 'clean', 'verify', 'watch', 'find'];
-
 export const flags: readonly FlagSpec[] = [
-  { name: 'config', kind: 'string', arg: '<file>', tasks: ALL, description: 'use this config file instead of the lookup' },
-  { name: 'mode', kind: 'string', arg: '<auto|symlink|copy>', values: MODES, tasks: ['link', 'watch'], description: 'how entries are made (default from config, else auto)' },
-  { name: 'dry-run', kind: 'boolean', tasks: ['link', 'clean'], description: 'plan and print, write nothing' },
-  { name: 'json', kind: 'boolean', tasks: ALL, description: 'print the report as one JSON document on stdout (use with --silent)' },
-  { name: 'verbose', kind: 'boolean', tasks: ALL, description: 'stack traces with errors' },
-  { name: 'prune', kind: 'boolean', negated: true, tasks: ['link'], description: 'keep the tool\'s own entries of apps no longer configured' },
-  { name: 'conflicts', kind: 'string', arg: '<warn|fail>', values: ['warn', 'fail'], tasks: ['link', 'watch'], description: 'warn: print conflicts as clearly, but exit 0 (for npm lifecycle scripts); fail: exit non-zero (default)' },
-  { name: 'checksum', kind: 'boolean', tasks: ['link', 'watch'], description: 'copy mode: compare file contents, not size and time' },
-  { name: 'force', kind: 'boolean', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
-  { name: 'path', kind: 'string', arg: '<name/file>', tasks: ['find'], description: 'the published path to look up, such as blog/css/site.css' },
-  { name: 'url', kind: 'string', arg: '<base>', tasks: ['verify'], description: 'also fetch one file per app from this server (http://localhost:8080)' },
+  { name: 'config', kind: 'string', arg: '<file>', option: 'config', tasks: 'all', description: 'use this config file (`.mjs`, `.js` or `.json`) instead of the lookup' },
+  { name: 'mode', kind: 'string', arg: '<auto|symlink|copy>', values: MODES, option: 'mode', tasks: ['link', 'watch'], description: 'how entries are made (default from config, else `auto`)' },
+  { name: 'dry-run', kind: 'boolean', option: 'dryRun', tasks: ['link', 'clean'], description: 'plan and print, write nothing' },
+  { name: 'json', kind: 'boolean', tasks: 'all', description: 'print the report as one JSON document on stdout (use with `--silent`)' },
+  { name: 'verbose', kind: 'boolean', option: 'verbose', tasks: 'all', description: 'a line for every app (link is otherwise quiet about apps that are up to date), and the stack trace of an error' },
+  { name: 'prune', kind: 'boolean', negated: true, option: 'prune', tasks: ['link'], description: 'keep the tool\'s own entries for apps no longer configured' },
+  { name: 'conflicts', kind: 'string', arg: '<warn|fail>', values: ['warn', 'fail'], option: 'conflicts', tasks: ['link', 'watch'], description: '`warn`: print conflicts just as clearly (on stderr) but exit 0, for npm lifecycle scripts; `fail` (default): exit 1' },
+  { name: 'checksum', kind: 'boolean', option: 'checksum', tasks: ['link', 'watch'], description: 'copy mode: compare contents, not size and time; a right file with a wrong time is only re-timed' },
+  { name: 'force', kind: 'boolean', option: 'force', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
+  { name: 'path', kind: 'string', arg: '<name/file>', option: 'path', tasks: ['find'], description: 'the published path to look up, such as `blog/css/site.css`' },
+  { name: 'url', kind: 'string', arg: '<base>', option: 'url', tasks: ['verify'], description: 'fetch one file per app from `<base><mediaUrl><name>/...` and report an answer other than 2xx as `unserved`' },
+  { name: 'silent', kind: 'boolean', only: 'command', tasks: 'all', description: 'print nothing (the exit status still tells); under gulp, gulp\'s own `--silent`' },
+  { name: 'no-color', kind: 'boolean', only: 'command', tasks: 'all', description: 'no colours, even on a terminal (also `NO_COLOR=1`); `--color` forces them' },
+  { name: 'color', kind: 'boolean', only: 'command', tasks: 'all', description: 'colours even off a terminal' },
+  { name: 'help', kind: 'boolean', short: 'h', only: 'command', tasks: 'all', description: 'this help' },
+  { name: 'version', kind: 'boolean', only: 'command', tasks: 'all', description: 'print the version of gulp-app-media' },
 ];
 
-export function flagsFor(task: TaskName): FlagSpec[] {
-  return flags.filter((flag) => flag.tasks.includes(task));
+/** The flags a task takes (command-only ones too when `command`). */
+export function flagsFor(task: TaskName, where: 'gulp' | 'command' = 'gulp'): FlagSpec[] {
+  return flags.filter((flag) => (flag.tasks === 'all' || flag.tasks.includes(task)) && (where === 'command' || flag.only !== 'command'));
+}
+
+/** How a flag is written: `--no-prune`, `--dry-run`. */
+export function flagName(flag: FlagSpec): string {
+  return `--${flag.negated ? 'no-' : ''}${flag.name}`;
+}
+
+/** A description without Markdown, for a terminal. */
+export function plain(text: string): string {
+  return text.replace(/`/g, '');
 }
 
 /** `{ '--mode <auto|symlink|copy>': 'how entries are made...' }`, the shape gulp's `task.flags` wants. */
 export function gulpFlags(task: TaskName): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const flag of flagsFor(task)) {
-    const name = `--${flag.negated ? 'no-' : ''}${flag.name}`;
-    out[flag.arg ? `${name} ${flag.arg}` : name] = flag.description;
-  }
+  for (const flag of flagsFor(task)) out[flag.arg ? `${flagName(flag)} ${flag.arg}` : flagName(flag)] = plain(flag.description);
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// The README's tables, written from the rows above
+
+/** A table row; a `|` inside a cell is escaped, even in a code span (GitHub's tables split on it). */
+function row(cells: string[]): string {
+  return `| ${cells.map((cell) => cell.replace(/(?<!\\)\|/g, '\\|')).join(' | ')} |`;
+}
+
+/** The README's configuration table. */
+export function configTableMarkdown(): string {
+  const lines = [row(['field', 'type', 'default', 'meaning']), row(['---', '---', '---', '---'])];
+  for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
+    const fallback = spec.required ? 'required' : spec.default === undefined ? 'none' : `\`${JSON.stringify(spec.default).replace(/,/g, ', ')}\``;
+    lines.push(row([`\`${name}\``, fieldTypeText[spec.type], fallback, spec.description]));
+  }
+  return lines.join('\n');
+}
+
+/** The README's flag table. */
+export function flagTableMarkdown(): string {
+  const lines = [row(['flag', 'tasks', 'meaning']), row(['---', '---', '---'])];
+  for (const flag of flags) {
+    const name = `\`${flagName(flag)}${flag.arg ? ` ${flag.arg}` : ''}\`${flag.short ? `, \`-${flag.short}\`` : ''}`;
+    const tasks = flag.only === 'command' ? '`app-media` only' : flag.tasks === 'all' ? 'all' : flag.tasks.join(', ');
+    lines.push(row([name, tasks, flag.description]));
+  }
+  return lines.join('\n');
 }

@@ -401,6 +401,14 @@ function findMisnaming(app: App): SourceFacts['misnamed'] {
   const mediaParent = path.join(app.appDir, app.mediaDirname);
   const inMedia = subfolders(mediaParent);
   if (inMedia) {
+    // Files, or only folders such as css/ and js/, right in the media folder: the <name>/ level was forgotten.
+    const content = inMedia.filter((dir) => CONTENT_LIKE.includes(dir.toLowerCase()));
+    if (nearest(app.name, inMedia) === undefined && (content.length > 0 || hasFiles(mediaParent))) {
+      return {
+        found: `${app.mediaDirname}/${content[0] ?? inMedia[0] ?? ''}`.replace(/\/$/, '/ holding files'),
+        fix: `the files must sit one level deeper, in ${app.mediaDirname}/${app.name}/ (the <name>/ folder is part of their URL): move them into it`,
+      };
+    }
     const close = nearest(app.name, inMedia) ?? (inMedia.length === 1 ? inMedia[0] : undefined);
     if (close) {
       return {
@@ -422,6 +430,17 @@ function findMisnaming(app: App): SourceFacts['misnamed'] {
     }
   }
   return undefined;
+}
+
+/** Folder names that hold media, not an app's name. */
+const CONTENT_LIKE = ['css', 'js', 'img', 'images', 'image', 'fonts', 'font', 'icons', 'scripts', 'styles', 'svg', 'media', 'assets', 'static', 'dist', 'vendor'];
+
+function hasFiles(dir: string): boolean {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).some((entry) => entry.isFile());
+  } catch {
+    return false;
+  }
 }
 
 function subfolders(dir: string): string[] | undefined {

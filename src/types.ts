@@ -1,9 +1,11 @@
 /** Public types: configuration, run options, reports. */
+import type { TaskName } from './options.js';
+
+export type { TaskName };
 
 export type Mode = 'auto' | 'symlink' | 'copy';
 /** How an entry in mediaRoot was actually made. */
 export type EntryMode = 'symlink' | 'junction' | 'copy';
-export type TaskName = 'link' | 'clean' | 'verify' | 'watch' | 'find';
 
 export interface AppEntryObject {
   /** A folder, relative to the file that lists it. */
@@ -68,6 +70,8 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   signal?: AbortSignal;
   /** verify: a base URL to fetch one file per app from (`http://localhost:8080`). */
   url?: string;
+  /** verify --url: how long to wait for each answer, in milliseconds (default 10,000). */
+  urlTimeout?: number;
   /** find: the published path to look up, `<name>/css/site.css`. */
   path?: string;
   /** Only for tests: pretend to run on another platform (junction fallback). */

@@ -27,8 +27,8 @@ interface Watched {
   shallow: string[];
 }
 
-function watchedPaths(options: RunOptions): Watched {
-  const config = loadConfig(options);
+async function watchedPaths(options: RunOptions): Promise<Watched> {
+  const config = await loadConfig(options);
   const deep = new Set<string>();
   const shallow = new Set<string>();
   const add = (file: string, orParent: boolean): void => {
@@ -49,7 +49,7 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
   const { default: watchGlobs } = await import('glob-watcher');
   const logger = options.logger;
   let last = await link(options);
-  let paths = watchedPaths(options);
+  let paths = await watchedPaths(options);
   let watchers: Array<ReturnType<typeof watchGlobs>> = [];
 
   const rerun = async (): Promise<void> => {
@@ -65,7 +65,7 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
         if (logger && (round === 0 || changed.apps.some((app) => app.status !== 'no-media'))) {
           for (const line of formatLines(changed, logger.color ?? false)) logger[line.level](line.text);
         }
-        const next = watchedPaths(options);
+        const next = await watchedPaths(options);
         if (JSON.stringify(next) === JSON.stringify(paths)) return;
         paths = next;
         await start();

@@ -632,7 +632,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
 
   /** media:link's steps, with `between` run after the plan and before apply: the moment no hook of the API reaches. */
   async function linkWithEditBetween(root: string, options: RunOptions, between: () => void): Promise<{ outcomes: AppOutcome[]; warnings: string[] }> {
-    const config = loadConfig({ cwd: root, ...options });
+    const config = await loadConfig({ cwd: root, ...options });
     const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: config.mode === 'copy' ? 'all' : 'existing-copies', ignore: config.ignore, trust: recordsTrust(config) });
     const plan = planLink({ probed, projectRoot: config.projectRoot, mode: config.mode, relative: config.relative, prune: true, platform: process.platform });
     between();
@@ -762,7 +762,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
 
   it('media:clean: a file of the copy edited after the plan is not deleted (the folder stays with it), conflict', async () => {
     const root = await copiedProject();
-    const config = loadConfig({ cwd: root });
+    const config = await loadConfig({ cwd: root });
     const probed = probeMediaRoot(config.mediaRoot, recordsTrust(config));
     const plan = planClean(probed.entries, probed.manifest, false, root);
     const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
@@ -776,7 +776,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
 
   it('a set-aside copy that still holds a file after the tool\'s own are removed is kept under .app-media-kept-*: named in a warning, never swept or cleaned, no trace for the next run', async () => {
     const root = await copiedProject();
-    const ctx = applyContextOf(loadConfig({ cwd: root }), path.join(root, MEDIA));
+    const ctx = applyContextOf(await loadConfig({ cwd: root }), path.join(root, MEDIA));
     const aside = ctx.ws.tempName('blog');
     writeTree(path.join(root, MEDIA, aside), { 'css/late.css': 'late' });
     const warnings: string[] = [];
@@ -798,7 +798,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   it('a set-aside copy is not put back over a folder made at its name meanwhile (not even an empty one): kept aside, with its own warning', async () => {
     const root = await copiedProject();
     const mediaRoot = path.join(root, MEDIA);
-    const ctx = applyContextOf(loadConfig({ cwd: root }), mediaRoot);
+    const ctx = applyContextOf(await loadConfig({ cwd: root }), mediaRoot);
     const aside = ctx.ws.tempName('blog');
     renameSync(path.join(mediaRoot, 'blog'), path.join(mediaRoot, aside));
     mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it

@@ -18,7 +18,7 @@ const APPS = ['blog', 'shop', 'zoo'];
 
 /** `apps`: the apps of an earlier look, when one is given as `previous` (a run discovers them once). */
 async function probeOf(root: string, options: Partial<ProbeOptions>, apps?: App[]): Promise<ProbeResult> {
-  const config = loadConfig({ cwd: root });
+  const config = await loadConfig({ cwd: root });
   return probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, trust: recordsTrust(config), ...options });
 }
 

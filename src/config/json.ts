@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { errors } from '../errors.js';
+import { readConfigText } from './read.js';
 
 /** Parses JSON text; a syntax error becomes APP_MEDIA_BAD_JSON with line and column. */
 export function parseJson(text: string, displayFile: string): unknown {
@@ -15,8 +15,9 @@ export function parseJson(text: string, displayFile: string): unknown {
   }
 }
 
+/** A config file or package.json: a regular file of at most 10 MiB (read.ts), parsed. */
 export function readJsonFile(file: string, displayFile: string): unknown {
-  return parseJson(readFileSync(file, 'utf8'), displayFile);
+  return parseJson(readConfigText(file, displayFile), displayFile);
 }
 
 function stripBom(text: string): string {

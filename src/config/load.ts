@@ -1,15 +1,21 @@
 /**
  * Finds the configuration and resolves it: `--config <file>` → options passed
- * in code → app-media.config.json in the project root → package.json
- * "appMedia". Paths resolve against the file that holds them.
+ * in code → app-media.config.mjs / .js / .json → package.json "appMedia", in
+ * the project folder: the current folder or the nearest one above it that
+ * holds one of them (as gulp and npm look upward). Paths resolve against the
+ * file that holds them.
  */
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { errors } from '../errors.js';
-import { CONFIG_FILE, configFields, defaults, PACKAGE_KEY, runOptionKeys } from '../options.js';
+import { CONFIG_FILES, configFields, defaults, PACKAGE_KEY, runOptionKeys } from '../options.js';
 import { nearest } from '../util/nearest.js';
 import type { AppEntry, AppMediaConfig, Mode, RunOptions } from '../types.js';
 import { readJsonFile } from './json.js';
+import { readConfigText } from './read.js';
 import { validateConfig } from './validate.js';
 
 export interface AppSpec {
@@ -60,34 +66,31 @@ interface Source {
 
 const KNOWN_OPTIONS: readonly string[] = [...CONFIG_KEYS, ...runOptionKeys];
 
-export function loadConfig(options: RunOptions = {}): ResolvedConfig {
-  // A misspelled option in code would otherwise be silently ignored.
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
-      throw errors.unknownField('options in code', key, nearest(key, KNOWN_OPTIONS));
-    }
-  }
-  const projectRoot = path.resolve(options.cwd ?? process.cwd());
-  const display = (file: string): string => toDisplay(projectRoot, file);
+export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConfig> {
+  checkRunOptions(options);
   const code = configPart(options);
   const codeIsSource = code['mediaRoot'] !== undefined || code['apps'] !== undefined;
+  // The project folder: given (cwd), or the current one when the source is given (--config,
+  // options in code), or else the nearest folder upward that holds a config.
+  const start = path.resolve(options.cwd ?? process.cwd());
+  const projectRoot = options.cwd !== undefined || options.config !== undefined || codeIsSource ? start : findProject(start);
+  const display = (file: string): string => toDisplay(projectRoot, file);
 
   let source: Source;
   if (options.config !== undefined) {
     const file = path.resolve(projectRoot, options.config);
-    if (!existsSync(file)) throw errors.configNotFound(display(file));
-    source = fromFile(file, display(file));
+    const shown = display(file).startsWith('../') ? file : display(file);
+    if (!exists(file)) throw errors.configNotFound(shown);
+    source = await fromFile(file, shown);
   } else if (codeIsSource) {
     source = { raw: validateConfig(code, { file: undefined, prefix: '', requireMediaRoot: true }), file: undefined, fieldPrefix: '', baseDir: projectRoot };
   } else {
-    const configFile = path.join(projectRoot, CONFIG_FILE);
-    const packageFile = path.join(projectRoot, 'package.json');
-    if (existsSync(configFile)) {
-      source = fromFile(configFile, display(configFile));
+    const configFile = CONFIG_FILES.map((name) => path.join(projectRoot, name)).find(exists);
+    if (configFile !== undefined) {
+      source = await fromFile(configFile, display(configFile));
     } else {
-      const pkg = existsSync(packageFile) ? readJsonFile(packageFile, 'package.json') : undefined;
-      const block = isObject(pkg) ? pkg[PACKAGE_KEY] : undefined;
-      if (block === undefined) throw errors.noConfig([CONFIG_FILE, `package.json "${PACKAGE_KEY}"`, 'options in code']);
+      const block = packageBlock(projectRoot);
+      if (block === undefined) throw errors.noConfig([...CONFIG_FILES, `package.json "${PACKAGE_KEY}"`], foldersUpward(start));
       source = {
         raw: validateConfig(block, { file: 'package.json', prefix: `${PACKAGE_KEY}.`, requireMediaRoot: true }),
         file: 'package.json',
@@ -126,14 +129,128 @@ export function loadConfig(options: RunOptions = {}): ResolvedConfig {
   };
 }
 
-function fromFile(file: string, displayFile: string): Source {
-  const raw = readJsonFile(file, displayFile);
+/** Options in code are checked before any work: a misspelled one would be ignored, a bad logger would fail only at the end. */
+function checkRunOptions(options: RunOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+      throw errors.unknownField('options in code', key, nearest(key, KNOWN_OPTIONS));
+    }
+  }
+  const logger: unknown = options.logger;
+  if (logger !== undefined) {
+    const example = 'pass an object with debug, info, warn and error functions, such as console, or leave logger out';
+    if (typeof logger !== 'object' || logger === null) {
+      throw errors.badOption('logger', `logger must be an object with debug, info, warn and error functions, not ${typeof logger === 'object' ? 'null' : typeof logger}`, example);
+    }
+    for (const method of ['debug', 'info', 'warn', 'error'] as const) {
+      const value = (logger as Record<string, unknown>)[method];
+      if (typeof value !== 'function') throw errors.badOption(`logger.${method}`, `logger.${method} must be a function, not ${value === null ? 'null' : typeof value}`, example);
+    }
+  }
+  const timeout: unknown = options.urlTimeout;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
+    throw errors.badOption('urlTimeout', `urlTimeout must be a number of milliseconds above 0, not ${JSON.stringify(timeout)}`, 'leave it out for 10,000 ms');
+  }
+}
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The "appMedia" block of the package.json in `dir`, if any. */
+function packageBlock(dir: string, shownFrom = dir): unknown {
+  const file = path.join(dir, 'package.json');
+  if (!exists(file)) return undefined;
+  const pkg = readJsonFile(file, toDisplay(shownFrom, file));
+  return isObject(pkg) ? pkg[PACKAGE_KEY] : undefined;
+}
+
+/**
+ * The project folder: `start` or the nearest folder above it with a config file, or a
+ * package.json whose "appMedia" holds a project's config (mediaRoot or apps; an app's own
+ * package.json declares only its name and mediaDirname). None: `start`, whose lookup then
+ * fails with the folders searched.
+ */
+function findProject(start: string): string {
+  for (const dir of foldersUpward(start)) {
+    if (CONFIG_FILES.some((name) => exists(path.join(dir, name)))) return dir;
+    const block = packageBlock(dir, start);
+    if (isObject(block) && (block['mediaRoot'] !== undefined || block['apps'] !== undefined)) return dir;
+    if (dir === start && block !== undefined) return dir;
+  }
+  return start;
+}
+
+function foldersUpward(start: string): string[] {
+  const folders = [start];
+  for (let dir = start; path.dirname(dir) !== dir; dir = path.dirname(dir)) folders.push(path.dirname(dir));
+  return folders;
+}
+
+async function fromFile(file: string, displayFile: string): Promise<Source> {
+  const raw = /\.[cm]?js$/i.test(file) ? await importConfig(file, displayFile) : readJsonFile(file, displayFile);
   return {
     raw: validateConfig(raw, { file: displayFile, prefix: '', requireMediaRoot: true }),
     file: displayFile,
     fieldPrefix: '',
     baseDir: path.dirname(file),
   };
+}
+
+/**
+ * A JavaScript config's default export (`export default defineConfig({...})`, or
+ * `module.exports` of a CommonJS one). The file is checked first like any config file (a FIFO
+ * would hang the import), and imported under a hash of its text, so a changed file is read
+ * anew (media:watch) and an unchanged one is not imported twice.
+ */
+async function importConfig(file: string, displayFile: string): Promise<unknown> {
+  const text = readConfigText(file, displayFile);
+  const url = pathToFileURL(file);
+  url.search = `app-media=${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  let module: Record<string, unknown>;
+  try {
+    module = await import(url.href) as Record<string, unknown>;
+  } catch (error) {
+    throw loadError(error, file, displayFile);
+  }
+  if (!('default' in module) || module['default'] === undefined) {
+    throw errors.configLoad(displayFile, 'it has no default export (write: export default defineConfig({ mediaRoot: "public/media", apps: [...] }))');
+  }
+  return module['default'];
+}
+
+/** What went wrong while the config file ran: its line when the stack names it, the message, no stack (unless --verbose). */
+function loadError(error: unknown, file: string, displayFile: string): Error {
+  const thrown = error instanceof Error ? error : new Error(String(error));
+  const stack = thrown.stack ?? '';
+  const url = pathToFileURL(file).href;
+  let where = '';
+  for (const line of stack.split('\n')) {
+    const at = line.indexOf(url) >= 0 ? line.slice(line.indexOf(url) + url.length) : line.indexOf(file) >= 0 ? line.slice(line.indexOf(file) + file.length) : undefined;
+    const match = at === undefined ? null : /^(?:\?[^:\s)]*)?:(\d+)(?::(\d+))?/.exec(at);
+    if (match) {
+      where = `:${match[1]}${match[2] ? `:${match[2]}` : ''}`;
+      break;
+    }
+  }
+  // A syntax error of an ES module carries no line: node --check prints it.
+  if (where === '' && thrown.name === 'SyntaxError') where = syntaxErrorLine(file);
+  const message = `${thrown.name}: ${thrown.message.split('\n')[0] ?? ''}`;
+  const coded = errors.configLoad(`${displayFile}${where}`, message);
+  coded.stack = `${coded.name}: ${coded.message}\n${stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`;
+  return coded;
+}
+
+/** `:3`, the line `node --check` gives for a file that does not parse; '' when it gives none. */
+function syntaxErrorLine(file: string): string {
+  const checked = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  const match = /^\S*?:(\d+)\s*$/m.exec(checked.stderr ?? '');
+  return match ? `:${match[1]}` : '';
 }
 
 /** mediaRoot and apps define where a config comes from; an override never mixes them in. */

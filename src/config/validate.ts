@@ -1,4 +1,6 @@
 /** Checks a raw config object against the table in options.ts. Pure: no I/O. */
+import os from 'node:os';
+import path from 'node:path';
 import { errors } from '../errors.js';
 import { appEntryFields, configFields, MODES, type ConfigField, type FieldType } from '../options.js';
 import type { AppEntry, AppMediaConfig } from '../types.js';
@@ -44,6 +46,11 @@ function checkField(type: FieldType, value: unknown, ctx: ValidateContext, field
       return value;
     case 'path':
       if (typeof value !== 'string' || value.trim() === '') throw errors.badValue(ctx.file, field, 'a non-empty path string', value);
+      // JSON is not a shell: "~/site/media" would make a folder named "~" in the project.
+      if (value.startsWith('~')) {
+        throw errors.badValue(ctx.file, field, 'a path relative to this file or an absolute one (~ is not expanded)', value,
+          `write it relative to ${ctx.file ?? 'the project'} ("public/media") or in full ("${expandHome(value)}"); JSON does not expand ~`);
+      }
       return value;
     case 'dirname':
       return checkDirname(value, ctx, field);
@@ -57,13 +64,24 @@ function checkField(type: FieldType, value: unknown, ctx: ValidateContext, field
       return value;
     case 'globs':
       if (!Array.isArray(value) || value.some((glob) => typeof glob !== 'string')) {
-        throw errors.badValue(ctx.file, field, 'an array of glob strings', value);
+        throw errors.badValue(ctx.file, field, 'an array of glob strings', value, asArrayHint(field, value));
       }
       return value;
     case 'apps':
-      if (!Array.isArray(value)) throw errors.badValue(ctx.file, field, 'an array of app entries', value);
+      if (!Array.isArray(value)) throw errors.badValue(ctx.file, field, 'an array of app entries', value, asArrayHint(field, value));
       return value.map((entry, index) => checkAppEntry(entry, ctx, `${field}[${index}]`));
   }
+}
+
+/** What a shell would have made of `~/x` (`~user/x`: that user's home, as the usual /home/user). */
+function expandHome(value: string): string {
+  return /^~([/\\]|$)/.test(value) ? path.join(os.homedir(), value.slice(1)) : path.join('/home', value.slice(1));
+}
+
+/** One string where a list is wanted: the fix is the same string in brackets. */
+function asArrayHint(field: string, value: unknown): string | undefined {
+  if (typeof value !== 'string' && !(typeof value === 'object' && value !== null && !Array.isArray(value))) return undefined;
+  return `make it a list: "${field.split('.').pop() ?? field}": [${JSON.stringify(value)}]`;
 }
 
 export function checkDirname(value: unknown, ctx: Pick<ValidateContext, 'file'>, field: string): string {

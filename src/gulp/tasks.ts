@@ -3,37 +3,41 @@
  * programmatic API, log through gulp's logger and fail the task when the
  * report says so.
  */
-import { clean, link, verify } from '../api.js';
-import { find } from '../find.js';
-import { watch } from '../watch.js';
-import { AppMediaError, isAppMediaError } from '../errors.js';
-import { gulpFlags, taskDescriptions } from '../options.js';
-import type { Report, RunOptions, TaskName } from '../types.js';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { isAppMediaError } from '../errors.js';
+import { gulpFlags, TASKS, taskDescriptions, taskTable, type TaskName } from '../options.js';
+import type { Report, RunOptions } from '../types.js';
 import { isFailing } from '../report.js';
 import { errorDocument } from '../error-document.js';
 import { isSystemError, systemErrorLines } from '../system-errors.js';
-import { readFlags } from './flags.js';
+import { readGulpFlags } from './command-line.js';
 import { progressLine } from './progress.js';
 import { gulpLogger } from './log.js';
 
+/**
+ * A media task: an async function whose own `name` is `media:link` (so gulp shows it so inside a
+ * series), with no `displayName`, so that `export const check = media.verify` registers it as
+ * `check` (gulp registers an exported function under its displayName when it has one).
+ */
 export interface MediaTask {
   (): Promise<void>;
-  displayName: string;
+  /** `media:link` (the prefix, then the task). */
+  readonly name: string;
   description: string;
   flags: Record<string, string>;
 }
 
-export interface MediaTasks {
-  link: MediaTask;
-  clean: MediaTask;
-  verify: MediaTask;
-  find: MediaTask;
-  watch: MediaTask;
-}
+export type MediaTasks = Record<TaskName, MediaTask>;
 
 export interface RegisterOptions extends RunOptions {
   /** Prefix of the registered task names (default `media:`). */
   prefix?: string;
+  /**
+   * Flags your gulpfile reads itself (`['production']`): with only media tasks on the command
+   * line, any other unknown flag stops the run (see the README, "Flags under gulp").
+   */
+  allowFlags?: readonly string[];
 }
 
 /** The minimal part of gulp (4 or 5) we use. */
@@ -41,18 +45,29 @@ export interface GulpLike {
   task(name: string, fn: MediaTask): void;
 }
 
+/** What gulp's registry gives back for a name: its wrapper of the function (unwrap()), or the function. */
+interface GulpRegistry {
+  task(name: string): ((() => unknown) & { unwrap?: () => unknown }) | undefined;
+}
 
-type Runner = (options: RunOptions) => Promise<Report>;
+/** Every media task function made in this process, and which task it is: how a name on gulp's command line is known to be ours. */
+const ours = new WeakMap<object, TaskName>();
 
-function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: string): MediaTask {
+function makeTask(task: TaskName, options: RunOptions, prefix: string, allowFlags: readonly string[], gulpOf: () => GulpRegistry | undefined): MediaTask {
+  const shownAs = `${prefix}${task}`;
   const work = async (): Promise<void> => {
     let verbose = options.verbose ?? false;
     let json = false;
     try {
-      const flags = readFlags(process.argv.slice(2), task);
+      const flags = readGulpFlags(process.argv.slice(2), {
+        task,
+        allowFlags,
+        mediaTasksOnCommandLine: (positionals) => mediaTasksOnCommandLine(gulpOf(), positionals),
+      });
       verbose = flags.verbose || verbose;
       json = flags.json;
-      const progress = json || (task !== 'link' && task !== 'watch') ? undefined : progressLine(`${prefix}${task}`);
+      const runner = await taskTable[task].load();
+      const progress = json || (task !== 'link' && task !== 'watch') ? undefined : progressLine(shownAs);
       const report = await runner({
         ...options,
         ...flags.options,
@@ -60,7 +75,7 @@ function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: s
         ...(progress ? { onProgress: progress.onProgress } : {}),
       }).finally(() => progress?.stop());
       if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      if (report.failed) throw new TaskFailure(failureLine(`${prefix}${task}`, report), report);
+      if (report.failed) throw new TaskFailure(failureLine(shownAs, report), report);
     } catch (error) {
       const root = options.cwd ?? process.cwd();
       const document = json ? errorDocument(task, error, root) : undefined;
@@ -81,29 +96,65 @@ function makeTask(task: TaskName, runner: Runner, options: RunOptions, prefix: s
       domain.enter();
     }
   };
-  return Object.assign(fn, {
-    displayName: `${prefix}${task}`,
-    description: taskDescriptions[task],
-    flags: gulpFlags(task),
+  Object.defineProperty(fn, 'name', { value: shownAs });
+  ours.set(fn, task);
+  return Object.assign(fn, { description: taskDescriptions[task], flags: gulpFlags(task) }) as MediaTask;
+}
+
+/**
+ * For each task named on gulp's command line (`default` when none is), which media task it is.
+ * A word that is no registered task is the value of some other flag (gulp would have refused
+ * to start otherwise). Without gulp's registry nothing can be told.
+ */
+function mediaTasksOnCommandLine(gulp: GulpRegistry | undefined, positionals: readonly string[]): Array<{ name: string; task: TaskName | undefined }> {
+  if (!gulp) return [];
+  const lookup = (name: string): ReturnType<GulpRegistry['task']> => {
+    try {
+      return gulp.task(name);
+    } catch {
+      return undefined;
+    }
+  };
+  const registered = positionals.filter((name) => lookup(name) !== undefined);
+  return (registered.length > 0 ? registered : ['default']).map((name) => {
+    const found = lookup(name);
+    const fn = typeof found?.unwrap === 'function' ? found.unwrap() : found;
+    return { name, task: typeof fn === 'function' ? ours.get(fn) : undefined };
   });
+}
+
+/**
+ * The gulp instance the gulp CLI loaded: gulp-cli requires `gulp` as resolved from the folder
+ * it runs in, and so does a gulpfile there. Only one already loaded counts (none: no gulp CLI).
+ */
+function loadedGulp(): GulpRegistry | undefined {
+  try {
+    const require = createRequire(path.join(process.cwd(), 'gulpfile.js'));
+    const resolved = require.resolve('gulp');
+    if (!require.cache[resolved]) return undefined;
+    const gulp = require(resolved) as Partial<GulpRegistry>;
+    return typeof gulp.task === 'function' ? gulp as GulpRegistry : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The tasks as functions, to compose with gulp.series/parallel or export under names of your choosing. */
 export function mediaTasks(options: RegisterOptions = {}): MediaTasks {
-  const { prefix = 'media:', ...runOptions } = options;
-  return {
-    link: makeTask('link', link, runOptions, prefix),
-    clean: makeTask('clean', clean, runOptions, prefix),
-    verify: makeTask('verify', verify, runOptions, prefix),
-    find: makeTask('find', find, runOptions, prefix),
-    watch: makeTask('watch', watch, runOptions, prefix),
-  };
+  return createTasks(options, undefined);
+}
+
+function createTasks(options: RegisterOptions, gulp: GulpRegistry | undefined): MediaTasks {
+  const { prefix = 'media:', allowFlags = [], ...runOptions } = options;
+  const gulpOf = (): GulpRegistry | undefined => gulp ?? loadedGulp();
+  return Object.fromEntries(TASKS.map((task) => [task, makeTask(task, runOptions, prefix, allowFlags, gulpOf)])) as MediaTasks;
 }
 
 /** Registers media:link (and the other tasks) on the given gulp instance. */
 export function registerMediaTasks(gulp: GulpLike, options: RegisterOptions = {}): MediaTasks {
-  const tasks = mediaTasks(options);
-  for (const task of Object.values(tasks)) gulp.task(task.displayName, task);
+  const registry = typeof (gulp as Partial<GulpRegistry>).task === 'function' ? gulp as unknown as GulpRegistry : undefined;
+  const tasks = createTasks(options, registry);
+  for (const task of Object.values(tasks)) gulp.task(task.name, task);
   return tasks;
 }
 
