@@ -162,7 +162,7 @@ export const flags: readonly FlagSpec[] = [
   { name: 'silent', kind: 'boolean', only: 'command', tasks: 'all', description: 'print nothing (the exit status still tells); under gulp, gulp\'s own `--silent`' },
   { name: 'no-color', kind: 'boolean', only: 'command', tasks: 'all', description: 'no colours, even on a terminal (also `NO_COLOR=1`); `--color` forces them' },
   { name: 'color', kind: 'boolean', only: 'command', tasks: 'all', description: 'colours even off a terminal' },
-  { name: 'help', kind: 'boolean', short: 'h', only: 'command', tasks: 'all', description: 'this help' },
+  { name: 'help', kind: 'boolean', short: 'h', only: 'command', tasks: 'all', description: 'print the help: the tasks, or with a task its flags' },
   { name: 'version', kind: 'boolean', only: 'command', tasks: 'all', description: 'print the version of gulp-app-media' },
 ];
 
@@ -215,4 +215,9 @@ export function flagTableMarkdown(): string {
     lines.push(row([name, tasks, flag.description]));
   }
   return lines.join('\n');
+}
+
+/** Each README table by the name of its markers (`<!-- table:config -->` ... `<!-- /table:config -->`). */
+export function readmeTables(): Record<string, string> {
+  return { config: configTableMarkdown(), flags: flagTableMarkdown() };
 }

@@ -13,7 +13,7 @@ import {
   cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { flagsFor, TASKS, taskDescriptions } from '../src/options.js';
+import { flagName, flagsFor, plain, TASKS, taskDescriptions } from '../src/options.js';
 import type { TaskName } from '../src/types.js';
 import {
   APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, linkedInProcess, makeProject, mediaFiles, projectState, REPO, removeTempDirs, tempDir, writeTree,
@@ -311,9 +311,9 @@ describe('app-media: help, bad tasks and flags, --version', () => {
       expect(run.stderr).to.equal('');
       expect(run.stdout).to.match(new RegExp(`^Usage: app-media ${task} \\[flags\\]$`, 'm'));
       expect(run.stdout).to.contain(taskDescriptions[task]);
-      const rows = nonEmptyLines(run.stdout).map((line) => /^ {2}(--\S+)(?: (<[^>]+>))? +(.+)$/.exec(line)).filter((match) => match !== null);
-      const expected = flagsFor(task).map((flag) => [`--${flag.negated ? 'no-' : ''}${flag.name}`, flag.arg, flag.description]);
-      expected.push(['--silent', undefined, rows.find((row) => row[1] === '--silent')?.[3]], ['--help', undefined, rows.find((row) => row[1] === '--help')?.[3]]);
+      const rows = nonEmptyLines(run.stdout).map((line) => /^ {2}(--[^\s,]+)(?: (<[^>]+>))?(?:, -\w)? +(.+)$/.exec(line)).filter((match) => match !== null);
+      // Every row of the table for the task (its own flags, then the command's: --silent, --help...), but --version.
+      const expected = flagsFor(task, 'command').filter((flag) => flag.name !== 'version').map((flag) => [flagName(flag), flag.arg, plain(flag.description)]);
       expect(rows.map((row) => [row[1], row[2], row[3]])).to.deep.equal(expected);
       // Each flag of another task is absent.
       const own = new Set(flagsFor(task).map((flag) => flag.name));
@@ -802,7 +802,8 @@ describe('the example project', () => {
     const existed = exists(media);
     const before = existed ? stateOf(media) : undefined;
     const { scripts } = JSON.parse(readFileSync(path.join(example, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(scripts['postinstall']).to.equal('app-media link --conflicts=warn');
+    // It builds this repository's dist/ first (a user's project installs the package built), then links.
+    expect(scripts['postinstall']).to.equal('npm run --prefix .. build && app-media link --conflicts=warn');
     try {
       const run = spawnSync(process.execPath, [path.join(REPO, 'bin/app-media.js'), 'link', '--conflicts=warn'], {
         cwd: example, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },

@@ -129,8 +129,9 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
         "export const copyMedia = () => mediaSrc().pipe(gulp.dest('out'));",
         '',
       ].join('\n'),
-      // A gulpfile in a folder with no config at all.
-      'noconf/gulpfile.mjs': "import gulp from 'gulp';\nimport { mediaSrc } from 'gulp-app-media';\n\nexport const copyMedia = () => mediaSrc().pipe(gulp.dest('out'));\n",
+      // A gulpfile in a folder with no config at all, which it names as the project (cwd: the
+      // lookup would otherwise find the config of the folder above, as gulp and npm look upward).
+      'noconf/gulpfile.mjs': "import gulp from 'gulp';\nimport { mediaSrc } from 'gulp-app-media';\n\nexport const copyMedia = () => mediaSrc({ cwd: '.' }).pipe(gulp.dest('out'));\n",
       'other.mjs': "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp, { prefix: 'assets:' });\n",
     });
     // A link inside media that leads out of the app (to a project file), a link that leads nowhere,
@@ -226,7 +227,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
         "export const run = async (): Promise<Report> => find({ path: 'blog/css/blog.css', cwd: '.' });",
         "export const dry = async (): Promise<number> => (await link({ dryRun: true })).apps.filter((app) => app.status === 'linked').length;",
         'export const stream = mediaSrc({ since: new Date(), read: false, buffer: false, sourcemaps: true });',
-        "export const name: string = mediaTasks({ prefix: 'x:' }).link.displayName;",
+        "export const name: string = mediaTasks({ prefix: 'x:' }).link.name;",
         'export const check = (error: unknown): string | undefined => (isAppMediaError(error) ? error.code + error.hint : error instanceof AppMediaError ? error.code : undefined);',
         '// @ts-expect-error: not a mode',
         "defineConfig({ mediaRoot: 'x', mode: 'fast' });",

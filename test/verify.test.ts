@@ -600,6 +600,10 @@ describe('media:verify --url against a real web server', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const refused = await verify({ cwd: copyRoot, url: `http://127.0.0.1:${port}` });
-    expect(appOf(refused, 'blog')).to.include({ status: 'unserved', reason: `GET http://127.0.0.1:${port}/media/blog/css/blog.css failed (ECONNREFUSED)` });
+    expect(appOf(refused, 'blog')).to.include({
+      status: 'unserved',
+      reason: `GET http://127.0.0.1:${port}/media/blog/css/blog.css: connection refused: nothing listens at 127.0.0.1:${port}`,
+      hint: 'start the web server, or check the host and port in --url',
+    });
   });
 });

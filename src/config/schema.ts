@@ -3,13 +3,15 @@
  * validator reads (options.ts), so editors check what the tool checks.
  * `npm run build` writes it to schema.json.
  */
-import { appEntryFields, configFields, defaults, MAX_NAME_LENGTH, MODES, NAME_PATTERN, type FieldType } from '../options.js';
+import { appEntryFields, configFields, MAX_NAME_LENGTH, MODES, NAME_PATTERN, plain, type FieldSpec, type FieldType } from '../options.js';
 
 type Schema = Record<string, unknown>;
 
 /** Not empty, not "." or "..", no "/", "\" or NUL: the validator's isPlainSegment. */
 const DIRNAME: Schema = { type: 'string', pattern: '^(?!\\.{1,2}$)[^/\\\\\\u0000]+$' };
 const NON_BLANK: Schema = { type: 'string', pattern: '\\S' };
+/** Not blank, and not starting with "~" (JSON does not expand it: the validator refuses it too). */
+const PATH: Schema = { type: 'string', pattern: '^(?!~)[\\s\\S]*\\S' };
 
 function fieldSchema(type: FieldType): Schema {
   switch (type) {
@@ -17,7 +19,7 @@ function fieldSchema(type: FieldType): Schema {
     case 'string':
       return { type: 'string' };
     case 'path':
-      return NON_BLANK;
+      return PATH;
     case 'dirname':
       return DIRNAME;
     case 'boolean':
@@ -31,13 +33,12 @@ function fieldSchema(type: FieldType): Schema {
   }
 }
 
-const DEFAULTS: Record<string, unknown> = { ...defaults, exposed: [] };
 
 export function configSchema(): Schema {
   const properties: Record<string, Schema> = {};
-  for (const [name, spec] of Object.entries(configFields)) {
-    const schema: Schema = { description: spec.description, ...fieldSchema(spec.type) };
-    if (Object.hasOwn(DEFAULTS, name)) schema['default'] = DEFAULTS[name];
+  for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
+    const schema: Schema = { description: plain(spec.description), ...fieldSchema(spec.type) };
+    if (spec.default !== undefined) schema['default'] = spec.default;
     properties[name] = schema;
   }
   const entryProperties: Record<(typeof appEntryFields)[number], Schema> = {
