@@ -59,6 +59,9 @@ export function describeFetchFailure(error: unknown, url: URL): { reason: string
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') {
     return { reason: `the host name ${url.hostname} does not resolve (DNS: ${code})`, hint: 'check the spelling of the host in --url (localhost or 127.0.0.1 for a server on this machine)' };
   }
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST/i.test(code)) {
+    return { reason: `TLS failed: ${where} does not speak TLS (${code})`, hint: `use http:// for this server, or the port where it serves https` };
+  }
   if (/CERT|SSL|TLS|EPROTO/i.test(code) || /certificate|ssl|tls/i.test(cause?.message ?? '')) {
     const plain = url.protocol === 'https:' ? '; for a server without TLS, use http://' : '';
     return { reason: `the TLS handshake failed (${code || cause?.message || 'TLS error'})`, hint: `check the server's certificate (trusted, not expired, issued for ${url.hostname})${plain}` };

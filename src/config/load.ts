@@ -174,14 +174,13 @@ function packageBlock(dir: string, shownFrom = dir): unknown {
  * The project folder: `start` or the nearest folder above it with a config file, or a
  * package.json whose "appMedia" holds a project's config (mediaRoot or apps; an app's own
  * package.json declares only its name and mediaDirname). None: `start`, whose lookup then
- * fails with the folders searched.
+ * fails with the folders searched (or, with an "appMedia" there, says what it lacks).
  */
 function findProject(start: string): string {
   for (const dir of foldersUpward(start)) {
     if (CONFIG_FILES.some((name) => exists(path.join(dir, name)))) return dir;
     const block = packageBlock(dir, start);
     if (isObject(block) && (block['mediaRoot'] !== undefined || block['apps'] !== undefined)) return dir;
-    if (dir === start && block !== undefined) return dir;
   }
   return start;
 }
