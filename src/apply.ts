@@ -239,16 +239,25 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
       // very folder that was checked. Whatever is left appeared in the last moments: kept under a
       // name no run sweeps, and said. A file edited in these moments stops the removal: it stays,
       // with the rest, in the kept folder.
+      // The new link is made: it is recorded whatever happens to the old copy below.
+      records.set(plan.name, made.record);
       try {
         await removeListed(moved, aside, { deletes: action.own.files, rmdirs: action.own.dirs, seen: action.own.seen }).catch((error: unknown) => {
           if (!(error instanceof EntryChanged)) throw error;
         });
+        stillAt(ws.root, aside, moved);
+      } catch (error) {
+        // The old copy was swapped for something else at its temporary name meanwhile: a link put
+        // there is removed (it is only a link), anything else is left, and the app says so.
+        dropLink(ctx, aside);
+        if (lstatSync(ws.root.at(aside), { throwIfNoEntry: false })?.isDirectory()) keepAside(aside, plan.name, ctx, warnings);
+        settle(outcome, plan, made);
+        throw error instanceof EntryChanged ? error : new EntryChanged(`${plan.name}: its old copy was replaced while it was being removed; what is there now was left as it is`);
       } finally {
         moved.close();
       }
       if (!removeEmptyFolder(ws.root, aside)) keepAside(aside, plan.name, ctx, warnings);
       settle(outcome, plan, made);
-      records.set(plan.name, made.record);
       return;
     }
   }
@@ -286,6 +295,15 @@ function removeLink(ctx: ApplyContext, plan: AppPlan, linkText: string): void {
     throw new EntryInTheWay(`${plan.name} changed since it was checked`);
   }
   unlinkSync(ws.root.at(aside));
+}
+
+/** A link at one of the run's temporary names (put there by someone else) is removed: it is only a link. */
+function dropLink(ctx: ApplyContext, name: string): void {
+  try {
+    if (lstatSync(ctx.ws.root.at(name), { throwIfNoEntry: false })?.isSymbolicLink()) unlinkSync(ctx.ws.root.at(name));
+  } catch {
+    // nothing to drop
+  }
 }
 
 /** What differs between a copy set aside and what the plan saw of it ("1 file added"), or null. */

@@ -421,9 +421,26 @@ for (const kind of ['descriptor', 'path'] as FolderKind[]) {
         renameSync(path.join(mediaOf(root), 'blog', 'css'), path.join(mediaOf(root), 'blog', 'css-moved'));
         symlinkSync(victim.dir, path.join(mediaOf(root), 'blog', 'css'));
       }, 2, (detail) => detail.startsWith('blog/css/'));
-      await link({ cwd: root });
+      const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim.dir)).to.deep.equal(victim.before);
+      expect(['error', 'conflict'], 'not reported as copied: what is at css/ now is the racer\'s').to.include(statusOf(report, 'blog'));
+    });
+
+    it('a new copy: a folder of the private folder it is built in swapped for a link to another folder: nothing is written there', async () => {
+      const root = copyProject(['blog']);
+      writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'css/z.css': 'z' });
+      const victim = victimOf(root);
+      const swap = pauseOnce('write', () => {
+        const temp = readdirSync(mediaOf(root)).find((name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog')) as string;
+        renameSync(path.join(mediaOf(root), temp, 'css'), path.join(mediaOf(root), temp, 'css-moved'));
+        symlinkSync(victim.dir, path.join(mediaOf(root), temp, 'css'));
+      }, 2, (detail) => detail.startsWith('blog/css/'));
+      const report = await link({ cwd: root });
+      expect(swap.fired()).to.equal(true);
+      expect(snapshot(victim.dir)).to.deep.equal(victim.before);
+      expect(['error', 'conflict']).to.include(statusOf(report, 'blog'));
+      expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
     });
 
     it('the tool\'s own link, swapped for a file of yours right before it is removed: your file stays where it was', async () => {

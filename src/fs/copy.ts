@@ -114,22 +114,43 @@ interface Shown {
   dest: string;
 }
 
-/** A new copy: built in a private folder, then put in place in one rename. */
+/**
+ * A new copy: built in a private folder, then put in place in one rename. Inside it, too, every
+ * file goes through its open folder (a process of the runner's own could still swap a folder
+ * there); a big file, copied on the thread pool, is copied under a flat name into the private
+ * folder itself, held open throughout, and renamed into its folder once done.
+ */
 export async function createCopy(ws: Workspace, sourceDir: string, name: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
   const { name: tempName, folder: temp } = ws.privateFolder(name);
   const identity = { dev: temp.dev, ino: temp.ino };
+  const tree = new FolderTree(temp);
   let placed = false;
+  let flat = 0;
   try {
-    // Inside the private folder no one else can change a name: its paths are used as they are.
-    const inside = (rel: string): string => `${temp.here()}/${rel}`;
     const mode = folderMode();
-    for (const dir of plan.mkdirs) mkdirSync(inside(dir), mode);
+    for (const dir of plan.mkdirs) {
+      const [parent, base] = parentIn(tree, tempName, dir);
+      mkdirSync(parent.at(base), mode);
+    }
     const published = (rel: string): string => path.join(ws.root.path, name, ...rel.split('/'));
     const result = await writeFiles(plan, (file) => {
       pause('write', `${name}/${file.rel}`);
       const from = sourceOf(sourceDir, plan, file.rel);
-      return copyChecked(openSource(from, file.rel, file), inside(file.rel), file, { source: from, dest: published(file.rel) });
+      const source = openSource(from, file.rel, file);
+      const shown = { source: from, dest: published(file.rel) };
+      if (file.size <= SYNC_COPY_MAX) {
+        const [folder, base] = parentIn(tree, name, file.rel);
+        return copyChecked(source, folder.at(base), file, shown);
+      }
+      const pooledName = `.pooled-${flat++}`;
+      const job = copyChecked(source, temp.at(pooledName), file, shown) as Promise<void>;
+      return job.then(() => {
+        const [folder, base] = parentIn(tree, name, file.rel);
+        renameSync(temp.at(pooledName), folder.at(base));
+      });
     }, onFile);
+    const moved = tree.stillInPlace();
+    if (moved) throw new EntryChanged(`${name}/${moved} was replaced while the copy was being made`);
     temp.chmod(mode);
     pause('place', name);
     // Claim the name first: mkdir fails if anything appeared there meanwhile, and renaming onto
@@ -147,9 +168,11 @@ export async function createCopy(ws: Workspace, sourceDir: string, name: string,
     return result;
   } catch (error) {
     withRealPaths(error);
+    tree.close();
     if (!placed) removeOwnTree(ws.root, tempName, identity);
     throw error;
   } finally {
+    tree.close();
     temp.close();
   }
 }
@@ -235,6 +258,8 @@ export async function syncCopy(ws: Workspace, sourceDir: string, name: string, p
       if (due) await due;
     }
     stillAt(ws.root, name, entry);
+    const moved = tree.stillInPlace();
+    if (moved) throw new EntryChanged(`${name}/${moved} was replaced while app-media worked in it; what is there now was left as it is`);
     return result;
   } catch (error) {
     throw withRealPaths(error);

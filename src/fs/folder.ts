@@ -232,8 +232,30 @@ export function sameFolder(a: FolderId, b: FolderId | undefined): boolean {
  */
 export class FolderTree {
   private readonly open = new Map<string, Folder>();
+  /** Every folder opened below the top, and its identity: where the work was done. */
+  private readonly worked = new Map<string, FolderId>();
 
   constructor(readonly top: Folder) {}
+
+  /**
+   * Whether every folder the work was done in is still at its name (reached from the top again,
+   * never through a link): a folder swapped for a link meanwhile was worked in wherever it was
+   * moved, and what is published at its name now is something else.
+   */
+  stillInPlace(): string | undefined {
+    for (const [rel, id] of [...this.worked].sort(([a], [b]) => a.length - b.length)) {
+      const at = rel.lastIndexOf('/');
+      let now: Stats | undefined;
+      try {
+        const parent = at < 0 ? this.top : this.folder(rel.slice(0, at));
+        now = lstatSync(parent.at(at < 0 ? rel : rel.slice(at + 1)), { throwIfNoEntry: false });
+      } catch {
+        now = undefined;
+      }
+      if (!now?.isDirectory() || !sameFolder(now, id)) return rel;
+    }
+    return undefined;
+  }
 
   /** The folder at `rel` ("" for the top; "a/b"), never reached through a link. */
   folder(rel: string): Folder {
@@ -248,6 +270,12 @@ export class FolderTree {
     const at = rel.lastIndexOf('/');
     const parent = this.folder(at < 0 ? '' : rel.slice(0, at));
     const made = parent.open(at < 0 ? rel : rel.slice(at + 1));
+    const first = this.worked.get(rel);
+    if (first && !sameFolder(made, first)) {
+      made.close();
+      throw Object.assign(new Error(`ENOTDIR: ${rel} is not the folder it was, open '${made.path}'`), { code: 'ENOTDIR', syscall: 'open', path: made.path });
+    }
+    this.worked.set(rel, { dev: made.dev, ino: made.ino });
     this.open.set(rel, made);
     if (this.open.size > MAX_OPEN) {
       const [oldest, folder] = this.open.entries().next().value as [string, Folder];
@@ -271,6 +299,7 @@ export class FolderTree {
         folder.close();
       }
     }
+    for (const key of [...this.worked.keys()]) if (key === rel || key.startsWith(`${rel}/`)) this.worked.delete(key);
   }
 
   /** Closes every folder it opened (not the top). */

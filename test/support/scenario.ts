@@ -22,6 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { clean, link, verify } from '../../src/index.js';
 import type { Report, RunOptions } from '../../src/index.js';
+// The adversary's hooks into a run (the moments it acts at), not the checker's logic.
+import { folderKind, type FolderKind } from '../../src/fs/folder.js';
+import { onPause } from '../../src/fs/pause.js';
 
 // ---------------------------------------------------------------------------
 // Seeded randomness
@@ -261,12 +264,17 @@ export interface ConfigModel {
 export type StepKind =
   | 'link' | 'link-dry' | 'clean' | 'clean-force' | 'verify'
   | 'mode-switch' | 'relative-switch' | 'app-added' | 'app-renamed' | 'app-removed'
-  | 'source-edit' | 'copy-hand-edit' | 'copy-file-added' | 'entry-replaced' | 'copy-subdir-swapped';
+  | 'source-edit' | 'copy-hand-edit' | 'copy-file-added' | 'entry-replaced' | 'copy-subdir-swapped'
+  /** Someone who can write mediaRoot edits the records file: names that climb out, an entry's record tampered with. */
+  | 'records-forged'
+  /** A run of the tool (link, clean, clean --force) during which a racing process swaps a folder for a link, at a random moment. */
+  | 'raced-run';
 
 export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
   ['link', 30], ['link-dry', 3], ['clean', 6], ['clean-force', 3], ['verify', 5],
   ['mode-switch', 7], ['relative-switch', 3], ['app-added', 5], ['app-renamed', 4], ['app-removed', 4],
   ['source-edit', 9], ['copy-hand-edit', 6], ['copy-file-added', 6], ['entry-replaced', 4], ['copy-subdir-swapped', 3],
+  ['records-forged', 3], ['raced-run', 5],
 ];
 
 export interface ScenarioOptions {
@@ -608,9 +616,123 @@ export class World {
       case 'verify':
         await this.toolStep(kind);
         return;
+      case 'raced-run':
+        await this.racedRun();
+        return;
       default:
         await this.userStep(kind);
     }
+  }
+
+  /**
+   * A run of the tool raced by another process (the adversary of issue 23): at a random moment
+   * where the run writes or deletes, a folder it works in (its entry, a folder of its copy, the
+   * private folder a new copy is built in) is renamed away and a link to a folder outside put at
+   * its name, or the tool's own link about to be removed is swapped for a file. Then: nothing
+   * outside mediaRoot changed (the folder the link leads to included), nothing foreign changed,
+   * and the raced app is not reported as done. What the adversary made is foreign from then on.
+   */
+  private async racedRun(): Promise<void> {
+    const rng = this.rng;
+    const kind = rng.pick(['link', 'link', 'clean', 'clean-force'] as const);
+    // The folder a swapped-in link leads to: made before the run, so it is in the run's "before".
+    const twin = path.join(this.outside, this.fresh('race-twin-'));
+    writeFileSync(this.path(twin, 'keep.txt'), 'the racer\'s folder');
+    writeFileSync(this.path(twin, 'css', 'f0.css'), 'not the app\'s');
+    const chance = rng.pick([0.05, 0.2, 0.6]);
+    const deeper = rng.chance(0.5);
+    const kindOfFolders: FolderKind = rng.chance(0.3) ? 'path' : 'descriptor';
+    const was = folderKind();
+    folderKind(kindOfFolders);
+    const swapped: string[] = [];
+    let racedApp: string | undefined;
+    let decided = false;
+    onPause((point, detail) => {
+      if (decided || point === 'sweep' || !rng.chance(chance)) return;
+      decided = true;
+      const entry = detail.includes('/') ? detail.slice(0, detail.indexOf('/')) : detail;
+      // A copy set aside for a link is worked on under a temporary name that ends with its app's.
+      racedApp = entry.replace(/^\.app-media-tmp-[0-9a-f]{16}-\d+-/, '');
+      const top = readdirSync(this.realMediaRoot);
+      const temp = top.find((name) => name.startsWith('.app-media-tmp-') && name.endsWith(`-${entry}`));
+      if (point === 'unlink') {
+        const at = path.join(this.realMediaRoot, entry);
+        const taken = this.fresh('.taken-');
+        renameSync(at, path.join(this.realMediaRoot, taken));
+        writeFileSync(at, 'the racer\'s file');
+        swapped.push(entry, taken);
+        return;
+      }
+      // What to swap: the private folder a copy is built in (if there is one), the entry, or the folder holding the file.
+      const rel = detail.slice(entry.length + 1);
+      const holder = temp ?? entry;
+      const candidates = [holder];
+      if (rel.includes('/')) candidates.push(`${holder}/${rel.slice(0, rel.lastIndexOf('/'))}`);
+      const target = (deeper ? candidates[candidates.length - 1] : candidates[0]) as string;
+      const full = path.join(this.realMediaRoot, target);
+      if (!fingerprintOf(full) || fingerprintOf(full)?.t !== 'dir') return;
+      const taken = path.posix.join(path.posix.dirname(target), this.fresh('.taken-'));
+      renameSync(full, path.join(this.realMediaRoot, taken));
+      symlinkSync(twin, full);
+      swapped.push(target, taken);
+    });
+    const before = this.mediaPrints();
+    this.reconcile(before);
+    const outsideBefore = this.outsidePrints();
+    let report: Report;
+    try {
+      this.toolRuns++;
+      const options: RunOptions = { cwd: this.project };
+      report = kind === 'link' ? await link(options) : await clean({ ...options, force: kind === 'clean-force' });
+    } catch (error) {
+      this.steps.push(`raced ${kind}`);
+      this.fail(`raced ${kind} threw ${(error as { code?: string }).code ?? ''} ${(error as Error).stack ?? String(error)}`);
+    } finally {
+      onPause(undefined);
+      folderKind(was);
+    }
+    const raced = swapped.length > 0 ? `${swapped.filter((_, index) => index % 2 === 0).join(', ')} swapped (${kindOfFolders} folders)` : 'no swap';
+    this.steps.push(`raced ${kind}: ${raced}: ${summarize(report)}`);
+    const racedLine = report.apps.find((app) => app.name === racedApp);
+    // Done as if nothing happened: only if the swap missed the run's work (a temporary folder is removed, not published).
+    if (swapped.length > 0 && racedLine && ['linked', 'copied', 'relinked', 'removed', 'pruned'].includes(racedLine.status)) {
+      const entryNow = fingerprintOf(path.join(this.realMediaRoot, racedApp as string));
+      if (entryNow?.t === 'link' && readlinkSync(path.join(this.realMediaRoot, racedApp as string)) === twin) {
+        this.fail(`${racedApp}: reported ${racedLine.status}, but the racer's link is at its name`);
+      }
+    }
+    const errors = report.apps.filter((app) => app.status === 'error' && app.name !== racedApp).map((app) => `${app.name}: ${app.reason ?? ''}`);
+    // The racer moved what was at the swapped name (foreign files in a copy among it): it is now below the name it took.
+    const pairs: Array<[string, string]> = [];
+    for (let index = 0; index < swapped.length; index += 2) pairs.push([swapped[index] as string, swapped[index + 1] as string]);
+    const movedTo = (rel: string): string => {
+      for (const [from, to] of pairs) if (rel === from || rel.startsWith(`${from}/`)) return `${to}${rel.slice(from.length)}`;
+      return rel;
+    };
+    const beforeMoved = new Map([...before].map(([rel, print]) => [movedTo(rel), print]));
+    for (const [rel, who] of [...this.owner]) {
+      const to = movedTo(rel);
+      if (to === rel) continue;
+      this.owner.delete(rel);
+      this.owner.set(to, who);
+    }
+    this.afterTool(kind, beforeMoved, outsideBefore, errors);
+    for (const rel of swapped) this.markForeign(rel);
+    // What the adversary did is foreign; the raced app's line is not checked against the disk (it may be error or conflict).
+    if (kind === 'link') {
+      const others = { ...report, apps: report.apps.filter((app) => app.name !== racedApp) };
+      if (swapped.length === 0) await this.checkLinked(report);
+      else await this.checkLinkedAfterRace(others);
+    }
+  }
+
+  /** After a raced link: the apps the racer did not touch are served right (verify is not compared: the raced one may fail it). */
+  private async checkLinkedAfterRace(report: Report): Promise<void> {
+    const problems: string[] = [];
+    for (const app of report.apps) {
+      if (app.status === 'conflict' && !this.somethingForeignAt(app.name)) problems.push(`${app.name}: conflict with nothing foreign in the way (${app.reason ?? ''})`);
+    }
+    if (problems.length > 0) this.fail(problems.join('\n    '));
   }
 
   // ---- steps by hand (the user, not the tool) -----------------------------------
@@ -724,6 +846,37 @@ export class World {
         this.forgetGone();
         this.placeForeign(name, holdsFiles ? {} : { empty: false });
         return `${name}: ${was} replaced by hand with ${describeFp(fingerprintOf(full))}`;
+      }
+      case 'records-forged': {
+        const file = path.join(this.realMediaRoot, '.app-media.json');
+        if (!existsSync(file)) return undefined;
+        const records = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, Record<string, unknown>> };
+        const notes: string[] = [];
+        // Names that climb out of mediaRoot, each claiming what is there with its real facts.
+        const app = this.apps.length > 0 ? rng.pick(this.apps) : undefined;
+        const climbs = ['..', '../..', '../../outside', ...(app ? [path.relative(this.realMediaRoot, this.mediaDir(app))] : [])];
+        for (const name of climbs.filter(() => rng.chance(0.5))) {
+          const target = path.resolve(this.realMediaRoot, name);
+          const print = fingerprintOf(target);
+          if (print?.t === 'dir') {
+            const files: Record<string, [number, number]> = {};
+            for (const [rel, child] of fingerprintTree(target)) if (child.t === 'file') files[rel] = [child.size, Math.round(child.mtimeMs)];
+            records.entries[name] = { kind: 'copy', source: 'x', files };
+          } else if (print?.t === 'link') {
+            records.entries[name] = { kind: 'symlink', target: `sha256:${sha256(print.text.replace(/[\\/]+$/, ''))}`, source: 'x' };
+          }
+          notes.push(name);
+        }
+        // An entry of the tool's whose record now lists a path out of its folder: not provably the tool's any more.
+        const own = Object.keys(records.entries).filter((name) => this.owner.get(name) === 'tool' && records.entries[name]?.['kind'] === 'copy');
+        if (own.length > 0 && rng.chance(0.4)) {
+          const name = rng.pick(own.sort());
+          (records.entries[name]?.['files'] as Record<string, unknown>)['../../outside/secret.txt'] = [15, 0];
+          this.markForeign(name);
+          notes.push(`${name} (its record tampered with)`);
+        }
+        writeFileSync(file, `${JSON.stringify(records)}\n`);
+        return notes.length > 0 ? notes.join(', ') : undefined;
       }
       case 'copy-subdir-swapped': {
         const dirs = this.inCopies('dir', 'tool');
