@@ -26,7 +26,12 @@ export type AppMediaErrorCode =
   | 'APP_MEDIA_LINK_REFUSED'
   | 'APP_MEDIA_SHARED_ROOT'
   | 'APP_MEDIA_FOREIGN_RECORDS'
-  | 'APP_MEDIA_FOREIGN_LOCK';
+  | 'APP_MEDIA_FOREIGN_LOCK'
+  | 'APP_MEDIA_UNSAFE_COLLECT_ROOT'
+  | 'APP_MEDIA_RECORDS_CONFLICT'
+  | 'APP_MEDIA_MISSING_REFERENCE'
+  | 'APP_MEDIA_BAD_MANIFEST'
+  | 'APP_MEDIA_NOT_IN_MANIFEST';
 
 export interface AppMediaErrorDetails {
   /** The file at fault, relative to the project root where possible. */
@@ -253,6 +258,45 @@ export const errors = {
         ? 'enable Developer Mode or run as administrator, or use --mode auto (junction or copy) or --mode copy'
         : 'use --mode auto (falls back to a copy) or --mode copy',
       { cause },
+    );
+  },
+  unsafeCollectRoot(file: string | undefined, collectRoot: string, why: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_UNSAFE_COLLECT_ROOT',
+      `refusing collectRoot ${collectRoot}: ${why}`,
+      'point collectRoot at a folder of its own for the build, apart from mediaRoot and the apps, such as "dist/media"',
+      at(file, 'collectRoot'),
+    );
+  },
+  recordsConflict(file: string, why: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_RECORDS_CONFLICT',
+      `${file} is not app-media's records (${why}): it is never written over, and nothing in collectRoot is removed`,
+      'if the file is not yours, move it away and run again (what is in collectRoot then counts as not made by app-media and is kept); or point collectRoot at another folder',
+      at(file),
+    );
+  },
+  missingReference(lines: readonly string[]): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_MISSING_REFERENCE',
+      `${lines.length === 1 ? 'a stylesheet references a file' : `${lines.length} references name files`} that collect does not publish: ${lines.slice(0, 3).join('; ')}${lines.length > 3 ? `; and ${lines.length - 3} more` : ''}; nothing was written`,
+      'add the missing files to the app\'s media folder or fix the references; without --strict they are warnings',
+    );
+  },
+  badManifest(file: string, why: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_BAD_MANIFEST',
+      `${file} is not a usable media manifest: ${why}`,
+      'run media:collect again to write it; a manifest is only ever read, never trusted for paths',
+      at(file),
+    );
+  },
+  notInManifest(name: string, manifest: string, near: string | undefined): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_NOT_IN_MANIFEST',
+      `${JSON.stringify(name)} is not in ${manifest}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`,
+      near ? `write ${JSON.stringify(near)}` : 'check the path (<app>/<path in its media folder>) and run media:collect after adding the file',
+      at(manifest),
     );
   },
 };

@@ -64,9 +64,10 @@ const DRY_VERBS: Partial<Record<AppStatus, string>> = {
   relinked: 'would relink',
   pruned: 'would prune',
   removed: 'would remove',
+  collected: 'would collect',
 };
 
-const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept', 'shadowed']);
+const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept', 'shadowed', 'held']);
 
 /** One line per app, then reason and hint lines where there is something to say. */
 const ANSI = { red: [31, 39], yellow: [33, 39], green: [32, 39], dim: [2, 22] } as const;
@@ -77,7 +78,7 @@ function paint(color: keyof typeof ANSI | undefined, text: string, enabled: bool
   return `\u001b[${open}m${text}\u001b[${close}m`;
 }
 
-const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found']);
+const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found', 'collected']);
 
 export function formatLines(report: Report, color = false): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
   const lines: Array<{ level: 'info' | 'warn' | 'error'; text: string }> = [];
@@ -95,7 +96,7 @@ export function formatLines(report: Report, color = false): Array<{ level: 'info
   return lines;
 }
 
-const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved', 'found', 'shadowed']);
+const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved', 'found', 'shadowed', 'collected']);
 
 function describeEntry(app: AppReport): string {
   const written = app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : '';
@@ -112,6 +113,15 @@ export function summaryLine(report: Report): string {
   const parts = Object.entries(report.counts).map(([status, count]) => `${count} ${report.dryRun ? (DRY_VERBS[status as AppStatus] ?? status) : status}`);
   const what = parts.length > 0 ? parts.join(', ') : report.task === 'clean' ? 'nothing to remove' : 'no apps configured';
   const prefix = report.dryRun ? 'dry run, nothing written: ' : '';
+  if (report.task === 'collect') {
+    const held = report.apps.some((app) => app.status === 'held' || app.status === 'conflict' || app.status === 'error') && !report.dryRun;
+    const build = report.build ? `; build ${report.build}` : '';
+    const done = [
+      report.written ? `${report.written} file${report.written === 1 ? '' : 's'} ${report.dryRun ? 'to write' : 'written'}` : '',
+      report.removed ? `${report.removed} of older builds ${report.dryRun ? 'to remove' : 'removed'}` : '',
+    ].filter(Boolean).join(', ');
+    return `media:collect: ${prefix}${what} in ${report.collectRoot ?? report.mediaRoot}${build}${done ? ` (${done})` : ''}${held ? '; nothing written, manifest.json unchanged' : ''} (${report.ms} ms)`;
+  }
   return `media:${report.task}: ${prefix}${what} in ${report.mediaRoot} (${report.ms} ms)`;
 }
 

@@ -34,6 +34,22 @@ export interface AppMediaConfig {
   exposed?: string[];
   /** mediaRoot is shared with other users on purpose (uploads): see "Who may write mediaRoot" in docs/safety.md. */
   sharedMediaRoot?: boolean;
+  /** media:collect: where the production build is written (never mediaRoot, never inside an app). */
+  collectRoot?: string;
+  /** media:collect: how many earlier builds stay beside the current one (default 2). */
+  keep?: number;
+  /** media:collect: also write each file under its original name (default true). */
+  keepOriginals?: boolean;
+  /** media:collect: hex characters of the content hash in fingerprinted names (default 10). */
+  hashLength?: number;
+  /** media:collect: write .br and .gz variants of compressible files (default true). */
+  compress?: boolean;
+  /** media:collect: brotli quality 0-11 (default 11). */
+  brotliLevel?: number;
+  /** media:collect: gzip level 1-9 (default 9). */
+  gzipLevel?: number;
+  /** media:collect: also write a gulp-rev compatible rev-manifest.json (default false). */
+  revManifest?: boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -74,6 +90,10 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   urlTimeout?: number;
   /** find: the published path to look up, `<name>/css/site.css`. */
   path?: string;
+  /** collect: a stylesheet reference to a missing file fails the run (nothing is written) instead of warning. */
+  strict?: boolean;
+  /** verify: check the media:collect output in collectRoot instead of mediaRoot. */
+  collect?: boolean;
   /** Only for tests: pretend to run on another platform (junction fallback). */
   platform?: NodeJS.Platform;
 }
@@ -124,7 +144,21 @@ export type FindStatus =
   | 'shadowed'
   | 'not-found';
 
-export type AppStatus = LinkStatus | VerifyStatus | CleanStatus | FindStatus;
+/** What media:collect did for each app. */
+export type CollectStatus =
+  /** Files of the app were written into collectRoot. */
+  | 'collected'
+  /** Everything of the app was already in collectRoot as the tool wrote it. */
+  | 'up-to-date'
+  | 'no-media'
+  /** Something not made by the tool is where one of the app's files goes: left as it is, nothing written. */
+  | 'conflict'
+  /** The app's media could not be read (or, with --strict, a stylesheet references a missing file). */
+  | 'error'
+  /** Nothing written, because another app has a conflict or an error: a build is never half written. */
+  | 'held';
+
+export type AppStatus = LinkStatus | VerifyStatus | CleanStatus | FindStatus | CollectStatus;
 
 export interface AppReport {
   name: string;
@@ -156,4 +190,11 @@ export interface Report {
   warnings: string[];
   /** True when the run should end with a non-zero exit status. */
   failed: boolean;
+  /** collect: the build's folder, relative to the project root. */
+  collectRoot?: string;
+  /** collect: the id of the build manifest.json describes after the run (null: none). */
+  build?: string | null;
+  /** collect: files written, and files of older builds removed. */
+  written?: number;
+  removed?: number;
 }

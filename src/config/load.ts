@@ -43,6 +43,15 @@ export interface ResolvedConfig {
   ignore: string[];
   exposed: string[];
   sharedMediaRoot: boolean;
+  /** media:collect's settings; collectRoot is resolved, undefined when not configured. */
+  collectRoot: string | undefined;
+  keep: number;
+  keepOriginals: boolean;
+  hashLength: number;
+  compress: boolean;
+  brotliLevel: number;
+  gzipLevel: number;
+  revManifest: boolean;
 }
 
 const CONFIG_KEYS = Object.keys(configFields);
@@ -126,6 +135,15 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
     ignore: [...(merged.ignore ?? defaults.ignore)],
     exposed: [...defaults.exposed, ...(merged.exposed ?? [])],
     sharedMediaRoot: merged.sharedMediaRoot ?? defaults.sharedMediaRoot,
+    // A collectRoot given in code over a config file resolves against the project root, as code paths do.
+    collectRoot: merged.collectRoot === undefined ? undefined : path.resolve(overrides.collectRoot !== undefined ? projectRoot : source.baseDir, merged.collectRoot),
+    keep: merged.keep ?? defaults.keep,
+    keepOriginals: merged.keepOriginals ?? defaults.keepOriginals,
+    hashLength: merged.hashLength ?? defaults.hashLength,
+    compress: merged.compress ?? defaults.compress,
+    brotliLevel: merged.brotliLevel ?? defaults.brotliLevel,
+    gzipLevel: merged.gzipLevel ?? defaults.gzipLevel,
+    revManifest: merged.revManifest ?? defaults.revManifest,
   };
 }
 

@@ -3,7 +3,7 @@
  * validator reads (options.ts), so editors check what the tool checks.
  * `npm run build` writes it to schema.json.
  */
-import { appEntryFields, configFields, MAX_NAME_LENGTH, MODES, NAME_PATTERN, plain, type FieldSpec, type FieldType } from '../options.js';
+import { appEntryFields, configFields, MAX_NAME_LENGTH, MODES, NAME_PATTERN, plain, type FieldSpec } from '../options.js';
 
 type Schema = Record<string, unknown>;
 
@@ -13,8 +13,10 @@ const NON_BLANK: Schema = { type: 'string', pattern: '\\S' };
 /** Not blank, and not starting with "~" (JSON does not expand it: the validator refuses it too). */
 const PATH: Schema = { type: 'string', pattern: '^(?!~)[\\s\\S]*\\S' };
 
-function fieldSchema(type: FieldType): Schema {
-  switch (type) {
+function fieldSchema(spec: FieldSpec): Schema {
+  switch (spec.type) {
+    case 'integer':
+      return { type: 'integer', ...(spec.min !== undefined ? { minimum: spec.min } : {}), ...(spec.max !== undefined ? { maximum: spec.max } : {}) };
     case 'schema':
     case 'string':
       return { type: 'string' };
@@ -37,7 +39,7 @@ function fieldSchema(type: FieldType): Schema {
 export function configSchema(): Schema {
   const properties: Record<string, Schema> = {};
   for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
-    const schema: Schema = { description: plain(spec.description), ...fieldSchema(spec.type) };
+    const schema: Schema = { description: plain(spec.description), ...fieldSchema(spec) };
     if (spec.default !== undefined) schema['default'] = spec.default;
     properties[name] = schema;
   }

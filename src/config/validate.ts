@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { errors } from '../errors.js';
-import { appEntryFields, configFields, MODES, type ConfigField, type FieldType } from '../options.js';
+import { appEntryFields, configFields, MODES, type ConfigField, type FieldSpec } from '../options.js';
 import type { AppEntry, AppMediaConfig } from '../types.js';
 import { nearest } from '../util/nearest.js';
 
@@ -30,7 +30,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): Partial<AppM
     const field = key as ConfigField;
     const value = raw[key];
     if (value === undefined) continue;
-    out[field] = checkField(configFields[field].type, value, ctx, ctx.prefix + field);
+    out[field] = checkField(configFields[field], value, ctx, ctx.prefix + field);
   }
   if (ctx.requireMediaRoot && out['mediaRoot'] === undefined) {
     throw errors.missingField(ctx.file, `${ctx.prefix}mediaRoot`, '"mediaRoot": "public/media"');
@@ -38,8 +38,8 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): Partial<AppM
   return out as Partial<AppMediaConfig>;
 }
 
-function checkField(type: FieldType, value: unknown, ctx: ValidateContext, field: string): unknown {
-  switch (type) {
+function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field: string): unknown {
+  switch (spec.type) {
     case 'schema':
     case 'string':
       if (typeof value !== 'string') throw errors.badValue(ctx.file, field, 'a string', value);
@@ -67,6 +67,12 @@ function checkField(type: FieldType, value: unknown, ctx: ValidateContext, field
         throw errors.badValue(ctx.file, field, 'an array of glob strings', value, asArrayHint(field, value));
       }
       return value;
+    case 'integer': {
+      const min = spec.min ?? Number.MIN_SAFE_INTEGER;
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw errors.badValue(ctx.file, field, `a whole number from ${min} to ${max}`, value);
+      return value;
+    }
     case 'apps':
       if (!Array.isArray(value)) throw errors.badValue(ctx.file, field, 'an array of app entries', value, asArrayHint(field, value));
       return value.map((entry, index) => checkAppEntry(entry, ctx, `${field}[${index}]`));

@@ -1,0 +1,310 @@
+/**
+ * media:collect: every configured app's media written into collectRoot as a
+ * production build (spec §8): fingerprinted names, stylesheet references
+ * rewritten, .br and .gz beside compressible files, manifest.json last.
+ *
+ * config → discover → refusals → a quick look (the index: a no-change re-run
+ * is a stat walk and writes nothing, takes no lock) → under collectRoot's
+ * lock, a full look and the plan (plan.ts, pure of writes) → apply
+ * (apply.ts) → the index → the report. A dry run is the full look, reported.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, toDisplay } from '../config/load.js';
+import { discoverApps } from '../discover.js';
+import { errors } from '../errors.js';
+import { acquireLock } from '../fs/lock.js';
+import { appReport, buildReport, logReport } from '../report.js';
+import { systemErrorHint } from '../system-errors.js';
+import type { AppReport, CollectStatus, Report, RunOptions } from '../types.js';
+import { listSome } from '../util/list.js';
+import { applyPlan, type ApplyResult } from './apply.js';
+import { lookAt, writeTemp, putInPlace } from './disk.js';
+import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
+import { currentDigest, walkOutputs } from './outputs.js';
+import { makePlan, type Plan } from './plan.js';
+import { WorkPool } from './pool.js';
+import { emptyRecords, readIndex, readPending, readRecords, serializeIndex, serializeRecords, seenOf, type Index, type IndexSource, type Seen } from './records.js';
+import { checkCollectRoot, collectSettings, settingsDigest, type CollectSettings } from './settings.js';
+import { walkSources, type AppSources } from './sources.js';
+
+export async function collect(options: RunOptions = {}): Promise<Report> {
+  const started = performance.now();
+  const config = await loadConfig(options);
+  const settings = collectSettings(config, options);
+  const apps = discoverApps(config);
+  checkCollectRoot(config, settings, apps);
+  const digest = settingsDigest(settings);
+  const sources = walkSources(apps, settings.ignore, config.projectRoot);
+  const finish = (report: Omit<Outcome, 'settings' | 'sources'>): Report => {
+    const built = toReport({ ...report, settings, sources }, started);
+    logReport(built, options.logger, options.verbose ?? false);
+    return built;
+  };
+
+  // A re-run with nothing changed: the index says so, after a stat walk of the sources and a
+  // listing of the build's folders. Nothing is written, no lock is taken.
+  const quick = settings.dryRun ? undefined : quickLook(settings, digest, sources);
+  if (quick) {
+    const warnings = sourceWarnings(sources);
+    const missing: string[] = [];
+    const shownOf = new Map(sources.flatMap((app) => app.files.map((file) => [file.logical, file.shown] as const)));
+    for (const [logical, css] of quick.css) {
+      for (const [line, ref] of css.missing) missing.push(`${shownOf.get(logical) ?? logical}:${line}: ${ref}`);
+      if (css.unparsed) missing.push(`${shownOf.get(logical) ?? logical}:${css.unparsed[0]}: ${css.unparsed[1]} (published unchanged)`);
+    }
+    if (settings.strict && missing.length > 0) throw errors.missingReference(missing);
+    warnings.push(...missingWarnings(missing), ...foreignWarnings(settings, quick.foreign, []));
+    return finish({
+      statuses: new Map(sources.map((app) => [app.app.name, app.hasMedia ? 'up-to-date' : 'no-media'])),
+      reasons: new Map(), files: new Map(sources.map((app) => [app.app.name, { files: app.files.length, bytes: 0 }])),
+      warnings, build: quick.build, written: 0, removed: 0,
+    });
+  }
+
+  const pool = new WorkPool();
+  let lock: { release(): Promise<void> } | undefined;
+  try {
+    if (!settings.dryRun) {
+      mkdirSync(settings.collectRoot, { recursive: true, mode: 0o755 });
+      lock = await acquireLock(settings.realRoot, {
+        onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this collectRoot`),
+      });
+    }
+    const look = await fullLook(settings, digest, sources, pool);
+    const { plan } = look;
+    const problems = [...plan.missing, ...plan.unparsed].map((one) => one.text);
+    if (settings.strict && problems.length > 0) throw errors.missingReference(problems);
+    const warnings = [...sourceWarnings(sources), ...plan.warnings, ...missingWarnings(problems), ...foreignWarnings(settings, plan.foreign, plan.handChanged)];
+    const blocked = plan.conflicts.length > 0 || plan.appErrors.size > 0;
+    const statuses = new Map<string, CollectStatus>();
+    const reasons = new Map<string, { reason: string; hint: string }>();
+    const wanted = new Map<string, { files: number; bytes: number }>();
+    for (const output of plan.writes) {
+      const app = output.item.source.app.name;
+      const counts = wanted.get(app) ?? { files: 0, bytes: 0 };
+      counts.files++;
+      counts.bytes += output.size;
+      wanted.set(app, counts);
+    }
+    for (const app of sources) {
+      const name = app.app.name;
+      const failure = plan.appErrors.get(name);
+      const conflicts = plan.conflicts.filter((one) => one.app === name || one.app === '');
+      if (failure) {
+        statuses.set(name, 'error');
+        reasons.set(name, { reason: failure, hint: app.error ? systemErrorHint(app.error.code) : 'only regular files are published; check that the account running the task may read the app\'s media folder' });
+      } else if (conflicts.length > 0 && (conflicts.some((one) => one.app === name) || wanted.has(name))) {
+        statuses.set(name, 'conflict');
+        reasons.set(name, { reason: listSome(conflicts.map((one) => one.why)), hint: 'move it away by hand if it is not needed (app-media never writes over what it did not make, or what was changed since), then run again' });
+      } else if (!app.hasMedia) {
+        statuses.set(name, 'no-media');
+      } else if (blocked && (wanted.has(name) || plan.writeManifest)) {
+        statuses.set(name, 'held');
+        reasons.set(name, { reason: 'nothing was written: another app has a conflict or an error, and a build is never half written', hint: '' });
+      } else {
+        statuses.set(name, wanted.has(name) ? 'collected' : 'up-to-date');
+      }
+    }
+    const nothingToDo = plan.writes.length === 0 && plan.mkdirs.length === 0 && plan.removals.size === 0 && !plan.writeManifest && !plan.writeRev
+      && !plan.removeRev && plan.temps.length === 0 && !plan.pendingLeft && serializeRecords(plan.records) === look.recordsText;
+    if (settings.dryRun || blocked || nothingToDo) {
+      if (!settings.dryRun && !blocked) writeIndex(settings, digest, plan, look.recordsSeen, look.indexText);
+      return finish({
+        statuses, reasons, files: settings.dryRun ? wanted : new Map(), warnings,
+        build: blocked || settings.dryRun ? look.previousBuild : plan.build.id,
+        written: settings.dryRun ? plan.writes.length : 0, removed: settings.dryRun ? plan.removals.size : 0,
+      });
+    }
+    const applied: ApplyResult = await applyPlan(plan, settings, look.tree, look.recordsSeen);
+    if (applied.swept > 0) warnings.unshift(`removed ${applied.swept} temporary file${applied.swept === 1 ? '' : 's'} left by an interrupted run`);
+    writeIndex(settings, digest, plan, applied.recordsSeen, look.indexText);
+    let written = 0;
+    for (const app of sources) {
+      const counts = applied.written.get(app.app.name);
+      if (counts) written += counts.files;
+      if (statuses.get(app.app.name) === 'collected' && !counts) statuses.set(app.app.name, 'up-to-date');
+    }
+    return finish({ statuses, reasons, files: applied.written, warnings, build: plan.build.id, written, removed: applied.removed });
+  } finally {
+    await pool.close();
+    await lock?.release();
+  }
+}
+
+interface QuickResult {
+  build: string;
+  css: Index['css'];
+  foreign: string[];
+}
+
+/** Whether nothing changed since the last build, from the index: undefined means "look in full". */
+function quickLook(settings: CollectSettings, digest: string, sources: AppSources[]): QuickResult | undefined {
+  const root = settings.realRoot;
+  const index = readIndex(root);
+  if (!index || index.settings !== digest) return undefined;
+  const same = (name: string, facts: [number, number] | null): boolean => {
+    const stat = lookAt(path.join(root, name));
+    return facts === null ? stat === undefined : stat !== undefined && stat.isFile() && stat.size === facts[0] && stat.mtimeMs === facts[1];
+  };
+  if (!same(RECORDS_FILE, index.records) || !same(MANIFEST_NAME, index.manifest) || !same(REV_MANIFEST_NAME, index.revManifest)) return undefined;
+  let count = 0;
+  for (const app of sources) {
+    if (app.error) return undefined;
+    for (const file of app.files) {
+      const known = index.sources.get(file.logical);
+      if (!known || known[0] !== file.size || known[1] !== file.mtimeMs) return undefined;
+      count++;
+    }
+  }
+  if (count !== index.sources.size) return undefined;
+  for (const [dir, expected] of index.dirs) if (currentDigest(root, dir) !== expected) return undefined;
+  return { build: index.build, css: index.css, foreign: index.foreign };
+}
+
+interface Look {
+  plan: Plan;
+  tree: ReturnType<typeof walkOutputs>;
+  recordsSeen: Seen | undefined;
+  recordsText: string | undefined;
+  indexText: string | undefined;
+  previousBuild: string | null;
+}
+
+async function fullLook(settings: CollectSettings, digest: string, sources: AppSources[], pool: WorkPool): Promise<Look> {
+  const root = settings.realRoot;
+  const tree = walkOutputs(root);
+  const read = tree.exists ? readRecords(root) : { state: 'missing' as const };
+  if (read.state === 'foreign') throw errors.recordsConflict(`${settings.shown}/${RECORDS_FILE}`, read.why);
+  const records = read.state === 'ours' ? read.value : emptyRecords();
+  const pendingRead = tree.exists ? readPending(root) : { state: 'missing' as const };
+  if (pendingRead.state === 'foreign') throw errors.recordsConflict(`${settings.shown}/.app-media-collect-pending.json`, pendingRead.why);
+  const indexRead = tree.exists ? readIndex(root) : undefined;
+  const index = indexRead && indexRead.settings === digest ? indexRead : undefined;
+  const recordsText = read.state === 'ours' ? serializeRecords(records) : undefined;
+  const plan = await makePlan({
+    settings, digest, sources, tree, records,
+    pending: pendingRead.state === 'ours' ? pendingRead.value : undefined,
+    index, pool, recordsText,
+  });
+  const indexText = indexRead ? serializeIndex(indexRead) : undefined;
+  return {
+    plan, tree,
+    recordsSeen: read.state === 'ours' ? seenOf(read.stat) : undefined,
+    recordsText,
+    indexText,
+    previousBuild: records.builds[0]?.id ?? null,
+  };
+}
+
+/** Writes the index of the build just made (or found up to date), unless it says the same already. */
+function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recordsSeen: Seen | undefined, before: string | undefined): void {
+  const root = settings.realRoot;
+  const facts = (name: string): [number, number] | null => {
+    const stat = lookAt(path.join(root, name));
+    return stat?.isFile() ? [stat.size, stat.mtimeMs] : null;
+  };
+  const sources = new Map<string, IndexSource>();
+  const css: Index['css'] = new Map();
+  for (const item of plan.items) {
+    const enc = item.enc ?? [-1, -1];
+    sources.set(item.source.logical, [item.source.size, item.source.mtimeMs, item.sourceSha, item.finalSha, item.nameHash, item.size, item.integrity, enc[0], enc[1]]);
+    if (item.sheet) {
+      css.set(item.source.logical, {
+        deps: item.sheet.deps ?? item.sheet.previous?.deps ?? [],
+        missing: item.sheet.missing ?? [],
+        ...(item.sheet.unparsed ? { unparsed: item.sheet.unparsed } : {}),
+      });
+    }
+  }
+  const dirs = new Map<string, string>();
+  const folders = new Set<string>(['']);
+  for (const name of plan.outputs.keys()) for (const dir of foldersOf(name)) folders.add(dir);
+  for (const dir of folders) {
+    const value = currentDigest(root, dir);
+    if (value !== undefined) dirs.set(dir, value);
+  }
+  const records = recordsSeen ? lookAt(path.join(root, RECORDS_FILE)) : undefined;
+  const index: Index = {
+    settings: digest,
+    build: plan.build.id,
+    records: records?.isFile() ? [records.size, records.mtimeMs] : null,
+    manifest: facts(MANIFEST_NAME),
+    revManifest: facts(REV_MANIFEST_NAME),
+    sources, css, dirs,
+    foreign: [...plan.foreign, ...plan.handChanged].sort(),
+  };
+  const text = serializeIndex(index);
+  if (text === before) return;
+  const file = path.join(root, INDEX_FILE);
+  const there = lookAt(file);
+  // The index is the tool's only while it reads as one (readIndex); anything else at its name stays.
+  if (there && (!there.isFile() || before === undefined)) return;
+  const { temp } = writeTemp(file, text);
+  putInPlace(temp, file);
+}
+
+function sourceWarnings(sources: AppSources[]): string[] {
+  const out: string[] = [];
+  for (const app of sources) {
+    if (app.escapes.length > 0) out.push(`${app.app.name}: not published, links leading outside the app's media folder: ${listSome(app.escapes)}`);
+    if (app.skipped.length > 0) out.push(`${app.app.name}: not published, not regular files (dangling links, loops, FIFOs, sockets): ${listSome(app.skipped)}`);
+  }
+  return out;
+}
+
+function missingWarnings(lines: readonly string[]): string[] {
+  return lines.map((line) => `${line}: no such file in the collected media (the reference is left as written; --strict makes this an error)`);
+}
+
+function foreignWarnings(settings: CollectSettings, foreign: readonly string[], changed: readonly string[]): string[] {
+  const out: string[] = [];
+  if (foreign.length > 0) out.push(`${foreign.length} file${foreign.length === 1 ? '' : 's'} in ${settings.shown} not made by app-media, left as ${foreign.length === 1 ? 'it is' : 'they are'}: ${listSome(foreign)}`);
+  if (changed.length > 0) out.push(`${changed.length} file${changed.length === 1 ? '' : 's'} in ${settings.shown} changed by hand since app-media wrote ${changed.length === 1 ? 'it, kept (no longer app-media\'s)' : 'them, kept (no longer app-media\'s)'}: ${listSome(changed)}`);
+  return out;
+}
+
+interface Outcome {
+  settings: CollectSettings;
+  sources: AppSources[];
+  statuses: Map<string, CollectStatus>;
+  reasons: Map<string, { reason: string; hint: string }>;
+  files: Map<string, { files: number; bytes: number }>;
+  warnings: string[];
+  build: string | null;
+  written: number;
+  removed: number;
+}
+
+function toReport(outcome: Outcome, started: number): Report {
+  const { settings } = outcome;
+  const apps: AppReport[] = outcome.sources.map((app) => {
+    const why = outcome.reasons.get(app.app.name);
+    const counts = outcome.files.get(app.app.name) ?? { files: 0, bytes: 0 };
+    return appReport(settings.projectRoot, settings.collectRoot, {
+      name: app.app.name,
+      status: outcome.statuses.get(app.app.name) ?? 'up-to-date',
+      mode: null,
+      source: app.app.mediaDir,
+      files: counts.files,
+      bytes: counts.bytes,
+      reason: why?.reason || null,
+      hint: why?.hint || null,
+    });
+  });
+  const report = buildReport({
+    task: 'collect',
+    dryRun: settings.dryRun,
+    projectRoot: settings.projectRoot,
+    mediaRoot: settings.mediaRoot,
+    started,
+    warnings: outcome.warnings,
+    apps,
+  });
+  report.collectRoot = toDisplay(settings.projectRoot, settings.collectRoot);
+  report.build = outcome.build;
+  report.written = outcome.written;
+  report.removed = outcome.removed;
+  return report;
+}
+

@@ -1,0 +1,69 @@
+/**
+ * The names collect gives and accepts in collectRoot: hashed names, the
+ * files of its own that sit at the top, and the rule every name read back
+ * from disk must pass (a plain relative path) before it is ever joined to a
+ * folder.
+ */
+import { randomBytes } from 'node:crypto';
+import { TEMP_MARK } from '../fs/temp.js';
+
+/** The tool's records of what it wrote in collectRoot (docs/collect-format.md). */
+export const RECORDS_FILE = '.app-media-collect.json';
+/** A compact summary of the last run, so a no-change re-run needs no more than a stat walk. */
+export const INDEX_FILE = '.app-media-collect-index.json';
+/** What a writing run is about to write (names, sizes, hashes): a run killed mid-way is proven by it. */
+export const PENDING_FILE = '.app-media-collect-pending.json';
+export const MANIFEST_NAME = 'manifest.json';
+export const REV_MANIFEST_NAME = 'rev-manifest.json';
+/** Every name of the tool's own starts with this: publish never uploads them, servers may deny them. */
+export const OWN_PREFIX = '.app-media';
+
+/** One segment of a relative path as the contract allows it. */
+const SEGMENT = /^[^/\\\0]+$/;
+
+/**
+ * A plain relative path: "/"-separated segments, none empty, "." or "..", none holding "\" or
+ * NUL. Every name read from the records, the index or a manifest must pass this before it is
+ * used; one that does not makes the whole file unusable.
+ */
+export function isPlainRelPath(value: unknown): value is string {
+  if (typeof value !== 'string' || value === '' || value.length > 4096) return false;
+  for (const part of value.split('/')) {
+    if (part === '.' || part === '..' || !SEGMENT.test(part)) return false;
+  }
+  return true;
+}
+
+/** `blog/css/site.css` + `3f2a1b9c0d` → `blog/css/site.3f2a1b9c0d.css` (no extension: `LICENSE.3f2a1b9c0d`). */
+export function hashedPath(logical: string, hash: string): string {
+  const slash = logical.lastIndexOf('/');
+  const base = logical.slice(slash + 1);
+  const dot = base.lastIndexOf('.');
+  if (dot <= 0) return `${logical}.${hash}`;
+  return `${logical.slice(0, slash + 1)}${base.slice(0, dot)}.${hash}${base.slice(dot)}`;
+}
+
+/** The folder part of a relative path ("" at the top). */
+export function dirOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash === -1 ? '' : rel.slice(0, slash);
+}
+
+/** Every folder on the way to `rel`, parents first: `a/b/c.css` → `a`, `a/b`. */
+export function foldersOf(rel: string): string[] {
+  const out: string[] = [];
+  for (let at = rel.indexOf('/'); at !== -1; at = rel.indexOf('/', at + 1)) out.push(rel.slice(0, at));
+  return out;
+}
+
+/**
+ * A temporary name beside a file being written: recognisable (swept after a crash), short
+ * enough for any base name (a name has 255 bytes at most), in the format the error lines
+ * turn back into the published name.
+ */
+export function tempNameFor(base: string): string {
+  const kept = Buffer.byteLength(base) > 120 ? Buffer.from(base).subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '') : base;
+  return `${TEMP_MARK}${kept}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+export { TEMP_MARK };

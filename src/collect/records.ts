@@ -1,0 +1,385 @@
+/**
+ * The files collect keeps about its own work in collectRoot, each read as
+ * untrusted input (anyone who can write collectRoot can write them):
+ *
+ * - the records (`.app-media-collect.json`, format in docs/collect-format.md):
+ *   every file the tool wrote and still owns, and the builds. A records file
+ *   that is not the tool's is a conflict: never overwritten, nothing removed;
+ * - the pending list (`.app-media-collect-pending.json`): what a writing run is
+ *   about to write, written before the first file and removed after the
+ *   records; a run killed in between leaves files the next run proves its own
+ *   by their size and SHA-256;
+ * - the index (`.app-media-collect-index.json`): a compact summary of the last
+ *   build (each source's size, time and hashes, each CSS file's references,
+ *   each output folder's listing), so that a no-change re-run is a stat walk.
+ *   It only ever spares work: an index that does not match leads to a full look.
+ *
+ * Every name in them must be a plain relative path, every size a whole number,
+ * every hash lowercase hex of its length, or the whole file is unusable.
+ */
+import { lstatSync, rmSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { NotAFile, putInPlace, readRegular, writeTemp } from './disk.js';
+import { INDEX_FILE, isPlainRelPath, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
+
+export const TOOL = 'gulp-app-media';
+/** The biggest records or index file read (a million files is about 200 MiB of records). */
+const LIMIT = 512 * 1024 * 1024;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
+
+export interface FileRecord {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  /** Fingerprinted names and their variants: the content never changes under that name. */
+  immutable: boolean;
+  /** A pre-compressed variant: its encoding, and the file it is a variant of. */
+  encoding?: 'br' | 'gzip';
+  of?: string;
+}
+
+export interface BuildRecord {
+  id: string;
+  at: string;
+  files: string[];
+}
+
+/** The tool's own files at the top of collectRoot, with what they held when written. */
+export interface OwnFileRecord {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+export const OWN_FILES = [MANIFEST_NAME, REV_MANIFEST_NAME] as const;
+export type OwnFileName = (typeof OWN_FILES)[number];
+
+export interface Records {
+  files: Map<string, FileRecord>;
+  /** Newest first: builds[0] is the build manifest.json describes. */
+  builds: BuildRecord[];
+  /** Folders the tool made (the only ones it may remove, once empty). */
+  dirs: Set<string>;
+  own: Map<OwnFileName, OwnFileRecord>;
+}
+
+export function emptyRecords(): Records {
+  return { files: new Map(), builds: [], dirs: new Set(), own: new Map() };
+}
+
+/** What is at a name of the tool's own: nothing, the tool's file, or something else (never written over). */
+export type ReadResult<T> =
+  | { state: 'missing' }
+  | { state: 'ours'; value: T; stat: Stats }
+  | { state: 'foreign'; why: string; stat?: Stats };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSize(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/** A name a build may hold: a plain relative path, none of the tool's own top-level names. */
+export function isBuildName(value: unknown): value is string {
+  if (!isPlainRelPath(value)) return false;
+  if (!value.includes('/')) return false; // every published file is inside an app's folder
+  return true;
+}
+
+function isOwnTopName(name: string): boolean {
+  return name.startsWith(OWN_PREFIX) || name === MANIFEST_NAME || name === REV_MANIFEST_NAME;
+}
+
+/** Reads a JSON file of the tool's at `file`: missing, parsed, or something that is not a regular file / not JSON. */
+function readJson(file: string): ReadResult<unknown> {
+  let read: { data: Buffer; stat: Stats };
+  try {
+    read = readRegular(file, LIMIT);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { state: 'missing' };
+    if (error instanceof NotAFile) return { state: 'foreign', why: `it is ${error.kind}` };
+    if (code === 'EFBIG') return { state: 'foreign', why: 'it is too big to be app-media\'s' };
+    throw error;
+  }
+  try {
+    return { state: 'ours', value: JSON.parse(read.data.toString('utf8')), stat: read.stat };
+  } catch {
+    return { state: 'foreign', why: 'it is not JSON', stat: read.stat };
+  }
+}
+
+/** Checks a parsed records file; the reason it is not the tool's, or the records. */
+export function parseRecords(raw: unknown): Records | string {
+  if (!isRecord(raw)) return 'it is not a JSON object';
+  if (raw['tool'] !== TOOL) return `its "tool" is not "${TOOL}"`;
+  if (raw['kind'] !== 'collect') return 'its "kind" is not "collect"';
+  if (raw['version'] !== 1) return `its "version" ${JSON.stringify(raw['version'])} is not one this version of app-media reads`;
+  const records = emptyRecords();
+  if (!isRecord(raw['files'])) return '"files" is not an object';
+  for (const [name, entry] of Object.entries(raw['files'])) {
+    if (!isBuildName(name) || isOwnTopName(name)) return `"files" holds a name that is not a plain relative path inside an app's folder: ${JSON.stringify(name)}`;
+    if (!isRecord(entry)) return `"files"."${name}" is not an object`;
+    const { size, mtimeMs, sha256, immutable, encoding, of } = entry;
+    if (!isSize(size) || !isTime(mtimeMs) || typeof sha256 !== 'string' || !HEX64.test(sha256) || typeof immutable !== 'boolean') {
+      return `"files"."${name}" does not have a size, an mtimeMs, a sha256 and immutable`;
+    }
+    const record: FileRecord = { size, mtimeMs, sha256, immutable };
+    if (encoding !== undefined || of !== undefined) {
+      if ((encoding !== 'br' && encoding !== 'gzip') || !isBuildName(of)) return `"files"."${name}" has a bad "encoding" or "of"`;
+      record.encoding = encoding;
+      record.of = of;
+    }
+    records.files.set(name, record);
+  }
+  if (!Array.isArray(raw['builds'])) return '"builds" is not an array';
+  for (const build of raw['builds']) {
+    if (!isRecord(build) || typeof build['id'] !== 'string' || !HEX16.test(build['id']) || typeof build['at'] !== 'string' || !Array.isArray(build['files'])) {
+      return 'a build is not { id: <16 hex>, at, files: [...] }';
+    }
+    const files = build['files'] as unknown[];
+    if (!files.every((name) => isBuildName(name) && !isOwnTopName(name))) return `build ${build['id']} lists a name that is not a plain relative path`;
+    records.builds.push({ id: build['id'], at: build['at'], files: files as string[] });
+  }
+  if (raw['dirs'] !== undefined) {
+    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => isPlainRelPath(dir) && !isOwnTopName(dir as string))) return '"dirs" is not a list of plain relative paths';
+    for (const dir of raw['dirs'] as string[]) records.dirs.add(dir);
+  }
+  if (raw['own'] !== undefined) {
+    if (!isRecord(raw['own'])) return '"own" is not an object';
+    for (const [name, entry] of Object.entries(raw['own'])) {
+      if (!(OWN_FILES as readonly string[]).includes(name)) return `"own" names ${JSON.stringify(name)}, not a file of app-media's`;
+      if (!isRecord(entry) || !isSize(entry['size']) || !isTime(entry['mtimeMs']) || typeof entry['sha256'] !== 'string' || !HEX64.test(entry['sha256'])) {
+        return `"own"."${name}" does not have a size, an mtimeMs and a sha256`;
+      }
+      records.own.set(name as OwnFileName, { size: entry['size'], mtimeMs: entry['mtimeMs'], sha256: entry['sha256'] });
+    }
+  }
+  return records;
+}
+
+export function readRecords(root: string): ReadResult<Records> {
+  const read = readJson(path.join(root, RECORDS_FILE));
+  if (read.state !== 'ours') return read;
+  const parsed = parseRecords(read.value);
+  return typeof parsed === 'string' ? { state: 'foreign', why: parsed, stat: read.stat } : { state: 'ours', value: parsed, stat: read.stat };
+}
+
+/** The records as the contract writes them: compact JSON, files and folders in name order. */
+export function serializeRecords(records: Records): string {
+  const files: Record<string, FileRecord> = {};
+  for (const name of [...records.files.keys()].sort()) {
+    const record = records.files.get(name) as FileRecord;
+    files[name] = record.encoding
+      ? { size: record.size, mtimeMs: record.mtimeMs, sha256: record.sha256, immutable: record.immutable, encoding: record.encoding, of: record.of as string }
+      : { size: record.size, mtimeMs: record.mtimeMs, sha256: record.sha256, immutable: record.immutable };
+  }
+  const own: Record<string, OwnFileRecord> = {};
+  for (const name of [...records.own.keys()].sort()) own[name] = records.own.get(name) as OwnFileRecord;
+  return `${JSON.stringify({
+    tool: TOOL,
+    kind: 'collect',
+    version: 1,
+    files,
+    builds: records.builds,
+    dirs: [...records.dirs].sort(),
+    own,
+  })}\n`;
+}
+
+/** The facts of a file as read or written: what a later look compares against. */
+export interface Seen {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export function seenOf(stat: Stats): Seen {
+  return { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+}
+
+/**
+ * Writes a file of the tool's at the top of collectRoot by temp + rename, after looking at
+ * what is there: it must still be what this run read (or wrote) last, or nothing; anything
+ * else was put there by someone else meanwhile, and is left as it is.
+ */
+export function replaceOwnFile(root: string, name: string, text: string, expected: Seen | undefined): Stats {
+  const file = path.join(root, name);
+  const { temp, stat } = writeTemp(file, text);
+  const now = lstatSync(file, { throwIfNoEntry: false });
+  const same = now === undefined ? true : expected !== undefined && now.isFile() && now.size === expected.size && now.mtimeMs === expected.mtimeMs && now.ino === expected.ino;
+  if (!same) {
+    rmSync(temp, { force: true });
+    throw new OwnFileChanged(name);
+  }
+  putInPlace(temp, file);
+  return stat;
+}
+
+/** A file of the tool's was changed by someone else during the run: it is left as it is. */
+export class OwnFileChanged extends Error {
+  constructor(readonly fileName: string) {
+    super(`${fileName} was changed by someone else during the run; it was left as it is`);
+  }
+}
+
+// --- The pending list ---------------------------------------------------------------------------
+
+export interface PendingFile {
+  size: number;
+  sha256: string;
+  immutable?: boolean;
+  encoding?: 'br' | 'gzip';
+  of?: string;
+}
+
+export interface Pending {
+  files: Map<string, PendingFile>;
+  dirs: Set<string>;
+}
+
+export function readPending(root: string): ReadResult<Pending> {
+  const read = readJson(path.join(root, PENDING_FILE));
+  if (read.state !== 'ours') return read;
+  const raw = read.value;
+  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-pending' || raw['version'] !== 1 || !isRecord(raw['files']) || !Array.isArray(raw['dirs'])) {
+    return { state: 'foreign', why: 'it is not app-media\'s pending list', stat: read.stat };
+  }
+  const pending: Pending = { files: new Map(), dirs: new Set() };
+  for (const [name, entry] of Object.entries(raw['files'])) {
+    const topOwn = (OWN_FILES as readonly string[]).includes(name) || name === INDEX_FILE;
+    if (!(topOwn || (isBuildName(name) && !isOwnTopName(name))) || !isRecord(entry) || !isSize(entry['size']) || typeof entry['sha256'] !== 'string' || !HEX64.test(entry['sha256'])) {
+      return { state: 'foreign', why: 'its "files" are not plain names with a size and a sha256', stat: read.stat };
+    }
+    const file: PendingFile = { size: entry['size'], sha256: entry['sha256'] };
+    if (typeof entry['immutable'] === 'boolean') file.immutable = entry['immutable'];
+    if (entry['encoding'] !== undefined || entry['of'] !== undefined) {
+      if ((entry['encoding'] !== 'br' && entry['encoding'] !== 'gzip') || !isBuildName(entry['of'])) return { state: 'foreign', why: 'a pending variant has a bad "encoding" or "of"', stat: read.stat };
+      file.encoding = entry['encoding'];
+      file.of = entry['of'];
+    }
+    pending.files.set(name, file);
+  }
+  for (const dir of raw['dirs']) {
+    if (!isPlainRelPath(dir) || isOwnTopName(dir)) return { state: 'foreign', why: 'its "dirs" are not plain relative paths', stat: read.stat };
+    pending.dirs.add(dir);
+  }
+  return { state: 'ours', value: pending, stat: read.stat };
+}
+
+export function serializePending(pending: Pending): string {
+  const files: Record<string, PendingFile> = {};
+  for (const name of [...pending.files.keys()].sort()) files[name] = pending.files.get(name) as PendingFile;
+  return `${JSON.stringify({ tool: TOOL, kind: 'collect-pending', version: 1, files, dirs: [...pending.dirs].sort() })}\n`;
+}
+
+// --- The index ----------------------------------------------------------------------------------
+
+/**
+ * One source file as the last build saw it: its size and time, then the SHA-256 of its own
+ * bytes, the SHA-256 of its final bytes (after CSS references were rewritten: the same for any
+ * other file) and the hash its name got (differs only inside a CSS import cycle), the final
+ * size, the SRI integrity, and the sizes of its .br and .gz variants (-1: none, not smaller).
+ */
+export type IndexSource = [size: number, mtimeMs: number, sourceSha: string, finalSha: string, nameHash: string, finalSize: number, integrity: string, br: number, gz: number];
+
+export interface IndexCss {
+  /** Every file it references (logical paths), found or not. */
+  deps: string[];
+  /** References to files that are not there: [line, reference as written]. */
+  missing: Array<[number, string]>;
+  /** Why it could not be parsed (copied unchanged), with the line. */
+  unparsed?: [number, string];
+}
+
+export interface Index {
+  settings: string;
+  build: string;
+  /** The facts of the records, manifest.json and rev-manifest.json when the index was written. */
+  records: [number, number] | null;
+  manifest: [number, number] | null;
+  revManifest: [number, number] | null;
+  sources: Map<string, IndexSource>;
+  css: Map<string, IndexCss>;
+  /** Each folder of collectRoot the tool writes in ("" for the top) → a digest of its names. */
+  dirs: Map<string, string>;
+  /** Files in collectRoot not made by the tool, as last seen (reported by every run). */
+  foreign: string[];
+}
+
+function isFacts(value: unknown): value is [number, number] {
+  return Array.isArray(value) && value.length === 2 && isSize(value[0]) && isTime(value[1]);
+}
+
+export function readIndex(root: string): Index | undefined {
+  const read = readJson(path.join(root, INDEX_FILE));
+  if (read.state !== 'ours') return undefined;
+  const raw = read.value;
+  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 1) return undefined;
+  const { settings, build, records, manifest, revManifest, sources, css, dirs, foreign } = raw;
+  if (typeof settings !== 'string' || typeof build !== 'string' || !isRecord(sources) || !isRecord(css) || !isRecord(dirs) || !Array.isArray(foreign)) return undefined;
+  for (const facts of [records, manifest, revManifest]) if (facts !== null && !isFacts(facts)) return undefined;
+  const index: Index = {
+    settings, build,
+    records: records as [number, number] | null,
+    manifest: manifest as [number, number] | null,
+    revManifest: revManifest as [number, number] | null,
+    sources: new Map(), css: new Map(), dirs: new Map(), foreign: [],
+  };
+  for (const [name, entry] of Object.entries(sources)) {
+    if (!isBuildName(name) || !Array.isArray(entry) || entry.length !== 9) return undefined;
+    const [size, mtimeMs, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = entry as unknown[];
+    if (!isSize(size) || !isTime(mtimeMs) || typeof sourceSha !== 'string' || !HEX64.test(sourceSha) || typeof finalSha !== 'string' || !HEX64.test(finalSha)
+      || typeof nameHash !== 'string' || !/^[0-9a-f]{1,64}$/.test(nameHash) || !isSize(finalSize) || typeof integrity !== 'string' || !/^sha384-[A-Za-z0-9+/]{64}$/.test(integrity)
+      || typeof br !== 'number' || typeof gz !== 'number' || !Number.isSafeInteger(br) || !Number.isSafeInteger(gz) || br < -1 || gz < -1) return undefined;
+    index.sources.set(name, entry as IndexSource);
+  }
+  for (const [name, entry] of Object.entries(css)) {
+    if (!isBuildName(name) || !isRecord(entry) || !Array.isArray(entry['deps']) || !Array.isArray(entry['missing'])) return undefined;
+    const deps = entry['deps'] as unknown[];
+    if (!deps.every((dep) => isBuildName(dep))) return undefined;
+    const missing = entry['missing'] as unknown[];
+    if (!missing.every((item) => Array.isArray(item) && item.length === 2 && isSize(item[0]) && typeof item[1] === 'string')) return undefined;
+    const unparsed = entry['unparsed'];
+    if (unparsed !== undefined && !(Array.isArray(unparsed) && unparsed.length === 2 && isSize(unparsed[0]) && typeof unparsed[1] === 'string')) return undefined;
+    index.css.set(name, { deps: deps as string[], missing: missing as Array<[number, string]>, ...(unparsed ? { unparsed: unparsed as [number, string] } : {}) });
+  }
+  for (const [dir, digest] of Object.entries(dirs)) {
+    if ((dir !== '' && !isPlainRelPath(dir)) || typeof digest !== 'string') return undefined;
+    index.dirs.set(dir, digest);
+  }
+  if (!foreign.every((name) => isPlainRelPath(name))) return undefined;
+  index.foreign = foreign as string[];
+  return index;
+}
+
+export function serializeIndex(index: Index): string {
+  const sources: Record<string, IndexSource> = {};
+  for (const name of [...index.sources.keys()].sort()) sources[name] = index.sources.get(name) as IndexSource;
+  const css: Record<string, IndexCss> = {};
+  for (const name of [...index.css.keys()].sort()) css[name] = index.css.get(name) as IndexCss;
+  const dirs: Record<string, string> = {};
+  for (const name of [...index.dirs.keys()].sort()) dirs[name] = index.dirs.get(name) as string;
+  return `${JSON.stringify({
+    tool: TOOL,
+    kind: 'collect-index',
+    version: 1,
+    settings: index.settings,
+    build: index.build,
+    records: index.records,
+    manifest: index.manifest,
+    revManifest: index.revManifest,
+    sources,
+    css,
+    dirs,
+    foreign: index.foreign,
+  })}\n`;
+}
