@@ -194,6 +194,7 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
 
 /** Read-only: is every app published as the config says, and nothing published that should not be? */
 export async function verify(options: RunOptions = {}): Promise<Report> {
+  if (options.collect) return (await import('./collect/verify.js')).verifyCollect(options);
   const started = performance.now();
   if (options.url !== undefined) checkBaseUrl(options.url);
   const config = await loadConfig(options);

@@ -13,6 +13,7 @@ import { NotAFile, readRegular } from './disk.js';
 import { foldersOf, hashedPath, INDEX_FILE, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';
 import { compressHere, hashFileHere, HashFailure, type CompressResult, type WorkPool } from './pool.js';
+import { manifestOf, type ManifestEntry } from './manifest.js';
 import type { BuildRecord, FileRecord, Index, OwnFileName, OwnFileRecord, Pending, Records } from './records.js';
 import { renderStylesheets, type Stylesheet } from './render.js';
 import type { CollectSettings } from './settings.js';
@@ -414,25 +415,19 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   }
 
   // 5. The manifest of the build, its id, and the builds kept.
-  const entries: Record<string, unknown> = {};
+  const entries = new Map<string, ManifestEntry>();
   const rev: Record<string, string> = {};
   for (const item of [...published].sort((a, b) => (a.source.logical < b.source.logical ? -1 : 1))) {
     if (appErrors.has(item.source.app.name)) continue;
-    const encodingsOf: Record<string, number> = {};
+    const encodingsOf: { br?: number; gzip?: number } = {};
     for (const [encoding] of encodings) {
       const output = outputs.get(`${item.hashed}${encoding === 'br' ? '.br' : '.gz'}`);
       if (output) encodingsOf[encoding] = output.size;
     }
-    entries[item.source.logical] = {
-      ...(Object.keys(encodingsOf).length > 0 ? { encodings: encodingsOf } : {}),
-      integrity: item.integrity,
-      path: item.hashed,
-      size: item.size,
-    };
+    entries.set(item.source.logical, { path: item.hashed, size: item.size, integrity: item.integrity, encodings: encodingsOf });
     rev[item.source.logical] = item.hashed;
   }
-  const id = createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16);
-  const manifestText = `${JSON.stringify({ build: id, files: entries, version: 1 }, null, 2)}\n`;
+  const { text: manifestText, build: id } = manifestOf(entries);
   const manifestSha = createHash('sha256').update(manifestText).digest('hex');
   const revText = settings.revManifest ? `${JSON.stringify(rev, null, 2)}\n` : undefined;
   const ownFile = (name: OwnFileName): OwnFileRecord | undefined => ownership.ownFiles.get(name);
