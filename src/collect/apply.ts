@@ -44,6 +44,16 @@ export interface ApplyResult {
 
 const COPY_BUFFER = 1024 * 1024;
 
+/**
+ * For the crash tests only: `APP_MEDIA_COLLECT_KILL=<moment>` makes the process SIGKILL itself
+ * there (`pending`, `write:<n>` after the n-th file is in place, `manifest`, `removals`,
+ * `records`), so a `kill -9` lands at a known moment instead of a random one.
+ */
+const KILL_AT = process.env['APP_MEDIA_COLLECT_KILL'];
+function moment(name: string): void {
+  if (KILL_AT === name) process.kill(process.pid, 'SIGKILL');
+}
+
 export async function applyPlan(plan: Plan, settings: CollectSettings, tree: OutputTree, recordsSeen: Seen | undefined): Promise<ApplyResult> {
   const root = settings.realRoot;
   const at = (rel: string): string => path.join(root, ...rel.split('/'));
@@ -89,6 +99,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
     const stat = replaceOwnFile(root, PENDING_FILE, serializePending(pending), pendingSeen);
     pendingSeen = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
   }
+  moment('pending');
 
   // 3. Folders, then files.
   for (const dir of plan.mkdirs) {
@@ -130,6 +141,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
       counts.files++;
       counts.bytes += made.stat.size;
       result.written.set(app, counts);
+      if (KILL_AT !== undefined) moment(`write:${[...result.written.values()].reduce((sum, one) => sum + one.files, 0)}`);
       const due = turn();
       if (due) await due;
     }
@@ -146,10 +158,11 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
     const stat = replaceOwnFile(root, name, text, own && there ? there : undefined);
     records.own.set(name, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: createHash('sha256').update(text).digest('hex') });
   }
+  moment('manifest');
   if (plan.removeRev) {
-    const own = records.own.get(REV_MANIFEST_NAME);
+    const own = plan.removeRev;
     const now = lookAt(at(REV_MANIFEST_NAME));
-    if (own && now?.isFile() && now.size === own.size && now.mtimeMs === own.mtimeMs) await removeExact(root, [REV_MANIFEST_NAME]);
+    if (now?.isFile() && now.size === own.size && now.mtimeMs === own.mtimeMs) await removeExact(root, [REV_MANIFEST_NAME]);
     records.own.delete(REV_MANIFEST_NAME);
   }
 
@@ -173,9 +186,11 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
     }
   }
 
+  moment('removals');
   // 6. The records, then 7. the pending list.
   const stat = replaceOwnFile(root, RECORDS_FILE, serializeRecords(records), recordsSeen);
   result.recordsSeen = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
+  moment('records');
   if (pendingSeen) {
     const now = lookAt(at(PENDING_FILE));
     if (now?.isFile() && now.size === pendingSeen.size && now.mtimeMs === pendingSeen.mtimeMs) rmSync(at(PENDING_FILE), { force: true });

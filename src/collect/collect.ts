@@ -107,7 +107,7 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       }
     }
     const nothingToDo = plan.writes.length === 0 && plan.mkdirs.length === 0 && plan.removals.size === 0 && !plan.writeManifest && !plan.writeRev
-      && !plan.removeRev && plan.temps.length === 0 && !plan.pendingLeft && serializeRecords(plan.records) === look.recordsText;
+      && plan.removeRev === undefined && plan.temps.length === 0 && !plan.pendingLeft && serializeRecords(plan.records) === look.recordsText;
     if (settings.dryRun || blocked || nothingToDo) {
       if (!settings.dryRun && !blocked) writeIndex(settings, digest, plan, look.recordsSeen, look.indexText);
       return finish({

@@ -111,7 +111,8 @@ export interface Plan {
   writeManifest: boolean;
   revText: string | undefined;
   writeRev: boolean;
-  removeRev: boolean;
+  /** The tool's rev-manifest.json to remove (no longer asked for), as recorded. */
+  removeRev: OwnFileRecord | undefined;
   /** The records as they are once the plan is carried out (written files get their facts when written). */
   records: Records;
   /** Whether the records on disk differ from `records` (before the writes' facts). */
@@ -444,7 +445,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     conflicts.push({ app: '', name: REV_MANIFEST_NAME, why: `${settings.shown}/${REV_MANIFEST_NAME} is not the one app-media wrote` });
     writeRev = false;
   }
-  const removeRev = revText === undefined && ownFile(REV_MANIFEST_NAME) !== undefined;
+  const removeRev = revText === undefined ? ownFile(REV_MANIFEST_NAME) : undefined;
 
   const previous = input.records.builds;
   const names = [...outputs.keys()].sort();
