@@ -268,6 +268,14 @@ export const errors = {
       at(file, 'collectRoot'),
     );
   },
+  sharedCollectRoot(file: string | undefined, folder: string, who: string): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_SHARED_ROOT',
+      `refusing to write the build: ${folder} (collectRoot or a folder on the way to it) can be written by ${who}, who could then make app-media delete or write through a link elsewhere`,
+      'make the folder writable only by you (chmod go-w, or chown it to you), or run the task as its owner; a build folder is never shared',
+      at(file, 'collectRoot'),
+    );
+  },
   recordsConflict(file: string, why: string): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_RECORDS_CONFLICT',

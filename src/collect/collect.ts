@@ -8,12 +8,13 @@
  * lock, a full look and the plan (plan.ts, pure of writes) → apply
  * (apply.ts) → the index → the report. A dry run is the full look, reported.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, toDisplay } from '../config/load.js';
 import { discoverApps } from '../discover.js';
 import { errors } from '../errors.js';
-import { acquireLock } from '../fs/lock.js';
+import { acquireLock, leftoverLockToken, LOCK_FILE } from '../fs/lock.js';
+import { otherWriter } from '../fs/trust.js';
 import { appReport, buildReport, logReport } from '../report.js';
 import { systemErrorHint } from '../system-errors.js';
 import type { AppReport, CollectStatus, Report, RunOptions } from '../types.js';
@@ -66,10 +67,18 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
   let lock: { release(): Promise<void> } | undefined;
   try {
     if (!settings.dryRun) {
+      // As for mediaRoot (fs/trust.ts): no one but the runner and root may write the build's folder.
+      const writer = otherWriter(settings.collectRoot);
+      if (writer) throw errors.sharedCollectRoot(config.file, toDisplay(config.projectRoot, writer.folder), writer.who);
       mkdirSync(settings.collectRoot, { recursive: true, mode: 0o755 });
       lock = await acquireLock(settings.realRoot, {
+        display: settings.shown,
         onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this collectRoot`),
       });
+      // A lock a killed run left (broken aside by this run, or its draft) goes, as link's sweep does.
+      for (const name of readdirSync(settings.realRoot)) {
+        if (name.startsWith(`${LOCK_FILE}.`) && leftoverLockToken(settings.realRoot, name) !== undefined) rmSync(path.join(settings.realRoot, name), { force: true });
+      }
     }
     const look = await fullLook(settings, digest, sources, pool);
     const { plan } = look;
