@@ -1,11 +1,14 @@
 export { clean, link, verify } from './api.js';
 export { find } from './find.js';
 export { watch } from './watch.js';
+export { collect } from './collect/collect.js';
+export { createMediaUrl, type MediaAsset, type MediaUrl, type MediaUrlOptions } from './collect/media-url.js';
+export { compress, fingerprint, manifest, rewriteReferences, type AppMediaFileInfo, type CompressOptions, type FingerprintOptions, type ManifestOptions, type RewriteOptions } from './collect/transforms.js';
 export { defineConfig } from './config/define.js';
 export { configSchema } from './config/schema.js';
 export { mediaSrc, type MediaSrcOptions } from './media-src.js';
 export { AppMediaError, isAppMediaError, type AppMediaErrorCode } from './errors.js';
 export { mediaTasks, registerMediaTasks, TaskFailure, type GulpLike, type MediaTask, type MediaTasks, type RegisterOptions } from './gulp/tasks.js';
 export type {
-  AppEntry, AppEntryObject, AppMediaConfig, AppReport, AppStatus, CleanStatus, FindStatus, EntryMode, LinkStatus, Logger, Mode, Report, RunOptions, TaskName, VerifyStatus,
+  AppEntry, AppEntryObject, AppMediaConfig, AppReport, AppStatus, CleanStatus, CollectStatus, FindStatus, EntryMode, LinkStatus, Logger, Mode, Report, RunOptions, TaskName, VerifyStatus,
 } from './types.js';

@@ -39,6 +39,10 @@ export const taskTable = {
     description: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
     load: async () => (await import('./watch.js')).watch,
   },
+  collect: {
+    description: 'Write the production build into <collectRoot>: fingerprinted names, rewritten CSS references, .br/.gz files, manifest.json',
+    load: async () => (await import('./collect/collect.js')).collect,
+  },
 } as const satisfies Record<string, TaskSpec>;
 
 export type TaskName = keyof typeof taskTable;
@@ -51,7 +55,7 @@ export const taskDescriptions = Object.fromEntries(TASKS.map((task) => [task, ta
 // ---------------------------------------------------------------------------
 // Config fields
 
-export type FieldType = 'path' | 'string' | 'dirname' | 'boolean' | 'mode' | 'globs' | 'apps' | 'schema';
+export type FieldType = 'path' | 'string' | 'dirname' | 'boolean' | 'mode' | 'globs' | 'apps' | 'schema' | 'integer';
 
 export const MODES: readonly Mode[] = ['auto', 'symlink', 'copy'];
 
@@ -65,6 +69,7 @@ export const fieldTypeText: Record<FieldType, string> = {
   globs: 'array of globs',
   apps: 'array',
   schema: 'string',
+  integer: 'whole number',
 };
 
 export interface FieldSpec {
@@ -72,6 +77,9 @@ export interface FieldSpec {
   required?: boolean;
   /** The value when the field is left out (none: no default). */
   default?: unknown;
+  /** An integer field's bounds. */
+  min?: number;
+  max?: number;
   /** One sentence, Markdown allowed (backticks); the README, the schema and editors show it. */
   description: string;
 }
@@ -87,6 +95,14 @@ export const configFields = {
   ignore: { type: 'globs', default: ['.*', '*~'], description: 'copy mode only: files and folders never copied' },
   exposed: { type: 'globs', default: [], description: 'more patterns of published files that look secret, added to `media:verify`\'s default list (`.env`, `.env.*`, `.git`, `*.pem`, `*.key`, `id_rsa*`, `.npmrc`)' },
   sharedMediaRoot: { type: 'boolean', default: false, description: 'mediaRoot may be written by other users on purpose (uploads): write in it anyway (see "Who may write mediaRoot" in docs/safety.md)' },
+  collectRoot: { type: 'path', description: '`media:collect`: where the production build is written; never mediaRoot (nor inside or around it), never inside an app' },
+  keep: { type: 'integer', min: 0, max: 100, default: 2, description: '`media:collect`: how many earlier builds stay beside the current one, for pages a browser already holds' },
+  keepOriginals: { type: 'boolean', default: true, description: '`media:collect`: also write each file under its original name, for references nothing can rewrite' },
+  hashLength: { type: 'integer', min: 8, max: 64, default: 10, description: '`media:collect`: hex characters of the content hash in fingerprinted names' },
+  compress: { type: 'boolean', default: true, description: '`media:collect`: write `.br` and `.gz` beside compressible files, when smaller' },
+  brotliLevel: { type: 'integer', min: 0, max: 11, default: 11, description: '`media:collect`: brotli quality of the `.br` files' },
+  gzipLevel: { type: 'integer', min: 1, max: 9, default: 9, description: '`media:collect`: gzip level of the `.gz` files' },
+  revManifest: { type: 'boolean', default: false, description: '`media:collect`: also write a gulp-rev compatible `rev-manifest.json`' },
   $schema: { type: 'schema', description: 'editor hint: the JSON Schema of this file (ignored by the tool)' },
 } as const satisfies Record<string, FieldSpec>;
 
@@ -103,10 +119,17 @@ export const defaults = {
   ignore: configFields.ignore.default as readonly string[],
   /** Published files that look secret: media:verify always reports them as `exposed` (`exposed` adds to them). */
   exposed: ['.env', '.env.*', '.git', '*.pem', '*.key', 'id_rsa*', '.npmrc'] as readonly string[],
+  keep: configFields.keep.default as number,
+  keepOriginals: configFields.keepOriginals.default as boolean,
+  hashLength: configFields.hashLength.default as number,
+  compress: configFields.compress.default as boolean,
+  brotliLevel: configFields.brotliLevel.default as number,
+  gzipLevel: configFields.gzipLevel.default as number,
+  revManifest: configFields.revManifest.default as boolean,
 };
 
 /** Run settings accepted in code beside the config fields (RunOptions). */
-export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'urlTimeout', 'path', 'checksum', 'onProgress', 'signal', 'conflicts'] as const;
+export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'urlTimeout', 'path', 'checksum', 'onProgress', 'signal', 'conflicts', 'strict', 'collect'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
 
@@ -150,7 +173,7 @@ export interface FlagSpec {
 export const flags: readonly FlagSpec[] = [
   { name: 'config', kind: 'string', arg: '<file>', option: 'config', tasks: 'all', description: 'use this config file (`.mjs`, `.js` or `.json`) instead of the lookup' },
   { name: 'mode', kind: 'string', arg: '<auto|symlink|copy>', values: MODES, option: 'mode', tasks: ['link', 'watch'], description: 'how entries are made (default from config, else `auto`)' },
-  { name: 'dry-run', kind: 'boolean', option: 'dryRun', tasks: ['link', 'clean'], description: 'plan and print, write nothing' },
+  { name: 'dry-run', kind: 'boolean', option: 'dryRun', tasks: ['link', 'clean', 'collect'], description: 'plan and print, write nothing' },
   { name: 'json', kind: 'boolean', tasks: 'all', description: 'print the report as one JSON document on stdout (use with `--silent`)' },
   { name: 'verbose', kind: 'boolean', option: 'verbose', tasks: 'all', description: 'a line for every app (link is otherwise quiet about apps that are up to date), and the stack trace of an error' },
   { name: 'prune', kind: 'boolean', negated: true, option: 'prune', tasks: ['link'], description: 'keep the tool\'s own entries for apps no longer configured' },
@@ -158,7 +181,10 @@ export const flags: readonly FlagSpec[] = [
   { name: 'checksum', kind: 'boolean', option: 'checksum', tasks: ['link', 'watch'], description: 'copy mode: compare contents, not size and time; a right file with a wrong time is only re-timed' },
   { name: 'force', kind: 'boolean', option: 'force', tasks: ['clean'], description: 'also remove the tool\'s copies in which files were changed by hand' },
   { name: 'path', kind: 'string', arg: '<name/file>', option: 'path', tasks: ['find'], description: 'the published path to look up, such as `blog/css/site.css`' },
-  { name: 'url', kind: 'string', arg: '<base>', option: 'url', tasks: ['verify'], description: 'fetch one file per app from `<base><mediaUrl><name>/...` and report an answer other than 2xx as `unserved`' },
+  { name: 'url', kind: 'string', arg: '<base>', option: 'url', tasks: ['verify'], description: 'fetch one file per app from `<base><mediaUrl><name>/...` and report an answer other than 2xx as `unserved` (with `--collect`: every fingerprinted URL, and its `Content-Type`)' },
+  { name: 'collect', kind: 'boolean', option: 'collect', tasks: ['verify'], description: 'check the `media:collect` build in collectRoot instead of mediaRoot' },
+  { name: 'strict', kind: 'boolean', option: 'strict', tasks: ['collect'], description: 'a stylesheet reference to a missing file is an error (nothing is written), not a warning' },
+  { name: 'compress', kind: 'boolean', negated: true, option: 'compress', tasks: ['collect'], description: 'write no `.br` or `.gz` files' },
   { name: 'silent', kind: 'boolean', only: 'command', tasks: 'all', description: 'print nothing (the exit status still tells); under gulp, gulp\'s own `--silent`' },
   { name: 'no-color', kind: 'boolean', only: 'command', tasks: 'all', description: 'no colours, even on a terminal (also `NO_COLOR=1`); `--color` forces them' },
   { name: 'color', kind: 'boolean', only: 'command', tasks: 'all', description: 'colours even off a terminal' },
@@ -201,7 +227,8 @@ export function configTableMarkdown(): string {
   const lines = [row(['field', 'type', 'default', 'meaning']), row(['---', '---', '---', '---'])];
   for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
     const fallback = spec.required ? 'required' : spec.default === undefined ? 'none' : `\`${JSON.stringify(spec.default).replace(/,/g, ', ')}\``;
-    lines.push(row([`\`${name}\``, fieldTypeText[spec.type], fallback, spec.description]));
+    const bounds = spec.min !== undefined && spec.max !== undefined ? ` ${spec.min}-${spec.max}` : '';
+    lines.push(row([`\`${name}\``, `${fieldTypeText[spec.type]}${bounds}`, fallback, spec.description]));
   }
   return lines.join('\n');
 }

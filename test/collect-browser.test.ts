@@ -120,27 +120,28 @@ describe('the example\'s production path', () => {
       const look = async (): Promise<Record<string, { color: string; background: string; stylesheet: string; image: number; backgroundImage: number; status: string }>> => {
         requested.length = 0;
         await page.goto(`${base}/`, { waitUntil: 'load' });
-        return page.evaluate(async (names) => {
-          const out: Record<string, { color: string; background: string; stylesheet: string; image: number; backgroundImage: number; status: string }> = {};
+        // Run in the page (a string: this file is typed without the DOM library).
+        return page.evaluate(`(async (names) => {
+          const out = {};
           for (const name of names) {
-            const section = document.getElementById(name) as HTMLElement;
+            const section = document.getElementById(name);
             const style = getComputedStyle(section);
-            const background = /url\("?([^")]+)"?\)/.exec(style.backgroundImage)?.[1] ?? '';
+            const background = (/url\\("?([^")]+)"?\\)/.exec(style.backgroundImage) || [])[1] || '';
             const probe = new Image();
             probe.src = background;
             await probe.decode().catch(() => undefined);
-            const link = [...document.querySelectorAll('link[rel=stylesheet]')].find((one) => (one as HTMLLinkElement).href.includes(`/${name}/`)) as HTMLLinkElement;
+            const link = [...document.querySelectorAll('link[rel=stylesheet]')].find((one) => one.href.includes('/' + name + '/'));
             out[name] = {
               color: style.borderLeftColor,
               background,
               stylesheet: link.href,
-              image: (section.querySelector('img') as HTMLImageElement).naturalWidth,
+              image: section.querySelector('img').naturalWidth,
               backgroundImage: probe.naturalWidth,
-              status: document.getElementById(`${name}-status`)?.textContent ?? '',
+              status: (document.getElementById(name + '-status') || {}).textContent || '',
             };
           }
           return out;
-        }, APPS.map((app) => app.name));
+        })(${JSON.stringify(APPS.map((app) => app.name))})`);
       };
 
       const check = (seen: Awaited<ReturnType<typeof look>>): void => {

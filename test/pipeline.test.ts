@@ -325,13 +325,13 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   });
 
   describe('gulp --tasks', () => {
-    it('lists media:link, media:clean, media:verify, media:find and media:watch, each with its description and flags', () => {
+    it('lists media:link, media:clean, media:verify, media:find, media:watch and media:collect, each with its description and flags', () => {
       const run = gulpIn(project, ['--tasks']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/media:link\s+Expose every app/);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks)).to.include.members(['media:link', 'media:clean', 'media:verify', 'media:find', 'media:watch']);
-      for (const task of ['link', 'clean', 'verify', 'find']) {
+      expect(Object.keys(tasks)).to.include.members(['media:link', 'media:clean', 'media:verify', 'media:find', 'media:watch', 'media:collect']);
+      for (const task of ['link', 'clean', 'verify', 'find', 'collect']) {
         expect(tasks[`media:${task}`]!.description, `media:${task} has a description`).to.have.length.greaterThan(10);
         expect(tasks[`media:${task}`]!.flags, `media:${task} lists its flags`).to.include.members(['--config <file>', '--json', '--verbose']);
       }
@@ -342,6 +342,8 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       expect(tasks['media:verify']!.flags).not.to.include('--dry-run');
       expect(tasks['media:find']!.flags).to.include('--path <name/file>');
       expect(tasks['media:find']!.flags).not.to.include('--dry-run');
+      expect(tasks['media:collect']!.flags).to.include.members(['--dry-run', '--strict', '--no-compress', '--json']);
+      expect(tasks['media:verify']!.flags).to.include('--collect');
       // The composed functions are shown under their displayName inside the series.
       expect(run.stdout).to.match(/build[\s\S]*<series>[\s\S]*media:link[\s\S]*after/);
     });
@@ -350,7 +352,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       const run = gulpIn(project, ['--gulpfile', 'other.mjs', '--tasks']);
       expect(run.status, run.output).to.equal(0);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:find', 'assets:link', 'assets:verify', 'assets:watch']);
+      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:collect', 'assets:find', 'assets:link', 'assets:verify', 'assets:watch']);
       for (const task of Object.values(tasks)) expect(task.description).to.have.length.greaterThan(10);
       expect(tasks['assets:link']!.description).to.match(/^Expose every app/);
       expect(tasks['assets:link']!.flags).to.include('--dry-run');

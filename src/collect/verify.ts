@@ -66,7 +66,7 @@ const RANK: Record<string, number> = { ok: 0, unserved: 1, drift: 2, missing: 3 
 export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   if (options.url !== undefined) checkBaseUrl(options.url);
-  const config = loadConfig(options);
+  const config = await loadConfig(options);
   const settings = collectSettings(config, options);
   const apps = discoverApps(config);
   const root = settings.realRoot;
