@@ -16,14 +16,19 @@ import { formatMiB, generateProject, SIZE_NAMES, SIZES, type SizeName } from './
 import { runInProcess } from './in-process.js';
 import { detectTools } from './processes.js';
 import { mergeResults, sizeSection, type SizeResult } from './report.js';
-import { peakRssMiB } from './rows.js';
+import { peakRssMiB, Rows } from './rows.js';
 import { copyRss, runWholeProcess, type WholeContext } from './whole-process.js';
+import { detectCollectPeers, runCollect } from './collect.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = path.join(REPO, 'bench', 'results.md');
 
 interface Args {
   sizes: SizeName[];
+  /** Measure media:collect on every size asked for (it is measured on medium and huge-files anyway). */
+  collect: boolean;
+  /** `collect`: only collect's rows, printed, results.md untouched (for a quick look). */
+  only: string | undefined;
   repeats: number | undefined;
   seed: number;
   cache: string;
@@ -41,10 +46,12 @@ function readArgs(argv: readonly string[]): Args {
       seed: { type: 'string', default: '1' },
       cache: { type: 'string', default: process.env['BENCH_CACHE'] ?? path.join(os.tmpdir(), 'gulp-app-media-bench') },
       help: { type: 'boolean', default: false },
+      collect: { type: 'boolean', default: false },
+      only: { type: 'string' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR]');
+    console.log('usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--collect] [--only collect]');
     process.exit(0);
   }
   const size = values.size;
@@ -56,7 +63,7 @@ function readArgs(argv: readonly string[]): Args {
   const cache = path.resolve(values.cache);
   const rel = path.relative(REPO, cache);
   if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new Error(`--cache ${cache} is inside the repository: generated projects never go there`);
-  return { sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName], repeats, seed, cache };
+  return { sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName], repeats, seed, cache, collect: values.collect || values.only === 'collect', only: values.only };
 }
 
 function log(line: string): void {
@@ -72,6 +79,11 @@ async function main(): Promise<void> {
   const tools = detectTools();
   for (const [name, why] of tools.skipped) log(`skipping ${name}: ${why}`);
   if (!tools.time) log('GNU time (/usr/bin/time) not found: peak RSS is measured for node processes only');
+  const collectPeers = detectCollectPeers(tools, REPO);
+  for (const [name, why] of collectPeers.skipped) {
+    tools.skipped.set(name, why);
+    log(`skipping ${name}: ${why}`);
+  }
   const cliBin = path.join(REPO, 'bin', 'app-media.js');
   const ctx: WholeContext = { tools, gulpBin, cliBin: existsSync(cliBin) ? cliBin : null };
 
@@ -83,6 +95,15 @@ async function main(): Promise<void> {
     const project = generateProject(spec, args.seed, args.cache, REPO, log);
     log(`${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`);
 
+    // media:collect (issue 27) is measured on the sizes its targets are set for, or with --collect on any.
+    const collectRows = args.collect || sizeName === 'medium' || sizeName === 'huge-files'
+      ? await runCollect(project, repeats, { ...ctx, repo: REPO, whitenoise: collectPeers.whitenoise, gulpRev: collectPeers.gulpRev }, log)
+      : undefined;
+    if (args.only === 'collect') {
+      const section = sizeSection({ project, repeats, inProcess: new Rows(), whole: new Rows(), smallCopyRssMiB: Number.NaN, tools, ...(collectRows ? { collect: collectRows } : {}), totalMs: performance.now() - started, date: new Date(), load: [loadBefore, os.loadavg()[0] ?? 0] });
+      console.log(`\n${section}\n`);
+      continue;
+    }
     const inProcess = await runInProcess(project, repeats, log);
     const whole = runWholeProcess(project, repeats, ctx, log);
     // Memory should stay flat as files grow: the small project's copy, in this same run, is the reference.
@@ -108,6 +129,7 @@ async function main(): Promise<void> {
       project, repeats, inProcess, whole, smallCopyRssMiB, tools,
       ...(mediumCopyRssMiB !== undefined ? { mediumCopyRssMiB } : {}),
       ...(youngGenRssMiB !== undefined ? { youngGenRssMiB } : {}),
+      ...(collectRows ? { collect: collectRows } : {}),
       totalMs: performance.now() - started,
       date: new Date(),
       load: [loadBefore, os.loadavg()[0] ?? 0],
