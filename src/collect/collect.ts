@@ -20,12 +20,12 @@ import { systemErrorHint } from '../system-errors.js';
 import type { AppReport, CollectStatus, Report, RunOptions } from '../types.js';
 import { listSome } from '../util/list.js';
 import { applyPlan, type ApplyResult } from './apply.js';
-import { lookAt, writeTemp, putInPlace } from './disk.js';
+import { lookAt, putInPlace, readRegular, writeTemp } from './disk.js';
 import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import { currentDigest, walkOutputs } from './outputs.js';
 import { makePlan, type Plan } from './plan.js';
 import { WorkPool } from './pool.js';
-import { emptyRecords, readIndex, readPending, readRecords, serializeIndex, serializeRecords, seenOf, type Index, type IndexSource, type Seen } from './records.js';
+import { emptyRecords, readIndex, readPending, readRecords, sameRecords, serializeIndex, seenOf, type Index, type IndexInput, type IndexSource, type Records, type Seen } from './records.js';
 import { checkCollectRoot, collectSettings, settingsDigest, type CollectSettings } from './settings.js';
 import { walkSources, type AppSources } from './sources.js';
 
@@ -116,9 +116,9 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       }
     }
     const nothingToDo = plan.writes.length === 0 && plan.mkdirs.length === 0 && plan.removals.size === 0 && !plan.writeManifest && !plan.writeRev
-      && plan.removeRev === undefined && plan.temps.length === 0 && !plan.pendingLeft && serializeRecords(plan.records) === look.recordsText;
+      && plan.removeRev === undefined && plan.temps.length === 0 && !plan.pendingLeft && look.recordsRead && sameRecords(plan.records, look.recordsRead);
     if (settings.dryRun || blocked || nothingToDo) {
-      if (!settings.dryRun && !blocked) writeIndex(settings, digest, plan, look.recordsSeen, look.indexText);
+      if (!settings.dryRun && !blocked) writeIndex(settings, digest, plan, look.recordsSeen);
       return finish({
         statuses, reasons, files: settings.dryRun ? wanted : new Map(), warnings,
         build: blocked || settings.dryRun ? look.previousBuild : plan.build.id,
@@ -127,7 +127,7 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
     }
     const applied: ApplyResult = await applyPlan(plan, settings, look.tree, look.recordsSeen);
     if (applied.swept > 0) warnings.unshift(`removed ${applied.swept} temporary file${applied.swept === 1 ? '' : 's'} left by an interrupted run`);
-    writeIndex(settings, digest, plan, applied.recordsSeen, look.indexText);
+    writeIndex(settings, digest, plan, applied.recordsSeen);
     let written = 0;
     for (const app of sources) {
       const counts = applied.written.get(app.app.name);
@@ -161,12 +161,12 @@ function quickLook(settings: CollectSettings, digest: string, sources: AppSource
   for (const app of sources) {
     if (app.error) return undefined;
     for (const file of app.files) {
-      const known = index.sources.get(file.logical);
+      const known = index.facts.get(file.logical);
       if (!known || known[0] !== file.size || known[1] !== file.mtimeMs) return undefined;
       count++;
     }
   }
-  if (count !== index.sources.size) return undefined;
+  if (count !== index.facts.size) return undefined;
   for (const [dir, expected] of index.dirs) if (currentDigest(root, dir) !== expected) return undefined;
   return { build: index.build, css: index.css, foreign: index.foreign };
 }
@@ -175,8 +175,8 @@ interface Look {
   plan: Plan;
   tree: ReturnType<typeof walkOutputs>;
   recordsSeen: Seen | undefined;
-  recordsText: string | undefined;
-  indexText: string | undefined;
+  /** The records as read (undefined: there were none). */
+  recordsRead: Records | undefined;
   previousBuild: string | null;
 }
 
@@ -190,24 +190,23 @@ async function fullLook(settings: CollectSettings, digest: string, sources: AppS
   if (pendingRead.state === 'foreign') throw errors.recordsConflict(`${settings.shown}/.app-media-collect-pending.json`, pendingRead.why);
   const indexRead = tree.exists ? readIndex(root) : undefined;
   const index = indexRead && indexRead.settings === digest ? indexRead : undefined;
-  const recordsText = read.state === 'ours' ? serializeRecords(records) : undefined;
+  // The plan builds its records from these: a copy of what was read is kept to compare.
+  const recordsRead = read.state === 'ours' ? { files: new Map(records.files), builds: [...records.builds], dirs: new Set(records.dirs), own: new Map(records.own) } : undefined;
   const plan = await makePlan({
     settings, digest, sources, tree, records,
     pending: pendingRead.state === 'ours' ? pendingRead.value : undefined,
-    index, pool, recordsText,
+    index, pool,
   });
-  const indexText = indexRead ? serializeIndex(indexRead) : undefined;
   return {
     plan, tree,
     recordsSeen: read.state === 'ours' ? seenOf(read.stat) : undefined,
-    recordsText,
-    indexText,
+    recordsRead,
     previousBuild: records.builds[0]?.id ?? null,
   };
 }
 
 /** Writes the index of the build just made (or found up to date), unless it says the same already. */
-function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recordsSeen: Seen | undefined, before: string | undefined): void {
+function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recordsSeen: Seen | undefined): void {
   const root = settings.realRoot;
   const facts = (name: string): [number, number] | null => {
     const stat = lookAt(path.join(root, name));
@@ -234,7 +233,7 @@ function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recor
     if (value !== undefined) dirs.set(dir, value);
   }
   const records = recordsSeen ? lookAt(path.join(root, RECORDS_FILE)) : undefined;
-  const index: Index = {
+  const index: IndexInput = {
     settings: digest,
     build: plan.build.id,
     records: records?.isFile() ? [records.size, records.mtimeMs] : null,
@@ -244,11 +243,13 @@ function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recor
     foreign: [...plan.foreign, ...plan.handChanged].sort(),
   };
   const text = serializeIndex(index);
-  if (text === before) return;
   const file = path.join(root, INDEX_FILE);
   const there = lookAt(file);
-  // The index is the tool's only while it reads as one (readIndex); anything else at its name stays.
-  if (there && (!there.isFile() || before === undefined)) return;
+  if (there) {
+    // The index is the tool's only while it reads as one; anything else at its name stays.
+    if (!there.isFile() || readIndex(root) === undefined) return;
+    if (readRegular(file).data.toString('utf8') === text) return;
+  }
   const { temp } = writeTemp(file, text);
   putInPlace(temp, file);
 }

@@ -77,7 +77,10 @@ export function readAll(fd: number, sizeHint: number): Buffer {
     else buffer = buffer.subarray(read);
     if (buffer.length === 0) buffer = Buffer.allocUnsafe(1024 * 1024);
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+  if (chunks.length !== 1) return Buffer.concat(chunks, total);
+  const only = chunks[0] as Buffer;
+  // Held by the caller (a stylesheet, a file to compress): no bigger buffer kept behind it.
+  return only.buffer.byteLength - only.length > 4096 ? Buffer.from(only) : only;
 }
 
 /** lstat, or undefined when nothing is there. */

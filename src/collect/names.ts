@@ -18,9 +18,6 @@ export const REV_MANIFEST_NAME = 'rev-manifest.json';
 /** Every name of the tool's own starts with this: publish never uploads them, servers may deny them. */
 export const OWN_PREFIX = '.app-media';
 
-/** One segment of a relative path as the contract allows it. */
-const SEGMENT = /^[^/\\\0]+$/;
-
 /**
  * A plain relative path: "/"-separated segments, none empty, "." or "..", none holding "\" or
  * NUL. Every name read from the records, the index or a manifest must pass this before it is
@@ -28,10 +25,10 @@ const SEGMENT = /^[^/\\\0]+$/;
  */
 export function isPlainRelPath(value: unknown): value is string {
   if (typeof value !== 'string' || value === '' || value.length > 4096) return false;
-  for (const part of value.split('/')) {
-    if (part === '.' || part === '..' || !SEGMENT.test(part)) return false;
-  }
-  return true;
+  // The same rule as a per-segment check, without splitting (it runs on every name of the records).
+  if (value.includes('\\') || value.includes('\0') || value.includes('//') || value.startsWith('/') || value.endsWith('/')) return false;
+  if (value === '.' || value === '..' || value.startsWith('./') || value.startsWith('../') || value.endsWith('/.') || value.endsWith('/..')) return false;
+  return !value.includes('/./') && !value.includes('/../');
 }
 
 /** `blog/css/site.css` + `3f2a1b9c0d` → `blog/css/site.3f2a1b9c0d.css` (no extension: `LICENSE.3f2a1b9c0d`). */

@@ -115,8 +115,6 @@ export interface Plan {
   removeRev: OwnFileRecord | undefined;
   /** The records as they are once the plan is carried out (written files get their facts when written). */
   records: Records;
-  /** Whether the records on disk differ from `records` (before the writes' facts). */
-  recordsChanged: boolean;
   temps: string[];
   pendingLeft: boolean;
 }
@@ -131,8 +129,6 @@ export interface PlanInput {
   /** The index of the last build, when it was written under the same settings. */
   index: Index | undefined;
   pool: WorkPool;
-  /** Serialized records as read, to tell whether this run changes them. */
-  recordsText: string | undefined;
 }
 
 interface Ownership {
@@ -214,6 +210,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   let inlineBytes = 0;
 
   // 1. Every source: what the index knows of it, else its bytes hashed (stylesheets read: they are rendered).
+  const indexed = index?.sources();
   for (const app of sources) {
     if (app.error) appErrors.set(app.app.name, describeFailure(app.error, { shown: app.app.name } as Source));
     for (const source of app.files) {
@@ -223,7 +220,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       };
       items.push(item);
       byLogical.set(source.logical, item);
-      const known = index?.sources.get(source.logical);
+      const known = indexed?.get(source.logical);
       const unchanged = known !== undefined && known[0] === source.size && known[1] === source.mtimeMs;
       if (item.css) {
         const sheet: Stylesheet = { logical: source.logical, sourceSha: unchanged ? (known as NonNullable<typeof known>)[2] : '' };
@@ -232,7 +229,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
           sheet.previous = {
             deps: css.deps, missing: css.missing, ...(css.unparsed ? { unparsed: css.unparsed } : {}),
             finalSha: known[3], nameHash: known[4], size: known[5], integrity: known[6],
-            depHashes: new Map(css.deps.map((dep) => [dep, index?.sources.get(dep)?.[4]])),
+            depHashes: new Map(css.deps.map((dep) => [dep, indexed?.get(dep)?.[4]])),
           };
           item.enc = [known[7], known[8]];
         } else {
@@ -533,7 +530,6 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     writeRev,
     removeRev,
     records: recordsAfter,
-    recordsChanged: false,
     temps: tree.temps,
     pendingLeft: tree.files.has(PENDING_FILE),
   };

@@ -87,6 +87,19 @@ export function hashBytes(data: Buffer): Hashes {
   };
 }
 
+/** A buffer of its own size (zlib's result may be a view of a bigger one, which holding it would keep). */
+function exact(data: Buffer): Buffer {
+  if (data.byteOffset === 0 && data.buffer.byteLength === data.length) return data;
+  const copy = Buffer.allocUnsafeSlow(data.length);
+  data.copy(copy);
+  return copy;
+}
+
+/** brotli's window for `size` bytes: the least that holds them (10 to 24 bits); the worker has the same rule. */
+function windowBits(size: number): number {
+  return Math.max(10, Math.min(24, Math.ceil(Math.log2(Math.max(2, size)))));
+}
+
 /** Compresses on this thread; a variant is kept only when smaller than the data. */
 export function compressHere(data: Buffer, levels: Levels): CompressResult {
   const out: CompressResult = {};
@@ -96,13 +109,15 @@ export function compressHere(data: Buffer, levels: Levels): CompressResult {
         [zlib.constants.BROTLI_PARAM_QUALITY]: levels.brotli,
         [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
         [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+        // A window no bigger than the file: the same output, far less memory for small files.
+        [zlib.constants.BROTLI_PARAM_LGWIN]: windowBits(data.length),
       },
     });
-    if (br.length < data.length) out.br = { data: br, sha256: createHash('sha256').update(br).digest('hex') };
+    if (br.length < data.length) out.br = { data: exact(br), sha256: createHash('sha256').update(br).digest('hex') };
   }
   if (levels.gzip !== null) {
     const gz = zlib.gzipSync(data, { level: levels.gzip });
-    if (gz.length < data.length) out.gzip = { data: gz, sha256: createHash('sha256').update(gz).digest('hex') };
+    if (gz.length < data.length) out.gzip = { data: exact(gz), sha256: createHash('sha256').update(gz).digest('hex') };
   }
   return out;
 }
@@ -160,12 +175,14 @@ function compress(data, brotli, gzip) {
       [zlib.constants.BROTLI_PARAM_QUALITY]: brotli,
       [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
       [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+      [zlib.constants.BROTLI_PARAM_LGWIN]: Math.max(10, Math.min(24, Math.ceil(Math.log2(Math.max(2, data.length))))),
     } });
-    if (br.length < data.length) out.br = { data: br, sha256: createHash('sha256').update(br).digest('hex') };
+    // A copy of its own size: zlib's result may be a view of a bigger buffer, and a message copies all of that.
+    if (br.length < data.length) out.br = { data: new Uint8Array(br), sha256: createHash('sha256').update(br).digest('hex') };
   }
   if (gzip !== null) {
     const gz = zlib.gzipSync(data, { level: gzip });
-    if (gz.length < data.length) out.gzip = { data: gz, sha256: createHash('sha256').update(gz).digest('hex') };
+    if (gz.length < data.length) out.gzip = { data: new Uint8Array(gz), sha256: createHash('sha256').update(gz).digest('hex') };
   }
   return out;
 }
@@ -231,7 +248,8 @@ export class WorkPool {
   }
 
   private start(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // Small heaps: a worker holds one batch at a time (a V8 isolate's default young generation alone is up to 32 MiB).
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
     worker.unref();
     const slot: Slot = { worker, busy: undefined };
     worker.on('message', (reply: { id: number; results: unknown[] }) => {

@@ -173,26 +173,44 @@ export function readRecords(root: string): ReadResult<Records> {
   return typeof parsed === 'string' ? { state: 'foreign', why: parsed, stat: read.stat } : { state: 'ours', value: parsed, stat: read.stat };
 }
 
-/** The records as the contract writes them: compact JSON, files and folders in name order. */
+/** The records as the contract writes them: compact JSON, files and folders in name order (built as text: 50,000 files would be 50,000 objects). */
 export function serializeRecords(records: Records): string {
-  const files: Record<string, FileRecord> = {};
+  const parts: string[] = [`{"tool":"${TOOL}","kind":"collect","version":1,"files":{`];
+  let first = true;
   for (const name of [...records.files.keys()].sort()) {
     const record = records.files.get(name) as FileRecord;
-    files[name] = record.encoding
-      ? { size: record.size, mtimeMs: record.mtimeMs, sha256: record.sha256, immutable: record.immutable, encoding: record.encoding, of: record.of as string }
-      : { size: record.size, mtimeMs: record.mtimeMs, sha256: record.sha256, immutable: record.immutable };
+    parts.push(`${first ? '' : ','}${JSON.stringify(name)}:{"size":${record.size},"mtimeMs":${record.mtimeMs},"sha256":"${record.sha256}","immutable":${record.immutable}${
+      record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''}}`);
+    first = false;
   }
+  parts.push('},"builds":[');
+  records.builds.forEach((build, index) => {
+    parts.push(`${index === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[${build.files.map((name) => JSON.stringify(name)).join(',')}]}`);
+  });
   const own: Record<string, OwnFileRecord> = {};
   for (const name of [...records.own.keys()].sort()) own[name] = records.own.get(name) as OwnFileRecord;
-  return `${JSON.stringify({
-    tool: TOOL,
-    kind: 'collect',
-    version: 1,
-    files,
-    builds: records.builds,
-    dirs: [...records.dirs].sort(),
-    own,
-  })}\n`;
+  parts.push(`],"dirs":${JSON.stringify([...records.dirs].sort())},"own":${JSON.stringify(own)}}\n`);
+  return parts.join('');
+}
+
+/** Whether two records say the same (what a run compares instead of writing them out twice). */
+export function sameRecords(a: Records, b: Records): boolean {
+  if (a.files.size !== b.files.size || a.dirs.size !== b.dirs.size || a.own.size !== b.own.size || a.builds.length !== b.builds.length) return false;
+  for (const [name, record] of a.files) {
+    const other = b.files.get(name);
+    if (other === record) continue;
+    if (!other || other.size !== record.size || other.mtimeMs !== record.mtimeMs || other.sha256 !== record.sha256 || other.immutable !== record.immutable
+      || other.encoding !== record.encoding || other.of !== record.of) return false;
+  }
+  for (const dir of a.dirs) if (!b.dirs.has(dir)) return false;
+  for (const [name, record] of a.own) {
+    const other = b.own.get(name);
+    if (!other || other.size !== record.size || other.mtimeMs !== record.mtimeMs || other.sha256 !== record.sha256) return false;
+  }
+  return a.builds.every((build, index) => {
+    const other = b.builds[index] as BuildRecord;
+    return other.id === build.id && other.at === build.at && other.files.length === build.files.length && other.files.every((name, at) => name === build.files[at]);
+  });
 }
 
 /** The facts of a file as read or written: what a later look compares against. */
@@ -307,7 +325,10 @@ export interface Index {
   records: [number, number] | null;
   manifest: [number, number] | null;
   revManifest: [number, number] | null;
-  sources: Map<string, IndexSource>;
+  /** Each source's size and mtime: all a no-change re-run compares. */
+  facts: Map<string, [number, number]>;
+  /** Each source's hashes and sizes (IndexSource), read only when a run has something to do. */
+  sources(): Map<string, IndexSource>;
   css: Map<string, IndexCss>;
   /** Each folder of collectRoot the tool writes in ("" for the top) → a digest of its names. */
   dirs: Map<string, string>;
@@ -319,31 +340,55 @@ function isFacts(value: unknown): value is [number, number] {
   return Array.isArray(value) && value.length === 2 && isSize(value[0]) && isTime(value[1]);
 }
 
+const INTEGRITY = /^sha384-[A-Za-z0-9+/]{64}$/;
+const NAME_HASH = /^[0-9a-f]{8,64}$/;
+
+/**
+ * The hashes of every source, packed in one string (a line per source, tab-separated): a
+ * no-change re-run parses the index without making an object per source for them.
+ */
+function unpackSources(packed: string, facts: Map<string, [number, number]>): Map<string, IndexSource> {
+  const out = new Map<string, IndexSource>();
+  if (packed === '') return out;
+  for (const line of packed.split('\n')) {
+    const [name, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = line.split('\t');
+    const fact = name === undefined ? undefined : facts.get(name);
+    const size = Number(finalSize);
+    const brSize = Number(br);
+    const gzSize = Number(gz);
+    if (!fact || !sourceSha || !HEX64.test(sourceSha) || !finalSha || !HEX64.test(finalSha) || !nameHash || !NAME_HASH.test(nameHash) || !isSize(size)
+      || !integrity || !INTEGRITY.test(integrity) || !Number.isSafeInteger(brSize) || !Number.isSafeInteger(gzSize) || brSize < -1 || gzSize < -1) return new Map();
+    out.set(name as string, [fact[0], fact[1], sourceSha, finalSha, nameHash, size, integrity, brSize, gzSize]);
+  }
+  return out;
+}
+
 export function readIndex(root: string): Index | undefined {
   const read = readJson(path.join(root, INDEX_FILE));
   if (read.state !== 'ours') return undefined;
   const raw = read.value;
-  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 1) return undefined;
-  const { settings, build, records, manifest, revManifest, sources, css, dirs, foreign } = raw;
-  if (typeof settings !== 'string' || typeof build !== 'string' || !isRecord(sources) || !isRecord(css) || !isRecord(dirs) || !Array.isArray(foreign)) return undefined;
-  for (const facts of [records, manifest, revManifest]) if (facts !== null && !isFacts(facts)) return undefined;
+  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 2) return undefined;
+  const { settings, build, records, manifest, revManifest, facts, hashes, css, dirs, foreign } = raw;
+  if (typeof settings !== 'string' || typeof build !== 'string' || !isRecord(facts) || typeof hashes !== 'string' || !isRecord(css) || !isRecord(dirs) || !Array.isArray(foreign)) return undefined;
+  for (const one of [records, manifest, revManifest]) if (one !== null && !isFacts(one)) return undefined;
+  const factMap = new Map<string, [number, number]>();
+  // Names here are only compared with the names of a walk, never joined to a folder.
+  for (const [name, fact] of Object.entries(facts)) {
+    if (!isFacts(fact)) return undefined;
+    factMap.set(name, fact);
+  }
+  let unpacked: Map<string, IndexSource> | undefined;
   const index: Index = {
     settings, build,
     records: records as [number, number] | null,
     manifest: manifest as [number, number] | null,
     revManifest: revManifest as [number, number] | null,
-    sources: new Map(), css: new Map(), dirs: new Map(), foreign: [],
+    facts: factMap,
+    sources: () => (unpacked ??= unpackSources(hashes, factMap)),
+    css: new Map(), dirs: new Map(), foreign: [],
   };
-  for (const [name, entry] of Object.entries(sources)) {
-    if (!isBuildName(name) || !Array.isArray(entry) || entry.length !== 9) return undefined;
-    const [size, mtimeMs, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = entry as unknown[];
-    if (!isSize(size) || !isTime(mtimeMs) || typeof sourceSha !== 'string' || !HEX64.test(sourceSha) || typeof finalSha !== 'string' || !HEX64.test(finalSha)
-      || typeof nameHash !== 'string' || !/^[0-9a-f]{1,64}$/.test(nameHash) || !isSize(finalSize) || typeof integrity !== 'string' || !/^sha384-[A-Za-z0-9+/]{64}$/.test(integrity)
-      || typeof br !== 'number' || typeof gz !== 'number' || !Number.isSafeInteger(br) || !Number.isSafeInteger(gz) || br < -1 || gz < -1) return undefined;
-    index.sources.set(name, entry as IndexSource);
-  }
   for (const [name, entry] of Object.entries(css)) {
-    if (!isBuildName(name) || !isRecord(entry) || !Array.isArray(entry['deps']) || !Array.isArray(entry['missing'])) return undefined;
+    if (!isRecord(entry) || !Array.isArray(entry['deps']) || !Array.isArray(entry['missing'])) return undefined;
     const deps = entry['deps'] as unknown[];
     if (!deps.every((dep) => isBuildName(dep))) return undefined;
     const missing = entry['missing'] as unknown[];
@@ -352,6 +397,7 @@ export function readIndex(root: string): Index | undefined {
     if (unparsed !== undefined && !(Array.isArray(unparsed) && unparsed.length === 2 && isSize(unparsed[0]) && typeof unparsed[1] === 'string')) return undefined;
     index.css.set(name, { deps: deps as string[], missing: missing as Array<[number, string]>, ...(unparsed ? { unparsed: unparsed as [number, string] } : {}) });
   }
+  // Folder names are joined to collectRoot (one listing each): plain relative paths only.
   for (const [dir, digest] of Object.entries(dirs)) {
     if ((dir !== '' && !isPlainRelPath(dir)) || typeof digest !== 'string') return undefined;
     index.dirs.set(dir, digest);
@@ -361,9 +407,26 @@ export function readIndex(root: string): Index | undefined {
   return index;
 }
 
-export function serializeIndex(index: Index): string {
-  const sources: Record<string, IndexSource> = {};
-  for (const name of [...index.sources.keys()].sort()) sources[name] = index.sources.get(name) as IndexSource;
+export interface IndexInput {
+  settings: string;
+  build: string;
+  records: [number, number] | null;
+  manifest: [number, number] | null;
+  revManifest: [number, number] | null;
+  sources: Map<string, IndexSource>;
+  css: Map<string, IndexCss>;
+  dirs: Map<string, string>;
+  foreign: string[];
+}
+
+export function serializeIndex(index: IndexInput): string {
+  const facts: Record<string, [number, number]> = {};
+  const lines: string[] = [];
+  for (const name of [...index.sources.keys()].sort()) {
+    const [size, mtimeMs, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = index.sources.get(name) as IndexSource;
+    facts[name] = [size, mtimeMs];
+    lines.push(`${name}\t${sourceSha}\t${finalSha}\t${nameHash}\t${finalSize}\t${integrity}\t${br}\t${gz}`);
+  }
   const css: Record<string, IndexCss> = {};
   for (const name of [...index.css.keys()].sort()) css[name] = index.css.get(name) as IndexCss;
   const dirs: Record<string, string> = {};
@@ -371,13 +434,14 @@ export function serializeIndex(index: Index): string {
   return `${JSON.stringify({
     tool: TOOL,
     kind: 'collect-index',
-    version: 1,
+    version: 2,
     settings: index.settings,
     build: index.build,
     records: index.records,
     manifest: index.manifest,
     revManifest: index.revManifest,
-    sources,
+    facts,
+    hashes: lines.join('\n'),
     css,
     dirs,
     foreign: index.foreign,
