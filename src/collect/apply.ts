@@ -234,7 +234,7 @@ function copySource(item: Item, dest: string, buffer: Buffer): { temp: string; s
       if (stat.ino !== identity.ino || stat.size !== identity.size || stat.mtimeMs !== identity.mtimeMs || stat.ctimeMs !== identity.ctimeMs) {
         throw new ChangedMeanwhile(`${item.source.shown} changed while it was being collected; run again`);
       }
-      return copyTemp(fd, dest, buffer);
+      return copyTemp(fd, dest, buffer, undefined, stat.mode);
     }
     const hash = createHash('sha256');
     const made = copyTemp(fd, dest, buffer, hash);

@@ -5,7 +5,7 @@
  * are renamed into place. Files are written 0644 and folders 0755, less the
  * umask: a copy never carries setuid, setgid or sticky bits.
  */
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import type { Hash } from 'node:crypto';
 import path from 'node:path';
 import { tempNameFor } from './names.js';
@@ -116,11 +116,29 @@ export function writeTemp(dest: string, data: Buffer | string, sync = false): { 
   }
 }
 
+/** Linux names an open file /proc/self/fd/<fd>: copyFile through it copies that very file, in the kernel. */
+const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
+
 /**
- * Copies an open source file into a new temporary file beside `dest`, chunk by chunk, and
- * returns its path and facts. The bytes never pass through a path that could be a link.
+ * Copies an open source file into a new temporary file beside `dest` and returns its path and
+ * facts. The bytes never pass through a path that could be a link: on Linux the kernel copies the
+ * open file itself (copyFile of /proc/self/fd/<fd>, then the mode set to 0644 less the umask);
+ * elsewhere, or when the source carries setuid, setgid or sticky bits (copyFile would give the new
+ * file the source's mode for a moment), chunk by chunk. With `hash`, the bytes are hashed as they
+ * are copied (chunk by chunk, then).
  */
-export function copyTemp(sourceFd: number, dest: string, buffer: Buffer, hash?: Hash): { temp: string; stat: Stats } {
+export function copyTemp(sourceFd: number, dest: string, buffer: Buffer, hash?: Hash, sourceMode = 0): { temp: string; stat: Stats } {
+  if (PROC_FD && !hash && (sourceMode & 0o7000) === 0) {
+    const temp = tempBeside(dest);
+    try {
+      copyFileSync(`/proc/self/fd/${sourceFd}`, temp, constants.COPYFILE_EXCL);
+      chmodSync(temp, FILE_MODE & ~process.umask());
+      return { temp, stat: lstatSync(temp) };
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
+    }
+  }
   const temp = tempBeside(dest);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), FILE_MODE);
   try {
