@@ -12,6 +12,6 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['vinyl', 'vinyl-sourcemap', 'glob-watcher', 'picomatch', 'postcss', 'postcss-value-parser', 'through2', 'del', 'globby'],
+  external: ['vinyl', 'vinyl-fs', 'vinyl-sourcemap', 'glob-watcher', 'picomatch', 'postcss', 'postcss-value-parser', 'through2', 'del', 'globby'],
   logLevel: 'warning',
 });

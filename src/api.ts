@@ -133,7 +133,7 @@ async function openSession(config: ResolvedConfig, task: string, create: boolean
     let ws: Workspace | undefined;
     try {
       ws = new Workspace(openFolder(mediaRoot, { follow: true }), lock.token);
-      const swept = sweepLeftovers(ws, config.sharedMediaRoot);
+      const swept = await sweepLeftovers(ws, config.sharedMediaRoot);
       const warnings: string[] = [];
       if (swept.removed > 0) warnings.push(`removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`);
       if (swept.left.length > 0) {

@@ -10,8 +10,9 @@ import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, still
 import { withRealPaths } from './fs/folder.js';
 import { pause } from './fs/pause.js';
 import { KEPT_MARK } from './fs/temp.js';
-import { checkLink, isLinkRefusal, makeLink } from './fs/link.js';
+import { checkLink, isLinkRefusal, LinkMaker } from './fs/link.js';
 import { saveRecords, type RecordChanges, type RecordsTrust } from './fs/manifest-file.js';
+import { removeExact } from './fs/remove-exact.js';
 import { removeEmptyFolder, type Workspace } from './fs/workspace.js';
 import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
 import { stampCopy } from './fs/stamp.js';
@@ -33,6 +34,16 @@ export interface ApplyContext {
   trust: RecordsTrust;
   /** Told after each file a copy writes, with the run's totals so far. */
   onProgress?: (progress: { files: number; bytes: number }) => void;
+}
+
+/** What one application of a plan holds while it runs, beside its context. */
+interface RunContext extends ApplyContext {
+  /** The vinyl-fs stream the run's links are made through. */
+  links: LinkMaker;
+  /** Files and bytes copied so far, for the progress display. */
+  totals: { files: number; bytes: number };
+  /** Links of the tool's, renamed aside and checked, that `del` removes once the apps are done. */
+  discarded: string[];
 }
 
 export interface AppOutcome {
@@ -78,10 +89,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     return { outcomes: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
   }
 
+  const live: RunContext = { ...ctx, links: new LinkMaker(ctx.ws.root), totals: { files: 0, bytes: 0 }, discarded: [] };
   const carryOut = async (appPlan: AppPlan): Promise<AppOutcome> => {
     const outcome = asPlanned(appPlan);
     try {
-      for (const action of appPlan.actions) await run(action, appPlan, outcome, ctx, fallback, records, warnings);
+      for (const action of appPlan.actions) await run(action, appPlan, outcome, live, fallback, records, warnings);
     } catch (error) {
       withRealPaths(error);
       outcome.status = 'error';
@@ -109,9 +121,17 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // fs/link.ts), so the event loop gets a turn every few dozen milliseconds.
   const outcomes: AppOutcome[] = [];
   const takeTurn = turnTaker();
-  for (const appPlan of plan.apps) {
-    outcomes.push(await carryOut(appPlan));
-    await takeTurn();
+  try {
+    for (const appPlan of plan.apps) {
+      outcomes.push(await carryOut(appPlan));
+      await takeTurn();
+    }
+  } finally {
+    live.links.close();
+    // A link renamed aside is a temporary name of this run: if this fails, the next run's sweep takes it.
+    if (live.discarded.length > 0) await removeExact(ctx.ws.root.here(), live.discarded).catch((error: unknown) => {
+      warnings.push(`could not remove ${live.discarded.length} link(s) set aside (${(error as Error).message}); the next run removes them`);
+    });
   }
   saveRecords(ctx.ws, ctx.trust, records);
   return { outcomes, warnings };
@@ -148,7 +168,7 @@ function intentions(plan: Plan, ctx: ApplyContext): RecordChanges {
   return pending;
 }
 
-async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: ApplyContext, fallback: Fallback,
+async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: RunContext, fallback: Fallback,
   records: RecordChanges, warnings: string[]): Promise<void> {
   const { ws } = ctx;
   switch (action.op) {
@@ -268,7 +288,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: Appl
  * link the plan saw (a link, same text, same inode), and only then unlinked. Anything else found
  * there is put back as it was.
  */
-function removeLink(ctx: ApplyContext, plan: AppPlan, linkText: string): void {
+function removeLink(ctx: RunContext, plan: AppPlan, linkText: string): void {
   const { ws } = ctx;
   let text: string | undefined;
   try {
@@ -294,7 +314,8 @@ function removeLink(ctx: ApplyContext, plan: AppPlan, linkText: string): void {
     }
     throw new EntryInTheWay(`${plan.name} changed since it was checked`);
   }
-  unlinkSync(ws.root.at(aside));
+  // The tool's own link, checked: removed with `del`, by its exact name, with the others the run removes.
+  ctx.discarded.push(aside);
 }
 
 /** A link at one of the run's temporary names (put there by someone else) is removed: it is only a link. */
@@ -371,7 +392,7 @@ function settle(outcome: AppOutcome, plan: AppPlan, made: Made): void {
 }
 
 /** Tries each strategy in turn; a refusal moves to the next one and is remembered for the rest of the run. */
-async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan | 'walk', ctx: ApplyContext,
+async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan | 'walk', ctx: RunContext,
   fallback: Fallback, warnings: string[]): Promise<Made> {
   const app = requireApp(plan);
   const usable = strategies.filter((strategy) => !fallback.refused.has(strategy));
@@ -394,7 +415,8 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
     }
     const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
     try {
-      makeLink({ kind: strategy, folder: ctx.ws.root, name: plan.name, text });
+      pause('link', plan.name);
+      await ctx.links.make({ kind: strategy, name: plan.name, text });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
       if (!isLinkRefusal(error)) throw error;
@@ -402,7 +424,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       lastRefusal = error;
       continue;
     }
-    const check = checkLink(ctx.ws.root, plan.name, app.mediaDir, plan.sourceId);
+    const check = checkLink(ctx.ws.root, plan.name, text, app.mediaDir, plan.sourceId);
     if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
     if (strategy === 'junction' && !fallback.warned) {
       fallback.warned = true;
@@ -417,18 +439,14 @@ function describeRefusal(refused: Map<Strategy, NodeJS.ErrnoException>): string 
   return [...refused].map(([strategy, error]) => `${strategy}: ${error.code ?? error.message}`).join(', ');
 }
 
-const totals = new WeakMap<ApplyContext, { files: number; bytes: number }>();
-
 /** Per-file callback that keeps the run's totals for the progress display. */
-function progressOf(ctx: ApplyContext): ((bytes: number) => void) | undefined {
+function progressOf(ctx: RunContext): ((bytes: number) => void) | undefined {
   const report = ctx.onProgress;
   if (!report) return undefined;
   return (bytes) => {
-    const total = totals.get(ctx) ?? { files: 0, bytes: 0 };
-    total.files += 1;
-    total.bytes += bytes;
-    totals.set(ctx, total);
-    report({ ...total });
+    ctx.totals.files += 1;
+    ctx.totals.bytes += bytes;
+    report({ ...ctx.totals });
   };
 }
 

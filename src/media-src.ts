@@ -10,13 +10,20 @@
  * resolves relative link texts against the process's folder.
  */
 import { createReadStream, promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { pipeline, PassThrough, type Readable, type Transform } from 'node:stream';
 import type Vinyl from 'vinyl';
 import { loadConfig } from './config/load.js';
 import { discoverApps, type App } from './discover.js';
-import { walkTree } from './fs/walk.js';
+import { openSource } from './fs/source.js';
+import { walkTree, type FileFacts } from './fs/walk.js';
 import type { RunOptions } from './types.js';
+
+const require = createRequire(import.meta.url);
+type Through2 = typeof import('through2');
+/** through2 is loaded with the first mediaSrc(): a run of the tasks never loads it. */
+const through2 = (): Through2 => require('through2') as Through2;
 
 /** What vinyl-fs's `src` options mean here. */
 export interface MediaSrcFileOptions {
@@ -32,9 +39,41 @@ export interface MediaSrcFileOptions {
 
 export type MediaSrcOptions = RunOptions & MediaSrcFileOptions;
 
+/** A file as the walk found it, before its contents are read: where to read them, and what the walk saw. */
+interface Found {
+  file: Vinyl;
+  /** The path to read: the file, or the file a link inside the media folder leads to. */
+  real: string;
+  facts: FileFacts;
+}
+
+/**
+ * The files, as a chain of object-mode transforms (through2, as gulp's plugin guidelines ask):
+ * the walk's files, then `since`, then contents, then source maps. Each step passes back-pressure
+ * on, and an error of any step is the returned stream's error.
+ */
 export function mediaSrc(options: MediaSrcOptions = {}): Readable {
+  const found = new PassThrough({ objectMode: true, highWaterMark: 16 });
+  const steps: Transform[] = [];
+  if (options.since !== undefined) steps.push(modifiedSince(+options.since));
+  steps.push(withContents(options.read !== false, options.buffer !== false));
+  if (options.sourcemaps) steps.push(withSourceMaps());
+  // What the user pipes from is a stream of Node's own, fed by the steps, with no error handler of
+  // ours on it: an error of any step is its error, which gulp (its domain) takes as the task's, as
+  // for gulp.src.
   const out = new PassThrough({ objectMode: true, highWaterMark: 16 });
-  start(options, out).catch((error: unknown) => out.destroy(error as Error));
+  const last = steps[steps.length - 1] as Transform;
+  pipeline([found, ...steps], (error) => {
+    if (error && !out.destroyed) out.destroy(error);
+  });
+  // Forwarded by hand: a pipe() would put its own error handler on `out`.
+  last.on('data', (file: Vinyl) => {
+    if (!out.write(file)) last.pause();
+  });
+  out.on('drain', () => last.resume());
+  last.on('end', () => out.end());
+  // A failure of the listing (a config error) is the returned stream's own.
+  start(options, found).catch((error: unknown) => out.destroy(error as Error));
   return out;
 }
 
@@ -42,11 +81,7 @@ async function start(options: MediaSrcOptions, out: PassThrough): Promise<void> 
   const { read: _read, buffer: _buffer, since: _since, sourcemaps: _sourcemaps, ...runOptions } = options;
   const config = await loadConfig(runOptions);
   const apps = discoverApps(config);
-  const [{ default: VinylClass }, sourcemap] = await Promise.all([
-    import('vinyl'),
-    options.sourcemaps ? import('vinyl-sourcemap') : Promise.resolve(undefined),
-  ]);
-  const since = options.since === undefined ? undefined : +options.since;
+  const { default: VinylClass } = await import('vinyl');
   // One app at a time, in config order, one file at a time: memory stays flat.
   for (const app of apps) {
     if (!(await hasMedia(app))) continue;
@@ -54,18 +89,70 @@ async function start(options: MediaSrcOptions, out: PassThrough): Promise<void> 
     const base = path.dirname(app.mediaDir);
     for (const [rel, facts] of tree.files) {
       if (out.destroyed) return;
-      if (since !== undefined && facts.mtimeMs <= since) continue;
       const real = tree.links?.get(rel) ?? path.join(app.mediaDir, ...rel.split('/'));
       const stat = await fs.stat(real);
       const file: Vinyl = new VinylClass({ cwd: config.projectRoot, base, path: path.join(base, app.name, ...rel.split('/')), stat });
-      if (options.read !== false) file.contents = options.buffer === false ? createReadStream(real) : await fs.readFile(real);
-      if (sourcemap) await new Promise<void>((resolve, reject) => sourcemap.add(file, (error: Error | null, updated?: Vinyl) => (error ? reject(error) : (updated && (file.sourceMap = updated.sourceMap), resolve()))));
-      if (!out.write(file)) await new Promise<void>((resolve) => out.once('drain', resolve));
+      const item: Found = { file, real, facts };
+      if (!out.write(item)) await new Promise<void>((resolve) => out.once('drain', resolve));
     }
   }
   out.end();
 }
 
+/** Only files modified after `since` (ms). */
+function modifiedSince(since: number): Transform {
+  return through2().obj(function newer(item: Found, _encoding, callback) {
+    callback(null, item.facts.mtimeMs > since ? item : undefined);
+  });
+}
+
+/**
+ * The file's contents, read as a copy reads them: opened without following a link, checked to be
+ * the file the walk saw (fs/source.ts). Emits the Vinyl file itself from here on.
+ */
+function withContents(read: boolean, buffer: boolean): Transform {
+  return through2().obj(function contents(item: Found, _encoding, callback) {
+    if (!read) {
+      callback(null, item.file);
+      return;
+    }
+    let source: ReturnType<typeof openSource>;
+    try {
+      source = openSource(item.real, item.file.relative, item.facts);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (!buffer) {
+      const stream = createReadStream(source.path);
+      stream.once('close', () => source.close());
+      item.file.contents = stream;
+      callback(null, item.file);
+      return;
+    }
+    fs.readFile(source.path).then((bytes) => {
+      source.close();
+      item.file.contents = bytes;
+      callback(null, item.file);
+    }, (error: unknown) => {
+      source.close();
+      callback(error as Error);
+    });
+  });
+}
+
+/** A source map on each file (`file.sourceMap`), loaded or made as vinyl-fs's `sourcemaps` option does. */
+function withSourceMaps(): Transform {
+  return through2().obj(function sourceMaps(file: Vinyl, _encoding, callback) {
+    import('vinyl-sourcemap').then((sourcemap) => {
+      sourcemap.add(file, (error: Error | null, updated?: Vinyl) => {
+        if (error) return callback(error);
+        if (updated) file.sourceMap = updated.sourceMap;
+        callback(null, file);
+      });
+    }, (error: unknown) => callback(error as Error));
+  });
+}
 async function hasMedia(app: App): Promise<boolean> {
   const stat = await fs.stat(app.mediaDir).catch(() => undefined);
   return stat?.isDirectory() ?? false;

@@ -16,6 +16,7 @@
  * 6. the records, read again first (they must be what this run read);
  * 7. the pending list is removed.
  */
+import { removeExact } from '../fs/remove-exact.js';
 import { createHash } from 'node:crypto';
 import { closeSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -162,7 +163,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
   if (plan.removeRev) {
     const own = plan.removeRev;
     const now = lookAt(at(REV_MANIFEST_NAME));
-    if (now?.isFile() && now.size === own.size && now.mtimeMs === own.mtimeMs) await removeExact(root, [REV_MANIFEST_NAME]);
+    if (now?.isFile() && now.size === own.size && now.mtimeMs === own.mtimeMs) await removeExactFiles(root, [REV_MANIFEST_NAME]);
     records.own.delete(REV_MANIFEST_NAME);
   }
 
@@ -176,7 +177,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
     if (!now.isFile() || now.size !== record.size || now.mtimeMs !== record.mtimeMs) continue;
     leaving.push(name);
   }
-  result.removed = (await removeExact(root, leaving)).length;
+  result.removed = (await removeExactFiles(root, leaving)).length;
   for (const dir of plan.rmdirs) {
     guard(`${dir}/x`);
     try {
@@ -248,20 +249,7 @@ function copySource(item: Item, dest: string, buffer: Buffer): { temp: string; s
   }
 }
 
-/**
- * Removes files of the tool's by exact path with `del`: each path is turned into a pattern
- * that matches only itself (globby's convertPathToPattern), only regular files match
- * (`onlyFiles`, no link followed), and `del` refuses anything outside collectRoot.
- */
-async function removeExact(root: string, names: readonly string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const [{ deleteAsync }, { convertPathToPattern }] = await Promise.all([import('del'), import('globby')]);
-  const removed: string[] = [];
-  for (let start = 0; start < names.length; start += 500) {
-    const batch = names.slice(start, start + 500);
-    removed.push(...await deleteAsync(batch.map((name) => convertPathToPattern(name)), {
-      cwd: root, force: false, onlyFiles: true, dot: true, followSymbolicLinks: false, expandDirectories: false, concurrency: 8,
-    }));
-  }
-  return removed;
+/** Files of the tool's, by exact path, with `del` (fs/remove-exact.ts): only regular files match. */
+function removeExactFiles(root: string, names: readonly string[]): Promise<string[]> {
+  return removeExact(root, names, { onlyFiles: true });
 }

@@ -1,9 +1,18 @@
 /**
- * Making one directory link on a path the plan has proven free, and checking the result.
- * The link is made in mediaRoot's open folder (fs/folder.ts), with the exact text the planner
- * computed (relative or absolute).
+ * Making directory links on paths the plan has proven free, and checking the result. The links are
+ * made by vinyl-fs's `symlink()` (the same function as `gulp.symlink`), fed Vinyl objects whose
+ * `symlink` is the exact text the planner computed (relative or absolute): vinyl-fs 4 writes a
+ * preset `file.symlink` as it is, so its relative-link base (vinyl-fs #321) never comes into play.
+ * The output folder is mediaRoot's open folder (`/proc/self/fd/<fd>` where the system allows it,
+ * fs/folder.ts). `overwrite: false`, never `true` (which unlinks what is in the way): vinyl-fs then
+ * uses the `wx` flags and reports success when the path was taken (EEXIST), so every link is read
+ * back afterwards (checkLink): an EEXIST swallowed there is a conflict, never a link made.
+ *
+ * vinyl-fs is loaded on the first link a run makes: a run with nothing to link never loads it.
  */
-import { realpathSync, statSync, symlinkSync, type Stats } from 'node:fs';
+import { readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { sameFolder, type Folder, type FolderId } from './folder.js';
 
 export type { FolderId };
@@ -18,51 +27,116 @@ export function isLinkRefusal(error: unknown): error is NodeJS.ErrnoException {
 
 export interface MakeLinkOptions {
   kind: 'symlink' | 'junction';
-  /** mediaRoot, open. */
-  folder: Folder;
   name: string;
   /** The link text to write: relative or absolute as planned (a junction's is always absolute). */
   text: string;
 }
 
+type VinylFs = typeof import('vinyl-fs');
+type VinylClass = typeof import('vinyl');
+
 /**
- * One `symlink()` call: it fails with EEXIST if anything appeared at the path, so it never
- * replaces what it did not plan for. A directory link on Windows (`dir`), or a junction, which
- * needs no privilege there. Synchronous: links made in one folder are serialized by the file
- * system anyway, and through the thread pool each costs more.
+ * One vinyl-fs `symlink()` stream for the links a run makes in mediaRoot (a new one after a
+ * failure, which ends a stream). Each link is written to it and awaited: the planner decided the
+ * order, and the first refusal decides the fallback of every later app.
  */
-export function makeLink(options: MakeLinkOptions): void {
-  symlinkSync(options.text, options.folder.at(options.name), options.kind === 'junction' ? 'junction' : 'dir');
+export class LinkMaker {
+  private loaded: Promise<{ vfs: VinylFs; Vinyl: VinylClass }> | undefined;
+  private streams = new Map<MakeLinkOptions['kind'], { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> }>();
+
+  constructor(private readonly folder: Folder) {}
+
+  async make(options: MakeLinkOptions): Promise<void> {
+    const { vfs, Vinyl } = await (this.loaded ??= load());
+    const open = this.streamFor(options.kind, vfs);
+    const here = this.folder.here();
+    const file = new Vinyl({ cwd: here, base: here, path: path.join(here, options.name), stat: directoryStats() });
+    file.symlink = options.text;
+    await new Promise<void>((resolve, reject) => {
+      open.waiting.push({ name: options.name, done: (error) => (error ? reject(error) : resolve()) });
+      open.stream.write(file);
+    });
+  }
+
+  /** Ends the streams (nothing is waiting on them by then). */
+  close(): void {
+    for (const { stream } of this.streams.values()) stream.end();
+    this.streams.clear();
+  }
+
+  private streamFor(kind: MakeLinkOptions['kind'], vfs: VinylFs): { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> } {
+    const known = this.streams.get(kind);
+    if (known) return known;
+    const stream = vfs.symlink(this.folder.here(), {
+      overwrite: false,
+      relativeSymlinks: false,
+      // Ignored off Windows; there, a junction is the fallback when directory links are refused.
+      useJunctions: kind === 'junction',
+    }) as unknown as Writable;
+    const open = { stream, waiting: [] as Array<{ name: string; done: (error?: Error) => void }> };
+    stream.on('data', () => open.waiting.shift()?.done());
+    stream.on('error', (error: Error) => {
+      // A failed link ends the stream: the link waiting for it fails, the next one gets a new stream.
+      this.streams.delete(kind);
+      for (const waiting of open.waiting.splice(0)) waiting.done(error);
+    });
+    this.streams.set(kind, open);
+    return open;
+  }
 }
 
-export type LinkCheck = { ok: true } | { ok: false; why: string };
+async function load(): Promise<{ vfs: VinylFs; Vinyl: VinylClass }> {
+  const [vfs, vinyl] = await Promise.all([import('vinyl-fs'), import('vinyl')]);
+  return { vfs: (vfs as { default?: VinylFs }).default ?? vfs, Vinyl: (vinyl as { default?: VinylClass }).default ?? (vinyl as unknown as VinylClass) };
+}
+
+/** The stats of a folder, for the Vinyl object of a directory link (vinyl-fs picks a link's type on Windows from them). */
+function directoryStats(): Stats {
+  return { isDirectory: () => true, isFile: () => false, isSymbolicLink: () => false } as unknown as Stats;
+}
+
+export type LinkCheck = { ok: true } | { ok: false; why: string; taken?: boolean };
 
 /**
- * After making a link: it resolves, and to the app's media folder. One `stat` through the link,
- * compared by device and inode with the folder as the probe saw it (`seen`); only when they
- * differ is the folder looked at again (it may have been replaced since), and the link's real
- * path computed to say where it leads.
+ * After making a link: it is the link asked for (its text read back: vinyl-fs reports success
+ * when the path was already taken), it resolves, and to the app's media folder. One `stat`
+ * through the link, compared by device and inode with the folder as the probe saw it (`seen`);
+ * only when they differ is the folder looked at again (it may have been replaced since), and the
+ * link's real path computed to say where it leads.
  */
-export function checkLink(folder: Folder, name: string, expectedDir: string, seen: FolderId | undefined): LinkCheck {
+export function checkLink(folder: Folder, name: string, text: string, expectedDir: string, seen: FolderId | undefined): LinkCheck {
+  let written: string | undefined;
+  try {
+    written = readlinkSync(folder.at(name));
+  } catch {
+    written = undefined;
+  }
+  // Not a link at all: the path was taken (vinyl-fs reported the EEXIST as success).
+  if (written === undefined) return { ok: false, taken: true, why: `${name} appeared while it was being linked` };
   let led: Stats;
   try {
     led = statSync(folder.at(name));
   } catch {
     return { ok: false, why: 'the new link does not resolve' };
   }
-  if (sameFolder(led, seen)) return { ok: true };
-  let now: Stats | undefined;
-  try {
-    now = statSync(expectedDir);
-  } catch {
-    // the app's folder is gone meanwhile: the link cannot lead there
+  let leadsRight = sameFolder(led, seen);
+  if (!leadsRight) {
+    try {
+      leadsRight = sameFolder(led, statSync(expectedDir));
+    } catch {
+      // the app's folder is gone meanwhile: the link cannot lead there
+    }
   }
-  if (now && sameFolder(led, now)) return { ok: true };
-  let real = '(unknown)';
-  try {
-    real = realpathSync.native(folder.at(name));
-  } catch {
-    // gone meanwhile: still not the app's folder
+  if (!leadsRight) {
+    let real = '(unknown)';
+    try {
+      real = realpathSync.native(folder.at(name));
+    } catch {
+      // gone meanwhile: still not the app's folder
+    }
+    return { ok: false, why: `the new link resolves to ${real}, not to the app's media folder` };
   }
-  return { ok: false, why: `the new link resolves to ${real}, not to the app's media folder` };
+  // A link with another text, leading to the right place: someone else's, made just before ours.
+  if (written !== text) return { ok: false, taken: true, why: `${name} appeared while it was being linked (a link with another text)` };
+  return { ok: true };
 }

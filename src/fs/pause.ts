@@ -10,6 +10,8 @@ export type PausePoint =
   | 'delete'
   /** Before a new copy, complete in its private folder, is put in place: `<entry>`. */
   | 'place'
+  /** Before a link is made (the plan proved its path free): `<entry>`. */
+  | 'link'
   /** Before the tool's own link is removed: `<entry>`. */
   | 'unlink'
   /** Before the sweep removes a name a killed run left: the name. */

@@ -8,6 +8,7 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import { leftoverLockToken, LOCK_FILE } from './lock.js';
 import { pause } from './pause.js';
+import { removeExact } from './remove-exact.js';
 import { tokenOfTemp } from './temp.js';
 import { removeOwnTree, type Workspace } from './workspace.js';
 
@@ -21,7 +22,7 @@ export interface Swept {
   left: string[];
 }
 
-export function sweepLeftovers(ws: Workspace, shared: boolean): Swept {
+export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Swept> {
   const names = ws.root.list().map((entry) => entry.name);
   // A killed run may leave both its draft and its lock broken aside: one token, two names.
   const dead = new Map<string, string[]>();
@@ -32,6 +33,7 @@ export function sweepLeftovers(ws: Workspace, shared: boolean): Swept {
   const swept: Swept = { removed: 0, left: [] };
   if (dead.size === 0) return swept;
   const keep = new Set<string>();
+  const whole: string[] = [];
   for (const name of names) {
     const token = tokenOfTemp(name);
     if (!token || !dead.has(token)) continue;
@@ -44,12 +46,15 @@ export function sweepLeftovers(ws: Workspace, shared: boolean): Swept {
         keep.add(token);
         continue;
       }
+      // A folder, through open folders: never through a link at any depth (fs/workspace.ts).
       removeOwnTree(ws.root, name);
     } else {
-      unlinkSync(ws.root.at(name));
+      whole.push(name);
     }
     swept.removed++;
   }
+  // Files and links at the killed run's names: by exact name, with `del`.
+  await removeExact(ws.root.here(), whole);
   // The lock stays aside while a folder of its run is left: it still vouches for that name.
   for (const [token, left] of dead) if (!keep.has(token)) for (const name of left) unlinkIfThere(ws, name);
   return swept;
