@@ -117,8 +117,9 @@ export function recordsTrust(config: ResolvedConfig): RecordsTrust {
  */
 async function openSession(config: ResolvedConfig, task: string, create: boolean, options: RunOptions): Promise<Session | undefined> {
   const mediaRoot = config.mediaRoot;
-  if (!config.sharedMediaRoot) {
-    const writer = otherWriter(mediaRoot);
+  {
+    // With sharedMediaRoot, mediaRoot itself may be shared; the folders above it still may not be.
+    const writer = otherWriter(mediaRoot, undefined, { sharedLast: config.sharedMediaRoot });
     if (writer) {
       const isRoot = path.resolve(writer.folder) === realpathOfPath(mediaRoot) || path.resolve(writer.folder) === path.resolve(mediaRoot);
       throw errors.sharedRoot(config.file, toDisplay(config.projectRoot, writer.folder), writer.who, isRoot, task);
@@ -137,7 +138,7 @@ async function openSession(config: ResolvedConfig, task: string, create: boolean
       const warnings: string[] = [];
       if (swept.removed > 0) warnings.push(`removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`);
       if (swept.left.length > 0) {
-        warnings.push(`left ${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')} (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run): mediaRoot is shared, so app-media cannot prove ${swept.left.length === 1 ? 'it is' : 'they are'} its own; remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`);
+        warnings.push(`left ${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')} (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run that app-media cannot prove ${swept.left.length === 1 ? 'is' : 'are'} its own: not private to this user, or mediaRoot is shared); look, then remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`);
       }
       const held = ws;
       return {

@@ -9,6 +9,7 @@ import { errors, isAppMediaError } from './errors.js';
 import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy, type CopyResult } from './fs/copy.js';
 import { withRealPaths } from './fs/folder.js';
 import { pause } from './fs/pause.js';
+import { MediaReader } from './fs/source.js';
 import { KEPT_MARK } from './fs/temp.js';
 import { checkLink, isLinkRefusal, LinkMaker } from './fs/link.js';
 import { saveRecords, type RecordChanges, type RecordsTrust } from './fs/manifest-file.js';
@@ -133,7 +134,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       warnings.push(`could not remove ${live.discarded.length} link(s) set aside (${(error as Error).message}); the next run removes them`);
     });
   }
-  saveRecords(ctx.ws, ctx.trust, records);
+  try {
+    saveRecords(ctx.ws, ctx.trust, records);
+  } catch (error) {
+    throw withRealPaths(error);
+  }
   return { outcomes, warnings };
 }
 
@@ -188,7 +193,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: RunC
     }
     case 'sync': {
       const app = requireApp(plan);
-      const result = await syncCopy(ws, app.mediaDir, plan.name, action.copy, plan.entryId, progressOf(ctx));
+      const result = await readingMedia(plan, (reader) => syncCopy(ws, reader, app.mediaDir, plan.name, action.copy, plan.entryId, progressOf(ctx)));
       outcome.files = result.files;
       outcome.bytes = result.bytes;
       records.set(plan.name, stamped(copyRecord(ctx, plan, action.copy), ctx, plan.name, action.copy, plan.record));
@@ -217,6 +222,8 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: RunC
       let moved;
       try {
         moved = openEntry(ws.root, aside, plan.entryId);
+        // Private while it is set aside (a leftover of a crash is then provably the run's to sweep).
+        moved.chmod(0o700);
       } catch (error) {
         if (!putBack(aside, plan.name, ctx, warnings)) records.set(plan.name, null);
         throw error instanceof EntryChanged ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`) : error;
@@ -226,6 +233,8 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: RunC
         changed = changedSincePlan(await walkTree(moved.here()), action.own);
       } catch (error) {
         moved.close();
+        // It could not be looked at: back where it was, as it is.
+        if (!putBack(aside, plan.name, ctx, warnings)) records.set(plan.name, null);
         throw error;
       }
       if (changed) {
@@ -246,7 +255,7 @@ async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: RunC
         }
         if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy')) throw error;
         const app = requireApp(plan);
-        const result = await syncCopy(ws, app.mediaDir, plan.name, action.fallback, plan.entryId, progressOf(ctx));
+        const result = await readingMedia(plan, (reader) => syncCopy(ws, reader, app.mediaDir, plan.name, action.fallback, plan.entryId, progressOf(ctx)));
         outcome.status = result.files > 0 ? 'copied' : 'up-to-date';
         outcome.mode = 'copy';
         outcome.reason = null;
@@ -405,7 +414,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       }
       const walked = copy === 'walk' ? await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }) : undefined;
       const copyPlan = walked ? planCopy(walked, undefined, undefined) : copy as CopyPlan;
-      const result = await createCopy(ctx.ws, app.mediaDir, plan.name, copyPlan, progressOf(ctx)).catch((error: unknown) => {
+      const result = await readingMedia(plan, (reader) => createCopy(ctx.ws, reader, app.mediaDir, plan.name, copyPlan, progressOf(ctx))).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
         throw error;
       });
@@ -424,7 +433,7 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
       lastRefusal = error;
       continue;
     }
-    const check = checkLink(ctx.ws.root, plan.name, text, app.mediaDir, plan.sourceId);
+    const check = checkLink(ctx.ws.root, plan.name, text, app.mediaDir, app.appDir, plan.sourceId);
     if (!check.ok) throw new EntryInTheWay(`${plan.name}: ${check.why}`);
     if (strategy === 'junction' && !fallback.warned) {
       fallback.warned = true;
@@ -465,6 +474,17 @@ function stamped(record: CopyRecord, ctx: ApplyContext, name: string, copy: Copy
   const stamps = !changed && before?.kind === 'copy' && sameRecord(record, before) ? previous : stampCopy(ctx.ws.root, name, record, previous);
   if (stamps) record.stamps = stamps;
   return record;
+}
+
+/** Runs `work` with the app's media folder held open (fs/source.ts MediaReader), then lets it go. */
+async function readingMedia<T>(plan: AppPlan, work: (reader: MediaReader) => Promise<T>): Promise<T> {
+  const app = requireApp(plan);
+  const reader = MediaReader.open(app.mediaDir, app.appDir, plan.sourceId);
+  try {
+    return await work(reader);
+  } finally {
+    reader.close();
+  }
 }
 
 function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {

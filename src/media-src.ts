@@ -9,14 +9,14 @@
  * glob: its walker (glob-stream 8) fails on any dangling link in a folder and
  * resolves relative link texts against the process's folder.
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pipeline, PassThrough, type Readable, type Transform } from 'node:stream';
 import type Vinyl from 'vinyl';
 import { loadConfig } from './config/load.js';
 import { discoverApps, type App } from './discover.js';
-import { openSource } from './fs/source.js';
+import { MediaReader, type OpenSource } from './fs/source.js';
 import { walkTree, type FileFacts } from './fs/walk.js';
 import type { RunOptions } from './types.js';
 
@@ -39,11 +39,17 @@ export interface MediaSrcFileOptions {
 
 export type MediaSrcOptions = RunOptions & MediaSrcFileOptions;
 
+/** Told when a file of an app no longer needs the app's open media folder. */
+const DONE = Symbol('mediaSrc: read');
+
 /** A file as the walk found it, before its contents are read: where to read them, and what the walk saw. */
 interface Found {
   file: Vinyl;
-  /** The path to read: the file, or the file a link inside the media folder leads to. */
-  real: string;
+  /** The app's media folder, held open while its files are read (fs/source.ts). */
+  reader: MediaReader;
+  /** Its path in the media folder, and where a link there leads (inside the folder). */
+  rel: string;
+  linkedTo: string | undefined;
   facts: FileFacts;
 }
 
@@ -87,12 +93,24 @@ async function start(options: MediaSrcOptions, out: PassThrough): Promise<void> 
     if (!(await hasMedia(app))) continue;
     const tree = await walkTree(app.mediaDir, { ignore: config.ignore, followInternalLinks: true });
     const base = path.dirname(app.mediaDir);
-    for (const [rel, facts] of tree.files) {
-      if (out.destroyed) return;
-      const real = tree.links?.get(rel) ?? path.join(app.mediaDir, ...rel.split('/'));
-      const stat = await fs.stat(real);
+    // Held open until its last file is read; a media folder leading out of its app is refused here.
+    const reader = MediaReader.open(app.mediaDir, app.appDir, undefined);
+    const files = [...tree.files];
+    let left = files.length;
+    const done = (): void => {
+      if (--left === 0) reader.close();
+    };
+    if (left === 0) reader.close();
+    for (const [rel, facts] of files) {
+      if (out.destroyed) {
+        reader.close();
+        return;
+      }
+      const linkedTo = tree.links?.get(rel);
+      const stat = await fs.stat(linkedTo ?? path.join(app.mediaDir, ...rel.split('/')));
       const file: Vinyl = new VinylClass({ cwd: config.projectRoot, base, path: path.join(base, app.name, ...rel.split('/')), stat });
-      const item: Found = { file, real, facts };
+      (file as Vinyl & { [DONE]?: () => void })[DONE] = done;
+      const item: Found = { file, reader, rel, linkedTo, facts };
       if (!out.write(item)) await new Promise<void>((resolve) => out.once('drain', resolve));
     }
   }
@@ -102,7 +120,12 @@ async function start(options: MediaSrcOptions, out: PassThrough): Promise<void> 
 /** Only files modified after `since` (ms). */
 function modifiedSince(since: number): Transform {
   return through2().obj(function newer(item: Found, _encoding, callback) {
-    callback(null, item.facts.mtimeMs > since ? item : undefined);
+    if (item.facts.mtimeMs > since) {
+      callback(null, item);
+      return;
+    }
+    (item.file as Vinyl & { [DONE]?: () => void })[DONE]?.();
+    callback();
   });
 }
 
@@ -113,31 +136,33 @@ function modifiedSince(since: number): Transform {
 function withContents(read: boolean, buffer: boolean): Transform {
   return through2().obj(function contents(item: Found, _encoding, callback) {
     if (!read) {
+      (item.file as Vinyl & { [DONE]?: () => void })[DONE]?.();
       callback(null, item.file);
       return;
     }
-    let source: ReturnType<typeof openSource>;
+    let source: OpenSource;
     try {
-      source = openSource(item.real, item.file.relative, item.facts);
+      source = item.reader.open(item.rel, item.facts, item.linkedTo);
     } catch (error) {
       callback(error as Error);
       return;
+    } finally {
+      (item.file as Vinyl & { [DONE]?: () => void })[DONE]?.();
     }
     if (!buffer) {
-      const stream = createReadStream(source.path);
-      stream.once('close', () => source.close());
-      item.file.contents = stream;
+      // The stream reads the open file and closes it when done.
+      item.file.contents = createReadStream('', { fd: source.fd, autoClose: true });
       callback(null, item.file);
       return;
     }
-    fs.readFile(source.path).then((bytes) => {
-      source.close();
-      item.file.contents = bytes;
+    try {
+      item.file.contents = readFileSync(source.fd);
       callback(null, item.file);
-    }, (error: unknown) => {
-      source.close();
+    } catch (error) {
       callback(error as Error);
-    });
+    } finally {
+      source.close();
+    }
   });
 }
 

@@ -234,20 +234,26 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     const token = randomBytes(8).toString('hex');
     const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
     writeFileSync(path.join(mediaOf(root), LOCK), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
-    writeTree(mediaOf(root), { [`${TEMP_MARK}${token}-0-zoo/css/zoo.css`]: '.zoo { col', [`${TEMP_MARK}${token}-1-.app-media.json`]: '{ "tool"' });
+    writeTree(mediaOf(root), { [`${TEMP_MARK}${token}-0c0ffee00-zoo/css/zoo.css`]: '.zoo { col', [`${TEMP_MARK}${token}-1c0ffee00-.app-media.json`]: '{ "tool"' });
+    chmodSync(path.join(mediaOf(root), `${TEMP_MARK}${token}-0c0ffee00-zoo`), 0o700); // a run's private folder
+    // A folder at a name of that run that is not private: someone else may have put (or renamed) it there.
+    const notPrivate = `${TEMP_MARK}${token}-2c0ffee00-archive`;
+    writeTree(mediaOf(root), { [`${notPrivate}/2025.tar`]: 'yours' });
     // Yours: names that look like the tool's, at the top and inside a copy.
     const yours = {
       [`${TEMP_MARK}notes.txt`]: 'my notes', [`${TEMP_MARK}drafts/a.txt`]: 'draft', [`${LOCK}.txt`]: 'not a lock',
-      [`${TEMP_MARK}0123456789abcdef-0-x`]: 'no run with this token left a lock', [`shop/css/${TEMP_MARK}mine.css`]: 'mine',
+      [`${TEMP_MARK}0123456789abcdef-0c0ffee00-x`]: 'no run with this token left a lock', [`shop/css/${TEMP_MARK}mine.css`]: 'mine',
     };
     writeTree(mediaOf(root), yours);
     const again = appMedia(root, ['link']);
     expect(again.status, again.output).to.equal(0);
     expect(again.stdout).to.match(/2 up-to-date/);
     expect(again.output).to.match(/removed 2 temporary files left by an interrupted run/);
+    expect(again.output).to.match(new RegExp(`left public/media/${notPrivate}/ \\(temporary folder of an interrupted run that app-media cannot prove is its own`));
+    expect(readFileSync(path.join(mediaOf(root), notPrivate, '2025.tar'), 'utf8')).to.equal('yours');
     expect(again.output, 'a file added by hand in a copy is named').to.match(new RegExp(`kept css/${TEMP_MARK}mine\\.css \\(added by hand`));
     for (const [rel, text] of Object.entries(yours)) expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
-    expect(readdirSync(mediaOf(root)).filter((name) => name.includes(token) || name === LOCK)).to.deep.equal([]);
+    expect(readdirSync(mediaOf(root)).filter((name) => (name.includes(token) && name !== notPrivate && !name.startsWith(`${LOCK}.`)) || name === LOCK)).to.deep.equal([]);
   });
 
   it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', async () => {
@@ -1415,7 +1421,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   it('a source folder vanishing mid-run (open gives ENOENT): that app is error, the others are copied, nothing partial published', () => {
     const APPS = ['blog', 'shop', 'vanish'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish/' }));
+    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }));
     expect(run.status, run.output).to.not.equal(0);
     const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
     expect(byName['vanish']).to.include({ status: 'error' });

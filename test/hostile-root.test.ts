@@ -619,7 +619,7 @@ describe('hostile mediaRoot: a stray temporary name is nobody\'s to sweep', () =
   it('a temporary name of a run whose lock is not left behind is not swept (it may be a live run\'s, or not the tool\'s at all)', async () => {
     const root = copyProject(['blog']);
     await linkedInProcess(root);
-    const stray = `.app-media-tmp-${randomBytes(8).toString('hex')}-0-blog`;
+    const stray = `.app-media-tmp-${randomBytes(8).toString("hex")}-0c0ffee00-blog`;
     writeTree(mediaOf(root), { [`${stray}/css/blog.css`]: 'x' });
     killedRunLock(root);
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
@@ -627,5 +627,116 @@ describe('hostile mediaRoot: a stray temporary name is nobody\'s to sweep', () =
     expect(report.failed).to.equal(false);
     expect(readFileSync(path.join(mediaOf(root), stray, 'css', 'blog.css'), 'utf8')).to.equal('x');
     void tempDir;
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('hostile mediaRoot: found by the review of this change', function () {
+  this.timeout(30_000);
+
+  it('the media folder swapped for a link to a private folder between the look and its copy (an app folder someone else owns): nothing of it is published', async () => {
+    const root = copyProject(['first', 'blog'], {}, { 'private/secret.txt': 'ROOT SECRET', 'private/css/blog.css': 'ROOT SECRET' });
+    chmodSync(path.join(root, 'private'), 0o700);
+    writeTree(sourceOf(root, 'first'), Object.fromEntries(Array.from({ length: 5 }, (_, index) => [`f${index}.css`, `.f${index} {}`])));
+    const media = sourceOf(root, 'blog');
+    const swap = pauseOnce('write', () => {
+      renameSync(media, `${media}.real`);
+      symlinkSync(path.join(root, 'private'), media);
+    }, 1, (detail) => detail.startsWith('first/'));
+    const report = await link({ cwd: root });
+    expect(swap.fired()).to.equal(true);
+    expect(statusOf(report, 'blog')).to.equal('error');
+    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(/the media folder now leads outside the app's folder/);
+    for (const [rel, entry] of snapshot(mediaOf(root))) {
+      if (entry.type === 'file') expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('ROOT SECRET');
+    }
+  });
+
+  it('a walk fooled into taking a private file for one of the media folder\'s: the copy, reading through the folder held open, refuses it', async () => {
+    const { MediaReader } = await import('../src/fs/source.js');
+    const root = tempDir('fooled');
+    writeTree(root, { 'apps/blog/app_media/blog/css/site.css': 'site', 'private/css/site.css': 'ROOT SECRET' });
+    const media = path.join(root, 'apps/blog/app_media/blog');
+    const privateFacts = statSync(path.join(root, 'private/css/site.css'));
+    // What a walk records when `css` was a link to the private folder at the moment it listed it.
+    const fooled = { dev: privateFacts.dev, ino: privateFacts.ino, size: privateFacts.size, mtimeMs: privateFacts.mtimeMs };
+    const reader = MediaReader.open(media, path.join(root, 'apps/blog'), undefined);
+    try {
+      expect(() => reader.open('css/site.css', fooled)).to.throw(/was replaced by another file/);
+    } finally {
+      reader.close();
+    }
+    // The same with css/ a link to the private folder when the copy reads.
+    renameSync(path.join(media, 'css'), path.join(media, 'css.real'));
+    symlinkSync(path.join(root, 'private/css'), path.join(media, 'css'));
+    const later = MediaReader.open(media, path.join(root, 'apps/blog'), undefined);
+    try {
+      expect(() => later.open('css/site.css', fooled)).to.throw(/a folder on its way was replaced or removed/);
+    } finally {
+      later.close();
+    }
+  });
+
+  it('a lock left by a "killed run" that is not the runner\'s or root\'s vouches for nothing: its names are not swept', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const root = copyProject(['blog']);
+    await linkedInProcess(root);
+    const token = killedRunLock(root);
+    chownSync(path.join(mediaOf(root), '.app-media.lock'), NOBODY, NOBODY);
+    const planted = `.app-media-tmp-${token}-0c0ffee00-archive`;
+    writeTree(mediaOf(root), { [`${planted}/2025.tar`]: 'yours' });
+    chmodSync(path.join(mediaOf(root), planted), 0o700);
+    const run = appMedia(root, ['link']);
+    expect(run.stderr).to.match(/APP_MEDIA_FOREIGN_LOCK/);
+    expect(readFileSync(path.join(mediaOf(root), planted, '2025.tar'), 'utf8')).to.equal('yours');
+  });
+
+  it('sharedMediaRoot: true still refuses a folder above mediaRoot that someone else can write', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const root = copyProject(['blog'], { sharedMediaRoot: true });
+    mkdirSync(path.join(root, 'public'));
+    chownSync(path.join(root, 'public'), NOBODY, NOBODY);
+    const run = appMedia(root, ['link']);
+    expect(run.status, run.output).to.equal(1);
+    expect(run.stderr).to.match(/refusing to write: a folder on the way to mediaRoot, public, can be written by user nobody/);
+    expect(exists(mediaOf(root))).to.equal(false);
+  });
+
+  it('files planted at the names a run\'s temporary files would get (its token is in the readable lock) are never removed, and the run goes on', async () => {
+    const root = copyProject(['blog', 'shop']);
+    await linkedInProcess(root);
+    writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
+    const planted: string[] = [];
+    const swap = pauseOnce('write', () => {
+      const token = JSON.parse(readFileSync(path.join(mediaOf(root), '.app-media.lock'), 'utf8')).token as string;
+      for (let index = 0; index < 10; index++) {
+        const name = `.app-media-tmp-${token}-${index}-.app-media.json`;
+        writeFileSync(path.join(mediaOf(root), name), 'planted');
+        planted.push(name);
+      }
+    });
+    const report = await link({ cwd: root });
+    expect(swap.fired()).to.equal(true);
+    expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+    for (const name of planted) expect(readFileSync(path.join(mediaOf(root), name), 'utf8')).to.equal('planted');
+  });
+
+  it('new copies that fail (a folder of their private folder swapped) leave no file open behind them', async () => {
+    const root = copyProject(['blog']);
+    writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'js/x.js': 'x' });
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let round = 0; round < 5; round++) {
+      pauseOnce('write', () => {
+        const temp = readdirSync(mediaOf(root)).find((name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog')) as string;
+        rmSync(path.join(mediaOf(root), temp, 'js'), { recursive: true, force: true });
+        symlinkSync('/nonexistent', path.join(mediaOf(root), temp, 'js'));
+      }, 1, (detail) => detail === 'blog/css/a.css');
+      const report = await link({ cwd: root });
+      expect(statusOf(report, 'blog')).to.not.equal('copied');
+      onPause(undefined);
+    }
+    expect(open(), 'open files after five failed copies').to.be.at.most(before + 1);
   });
 });

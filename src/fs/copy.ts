@@ -12,13 +12,13 @@
  * every 30 ms: on a small machine the thread pool's hand-offs cost more than the work they
  * spread. Big files (over SYNC_COPY_MAX) go to the pool, a few at a time.
  */
-import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { sameFacts, type CopyPlan } from '../plan.js';
 import { turnTaker } from '../util/turns.js';
 import { FolderTree, sameFolder, withRealPaths, type Folder, type FolderId } from './folder.js';
 import { pause } from './pause.js';
-import { copyMode, openSource, SourceChanged, type OpenSource } from './source.js';
+import { copyMode, SourceChanged, type MediaReader, type OpenSource } from './source.js';
 import type { FileFacts } from './walk.js';
 import { removeEmptyFolder, removeOwnTree, type Workspace } from './workspace.js';
 
@@ -54,9 +54,32 @@ function umask(): number {
   return knownUmask;
 }
 
-/** Where a planned file is read from: a link to a file inside the media folder is read at its target. */
-function sourceOf(sourceDir: string, plan: Pick<CopyPlan, 'links'>, rel: string): string {
-  return plan.links?.get(rel) ?? path.join(sourceDir, ...rel.split('/'));
+/** Opens a planned file through the media folder held open (a link inside it is read at its target), and names it for messages. */
+function openPlanned(reader: MediaReader, sourceDir: string, plan: Pick<CopyPlan, 'links'>, rel: string, facts: FileFacts): { source: OpenSource; from: string } {
+  const linkedTo = plan.links?.get(rel);
+  return { source: reader.open(rel, facts, linkedTo), from: linkedTo ?? path.join(sourceDir, ...rel.split('/')) };
+}
+
+/**
+ * Where the system has no path that names an open file, the copy reads from the checked
+ * descriptor itself: a file written afresh, never a path opened again (which a racer could have
+ * swapped for a link meanwhile).
+ */
+function copyFromDescriptor(fd: number, dest: string): void {
+  const out = openSync(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    let position = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, 0, buffer.length, position);
+      if (read === 0) break;
+      let written = 0;
+      while (written < read) written += writeSync(out, buffer, written, read - written);
+      position += read;
+    }
+  } finally {
+    closeSync(out);
+  }
 }
 
 /**
@@ -80,9 +103,10 @@ function copyChecked(source: OpenSource, dest: string, facts: Pick<FileFacts, 'm
     const seconds = facts.mtimeMs / 1000;
     utimesSync(dest, seconds, seconds);
   };
-  if (facts.size <= SYNC_COPY_MAX) {
+  if (facts.size <= SYNC_COPY_MAX || source.path === undefined) {
     try {
-      copyFileSync(source.path, dest, constants.COPYFILE_EXCL);
+      if (source.path === undefined) copyFromDescriptor(source.fd, dest);
+      else copyFileSync(source.path, dest, constants.COPYFILE_EXCL);
       finish();
     } catch (error) {
       throw named(error);
@@ -94,7 +118,7 @@ function copyChecked(source: OpenSource, dest: string, facts: Pick<FileFacts, 'm
   // The callback form: `fs.promises.copyFile` allocates more per call, and many big files made
   // V8 grow its young generation (and the run's peak memory) measurably.
   return new Promise((resolve, reject) => {
-    copyFile(source.path, dest, constants.COPYFILE_EXCL, (error) => {
+    copyFile(source.path as string, dest, constants.COPYFILE_EXCL, (error) => {
       try {
         if (error) throw error;
         finish();
@@ -120,7 +144,7 @@ interface Shown {
  * there); a big file, copied on the thread pool, is copied under a flat name into the private
  * folder itself, held open throughout, and renamed into its folder once done.
  */
-export async function createCopy(ws: Workspace, sourceDir: string, name: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
+export async function createCopy(ws: Workspace, reader: MediaReader, sourceDir: string, name: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
   const { name: tempName, folder: temp } = ws.privateFolder(name);
   const identity = { dev: temp.dev, ino: temp.ino };
   const tree = new FolderTree(temp);
@@ -135,18 +159,16 @@ export async function createCopy(ws: Workspace, sourceDir: string, name: string,
     const published = (rel: string): string => path.join(ws.root.path, name, ...rel.split('/'));
     const result = await writeFiles(plan, (file) => {
       pause('write', `${name}/${file.rel}`);
-      const from = sourceOf(sourceDir, plan, file.rel);
-      const source = openSource(from, file.rel, file);
+      // The destination's folder first: a failure there leaves no source open.
+      const [folder, base] = parentIn(tree, name, file.rel);
+      const { source, from } = openPlanned(reader, sourceDir, plan, file.rel, file);
       const shown = { source: from, dest: published(file.rel) };
-      if (file.size <= SYNC_COPY_MAX) {
-        const [folder, base] = parentIn(tree, name, file.rel);
-        return copyChecked(source, folder.at(base), file, shown);
-      }
+      if (file.size <= SYNC_COPY_MAX || source.path === undefined) return copyChecked(source, folder.at(base), file, shown);
       const pooledName = `.pooled-${flat++}`;
       const job = copyChecked(source, temp.at(pooledName), file, shown) as Promise<void>;
       return job.then(() => {
-        const [folder, base] = parentIn(tree, name, file.rel);
-        renameSync(temp.at(pooledName), folder.at(base));
+        const [into, named] = parentIn(tree, name, file.rel);
+        renameSync(temp.at(pooledName), into.at(named));
       });
     }, onFile);
     const moved = tree.stillInPlace();
@@ -203,7 +225,7 @@ export function openEntry(root: Folder, name: string, seen: FolderId | undefined
 }
 
 /** Brings an existing copy (the tool's own, as the plan saw it) in line with the plan. */
-export async function syncCopy(ws: Workspace, sourceDir: string, name: string, plan: CopyPlan, seen: FolderId | undefined,
+export async function syncCopy(ws: Workspace, reader: MediaReader, sourceDir: string, name: string, plan: CopyPlan, seen: FolderId | undefined,
   onFile?: (bytes: number) => void): Promise<CopyResult> {
   const entry = openEntry(ws.root, name, seen);
   const tree = new FolderTree(entry);
@@ -224,8 +246,7 @@ export async function syncCopy(ws: Workspace, sourceDir: string, name: string, p
       pause('write', `${name}/${file.rel}`);
       const staging = stage as Folder;
       const staged = ws.stagedName(name, file.rel);
-      const from = sourceOf(sourceDir, plan, file.rel);
-      const source = openSource(from, file.rel, file);
+      const { source, from } = openPlanned(reader, sourceDir, plan, file.rel, file);
       const shown = { source: from, dest: path.join(ws.root.path, name, ...file.rel.split('/')) };
       const place = (): void => {
         // Looked at again right before the rename (a big file's copy takes a while): a file a

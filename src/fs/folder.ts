@@ -84,17 +84,6 @@ export function openFolder(folder: string, options: { follow?: boolean } = {}): 
   return new PathFolder(full, stat, undefined);
 }
 
-/** Opens `rel` ("a/b", "/" separated) below `folder`, one part at a time; the caller closes the result. */
-export function openBelow(folder: Folder, rel: string): Folder {
-  let current = folder;
-  for (const part of rel.split('/')) {
-    const next = current.open(part);
-    if (current !== folder) current.close();
-    current = next;
-  }
-  return current;
-}
-
 class DescriptorFolder implements Folder {
   readonly dev: number;
   readonly ino: number;

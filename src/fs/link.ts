@@ -14,6 +14,7 @@ import { readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { sameFolder, type Folder, type FolderId } from './folder.js';
+import { isInside } from './walk.js';
 
 export type { FolderId };
 
@@ -104,7 +105,7 @@ export type LinkCheck = { ok: true } | { ok: false; why: string; taken?: boolean
  * only when they differ is the folder looked at again (it may have been replaced since), and the
  * link's real path computed to say where it leads.
  */
-export function checkLink(folder: Folder, name: string, text: string, expectedDir: string, seen: FolderId | undefined): LinkCheck {
+export function checkLink(folder: Folder, name: string, text: string, expectedDir: string, appDir: string, seen: FolderId | undefined): LinkCheck {
   let written: string | undefined;
   try {
     written = readlinkSync(folder.at(name));
@@ -121,8 +122,10 @@ export function checkLink(folder: Folder, name: string, text: string, expectedDi
   }
   let leadsRight = sameFolder(led, seen);
   if (!leadsRight) {
+    // The media folder was replaced since the look: the link may lead to the new one, if it is the
+    // app's own (not a link out of the app put there meanwhile).
     try {
-      leadsRight = sameFolder(led, statSync(expectedDir));
+      leadsRight = sameFolder(led, statSync(expectedDir)) && isInside(realpathSync.native(appDir), realpathSync.native(expectedDir));
     } catch {
       // the app's folder is gone meanwhile: the link cannot lead there
     }

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errors } from '../errors.js';
 import { TOKEN } from './temp.js';
+import { currentRunner } from './trust.js';
 
 export const LOCK_FILE = '.app-media.lock';
 /**
@@ -73,7 +74,8 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST' && code !== 'ENOENT') throw error;
     } finally {
-      await fs.rm(draft, { force: true });
+      // Only the draft file itself: whatever else took its name (a folder) is left as it is.
+      await fs.unlink(draft).catch(() => undefined);
     }
     const read = readLock(file);
     if (read === 'foreign') throw errors.foreignLock(options.display ? `${options.display}/${LOCK_FILE}` : file);
@@ -129,6 +131,10 @@ function readLock(file: string): LockInfo | 'empty' | 'foreign' | undefined {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile() || stat.size > MAX_LOCK_BYTES) return 'foreign';
+    // Written by a run of the runner's or root's, or it is not one of ours (anyone who can write
+    // mediaRoot could put a lock there naming a token, to have the names of that token swept).
+    const runner = currentRunner();
+    if (runner && stat.uid !== runner.uid && stat.uid !== 0) return 'foreign';
     if (stat.size === 0) return 'empty';
     const buffer = Buffer.alloc(stat.size);
     const read = readSync(fd, buffer, 0, stat.size, 0);

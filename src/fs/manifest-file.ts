@@ -90,14 +90,15 @@ export function saveRecords(ws: Workspace, trust: RecordsTrust, changes: RecordC
   if (next === text) return; // a no-change run writes nothing
 
   const temp = ws.tempName(MANIFEST_FILE);
+  // 'wx': a name taken meanwhile fails here, and what took it is not ours to remove.
+  writeFileSync(ws.root.at(temp), next, { flag: 'wx', mode: 0o644 });
   try {
-    writeFileSync(ws.root.at(temp), next, { flag: 'wx', mode: 0o644 });
     renameSync(ws.root.at(temp), ws.root.at(MANIFEST_FILE));
   } catch (error) {
     try {
       unlinkSync(ws.root.at(temp));
     } catch {
-      // never made
+      // gone meanwhile
     }
     throw error;
   }

@@ -5,9 +5,10 @@
  * system allows it: a file swapped for a link to a private file after the walk is refused, and
  * nothing it leads to is read.
  */
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { folderKind } from './folder.js';
-import type { FileFacts } from './walk.js';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { folderKind, FolderTree, openFolder, sameFolder, type Folder, type FolderId } from './folder.js';
+import { isInside, type FileFacts } from './walk.js';
 
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -17,8 +18,12 @@ export class SourceChanged extends Error {
 }
 
 export interface OpenSource {
-  /** A path that names the open file itself (on Linux, through /proc), for copyFile. */
-  path: string;
+  /**
+   * A path that names the open file itself, for copyFile (on Linux, through /proc); undefined
+   * where the system has no such path: then the copy reads from `fd`, never from the path again.
+   */
+  path: string | undefined;
+  fd: number;
   close(): void;
 }
 
@@ -47,9 +52,71 @@ export function openSource(file: string, rel: string, facts: Pick<FileFacts, 'de
     throw error;
   }
   return {
-    path: folderKind() === 'descriptor' ? `/proc/self/fd/${fd}` : file,
+    path: folderKind() === 'descriptor' ? `/proc/self/fd/${fd}` : undefined,
+    fd,
     close: () => closeSync(fd),
   };
+}
+
+/**
+ * An app's media folder held open while its files are copied: opened when the copy starts, it
+ * must be the folder the run's look saw (device, inode) and still inside the app's folder; each
+ * file is then opened through its folders, each opened without following a link (fs/folder.ts).
+ * A walk that a racer fooled (a folder swapped for a link to a private folder while it was
+ * listed) gives facts no file reached this way has: such a file is refused, never copied.
+ */
+export class MediaReader {
+  private readonly tree: FolderTree;
+
+  private constructor(private readonly folder: Folder, private readonly real: string) {
+    this.tree = new FolderTree(folder);
+  }
+
+  /** `expected`: the media folder as the run's look saw it, if it did. */
+  static open(mediaDir: string, appDir: string, expected: FolderId | undefined): MediaReader {
+    let folder: Folder;
+    try {
+      // The media folder may itself be a link inside its app: followed, then checked.
+      folder = openFolder(mediaDir, { follow: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new SourceChanged(`the media folder was removed while the run was copying (${code})`);
+      throw error;
+    }
+    try {
+      const real = folderKind() === 'descriptor' ? readlinkSync(folder.here()) : realpathSync(mediaDir);
+      if (!isInside(realpathSync(appDir), real)) throw new SourceChanged(`the media folder now leads outside the app's folder (to ${real}); nothing of it was copied`);
+      if (expected && !sameFolder(folder, expected)) throw new SourceChanged('the media folder was replaced by another folder while the run was copying; nothing of it was copied');
+      return new MediaReader(folder, real);
+    } catch (error) {
+      folder.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Opens the file at `rel` in the media folder (`linkedTo`: the real path of the file a link at
+   * `rel` leads to, inside the folder, as the walk resolved it), if it is the file `facts` describe.
+   */
+  open(rel: string, facts: Pick<FileFacts, 'dev' | 'ino' | 'size' | 'mtimeMs'>, linkedTo?: string): OpenSource {
+    const target = linkedTo === undefined ? rel : path.relative(this.real, linkedTo).split(path.sep).join('/');
+    if (target === '' || target.startsWith('..') || path.isAbsolute(target)) throw new SourceChanged(`${rel} leads outside the media folder; it was not copied`);
+    let parent: Folder;
+    let base: string;
+    try {
+      [parent, base] = this.tree.parentOf(target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT') throw new SourceChanged(`${rel}: a folder on its way was replaced or removed while the run was copying (${code}); nothing it leads to was copied`);
+      throw error;
+    }
+    return openSource(parent.at(base), rel, facts);
+  }
+
+  close(): void {
+    this.tree.close();
+    this.folder.close();
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import { leftoverLockToken, LOCK_FILE } from './lock.js';
 import { pause } from './pause.js';
+import { currentRunner } from './trust.js';
 import { removeExact } from './remove-exact.js';
 import { tokenOfTemp } from './temp.js';
 import { removeOwnTree, type Workspace } from './workspace.js';
@@ -41,7 +42,11 @@ export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Sw
     const stat = lstatSync(ws.root.at(name), { throwIfNoEntry: false });
     if (!stat) continue;
     if (stat.isDirectory()) {
-      if (shared) {
+      // A folder the run made is the runner's and private (0700); anything else at its name was
+      // put there (or renamed there) by someone else: left, and said.
+      const runner = currentRunner();
+      const theirs = runner !== undefined && (stat.uid !== runner.uid || (stat.mode & 0o077) !== 0);
+      if (shared || theirs) {
         swept.left.push(name);
         keep.add(token);
         continue;

@@ -40,7 +40,7 @@ const STICKY = 0o1000;
  * the runner and root can write, or undefined. Links on the way are followed step by step: the
  * folder that holds a link is checked, since whoever can write there can change the link.
  */
-export function otherWriter(target: string, runner: Runner | undefined = currentRunner()): OtherWriter | undefined {
+export function otherWriter(target: string, runner: Runner | undefined = currentRunner(), options: { sharedLast?: boolean } = {}): OtherWriter | undefined {
   if (!runner) return undefined;
   const queue = path.resolve(target).split(path.sep).filter(Boolean);
   let current = path.parse(path.resolve(target)).root;
@@ -69,7 +69,8 @@ export function otherWriter(target: string, runner: Runner | undefined = current
       continue;
     }
     if (!stat.isDirectory()) break;
-    const problem = writerOf(stat, queue.length === 0, runner);
+    // `sharedLast`: the target itself is shared on purpose (sharedMediaRoot); the folders above still may not be.
+    const problem = options.sharedLast && queue.length === 0 ? undefined : writerOf(stat, queue.length === 0, runner);
     if (problem) return { folder: next, who: problem };
     current = next;
   }
@@ -84,11 +85,24 @@ export function writerOf(stat: Pick<Stats, 'uid' | 'gid' | 'mode'>, last: boolea
   if (stat.uid !== runner.uid && stat.uid !== 0) return `user ${userName(stat.uid)} (uid ${stat.uid})`;
   const shielded = !last && (stat.mode & STICKY) !== 0;
   if ((stat.mode & 0o002) !== 0 && !shielded) return 'everyone';
-  if ((stat.mode & 0o020) !== 0 && stat.gid !== runner.gid && stat.gid !== 0 && !shielded) return `group ${groupName(stat.gid)} (gid ${stat.gid})`;
+  // A group's other members can write too: only a group of the runner's alone (a personal group,
+  // as Debian gives each user) is as good as the runner. (Access control lists are not read: Node
+  // cannot; see docs/safety.md.)
+  if ((stat.mode & 0o020) !== 0 && !shielded && !soleMember(stat.gid, runner)) return `group ${groupName(stat.gid)} (gid ${stat.gid})`;
   return undefined;
 }
 
-let names: { users: Map<number, string>; groups: Map<number, string> } | undefined;
+/** Whether no user but the runner (and root) belongs to group `gid`: as primary group or as a listed member. */
+function soleMember(gid: number, runner: Runner): boolean {
+  if (gid !== runner.gid && gid !== 0) return false;
+  const { users, primary, members } = names ??= readNames();
+  const runnerName = users.get(runner.uid);
+  for (const [uid, group] of primary) if (group === gid && uid !== runner.uid && uid !== 0) return false;
+  for (const member of members.get(gid) ?? []) if (member !== runnerName && member !== 'root') return false;
+  return true;
+}
+
+let names: { users: Map<number, string>; groups: Map<number, string>; primary: Map<number, number>; members: Map<number, string[]> } | undefined;
 
 export function userName(uid: number): string {
   return (names ??= readNames()).users.get(uid) ?? String(uid);
@@ -99,20 +113,27 @@ function groupName(gid: number): string {
 }
 
 /** Names from /etc/passwd and /etc/group, for messages (a missing or odd file only costs the names). */
-function readNames(): { users: Map<number, string>; groups: Map<number, string> } {
-  const table = (file: string): Map<number, string> => {
-    const out = new Map<number, string>();
-    let text = '';
+function readNames(): NonNullable<typeof names> {
+  const lines = (file: string): string[][] => {
     try {
-      text = readFileSync(file, 'utf8');
+      return readFileSync(file, 'utf8').split('\n').map((line) => line.split(':'));
     } catch {
-      return out;
+      return [];
     }
-    for (const line of text.split('\n')) {
-      const [name, , id] = line.split(':');
-      if (name && id && /^\d+$/.test(id) && !out.has(Number(id))) out.set(Number(id), name);
-    }
-    return out;
   };
-  return { users: table('/etc/passwd'), groups: table('/etc/group') };
+  const users = new Map<number, string>();
+  const primary = new Map<number, number>();
+  for (const [name, , id, gid] of lines('/etc/passwd')) {
+    if (!name || !id || !/^\d+$/.test(id)) continue;
+    if (!users.has(Number(id))) users.set(Number(id), name);
+    if (gid && /^\d+$/.test(gid)) primary.set(Number(id), Number(gid));
+  }
+  const groups = new Map<number, string>();
+  const members = new Map<number, string[]>();
+  for (const [name, , id, list] of lines('/etc/group')) {
+    if (!name || !id || !/^\d+$/.test(id)) continue;
+    if (!groups.has(Number(id))) groups.set(Number(id), name);
+    members.set(Number(id), (list ?? '').split(',').map((member) => member.trim()).filter(Boolean));
+  }
+  return { users, groups, primary, members };
 }
