@@ -31,7 +31,16 @@ export type AppMediaErrorCode =
   | 'APP_MEDIA_RECORDS_CONFLICT'
   | 'APP_MEDIA_MISSING_REFERENCE'
   | 'APP_MEDIA_BAD_MANIFEST'
-  | 'APP_MEDIA_NOT_IN_MANIFEST';
+  | 'APP_MEDIA_NOT_IN_MANIFEST'
+  // media:publish (issue 28)
+  | 'APP_MEDIA_NOTHING_COLLECTED'
+  | 'APP_MEDIA_BAD_COLLECT_OUTPUT'
+  | 'APP_MEDIA_PUBLISH_RECORD_CONFLICT'
+  | 'APP_MEDIA_PUBLISH_BUSY'
+  | 'APP_MEDIA_PUBLISH_CREDENTIALS'
+  | 'APP_MEDIA_PUBLISH_NO_BUCKET'
+  | 'APP_MEDIA_PUBLISH_ACCESS_DENIED'
+  | 'APP_MEDIA_PUBLISH_FAILED';
 
 export interface AppMediaErrorDetails {
   /** The file at fault, relative to the project root where possible. */
@@ -307,7 +316,77 @@ export const errors = {
       at(manifest),
     );
   },
+  ...publishErrors(),
 };
+
+/** media:publish's errors (issue 28): the collect output it reads, the bucket it writes. */
+function publishErrors() {
+  return {
+    nothingCollected(collectRoot: string, missing: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_NOTHING_COLLECTED',
+        `nothing to publish: ${collectRoot} has no ${missing}`,
+        'run media:collect first (publish uploads what collect wrote), or point collectRoot at its output',
+        at(`${collectRoot}/${missing}`),
+      );
+    },
+    badCollectOutput(file: string, field: string, why: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_BAD_COLLECT_OUTPUT',
+        `not usable as media:collect's output: ${why}`,
+        'run media:collect again to rewrite it; nothing was uploaded',
+        at(file, field),
+      );
+    },
+    recordConflict(key: string, why: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_PUBLISH_RECORD_CONFLICT',
+        `the object ${key} is not a publish record of app-media (${why}): nothing was uploaded or deleted`,
+        'if another tool owns that key, publish under another prefix; app-media never overwrites an object it did not write',
+        at(key),
+      );
+    },
+    publishBusy(key: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_PUBLISH_BUSY',
+        `another publish changed ${key} while this one ran`,
+        'run media:publish again once the other run has finished (what is already uploaded is not uploaded again)',
+        at(key),
+      );
+    },
+    publishCredentials(detail: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_PUBLISH_CREDENTIALS',
+        `the object store refused the credentials (${detail})`,
+        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for this bucket; app-media reads credentials only from the AWS SDK\'s standard chain, never from its config',
+      );
+    },
+    publishNoBucket(bucket: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_PUBLISH_NO_BUCKET',
+        `the bucket "${bucket}" does not exist at this endpoint`,
+        'check publish.bucket, publish.endpoint and publish.region (app-media never creates buckets)',
+        at(undefined, 'publish.bucket'),
+      );
+    },
+    publishAccessDenied(operation: string, key: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_PUBLISH_ACCESS_DENIED',
+        `access denied to ${operation} ${key}`,
+        'give these credentials s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on the prefix (see the README, media:publish)',
+        at(key),
+      );
+    },
+    publishFailed(operation: string, key: string, detail: string, attempts: number): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_PUBLISH_FAILED',
+        `${operation} ${key} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${detail}`,
+        'check the endpoint and the network, then run media:publish again: it goes on from where it stopped',
+        at(key),
+      );
+    },
+  };
+}
 
 function mebibytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB` : `${bytes} bytes`;

@@ -43,6 +43,11 @@ export const taskTable = {
     description: 'Write the production build into <collectRoot>: fingerprinted names, rewritten CSS references, .br/.gz files, manifest.json',
     load: async () => (await import('./collect/collect.js')).collect,
   },
+  publish: {
+    description: 'Upload what media:collect wrote to an S3-compatible bucket: only changed objects, manifest last, only its own old objects deleted',
+    // The AWS SDK is publish's alone: the command's bundle leaves dist/publish/ out and loads it here.
+    load: async () => (await import('./publish/index.js')).publish,
+  },
 } as const satisfies Record<string, TaskSpec>;
 
 export type TaskName = keyof typeof taskTable;
@@ -55,7 +60,8 @@ export const taskDescriptions = Object.fromEntries(TASKS.map((task) => [task, ta
 // ---------------------------------------------------------------------------
 // Config fields
 
-export type FieldType = 'path' | 'string' | 'dirname' | 'boolean' | 'mode' | 'globs' | 'apps' | 'schema' | 'integer';
+export type FieldType = 'path' | 'string' | 'dirname' | 'boolean' | 'mode' | 'globs' | 'apps' | 'schema' | 'integer'
+  | 'object' | 'bucket' | 'prefix' | 'url' | 'cacheControl';
 
 export const MODES: readonly Mode[] = ['auto', 'symlink', 'copy'];
 
@@ -70,6 +76,11 @@ export const fieldTypeText: Record<FieldType, string> = {
   apps: 'array',
   schema: 'string',
   integer: 'whole number',
+  object: 'object',
+  bucket: 'bucket name',
+  prefix: 'key prefix',
+  url: 'URL',
+  cacheControl: '`{ immutable?, mutable? }`',
 };
 
 export interface FieldSpec {
@@ -80,9 +91,32 @@ export interface FieldSpec {
   /** An integer field's bounds. */
   min?: number;
   max?: number;
+  /** A string field's least length (1: not empty). */
+  minLength?: number;
   /** One sentence, Markdown allowed (backticks); the README, the schema and editors show it. */
   description: string;
+  /** An `object` field's own fields: rows of this table too (`publish.bucket`), checked the same way. */
+  fields?: Readonly<Record<string, FieldSpec>>;
 }
+
+/** The fields of `publish` (media:publish); credentials are never among them: they come from the AWS chain. */
+export const publishFields = {
+  bucket: { type: 'bucket', required: true, description: 'the bucket name' },
+  prefix: { type: 'prefix', required: true, description: 'the folder in the bucket that app-media owns objects in (`""` for the whole bucket)' },
+  endpoint: { type: 'url', description: 'an S3-compatible store\'s endpoint (Cloudflare R2, MinIO...); default: AWS S3' },
+  region: { type: 'string', minLength: 1, description: 'the region (default: `AWS_REGION`, the shared profile\'s, or `us-east-1` with an endpoint); R2 uses `"auto"`' },
+  forcePathStyle: { type: 'boolean', description: 'address the bucket in the path (`http://host/bucket/key`), as MinIO wants' },
+  cacheControl: {
+    type: 'cacheControl',
+    default: { immutable: 'public, max-age=31536000, immutable', mutable: 'public, max-age=60' },
+    description: '`Cache-Control` of hashed names (`immutable`), and of plain names and the manifests (`mutable`)',
+  },
+  concurrency: { type: 'integer', min: 1, max: 64, default: 8, description: 'requests in flight at most' },
+  timeout: { type: 'integer', min: 100, max: 600_000, default: 30_000, description: 'milliseconds a request may stall before it is retried' },
+  multipartThreshold: { type: 'integer', min: 5 * 1024 * 1024, max: 5 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024, description: 'files bigger than this many bytes (64 MiB) are uploaded in parts' },
+} as const satisfies Record<string, FieldSpec>;
+
+export type PublishField = keyof typeof publishFields;
 
 export const configFields = {
   mediaRoot: { type: 'path', required: true, description: 'where the `<name>/` entries are made; created if missing; may itself be a symlink' },
@@ -95,14 +129,15 @@ export const configFields = {
   ignore: { type: 'globs', default: ['.*', '*~'], description: 'copy mode only: files and folders never copied' },
   exposed: { type: 'globs', default: [], description: 'more patterns of published files that look secret, added to `media:verify`\'s default list (`.env`, `.env.*`, `.git`, `*.pem`, `*.key`, `id_rsa*`, `.npmrc`)' },
   sharedMediaRoot: { type: 'boolean', default: false, description: 'mediaRoot may be written by other users on purpose (uploads): write in it anyway (see "Who may write mediaRoot" in docs/safety.md)' },
-  collectRoot: { type: 'path', description: '`media:collect`: where the production build is written; never mediaRoot (nor inside or around it), never inside an app' },
-  keep: { type: 'integer', min: 0, max: 100, default: 2, description: '`media:collect`: how many earlier builds stay beside the current one, for pages a browser already holds' },
+  collectRoot: { type: 'path', description: '`media:collect`: where the production build is written (and what `media:publish` uploads); never mediaRoot (nor inside or around it), never inside an app' },
+  keep: { type: 'integer', min: 0, max: 100, default: 2, description: '`media:collect`, `media:publish`: how many earlier builds stay beside the current one (in collectRoot, in the bucket), for pages a browser already holds' },
   keepOriginals: { type: 'boolean', default: true, description: '`media:collect`: also write each file under its original name, for references nothing can rewrite' },
   hashLength: { type: 'integer', min: 8, max: 64, default: 10, description: '`media:collect`: hex characters of the content hash in fingerprinted names' },
   compress: { type: 'boolean', default: true, description: '`media:collect`: write `.br` and `.gz` beside compressible files, when smaller' },
   brotliLevel: { type: 'integer', min: 0, max: 11, default: 11, description: '`media:collect`: brotli quality of the `.br` files' },
   gzipLevel: { type: 'integer', min: 1, max: 9, default: 9, description: '`media:collect`: gzip level of the `.gz` files' },
   revManifest: { type: 'boolean', default: false, description: '`media:collect`: also write a gulp-rev compatible `rev-manifest.json`' },
+  publish: { type: 'object', fields: publishFields, description: '`media:publish`: the bucket and how to reach it (the rows below); credentials come from the AWS chain (environment, shared profile), never from here' },
   $schema: { type: 'schema', description: 'editor hint: the JSON Schema of this file (ignored by the tool)' },
 } as const satisfies Record<string, FieldSpec>;
 
@@ -128,8 +163,16 @@ export const defaults = {
   revManifest: configFields.revManifest.default as boolean,
 };
 
+/** Defaults of the fields of `publish` (the object itself has none: bucket and prefix are required). */
+export const publishDefaults = {
+  cacheControl: publishFields.cacheControl.default as { immutable: string; mutable: string },
+  concurrency: publishFields.concurrency.default as number,
+  timeout: publishFields.timeout.default as number,
+  multipartThreshold: publishFields.multipartThreshold.default as number,
+};
+
 /** Run settings accepted in code beside the config fields (RunOptions). */
-export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'urlTimeout', 'path', 'checksum', 'onProgress', 'signal', 'conflicts', 'strict', 'collect'] as const;
+export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'urlTimeout', 'path', 'checksum', 'onProgress', 'signal', 'conflicts', 'strict', 'collect', 'published'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
 
@@ -173,7 +216,7 @@ export interface FlagSpec {
 export const flags: readonly FlagSpec[] = [
   { name: 'config', kind: 'string', arg: '<file>', option: 'config', tasks: 'all', description: 'use this config file (`.mjs`, `.js` or `.json`) instead of the lookup' },
   { name: 'mode', kind: 'string', arg: '<auto|symlink|copy>', values: MODES, option: 'mode', tasks: ['link', 'watch'], description: 'how entries are made (default from config, else `auto`)' },
-  { name: 'dry-run', kind: 'boolean', option: 'dryRun', tasks: ['link', 'clean', 'collect'], description: 'plan and print, write nothing' },
+  { name: 'dry-run', kind: 'boolean', option: 'dryRun', tasks: ['link', 'clean', 'collect', 'publish'], description: 'plan and print, write nothing' },
   { name: 'json', kind: 'boolean', tasks: 'all', description: 'print the report as one JSON document on stdout (use with `--silent`)' },
   { name: 'verbose', kind: 'boolean', option: 'verbose', tasks: 'all', description: 'a line for every app (link is otherwise quiet about apps that are up to date), and the stack trace of an error' },
   { name: 'prune', kind: 'boolean', negated: true, option: 'prune', tasks: ['link'], description: 'keep the tool\'s own entries for apps no longer configured' },
@@ -183,6 +226,7 @@ export const flags: readonly FlagSpec[] = [
   { name: 'path', kind: 'string', arg: '<name/file>', option: 'path', tasks: ['find'], description: 'the published path to look up, such as `blog/css/site.css`' },
   { name: 'url', kind: 'string', arg: '<base>', option: 'url', tasks: ['verify'], description: 'fetch one file per app from `<base><mediaUrl><name>/...` and report an answer other than 2xx as `unserved` (with `--collect`: every fingerprinted URL, and its `Content-Type`)' },
   { name: 'collect', kind: 'boolean', option: 'collect', tasks: ['verify'], description: 'check the `media:collect` build in collectRoot instead of mediaRoot' },
+  { name: 'published', kind: 'boolean', option: 'published', tasks: ['verify'], description: 'check the bucket `media:publish` wrote (every manifest entry: its size, ETag and headers) instead of mediaRoot' },
   { name: 'strict', kind: 'boolean', option: 'strict', tasks: ['collect'], description: 'a stylesheet reference to a missing file is an error (nothing is written), not a warning' },
   { name: 'compress', kind: 'boolean', negated: true, option: 'compress', tasks: ['collect'], description: 'write no `.br` or `.gz` files' },
   { name: 'silent', kind: 'boolean', only: 'command', tasks: 'all', description: 'print nothing (the exit status still tells); under gulp, gulp\'s own `--silent`' },
@@ -225,10 +269,15 @@ function row(cells: string[]): string {
 /** The README's configuration table. */
 export function configTableMarkdown(): string {
   const lines = [row(['field', 'type', 'default', 'meaning']), row(['---', '---', '---', '---'])];
-  for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
-    const fallback = spec.required ? 'required' : spec.default === undefined ? 'none' : `\`${JSON.stringify(spec.default).replace(/,/g, ', ')}\``;
+  const add = (name: string, spec: FieldSpec): void => {
+    const fallback = spec.required ? 'required' : spec.default === undefined ? 'none' : `\`${JSON.stringify(spec.default).replace(/,(?! )/g, ', ')}\``;
     const bounds = spec.min !== undefined && spec.max !== undefined ? ` ${spec.min}-${spec.max}` : '';
     lines.push(row([`\`${name}\``, `${fieldTypeText[spec.type]}${bounds}`, fallback, spec.description]));
+  };
+  for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
+    add(name, spec);
+    // An object's own fields follow it, as `publish.bucket` ("required": when the object is given).
+    for (const [sub, subSpec] of Object.entries(spec.fields ?? {})) add(`${name}.${sub}`, subSpec);
   }
   return lines.join('\n');
 }

@@ -12,6 +12,7 @@ export function isFailing(task: TaskName, status: AppStatus, conflicts: 'warn' |
   if (status === 'conflict' && conflicts === 'warn') return false;
   if (task === 'clean') return status === 'error';
   if (task === 'find') return status === 'not-found';
+  if (task === 'publish') return LINK_FAILS.has(status) || status === 'held';
   return LINK_FAILS.has(status);
 }
 
@@ -65,6 +66,7 @@ const DRY_VERBS: Partial<Record<AppStatus, string>> = {
   pruned: 'would prune',
   removed: 'would remove',
   collected: 'would collect',
+  published: 'would publish',
 };
 
 const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept', 'shadowed', 'held']);
@@ -78,7 +80,7 @@ function paint(color: keyof typeof ANSI | undefined, text: string, enabled: bool
   return `\u001b[${open}m${text}\u001b[${close}m`;
 }
 
-const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found', 'collected']);
+const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found', 'collected', 'published']);
 
 export function formatLines(report: Report, color = false): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
   const lines: Array<{ level: 'info' | 'warn' | 'error'; text: string }> = [];
@@ -101,7 +103,8 @@ const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copi
 function describeEntry(app: AppReport): string {
   const written = app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : '';
   const ignored = app.ignored ? `, ${app.ignored} ignored` : '';
-  const mode = app.mode ? ` (${app.mode}${written}${ignored})` : '';
+  // publish has no mode, but says what it uploaded.
+  const mode = app.mode ? ` (${app.mode}${written}${ignored})` : written && app.status === 'published' ? ` (${written.slice(2)})` : '';
   if (app.status === 'shadowed') return `${app.source ?? app.target} (not published)`;
   if (app.source && SHOWS_SOURCE.has(app.status)) {
     return `${app.target} -> ${app.source}${mode}${app.url ? ` at ${app.url}` : ''}`;
@@ -122,7 +125,7 @@ export function summaryLine(report: Report): string {
     ].filter(Boolean).join(', ');
     return `media:collect: ${prefix}${what} in ${report.collectRoot ?? report.mediaRoot}${build}${done ? ` (${done})` : ''}${held ? '; nothing written, manifest.json unchanged' : ''} (${report.ms} ms)`;
   }
-  return `media:${report.task}: ${prefix}${what} in ${report.collectRoot ?? report.mediaRoot} (${report.ms} ms)`;
+  return `media:${report.task}: ${prefix}${what} in ${report.destination ?? report.collectRoot ?? report.mediaRoot} (${report.ms} ms)`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -50,6 +50,26 @@ export interface AppMediaConfig {
   gzipLevel?: number;
   /** media:collect: also write a gulp-rev compatible rev-manifest.json (default false). */
   revManifest?: boolean;
+  /** media:publish: the bucket and prefix. Credentials come from the AWS SDK's chain, never from here. */
+  publish?: PublishConfig;
+}
+
+export interface PublishConfig {
+  bucket: string;
+  /** The folder in the bucket the tool owns objects in; "" for the whole bucket. */
+  prefix: string;
+  /** An S3-compatible store's endpoint (`https://<account>.r2.cloudflarestorage.com`, `http://127.0.0.1:9000`). */
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  /** Cache-Control of hashed names (`immutable`) and of plain names and the manifests (`mutable`). */
+  cacheControl?: { immutable?: string; mutable?: string };
+  /** Requests in flight at most (default 8). */
+  concurrency?: number;
+  /** Milliseconds a request may stall before it is abandoned and retried (default 30000). */
+  timeout?: number;
+  /** Files bigger than this many bytes are uploaded in parts (default 64 MiB). */
+  multipartThreshold?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -94,6 +114,8 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   strict?: boolean;
   /** verify: check the media:collect output in collectRoot instead of mediaRoot. */
   collect?: boolean;
+  /** verify: check the objects in the bucket (publish) instead of mediaRoot. */
+  published?: boolean;
   /** Only for tests: pretend to run on another platform (junction fallback). */
   platform?: NodeJS.Platform;
 }
@@ -158,7 +180,22 @@ export type CollectStatus =
   /** Nothing written, because another app has a conflict or an error: a build is never half written. */
   | 'held';
 
-export type AppStatus = LinkStatus | VerifyStatus | CleanStatus | FindStatus | CollectStatus;
+/** What media:publish did for each app (and for manifest.json). */
+export type PublishStatus =
+  /** Objects uploaded (or old ones deleted) and the app's part of the build is in the bucket. */
+  | 'published'
+  | 'up-to-date'
+  /** Every object of the app is from builds no longer kept, and was deleted. */
+  | 'pruned'
+  /** manifest.json: not uploaded, because an asset is not in place (pages keep the previous build). */
+  | 'held'
+  | 'conflict'
+  | 'error';
+
+/** What media:verify --published finds (besides `ok`, `missing`, `drift`, `error`). */
+export type PublishedVerifyStatus = 'wrong-headers';
+
+export type AppStatus = LinkStatus | VerifyStatus | CleanStatus | FindStatus | CollectStatus | PublishStatus | PublishedVerifyStatus;
 
 export interface AppReport {
   name: string;
@@ -197,4 +234,24 @@ export interface Report {
   /** collect: files written, and files of older builds removed. */
   written?: number;
   removed?: number;
+  /** publish, verify --published: where the objects go, `s3://bucket/prefix/`. */
+  destination?: string;
+  /** publish: what the run did in the bucket. */
+  publish?: PublishSummary;
+}
+
+export interface PublishSummary {
+  bucket: string;
+  prefix: string;
+  /** The build id (manifest.json's `build`). */
+  build: string;
+  uploaded: { files: number; bytes: number };
+  unchanged: number;
+  /** New keys found already holding the same bytes uploaded by app-media (a lost record): taken as they are. */
+  adopted: number;
+  deleted: number;
+  /** Objects of old builds changed in the bucket since app-media uploaded them: left alone, no longer its own. */
+  released: number;
+  /** Requests sent to the store, by kind. */
+  requests: Record<string, number>;
 }

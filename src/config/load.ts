@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { errors } from '../errors.js';
 import { CONFIG_FILES, configFields, defaults, PACKAGE_KEY, runOptionKeys } from '../options.js';
 import { nearest } from '../util/nearest.js';
-import type { AppEntry, AppMediaConfig, Mode, RunOptions } from '../types.js';
+import type { AppEntry, AppMediaConfig, Mode, PublishConfig, RunOptions } from '../types.js';
 import { readJsonFile } from './json.js';
 import { readConfigText } from './read.js';
 import { validateConfig } from './validate.js';
@@ -52,6 +52,8 @@ export interface ResolvedConfig {
   brotliLevel: number;
   gzipLevel: number;
   revManifest: boolean;
+  /** media:publish's bucket settings; undefined when not configured. */
+  publish: PublishConfig | undefined;
 }
 
 const CONFIG_KEYS = Object.keys(configFields);
@@ -144,6 +146,7 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
     brotliLevel: merged.brotliLevel ?? defaults.brotliLevel,
     gzipLevel: merged.gzipLevel ?? defaults.gzipLevel,
     revManifest: merged.revManifest ?? defaults.revManifest,
+    publish: merged.publish,
   };
 }
 

@@ -19,7 +19,7 @@ function fieldSchema(spec: FieldSpec): Schema {
       return { type: 'integer', ...(spec.min !== undefined ? { minimum: spec.min } : {}), ...(spec.max !== undefined ? { maximum: spec.max } : {}) };
     case 'schema':
     case 'string':
-      return { type: 'string' };
+      return { type: 'string', ...(spec.minLength !== undefined ? { minLength: spec.minLength } : {}) };
     case 'path':
       return PATH;
     case 'dirname':
@@ -32,17 +32,47 @@ function fieldSchema(spec: FieldSpec): Schema {
       return { type: 'array', items: { type: 'string' } };
     case 'apps':
       return { type: 'array', items: { $ref: '#/$defs/app' } };
+    case 'object':
+      return objectSchema(spec.fields ?? {});
+    case 'bucket':
+      return { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' };
+    case 'prefix':
+      // "" or "/"-separated plain segments, a trailing "/" allowed, none "." or ".." or starting ".app-media".
+      return { type: 'string', pattern: '^$|^(?!/)(?!.*(^|/)\\.{1,2}(/|$))(?!(.*/)?\\.app-media)[^\\\\\\u0000]*[^/\\\\\\u0000]/*$' };
+    case 'url':
+      return { type: 'string', pattern: '^https?://[^\\s/]+' };
+    case 'cacheControl':
+      return {
+        type: 'object',
+        properties: { immutable: { type: 'string', minLength: 1 }, mutable: { type: 'string', minLength: 1 } },
+        additionalProperties: false,
+      };
   }
 }
 
-
-export function configSchema(): Schema {
+/** The properties of a table's rows, each with its description and default. */
+function propertiesOf(fields: Readonly<Record<string, FieldSpec>>): Record<string, Schema> {
   const properties: Record<string, Schema> = {};
-  for (const [name, spec] of Object.entries(configFields) as Array<[string, FieldSpec]>) {
+  for (const [name, spec] of Object.entries(fields)) {
     const schema: Schema = { description: plain(spec.description), ...fieldSchema(spec) };
     if (spec.default !== undefined) schema['default'] = spec.default;
     properties[name] = schema;
   }
+  return properties;
+}
+
+function objectSchema(fields: Readonly<Record<string, FieldSpec>>): Schema {
+  return {
+    type: 'object',
+    properties: propertiesOf(fields),
+    required: Object.entries(fields).filter(([, spec]) => spec.required).map(([name]) => name),
+    additionalProperties: false,
+  };
+}
+
+
+export function configSchema(): Schema {
+  const properties = propertiesOf(configFields);
   const entryProperties: Record<(typeof appEntryFields)[number], Schema> = {
     path: { description: 'a folder, relative to this file', ...NON_BLANK },
     package: { description: 'an installed package, resolved from the project as Node would', ...NON_BLANK },

@@ -43,6 +43,7 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
     case 'schema':
     case 'string':
       if (typeof value !== 'string') throw errors.badValue(ctx.file, field, 'a string', value);
+      if (spec.minLength !== undefined && value.length < spec.minLength) throw errors.badValue(ctx.file, field, 'a non-empty string', value);
       return value;
     case 'path':
       if (typeof value !== 'string' || value.trim() === '') throw errors.badValue(ctx.file, field, 'a non-empty path string', value);
@@ -76,7 +77,64 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
     case 'apps':
       if (!Array.isArray(value)) throw errors.badValue(ctx.file, field, 'an array of app entries', value, asArrayHint(field, value));
       return value.map((entry, index) => checkAppEntry(entry, ctx, `${field}[${index}]`));
+    case 'object':
+      return checkObject(spec, value, ctx, field);
+    case 'bucket':
+      if (typeof value !== 'string' || !BUCKET.test(value)) throw errors.badValue(ctx.file, field, 'a bucket name (3-63 lowercase letters, digits, "." and "-")', value);
+      return value;
+    case 'prefix':
+      if (typeof value !== 'string' || !isPrefix(value)) {
+        throw errors.badValue(ctx.file, field, 'a folder path in the bucket such as "static" or "site/media" (no leading "/", no "." or ".." parts), or "" for the whole bucket', value);
+      }
+      // "static/" and "static" are the same folder.
+      return value.replace(/\/+$/, '');
+    case 'url':
+      if (typeof value !== 'string' || !/^https?:\/\/[^\s/]+/.test(value)) throw errors.badValue(ctx.file, field, 'an http:// or https:// URL', value);
+      return value;
+    case 'cacheControl':
+      if (!isRecord(value) || Object.entries(value).some(([name, text]) => (name !== 'immutable' && name !== 'mutable') || typeof text !== 'string' || text === '' || /[\r\n]/.test(text))) {
+        throw errors.badValue(ctx.file, field, 'an object { immutable?: "...", mutable?: "..." } of Cache-Control values', value);
+      }
+      return value;
   }
+}
+
+/**
+ * An object field (`publish`): its own fields from the table, each checked as a top-level one.
+ * A credential-looking key is refused without echoing its value: credentials come from the AWS chain only.
+ */
+function checkObject(spec: FieldSpec, value: unknown, ctx: ValidateContext, field: string): Record<string, unknown> {
+  const fields = spec.fields ?? {};
+  const names = Object.keys(fields);
+  if (!isRecord(value)) throw errors.badValue(ctx.file, field, `an object { ${names.map((name) => `${name}${fields[name]?.required ? '' : '?'}`).join(', ')} }`, value);
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    const sub = fields[key];
+    if (!sub || !Object.hasOwn(fields, key)) {
+      if (/key|secret|token|credential|password/i.test(key)) {
+        throw errors.badValue(ctx.file, `${field}.${key}`, 'no credentials in the config: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment', '(not shown)');
+      }
+      throw errors.unknownField(ctx.file, `${field}.${key}`, nearest(key, names));
+    }
+    if (raw === undefined) continue;
+    out[key] = checkField(sub, raw, ctx, `${field}.${key}`);
+  }
+  for (const name of names) {
+    if (fields[name]?.required && out[name] === undefined) {
+      throw errors.missingField(ctx.file, `${field}.${name}`, `"${name}": ${name === 'bucket' ? '"my-site-media"' : name === 'prefix' ? '"static"' : '...'}`);
+    }
+  }
+  return out;
+}
+
+/** An S3 bucket name: 3-63 of lowercase letters, digits, "." and "-". */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** A prefix: "" or "/"-separated plain segments (a trailing "/" is allowed and dropped); never one of the tool's own names. */
+function isPrefix(value: string): boolean {
+  const trimmed = value.replace(/\/+$/, '');
+  if (trimmed === '') return value === '';
+  return trimmed.split('/').every((segment) => isPlainSegment(segment) && !segment.startsWith('.app-media'));
 }
 
 /** What a shell would have made of `~/x` (`~user/x`: that user's home, as the usual /home/user). */
