@@ -83,7 +83,12 @@ export class AppMediaError extends Error {
 }
 
 export function isAppMediaError(value: unknown): value is AppMediaError {
-  return value instanceof AppMediaError;
+  if (value instanceof AppMediaError) return true;
+  // The same class from another copy of this module: the command's bundle loads media:publish
+  // from dist/publish/ (to keep the AWS SDK out of its start-up), whose errors.js is not the bundle's.
+  const other = value as Partial<AppMediaError> | null;
+  return value instanceof Error && other?.name === 'AppMediaError' && typeof other.code === 'string' && other.code.startsWith('APP_MEDIA_')
+    && typeof other.oneLine === 'function' && typeof other.hint === 'string';
 }
 
 const at = (file: string | undefined, field?: string): AppMediaErrorDetails => ({ file, field });

@@ -4,6 +4,7 @@ export { watch } from './watch.js';
 export { collect } from './collect/collect.js';
 export { createMediaUrl, type MediaAsset, type MediaUrl, type MediaUrlOptions } from './collect/media-url.js';
 export { compress, fingerprint, manifest, rewriteReferences, type AppMediaFileInfo, type CompressOptions, type FingerprintOptions, type ManifestOptions, type RewriteOptions } from './collect/transforms.js';
+export { publish } from './publish/index.js';
 export { defineConfig } from './config/define.js';
 export { configSchema } from './config/schema.js';
 export { mediaSrc, type MediaSrcOptions } from './media-src.js';
@@ -11,4 +12,5 @@ export { AppMediaError, isAppMediaError, type AppMediaErrorCode } from './errors
 export { mediaTasks, registerMediaTasks, TaskFailure, type GulpLike, type MediaTask, type MediaTasks, type RegisterOptions } from './gulp/tasks.js';
 export type {
   AppEntry, AppEntryObject, AppMediaConfig, AppReport, AppStatus, CleanStatus, CollectStatus, FindStatus, EntryMode, LinkStatus, Logger, Mode, Report, RunOptions, TaskName, VerifyStatus,
+  PublishConfig, PublishStatus, PublishSummary, PublishedVerifyStatus,
 } from './types.js';

@@ -190,6 +190,20 @@ export class Store {
     });
   }
 
+  /** An object's bytes (small ones only: the manifest, for verify --published), or undefined when absent. */
+  async getBytes(rel: string): Promise<Buffer | undefined> {
+    return this.retry('GET', rel, async () => {
+      this.requests.GET++;
+      try {
+        const answer = await this.client.send(new this.s3.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+        return Buffer.from(await answer.Body?.transformToByteArray() ?? []);
+      } catch (error) {
+        if ((error as SdkError).name === 'NoSuchKey') return undefined;
+        throw error;
+      }
+    });
+  }
+
   async head(rel: string): Promise<HeadResult | undefined> {
     return this.retry('HEAD', rel, async () => {
       this.requests.HEAD++;

@@ -11,6 +11,7 @@ import { applyPublish, type PublishOutcome, type PublishProgress } from './apply
 import { readCollected } from './collected.js';
 import { Store, type StoreSettings } from './client.js';
 import type { CacheControl } from './headers.js';
+import { uploadProgress } from './progress.js';
 import { publishSettings } from './settings.js';
 
 export interface PublishSettings {
@@ -27,6 +28,8 @@ export interface PublishRunOptions {
   logger?: Logger;
   verbose?: boolean;
   onProgress?: (progress: PublishProgress) => void;
+  /** Called when the uploads are over, before any line is logged (clears a progress line). */
+  beforeReport?: () => void;
 }
 
 export async function runPublish(settings: PublishSettings, options: PublishRunOptions = {}): Promise<Report> {
@@ -46,6 +49,7 @@ export async function runPublish(settings: PublishSettings, options: PublishRunO
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const report = publishReport(settings, display, store, outcome, options.dryRun ?? false, started);
+    options.beforeReport?.();
     logReport(report, options.logger, options.verbose ?? false);
     return report;
   } finally {
@@ -154,10 +158,18 @@ function publishReport(settings: PublishSettings, display: string, store: Store,
 export async function publish(options: RunOptions = {}): Promise<Report> {
   const config = await loadConfig(options);
   const settings = publishSettings(config);
-  return runPublish(settings, {
-    dryRun: options.dryRun ?? false,
-    verbose: options.verbose ?? false,
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  // A person watching a terminal sees the uploads go; --json, --silent and the quiet API do not.
+  const progress = options.logger && !options.onProgress ? uploadProgress() : undefined;
+  const onProgress = options.onProgress ?? progress?.onProgress;
+  try {
+    return await runPublish(settings, {
+      dryRun: options.dryRun ?? false,
+      verbose: options.verbose ?? false,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(progress ? { beforeReport: () => progress.stop() } : {}),
+    });
+  } finally {
+    progress?.stop();
+  }
 }

@@ -164,6 +164,31 @@ export async function bucketState(endpoint: string, bucket: string, prefix = '')
   return out;
 }
 
+/** The named objects (absent ones as undefined), read as bucketState reads them. */
+export async function objectsAt(endpoint: string, bucket: string, keys: string[]): Promise<Record<string, StoredObject | undefined>> {
+  const client = await testClient(endpoint);
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const out: Record<string, StoredObject | undefined> = {};
+  try {
+    for (const key of keys) {
+      try {
+        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const bytes = Buffer.from(await got.Body?.transformToByteArray() ?? []);
+        out[key] = {
+          sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, etag: got.ETag ?? '',
+          contentType: got.ContentType, cacheControl: got.CacheControl, contentEncoding: got.ContentEncoding, metadata: got.Metadata ?? {},
+        };
+      } catch (error) {
+        if ((error as Error).name !== 'NoSuchKey') throw error;
+        out[key] = undefined;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return out;
+}
+
 /** Puts objects as another tool would (no app-media metadata). */
 export async function putForeign(endpoint: string, bucket: string, objects: Record<string, string | Buffer>, metadata: Record<string, string> = {}): Promise<void> {
   const client = await testClient(endpoint);
@@ -325,4 +350,24 @@ export class FaultProxy {
 /** Where the publish tests' temporary collect outputs go. */
 export function collectRootIn(root: string): string {
   return path.join(root, 'build', 'media');
+}
+
+/**
+ * Runs a command to its end without blocking this process: the servers and the proxy
+ * answer from this process's event loop, so a spawnSync would wait for itself.
+ */
+export function runAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, output: `${stdout}${stderr}` });
+    });
+  });
 }

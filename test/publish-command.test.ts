@@ -1,0 +1,234 @@
+/**
+ * media:publish as a user runs it: the `app-media publish` command (and gulp's
+ * media:publish) in real child processes against s3rver and moto_server on
+ * 127.0.0.1 (moto skipped, and said so, where absent), killed with SIGKILL at
+ * several moments and run again; `verify --published`; --json, --dry-run, exit
+ * codes; credentials from the environment only and never printed.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { verify } from '../src/index.js';
+import { publish } from '../src/publish/index.js';
+import { writeCollected } from './support/collect-fixture.js';
+import {
+  bucketState, FaultProxy, motoCommand, putForeign, startMoto, startS3rver, objectsAt, runAsync, testClient, TEST_CREDENTIALS, useTestCredentials, type ObjectStore, type StoredObject,
+} from './support/object-stores.js';
+import { APP_MEDIA_BIN, GULP_BIN, jsonReport, makeProject, removeTempDirs } from './support/project.js';
+
+/** The `app-media` command and the gulp CLI, run without blocking (the servers answer from this process). */
+const appMedia = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runAsync([APP_MEDIA_BIN, ...args], cwd, env);
+const gulp = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runAsync([GULP_BIN, '--no-color', ...args], cwd, env);
+
+useTestCredentials();
+
+/** Three apps, enough objects (about 70 with originals and variants) for a kill to land mid-run. */
+function sources(version: number): Record<string, string | Buffer> {
+  const out: Record<string, string | Buffer> = {};
+  for (const app of ['blog', 'shop', 'news']) {
+    for (let index = 0; index < 6; index++) out[`${app}/css/part${index}.css`] = `.${app}-${index} { order: ${index}; }\n/* ${version} */\n`.repeat(12);
+    out[`${app}/img/logo.png`] = Buffer.alloc(2000 + version, version);
+  }
+  return out;
+}
+
+const FOREIGN: Record<string, string> = {
+  'static/notes.txt': 'not ours\n',
+  'static/blog/css/part0.0000000000.css': 'hashed-looking, not ours\n',
+  'static-old/blog/css/part0.css': 'beside the prefix\n',
+  'static.json': '{}\n',
+};
+
+const moto = motoCommand();
+const SERVERS = [
+  { name: 's3rver', start: startS3rver },
+  { name: 'moto', start: moto ? () => startMoto(moto) : undefined },
+] as const;
+
+let buckets = 0;
+
+for (const server of SERVERS) {
+  describe(`app-media publish against ${server.name}: the command, kill -9, verify --published`, function () {
+    let store: ObjectStore | undefined;
+    const proxies: FaultProxy[] = [];
+    before(async function () {
+      if (!server.start) {
+        console.log('      moto_server is not installed here (pip install "moto[server]"): the moto half of this suite is SKIPPED');
+        this.skip();
+      }
+      store = await server.start();
+    });
+    after(async () => {
+      await store?.stop();
+      removeTempDirs();
+    });
+    afterEach(async () => {
+      for (const proxy of proxies.splice(0)) await proxy.stop();
+    });
+
+    async function project(keep = 0, gulpToo = false) {
+      const s = store as ObjectStore;
+      const bucket = `cmd-${++buckets}`;
+      await s.createBucket(bucket);
+      const proxy = await new FaultProxy(s.port, bucket).start();
+      proxies.push(proxy);
+      const root = makeProject({ apps: [], gulp: gulpToo, config: {
+        mediaRoot: 'public/media', collectRoot: 'build/media', keep,
+        publish: { bucket, prefix: 'static', endpoint: proxy.endpoint, forcePathStyle: true },
+      } });
+      const collectRoot = path.join(root, 'build', 'media');
+      return { root, collectRoot, bucket, proxy, endpoint: s.endpoint, state: () => bucketState(s.endpoint, bucket) };
+    }
+
+    it('killed with SIGKILL at five moments (intent written, mid-assets, manifest sent, record written, mid-deletes), a re-run converges without uploading again what was already there', async () => {
+      const moments: Array<{ name: string; after: (puts: string[], deletes: number) => boolean }> = [
+        { name: 'right after the intent', after: (puts) => puts.length >= 1 },
+        { name: 'mid-assets', after: (puts) => puts.length >= 25 },
+        { name: 'manifest sent', after: (puts) => puts.includes('static/manifest.json') },
+        { name: 'record written', after: (puts) => puts.filter((key) => key.endsWith('.app-media-publish.json')).length >= 2 },
+        { name: 'mid-deletes', after: (_puts, deletes) => deletes >= 3 },
+      ];
+      // What a run without a kill leaves: the reference.
+      const reference = await project();
+      await putForeign(reference.endpoint, reference.bucket, FOREIGN);
+      writeCollected(reference.collectRoot, sources(1), { keep: 0 });
+      await publish({ cwd: reference.root });
+      writeCollected(reference.collectRoot, sources(2), { keep: 0 });
+      await publish({ cwd: reference.root });
+      const referenceState = await reference.state();
+      const expected = withoutRecord(referenceState);
+
+      for (const moment of moments) {
+        const p = await project();
+        await putForeign(p.endpoint, p.bucket, FOREIGN);
+        writeCollected(p.collectRoot, sources(1), { keep: 0 });
+        await publish({ cwd: p.root });
+        const foreignBefore = await objectsAt(p.endpoint, p.bucket, Object.keys(FOREIGN));
+        writeCollected(p.collectRoot, sources(2), { keep: 0 });
+        p.proxy.clear();
+        // Every write waits a little at the proxy, so the kill lands while requests are in flight.
+        p.proxy.inject({ kind: 'stall', ms: 15, times: 1000, when: (request) => request.method === 'PUT' || request.method === 'DELETE' });
+        const child = spawn(process.execPath, [APP_MEDIA_BIN, 'publish'], { cwd: p.root, stdio: 'ignore', env: { ...process.env, ...TEST_CREDENTIALS } });
+        const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+        const killedAt = await new Promise<string>((resolve) => {
+          const poll = setInterval(() => {
+            const puts = p.proxy.seen.filter((request) => request.method === 'PUT').map((request) => request.key);
+            const deletes = p.proxy.seen.filter((request) => request.method === 'DELETE').length;
+            if (moment.after(puts, deletes) || child.exitCode !== null) {
+              clearInterval(poll);
+              child.kill('SIGKILL');
+              resolve(`${puts.length} PUTs, ${deletes} DELETEs seen`);
+            }
+          }, 2);
+        });
+        expect(await exited, `${moment.name}: killed mid-run (${killedAt})`).to.equal('SIGKILL');
+        await new Promise((resolve) => setTimeout(resolve, 50)); // what was in flight at the kill reaches the server
+        // Uploads the server answered before the kill: a re-run must not upload them again.
+        const done = new Set(p.proxy.seen.filter((request) => request.method === 'PUT' && request.status === 200 && !request.key.endsWith('.app-media-publish.json')).map((request) => request.key));
+        p.proxy.clear();
+        const rerun = await publish({ cwd: p.root });
+        expect(rerun.failed, `${moment.name}: ${JSON.stringify(rerun.apps)}`).to.equal(false);
+        const again = p.proxy.seen.filter((request) => request.method === 'PUT' && done.has(request.key)).map((request) => request.key);
+        expect(again, `${moment.name}: uploaded again though already there (${done.size} were)`).to.deep.equal([]);
+        const after = await p.state();
+        expect(withoutRecord(after), `${moment.name}: the bucket ends as a run without a kill leaves it`).to.deep.equal(expected);
+        expect(pick(after, Object.keys(FOREIGN)), `${moment.name}: foreign keys unchanged`).to.deep.equal(foreignBefore);
+        p.proxy.clear();
+        await publish({ cwd: p.root });
+        expect(p.proxy.counts(), `${moment.name}: then nothing left to do`).to.deep.equal({ GET: 1 });
+      }
+    });
+
+    it('--json prints the report; --dry-run writes nothing; a conflict exits 1 with the key and a hint on stderr', async () => {
+      const p = await project();
+      const collected = writeCollected(p.collectRoot, sources(1));
+      const dry = await appMedia(p.root, ['publish', '--dry-run']);
+      expect(dry.status, dry.output).to.equal(0);
+      expect(dry.stdout).to.match(/^would publish\s+blog\s+s3:\/\/cmd-\d+\/static\/blog\/ \(\d+ files, [\d.]+ KiB\)$/m);
+      expect(dry.stdout).to.match(/^media:publish: dry run, nothing written: 4 would publish in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)$/m);
+      expect(p.proxy.seen.filter((request) => request.method === 'PUT')).to.deep.equal([]);
+      const json = await appMedia(p.root, ['publish', '--json']);
+      expect(json.status, json.output).to.equal(0);
+      const report = jsonReport(json);
+      expect(report['task']).to.equal('publish');
+      expect(report['destination']).to.match(/^s3:\/\/cmd-\d+\/static\/$/);
+      expect((report['publish'] as { uploaded: { files: number } }).uploaded.files).to.equal(collected.files.length + 1);
+
+      writeCollected(p.collectRoot, { ...sources(1), 'blog/css/new.css': '.new {}\n' });
+      await putForeign(p.endpoint, p.bucket, { 'static/blog/css/new.css': 'theirs' });
+      const conflict = await appMedia(p.root, ['publish']);
+      expect(conflict.status).to.equal(1);
+      expect(conflict.stderr).to.match(/^conflict\s+blog\s+s3:\/\/cmd-\d+\/static\/blog\/( \(.*\))?$/m);
+      expect(conflict.stderr).to.contain('blog/css/new.css: an object app-media did not upload is at this key');
+      expect(conflict.stderr).to.match(/hint: app-media never overwrites an object it did not upload/);
+      expect(conflict.stderr).to.match(/^held\s+manifest\.json/m);
+    });
+
+    it('verify --published: ok after a publish; a missing object, one replaced by hand and one with wrong headers each fail it', async () => {
+      const p = await project(2);
+      const collected = writeCollected(p.collectRoot, sources(1));
+      await publish({ cwd: p.root });
+      const ok = await appMedia(p.root, ['verify', '--published']);
+      expect(ok.status, ok.output).to.equal(0);
+      expect(ok.stdout).to.match(/^media:verify: 4 ok in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)$/m);
+
+      const client = await testClient(p.endpoint);
+      const { DeleteObjectCommand, PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+      const hashed = (name: string): string => `static/${collected.hashed[name] as string}`;
+      await client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: `${hashed('blog/css/part1.css')}.br` }));
+      await client.send(new PutObjectCommand({ Bucket: p.bucket, Key: hashed('shop/img/logo.png'), Body: Buffer.alloc(2001, 9) }));
+      const same = await client.send(new GetObjectCommand({ Bucket: p.bucket, Key: hashed('news/css/part2.css') }));
+      const bytes = Buffer.from(await same.Body?.transformToByteArray() ?? []);
+      await client.send(new PutObjectCommand({ Bucket: p.bucket, Key: hashed('news/css/part2.css'), Body: bytes, ContentType: 'text/plain', CacheControl: 'public, max-age=31536000, immutable', Metadata: same.Metadata ?? {} }));
+      client.destroy();
+
+      const report = await verify({ cwd: p.root, published: true });
+      const status = Object.fromEntries(report.apps.map((app) => [app.name, app.status]));
+      expect(status).to.deep.equal({ blog: 'missing', 'manifest.json': 'ok', news: 'wrong-headers', shop: 'drift' });
+      expect(report.failed).to.equal(true);
+      const shown = await appMedia(p.root, ['verify', '--published']);
+      expect(shown.status).to.equal(1);
+      expect(shown.stderr).to.contain(`${collected.hashed['blog/css/part1.css'] as string}.br: not in the bucket`);
+      expect(shown.stderr).to.contain('Content-Type "text/plain", not "text/css; charset=utf-8"');
+    });
+
+    if (server.name === 's3rver') {
+      it('refused credentials are APP_MEDIA_PUBLISH_CREDENTIALS, and no key or secret is printed, also with --verbose and --json', async () => {
+        const p = await project();
+        writeCollected(p.collectRoot, sources(1));
+        const secret = 'sEcReT+do-not-print-0123456789abcdef';
+        const wrong = { AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY0000TEST', AWS_SECRET_ACCESS_KEY: secret };
+        for (const args of [['publish'], ['publish', '--verbose'], ['publish', '--json']]) {
+          const run = await appMedia(p.root, args, wrong);
+          expect(run.status, run.output).to.equal(1);
+          expect(run.output).to.contain('APP_MEDIA_PUBLISH_CREDENTIALS');
+          expect(run.output).to.not.contain(secret);
+          expect(run.output).to.not.contain('AKIAWRONGKEY0000TEST');
+        }
+        const none = await appMedia(p.root, ['publish'], { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' });
+        expect(none.status, none.output).to.equal(1);
+        expect(none.stderr).to.match(/^APP_MEDIA_PUBLISH_CREDENTIALS: .*no credentials found/m);
+        expect(p.proxy.seen.filter((request) => request.method === 'PUT')).to.deep.equal([]);
+      });
+
+      it('gulp media:publish runs the same task (lines and exit status)', async () => {
+        const p = await project(2, true);
+        writeCollected(p.collectRoot, sources(1));
+        const run = await gulp(p.root, ['media:publish'], TEST_CREDENTIALS);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.stdout).to.match(/media:publish: 4 published in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)/);
+        const again = await gulp(p.root, ['media:publish', '--dry-run'], TEST_CREDENTIALS);
+        expect(again.stdout).to.match(/media:publish: dry run, nothing written: 4 up-to-date in s3:\/\/cmd-\d+\/static\//);
+      });
+    }
+  });
+}
+
+function withoutRecord(objects: Map<string, StoredObject>): Record<string, { sha256: string; contentType: string | undefined; cacheControl: string | undefined; contentEncoding: string | undefined }> {
+  return Object.fromEntries([...objects].filter(([key]) => !key.endsWith('.app-media-publish.json')).sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, object]) => [key, { sha256: object.sha256, contentType: object.contentType, cacheControl: object.cacheControl, contentEncoding: object.contentEncoding }]));
+}
+
+function pick(objects: Map<string, StoredObject>, keys: string[]): Record<string, StoredObject | undefined> {
+  return Object.fromEntries(keys.map((key) => [key, objects.get(key)]));
+}
