@@ -1,0 +1,154 @@
+/**
+ * media:publish without a server: the reader of collectRoot refuses every
+ * off-contract file before a path is joined or a key built (hostile inputs), the
+ * record check refuses forged records whole, and the planner uploads only what
+ * changed, manifests last, and deletes only recorded objects of builds no longer kept.
+ */
+import { expect } from 'chai';
+import { readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { isAppMediaError } from '../src/errors.js';
+import { readCollected } from '../src/publish/collected.js';
+import { DEFAULT_CACHE_CONTROL } from '../src/publish/headers.js';
+import { planPublish } from '../src/publish/plan.js';
+import { checkRecord, emptyRecord, serializeRecord, type RemoteRecord } from '../src/publish/remote-record.js';
+import { writeCollected } from './support/collect-fixture.js';
+import { removeTempDirs, tempDir } from './support/project.js';
+
+after(removeTempDirs);
+
+const SOURCES = { 'blog/css/site.css': 'body { color: red; }\n'.repeat(20), 'blog/img/a.png': 'png' };
+
+function collectRoot(): string {
+  const root = path.join(tempDir('collected'), 'build');
+  writeCollected(root, SOURCES);
+  return root;
+}
+
+async function refusal(root: string): Promise<string> {
+  const error = await readCollected(root, 'build').then(() => undefined, (caught: unknown) => caught);
+  expect(isAppMediaError(error), String(error)).to.equal(true);
+  return isAppMediaError(error) ? `${error.code} ${error.field ?? ''}` : '';
+}
+
+function editJson(file: string, edit: (value: Record<string, any>) => void): void {
+  const value = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+  edit(value);
+  writeFileSync(file, JSON.stringify(value));
+}
+
+describe('media:publish: the reader of collectRoot (untrusted input)', () => {
+  it('reads the contract\'s files: the newest build, its files with sha256 and size, the manifest entries', async () => {
+    const root = collectRoot();
+    const build = await readCollected(root, 'build');
+    expect(build.files.map((file) => file.rel)).to.include.members(['blog/css/site.css', 'blog/css/site.css.br', 'blog/img/a.png']);
+    expect(build.manifest.entries.map((entry) => entry.name)).to.deep.equal(['blog/css/site.css', 'blog/img/a.png']);
+    expect(build.files.find((file) => file.rel.endsWith('.css.gz'))?.encoding).to.equal('gzip');
+  });
+
+  const hostile: Array<[string, (root: string) => void, RegExp]> = [
+    ['a records path with ".."', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['files']['../../etc/passwd'] = { size: 1, mtimeMs: 1, sha256: 'a'.repeat(64), immutable: true };
+    }), /APP_MEDIA_BAD_COLLECT_OUTPUT files\["..\/..\/etc\/passwd"\]/],
+    ['an absolute records path', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['files']['/etc/passwd'] = { size: 1, mtimeMs: 1, sha256: 'a'.repeat(64), immutable: true };
+    }), /BAD_COLLECT_OUTPUT files\["\/etc\/passwd"\]/],
+    ['a backslash in a path', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['builds'][0]['files'].push('blog\\..\\x');
+    }), /BAD_COLLECT_OUTPUT builds\[0\]\.files/],
+    ['an uppercase sha256', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['files']['blog/img/a.png']['sha256'] = 'A'.repeat(64);
+    }), /sha256/],
+    ['a negative size', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['files']['blog/img/a.png']['size'] = -1;
+    }), /size/],
+    ['records of another tool', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['tool'] = 'other';
+    }), /BAD_COLLECT_OUTPUT tool/],
+    ['a manifest of another build', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+      manifest['build'] = '0000000000000000';
+    }), /BAD_COLLECT_OUTPUT build/],
+    ['a manifest path outside the build', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+      manifest['files']['blog/img/a.png']['path'] = 'blog/img/other.png';
+    }), /\.path/],
+    ['a manifest path with ".."', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+      manifest['files']['blog/img/a.png']['path'] = '../a.png';
+    }), /\.path/],
+    ['records that are a symbolic link', (root) => {
+      const records = path.join(root, '.app-media-collect.json');
+      writeFileSync(`${records}.real`, readFileSync(records));
+      unlinkSync(records);
+      symlinkSync(`${records}.real`, records);
+    }, /BAD_COLLECT_OUTPUT/],
+    ['malformed JSON', (root) => writeFileSync(path.join(root, 'manifest.json'), '{"version": 1,'), /BAD_COLLECT_OUTPUT/],
+  ];
+  for (const [name, spoil, expected] of hostile) {
+    it(`refuses ${name} whole, with a coded error naming the field`, async () => {
+      const root = collectRoot();
+      spoil(root);
+      expect(await refusal(root)).to.match(expected);
+    });
+  }
+
+  it('no collect output is APP_MEDIA_NOTHING_COLLECTED', async () => {
+    const error = await readCollected(tempDir('empty'), 'build').then(() => undefined, (caught: unknown) => caught);
+    expect(isAppMediaError(error) && error.code).to.equal('APP_MEDIA_NOTHING_COLLECTED');
+  });
+});
+
+describe('media:publish: the record in the bucket (untrusted input)', () => {
+  const valid = (): RemoteRecord => ({ objects: { 'blog/a.css': { sha256: 'a'.repeat(64), size: 3, etag: '"e"' } }, builds: [{ id: '0123456789abcdef', at: 't', keys: ['blog/a.css'] }] });
+  it('reads back what it writes', () => {
+    const checked = checkRecord(serializeRecord(valid()));
+    expect(checked).to.deep.equal({ ok: true, record: valid() });
+  });
+  for (const [name, edit] of [
+    ['a key with ".."', (record: any) => { record.objects['../x'] = record.objects['blog/a.css']; }],
+    ['an absolute key', (record: any) => { record.builds[0].keys.push('/etc/x'); }],
+    ['the record\'s own name', (record: any) => { record.builds[0].keys.push('.app-media-publish.json'); }],
+    ['a build naming manifest.json', (record: any) => { record.builds[0].keys.push('manifest.json'); }],
+    ['another tool', (record: any) => { record.tool = 'x'; }],
+    ['a bad ETag', (record: any) => { record.objects['blog/a.css'].etag = 'a\nb'; }],
+  ] as const) {
+    it(`refuses ${name}`, () => {
+      const raw = JSON.parse(serializeRecord(valid())) as Record<string, unknown>;
+      edit(raw);
+      expect(checkRecord(JSON.stringify(raw)).ok).to.equal(false);
+    });
+  }
+});
+
+describe('media:publish: the plan (pure)', () => {
+  it('uploads only changed files, hashed names first, manifests last; deletes only recorded objects of builds past keep', async () => {
+    const root = path.join(tempDir('plan'), 'build');
+    writeCollected(root, SOURCES);
+    const first = await readCollected(root, 'build');
+    const plan1 = planPublish({ collected: first, record: emptyRecord(), keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: 't1' });
+    expect(plan1.assets.length).to.equal(first.files.length);
+    expect(plan1.documents.map((upload) => upload.rel)).to.deep.equal(['manifest.json']);
+    const immutable = plan1.assets.map((upload) => upload.headers.cacheControl === DEFAULT_CACHE_CONTROL.immutable);
+    expect(immutable.indexOf(false), 'plain names after every hashed one').to.equal(immutable.lastIndexOf(true) + 1);
+    expect(plan1.deletes).to.deep.equal([]);
+
+    // As if published: every object recorded.
+    const record: RemoteRecord = { objects: {}, builds: plan1.builds };
+    for (const upload of [...plan1.assets, ...plan1.documents]) record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}"` };
+    const again = planPublish({ collected: first, record, keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: 't2' });
+    expect(again.writes, 'no change, nothing to write').to.equal(false);
+
+    const builds = [first.id];
+    for (const version of [2, 3]) {
+      writeCollected(root, { ...SOURCES, 'blog/css/site.css': `v${version}` });
+      const next = await readCollected(root, 'build');
+      const plan = planPublish({ collected: next, record, keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: `t${version}` });
+      expect(plan.assets.map((upload) => upload.rel).sort()).to.deep.equal(next.files.filter((file) => file.rel.includes('site')).map((file) => file.rel).sort());
+      if (version === 2) expect(plan.deletes).to.deep.equal([]);
+      else expect(plan.deletes.map((item) => item.rel).sort(), 'build 1\'s own files, not the ones build 2 shares').to.deep.equal(first.files.filter((file) => file.rel.includes('site.') && file.rel !== 'blog/css/site.css').map((file) => file.rel).sort());
+      for (const upload of [...plan.assets, ...plan.documents]) record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}${version}"` };
+      for (const item of plan.deletes) delete record.objects[item.rel];
+      record.builds = plan.builds;
+      builds.unshift(next.id);
+      expect(record.builds.map((build) => build.id)).to.deep.equal(builds.slice(0, 2));
+    }
+  });
+});
