@@ -290,6 +290,23 @@ for (const server of SERVERS) {
       expect(p.proxy.counts(), 'then a re-run has nothing to do').to.deep.equal({ GET: 1 });
     });
 
+    it('a file over multipartThreshold goes up in parts (lib-storage), streamed; its bytes and headers arrive whole', async () => {
+      const big = Buffer.alloc(11 * 1024 * 1024);
+      for (let index = 0; index < big.length; index += 4096) big.writeUInt32LE(index, index);
+      const p = await project({ sources: { 'blog/video/intro.mp4': big, 'blog/css/site.css': SITE_CSS }, publish: { multipartThreshold: 5 * 1024 * 1024 } });
+      const report = await p.run();
+      expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+      const key = `static/${p.collected.hashed['blog/video/intro.mp4'] as string}`;
+      const object = (await p.state()).get(key) as StoredObject;
+      expect(object.sha256).to.equal(sha256(big));
+      expect(object.contentType).to.equal('video/mp4');
+      expect(object.cacheControl).to.equal('public, max-age=31536000, immutable');
+      expect(p.proxy.seen.some((request) => request.method === 'POST' && request.key === key && request.query.includes('uploads')), 'a multipart upload').to.equal(true);
+      p.proxy.clear();
+      await p.run();
+      expect(p.proxy.counts()).to.deep.equal({ GET: 1 });
+    });
+
     it('a missing bucket, refused credentials and access denied are coded errors that name no credential', async () => {
       const p = await project();
       const missing = await publish({ cwd: p.root, publish: { bucket: 'no-such-bucket', prefix: 'static', endpoint: p.proxy.endpoint, forcePathStyle: true } })
