@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR]`
+ * `npm run bench [-- --size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--publish with|only|no]`
  *
  * Generates (or reuses) a deterministic project per size in a cache folder
  * outside the repository, times the programmatic API against bare node:fs
@@ -19,6 +19,7 @@ import { mergeResults, sizeSection, type SizeResult } from './report.js';
 import { peakRssMiB, Rows } from './rows.js';
 import { copyRss, runWholeProcess, type WholeContext } from './whole-process.js';
 import { detectCollectPeers, runCollect } from './collect.js';
+import { publishSection, runPublishBench } from './publish.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RESULTS = path.join(REPO, 'bench', 'results.md');
@@ -32,6 +33,8 @@ interface Args {
   repeats: number | undefined;
   seed: number;
   cache: string;
+  /** media:publish's rows (issue 28): after the others, alone, or not at all. */
+  publish: 'with' | 'only' | 'no';
 }
 
 /** V8 flag for the memory comparison: the young generation's semi-spaces held at 1 MiB. */
@@ -48,10 +51,11 @@ function readArgs(argv: readonly string[]): Args {
       help: { type: 'boolean', default: false },
       collect: { type: 'boolean', default: false },
       only: { type: 'string' },
+      publish: { type: 'string', default: 'with' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--collect] [--only collect]');
+    console.log('usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--collect] [--only collect] [--publish with|only|no]');
     process.exit(0);
   }
   const size = values.size;
@@ -63,7 +67,9 @@ function readArgs(argv: readonly string[]): Args {
   const cache = path.resolve(values.cache);
   const rel = path.relative(REPO, cache);
   if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new Error(`--cache ${cache} is inside the repository: generated projects never go there`);
-  return { sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName], repeats, seed, cache, collect: values.collect || values.only === 'collect', only: values.only };
+  const publish = values.publish;
+  if (publish !== 'with' && publish !== 'only' && publish !== 'no') throw new Error(`--publish must be with, only or no, not "${publish}"`);
+  return { sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName], repeats, seed, cache, collect: values.collect || values.only === 'collect', only: values.only, publish };
 }
 
 function log(line: string): void {
@@ -94,6 +100,10 @@ async function main(): Promise<void> {
     const repeats = args.repeats ?? spec.repeats;
     const project = generateProject(spec, args.seed, args.cache, REPO, log);
     log(`${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`);
+    if (args.publish === 'only') {
+      await publishRows(project, sizeName, args.repeats ?? 1, tools, log);
+      continue;
+    }
 
     // media:collect (issue 27) is measured on the sizes its targets are set for, or with --collect on any.
     const collectRows = args.collect || sizeName === 'medium' || sizeName === 'huge-files'
@@ -138,7 +148,24 @@ async function main(): Promise<void> {
     console.log(`\n${section}\n`);
     mergeResults(RESULTS, sizeName, section);
     log(`${sizeName} done in ${(result.totalMs / 1000).toFixed(1)} s; ${path.relative(REPO, RESULTS)} updated`);
+    if (args.publish === 'with') await publishRows(project, sizeName, args.repeats ?? 1, tools, log);
   }
+}
+
+/** media:publish's rows, in a section of their own (`publish-<size>`), so a size's other rows stay. */
+async function publishRows(project: Awaited<ReturnType<typeof generateProject>>, sizeName: SizeName, repeats: number, tools: ReturnType<typeof detectTools>, log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  const load = os.loadavg()[0] ?? 0;
+  const bench = await runPublishBench(project, repeats, tools, log);
+  const section = [
+    `## publish, ${sizeName}`,
+    '',
+    `${new Date().toISOString()}; ${os.cpus().length} cores; Node ${process.version}; load ${load.toFixed(2)} → ${(os.loadavg()[0] ?? 0).toFixed(2)}; ${repeats} repeat(s); ${((performance.now() - started) / 1000).toFixed(0)} s in all.`,
+    '',
+    publishSection(bench, sizeName),
+  ].join('\n');
+  console.log(`\n${section}\n`);
+  mergeResults(RESULTS, `publish-${sizeName}` as SizeName, section);
 }
 
 main().catch((error: unknown) => {

@@ -286,7 +286,8 @@ export class FaultProxy {
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
     const url = new URL(request.url ?? '/', 'http://proxy');
     const parts = url.pathname.split('/').slice(1);
-    const key = parts[0] === this.bucket ? decodeURIComponent(parts.slice(1).join('/')) : '';
+    // Path-style: /<bucket>/<key>. A proxy made for no bucket in particular ('') takes any.
+    const key = parts[0] === this.bucket || (this.bucket === '' && parts[0] !== '') ? decodeURIComponent(parts.slice(1).join('/')) : '';
     const seen: SeenRequest = { method: request.method ?? 'GET', key, query: url.search, headers: request.headers };
     this.seen.push(seen);
     const fault = this.faults.find((candidate) => candidate.left > 0 && candidate.when(seen));
