@@ -90,7 +90,9 @@ export async function verifyPublished(options: RunOptions = {}): Promise<Report>
     files: 0,
     bytes: 0,
     reason: app.notes.length > 0 ? [...app.notes.slice(0, 5), ...(app.notes.length > 5 ? [`and ${app.notes.length - 5} more`] : [])].join('\n             ') : null,
-    hint: app.status === 'ok' ? null : app.status === 'wrong-headers' ? 'run media:publish after deleting those objects by hand, or set their headers in the bucket' : 'run media:publish (it uploads what is missing only after its record is fixed: delete the publish record\'s stale entry or the object by hand)',
+    hint: app.status === 'ok' ? null : app.status === 'wrong-headers'
+      ? 'set those headers in the bucket, or delete those objects by hand and follow the next hint'
+      : `to upload them again, delete ${store.url(RECORD_NAME)} and run media:publish: the objects it uploaded are recognised by their sha256 metadata and kept, missing ones are uploaded (objects of older builds are then no longer pruned)`,
   }));
   const report = buildReport({ task: 'verify', dryRun: false, projectRoot: config.projectRoot, mediaRoot: settings.collectRoot, started, warnings, apps: reports });
   report.destination = store.url();
