@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCollected } from '../test/support/collect-fixture.js';
@@ -71,9 +72,17 @@ async function startServer(folder: string): Promise<Server> {
   return { ...info, stop: () => child.kill('SIGTERM') };
 }
 
+/** The proxy's counts (a fresh connection each time: a kept-alive one may be closed by the server during a long run). */
 async function control(server: Server, clear = false): Promise<Record<string, number>> {
-  const answer = await fetch(`${server.control}/`, { method: clear ? 'POST' : 'GET' });
-  return await answer.json() as Record<string, number>;
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${server.control}/`, { method: clear ? 'POST' : 'GET', agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
+      response.on('end', () => resolve(JSON.parse(body) as Record<string, number>));
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 async function createBucket(endpoint: string, bucket: string): Promise<void> {

@@ -211,6 +211,21 @@ for (const server of SERVERS) {
         expect(p.proxy.seen.filter((request) => request.method === 'PUT')).to.deep.equal([]);
       });
 
+      it('progress: a line on a terminal (rewritten in place, cleared before the summary), none when piped', async () => {
+        const p = await project();
+        writeCollected(p.collectRoot, sources(1));
+        // Slow enough for the line to show (it waits a second before drawing).
+        p.proxy.inject({ kind: 'stall', ms: 60, times: 1000, when: (request) => request.method === 'PUT' });
+        const piped = await appMedia(p.root, ['publish', '--dry-run']);
+        expect(piped.output).to.not.contain('\r');
+        // `script` gives the command a terminal; its whole screen output comes back on stdout.
+        const onTerminal = await runAsync(['-e', `require('child_process').execFileSync('script', ['-qec', ${JSON.stringify(`${process.execPath} ${APP_MEDIA_BIN} publish`)}, '/dev/null'], { stdio: 'inherit' })`], p.root, TEST_CREDENTIALS);
+        expect(onTerminal.status, onTerminal.output).to.equal(0);
+        expect(onTerminal.stdout).to.match(/\r\u001b\[Kmedia:publish: \d+\/\d+ objects, /);
+        expect(onTerminal.stdout).to.match(/\r\u001b\[K(\r\n)?published\s+blog/);
+        expect(onTerminal.stdout).to.match(/media:publish: 4 published in s3:/);
+      });
+
       it('gulp media:publish runs the same task (lines and exit status)', async () => {
         const p = await project(2, true);
         writeCollected(p.collectRoot, sources(1));
