@@ -352,7 +352,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       const run = gulpIn(project, ['--gulpfile', 'other.mjs', '--tasks']);
       expect(run.status, run.output).to.equal(0);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:collect', 'assets:find', 'assets:link', 'assets:verify', 'assets:watch']);
+      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:collect', 'assets:find', 'assets:link', 'assets:publish', 'assets:verify', 'assets:watch']);
       for (const task of Object.values(tasks)) expect(task.description).to.have.length.greaterThan(10);
       expect(tasks['assets:link']!.description).to.match(/^Expose every app/);
       expect(tasks['assets:link']!.flags).to.include('--dry-run');

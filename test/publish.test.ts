@@ -307,6 +307,16 @@ for (const server of SERVERS) {
       expect(p.proxy.counts()).to.deep.equal({ GET: 1 });
     });
 
+    it('credentials without s3:ListBucket: the new keys are checked with a HEAD each instead, and the publish goes through', async () => {
+      const p = await project();
+      p.proxy.inject({ kind: 'deny', times: 100, when: (request) => request.method === 'GET' && request.key === '' });
+      const report = await p.run();
+      expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+      expect(p.proxy.armed(), 'the listing was tried, and refused, once').to.equal(99);
+      expect(p.proxy.counts()['HEAD']).to.equal(p.collected.files.length + 1);
+      expect((await p.state()).has('static/manifest.json')).to.equal(true);
+    });
+
     it('a missing bucket, refused credentials and access denied are coded errors that name no credential', async () => {
       const p = await project();
       const missing = await publish({ cwd: p.root, publish: { bucket: 'no-such-bucket', prefix: 'static', endpoint: p.proxy.endpoint, forcePathStyle: true } })

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import pMap from 'p-map';
-import { AppMediaError, errors } from '../errors.js';
+import { AppMediaError, errors, isAppMediaError } from '../errors.js';
 import { openCollected, type CollectedBuild } from './collected.js';
 import { PreconditionFailed, type HeadResult, type Store } from './client.js';
 import type { CacheControl } from './headers.js';
@@ -297,7 +297,14 @@ async function existing(store: Store, rels: string[]): Promise<Map<string, HeadR
   if (sorted.length > HEAD_LIMIT) {
     while (index < sorted.length) {
       const first = sorted[index] as string;
-      const page = await store.list(first.length > 1 ? first.slice(0, -1) : undefined);
+      let page: { rels: string[]; truncated: boolean };
+      try {
+        page = await store.list(first.length > 1 ? first.slice(0, -1) : undefined);
+      } catch (error) {
+        // Credentials without s3:ListBucket: a HEAD for each key does the same job.
+        if (isAppMediaError(error) && error.code === 'APP_MEDIA_PUBLISH_ACCESS_DENIED') break;
+        throw error;
+      }
       const names = new Set(page.rels);
       const last = page.truncated ? page.rels[page.rels.length - 1] : undefined;
       let resolved = 0;
