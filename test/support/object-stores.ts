@@ -57,7 +57,13 @@ export async function startS3rver(): Promise<ObjectStore> {
     endpoint,
     port,
     createBucket: (name) => createBucket(endpoint, name),
-    stop: () => server.close(),
+    // Kept-alive connections (the tool's, the tests' clients, the proxies') would hold close() open.
+    stop: async () => {
+      const http = (server as unknown as { httpServer?: { closeAllConnections(): void } }).httpServer;
+      const closing = server.close();
+      http?.closeAllConnections();
+      await Promise.race([closing, sleep(3000)]);
+    },
   };
 }
 
