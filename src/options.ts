@@ -101,19 +101,19 @@ export interface FieldSpec {
 
 /** The fields of `publish` (media:publish); credentials are never among them: they come from the AWS chain. */
 export const publishFields = {
-  bucket: { type: 'bucket', required: true, description: 'the bucket name' },
-  prefix: { type: 'prefix', required: true, description: 'the folder in the bucket that app-media owns objects in (`""` for the whole bucket)' },
-  endpoint: { type: 'url', description: 'an S3-compatible store\'s endpoint (Cloudflare R2, MinIO...); default: AWS S3' },
-  region: { type: 'string', minLength: 1, description: 'the region (default: `AWS_REGION`, the shared profile\'s, or `us-east-1` with an endpoint); R2 uses `"auto"`' },
-  forcePathStyle: { type: 'boolean', description: 'address the bucket in the path (`http://host/bucket/key`), as MinIO wants' },
+  bucket: { type: 'bucket', required: true, description: 'the bucket (it must exist: app-media never creates one)' },
+  prefix: { type: 'prefix', required: true, description: 'the folder in the bucket whose objects app-media may own, such as `"static"` or `"site/media"`; `""` for the whole bucket' },
+  endpoint: { type: 'url', description: 'an S3-compatible store\'s URL (Cloudflare R2, MinIO...); none: AWS S3' },
+  region: { type: 'string', minLength: 1, description: 'the region requests are signed for (none: `AWS_REGION`, the shared profile\'s, or `us-east-1` with an endpoint); R2 uses `"auto"`' },
+  forcePathStyle: { type: 'boolean', default: false, description: 'address the bucket in the path (`http://host/bucket/key`), as MinIO and most self-hosted stores want' },
   cacheControl: {
     type: 'cacheControl',
     default: { immutable: 'public, max-age=31536000, immutable', mutable: 'public, max-age=60' },
-    description: '`Cache-Control` of hashed names (`immutable`), and of plain names and the manifests (`mutable`)',
+    description: '`Cache-Control` of hashed names and their variants (`immutable`), and of plain names and the manifests (`mutable`)',
   },
   concurrency: { type: 'integer', min: 1, max: 64, default: 8, description: 'requests in flight at most' },
-  timeout: { type: 'integer', min: 100, max: 600_000, default: 30_000, description: 'milliseconds a request may stall before it is retried' },
-  multipartThreshold: { type: 'integer', min: 5 * 1024 * 1024, max: 5 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024, description: 'files bigger than this many bytes (64 MiB) are uploaded in parts' },
+  timeout: { type: 'integer', min: 100, max: 600_000, default: 30_000, description: 'milliseconds a request may stall before it is abandoned and retried' },
+  multipartThreshold: { type: 'integer', min: 5 * 1024 * 1024, max: 5 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024, description: 'files bigger than this many bytes (64 MiB) are uploaded in parts (`@aws-sdk/lib-storage`), streamed from disk' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type PublishField = keyof typeof publishFields;

@@ -7,7 +7,9 @@
 import { expect } from 'chai';
 import { readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isAppMediaError } from '../src/errors.js';
+import { configSchema } from '../src/config/schema.js';
+import { validateConfig } from '../src/config/validate.js';
+import { isAppMediaError, type AppMediaError } from '../src/errors.js';
 import { readCollected } from '../src/publish/collected.js';
 import { DEFAULT_CACHE_CONTROL } from '../src/publish/headers.js';
 import { planPublish } from '../src/publish/plan.js';
@@ -150,5 +152,66 @@ describe('media:publish: the plan (pure)', () => {
       builds.unshift(next.id);
       expect(record.builds.map((build) => build.id)).to.deep.equal(builds.slice(0, 2));
     }
+  });
+});
+
+describe('media:publish: the publish config, rows of the one table (validator and JSON Schema agree)', () => {
+  const base = { mediaRoot: 'public/media', collectRoot: 'dist/media' };
+  const check = (publish: unknown): string => {
+    try {
+      validateConfig({ ...base, publish }, { file: 'app-media.config.json', prefix: '', requireMediaRoot: true });
+      return 'ok';
+    } catch (error) {
+      if (!isAppMediaError(error)) throw error;
+      return `${error.code} ${error.field ?? ''}`;
+    }
+  };
+  const schema = configSchema() as { properties: { publish: { properties: Record<string, { pattern?: string }>; required: string[] } } };
+  const schemaAccepts = (field: string, value: string): boolean => new RegExp(schema.properties.publish.properties[field]!.pattern!).test(value);
+
+  it('takes bucket and prefix, drops a trailing "/" of the prefix, and keeps the other fields', () => {
+    const out = validateConfig({ ...base, publish: { bucket: 'my-site-media', prefix: 'site/media/', endpoint: 'http://127.0.0.1:9000', region: 'auto', forcePathStyle: true, concurrency: 4 } },
+      { file: undefined, prefix: '', requireMediaRoot: true });
+    expect(out.publish).to.deep.equal({ bucket: 'my-site-media', prefix: 'site/media', endpoint: 'http://127.0.0.1:9000', region: 'auto', forcePathStyle: true, concurrency: 4 });
+    expect(schema.properties.publish.required).to.deep.equal(['bucket', 'prefix']);
+  });
+
+  for (const [what, publish, refused] of [
+    ['no prefix', { bucket: 'my-site-media' }, 'APP_MEDIA_MISSING_FIELD publish.prefix'],
+    ['a bucket with capitals', { bucket: 'My_Bucket', prefix: 'static' }, 'APP_MEDIA_BAD_VALUE publish.bucket'],
+    ['a prefix with ".."', { bucket: 'my-site-media', prefix: 'static/../other' }, 'APP_MEDIA_BAD_VALUE publish.prefix'],
+    ['a prefix with a leading "/"', { bucket: 'my-site-media', prefix: '/static' }, 'APP_MEDIA_BAD_VALUE publish.prefix'],
+    ['a prefix of the tool\'s own names', { bucket: 'my-site-media', prefix: 'static/.app-media-publish.json' }, 'APP_MEDIA_BAD_VALUE publish.prefix'],
+    ['an empty region', { bucket: 'my-site-media', prefix: 'static', region: '' }, 'APP_MEDIA_BAD_VALUE publish.region'],
+    ['an endpoint that is no URL', { bucket: 'my-site-media', prefix: 'static', endpoint: '127.0.0.1:9000' }, 'APP_MEDIA_BAD_VALUE publish.endpoint'],
+    ['concurrency 0', { bucket: 'my-site-media', prefix: 'static', concurrency: 0 }, 'APP_MEDIA_BAD_VALUE publish.concurrency'],
+    ['a misspelt field', { bucket: 'my-site-media', prefix: 'static', regoin: 'eu-west-1' }, 'APP_MEDIA_UNKNOWN_FIELD publish.regoin'],
+  ] as const) {
+    it(`refuses ${what}: ${refused}`, () => {
+      expect(check(publish)).to.equal(refused);
+      const field = refused.split('.').pop() as string;
+      const value = (publish as Record<string, unknown>)[field];
+      if (typeof value === 'string' && schema.properties.publish.properties[field]?.pattern) expect(schemaAccepts(field, value), `the schema refuses ${JSON.stringify(value)} too`).to.equal(false);
+    });
+  }
+
+  it('a credential in the config is refused without its value in the message', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    try {
+      validateConfig({ ...base, publish: { bucket: 'my-site-media', prefix: 'static', secretAccessKey: secret } }, { file: 'app-media.config.json', prefix: '', requireMediaRoot: true });
+      expect.fail('accepted a secret');
+    } catch (error) {
+      expect(isAppMediaError(error), String(error)).to.equal(true);
+      const coded = error as AppMediaError;
+      expect(coded.field).to.equal('publish.secretAccessKey');
+      const shown = `${coded.oneLine()} ${coded.hint}`;
+      expect(shown).to.not.contain(secret);
+      expect(shown).to.contain('AWS_SECRET_ACCESS_KEY');
+    }
+  });
+
+  it('the schema\'s prefix and bucket patterns take what the validator takes', () => {
+    for (const prefix of ['', 'static', 'site/media', 'site/media/']) expect(schemaAccepts('prefix', prefix), prefix).to.equal(true);
+    expect(schemaAccepts('bucket', 'my-site-media')).to.equal(true);
   });
 });

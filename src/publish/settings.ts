@@ -14,7 +14,7 @@ export function publishSettings(config: ResolvedConfig): PublishSettings {
   }
   if (config.collectRoot === undefined) {
     throw new AppMediaError('APP_MEDIA_MISSING_FIELD', '"collectRoot" is required for media:publish (it uploads what media:collect wrote there)',
-      'add "collectRoot": "build/media" and run media:collect first', { file: where, field: `${prefix}collectRoot` });
+      'add "collectRoot": "dist/media" and run media:collect first', { file: where, field: `${prefix}collectRoot` });
   }
   const publish = config.publish;
   return {
