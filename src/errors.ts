@@ -35,6 +35,7 @@ export type AppMediaErrorCode =
   // media:publish (issue 28)
   | 'APP_MEDIA_NOTHING_COLLECTED'
   | 'APP_MEDIA_BAD_COLLECT_OUTPUT'
+  | 'APP_MEDIA_COLLECT_UNFINISHED'
   | 'APP_MEDIA_PUBLISH_RECORD_CONFLICT'
   | 'APP_MEDIA_PUBLISH_BUSY'
   | 'APP_MEDIA_PUBLISH_CREDENTIALS'
@@ -341,6 +342,14 @@ function publishErrors() {
         `not usable as media:collect's output: ${why}`,
         'run media:collect again to rewrite it; nothing was uploaded',
         at(file, field),
+      );
+    },
+    collectUnfinished(collectRoot: string, why: string): AppMediaError {
+      return new AppMediaError(
+        'APP_MEDIA_COLLECT_UNFINISHED',
+        `nothing to publish yet: ${why}`,
+        'run media:collect again (it finishes what the stopped run began), then media:publish; nothing was uploaded',
+        at(collectRoot),
       );
     },
     recordConflict(key: string, why: string): AppMediaError {

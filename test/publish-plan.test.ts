@@ -14,8 +14,9 @@ import { readCollected } from '../src/publish/collected.js';
 import { DEFAULT_CACHE_CONTROL } from '../src/publish/headers.js';
 import { planPublish } from '../src/publish/plan.js';
 import { checkRecord, emptyRecord, serializeRecord, type RemoteRecord } from '../src/publish/remote-record.js';
-import { writeCollected } from './support/collect-fixture.js';
-import { removeTempDirs, tempDir } from './support/project.js';
+import { canonicalJson, sha256, writeCollected } from './support/collect-fixture.js';
+import { collectedInProcess, makeCollectProject, OUT, readRecords } from './support/collect.js';
+import { appMedia, removeTempDirs, tempDir } from './support/project.js';
 
 after(removeTempDirs);
 
@@ -37,6 +38,19 @@ function editJson(file: string, edit: (value: Record<string, any>) => void): voi
   const value = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
   edit(value);
   writeFileSync(file, JSON.stringify(value));
+}
+
+/** A forger who knows how collect names a build: the manifest edited, its id recomputed, the records' newest build renamed to match. */
+function forgeManifest(root: string, edit: (manifest: Record<string, any>) => void): void {
+  let build = '';
+  editJson(path.join(root, 'manifest.json'), (manifest) => {
+    edit(manifest);
+    build = sha256(canonicalJson(manifest['files'])).slice(0, 16);
+    manifest['build'] = build;
+  });
+  editJson(path.join(root, '.app-media-collect.json'), (records) => {
+    records['builds'][0]['id'] = build;
+  });
 }
 
 describe('media:publish: the reader of collectRoot (untrusted input)', () => {
@@ -67,15 +81,27 @@ describe('media:publish: the reader of collectRoot (untrusted input)', () => {
     ['records of another tool', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
       records['tool'] = 'other';
     }), /BAD_COLLECT_OUTPUT tool/],
-    ['a manifest of another build', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+    ['a manifest whose build id is not that of its entries', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
       manifest['build'] = '0000000000000000';
     }), /BAD_COLLECT_OUTPUT build/],
-    ['a manifest path outside the build', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+    ['a manifest entry changed after collect wrote it (its id left as it was)', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+      manifest['files']['blog/img/a.png']['size'] = 4;
+    }), /BAD_COLLECT_OUTPUT build/],
+    ['a manifest path outside the build', (root) => forgeManifest(root, (manifest) => {
       manifest['files']['blog/img/a.png']['path'] = 'blog/img/other.png';
-    }), /\.path/],
-    ['a manifest path with ".."', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
+    }), /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/],
+    ['a manifest path with ".."', (root) => forgeManifest(root, (manifest) => {
       manifest['files']['blog/img/a.png']['path'] = '../a.png';
-    }), /\.path/],
+    }), /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/],
+    ['a manifest path that is an original name, not a fingerprinted one', (root) => forgeManifest(root, (manifest) => {
+      manifest['files']['blog/img/a.png']['path'] = 'blog/img/a.png';
+    }), /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/],
+    ['a variant of an original name recorded as immutable', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['files']['blog/css/site.css.br']['immutable'] = true;
+    }), /BAD_COLLECT_OUTPUT files\["blog\/css\/site\.css\.br"\]\.immutable/],
+    ['a gzip variant whose encoding is "gz"', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
+      records['files']['blog/css/site.css.gz']['encoding'] = 'gz';
+    }), /BAD_COLLECT_OUTPUT files\["blog\/css\/site\.css\.gz"\]\.encoding/],
     ['records that are a symbolic link', (root) => {
       const records = path.join(root, '.app-media-collect.json');
       writeFileSync(`${records}.real`, readFileSync(records));
@@ -92,9 +118,58 @@ describe('media:publish: the reader of collectRoot (untrusted input)', () => {
     });
   }
 
+  it('records one build behind manifest.json (a collect stopped between the two) are APP_MEDIA_COLLECT_UNFINISHED', async () => {
+    const root = collectRoot();
+    const first = readFileSync(path.join(root, '.app-media-collect.json'));
+    writeCollected(root, { ...SOURCES, 'blog/img/a.png': 'png 2' });
+    writeFileSync(path.join(root, '.app-media-collect.json'), first);
+    expect(await refusal(root)).to.equal('APP_MEDIA_COLLECT_UNFINISHED ');
+  });
+
   it('no collect output is APP_MEDIA_NOTHING_COLLECTED', async () => {
     const error = await readCollected(tempDir('empty'), 'build').then(() => undefined, (caught: unknown) => caught);
     expect(isAppMediaError(error) && error.code).to.equal('APP_MEDIA_NOTHING_COLLECTED');
+  });
+});
+
+describe('media:publish: the reader of what the real media:collect wrote', () => {
+  it('reads every file of the build: fingerprinted names and their variants immutable, original names and theirs not, .gz as gzip; dirs and own ignored', async () => {
+    const root = makeCollectProject({ gulp: false, config: { revManifest: true } });
+    await collectedInProcess(root);
+    const records = readRecords(root) as unknown as Record<string, unknown>;
+    expect(records, 'collect writes the optional fields the reader must ignore').to.include.keys('dirs', 'own');
+    const build = await readCollected(path.join(root, OUT), OUT);
+    const manifest = JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as { build: string; files: Record<string, { path: string }> };
+    expect(build.id).to.equal(manifest.build);
+    expect(build.files.map((file) => file.rel)).to.deep.equal([...readRecords(root).builds[0]!.files].sort());
+    const byName = new Map(build.files.map((file) => [file.rel, file]));
+    const hashedBase = manifest.files['blog/css/base.css']!.path;
+    expect(byName.get(hashedBase)?.immutable).to.equal(true);
+    expect(byName.get(`${hashedBase}.gz`)).to.include({ immutable: true, encoding: 'gzip' });
+    expect(byName.get('blog/css/base.css')?.immutable).to.equal(false);
+    expect(byName.get('blog/css/base.css.br')).to.include({ immutable: false, encoding: 'br' });
+    expect(build.manifest.entries.map((entry) => entry.name)).to.deep.equal(Object.keys(manifest.files));
+    expect(build.revManifest?.rel).to.equal('rev-manifest.json');
+  });
+
+  it('a collect killed after manifest.json, before its records: APP_MEDIA_COLLECT_UNFINISHED (its pending list; without it, the build ids apart); after a new collect, read', async () => {
+    const root = makeCollectProject({ gulp: false });
+    await collectedInProcess(root);
+    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/base.css'), 'body { margin: 2px; }\n'.repeat(30));
+    const killed = appMedia(root, ['collect'], { APP_MEDIA_COLLECT_KILL: 'manifest' });
+    expect(killed.status, killed.output).to.equal(null);
+    const out = path.join(root, OUT);
+    const pendingError = await readCollected(out, OUT).then(() => undefined, (caught: unknown) => caught);
+    expect(isAppMediaError(pendingError) && `${pendingError.code} ${pendingError.message}`).to.match(/^APP_MEDIA_COLLECT_UNFINISHED .*\.app-media-collect-pending\.json is there/);
+    expect(isAppMediaError(pendingError) && pendingError.hint).to.match(/^run media:collect again/);
+    const pending = path.join(out, '.app-media-collect-pending.json');
+    const pendingBytes = readFileSync(pending);
+    unlinkSync(pending);
+    const behind = await readCollected(out, OUT).then(() => undefined, (caught: unknown) => caught);
+    expect(isAppMediaError(behind) && `${behind.code} ${behind.message}`).to.match(/^APP_MEDIA_COLLECT_UNFINISHED .*manifest\.json describes build [0-9a-f]{16}, but the newest build of \.app-media-collect\.json is [0-9a-f]{16}/);
+    writeFileSync(pending, pendingBytes);
+    await collectedInProcess(root);
+    expect((await readCollected(out, OUT)).id).to.equal(readRecords(root).builds[0]!.id);
   });
 });
 

@@ -1,10 +1,14 @@
 /**
- * Reads what media:collect wrote in collectRoot (docs: the collect/publish contract):
- * `.app-media-collect.json` (the records), `manifest.json` and, when present,
- * `rev-manifest.json`. Every field is untrusted input: a path must be plain and
- * relative, sizes whole numbers, hashes lowercase hex of their length; anything else
- * makes the whole file unusable (APP_MEDIA_BAD_COLLECT_OUTPUT), before any path is
- * joined or any key is built from it.
+ * Reads what media:collect wrote in collectRoot (docs/collect-format.md, with its
+ * notes from the implementation): `.app-media-collect.json` (the records),
+ * `manifest.json` and, when present, `rev-manifest.json`. Every field is untrusted
+ * input: a path must be plain and relative, sizes whole numbers, hashes lowercase hex
+ * of their length, the build id the hash of the manifest's entries, a variant as
+ * immutable as the file it is of; anything else makes the whole file unusable
+ * (APP_MEDIA_BAD_COLLECT_OUTPUT), before any path is joined or any key is built from
+ * it. A collect that did not finish (its pending list still there, or manifest.json
+ * one build ahead of the records) is APP_MEDIA_COLLECT_UNFINISHED: run it again.
+ * Fields the contract does not name (`dirs`, `own`) are ignored.
  */
 import { createHash } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
@@ -14,6 +18,8 @@ import { errors } from '../errors.js';
 export const RECORDS_FILE = '.app-media-collect.json';
 export const MANIFEST_FILE = 'manifest.json';
 export const REV_MANIFEST_FILE = 'rev-manifest.json';
+/** What a writing collect is about to write; there only while it runs, or after it was killed. */
+export const PENDING_FILE = '.app-media-collect-pending.json';
 /** Names the tool keeps for itself: never published. */
 export const OWN_MARK = '.app-media';
 
@@ -85,11 +91,15 @@ export async function readCollected(collectRoot: string, display: string): Promi
   const manifestBytes = await readSmall(collectRoot, MANIFEST_FILE, display);
   if (manifestBytes === undefined) throw errors.nothingCollected(display, MANIFEST_FILE);
   const revBytes = await readSmall(collectRoot, REV_MANIFEST_FILE, display);
+  // A collect killed mid-way (or running now) may already have replaced original names with the next build's bytes.
+  if (await present(collectRoot, PENDING_FILE)) {
+    throw errors.collectUnfinished(display, `${PENDING_FILE} is there: a media:collect run is writing, or was stopped before it finished`);
+  }
 
   const recordsFile = `${display}/${RECORDS_FILE}`;
   const { id, files } = checkRecords(parse(recordsText, recordsFile), recordsFile);
   const manifestFile = `${display}/${MANIFEST_FILE}`;
-  const entries = checkManifest(parse(manifestBytes, manifestFile), manifestFile, id, files);
+  const entries = checkManifest(parse(manifestBytes, manifestFile), manifestFile, id, files, display);
   if (revBytes !== undefined) checkRevManifest(parse(revBytes, `${display}/${REV_MANIFEST_FILE}`), `${display}/${REV_MANIFEST_FILE}`, files);
   return {
     root: collectRoot,
@@ -98,6 +108,24 @@ export async function readCollected(collectRoot: string, display: string): Promi
     manifest: { ...document(MANIFEST_FILE, manifestBytes), entries },
     revManifest: revBytes === undefined ? undefined : document(REV_MANIFEST_FILE, revBytes),
   };
+}
+
+/** Whether a name exists in collectRoot (of any kind: a link or a folder counts too). */
+async function present(root: string, name: string): Promise<boolean> {
+  try {
+    await fs.lstat(path.join(root, name));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** JSON with the keys of every object sorted, no whitespace: what collect hashes for the build id. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isRecord(value)) return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(',')}}`;
+  return JSON.stringify(value);
 }
 
 function document(rel: string, bytes: Buffer): CollectedDocument {
@@ -166,6 +194,13 @@ function checkRecords(raw: unknown, file: string): { id: string; files: Map<stri
       ...(encoding !== undefined ? { encoding: encoding as 'br' | 'gzip' } : {}),
     });
   }
+  // A variant has its file's lifetime: of a fingerprinted name immutable, of an original name not.
+  for (const [rel, value] of Object.entries(rawFiles) as Array<[string, Record<string, unknown>]>) {
+    const of = value['of'];
+    if (typeof of === 'string' && files.get(of)?.immutable !== value['immutable']) {
+      bad(`files[${JSON.stringify(rel)}].immutable`, `not the same as that of ${of}, the file this variant is of`);
+    }
+  }
   const builds = raw['builds'];
   if (!Array.isArray(builds) || builds.length === 0) return bad('builds', 'no build recorded');
   const current: unknown = builds[0];
@@ -185,17 +220,23 @@ function checkRecords(raw: unknown, file: string): { id: string; files: Map<stri
   return { id, files: inBuild };
 }
 
-function checkManifest(raw: unknown, file: string, id: string, files: ReadonlyMap<string, CollectedFile>): ManifestEntry[] {
+function checkManifest(raw: unknown, file: string, id: string, files: ReadonlyMap<string, CollectedFile>, display: string): ManifestEntry[] {
   const bad = (field: string, why: string): never => {
     throw errors.badCollectOutput(file, field, why);
   };
   if (!isRecord(raw)) return bad('', 'not a JSON object');
   if (raw['version'] !== 1) bad('version', `version ${JSON.stringify(raw['version'])} is not one this version of app-media reads`);
-  if (raw['build'] !== id) {
-    bad('build', `it describes build ${JSON.stringify(raw['build'])} but the records' newest build is ${id} (a collect still running, or interrupted)`);
-  }
+  const build = raw['build'];
+  if (typeof build !== 'string' || !HEX16.test(build)) return bad('build', 'not 16 lowercase hex digits');
   const entries = raw['files'];
   if (!isRecord(entries)) return bad('files', 'not an object');
+  // The id names these very entries: the first 16 hex of the SHA-256 of "files" as compact JSON, keys sorted.
+  const computed = createHash('sha256').update(canonicalJson(entries)).digest('hex').slice(0, 16);
+  if (computed !== build) bad('build', `build ${build} is not the id of the entries it lists (${computed}): the file was changed after collect wrote it`);
+  // collect writes manifest.json, then its records: a run stopped between the two leaves the records a build behind.
+  if (build !== id) {
+    throw errors.collectUnfinished(display, `${MANIFEST_FILE} describes build ${build}, but the newest build of ${RECORDS_FILE} is ${id}: a media:collect run was stopped before it finished`);
+  }
   const out: ManifestEntry[] = [];
   for (const [name, value] of Object.entries(entries)) {
     const field = `files[${JSON.stringify(name)}]`;
@@ -206,6 +247,7 @@ function checkManifest(raw: unknown, file: string, id: string, files: ReadonlyMa
     const recorded = files.get(target);
     // Pages must never reference an object that is not uploaded with this build.
     if (!recorded || isOwnName(target)) return bad(`${field}.path`, `${target} is not a file of build ${id}`);
+    if (!recorded.immutable) bad(`${field}.path`, `${target} is recorded as an original name, not a fingerprinted one (immutable false)`);
     if (!isSize(value['size']) || value['size'] !== recorded.size) bad(`${field}.size`, 'not the recorded size of the file');
     if (typeof value['integrity'] !== 'string' || !SRI.test(value['integrity'])) bad(`${field}.integrity`, 'not an SRI hash');
     const encodings: ManifestEntry['encodings'] = {};

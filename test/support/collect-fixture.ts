@@ -1,10 +1,12 @@
 /**
- * Writes collectRoot exactly as the collect/publish contract says media:collect does
+ * Writes collectRoot as the collect/publish contract says media:collect does
  * (hashed copies, originals, .br/.gz beside compressible files when smaller,
  * manifest.json last, .app-media-collect.json records with the builds, newest first,
  * at most keep + 1), from a plain map of logical paths to bytes. Real files with real
- * sha256 and SRI: media:publish's tests and the bench read it until (and unless) the
- * real media:collect runs in their place.
+ * sha256 and SRI. media:publish's tests of a normal publish run the real
+ * media:collect; this writer stays for what collect never writes: outputs that a test
+ * then breaks on purpose (hostile records and manifests), and keys chosen byte for
+ * byte (a multipart-sized file without compressing it, chosen names).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,16 @@ interface Records {
 const COMPRESSIBLE = new Set(['css', 'js', 'mjs', 'svg', 'json', 'map', 'txt', 'html', 'xml']);
 
 export const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/** JSON with every object's keys sorted, no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
 
 export interface CollectedFixture {
   build: string;
@@ -105,7 +117,8 @@ export function writeCollected(collectRoot: string, sources: Record<string, stri
     };
   }
   const sortedEntries = Object.keys(manifestFiles).sort().map((name) => [name, manifestFiles[name]]);
-  const build = sha256(JSON.stringify(sortedEntries)).slice(0, 16);
+  // As collect names a build (docs/collect-format.md, notes): "files" as compact JSON, keys sorted at every level.
+  const build = sha256(canonicalJson(Object.fromEntries(sortedEntries))).slice(0, 16);
   const builds = [{ id: build, at: options.at ?? new Date().toISOString(), files: [...new Set(buildFiles)].sort() }, ...records.builds.filter((earlier) => earlier.id !== build)];
   records.builds = builds.slice(0, keep + 1);
   // Collect's own pruning: files of builds no longer kept, unless another kept build has them.
