@@ -3,14 +3,17 @@
  * media:publish) in real child processes against s3rver and moto_server on
  * 127.0.0.1 (moto skipped, and said so, where absent), killed with SIGKILL at
  * several moments and run again; `verify --published`; --json, --dry-run, exit
- * codes; credentials from the environment only and never printed.
+ * codes; credentials from the environment only and never printed. What is
+ * published is what the real media:collect wrote from the apps' files.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { verify } from '../src/index.js';
 import { publish } from '../src/publish/index.js';
-import { writeCollected } from './support/collect-fixture.js';
+import { collectSources, OUT, sourceApps, writeSources } from './support/collect.js';
 import {
   bucketState, FaultProxy, motoCommand, putForeign, startMoto, startS3rver, objectsAt, runAsync, testClient, TEST_CREDENTIALS, useTestCredentials, type ObjectStore, type StoredObject,
 } from './support/object-stores.js';
@@ -73,11 +76,13 @@ for (const server of SERVERS) {
       const proxy = await new FaultProxy(s.port, bucket).start();
       proxies.push(proxy);
       const root = makeProject({ apps: [], gulp: gulpToo, config: {
-        mediaRoot: 'public/media', collectRoot: 'build/media', keep,
+        mediaRoot: 'public/media', collectRoot: OUT, apps: sourceApps(sources(1)), keep,
         publish: { bucket, prefix: 'static', endpoint: proxy.endpoint, forcePathStyle: true },
       } });
-      const collectRoot = path.join(root, 'build', 'media');
-      return { root, collectRoot, bucket, proxy, endpoint: s.endpoint, state: () => bucketState(s.endpoint, bucket) };
+      const collectRoot = path.join(root, ...OUT.split('/'));
+      /** The apps' files as `files`, then media:collect: the build it wrote. */
+      const collect = (files: Record<string, string | Buffer>) => collectSources(root, files);
+      return { root, collectRoot, bucket, proxy, collect, endpoint: s.endpoint, state: () => bucketState(s.endpoint, bucket) };
     }
 
     it('killed with SIGKILL at five moments (intent written, mid-assets, manifest sent, record written, mid-deletes), a re-run converges without uploading again what was already there', async () => {
@@ -91,9 +96,9 @@ for (const server of SERVERS) {
       // What a run without a kill leaves: the reference.
       const reference = await project();
       await putForeign(reference.endpoint, reference.bucket, FOREIGN);
-      writeCollected(reference.collectRoot, sources(1), { keep: 0 });
+      await reference.collect(sources(1));
       await publish({ cwd: reference.root });
-      writeCollected(reference.collectRoot, sources(2), { keep: 0 });
+      await reference.collect(sources(2));
       await publish({ cwd: reference.root });
       const referenceState = await reference.state();
       const expected = withoutRecord(referenceState);
@@ -101,10 +106,10 @@ for (const server of SERVERS) {
       for (const moment of moments) {
         const p = await project();
         await putForeign(p.endpoint, p.bucket, FOREIGN);
-        writeCollected(p.collectRoot, sources(1), { keep: 0 });
+        await p.collect(sources(1));
         await publish({ cwd: p.root });
         const foreignBefore = await objectsAt(p.endpoint, p.bucket, Object.keys(FOREIGN));
-        writeCollected(p.collectRoot, sources(2), { keep: 0 });
+        await p.collect(sources(2));
         p.proxy.clear();
         // Every write waits a little at the proxy, so the kill lands while requests are in flight.
         p.proxy.inject({ kind: 'stall', ms: 15, times: 1000, when: (request) => request.method === 'PUT' || request.method === 'DELETE' });
@@ -141,7 +146,7 @@ for (const server of SERVERS) {
 
     it('--json prints the report; --dry-run writes nothing; a conflict exits 1 with the key and a hint on stderr', async () => {
       const p = await project();
-      const collected = writeCollected(p.collectRoot, sources(1));
+      const collected = await p.collect(sources(1));
       const dry = await appMedia(p.root, ['publish', '--dry-run']);
       expect(dry.status, dry.output).to.equal(0);
       expect(dry.stdout).to.match(/^would publish\s+blog\s+s3:\/\/cmd-\d+\/static\/blog\/ \(\d+ files, [\d.]+ KiB\)$/m);
@@ -154,7 +159,7 @@ for (const server of SERVERS) {
       expect(report['destination']).to.match(/^s3:\/\/cmd-\d+\/static\/$/);
       expect((report['publish'] as { uploaded: { files: number } }).uploaded.files).to.equal(collected.files.length + 1);
 
-      writeCollected(p.collectRoot, { ...sources(1), 'blog/css/new.css': '.new {}\n' });
+      await p.collect({ ...sources(1), 'blog/css/new.css': '.new {}\n' });
       await putForeign(p.endpoint, p.bucket, { 'static/blog/css/new.css': 'theirs' });
       const conflict = await appMedia(p.root, ['publish']);
       expect(conflict.status).to.equal(1);
@@ -166,7 +171,7 @@ for (const server of SERVERS) {
 
     it('verify --published: ok after a publish; a missing object, one replaced by hand and one with wrong headers each fail it', async () => {
       const p = await project(2);
-      const collected = writeCollected(p.collectRoot, sources(1));
+      const collected = await p.collect(sources(1));
       await publish({ cwd: p.root });
       const ok = await appMedia(p.root, ['verify', '--published']);
       expect(ok.status, ok.output).to.equal(0);
@@ -195,7 +200,7 @@ for (const server of SERVERS) {
     if (server.name === 's3rver') {
       it('refused credentials are APP_MEDIA_PUBLISH_CREDENTIALS, and no key or secret is printed, also with --verbose and --json', async () => {
         const p = await project();
-        writeCollected(p.collectRoot, sources(1));
+        await p.collect(sources(1));
         const secret = 'sEcReT+do-not-print-0123456789abcdef';
         const wrong = { AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY0000TEST', AWS_SECRET_ACCESS_KEY: secret };
         for (const args of [['publish'], ['publish', '--verbose'], ['publish', '--json']]) {
@@ -213,9 +218,9 @@ for (const server of SERVERS) {
 
       it('progress: a line on a terminal (rewritten in place, cleared before the summary), none when piped', async () => {
         const p = await project();
-        writeCollected(p.collectRoot, sources(1));
-        // Slow enough for the line to show (it waits a second before drawing).
-        p.proxy.inject({ kind: 'stall', ms: 60, times: 1000, when: (request) => request.method === 'PUT' });
+        await p.collect(sources(1));
+        // Slow enough for the line to show (it waits a second before drawing): 61 PUTs, 8 at a time, each held 250 ms.
+        p.proxy.inject({ kind: 'stall', ms: 250, times: 1000, when: (request) => request.method === 'PUT' });
         const piped = await appMedia(p.root, ['publish', '--dry-run']);
         expect(piped.output).to.not.contain('\r');
         // `script` gives the command a terminal; its whole screen output comes back on stdout.
@@ -226,9 +231,32 @@ for (const server of SERVERS) {
         expect(onTerminal.stdout).to.match(/media:publish: 4 published in s3:/);
       });
 
+      it('a collect killed mid-run (files written, its records not yet) is APP_MEDIA_COLLECT_UNFINISHED: not a request sent; once collect has run again, the publish goes through', async () => {
+        const p = await project();
+        await p.collect(sources(1));
+        await publish({ cwd: p.root });
+        const before = await p.state();
+        writeSources(p.root, sources(2));
+        const killed = await appMedia(p.root, ['collect'], { APP_MEDIA_COLLECT_KILL: 'manifest' });
+        expect(killed.status, killed.output).to.equal(null);
+        p.proxy.clear();
+        const refused = await appMedia(p.root, ['publish']);
+        expect(refused.status, refused.output).to.equal(1);
+        expect(refused.stderr).to.match(/^APP_MEDIA_COLLECT_UNFINISHED: .*nothing to publish yet: .*a media:collect run is writing, or was stopped before it finished/m);
+        expect(refused.stderr).to.match(/hint: run media:collect again .*nothing was uploaded/);
+        expect(p.proxy.seen, 'not a request reached the store').to.deep.equal([]);
+        expect(await p.state()).to.deep.equal(before);
+        const collected = await appMedia(p.root, ['collect']);
+        expect(collected.status, collected.output).to.equal(0);
+        const published = await appMedia(p.root, ['publish']);
+        expect(published.status, published.output).to.equal(0);
+        const manifest = (await p.state()).get('static/manifest.json');
+        expect(manifest?.sha256, 'the bucket serves the build collect finished').to.equal(sha256File(path.join(p.collectRoot, 'manifest.json')));
+      });
+
       it('gulp media:publish runs the same task (lines and exit status)', async () => {
         const p = await project(2, true);
-        writeCollected(p.collectRoot, sources(1));
+        await p.collect(sources(1));
         const run = await gulp(p.root, ['media:publish'], TEST_CREDENTIALS);
         expect(run.status, run.output).to.equal(0);
         expect(run.stdout).to.match(/media:publish: 4 published in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)/);
@@ -237,6 +265,10 @@ for (const server of SERVERS) {
       });
     }
   });
+}
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
 function withoutRecord(objects: Map<string, StoredObject>): Record<string, { sha256: string; contentType: string | undefined; cacheControl: string | undefined; contentEncoding: string | undefined }> {

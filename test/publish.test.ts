@@ -4,7 +4,9 @@
  * where this machine has none), each behind a fault-injecting proxy of our own that
  * counts every request the server receives. What is checked is what a user would
  * check in the bucket: the objects, their bytes, their headers, what else is there,
- * and how many requests a run cost.
+ * and how many requests a run cost. What is published is what the real media:collect
+ * wrote (run in this process on the apps' files); media:publish's tests of outputs
+ * collect never writes (hostile records and manifests) are in publish-plan.test.ts.
  */
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,8 @@ import path from 'node:path';
 import { publish } from '../src/publish/index.js';
 import { isAppMediaError } from '../src/errors.js';
 import type { Report, RunOptions } from '../src/types.js';
-import { writeCollected, sha256 } from './support/collect-fixture.js';
+import { sha256 } from './support/collect-fixture.js';
+import { collectSources, OUT, sourceApps, type CollectedBuild } from './support/collect.js';
 import {
   bucketState, FaultProxy, motoCommand, putForeign, startMoto, startS3rver, useTestCredentials, type ObjectStore, type StoredObject,
 } from './support/object-stores.js';
@@ -71,7 +74,7 @@ for (const server of SERVERS) {
       removeTempDirs();
     });
 
-    /** A project with a collect output and a fresh bucket behind a fresh proxy. */
+    /** A project whose apps hold `sources`, collected by media:collect, and a fresh bucket behind a fresh proxy. */
     async function project(options: { sources?: Record<string, string | Buffer>; publish?: Record<string, unknown>; keep?: number; revManifest?: boolean } = {}) {
       const { store } = servers as Servers;
       const bucket = `bucket-${++bucketCount}`;
@@ -79,18 +82,23 @@ for (const server of SERVERS) {
       const proxy = await new FaultProxy(store.port, bucket).start();
       proxies.push(proxy);
       const root = tempDir('publish');
-      const collectRoot = path.join(root, 'build', 'media');
-      const collected = writeCollected(collectRoot, options.sources ?? SOURCES, { revManifest: options.revManifest ?? false, keep: options.keep ?? 2 });
+      const collectRoot = path.join(root, ...OUT.split('/'));
+      const sources = options.sources ?? SOURCES;
       const config = {
         mediaRoot: 'public/media',
-        collectRoot: 'build/media',
+        collectRoot: OUT,
+        apps: sourceApps(sources),
         ...(options.keep !== undefined ? { keep: options.keep } : {}),
+        ...(options.revManifest ? { revManifest: true } : {}),
         publish: { bucket, prefix: 'static', endpoint: proxy.endpoint, forcePathStyle: true, ...options.publish },
       };
       writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      const collected = await collectSources(root, sources);
+      /** The apps' files changed (same apps), then media:collect run again: the next build. */
+      const collect = (next: Record<string, string | Buffer>): Promise<CollectedBuild> => collectSources(root, next);
       const run = (extra: RunOptions = {}): Promise<Report> => publish({ cwd: root, ...extra });
       const state = (prefix = ''): Promise<Map<string, StoredObject>> => bucketState(store.endpoint, bucket, prefix);
-      return { root, collectRoot, bucket, proxy, collected, run, state, store };
+      return { root, collectRoot, bucket, proxy, collected, collect, run, state, store };
     }
     const proxies: FaultProxy[] = [];
     afterEach(async () => {
@@ -112,6 +120,9 @@ for (const server of SERVERS) {
       }
       const hashedCss = p.collected.hashed['blog/css/site.css'] as string;
       const css = objects.get(`static/${hashedCss}`) as StoredObject;
+      // What went up is collect's output: the stylesheet names the logo by its fingerprinted name.
+      const logo = (p.collected.hashed['blog/img/logo.png'] as string).split('/').pop() as string;
+      expect(readLocal(p.collectRoot, hashedCss).toString()).to.contain(`url(../img/${logo})`);
       expect(css.contentType).to.equal('text/css; charset=utf-8');
       expect(css.cacheControl).to.equal('public, max-age=31536000, immutable');
       expect(css.contentEncoding).to.equal(undefined);
@@ -162,7 +173,7 @@ for (const server of SERVERS) {
       const p = await project();
       await p.run();
       p.proxy.clear();
-      const next = writeCollected(p.collectRoot, { ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* v2 */\n` });
+      const next = await p.collect({ ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* v2 */\n` });
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
       const newCss = next.hashed['blog/css/site.css'] as string;
@@ -183,16 +194,16 @@ for (const server of SERVERS) {
       const foreignBefore = await foreignState(p.store.endpoint, p.bucket);
       await p.run();
       const first = p.collected.hashed['blog/css/site.css'] as string;
-      const second = writeCollected(p.collectRoot, { ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 2 */\n` }, { keep: 1 });
+      const second = await p.collect({ ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 2 */\n` });
       await p.run();
       expect((await p.state()).has(`static/${first}`), 'build 1 is the one earlier build kept').to.equal(true);
       // An object of build 2 changed by hand in the bucket: no longer ours.
       const secondJs = second.hashed['blog/js/app.js'] as string;
-      const third = writeCollected(p.collectRoot, { ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 3 */\n`, 'blog/js/app.js': 'console.log(3);\n' }, { keep: 1 });
+      const third = await p.collect({ ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 3 */\n`, 'blog/js/app.js': 'console.log(3);\n' });
       await p.run();
       await putForeign(p.store.endpoint, p.bucket, { [`static/${secondJs}`]: 'edited by hand\n' });
       const edited = (await p.state()).get(`static/${secondJs}`);
-      writeCollected(p.collectRoot, { ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 4 */\n`, 'blog/js/app.js': 'console.log(4);\n' }, { keep: 1 });
+      await p.collect({ ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 4 */\n`, 'blog/js/app.js': 'console.log(4);\n' });
       p.proxy.clear();
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);

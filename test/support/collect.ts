@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { collect } from '../../src/index.js';
 import type { Report, RunOptions } from '../../src/types.js';
-import { makeProject, snapshot, type EntrySnapshot } from './project.js';
+import { makeProject, snapshot, writeTree, type EntrySnapshot } from './project.js';
 
 export const OUT = 'dist/media';
 
@@ -81,4 +81,36 @@ export function servedBytes(root: string, logical: string): Buffer {
   const entry = readManifest(root).files[logical];
   if (!entry) throw new Error(`${logical} is not in the manifest`);
   return readFileSync(path.join(root, OUT, entry.path));
+}
+
+/** Apps' media files from logical paths (`blog/css/site.css` → `apps/blog/app_media/blog/css/site.css`), for a project whose apps are `./apps/<app>`. */
+export function writeSources(root: string, sources: Record<string, string | Buffer>): void {
+  writeTree(root, Object.fromEntries(Object.entries(sources).map(([logical, bytes]) => {
+    const [app = '', ...rest] = logical.split('/');
+    return [`apps/${app}/app_media/${app}/${rest.join('/')}`, bytes];
+  })));
+}
+
+/** The apps of logical paths, as config entries: `['./apps/blog', './apps/shop']`. */
+export function sourceApps(sources: Record<string, unknown>): string[] {
+  return [...new Set(Object.keys(sources).map((logical) => logical.split('/')[0] ?? ''))].sort().map((app) => `./apps/${app}`);
+}
+
+/** What a build in collectRoot holds, as media:collect wrote it. */
+export interface CollectedBuild {
+  build: string;
+  /** Every file of the build (records' builds[0]), relative to collectRoot. */
+  files: string[];
+  /** logical path → fingerprinted path (manifest.json). */
+  hashed: Record<string, string>;
+}
+
+/** Writes the sources into the apps' media folders and runs the real media:collect (in this process); what it built. */
+export async function collectSources(root: string, sources: Record<string, string | Buffer>): Promise<CollectedBuild> {
+  writeSources(root, sources);
+  await collectedInProcess(root);
+  const manifest = readManifest(root);
+  const records = readRecords(root);
+  if (records.builds[0]?.id !== manifest.build) throw new Error(`collect left manifest.json (${manifest.build}) and its records (${records.builds[0]?.id}) apart in ${root}`);
+  return { build: manifest.build, files: records.builds[0].files, hashed: Object.fromEntries(Object.entries(manifest.files).map(([logical, entry]) => [logical, entry.path])) };
 }
