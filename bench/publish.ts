@@ -2,16 +2,16 @@
  * media:publish against its peers, on one local s3rver (a child process, objects on
  * disk) behind a proxy that counts every request the server receives:
  * `app-media publish` against `aws s3 sync` and gulp-awspublish uploading the same
- * collect output (written by the tests' fixture writer, the collect/publish contract's
- * format, until media:collect lands), each first publish into a fresh bucket; the
- * no-change re-publish of ours and of `aws s3 sync`, with their PUTs counted; peak RSS.
+ * collect output (written by media:collect itself, once per generated project), each
+ * first publish into a fresh bucket; the no-change re-publish of ours and of
+ * `aws s3 sync`, with their PUTs counted; peak RSS.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeCollected } from '../test/support/collect-fixture.js';
+import { collect } from 'gulp-app-media';
 import type { Project } from './generate.js';
 import type { Sample } from './measure.js';
 import { runMeasured, type Tools } from './processes.js';
@@ -19,7 +19,10 @@ import { medianMs, peakRssMiB, Rows, type Row } from './rows.js';
 
 const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-const COLLECT_VERSION = 1;
+/** Bumped when the collect output the bench publishes changes (2: media:collect's own, no longer the tests' fixture). */
+const COLLECT_VERSION = 2;
+/** The config media:collect runs with here, beside the project's own (whose relative paths it shares). */
+const COLLECT_CONFIG = 'app-media.publish-bench.json';
 
 export interface PublishBench {
   rows: Rows;
@@ -34,19 +37,22 @@ function which(command: string): string | null {
   return found.status === 0 && found.stdout.trim() !== '' ? found.stdout.trim() : null;
 }
 
-/** collectRoot for the project, written once per generation (keepOriginals: false keeps it to one copy of the media). */
-function collectOutput(project: Project, log: (line: string) => void): string {
+/**
+ * collectRoot for the project, written by media:collect once per generation (keepOriginals: false
+ * keeps it to one copy of the media, with its .br/.gz); outside collect's own bench folder.
+ */
+async function collectOutput(project: Project, log: (line: string) => void): Promise<string> {
   const root = path.join(project.home, 'collected');
   const marker = path.join(project.home, '.bench-collected.json');
   const expected = JSON.stringify({ version: COLLECT_VERSION, files: project.files, bytes: project.bytes });
   if (existsSync(marker) && readFileSync(marker, 'utf8') === expected) return root;
-  log(`  writing the collect output of ${project.size.name} (fixture writer) in ${root}`);
+  log(`  running media:collect on ${project.size.name} into ${root}`);
   rmSync(root, { recursive: true, force: true });
-  const sources: Record<string, { file: string }> = {};
-  for (const app of project.apps) {
-    for (const file of app.files) sources[`${app.name}/${file.rel}`] = { file: path.join(project.root, app.mediaDir, file.rel) };
-  }
-  writeCollected(root, sources, { keepOriginals: false, at: '2026-01-01T00:00:00.000Z' });
+  rmSync(marker, { force: true });
+  const config = JSON.parse(readFileSync(path.join(project.root, 'app-media.config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(path.join(project.root, COLLECT_CONFIG), `${JSON.stringify({ ...config, collectRoot: root, keepOriginals: false }, null, 2)}\n`);
+  const report = await collect({ cwd: project.root, config: COLLECT_CONFIG });
+  if (report.failed || report.build === null) throw new Error(`media:collect failed on ${project.size.name}: ${JSON.stringify(report.apps.filter((app) => app.status !== 'collected').slice(0, 3))}`);
   writeFileSync(marker, expected);
   return root;
 }
@@ -95,7 +101,7 @@ async function createBucket(endpoint: string, bucket: string): Promise<void> {
 }
 
 export async function runPublishBench(project: Project, repeats: number, tools: Tools, log: (line: string) => void): Promise<PublishBench> {
-  const collectRoot = collectOutput(project, log);
+  const collectRoot = await collectOutput(project, log);
   const records = JSON.parse(readFileSync(path.join(collectRoot, '.app-media-collect.json'), 'utf8')) as { files: Record<string, { size: number }> };
   const objects = Object.keys(records.files).length + 1;
   const bytes = Object.values(records.files).reduce((sum, file) => sum + file.size, 0);
