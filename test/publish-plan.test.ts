@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { verify } from '../src/api.js';
 import { configSchema } from '../src/config/schema.js';
 import { validateConfig } from '../src/config/validate.js';
 import { isAppMediaError, type AppMediaError } from '../src/errors.js';
@@ -283,6 +284,11 @@ describe('media:publish: the publish config, rows of the one table (validator an
       expect(shown).to.not.contain(secret);
       expect(shown).to.contain('AWS_SECRET_ACCESS_KEY');
     }
+  });
+
+  it('verify --collect --published is refused: they check different places', async () => {
+    const error = await verify({ cwd: tempDir('both'), collect: true, published: true }).then(() => undefined, (caught: unknown) => caught);
+    expect(isAppMediaError(error) && `${error.code} ${error.field ?? ''}`, String(error)).to.equal('APP_MEDIA_BAD_FLAG --published');
   });
 
   it('the schema\'s prefix and bucket patterns take what the validator takes', () => {
