@@ -652,9 +652,10 @@ export class World {
       decided = true;
       const entry = detail.includes('/') ? detail.slice(0, detail.indexOf('/')) : detail;
       // A copy set aside for a link is worked on under a temporary name that ends with its app's.
-      racedApp = entry.replace(/^\.app-media-tmp-[0-9a-f]{16}-\d+-/, '');
+      racedApp = entry.replace(/^\.app-media-tmp-[0-9a-f]{16}-\d{1,9}[0-9a-f]{8}-/, '');
       const top = readdirSync(this.realMediaRoot);
-      const temp = top.find((name) => name.startsWith('.app-media-tmp-') && name.endsWith(`-${entry}`));
+      // A folder of the run's (a link set aside at such a name leads to the app's sources: not the run's to race).
+      const temp = top.find((name) => name.startsWith('.app-media-tmp-') && name.endsWith(`-${entry}`) && fingerprintOf(path.join(this.realMediaRoot, name))?.t === 'dir');
       if (point === 'unlink') {
         const at = path.join(this.realMediaRoot, entry);
         const taken = this.fresh('.taken-');
@@ -670,7 +671,7 @@ export class World {
       if (rel.includes('/')) candidates.push(`${holder}/${rel.slice(0, rel.lastIndexOf('/'))}`);
       const target = (deeper ? candidates[candidates.length - 1] : candidates[0]) as string;
       const full = path.join(this.realMediaRoot, target);
-      if (!fingerprintOf(full) || fingerprintOf(full)?.t !== 'dir') return;
+      if (fingerprintOf(full)?.t !== 'dir' || fingerprintOf(path.join(this.realMediaRoot, holder))?.t !== 'dir') return;
       const taken = path.posix.join(path.posix.dirname(target), this.fresh('.taken-'));
       renameSync(full, path.join(this.realMediaRoot, taken));
       symlinkSync(twin, full);
