@@ -373,7 +373,11 @@ async function hashFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function sourceFacts(app: App, realOf: RealPathOf): SourceFacts {
+/**
+ * An app's media folder as a run may use it: a plain folder (its real path and identity), missing,
+ * not a folder, or `escape` when it resolves outside its app's folder. Collect asks the same.
+ */
+export function sourceFacts(app: App, realOf: RealPathOf): SourceFacts {
   try {
     // lstat first: a plain folder (the common case) needs no second look; a link is followed.
     const own = lstatSync(app.mediaDir);

@@ -16,6 +16,7 @@
  * 6. the records, read again first (they must be what this run read);
  * 7. the pending list is removed.
  */
+import { pause } from '../fs/pause.js';
 import { removeExact } from '../fs/remove-exact.js';
 import { createHash } from 'node:crypto';
 import { closeSync, rmdirSync, rmSync } from 'node:fs';
@@ -119,6 +120,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
   for (const [item, outputs] of byItem) {
     outputs.sort((a, b) => (order[a.role] as number) - (order[b.role] as number) || (a.immutable === b.immutable ? 0 : a.immutable ? -1 : 1));
     for (const output of outputs) {
+      pause('write', output.name);
       guard(output.name);
       const dest = at(output.name);
       const made = makeTemp(output, item, dest, at, buffer, settings);
@@ -170,6 +172,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
   // 5. Files of builds out of the keep window, and the tool's folders left empty.
   const leaving: string[] = [];
   for (const [name, record] of plan.removals) {
+    pause('delete', name);
     guard(name);
     const now = lookAt(at(name));
     if (now === undefined) continue;
@@ -228,6 +231,7 @@ function linkOrCopy(existing: string, dest: string, sha256: string, settings: Co
  * they are copied and must be the ones its name was made from.
  */
 function copySource(item: Item, dest: string, buffer: Buffer): { temp: string; stat: import('node:fs').Stats } {
+  pause('read', item.source.logical);
   const { fd, stat } = openRegular(item.source.file);
   try {
     const identity = item.identity;

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { pause } from '../fs/pause.js';
 import { isSystemError, type SystemError } from '../system-errors.js';
 import { NotAFile, readRegular } from './disk.js';
 import { foldersOf, hashedPath, INDEX_FILE, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
@@ -234,6 +235,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
           item.enc = [known[7], known[8]];
         } else {
           try {
+            pause('read', source.logical);
             sheet.bytes = readRegular(source.file).data;
             sheet.sourceSha = createHash('sha256').update(sheet.bytes).digest('hex');
           } catch (error) {
@@ -264,11 +266,13 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       if (inlineBytes + source.size <= INLINE_HASH_BYTES) {
         inlineBytes += source.size;
         try {
+          pause('read', source.logical);
           take(hashFileHere(source.file));
         } catch (error) {
           failed(error);
         }
       } else {
+        pause('read', source.logical);
         hashJobs.push(pool.hashFile(source.file, source.size).then(take, failed));
       }
     }
@@ -291,6 +295,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     },
     load: (sheet) => {
       const item = byLogical.get(sheet.logical) as Item;
+      pause('read', item.source.logical);
       const data = readRegular(item.source.file).data;
       if (createHash('sha256').update(data).digest('hex') !== sheet.sourceSha) throw changedDuringRun(item.source);
       return data;
@@ -541,6 +546,7 @@ function changedDuringRun(source: Source): Error {
 
 /** The bytes of a file that is not a stylesheet, checked to be the ones its name was made from. */
 function readChecked(item: Item): Buffer {
+  pause('read', item.source.logical);
   const data = readRegular(item.source.file).data;
   if (createHash('sha256').update(data).digest('hex') !== item.finalSha) throw changedDuringRun(item.source);
   return data;

@@ -4,10 +4,12 @@
  * Nothing is set outside the tests; the package does not export this.
  */
 export type PausePoint =
-  /** Before a file of a copy is written (createCopy, sync): `detail` is `<entry>/<rel>`. */
+  /** Before a file of a copy is written (createCopy, sync): `detail` is `<entry>/<rel>`; collect: its path in collectRoot. */
   | 'write'
-  /** Before a file of a copy is deleted: `<entry>/<rel>`. */
+  /** Before a file of a copy is deleted: `<entry>/<rel>`; collect (a file of an old build): its path in collectRoot. */
   | 'delete'
+  /** collect: before a source file is opened to be read (hashed, rendered, compressed or copied): `<app>/<rel>`. */
+  | 'read'
   /** Before a new copy, complete in its private folder, is put in place: `<entry>`. */
   | 'place'
   /** Before a link is made (the plan proved its path free): `<entry>`. */
