@@ -117,7 +117,7 @@ export function summaryLine(report: Report): string {
   const what = parts.length > 0 ? parts.join(', ') : report.task === 'clean' ? 'nothing to remove' : 'no apps configured';
   const prefix = report.dryRun ? 'dry run, nothing written: ' : '';
   if (report.task === 'collect') {
-    const held = report.apps.some((app) => app.status === 'held' || app.status === 'conflict' || app.status === 'error') && !report.dryRun;
+    const held = report.apps.some((app) => app.status === 'held' || app.status === 'conflict' || app.status === 'error' || app.status === 'escape') && !report.dryRun;
     const build = report.build ? `; build ${report.build}` : '';
     const done = [
       report.written ? `${report.written} file${report.written === 1 ? '' : 's'} ${report.dryRun ? 'to write' : 'written'}` : '',

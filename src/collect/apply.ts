@@ -19,15 +19,16 @@
 import { pause } from '../fs/pause.js';
 import { removeExact } from '../fs/remove-exact.js';
 import { createHash } from 'node:crypto';
-import { closeSync, rmdirSync, rmSync } from 'node:fs';
+import { fstatSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { turnTaker } from '../util/turns.js';
-import { copyTemp, isPlainDir, linkTemp, lookAt, makeDir, openRegular, putInPlace, readRegular, writeTemp } from './disk.js';
+import { copyTemp, isPlainDir, linkTemp, lookAt, makeDir, putInPlace, readRegular, writeTemp } from './disk.js';
 import { foldersOf, MANIFEST_NAME, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';
 import type { Item, Output, Plan } from './plan.js';
 import { replaceOwnFile, serializePending, serializeRecords, type FileRecord, type Pending, type Records, type Seen } from './records.js';
 import type { CollectSettings } from './settings.js';
+import { openMediaFile } from './sources.js';
 
 /** Something in collectRoot changed between the plan and the write: the run stops, nothing is written over. */
 export class ChangedMeanwhile extends Error {
@@ -231,9 +232,10 @@ function linkOrCopy(existing: string, dest: string, sha256: string, settings: Co
  * they are copied and must be the ones its name was made from.
  */
 function copySource(item: Item, dest: string, buffer: Buffer): { temp: string; stat: import('node:fs').Stats } {
-  pause('read', item.source.logical);
-  const { fd, stat } = openRegular(item.source.file);
+  const open = openMediaFile(item.source);
+  const fd = open.fd;
   try {
+    const stat = fstatSync(fd);
     const identity = item.identity;
     if (identity) {
       if (stat.ino !== identity.ino || stat.size !== identity.size || stat.mtimeMs !== identity.mtimeMs || stat.ctimeMs !== identity.ctimeMs) {
@@ -249,7 +251,7 @@ function copySource(item: Item, dest: string, buffer: Buffer): { temp: string; s
     }
     return made;
   } finally {
-    closeSync(fd);
+    open.close();
   }
 }
 

@@ -23,7 +23,7 @@ import { applyPlan, type ApplyResult } from './apply.js';
 import { lookAt, putInPlace, readRegular, writeTemp } from './disk.js';
 import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import { currentDigest, walkOutputs } from './outputs.js';
-import { makePlan, type Plan } from './plan.js';
+import { escapeReason, makePlan, type Plan } from './plan.js';
 import { WorkPool } from './pool.js';
 import { emptyRecords, readIndex, readPending, readRecords, sameRecords, serializeIndex, seenOf, type Index, type IndexInput, type IndexSource, type Records, type Seen } from './records.js';
 import { checkCollectRoot, collectSettings, settingsDigest, type CollectSettings } from './settings.js';
@@ -100,7 +100,10 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       const name = app.app.name;
       const failure = plan.appErrors.get(name);
       const conflicts = plan.conflicts.filter((one) => one.app === name || one.app === '');
-      if (failure) {
+      if (app.escape !== undefined) {
+        statuses.set(name, 'escape');
+        reasons.set(name, { reason: failure ?? escapeReason(app), hint: 'replace the link with the folder itself, inside the app; a media folder must be the app\'s own' });
+      } else if (failure) {
         statuses.set(name, 'error');
         reasons.set(name, { reason: failure, hint: app.error ? systemErrorHint(app.error.code) : 'only regular files are published; check that the account running the task may read the app\'s media folder' });
       } else if (conflicts.length > 0 && (conflicts.some((one) => one.app === name) || wanted.has(name))) {
@@ -159,7 +162,7 @@ function quickLook(settings: CollectSettings, digest: string, sources: AppSource
   if (!same(RECORDS_FILE, index.records) || !same(MANIFEST_NAME, index.manifest) || !same(REV_MANIFEST_NAME, index.revManifest)) return undefined;
   let count = 0;
   for (const app of sources) {
-    if (app.error) return undefined;
+    if (app.error || app.escape !== undefined) return undefined;
     for (const file of app.files) {
       const known = index.facts.get(file.logical);
       if (!known || known[0] !== file.size || known[1] !== file.mtimeMs) return undefined;

@@ -8,17 +8,17 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { pause } from '../fs/pause.js';
+import { SourceChanged } from '../fs/source.js';
 import { isSystemError, type SystemError } from '../system-errors.js';
-import { NotAFile, readRegular } from './disk.js';
+import { NotAFile } from './disk.js';
 import { foldersOf, hashedPath, INDEX_FILE, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';
-import { compressHere, hashFileHere, HashFailure, type CompressResult, type WorkPool } from './pool.js';
+import { compressHere, hashFileHere, hashOpenHere, HashFailure, type CompressResult, type WorkPool } from './pool.js';
 import { manifestOf, type ManifestEntry } from './manifest.js';
 import type { BuildRecord, FileRecord, Index, OwnFileName, OwnFileRecord, Pending, Records } from './records.js';
 import { renderStylesheets, type Stylesheet } from './render.js';
 import type { CollectSettings } from './settings.js';
-import type { AppSources, Source } from './sources.js';
+import { openMediaFile, readSource, type AppSources, type Source } from './sources.js';
 
 /** Types worth compressing: text, and the few binary formats that are not compressed already. */
 const COMPRESSIBLE = new Set(['css', 'js', 'mjs', 'cjs', 'json', 'map', 'svg', 'txt', 'html', 'htm', 'xhtml', 'xml', 'rss', 'atom',
@@ -196,6 +196,7 @@ function describeFailure(error: unknown, source: Source): string {
     return error.kind ? `${source.shown} is ${error.kind} (never read: only regular files are published)` : `${error.code} (open) ${source.shown}`;
   }
   if (error instanceof NotAFile) return `${source.shown} is ${error.kind} (never read: only regular files are published)`;
+  if (error instanceof SourceChanged) return error.message;
   if (isSystemError(error)) return `${error.code} (${error.syscall}) ${source.shown}`;
   return `${source.shown}: ${String(error)}`;
 }
@@ -214,6 +215,8 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   const indexed = index?.sources();
   for (const app of sources) {
     if (app.error) appErrors.set(app.app.name, describeFailure(app.error, { shown: app.app.name } as Source));
+    // Nothing of it is read; like an app whose media cannot be read, it holds the build.
+    if (app.escape !== undefined) appErrors.set(app.app.name, escapeReason(app));
     for (const source of app.files) {
       const item: Item = {
         source, css: isStylesheet(source.logical), compressible: settings.compress !== null && isCompressible(source.logical),
@@ -235,8 +238,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
           item.enc = [known[7], known[8]];
         } else {
           try {
-            pause('read', source.logical);
-            sheet.bytes = readRegular(source.file).data;
+            sheet.bytes = readSource(source);
             sheet.sourceSha = createHash('sha256').update(sheet.bytes).digest('hex');
           } catch (error) {
             appErrors.set(source.app.name, describeFailure(error, source));
@@ -266,14 +268,17 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       if (inlineBytes + source.size <= INLINE_HASH_BYTES) {
         inlineBytes += source.size;
         try {
-          pause('read', source.logical);
-          take(hashFileHere(source.file));
+          const open = openMediaFile(source);
+          try {
+            take(hashOpenHere(open.fd));
+          } finally {
+            open.close();
+          }
         } catch (error) {
           failed(error);
         }
       } else {
-        pause('read', source.logical);
-        hashJobs.push(pool.hashFile(source.file, source.size).then(take, failed));
+        hashJobs.push(pool.hashOpened({ open: () => openMediaFile(source), label: source.shown }, source.size).then(take, failed));
       }
     }
   }
@@ -295,8 +300,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     },
     load: (sheet) => {
       const item = byLogical.get(sheet.logical) as Item;
-      pause('read', item.source.logical);
-      const data = readRegular(item.source.file).data;
+      const data = readSource(item.source);
       if (createHash('sha256').update(data).digest('hex') !== sheet.sourceSha) throw changedDuringRun(item.source);
       return data;
     },
@@ -540,14 +544,18 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   };
 }
 
+/** Why an app whose media folder leads out of its app publishes nothing (link's words, plan.ts). */
+export function escapeReason(app: AppSources): string {
+  return `${app.app.mediaDirname}/${app.app.name}/ leads outside the app's folder (to ${app.escape ?? '?'}): nothing of it is published`;
+}
+
 function changedDuringRun(source: Source): Error {
   return Object.assign(new Error(`${source.shown} changed while it was being collected; run again`), { code: 'ECHANGED' });
 }
 
 /** The bytes of a file that is not a stylesheet, checked to be the ones its name was made from. */
 function readChecked(item: Item): Buffer {
-  pause('read', item.source.logical);
-  const data = readRegular(item.source.file).data;
+  const data = readSource(item.source);
   if (createHash('sha256').update(data).digest('hex') !== item.finalSha) throw changedDuringRun(item.source);
   return data;
 }

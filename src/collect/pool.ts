@@ -11,7 +11,7 @@
  * from the sources under a TypeScript loader.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
@@ -62,21 +62,26 @@ const CHUNK = 1024 * 1024;
 export function hashFileHere(file: string, buffer: Buffer = Buffer.allocUnsafe(CHUNK)): FileHashes {
   const { fd, stat } = openRegular(file);
   try {
-    const sha256 = createHash('sha256');
-    const sha384 = createHash('sha384');
-    let size = 0;
-    for (;;) {
-      const read = readSync(fd, buffer, 0, buffer.length, null);
-      if (read === 0) break;
-      const chunk = buffer.subarray(0, read);
-      sha256.update(chunk);
-      sha384.update(chunk);
-      size += read;
-    }
-    return { size, sha256: sha256.digest('hex'), integrity: `sha384-${sha384.digest('base64')}`, ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
+    return hashOpenHere(fd, buffer, stat);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Hashes a file opened by the caller (a source, opened as sources.ts allows), on this thread, from its start. */
+export function hashOpenHere(fd: number, buffer: Buffer = Buffer.allocUnsafe(CHUNK), stat: Stats = fstatSync(fd)): FileHashes {
+  const sha256 = createHash('sha256');
+  const sha384 = createHash('sha384');
+  let size = 0;
+  for (;;) {
+    const read = readSync(fd, buffer, 0, buffer.length, size);
+    if (read === 0) break;
+    const chunk = buffer.subarray(0, read);
+    sha256.update(chunk);
+    sha384.update(chunk);
+    size += read;
+  }
+  return { size, sha256: sha256.digest('hex'), integrity: `sha384-${sha384.digest('base64')}`, ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
 }
 
 export function hashBytes(data: Buffer): Hashes {
@@ -148,13 +153,21 @@ function hash(file) {
     return { error: code || 'EIO' };
   }
   try {
+    return hashOpen(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+// A file the main thread opened (and checked): read by position, never closed here.
+function hashOpen(fd) {
+  try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) return { error: 'ENOTREG', kind: kindOf(stat) };
     const sha256 = createHash('sha256');
     const sha384 = createHash('sha384');
     let size = 0;
     for (;;) {
-      const read = fs.readSync(fd, buffer, 0, buffer.length, null);
+      const read = fs.readSync(fd, buffer, 0, buffer.length, size);
       if (read === 0) break;
       const chunk = buffer.subarray(0, read);
       sha256.update(chunk);
@@ -164,8 +177,6 @@ function hash(file) {
     return { size, sha256: sha256.digest('hex'), integrity: 'sha384-' + sha384.digest('base64'), ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
   } catch (error) {
     return { error: error.code || 'EIO' };
-  } finally {
-    fs.closeSync(fd);
   }
 }
 function compress(data, brotli, gzip) {
@@ -189,6 +200,7 @@ function compress(data, brotli, gzip) {
 parentPort.on('message', (batch) => {
   const results = batch.tasks.map((task) => {
     if (task.op === 'hash') return hash(task.file);
+    if (task.op === 'hashOpen') return hashOpen(task.fd);
     const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
     return compress(data, task.brotli, task.gzip);
   });
@@ -196,8 +208,16 @@ parentPort.on('message', (batch) => {
 });
 `;
 
+/** A file the main thread opens when its task is sent (so no more are open than tasks in flight), and closes once answered. */
+export interface Opener {
+  open(): { fd: number; close(): void };
+  /** The file as messages name it. */
+  label: string;
+}
+
 type Task =
   | { op: 'hash'; file: string; weight: number; resolve: (value: FileHashes) => void; reject: (error: Error) => void }
+  | { op: 'hashOpen'; opener: Opener; opened?: { fd: number; close(): void }; weight: number; resolve: (value: FileHashes) => void; reject: (error: Error) => void }
   | { op: 'compress'; data: Buffer; levels: Levels; weight: number; resolve: (value: CompressResult) => void; reject: (error: Error) => void };
 
 /** Tasks per message, and bytes of work per message: enough to amortize a message, small enough to share. */
@@ -223,6 +243,11 @@ export class WorkPool {
 
   hashFile(file: string, sizeHint: number): Promise<FileHashes> {
     return new Promise((resolve, reject) => this.push({ op: 'hash', file, weight: Math.max(sizeHint, 4096), resolve, reject }));
+  }
+
+  /** Hashes a file the main thread opens (`opener`, called when the task is sent; a throw rejects it). */
+  hashOpened(opener: Opener, sizeHint: number): Promise<FileHashes> {
+    return new Promise((resolve, reject) => this.push({ op: 'hashOpen', opener, weight: Math.max(sizeHint, 4096), resolve, reject }));
   }
 
   compress(data: Buffer, levels: Levels): Promise<CompressResult> {
@@ -271,28 +296,41 @@ export class WorkPool {
     this.failure = error;
     for (const task of this.queue.splice(0)) task.reject(error);
     for (const slot of this.slots ?? []) {
-      for (const task of slot.busy ?? []) task.reject(error);
+      for (const task of slot.busy ?? []) {
+        closeOpened(task);
+        task.reject(error);
+      }
       slot.busy = undefined;
     }
   }
 
   private dispatch(slot: Slot): void {
-    if (this.queue.length === 0) return;
     const tasks: Task[] = [];
     let weight = 0;
     while (this.queue.length > 0 && tasks.length < BATCH_TASKS && (tasks.length === 0 || weight + (this.queue[0] as Task).weight <= BATCH_BYTES * 4)) {
       const task = this.queue.shift() as Task;
+      if (task.op === 'hashOpen') {
+        try {
+          task.opened = task.opener.open();
+        } catch (error) {
+          task.reject(error as Error);
+          continue;
+        }
+      }
       tasks.push(task);
       weight += task.weight;
       if (weight >= BATCH_BYTES) break;
     }
+    if (tasks.length === 0) return;
     slot.busy = tasks;
     slot.worker.ref();
     slot.worker.postMessage({
       id: ++this.batchId,
       tasks: tasks.map((task) => (task.op === 'hash'
         ? { op: 'hash', file: task.file }
-        : { op: 'compress', data: task.data, brotli: task.levels.brotli, gzip: task.levels.gzip })),
+        : task.op === 'hashOpen'
+          ? { op: 'hashOpen', fd: task.opened?.fd }
+          : { op: 'compress', data: task.data, brotli: task.levels.brotli, gzip: task.levels.gzip })),
     });
   }
 }
@@ -301,11 +339,20 @@ function toBuffer(value: Uint8Array): Buffer {
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/** The file a task had open, closed (its answer is in, or will never come). */
+function closeOpened(task: Task): void {
+  if (task.op !== 'hashOpen' || !task.opened) return;
+  const opened = task.opened;
+  delete task.opened;
+  opened.close();
+}
+
 function settle(task: Task, result: unknown): void {
   const value = result as Record<string, unknown>;
-  if (task.op === 'hash') {
+  if (task.op === 'hash' || task.op === 'hashOpen') {
+    closeOpened(task);
     if (typeof value['error'] === 'string') {
-      task.reject(new HashFailure(task.file, value['error'], value['kind'] as string | undefined));
+      task.reject(new HashFailure(task.op === 'hash' ? task.file : task.opener.label, value['error'], value['kind'] as string | undefined));
       return;
     }
     task.resolve(value as unknown as FileHashes);

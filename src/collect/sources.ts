@@ -3,13 +3,28 @@
  * walk a copy uses (the `ignore` globs apply; a link to a file inside the
  * media folder is that file; a link leading outside the media folder, or
  * nowhere, is refused and named; FIFOs, sockets and devices are never read).
+ *
+ * A media folder that resolves outside its app's folder (it is, or passes
+ * through, a link leading out) is `escape`, as for link (probe.ts
+ * sourceFacts): it is not walked and nothing of it is read. A source is read
+ * only through fs/source.ts openSource (no link followed, no FIFO waited on,
+ * the very file the walk saw: device, inode, size, time) and, where the
+ * system names an open file (Linux), only if that file lies inside the media
+ * folder: a folder on the way swapped for a link after the walk leads to
+ * nothing that is read.
  */
-import { statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { toDisplay } from '../config/load.js';
 import type { App } from '../discover.js';
-import { walkTreeSync } from '../fs/walk.js';
+import { folderKind } from '../fs/folder.js';
+import { pause } from '../fs/pause.js';
+import { realPaths } from '../fs/real-paths.js';
+import { openSource, SourceChanged } from '../fs/source.js';
+import { isInside, walkTreeSync } from '../fs/walk.js';
+import { realpathOfPath, sourceFacts } from '../probe.js';
 import { isSystemError, type SystemError } from '../system-errors.js';
+import { readAll } from './disk.js';
 
 export interface Source {
   /** The published path: `<app>/<path in its media folder>`. */
@@ -19,6 +34,11 @@ export interface Source {
   file: string;
   size: number;
   mtimeMs: number;
+  /** Device and inode as the walk saw them: the file read must be this very file. */
+  dev: number;
+  ino: number;
+  /** The real path of the app's media folder: the file read must be inside it. */
+  root: string;
   /** The source as the user reads it (relative to the project root), for warnings with a line. */
   shown: string;
 }
@@ -33,15 +53,33 @@ export interface AppSources {
   skipped: string[];
   /** The media folder could not be walked (EACCES...). */
   error?: SystemError;
+  /**
+   * The media folder resolves outside its app's folder (it is, or passes through, a link leading
+   * out): where it leads. It is not walked and nothing of it is read or published.
+   */
+  escape?: string;
 }
 
 export function walkSources(apps: readonly App[], ignore: readonly string[], projectRoot: string): AppSources[] {
+  // The media folders' real paths share the project's: resolved once (probe.ts does the same).
+  const realOf = realPaths([[path.resolve(projectRoot), realpathOfPath(projectRoot)]]);
   return apps.map((app) => {
     const out: AppSources = { app, hasMedia: false, files: [], escapes: [], skipped: [] };
     try {
       if (!statSync(app.mediaDir, { throwIfNoEntry: false })?.isDirectory()) return out;
       out.hasMedia = true;
-      const tree = walkTreeSync(app.mediaDir, { ignore, followInternalLinks: true });
+      // The same look as link's: a media folder leading out of its app is `escape`, never walked.
+      const facts = sourceFacts(app, realOf);
+      if (facts.kind === 'escape') {
+        out.escape = facts.real ?? '?';
+        return out;
+      }
+      if (facts.kind !== 'dir' || facts.real === undefined) {
+        out.hasMedia = false; // gone since the look above
+        return out;
+      }
+      const real = facts.real;
+      const tree = walkTreeSync(app.mediaDir, { ignore, followInternalLinks: true, realRoot: real });
       out.escapes = tree.escapes;
       out.skipped = tree.skipped;
       for (const [rel, facts] of tree.files) {
@@ -52,6 +90,9 @@ export function walkSources(apps: readonly App[], ignore: readonly string[], pro
           file,
           size: facts.size,
           mtimeMs: facts.mtimeMs,
+          dev: facts.dev,
+          ino: facts.ino,
+          root: real,
           shown: toDisplay(projectRoot, path.join(app.mediaDir, ...rel.split('/'))),
         });
       }
@@ -61,4 +102,44 @@ export function walkSources(apps: readonly App[], ignore: readonly string[], pro
     }
     return out;
   });
+}
+
+/** A source file, open for reading: `fd` is read by position or to its end; the caller closes it. */
+export interface OpenedSource {
+  fd: number;
+  close(): void;
+}
+
+/**
+ * Opens a source to read it: without following a link or waiting on a FIFO, the very file the
+ * walk saw (fs/source.ts), and (where /proc names the open file) inside the app's media folder.
+ * Anything else is `SourceChanged`: that app's error, nothing of it read.
+ */
+export function openMediaFile(source: Source): OpenedSource {
+  pause('read', source.logical);
+  const open = openSource(source.file, source.shown, source);
+  try {
+    if (folderKind() === 'descriptor') {
+      // The open file's own path, from its folder entries as they are now: a folder on its way
+      // swapped for a link (during the walk, or since) shows as a path outside the media folder.
+      const where = readlinkSync(open.path);
+      if (!isInside(source.root, where)) {
+        throw new SourceChanged(`${source.shown} is no longer inside the app's media folder (it is ${where}: a folder on its way was replaced by a link); it was not read`);
+      }
+    }
+  } catch (error) {
+    open.close();
+    throw error;
+  }
+  return { fd: open.fd, close: open.close };
+}
+
+/** A source's whole bytes, read as `openMediaFile` allows. */
+export function readSource(source: Source): Buffer {
+  const open = openMediaFile(source);
+  try {
+    return readAll(open.fd, source.size);
+  } finally {
+    open.close();
+  }
 }

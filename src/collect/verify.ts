@@ -12,6 +12,8 @@ import zlib from 'node:zlib';
 import pMap from 'p-map';
 import { loadConfig } from '../config/load.js';
 import { discoverApps } from '../discover.js';
+import { realPaths } from '../fs/real-paths.js';
+import { realpathOfPath, sourceFacts } from '../probe.js';
 import { appReport, buildReport, logReport } from '../report.js';
 import { checkBaseUrl, servedUrl } from '../served.js';
 import type { AppReport, Report, RunOptions, VerifyStatus } from '../types.js';
@@ -61,7 +63,7 @@ interface AppFinding {
   bytes: number;
 }
 
-const RANK: Record<string, number> = { ok: 0, unserved: 1, drift: 2, missing: 3 };
+const RANK: Record<string, number> = { ok: 0, unserved: 1, drift: 2, missing: 3, escape: 4 };
 
 export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
@@ -121,7 +123,15 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
     await pool.close();
   }
 
+  // A media folder that leads out of its app (a link) is never collected; what the build holds of
+  // it came from somewhere else, or from before: reported as link's verify does.
+  const realOf = realPaths([[path.resolve(config.projectRoot), realpathOfPath(config.projectRoot)]]);
   for (const app of apps) {
+    const source = sourceFacts(app, realOf);
+    if (source.kind === 'escape') {
+      flag(app.name, 'escape', `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'}): media:collect publishes nothing of it`);
+      continue;
+    }
     if (findings.has(app.name)) continue;
     const media = lookAt(app.mediaDir);
     if (media) flag(app.name, 'missing', 'none of its files is in the build: run media:collect');
@@ -137,7 +147,7 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
     files: found.files,
     bytes: found.bytes,
     reason: found.problems.length > 0 ? listSome(found.problems) : (configured.has(name) ? null : 'in the build, but no longer configured'),
-    hint: found.status === 'ok' ? null : found.status === 'unserved' ? 'check that the server serves collectRoot at mediaUrl, with its own Content-Type for each extension' : 'run media:collect to write the build again (a file changed by hand is kept: move it away first)',
+    hint: found.status === 'ok' ? null : found.status === 'escape' ? 'replace the link with the folder itself, inside the app, then run media:collect' : found.status === 'unserved' ? 'check that the server serves collectRoot at mediaUrl, with its own Content-Type for each extension' : 'run media:collect to write the build again (a file changed by hand is kept: move it away first)',
   }));
   const report = buildReport({ task: 'verify', dryRun: false, projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, started, warnings: [], apps: reports });
   report.collectRoot = settings.shown;
