@@ -150,3 +150,132 @@ describe('media:collect: what is read from an app\'s media', function () {
     expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
   });
 });
+
+for (const kind of ['descriptor', 'path'] as FolderKind[]) {
+  describe(`media:collect: swaps in collectRoot during a run, at the exact moment (folders held by ${kind})`, function () {
+    this.timeout(30_000);
+    let was: FolderKind;
+    before(() => {
+      was = folderKind();
+      folderKind(kind);
+    });
+    after(() => {
+      folderKind(was);
+    });
+
+    it('a build folder swapped for a link to a folder outside after the first write in it: nothing is written there, the old manifest stays', async () => {
+      const root = makeCollectProject({ gulp: false, config: { compress: false } });
+      await collectedInProcess(root);
+      const manifest = readFileSync(path.join(root, OUT, 'manifest.json'));
+      writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
+      const victim = tempDir('victim');
+      writeTree(victim, { 'keep.txt': 'keep' });
+      const victimBefore = snapshot(victim);
+      const swap = pauseOnce('write', () => {
+        renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+        symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+      }, 3, (name) => name.startsWith('blog/css/'));
+      const outcome = await collectOutcome(root);
+      expect(swap.fired()).to.equal(true);
+      expect(snapshot(victim), 'nothing written outside collectRoot').to.deep.equal(victimBefore);
+      expect(outcome.error !== undefined || !['collected', 'up-to-date'].includes(statusOf(outcome.report, 'blog') ?? ''), 'not reported as done').to.equal(true);
+      expect(readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest), 'the old manifest stays').to.equal(true);
+    });
+
+    it('an old build\'s file, its folder swapped for a link to a folder outside holding a file of the same name, size and time: that file stays', async () => {
+      const root = makeCollectProject({ gulp: false, config: { compress: false, keep: 0 } });
+      writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
+      await collectedInProcess(root);
+      const old = readManifest(root).files['blog/css/a.css']!.path.split('/').pop() as string;
+      const victim = tempDir('victim');
+      expect(spawnSync('cp', ['-p', path.join(root, OUT, 'blog/css', old), path.join(victim, old)]).status).to.equal(0);
+      writeTree(victim, { 'keep.txt': 'victim data' });
+      const victimBefore = snapshot(victim);
+      writeFileSync(path.join(root, BLOG, 'css/a.css'), 'A{}');
+      const swap = pauseOnce('delete', () => {
+        renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+        symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+      }, 1, (name) => name === `blog/css/${old}`);
+      await collectOutcome(root);
+      expect(swap.fired()).to.equal(true);
+      expect(snapshot(victim), 'the file outside collectRoot is still there, unchanged').to.deep.equal(victimBefore);
+    });
+
+    it('a build folder swapped for a link to a folder outside before a folder is made in it: nothing is made there', async () => {
+      const root = makeCollectProject({ gulp: false, config: { compress: false } });
+      await collectedInProcess(root);
+      writeTree(root, { [`${BLOG}/css/zz/deep.css`]: 'z{}', [`${BLOG}/css/a.css`]: 'a{}' });
+      const victim = tempDir('victim');
+      writeTree(victim, { 'keep.txt': 'keep' });
+      const victimBefore = snapshot(victim);
+      // The first write (blog/css/a.<hash>.css) comes after every new folder is made: swap at the
+      // read of the last source, after the plan's look at collectRoot.
+      const swap = pauseOnce('read', () => {
+        renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+        symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+      }, 1, (name) => name === 'blog/css/zz/deep.css');
+      const outcome = await collectOutcome(root);
+      expect(swap.fired()).to.equal(true);
+      expect(snapshot(victim), 'no folder made, nothing written outside collectRoot').to.deep.equal(victimBefore);
+      expect(outcome.error !== undefined || statusOf(outcome.report, 'blog') !== 'collected', 'not reported as done').to.equal(true);
+    });
+  });
+}
+
+describe('media:collect: the names it reserves, and yours that look like them', function () {
+  this.timeout(30_000);
+
+  it('your .app-media-tmp-* files, at the top of collectRoot and in a build folder, stay through a writing run and the sweep of a killed run\'s names', async () => {
+    const root = makeCollectProject({ gulp: false });
+    await collectedInProcess(root);
+    const out = path.join(root, OUT);
+    const yours = {
+      '.app-media-tmp-notes.txt': 'notes',
+      '.app-media-tmp-drafts/a.txt': 'draft',
+      'blog/css/.app-media-tmp-notes.txt': 'mine',
+      [`.app-media-tmp-${randomBytes(8).toString('hex')}-0-staged`]: 'a name of a run whose lock is not left behind',
+    };
+    writeTree(out, yours);
+    const token = killedRunLock(out);
+    writeTree(out, { [`.app-media-tmp-${token}-0-staged/0-collect-site.css`]: 'half writ', [`.app-media-tmp-${token}-1-staged`]: 'x' });
+    writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
+    const report = await collect({ cwd: root, logger: quiet });
+    expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+    expect(statusOf(report, 'blog')).to.equal('collected');
+    for (const [rel, text] of Object.entries(yours)) expect(readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
+    // The killed run's names (its token) and its lock are gone.
+    expect(readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock'))).to.deep.equal([]);
+    // Below the top, a name like the tool's is a file like any other: not made by app-media, reported.
+    expect(report.warnings.join('\n')).to.contain('not made by app-media').and.contain('blog/css/.app-media-tmp-notes.txt');
+  });
+});
+
+describe('media:collect: temporary files', function () {
+  this.timeout(30_000);
+
+  it('a source of mode 0666 is never, even for a moment, a file others could write in a folder they can reach (copies are made in a private folder)', async () => {
+    const root = makeCollectProject({ gulp: false, config: { compress: false } });
+    for (const rel of ['img/logo.png', 'css/base.css']) chmodSync(path.join(root, BLOG, rel), 0o666);
+    const seen: Array<{ dest: string; file: number; folder: number }> = [];
+    const real = fs.copyFileSync;
+    fs.copyFileSync = function copyFileSpy(this: unknown, ...args: Parameters<typeof fs.copyFileSync>): void {
+      real.apply(this, args);
+      const dest = String(args[1]);
+      // What the new file is, right after it was made: its mode and its folder's.
+      seen.push({ dest, file: statSync(dest).mode & 0o7777, folder: statSync(path.dirname(dest)).mode & 0o7777 });
+    };
+    syncBuiltinESMExports();
+    try {
+      await collectedInProcess(root, { logger: quiet });
+    } finally {
+      fs.copyFileSync = real;
+      syncBuiltinESMExports();
+    }
+    expect(seen.length, 'the copies went through copyFile (so this check can fail)').to.be.greaterThan(0);
+    for (const one of seen) {
+      const othersCanWrite = (one.file & 0o022) !== 0 && (one.folder & 0o011) !== 0;
+      expect(othersCanWrite, `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`).to.equal(false);
+    }
+    expect(statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777).to.equal(0o644 & ~process.umask());
+  });
+});

@@ -1,29 +1,36 @@
 /**
  * Carrying out a collect plan, in an order that keeps every moment of a
- * crash safe (the lock is held throughout):
+ * crash safe. The lock is held throughout, and collectRoot is held open: every
+ * write, rename and delete below it names its file through the folder it is
+ * in, opened from collectRoot down one folder at a time without following a
+ * link (fs/folder.ts), never through a path checked once and used later. (What
+ * a killed run left is swept before the look, fs/sweep.ts.)
  *
- * 1. the temporary files a killed run left are swept;
- * 2. the pending list names every file about to be written, with its size
+ * 1. the pending list names every file about to be written, with its size
  *    and SHA-256 (a run killed after this point leaves files the next run
  *    proves its own by their bytes);
- * 3. folders, then the files: each to a temporary name beside it (O_EXCL),
- *    then renamed into place after a last look at what is there;
- * 4. manifest.json (and rev-manifest.json), last of the build: until then
+ * 2. folders, then the files: each made in the run's private staging folder
+ *    (fs/workspace.ts: the runner's, 0700, named with the lock's token), then
+ *    renamed into its folder after a last look at what is there. Then every
+ *    folder worked in must still be at its name: one swapped meanwhile stops
+ *    the run before the manifest;
+ * 3. manifest.json (and rev-manifest.json), last of the build: until then
  *    the old manifest is in place and every file it names is still there;
- * 5. the files of builds out of the keep window, by exact path with `del`,
- *    each looked at right before (a regular file, as the tool wrote it, no
- *    link on its way);
- * 6. the records, read again first (they must be what this run read);
- * 7. the pending list is removed.
+ * 4. the files of builds out of the keep window, each looked at right before
+ *    through its folder (a regular file, as the tool wrote it) and unlinked
+ *    there; then the tool's folders left empty;
+ * 5. every folder worked in looked at again; the records, read again first
+ *    (they must be what this run read);
+ * 6. the pending list is removed.
  */
-import { pause } from '../fs/pause.js';
-import { removeExact } from '../fs/remove-exact.js';
 import { createHash } from 'node:crypto';
-import { fstatSync, rmdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { fstatSync, rmdirSync, type Stats } from 'node:fs';
+import { FolderTree, withRealPaths, type Folder } from '../fs/folder.js';
+import { pause } from '../fs/pause.js';
+import type { Workspace } from '../fs/workspace.js';
 import { turnTaker } from '../util/turns.js';
-import { copyTemp, isPlainDir, linkTemp, lookAt, makeDir, putInPlace, readRegular, writeTemp } from './disk.js';
-import { foldersOf, MANIFEST_NAME, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
+import { copyNew, linkNew, lookIn, makeDirIn, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
+import { MANIFEST_NAME, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';
 import type { Item, Output, Plan } from './plan.js';
 import { replaceOwnFile, serializePending, serializeRecords, type FileRecord, type Pending, type Records, type Seen } from './records.js';
@@ -39,7 +46,6 @@ export interface ApplyResult {
   /** Per app: files written and their bytes. */
   written: Map<string, { files: number; bytes: number }>;
   removed: number;
-  swept: number;
   /** The records as written. */
   records: Records;
   recordsSeen: Seen;
@@ -57,36 +63,26 @@ function moment(name: string): void {
   if (KILL_AT === name) process.kill(process.pid, 'SIGKILL');
 }
 
-export async function applyPlan(plan: Plan, settings: CollectSettings, tree: OutputTree, recordsSeen: Seen | undefined): Promise<ApplyResult> {
-  const root = settings.realRoot;
-  const at = (rel: string): string => path.join(root, ...rel.split('/'));
-  const turn = turnTaker();
-  const checked = new Map<string, boolean>();
-  /** Every folder on the way to `rel` is still a plain folder (looked at once per folder, after the plan). */
-  const guard = (rel: string): void => {
-    for (const dir of ['', ...foldersOf(rel)]) {
-      let plain = checked.get(dir);
-      if (plain === undefined) {
-        plain = isPlainDir(dir === '' ? root : at(dir));
-        checked.set(dir, plain);
-      }
-      if (!plain) throw new ChangedMeanwhile(`${settings.shown}/${dir}: a folder on the way to ${rel} is no longer a plain folder; nothing was written through it`);
-    }
-  };
-  const records = plan.records;
-  const result: ApplyResult = { written: new Map(), removed: 0, swept: 0, records, recordsSeen: recordsSeen ?? { size: 0, mtimeMs: 0, ino: 0 } };
-
-  // 1. Leftovers of a killed run.
-  for (const rel of plan.temps) {
-    guard(rel);
-    const stat = lookAt(at(rel));
-    if (stat?.isFile()) {
-      rmSync(at(rel), { force: true });
-      result.swept++;
-    }
+/** `ws`: collectRoot held open, with the run's token (its lock's) for the staging folder. */
+export async function applyPlan(plan: Plan, settings: CollectSettings, tree: OutputTree, recordsSeen: Seen | undefined, ws: Workspace): Promise<ApplyResult> {
+  const folders = new FolderTree(ws.root);
+  try {
+    return await carryOut(plan, settings, tree, recordsSeen, ws, folders);
+  } catch (error) {
+    throw asChange(withRealPaths(error), settings);
+  } finally {
+    folders.close();
+    // The staging folder: empty once every file is in place (else what a failed write left in it).
+    ws.close();
   }
+}
 
-  // 2. What is about to be written.
+async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree, recordsSeen: Seen | undefined, ws: Workspace, folders: FolderTree): Promise<ApplyResult> {
+  const turn = turnTaker();
+  const records = plan.records;
+  const result: ApplyResult = { written: new Map(), removed: 0, records, recordsSeen: recordsSeen ?? { size: 0, mtimeMs: 0, ino: 0 } };
+
+  // 1. What is about to be written.
   const pending: Pending = { files: new Map(), dirs: new Set(plan.mkdirs) };
   for (const output of plan.writes) {
     pending.files.set(output.name, {
@@ -99,16 +95,15 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
   const pendingThere = tree.files.get(PENDING_FILE);
   let pendingSeen: Seen | undefined = pendingThere ? { ...pendingThere } : undefined;
   if (pending.files.size > 0 || pending.dirs.size > 0) {
-    const stat = replaceOwnFile(root, PENDING_FILE, serializePending(pending), pendingSeen);
+    const stat = replaceOwnFile(ws, PENDING_FILE, serializePending(pending), pendingSeen);
     pendingSeen = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
   }
   moment('pending');
 
-  // 3. Folders, then files.
+  // 2. Folders (parents first), each made in its parent held open; then the files.
   for (const dir of plan.mkdirs) {
-    guard(dir); // the folders on its way
-    if (!makeDir(at(dir)) && !isPlainDir(at(dir))) throw new ChangedMeanwhile(`${settings.shown}/${dir} appeared meanwhile and is not a plain folder`);
-    checked.set(dir, true);
+    const [parent, base] = folders.parentOf(dir);
+    if (!makeDirIn(parent, base) && !lookIn(parent, base)?.isDirectory()) throw new ChangedMeanwhile(`${settings.shown}/${dir} appeared meanwhile and is not a plain folder`);
   }
   const byItem = new Map<Item, Output[]>();
   for (const output of plan.writes) {
@@ -118,23 +113,25 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
   }
   const buffer = Buffer.allocUnsafe(COPY_BUFFER);
   const order: Record<string, number> = { hashed: 0, original: 1, variant: 2 };
+  const stage = plan.writes.length > 0 ? ws.stage() : undefined;
   for (const [item, outputs] of byItem) {
     outputs.sort((a, b) => (order[a.role] as number) - (order[b.role] as number) || (a.immutable === b.immutable ? 0 : a.immutable ? -1 : 1));
     for (const output of outputs) {
       pause('write', output.name);
-      guard(output.name);
-      const dest = at(output.name);
-      const made = makeTemp(output, item, dest, at, buffer, settings);
+      const staging = stage as Folder;
+      const [folder, base] = folders.parentOf(output.name);
+      const staged = ws.stagedName('collect', base);
+      const made = makeStaged(output, item, { stage: staging, staged, folders, buffer, settings });
       // The last look: nothing there, or the tool's own file exactly as the plan saw it.
-      const now = lookAt(dest);
+      const now = lookIn(folder, base);
       const record = records.files.get(output.name);
       const expected = now === undefined || (record !== undefined && now.isFile() && now.size === record.size && now.mtimeMs === record.mtimeMs);
       if (!expected) {
-        rmSync(made.temp, { force: true });
+        unlinkIn(staging, staged);
         throw new ChangedMeanwhile(`${settings.shown}/${output.name} was changed or made by someone else during the run; it was left as it is`);
       }
-      putInPlace(made.temp, dest);
-      const written: FileRecord = { size: made.stat.size, mtimeMs: made.stat.mtimeMs, sha256: output.sha256, immutable: output.immutable };
+      placeFile(staging, staged, folder, base);
+      const written: FileRecord = { size: made.size, mtimeMs: made.mtimeMs, sha256: output.sha256, immutable: output.immutable };
       if (output.encoding) {
         written.encoding = output.encoding;
         written.of = output.of as string;
@@ -143,7 +140,7 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
       const app = item.source.app.name;
       const counts = result.written.get(app) ?? { files: 0, bytes: 0 };
       counts.files++;
-      counts.bytes += made.stat.size;
+      counts.bytes += made.size;
       result.written.set(app, counts);
       if (KILL_AT !== undefined) moment(`write:${[...result.written.values()].reduce((sum, one) => sum + one.files, 0)}`);
       const due = turn();
@@ -153,109 +150,157 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
     delete item.content;
     delete item.compressed;
   }
+  // The folders written in are still the ones at their names: else the files went where a
+  // folder was moved to, and what the manifest would name is something else now.
+  stillInPlace(folders, settings, 'the build was not published (manifest.json unchanged)');
 
-  // 4. The manifest: last of the build.
+  // 3. The manifest: last of the build.
   for (const [name, text, write] of [[MANIFEST_NAME, plan.manifestText, plan.writeManifest], [REV_MANIFEST_NAME, plan.revText, plan.writeRev]] as const) {
     if (!write || text === undefined) continue;
     const own = records.own.get(name);
     const there = tree.files.get(name);
-    const stat = replaceOwnFile(root, name, text, own && there ? there : undefined);
+    const stat = replaceOwnFile(ws, name, text, own && there ? there : undefined);
     records.own.set(name, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: createHash('sha256').update(text).digest('hex') });
   }
   moment('manifest');
   if (plan.removeRev) {
     const own = plan.removeRev;
-    const now = lookAt(at(REV_MANIFEST_NAME));
-    if (now?.isFile() && now.size === own.size && now.mtimeMs === own.mtimeMs) await removeExactFiles(root, [REV_MANIFEST_NAME]);
+    pause('delete', REV_MANIFEST_NAME);
+    const now = lookIn(ws.root, REV_MANIFEST_NAME);
+    if (now?.isFile() && now.size === own.size && now.mtimeMs === own.mtimeMs) unlinkIn(ws.root, REV_MANIFEST_NAME);
     records.own.delete(REV_MANIFEST_NAME);
   }
 
-  // 5. Files of builds out of the keep window, and the tool's folders left empty.
-  const leaving: string[] = [];
+  // 4. Files of builds out of the keep window, each through its folder held open, looked at
+  // right before; then the tool's folders left empty.
   for (const [name, record] of plan.removals) {
     pause('delete', name);
-    guard(name);
-    const now = lookAt(at(name));
-    if (now === undefined) continue;
+    const folder = parentIfThere(folders, name);
+    if (!folder) continue;
+    const [parent, base] = folder;
+    const now = lookIn(parent, base);
     // A file changed since the plan (or a link put in its place) is no longer the tool's: kept.
-    if (!now.isFile() || now.size !== record.size || now.mtimeMs !== record.mtimeMs) continue;
-    leaving.push(name);
+    if (!now?.isFile() || now.size !== record.size || now.mtimeMs !== record.mtimeMs) continue;
+    unlinkIn(parent, base);
+    result.removed++;
+    const due = turn();
+    if (due) await due;
   }
-  result.removed = (await removeExactFiles(root, leaving)).length;
   for (const dir of plan.rmdirs) {
-    guard(`${dir}/x`);
+    const folder = parentIfThere(folders, dir);
+    if (!folder) continue;
+    const [parent, base] = folder;
     try {
-      rmdirSync(at(dir));
+      rmdirSync(parent.at(base));
+      folders.forget(dir);
     } catch {
-      records.dirs.add(dir); // not empty (or gone): still the tool's folder
+      records.dirs.add(dir); // not empty (or not a plain folder now): still the tool's folder
     }
   }
-
   moment('removals');
-  // 6. The records, then 7. the pending list.
-  const stat = replaceOwnFile(root, RECORDS_FILE, serializeRecords(records), recordsSeen);
+
+  // 5. The records, then 6. the pending list.
+  stillInPlace(folders, settings, 'the records were not updated');
+  const stat = replaceOwnFile(ws, RECORDS_FILE, serializeRecords(records), recordsSeen);
   result.recordsSeen = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
   moment('records');
   if (pendingSeen) {
-    const now = lookAt(at(PENDING_FILE));
-    if (now?.isFile() && now.size === pendingSeen.size && now.mtimeMs === pendingSeen.mtimeMs) rmSync(at(PENDING_FILE), { force: true });
+    const now = lookIn(ws.root, PENDING_FILE);
+    if (now?.isFile() && now.size === pendingSeen.size && now.mtimeMs === pendingSeen.mtimeMs) unlinkIn(ws.root, PENDING_FILE);
   }
   return result;
 }
 
-/** A temporary file beside `dest` holding the output's bytes. */
-function makeTemp(output: Output, item: Item, dest: string, at: (rel: string) => string, buffer: Buffer, settings: CollectSettings): { temp: string; stat: import('node:fs').Stats } {
-  if (output.role === 'variant') {
-    // The fingerprinted variant from the compressed bytes; the original name's variant is the same file.
-    const part = item.compressed?.[output.encoding as 'br' | 'gzip'];
-    if (output.immutable && part) return writeTemp(dest, part.data);
-    const suffix = output.encoding === 'br' ? '.br' : '.gz';
-    return linkOrCopy(at(`${item.hashed}${suffix}`), dest, output.sha256, settings);
+/** Every folder the run worked in is still at its name (reached from collectRoot, no link followed). */
+function stillInPlace(folders: FolderTree, settings: CollectSettings, consequence: string): void {
+  const moved = folders.stillInPlace();
+  if (moved !== undefined) {
+    throw new ChangedMeanwhile(`${settings.shown}/${moved} was replaced while app-media worked in it; ${consequence}, and what is there now was left as it is`);
   }
-  if (output.role === 'original') return linkOrCopy(at(item.hashed), dest, output.sha256, settings);
-  if (item.content) return writeTemp(dest, item.content);
-  return copySource(item, dest, buffer);
 }
 
-/** A hard link to the fingerprinted file just written (no bytes written twice), else a copy of it. */
-function linkOrCopy(existing: string, dest: string, sha256: string, settings: CollectSettings): { temp: string; stat: import('node:fs').Stats } {
-  const linked = linkTemp(existing, dest);
-  if (linked) return linked;
-  const { data } = readRegular(existing);
-  if (createHash('sha256').update(data).digest('hex') !== sha256) throw new ChangedMeanwhile(`${path.relative(settings.realRoot, existing)} changed during the run`);
-  return writeTemp(dest, data);
+/** The folder holding `rel`, held open, and its name there; undefined when that folder is gone. */
+function parentIfThere(folders: FolderTree, rel: string): [Folder, string] | undefined {
+  try {
+    return folders.parentOf(rel);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /**
- * A source file copied into place, opened without following a link. When it was hashed this
- * run, it must still be that very file (inode, size, times); else its bytes are hashed as
- * they are copied and must be the ones its name was made from.
+ * A folder on the way opened without following a link met a link (ELOOP), a file (ENOTDIR), or
+ * another folder than the one it worked in before: something was swapped in during the run.
  */
-function copySource(item: Item, dest: string, buffer: Buffer): { temp: string; stat: import('node:fs').Stats } {
+function asChange(error: unknown, settings: CollectSettings): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ELOOP' && code !== 'ENOTDIR') return error;
+  const where = (error as NodeJS.ErrnoException).path;
+  return new ChangedMeanwhile(`${where ?? settings.shown}: a folder of collectRoot was replaced (by a link or a file) during the run; nothing was written or removed through it`);
+}
+
+interface Staging {
+  stage: Folder;
+  staged: string;
+  folders: FolderTree;
+  buffer: Buffer;
+  settings: CollectSettings;
+}
+
+/** A new file in the staging folder holding the output's bytes; its facts. */
+function makeStaged(output: Output, item: Item, at: Staging): Stats {
+  if (output.role === 'variant') {
+    // The fingerprinted variant from the compressed bytes; the original name's variant is the same file.
+    const part = item.compressed?.[output.encoding as 'br' | 'gzip'];
+    if (output.immutable && part) return writeNew(at.stage, at.staged, part.data);
+    const suffix = output.encoding === 'br' ? '.br' : '.gz';
+    return linkOrCopy(`${item.hashed}${suffix}`, output, at);
+  }
+  if (output.role === 'original') return linkOrCopy(item.hashed, output, at);
+  if (item.content) return writeNew(at.stage, at.staged, item.content);
+  return copySource(item, at);
+}
+
+/** A hard link to the fingerprinted file just written (no bytes written twice), else a copy of it. */
+function linkOrCopy(existing: string, output: Output, at: Staging): Stats {
+  const [folder, base] = at.folders.parentOf(existing);
+  const linked = linkNew(folder, base, at.stage, at.staged);
+  if (linked) {
+    if (linked.size === output.size) return linked;
+    unlinkIn(at.stage, at.staged);
+    throw new ChangedMeanwhile(`${at.settings.shown}/${existing} changed during the run`);
+  }
+  const { data } = readRegular(folder.at(base));
+  if (createHash('sha256').update(data).digest('hex') !== output.sha256) throw new ChangedMeanwhile(`${at.settings.shown}/${existing} changed during the run`);
+  return writeNew(at.stage, at.staged, data);
+}
+
+/**
+ * A source file copied into the staging folder, opened as sources.ts allows (the very file the
+ * walk saw, inside the media folder). When it was hashed this run, it must still be that very
+ * file (inode, size, times); else its bytes are hashed as they are copied and must be the ones
+ * its name was made from.
+ */
+function copySource(item: Item, at: Staging): Stats {
   const open = openMediaFile(item.source);
-  const fd = open.fd;
   try {
-    const stat = fstatSync(fd);
+    const stat = fstatSync(open.fd);
     const identity = item.identity;
     if (identity) {
       if (stat.ino !== identity.ino || stat.size !== identity.size || stat.mtimeMs !== identity.mtimeMs || stat.ctimeMs !== identity.ctimeMs) {
         throw new ChangedMeanwhile(`${item.source.shown} changed while it was being collected; run again`);
       }
-      return copyTemp(fd, dest, buffer, undefined, stat.mode);
+      return copyNew(open.fd, at.stage, at.staged, at.buffer, undefined, stat.mode);
     }
     const hash = createHash('sha256');
-    const made = copyTemp(fd, dest, buffer, hash);
+    const made = copyNew(open.fd, at.stage, at.staged, at.buffer, hash);
     if (hash.digest('hex') !== item.finalSha) {
-      rmSync(made.temp, { force: true });
+      unlinkIn(at.stage, at.staged);
       throw new ChangedMeanwhile(`${item.source.shown} changed since the last build was indexed; run again`);
     }
     return made;
   } finally {
     open.close();
   }
-}
-
-/** Files of the tool's, by exact path, with `del` (fs/remove-exact.ts): only regular files match. */
-function removeExactFiles(root: string, names: readonly string[]): Promise<string[]> {
-  return removeExact(root, names, { onlyFiles: true });
 }

@@ -8,21 +8,24 @@
  * lock, a full look and the plan (plan.ts, pure of writes) → apply
  * (apply.ts) → the index → the report. A dry run is the full look, reported.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, toDisplay } from '../config/load.js';
 import { discoverApps } from '../discover.js';
 import { errors } from '../errors.js';
-import { acquireLock, leftoverLockToken, LOCK_FILE } from '../fs/lock.js';
+import { openFolder } from '../fs/folder.js';
+import { acquireLock } from '../fs/lock.js';
+import { hasTraces, sweepLeftovers } from '../fs/sweep.js';
 import { otherWriter } from '../fs/trust.js';
+import { Workspace } from '../fs/workspace.js';
 import { appReport, buildReport, logReport } from '../report.js';
 import { systemErrorHint } from '../system-errors.js';
 import type { AppReport, CollectStatus, Report, RunOptions } from '../types.js';
 import { listSome } from '../util/list.js';
 import { applyPlan, type ApplyResult } from './apply.js';
-import { lookAt, putInPlace, readRegular, writeTemp } from './disk.js';
+import { lookAt, lookIn, placeFile, readRegular, writeNew } from './disk.js';
 import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
-import { currentDigest, walkOutputs } from './outputs.js';
+import { currentDigest, listingDigest, walkOutputs } from './outputs.js';
 import { escapeReason, makePlan, type Plan } from './plan.js';
 import { WorkPool } from './pool.js';
 import { emptyRecords, readIndex, readPending, readRecords, sameRecords, serializeIndex, seenOf, type Index, type IndexInput, type IndexSource, type Records, type Seen } from './records.js';
@@ -65,26 +68,30 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
 
   const pool = new WorkPool();
   let lock: { release(): Promise<void> } | undefined;
+  // collectRoot held open under the lock, with the lock's token for the run's temporary names.
+  let ws: Workspace | undefined;
+  const warnings: string[] = [];
   try {
     if (!settings.dryRun) {
       // As for mediaRoot (fs/trust.ts): no one but the runner and root may write the build's folder.
       const writer = otherWriter(settings.collectRoot);
       if (writer) throw errors.sharedCollectRoot(config.file, toDisplay(config.projectRoot, writer.folder), writer.who);
       mkdirSync(settings.collectRoot, { recursive: true, mode: 0o755 });
-      lock = await acquireLock(settings.realRoot, {
+      const held = await acquireLock(settings.realRoot, {
         display: settings.shown,
         onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this collectRoot`),
       });
-      // A lock a killed run left (broken aside by this run, or its draft) goes, as link's sweep does.
-      for (const name of readdirSync(settings.realRoot)) {
-        if (name.startsWith(`${LOCK_FILE}.`) && leftoverLockToken(settings.realRoot, name) !== undefined) rmSync(path.join(settings.realRoot, name), { force: true });
-      }
+      lock = held;
+      ws = new Workspace(openFolder(settings.realRoot, { follow: true }), held.token);
+      // What a killed run left (its lock, its temporary names: those of its token only), as link's sweep.
+      const swept = await sweepLeftovers(ws, false);
+      if (swept.removed > 0) warnings.push(`removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`);
     }
     const look = await fullLook(settings, digest, sources, pool);
     const { plan } = look;
     const problems = [...plan.missing, ...plan.unparsed].map((one) => one.text);
     if (settings.strict && problems.length > 0) throw errors.missingReference(problems);
-    const warnings = [...sourceWarnings(sources), ...plan.warnings, ...missingWarnings(problems), ...foreignWarnings(settings, plan.foreign, plan.handChanged)];
+    warnings.push(...sourceWarnings(sources), ...plan.warnings, ...missingWarnings(problems), ...foreignWarnings(settings, plan.foreign, plan.handChanged));
     const blocked = plan.conflicts.length > 0 || plan.appErrors.size > 0;
     const statuses = new Map<string, CollectStatus>();
     const reasons = new Map<string, { reason: string; hint: string }>();
@@ -119,18 +126,18 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       }
     }
     const nothingToDo = plan.writes.length === 0 && plan.mkdirs.length === 0 && plan.removals.size === 0 && !plan.writeManifest && !plan.writeRev
-      && plan.removeRev === undefined && plan.temps.length === 0 && !plan.pendingLeft && look.recordsRead && sameRecords(plan.records, look.recordsRead);
+      && plan.removeRev === undefined && !plan.pendingLeft && look.recordsRead && sameRecords(plan.records, look.recordsRead);
     if (settings.dryRun || blocked || nothingToDo) {
-      if (!settings.dryRun && !blocked) writeIndex(settings, digest, plan, look.recordsSeen);
+      if (ws && !blocked) writeIndex(settings, digest, plan, look.recordsSeen, ws);
       return finish({
         statuses, reasons, files: settings.dryRun ? wanted : new Map(), warnings,
         build: blocked || settings.dryRun ? look.previousBuild : plan.build.id,
         written: settings.dryRun ? plan.writes.length : 0, removed: settings.dryRun ? plan.removals.size : 0,
       });
     }
-    const applied: ApplyResult = await applyPlan(plan, settings, look.tree, look.recordsSeen);
-    if (applied.swept > 0) warnings.unshift(`removed ${applied.swept} temporary file${applied.swept === 1 ? '' : 's'} left by an interrupted run`);
-    writeIndex(settings, digest, plan, applied.recordsSeen);
+    const held = ws as Workspace;
+    const applied: ApplyResult = await applyPlan(plan, settings, look.tree, look.recordsSeen, held);
+    writeIndex(settings, digest, plan, applied.recordsSeen, held);
     let written = 0;
     for (const app of sources) {
       const counts = applied.written.get(app.app.name);
@@ -140,7 +147,12 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
     return finish({ statuses, reasons, files: applied.written, warnings, build: plan.build.id, written, removed: applied.removed });
   } finally {
     await pool.close();
-    await lock?.release();
+    try {
+      ws?.close();
+    } finally {
+      ws?.root.close();
+      await lock?.release();
+    }
   }
 }
 
@@ -170,7 +182,15 @@ function quickLook(settings: CollectSettings, digest: string, sources: AppSource
     }
   }
   if (count !== index.facts.size) return undefined;
-  for (const [dir, expected] of index.dirs) if (currentDigest(root, dir) !== expected) return undefined;
+  // What a run left to sweep (a lock left by a killed run, its draft) takes the lock, as in link.
+  let top: string[];
+  try {
+    top = readdirSync(root);
+  } catch {
+    return undefined;
+  }
+  if (hasTraces(top, root)) return undefined;
+  for (const [dir, expected] of index.dirs) if ((dir === '' ? listingDigest('', top) : currentDigest(root, dir)) !== expected) return undefined;
   return { build: index.build, css: index.css, foreign: index.foreign };
 }
 
@@ -208,8 +228,8 @@ async function fullLook(settings: CollectSettings, digest: string, sources: AppS
   };
 }
 
-/** Writes the index of the build just made (or found up to date), unless it says the same already. */
-function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recordsSeen: Seen | undefined): void {
+/** Writes the index of the build just made (or found up to date), unless it says the same already; `ws`: collectRoot held open. */
+function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recordsSeen: Seen | undefined, ws: Workspace): void {
   const root = settings.realRoot;
   const facts = (name: string): [number, number] | null => {
     const stat = lookAt(path.join(root, name));
@@ -246,15 +266,16 @@ function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recor
     foreign: [...plan.foreign, ...plan.handChanged].sort(),
   };
   const text = serializeIndex(index);
-  const file = path.join(root, INDEX_FILE);
-  const there = lookAt(file);
+  const there = lookIn(ws.root, INDEX_FILE);
   if (there) {
     // The index is the tool's only while it reads as one; anything else at its name stays.
     if (!there.isFile() || readIndex(root) === undefined) return;
-    if (readRegular(file).data.toString('utf8') === text) return;
+    if (readRegular(ws.root.at(INDEX_FILE)).data.toString('utf8') === text) return;
   }
-  const { temp } = writeTemp(file, text);
-  putInPlace(temp, file);
+  const stage = ws.stage();
+  const staged = ws.stagedName('collect', INDEX_FILE);
+  writeNew(stage, staged, text);
+  placeFile(stage, staged, ws.root, INDEX_FILE);
 }
 
 function sourceWarnings(sources: AppSources[]): string[] {

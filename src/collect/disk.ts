@@ -1,14 +1,19 @@
 /**
  * The file-system calls collect makes, in one place: reads that never follow
- * a link and never block on a FIFO, and writes that go to a temporary name
- * beside their destination (created with O_EXCL, so never through a link) and
- * are renamed into place. Files are written 0644 and folders 0755, less the
- * umask: a copy never carries setuid, setgid or sticky bits.
+ * a link and never block on a FIFO, and writes that never go through a path
+ * that could lead elsewhere. Every write, rename and delete below collectRoot
+ * names its file through a folder held open (fs/folder.ts: on Linux
+ * /proc/self/fd/<fd>/<name>, the folder itself wherever it was moved); a new
+ * file is made in the run's private staging folder (fs/workspace.ts: the
+ * runner's, mode 0700, at the top of collectRoot, named with the run's lock
+ * token), with O_EXCL, then renamed into its folder. Files are written 0644
+ * and folders 0755, less the umask: a copy never carries setuid, setgid or
+ * sticky bits, and no file is within another user's reach before its mode is
+ * right.
  */
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import type { Hash } from 'node:crypto';
-import path from 'node:path';
-import { tempNameFor } from './names.js';
+import type { Folder } from '../fs/folder.js';
 
 export const FILE_MODE = 0o644;
 export const DIR_MODE = 0o755;
@@ -88,30 +93,38 @@ export function lookAt(file: string): Stats | undefined {
   return lstatSync(file, { throwIfNoEntry: false });
 }
 
-/** The temporary path beside `dest`. */
-export function tempBeside(dest: string): string {
-  return path.join(path.dirname(dest), tempNameFor(path.basename(dest)));
+/** lstat of `name` in a folder held open, or undefined when nothing is there. */
+export function lookIn(folder: Folder, name: string): Stats | undefined {
+  return lstatSync(folder.at(name), { throwIfNoEntry: false });
 }
 
+/** Removes `name` from a folder held open, if it is there (a file made by this run, or one proven the tool's). */
+export function unlinkIn(folder: Folder, name: string): void {
+  try {
+    unlinkSync(folder.at(name));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+
 /**
- * Writes `data` to a new temporary file beside `dest` (O_EXCL: never through a link, never
- * over anything) and returns its path and facts; the caller renames it into place once it
- * has looked at what is there.
+ * Writes `data` to a new file `name` in `folder` (the private staging folder: O_EXCL, never over
+ * anything, never through a link) and returns its facts.
  */
-export function writeTemp(dest: string, data: Buffer | string, sync = false): { temp: string; stat: Stats } {
-  const temp = tempBeside(dest);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), FILE_MODE);
+export function writeNew(folder: Folder, name: string, data: Buffer | string): Stats {
+  const fd = openSync(folder.at(name), CREATE, FILE_MODE);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    if (sync) fsyncSync(fd);
     const stat = fstatSync(fd);
     closeSync(fd);
-    return { temp, stat };
+    return stat;
   } catch (error) {
     closeSync(fd);
-    rmSync(temp, { force: true });
+    unlinkIn(folder, name);
     throw error;
   }
 }
@@ -120,27 +133,26 @@ export function writeTemp(dest: string, data: Buffer | string, sync = false): { 
 const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
 
 /**
- * Copies an open source file into a new temporary file beside `dest` and returns its path and
- * facts. The bytes never pass through a path that could be a link: on Linux the kernel copies the
- * open file itself (copyFile of /proc/self/fd/<fd>, then the mode set to 0644 less the umask);
- * elsewhere, or when the source carries setuid, setgid or sticky bits (copyFile would give the new
- * file the source's mode for a moment), chunk by chunk. With `hash`, the bytes are hashed as they
- * are copied (chunk by chunk, then).
+ * Copies an open source file into a new file `name` in `folder` (the private staging folder) and
+ * returns its facts. The bytes never pass through a path that could be a link: on Linux the
+ * kernel copies the open file itself (copyFile of /proc/self/fd/<fd>; the new file has the
+ * source's mode until it is set to 0644 less the umask, which is why it is made in a folder no
+ * one else can enter); elsewhere, or when the source carries setuid, setgid or sticky bits, chunk
+ * by chunk into a file made 0644. With `hash`, the bytes are hashed as they are copied (chunk by
+ * chunk, then).
  */
-export function copyTemp(sourceFd: number, dest: string, buffer: Buffer, hash?: Hash, sourceMode = 0): { temp: string; stat: Stats } {
+export function copyNew(sourceFd: number, folder: Folder, name: string, buffer: Buffer, hash?: Hash, sourceMode = 0): Stats {
   if (PROC_FD && !hash && (sourceMode & 0o7000) === 0) {
-    const temp = tempBeside(dest);
     try {
-      copyFileSync(`/proc/self/fd/${sourceFd}`, temp, constants.COPYFILE_EXCL);
-      chmodSync(temp, FILE_MODE & ~process.umask());
-      return { temp, stat: lstatSync(temp) };
+      copyFileSync(`/proc/self/fd/${sourceFd}`, folder.at(name), constants.COPYFILE_EXCL);
+      chmodSync(folder.at(name), FILE_MODE & ~process.umask());
+      return lstatSync(folder.at(name));
     } catch (error) {
-      rmSync(temp, { force: true });
+      unlinkIn(folder, name);
       throw error;
     }
   }
-  const temp = tempBeside(dest);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), FILE_MODE);
+  const fd = openSync(folder.at(name), CREATE, FILE_MODE);
   try {
     let position = 0;
     for (;;) {
@@ -153,55 +165,51 @@ export function copyTemp(sourceFd: number, dest: string, buffer: Buffer, hash?: 
     }
     const stat = fstatSync(fd);
     closeSync(fd);
-    return { temp, stat };
+    return stat;
   } catch (error) {
     closeSync(fd);
-    rmSync(temp, { force: true });
+    unlinkIn(folder, name);
     throw error;
   }
 }
 
-/** A hard link to `existing` under a temporary name beside `dest` (undefined where the file system has none). */
-export function linkTemp(existing: string, dest: string): { temp: string; stat: Stats } | undefined {
-  const temp = tempBeside(dest);
+/**
+ * A hard link to `existing` (in a folder held open) as a new name in `folder`; undefined where the
+ * file system has none, or when `existing` is not a regular file.
+ */
+export function linkNew(from: Folder, existing: string, folder: Folder, name: string): Stats | undefined {
   try {
-    linkSync(existing, temp);
+    linkSync(from.at(existing), folder.at(name));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'ENOSYS') return undefined;
     throw error;
   }
-  const stat = lstatSync(temp);
+  const stat = lstatSync(folder.at(name));
   if (!stat.isFile()) {
-    rmSync(temp, { force: true });
+    unlinkIn(folder, name);
     return undefined;
   }
-  return { temp, stat };
+  return stat;
 }
 
-/** Puts a temporary file in place (rename replaces a file, never writes through a link). */
-export function putInPlace(temp: string, dest: string): void {
+/** Renames a staged file into place (rename replaces a file, never writes through a link); on failure the staged file goes. */
+export function placeFile(from: Folder, staged: string, to: Folder, name: string): void {
   try {
-    renameSync(temp, dest);
+    renameSync(from.at(staged), to.at(name));
   } catch (error) {
-    rmSync(temp, { force: true });
+    unlinkIn(from, staged);
     throw error;
   }
 }
 
-/** Makes one folder (not recursive: each folder on the way is made and checked in turn). */
-export function makeDir(dir: string): boolean {
+/** Makes one folder in a folder held open; false when something is there already. */
+export function makeDirIn(parent: Folder, name: string): boolean {
   try {
-    mkdirSync(dir, DIR_MODE);
+    mkdirSync(parent.at(name), DIR_MODE);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   }
-}
-
-/** A plain folder (not a link to one). */
-export function isPlainDir(dir: string): boolean {
-  const stat = lookAt(dir);
-  return stat !== undefined && stat.isDirectory();
 }

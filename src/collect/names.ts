@@ -4,7 +4,6 @@
  * from disk must pass (a plain relative path) before it is ever joined to a
  * folder.
  */
-import { randomBytes } from 'node:crypto';
 import { TEMP_MARK } from '../fs/temp.js';
 
 /** The tool's records of what it wrote in collectRoot (docs/collect-format.md). */
@@ -51,16 +50,6 @@ export function foldersOf(rel: string): string[] {
   const out: string[] = [];
   for (let at = rel.indexOf('/'); at !== -1; at = rel.indexOf('/', at + 1)) out.push(rel.slice(0, at));
   return out;
-}
-
-/**
- * A temporary name beside a file being written: recognisable (swept after a crash), short
- * enough for any base name (a name has 255 bytes at most), in the format the error lines
- * turn back into the published name.
- */
-export function tempNameFor(base: string): string {
-  const kept = Buffer.byteLength(base) > 120 ? Buffer.from(base).subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '') : base;
-  return `${TEMP_MARK}${kept}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
 export { TEMP_MARK };

@@ -22,8 +22,6 @@ export interface OutputTree {
   dirs: Set<string>;
   /** Links, FIFOs, sockets, devices: never the tool's, never entered or touched. */
   others: Map<string, string>;
-  /** Temporary files of a run (in progress under the lock, or left by a crash). */
-  temps: string[];
   /** Each folder's names ("" for the top), for the listing digests. */
   listings: Map<string, string[]>;
 }
@@ -34,7 +32,7 @@ function vanished(error: unknown): boolean {
 }
 
 export function walkOutputs(root: string): OutputTree {
-  const tree: OutputTree = { exists: false, files: new Map(), dirs: new Set(), others: new Map(), temps: [], listings: new Map() };
+  const tree: OutputTree = { exists: false, files: new Map(), dirs: new Set(), others: new Map(), listings: new Map() };
   const top = lstatSync(root, { throwIfNoEntry: false });
   if (!top) return tree;
   if (!top.isDirectory()) throw Object.assign(new Error(`ENOTDIR: collectRoot is not a folder: ${root}`), { code: 'ENOTDIR', syscall: 'scandir', path: root });
@@ -50,12 +48,10 @@ export function walkOutputs(root: string): OutputTree {
     tree.listings.set(rel, entries.map((entry) => entry.name));
     for (const entry of entries) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.name.startsWith(TEMP_MARK)) {
-        if (entry.isFile()) tree.temps.push(childRel);
-        else tree.others.set(childRel, entry.isDirectory() ? 'a folder' : 'not a regular file');
-        continue;
-      }
-      if (rel === '' && entry.name.startsWith(LOCK_FILE)) continue;
+      // Names the tool reserves at the top: the lock, and a run's temporary names (its private
+      // staging folder, fs/temp.ts), swept only when their run was killed (fs/sweep.ts). Anywhere
+      // else, a name that looks like one of them is a file like any other (a person's).
+      if (rel === '' && (entry.name.startsWith(LOCK_FILE) || entry.name.startsWith(TEMP_MARK))) continue;
       if (entry.isDirectory()) {
         tree.dirs.add(childRel);
         visit(`${dir}${path.sep}${entry.name}`, childRel);
@@ -76,9 +72,9 @@ export function walkOutputs(root: string): OutputTree {
   return tree;
 }
 
-/** Names that come and go without a build changing: the lock, and the index (written after the digests). */
+/** Names that come and go without a build changing: the lock, a run's temporary names, and the index (written after the digests). */
 function counted(rel: string, name: string): boolean {
-  return rel !== '' || !(name.startsWith(LOCK_FILE) || name === INDEX_FILE);
+  return rel !== '' || !(name.startsWith(LOCK_FILE) || name.startsWith(TEMP_MARK) || name === INDEX_FILE);
 }
 
 /** A digest of a folder's names (order does not matter). */

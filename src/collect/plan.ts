@@ -116,7 +116,6 @@ export interface Plan {
   removeRev: OwnFileRecord | undefined;
   /** The records as they are once the plan is carried out (written files get their facts when written). */
   records: Records;
-  temps: string[];
   pendingLeft: boolean;
 }
 
@@ -539,7 +538,6 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     writeRev,
     removeRev,
     records: recordsAfter,
-    temps: tree.temps,
     pendingLeft: tree.files.has(PENDING_FILE),
   };
 }

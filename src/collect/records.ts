@@ -17,9 +17,10 @@
  * Every name in them must be a plain relative path, every size a whole number,
  * every hash lowercase hex of its length, or the whole file is unusable.
  */
-import { lstatSync, rmSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { NotAFile, putInPlace, readRegular, writeTemp } from './disk.js';
+import type { Workspace } from '../fs/workspace.js';
+import { lookIn, NotAFile, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
 import { INDEX_FILE, isPlainRelPath, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 
 export const TOOL = 'gulp-app-media';
@@ -225,20 +226,22 @@ export function seenOf(stat: Stats): Seen {
 }
 
 /**
- * Writes a file of the tool's at the top of collectRoot by temp + rename, after looking at
- * what is there: it must still be what this run read (or wrote) last, or nothing; anything
- * else was put there by someone else meanwhile, and is left as it is.
+ * Writes a file of the tool's at the top of collectRoot (held open: `ws.root`), made in the run's
+ * private staging folder and renamed into place after a look at what is there: it must still be
+ * what this run read (or wrote) last, or nothing; anything else was put there by someone else
+ * meanwhile, and is left as it is.
  */
-export function replaceOwnFile(root: string, name: string, text: string, expected: Seen | undefined): Stats {
-  const file = path.join(root, name);
-  const { temp, stat } = writeTemp(file, text);
-  const now = lstatSync(file, { throwIfNoEntry: false });
+export function replaceOwnFile(ws: Workspace, name: string, text: string, expected: Seen | undefined): Stats {
+  const stage = ws.stage();
+  const staged = ws.stagedName('collect', name);
+  const stat = writeNew(stage, staged, text);
+  const now = lookIn(ws.root, name);
   const same = now === undefined ? true : expected !== undefined && now.isFile() && now.size === expected.size && now.mtimeMs === expected.mtimeMs && now.ino === expected.ino;
   if (!same) {
-    rmSync(temp, { force: true });
+    unlinkIn(stage, staged);
     throw new OwnFileChanged(name);
   }
-  putInPlace(temp, file);
+  placeFile(stage, staged, ws.root, name);
   return stat;
 }
 
