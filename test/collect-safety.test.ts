@@ -222,6 +222,34 @@ for (const kind of ['descriptor', 'path'] as FolderKind[]) {
   });
 }
 
+describe('media:collect: who may write collectRoot', function () {
+  this.timeout(30_000);
+
+  it('a collectRoot others can write (everyone, or owned by another user), or a folder on the way to it: APP_MEDIA_SHARED_ROOT before anything is written; verify --collect still reads it', async () => {
+    const root = makeCollectProject({ gulp: false });
+    await collectedInProcess(root);
+    writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
+    const cases: Array<[string, () => void, () => void, RegExp]> = [
+      ['mode 0777', () => chmodSync(path.join(root, OUT), 0o777), () => chmodSync(path.join(root, OUT), 0o755), /dist\/media \(collectRoot or a folder on the way to it\) can be written by everyone/],
+      ['dist/ mode 0777', () => chmodSync(path.join(root, 'dist'), 0o777), () => chmodSync(path.join(root, 'dist'), 0o755), /dist \(collectRoot or a folder on the way to it\) can be written by everyone/],
+    ];
+    if (process.getuid?.() === 0) {
+      cases.push(['owned by nobody', () => fs.chownSync(path.join(root, OUT), 65534, 65534), () => fs.chownSync(path.join(root, OUT), 0, 0), /can be written by user nobody \(uid 65534\)/]);
+    }
+    for (const [title, share, unshare, who] of cases) {
+      share();
+      const before = outState(root);
+      const run = appMedia(root, ['collect']);
+      expect(run.status, title).to.equal(1);
+      expect(run.stderr, title).to.contain('APP_MEDIA_SHARED_ROOT').and.match(who);
+      expect(outState(root), title).to.deep.equal(before);
+      expect(appMedia(root, ['verify', '--collect']).output, title).to.not.contain('APP_MEDIA_SHARED_ROOT');
+      unshare();
+    }
+    expect(appMedia(root, ['collect']).status).to.equal(0);
+  });
+});
+
 describe('media:collect: the names it reserves, and yours that look like them', function () {
   this.timeout(30_000);
 
