@@ -122,7 +122,7 @@ export function openMediaFile(source: Source): OpenedSource {
     if (folderKind() === 'descriptor') {
       // The open file's own path, from its folder entries as they are now: a folder on its way
       // swapped for a link (during the walk, or since) shows as a path outside the media folder.
-      const where = readlinkSync(open.path);
+      const where = readlinkSync(`/proc/self/fd/${open.fd}`);
       if (!isInside(source.root, where)) {
         throw new SourceChanged(`${source.shown} is no longer inside the app's media folder (it is ${where}: a folder on its way was replaced by a link); it was not read`);
       }
