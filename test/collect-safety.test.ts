@@ -261,11 +261,12 @@ describe('media:collect: the names it reserves, and yours that look like them', 
       '.app-media-tmp-notes.txt': 'notes',
       '.app-media-tmp-drafts/a.txt': 'draft',
       'blog/css/.app-media-tmp-notes.txt': 'mine',
-      [`.app-media-tmp-${randomBytes(8).toString('hex')}-0-staged`]: 'a name of a run whose lock is not left behind',
+      [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-staged`]: 'a name of a run whose lock is not left behind',
     };
     writeTree(out, yours);
     const token = killedRunLock(out);
-    writeTree(out, { [`.app-media-tmp-${token}-0-staged/0-collect-site.css`]: 'half writ', [`.app-media-tmp-${token}-1-staged`]: 'x' });
+    writeTree(out, { [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ', [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x' });
+    chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
     writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
     const report = await collect({ cwd: root, logger: quiet });
     expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
