@@ -13,6 +13,7 @@
  * Each test checks what a user would: the bytes outside collectRoot, the build, the report.
  */
 import { expect } from 'chai';
+import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs, { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { collect } from '../src/index.js';
-import { folderKind, type FolderKind } from '../src/fs/folder.js';
+import { folderKind } from '../src/fs/folder.js';
 import { onPause, type PausePoint } from '../src/fs/pause.js';
 import type { Report } from '../src/types.js';
 import { appMedia, jsonReport, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
@@ -151,17 +152,10 @@ describe('media:collect: what is read from an app\'s media', function () {
   });
 });
 
-for (const kind of ['descriptor', 'path'] as FolderKind[]) {
+for (const kind of FOLDER_KINDS) {
   describe(`media:collect: swaps in collectRoot during a run, at the exact moment (folders held by ${kind})`, function () {
     this.timeout(30_000);
-    let was: FolderKind;
-    before(() => {
-      was = folderKind();
-      folderKind(kind);
-    });
-    after(() => {
-      folderKind(was);
-    });
+    useFolderKind(kind);
 
     it('a build folder swapped for a link to a folder outside after the first write in it: nothing is written there, the old manifest stays', async () => {
       const root = makeCollectProject({ gulp: false, config: { compress: false } });

@@ -15,6 +15,7 @@
  * Every test checks what survived: checksums of everything outside the tool's own entries.
  */
 import { expect } from 'chai';
+import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -23,7 +24,6 @@ import {
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
-import { folderKind, type FolderKind } from '../src/fs/folder.js';
 import { onPause, type PausePoint } from '../src/fs/pause.js';
 import { hashTarget } from '../src/ownership.js';
 import type { Report } from '../src/types.js';
@@ -248,15 +248,17 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
     expect(own.output).to.not.match(/APP_MEDIA_SHARED_ROOT/);
   });
 
-  it('a folder on the way to mediaRoot (public/) writable by nobody: refused, naming that folder', async () => {
-    const root = copyProject(['blog']);
-    mkdirSync(path.join(root, 'public'));
-    chownSync(path.join(root, 'public'), NOBODY, NOBODY);
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(1);
-    expect(run.stderr).to.match(/refusing to write: a folder on the way to mediaRoot, public, can be written by user nobody/);
-    expect(exists(mediaOf(root))).to.equal(false);
-  });
+  for (const [title, extra] of [['', {}], [' (sharedMediaRoot: true shares mediaRoot alone)', { sharedMediaRoot: true }]] as const) {
+    it(`a folder on the way to mediaRoot (public/) writable by nobody: refused, naming that folder${title}`, async () => {
+      const root = copyProject(['blog'], extra);
+      mkdirSync(path.join(root, 'public'));
+      chownSync(path.join(root, 'public'), NOBODY, NOBODY);
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(1);
+      expect(run.stderr).to.match(/refusing to write: a folder on the way to mediaRoot, public, can be written by user nobody/);
+      expect(exists(mediaOf(root))).to.equal(false);
+    });
+  }
 
   it('mediaRoot writable by a group that is not the runner\'s, or by everyone: refused; by the runner\'s own group: accepted', async () => {
     const root = copyProject(['blog']);
@@ -332,17 +334,10 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
 
 // ---------------------------------------------------------------------------
 
-for (const kind of ['descriptor', 'path'] as FolderKind[]) {
+for (const kind of FOLDER_KINDS) {
   describe(`hostile mediaRoot: swaps during a run, at the exact moment (folders held by ${kind})`, function () {
     this.timeout(30_000);
-    let was: FolderKind;
-    before(() => {
-      was = folderKind();
-      folderKind(kind);
-    });
-    after(() => {
-      folderKind(was);
-    });
+    useFolderKind(kind);
 
     /** A folder outside mediaRoot with a file in it, and its snapshot: what a swapped-in link leads to. */
     function victimOf(root: string): { dir: string; before: Map<string, unknown> } {
@@ -690,17 +685,6 @@ describe('hostile mediaRoot: found by the review of this change', function () {
     const run = appMedia(root, ['link']);
     expect(run.stderr).to.match(/APP_MEDIA_FOREIGN_LOCK/);
     expect(readFileSync(path.join(mediaOf(root), planted, '2025.tar'), 'utf8')).to.equal('yours');
-  });
-
-  it('sharedMediaRoot: true still refuses a folder above mediaRoot that someone else can write', async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    const root = copyProject(['blog'], { sharedMediaRoot: true });
-    mkdirSync(path.join(root, 'public'));
-    chownSync(path.join(root, 'public'), NOBODY, NOBODY);
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(1);
-    expect(run.stderr).to.match(/refusing to write: a folder on the way to mediaRoot, public, can be written by user nobody/);
-    expect(exists(mediaOf(root))).to.equal(false);
   });
 
   it('files planted at the names a run\'s temporary files would get (its token is in the readable lock) are never removed, and the run goes on', async () => {
