@@ -91,6 +91,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
 
   const live: RunContext = { ...ctx, links: new LinkMaker(ctx.ws.root), totals: { files: 0, bytes: 0 }, discarded: [] };
+  // The run's new links, written into the stream together (each is still checked, and falls back
+  // on a refusal, in its app's turn below).
+  live.links.queue(plan.apps.filter(isFreshLink).map((appPlan) => {
+    pause('link', appPlan.name);
+    return { kind: 'symlink' as const, name: appPlan.name, text: appPlan.linkText };
+  }));
   const carryOut = async (appPlan: AppPlan): Promise<AppOutcome> => {
     const outcome = asPlanned(appPlan);
     try {
@@ -140,6 +146,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     throw withRealPaths(error);
   }
   return { outcomes, warnings };
+}
+
+/** An app whose only action is a new entry that starts as a symbolic link: its link can be made with the others. */
+function isFreshLink(appPlan: AppPlan): boolean {
+  const [action, ...more] = appPlan.actions;
+  return more.length === 0 && action?.op === 'create' && action.strategies[0] === 'symlink' && appPlan.app !== undefined;
 }
 
 /** An app's outcome as its plan says, before anything is carried out. */
@@ -424,8 +436,9 @@ async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan
     }
     const text = strategy === 'junction' ? plan.absoluteText : plan.linkText;
     try {
-      pause('link', plan.name);
-      await ctx.links.make({ kind: strategy, name: plan.name, text });
+      const link = { kind: strategy, name: plan.name, text };
+      if (!ctx.links.isQueued(link)) pause('link', plan.name);
+      await ctx.links.make(link);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
       if (!isLinkRefusal(error)) throw error;

@@ -47,7 +47,37 @@ export class LinkMaker {
 
   constructor(private readonly folder: Folder) {}
 
-  async make(options: MakeLinkOptions): Promise<void> {
+  private readonly queued = new Map<string, Promise<void>>();
+
+  /**
+   * Writes these links into the stream at once, without waiting for each: the stream makes them one
+   * after another, and `make()` of each then gets its result. (Awaited one by one, every link
+   * waits for the stream's round trip before the next is written.)
+   */
+  queue(links: readonly MakeLinkOptions[]): void {
+    for (const link of links) {
+      const made = this.write(link);
+      made.catch(() => undefined); // its failure is told to make(), which awaits it
+      this.queued.set(keyOf(link), made);
+    }
+  }
+
+  /** Whether `make()` of this link would take a result queued earlier. */
+  isQueued(options: MakeLinkOptions): boolean {
+    return this.queued.has(keyOf(options));
+  }
+
+  make(options: MakeLinkOptions): Promise<void> {
+    const key = keyOf(options);
+    const queued = this.queued.get(key);
+    if (queued) {
+      this.queued.delete(key);
+      return queued;
+    }
+    return this.write(options);
+  }
+
+  private async write(options: MakeLinkOptions): Promise<void> {
     const { vfs, Vinyl } = await (this.loaded ??= load());
     const open = this.streamFor(options.kind, vfs);
     const here = this.folder.here();
@@ -84,6 +114,10 @@ export class LinkMaker {
     this.streams.set(kind, open);
     return open;
   }
+}
+
+function keyOf(link: MakeLinkOptions): string {
+  return `${link.kind}\0${link.name}\0${link.text}`;
 }
 
 async function load(): Promise<{ vfs: VinylFs; Vinyl: VinylClass }> {
