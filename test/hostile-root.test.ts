@@ -19,7 +19,7 @@ import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
+  chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -391,6 +391,35 @@ for (const kind of FOLDER_KINDS) {
       expect(['error', 'conflict']).to.include(statusOf(report, 'blog'));
       expect(readlinkSync(path.join(mediaOf(root), 'blog'))).to.equal(sourceOf(root, 'blog'));
     });
+
+    for (const [nth, when] of [[1, 'before its first file is deleted'], [2, 'after its first file is deleted']] as const) {
+    it(`clean: a folder of the copy swapped ${when}, for a link to a twin outside (same names, sizes and times): nothing outside is deleted`, async () => {
+      const root = copyProject(['blog']);
+      writeTree(sourceOf(root, 'blog'), Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`css/f${index}.css`, `.f${index} {}`])));
+      await linkedInProcess(root);
+      const css = path.join(mediaOf(root), 'blog', 'css');
+      const twin = path.join(root, 'outside', 'css');
+      // Times kept: every file there passes the size and time re-check before a delete, so only
+      // the refusal to go through a link keeps them (issue 29).
+      cpSync(css, twin, { recursive: true, preserveTimestamps: true });
+      const outside = snapshot(twin);
+      const swap = pauseOnce('delete', () => {
+        renameSync(css, path.join(mediaOf(root), 'blog', 'css-moved'));
+        symlinkSync(twin, css);
+      }, nth, (detail) => detail.startsWith('blog/css/'));
+      const report = await clean({ cwd: root });
+      expect(swap.fired()).to.equal(true);
+      expect(snapshot(twin), 'the twin outside is untouched').to.deep.equal(outside);
+      expect(readlinkSync(css), 'the link is left as it is').to.equal(twin);
+      // Held by descriptor, the folder moved aside is still the one being emptied: the tool's
+      // files all go and the run may say removed; otherwise it stops (error or conflict).
+      expect(['removed', 'error', 'conflict']).to.include(statusOf(report, 'blog'));
+      if (statusOf(report, 'blog') === 'removed') {
+        const files = [...snapshot(path.join(mediaOf(root), 'blog')).values()].filter((entry) => entry.type === 'file');
+        expect(files, 'removed: no file of the copy is left').to.deep.equal([]);
+      }
+    });
+    }
 
     it('a sync: the copy swapped for a link to another folder after its first write: nothing is written there', async () => {
       const root = copyProject(['blog']);

@@ -13,7 +13,7 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/apply.js';
@@ -530,14 +530,19 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
     return report;
   }
 
-  /** A folder outside mediaRoot with the same names (and sizes) as `from`: what a link made by hand may lead to. */
+  /**
+   * A folder outside mediaRoot with the same names, sizes and modification times as `from`: what
+   * a link made by hand may lead to. Its files pass the re-check of size and time before a delete,
+   * so only the refusal to go through a link keeps them (issue 29: fresh times hid a missing guard).
+   */
   function twinOf(root: string, from: string, name: string): string {
     const twin = path.join(root, 'outside', name);
+    cpSync(from, twin, { recursive: true, preserveTimestamps: true });
     for (const [rel, entry] of snapshot(from)) {
-      if (entry.type === 'dir') mkdirSync(path.join(twin, rel), { recursive: true });
-      else if (entry.type === 'file') writeTree(twin, { [rel]: readFileSync(path.join(from, rel)) });
+      if (entry.type !== 'file') continue;
+      const apart = statSync(path.join(twin, rel)).mtimeMs - statSync(path.join(from, rel)).mtimeMs;
+      expect(Math.abs(apart), `${rel}: the twin keeps the time (as the re-check compares it)`).to.be.lessThan(1);
     }
-    mkdirSync(twin, { recursive: true });
     return twin;
   }
 
