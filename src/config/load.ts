@@ -5,9 +5,9 @@
  * holds one of them (as gulp and npm look upward). Paths resolve against the
  * file that holds them.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errors } from '../errors.js';
@@ -268,6 +268,9 @@ function loadError(error: unknown, file: string, displayFile: string): Error {
 
 /** `:3`, the line `node --check` gives for a file that does not parse; '' when it gives none. */
 function syntaxErrorLine(file: string): string {
+  // Loaded here, on this error's path only: node:child_process brings net, dgram and streams, a
+  // few milliseconds of every run's start-up otherwise.
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const checked = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
   const match = /^\S*?:(\d+)\s*$/m.exec(checked.stderr ?? '');
   return match ? `:${match[1]}` : '';
