@@ -1,7 +1,7 @@
 // Rewrites the README's configuration and flag tables from the table in
-// src/options.ts (`npm run readme`); test/readme.test.ts fails while they differ.
+// src/core/options.ts (`npm run readme`); test/readme.test.ts fails while they differ.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readmeTables } from '../dist/options.js';
+import { readmeTables } from '../dist/core/options.js';
 
 const file = new URL('../README.md', import.meta.url);
 let text = readFileSync(file, 'utf8');

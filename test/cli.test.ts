@@ -13,8 +13,8 @@ import {
   cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { flagName, flagsFor, plain, TASKS, taskDescriptions } from '../src/options.js';
-import type { TaskName } from '../src/types.js';
+import { flagName, flagsFor, plain, TASKS, taskDescriptions } from '../src/core/options.js';
+import type { TaskName } from '../src/core/types.js';
 import {
   APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, linkedInProcess, makeProject, mediaFiles, projectState, REPO, removeTempDirs, tempDir, writeTree,
   type ProjectOptions, type RunResult,

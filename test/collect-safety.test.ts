@@ -4,7 +4,7 @@
  *
  * - what is read from an app's media: a media folder that leads out of its app is `escape`;
  *   a source is read only if it is the very file the walk saw, inside the media folder;
- * - swaps during a run, at the exact moment (the run pauses at a pause point, src/fs/pause.ts,
+ * - swaps during a run, at the exact moment (the run pauses at a pause point, src/core/fs/pause.ts,
  *   and the test acts as the racing process), with folders held by descriptor (Linux) and by
  *   path (other systems' code): nothing is written or deleted through a folder swapped for a link;
  * - the names the tool reserves: only a killed run's temporary names are swept, yours stay;
@@ -21,9 +21,9 @@ import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { collect } from '../src/index.js';
-import { folderKind } from '../src/fs/folder.js';
-import { onPause, type PausePoint } from '../src/fs/pause.js';
-import type { Report } from '../src/types.js';
+import { folderKind } from '../src/core/fs/folder.js';
+import { onPause, type PausePoint } from '../src/core/fs/pause.js';
+import type { Report } from '../src/core/types.js';
 import { appMedia, jsonReport, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
 import { collectedInProcess, makeCollectProject, outFiles, outState, OUT, readManifest } from './support/collect.js';
 

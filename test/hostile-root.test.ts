@@ -24,9 +24,9 @@ import {
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
-import { onPause, type PausePoint } from '../src/fs/pause.js';
-import { hashTarget } from '../src/ownership.js';
-import type { Report } from '../src/types.js';
+import { onPause, type PausePoint } from '../src/core/fs/pause.js';
+import { hashTarget } from '../src/core/records.js';
+import type { Report } from '../src/core/types.js';
 import { appMediaAsNobody, asNobody, NOBODY, skipUnlessNobody } from './support/nobody.js';
 import {
   appMedia, exists, gulp, installPackage, isLink, jsonReport, linkedInProcess, makeProject, removeTempDirs, snapshot, tempDir, writeTree,
@@ -678,7 +678,7 @@ describe('hostile mediaRoot: found by the review of this change', function () {
   });
 
   it('a walk fooled into taking a private file for one of the media folder\'s: the copy, reading through the folder held open, refuses it', async () => {
-    const { MediaReader } = await import('../src/fs/source.js');
+    const { MediaReader } = await import('../src/core/fs/source.js');
     const root = tempDir('fooled');
     writeTree(root, { 'apps/blog/app_media/blog/css/site.css': 'site', 'private/css/site.css': 'ROOT SECRET' });
     const media = path.join(root, 'apps/blog/app_media/blog');

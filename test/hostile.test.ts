@@ -16,17 +16,17 @@ import { expect } from 'chai';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/apply.js';
-import { acquireLock, LOCK_FILE } from '../src/fs/lock.js';
-import { loadConfig } from '../src/config/load.js';
-import { discoverApps } from '../src/discover.js';
+import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/link/apply.js';
+import { acquireLock, LOCK_FILE } from '../src/core/fs/lock.js';
+import { loadConfig } from '../src/core/config/load.js';
+import { discoverApps } from '../src/core/discover.js';
 import { clean, link, verify } from '../src/index.js';
-import { planClean } from '../src/plan-clean.js';
-import { planLink } from '../src/plan.js';
-import { probe, probeMediaRoot } from '../src/probe.js';
+import { planClean } from '../src/link/clean-plan.js';
+import { planLink } from '../src/link/plan.js';
+import { probe, probeMediaRoot } from '../src/link/probe.js';
 import type { Report, RunOptions } from '../src/index.js';
 import { applyContextOf, mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
-import { recordsTrust } from '../src/api.js';
+import { recordsTrust } from '../src/link/api.js';
 
 after(removeTempDirs);
 

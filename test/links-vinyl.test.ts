@@ -10,8 +10,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type Vinyl from 'vinyl';
 import { clean, link, mediaSrc } from '../src/index.js';
-import { onPause } from '../src/fs/pause.js';
-import type { Report } from '../src/types.js';
+import { onPause } from '../src/core/fs/pause.js';
+import type { Report } from '../src/core/types.js';
 import { appMedia, gulp, isLink, makeProject, mediaFiles, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);

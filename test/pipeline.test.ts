@@ -19,7 +19,7 @@ import type { Readable } from 'node:stream';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type Vinyl from 'vinyl';
 import { AppMediaError, configSchema, defineConfig, isAppMediaError, link, mediaSrc, type AppMediaConfig } from '../src/index.js';
-import { appEntryFields, configFields, defaults, MODES, NAME_PATTERN } from '../src/options.js';
+import { appEntryFields, configFields, defaults, MODES, NAME_PATTERN } from '../src/core/options.js';
 import { wantsColor } from '../src/gulp/log.js';
 import { installPackage, isLink, mediaFiles, REPO, removeTempDirs, sha, tempDir, writeTree } from './support/project.js';
 

@@ -5,15 +5,15 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
-import type { App } from '../src/discover.js';
-import { isInside, type FileFacts, type TreeFacts } from '../src/fs/walk.js';
-import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, pendingRecord, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/ownership.js';
-import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/plan.js';
-import { checkAppEntry, finishChecks } from '../src/check.js';
-import { planClean } from '../src/plan-clean.js';
-import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/probe.js';
-import type { SystemError } from '../src/system-errors.js';
-import type { Mode } from '../src/types.js';
+import type { App } from '../src/core/discover.js';
+import { isInside, type FileFacts, type TreeFacts } from '../src/core/fs/walk.js';
+import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, pendingRecord, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/core/records.js';
+import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
+import { checkAppEntry, finishChecks } from '../src/link/check.js';
+import { planClean } from '../src/link/clean-plan.js';
+import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/link/probe.js';
+import type { SystemError } from '../src/core/system-errors.js';
+import type { Mode } from '../src/core/types.js';
 import { mulberry32 } from './support/scenario.js';
 
 // ---- fixtures ---------------------------------------------------------------
@@ -728,7 +728,7 @@ describe('isInside (the loop guard and the walk\'s "does this link stay inside")
 
 describe('ignore globs: one test by base name where a glob cannot match across "/"', () => {
   it('matches as picomatch on the whole path or the base name does, for globs of every kind', async () => {
-    const { ignoreMatcher } = await import('../src/fs/walk.js');
+    const { ignoreMatcher } = await import('../src/core/fs/walk.js');
     const picomatch = (await import('picomatch')).default;
     const globSets = [['.*', '*~'], ['*.map'], ['*.{map,bak}'], ['?ache'], ['.DS_Store', 'Thumbs.db'], ['**'], ['css/*.css'], ['!keep.css'],
       ['[ab]*'], ['@(x|y).js'], ['**/*.min.js'], ['vendor'], ['ven*'], ['*'], ['.*', 'vendor/**']];
@@ -749,7 +749,7 @@ describe('ignore globs: one test by base name where a glob cannot match across "
 
 describe('recordStays: whether a no-change copy plan leaves its record as it is, without making the record', () => {
   it('says what making the record (copyRecordOf) and comparing it (sameRecord) says', async () => {
-    const { copyRecordOf, recordStays, sameRecord } = await import('../src/plan.js');
+    const { copyRecordOf, recordStays, sameRecord } = await import('../src/link/plan.js');
     const random = mulberry32(20261129);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const names = ['a.css', 'css/b.css', 'css/vendor/c.css', 'img/d.png', 'js/e.js'];

@@ -6,10 +6,10 @@
  * the copy is made, except in a dry run, whose plan lists every file.
  */
 import { expect } from 'chai';
-import { loadConfig } from '../src/config/load.js';
-import { discoverApps, type App } from '../src/discover.js';
-import { link, recordsTrust } from '../src/api.js';
-import { probe, type AppVerdict, type ProbeOptions, type ProbeResult } from '../src/probe.js';
+import { loadConfig } from '../src/core/config/load.js';
+import { discoverApps, type App } from '../src/core/discover.js';
+import { link, recordsTrust } from '../src/link/api.js';
+import { probe, type AppVerdict, type ProbeOptions, type ProbeResult } from '../src/link/probe.js';
 import { makeProject, removeTempDirs } from './support/project.js';
 
 after(removeTempDirs);

@@ -7,10 +7,10 @@
 import { expect } from 'chai';
 import { readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { verify } from '../src/api.js';
-import { configSchema } from '../src/config/schema.js';
-import { validateConfig } from '../src/config/validate.js';
-import { isAppMediaError, type AppMediaError } from '../src/errors.js';
+import { verify } from '../src/verify.js';
+import { configSchema } from '../src/core/config/schema.js';
+import { validateConfig } from '../src/core/config/validate.js';
+import { isAppMediaError, type AppMediaError } from '../src/core/errors.js';
 import { readCollected } from '../src/publish/collected.js';
 import { DEFAULT_CACHE_CONTROL } from '../src/publish/headers.js';
 import { planPublish } from '../src/publish/plan.js';

@@ -12,8 +12,8 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { publish } from '../src/publish/index.js';
-import { isAppMediaError } from '../src/errors.js';
-import type { Report, RunOptions } from '../src/types.js';
+import { isAppMediaError } from '../src/core/errors.js';
+import type { Report, RunOptions } from '../src/core/types.js';
 import { sha256 } from './support/collect-fixture.js';
 import { collectSources, OUT, sourceApps, type CollectedBuild } from './support/collect.js';
 import {

@@ -28,7 +28,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readmeTables } from '../src/options.js';
+import { readmeTables } from '../src/core/options.js';
 import { mediaFiles, REPO, removeTempDirs, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);

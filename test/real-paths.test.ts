@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { realPaths } from '../src/fs/real-paths.js';
+import { realPaths } from '../src/core/fs/real-paths.js';
 import { removeTempDirs, tempDir } from './support/project.js';
 
 after(removeTempDirs);

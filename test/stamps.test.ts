@@ -10,10 +10,10 @@
 import { expect } from 'chai';
 import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/ownership.js';
-import { openFolder } from '../src/fs/folder.js';
-import { stampCopy, stampTime } from '../src/fs/stamp.js';
-import { walkTreeSync } from '../src/fs/walk.js';
+import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/core/records.js';
+import { openFolder } from '../src/core/fs/folder.js';
+import { stampCopy, stampTime } from '../src/core/fs/stamp.js';
+import { walkTreeSync } from '../src/core/fs/walk.js';
 import { appMedia, jsonReport, linkedInProcess, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);

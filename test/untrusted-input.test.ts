@@ -302,7 +302,7 @@ describe('verify --url: credentials, redirects, and why a server could not be re
   });
 
   it('a host name that does not resolve: named as DNS, with a hint on the host (the failure as fetch reports it; no lookup leaves this machine)', async () => {
-    const { describeFetchFailure } = await import('../src/served.js');
+    const { describeFetchFailure } = await import('../src/core/served-url.js');
     const failure = describeFetchFailure(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND staging.example'), { code: 'ENOTFOUND' }) }), new URL('http://staging.example:8080/media/x'));
     expect(failure).to.deep.equal({
       reason: 'the host name staging.example does not resolve (DNS: ENOTFOUND)',

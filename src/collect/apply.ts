@@ -25,10 +25,10 @@
  */
 import { createHash } from 'node:crypto';
 import { fstatSync, rmdirSync, type Stats } from 'node:fs';
-import { FolderTree, withRealPaths, type Folder } from '../fs/folder.js';
-import { pause } from '../fs/pause.js';
-import type { Workspace } from '../fs/workspace.js';
-import { turnTaker } from '../util/turns.js';
+import { FolderTree, withRealPaths, type Folder } from '../core/fs/folder.js';
+import { pause } from '../core/fs/pause.js';
+import type { Workspace } from '../core/fs/workspace.js';
+import { turnTaker } from '../core/util/turns.js';
 import { copyNew, linkNew, lookIn, makeDirIn, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
 import { MANIFEST_NAME, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';

@@ -13,7 +13,7 @@
  */
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import type { Hash } from 'node:crypto';
-import type { Folder } from '../fs/folder.js';
+import type { Folder } from '../core/fs/folder.js';
 
 export const FILE_MODE = 0o644;
 export const DIR_MODE = 0o755;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readRegular } from './disk.js';
 import { isPlainRelPath } from './names.js';
-import { errors } from '../errors.js';
+import { errors } from '../core/errors.js';
 
 export interface ManifestEntry {
   /** The fingerprinted path, relative to collectRoot. */

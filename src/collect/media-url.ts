@@ -6,8 +6,8 @@
  * gives the plain `<mediaUrl><path>`.
  */
 import path from 'node:path';
-import { errors } from '../errors.js';
-import { nearest } from '../util/nearest.js';
+import { errors } from '../core/errors.js';
+import { nearest } from '../core/util/nearest.js';
 import { parseManifest, readManifestFile, type ManifestEntry, type MediaManifest } from './manifest.js';
 
 export interface MediaUrlOptions {

@@ -4,7 +4,7 @@
  * from disk must pass (a plain relative path) before it is ever joined to a
  * folder.
  */
-import { TEMP_MARK } from '../fs/temp.js';
+import { TEMP_MARK } from '../core/fs/temp.js';
 
 /** The tool's records of what it wrote in collectRoot (docs/collect-format.md). */
 export const RECORDS_FILE = '.app-media-collect.json';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { LOCK_FILE } from '../fs/lock.js';
+import { LOCK_FILE } from '../core/fs/lock.js';
 import { INDEX_FILE, TEMP_MARK } from './names.js';
 
 export interface FileFacts {

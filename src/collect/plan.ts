@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { SourceChanged } from '../fs/source.js';
-import { isSystemError, type SystemError } from '../system-errors.js';
+import { SourceChanged } from '../core/fs/source.js';
+import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { NotAFile } from './disk.js';
 import { foldersOf, hashedPath, INDEX_FILE, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';

@@ -19,7 +19,7 @@
  */
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import type { Workspace } from '../fs/workspace.js';
+import type { Workspace } from '../core/fs/workspace.js';
 import { lookIn, NotAFile, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
 import { INDEX_FILE, isPlainRelPath, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 

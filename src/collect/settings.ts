@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { toDisplay, type ResolvedConfig } from '../config/load.js';
-import type { App } from '../discover.js';
-import { errors } from '../errors.js';
-import { isInside } from '../fs/walk.js';
-import { realpathOfPath } from '../probe.js';
-import type { RunOptions } from '../types.js';
+import { toDisplay, type ResolvedConfig } from '../core/config/load.js';
+import type { App } from '../core/discover.js';
+import { errors } from '../core/errors.js';
+import { isInside } from '../core/fs/walk.js';
+import { realpathOfPath } from '../core/fs/real-paths.js';
+import type { RunOptions } from '../core/types.js';
 import { MANIFEST_NAME, REV_MANIFEST_NAME } from './names.js';
 import type { Levels } from './pool.js';
 

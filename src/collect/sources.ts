@@ -15,15 +15,16 @@
  */
 import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { toDisplay } from '../config/load.js';
-import type { App } from '../discover.js';
-import { folderKind } from '../fs/folder.js';
-import { pause } from '../fs/pause.js';
-import { realPaths } from '../fs/real-paths.js';
-import { openSource, SourceChanged } from '../fs/source.js';
-import { isInside, walkTreeSync } from '../fs/walk.js';
-import { realpathOfPath, sourceFacts } from '../probe.js';
-import { isSystemError, type SystemError } from '../system-errors.js';
+import { toDisplay } from '../core/config/load.js';
+import type { App } from '../core/discover.js';
+import { folderKind } from '../core/fs/folder.js';
+import { pause } from '../core/fs/pause.js';
+import { realPaths } from '../core/fs/real-paths.js';
+import { openSource, SourceChanged } from '../core/fs/source.js';
+import { isInside, walkTreeSync } from '../core/fs/walk.js';
+import { realpathOfPath } from '../core/fs/real-paths.js';
+import { sourceFacts } from '../link/probe.js';
+import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { readAll } from './disk.js';
 
 export interface Source {

@@ -14,9 +14,9 @@
  *
  * gulp's own flags (`--silent`, `--series`, `-f <file>`...) are always fine.
  */
-import { errors } from '../errors.js';
-import { flagName, flags as allFlags, flagsFor, type FlagSpec, type TaskName } from '../options.js';
-import { nearMiss, parserName, parserOptions, runOptionsFrom, tasksTaking, tokenize, type ParsedFlags } from '../flags.js';
+import { errors } from '../core/errors.js';
+import { flagName, flags as allFlags, flagsFor, type FlagSpec, type TaskName } from '../core/options.js';
+import { nearMiss, parserName, parserOptions, runOptionsFrom, tasksTaking, tokenize, type ParsedFlags } from '../cli/flags.js';
 
 /** gulp-cli's own flags (3.x, and 2.x's --require and --verify): never ours to judge. */
 const GULP_CLI_FLAGS: readonly FlagSpec[] = [

@@ -1,8 +1,8 @@
 /** Our lines go through gulp's own logger, so `--silent` and `--log-level` apply. */
 import type { EventEmitter } from 'node:events';
 import gulplog from 'gulplog';
-import type { Logger } from '../types.js';
-import { wantsColor } from '../util/color.js';
+import type { Logger } from '../core/types.js';
+import { wantsColor } from '../core/util/color.js';
 
 export { wantsColor };
 

@@ -6,7 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import gulplog from 'gulplog';
-import { formatBytes } from '../report.js';
+import { formatBytes } from '../core/report.js';
 
 export interface Progress {
   onProgress(progress: { files: number; bytes: number }): void;

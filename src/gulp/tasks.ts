@@ -5,12 +5,13 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { isAppMediaError } from '../errors.js';
-import { gulpFlags, TASKS, taskDescriptions, taskTable, type TaskName } from '../options.js';
-import type { Report, RunOptions } from '../types.js';
-import { isFailing } from '../report.js';
-import { errorDocument } from '../error-document.js';
-import { isSystemError, systemErrorLines } from '../system-errors.js';
+import { isAppMediaError } from '../core/errors.js';
+import { gulpFlags, TASKS, taskDescriptions, type TaskName } from '../core/options.js';
+import { taskRunners } from '../tasks.js';
+import type { Report, RunOptions } from '../core/types.js';
+import { isFailing } from '../core/report.js';
+import { errorDocument } from '../core/error-document.js';
+import { isSystemError, systemErrorLines } from '../core/system-errors.js';
 import { readGulpFlags } from './command-line.js';
 import { progressLine } from './progress.js';
 import { gulpLogger } from './log.js';
@@ -66,7 +67,7 @@ function makeTask(task: TaskName, options: RunOptions, prefix: string, allowFlag
       });
       verbose = flags.verbose || verbose;
       json = flags.json;
-      const runner = await taskTable[task].load();
+      const runner = await taskRunners[task]();
       const progress = json || (task !== 'link' && task !== 'watch') ? undefined : progressLine(shownAs);
       const report = await runner({
         ...options,

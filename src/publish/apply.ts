@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import pMap from 'p-map';
-import { AppMediaError, errors, isAppMediaError } from '../errors.js';
+import { AppMediaError, errors, isAppMediaError } from '../core/errors.js';
 import { openCollected, type CollectedBuild } from './collected.js';
 import { PreconditionFailed, type HeadResult, type Store } from './client.js';
 import type { CacheControl } from './headers.js';

@@ -14,7 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppMediaError, errors } from '../errors.js';
+import { AppMediaError, errors } from '../core/errors.js';
 import { RECORD_NAME, SHA_METADATA } from './remote-record.js';
 import type { ObjectHeaders } from './headers.js';
 

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { errors } from '../errors.js';
+import { errors } from '../core/errors.js';
 
 export const RECORDS_FILE = '.app-media-collect.json';
 export const MANIFEST_FILE = 'manifest.json';

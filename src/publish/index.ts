@@ -4,24 +4,16 @@
  * open the store (client.ts), apply (apply.ts, which plans with plan.ts), report.
  */
 import { realpath } from 'node:fs/promises';
-import { loadConfig, toDisplay } from '../config/load.js';
-import { buildReport, logReport } from '../report.js';
-import type { AppReport, AppStatus, Logger, Report, RunOptions } from '../types.js';
+import { loadConfig, toDisplay } from '../core/config/load.js';
+import { buildReport, logReport } from '../core/report.js';
+import type { AppReport, AppStatus, Logger, Report, RunOptions } from '../core/types.js';
 import { applyPublish, type PublishOutcome, type PublishProgress } from './apply.js';
 import { readCollected } from './collected.js';
-import { Store, type StoreSettings } from './client.js';
-import type { CacheControl } from './headers.js';
+import { Store } from './client.js';
 import { uploadProgress } from './progress.js';
-import { publishSettings } from './settings.js';
+import { publishSettings, type PublishSettings } from './settings.js';
 
-export interface PublishSettings {
-  projectRoot: string;
-  /** Absolute. */
-  collectRoot: string;
-  keep: number;
-  store: StoreSettings;
-  cacheControl: CacheControl;
-}
+export type { PublishSettings };
 
 export interface PublishRunOptions {
   dryRun?: boolean;

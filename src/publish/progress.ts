@@ -4,7 +4,7 @@
  * at the end. Nothing when stderr is not a terminal, with --json or --silent
  * (no logger), or in the API without a logger.
  */
-import { formatBytes } from '../report.js';
+import { formatBytes } from '../core/report.js';
 import type { PublishProgress } from './apply.js';
 
 export interface ProgressLine {

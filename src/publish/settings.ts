@@ -1,8 +1,18 @@
 /** The publish settings of a run: the resolved config's `collectRoot`, `keep` and `publish` with their defaults. */
-import { AppMediaError } from '../errors.js';
-import type { ResolvedConfig } from '../config/load.js';
-import { publishDefaults } from '../options.js';
-import type { PublishSettings } from './index.js';
+import { AppMediaError } from '../core/errors.js';
+import type { ResolvedConfig } from '../core/config/load.js';
+import { publishDefaults } from '../core/options.js';
+import type { StoreSettings } from './client.js';
+import type { CacheControl } from './headers.js';
+
+export interface PublishSettings {
+  projectRoot: string;
+  /** Absolute. */
+  collectRoot: string;
+  keep: number;
+  store: StoreSettings;
+  cacheControl: CacheControl;
+}
 
 export function publishSettings(config: ResolvedConfig): PublishSettings {
   const where = config.file;

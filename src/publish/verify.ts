@@ -6,10 +6,10 @@
  */
 import { realpath } from 'node:fs/promises';
 import pMap from 'p-map';
-import { loadConfig, toDisplay } from '../config/load.js';
-import { errors } from '../errors.js';
-import { buildReport, logReport } from '../report.js';
-import type { AppReport, AppStatus, Report, RunOptions } from '../types.js';
+import { loadConfig, toDisplay } from '../core/config/load.js';
+import { errors } from '../core/errors.js';
+import { buildReport, logReport } from '../core/report.js';
+import type { AppReport, AppStatus, Report, RunOptions } from '../core/types.js';
 import { isPlainRelative, MANIFEST_FILE, readCollected } from './collected.js';
 import { Store, type HeadResult } from './client.js';
 import { headersFor, type ObjectHeaders } from './headers.js';

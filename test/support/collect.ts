@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { collect } from '../../src/index.js';
-import type { Report, RunOptions } from '../../src/types.js';
+import type { Report, RunOptions } from '../../src/core/types.js';
 import { makeProject, snapshot, writeTree, type EntrySnapshot } from './project.js';
 
 export const OUT = 'dist/media';

@@ -1,5 +1,5 @@
 /** Runs the enclosing mocha suite with one kind of held folder (fs/folder.ts), the other systems' code included. */
-import { folderKind, type FolderKind } from '../../src/fs/folder.js';
+import { folderKind, type FolderKind } from '../../src/core/fs/folder.js';
 
 export const FOLDER_KINDS: readonly FolderKind[] = ['descriptor', 'path'];
 

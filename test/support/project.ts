@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { link, verify } from '../../src/index.js';
-import type { Report, RunOptions } from '../../src/types.js';
-import { recordsTrust } from '../../src/api.js';
-import type { ApplyContext } from '../../src/apply.js';
-import type { ResolvedConfig } from '../../src/config/load.js';
-import { openFolder } from '../../src/fs/folder.js';
-import { Workspace } from '../../src/fs/workspace.js';
+import type { Report, RunOptions } from '../../src/core/types.js';
+import { recordsTrust } from '../../src/link/api.js';
+import type { ApplyContext } from '../../src/link/apply.js';
+import type { ResolvedConfig } from '../../src/core/config/load.js';
+import { openFolder } from '../../src/core/fs/folder.js';
+import { Workspace } from '../../src/core/fs/workspace.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const GULP_BIN = path.join(REPO, 'node_modules', 'gulp', 'bin', 'gulp.js');

@@ -23,8 +23,8 @@ import path from 'node:path';
 import { clean, link, verify } from '../../src/index.js';
 import type { Report, RunOptions } from '../../src/index.js';
 // The adversary's hooks into a run (the moments it acts at), not the checker's logic.
-import { folderKind, type FolderKind } from '../../src/fs/folder.js';
-import { onPause } from '../../src/fs/pause.js';
+import { folderKind, type FolderKind } from '../../src/core/fs/folder.js';
+import { onPause } from '../../src/core/fs/pause.js';
 
 // ---------------------------------------------------------------------------
 // Seeded randomness

@@ -8,22 +8,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyPlan, type AppOutcome } from './apply.js';
 import { checkAppEntry, finishChecks, type Finding } from './check.js';
-import { loadConfig, toDisplay, type ResolvedConfig } from './config/load.js';
-import { discoverApps } from './discover.js';
-import { errors, isAppMediaError } from './errors.js';
+import { loadConfig, toDisplay, type ResolvedConfig } from '../core/config/load.js';
+import { discoverApps } from '../core/discover.js';
+import { errors, isAppMediaError } from '../core/errors.js';
 import { checkSafety } from './guards.js';
-import { planClean } from './plan-clean.js';
+import { planClean } from './clean-plan.js';
 import { finishLinkPlan, planAppLink, type AppPlan, type AppPlanInput, type LinkPlan } from './plan.js';
-import { isRace, probe, probeMediaRoot, realpathOfPath, type ProbeResult, type RecordsTrust } from './probe.js';
-import { openFolder } from './fs/folder.js';
-import { acquireLock } from './fs/lock.js';
-import { MANIFEST_FILE } from './ownership.js';
-import { sweepLeftovers } from './fs/sweep.js';
-import { otherWriter } from './fs/trust.js';
-import { Workspace } from './fs/workspace.js';
-import { appReport, buildReport, logReport } from './report.js';
-import { checkBaseUrl, checkServed } from './served.js';
-import type { Report, RunOptions, TaskName } from './types.js';
+import { probe, probeMediaRoot, type ProbeResult, type RecordsTrust } from './probe.js';
+import { vanished } from '../core/fs/look.js';
+import { realpathOfPath } from '../core/fs/real-paths.js';
+import { openFolder } from '../core/fs/folder.js';
+import { acquireLock } from '../core/fs/lock.js';
+import { MANIFEST_FILE } from '../core/records.js';
+import { sweepLeftovers } from '../core/fs/sweep.js';
+import { otherWriter } from '../core/fs/trust.js';
+import { Workspace } from '../core/fs/workspace.js';
+import { appReport, buildReport, logReport } from '../core/report.js';
+import { checkBaseUrl } from '../core/served-url.js';
+import { checkServed } from './served.js';
+import type { Report, RunOptions, TaskName } from '../core/types.js';
 
 /** Makes mediaRoot match the config: one entry per app (link or copy), the tool's stale entries pruned. */
 export async function link(options: RunOptions = {}): Promise<Report> {
@@ -67,7 +70,7 @@ export async function link(options: RunOptions = {}): Promise<Report> {
   try {
     first = await look(undefined, !options.dryRun);
   } catch (error) {
-    if (options.dryRun || isAppMediaError(error) || !isRace(error)) throw error;
+    if (options.dryRun || isAppMediaError(error) || !vanished(error)) throw error;
   }
   let session: Session | undefined;
   // Everything done under the lock is inside the try: a look that throws there (a refusal
@@ -98,7 +101,7 @@ interface Session {
   close(): Promise<void>;
 }
 
-/** Who may have written the records file (fs/manifest-file.ts), and how it is named in messages. */
+/** Who may have written the records file (core/fs/records-file.ts), and how it is named in messages. */
 export function recordsTrust(config: ResolvedConfig): RecordsTrust {
   let rootOwner: number | undefined;
   try {
@@ -111,7 +114,7 @@ export function recordsTrust(config: ResolvedConfig): RecordsTrust {
 
 /**
  * A writing run first makes sure no one else can write mediaRoot or a folder on the way to it
- * (fs/trust.ts), unless the config says it is shared; then it holds mediaRoot's lock (two runs at
+ * (core/fs/trust.ts), unless the config says it is shared; then it holds mediaRoot's lock (two runs at
  * once end as one run would) and mediaRoot itself, open, and sweeps what an interrupted run
  * left. Where mediaRoot cannot be written at all, the run goes on unlocked: it can only report.
  */
@@ -193,14 +196,8 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
   }
 }
 
-/** Read-only: is every app published as the config says, and nothing published that should not be? */
-export async function verify(options: RunOptions = {}): Promise<Report> {
-  if (options.collect && options.published) {
-    throw errors.badFlag('--published', '--collect and --published check different places: give one of them',
-      'media:verify --collect checks the build in collectRoot, media:verify --published the objects in the bucket');
-  }
-  if (options.collect) return (await import('./collect/verify.js')).verifyCollect(options);
-  if (options.published) return (await import('./publish/verify.js')).verifyPublished(options);
+/** media:verify of mediaRoot: is every app published as the config says, and nothing published that should not be? */
+export async function verifyMediaRoot(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   if (options.url !== undefined) checkBaseUrl(options.url);
   const config = await loadConfig(options);
@@ -242,7 +239,7 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
   return report;
 }
 
-/** The records file's entries that were not taken (ownership.ts), as a warning. */
+/** The records file's entries that were not taken (core/records.ts), as a warning. */
 function ignoredRecords(ignored: readonly string[] | undefined): string[] {
   if (!ignored || ignored.length === 0) return [];
   const shown = ignored.slice(0, 5).join(', ');
@@ -332,7 +329,7 @@ function unlockedWorkspace(mediaRoot: string, writes: boolean): Workspace {
   }
 }
 
-function failingFolder(mediaRoot: string, error: unknown): import('./fs/folder.js').Folder {
+function failingFolder(mediaRoot: string, error: unknown): import('../core/fs/folder.js').Folder {
   const fail = (): never => {
     throw error;
   };

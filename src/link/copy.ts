@@ -3,9 +3,9 @@
  * private folder at the top of mediaRoot and renamed into place whole; a file of an existing
  * copy is staged in the run's private folder and renamed over its destination. Every write,
  * rename and delete names its file through the folder it was planned in, opened without
- * following links (fs/folder.ts): a folder of the copy swapped for a link meanwhile makes the
+ * following links (core/fs/folder.ts): a folder of the copy swapped for a link meanwhile makes the
  * call fail, it never reaches through. Each source file is opened without following links and
- * checked to be the file the walk saw (fs/source.ts); copies never carry setuid, setgid or
+ * checked to be the file the walk saw (core/fs/source.ts); copies never carry setuid, setgid or
  * sticky bits. Never deletes recursively: only listed files, then folders that are empty.
  *
  * The work is done with the sync calls, one step after another, giving the event loop a turn
@@ -14,13 +14,13 @@
  */
 import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { sameFacts, type CopyPlan } from '../plan.js';
-import { turnTaker } from '../util/turns.js';
-import { FolderTree, sameFolder, withRealPaths, type Folder, type FolderId } from './folder.js';
-import { pause } from './pause.js';
-import { copyMode, SourceChanged, type MediaReader, type OpenSource } from './source.js';
-import type { FileFacts } from './walk.js';
-import { removeEmptyFolder, removeOwnTree, type Workspace } from './workspace.js';
+import { sameFacts, type CopyPlan } from './plan.js';
+import { turnTaker } from '../core/util/turns.js';
+import { FolderTree, sameFolder, withRealPaths, type Folder, type FolderId } from '../core/fs/folder.js';
+import { pause } from '../core/fs/pause.js';
+import { copyMode, SourceChanged, type MediaReader, type OpenSource } from '../core/fs/source.js';
+import type { FileFacts } from '../core/fs/walk.js';
+import { removeEmptyFolder, removeOwnTree, type Workspace } from '../core/fs/workspace.js';
 
 export { SourceChanged };
 

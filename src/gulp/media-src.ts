@@ -14,11 +14,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pipeline, PassThrough, type Readable, type Transform } from 'node:stream';
 import type Vinyl from 'vinyl';
-import { loadConfig } from './config/load.js';
-import { discoverApps, type App } from './discover.js';
-import { MediaReader, type OpenSource } from './fs/source.js';
-import { walkTree, type FileFacts } from './fs/walk.js';
-import type { RunOptions } from './types.js';
+import { loadConfig } from '../core/config/load.js';
+import { discoverApps, type App } from '../core/discover.js';
+import { MediaReader, type OpenSource } from '../core/fs/source.js';
+import { walkTree, type FileFacts } from '../core/fs/walk.js';
+import type { RunOptions } from '../core/types.js';
 
 const require = createRequire(import.meta.url);
 type Through2 = typeof import('through2');
@@ -45,7 +45,7 @@ const DONE = Symbol('mediaSrc: read');
 /** A file as the walk found it, before its contents are read: where to read them, and what the walk saw. */
 interface Found {
   file: Vinyl;
-  /** The app's media folder, held open while its files are read (fs/source.ts). */
+  /** The app's media folder, held open while its files are read (core/fs/source.ts). */
   reader: MediaReader;
   /** Its path in the media folder, and where a link there leads (inside the folder). */
   rel: string;
@@ -131,7 +131,7 @@ function modifiedSince(since: number): Transform {
 
 /**
  * The file's contents, read as a copy reads them: opened without following a link, checked to be
- * the file the walk saw (fs/source.ts). Emits the Vinyl file itself from here on.
+ * the file the walk saw (core/fs/source.ts). Emits the Vinyl file itself from here on.
  */
 function withContents(read: boolean, buffer: boolean): Transform {
   return through2().obj(function contents(item: Found, _encoding, callback) {

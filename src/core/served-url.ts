@@ -1,13 +1,8 @@
 /**
- * media:verify --url: fetches one published file per app through the real web
- * server, because a correct tree on disk is not yet a served one (servers that
- * refuse to follow symbolic links are the classic cause).
+ * The URLs media:verify --url fetches (mediaRoot's, and collectRoot's with --collect): the base
+ * URL checked, a served file's URL, what a failed fetch means, and credentials never shown.
  */
-import pMap from 'p-map';
-import type { Finding } from './check.js';
 import { errors } from './errors.js';
-
-const TIMEOUT_MS = 10_000;
 
 /** `--url http://localhost:8080` + mediaUrl `/media/` + `blog/css/site.css`. */
 export function servedUrl(base: string, mediaUrl: string, name: string, rel: string): string {
@@ -30,7 +25,7 @@ export function checkBaseUrl(base: string): void {
 }
 
 /** A URL as it may be shown: a password becomes `***` (reports are printed and kept in CI logs). */
-function redact(url: URL): string {
+export function redact(url: URL): string {
   if (url.password === '') return url.href;
   const shown = new URL(url.href);
   shown.password = '***';
@@ -38,7 +33,7 @@ function redact(url: URL): string {
 }
 
 /** The same for text that did not parse as a URL: `user:secret@` → `user:***@`. */
-function redactText(text: string): string {
+export function redactText(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
 }
 
@@ -71,55 +66,4 @@ export function describeFetchFailure(error: unknown, url: URL): { reason: string
   }
   const detail = code || cause?.message || (error as Error).message || name;
   return { reason: `failed (${detail})`, hint: 'check that --url points at your web server, and run again with --verbose' };
-}
-
-/** Turns an `ok` finding into `unserved` when the server does not answer 2xx for its sample file. */
-export async function checkServed(findings: Finding[], base: string, mediaUrl: string, timeout = TIMEOUT_MS): Promise<void> {
-  // Credentials in --url go in an Authorization header (fetch refuses a URL that holds them), never in a line.
-  const baseUrl = new URL(base);
-  const headers: Record<string, string> = {};
-  if (baseUrl.username !== '' || baseUrl.password !== '') {
-    const user = decodeURIComponent(baseUrl.username);
-    const password = decodeURIComponent(baseUrl.password);
-    headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    baseUrl.username = '';
-    baseUrl.password = '';
-  }
-  const shownBase = redact(new URL(base)).replace(/\/+$/, '');
-  const plainBase = baseUrl.href.replace(/\/+$/, '');
-  const candidates = findings.filter((finding) => finding.status === 'ok' && finding.sample !== null);
-  await pMap(candidates, async (finding) => {
-    const url = servedUrl(plainBase, mediaUrl, finding.name, finding.sample ?? '');
-    const shown = shownBase + url.slice(plainBase.length);
-    let problem: { reason: string; hint: string } | undefined;
-    try {
-      // A redirect is not followed: the file is not served at its URL (a login page, another
-      // host or port), and following it would report that other answer as this file's.
-      const response = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(timeout) });
-      await response.body?.cancel();
-      if (response.status >= 300 && response.status < 400) {
-        const location = response.headers.get('location');
-        const target = location === null ? 'nowhere (no Location)' : redactText(new URL(location, url).href);
-        problem = {
-          reason: `GET ${shown} answered ${response.status} ${response.statusText}, a redirect to ${target}`.replace(/ {2}/g, ' '),
-          hint: 'the server redirects instead of serving the file: check that it serves mediaRoot at mediaUrl, and that --url is the address the site is served at (http or https, host, port)',
-        };
-      } else if (!response.ok) {
-        problem = { reason: `GET ${shown} answered ${response.status} ${response.statusText}`.trim(), hint: notServedHint(finding) };
-      }
-    } catch (error) {
-      const failure = describeFetchFailure(error, new URL(url));
-      problem = { reason: `GET ${shown}: ${failure.reason}`, hint: failure.hint };
-    }
-    if (problem === undefined) return;
-    finding.status = 'unserved';
-    finding.reason = problem.reason;
-    finding.hint = problem.hint;
-  }, { concurrency: 8 });
-}
-
-function notServedHint(finding: Finding): string {
-  return finding.mode === 'copy'
-    ? 'check that the server serves mediaRoot at mediaUrl'
-    : 'the server may refuse to follow symbolic links (Apache: Options +FollowSymLinks; nginx: disable_symlinks off; serve/serve-handler: "symlinks": true), or use --mode copy; also check that it serves mediaRoot at mediaUrl';
 }

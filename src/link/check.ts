@@ -3,14 +3,14 @@
  * facts alone. Pure, like the planner, and read-only by construction: it
  * returns findings, never actions.
  */
-import type { App } from './discover.js';
-import { ignoreMatcher, type TreeFacts } from './fs/walk.js';
-import { ownsCopy, ownsLink, recordMode, type OwnRecord } from './ownership.js';
+import type { App } from '../core/discover.js';
+import { ignoreMatcher, type TreeFacts } from '../core/fs/walk.js';
+import { ownsCopy, ownsLink, recordMode, type OwnRecord } from '../core/records.js';
 import { planCopy, provesCopy } from './plan.js';
 import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
-import { describeSystemError, systemErrorHint, type SystemError } from './system-errors.js';
-import type { EntryMode, Mode, VerifyStatus } from './types.js';
-import { listSome } from './util/list.js';
+import { describeSystemError, systemErrorHint, type SystemError } from '../core/system-errors.js';
+import type { EntryMode, Mode, VerifyStatus } from '../core/types.js';
+import { listSome } from '../core/util/list.js';
 
 export interface Finding {
   name: string;

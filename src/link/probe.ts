@@ -7,17 +7,17 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pMap from 'p-map';
-import type { App } from './discover.js';
-import type { FolderId } from './fs/folder.js';
-import { readRecords, type RecordsTrust } from './fs/manifest-file.js';
-import { realPaths, type RealPathOf } from './fs/real-paths.js';
-import { lstatOrUndefined } from './fs/look.js';
-import { hasTraces } from './fs/sweep.js';
-import { isEmptyTree, isInside, walkTreeSync, type TreeFacts } from './fs/walk.js';
-import { emptyManifest, recordedListing, type Manifest, type OwnRecord } from './ownership.js';
-import { isSystemError, type SystemError } from './system-errors.js';
-import { nearest } from './util/nearest.js';
-import { turnTaker } from './util/turns.js';
+import type { App } from '../core/discover.js';
+import type { FolderId } from '../core/fs/folder.js';
+import { readRecords, type RecordsTrust } from '../core/fs/records-file.js';
+import { realPaths, realpathOfPath, type RealPathOf } from '../core/fs/real-paths.js';
+import { lstatOrUndefined, vanished } from '../core/fs/look.js';
+import { hasTraces } from '../core/fs/sweep.js';
+import { isEmptyTree, isInside, walkTreeSync, type TreeFacts } from '../core/fs/walk.js';
+import { emptyManifest, recordedListing, type Manifest, type OwnRecord } from '../core/records.js';
+import { isSystemError, type SystemError } from '../core/system-errors.js';
+import { nearest } from '../core/util/nearest.js';
+import { turnTaker } from '../core/util/turns.js';
 
 export type EntryKind = 'missing' | 'symlink' | 'dir' | 'file' | 'other';
 
@@ -190,7 +190,7 @@ export async function probe(projectRoot: string, mediaRoot: string, apps: App[],
  * so is a race (something removed while looked at): the run looks again.
  */
 function asUnreadable(error: unknown): SystemError {
-  if (!isSystemError(error) || isRace(error)) throw error;
+  if (!isSystemError(error) || vanished(error)) throw error;
   return error;
 }
 
@@ -235,7 +235,7 @@ function servedTree(served: string): TreeFacts | undefined {
   try {
     return walkTreeSync(served, { followInternalLinks: true });
   } catch (error) {
-    if (isRace(error)) return undefined;
+    if (vanished(error)) return undefined;
     throw error;
   }
 }
@@ -311,7 +311,7 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
     if (stat.isDirectory()) {
       // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
       if (!wantTree()) return { entry: { kind: 'dir', empty: readdirSync(full).length === 0, id } };
-      // A copy whose record has folder stamps: folders still stamped need no listing (fs/stamp.ts).
+      // A copy whose record has folder stamps: folders still stamped need no listing (core/fs/stamp.ts).
       const known = record?.kind === 'copy' && record.stamps ? { stamps: record.stamps, listing: recordedListing(record), rootMtimeMs: stat.mtimeMs } : undefined;
       const tree = walkTreeSync(full, known ? { known } : {});
       return { entry: { kind: 'dir', empty: isEmptyTree(tree), id }, tree };
@@ -320,22 +320,13 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
   });
 }
 
-/**
- * The error of a look that met another run (or a person) at work: what it looked at vanished
- * or changed kind between two system calls.
- */
-export function isRace(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL';
-}
-
 /** Runs a look, and again (up to three times in all) when it met a change in progress. */
 function lookAgainOnRace<T>(look: () => T): T {
   for (let attempt = 0; ; attempt++) {
     try {
       return look();
     } catch (error) {
-      if (!isRace(error) || attempt >= 2) throw error;
+      if (!vanished(error) || attempt >= 2) throw error;
     }
   }
 }
@@ -453,22 +444,5 @@ function subfolders(dir: string): string[] | undefined {
     return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   } catch {
     return undefined;
-  }
-}
-
-/** The real path of `target`, resolving what exists of it and keeping the rest as written. */
-export function realpathOfPath(target: string): string {
-  const rest: string[] = [];
-  let current = path.resolve(target);
-  for (;;) {
-    try {
-      const real = realpathSync.native(current);
-      return path.join(real, ...rest.reverse());
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return path.join(current, ...rest.reverse());
-      rest.push(path.basename(current));
-      current = parent;
-    }
   }
 }

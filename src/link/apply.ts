@@ -4,24 +4,24 @@
  */
 import { lstatSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { toDisplay } from './config/load.js';
-import { errors, isAppMediaError } from './errors.js';
-import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy, type CopyResult } from './fs/copy.js';
-import { withRealPaths } from './fs/folder.js';
-import { pause } from './fs/pause.js';
-import { MediaReader } from './fs/source.js';
-import { KEPT_MARK } from './fs/temp.js';
-import { checkLink, isLinkRefusal, LinkMaker } from './fs/link.js';
-import { saveRecords, type RecordChanges, type RecordsTrust } from './fs/manifest-file.js';
-import { removeExact } from './fs/remove-exact.js';
-import { removeEmptyFolder, type Workspace } from './fs/workspace.js';
-import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
-import { stampCopy } from './fs/stamp.js';
-import { walkTree, type TreeFacts } from './fs/walk.js';
-import { linkRecord, pendingRecord, recordedSource, type CopyRecord, type OwnRecord } from './ownership.js';
+import { toDisplay } from '../core/config/load.js';
+import { errors, isAppMediaError } from '../core/errors.js';
+import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy, type CopyResult } from './copy.js';
+import { withRealPaths } from '../core/fs/folder.js';
+import { pause } from '../core/fs/pause.js';
+import { MediaReader } from '../core/fs/source.js';
+import { KEPT_MARK } from '../core/fs/temp.js';
+import { checkLink, isLinkRefusal, LinkMaker } from '../core/fs/link.js';
+import { saveRecords, type RecordChanges, type RecordsTrust } from '../core/fs/records-file.js';
+import { removeExact } from '../core/fs/remove-exact.js';
+import { removeEmptyFolder, type Workspace } from '../core/fs/workspace.js';
+import { describeSystemError, isSystemError, systemErrorHint } from '../core/system-errors.js';
+import { stampCopy } from '../core/fs/stamp.js';
+import { walkTree, type TreeFacts } from '../core/fs/walk.js';
+import { linkRecord, pendingRecord, recordedSource, type CopyRecord, type OwnRecord } from '../core/records.js';
 import { copyRecordOf, noteLeftOut, planCopy, sameFacts, sameRecord, type Action, type AppPlan, type CopyPlan, type LinkPlan, type OwnContents, type Strategy } from './plan.js';
-import type { AppStatus, EntryMode } from './types.js';
-import { turnTaker } from './util/turns.js';
+import type { AppStatus, EntryMode } from '../core/types.js';
+import { turnTaker } from '../core/util/turns.js';
 
 export interface ApplyContext {
   projectRoot: string;
@@ -477,7 +477,7 @@ function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecor
 }
 
 /**
- * The record of a copy just carried out, with its folder stamps (fs/stamp.ts): new ones when
+ * The record of a copy just carried out, with its folder stamps (core/fs/stamp.ts): new ones when
  * the copy's folders changed; when nothing in them did and the record says the same, the old
  * ones (still true); none otherwise.
  */
@@ -489,7 +489,7 @@ function stamped(record: CopyRecord, ctx: ApplyContext, name: string, copy: Copy
   return record;
 }
 
-/** Runs `work` with the app's media folder held open (fs/source.ts MediaReader), then lets it go. */
+/** Runs `work` with the app's media folder held open (core/fs/source.ts, MediaReader), then lets it go. */
 async function readingMedia<T>(plan: AppPlan, work: (reader: MediaReader) => Promise<T>): Promise<T> {
   const app = requireApp(plan);
   const reader = MediaReader.open(app.mediaDir, app.appDir, plan.sourceId);

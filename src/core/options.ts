@@ -5,7 +5,7 @@
  * them; `npm run readme` rewrites them) all read from here: a new task, field
  * or flag is one new row.
  */
-import type { Mode, Report, RunOptions } from './types.js';
+import type { Mode, RunOptions, TaskName } from './types.js';
 
 // ---------------------------------------------------------------------------
 // Tasks
@@ -13,44 +13,24 @@ import type { Mode, Report, RunOptions } from './types.js';
 export interface TaskSpec {
   /** One line: `gulp --tasks` and `app-media --help` print it. */
   description: string;
-  /** The work, loaded only when the task runs (a command run on every install should start fast). */
-  load: () => Promise<(options: RunOptions) => Promise<Report>>;
 }
 
-/** Every task, in the order help lists them. The gulp task is `media:<key>`, the command `app-media <key>`. */
+/**
+ * Every task, in the order help lists them. The gulp task is `media:<key>`, the command
+ * `app-media <key>`. What each one runs is the front-ends' business (src/tasks.ts), loaded only
+ * when the task runs.
+ */
 export const taskTable = {
-  link: {
-    description: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)',
-    load: async () => (await import('./api.js')).link,
-  },
-  clean: {
-    description: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else',
-    load: async () => (await import('./api.js')).clean,
-  },
-  verify: {
-    description: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret',
-    load: async () => (await import('./api.js')).verify,
-  },
-  find: {
-    description: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
-    load: async () => (await import('./find.js')).find,
-  },
-  watch: {
-    description: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
-    load: async () => (await import('./watch.js')).watch,
-  },
-  collect: {
-    description: 'Write the production build into <collectRoot>: fingerprinted names, rewritten CSS references, .br/.gz files, manifest.json',
-    load: async () => (await import('./collect/collect.js')).collect,
-  },
-  publish: {
-    description: 'Upload what media:collect wrote to an S3-compatible bucket: only changed objects, manifest last, only its own old objects deleted',
-    // The AWS SDK is publish's alone: the command's bundle leaves dist/publish/ out and loads it here.
-    load: async () => (await import('./publish/index.js')).publish,
-  },
-} as const satisfies Record<string, TaskSpec>;
+  link: { description: 'Expose every app\'s <mediaDirname>/<name>/ as <mediaRoot>/<name>/ (link, or copy where links are refused)' },
+  clean: { description: 'Remove the links and copies media:link made in <mediaRoot>, and nothing else' },
+  verify: { description: 'Check, without writing, that <mediaRoot> serves every app\'s media and nothing secret' },
+  find: { description: 'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows' },
+  watch: { description: 'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops' },
+  collect: { description: 'Write the production build into <collectRoot>: fingerprinted names, rewritten CSS references, .br/.gz files, manifest.json' },
+  publish: { description: 'Upload what media:collect wrote to an S3-compatible bucket: only changed objects, manifest last, only its own old objects deleted' },
+} as const satisfies Record<TaskName, TaskSpec>;
 
-export type TaskName = keyof typeof taskTable;
+export type { TaskName };
 
 export const TASKS = Object.keys(taskTable) as TaskName[];
 

@@ -9,11 +9,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { link } from './api.js';
-import { loadConfig } from './config/load.js';
-import { discoverApps } from './discover.js';
-import { isAppMediaError } from './errors.js';
-import { formatLines } from './report.js';
-import type { Report, RunOptions } from './types.js';
+import { loadConfig } from '../core/config/load.js';
+import { discoverApps } from '../core/discover.js';
+import { isAppMediaError } from '../core/errors.js';
+import { formatLines } from '../core/report.js';
+import type { Report, RunOptions } from '../core/types.js';
 
 /**
  * What to watch for the config as it stands. Only paths that exist are given

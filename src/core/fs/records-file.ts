@@ -2,13 +2,13 @@
  * Reading and writing the ownership records in `<mediaRoot>/.app-media.json`. Anyone who can
  * write mediaRoot can write this file, so it is read as untrusted input: a regular file (not a
  * link, a FIFO or a folder), of bounded size, owned by the runner, root or mediaRoot's owner,
- * written by no one else; its entries checked name by name (ownership.ts). A file that is not
+ * written by no one else; its entries checked name by name (records.ts). A file that is not
  * the tool's is never used and never written over.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errors } from '../errors.js';
-import { MANIFEST_FILE, parseManifest, serializeManifest, type Manifest, type OwnRecord } from '../ownership.js';
+import { MANIFEST_FILE, parseManifest, serializeManifest, type Manifest, type OwnRecord } from '../records.js';
 import type { Folder } from './folder.js';
 import { currentRunner, userName } from './trust.js';
 import type { Workspace } from './workspace.js';

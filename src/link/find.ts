@@ -5,13 +5,13 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, toDisplay } from './config/load.js';
-import { discoverApps, type App } from './discover.js';
-import { errors } from './errors.js';
-import { ignoreMatcher, isInside } from './fs/walk.js';
-import { buildReport, logReport } from './report.js';
-import type { AppReport, Report, RunOptions } from './types.js';
-import { nearest } from './util/nearest.js';
+import { loadConfig, toDisplay } from '../core/config/load.js';
+import { discoverApps, type App } from '../core/discover.js';
+import { errors } from '../core/errors.js';
+import { ignoreMatcher, isInside } from '../core/fs/walk.js';
+import { buildReport, logReport } from '../core/report.js';
+import type { AppReport, Report, RunOptions } from '../core/types.js';
+import { nearest } from '../core/util/nearest.js';
 
 export async function find(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();

@@ -3,6 +3,7 @@ import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { isPlainName } from '../util/names.js';
+import { vanished } from './look.js';
 
 export interface FileFacts {
   size: number;
@@ -211,11 +212,6 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
 export function isEmptyTree(tree: TreeFacts): boolean {
   return tree.files.size === 0 && tree.dirs.length === 0 && tree.escapes.length === 0 && tree.skipped.length === 0
     && tree.ignored === 0;
-}
-
-function vanished(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function factsOf(stat: import('node:fs').Stats, rel: string): FileFacts {

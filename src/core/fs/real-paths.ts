@@ -34,3 +34,20 @@ export function realPaths(known: ReadonlyArray<readonly [string, string]> = []):
   };
   return of;
 }
+
+/** The real path of `target`, resolving what exists of it and keeping the rest as written. */
+export function realpathOfPath(target: string): string {
+  const rest: string[] = [];
+  let current = path.resolve(target);
+  for (;;) {
+    try {
+      const real = realpathSync.native(current);
+      return path.join(real, ...rest.reverse());
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return path.join(current, ...rest.reverse());
+      rest.push(path.basename(current));
+      current = parent;
+    }
+  }
+}

@@ -3,10 +3,10 @@
  * real paths come from the probe, the home folder from the caller.
  */
 import path from 'node:path';
-import type { ResolvedConfig } from './config/load.js';
-import { toDisplay } from './config/load.js';
-import { errors } from './errors.js';
-import { isInside } from './fs/walk.js';
+import type { ResolvedConfig } from '../core/config/load.js';
+import { toDisplay } from '../core/config/load.js';
+import { errors } from '../core/errors.js';
+import { isInside } from '../core/fs/walk.js';
 import type { AppFacts, ProbeResult } from './probe.js';
 
 export interface SafetyEnv {

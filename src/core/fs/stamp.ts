@@ -10,11 +10,11 @@
  * to "now", which is never the stamp, and the folder is listed again.
  *
  * A stamp only spares a listing. Every file is still looked at, and every
- * write or delete looks again right before it (fs/copy.ts), so a stamp that
+ * write or delete looks again right before it (link/copy.ts), so a stamp that
  * were wrong could hide a file added by hand from the report, never expose it
  * to a write.
  */
-import { recordedListing, type CopyRecord } from '../ownership.js';
+import { recordedListing, type CopyRecord } from '../records.js';
 import { FolderTree, type Folder } from './folder.js';
 
 /**

@@ -1,7 +1,6 @@
 /** Public types: configuration, run options, reports. */
-import type { TaskName } from './options.js';
-
-export type { TaskName };
+/** Every task, by the name the command and (with `media:`) the gulp tasks use; options.ts has a row for each. */
+export type TaskName = 'link' | 'clean' | 'verify' | 'find' | 'watch' | 'collect' | 'publish';
 
 export type Mode = 'auto' | 'symlink' | 'copy';
 /** How an entry in mediaRoot was actually made. */

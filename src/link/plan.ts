@@ -4,16 +4,16 @@
  * data safety is made here and tested without a disk; apply only carries it out.
  */
 import path from 'node:path';
-import type { App } from './discover.js';
-import type { FolderId } from './fs/folder.js';
-import { copyMode } from './fs/source.js';
-import type { FileFacts, TreeFacts } from './fs/walk.js';
-import { toDisplay } from './config/load.js';
-import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from './ownership.js';
+import type { App } from '../core/discover.js';
+import type { FolderId } from '../core/fs/folder.js';
+import { copyMode } from '../core/fs/source.js';
+import type { FileFacts, TreeFacts } from '../core/fs/walk.js';
+import { toDisplay } from '../core/config/load.js';
+import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from '../core/records.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
-import type { AppStatus, EntryMode, Mode } from './types.js';
-import { describeSystemError, systemErrorHint, type SystemError } from './system-errors.js';
-import { listSome } from './util/list.js';
+import type { AppStatus, EntryMode, Mode } from '../core/types.js';
+import { describeSystemError, systemErrorHint, type SystemError } from '../core/system-errors.js';
+import { listSome } from '../core/util/list.js';
 
 export type Strategy = EntryMode;
 

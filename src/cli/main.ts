@@ -4,13 +4,14 @@
  * It loads only what the task needs: no gulp, no vinyl-fs (glob-watcher only
  * for watch).
  */
-import { isAppMediaError } from './errors.js';
+import { isAppMediaError } from '../core/errors.js';
 import { parseCommandLine } from './flags.js';
-import { errorDocument } from './error-document.js';
-import { isSystemError, systemErrorLines } from './system-errors.js';
-import { flagName, flagsFor, plain, TASKS, taskDescriptions, taskTable, type TaskName } from './options.js';
-import type { Logger, RunOptions } from './types.js';
-import { wantsColor } from './util/color.js';
+import { errorDocument } from '../core/error-document.js';
+import { isSystemError, systemErrorLines } from '../core/system-errors.js';
+import { flagName, flagsFor, plain, TASKS, taskDescriptions, type TaskName } from '../core/options.js';
+import { taskRunners } from '../tasks.js';
+import type { Logger, RunOptions } from '../core/types.js';
+import { wantsColor } from '../core/util/color.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -48,7 +49,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
     }
     const options: RunOptions = { ...line.flags.options, ...(cwd ? { cwd } : {}) };
     if (!json && !silent) options.logger = consoleLogger(io, wantsColor(process.stdout, process.env, argv));
-    const report = await (await taskTable[line.task].load())(options);
+    const report = await (await taskRunners[line.task]())(options);
     if (json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     return report.failed ? 1 : 0;
   } catch (error) {
@@ -103,8 +104,13 @@ export function taskUsage(task: TaskName): string {
   return [`Usage: app-media ${task} [flags]`, '', taskDescriptions[task], '', 'Flags:', ...flagLines(task), ''].join('\n');
 }
 
+/** This package's version: its package.json is one folder up from the bundle (dist/app-media.js), two from this file. */
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (const where of ['../package.json', '../../package.json']) {
+    const text = await readFile(new URL(where, import.meta.url), 'utf8').catch(() => undefined);
+    const pkg = text === undefined ? undefined : JSON.parse(text) as { name?: string; version?: string };
+    if (pkg?.name === 'gulp-app-media' && pkg.version !== undefined) return pkg.version;
+  }
+  throw new Error('internal: the package.json of gulp-app-media was not found');
 }

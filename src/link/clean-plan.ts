@@ -2,10 +2,10 @@
  * The clean planner: which entries of mediaRoot the tool proves are its own
  * and may remove. Pure; everything not proven is listed as `foreign` and left.
  */
-import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from './ownership.js';
+import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from '../core/records.js';
 import { planCopyRemoval, provesCopy, unreadableEntry, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
-import { listSome } from './util/list.js';
+import { listSome } from '../core/util/list.js';
 
 export interface CleanPlan {
   apps: AppPlan[];

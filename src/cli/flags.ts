@@ -7,10 +7,10 @@
  */
 import { parseArgs } from 'node:util';
 import leven from 'leven';
-import { errors } from './errors.js';
-import { flagName, flags as allFlags, flagsFor, TASKS, type FlagSpec, type TaskName } from './options.js';
-import type { RunOptions } from './types.js';
-import { nearest } from './util/nearest.js';
+import { errors } from '../core/errors.js';
+import { flagName, flags as allFlags, flagsFor, TASKS, type FlagSpec, type TaskName } from '../core/options.js';
+import type { RunOptions } from '../core/types.js';
+import { nearest } from '../core/util/nearest.js';
 
 type ParseArgsOptions = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
