@@ -1,4 +1,5 @@
-export { clean, link } from './link/api.js';
+export { link } from './link/link.js';
+export { clean } from './link/clean.js';
 export { verify } from './verify.js';
 export { find } from './link/find.js';
 export { watch } from './link/watch.js';

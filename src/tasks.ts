@@ -9,8 +9,8 @@ import type { Report, RunOptions, TaskName } from './core/types.js';
 export type TaskRunner = (options: RunOptions) => Promise<Report>;
 
 export const taskRunners: Record<TaskName, () => Promise<TaskRunner>> = {
-  link: async () => (await import('./link/api.js')).link,
-  clean: async () => (await import('./link/api.js')).clean,
+  link: async () => (await import('./link/link.js')).link,
+  clean: async () => (await import('./link/clean.js')).clean,
   verify: async () => (await import('./verify.js')).verify,
   find: async () => (await import('./link/find.js')).find,
   watch: async () => (await import('./link/watch.js')).watch,

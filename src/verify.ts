@@ -14,5 +14,5 @@ export async function verify(options: RunOptions = {}): Promise<Report> {
   }
   if (options.collect) return (await import('./collect/verify.js')).verifyCollect(options);
   if (options.published) return (await import('./publish/verify.js')).verifyPublished(options);
-  return (await import('./link/api.js')).verifyMediaRoot(options);
+  return (await import('./link/verify.js')).verifyMediaRoot(options);
 }

@@ -16,7 +16,8 @@ import { expect } from 'chai';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyPlan, keepAside, putBack, type AppOutcome } from '../src/link/apply.js';
+import { applyPlan, keepAside, putBack } from '../src/link/apply.js';
+import type { AppResult } from '../src/core/report.js';
 import { acquireLock, LOCK_FILE } from '../src/core/fs/lock.js';
 import { loadConfig } from '../src/core/config/load.js';
 import { discoverApps } from '../src/core/discover.js';
@@ -26,7 +27,7 @@ import { planLink } from '../src/link/plan.js';
 import { probe, probeMediaRoot } from '../src/link/probe.js';
 import type { Report, RunOptions } from '../src/index.js';
 import { applyContextOf, mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
-import { recordsTrust } from '../src/link/api.js';
+import { recordsTrust } from '../src/link/session.js';
 
 after(removeTempDirs);
 
@@ -636,7 +637,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   this.timeout(30_000);
 
   /** media:link's steps, with `between` run after the plan and before apply: the moment no hook of the API reaches. */
-  async function linkWithEditBetween(root: string, options: RunOptions, between: () => void): Promise<{ outcomes: AppOutcome[]; warnings: string[] }> {
+  async function linkWithEditBetween(root: string, options: RunOptions, between: () => void): Promise<{ results: AppResult[]; warnings: string[] }> {
     const config = await loadConfig({ cwd: root, ...options });
     const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: config.mode === 'copy' ? 'all' : 'existing-copies', ignore: config.ignore, trust: recordsTrust(config) });
     const plan = planLink({ probed, projectRoot: config.projectRoot, mode: config.mode, relative: config.relative, prune: true, platform: process.platform });
@@ -656,7 +657,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     return root;
   };
   const kept = (root: string): string[] => readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
-  const outcomeOf = (result: { outcomes: AppOutcome[] }): AppOutcome | undefined => result.outcomes.find((outcome) => outcome.plan.name === 'blog');
+  const outcomeOf = (run: { results: AppResult[] }): AppResult | undefined => run.results.find((result) => result.name === 'blog');
 
   it('an app\'s media folder replaced by another folder between the plan and the link: the new link is checked against the folder there now, linked', async () => {
     const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'symlink', apps: ['./apps/blog'] });
@@ -773,7 +774,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
     writeFileSync(file, 'my picture now');
     const ctx = applyContextOf(config, probed.realMediaRoot);
-    const { outcomes } = await applyPlan(plan, ctx);
+    const { results: outcomes } = await applyPlan(plan, ctx);
     ctx.ws.root.close();
     expect(outcomes[0]).to.include({ status: 'conflict' });
     expect(readFileSync(file, 'utf8')).to.equal('my picture now');

@@ -1,5 +1,5 @@
 /**
- * The probe's hooks (src/probe.ts): every app's media folder is looked at
+ * The probe's phases (src/link/probe.ts): every app's media folder is looked at
  * before any entry of mediaRoot (the refusals come first), each app's facts
  * are handed over as soon as they are gathered, and the caller may let go of
  * an app's walks or end the look there. A new copy's source is walked when
@@ -8,18 +8,57 @@
 import { expect } from 'chai';
 import { loadConfig } from '../src/core/config/load.js';
 import { discoverApps, type App } from '../src/core/discover.js';
-import { link, recordsTrust } from '../src/link/api.js';
-import { probe, type AppVerdict, type ProbeOptions, type ProbeResult } from '../src/link/probe.js';
+import { link } from '../src/link/link.js';
+import { recordsTrust } from '../src/link/session.js';
+import { Probe, type AppFacts, type ProbeOptions, type ProbeResult, type SourcesSeen } from '../src/link/probe.js';
 import { makeProject, removeTempDirs } from './support/project.js';
 
 after(removeTempDirs);
 
 const APPS = ['blog', 'shop', 'zoo'];
 
+/** What a caller does with an app's facts: keep its walks, let go of them, or end the look there. */
+type AppVerdict = 'keep' | 'forget-trees' | 'stop';
+
+/** A look as a caller walks through its phases, told as hooks: `onSources` after the first, `onApp` at each app. */
+interface Look extends ProbeResult {
+  sources: SourcesSeen['apps'];
+  stopped?: boolean;
+}
+
+interface LookOptions extends Partial<ProbeOptions> {
+  onSources?: (seen: SourcesSeen) => void;
+  onApp?: (facts: AppFacts) => AppVerdict;
+  /** An earlier look of the same run, whose facts are reused. */
+  previous?: Look;
+}
+
 /** `apps`: the apps of an earlier look, when one is given as `previous` (a run discovers them once). */
-async function probeOf(root: string, options: Partial<ProbeOptions>, apps?: App[]): Promise<ProbeResult> {
+async function probeOf(root: string, options: LookOptions, apps?: App[]): Promise<Look> {
   const config = await loadConfig({ cwd: root });
-  return probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), { walk: 'existing-copies', ignore: config.ignore, trust: recordsTrust(config), ...options });
+  const { onSources, onApp, previous, ...probeOptions } = options;
+  const probe = new Probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), {
+    walk: 'existing-copies', ignore: config.ignore, trust: recordsTrust(config), ...probeOptions, ...(previous ? { earlier: { sources: previous.sources, apps: previous.apps } } : {}),
+  });
+  const seen = await probe.sources();
+  onSources?.(seen);
+  const facts: AppFacts[] = [];
+  let stopped = false;
+  for await (const fact of probe.apps()) {
+    facts.push(fact);
+    const verdict = onApp?.(fact) ?? 'keep';
+    if (verdict === 'stop') {
+      stopped = true;
+      break;
+    }
+    if (verdict === 'forget-trees') {
+      delete fact.sourceTree;
+      delete fact.entryTree;
+      delete fact.publishedTree;
+    }
+  }
+  const { apps: sources, ...rootSeen } = seen;
+  return { ...rootSeen, apps: facts, sources, ...await probe.rest(), ...(stopped ? { stopped } : {}) };
 }
 
 async function copiedProject(): Promise<string> {

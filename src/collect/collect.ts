@@ -10,7 +10,8 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, toDisplay } from '../core/config/load.js';
+import { loadConfig } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { discoverApps } from '../core/discover.js';
 import { errors } from '../core/errors.js';
 import { openFolder } from '../core/fs/folder.js';

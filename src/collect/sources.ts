@@ -15,7 +15,7 @@
  */
 import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { toDisplay } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import type { App } from '../core/discover.js';
 import { folderKind } from '../core/fs/folder.js';
 import { pause } from '../core/fs/pause.js';

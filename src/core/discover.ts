@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { checkDirname } from './config/validate.js';
 import { readJsonFile } from './config/json.js';
-import { toDisplay, type AppSpec, type ResolvedConfig } from './config/load.js';
+import { type AppSpec, type ResolvedConfig } from './config/load.js';
+import { toDisplay } from './display.js';
 import { errors } from './errors.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN, PACKAGE_KEY } from './options.js';
 

@@ -4,7 +4,7 @@
  */
 import { isAppMediaError } from './errors.js';
 import { describeSystemError, isSystemError, systemErrorHint } from './system-errors.js';
-import { toDisplay } from './config/load.js';
+import { toDisplay } from './display.js';
 
 export interface ErrorDocument {
   task: string | null;

@@ -1,7 +1,40 @@
 /** Building the Report of a run, and the lines a person reads. */
 import path from 'node:path';
-import { toDisplay } from './config/load.js';
-import type { AppReport, AppStatus, Logger, Report, TaskName } from './types.js';
+import { toDisplay } from './display.js';
+import type { App } from './discover.js';
+import type { AppReport, AppStatus, EntryMode, Logger, Report, TaskName } from './types.js';
+
+/**
+ * What happened to one app (or one entry of mediaRoot) in a run: the one result every stage
+ * hands on. The planner says what will happen, apply what did, the checker what it found, each
+ * refining it (AppPlan, Finding); the report shows it (`reportOf`: the JSON form, AppReport).
+ */
+export interface AppResult<S extends AppStatus = AppStatus> {
+  name: string;
+  /** The configured app that claims the entry; undefined for an entry no configured app claims. */
+  app: App | undefined;
+  status: S;
+  /** How the entry is (or would be) made; null when there is none. */
+  mode: EntryMode | null;
+  reason: string | null;
+  hint: string | null;
+  /** Files written, and their bytes (copy mode). */
+  files: number;
+  bytes: number;
+  /** Copy: files and folders an `ignore` glob leaves out. */
+  ignored?: number;
+}
+
+/** An app's result with nothing done yet. */
+export function newResult<S extends AppStatus>(name: string, app: App | undefined, status: S, mode: EntryMode | null = null): AppResult<S> {
+  return { name, app, status, mode, reason: null, hint: null, files: 0, bytes: 0 };
+}
+
+/** The fields of an app's result alone (a refined one, such as a plan, carries more). */
+export function resultOf<S extends AppStatus>(result: AppResult<S>): AppResult<S> {
+  const { name, app, status, mode, reason, hint, files, bytes } = result;
+  return { name, app, status, mode, reason, hint, files, bytes, ...(result.ignored !== undefined ? { ignored: result.ignored } : {}) };
+}
 
 const LINK_FAILS: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error', 'escape']);
 const VERIFY_PASSES: ReadonlySet<AppStatus> = new Set<AppStatus>(['ok', 'no-media']);
@@ -41,6 +74,13 @@ export function buildReport(input: ReportInput): Report {
     warnings: input.warnings,
     failed: input.apps.some((app) => isFailing(input.task, app.status, input.conflicts)),
   };
+}
+
+/** An app's result as the report shows it. */
+export function reportOf(result: AppResult, projectRoot: string, mediaRoot: string): AppReport {
+  // What a copy leaves out is said only of a copy.
+  const { ignored, ...shown } = resultOf(result);
+  return appReport(projectRoot, mediaRoot, { ...shown, source: result.app?.mediaDir ?? null, ...(ignored !== undefined && result.mode === 'copy' ? { ignored } : {}) });
 }
 
 export function appReport(projectRoot: string, mediaRoot: string, fields: Omit<AppReport, 'target' | 'source'> & { source: string | null }): AppReport {

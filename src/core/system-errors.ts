@@ -3,7 +3,7 @@
  * the path as the user knows it, and a hint. An app's `error` line says this, and so does a
  * run that fails as a whole (no stack trace unless --verbose).
  */
-import { toDisplay } from './config/load.js';
+import { toDisplay } from './display.js';
 import { labelOfTemp, TEMP_MARK } from './fs/temp.js';
 
 const HINTS: Record<string, string> = {

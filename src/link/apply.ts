@@ -4,7 +4,7 @@
  */
 import { lstatSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { toDisplay } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { errors, isAppMediaError } from '../core/errors.js';
 import { createCopy, EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy, type CopyResult } from './copy.js';
 import { withRealPaths } from '../core/fs/folder.js';
@@ -20,7 +20,8 @@ import { stampCopy } from '../core/fs/stamp.js';
 import { walkTree, type TreeFacts } from '../core/fs/walk.js';
 import { linkRecord, pendingRecord, recordedSource, type CopyRecord, type OwnRecord } from '../core/records.js';
 import { copyRecordOf, noteLeftOut, planCopy, sameFacts, sameRecord, type Action, type AppPlan, type CopyPlan, type LinkPlan, type OwnContents, type Strategy } from './plan.js';
-import type { AppStatus, EntryMode } from '../core/types.js';
+import { resultOf, type AppResult } from '../core/report.js';
+import type { EntryMode } from '../core/types.js';
 import { turnTaker } from '../core/util/turns.js';
 
 export interface ApplyContext {
@@ -47,19 +48,9 @@ interface RunContext extends ApplyContext {
   discarded: string[];
 }
 
-export interface AppOutcome {
-  plan: AppPlan;
-  status: AppStatus;
-  mode: EntryMode | null;
-  files: number;
-  bytes: number;
-  reason: string | null;
-  hint: string | null;
-  ignored?: number;
-}
-
 export interface ApplyResult {
-  outcomes: AppOutcome[];
+  /** Each app's result, in plan order. */
+  results: AppResult[];
   warnings: string[];
 }
 
@@ -87,7 +78,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     // something to do fails alike, with the system's reason and a hint, not as a stack trace.
     withRealPaths(error);
     if (!isSystemError(error)) throw error;
-    return { outcomes: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
+    return { results: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
   }
 
   const live: RunContext = { ...ctx, links: new LinkMaker(ctx.ws.root), totals: { files: 0, bytes: 0 }, discarded: [] };
@@ -97,7 +88,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     pause('link', appPlan.name);
     return { kind: 'symlink' as const, name: appPlan.name, text: appPlan.linkText };
   }));
-  const carryOut = async (appPlan: AppPlan): Promise<AppOutcome> => {
+  const carryOut = async (appPlan: AppPlan): Promise<AppResult> => {
     const outcome = asPlanned(appPlan);
     try {
       for (const action of appPlan.actions) await run(action, appPlan, outcome, live, fallback, records, warnings);
@@ -126,11 +117,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // In plan order, one at a time: the first refusal decides the mode of every later app, and a
   // copy's own files already go 8 at a time. Links are made with synchronous calls (see
   // fs/link.ts), so the event loop gets a turn every few dozen milliseconds.
-  const outcomes: AppOutcome[] = [];
+  const results: AppResult[] = [];
   const takeTurn = turnTaker();
   try {
     for (const appPlan of plan.apps) {
-      outcomes.push(await carryOut(appPlan));
+      results.push(await carryOut(appPlan));
       await takeTurn();
     }
   } finally {
@@ -145,7 +136,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   } catch (error) {
     throw withRealPaths(error);
   }
-  return { outcomes, warnings };
+  return { results, warnings };
 }
 
 /** An app whose only action is a new entry that starts as a symbolic link: its link can be made with the others. */
@@ -154,15 +145,13 @@ function isFreshLink(appPlan: AppPlan): boolean {
   return more.length === 0 && action?.op === 'create' && action.strategies[0] === 'symlink' && appPlan.app !== undefined;
 }
 
-/** An app's outcome as its plan says, before anything is carried out. */
-function asPlanned(appPlan: AppPlan): AppOutcome {
-  const outcome: AppOutcome = { plan: appPlan, status: appPlan.status, mode: appPlan.mode, files: 0, bytes: 0, reason: appPlan.reason, hint: appPlan.hint };
-  if (appPlan.ignored !== undefined) outcome.ignored = appPlan.ignored;
-  return outcome;
+/** An app's result as its plan says, before anything is carried out: nothing written yet. */
+function asPlanned(appPlan: AppPlan): AppResult {
+  return { ...resultOf(appPlan), files: 0, bytes: 0 };
 }
 
 /** The outcome of an app when mediaRoot could not be written at all: an error if it had something to do. */
-function unwritable(appPlan: AppPlan, error: unknown, projectRoot: string): AppOutcome {
+function unwritable(appPlan: AppPlan, error: unknown, projectRoot: string): AppResult {
   const outcome = asPlanned(appPlan);
   if (appPlan.actions.length === 0) return outcome;
   outcome.status = 'error';
@@ -185,7 +174,7 @@ function intentions(plan: Plan, ctx: ApplyContext): RecordChanges {
   return pending;
 }
 
-async function run(action: Action, plan: AppPlan, outcome: AppOutcome, ctx: RunContext, fallback: Fallback,
+async function run(action: Action, plan: AppPlan, outcome: AppResult, ctx: RunContext, fallback: Fallback,
   records: RecordChanges, warnings: string[]): Promise<void> {
   const { ws } = ctx;
   switch (action.op) {
@@ -404,7 +393,7 @@ interface Made {
   walked?: TreeFacts;
 }
 
-function settle(outcome: AppOutcome, plan: AppPlan, made: Made): void {
+function settle(outcome: AppResult, plan: AppPlan, made: Made): void {
   outcome.mode = made.mode;
   outcome.files = made.result.files;
   outcome.bytes = made.result.bytes;
@@ -505,7 +494,7 @@ function requireApp(plan: AppPlan): NonNullable<AppPlan['app']> {
   return plan.app;
 }
 
-function describeError(error: unknown, outcome: AppOutcome, projectRoot: string): void {
+function describeError(error: unknown, outcome: AppResult, projectRoot: string): void {
   if (error instanceof Error && 'hint' in error && 'code' in error) {
     outcome.reason = `${String(error.code)}: ${error.message}`;
     outcome.hint = String(error.hint);

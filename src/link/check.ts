@@ -9,16 +9,12 @@ import { ownsCopy, ownsLink, recordMode, type OwnRecord } from '../core/records.
 import { planCopy, provesCopy } from './plan.js';
 import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
 import { describeSystemError, systemErrorHint, type SystemError } from '../core/system-errors.js';
+import { newResult, type AppResult } from '../core/report.js';
 import type { EntryMode, Mode, VerifyStatus } from '../core/types.js';
 import { listSome } from '../core/util/list.js';
 
-export interface Finding {
-  name: string;
-  app: App | undefined;
-  status: VerifyStatus;
-  mode: EntryMode | null;
-  reason: string | null;
-  hint: string | null;
+/** What verify found of one app: its result, and a file to fetch. */
+export interface Finding extends AppResult<VerifyStatus> {
   /** A file that mediaRoot/<name>/ serves (relative to it), for the --url check. */
   sample: string | null;
 }
@@ -43,7 +39,7 @@ export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'man
 }
 
 function finding(name: string, app: App | undefined, status: VerifyStatus, mode: EntryMode | null, reason: string | null = null, hint: string | null = null): Finding {
-  return { name, app, status, mode, reason, hint, sample: null };
+  return { ...newResult(name, app, status, mode), reason, hint, sample: null };
 }
 
 /** A look that failed on a system call (EACCES on a folder): nothing can be said of this entry, and verify fails. */

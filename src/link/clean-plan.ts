@@ -3,7 +3,7 @@
  * and may remove. Pure; everything not proven is listed as `foreign` and left.
  */
 import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from '../core/records.js';
-import { planCopyRemoval, provesCopy, unreadableEntry, type AppPlan } from './plan.js';
+import { newPlan, planCopyRemoval, provesCopy, unreadableEntry, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
 import { listSome } from '../core/util/list.js';
 
@@ -19,7 +19,7 @@ export function planClean(entries: readonly RootEntry[], manifest: Manifest, for
   const forget: string[] = [];
   for (const { name, entry, tree, unreadable } of entries) {
     const record = manifest.entries[name];
-    const plan: AppPlan = { name, app: undefined, status: 'foreign', mode: null, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
+    const plan = newPlan(name, undefined, 'foreign');
     if (entry.id) plan.entryId = entry.id;
 
     if (unreadable) {

@@ -5,7 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, toDisplay } from '../core/config/load.js';
+import { loadConfig } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { discoverApps, type App } from '../core/discover.js';
 import { errors } from '../core/errors.js';
 import { ignoreMatcher, isInside } from '../core/fs/walk.js';

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { ResolvedConfig } from '../core/config/load.js';
-import { toDisplay } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { errors } from '../core/errors.js';
 import { isInside } from '../core/fs/walk.js';
 import type { AppFacts, ProbeResult } from './probe.js';

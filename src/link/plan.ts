@@ -8,9 +8,10 @@ import type { App } from '../core/discover.js';
 import type { FolderId } from '../core/fs/folder.js';
 import { copyMode } from '../core/fs/source.js';
 import type { FileFacts, TreeFacts } from '../core/fs/walk.js';
-import { toDisplay } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from '../core/records.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
+import { newResult, resultOf, type AppResult } from '../core/report.js';
 import type { AppStatus, EntryMode, Mode } from '../core/types.js';
 import { describeSystemError, systemErrorHint, type SystemError } from '../core/system-errors.js';
 import { listSome } from '../core/util/list.js';
@@ -67,22 +68,17 @@ export type Action =
   /** The entry is right and was made under a pending record (a run was cut short): record it for good. */
   | { op: 'adopt'; record: OwnRecord };
 
-export interface AppPlan {
-  name: string;
-  app: App | undefined;
-  /** What the report says if apply succeeds (apply may turn `linked` into `copied` on fallback). */
-  status: AppStatus;
-  mode: EntryMode | null;
-  reason: string | null;
-  hint: string | null;
+/**
+ * One app's plan: its result as it will be if apply succeeds (apply may turn `linked` into
+ * `copied` on fallback), and the actions that make it so.
+ */
+export interface AppPlan extends AppResult {
   actions: Action[];
   /** Link texts apply must write: relative or absolute per config; junctions are always absolute. */
   linkText: string;
   absoluteText: string;
   /** The entry's record as the probe found it (apply keeps what it proves while a change is pending). */
   record?: OwnRecord;
-  /** Copy: files and folders the `ignore` globs leave out. */
-  ignored?: number;
   /** The media folder's device and inode as probed: a link made for it must lead there. */
   sourceId?: FolderId;
   /** The entry's own device and inode as probed: apply removes or changes only that very entry. */
@@ -136,13 +132,13 @@ export function planAppLink(facts: AppFacts, input: AppPlanInput): AppPlan {
 }
 
 /** The run's plan from its apps' plans: the tool's own entries that no configured app claims are pruned. */
-export function finishLinkPlan(apps: AppPlan[], input: Pick<LinkPlanInput, 'probed' | 'prune' | 'projectRoot'>): LinkPlan {
+export function finishLinkPlan(apps: AppPlan[], input: Pick<AppPlanInput, 'prune' | 'projectRoot'> & { probed: Pick<ProbeResult, 'unclaimed' | 'manifest'> }): LinkPlan {
   const { probed } = input;
   if (input.prune) {
     for (const { name, entry, tree, unreadable } of probed.unclaimed) {
       // The tool's own copy that could not be walked cannot be pruned: said, not skipped in silence.
       const planned = unreadable
-        ? unreadableEntry(base(name, undefined, 'error', null), unreadable, input.projectRoot)
+        ? unreadableEntry(newPlan(name, undefined, 'error', null), unreadable, input.projectRoot)
         : planUnclaimed(name, entry, probed.manifest.entries[name], tree);
       if (planned) apps.push(planned);
     }
@@ -151,13 +147,20 @@ export function finishLinkPlan(apps: AppPlan[], input: Pick<LinkPlanInput, 'prob
   return { apps, writes };
 }
 
-function base(name: string, app: App | undefined, status: AppStatus, mode: EntryMode | null): AppPlan {
-  return { name, app, status, mode, reason: null, hint: null, actions: [], linkText: '', absoluteText: '' };
+/** A plan with nothing to do yet. */
+export function newPlan(name: string, app: App | undefined, status: AppStatus, mode: EntryMode | null = null): AppPlan {
+  return { ...newResult(name, app, status, mode), actions: [], linkText: '', absoluteText: '' };
+}
+
+/** What a dry run reports of an app's plan: its result, with the files a copy would write. */
+export function plannedResult(plan: AppPlan): AppResult {
+  const copyFiles = plan.actions.flatMap((action) => ('copy' in action && action.copy !== 'walk' && action.op !== 'remove-copy' ? action.copy.writes : []));
+  return { ...resultOf(plan), files: copyFiles.length, bytes: copyFiles.reduce((sum, file) => sum + file.size, 0) };
 }
 
 function planApp(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], record: OwnRecord | undefined): AppPlan {
   const { app, source } = facts;
-  const plan = base(app.name, app, 'up-to-date', null);
+  const plan = newPlan(app.name, app, 'up-to-date', null);
   if (record) plan.record = record;
   if (facts.entry.id) plan.entryId = facts.entry.id;
   if (facts.unreadable) return unreadableEntry(plan, facts.unreadable, input.projectRoot);
@@ -320,7 +323,7 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
 /** The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours. */
 function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, tree: TreeFacts | undefined): AppPlan | undefined {
   if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
-    const plan = base(name, undefined, 'pruned', recordMode(record, 'symlink'));
+    const plan = newPlan(name, undefined, 'pruned', recordMode(record, 'symlink'));
     if (entry.id) plan.entryId = entry.id;
     plan.reason = entry.resolved === null ? 'its link was dangling' : 'no configured app claims it';
     plan.actions.push({ op: 'remove-link', linkText: entry.linkText ?? '' });
@@ -328,7 +331,7 @@ function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | unde
   }
   if (entry.kind === 'dir' && ownsCopy(record) && tree && provesCopy(record, tree, undefined)) {
     const removal = planCopyRemoval(tree, record, false);
-    const plan = base(name, undefined, 'pruned', 'copy');
+    const plan = newPlan(name, undefined, 'pruned', 'copy');
     if (entry.id) plan.entryId = entry.id;
     if (removal.kept.some((kept) => kept.why === 'edited')) {
       const kept = keptFiles(plan, removal, 'the copy of an app no longer configured was kept: ');

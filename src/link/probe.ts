@@ -3,10 +3,8 @@
  * each app's media folder, each entry in mediaRoot, the ownership records.
  * Read-only.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import pMap from 'p-map';
 import type { App } from '../core/discover.js';
 import type { FolderId } from '../core/fs/folder.js';
 import { readRecords, type RecordsTrust } from '../core/fs/records-file.js';
@@ -16,7 +14,8 @@ import { hasTraces } from '../core/fs/sweep.js';
 import { isEmptyTree, isInside, walkTreeSync, type TreeFacts } from '../core/fs/walk.js';
 import { emptyManifest, recordedListing, type Manifest, type OwnRecord } from '../core/records.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
-import { nearest } from '../core/util/nearest.js';
+import { hashPairs } from './hash.js';
+import { findMisnaming, type Misnaming } from './misnamed.js';
 import { turnTaker } from '../core/util/turns.js';
 
 export type EntryKind = 'missing' | 'symlink' | 'dir' | 'file' | 'other';
@@ -40,7 +39,7 @@ export interface SourceFacts {
   /** The folder's device and inode as the probe saw them: a new link is checked against them. */
   id?: FolderId;
   /** A folder that looks like a misnamed media folder, with the fix. */
-  misnamed?: { found: string; fix: string };
+  misnamed?: Misnaming;
 }
 
 export interface AppFacts {
@@ -69,29 +68,42 @@ export interface RootEntry {
   unreadable?: SystemError;
 }
 
-export interface ProbeResult {
+/** What the probe knows of mediaRoot and the project before looking at any app's entry. */
+export interface RootSeen {
   mediaRoot: string;
   /** mediaRoot with every link resolved (for what exists of it). */
   realMediaRoot: string;
   realProjectRoot: string;
   mediaRootExists: boolean;
   manifest: Manifest;
-  apps: AppFacts[];
-  /**
-   * Every app's media folder as this look saw it, even when it `stopped` before looking at
-   * their entries: the look taken again under the lock reuses them (`previous`).
-   */
-  sources?: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>>;
+}
+
+/** The first phase of a look: mediaRoot, and every app's media folder (the refusals need them all). */
+export interface SourcesSeen extends RootSeen {
+  apps: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>>;
+}
+
+/** The last phase of a look: what is in mediaRoot besides the configured apps' entries. */
+export interface RestSeen {
   /** Entries in mediaRoot that the manifest records but no configured app claims. */
   unclaimed: RootEntry[];
   /** Traces of another run: its lock, or temporary files (in progress, or left by a crash to be swept). */
   leftovers: number;
-  /** The look was ended early (`onApp` said `stop`): `apps` holds only the apps up to there. */
-  stopped?: boolean;
+}
+
+/** A whole look, every phase of it: what a plan of the whole run is made from. */
+export interface ProbeResult extends RootSeen, RestSeen {
+  apps: AppFacts[];
 }
 
 /** What the look at the records file needs: who may have written it, how to name it. */
 export type { RecordsTrust };
+
+/** An earlier look of the same run: its media folders' facts, and the facts of the apps it kept, are reused. */
+export interface EarlierLook {
+  sources: SourcesSeen['apps'];
+  apps: readonly AppFacts[];
+}
 
 export interface ProbeOptions {
   /**
@@ -106,82 +118,87 @@ export interface ProbeOptions {
   checksum?: boolean;
   /** Whose records file is taken as the tool's. */
   trust: RecordsTrust;
-  /** An earlier look of the same run, whose source facts (and walks) are reused. */
-  previous?: ProbeResult;
-  /**
-   * Called once every app's media folder has been looked at, before any entry of mediaRoot
-   * is: the refusals (guards.ts) come before anything else is looked at or touched.
-   */
-  onSources?: (seen: SourcesSeen) => void;
-  /**
-   * Called with each app's facts as soon as they are gathered, so the caller can plan (or
-   * check) that app at once. `forget-trees` lets go of its walks (nothing will use them),
-   * `stop` ends the look there: the result then holds the apps up to this one (`stopped`).
-   * Only the walks of one app at a time are then held, not a thousand apps' (bench/).
-   */
-  onApp?: (facts: AppFacts, seen: RootSeen) => AppVerdict;
+  /** An earlier look of the same run, whose facts are reused. */
+  earlier?: EarlierLook;
 }
 
-export type AppVerdict = 'keep' | 'forget-trees' | 'stop';
+/**
+ * A look, phase by phase. The caller walks through them in order: `sources()` (mediaRoot and
+ * every app's media folder: the refusals come before any entry is looked at), then `apps()`
+ * (each app's facts, one at a time, so that a caller that plans or checks each app at once holds
+ * the walks of one app, not a thousand apps'), then `rest()` (the entries no app claims).
+ */
+export class Probe {
+  private seen: SourcesSeen | undefined;
+  private readonly takeTurn = turnTaker();
 
-/** What the probe knows of mediaRoot and the project before looking at any app's entry. */
-export type RootSeen = Pick<ProbeResult, 'mediaRoot' | 'realMediaRoot' | 'realProjectRoot' | 'mediaRootExists' | 'manifest'>;
+  constructor(private readonly projectRoot: string, private readonly mediaRoot: string, private readonly configured: readonly App[],
+    private readonly options: ProbeOptions) {}
 
-export interface SourcesSeen extends RootSeen {
-  apps: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>>;
-}
-
-export async function probe(projectRoot: string, mediaRoot: string, apps: App[], options: ProbeOptions): Promise<ProbeResult> {
-  const mediaRootExists = lstatOrUndefined(mediaRoot) !== undefined;
-  const realMediaRoot = realpathOfPath(mediaRoot);
-  const realProjectRoot = realpathOfPath(projectRoot);
-  const manifest = mediaRootExists ? readRecords(mediaRoot, options.trust) : emptyManifest();
-
-  // The look taken again under the lock reuses the sources' facts: the lock guards mediaRoot,
-  // and the sources may change at any time either way. All of them, also those of apps a first
-  // look that stopped early did not get to (a first link of 1,000 apps saves 3,000 lstat calls).
-  // Their walks only without --checksum: hashes are per look.
-  const earlier = new Map((options.checksum ? [] : options.previous?.apps ?? []).map((fact) => [fact.app, fact]));
-  const earlierSources = new Map((options.previous?.sources ?? options.previous?.apps ?? []).map((seen) => [seen.app, seen.source]));
-  // One app after another with synchronous calls: on a local disk a look is a few system calls
-  // and thousands of small promises cost more than the calls (bench/). The event loop gets a
-  // turn every few dozen milliseconds, so other tasks of a gulp process are not held up.
-  // The media folders' real paths share the project's: it is resolved once, not per app.
-  const realOf = realPaths([[path.resolve(projectRoot), realProjectRoot]]);
-  const takeTurn = turnTaker();
-  const root: RootSeen = { mediaRoot, realMediaRoot, realProjectRoot, mediaRootExists, manifest };
-  // Every app's media folder first: the refusals need them all, before any entry is looked at.
-  const sources: Array<Pick<AppFacts, 'app' | 'source'>> = [];
-  for (const app of apps) {
-    sources.push({ app, source: earlierSources.get(app) ?? sourceFacts(app, realOf) });
-    const due = takeTurn();
-    if (due) await due;
-  }
-  options.onSources?.({ ...root, apps: sources });
-  const facts: AppFacts[] = [];
-  let stopped = false;
-  for (const { app, source } of sources) {
-    const fact = await appFacts(app, source, mediaRoot, mediaRootExists, earlier.get(app), manifest.entries[app.name], options)
-      .catch((error: unknown): AppFacts => ({ app, source, entry: { kind: 'other' }, unreadable: asUnreadable(error) }));
-    facts.push(fact);
-    const verdict = options.onApp?.(fact, root) ?? 'keep';
-    if (verdict === 'stop') {
-      stopped = true;
-      break;
+  /** mediaRoot and its records, and every app's media folder. */
+  async sources(): Promise<SourcesSeen> {
+    const { mediaRoot, options } = this;
+    const mediaRootExists = lstatOrUndefined(mediaRoot) !== undefined;
+    const realProjectRoot = realpathOfPath(this.projectRoot);
+    const root: RootSeen = {
+      mediaRoot,
+      realMediaRoot: realpathOfPath(mediaRoot),
+      realProjectRoot,
+      mediaRootExists,
+      manifest: mediaRootExists ? readRecords(mediaRoot, options.trust) : emptyManifest(),
+    };
+    // A look taken again under the lock reuses the media folders' facts: the lock guards mediaRoot,
+    // and the media folders may change at any time either way. All of them, also those of apps an
+    // earlier look that ended early did not get to.
+    const earlier = new Map((options.earlier?.sources ?? []).map((seen) => [seen.app, seen.source]));
+    // One app after another with synchronous calls: on a local disk a look is a few system calls,
+    // which cost less than as many promises (bench/). The event loop still gets a turn now and
+    // then, so other tasks of a gulp process are not held up. The media folders' real paths
+    // share the project's: it is resolved once, not per app.
+    const realOf = realPaths([[path.resolve(this.projectRoot), realProjectRoot]]);
+    const apps: Array<Pick<AppFacts, 'app' | 'source'>> = [];
+    for (const app of this.configured) {
+      apps.push({ app, source: earlier.get(app) ?? sourceFacts(app, realOf) });
+      await this.turn();
     }
-    if (verdict === 'forget-trees') forgetTrees(fact);
-    const due = takeTurn();
-    if (due) await due;
+    this.seen = { ...root, apps };
+    return this.seen;
   }
 
-  const claimed = new Set(apps.map((app) => app.name));
-  const unclaimed: ProbeResult['unclaimed'] = [];
-  for (const name of Object.keys(manifest.entries).sort()) {
-    if (claimed.has(name)) continue;
-    unclaimed.push(rootEntry(mediaRoot, name, manifest));
+  /** Each app's facts, in the config's order, as soon as they are gathered. */
+  async *apps(): AsyncGenerator<AppFacts> {
+    const seen = this.seen ?? await this.sources();
+    // Walks are reused only without --checksum: hashes are per look.
+    const earlier = new Map((this.options.checksum ? [] : this.options.earlier?.apps ?? []).map((facts) => [facts.app, facts]));
+    for (const { app, source } of seen.apps) {
+      yield await appFacts(app, source, seen, earlier.get(app), this.options)
+        .catch((error: unknown): AppFacts => ({ app, source, entry: { kind: 'other' }, unreadable: asUnreadable(error) }));
+      await this.turn();
+    }
   }
-  const leftovers = mediaRootExists && tracesIn(mediaRoot) ? 1 : 0;
-  return { ...root, apps: facts, sources, unclaimed, leftovers, ...(stopped ? { stopped } : {}) };
+
+  /** The entries of mediaRoot the records claim for no configured app, and the traces of other runs. */
+  async rest(): Promise<RestSeen> {
+    const seen = this.seen ?? await this.sources();
+    const claimed = new Set(this.configured.map((app) => app.name));
+    const unclaimed = Object.keys(seen.manifest.entries).sort().filter((name) => !claimed.has(name))
+      .map((name) => rootEntry(seen.mediaRoot, name, seen.manifest));
+    return { unclaimed, leftovers: seen.mediaRootExists && tracesIn(seen.mediaRoot) ? 1 : 0 };
+  }
+
+  private async turn(): Promise<void> {
+    const due = this.takeTurn();
+    if (due) await due;
+  }
+}
+
+/** A whole look at once, every app's facts held (a plan of the whole run: tests, the property test). */
+export async function probe(projectRoot: string, mediaRoot: string, apps: readonly App[], options: ProbeOptions): Promise<ProbeResult> {
+  const look = new Probe(projectRoot, mediaRoot, apps, options);
+  const { apps: _sources, ...root } = await look.sources();
+  const facts: AppFacts[] = [];
+  for await (const fact of look.apps()) facts.push(fact);
+  return { ...root, apps: facts, ...await look.rest() };
 }
 
 /**
@@ -194,16 +211,10 @@ function asUnreadable(error: unknown): SystemError {
   return error;
 }
 
-/** An app's walks let go (its plan or finding is made and needs them no more). */
-function forgetTrees(facts: AppFacts): void {
-  delete facts.sourceTree;
-  delete facts.entryTree;
-  delete facts.publishedTree;
-}
-
-async function appFacts(app: App, source: SourceFacts, mediaRoot: string, mediaRootExists: boolean, before: AppFacts | undefined,
-  record: OwnRecord | undefined, options: ProbeOptions): Promise<AppFacts> {
-  const looked: Looked = mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true, record) : { entry: { kind: 'missing' } };
+async function appFacts(app: App, source: SourceFacts, root: RootSeen, before: AppFacts | undefined, options: ProbeOptions): Promise<AppFacts> {
+  const { mediaRoot } = root;
+  const record = root.manifest.entries[app.name];
+  const looked: Looked = root.mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true, record) : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };
   const wantsSource = options.walk === 'all' || entry.kind === 'dir';
@@ -331,39 +342,6 @@ function lookAgainOnRace<T>(look: () => T): T {
   }
 }
 
-/** Hashes the files both trees hold with one size (a different size already means different contents). */
-async function hashPairs(sourceDir: string, entryDir: string, source: TreeFacts, entry: TreeFacts): Promise<void> {
-  const pairs = [...source.files].filter(([rel, facts]) => entry.files.get(rel)?.size === facts.size);
-  await pMap(pairs, async ([rel, facts]) => {
-    const copy = entry.files.get(rel);
-    if (!copy) return;
-    const real = source.links?.get(rel) ?? path.join(sourceDir, ...rel.split('/'));
-    [facts.hash, copy.hash] = await Promise.all([hashFile(real), hashFile(path.join(entryDir, ...rel.split('/')))]);
-  }, { concurrency: 8 });
-}
-
-/**
- * The SHA-256 of a regular file's contents, opened without following a link and without blocking;
- * anything else (a link, a FIFO put there since the walk) hashes to a mark no file matches.
- */
-async function hashFile(file: string): Promise<string> {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENXIO') return 'not-a-file';
-    throw error;
-  }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    return 'not-a-file';
-  }
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream('', { fd })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /**
  * An app's media folder as a run may use it: a plain folder (its real path and identity), missing,
  * not a folder, or `escape` when it resolves outside its app's folder. Collect asks the same.
@@ -382,67 +360,5 @@ export function sourceFacts(app: App, realOf: RealPathOf): SourceFacts {
   } catch {
     const misnamed = findMisnaming(app);
     return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };
-  }
-}
-
-const MEDIA_LIKE = ['app_media', 'app-media', 'appmedia', 'media', 'static', 'assets', 'public'];
-
-/**
- * When `<mediaDirname>/<name>/` is missing, look for the folder the author probably meant.
- * Synchronous, like the rest of an app's look: a project of 10,000 apps without media spent
- * half of a run waiting for 10,000 promised listings (hostile.test.ts).
- */
-function findMisnaming(app: App): SourceFacts['misnamed'] {
-  const mediaParent = path.join(app.appDir, app.mediaDirname);
-  const inMedia = subfolders(mediaParent);
-  if (inMedia) {
-    // Files, or only folders such as css/ and js/, right in the media folder: the <name>/ level was forgotten.
-    const content = inMedia.filter((dir) => CONTENT_LIKE.includes(dir.toLowerCase()));
-    if (nearest(app.name, inMedia) === undefined && (content.length > 0 || hasFiles(mediaParent))) {
-      return {
-        found: `${app.mediaDirname}/${content[0] ?? inMedia[0] ?? ''}`.replace(/\/$/, '/ holding files'),
-        fix: `the files must sit one level deeper, in ${app.mediaDirname}/${app.name}/ (the <name>/ folder is part of their URL): move them into it`,
-      };
-    }
-    const close = nearest(app.name, inMedia) ?? (inMedia.length === 1 ? inMedia[0] : undefined);
-    if (close) {
-      return {
-        found: `${app.mediaDirname}/${close}`,
-        fix: `rename it to ${app.mediaDirname}/${app.name}/, or give the app "name": "${close}"`,
-      };
-    }
-    return undefined;
-  }
-  const inApp = subfolders(app.appDir);
-  for (const candidate of inApp ?? []) {
-    if (!MEDIA_LIKE.includes(candidate.toLowerCase()) && nearest(candidate, [app.mediaDirname]) === undefined) continue;
-    const inside = subfolders(path.join(app.appDir, candidate));
-    if (inside?.includes(app.name)) {
-      return {
-        found: `${candidate}/${app.name}`,
-        fix: `set "mediaDirname": "${candidate}" for this app (in its apps entry or its package.json "appMedia"), or rename the folder to ${app.mediaDirname}/`,
-      };
-    }
-  }
-  return undefined;
-}
-
-/** Folder names that hold media, not an app's name. */
-const CONTENT_LIKE = ['css', 'js', 'img', 'images', 'image', 'fonts', 'font', 'icons', 'scripts', 'styles', 'svg', 'media', 'assets', 'static', 'dist', 'vendor'];
-
-function hasFiles(dir: string): boolean {
-  try {
-    return readdirSync(dir, { withFileTypes: true }).some((entry) => entry.isFile());
-  } catch {
-    return false;
-  }
-}
-
-function subfolders(dir: string): string[] | undefined {
-  try {
-    const entries = readdirSync(dir, { withFileTypes: true });
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
-  } catch {
-    return undefined;
   }
 }

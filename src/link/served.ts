@@ -9,8 +9,8 @@ import { describeFetchFailure, redact, redactText, servedUrl } from '../core/ser
 
 const TIMEOUT_MS = 10_000;
 
-/** Turns an `ok` finding into `unserved` when the server does not answer 2xx for its sample file. */
-export async function checkServed(findings: Finding[], base: string, mediaUrl: string, timeout = TIMEOUT_MS): Promise<void> {
+/** The findings once fetched: an `ok` one whose sample file the server does not answer 2xx for is `unserved`. */
+export async function checkServed(findings: readonly Finding[], base: string, mediaUrl: string, timeout = TIMEOUT_MS): Promise<Finding[]> {
   // Credentials in --url go in an Authorization header (fetch refuses a URL that holds them), never in a line.
   const baseUrl = new URL(base);
   const headers: Record<string, string> = {};
@@ -24,6 +24,7 @@ export async function checkServed(findings: Finding[], base: string, mediaUrl: s
   const shownBase = redact(new URL(base)).replace(/\/+$/, '');
   const plainBase = baseUrl.href.replace(/\/+$/, '');
   const candidates = findings.filter((finding) => finding.status === 'ok' && finding.sample !== null);
+  const unserved = new Map<Finding, { reason: string; hint: string }>();
   await pMap(candidates, async (finding) => {
     const url = servedUrl(plainBase, mediaUrl, finding.name, finding.sample ?? '');
     const shown = shownBase + url.slice(plainBase.length);
@@ -47,11 +48,12 @@ export async function checkServed(findings: Finding[], base: string, mediaUrl: s
       const failure = describeFetchFailure(error, new URL(url));
       problem = { reason: `GET ${shown}: ${failure.reason}`, hint: failure.hint };
     }
-    if (problem === undefined) return;
-    finding.status = 'unserved';
-    finding.reason = problem.reason;
-    finding.hint = problem.hint;
+    if (problem !== undefined) unserved.set(finding, problem);
   }, { concurrency: 8 });
+  return findings.map((finding) => {
+    const problem = unserved.get(finding);
+    return problem ? { ...finding, status: 'unserved', ...problem } : finding;
+  });
 }
 
 function notServedHint(finding: Finding): string {

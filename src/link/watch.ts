@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { link } from './api.js';
+import { link } from './link.js';
 import { loadConfig } from '../core/config/load.js';
 import { discoverApps } from '../core/discover.js';
 import { isAppMediaError } from '../core/errors.js';

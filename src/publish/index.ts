@@ -4,7 +4,8 @@
  * open the store (client.ts), apply (apply.ts, which plans with plan.ts), report.
  */
 import { realpath } from 'node:fs/promises';
-import { loadConfig, toDisplay } from '../core/config/load.js';
+import { loadConfig } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { buildReport, logReport } from '../core/report.js';
 import type { AppReport, AppStatus, Logger, Report, RunOptions } from '../core/types.js';
 import { applyPublish, type PublishOutcome, type PublishProgress } from './apply.js';

@@ -6,7 +6,8 @@
  */
 import { realpath } from 'node:fs/promises';
 import pMap from 'p-map';
-import { loadConfig, toDisplay } from '../core/config/load.js';
+import { loadConfig } from '../core/config/load.js';
+import { toDisplay } from '../core/display.js';
 import { errors } from '../core/errors.js';
 import { buildReport, logReport } from '../core/report.js';
 import type { AppReport, AppStatus, Report, RunOptions } from '../core/types.js';

@@ -14,6 +14,7 @@ import { errors } from '../errors.js';
 import { CONFIG_FILES, configFields, defaults, PACKAGE_KEY, runOptionKeys } from '../options.js';
 import { nearest } from '../util/nearest.js';
 import type { AppEntry, AppMediaConfig, Mode, PublishConfig, RunOptions } from '../types.js';
+import { toDisplay } from '../display.js';
 import { readJsonFile } from './json.js';
 import { readConfigText } from './read.js';
 import { validateConfig } from './validate.js';
@@ -286,9 +287,3 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A path as the user should read it: relative to the project root when inside it. */
-export function toDisplay(projectRoot: string, file: string): string {
-  const rel = path.relative(projectRoot, file);
-  if (rel === '') return '.';
-  return path.isAbsolute(rel) ? file : rel.split(path.sep).join('/');
-}
