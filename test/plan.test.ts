@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { App } from '../src/core/discover.js';
 import { isInside, type FileFacts, type TreeFacts } from '../src/core/fs/walk.js';
 import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, pendingRecord, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/core/records.js';
-import { planLink, strategiesFor, type AppPlan, type CopyPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
+import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
+import type { CopyPlan } from '../src/link/copy-plan.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
 import { planClean } from '../src/link/clean-plan.js';
 import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/link/probe.js';
@@ -749,7 +750,7 @@ describe('ignore globs: one test by base name where a glob cannot match across "
 
 describe('recordStays: whether a no-change copy plan leaves its record as it is, without making the record', () => {
   it('says what making the record (copyRecordOf) and comparing it (sameRecord) says', async () => {
-    const { copyRecordOf, recordStays, sameRecord } = await import('../src/link/plan.js');
+    const { copyRecordOf, recordStays, sameRecord } = await import('../src/link/copy-plan.js');
     const random = mulberry32(20261129);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const names = ['a.css', 'css/b.css', 'css/vendor/c.css', 'img/d.png', 'js/e.js'];

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { toDisplay } from './display.js';
 import type { EntryMode } from './types.js';
 import { isEntryName, isPlainPath } from './util/names.js';
 
@@ -94,6 +95,11 @@ export function recordedSource(relPath: string): string {
   const at = relPath.lastIndexOf('node_modules/');
   if (at === 0 || (at > 0 && relPath[at - 1] === '/')) return relPath.slice(at);
   return `sha256:${createHash('sha256').update(relPath).digest('hex')}`;
+}
+
+/** An app's media folder as its record names it. */
+export function recordedSourceOf(projectRoot: string, mediaDir: string): string {
+  return recordedSource(toDisplay(projectRoot, mediaDir));
 }
 
 export function linkRecord(kind: 'symlink' | 'junction', linkText: string, source: string): LinkRecord {

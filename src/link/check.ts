@@ -6,7 +6,7 @@
 import type { App } from '../core/discover.js';
 import { ignoreMatcher, type TreeFacts } from '../core/fs/walk.js';
 import { ownsCopy, ownsLink, recordMode, type OwnRecord } from '../core/records.js';
-import { planCopy, provesCopy } from './plan.js';
+import { planCopy, provesCopy } from './copy-plan.js';
 import type { AppFacts, ProbeResult, RootEntry } from './probe.js';
 import { describeSystemError, systemErrorHint, type SystemError } from '../core/system-errors.js';
 import { newResult, type AppResult } from '../core/report.js';

@@ -3,7 +3,8 @@
  * and may remove. Pure; everything not proven is listed as `foreign` and left.
  */
 import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from '../core/records.js';
-import { newPlan, planCopyRemoval, provesCopy, unreadableEntry, type AppPlan } from './plan.js';
+import { planCopyRemoval, provesCopy } from './copy-plan.js';
+import { newPlan, unreadableEntry, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
 import { listSome } from '../core/util/list.js';
 

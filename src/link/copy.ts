@@ -14,7 +14,7 @@
  */
 import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { sameFacts, type CopyPlan } from './plan.js';
+import { sameFacts, type CopyPlan } from './copy-plan.js';
 import { turnTaker } from '../core/util/turns.js';
 import { FolderTree, sameFolder, withRealPaths, type Folder, type FolderId } from '../core/fs/folder.js';
 import { pause } from '../core/fs/pause.js';

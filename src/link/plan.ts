@@ -6,10 +6,9 @@
 import path from 'node:path';
 import type { App } from '../core/discover.js';
 import type { FolderId } from '../core/fs/folder.js';
-import { copyMode } from '../core/fs/source.js';
 import type { FileFacts, TreeFacts } from '../core/fs/walk.js';
-import { toDisplay } from '../core/display.js';
-import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedFiles, recordedSource, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from '../core/records.js';
+import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedSourceOf, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from '../core/records.js';
+import { ancestorsAndSelf, planCopy, planCopyRemoval, provesCopy, recordStays, type CopyPlan, type OwnContents } from './copy-plan.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
 import { newResult, resultOf, type AppResult } from '../core/report.js';
 import type { AppStatus, EntryMode, Mode } from '../core/types.js';
@@ -17,42 +16,6 @@ import { describeSystemError, systemErrorHint, type SystemError } from '../core/
 import { listSome } from '../core/util/list.js';
 
 export type Strategy = EntryMode;
-
-export interface CopyPlan {
-  /** Folders to create, parents first. */
-  mkdirs: string[];
-  writes: Array<{ rel: string } & FileFacts>;
-  /** Files the tool wrote earlier whose source is gone. */
-  deletes: string[];
-  /** Folders no longer in the source, deepest first; removed only if empty. */
-  rmdirs: string[];
-  /** Files left alone, with why. */
-  kept: Array<{ rel: string; why: 'edited' | 'foreign' }>;
-  /** Files already right: relative path → facts (they stay in the record). */
-  unchanged: Map<string, FileFacts>;
-  /** Files the tool wrote that were changed by hand since: left alone, but still recorded as the tool's. */
-  edited: Map<string, [number, number]>;
-  /** Folders the copy has once the plan is carried out (recorded, so clean can remove them). */
-  dirs?: string[];
-  /** Files whose contents are right but whose time (`--checksum`) or mode is not: only those are set. */
-  touch?: Array<{ rel: string; mtimeMs: number; mode: number }>;
-  /**
-   * What the copy held, when the plan was made, at each path it writes over or deletes
-   * (null: nothing): apply looks again right before, and leaves alone a file changed since.
-   */
-  seen?: Map<string, FileFacts | null>;
-  /** Files of the source that are links to a file inside it: read at the real path they lead to. */
-  links?: ReadonlyMap<string, string>;
-}
-
-/** What a copy held when the plan was made, all of it the tool's: what `copy-to-link` may remove. */
-export interface OwnContents {
-  files: string[];
-  /** Deepest first. */
-  dirs: string[];
-  /** Each file's size and mtime as the plan saw them: a file changed since is not removed. */
-  seen: Map<string, FileFacts>;
-}
 
 export type Action =
   /** Make the entry, trying each strategy in turn (auto falls back on refusal). */
@@ -185,6 +148,7 @@ export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignor
   return plan;
 }
 
+/** What an app with a media folder needs at its entry: dispatched on what is there now. */
 function planEntry(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], record: OwnRecord | undefined, plan: AppPlan): AppPlan {
   const { app, source, entry } = facts;
   if (source.real === undefined) return plan;
@@ -192,108 +156,130 @@ function planEntry(facts: AppFacts, input: AppPlanInput, strategies: Strategy[],
   plan.absoluteText = target;
   plan.linkText = input.relative ? path.relative(input.probed.realMediaRoot, target) || '.' : target;
   if (source.id) plan.sourceId = source.id;
-  const first = strategies[0] as Strategy;
-  const wantsLink = first !== 'copy';
-  const copyPlan = (): CopyPlan | 'walk' => (facts.sourceTree ? planCopy(facts.sourceTree, undefined, undefined) : 'walk');
-
+  const want: Wanted = { strategies, first: strategies[0] as Strategy, source: recordedSourceOf(input.projectRoot, app.mediaDir) };
   switch (entry.kind) {
     case 'missing':
-      plan.status = first === 'copy' ? 'copied' : 'linked';
-      plan.mode = first;
-      plan.actions.push({ op: 'create', strategies, copy: copyPlan() });
-      return plan;
-
-    case 'symlink': {
-      const text = entry.linkText ?? '';
-      const pointsRight = entry.resolved === source.real;
-      if (ownsLink(record, text)) {
-        // Junctions exist only on Windows. Elsewhere an absolute link under a pending record (a
-        // run cut short) is a symbolic link made with `relative: false`, and follows the config.
-        const junctions = input.platform === 'win32';
-        const isJunction = junctions && (record.kind === 'junction'
-          || (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText)));
-        const expected = isJunction ? plan.absoluteText : plan.linkText;
-        if (wantsLink && pointsRight && sameText(text, expected)) {
-          plan.mode = isJunction ? 'junction' : recordMode(record, 'symlink');
-          if (record.kind === 'pending') {
-            plan.actions.push({ op: 'adopt', record: linkRecord(plan.mode === 'junction' ? 'junction' : 'symlink', text, recordedSource(toDisplay(input.projectRoot, app.mediaDir))) });
-          }
-          return plan;
-        }
-        plan.status = 'relinked';
-        plan.mode = first;
-        plan.reason = !pointsRight
-          ? (entry.resolved === null ? 'its link was dangling' : 'its link pointed elsewhere')
-          : wantsLink ? 'its link text did not match the "relative" setting' : 'it was a link and the mode is copy';
-        plan.actions.push({ op: 'remove-link', linkText: text }, { op: 'create', strategies, copy: copyPlan() });
-        return plan;
-      }
-      if (pointsRight) {
-        plan.mode = 'symlink';
-        plan.reason = 'a link made outside this tool already leads to the app\'s media folder; left as it is';
-        return plan;
-      }
-      return conflict(plan, entry.resolved === null
-        ? `a dangling link not made by app-media is in the way (${text})`
-        : `a link not made by app-media is in the way (it leads to ${text})`,
-      `remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry`);
-    }
-
-    case 'dir': {
-      if (!ownsCopy(record) || !facts.entryTree || !facts.sourceTree || !provesCopy(record, facts.entryTree, facts.sourceTree)) {
-        return conflict(plan, entry.empty ? 'an empty folder not made by app-media is in the way' : 'a folder not made by app-media is in the way',
-          'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
-      }
-      const sync = planCopy(facts.sourceTree, facts.entryTree, record);
-      if (!wantsLink) {
-        plan.mode = 'copy';
-        const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length + (sync.touch?.length ?? 0);
-        plan.status = changes > 0 ? 'copied' : 'up-to-date';
-        // Nothing to write and nothing new to record: a no-change run writes nothing at all.
-        // (A sync that keeps files changed by hand is still planned, so the plan shows what it keeps.)
-        if (changes > 0 || sync.kept.length > 0 || !recordStays(sync, recordedSource(toDisplay(input.projectRoot, app.mediaDir)), record)) {
-          plan.actions.push({ op: 'sync', copy: sync });
-        }
-        // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
-        // Files only added beside the app's are kept and named; media:verify still reports them.
-        const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(facts.sourceTree as TreeFacts, kept.rel));
-        if (inTheWay || sync.kept.length === 0) return keptFiles(plan, sync);
-        plan.reason = `kept ${listSome(sync.kept.map((kept) => kept.rel))} (added by hand, not part of the app's media)`;
-        plan.hint = 'they are published with the copy: move them into the app\'s media folder, or remove them (media:verify reports them as drift)';
-        return plan;
-      }
-      if (sync.kept.length > 0) {
-        return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
-      }
-      // Only what the tool wrote goes when the copy is replaced: the files the sync would keep
-      // as the tool's (same as the source, or as recorded), and folders that the record, the
-      // source or those files account for. Any other folder was made by hand (even an empty
-      // one): it blocks the switch, as a file added by hand does.
-      const entryTree = facts.entryTree;
-      const ownFiles = [...sync.unchanged.keys(), ...sync.writes.map((file) => file.rel).filter((rel) => entryTree.files.has(rel)), ...sync.deletes];
-      const held = recordedDirs(record);
-      for (const dir of facts.sourceTree.dirs) held.add(dir);
-      for (const rel of ownFiles) for (const dir of ancestorsAndSelf(rel).slice(0, -1)) held.add(dir);
-      const handDirs = entryTree.dirs.filter((dir) => !held.has(dir));
-      if (handDirs.length > 0) {
-        plan.status = 'conflict';
-        plan.reason = `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ${listSome(handDirs.map((dir) => `${dir}/`))}`;
-        plan.hint = 'move them into the app\'s media folder or remove them by hand, then run media:link again';
-        return plan;
-      }
-      const seen = new Map(ownFiles.map((rel) => [rel, entryTree.files.get(rel) as FileFacts]));
-      const own: OwnContents = { files: ownFiles, dirs: [...entryTree.dirs].sort().reverse(), seen };
-      plan.status = 'relinked';
-      plan.mode = first;
-      plan.reason = 'its copy is replaced by a link';
-      plan.actions.push({ op: 'copy-to-link', strategies, fallback: sync, own });
-      return plan;
-    }
-
+      return planCreate(plan, facts, want);
+    case 'symlink':
+      return planOverLink(plan, facts, want, record, input.platform);
+    case 'dir':
+      return planOverFolder(plan, facts, want, record);
     default:
       return conflict(plan, `a ${entry.kind === 'file' ? 'file' : 'special file'} not made by app-media is in the way`,
         'move or remove it by hand (app-media never deletes what it did not create), or rename the app');
   }
+}
+
+/** What the config wants of an app's entry: the strategies to try, in turn, and its media folder as the records name it. */
+interface Wanted {
+  strategies: Strategy[];
+  first: Strategy;
+  source: string;
+}
+
+/** Nothing at the entry: make it (a copy's files listed when its source was walked, else walked when it is made). */
+function planCreate(plan: AppPlan, facts: AppFacts, want: Wanted): AppPlan {
+  plan.status = want.first === 'copy' ? 'copied' : 'linked';
+  plan.mode = want.first;
+  plan.actions.push(createAction(facts, want));
+  return plan;
+}
+
+function createAction(facts: AppFacts, want: Wanted): Action {
+  return { op: 'create', strategies: want.strategies, copy: facts.sourceTree ? planCopy(facts.sourceTree, undefined, undefined) : 'walk' };
+}
+
+/** A link at the entry: the tool's own is kept, or replaced when it leads elsewhere or is written otherwise; anyone else's is left. */
+function planOverLink(plan: AppPlan, facts: AppFacts, want: Wanted, record: OwnRecord | undefined, platform: NodeJS.Platform): AppPlan {
+  const { source, entry } = facts;
+  const text = entry.linkText ?? '';
+  const pointsRight = entry.resolved === source.real;
+  const wantsLink = want.first !== 'copy';
+  if (ownsLink(record, text)) {
+    // Junctions exist only on Windows. Elsewhere an absolute link under a pending record (a
+    // run cut short) is a symbolic link made with `relative: false`, and follows the config.
+    const isJunction = platform === 'win32' && (record.kind === 'junction'
+      || (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText)));
+    const expected = isJunction ? plan.absoluteText : plan.linkText;
+    if (wantsLink && pointsRight && sameText(text, expected)) {
+      plan.mode = isJunction ? 'junction' : recordMode(record, 'symlink');
+      if (record.kind === 'pending') plan.actions.push({ op: 'adopt', record: linkRecord(plan.mode === 'junction' ? 'junction' : 'symlink', text, want.source) });
+      return plan;
+    }
+    plan.status = 'relinked';
+    plan.mode = want.first;
+    plan.reason = !pointsRight
+      ? (entry.resolved === null ? 'its link was dangling' : 'its link pointed elsewhere')
+      : wantsLink ? 'its link text did not match the "relative" setting' : 'it was a link and the mode is copy';
+    plan.actions.push({ op: 'remove-link', linkText: text }, createAction(facts, want));
+    return plan;
+  }
+  if (pointsRight) {
+    plan.mode = 'symlink';
+    plan.reason = 'a link made outside this tool already leads to the app\'s media folder; left as it is';
+    return plan;
+  }
+  return conflict(plan, entry.resolved === null
+    ? `a dangling link not made by app-media is in the way (${text})`
+    : `a link not made by app-media is in the way (it leads to ${text})`,
+  `remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry`);
+}
+
+/** A folder at the entry: the tool's own copy is brought in line (copy mode) or replaced by a link; any other folder is left. */
+function planOverFolder(plan: AppPlan, facts: AppFacts, want: Wanted, record: OwnRecord | undefined): AppPlan {
+  const { entryTree, sourceTree } = facts;
+  if (!ownsCopy(record) || !entryTree || !sourceTree || !provesCopy(record, entryTree, sourceTree)) {
+    return conflict(plan, facts.entry.empty ? 'an empty folder not made by app-media is in the way' : 'a folder not made by app-media is in the way',
+      'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
+  }
+  const sync = planCopy(sourceTree, entryTree, record);
+  if (want.first === 'copy') return planSync(plan, sync, sourceTree, want, record);
+  if (sync.kept.length > 0) return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
+  return planCopyToLink(plan, sync, sourceTree, entryTree, want, record);
+}
+
+/** Copy mode, over the tool's own copy: write what changed; files changed by hand are kept and said. */
+function planSync(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, want: Wanted, record: CopyRecord | PendingRecord): AppPlan {
+  plan.mode = 'copy';
+  const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length + (sync.touch?.length ?? 0);
+  plan.status = changes > 0 ? 'copied' : 'up-to-date';
+  // Nothing to write and nothing new to record: a no-change run writes nothing at all.
+  // (A sync that leaves files changed by hand alone is still planned, so the plan shows them.)
+  if (changes > 0 || sync.kept.length > 0 || !recordStays(sync, want.source, record)) plan.actions.push({ op: 'sync', copy: sync });
+  // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
+  // Files only added beside the app's are left and named; media:verify still reports them.
+  const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(sourceTree, kept.rel));
+  if (inTheWay || sync.kept.length === 0) return keptFiles(plan, sync);
+  plan.reason = `kept ${listSome(sync.kept.map((kept) => kept.rel))} (added by hand, not part of the app's media)`;
+  plan.hint = 'they are published with the copy: move them into the app\'s media folder, or remove them (media:verify reports them as drift)';
+  return plan;
+}
+
+/**
+ * A link wanted where the tool's own copy is. Only what the tool wrote goes when the copy is
+ * replaced: the files the sync would keep as the tool's (same as the source, or as recorded), and
+ * folders that the record, the source or those files account for. Any other folder was made by
+ * hand (even an empty one): it blocks the switch, as a file added by hand does.
+ */
+function planCopyToLink(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, entryTree: TreeFacts, want: Wanted, record: CopyRecord | PendingRecord): AppPlan {
+  const ownFiles = [...sync.unchanged.keys(), ...sync.writes.map((file) => file.rel).filter((rel) => entryTree.files.has(rel)), ...sync.deletes];
+  const held = recordedDirs(record);
+  for (const dir of sourceTree.dirs) held.add(dir);
+  for (const rel of ownFiles) for (const dir of ancestorsAndSelf(rel).slice(0, -1)) held.add(dir);
+  const handDirs = entryTree.dirs.filter((dir) => !held.has(dir));
+  if (handDirs.length > 0) {
+    plan.status = 'conflict';
+    plan.reason = `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ${listSome(handDirs.map((dir) => `${dir}/`))}`;
+    plan.hint = 'move them into the app\'s media folder or remove them by hand, then run media:link again';
+    return plan;
+  }
+  const seen = new Map(ownFiles.map((rel) => [rel, entryTree.files.get(rel) as FileFacts]));
+  const own: OwnContents = { files: ownFiles, dirs: [...entryTree.dirs].sort().reverse(), seen };
+  plan.status = 'relinked';
+  plan.mode = want.first;
+  plan.reason = 'its copy is replaced by a link';
+  plan.actions.push({ op: 'copy-to-link', strategies: want.strategies, fallback: sync, own });
+  return plan;
 }
 
 function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefined, input: AppPlanInput): AppPlan {
@@ -381,147 +367,6 @@ function sameText(a: string, b: string): boolean {
   return normalizeLinkText(a) === normalizeLinkText(b);
 }
 
-/**
- * Size and mtime agree. Times match within a millisecond: `utimes` and the
- * file system round differently, and records keep whole milliseconds.
- */
-export function sameFacts(a: FileFacts, b: FileFacts | [number, number] | undefined): boolean {
-  if (!b) return false;
-  // Read without destructuring: this runs once per file per run, and an array pattern allocates.
-  const size = Array.isArray(b) ? b[0] : b.size;
-  const mtimeMs = Array.isArray(b) ? b[1] : b.mtimeMs;
-  return a.size === size && Math.abs(a.mtimeMs - mtimeMs) < 1;
-}
-
-/** With hashes (`--checksum`) the contents decide; without, size and mtime do. */
-function sameContents(a: FileFacts, b: FileFacts): boolean {
-  if (a.hash !== undefined && b.hash !== undefined) return a.size === b.size && a.hash === b.hash;
-  return sameFacts(a, b);
-}
-
-/**
- * What a copy needs so that `dest` matches `source`, touching only files the
- * tool wrote (per `record`) and never a file changed by hand since.
- */
-export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | PendingRecord | undefined): CopyPlan {
-  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
-  if (source.links) plan.links = source.links;
-  const recorded = recordedFiles(record);
-  const destDirs = new Set(dest?.dirs ?? []);
-  // Links and special files in the copy were not made by the tool: nothing is
-  // written over them, and nothing is written or made below them (through a link).
-  const blockers = new Set(dest?.skipped ?? []);
-  for (const rel of blockers) plan.kept.push({ rel, why: 'foreign' });
-  const blocked = (rel: string): boolean => blockers.size > 0 && ancestorsAndSelf(rel).some((part) => blockers.has(part));
-  for (const dir of source.dirs) if (!destDirs.has(dir) && !blocked(dir)) plan.mkdirs.push(dir);
-  plan.dirs = source.dirs.filter((dir) => !blocked(dir));
-
-  const keep = (rel: string): void => {
-    if (Object.hasOwn(recorded, rel)) {
-      plan.kept.push({ rel, why: 'edited' });
-      plan.edited.set(rel, recorded[rel] as [number, number]);
-    } else {
-      plan.kept.push({ rel, why: 'foreign' });
-    }
-  };
-
-  for (const [rel, facts] of source.files) {
-    const current = dest?.files.get(rel);
-    if (blocked(rel)) continue;
-    if (!current) {
-      if (destDirs.has(rel)) plan.kept.push({ rel, why: 'foreign' });
-      else plan.writes.push(writeOf(rel, facts));
-    } else if (sameContents(current, facts)) {
-      plan.unchanged.set(rel, facts);
-      // Same contents, another time (--checksum) or mode: only those are set right, nothing is rewritten.
-      if (!sameFacts(current, facts) || current.mode !== copyMode(facts.mode)) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
-    } else if (sameFacts(current, recorded[rel])) {
-      plan.writes.push(writeOf(rel, facts));
-    } else {
-      keep(rel);
-    }
-  }
-  for (const [rel, current] of dest?.files ?? []) {
-    if (source.files.has(rel)) continue;
-    if (sameFacts(current, recorded[rel])) plan.deletes.push(rel);
-    else keep(rel);
-  }
-  if (dest) {
-    plan.seen = new Map();
-    for (const { rel } of plan.writes) plan.seen.set(rel, dest.files.get(rel) ?? null);
-    for (const rel of plan.deletes) plan.seen.set(rel, dest.files.get(rel) ?? null);
-    for (const { rel } of plan.touch ?? []) plan.seen.set(rel, dest.files.get(rel) ?? null);
-  }
-  // Folders the source no longer has go if the tool made them (the record's folders are worked out only then).
-  const sourceDirs = new Set(source.dirs);
-  const gone = [...destDirs].filter((dir) => !sourceDirs.has(dir));
-  const held = gone.length > 0 ? recordedDirs(record) : undefined;
-  plan.rmdirs = gone.filter((dir) => held?.has(dir)).sort().reverse();
-  plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
-  return plan;
-}
-
-/** A file to write: the walk's own facts object when it carries this path, else a copy with the path. */
-function writeOf(rel: string, facts: FileFacts): { rel: string } & FileFacts {
-  return facts.rel === rel ? (facts as { rel: string } & FileFacts) : { ...facts, rel };
-}
-
-/** The record of a copy once its plan is carried out: every file the tool wrote, and its folders. */
-export function copyRecordOf(copy: CopyPlan, source: string): CopyRecord {
-  const files: CopyRecord['files'] = {};
-  for (const [rel, facts] of copy.unchanged) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
-  for (const file of copy.writes) files[file.rel] = [file.size, Math.round(file.mtimeMs)];
-  for (const [rel, facts] of copy.edited) files[rel] = facts;
-  const record: CopyRecord = { kind: 'copy', source, files: sortKeys(files) };
-  // Only folders that hold no recorded file need listing: the others are implied.
-  const implied = recordedDirs(record);
-  const dirs = (copy.dirs ?? []).filter((dir) => !implied.has(dir));
-  if (dirs.length > 0) record.dirs = dirs;
-  return record;
-}
-
-/**
- * Whether a copy plan with nothing to write, delete or keep leaves the record as it is: the
- * record `copyRecordOf` would make says the same files (size, whole-ms mtime) and folders.
- * (Checked without making it: a no-change run of a thousand apps does this for each.)
- */
-export function recordStays(copy: CopyPlan, source: string, record: CopyRecord | PendingRecord): boolean {
-  if (record.kind !== 'copy' || record.source !== source || copy.writes.length > 0 || copy.edited.size > 0) return false;
-  const files = record.files;
-  if (Object.keys(files).length !== copy.unchanged.size) return false;
-  for (const [rel, facts] of copy.unchanged) {
-    const recorded = files[rel];
-    if (!Array.isArray(recorded) || recorded[0] !== facts.size || recorded[1] !== Math.round(facts.mtimeMs)) return false;
-  }
-  // Same files, so the same folders are implied by them; the others must be listed alike.
-  const implied = recordedDirs({ kind: 'copy', source, files });
-  return sameList((copy.dirs ?? []).filter((dir) => !implied.has(dir)), record.dirs ?? []);
-}
-
-/** Whether two records say the same (the records file would not change). */
-export function sameRecord(a: CopyRecord, b: OwnRecord): boolean {
-  if (b.kind !== 'copy' || a.source !== b.source || !sameList(a.dirs ?? [], b.dirs ?? [])) return false;
-  const keys = Object.keys(a.files);
-  if (!sameList(keys, Object.keys(b.files))) return false;
-  for (const key of keys) {
-    const [size, mtime] = a.files[key] as [number, number];
-    const other = b.files[key];
-    if (!Array.isArray(other) || other[0] !== size || other[1] !== mtime) return false;
-  }
-  return true;
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((item, index) => item === b[index]);
-}
-
-/** The object with its keys in code-unit order (already so in most cases: the walks go in name order). */
-function sortKeys<T>(object: Record<string, T>): Record<string, T> {
-  const keys = Object.keys(object);
-  if (keys.every((key, index) => index === 0 || (keys[index - 1] as string) < key)) return object;
-  return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 /** Whether the source has something at `rel`, above it or below it: a file or folder there is in its way. */
 function occupies(source: TreeFacts, rel: string): boolean {
   if (source.files.has(rel) || source.dirs.includes(rel)) return true;
@@ -530,54 +375,3 @@ function occupies(source: TreeFacts, rel: string): boolean {
   return [...source.files.keys()].some((file) => file.startsWith(below));
 }
 
-/** `a/b/c` → `a`, `a/b`, `a/b/c`. */
-function ancestorsAndSelf(rel: string): string[] {
-  const parts = rel.split('/');
-  return parts.map((_, index) => parts.slice(0, index + 1).join('/'));
-}
-
-/**
- * Whether a folder at an entry whose record claims a copy is provably that
- * copy, and not a folder someone made there since: at least one file is still
- * as the tool wrote it (or, with no files recorded, the folder holds none).
- * Under a pending record (a run cut short) every file must be identical to
- * the app's source file, which needs the source's facts.
- */
-export function provesCopy(record: CopyRecord | PendingRecord, tree: TreeFacts, source: TreeFacts | undefined): boolean {
-  const recorded = Object.entries(recordedFiles(record));
-  if (record.kind === 'pending') {
-    if (recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts))) return true;
-    if (!source || tree.skipped.length > 0) return false;
-    for (const [rel, facts] of tree.files) if (!sameFacts(facts, source.files.get(rel))) return false;
-    return true;
-  }
-  // A copy of a source with no files records none: nothing on disk can prove it. It is taken as
-  // the tool's while none of its files is at a path the source has (files added by hand beside
-  // the app's are kept and named, never touched); see "Limits" in docs/safety.md.
-  if (recorded.length === 0) return tree.files.size === 0 || (source !== undefined && [...tree.files.keys()].every((rel) => !source.files.has(rel)));
-  return recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts));
-}
-
-function sameFactsAt(tree: TreeFacts, rel: string, facts: [number, number]): boolean {
-  const current = tree.files.get(rel);
-  return current !== undefined && sameFacts(current, facts);
-}
-
-/** Every file of a copy the tool wrote, unchanged: what `remove-copy` may delete. */
-export function planCopyRemoval(dest: TreeFacts, record: CopyRecord | PendingRecord, force: boolean): CopyPlan {
-  const files = recordedFiles(record);
-  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
-  plan.seen = new Map();
-  for (const [rel, current] of dest.files) {
-    if (sameFacts(current, files[rel]) || (force && Object.hasOwn(files, rel))) {
-      plan.deletes.push(rel);
-      plan.seen.set(rel, current);
-    } else {
-      plan.kept.push({ rel, why: Object.hasOwn(files, rel) ? 'edited' : 'foreign' });
-    }
-  }
-  // Only folders the tool's files were in: an empty folder added by hand stays.
-  const held = recordedDirs(record);
-  plan.rmdirs = dest.dirs.filter((dir) => held.has(dir)).sort().reverse();
-  return plan;
-}

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { link, verify } from '../../src/index.js';
 import type { Report, RunOptions } from '../../src/core/types.js';
 import { recordsTrust } from '../../src/link/session.js';
-import type { ApplyContext } from '../../src/link/apply.js';
+import type { ApplyContext } from '../../src/link/entry.js';
 import type { ResolvedConfig } from '../../src/core/config/load.js';
 import { openFolder } from '../../src/core/fs/folder.js';
 import { Workspace } from '../../src/core/fs/workspace.js';
