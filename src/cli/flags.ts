@@ -146,8 +146,32 @@ function uniqueByName(specs: readonly FlagSpec[]): FlagSpec[] {
   return [...seen.values()];
 }
 
-export function parseCommandLine(argv: readonly string[]): CommandLine {
+/** What a command line asks for before it is checked: how to report it if it does not parse (`--json`, `--silent`). */
+export interface CommandLineAsked {
+  /** The task named, when it is one. */
+  task: TaskName | undefined;
+  json: boolean;
+  verbose: boolean;
+  silent: boolean;
+}
+
+export function askedOf(tokens: Tokens): CommandLineAsked {
+  const has = (name: string): boolean => tokens.options.some((token) => token.name === name);
+  const task = tokens.positionals[0];
+  return { task: (TASKS as readonly string[]).includes(task ?? '') ? task as TaskName : undefined, json: has('json'), verbose: has('verbose'), silent: has('silent') };
+}
+
+/** The command line read (never throws: see `askedOf`), and checked (`parseCommandLine`). */
+export function readCommandLine(argv: readonly string[]): { asked: CommandLineAsked; parse: () => CommandLine } {
   const tokens = tokenize(argv, COMMAND_OPTIONS);
+  return { asked: askedOf(tokens), parse: () => checkCommandLine(argv, tokens) };
+}
+
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  return readCommandLine(argv).parse();
+}
+
+function checkCommandLine(argv: readonly string[], tokens: Tokens): CommandLine {
   const has = (name: string): boolean => tokens.options.some((token) => token.name === name);
   const [task, ...extra] = tokens.positionals;
   if (task !== undefined && !(TASKS as readonly string[]).includes(task)) {

@@ -5,7 +5,7 @@
  * for watch).
  */
 import { isAppMediaError } from '../core/errors.js';
-import { parseCommandLine } from './flags.js';
+import { readCommandLine } from './flags.js';
 import { errorDocument } from '../core/error-document.js';
 import { isSystemError, systemErrorLines } from '../core/system-errors.js';
 import { flagName, flagsFor, plain, TASKS, taskDescriptions, type TaskName } from '../core/options.js';
@@ -25,13 +25,12 @@ const processIo: CliIo = {
 
 /** Runs the command; resolves to the exit status. Flags may stand before or after the task. */
 export async function main(argv: readonly string[], io: CliIo = processIo, cwd?: string): Promise<number> {
-  // Read loosely first, for the error report of a line that does not parse.
-  let task: string | null = argv.find((arg) => (TASKS as readonly string[]).includes(arg)) ?? null;
-  let verbose = argv.includes('--verbose');
-  let json = argv.includes('--json');
-  let silent = argv.includes('--silent');
+  // What the line asks for is known before it is checked: a line that does not parse is reported as asked (--json, --silent).
+  const read = readCommandLine(argv);
+  let task: string | null = read.asked.task ?? null;
+  let { verbose, json, silent } = read.asked;
   try {
-    const line = parseCommandLine(argv);
+    const line = read.parse();
     task = line.task ?? null;
     ({ verbose, json } = line.flags);
     silent = line.silent;

@@ -5,7 +5,7 @@
  * them; `npm run readme` rewrites them) all read from here: a new task, field
  * or flag is one new row.
  */
-import type { Mode, RunOptions, TaskName } from './types.js';
+import type { AppMediaConfig, Mode, RunOptions, TaskName } from './types.js';
 
 // ---------------------------------------------------------------------------
 // Tasks
@@ -151,8 +151,19 @@ export const publishDefaults = {
   multipartThreshold: publishFields.multipartThreshold.default as number,
 };
 
-/** Run settings accepted in code beside the config fields (RunOptions). */
-export const runOptionKeys = ['cwd', 'config', 'dryRun', 'verbose', 'prune', 'logger', 'platform', 'force', 'url', 'urlTimeout', 'path', 'checksum', 'onProgress', 'signal', 'conflicts', 'strict', 'collect', 'published'] as const;
+/**
+ * Run settings accepted in code beside the config fields: every key of RunOptions that is not a
+ * config field, each once (the type checks the list against RunOptions, both ways).
+ */
+const runSettings = {
+  cwd: true, config: true, dryRun: true, verbose: true, prune: true, logger: true, force: true, conflicts: true, checksum: true, onProgress: true,
+  signal: true, url: true, urlTimeout: true, path: true, strict: true, collect: true, published: true,
+} as const satisfies Record<Exclude<keyof RunOptions, keyof AppMediaConfig>, true>;
+
+export const runOptionKeys = Object.keys(runSettings) as ReadonlyArray<keyof typeof runSettings>;
+
+/** Settings only the tests give, taken but not part of RunOptions: `platform` (pretend to run on Windows: the junction fallback). */
+export const testOptionKeys = ['platform'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;
 

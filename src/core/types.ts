@@ -115,8 +115,6 @@ export interface RunOptions extends Partial<AppMediaConfig> {
   collect?: boolean;
   /** verify: check the objects in the bucket (publish) instead of mediaRoot. */
   published?: boolean;
-  /** Only for tests: pretend to run on another platform (junction fallback). */
-  platform?: NodeJS.Platform;
 }
 
 export type LinkStatus =

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errors } from '../errors.js';
-import { CONFIG_FILES, configFields, defaults, PACKAGE_KEY, runOptionKeys } from '../options.js';
+import { CONFIG_FILES, configFields, defaults, PACKAGE_KEY, runOptionKeys, testOptionKeys } from '../options.js';
 import { nearest } from '../util/nearest.js';
 import type { AppEntry, AppMediaConfig, Mode, PublishConfig, RunOptions } from '../types.js';
 import { toDisplay } from '../display.js';
@@ -77,6 +77,7 @@ interface Source {
 }
 
 const KNOWN_OPTIONS: readonly string[] = [...CONFIG_KEYS, ...runOptionKeys];
+const TAKEN_OPTIONS: readonly string[] = [...KNOWN_OPTIONS, ...testOptionKeys];
 
 export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConfig> {
   checkRunOptions(options);
@@ -154,7 +155,7 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
 /** Options in code are checked before any work: a misspelled one would be ignored, a bad logger would fail only at the end. */
 function checkRunOptions(options: RunOptions): void {
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+    if (!TAKEN_OPTIONS.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
       throw errors.unknownField('options in code', key, nearest(key, KNOWN_OPTIONS));
     }
   }
