@@ -771,7 +771,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     const root = await copiedProject();
     const config = await loadConfig({ cwd: root });
     const probed = probeMediaRoot(config.mediaRoot, recordsTrust(config));
-    const plan = planClean(probed.entries, probed.manifest, false, root);
+    const plan = planClean(probed.entries, probed.records, false, root);
     const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
     writeFileSync(file, 'my picture now');
     const ctx = applyContextOf(config, probed.realMediaRoot);

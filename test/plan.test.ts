@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import type { App } from '../src/core/discover.js';
 import { isInside, type FileFacts, type TreeFacts } from '../src/core/fs/walk.js';
-import { emptyManifest, linkRecord, ownsCopy, ownsLink, parseManifest, pendingRecord, recordedFiles, serializeManifest, type CopyRecord, type OwnRecord } from '../src/core/records.js';
+import { emptyRecords as emptyManifest, linkRecord, ownsCopy, ownsLink, parseRecords, pendingRecord, recordedFiles, serializeRecords as serializeManifest, type CopyRecord, type OwnRecord, type Records } from '../src/core/records.js';
 import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
 import type { CopyPlan } from '../src/link/copy-plan.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
@@ -58,14 +58,17 @@ interface Slot {
   entryTree?: TreeFacts | undefined;
   unreadable?: SystemError | undefined;
 }
-/** The tool's own link, as recorded in the manifest. */
+/** The records file's text read back (as the records file test below names it). */
+const parseManifest = (text: string | undefined): { manifest: Records } => ({ manifest: parseRecords(text).records });
+
+/** The tool's own link, as recorded in the records file. */
 const ownLink = (name: string, text = rel(name), resolved: string | null = src(name)): Slot =>
   ({ entry: link(text, resolved), record: linkRecord('symlink', text, recordSource(name)) });
 /** The tool's own copy: `copy` is what is in mediaRoot now, `written` what the tool recorded writing. */
 const ownCopy = (name: string, source: Record<string, FileFacts>, copy = source, written = copy, extraDirs: string[] = []): Slot =>
   ({ entry: folder(), record: copyRecord(name, written), sourceTree: tree(source), entryTree: tree(copy, extraDirs) });
 
-/** Configured apps by name, plus manifest-recorded entries that no configured app claims. */
+/** Configured apps by name, plus recorded entries that no configured app claims. */
 interface Unclaimed { entry: EntryFacts; record?: OwnRecord | undefined; tree?: TreeFacts | undefined; unreadable?: SystemError | undefined }
 function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed> = {}): ProbeResult {
   const manifest = emptyManifest();
@@ -80,7 +83,7 @@ function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed
   });
   for (const [name, { record }] of Object.entries(unclaimed)) if (record) manifest.entries[name] = record;
   return {
-    mediaRoot: MEDIA, realMediaRoot: MEDIA, realProjectRoot: ROOT, mediaRootExists: true, manifest, apps: facts, leftovers: 0,
+    mediaRoot: MEDIA, realMediaRoot: MEDIA, realProjectRoot: ROOT, mediaRootExists: true, records: manifest, apps: facts, leftovers: 0,
     unclaimed: Object.entries(unclaimed).map(([name, { entry, tree, unreadable }]) => ({ name, entry, ...(tree ? { tree } : {}), ...(unreadable ? { unreadable } : {}) })),
   };
 }
@@ -566,7 +569,7 @@ describe('planner, verify and clean: an entry that could not be looked at', () =
       blog: { entry: link(rel('blog'), src('blog')), record: linkRecord('symlink', rel('blog'), recordSource('blog')) },
       shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: eacces(path.join(MEDIA, 'shop', 'js')) },
     });
-    const plan = planClean(probed.unclaimed, probed.manifest, true, ROOT);
+    const plan = planClean(probed.unclaimed, probed.records, true, ROOT);
     expect(plan.apps.map((app) => [app.name, app.status, app.reason, ops(app)])).to.deep.equal([
       ['blog', 'removed', null, ['remove-link']],
       ['shop', 'error', 'EACCES (scandir) public/media/shop/js', []],
@@ -662,7 +665,7 @@ describe('planner: property (seeded)', () => {
       ];
       for (const { name, entry, dest, source } of entries) {
         const why = `seed ${seed} (replay: PLAN_SEED=${seed}), entry ${name} (${kinds[name]}), ${JSON.stringify(input)}`;
-        const record = probed.manifest.entries[name];
+        const record = probed.records.entries[name];
         const owned = entry.kind === 'symlink' ? ownsLink(record, entry.linkText ?? '') : entry.kind === 'dir' && ownsCopy(record);
         const planned = plan.apps.filter((app) => app.name === name);
         expect(planned.length, why).to.be.at.most(1);

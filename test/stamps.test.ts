@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { recordedListing, serializeManifest, type CopyRecord, type Manifest } from '../src/core/records.js';
+import { recordedListing, serializeRecords, type CopyRecord, type Records as RecordsFile } from '../src/core/records.js';
 import { openFolder } from '../src/core/fs/folder.js';
 import { stampCopy, stampTime } from '../src/core/fs/stamp.js';
 import { walkTreeSync } from '../src/core/fs/walk.js';
@@ -165,7 +165,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     const root = await copied(['blog']);
     const records = readRecords(root);
     delete records.entries['blog']?.stamps;
-    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeManifest(records as unknown as Manifest));
+    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
     const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
     slipIn(root);
     const times = ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
@@ -200,7 +200,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     blog.files['../../outside.txt'] = [stat.size, Math.round(stat.mtimeMs)];
     blog.stamps['..'] = lstatSync(mediaOf(root)).mtimeMs;
     blog.stamps['../..'] = lstatSync(path.join(root, 'public')).mtimeMs;
-    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeManifest(records as unknown as Manifest));
+    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
     expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, 'the copy\'s own stamp still holds').to.equal(blog.stamps['.']);
 
     // The walk takes no name from the records that a listing could not give.

@@ -28,7 +28,7 @@ export interface App {
 }
 
 
-interface AppManifest {
+interface AppPackage {
   packageName: string | undefined;
   declared: { name?: unknown; mediaDirname?: unknown } | undefined;
 }
@@ -77,10 +77,10 @@ function resolveEntry(config: ResolvedConfig, spec: AppSpec): App {
     appDir = found;
   }
 
-  const manifest = readAppManifest(config, appDir);
-  const name = pickName(entry.name, manifest, appDir);
+  const pkg = readAppPackage(config, appDir);
+  const name = pickName(entry.name, pkg, appDir);
   checkName(config, entry.name !== undefined ? `${spec.field}.name` : fieldOf, name);
-  const mediaDirname = pickMediaDirname(config, spec.field, entry.mediaDirname, manifest, appDir);
+  const mediaDirname = pickMediaDirname(config, spec.field, entry.mediaDirname, pkg, appDir);
   return { name, kind, appDir, mediaDirname, mediaDir: path.join(appDir, mediaDirname, name), field: spec.field, label };
 }
 
@@ -100,7 +100,7 @@ function isPackageName(pkg: string): boolean {
   return /^(@[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/.test(pkg) && !pkg.includes('..');
 }
 
-function readAppManifest(config: ResolvedConfig, appDir: string): AppManifest {
+function readAppPackage(config: ResolvedConfig, appDir: string): AppPackage {
   const file = path.join(appDir, 'package.json');
   if (!lstatOrUndefined(file)) return { packageName: undefined, declared: undefined };
   // A regular file of bounded size, read without blocking: a folder, a FIFO or a device is a coded error.
@@ -110,15 +110,15 @@ function readAppManifest(config: ResolvedConfig, appDir: string): AppManifest {
   const declared = record[PACKAGE_KEY];
   return {
     packageName: typeof record['name'] === 'string' ? record['name'] : undefined,
-    declared: typeof declared === 'object' && declared !== null ? declared as AppManifest['declared'] : undefined,
+    declared: typeof declared === 'object' && declared !== null ? declared as AppPackage['declared'] : undefined,
   };
 }
 
 /** The entry's name, else appMedia.name, else the package name without its scope, else the folder name. */
-function pickName(entryName: string | undefined, manifest: AppManifest, appDir: string): string {
+function pickName(entryName: string | undefined, pkg: AppPackage, appDir: string): string {
   if (entryName !== undefined) return entryName;
-  if (typeof manifest.declared?.name === 'string') return manifest.declared.name;
-  if (manifest.packageName) return manifest.packageName.replace(/^@[^/]+\//, '');
+  if (typeof pkg.declared?.name === 'string') return pkg.declared.name;
+  if (pkg.packageName) return pkg.packageName.replace(/^@[^/]+\//, '');
   return path.basename(appDir);
 }
 
@@ -133,9 +133,9 @@ function checkName(config: ResolvedConfig, field: string, name: string): void {
 }
 
 /** The entry's mediaDirname, else the app's own appMedia.mediaDirname, else the project's, else "app_media". */
-function pickMediaDirname(config: ResolvedConfig, field: string, entryValue: string | undefined, manifest: AppManifest, appDir: string): string {
+function pickMediaDirname(config: ResolvedConfig, field: string, entryValue: string | undefined, pkg: AppPackage, appDir: string): string {
   if (entryValue !== undefined) return entryValue;
-  const declared = manifest.declared?.mediaDirname;
+  const declared = pkg.declared?.mediaDirname;
   if (declared !== undefined) {
     const file = toDisplay(config.projectRoot, path.join(appDir, 'package.json'));
     return checkDirname(declared, { file }, `${PACKAGE_KEY}.mediaDirname`);
@@ -161,12 +161,12 @@ function discoverDependencies(config: ResolvedConfig, configured: App[]): App[] 
   for (const name of [...names].sort()) {
     const appDir = resolvePackageDir(config.projectRoot, name);
     if (!appDir || taken.has(realpathOr(appDir))) continue;
-    const manifest = readAppManifest(config, appDir);
-    if (manifest.declared === undefined) continue;
+    const pkg = readAppPackage(config, appDir);
+    if (pkg.declared === undefined) continue;
     const field = `discover: ${name}`;
-    const appName = pickName(undefined, manifest, appDir);
+    const appName = pickName(undefined, pkg, appDir);
     checkName(config, field, appName);
-    const mediaDirname = pickMediaDirname(config, field, undefined, manifest, appDir);
+    const mediaDirname = pickMediaDirname(config, field, undefined, pkg, appDir);
     found.push({ name: appName, kind: 'package', appDir, mediaDirname, mediaDir: path.join(appDir, mediaDirname, appName), field, label: name });
   }
   return found;

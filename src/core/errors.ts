@@ -55,7 +55,7 @@ export class AppMediaError extends Error {
   override readonly name = 'AppMediaError';
   /**
    * gulp prints `toString()` instead of the stack when this is a boolean
-   * (spec §6.7: no stack unless --verbose, which sets it to undefined).
+   * (a user error is one coded line and its hint: no stack unless --verbose, which sets it to undefined).
    */
   showStack: boolean | undefined = false;
   readonly code: AppMediaErrorCode;

@@ -1,9 +1,10 @@
 /**
- * The single table of every task, config field and command-line flag. The
- * validator, the defaults, the JSON Schema, `gulp --tasks`, `app-media --help`,
- * the command-line parser and the README's tables (test/readme.test.ts checks
- * them; `npm run readme` rewrites them) all read from here: a new task, field
- * or flag is one new row.
+ * The one table of every task, config field, run setting and command-line flag. The
+ * validator, the defaults, the JSON Schema, `gulp --tasks`, `app-media --help`, the
+ * command-line parser, the gulp tasks' flags and the README's tables (test/readme.test.ts
+ * checks them; `npm run readme` rewrites them) all read from here: a new field or flag is one
+ * new row. A new task is a row here, a name in TaskName and a runner in src/tasks.ts; the
+ * types check that the three agree.
  */
 import type { AppMediaConfig, Mode, RunOptions, TaskName } from './types.js';
 

@@ -11,8 +11,8 @@ import { toDisplay } from './display.js';
 import type { EntryMode } from './types.js';
 import { isEntryName, isPlainPath } from './util/names.js';
 
-export const MANIFEST_FILE = '.app-media.json';
-export const MANIFEST_VERSION = 1;
+export const RECORDS_FILE = '.app-media.json';
+export const RECORDS_VERSION = 1;
 
 export interface LinkRecord {
   kind: 'symlink' | 'junction';
@@ -55,7 +55,7 @@ export interface PendingRecord {
 
 export type OwnRecord = LinkRecord | CopyRecord | PendingRecord;
 
-export interface Manifest {
+export interface Records {
   tool: 'gulp-app-media';
   version: number;
   entries: Record<string, OwnRecord>;
@@ -70,8 +70,8 @@ export interface Manifest {
 /** Why a records file is not the tool's (it is then never used, nor overwritten), or undefined. */
 export type ForeignReason = string | undefined;
 
-export function emptyManifest(): Manifest {
-  return { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries: Object.create(null) as Record<string, OwnRecord> };
+export function emptyRecords(): Records {
+  return { tool: 'gulp-app-media', version: RECORDS_VERSION, entries: Object.create(null) as Record<string, OwnRecord> };
 }
 
 export function hashTarget(linkText: string): string {
@@ -171,21 +171,21 @@ function isAbsoluteAnywhere(text: string): boolean {
  * an entry whose name is not an app name, or whose record is malformed, is left out and named
  * in `ignored`: it proves nothing, and nothing is done with it.
  */
-export function parseManifest(text: string | undefined): { manifest: Manifest; foreign?: string } {
-  if (text === undefined) return { manifest: emptyManifest() };
+export function parseRecords(text: string | undefined): { records: Records; foreign?: string } {
+  if (text === undefined) return { records: emptyRecords() };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    return { manifest: emptyManifest(), foreign: 'it is not JSON' };
+    return { records: emptyRecords(), foreign: 'it is not JSON' };
   }
-  const top = raw as Partial<Manifest> | null;
+  const top = raw as Partial<Records> | null;
   if (typeof top !== 'object' || top === null || Array.isArray(top) || top.tool !== 'gulp-app-media'
     || typeof top.entries !== 'object' || top.entries === null || Array.isArray(top.entries)) {
-    return { manifest: emptyManifest(), foreign: 'it is not in the format app-media writes' };
+    return { records: emptyRecords(), foreign: 'it is not in the format app-media writes' };
   }
-  if (typeof top.version !== 'number' || top.version > MANIFEST_VERSION) {
-    return { manifest: emptyManifest(), foreign: `it has version ${JSON.stringify(top.version)}, which this app-media does not know` };
+  if (typeof top.version !== 'number' || top.version > RECORDS_VERSION) {
+    return { records: emptyRecords(), foreign: `it has version ${JSON.stringify(top.version)}, which this app-media does not know` };
   }
   const entries: Record<string, OwnRecord> = Object.create(null) as Record<string, OwnRecord>;
   const ignored: string[] = [];
@@ -194,9 +194,9 @@ export function parseManifest(text: string | undefined): { manifest: Manifest; f
     else if (!isRecord(record)) ignored.push(`${shown(name)} (its record is malformed)`);
     else entries[name] = withValidStamps(record);
   }
-  const manifest: Manifest = { tool: 'gulp-app-media', version: MANIFEST_VERSION, entries };
-  if (ignored.length > 0) manifest.ignored = ignored;
-  return { manifest };
+  const records: Records = { tool: 'gulp-app-media', version: RECORDS_VERSION, entries };
+  if (ignored.length > 0) records.ignored = ignored;
+  return { records };
 }
 
 /** A name from the file as a message may show it: quoted, control characters escaped, cut short. */
@@ -278,11 +278,11 @@ function isFileMap(value: unknown): boolean {
  * (`"css/site.css": [1024, 1700000000000]`), so it reads and diffs well and
  * stays small to parse on every run.
  */
-export function serializeManifest(manifest: Manifest): string {
-  const lines = ['{', ` "tool": ${JSON.stringify(manifest.tool)},`, ` "version": ${manifest.version},`, ' "entries": {'];
-  const names = Object.keys(manifest.entries).sort();
+export function serializeRecords(records: Records): string {
+  const lines = ['{', ` "tool": ${JSON.stringify(records.tool)},`, ` "version": ${records.version},`, ' "entries": {'];
+  const names = Object.keys(records.entries).sort();
   names.forEach((name, index) => {
-    const record = manifest.entries[name] as OwnRecord;
+    const record = records.entries[name] as OwnRecord;
     const fields = Object.entries(record).map(([key, value]) => {
       if (key !== 'files' || typeof value !== 'object' || value === null || Array.isArray(value)) return `   ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
       const files = Object.entries(value as Record<string, unknown>).map(([rel, facts]) => `    ${JSON.stringify(rel)}: ${JSON.stringify(facts)}`);

@@ -111,7 +111,7 @@ const DRY_VERBS: Partial<Record<AppStatus, string>> = {
 
 const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept', 'shadowed', 'held']);
 
-/** One line per app, then reason and hint lines where there is something to say. */
+/** The colours of the status words (SGR codes to turn each on and off). */
 const ANSI = { red: [31, 39], yellow: [33, 39], green: [32, 39], dim: [2, 22] } as const;
 
 function paint(color: keyof typeof ANSI | undefined, text: string, enabled: boolean): string {
@@ -122,6 +122,7 @@ function paint(color: keyof typeof ANSI | undefined, text: string, enabled: bool
 
 const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found', 'collected', 'published']);
 
+/** One line per app, then reason and hint lines where there is something to say, then the summary. */
 export function formatLines(report: Report, color = false): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
   const lines: Array<{ level: 'info' | 'warn' | 'error'; text: string }> = [];
   const nameWidth = Math.min(24, Math.max(4, ...report.apps.map((app) => app.name.length)));

@@ -85,7 +85,7 @@ function makeTask(task: TaskName, options: RunOptions, prefix: string, allowFlag
     }
   };
   // gulp runs each task inside a Node `domain`, which adds bookkeeping to every
-  // promise the task makes (measured: a third of a big copy's time). The work
+  // promise the task makes (a large part of a big copy's time; bench/). The work
   // starts outside it; its errors still reach gulp through the returned promise.
   const fn = (): Promise<void> => {
     const domain = (process as { domain?: { enter(): void; exit(): void } | null }).domain;

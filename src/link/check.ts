@@ -22,17 +22,17 @@ export interface Finding extends AppResult<VerifyStatus> {
 const RUN_LINK = 'run media:link';
 
 /** One configured app's finding: verify checks each app as soon as the probe has seen it, then lets go of its walks. */
-export function checkAppEntry(facts: AppFacts, probed: Pick<ProbeResult, 'manifest'>, exposed: readonly string[], mode: Mode, projectRoot: string): Finding {
+export function checkAppEntry(facts: AppFacts, probed: Pick<ProbeResult, 'records'>, exposed: readonly string[], mode: Mode, projectRoot: string): Finding {
   if (facts.unreadable) return unreadable(facts.app.name, facts.app, facts.unreadable, projectRoot);
-  return checkApp(facts, probed.manifest.entries[facts.app.name], ignoreMatcher(exposed), mode);
+  return checkApp(facts, probed.records.entries[facts.app.name], ignoreMatcher(exposed), mode);
 }
 
 /** The findings of the whole run from its apps': the tool's own entries no configured app claims are stale. */
-export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'manifest' | 'unclaimed'>, projectRoot: string): Finding[] {
+export function finishChecks(findings: Finding[], probed: Pick<ProbeResult, 'records' | 'unclaimed'>, projectRoot: string): Finding[] {
   for (const unclaimed of probed.unclaimed) {
     const stale = unclaimed.unreadable
       ? unreadable(unclaimed.name, undefined, unclaimed.unreadable, projectRoot)
-      : checkUnclaimed(unclaimed, probed.manifest.entries[unclaimed.name]);
+      : checkUnclaimed(unclaimed, probed.records.entries[unclaimed.name]);
     if (stale) findings.push(stale);
   }
   return findings;

@@ -2,7 +2,7 @@
  * The clean planner: which entries of mediaRoot the tool proves are its own
  * and may remove. Pure; everything not proven is listed as `foreign` and left.
  */
-import { ownsCopy, ownsLink, recordedDirs, recordMode, type Manifest } from '../core/records.js';
+import { ownsCopy, ownsLink, recordedDirs, recordMode, type Records } from '../core/records.js';
 import { planCopyRemoval, provesCopy } from './copy-plan.js';
 import { newPlan, unreadableEntry, type AppPlan } from './plan.js';
 import type { RootEntry } from './probe.js';
@@ -15,11 +15,11 @@ export interface CleanPlan {
   writes: boolean;
 }
 
-export function planClean(entries: readonly RootEntry[], manifest: Manifest, force: boolean, projectRoot: string): CleanPlan {
+export function planClean(entries: readonly RootEntry[], records: Records, force: boolean, projectRoot: string): CleanPlan {
   const apps: AppPlan[] = [];
   const forget: string[] = [];
   for (const { name, entry, tree, unreadable } of entries) {
-    const record = manifest.entries[name];
+    const record = records.entries[name];
     const plan = newPlan(name, undefined, 'foreign');
     if (entry.id) plan.entryId = entry.id;
 

@@ -19,17 +19,17 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
   const force = options.force ?? false;
   const trust = recordsTrust(config);
   let probed = probeMediaRoot(config.mediaRoot, trust);
-  let plan = planClean(probed.entries, probed.manifest, force, config.projectRoot);
+  let plan = planClean(probed.entries, probed.records, force, config.projectRoot);
   let session: Session | undefined;
   try {
     if (!options.dryRun && (plan.writes || probed.leftovers > 0)) {
       session = await openSession(config, 'clean', false, options);
       if (session) {
         probed = probeMediaRoot(config.mediaRoot, trust);
-        plan = planClean(probed.entries, probed.manifest, force, config.projectRoot);
+        plan = planClean(probed.entries, probed.records, force, config.projectRoot);
       }
     }
-    return await carryOut('clean', plan, config, { realMediaRoot: probed.realMediaRoot, ignored: probed.manifest.ignored }, options, started, session);
+    return await carryOut('clean', plan, config, { realMediaRoot: probed.realMediaRoot, ignored: probed.records.ignored }, options, started, session);
   } finally {
     await session?.close();
   }

@@ -9,8 +9,8 @@
  * sticky bits. Never deletes recursively: only listed files, then folders that are empty.
  *
  * The work is done with the sync calls, one step after another, giving the event loop a turn
- * every 30 ms: on a small machine the thread pool's hand-offs cost more than the work they
- * spread. Big files (over SYNC_COPY_MAX) go to the pool, a few at a time.
+ * now and then (util/turns.ts): on a small machine the thread pool's hand-offs cost more than
+ * the work they spread. Big files (over SYNC_COPY_MAX) go to the pool, a few at a time.
  */
 import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Refusals that come before anything is touched (spec §6 rule 6). Pure: the
+ * Refusals that come before anything is touched (docs/safety.md, rule 6). Pure: the
  * real paths come from the probe, the home folder from the caller.
  */
 import path from 'node:path';

@@ -140,7 +140,7 @@ async function lookAndPlan(run: LinkRun, earlier: EarlierLook | undefined, until
   return {
     plan: finishLinkPlan(plans, { ...run.input, probed: { ...seen, ...rest } }),
     realMediaRoot: seen.realMediaRoot,
-    ignored: seen.manifest.ignored,
+    ignored: seen.records.ignored,
     leftovers: rest.leftovers,
     complete,
     earlier: { sources: seen.apps, apps: kept },

@@ -50,7 +50,7 @@ export interface AppPlan extends AppResult {
 
 /** What planning one app takes: the config's choices, and what the probe saw of mediaRoot and the project. */
 export interface AppPlanInput {
-  probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot' | 'manifest'>;
+  probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot' | 'records'>;
   projectRoot: string;
   mode: Mode;
   relative: boolean;
@@ -91,18 +91,18 @@ export function planLink(input: LinkPlanInput): LinkPlan {
  * probe has seen it (api.ts), so an app with nothing to do lets go of its walks at once.
  */
 export function planAppLink(facts: AppFacts, input: AppPlanInput): AppPlan {
-  return planApp(facts, input, strategiesFor(input.mode, input.platform), input.probed.manifest.entries[facts.app.name]);
+  return planApp(facts, input, strategiesFor(input.mode, input.platform), input.probed.records.entries[facts.app.name]);
 }
 
 /** The run's plan from its apps' plans: the tool's own entries that no configured app claims are pruned. */
-export function finishLinkPlan(apps: AppPlan[], input: Pick<AppPlanInput, 'prune' | 'projectRoot'> & { probed: Pick<ProbeResult, 'unclaimed' | 'manifest'> }): LinkPlan {
+export function finishLinkPlan(apps: AppPlan[], input: Pick<AppPlanInput, 'prune' | 'projectRoot'> & { probed: Pick<ProbeResult, 'unclaimed' | 'records'> }): LinkPlan {
   const { probed } = input;
   if (input.prune) {
     for (const { name, entry, tree, unreadable } of probed.unclaimed) {
       // The tool's own copy that could not be walked cannot be pruned: said, not skipped in silence.
       const planned = unreadable
         ? unreadableEntry(newPlan(name, undefined, 'error', null), unreadable, input.projectRoot)
-        : planUnclaimed(name, entry, probed.manifest.entries[name], tree);
+        : planUnclaimed(name, entry, probed.records.entries[name], tree);
       if (planned) apps.push(planned);
     }
   }

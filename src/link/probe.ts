@@ -1,6 +1,6 @@
 /**
  * Looks at the file system and records what is there, for the planner:
- * each app's media folder, each entry in mediaRoot, the ownership records.
+ * each app's media folder, each entry in mediaRoot, the records of what the tool made (core/records.ts).
  * Read-only.
  */
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { realPaths, realpathOfPath, type RealPathOf } from '../core/fs/real-path
 import { lstatOrUndefined, vanished } from '../core/fs/look.js';
 import { hasTraces } from '../core/fs/sweep.js';
 import { isEmptyTree, isInside, walkTreeSync, type TreeFacts } from '../core/fs/walk.js';
-import { emptyManifest, recordedListing, type Manifest, type OwnRecord } from '../core/records.js';
+import { emptyRecords, recordedListing, type Records, type OwnRecord } from '../core/records.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { hashPairs } from './hash.js';
 import { findMisnaming, type Misnaming } from './misnamed.js';
@@ -75,7 +75,7 @@ export interface RootSeen {
   realMediaRoot: string;
   realProjectRoot: string;
   mediaRootExists: boolean;
-  manifest: Manifest;
+  records: Records;
 }
 
 /** The first phase of a look: mediaRoot, and every app's media folder (the refusals need them all). */
@@ -85,7 +85,7 @@ export interface SourcesSeen extends RootSeen {
 
 /** The last phase of a look: what is in mediaRoot besides the configured apps' entries. */
 export interface RestSeen {
-  /** Entries in mediaRoot that the manifest records but no configured app claims. */
+  /** Entries in mediaRoot that the records records but no configured app claims. */
   unclaimed: RootEntry[];
   /** Traces of another run: its lock, or temporary files (in progress, or left by a crash to be swept). */
   leftovers: number;
@@ -145,7 +145,7 @@ export class Probe {
       realMediaRoot: realpathOfPath(mediaRoot),
       realProjectRoot,
       mediaRootExists,
-      manifest: mediaRootExists ? readRecords(mediaRoot, options.trust) : emptyManifest(),
+      records: mediaRootExists ? readRecords(mediaRoot, options.trust) : emptyRecords(),
     };
     // A look taken again under the lock reuses the media folders' facts: the lock guards mediaRoot,
     // and the media folders may change at any time either way. All of them, also those of apps an
@@ -181,8 +181,8 @@ export class Probe {
   async rest(): Promise<RestSeen> {
     const seen = this.seen ?? await this.sources();
     const claimed = new Set(this.configured.map((app) => app.name));
-    const unclaimed = Object.keys(seen.manifest.entries).sort().filter((name) => !claimed.has(name))
-      .map((name) => rootEntry(seen.mediaRoot, name, seen.manifest));
+    const unclaimed = Object.keys(seen.records.entries).sort().filter((name) => !claimed.has(name))
+      .map((name) => rootEntry(seen.mediaRoot, name, seen.records));
     return { unclaimed, leftovers: seen.mediaRootExists && tracesIn(seen.mediaRoot) ? 1 : 0 };
   }
 
@@ -213,7 +213,7 @@ function asUnreadable(error: unknown): SystemError {
 
 async function appFacts(app: App, source: SourceFacts, root: RootSeen, before: AppFacts | undefined, options: ProbeOptions): Promise<AppFacts> {
   const { mediaRoot } = root;
-  const record = root.manifest.entries[app.name];
+  const record = root.records.entries[app.name];
   const looked: Looked = root.mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true, record) : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };
@@ -263,29 +263,29 @@ function tracesIn(mediaRoot: string): boolean {
 }
 
 /** Every entry of mediaRoot (but the tool's own files), for clean. */
-export function probeMediaRoot(mediaRoot: string, trust: RecordsTrust): { realMediaRoot: string; mediaRootExists: boolean; manifest: Manifest; entries: RootEntry[]; leftovers: number } {
+export function probeMediaRoot(mediaRoot: string, trust: RecordsTrust): { realMediaRoot: string; mediaRootExists: boolean; records: Records; entries: RootEntry[]; leftovers: number } {
   const realMediaRoot = realpathOfPath(mediaRoot);
   let names: string[];
   try {
     names = readdirSync(mediaRoot);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return { realMediaRoot, mediaRootExists: false, manifest: emptyManifest(), entries: [], leftovers: 0 };
+    return { realMediaRoot, mediaRootExists: false, records: emptyRecords(), entries: [], leftovers: 0 };
   }
-  const manifest = readRecords(mediaRoot, trust);
+  const records = readRecords(mediaRoot, trust);
   // Names the tool reserves for itself (records, lock, temporary and kept names) all start with
   // `.app-media`; an app name never starts with a dot.
   const listed = new Set(names.filter((name) => !name.startsWith('.app-media')));
   // A record whose entry is gone still shows, so clean can drop it.
-  for (const name of Object.keys(manifest.entries)) listed.add(name);
-  const entries = [...listed].sort().map((name) => rootEntry(mediaRoot, name, manifest));
-  return { realMediaRoot, mediaRootExists: true, manifest, entries, leftovers: hasTraces(names, mediaRoot) ? 1 : 0 };
+  for (const name of Object.keys(records.entries)) listed.add(name);
+  const entries = [...listed].sort().map((name) => rootEntry(mediaRoot, name, records));
+  return { realMediaRoot, mediaRootExists: true, records, entries, leftovers: hasTraces(names, mediaRoot) ? 1 : 0 };
 }
 
-function rootEntry(mediaRoot: string, name: string, manifest: Manifest): RootEntry {
+function rootEntry(mediaRoot: string, name: string, records: Records): RootEntry {
   let looked: Looked;
   try {
-    looked = entryWithTree(path.join(mediaRoot, name), () => manifest.entries[name]?.kind === 'copy');
+    looked = entryWithTree(path.join(mediaRoot, name), () => records.entries[name]?.kind === 'copy');
   } catch (error) {
     return { name, entry: { kind: 'other' }, unreadable: asUnreadable(error) };
   }

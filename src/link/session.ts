@@ -16,7 +16,7 @@ import type { RecordsTrust } from '../core/fs/records-file.js';
 import { sweepLeftovers } from '../core/fs/sweep.js';
 import { otherWriter } from '../core/fs/trust.js';
 import { Workspace } from '../core/fs/workspace.js';
-import { MANIFEST_FILE } from '../core/records.js';
+import { RECORDS_FILE } from '../core/records.js';
 import { buildReport, logReport, reportOf, type AppResult } from '../core/report.js';
 import type { Report, RunOptions, TaskName } from '../core/types.js';
 import { applyPlan, type Plan } from './apply.js';
@@ -37,7 +37,7 @@ export function recordsTrust(config: ResolvedConfig): RecordsTrust {
   } catch {
     rootOwner = undefined;
   }
-  return { shared: config.sharedMediaRoot, rootOwner, display: toDisplay(config.projectRoot, path.join(config.mediaRoot, MANIFEST_FILE)) };
+  return { shared: config.sharedMediaRoot, rootOwner, display: toDisplay(config.projectRoot, path.join(config.mediaRoot, RECORDS_FILE)) };
 }
 
 /**

@@ -38,7 +38,7 @@ export async function verifyMediaRoot(options: RunOptions = {}): Promise<Report>
     projectRoot: config.projectRoot,
     mediaRoot: config.mediaRoot,
     started,
-    warnings: ignoredRecords(seen.manifest.ignored),
+    warnings: ignoredRecords(seen.records.ignored),
     apps: findings.map((finding) => reportOf(finding, config.projectRoot, config.mediaRoot)),
   });
   logReport(report, options.logger, options.verbose ?? false);

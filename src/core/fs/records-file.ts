@@ -1,5 +1,5 @@
 /**
- * Reading and writing the ownership records in `<mediaRoot>/.app-media.json`. Anyone who can
+ * Reading and writing the records file, `<mediaRoot>/.app-media.json`. Anyone who can
  * write mediaRoot can write this file, so it is read as untrusted input: a regular file (not a
  * link, a FIFO or a folder), of bounded size, owned by the runner, root or mediaRoot's owner,
  * written by no one else; its entries checked name by name (records.ts). A file that is not
@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errors } from '../errors.js';
-import { MANIFEST_FILE, parseManifest, serializeManifest, type Manifest, type OwnRecord } from '../records.js';
+import { RECORDS_FILE, parseRecords, serializeRecords, type Records, type OwnRecord } from '../records.js';
 import type { Folder } from './folder.js';
 import { currentRunner, userName } from './trust.js';
 import type { Workspace } from './workspace.js';
@@ -34,7 +34,7 @@ export interface RecordsTrust {
  * tool's kind of file.
  */
 export function readRecordsText(where: string | Folder, trust: RecordsTrust): string | undefined {
-  const file = typeof where === 'string' ? path.join(where, MANIFEST_FILE) : where.at(MANIFEST_FILE);
+  const file = typeof where === 'string' ? path.join(where, RECORDS_FILE) : where.at(RECORDS_FILE);
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -62,10 +62,10 @@ export function readRecordsText(where: string | Folder, trust: RecordsTrust): st
 }
 
 /** The records, parsed; a file that is not the tool's throws APP_MEDIA_FOREIGN_RECORDS. */
-export function readRecords(where: string | Folder, trust: RecordsTrust): Manifest {
-  const { manifest, foreign } = parseManifest(readRecordsText(where, trust));
+export function readRecords(where: string | Folder, trust: RecordsTrust): Records {
+  const { records, foreign } = parseRecords(readRecordsText(where, trust));
   if (foreign) throw errors.foreignRecords(trust.display, foreign);
-  return manifest;
+  return records;
 }
 
 /**
@@ -76,24 +76,24 @@ export function readRecords(where: string | Folder, trust: RecordsTrust): Manife
 export function saveRecords(ws: Workspace, trust: RecordsTrust, changes: RecordChanges): void {
   if (changes.size === 0) return;
   const text = readRecordsText(ws.root, trust);
-  const { manifest: current, foreign } = parseManifest(text);
+  const { records: current, foreign } = parseRecords(text);
   if (foreign) throw errors.foreignRecords(trust.display, foreign);
   for (const [name, record] of changes) {
     if (record) current.entries[name] = record;
     else delete current.entries[name];
   }
   if (Object.keys(current.entries).length === 0) {
-    if (text !== undefined) unlinkSync(ws.root.at(MANIFEST_FILE));
+    if (text !== undefined) unlinkSync(ws.root.at(RECORDS_FILE));
     return;
   }
-  const next = serializeManifest(current);
+  const next = serializeRecords(current);
   if (next === text) return; // a no-change run writes nothing
 
-  const temp = ws.tempName(MANIFEST_FILE);
+  const temp = ws.tempName(RECORDS_FILE);
   // 'wx': a name taken meanwhile fails here, and what took it is not ours to remove.
   writeFileSync(ws.root.at(temp), next, { flag: 'wx', mode: 0o644 });
   try {
-    renameSync(ws.root.at(temp), ws.root.at(MANIFEST_FILE));
+    renameSync(ws.root.at(temp), ws.root.at(RECORDS_FILE));
   } catch (error) {
     try {
       unlinkSync(ws.root.at(temp));

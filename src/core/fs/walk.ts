@@ -99,9 +99,8 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
 
 /**
  * Walks a tree with synchronous calls, one folder after another. It reads
- * only names and stats, never contents, and on a local disk that is several
- * times faster than thousands of small promises, with flat memory (measured
- * in bench/).
+ * only names and stats, never contents: on a local disk that is faster than
+ * thousands of small promises, with flat memory (bench/ keeps the figures).
  */
 export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts {
   const ignored = ignoreMatcher(options.ignore ?? []);
