@@ -15,7 +15,7 @@ export interface CopyPlan {
   deletes: string[];
   /** Folders no longer in the source, deepest first; removed only if empty. */
   rmdirs: string[];
-  /** Files left alone, with why. */
+  /** Files kept: left alone because a person's hand is in them (changed by hand since the tool wrote them, or not the tool's), with which. */
   kept: Array<{ rel: string; why: 'edited' | 'foreign' }>;
   /** Files already right: relative path → facts (they stay in the record). */
   unchanged: Map<string, FileFacts>;
@@ -78,7 +78,7 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   for (const dir of source.dirs) if (!destDirs.has(dir) && !blocked(dir)) plan.mkdirs.push(dir);
   plan.dirs = source.dirs.filter((dir) => !blocked(dir));
 
-  const keep = (rel: string): void => {
+  const leaveAlone = (rel: string): void => {
     if (Object.hasOwn(recorded, rel)) {
       plan.kept.push({ rel, why: 'edited' });
       plan.edited.set(rel, recorded[rel] as [number, number]);
@@ -100,13 +100,13 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     } else if (sameFacts(current, recorded[rel])) {
       plan.writes.push(writeOf(rel, facts));
     } else {
-      keep(rel);
+      leaveAlone(rel);
     }
   }
   for (const [rel, current] of dest?.files ?? []) {
     if (source.files.has(rel)) continue;
     if (sameFacts(current, recorded[rel])) plan.deletes.push(rel);
-    else keep(rel);
+    else leaveAlone(rel);
   }
   if (dest) {
     plan.seen = new Map();

@@ -124,13 +124,13 @@ async function lookAndPlan(run: LinkRun, earlier: EarlierLook | undefined, until
   checkSafety(config, seen, { home: realHome() });
   const input: AppPlanInput = { ...run.input, probed: seen };
   const plans: AppPlan[] = [];
-  const kept: AppFacts[] = [];
+  const withWork: AppFacts[] = [];
   let complete = true;
   for await (const facts of probe.apps()) {
     const plan = planAppLink(facts, input);
     plans.push(plan);
     if (plan.actions.length === 0) continue;
-    kept.push(facts);
+    withWork.push(facts);
     if (untilWrite) {
       complete = false;
       break;
@@ -143,6 +143,6 @@ async function lookAndPlan(run: LinkRun, earlier: EarlierLook | undefined, until
     ignored: seen.records.ignored,
     leftovers: rest.leftovers,
     complete,
-    earlier: { sources: seen.apps, apps: kept },
+    earlier: { sources: seen.apps, apps: withWork },
   };
 }

@@ -234,7 +234,7 @@ function planOverFolder(plan: AppPlan, facts: AppFacts, want: Wanted, record: Ow
   }
   const sync = planCopy(sourceTree, entryTree, record);
   if (want.first === 'copy') return planSync(plan, sync, sourceTree, want, record);
-  if (sync.kept.length > 0) return keptFiles(plan, sync, 'cannot replace the copy with a link: ');
+  if (sync.kept.length > 0) return leftAlone(plan, sync, 'cannot replace the copy with a link: ');
   return planCopyToLink(plan, sync, sourceTree, entryTree, want, record);
 }
 
@@ -249,7 +249,7 @@ function planSync(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, want: Wa
   // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
   // Files only added beside the app's are left and named; media:verify still reports them.
   const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(sourceTree, kept.rel));
-  if (inTheWay || sync.kept.length === 0) return keptFiles(plan, sync);
+  if (inTheWay || sync.kept.length === 0) return leftAlone(plan, sync);
   plan.reason = `kept ${listSome(sync.kept.map((kept) => kept.rel))} (added by hand, not part of the app's media)`;
   plan.hint = 'they are published with the copy: move them into the app\'s media folder, or remove them (media:verify reports them as drift)';
   return plan;
@@ -320,7 +320,7 @@ function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | unde
     const plan = newPlan(name, undefined, 'pruned', 'copy');
     if (entry.id) plan.entryId = entry.id;
     if (removal.kept.some((kept) => kept.why === 'edited')) {
-      const kept = keptFiles(plan, removal, 'the copy of an app no longer configured was kept: ');
+      const kept = leftAlone(plan, removal, 'the copy of an app no longer configured was kept: ');
       kept.hint = 'save the changes you want, then run media:clean --force to remove the copy (or remove it by hand)';
       return kept;
     }
@@ -353,7 +353,7 @@ function conflict(plan: AppPlan, reason: string, hint: string): AppPlan {
   return plan;
 }
 
-function keptFiles(plan: AppPlan, copy: CopyPlan, prefix = ''): AppPlan {
+function leftAlone(plan: AppPlan, copy: CopyPlan, prefix = ''): AppPlan {
   if (copy.kept.length === 0) return plan;
   const listed = listSome(copy.kept.map((kept) => `${kept.rel} (${kept.why === 'edited' ? 'changed by hand' : 'not written by app-media'})`));
   plan.status = 'conflict';
