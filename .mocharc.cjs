@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const FIRST = ['copy-mode', 'cli', 'readme', 'pipeline', 'publish-command', 'clean', 'hostile-root', 'link', 'publish', 'untrusted-input', 'types', 'verify', 'collect', 'first-contact', 'config', 'hostile', 'collect-crash', 'collect-safety', 'refused-links', 'collect-browser', 'property', 'stamps', 'collect-pipeline', 'publish-plan', 'bench'];
+const FIRST = ['copy-faults', 'copy-crash', 'cli', 'readme', 'pipeline', 'copy-mode', 'watch', 'publish-command', 'clean', 'hostile-root', 'link', 'publish', 'untrusted-input', 'types', 'verify', 'collect', 'first-contact', 'config', 'hostile', 'collect-crash', 'collect-safety', 'refused-links', 'collect-browser', 'property', 'stamps', 'collect-pipeline', 'publish-plan', 'bench'];
 const rank = (file) => {
   const index = FIRST.indexOf(path.basename(file, '.test.ts'));
   return index === -1 ? FIRST.length : index;

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { clean, link } from '../src/index.js';
 import {
-  appMedia, exists, gulp, installPackage, isLink, linkedInProcess, makeProject, mediaFiles, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree,
+  appMedia, entryLine, exists, gulp, installPackage, isLink, linkedInProcess, makeProject, mediaFiles, npm, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree,
   type EntrySnapshot, type RunResult,
 } from './support/project.js';
 
@@ -26,12 +26,6 @@ type LinkMode = (typeof MODES)[number];
 
 const MEDIA = 'public/media';
 const MANIFEST = `${MEDIA}/.app-media.json`;
-
-/** The line gulp prints for one entry: `[hh:mm:ss] removed      blog  public/media/blog ...`. */
-function entryLine(status: string, name: string, rest = ''): RegExp {
-  const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?:^|\\] )${esc(status)}\\s+${esc(name)}\\s+${esc(`${MEDIA}/${name}`)}${esc(rest)}`, 'm');
-}
 
 type Entry = 'gulp' | 'command';
 
@@ -64,14 +58,10 @@ function wireGulp(root: string): void {
   writeFileSync(path.join(root, 'gulpfile.mjs'), "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n");
 }
 
-function npm(root: string, args: string[]): void {
-  const run = spawnSync('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, npm_config_update_notifier: 'false' },
-    timeout: 60_000,
-  });
-  expect(run.status, `npm ${args.join(' ')}: ${run.stdout}${run.stderr}`).to.equal(0);
+/** An npm install (`install`, `ci`) from the cache, without scripts: it must succeed. */
+function npmInstall(root: string, args: string[]): void {
+  const run = npm(root, [...args, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts']);
+  expect(run.status, `npm ${args.join(' ')}: ${run.output}`).to.equal(0);
 }
 
 let installedWorkspace: string | undefined;
@@ -89,7 +79,7 @@ function npmWorkspace(): string {
       ...mediaFiles('packages/gallery', 'gallery'),
       'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/gallery'] }),
     });
-    npm(installedWorkspace, ['install']);
+    npmInstall(installedWorkspace, ['install']);
   }
   const root = tempDir('workspace');
   cpSync(installedWorkspace, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
@@ -223,7 +213,7 @@ for (const mode of MODES) {
       const sources = projectState(path.join(root, 'packages'));
 
       rmSync(path.join(root, 'node_modules'), { recursive: true });
-      npm(root, ['ci']);
+      npmInstall(root, ['ci']);
       wireGulp(root);
       const again = linkOk(root, mode);
       // Quiet when nothing changed: no line for the app, the summary counts it.

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { flagName, flagsFor, plain, TASKS, taskDescriptions } from '../src/core/options.js';
 import type { TaskName } from '../src/core/types.js';
 import {
-  APP_MEDIA_BIN, appMedia, exists, GULP_BIN, gulp, isLink, linkedInProcess, makeProject, mediaFiles, projectState, REPO, removeTempDirs, tempDir, writeTree,
+  APP_MEDIA_BIN, appMedia, entryLine, exists, GULP_BIN, gulp, isLink, linkedInProcess, makeProject, mediaFiles, npm, projectState, REPO, removeTempDirs, tempDir, writeTree,
   type ProjectOptions, type RunResult,
 } from './support/project.js';
 
@@ -30,11 +30,6 @@ const MEDIA = 'public/media';
 const MANIFEST = `${MEDIA}/.app-media.json`;
 
 const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** The line the command prints for one entry: `linked       blog  public/media/blog -> ...`. */
-function entryLine(status: string, name: string, rest = ''): RegExp {
-  return new RegExp(`^${esc(status)}\\s+${esc(name)}\\s+${esc(`${MEDIA}/${name}`)}${esc(rest)}`, 'm');
-}
 
 function nonEmptyLines(text: string): string[] {
   return text.split('\n').filter((line) => line.trim() !== '');
@@ -642,11 +637,6 @@ describe('app-media loads only what the task needs', () => {
 });
 
 // ---------------------------------------------------------------------------
-
-function npm(cwd: string, args: string[]): RunResult {
-  const run = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', npm_config_update_notifier: 'false' } });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}${run.error ? String(run.error) : ''}` };
-}
 
 describe('workspaces: npm for real', () => {
   it('npm install at the monorepo root runs the site\'s postinstall `app-media link --conflicts=warn`: package and folder apps linked, a conflict does not break the install; then `npm exec -w site -- app-media verify` exits 0', function () {

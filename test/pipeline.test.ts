@@ -21,24 +21,14 @@ import type Vinyl from 'vinyl';
 import { AppMediaError, configSchema, defineConfig, isAppMediaError, link, mediaSrc, type AppMediaConfig } from '../src/index.js';
 import { appEntryFields, configFields, defaults, MODES, NAME_PATTERN } from '../src/core/options.js';
 import { wantsColor } from '../src/gulp/log.js';
-import { installPackage, isLink, mediaFiles, REPO, removeTempDirs, sha, tempDir, writeTree } from './support/project.js';
+import { installPackage, isLink, mediaFiles, npm, REPO, removeTempDirs, sha, tempDir, writeTree, type RunResult } from './support/project.js';
 
 after(removeTempDirs);
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  output: string;
-}
-
-function npm(cwd: string, args: string[]): Run {
-  const run = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}${run.error ? String(run.error) : ''}` };
-}
+type Run = RunResult;
 
 /** The environment without any colour setting: what a CI job or a pipe gets. */
 function plainEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

@@ -14,7 +14,7 @@ import { recordedListing, serializeRecords, type CopyRecord, type Records as Rec
 import { openFolder } from '../src/core/fs/folder.js';
 import { stampCopy, stampTime } from '../src/core/fs/stamp.js';
 import { walkTreeSync } from '../src/core/fs/walk.js';
-import { appMedia, jsonReport, linkedInProcess, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import { appMedia, jsonReport, linkedInProcess, makeProject, removeTempDirs, setMtime, tempDir, writeTree } from './support/project.js';
 
 after(removeTempDirs);
 
@@ -34,8 +34,6 @@ async function copied(apps = ['blog']): Promise<string> {
   return root;
 }
 
-/** Puts a folder's mtime back to a value (seconds as a number keep sub-millisecond precision). */
-const setMtime = (dir: string, mtimeMs: number): void => utimesSync(dir, mtimeMs / 1000, mtimeMs / 1000);
 
 /** Slips `slipped.css` into the copy's css/ folder and puts the folder's time back as it was: a stamp fooled on purpose. */
 function slipIn(root: string): string {

@@ -4,7 +4,7 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync, realpathSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,21 @@ export function gulp(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): 
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: `${result.stdout}${result.stderr}` };
 }
 
+/** npm in `cwd`, without its update notice or colours, its output gathered. */
+export function npm(cwd: string, args: string[]): RunResult {
+  const run = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NO_COLOR: '1', npm_config_update_notifier: 'false' } });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}${run.error ? String(run.error) : ''}` };
+}
+
+/**
+ * The line printed for one entry, by the command (`removed      blog  public/media/blog ...`) or
+ * through gulp's logger (after its `[hh:mm:ss] `).
+ */
+export function entryLine(status: string, name: string, rest = '', mediaRoot = 'public/media'): RegExp {
+  const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?:^|\\] )${esc(status)}\\s+${esc(name)}\\s+${esc(`${mediaRoot}/${name}`)}${esc(rest)}`, 'm');
+}
+
 export type EntrySnapshot =
   | { type: 'file'; sha: string; mtimeMs: number; ino: number; mode: number }
   | { type: 'dir'; mtimeMs: number }
@@ -141,6 +156,11 @@ export function snapshot(root: string, options: { skip?: (rel: string) => boolea
 /** A snapshot without node_modules (whose links the fixture made), as plain data for deep equality. */
 export function projectState(root: string): Record<string, EntrySnapshot> {
   return Object.fromEntries(snapshot(root, { skip: (rel) => rel === 'node_modules' }));
+}
+
+/** Sets a file's or folder's modification (and access) time, in milliseconds since the epoch (exact to the microsecond). */
+export function setMtime(file: string, mtimeMs: number): void {
+  utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
 }
 
 export function sha(data: Buffer | string): string {
