@@ -123,30 +123,54 @@ export function entryLine(status: string, name: string, rest = '', mediaRoot = '
 }
 
 export type EntrySnapshot =
-  | { type: 'file'; sha: string; mtimeMs: number; ino: number; mode: number }
-  | { type: 'dir'; mtimeMs: number }
-  | { type: 'link'; text: string; mtimeMs: number; ino: number };
+  | { type: 'file'; sha: string; size: number; mtimeMs: number; ino: number; mode: number }
+  | { type: 'dir'; mtimeMs: number; ino: number }
+  | { type: 'link'; text: string; mtimeMs: number; ino: number }
+  /** A FIFO, a socket, a device: its identity, never its contents (reading a FIFO would hang). */
+  | { type: 'other'; mtimeMs: number; ino: number; mode: number };
+
+/** One entry, a link not followed, with its content hash; undefined when nothing is there (any more). */
+export function entryOf(full: string): EntrySnapshot | undefined {
+  let stat;
+  try {
+    stat = lstatSync(full);
+  } catch {
+    return undefined;
+  }
+  if (stat.isSymbolicLink()) return { type: 'link', text: readlinkSync(full), mtimeMs: stat.mtimeMs, ino: stat.ino };
+  if (stat.isDirectory()) return { type: 'dir', mtimeMs: stat.mtimeMs, ino: stat.ino };
+  if (stat.isFile()) return { type: 'file', sha: sha(readFileSync(full)), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode };
+  return { type: 'other', mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode };
+}
+
+export interface SnapshotOptions {
+  /** Entries left out (and not entered), by their path relative to `root`. */
+  skip?: (rel: string) => boolean;
+  /** The same, by their full path. */
+  skipPath?: (full: string) => boolean;
+  /** A folder that cannot be listed (gone meanwhile) is taken as empty instead of failing the snapshot. */
+  tolerant?: boolean;
+}
 
 /** Every entry below `root` (links not followed), with content hashes: compare two to prove nothing changed. */
-export function snapshot(root: string, options: { skip?: (rel: string) => boolean } = {}): Map<string, EntrySnapshot> {
+export function snapshot(root: string, options: SnapshotOptions = {}): Map<string, EntrySnapshot> {
   const out = new Map<string, EntrySnapshot>();
   const visit = (dir: string, rel: string): void => {
-    for (const name of readdirSync(dir).sort()) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (error) {
+      if (options.tolerant) return;
+      throw error;
+    }
+    for (const name of names) {
       const childRel = rel ? `${rel}/${name}` : name;
-      if (options.skip?.(childRel)) continue;
       const full = path.join(dir, name);
-      const stat = lstatSync(full);
-      if (stat.isSymbolicLink()) {
-        out.set(childRel, { type: 'link', text: readlinkSync(full), mtimeMs: stat.mtimeMs, ino: stat.ino });
-      } else if (stat.isDirectory()) {
-        out.set(childRel, { type: 'dir', mtimeMs: stat.mtimeMs });
-        visit(full, childRel);
-      } else if (stat.isFile()) {
-        out.set(childRel, { type: 'file', sha: sha(readFileSync(full)), mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode });
-      } else {
-        // A FIFO, a socket, a device: its identity, never its contents (reading a FIFO would hang).
-        out.set(childRel, { type: 'file', sha: 'special', mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode });
-      }
+      if (options.skip?.(childRel) || options.skipPath?.(full)) continue;
+      const entry = entryOf(full);
+      if (!entry) continue;
+      out.set(childRel, entry);
+      if (entry.type === 'dir') visit(full, childRel);
     }
   };
   visit(root, '');

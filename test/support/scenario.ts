@@ -25,6 +25,7 @@ import type { Report, RunOptions } from '../../src/index.js';
 // The adversary's hooks into a run (the moments it acts at), not the checker's logic.
 import { folderKind, type FolderKind } from '../../src/core/fs/folder.js';
 import { onPause } from '../../src/core/fs/pause.js';
+import { entryOf, sha, snapshot, type EntrySnapshot } from './project.js';
 
 // ---------------------------------------------------------------------------
 // Seeded randomness
@@ -93,45 +94,28 @@ export type Fingerprint =
   | { t: 'link'; text: string; ino: number; mtimeMs: number }
   | { t: 'other'; ino: number };
 
-export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
+/** An entry's fingerprint (test/support/project.ts takes it); undefined when nothing is there. */
+export function fingerprintOf(full: string): Fingerprint | undefined {
+  const entry = entryOf(full);
+  return entry && fingerprint(entry);
 }
 
-export function fingerprintOf(full: string): Fingerprint | undefined {
-  let stat;
-  try {
-    stat = lstatSync(full);
-  } catch {
-    return undefined;
+function fingerprint(entry: EntrySnapshot): Fingerprint {
+  switch (entry.type) {
+    case 'file':
+      return { t: 'file', sha: entry.sha, size: entry.size, mode: entry.mode, mtimeMs: entry.mtimeMs, ino: entry.ino };
+    case 'dir':
+      return { t: 'dir', ino: entry.ino, mtimeMs: entry.mtimeMs };
+    case 'link':
+      return { t: 'link', text: entry.text, ino: entry.ino, mtimeMs: entry.mtimeMs };
+    default:
+      return { t: 'other', ino: entry.ino };
   }
-  if (stat.isSymbolicLink()) return { t: 'link', text: readlinkSync(full), ino: stat.ino, mtimeMs: stat.mtimeMs };
-  if (stat.isDirectory()) return { t: 'dir', ino: stat.ino, mtimeMs: stat.mtimeMs };
-  if (stat.isFile()) return { t: 'file', sha: sha256(readFileSync(full)), size: stat.size, mode: stat.mode, mtimeMs: stat.mtimeMs, ino: stat.ino };
-  return { t: 'other', ino: stat.ino };
 }
 
 /** `rel` → fingerprint for every entry below `root` (not `root` itself); `skip` gets absolute paths. */
 export function fingerprintTree(root: string, skip: (full: string) => boolean = () => false): Map<string, Fingerprint> {
-  const out = new Map<string, Fingerprint>();
-  const visit = (dir: string, rel: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(dir).sort();
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const full = path.join(dir, name);
-      if (skip(full)) continue;
-      const childRel = rel ? `${rel}/${name}` : name;
-      const print = fingerprintOf(full);
-      if (!print) continue;
-      out.set(childRel, print);
-      if (print.t === 'dir') visit(full, childRel);
-    }
-  };
-  visit(root, '');
-  return out;
+  return new Map([...snapshot(root, { skipPath: skip, tolerant: true })].map(([rel, entry]) => [rel, fingerprint(entry)]));
 }
 
 /** Same bytes, same kind, same inode (never rewritten, even with equal bytes); directory times are free to change. */
@@ -221,7 +205,7 @@ export function viewOfSource(mediaDir: string): SourceView {
         if (!ignoredHere) view.copySecret = true;
       }
       if (isDir) visitBoth(full, childRel, ignoredHere);
-      else if (!ignoredHere && content !== undefined) view.copyFiles.set(childRel, sha256(readFileSync(content)));
+      else if (!ignoredHere && content !== undefined) view.copyFiles.set(childRel, sha(readFileSync(content)));
     }
   };
   visitBoth(mediaDir, '', false);
@@ -864,7 +848,7 @@ export class World {
             for (const [rel, child] of fingerprintTree(target)) if (child.t === 'file') files[rel] = [child.size, Math.round(child.mtimeMs)];
             records.entries[name] = { kind: 'copy', source: 'x', files };
           } else if (print?.t === 'link') {
-            records.entries[name] = { kind: 'symlink', target: `sha256:${sha256(print.text.replace(/[\\/]+$/, ''))}`, source: 'x' };
+            records.entries[name] = { kind: 'symlink', target: `sha256:${sha(print.text.replace(/[\\/]+$/, ''))}`, source: 'x' };
           }
           notes.push(name);
         }
