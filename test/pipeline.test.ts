@@ -503,6 +503,7 @@ describe('mediaSrc() in-process', () => {
     expect(css.base).to.equal(path.join(root, 'apps/blog/app_media'));
     expect(css.cwd).to.equal(root);
     expect(css.isBuffer()).to.equal(true);
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the contents are a Buffer (checked just above)
     expect(String(css.contents)).to.equal('.blog { color: teal; }\n');
     expect(css.stat?.isFile()).to.equal(true);
   });

@@ -226,8 +226,11 @@ for (const server of SERVERS) {
         // `script` gives the command a terminal; its whole screen output comes back on stdout.
         const onTerminal = await runAsync(['-e', `require('child_process').execFileSync('script', ['-qec', ${JSON.stringify(`${process.execPath} ${APP_MEDIA_BIN} publish`)}, '/dev/null'], { stdio: 'inherit' })`], p.root, TEST_CREDENTIALS);
         expect(onTerminal.status, onTerminal.output).to.equal(0);
+        // The progress line is rewritten in place: a carriage return and the terminal's erase-line code.
+        /* eslint-disable no-control-regex */
         expect(onTerminal.stdout).to.match(/\r\u001b\[Kmedia:publish: \d+\/\d+ objects, /);
         expect(onTerminal.stdout).to.match(/\r\u001b\[K(\r\n)?published\s+blog/);
+        /* eslint-enable no-control-regex */
         expect(onTerminal.stdout).to.match(/media:publish: 4 published in s3:/);
       });
 

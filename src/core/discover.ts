@@ -110,7 +110,7 @@ function readAppPackage(config: ResolvedConfig, appDir: string): AppPackage {
   const declared = record[PACKAGE_KEY];
   return {
     packageName: typeof record['name'] === 'string' ? record['name'] : undefined,
-    declared: typeof declared === 'object' && declared !== null ? declared as AppPackage['declared'] : undefined,
+    declared: typeof declared === 'object' && declared !== null ? declared : undefined,
   };
 }
 

@@ -149,7 +149,7 @@ export const publishDefaults = {
   cacheControl: publishFields.cacheControl.default as { immutable: string; mutable: string },
   concurrency: publishFields.concurrency.default as number,
   timeout: publishFields.timeout.default as number,
-  multipartThreshold: publishFields.multipartThreshold.default as number,
+  multipartThreshold: publishFields.multipartThreshold.default,
 };
 
 /**

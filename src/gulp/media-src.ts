@@ -144,7 +144,7 @@ function withContents(read: boolean, buffer: boolean): Transform {
     try {
       source = item.reader.open(item.rel, item.facts, item.linkedTo);
     } catch (error) {
-      callback(error as Error);
+      callback(error);
       return;
     } finally {
       (item.file as Vinyl & { [DONE]?: () => void })[DONE]?.();
@@ -159,7 +159,7 @@ function withContents(read: boolean, buffer: boolean): Transform {
       item.file.contents = readFileSync(source.fd);
       callback(null, item.file);
     } catch (error) {
-      callback(error as Error);
+      callback(error);
     } finally {
       source.close();
     }
@@ -172,7 +172,7 @@ function withSourceMaps(): Transform {
     import('vinyl-sourcemap').then((sourcemap) => {
       sourcemap.add(file, (error: Error | null, updated?: Vinyl) => {
         if (error) return callback(error);
-        if (updated) file.sourceMap = updated.sourceMap;
+        if (updated) file.sourceMap = updated.sourceMap as unknown;
         callback(null, file);
       });
     }, (error: unknown) => callback(error as Error));

@@ -9,7 +9,7 @@ import gulplog from 'gulplog';
 import { formatBytes } from '../core/report.js';
 
 export interface Progress {
-  onProgress(progress: { files: number; bytes: number }): void;
+  onProgress: (progress: { files: number; bytes: number }) => void;
   stop(): void;
 }
 

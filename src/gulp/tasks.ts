@@ -99,7 +99,7 @@ function makeTask(task: TaskName, options: RunOptions, prefix: string, allowFlag
   };
   Object.defineProperty(fn, 'name', { value: shownAs });
   ours.set(fn, task);
-  return Object.assign(fn, { description: taskDescriptions[task], flags: gulpFlags(task) }) as MediaTask;
+  return Object.assign(fn, { description: taskDescriptions[task], flags: gulpFlags(task) });
 }
 
 /**

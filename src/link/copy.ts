@@ -88,14 +88,14 @@ function copyFromDescriptor(fd: number, dest: string): void {
  * a big one is copied on the thread pool and the promise of its end is returned.
  */
 function copyChecked(source: OpenSource, dest: string, facts: Pick<FileFacts, 'mode' | 'mtimeMs' | 'size'>, shown: Shown): Promise<void> | undefined {
-  const named = (error: unknown): unknown => {
+  const named = (error: unknown): Error => {
     // The calls name the open file and a private path; the user knows the source and the published path.
     const errno = error as NodeJS.ErrnoException & { dest?: string };
     if (error instanceof Error && typeof errno.code === 'string') {
       if (errno.path !== undefined) errno.path = errno.path === source.path ? shown.source : shown.dest;
       if (errno.dest !== undefined) errno.dest = shown.dest;
     }
-    return error;
+    return error as Error;
   };
   const finish = (): void => {
     // copyFile gave the file the source's mode, setuid bits included: cleared before anyone can reach it.

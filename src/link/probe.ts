@@ -311,7 +311,7 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
     const id = { dev: stat.dev, ino: stat.ino };
     if (stat.isSymbolicLink()) {
       const linkText = readlinkSync(full);
-      let resolved: string | null = null;
+      let resolved: string | null;
       try {
         resolved = realpathSync.native(full);
       } catch {

@@ -356,7 +356,7 @@ async function uploadOne(store: Store, realRoot: string, upload: PlannedUpload, 
       ({ md5, sha256 } = await hashStream(handle));
     }
     if (sha256 !== upload.sha256) throw new LocalFileError('its bytes are not the ones collect recorded: changed since media:collect (run it again)');
-    const body = small ? () => small as Buffer : () => handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false });
+    const body = small ? () => small : () => handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false });
     return await store.put(upload.rel, { size: upload.size, md5, sha256, headers: upload.headers, body, ...conditional });
   } catch (error) {
     if (error instanceof LocalFileError || error instanceof AppMediaError || error instanceof PreconditionFailed) throw error;

@@ -281,7 +281,7 @@ function checkRevManifest(raw: unknown, file: string, files: ReadonlyMap<string,
  * path is checked once per folder). Returns the handle of a regular file.
  */
 export async function openCollected(realRoot: string, rel: string, folders: Map<string, Promise<boolean>>): Promise<fs.FileHandle> {
-  if (!isPlainRelative(rel)) throw new Error(`internal: unchecked path ${rel}`);
+  if (!isPlainRelative(rel)) throw new Error(`internal: unchecked path ${rel as string}`);
   const segments = rel.split('/');
   const folder = segments.slice(0, -1).join('/');
   let inside = folders.get(folder);

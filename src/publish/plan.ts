@@ -62,7 +62,7 @@ export function appOf(rel: string): string {
 export function planPublish(input: PlanInput): PublishPlan {
   const { collected, record, keep, cacheControl } = input;
   const keys = collected.files.map((file) => file.rel);
-  const build: PublishedBuild = { id: collected.id, at: record.builds[0]?.id === collected.id ? (record.builds[0] as PublishedBuild).at : input.now, keys };
+  const build: PublishedBuild = { id: collected.id, at: record.builds[0]?.id === collected.id ? (record.builds[0]).at : input.now, keys };
   const assets: PlannedUpload[] = [];
   const unchanged: PublishPlan['unchanged'] = [];
   for (const file of collected.files) {

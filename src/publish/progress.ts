@@ -8,7 +8,7 @@ import { formatBytes } from '../core/report.js';
 import type { PublishProgress } from './apply.js';
 
 export interface ProgressLine {
-  onProgress(progress: PublishProgress): void;
+  onProgress: (progress: PublishProgress) => void;
   stop(): void;
 }
 

@@ -119,7 +119,7 @@ function checkBuild(value: unknown): PublishedBuild | string {
   if (typeof id !== 'string' || !HEX16.test(id)) return 'id: not 16 lowercase hex digits';
   if (typeof at !== 'string' || at.length > 40) return 'at: not a time';
   if (!Array.isArray(keys) || !keys.every((key) => isObjectName(key) && !DOCUMENTS.has(key))) return 'keys: not a list of plain relative names';
-  return { id, at, keys: [...keys] as string[] };
+  return { id, at, keys: (keys as string[]).slice() };
 }
 
 /** The record as stored: stable key order, so an unchanged record is byte-identical. */

@@ -10,7 +10,7 @@ import { loadConfig } from '../core/config/load.js';
 import { toDisplay } from '../core/display.js';
 import { errors } from '../core/errors.js';
 import { buildReport, logReport } from '../core/report.js';
-import type { AppReport, AppStatus, Report, RunOptions } from '../core/types.js';
+import type { AppReport, Report, RunOptions } from '../core/types.js';
 import { isPlainRelative, MANIFEST_FILE, readCollected } from './collected.js';
 import { Store, type HeadResult } from './client.js';
 import { headersFor, type ObjectHeaders } from './headers.js';
@@ -84,7 +84,7 @@ export async function verifyPublished(options: RunOptions = {}): Promise<Report>
   }
   const reports: AppReport[] = [...apps.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, app]) => ({
     name,
-    status: app.status as AppStatus,
+    status: app.status,
     mode: null,
     source: null,
     target: name === MANIFEST_FILE ? store.url(name) : `${store.url(name)}/`,

@@ -219,5 +219,5 @@ export function needShim(ctx: Mocha.Context): string {
     console.log(`      skipped: ${built.why ?? 'unknown reason'}`);
     ctx.skip();
   }
-  return built.lib as string;
+  return built.lib;
 }

@@ -35,7 +35,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): Partial<AppM
   if (ctx.requireMediaRoot && out['mediaRoot'] === undefined) {
     throw errors.missingField(ctx.file, `${ctx.prefix}mediaRoot`, '"mediaRoot": "public/media"');
   }
-  return out as Partial<AppMediaConfig>;
+  return out;
 }
 
 function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field: string): unknown {
