@@ -12,7 +12,8 @@ import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInpu
 import type { CopyPlan } from '../src/link/copy-plan.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
 import { planClean } from '../src/link/clean-plan.js';
-import type { AppFacts, EntryFacts, ProbeResult, SourceFacts } from '../src/link/probe.js';
+import type { SourceFacts } from '../src/core/media-folder.js';
+import type { AppFacts, EntryFacts, ProbeResult } from '../src/link/probe.js';
 import type { SystemError } from '../src/core/system-errors.js';
 import type { Mode } from '../src/core/types.js';
 import { mulberry32 } from './support/scenario.js';

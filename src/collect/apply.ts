@@ -3,14 +3,14 @@
  * crash safe. The lock is held throughout, and collectRoot is held open: every
  * write, rename and delete below it names its file through the folder it is
  * in, opened from collectRoot down one folder at a time without following a
- * link (fs/folder.ts), never through a path checked once and used later. (What
- * a killed run left is swept before the look, fs/sweep.ts.)
+ * link (core/fs/folder.ts), never through a path checked once and used later. (What
+ * a killed run left is swept before the look, core/fs/sweep.ts.)
  *
  * 1. the pending list names every file about to be written, with its size
  *    and SHA-256 (a run killed after this point leaves files the next run
  *    proves its own by their bytes);
  * 2. folders, then the files: each made in the run's private staging folder
- *    (fs/workspace.ts: the runner's, 0700, named with the lock's token), then
+ *    (core/fs/workspace.ts: the runner's, 0700, named with the lock's token), then
  *    renamed into its folder after a last look at what is there. Then every
  *    folder worked in must still be at its name: one swapped meanwhile stops
  *    the run before the manifest;

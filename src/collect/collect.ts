@@ -74,7 +74,7 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
   const warnings: string[] = [];
   try {
     if (!settings.dryRun) {
-      // As for mediaRoot (fs/trust.ts): no one but the runner and root may write the build's folder.
+      // As for mediaRoot (core/fs/trust.ts): no one but the runner and root may write the build's folder.
       const writer = otherWriter(settings.collectRoot);
       if (writer) throw errors.sharedCollectRoot(config.file, toDisplay(config.projectRoot, writer.folder), writer.who);
       mkdirSync(settings.collectRoot, { recursive: true, mode: 0o755 });

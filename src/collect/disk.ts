@@ -2,9 +2,9 @@
  * The file-system calls collect makes, in one place: reads that never follow
  * a link and never block on a FIFO, and writes that never go through a path
  * that could lead elsewhere. Every write, rename and delete below collectRoot
- * names its file through a folder held open (fs/folder.ts: on Linux
+ * names its file through a folder held open (core/fs/folder.ts: on Linux
  * /proc/self/fd/<fd>/<name>, the folder itself wherever it was moved); a new
- * file is made in the run's private staging folder (fs/workspace.ts: the
+ * file is made in the run's private staging folder (core/fs/workspace.ts: the
  * runner's, mode 0700, at the top of collectRoot, named with the run's lock
  * token), with O_EXCL, then renamed into its folder. Files are written 0644
  * and folders 0755, less the umask: a copy never carries setuid, setgid or

@@ -49,7 +49,7 @@ export function walkOutputs(root: string): OutputTree {
     for (const entry of entries) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       // Names the tool reserves at the top: the lock, and a run's temporary names (its private
-      // staging folder, fs/temp.ts), swept only when their run was killed (fs/sweep.ts). Anywhere
+      // staging folder, core/fs/temp.ts), swept only when their run was killed (core/fs/sweep.ts). Anywhere
       // else, a name that looks like one of them is a file like any other (a person's).
       if (rel === '' && (entry.name.startsWith(LOCK_FILE) || entry.name.startsWith(TEMP_MARK))) continue;
       if (entry.isDirectory()) {

@@ -5,9 +5,9 @@
  * nowhere, is refused and named; FIFOs, sockets and devices are never read).
  *
  * A media folder that resolves outside its app's folder (it is, or passes
- * through, a link leading out) is `escape`, as for link (probe.ts
+ * through, a link leading out) is `escape`, as for link (link/probe.ts
  * sourceFacts): it is not walked and nothing of it is read. A source is read
- * only through fs/source.ts openSource (no link followed, no FIFO waited on,
+ * only through core/fs/source.ts openSource (no link followed, no FIFO waited on,
  * the very file the walk saw: device, inode, size, time) and, where the
  * system names an open file (Linux), only if that file lies inside the media
  * folder: a folder on the way swapped for a link after the walk leads to
@@ -23,7 +23,7 @@ import { realPaths } from '../core/fs/real-paths.js';
 import { openSource, SourceChanged } from '../core/fs/source.js';
 import { isInside, walkTreeSync } from '../core/fs/walk.js';
 import { realpathOfPath } from '../core/fs/real-paths.js';
-import { sourceFacts } from '../link/probe.js';
+import { sourceFacts } from '../core/media-folder.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { readAll } from './disk.js';
 
@@ -62,7 +62,7 @@ export interface AppSources {
 }
 
 export function walkSources(apps: readonly App[], ignore: readonly string[], projectRoot: string): AppSources[] {
-  // The media folders' real paths share the project's: resolved once (probe.ts does the same).
+  // The media folders' real paths share the project's: resolved once (link/probe.ts does the same).
   const realOf = realPaths([[path.resolve(projectRoot), realpathOfPath(projectRoot)]]);
   return apps.map((app) => {
     const out: AppSources = { app, hasMedia: false, files: [], escapes: [], skipped: [] };
@@ -113,7 +113,7 @@ export interface OpenedSource {
 
 /**
  * Opens a source to read it: without following a link or waiting on a FIFO, the very file the
- * walk saw (fs/source.ts), and (where /proc names the open file) inside the app's media folder.
+ * walk saw (core/fs/source.ts), and (where /proc names the open file) inside the app's media folder.
  * Anything else is `SourceChanged`: that app's error, nothing of it read.
  */
 export function openMediaFile(source: Source): OpenedSource {

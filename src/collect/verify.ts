@@ -14,7 +14,7 @@ import { loadConfig } from '../core/config/load.js';
 import { discoverApps } from '../core/discover.js';
 import { realPaths } from '../core/fs/real-paths.js';
 import { realpathOfPath } from '../core/fs/real-paths.js';
-import { sourceFacts } from '../link/probe.js';
+import { sourceFacts } from '../core/media-folder.js';
 import { appReport, buildReport, logReport } from '../core/report.js';
 import { checkBaseUrl, servedUrl } from '../core/served-url.js';
 import type { AppReport, Report, RunOptions, VerifyStatus } from '../core/types.js';

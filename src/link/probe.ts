@@ -3,19 +3,19 @@
  * each app's media folder, each entry in mediaRoot, the records of what the tool made (core/records.ts).
  * Read-only.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { App } from '../core/discover.js';
 import type { FolderId } from '../core/fs/folder.js';
 import { readRecords, type RecordsTrust } from '../core/fs/records-file.js';
-import { realPaths, realpathOfPath, type RealPathOf } from '../core/fs/real-paths.js';
+import { realPaths, realpathOfPath } from '../core/fs/real-paths.js';
 import { lstatOrUndefined, vanished } from '../core/fs/look.js';
 import { hasTraces } from '../core/fs/sweep.js';
-import { isEmptyTree, isInside, walkTreeSync, type TreeFacts } from '../core/fs/walk.js';
+import { isEmptyTree, walkTreeSync, type TreeFacts } from '../core/fs/walk.js';
 import { emptyRecords, recordedListing, type Records, type OwnRecord } from '../core/records.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { hashPairs } from './hash.js';
-import { findMisnaming, type Misnaming } from './misnamed.js';
+import { sourceFacts, type SourceFacts } from '../core/media-folder.js';
 import { turnTaker } from '../core/util/turns.js';
 
 export type EntryKind = 'missing' | 'symlink' | 'dir' | 'file' | 'other';
@@ -30,16 +30,6 @@ export interface EntryFacts {
   empty?: boolean;
   /** The entry's own device and inode (lstat): apply acts only on the very entry the plan saw. */
   id?: FolderId;
-}
-
-export interface SourceFacts {
-  /** `escape`: the media folder resolves outside its app's folder (it is, or passes through, a link leading out). */
-  kind: 'dir' | 'missing' | 'not-dir' | 'escape';
-  real?: string;
-  /** The folder's device and inode as the probe saw them: a new link is checked against them. */
-  id?: FolderId;
-  /** A folder that looks like a misnamed media folder, with the fix. */
-  misnamed?: Misnaming;
 }
 
 export interface AppFacts {
@@ -342,23 +332,3 @@ function lookAgainOnRace<T>(look: () => T): T {
   }
 }
 
-/**
- * An app's media folder as a run may use it: a plain folder (its real path and identity), missing,
- * not a folder, or `escape` when it resolves outside its app's folder. Collect asks the same.
- */
-export function sourceFacts(app: App, realOf: RealPathOf): SourceFacts {
-  try {
-    // lstat first: a plain folder (the common case) needs no second look; a link is followed.
-    const own = lstatSync(app.mediaDir);
-    const stat = own.isSymbolicLink() ? statSync(app.mediaDir) : own;
-    if (!stat.isDirectory()) return { kind: 'not-dir' };
-    const real = realOf(app.mediaDir, own);
-    // A media folder that is (or passes through) a link leading out of its app's folder would
-    // publish whatever it leads to: refused, whoever made the link.
-    if (!isInside(realOf(app.appDir), real)) return { kind: 'escape', real };
-    return { kind: 'dir', real, id: { dev: stat.dev, ino: stat.ino } };
-  } catch {
-    const misnamed = findMisnaming(app);
-    return misnamed ? { kind: 'missing', misnamed } : { kind: 'missing' };
-  }
-}

@@ -4,8 +4,8 @@
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { App } from '../core/discover.js';
-import { nearest } from '../core/util/nearest.js';
+import type { App } from './discover.js';
+import { nearest } from './util/nearest.js';
 
 /** A folder that looks like a misnamed media folder, and how to fix the name. */
 export interface Misnaming {
