@@ -131,7 +131,7 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
     if (settings.dryRun || blocked || nothingToDo) {
       if (ws && !blocked) writeIndex(settings, digest, plan, look.recordsSeen, ws);
       return finish({
-        statuses, reasons, files: settings.dryRun ? wanted : new Map(), warnings,
+        statuses, reasons, files: settings.dryRun ? wanted : new Map<string, { files: number; bytes: number }>(), warnings,
         build: blocked || settings.dryRun ? look.previousBuild : plan.build.id,
         written: settings.dryRun ? plan.writes.length : 0, removed: settings.dryRun ? plan.removals.size : 0,
       });

@@ -63,7 +63,7 @@ export function parseManifest(raw: unknown): MediaManifest | string {
     const out: ManifestEntry = { path, size, integrity };
     if (encodings !== undefined) {
       if (!isObject(encodings) || Object.entries(encodings).some(([key, value]) => (key !== 'br' && key !== 'gzip') || !isSize(value))) return `"${name}".encodings is not { br?, gzip? } sizes`;
-      out.encodings = encodings as { br?: number; gzip?: number };
+      out.encodings = encodings;
     }
     files.set(name, out);
   }

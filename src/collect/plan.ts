@@ -226,7 +226,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       const known = indexed?.get(source.logical);
       const unchanged = known !== undefined && known[0] === source.size && known[1] === source.mtimeMs;
       if (item.css) {
-        const sheet: Stylesheet = { logical: source.logical, sourceSha: unchanged ? (known as NonNullable<typeof known>)[2] : '' };
+        const sheet: Stylesheet = { logical: source.logical, sourceSha: unchanged ? known[2] : '' };
         const css = index?.css.get(source.logical);
         if (unchanged && css && known) {
           sheet.previous = {

@@ -151,7 +151,7 @@ export function parseRecords(raw: unknown): Records | string {
     records.builds.push({ id: build['id'], at: build['at'], files: files as string[] });
   }
   if (raw['dirs'] !== undefined) {
-    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => isPlainRelPath(dir) && !isOwnTopName(dir as string))) return '"dirs" is not a list of plain relative paths';
+    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => isPlainRelPath(dir) && !isOwnTopName(dir))) return '"dirs" is not a list of plain relative paths';
     for (const dir of raw['dirs'] as string[]) records.dirs.add(dir);
   }
   if (raw['own'] !== undefined) {
@@ -398,7 +398,7 @@ export function readIndex(root: string): Index | undefined {
     if (!missing.every((item) => Array.isArray(item) && item.length === 2 && isSize(item[0]) && typeof item[1] === 'string')) return undefined;
     const unparsed = entry['unparsed'];
     if (unparsed !== undefined && !(Array.isArray(unparsed) && unparsed.length === 2 && isSize(unparsed[0]) && typeof unparsed[1] === 'string')) return undefined;
-    index.css.set(name, { deps: deps as string[], missing: missing as Array<[number, string]>, ...(unparsed ? { unparsed: unparsed as [number, string] } : {}) });
+    index.css.set(name, { deps, missing: missing as Array<[number, string]>, ...(unparsed ? { unparsed: unparsed as [number, string] } : {}) });
   }
   // Folder names are joined to collectRoot (one listing each): plain relative paths only.
   for (const [dir, digest] of Object.entries(dirs)) {
@@ -406,7 +406,7 @@ export function readIndex(root: string): Index | undefined {
     index.dirs.set(dir, digest);
   }
   if (!foreign.every((name) => isPlainRelPath(name))) return undefined;
-  index.foreign = foreign as string[];
+  index.foreign = foreign;
   return index;
 }
 

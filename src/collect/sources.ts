@@ -132,7 +132,7 @@ export function openMediaFile(source: Source): OpenedSource {
     open.close();
     throw error;
   }
-  return { fd: open.fd, close: open.close };
+  return { fd: open.fd, close: () => open.close() };
 }
 
 /** A source's whole bytes, read as `openMediaFile` allows. */

@@ -92,7 +92,7 @@ export function rewriteReferences(options: RewriteOptions = {}): Transform {
     if (file.appMedia?.hashed) return callback(pluginError(`rewriteReferences() must come before fingerprint(): ${relativeOf(file)} is already fingerprinted`));
     held.push(file);
     callback();
-  }, function release(done) {
+  }, function release(done: (error?: unknown) => void) {
     try {
       const byLogical = new Map<string, MediaFile>();
       const sheets = new Map<string, Stylesheet>();
@@ -128,7 +128,7 @@ export function rewriteReferences(options: RewriteOptions = {}): Transform {
       for (const file of held.splice(0)) this.push(file);
       done();
     } catch (error) {
-      (done as (error?: unknown) => void)(error);
+      done(error);
     }
   });
 }
@@ -153,7 +153,7 @@ export function fingerprint(options: FingerprintOptions = {}): Transform {
     const hash = file.appMedia?.hash ?? digest.slice(0, hashLength);
     const info: AppMediaFileInfo = { ...file.appMedia, logical, hash, hashed: hashedPath(logical, hash), size: contents.length, integrity: `sha384-${sha(contents, 'sha384', 'base64')}` };
     if (keepOriginals) {
-      const original = file.clone({ contents: false }) as MediaFile;
+      const original = file.clone({ contents: false });
       original.appMedia = { ...info, original: true };
       this.push(original);
     }
@@ -216,14 +216,14 @@ export function compress(options: CompressOptions = {}): Transform {
     }).finally(settle);
     if (inFlight < limit) return callback();
     waiting = () => callback(failure);
-  }, function end(done) {
+  }, function end(done: (error?: unknown) => void) {
     const finish = (): void => {
       if (inFlight > 0) {
         waiting = finish;
         return;
       }
       void pool?.close();
-      (done as (error?: unknown) => void)(failure);
+      done(failure);
     };
     finish();
   });
