@@ -1,5 +1,6 @@
 /** Building the Report of a run, and the lines a person reads. */
 import path from 'node:path';
+import picocolors from 'picocolors';
 import { toDisplay } from './display.js';
 import type { App } from './discover.js';
 import type { AppReport, AppStatus, EntryMode, Logger, Report, TaskName } from './types.js';
@@ -111,13 +112,12 @@ const DRY_VERBS: Partial<Record<AppStatus, string>> = {
 
 const NOTICE: ReadonlySet<AppStatus> = new Set<AppStatus>(['no-media', 'kept', 'shadowed', 'held']);
 
-/** The colours of the status words (SGR codes to turn each on and off). */
-const ANSI = { red: [31, 39], yellow: [33, 39], green: [32, 39], dim: [2, 22] } as const;
+/** The status words' colours (picocolors), used only where the caller asked for colour (wantsColor). */
+const PAINT = picocolors.createColors(true);
 
-function paint(color: keyof typeof ANSI | undefined, text: string, enabled: boolean): string {
+function paint(color: 'red' | 'yellow' | 'green' | 'dim' | undefined, text: string, enabled: boolean): string {
   if (!enabled || !color) return text;
-  const [open, close] = ANSI[color];
-  return `\u001b[${open}m${text}\u001b[${close}m`;
+  return PAINT[color](text);
 }
 
 const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found', 'collected', 'published']);
