@@ -6,12 +6,42 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const FIRST = ['copy-faults', 'copy-crash', 'cli', 'readme', 'pipeline', 'copy-mode', 'watch', 'publish-command', 'clean', 'hostile-root', 'link', 'publish', 'untrusted-input', 'types', 'verify', 'collect', 'first-contact', 'config', 'hostile', 'collect-crash', 'collect-safety', 'refused-links', 'collect-browser', 'property', 'stamps', 'collect-pipeline', 'publish-plan', 'bench'];
+const FIRST = [
+  'copy-faults',
+  'copy-crash',
+  'cli',
+  'readme',
+  'pipeline',
+  'copy-mode',
+  'watch',
+  'publish-command',
+  'clean',
+  'hostile-root',
+  'link',
+  'publish',
+  'untrusted-input',
+  'types',
+  'verify',
+  'collect',
+  'first-contact',
+  'config',
+  'hostile',
+  'collect-crash',
+  'collect-safety',
+  'refused-links',
+  'collect-browser',
+  'property',
+  'stamps',
+  'collect-pipeline',
+  'publish-plan',
+  'bench',
+];
 const rank = (file) => {
   const index = FIRST.indexOf(path.basename(file, '.test.ts'));
   return index === -1 ? FIRST.length : index;
 };
-const spec = fs.readdirSync(path.join(__dirname, 'test'))
+const spec = fs
+  .readdirSync(path.join(__dirname, 'test'))
   .filter((name) => name.endsWith('.test.ts'))
   .map((name) => `test/${name}`)
   .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));

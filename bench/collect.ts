@@ -41,13 +41,21 @@ export interface CollectContext {
   gulpRev: boolean;
 }
 
-export function detectCollectPeers(tools: Tools, repo: string): { whitenoise: boolean; gulpRev: boolean; skipped: Map<string, string> } {
+export function detectCollectPeers(
+  tools: Tools,
+  repo: string,
+): { whitenoise: boolean; gulpRev: boolean; skipped: Map<string, string> } {
   const skipped = new Map<string, string>();
   let whitenoise = false;
   if (tools.python) {
-    whitenoise = spawnSync(tools.python.bin, ['-c', 'import whitenoise.compress, brotli'], { stdio: 'ignore' }).status === 0;
+    whitenoise =
+      spawnSync(tools.python.bin, ['-c', 'import whitenoise.compress, brotli'], { stdio: 'ignore' }).status === 0;
   }
-  if (!whitenoise) skipped.set('whitenoise.compress', '`python3 -c "import whitenoise.compress, brotli"` fails (Debian: apt-get install python3-whitenoise python3-brotli)');
+  if (!whitenoise)
+    skipped.set(
+      'whitenoise.compress',
+      '`python3 -c "import whitenoise.compress, brotli"` fails (Debian: apt-get install python3-whitenoise python3-brotli)',
+    );
   const gulpRev = existsSync(path.join(repo, 'node_modules', 'gulp-rev', 'package.json'));
   if (!gulpRev) skipped.set('gulp-rev', 'gulp-rev is not installed (npm install)');
   return { whitenoise, gulpRev, skipped };
@@ -55,46 +63,116 @@ export function detectCollectPeers(tools: Tools, repo: string): { whitenoise: bo
 
 export function collectRows(ctx: Pick<CollectContext, 'tools' | 'whitenoise' | 'gulpRev' | 'cliBin'>): Rows {
   const rows = new Rows();
-  const noDjango = ctx.tools.python ? {} : { skipped: ctx.tools.skipped.get('collectstatic') ?? 'Django is not installed' };
-  const noWhitenoise = ctx.tools.python && ctx.whitenoise ? {} : { skipped: 'whitenoise.compress (or brotli) is not installed' };
+  const noDjango = ctx.tools.python
+    ? {}
+    : { skipped: ctx.tools.skipped.get('collectstatic') ?? 'Django is not installed' };
+  const noWhitenoise =
+    ctx.tools.python && ctx.whitenoise ? {} : { skipped: 'whitenoise.compress (or brotli) is not installed' };
   const noRev = ctx.gulpRev ? {} : { skipped: 'gulp-rev is not installed' };
   const noCli = ctx.cliBin ? {} : { skipped: 'no bin/app-media.js in this checkout' };
-  rows.add({ id: 'collect.clean', label: '`app-media collect --no-compress`, clean', kind: 'ours', floors: ['node'], peers: ['django.manifest', 'gulp-rev'], ...noCli });
-  rows.add({ id: 'collect.compress', label: '`app-media collect` (brotli 11, gzip 9), clean', kind: 'ours', floors: ['node'], peers: ['django.whitenoise'], ...noCli });
-  rows.add({ id: 'collect.rerun.cli', label: '`app-media collect`, no-change re-run', kind: 'ours', floors: ['node'], ...noCli });
-  rows.add({ id: 'collect.api.rerun', label: 'in process: `collect()`, no-change re-run', kind: 'ours', floors: ['floor.walk'] });
-  rows.add({ id: 'collect.api.css', label: 'in process: `collect()`, one CSS file changed', kind: 'ours', floors: ['floor.css'] });
-  rows.add({ id: 'floor.walk', label: 'floor: sync stat walk (readdir and `lstat` every source, `lstat` its file in collectRoot)', short: 'stat walk', kind: 'floor' });
-  rows.add({ id: 'floor.css', label: 'floor: that stat walk, then hash and write the changed CSS file, then write a manifest of the same size', short: 'walk + hash + write', kind: 'floor' });
+  rows.add({
+    id: 'collect.clean',
+    label: '`app-media collect --no-compress`, clean',
+    kind: 'ours',
+    floors: ['node'],
+    peers: ['django.manifest', 'gulp-rev'],
+    ...noCli,
+  });
+  rows.add({
+    id: 'collect.compress',
+    label: '`app-media collect` (brotli 11, gzip 9), clean',
+    kind: 'ours',
+    floors: ['node'],
+    peers: ['django.whitenoise'],
+    ...noCli,
+  });
+  rows.add({
+    id: 'collect.rerun.cli',
+    label: '`app-media collect`, no-change re-run',
+    kind: 'ours',
+    floors: ['node'],
+    ...noCli,
+  });
+  rows.add({
+    id: 'collect.api.rerun',
+    label: 'in process: `collect()`, no-change re-run',
+    kind: 'ours',
+    floors: ['floor.walk'],
+  });
+  rows.add({
+    id: 'collect.api.css',
+    label: 'in process: `collect()`, one CSS file changed',
+    kind: 'ours',
+    floors: ['floor.css'],
+  });
+  rows.add({
+    id: 'floor.walk',
+    label: 'floor: sync stat walk (readdir and `lstat` every source, `lstat` its file in collectRoot)',
+    short: 'stat walk',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'floor.css',
+    label: 'floor: that stat walk, then hash and write the changed CSS file, then write a manifest of the same size',
+    short: 'walk + hash + write',
+    kind: 'floor',
+  });
   rows.add({ id: 'node', label: '`node -e 0`', short: 'node -e 0', kind: 'baseline' });
-  rows.add({ id: 'django.manifest', label: 'peer: `collectstatic` with ManifestStaticFilesStorage, clean', short: 'collectstatic (manifest)', kind: 'peer', ...noDjango });
-  rows.add({ id: 'django.whitenoise', label: 'peer: the same, then `python3 -m whitenoise.compress` (brotli 11, gzip 9)', short: 'collectstatic + whitenoise', kind: 'peer', ...(ctx.tools.python ? noWhitenoise : noDjango) });
-  rows.add({ id: 'gulp-rev', label: 'peer: gulp.src → rev() → gulp.dest → rev.manifest() → gulp.dest', short: 'gulp-rev', kind: 'peer', ...noRev });
+  rows.add({
+    id: 'django.manifest',
+    label: 'peer: `collectstatic` with ManifestStaticFilesStorage, clean',
+    short: 'collectstatic (manifest)',
+    kind: 'peer',
+    ...noDjango,
+  });
+  rows.add({
+    id: 'django.whitenoise',
+    label: 'peer: the same, then `python3 -m whitenoise.compress` (brotli 11, gzip 9)',
+    short: 'collectstatic + whitenoise',
+    kind: 'peer',
+    ...(ctx.tools.python ? noWhitenoise : noDjango),
+  });
+  rows.add({
+    id: 'gulp-rev',
+    label: 'peer: gulp.src → rev() → gulp.dest → rev.manifest() → gulp.dest',
+    short: 'gulp-rev',
+    kind: 'peer',
+    ...noRev,
+  });
   return rows;
 }
 
 function writeRunFiles(project: Project, ctx: CollectContext): void {
-  const config = JSON.parse(readFileSync(path.join(project.root, 'app-media.config.json'), 'utf8')) as Record<string, unknown>;
+  const config = JSON.parse(readFileSync(path.join(project.root, 'app-media.config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   writeFileSync(path.join(project.root, CONFIG), `${JSON.stringify({ ...config, collectRoot: OUT }, null, 2)}\n`);
-  writeFileSync(path.join(project.root, 'bench_manifest_settings.py'), [
-    '# Written by the gulp-app-media benchmark: bench_settings with hashed names and staticfiles.json.',
-    'from bench_settings import *  # noqa: F401,F403',
-    "STATICFILES_STORAGE = 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'",
-    '',
-  ].join('\n'));
-  writeFileSync(path.join(project.root, GULPFILE), [
-    "import gulp from 'gulp';",
-    "import rev from 'gulp-rev';",
-    '',
-    'export function rev_() {',
-    "  return gulp.src('apps/*/static/**/*', { encoding: false, nodir: true })",
-    '    .pipe(rev())',
-    `    .pipe(gulp.dest('${OUT}'))`,
-    '    .pipe(rev.manifest())',
-    `    .pipe(gulp.dest('${OUT}'));`,
-    '}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path.join(project.root, 'bench_manifest_settings.py'),
+    [
+      '# Written by the gulp-app-media benchmark: bench_settings with hashed names and staticfiles.json.',
+      'from bench_settings import *  # noqa: F401,F403',
+      "STATICFILES_STORAGE = 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'",
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    path.join(project.root, GULPFILE),
+    [
+      "import gulp from 'gulp';",
+      "import rev from 'gulp-rev';",
+      '',
+      'export function rev_() {',
+      "  return gulp.src('apps/*/static/**/*', { encoding: false, nodir: true })",
+      '    .pipe(rev())',
+      `    .pipe(gulp.dest('${OUT}'))`,
+      '    .pipe(rev.manifest())',
+      `    .pipe(gulp.dest('${OUT}'));`,
+      '}',
+      '',
+    ].join('\n'),
+  );
   const link = path.join(project.root, 'node_modules', 'gulp-rev');
   if (ctx.gulpRev && !existsSync(link)) symlinkSync(path.join(ctx.repo, 'node_modules', 'gulp-rev'), link);
 }
@@ -121,11 +199,18 @@ function statWalk(project: Project, out: string): number {
 
 function expectRun(report: Report, what: string, status: string): void {
   if (report.failed || (report.counts[status as keyof Report['counts']] ?? 0) === 0) {
-    throw new Error(`${what}: expected ${status}, got ${JSON.stringify(report.counts)} ${report.warnings.slice(0, 3).join('; ')}`);
+    throw new Error(
+      `${what}: expected ${status}, got ${JSON.stringify(report.counts)} ${report.warnings.slice(0, 3).join('; ')}`,
+    );
   }
 }
 
-export async function runCollect(project: Project, repeats: number, ctx: CollectContext, log: (line: string) => void): Promise<Rows> {
+export async function runCollect(
+  project: Project,
+  repeats: number,
+  ctx: CollectContext,
+  log: (line: string) => void,
+): Promise<Rows> {
   const rows = collectRows(ctx);
   const cwd = project.root;
   const out = path.join(cwd, OUT);
@@ -144,7 +229,12 @@ export async function runCollect(project: Project, repeats: number, ctx: Collect
   };
   writeRunFiles(project, ctx);
   const django = ['-m', 'django', 'collectstatic', '--noinput', '-v', '0'];
-  const djangoEnv = (settings: string): NodeJS.ProcessEnv => ({ DJANGO_SETTINGS_MODULE: settings, PYTHONPATH: project.root, PYTHONDONTWRITEBYTECODE: '1', BENCH_STATIC_ROOT: out });
+  const djangoEnv = (settings: string): NodeJS.ProcessEnv => ({
+    DJANGO_SETTINGS_MODULE: settings,
+    PYTHONPATH: project.root,
+    PYTHONDONTWRITEBYTECODE: '1',
+    BENCH_STATIC_ROOT: out,
+  });
   // One stylesheet of the project to change: its first app's first CSS file.
   const app = project.apps[0];
   const cssRel = app?.files.find((file) => file.rel.endsWith('.css'))?.rel;
@@ -165,18 +255,27 @@ export async function runCollect(project: Project, repeats: number, ctx: Collect
         measured('collect.rerun.cli', process.execPath, [ctx.cliBin, 'collect', '--config', CONFIG]);
       }
       // In process, on the compressed build: the no-change re-run against the stat walk, back to back.
-      if (!existsSync(path.join(out, 'manifest.json'))) expectRun(await collect({ cwd, config: CONFIG }), 'collect', 'collected');
+      if (!existsSync(path.join(out, 'manifest.json')))
+        expectRun(await collect({ cwd, config: CONFIG }), 'collect', 'collected');
       flushDisk();
       for (let count = 0; count < 5; count++) {
         await timed('floor.walk', () => statWalk(project, out));
-        expectRun(await timed('collect.api.rerun', () => collect({ cwd, config: CONFIG })), 'collect re-run', 'up-to-date');
+        expectRun(
+          await timed('collect.api.rerun', () => collect({ cwd, config: CONFIG })),
+          'collect re-run',
+          'up-to-date',
+        );
       }
       // One CSS file changed (its size changes, so any tool sees it), then changed back.
       if (css && original) {
         for (let count = 0; count < 3; count++) {
           const variant = Buffer.concat([original, Buffer.from(`\n.bench-${round}-${count} { color: red; }\n`)]);
           writeFileSync(css, variant);
-          expectRun(await timed('collect.api.css', () => collect({ cwd, config: CONFIG })), 'collect one css', 'collected');
+          expectRun(
+            await timed('collect.api.css', () => collect({ cwd, config: CONFIG })),
+            'collect one css',
+            'collected',
+          );
           const manifestSize = readFileSync(path.join(out, 'manifest.json')).length;
           const scratch = path.join(project.home, 'floor-css');
           rmSync(scratch, { recursive: true, force: true });
@@ -201,7 +300,15 @@ export async function runCollect(project: Project, repeats: number, ctx: Collect
         if (ctx.whitenoise) {
           flushDisk();
           const python = ctx.tools.python.bin;
-          measured('django.whitenoise', 'sh', ['-c', `"${python}" -m django collectstatic --noinput -v 0 && "${python}" -m whitenoise.compress -q "${out}"`], djangoEnv('bench_manifest_settings'));
+          measured(
+            'django.whitenoise',
+            'sh',
+            [
+              '-c',
+              `"${python}" -m django collectstatic --noinput -v 0 && "${python}" -m whitenoise.compress -q "${out}"`,
+            ],
+            djangoEnv('bench_manifest_settings'),
+          );
           remove(out);
         }
       }

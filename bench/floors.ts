@@ -68,16 +68,20 @@ export async function statWalk(project: Project, copyRoot: string): Promise<Walk
   const result: WalkResult = { files: 0, differ: 0 };
   const visit = async (source: string, copy: string): Promise<void> => {
     const entries = await fs.readdir(source, { withFileTypes: true });
-    await Promise.all(entries.map(async (entry) => {
-      const from = path.join(source, entry.name);
-      const to = path.join(copy, entry.name);
-      if (entry.isDirectory()) return visit(from, to);
-      const [a, b] = await Promise.all([fs.lstat(from), fs.lstat(to)]);
-      result.files++;
-      if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
-    }));
+    await Promise.all(
+      entries.map(async (entry) => {
+        const from = path.join(source, entry.name);
+        const to = path.join(copy, entry.name);
+        if (entry.isDirectory()) return visit(from, to);
+        const [a, b] = await Promise.all([fs.lstat(from), fs.lstat(to)]);
+        result.files++;
+        if (a.size !== b.size || Math.abs(a.mtimeMs - b.mtimeMs) >= 1) result.differ++;
+      }),
+    );
   };
-  await pool(project.apps, WALK_CONCURRENCY, (app) => visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name)));
+  await pool(project.apps, WALK_CONCURRENCY, (app) =>
+    visit(path.join(project.root, app.mediaDir), path.join(copyRoot, app.name)),
+  );
   return result;
 }
 

@@ -54,10 +54,42 @@ export interface SizeSpec {
 }
 
 export const SIZES: Record<SizeName, SizeSpec> = {
-  small: { name: 'small', apps: 10, filesPerApp: 20, jpg: 1, png: 4, repeats: 5, description: 'per app 1 jpg of 1 MiB, 4 png of 20-200 KiB, 15 css/js of 1-8 KiB' },
-  medium: { name: 'medium', apps: 100, filesPerApp: 100, jpg: 5, png: 20, repeats: 3, description: 'per app 5 jpg of 1 MiB, 20 png of 20-200 KiB, 75 css/js of 1-8 KiB' },
-  large: { name: 'large', apps: 1000, filesPerApp: 20, jpg: 0, png: 3, repeats: 3, description: 'per app 3 png of 20-200 KiB, 17 css/js of 1-8 KiB' },
-  'huge-files': { name: 'huge-files', apps: 20, filesPerApp: 500, jpg: 500, png: 0, repeats: 1, description: 'per app 500 jpg of 1 MiB' },
+  small: {
+    name: 'small',
+    apps: 10,
+    filesPerApp: 20,
+    jpg: 1,
+    png: 4,
+    repeats: 5,
+    description: 'per app 1 jpg of 1 MiB, 4 png of 20-200 KiB, 15 css/js of 1-8 KiB',
+  },
+  medium: {
+    name: 'medium',
+    apps: 100,
+    filesPerApp: 100,
+    jpg: 5,
+    png: 20,
+    repeats: 3,
+    description: 'per app 5 jpg of 1 MiB, 20 png of 20-200 KiB, 75 css/js of 1-8 KiB',
+  },
+  large: {
+    name: 'large',
+    apps: 1000,
+    filesPerApp: 20,
+    jpg: 0,
+    png: 3,
+    repeats: 3,
+    description: 'per app 3 png of 20-200 KiB, 17 css/js of 1-8 KiB',
+  },
+  'huge-files': {
+    name: 'huge-files',
+    apps: 20,
+    filesPerApp: 500,
+    jpg: 500,
+    png: 0,
+    repeats: 1,
+    description: 'per app 500 jpg of 1 MiB',
+  },
 };
 
 export interface GeneratedApp {
@@ -118,7 +150,10 @@ export function layout(size: SizeSpec, seed: number): GeneratedApp[] {
       const dir = kind.dirs[next() % kind.dirs.length] as string;
       for (let at = dir.indexOf('/'); at !== -1; at = dir.indexOf('/', at + 1)) dirs.add(dir.slice(0, at));
       dirs.add(dir);
-      return { rel: `${dir}/${kind.ext}-${String(fileIndex).padStart(3, '0')}.${kind.ext}`, size: between(next, kind.min, kind.max) };
+      return {
+        rel: `${dir}/${kind.ext}-${String(fileIndex).padStart(3, '0')}.${kind.ext}`,
+        size: between(next, kind.min, kind.max),
+      };
     });
     apps.push({
       name,
@@ -147,9 +182,10 @@ function pools(seed: number): { binary: Buffer; text: Buffer } {
   const props = ['color', 'margin', 'padding', 'border', 'display', 'font-size', 'line-height', 'width'];
   while (length < 64 * KIB) {
     const id = next().toString(36);
-    const rule = next() % 2 === 0
-      ? `.c-${id} { ${props[next() % props.length]}: ${next() % 400}px; ${props[next() % props.length]}: #${(next() % 0xffffff).toString(16)}; }\n`
-      : `export function f_${id}(a, b) { return a * ${next() % 97} + b - ${next() % 13}; }\n`;
+    const rule =
+      next() % 2 === 0
+        ? `.c-${id} { ${props[next() % props.length]}: ${next() % 400}px; ${props[next() % props.length]}: #${(next() % 0xffffff).toString(16)}; }\n`
+        : `export function f_${id}(a, b) { return a * ${next() % 97} + b - ${next() % 13}; }\n`;
     parts.push(rule);
     length += rule.length;
   }
@@ -204,7 +240,13 @@ function djangoSettings(apps: readonly GeneratedApp[]): string {
  * generated unless a complete one is there. node_modules links to gulp and to
  * this package are made anew every time (the repository may have moved).
  */
-export function generateProject(size: SizeSpec, seed: number, cacheRoot: string, repo: string, log: (line: string) => void): Project {
+export function generateProject(
+  size: SizeSpec,
+  seed: number,
+  cacheRoot: string,
+  repo: string,
+  log: (line: string) => void,
+): Project {
   const started = performance.now();
   const home = path.join(cacheRoot, `${size.name}-${seed}`);
   const root = path.join(home, 'project');
@@ -244,14 +286,19 @@ function writeProject(root: string, apps: readonly GeneratedApp[], seed: number)
     for (const dir of app.dirs) mkdirSync(path.join(media, dir), { recursive: true });
     for (const file of app.files) {
       const isText = file.rel.endsWith('.css') || file.rel.endsWith('.js');
-      const header = isText ? `/* ${app.name}/${file.rel} */\n` : `${file.rel.endsWith('.png') ? '\x89PNG\r\n\x1a\n' : '\xff\xd8\xff\xe0'}${app.name}/${file.rel}\n`;
+      const header = isText
+        ? `/* ${app.name}/${file.rel} */\n`
+        : `${file.rel.endsWith('.png') ? '\x89PNG\r\n\x1a\n' : '\xff\xd8\xff\xe0'}${app.name}/${file.rel}\n`;
       fill(buffer, file.size, isText ? text : binary, next(), header);
       writeFileSync(path.join(media, file.rel), buffer.subarray(0, file.size));
     }
   }
   const config = { mediaRoot: 'public/media', mediaDirname: 'static', apps: apps.map((app) => `./${app.appDir}`) };
   writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  writeFileSync(path.join(root, 'package.json'), `${JSON.stringify({ name: 'bench-project', private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    path.join(root, 'package.json'),
+    `${JSON.stringify({ name: 'bench-project', private: true, type: 'module' }, null, 2)}\n`,
+  );
   writeFileSync(path.join(root, 'gulpfile.mjs'), GULPFILE);
   writeFileSync(path.join(root, 'bench_settings.py'), djangoSettings(apps));
 }

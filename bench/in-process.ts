@@ -33,14 +33,49 @@ export function inProcessRows(): Rows {
   rows.add({ id: 'copy.rerun', label: 'link (copy), no-change re-run', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'verify.copy', label: 'verify (copies)', kind: 'ours', floors: STAT_WALKS });
   rows.add({ id: 'clean.copy', label: 'clean (copies)', kind: 'ours', floors: ['floor.rm'] });
-  rows.add({ id: 'floor.symlink', label: 'floor: `fs.symlink` loop, one per app (await each)', short: 'symlink loop', kind: 'floor' });
-  rows.add({ id: 'floor.symlink-sync', label: 'floor: `fs.symlinkSync` loop, one per app', short: 'symlinkSync loop', kind: 'floor' });
+  rows.add({
+    id: 'floor.symlink',
+    label: 'floor: `fs.symlink` loop, one per app (await each)',
+    short: 'symlink loop',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'floor.symlink-sync',
+    label: 'floor: `fs.symlinkSync` loop, one per app',
+    short: 'symlinkSync loop',
+    kind: 'floor',
+  });
   rows.add({ id: 'floor.unlink', label: 'floor: `fs.unlink` loop, one per app', short: 'unlink loop', kind: 'floor' });
-  rows.add({ id: 'floor.copy', label: 'floor: mkdir the folders, then `fs.copyFile` per file, 8 at a time', short: 'copyFile ×8', kind: 'floor' });
-  rows.add({ id: 'floor.copy-sync', label: 'floor: the same with `fs.copyFileSync`, one file after another', short: 'copyFileSync loop', kind: 'floor' });
-  rows.add({ id: 'floor.walk', label: 'floor: stat walk (readdir, `lstat` source and copy, compare size + mtime), async', short: 'async stat walk', kind: 'floor' });
-  rows.add({ id: 'floor.walk-sync', label: 'floor: the same stat walk with the sync calls', short: 'sync stat walk', kind: 'floor' });
-  rows.add({ id: 'walk.listing', label: 'for comparison: the sync stat walk that also lists each folder of the copy (to find files added by hand)', short: 'walk listing the copy', kind: 'floor' });
+  rows.add({
+    id: 'floor.copy',
+    label: 'floor: mkdir the folders, then `fs.copyFile` per file, 8 at a time',
+    short: 'copyFile ×8',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'floor.copy-sync',
+    label: 'floor: the same with `fs.copyFileSync`, one file after another',
+    short: 'copyFileSync loop',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'floor.walk',
+    label: 'floor: stat walk (readdir, `lstat` source and copy, compare size + mtime), async',
+    short: 'async stat walk',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'floor.walk-sync',
+    label: 'floor: the same stat walk with the sync calls',
+    short: 'sync stat walk',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'walk.listing',
+    label: 'for comparison: the sync stat walk that also lists each folder of the copy (to find files added by hand)',
+    short: 'walk listing the copy',
+    kind: 'floor',
+  });
   rows.add({ id: 'floor.rm', label: 'floor: `fs.rm` recursive of the copies', short: 'fs.rm', kind: 'floor' });
   return rows;
 }
@@ -49,7 +84,9 @@ export function inProcessRows(): Rows {
 function expect(report: Report, status: string, count: number, what: string): void {
   const got = report.counts[status as keyof Report['counts']] ?? 0;
   if (report.failed || got !== count) {
-    throw new Error(`${what}: expected ${count} ${status}, got ${JSON.stringify(report.counts)}${report.warnings.length ? ` (${report.warnings.join('; ')})` : ''}`);
+    throw new Error(
+      `${what}: expected ${count} ${status}, got ${JSON.stringify(report.counts)}${report.warnings.length ? ` (${report.warnings.join('; ')})` : ''}`,
+    );
   }
 }
 
@@ -69,9 +106,18 @@ export async function runInProcess(project: Project, repeats: number, log: (line
    * (the first of them before the JIT has warmed up) measured the noise more than the code.
    */
   const least = Math.max(REPEAT_MIN, Math.ceil(SAMPLES_MIN / repeats));
-  const measureRepeated = async <T>(id: string, fn: () => Promise<T> | T, check: (result: T) => void): Promise<void> => {
+  const measureRepeated = async <T>(
+    id: string,
+    fn: () => Promise<T> | T,
+    check: (result: T) => void,
+  ): Promise<void> => {
     const started = performance.now();
-    for (let count = 0; count < Math.max(REPEAT_MAX, least) && (count < least || performance.now() - started < REPEAT_MS); count++) check(await measure(id, fn));
+    for (
+      let count = 0;
+      count < Math.max(REPEAT_MAX, least) && (count < least || performance.now() - started < REPEAT_MS);
+      count++
+    )
+      check(await measure(id, fn));
   };
   const cwd = project.root;
   const mediaRoot = path.join(project.root, 'public', 'media');
@@ -95,8 +141,16 @@ export async function runInProcess(project: Project, repeats: number, log: (line
     remove(mediaRoot);
 
     expect(await measure('link.clean', () => link({ cwd, mode: 'symlink' })), 'linked', apps, 'link clean');
-    await measureRepeated('link.rerun', () => link({ cwd, mode: 'symlink' }), (report) => expect(report, 'up-to-date', apps, 'link re-run'));
-    await measureRepeated('verify.link', () => verify({ cwd, mode: 'symlink' }), (report) => expect(report, 'ok', apps, 'verify links'));
+    await measureRepeated(
+      'link.rerun',
+      () => link({ cwd, mode: 'symlink' }),
+      (report) => expect(report, 'up-to-date', apps, 'link re-run'),
+    );
+    await measureRepeated(
+      'verify.link',
+      () => verify({ cwd, mode: 'symlink' }),
+      (report) => expect(report, 'ok', apps, 'verify links'),
+    );
     expect(await measure('clean.link', () => clean({ cwd })), 'removed', apps, 'clean links');
     remove(mediaRoot);
 
@@ -115,11 +169,31 @@ export async function runInProcess(project: Project, repeats: number, log: (line
     // The copy's dirty pages go to disk before the walks are timed (10 GiB on huge-files): else
     // their writeback runs under whichever walk comes first.
     flushDisk();
-    await measureRepeated('floor.walk', () => statWalk(project, mediaRoot), (walked) => checkWalk(walked, project, 'async'));
-    await measureRepeated('floor.walk-sync', () => statWalkSync(project, mediaRoot), (walked) => checkWalk(walked, project, 'sync'));
-    await measureRepeated('walk.listing', () => statWalkSync(project, mediaRoot, true), (walked) => checkWalk(walked, project, 'listing the copy', walked.extra));
-    await measureRepeated('copy.rerun', () => link({ cwd, mode: 'copy' }), (report) => expect(report, 'up-to-date', apps, 'copy re-run'));
-    await measureRepeated('verify.copy', () => verify({ cwd, mode: 'copy' }), (report) => expect(report, 'ok', apps, 'verify copies'));
+    await measureRepeated(
+      'floor.walk',
+      () => statWalk(project, mediaRoot),
+      (walked) => checkWalk(walked, project, 'async'),
+    );
+    await measureRepeated(
+      'floor.walk-sync',
+      () => statWalkSync(project, mediaRoot),
+      (walked) => checkWalk(walked, project, 'sync'),
+    );
+    await measureRepeated(
+      'walk.listing',
+      () => statWalkSync(project, mediaRoot, true),
+      (walked) => checkWalk(walked, project, 'listing the copy', walked.extra),
+    );
+    await measureRepeated(
+      'copy.rerun',
+      () => link({ cwd, mode: 'copy' }),
+      (report) => expect(report, 'up-to-date', apps, 'copy re-run'),
+    );
+    await measureRepeated(
+      'verify.copy',
+      () => verify({ cwd, mode: 'copy' }),
+      (report) => expect(report, 'ok', apps, 'verify copies'),
+    );
     flushDisk();
     expect(await measure('clean.copy', () => clean({ cwd })), 'removed', apps, 'clean copies');
     remove(mediaRoot);
@@ -130,6 +204,8 @@ export async function runInProcess(project: Project, repeats: number, log: (line
 /** The stat walk over the tool's copy must see every file, all alike: else it measured something else. */
 function checkWalk(walked: { files: number; differ: number }, project: Project, which: string, extra = 0): void {
   if (walked.files !== project.files || walked.differ !== 0 || extra !== 0) {
-    throw new Error(`stat walk (${which}): ${walked.files} files seen of ${project.files}, ${walked.differ} differ, ${extra} more in the copy`);
+    throw new Error(
+      `stat walk (${which}): ${walked.files} files seen of ${project.files}, ${walked.differ} differ, ${extra} more in the copy`,
+    );
   }
 }

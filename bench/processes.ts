@@ -35,7 +35,9 @@ function which(command: string): string | null {
 
 /** Django as `python3` sees it, else as the system's python3 does (Debian's python3-django installs there). */
 function findDjango(): Python | null {
-  const candidates = [...new Set([which('python3'), '/usr/bin/python3'].filter((bin): bin is string => bin !== null && existsSync(bin)))];
+  const candidates = [
+    ...new Set([which('python3'), '/usr/bin/python3'].filter((bin): bin is string => bin !== null && existsSync(bin))),
+  ];
   for (const bin of candidates) {
     const result = spawnSync(bin, ['-c', 'import django; print(django.get_version())'], { encoding: 'utf8' });
     if (result.status === 0) return { bin, django: result.stdout.trim() };
@@ -45,13 +47,17 @@ function findDjango(): Python | null {
 
 export function detectTools(): Tools {
   const skipped = new Map<string, string>();
-  const time = existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0 ? '/usr/bin/time' : null;
+  const time =
+    existsSync('/usr/bin/time') && spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0
+      ? '/usr/bin/time'
+      : null;
   const cp = which('cp');
   if (!cp) skipped.set('cp -r', 'cp not found');
   const rsync = which('rsync');
   if (!rsync) skipped.set('rsync -a', 'rsync is not installed (Debian: apt-get install rsync)');
   const python = findDjango();
-  if (!python) skipped.set('collectstatic', '`python3 -c "import django"` fails (Debian: apt-get install python3-django)');
+  if (!python)
+    skipped.set('collectstatic', '`python3 -c "import django"` fails (Debian: apt-get install python3-django)');
   return { time, cp, rsync, python, skipped };
 }
 

@@ -52,7 +52,11 @@ function shortName(row: Row): string {
 }
 
 /** A markdown table; columns listed in `numeric` are right-aligned. */
-function table(headers: readonly string[], lines: ReadonlyArray<readonly string[]>, numeric: readonly number[] = []): string {
+function table(
+  headers: readonly string[],
+  lines: ReadonlyArray<readonly string[]>,
+  numeric: readonly number[] = [],
+): string {
   const escape = (cell: string): string => cell.replace(/\|/g, '\\|');
   return [
     `| ${headers.join(' | ')} |`,
@@ -80,7 +84,15 @@ function rowCells(rows: Rows, row: Row, withRss: boolean): string[] {
 }
 
 export function rowsTable(rows: Rows, withRss: boolean): string {
-  const headers = ['operation', 'runs', 'median ms', 'min ms', ...(withRss ? ['peak RSS MiB'] : []), 'ratio to its floor', 'ratio to best peer'];
+  const headers = [
+    'operation',
+    'runs',
+    'median ms',
+    'min ms',
+    ...(withRss ? ['peak RSS MiB'] : []),
+    'ratio to its floor',
+    'ratio to best peer',
+  ];
   const cells = rows.list.map((row) => {
     const [label, ...rest] = rowCells(rows, row, withRss);
     return [label ?? '', row.skipped ? '—' : String(row.samples.length), ...rest];
@@ -120,18 +132,29 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
 
   const gulpLink = whole.get('gulp.link.clean');
   const djangoLink = whole.get('django.link.clean');
-  out.push(speedup('Link, whole process: at least 5× faster than `collectstatic --link`', 'large', gulpLink, djangoLink, 5));
+  out.push(
+    speedup('Link, whole process: at least 5× faster than `collectstatic --link`', 'large', gulpLink, djangoLink, 5),
+  );
 
-  for (const [id, what] of [['link.rerun', 'No-change re-run (symlink)'], ['copy.rerun', 'No-change re-run (copy)'], ['verify.link', '`verify` (links)'], ['verify.copy', '`verify` (copies)']] as const) {
+  for (const [id, what] of [
+    ['link.rerun', 'No-change re-run (symlink)'],
+    ['copy.rerun', 'No-change re-run (copy)'],
+    ['verify.link', '`verify` (links)'],
+    ['verify.copy', '`verify` (copies)'],
+  ] as const) {
     const row = inp.get(id);
     if (!row || !walk) continue;
     const ratio = medianMs(row) / medianMs(walk);
     // Against the faster walk (the floor); the async walk, which works like the tool's, for comparison.
-    let other = asyncWalk && asyncWalk !== walk ? `; ${formatRatio(medianMs(row) / medianMs(asyncWalk))} the async walk's ${formatMs(medianMs(asyncWalk))} ms` : '';
+    let other =
+      asyncWalk && asyncWalk !== walk
+        ? `; ${formatRatio(medianMs(row) / medianMs(asyncWalk))} the async walk's ${formatMs(medianMs(asyncWalk))} ms`
+        : '';
     // Copies: also against the walk that lists the copy's folders, as the tool must (information, not the target).
     const listing = inp.get('walk.listing');
     if (id.endsWith('.copy') || id === 'copy.rerun') {
-      if (listing && listing.samples.length > 0) other += `; ${formatRatio(medianMs(row) / medianMs(listing))} the walk that also lists the copy's folders (${formatMs(medianMs(listing))} ms)`;
+      if (listing && listing.samples.length > 0)
+        other += `; ${formatRatio(medianMs(row) / medianMs(listing))} the walk that also lists the copy's folders (${formatMs(medianMs(listing))} ms)`;
     }
     out.push({
       target: `${what}, in process: at most 1.5× the bare stat walk`,
@@ -146,9 +169,21 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
   const cp = whole.get('cp');
   if (gulpCopy && cp && !cp.skipped) {
     const ratio = medianMs(gulpCopy) / medianMs(cp);
-    out.push({ target: 'Copy clean, whole process: at most 1.5× `cp -r`', size: 'medium', measured: `${formatMs(medianMs(gulpCopy))} ms = ${formatRatio(ratio)} cp's ${formatMs(medianMs(cp))} ms`, limit: '1.5×', pass: ratio <= 1.5 });
+    out.push({
+      target: 'Copy clean, whole process: at most 1.5× `cp -r`',
+      size: 'medium',
+      measured: `${formatMs(medianMs(gulpCopy))} ms = ${formatRatio(ratio)} cp's ${formatMs(medianMs(cp))} ms`,
+      limit: '1.5×',
+      pass: ratio <= 1.5,
+    });
   } else {
-    out.push({ target: 'Copy clean, whole process: at most 1.5× `cp -r`', size: 'medium', measured: 'cp -r skipped', limit: '1.5×', pass: null });
+    out.push({
+      target: 'Copy clean, whole process: at most 1.5× `cp -r`',
+      size: 'medium',
+      measured: 'cp -r skipped',
+      limit: '1.5×',
+      pass: null,
+    });
   }
   const rsync = whole.get('rsync.clean');
   out.push(speedup('Copy clean, whole process: faster than `rsync -a`', 'medium', gulpCopy, rsync, 1));
@@ -167,27 +202,41 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
     return {
       target,
       size: 'huge-files',
-      measured: Number.isFinite(growth) ? `${copyRss.toFixed(1)} MiB = ${formatRatio(growth)} ${name}'s ${reference.toFixed(1)} MiB` : 'not measured',
+      measured: Number.isFinite(growth)
+        ? `${copyRss.toFixed(1)} MiB = ${formatRatio(growth)} ${name}'s ${reference.toFixed(1)} MiB`
+        : 'not measured',
       limit: '1.2×',
       pass: Number.isFinite(growth) ? growth <= 1.2 : null,
     };
   };
-  const fromSmall = flatAgainst('Peak RSS flat from `small`: a copy run at most 1.2× the small project\'s copy run', 'small', result.smallCopyRssMiB);
+  const fromSmall = flatAgainst(
+    "Peak RSS flat from `small`: a copy run at most 1.2× the small project's copy run",
+    'small',
+    result.smallCopyRssMiB,
+  );
   const young = result.youngGenRssMiB;
   if (young && Number.isFinite(young.size / young.small)) {
     fromSmall.measured += `; for comparison, both with V8's young generation held at 1 MiB (\`--max-semi-space-size=1\`): ${young.size.toFixed(1)} MiB = ${formatRatio(young.size / young.small)} small's ${young.small.toFixed(1)} MiB`;
   }
   out.push(fromSmall);
   if (result.mediumCopyRssMiB !== undefined) {
-    out.push(flatAgainst('Peak RSS flat as file sizes grow (spec §7): a copy run at most 1.2× the medium project\'s (the same 10,000 files, 13× fewer bytes)',
-      'medium', result.mediumCopyRssMiB));
+    out.push(
+      flatAgainst(
+        "Peak RSS flat as file sizes grow (spec §7): a copy run at most 1.2× the medium project's (the same 10,000 files, 13× fewer bytes)",
+        'medium',
+        result.mediumCopyRssMiB,
+      ),
+    );
   }
 
   out.push(startup(whole.get('startup.cli'), whole.get('startup.node')));
   if (result.collect) out.push(...collectTargets(result.collect));
 
   const noop = whole.get('gulp.noop');
-  for (const [id, what] of [['gulp.link.rerun', 'symlink'], ['gulp.copy.rerun', 'copy']] as const) {
+  for (const [id, what] of [
+    ['gulp.link.rerun', 'symlink'],
+    ['gulp.copy.rerun', 'copy'],
+  ] as const) {
     const row = whole.get(id);
     if (!row || !noop) continue;
     const ratio = medianMs(row) / medianMs(noop);
@@ -211,16 +260,38 @@ export function collectTargets(rows: Rows): TargetOutcome[] {
     const outcome = speedup(target, 'medium', rows.get(ours), rows.get(peer), factor);
     out.push({ ...outcome, size: COLLECT_SIZES });
   };
-  versus('Collect clean, no compression: at least 3× faster than `collectstatic` (ManifestStaticFilesStorage)', 'collect.clean', 'django.manifest', 3);
+  versus(
+    'Collect clean, no compression: at least 3× faster than `collectstatic` (ManifestStaticFilesStorage)',
+    'collect.clean',
+    'django.manifest',
+    3,
+  );
   versus('Collect clean, no compression: no slower than a gulp-rev pipeline', 'collect.clean', 'gulp-rev', 1);
-  versus('Collect clean with compression: faster than `collectstatic` + `whitenoise.compress`, same levels', 'collect.compress', 'django.whitenoise', 1);
-  for (const [id, floor, what] of [['collect.api.rerun', 'floor.walk', 'No-change re-run (collect), in process: at most 1.5× the stat walk'],
-    ['collect.api.css', 'floor.css', 'One CSS file changed (collect), in process: at most 1.5× the walk, hash and write of that file and a manifest']] as const) {
+  versus(
+    'Collect clean with compression: faster than `collectstatic` + `whitenoise.compress`, same levels',
+    'collect.compress',
+    'django.whitenoise',
+    1,
+  );
+  for (const [id, floor, what] of [
+    ['collect.api.rerun', 'floor.walk', 'No-change re-run (collect), in process: at most 1.5× the stat walk'],
+    [
+      'collect.api.css',
+      'floor.css',
+      'One CSS file changed (collect), in process: at most 1.5× the walk, hash and write of that file and a manifest',
+    ],
+  ] as const) {
     const row = rows.get(id);
     const against = rows.get(floor);
     if (!row || !against || row.samples.length === 0 || against.samples.length === 0) continue;
     const ratio = medianMs(row) / medianMs(against);
-    out.push({ target: what, size: COLLECT_SIZES, measured: `${formatMs(medianMs(row))} ms = ${formatRatio(ratio)} the floor's ${formatMs(medianMs(against))} ms`, limit: '1.5×', pass: ratio <= 1.5 });
+    out.push({
+      target: what,
+      size: COLLECT_SIZES,
+      measured: `${formatMs(medianMs(row))} ms = ${formatRatio(ratio)} the floor's ${formatMs(medianMs(against))} ms`,
+      limit: '1.5×',
+      pass: ratio <= 1.5,
+    });
   }
   const rss = Math.max(peakRssMiB(rows.get('collect.clean')), peakRssMiB(rows.get('collect.compress')));
   out.push({
@@ -237,8 +308,21 @@ export function collectTargets(rows: Rows): TargetOutcome[] {
 function startup(cli: Row | undefined, bareNode: Row | undefined): TargetOutcome {
   const target = 'Start-up (issue 9): `app-media link` on an up-to-date project at most 1.5× `node -e 0`, side by side';
   const limit = '1.5×';
-  if (!cli || !bareNode || cli.skipped || bareNode.skipped || cli.samples.length === 0 || bareNode.samples.length === 0) {
-    return { target, size: 'small', measured: `not measured${cli?.skipped ? `: ${cli.skipped}` : ''}`, limit, pass: null };
+  if (
+    !cli ||
+    !bareNode ||
+    cli.skipped ||
+    bareNode.skipped ||
+    cli.samples.length === 0 ||
+    bareNode.samples.length === 0
+  ) {
+    return {
+      target,
+      size: 'small',
+      measured: `not measured${cli?.skipped ? `: ${cli.skipped}` : ''}`,
+      limit,
+      pass: null,
+    };
   }
   const ratio = medianMs(cli) / medianMs(bareNode);
   const minRatio = minMs(cli) / minMs(bareNode);
@@ -252,7 +336,13 @@ function startup(cli: Row | undefined, bareNode: Row | undefined): TargetOutcome
 }
 
 /** "ours is at least `factor`× faster than the peer". */
-function speedup(target: string, size: SizeName, ours: Row | undefined, peer: Row | undefined, factor: number): TargetOutcome {
+function speedup(
+  target: string,
+  size: SizeName,
+  ours: Row | undefined,
+  peer: Row | undefined,
+  factor: number,
+): TargetOutcome {
   const limit = factor === 1 ? 'faster' : `${factor}× faster`;
   if (!ours || !peer || peer.skipped || peer.samples.length === 0) {
     return { target, size, measured: `peer skipped${peer?.skipped ? `: ${peer.skipped}` : ''}`, limit, pass: null };
@@ -269,21 +359,34 @@ function speedup(target: string, size: SizeName, ours: Row | undefined, peer: Ro
 
 function resultWord(outcome: TargetOutcome, size: SizeName): string {
   if (outcome.pass === null) return 'SKIPPED';
-  const applies = outcome.size === 'every size' || outcome.size === size || (Array.isArray(outcome.size) && outcome.size.includes(size));
+  const applies =
+    outcome.size === 'every size' ||
+    outcome.size === size ||
+    (Array.isArray(outcome.size) && outcome.size.includes(size));
   const word = outcome.pass ? 'PASS' : 'MISS';
   return applies ? `**${word}**` : `${word.toLowerCase()}*`;
 }
 
 export function targetsTable(result: SizeResult, outcomes: readonly TargetOutcome[]): string {
   const size = result.project.size.name;
-  return table(['target', 'set for', 'measured', 'limit', 'result'], outcomes.map((o) => [o.target, Array.isArray(o.size) ? o.size.join(', ') : o.size as string, o.measured, o.limit, resultWord(o, size)]));
+  return table(
+    ['target', 'set for', 'measured', 'limit', 'result'],
+    outcomes.map((o) => [
+      o.target,
+      Array.isArray(o.size) ? o.size.join(', ') : (o.size as string),
+      o.measured,
+      o.limit,
+      resultWord(o, size),
+    ]),
+  );
 }
 
 /** The commit measured, and whether src/ had uncommitted changes (the build under test is dist/, built from it). */
 function revisionLine(): string {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' });
   if (head.status !== 0) return 'not a git checkout';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() !== '';
+  const dirty =
+    spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() !== '';
   return `commit ${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/' : ''}`;
 }
 
@@ -324,7 +427,16 @@ export function sizeSection(result: SizeResult): string {
     '',
     rowsTable(result.whole, true),
     '',
-    ...(result.collect ? ['### media:collect', '', 'Whole-process rows from spawn to exit (peak RSS by the same means); the in-process rows repeat the API call 5 (re-run) or 3 (one CSS file) times a round, each run beside its floor.', '', rowsTable(result.collect, true), ''] : []),
+    ...(result.collect
+      ? [
+          '### media:collect',
+          '',
+          'Whole-process rows from spawn to exit (peak RSS by the same means); the in-process rows repeat the API call 5 (re-run) or 3 (one CSS file) times a round, each run beside its floor.',
+          '',
+          rowsTable(result.collect, true),
+          '',
+        ]
+      : []),
     '### Targets',
     '',
     targetsTable(result, outcomes),
@@ -336,11 +448,11 @@ export function sizeSection(result: SizeResult): string {
 const HEADER = [
   '# Benchmark results',
   '',
-  'Written by `npm run bench -- --size <size>` (`bench/run.ts`); each size\'s section is replaced when that size is run again.',
+  "Written by `npm run bench -- --size <size>` (`bench/run.ts`); each size's section is replaced when that size is run again.",
   'Medians and minimums in milliseconds over the repeats; ratios are median over median, measured in the same run on the same machine.',
   'In process, a run that changes nothing (a no-change re-run, verify, the stat walks) is repeated back to back within each repeat (at least 3 runs, then until 200 ms or 20 runs), each run one sample: the first, colder run of each repeat is among them.',
   'A floor is the least plain `node:fs` code could do for the same job (the fastest of its variants counts); a peer is another program doing the same job.',
-  'Floors and peers write into the project\'s mediaRoot, removed before each run, as the tool does: on ext4 the folder decides where new files\' inodes go, and a copy into another folder measured up to 4× faster or slower for the same work.',
+  "Floors and peers write into the project's mediaRoot, removed before each run, as the tool does: on ext4 the folder decides where new files' inodes go, and a copy into another folder measured up to 4× faster or slower for the same work.",
   'Whole-process times run from spawn to exit; peak RSS is the highest over the repeats.',
 ].join('\n');
 
@@ -354,7 +466,10 @@ export function mergeResults(file: string, size: SizeName, section: string): voi
     }
   }
   sections.set(size, section);
-  const ordered = [...SIZE_NAMES.filter((name) => sections.has(name)), ...[...sections.keys()].filter((name) => !SIZE_NAMES.includes(name as SizeName))];
+  const ordered = [
+    ...SIZE_NAMES.filter((name) => sections.has(name)),
+    ...[...sections.keys()].filter((name) => !SIZE_NAMES.includes(name as SizeName)),
+  ];
   const body = ordered.map((name) => `<!-- bench:${name} -->\n${sections.get(name) ?? ''}\n<!-- /bench:${name} -->`);
   writeFileSync(file, `${[HEADER, ...body].join('\n\n')}\n`);
 }

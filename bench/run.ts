@@ -55,21 +55,35 @@ function readArgs(argv: readonly string[]): Args {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--collect] [--only collect] [--publish with|only|no]');
+    console.log(
+      'usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--collect] [--only collect] [--publish with|only|no]',
+    );
     process.exit(0);
   }
   const size = values.size;
-  if (size !== 'all' && !SIZE_NAMES.includes(size as SizeName)) throw new Error(`--size must be one of ${[...SIZE_NAMES, 'all'].join(', ')}, not "${size}"`);
+  if (size !== 'all' && !SIZE_NAMES.includes(size as SizeName))
+    throw new Error(`--size must be one of ${[...SIZE_NAMES, 'all'].join(', ')}, not "${size}"`);
   const repeats = values.repeats === undefined ? undefined : Number(values.repeats);
-  if (repeats !== undefined && !(Number.isInteger(repeats) && repeats >= 1)) throw new Error('--repeats must be a whole number of at least 1');
+  if (repeats !== undefined && !(Number.isInteger(repeats) && repeats >= 1))
+    throw new Error('--repeats must be a whole number of at least 1');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error('--seed must be a whole number');
   const cache = path.resolve(values.cache);
   const rel = path.relative(REPO, cache);
-  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new Error(`--cache ${cache} is inside the repository: generated projects never go there`);
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel)))
+    throw new Error(`--cache ${cache} is inside the repository: generated projects never go there`);
   const publish = values.publish;
-  if (publish !== 'with' && publish !== 'only' && publish !== 'no') throw new Error(`--publish must be with, only or no, not "${publish}"`);
-  return { sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName], repeats, seed, cache, collect: values.collect || values.only === 'collect', only: values.only, publish };
+  if (publish !== 'with' && publish !== 'only' && publish !== 'no')
+    throw new Error(`--publish must be with, only or no, not "${publish}"`);
+  return {
+    sizes: size === 'all' ? [...SIZE_NAMES] : [size as SizeName],
+    repeats,
+    seed,
+    cache,
+    collect: values.collect || values.only === 'collect',
+    only: values.only,
+    publish,
+  };
 }
 
 function log(line: string): void {
@@ -99,44 +113,73 @@ async function main(): Promise<void> {
     const spec = SIZES[sizeName];
     const repeats = args.repeats ?? spec.repeats;
     const project = generateProject(spec, args.seed, args.cache, REPO, log);
-    log(`${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`);
+    log(
+      `${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`,
+    );
     if (args.publish === 'only') {
       await publishRows(project, sizeName, args.repeats ?? 1, tools, log);
       continue;
     }
 
     // media:collect (issue 27) is measured on the sizes its targets are set for, or with --collect on any.
-    const collectRows = args.collect || sizeName === 'medium' || sizeName === 'huge-files'
-      ? await runCollect(project, repeats, { ...ctx, repo: REPO, whitenoise: collectPeers.whitenoise, gulpRev: collectPeers.gulpRev }, log)
-      : undefined;
+    const collectRows =
+      args.collect || sizeName === 'medium' || sizeName === 'huge-files'
+        ? await runCollect(
+            project,
+            repeats,
+            { ...ctx, repo: REPO, whitenoise: collectPeers.whitenoise, gulpRev: collectPeers.gulpRev },
+            log,
+          )
+        : undefined;
     if (args.only === 'collect') {
-      const section = sizeSection({ project, repeats, inProcess: new Rows(), whole: new Rows(), smallCopyRssMiB: Number.NaN, tools, ...(collectRows ? { collect: collectRows } : {}), totalMs: performance.now() - started, date: new Date(), load: [loadBefore, os.loadavg()[0] ?? 0] });
+      const section = sizeSection({
+        project,
+        repeats,
+        inProcess: new Rows(),
+        whole: new Rows(),
+        smallCopyRssMiB: Number.NaN,
+        tools,
+        ...(collectRows ? { collect: collectRows } : {}),
+        totalMs: performance.now() - started,
+        date: new Date(),
+        load: [loadBefore, os.loadavg()[0] ?? 0],
+      });
       console.log(`\n${section}\n`);
       continue;
     }
     const inProcess = await runInProcess(project, repeats, log);
     const whole = runWholeProcess(project, repeats, ctx, log);
     // Memory should stay flat as files grow: the small project's copy, in this same run, is the reference.
-    const smallCopyRssMiB = sizeName === 'small'
-      ? peakRssMiB(whole.get('gulp.copy.clean'))
-      : (copyRss(generateProject(SIZES.small, args.seed, args.cache, REPO, log), ctx).rssKiB ?? Number.NaN) / 1024;
+    const smallCopyRssMiB =
+      sizeName === 'small'
+        ? peakRssMiB(whole.get('gulp.copy.clean'))
+        : (copyRss(generateProject(SIZES.small, args.seed, args.cache, REPO, log), ctx).rssKiB ?? Number.NaN) / 1024;
 
     // And the spec's own words, "flat as file sizes grow": huge-files against medium, the same file count.
-    const mediumCopyRssMiB = sizeName === 'huge-files'
-      ? (copyRss(generateProject(SIZES.medium, args.seed, args.cache, REPO, log), ctx).rssKiB ?? Number.NaN) / 1024
-      : undefined;
+    const mediumCopyRssMiB =
+      sizeName === 'huge-files'
+        ? (copyRss(generateProject(SIZES.medium, args.seed, args.cache, REPO, log), ctx).rssKiB ?? Number.NaN) / 1024
+        : undefined;
 
     // How much of the growth is V8 sizing its young generation (up to 2 × 16 MiB by default for
     // a process that allocates fast), not data the tool holds: both copies again with it held at 1 MiB.
-    const youngGenRssMiB = sizeName === 'huge-files'
-      ? {
-        size: (copyRss(project, ctx, SMALL_YOUNG_GEN).rssKiB ?? Number.NaN) / 1024,
-        small: (copyRss(generateProject(SIZES.small, args.seed, args.cache, REPO, log), ctx, SMALL_YOUNG_GEN).rssKiB ?? Number.NaN) / 1024,
-      }
-      : undefined;
+    const youngGenRssMiB =
+      sizeName === 'huge-files'
+        ? {
+            size: (copyRss(project, ctx, SMALL_YOUNG_GEN).rssKiB ?? Number.NaN) / 1024,
+            small:
+              (copyRss(generateProject(SIZES.small, args.seed, args.cache, REPO, log), ctx, SMALL_YOUNG_GEN).rssKiB ??
+                Number.NaN) / 1024,
+          }
+        : undefined;
 
     const result: SizeResult = {
-      project, repeats, inProcess, whole, smallCopyRssMiB, tools,
+      project,
+      repeats,
+      inProcess,
+      whole,
+      smallCopyRssMiB,
+      tools,
       ...(mediumCopyRssMiB !== undefined ? { mediumCopyRssMiB } : {}),
       ...(youngGenRssMiB !== undefined ? { youngGenRssMiB } : {}),
       ...(collectRows ? { collect: collectRows } : {}),
@@ -153,7 +196,13 @@ async function main(): Promise<void> {
 }
 
 /** media:publish's rows, in a section of their own (`publish-<size>`), so a size's other rows stay. */
-async function publishRows(project: Awaited<ReturnType<typeof generateProject>>, sizeName: SizeName, repeats: number, tools: ReturnType<typeof detectTools>, log: (line: string) => void): Promise<void> {
+async function publishRows(
+  project: Awaited<ReturnType<typeof generateProject>>,
+  sizeName: SizeName,
+  repeats: number,
+  tools: ReturnType<typeof detectTools>,
+  log: (line: string) => void,
+): Promise<void> {
   const started = performance.now();
   const load = os.loadavg()[0] ?? 0;
   const bench = await runPublishBench(project, repeats, tools, log);

@@ -22,7 +22,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const config = JSON.parse(readFileSync(path.join(here, 'app-media.config.json'), 'utf8'));
 const root = path.resolve(here, config.collectRoot);
 const mediaUrl = config.mediaUrl ?? '/media/';
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' } },
+});
 
 const TYPES = {
   css: 'text/css; charset=utf-8',
@@ -58,7 +60,18 @@ function page() {
 /** The file for a request path under mediaUrl: a plain name inside collectRoot, a regular file, or undefined. */
 function fileFor(requested) {
   const parts = requested.split('/');
-  if (parts.some((part) => part === '' || part === '.' || part === '..' || part.startsWith('.') || part.includes('\\') || part.includes('\0'))) return undefined;
+  if (
+    parts.some(
+      (part) =>
+        part === '' ||
+        part === '.' ||
+        part === '..' ||
+        part.startsWith('.') ||
+        part.includes('\\') ||
+        part.includes('\0'),
+    )
+  )
+    return undefined;
   const file = path.join(root, ...parts);
   const stat = lstatSync(file, { throwIfNoEntry: false });
   return stat?.isFile() ? { file, stat } : undefined;
@@ -71,15 +84,23 @@ function send(request, response, status, headers, body) {
 
 const server = http.createServer((request, response) => {
   const url = new URL(request.url ?? '/', 'http://localhost');
-  if (request.method !== 'GET' && request.method !== 'HEAD') return send(request, response, 405, { allow: 'GET, HEAD' }, '');
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    return send(request, response, 405, { allow: 'GET, HEAD' }, '');
   if (url.pathname === '/' || url.pathname === '/index.html') {
     try {
       return send(request, response, 200, { 'content-type': TYPES.html, 'cache-control': 'no-cache' }, page());
     } catch (error) {
-      return send(request, response, 500, { 'content-type': TYPES.txt }, `${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+      return send(
+        request,
+        response,
+        500,
+        { 'content-type': TYPES.txt },
+        `${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`,
+      );
     }
   }
-  if (!url.pathname.startsWith(mediaUrl)) return send(request, response, 404, { 'content-type': TYPES.txt }, 'not found\n');
+  if (!url.pathname.startsWith(mediaUrl))
+    return send(request, response, 404, { 'content-type': TYPES.txt }, 'not found\n');
   let requested;
   try {
     requested = decodeURIComponent(url.pathname.slice(mediaUrl.length));
@@ -97,7 +118,10 @@ const server = http.createServer((request, response) => {
   };
   const accepts = (request.headers['accept-encoding'] ?? '').split(',').map((part) => part.split(';')[0].trim());
   let { file, stat } = found;
-  for (const [encoding, suffix] of [['br', '.br'], ['gzip', '.gz']]) {
+  for (const [encoding, suffix] of [
+    ['br', '.br'],
+    ['gzip', '.gz'],
+  ]) {
     if (!accepts.includes(encoding)) continue;
     const variant = fileFor(`${requested}${suffix}`);
     if (!variant) continue;
@@ -113,5 +137,7 @@ const server = http.createServer((request, response) => {
 
 server.listen(Number(values.port), values.host, () => {
   const { port } = server.address();
-  console.log(`serving ${path.relative(process.cwd(), root) || '.'} at http://${values.host}:${port}${mediaUrl} and the page at http://${values.host}:${port}/`);
+  console.log(
+    `serving ${path.relative(process.cwd(), root) || '.'} at http://${values.host}:${port}${mediaUrl} and the page at http://${values.host}:${port}/`,
+  );
 });

@@ -26,8 +26,21 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['vinyl', 'vinyl-fs', 'vinyl-sourcemap', 'glob-watcher', 'picomatch', 'postcss', 'postcss-value-parser', 'through2', 'del', 'globby',
-    '@aws-sdk/client-s3', '@aws-sdk/lib-storage', 'mime-types'],
+  external: [
+    'vinyl',
+    'vinyl-fs',
+    'vinyl-sourcemap',
+    'glob-watcher',
+    'picomatch',
+    'postcss',
+    'postcss-value-parser',
+    'through2',
+    'del',
+    'globby',
+    '@aws-sdk/client-s3',
+    '@aws-sdk/lib-storage',
+    'mime-types',
+  ],
   // publish (and its AWS SDK) and collect (its worker pool, zlib, postcss): loaded from
   // dist/publish/ and dist/collect/ when they run, never at a link's start-up. Their errors
   // come from another copy of errors.js, which isAppMediaError accepts.

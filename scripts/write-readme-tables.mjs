@@ -7,7 +7,8 @@ const file = new URL('../README.md', import.meta.url);
 let text = readFileSync(file, 'utf8');
 for (const [name, table] of Object.entries(readmeTables())) {
   const pattern = new RegExp(`<!-- table:${name} -->[\\s\\S]*?<!-- /table:${name} -->`);
-  if (!pattern.test(text)) throw new Error(`README.md has no <!-- table:${name} --> ... <!-- /table:${name} --> markers`);
+  if (!pattern.test(text))
+    throw new Error(`README.md has no <!-- table:${name} --> ... <!-- /table:${name} --> markers`);
   text = text.replace(pattern, () => `<!-- table:${name} -->\n${table}\n<!-- /table:${name} -->`);
 }
 writeFileSync(file, text);

@@ -9,8 +9,11 @@ import type { Report, RunOptions } from './core/types.js';
 /** Read-only: is every app published as the config says, and nothing published that should not be? */
 export async function verify(options: RunOptions = {}): Promise<Report> {
   if (options.collect && options.published) {
-    throw errors.badFlag('--published', '--collect and --published check different places: give one of them',
-      'media:verify --collect checks the build in collectRoot, media:verify --published the objects in the bucket');
+    throw errors.badFlag(
+      '--published',
+      '--collect and --published check different places: give one of them',
+      'media:verify --collect checks the build in collectRoot, media:verify --published the objects in the bucket',
+    );
   }
   if (options.collect) return (await import('./collect/verify.js')).verifyCollect(options);
   if (options.published) return (await import('./publish/verify.js')).verifyPublished(options);

@@ -36,16 +36,27 @@ function hashes(root: string): Map<string, string> {
 
 describe('bench: the generated projects', () => {
   it('each size has the apps and files issue 7 names, with file sizes in their ranges', () => {
-    const shape: Record<SizeName, [number, number]> = { small: [10, 20], medium: [100, 100], large: [1000, 20], 'huge-files': [20, 500] };
+    const shape: Record<SizeName, [number, number]> = {
+      small: [10, 20],
+      medium: [100, 100],
+      large: [1000, 20],
+      'huge-files': [20, 500],
+    };
     for (const [name, [apps, files]] of Object.entries(shape) as Array<[SizeName, [number, number]]>) {
       const generated = layout(SIZES[name], 1);
       expect(generated.length, name).to.equal(apps);
       expect(new Set(generated.map((app) => app.name)).size, `${name}: app names are unique`).to.equal(apps);
       for (const app of generated) {
         expect(app.files.length, `${name}/${app.name}`).to.equal(files);
-        expect(new Set(app.files.map((file) => file.rel)).size, `${name}/${app.name}: file names are unique`).to.equal(files);
+        expect(new Set(app.files.map((file) => file.rel)).size, `${name}/${app.name}: file names are unique`).to.equal(
+          files,
+        );
         for (const file of app.files) {
-          const [low, high] = file.rel.endsWith('.jpg') ? [MIB, MIB] : file.rel.endsWith('.png') ? [20 * KIB, 200 * KIB] : [KIB, 8 * KIB];
+          const [low, high] = file.rel.endsWith('.jpg')
+            ? [MIB, MIB]
+            : file.rel.endsWith('.png')
+              ? [20 * KIB, 200 * KIB]
+              : [KIB, 8 * KIB];
           expect(file.size, `${name}/${app.name}/${file.rel}`).to.be.within(low, high);
         }
       }
@@ -59,7 +70,11 @@ describe('bench: the generated projects', () => {
     expect(count('.png')).to.be.greaterThan(count('.jpg'));
     expect(count('.jpg')).to.be.greaterThan(0);
     // huge-files: every file a 1 MiB image.
-    expect(layout(SIZES['huge-files'], 1).flatMap((app) => app.files).every((file) => file.rel.endsWith('.jpg') && file.size === MIB)).to.equal(true);
+    expect(
+      layout(SIZES['huge-files'], 1)
+        .flatMap((app) => app.files)
+        .every((file) => file.rel.endsWith('.jpg') && file.size === MIB),
+    ).to.equal(true);
   });
 
   it('the same seed gives the same layout and the same bytes; another seed gives others', () => {
@@ -78,12 +93,18 @@ describe('bench: the generated projects', () => {
     expect([...apps(other.root)]).to.not.deep.equal([...apps(first.root)]);
 
     // On disk, each file has the layout's size, and no two files are equal.
-    const media = first.apps.flatMap((app) => app.files.map((file) => ({ full: path.join(first.root, app.mediaDir, file.rel), size: file.size })));
+    const media = first.apps.flatMap((app) =>
+      app.files.map((file) => ({ full: path.join(first.root, app.mediaDir, file.rel), size: file.size })),
+    );
     for (const file of media) expect(statSync(file.full).size, file.full).to.equal(file.size);
-    expect(new Set(media.map((file) => createHash('sha256').update(readFileSync(file.full)).digest('hex'))).size).to.equal(media.length);
+    expect(
+      new Set(media.map((file) => createHash('sha256').update(readFileSync(file.full)).digest('hex'))).size,
+    ).to.equal(media.length);
 
     // The project the tool and Django read: every app in the config and in the settings.
-    const config = JSON.parse(readFileSync(path.join(first.root, 'app-media.config.json'), 'utf8')) as { apps: string[] };
+    const config = JSON.parse(readFileSync(path.join(first.root, 'app-media.config.json'), 'utf8')) as {
+      apps: string[];
+    };
     expect(config.apps).to.deep.equal(first.apps.map((app) => `./${app.appDir}`));
     const settings = readFileSync(path.join(first.root, 'bench_settings.py'), 'utf8');
     for (const app of first.apps) expect(settings).to.include(`'apps.${app.name}',`);
@@ -117,7 +138,17 @@ function rowsOf(values: Record<string, number | [number, number]>): Rows {
 
 function resultOf(size: SizeName, inProcess: Rows, whole: Rows, smallCopyRssMiB = 70): SizeResult {
   return {
-    project: { size: SIZES[size], seed: 1, home: '/x', root: '/x/project', apps: [], files: 0, bytes: 0, reused: true, generateMs: 0 },
+    project: {
+      size: SIZES[size],
+      seed: 1,
+      home: '/x',
+      root: '/x/project',
+      apps: [],
+      files: 0,
+      bytes: 0,
+      reused: true,
+      generateMs: 0,
+    },
     repeats: 1,
     inProcess,
     whole,
@@ -131,7 +162,8 @@ function resultOf(size: SizeName, inProcess: Rows, whole: Rows, smallCopyRssMiB 
 
 const target = (outcomes: readonly TargetOutcome[], start: string): TargetOutcome => {
   const found = outcomes.find((outcome) => outcome.target.startsWith(start));
-  if (!found) throw new Error(`no target starting "${start}" among ${outcomes.map((outcome) => outcome.target).join(' / ')}`);
+  if (!found)
+    throw new Error(`no target starting "${start}" among ${outcomes.map((outcome) => outcome.target).join(' / ')}`);
   return found;
 };
 
@@ -143,11 +175,18 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
     };
     expect(at(220).pass, '2 × 100 + 20: the sync loop, the faster one, counts').to.equal(true);
     expect(at(221).pass).to.equal(false);
-    expect(at(221).measured).to.include('2.21× of the loop\'s 100 ms');
+    expect(at(221).measured).to.include("2.21× of the loop's 100 ms");
   });
 
   it('no-change re-runs and verify: at most 1.5× the faster stat walk, each on its own', () => {
-    const inProcess = rowsOf({ 'floor.walk': 300, 'floor.walk-sync': 200, 'link.rerun': 100, 'copy.rerun': 300, 'verify.link': 301, 'verify.copy': 299 });
+    const inProcess = rowsOf({
+      'floor.walk': 300,
+      'floor.walk-sync': 200,
+      'link.rerun': 100,
+      'copy.rerun': 300,
+      'verify.link': 301,
+      'verify.copy': 299,
+    });
     const outcomes = evaluateTargets(resultOf('medium', inProcess, new Rows()));
     expect(target(outcomes, 'No-change re-run (symlink)').pass).to.equal(true);
     expect(target(outcomes, 'No-change re-run (copy)').pass, '300 = 1.5 × 200').to.equal(true);
@@ -157,16 +196,34 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
   });
 
   it('whole process: collectstatic, cp -r and rsync as peers; a peer not found is SKIPPED, not a failure', () => {
-    const whole = rowsOf({ 'gulp.link.clean': 100, 'django.link.clean': 499, 'gulp.copy.clean': 150, cp: 100, 'rsync.clean': 151 });
+    const whole = rowsOf({
+      'gulp.link.clean': 100,
+      'django.link.clean': 499,
+      'gulp.copy.clean': 150,
+      cp: 100,
+      'rsync.clean': 151,
+    });
     const outcomes = evaluateTargets(resultOf('medium', new Rows(), whole));
     expect(target(outcomes, 'Link, whole process').pass, '4.99× faster is not 5×').to.equal(false);
     expect(target(outcomes, 'Copy clean, whole process: at most 1.5× `cp -r`').pass).to.equal(true);
     expect(target(outcomes, 'Copy clean, whole process: faster than `rsync -a`').pass).to.equal(true);
 
     // The whole-process rows as the bench makes them on a machine with none of the peers.
-    const missing = new Map([['cp -r', 'cp not found'], ['rsync -a', 'rsync is not installed'], ['collectstatic', '`python3 -c "import django"` fails']]);
-    const withoutPeers = wholeProcessRows({ tools: { time: null, cp: null, rsync: null, python: null, skipped: missing }, gulpBin: 'gulp.js', cliBin: null });
-    for (const [id, ms] of [['gulp.link.clean', 100], ['gulp.copy.clean', 150]] as const) withoutPeers.get(id)?.samples.push({ ms });
+    const missing = new Map([
+      ['cp -r', 'cp not found'],
+      ['rsync -a', 'rsync is not installed'],
+      ['collectstatic', '`python3 -c "import django"` fails'],
+    ]);
+    const withoutPeers = wholeProcessRows({
+      tools: { time: null, cp: null, rsync: null, python: null, skipped: missing },
+      gulpBin: 'gulp.js',
+      cliBin: null,
+    });
+    for (const [id, ms] of [
+      ['gulp.link.clean', 100],
+      ['gulp.copy.clean', 150],
+    ] as const)
+      withoutPeers.get(id)?.samples.push({ ms });
     const result = resultOf('medium', new Rows(), withoutPeers);
     const skipped = evaluateTargets(result);
     expect(target(skipped, 'Link, whole process').pass).to.equal(null);
@@ -177,7 +234,7 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
     expect(lines.filter((line) => line.startsWith('| Link, whole process'))[0]).to.match(/\| SKIPPED \|$/);
   });
 
-  it('peak RSS: the highest copy run, at most 150 MiB and at most 1.2× the small project\'s', () => {
+  it("peak RSS: the highest copy run, at most 150 MiB and at most 1.2× the small project's", () => {
     const at = (clean: number, rerun: number, small: number): TargetOutcome[] => {
       const whole = rowsOf({ 'gulp.copy.clean': [1000, clean * 1024], 'gulp.copy.rerun': [100, rerun * 1024] });
       return evaluateTargets(resultOf('huge-files', new Rows(), whole, small));
@@ -190,20 +247,39 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
 
   it('media:collect (issue 27): 3× collectstatic, no slower than gulp-rev, faster than collectstatic + whitenoise; 1.5× its floors; 150 MiB; peers missing are SKIPPED', () => {
     const collect = rowsOf({
-      'collect.clean': [100, 140 * 1024], 'django.manifest': 300, 'gulp-rev': 100, 'collect.compress': [200, 150.5 * 1024], 'django.whitenoise': 201,
-      'collect.api.rerun': 30, 'floor.walk': 20, 'collect.api.css': 31, 'floor.css': 20,
+      'collect.clean': [100, 140 * 1024],
+      'django.manifest': 300,
+      'gulp-rev': 100,
+      'collect.compress': [200, 150.5 * 1024],
+      'django.whitenoise': 201,
+      'collect.api.rerun': 30,
+      'floor.walk': 20,
+      'collect.api.css': 31,
+      'floor.css': 20,
     });
     const result = { ...resultOf('medium', new Rows(), new Rows()), collect };
     const outcomes = evaluateTargets(result);
     expect(target(outcomes, 'Collect clean, no compression: at least 3×').pass, '300 / 100 = 3').to.equal(true);
-    expect(target(outcomes, 'Collect clean, no compression: no slower than a gulp-rev').pass, 'as fast counts').to.equal(true);
+    expect(
+      target(outcomes, 'Collect clean, no compression: no slower than a gulp-rev').pass,
+      'as fast counts',
+    ).to.equal(true);
     expect(target(outcomes, 'Collect clean with compression').pass).to.equal(true);
     expect(target(outcomes, 'No-change re-run (collect)').pass, '30 = 1.5 × 20').to.equal(true);
     expect(target(outcomes, 'One CSS file changed (collect)').pass, '31 > 1.5 × 20').to.equal(false);
     expect(target(outcomes, 'Peak RSS of a collect run').pass, 'the compressed run is the highest').to.equal(false);
-    expect(targetsTable(result, outcomes).split('\n').find((line) => line.startsWith('| No-change re-run (collect)'))).to.match(/\| medium, huge-files \|.*\| \*\*PASS\*\* \|$/);
+    expect(
+      targetsTable(result, outcomes)
+        .split('\n')
+        .find((line) => line.startsWith('| No-change re-run (collect)')),
+    ).to.match(/\| medium, huge-files \|.*\| \*\*PASS\*\* \|$/);
 
-    const without = collectRows({ tools: { time: null, cp: null, rsync: null, python: null, skipped: new Map([['collectstatic', 'no django']]) }, whitenoise: false, gulpRev: false, cliBin: null });
+    const without = collectRows({
+      tools: { time: null, cp: null, rsync: null, python: null, skipped: new Map([['collectstatic', 'no django']]) },
+      whitenoise: false,
+      gulpRev: false,
+      cliBin: null,
+    });
     without.get('collect.clean')?.samples.push({ ms: 100 });
     const skipped = evaluateTargets({ ...resultOf('medium', new Rows(), new Rows()), collect: without });
     expect(target(skipped, 'Collect clean, no compression: at least 3×').pass).to.equal(null);
@@ -212,7 +288,12 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
   });
 
   it('the table marks the targets set for this size in bold and the others as information (*)', () => {
-    const inProcess = rowsOf({ 'floor.walk-sync': 100, 'copy.rerun': 200, 'link.clean': 500, 'floor.symlink-sync': 100 });
+    const inProcess = rowsOf({
+      'floor.walk-sync': 100,
+      'copy.rerun': 200,
+      'link.clean': 500,
+      'floor.symlink-sync': 100,
+    });
     const result = resultOf('small', inProcess, new Rows());
     const lines = targetsTable(result, evaluateTargets(result)).split('\n');
     expect(lines.find((line) => line.startsWith('| No-change re-run (copy)'))).to.match(/\| \*\*MISS\*\* \|$/);
@@ -221,7 +302,7 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
 });
 
 describe('bench: results.md', () => {
-  it('a size\'s section replaces its old one; the other sizes\' stay, in size order', () => {
+  it("a size's section replaces its old one; the other sizes' stay, in size order", () => {
     const file = path.join(tempDir('bench-results'), 'results.md');
     mergeResults(file, 'large', '## large\n\nfirst large');
     mergeResults(file, 'small', '## small\n\nfirst small');

@@ -8,15 +8,45 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync,
-  utimesSync, statSync, writeFileSync,
+  chmodSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clean, link } from '../src/index.js';
 import {
-  appMedia, entryLine, exists, gulp, installPackage, isLink, linkedInProcess, makeProject, mediaFiles, npm, projectState, REPO, removeTempDirs, sha, snapshot, tempDir, viaCommand, writeTree,
-  type EntrySnapshot, type RunResult,
+  appMedia,
+  entryLine,
+  exists,
+  gulp,
+  installPackage,
+  isLink,
+  linkedInProcess,
+  makeProject,
+  mediaFiles,
+  npm,
+  projectState,
+  REPO,
+  removeTempDirs,
+  sha,
+  snapshot,
+  tempDir,
+  viaCommand,
+  writeTree,
+  type EntrySnapshot,
+  type RunResult,
 } from './support/project.js';
 
 after(removeTempDirs);
@@ -55,7 +85,10 @@ function wireGulp(root: string): void {
   mkdirSync(path.join(root, 'node_modules'), { recursive: true });
   symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
   symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-  writeFileSync(path.join(root, 'gulpfile.mjs'), "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n");
+  writeFileSync(
+    path.join(root, 'gulpfile.mjs'),
+    "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+  );
 }
 
 /** An npm install (`install`, `ci`) from the cache, without scripts: it must succeed. */
@@ -118,12 +151,15 @@ for (const mode of MODES) {
   const entry: Entry = mode === 'symlink' ? 'gulp' : 'command';
   const runTask = (cwd: string, args: string[]): RunResult => runAs(entry, cwd, args);
   describe(`media:clean through ${entry === 'gulp' ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {
-    it('removes the tool\'s entries and never what a link leads to: app sources identical, mediaRoot stays empty, records gone, exit 0', async () => {
+    it("removes the tool's entries and never what a link leads to: app sources identical, mediaRoot stays empty, records gone, exit 0", async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
       await linkedInProcess(root, { mode });
       expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
       const sources = projectState(path.join(root, 'apps'));
-      expect(Object.keys(sources)).to.include.members(['blog/app_media/blog/css/blog.css', 'shop/app_media/shop/img/shop.png']);
+      expect(Object.keys(sources)).to.include.members([
+        'blog/app_media/blog/css/blog.css',
+        'shop/app_media/shop/img/shop.png',
+      ]);
 
       const run = runTask(root, ['media:clean']);
       expect(run.status, run.output).to.equal(0);
@@ -137,27 +173,46 @@ for (const mode of MODES) {
       expect(projectState(path.join(root, 'apps')), 'every app source file is byte-identical').to.deep.equal(sources);
     });
 
-    it('lists a file, a folder, a hand-made link to an app\'s media and a dangling link as foreign and leaves them byte-identical', async () => {
+    it("lists a file, a folder, a hand-made link to an app's media and a dangling link as foreign and leaves them byte-identical", async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
       await linkedInProcess(root, { mode });
       const media = path.join(root, MEDIA);
-      writeTree(media, { 'notes.txt': 'my notes\n', 'downloads/report.pdf': Buffer.from([1, 2, 3]), 'downloads/sub/a.txt': 'a' });
+      writeTree(media, {
+        'notes.txt': 'my notes\n',
+        'downloads/report.pdf': Buffer.from([1, 2, 3]),
+        'downloads/sub/a.txt': 'a',
+      });
       mkdirSync(path.join(media, 'downloads/empty'));
       symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
       symlinkSync('../../nowhere', path.join(media, 'old'));
-      const own = (rel: string): boolean => rel === '.app-media.json' || rel === 'blog' || rel.startsWith('blog/') || rel === 'shop' || rel.startsWith('shop/');
+      const own = (rel: string): boolean =>
+        rel === '.app-media.json' ||
+        rel === 'blog' ||
+        rel.startsWith('blog/') ||
+        rel === 'shop' ||
+        rel.startsWith('shop/');
       const foreign = mediaState(root, own);
-      expect(Object.keys(foreign)).to.include.members(['notes.txt', 'downloads/sub/a.txt', 'downloads/empty', 'blog-mirror', 'old']);
+      expect(Object.keys(foreign)).to.include.members([
+        'notes.txt',
+        'downloads/sub/a.txt',
+        'downloads/empty',
+        'blog-mirror',
+        'old',
+      ]);
       const sources = projectState(path.join(root, 'apps'));
 
       const run = runTask(root, ['media:clean']);
       expect(run.status, run.output).to.equal(0);
-      for (const name of ['notes.txt', 'downloads', 'blog-mirror', 'old']) expect(run.output).to.match(entryLine('foreign', name));
+      for (const name of ['notes.txt', 'downloads', 'blog-mirror', 'old'])
+        expect(run.output).to.match(entryLine('foreign', name));
       expect(run.stdout).to.match(entryLine('removed', 'blog'));
       expect(run.stdout).to.match(/media:clean: 2 removed, 4 foreign in public\/media/);
 
       expect(mediaState(root), 'the foreign entries, with the same inodes and mtimes').to.deep.equal(foreign);
-      expect(readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'), 'the hand-made link still works').to.contain('.blog');
+      expect(
+        readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
+        'the hand-made link still works',
+      ).to.contain('.blog');
       expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
     });
 
@@ -171,7 +226,9 @@ for (const mode of MODES) {
       expect(run.stdout).to.match(entryLine('would remove', 'shop'));
       expect(run.output).to.match(entryLine('foreign', 'notes.txt'));
       expect(run.stdout).to.match(/media:clean: dry run, nothing written: 2 would remove, 1 foreign in public\/media/);
-      expect(projectState(root), 'every file, link and folder as it was (inodes, mtimes, checksums)').to.deep.equal(before);
+      expect(projectState(root), 'every file, link and folder as it was (inodes, mtimes, checksums)').to.deep.equal(
+        before,
+      );
     });
 
     it('--json --silent prints the report as one JSON document: task "clean" and a status per entry', async () => {
@@ -189,7 +246,7 @@ for (const mode of MODES) {
       expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
     });
 
-    it('after moving the whole project folder, clean still removes the tool\'s entries (relative links by default)', async () => {
+    it("after moving the whole project folder, clean still removes the tool's entries (relative links by default)", async () => {
       const root = makeProject({ apps: ['blog', 'shop'] });
       await linkedInProcess(root, { mode });
       whileMoved(root, (moved) => {
@@ -202,13 +259,19 @@ for (const mode of MODES) {
       });
     });
 
-    it('after rm -rf node_modules and npm ci in a real npm workspace, link is up-to-date and clean removes the package app\'s entry', function () {
+    it("after rm -rf node_modules and npm ci in a real npm workspace, link is up-to-date and clean removes the package app's entry", function () {
       this.timeout(60_000);
       const root = npmWorkspace();
       expect(isLink(path.join(root, 'node_modules/@acme/gallery')), 'npm linked the workspace package').to.equal(true);
       wireGulp(root);
       const first = linkOk(root, mode);
-      expect(first.stdout).to.match(entryLine(mode === 'symlink' ? 'linked' : 'copied', 'gallery', ' -> node_modules/@acme/gallery/app_media/gallery'));
+      expect(first.stdout).to.match(
+        entryLine(
+          mode === 'symlink' ? 'linked' : 'copied',
+          'gallery',
+          ' -> node_modules/@acme/gallery/app_media/gallery',
+        ),
+      );
       const published = mediaState(root);
       const sources = projectState(path.join(root, 'packages'));
 
@@ -228,8 +291,11 @@ for (const mode of MODES) {
       expect(projectState(path.join(root, 'packages'))).to.deep.equal(sources);
     });
 
-    it('clean needs no app installed: after rm -rf node_modules (not reinstalled) it still removes the package app\'s entry', async () => {
-      const root = makeProject({ apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] } });
+    it("clean needs no app installed: after rm -rf node_modules (not reinstalled) it still removes the package app's entry", async () => {
+      const root = makeProject({
+        apps: ['blog'],
+        config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] },
+      });
       const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
       await linkedInProcess(root, { mode });
       const sources = projectState(source);
@@ -250,7 +316,10 @@ for (const mode of MODES) {
       await linkedInProcess(root, { mode });
       // The author renames the app: its media folder follows the convention, the entry gets the new name.
       renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
-      writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }));
+      writeFileSync(
+        path.join(root, 'app-media.config.json'),
+        JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }),
+      );
       const sources = projectState(path.join(root, 'apps'));
       const oldEntry = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
       expect(Object.keys(oldEntry)).to.include('blog');
@@ -258,7 +327,10 @@ for (const mode of MODES) {
       const kept = linkOk(root, mode, ['--no-prune']);
       expect(kept.output).to.not.match(/pruned/);
       expect(kept.stdout).to.match(entryLine(mode === 'symlink' ? 'linked' : 'copied', 'journal'));
-      expect(mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))), '--no-prune left the old entry as it was').to.deep.equal(oldEntry);
+      expect(
+        mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
+        '--no-prune left the old entry as it was',
+      ).to.deep.equal(oldEntry);
 
       const pruned = linkOk(root, mode);
       expect(pruned.stdout).to.match(entryLine('pruned', 'blog'));
@@ -268,7 +340,11 @@ for (const mode of MODES) {
       expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
     });
 
-    for (const kind of ['a folder with files and an empty folder', 'a link to the app\'s media with another text', 'a dangling relative link'] as const) {
+    for (const kind of [
+      'a folder with files and an empty folder',
+      "a link to the app's media with another text",
+      'a dangling relative link',
+    ] as const) {
       it(`apps removed from the config: link prunes the tool's own entry, never ${kind} left by hand at another removed app's name`, async () => {
         const root = makeProject({ apps: ['blog', 'shop', 'news'] });
         await linkedInProcess(root, { mode });
@@ -279,9 +355,13 @@ for (const mode of MODES) {
           writeTree(shop, { 'index.html': '<p>shop is closed</p>\n', 'assets/mine.css': '.mine {}\n' });
           mkdirSync(path.join(shop, 'uploads'));
         }
-        if (kind === 'a link to the app\'s media with another text') symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
+        if (kind === "a link to the app's media with another text")
+          symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
         if (kind === 'a dangling relative link') symlinkSync('../../apps/shop-old/app_media/shop', shop);
-        writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/news'] }));
+        writeFileSync(
+          path.join(root, 'app-media.config.json'),
+          JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/news'] }),
+        );
         const foreign = mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/')));
         const sources = projectState(path.join(root, 'apps'));
 
@@ -289,7 +369,10 @@ for (const mode of MODES) {
         expect(run.stdout).to.match(entryLine('pruned', 'blog'));
         expect(run.output).to.not.match(/(?:^|\] )\S+\s+shop\s/m);
         expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
-        expect(mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/'))), 'shop is byte-identical').to.deep.equal(foreign);
+        expect(
+          mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/'))),
+          'shop is byte-identical',
+        ).to.deep.equal(foreign);
         expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
       });
     }
@@ -336,24 +419,39 @@ for (const mode of MODES) {
         const site = path.join(top, 'site');
         writeTree(site, {
           ...mediaFiles('apps/blog', 'blog'),
-          'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery', '../shared/notes'], mode, relative }),
+          'app-media.config.json': JSON.stringify({
+            mediaRoot: MEDIA,
+            apps: ['./apps/blog', '@acme/gallery', '../shared/notes'],
+            mode,
+            relative,
+          }),
         });
         const report = await link({ cwd: site });
         expect(report.apps.map((app) => [app.name, app.status])).to.deep.equal(
-          ['blog', 'gallery', 'notes'].map((name) => [name, mode === 'symlink' ? 'linked' : 'copied']));
+          ['blog', 'gallery', 'notes'].map((name) => [name, mode === 'symlink' ? 'linked' : 'copied']),
+        );
 
         const text = readFileSync(path.join(site, MANIFEST), 'utf8');
         const parsed = JSON.parse(text) as { entries: Record<string, unknown> };
         expect(Object.keys(parsed.entries), `relative: ${relative}`).to.deep.equal(['blog', 'gallery', 'notes']);
         const user = os.userInfo().username;
-        for (const secret of [top, realpathSync(top), path.basename(top), os.tmpdir(), '/tmp', os.homedir(), ...(user.length >= 3 ? [user] : [])]) {
+        for (const secret of [
+          top,
+          realpathSync(top),
+          path.basename(top),
+          os.tmpdir(),
+          '/tmp',
+          os.homedir(),
+          ...(user.length >= 3 ? [user] : []),
+        ]) {
           expect(text, `relative: ${relative}: ${secret}`).to.not.contain(secret);
         }
         for (const value of strings(parsed)) {
           expect(value, `relative: ${relative}`).to.not.match(/^\/|^[A-Za-z]:[\\/]|^\\\\/);
         }
         if (relative && mode === 'symlink') {
-          for (const name of ['blog', 'gallery', 'notes']) expect(path.isAbsolute(readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
+          for (const name of ['blog', 'gallery', 'notes'])
+            expect(path.isAbsolute(readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
         }
       }
     });
@@ -364,13 +462,17 @@ for (const mode of MODES) {
 function strings(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.flatMap(strings);
-  if (typeof value === 'object' && value !== null) return Object.entries(value).flatMap(([key, inner]) => [key, ...strings(inner)]);
+  if (typeof value === 'object' && value !== null)
+    return Object.entries(value).flatMap(([key, inner]) => [key, ...strings(inner)]);
   return [];
 }
 
 describe('media:clean: links', () => {
   it('absolute links (relative: false) of a moved project still match their records and are removed', async () => {
-    const root = makeProject({ apps: ['blog', 'shop'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'], relative: false } });
+    const root = makeProject({
+      apps: ['blog', 'shop'],
+      config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'], relative: false },
+    });
     await linkedInProcess(root, { mode: 'symlink' });
     expect(readlinkSync(path.join(root, MEDIA, 'blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
     whileMoved(root, (moved) => {
@@ -400,7 +502,7 @@ describe('media:clean: links', () => {
 
 describe('media:clean: copies changed by hand (copy mode)', () => {
   // The first clean runs through gulp; the others through the command (viaCommand).
-  it('a file changed by hand keeps the app\'s copy (kept, the file named, copy untouched, exit 0); --force removes it', async () => {
+  it("a file changed by hand keeps the app's copy (kept, the file named, copy untouched, exit 0); --force removes it", async () => {
     const root = makeProject({ apps: ['blog', 'shop'] });
     await linkedInProcess(root, { mode: 'copy' });
     const edited = path.join(root, MEDIA, 'blog/css/blog.css');
@@ -417,7 +519,10 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     expect(run.output).to.match(/changed by hand.*css\/blog\.css/);
     expect(run.output).to.match(/hint: .*media:clean --force/);
     expect(run.stdout).to.match(entryLine('removed', 'shop'));
-    expect(mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))), 'the copy is untouched').to.deep.equal(copy);
+    expect(
+      mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
+      'the copy is untouched',
+    ).to.deep.equal(copy);
     expect(readFileSync(edited, 'utf8')).to.equal(changed);
 
     const forced = viaCommand(root, ['media:clean', '--force']);
@@ -432,14 +537,19 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       await linkedInProcess(root, { mode: 'copy' });
       const copy = path.join(root, MEDIA, 'blog');
       writeTree(copy, { 'css/extra.css': '.extra {}\n', 'notes/todo.txt': 'mine\n' });
-      const added = mediaState(root, (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel));
+      const added = mediaState(
+        root,
+        (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel),
+      );
       const sources = projectState(path.join(root, 'apps'));
 
       const run = viaCommand(root, ['media:clean', ...flags]);
       expect(run.status, run.output).to.equal(0);
       expect(run.output, flags.join(' ')).to.match(entryLine('kept', 'blog', ' (copy)'));
-      expect(run.output).to.match(/css\/extra\.css/).and.match(/notes\/todo\.txt/);
-      expect(names(copy), 'js/ and img/ held only the tool\'s files and are gone').to.deep.equal(['css', 'notes']);
+      expect(run.output)
+        .to.match(/css\/extra\.css/)
+        .and.match(/notes\/todo\.txt/);
+      expect(names(copy), "js/ and img/ held only the tool's files and are gone").to.deep.equal(['css', 'notes']);
       expect(names(path.join(copy, 'css'))).to.deep.equal(['extra.css']);
       for (const rel of ['css', 'css/extra.css', 'notes', 'notes/todo.txt']) {
         const now = mediaState(root)[`blog/${rel}`];
@@ -459,7 +569,9 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
       const stamp = statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
       utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
-      expect(statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(statSync(path.join(css, 'blog.css')).size);
+      expect(statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
+        statSync(path.join(css, 'blog.css')).size,
+      );
       expect(Math.abs(statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
       renameSync(css, path.join(root, 'outside/css-was-in-copy'));
       symlinkSync('../../../outside/css', css);
@@ -471,7 +583,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       expect(run.output).to.match(entryLine('kept', 'blog'));
       expect(projectState(path.join(root, 'outside')), 'the outside folder is byte-identical').to.deep.equal(outside);
       expect(isLink(css), 'the link in the copy is left').to.equal(true);
-      expect(exists(path.join(root, MEDIA, 'blog/js')), 'the tool\'s own files are gone').to.equal(false);
+      expect(exists(path.join(root, MEDIA, 'blog/js')), "the tool's own files are gone").to.equal(false);
       expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
     });
   }
@@ -490,7 +602,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     expect(projectState(root)).to.deep.equal(before);
   });
 
-  it('a folder made by hand where the tool\'s copy was (its record still there) is foreign and untouched', async () => {
+  it("a folder made by hand where the tool's copy was (its record still there) is foreign and untouched", async () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
@@ -503,7 +615,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     expect(mediaState(root)).to.deep.equal(before);
   });
 
-  it('--force never deletes a file of a folder made by hand where the tool\'s copy was, even at a path the record lists', async () => {
+  it("--force never deletes a file of a folder made by hand where the tool's copy was, even at a path the record lists", async () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
@@ -516,7 +628,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     expect(run.output).to.match(entryLine('foreign', 'blog'));
     expect(mediaState(root)).to.deep.equal(before);
   });
-  it('an empty folder the user added inside a copy stays, and so does the copy\'s folder', async () => {
+  it("an empty folder the user added inside a copy stays, and so does the copy's folder", async () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'copy' });
     mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
@@ -563,7 +675,10 @@ describe('media:clean: exit codes', () => {
     const before = projectState(root);
     const run = gulp(root, ['media:clean']);
     expect(run.status, run.output).to.not.equal(0);
-    expect(run.output).to.match(/APP_MEDIA_MISSING_FIELD/).and.match(/mediaRoot/).and.match(/hint: /);
+    expect(run.output)
+      .to.match(/APP_MEDIA_MISSING_FIELD/)
+      .and.match(/mediaRoot/)
+      .and.match(/hint: /);
     expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
     expect(projectState(root)).to.deep.equal(before);
 

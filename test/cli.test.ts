@@ -10,14 +10,39 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
-  cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, rmdirSync, symlinkSync, writeFileSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { flagName, flagsFor, plain, TASKS, taskDescriptions } from '../src/core/options.js';
 import type { TaskName } from '../src/core/types.js';
 import {
-  APP_MEDIA_BIN, appMedia, entryLine, exists, GULP_BIN, gulp, isLink, linkedInProcess, makeProject, mediaFiles, npm, projectState, REPO, removeTempDirs, tempDir, writeTree,
-  type ProjectOptions, type RunResult,
+  APP_MEDIA_BIN,
+  appMedia,
+  entryLine,
+  exists,
+  GULP_BIN,
+  gulp,
+  isLink,
+  linkedInProcess,
+  makeProject,
+  mediaFiles,
+  npm,
+  projectState,
+  REPO,
+  removeTempDirs,
+  tempDir,
+  writeTree,
+  type ProjectOptions,
+  type RunResult,
 } from './support/project.js';
 
 const children: ChildProcess[] = [];
@@ -73,29 +98,43 @@ function start(cwd: string, args: string[]): Running {
   });
   children.push(child);
   const out = { stdout: '', stderr: '' };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out.stdout += chunk; });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { out.stderr += chunk; });
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    out.stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    out.stderr += chunk;
+  });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
-  const waitFor = (pattern: RegExp, ms = 15_000): Promise<void> => new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (pattern.test(`${out.stdout}${out.stderr}`)) {
-        clearInterval(poll);
-        resolve();
-      } else if (Date.now() - started > ms || child.exitCode !== null) {
-        clearInterval(poll);
-        reject(new Error(`no ${String(pattern)} within ${ms} ms (exit ${child.exitCode}); output:\n${out.stdout}${out.stderr}`));
-      }
-    }, 20);
-  });
+  const waitFor = (pattern: RegExp, ms = 15_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (pattern.test(`${out.stdout}${out.stderr}`)) {
+          clearInterval(poll);
+          resolve();
+        } else if (Date.now() - started > ms || child.exitCode !== null) {
+          clearInterval(poll);
+          reject(
+            new Error(
+              `no ${String(pattern)} within ${ms} ms (exit ${child.exitCode}); output:\n${out.stdout}${out.stderr}`,
+            ),
+          );
+        }
+      }, 20);
+    });
   return { child, out, exit, waitFor };
 }
 
 async function stop(running: Running): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   running.child.kill('SIGINT');
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 10 s after SIGINT; output:\n${running.out.stdout}${running.out.stderr}`)), 10_000));
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(new Error(`no exit within 10 s after SIGINT; output:\n${running.out.stdout}${running.out.stderr}`)),
+      10_000,
+    ),
+  );
   return Promise.race([running.exit, timeout]);
 }
 
@@ -145,7 +184,8 @@ describe('app-media <task>: each task through the command', () => {
       expect(warn.status, warn.output).to.equal(0);
       expect(warn.stderr).to.match(entryLine('conflict', 'blog'));
       // The same conflict lines, word for word (the summary is the only line that may move to stdout).
-      const conflictLines = (text: string): string[] => nonEmptyLines(text).filter((line) => !line.startsWith('media:link: '));
+      const conflictLines = (text: string): string[] =>
+        nonEmptyLines(text).filter((line) => !line.startsWith('media:link: '));
       expect(conflictLines(warn.stderr)).to.deep.equal(conflictLines(fail.stderr));
       expect(conflictLines(warn.stderr).length).to.be.greaterThan(1);
       expect(warn.output).to.match(/media:link: 1 conflict, 1 linked in public\/media/);
@@ -205,7 +245,9 @@ describe('app-media <task>: each task through the command', () => {
     expect(appMedia(root, ['link']).status).to.equal(0);
     const found = appMedia(root, ['find', '--path', 'blog/css/blog.css']);
     expect(found.status, found.output).to.equal(0);
-    expect(found.stdout).to.match(/^found\s+blog\s+public\/media\/blog\/css\/blog\.css -> apps\/blog\/app_media\/blog\/css\/blog\.css at \/media\/blog\/css\/blog\.css$/m);
+    expect(found.stdout).to.match(
+      /^found\s+blog\s+public\/media\/blog\/css\/blog\.css -> apps\/blog\/app_media\/blog\/css\/blog\.css at \/media\/blog\/css\/blog\.css$/m,
+    );
     const inline = appMedia(root, ['find', '--path=shop/js/shop.js']);
     expect(inline.status, inline.output).to.equal(0);
     expect(inline.stdout).to.match(/^found\s+shop\s/m);
@@ -221,13 +263,20 @@ describe('app-media <task>: each task through the command', () => {
   });
 
   it('watch: links, prints the watching line, relinks on a config change, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
-    const root = makeProject({ apps: ['blog', 'shop'], gulp: false, config: { mediaRoot: MEDIA, apps: ['./apps/blog'] } });
+    const root = makeProject({
+      apps: ['blog', 'shop'],
+      gulp: false,
+      config: { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+    });
     const watching = start(root, [APP_MEDIA_BIN, 'watch']);
     await watching.waitFor(/media:watch: watching \d+ paths?; Ctrl-C to stop/);
     expect(watching.out.stdout).to.match(entryLine('linked', 'blog'));
     expectLinkedTo(root, 'blog', 'apps/blog/app_media/blog');
 
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'] }),
+    );
     await watching.waitFor(entryLine('linked', 'shop'));
     expectLinkedTo(root, 'shop', 'apps/shop/app_media/shop');
 
@@ -258,12 +307,18 @@ describe('app-media <task>: each task through the command', () => {
   });
 
   it('a bad config: the APP_MEDIA_ code, file, field and hint on stderr, no stack, exit 1; --verbose adds the stack', () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot: MEDIA, apps: ['./apps/blog'], mdoe: 'copy' } });
+    const root = makeProject({
+      apps: ['blog'],
+      gulp: false,
+      config: { mediaRoot: MEDIA, apps: ['./apps/blog'], mdoe: 'copy' },
+    });
     const before = stateOf(root);
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(1);
     expect(run.stdout).to.equal('');
-    expect(run.stderr).to.equal('APP_MEDIA_UNKNOWN_FIELD: app-media.config.json mdoe: unknown field "mdoe" (did you mean "mode"?)\n  hint: rename it to "mode"\n');
+    expect(run.stderr).to.equal(
+      'APP_MEDIA_UNKNOWN_FIELD: app-media.config.json mdoe: unknown field "mdoe" (did you mean "mode"?)\n  hint: rename it to "mode"\n',
+    );
     expect(run.stderr).to.not.match(noStack);
 
     const verbose = appMedia(root, ['link', '--verbose']);
@@ -294,7 +349,10 @@ describe('app-media: help, bad tasks and flags, --version', () => {
     expect(run.status, run.output).to.equal(0);
     expect(run.stderr).to.equal('');
     expect(run.stdout).to.match(/^Usage: app-media <task> \[flags\]$/m);
-    const listed = nonEmptyLines(run.stdout).map((line) => /^ {2}(\S+) +(.+)$/.exec(line)).filter((match) => match !== null).map((match) => [match[1], match[2]]);
+    const listed = nonEmptyLines(run.stdout)
+      .map((line) => /^ {2}(\S+) +(.+)$/.exec(line))
+      .filter((match) => match !== null)
+      .map((match) => [match[1], match[2]]);
     expect(listed).to.deep.equal(TASKS.map((task) => [task, taskDescriptions[task]]));
     expect(appMedia(REPO, ['-h']).stdout).to.equal(run.stdout);
   });
@@ -306,9 +364,13 @@ describe('app-media: help, bad tasks and flags, --version', () => {
       expect(run.stderr).to.equal('');
       expect(run.stdout).to.match(new RegExp(`^Usage: app-media ${task} \\[flags\\]$`, 'm'));
       expect(run.stdout).to.contain(taskDescriptions[task]);
-      const rows = nonEmptyLines(run.stdout).map((line) => /^ {2}(--[^\s,]+)(?: (<[^>]+>))?(?:, -\w)? +(.+)$/.exec(line)).filter((match) => match !== null);
+      const rows = nonEmptyLines(run.stdout)
+        .map((line) => /^ {2}(--[^\s,]+)(?: (<[^>]+>))?(?:, -\w)? +(.+)$/.exec(line))
+        .filter((match) => match !== null);
       // Every row of the table for the task (its own flags, then the command's: --silent, --help...), but --version.
-      const expected = flagsFor(task, 'command').filter((flag) => flag.name !== 'version').map((flag) => [flagName(flag), flag.arg, plain(flag.description)]);
+      const expected = flagsFor(task, 'command')
+        .filter((flag) => flag.name !== 'version')
+        .map((flag) => [flagName(flag), flag.arg, plain(flag.description)]);
       expect(rows.map((row) => [row[1], row[2], row[3]])).to.deep.equal(expected);
       // Each flag of another task is absent.
       const own = new Set(flagsFor(task).map((flag) => flag.name));
@@ -368,7 +430,9 @@ describe('app-media: help, bad tasks and flags, --version', () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     const mode = appMedia(root, ['link', '--mode', 'bogus']);
     expect(mode.status, mode.output).to.equal(1);
-    expect(mode.stderr).to.match(/^APP_MEDIA_BAD_FLAG: --mode: --mode must be one of auto, symlink, copy, not "bogus"$/m);
+    expect(mode.stderr).to.match(
+      /^APP_MEDIA_BAD_FLAG: --mode: --mode must be one of auto, symlink, copy, not "bogus"$/m,
+    );
     const conflicts = appMedia(root, ['link', '--conflicts=maybe']);
     expect(conflicts.status, conflicts.output).to.equal(1);
     expect(conflicts.stderr).to.match(/--conflicts must be one of warn, fail, not "maybe"/);
@@ -381,7 +445,7 @@ describe('app-media: help, bad tasks and flags, --version', () => {
     expect(exists(path.join(root, MEDIA))).to.equal(false);
   });
 
-  it('--version prints package.json\'s version, exit 0', () => {
+  it("--version prints package.json's version, exit 0", () => {
     const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
     const run = appMedia(REPO, ['--version']);
     expect(run.status, run.output).to.equal(0);
@@ -407,31 +471,115 @@ interface Scenario {
   check?: (last: RunResult) => void;
 }
 
-const noMedia: ProjectOptions = { apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/empty'] }, files: { 'apps/empty/README.md': 'no media\n' } };
+const noMedia: ProjectOptions = {
+  apps: ['blog'],
+  config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/empty'] },
+  files: { 'apps/empty/README.md': 'no media\n' },
+};
 const badConfig: ProjectOptions = { apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog'], mdoe: 'copy' } };
 
 // A first link before the run under comparison is made in process in both twins (linkedInProcess):
 // 'first link' compares that run itself, and a gulp start-up costs half a second.
 const SCENARIOS: Scenario[] = [
-  { title: 'first link', steps: [{ task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/media:link: 2 linked/) },
-  { title: 're-run: up-to-date', steps: [linkedInProcess, { task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/media:link: 2 up-to-date/) },
-  { title: 're-run --verbose', steps: [linkedInProcess, { task: 'link', args: ['--verbose'] }], status: 0, check: (run) => expect(run.output).to.match(/up-to-date\s+blog/) },
-  { title: 'conflict', setup: handMadeFolder, steps: [{ task: 'link' }], status: 1, check: (run) => expect(run.stderr).to.match(/conflict\s+blog/) },
-  { title: 'conflict --conflicts=warn', setup: handMadeFolder, steps: [{ task: 'link', args: ['--conflicts=warn'] }], status: 0, check: (run) => expect(run.stderr).to.match(/conflict\s+blog/) },
-  { title: 'conflict --silent', setup: handMadeFolder, steps: [{ task: 'link', args: ['--silent'] }], status: 1, check: (run) => expect(run.output).to.equal('') },
-  { title: 'dry-run', steps: [{ task: 'link', args: ['--dry-run'] }], status: 0, check: (run) => expect(run.stdout).to.match(/would link\s+blog/) },
+  {
+    title: 'first link',
+    steps: [{ task: 'link' }],
+    status: 0,
+    check: (run) => expect(run.output).to.match(/media:link: 2 linked/),
+  },
+  {
+    title: 're-run: up-to-date',
+    steps: [linkedInProcess, { task: 'link' }],
+    status: 0,
+    check: (run) => expect(run.output).to.match(/media:link: 2 up-to-date/),
+  },
+  {
+    title: 're-run --verbose',
+    steps: [linkedInProcess, { task: 'link', args: ['--verbose'] }],
+    status: 0,
+    check: (run) => expect(run.output).to.match(/up-to-date\s+blog/),
+  },
+  {
+    title: 'conflict',
+    setup: handMadeFolder,
+    steps: [{ task: 'link' }],
+    status: 1,
+    check: (run) => expect(run.stderr).to.match(/conflict\s+blog/),
+  },
+  {
+    title: 'conflict --conflicts=warn',
+    setup: handMadeFolder,
+    steps: [{ task: 'link', args: ['--conflicts=warn'] }],
+    status: 0,
+    check: (run) => expect(run.stderr).to.match(/conflict\s+blog/),
+  },
+  {
+    title: 'conflict --silent',
+    setup: handMadeFolder,
+    steps: [{ task: 'link', args: ['--silent'] }],
+    status: 1,
+    check: (run) => expect(run.output).to.equal(''),
+  },
+  {
+    title: 'dry-run',
+    steps: [{ task: 'link', args: ['--dry-run'] }],
+    status: 0,
+    check: (run) => expect(run.stdout).to.match(/would link\s+blog/),
+  },
   { title: 'json', steps: [{ task: 'link', args: ['--json'] }], status: 0 },
   { title: 'json with a conflict', setup: handMadeFolder, steps: [{ task: 'link', args: ['--json'] }], status: 1 },
-  { title: 'copy mode, twice', steps: [{ task: 'link', args: ['--mode', 'copy'] }, { task: 'link', args: ['--mode', 'copy'] }], status: 0 },
-  { title: 'an app with no media', project: noMedia, steps: [{ task: 'link' }], status: 0, check: (run) => expect(run.output).to.match(/no-media\s+empty/) },
-  { title: 'prune after an app left the config', steps: [linkedInProcess, (root) => writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/shop'] })), { task: 'link' }], status: 0, check: (run) => expect(run.stdout).to.match(/pruned\s+blog/) },
-  { title: 'clean', steps: [linkedInProcess, { task: 'clean' }], status: 0, check: (run) => expect(run.stdout).to.match(/removed\s+blog/) },
+  {
+    title: 'copy mode, twice',
+    steps: [
+      { task: 'link', args: ['--mode', 'copy'] },
+      { task: 'link', args: ['--mode', 'copy'] },
+    ],
+    status: 0,
+  },
+  {
+    title: 'an app with no media',
+    project: noMedia,
+    steps: [{ task: 'link' }],
+    status: 0,
+    check: (run) => expect(run.output).to.match(/no-media\s+empty/),
+  },
+  {
+    title: 'prune after an app left the config',
+    steps: [
+      linkedInProcess,
+      (root) =>
+        writeFileSync(
+          path.join(root, 'app-media.config.json'),
+          JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/shop'] }),
+        ),
+      { task: 'link' },
+    ],
+    status: 0,
+    check: (run) => expect(run.stdout).to.match(/pruned\s+blog/),
+  },
+  {
+    title: 'clean',
+    steps: [linkedInProcess, { task: 'clean' }],
+    status: 0,
+    check: (run) => expect(run.stdout).to.match(/removed\s+blog/),
+  },
   { title: 'verify ok', steps: [linkedInProcess, { task: 'verify' }], status: 0 },
-  { title: 'verify missing', steps: [linkedInProcess, (root) => rmSync(path.join(root, MEDIA, 'blog')), { task: 'verify' }], status: 1, check: (run) => expect(run.stderr).to.match(/missing\s+blog/) },
+  {
+    title: 'verify missing',
+    steps: [linkedInProcess, (root) => rmSync(path.join(root, MEDIA, 'blog')), { task: 'verify' }],
+    status: 1,
+    check: (run) => expect(run.stderr).to.match(/missing\s+blog/),
+  },
   { title: 'verify --json, nothing linked', steps: [{ task: 'verify', args: ['--json'] }], status: 1 },
   { title: 'find found', steps: [linkedInProcess, { task: 'find', args: ['--path', 'blog/css/blog.css'] }], status: 0 },
   { title: 'find not-found', steps: [{ task: 'find', args: ['--path', 'blog/css/nope.css'] }], status: 1 },
-  { title: 'bad config', project: badConfig, steps: [{ task: 'link' }], status: 1, check: (run) => expect(run.stderr).to.match(/APP_MEDIA_UNKNOWN_FIELD/) },
+  {
+    title: 'bad config',
+    project: badConfig,
+    steps: [{ task: 'link' }],
+    status: 1,
+    check: (run) => expect(run.stderr).to.match(/APP_MEDIA_UNKNOWN_FIELD/),
+  },
   { title: 'bad config --json', project: badConfig, steps: [{ task: 'link', args: ['--json'] }], status: 1 },
   {
     title: 'bad config --silent',
@@ -449,13 +597,28 @@ function runEntry(entry: Entry, root: string, task: TaskName, args: string[]): R
 
 /** gulp's own lines and `[hh:mm:ss] ` prefixes go; times and the project's path are neutralised. */
 function comparable(text: string, root: string, entry: Entry): string[] {
-  return text.split('\n')
+  return text
+    .split('\n')
     .map((line) => (entry === 'gulp' ? line.replace(/^\[\d{2}:\d{2}:\d{2}\] /, '') : line))
-    .filter((line) => entry !== 'gulp' || !(
-      /^Using gulpfile /.test(line) || /^Starting '/.test(line) || /^Finished '/.test(line) || /^'[^']+' errored after /.test(line)
-      // gulp prints the failing task's error after "errored": our one line naming what failed (the summary above has the counts).
-      || /^media:[a-z]+ failed: /.test(line)))
-    .map((line) => line.split(root).join('<root>').replace(/\(\d+(\.\d+)? ms\)/g, '(N ms)').replace(/"ms": \d+/, '"ms": N'))
+    .filter(
+      (line) =>
+        entry !== 'gulp' ||
+        !(
+          /^Using gulpfile /.test(line) ||
+          /^Starting '/.test(line) ||
+          /^Finished '/.test(line) ||
+          /^'[^']+' errored after /.test(line) ||
+          // gulp prints the failing task's error after "errored": our one line naming what failed (the summary above has the counts).
+          /^media:[a-z]+ failed: /.test(line)
+        ),
+    )
+    .map((line) =>
+      line
+        .split(root)
+        .join('<root>')
+        .replace(/\(\d+(\.\d+)? ms\)/g, '(N ms)')
+        .replace(/"ms": \d+/, '"ms": N'),
+    )
     .filter((line) => line !== '');
 }
 
@@ -475,14 +638,25 @@ function jsonDoc(stdout: string): Record<string, unknown> {
  * The records file is compared as parsed, without its folder stamps (times of the run, fs/stamp.ts).
  */
 function portableState(root: string): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(projectState(root)).map(([rel, entry]) => [rel,
-    path.basename(rel) === '.app-media.json' ? { type: entry.type, records: recordsWithoutStamps(path.join(root, rel)) }
-      : entry.type === 'file' ? { type: 'file', sha: entry.sha, mode: entry.mode } : entry.type === 'link' ? { type: 'link', text: entry.text } : { type: 'dir' }]));
+  return Object.fromEntries(
+    Object.entries(projectState(root)).map(([rel, entry]) => [
+      rel,
+      path.basename(rel) === '.app-media.json'
+        ? { type: entry.type, records: recordsWithoutStamps(path.join(root, rel)) }
+        : entry.type === 'file'
+          ? { type: 'file', sha: entry.sha, mode: entry.mode }
+          : entry.type === 'link'
+            ? { type: 'link', text: entry.text }
+            : { type: 'dir' },
+    ]),
+  );
 }
 
 /** The records as parsed, each folder stamp replaced by which folder it stamps. */
 function recordsWithoutStamps(file: string): unknown {
-  const records = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, { stamps?: Record<string, number> }> };
+  const records = JSON.parse(readFileSync(file, 'utf8')) as {
+    entries: Record<string, { stamps?: Record<string, number> }>;
+  };
   for (const record of Object.values(records.entries)) {
     if (record.stamps) record.stamps = Object.fromEntries(Object.keys(record.stamps).map((folder) => [folder, 0]));
   }
@@ -515,9 +689,16 @@ describe('the same behaviour through `gulp media:<task>` and `app-media <task>` 
       results.gulp.forEach((viaGulp, index) => {
         const viaCommand = results.command[index] as RunResult;
         const step = `step ${index + 1}`;
-        expect(viaCommand.status, `${step}: exit status\n--- gulp:\n${viaGulp.output}\n--- command:\n${viaCommand.output}`).to.equal(viaGulp.status);
-        expect(comparable(viaCommand.stdout, commandRoot, 'command'), `${step}: stdout`).to.deep.equal(comparable(viaGulp.stdout, gulpRoot, 'gulp'));
-        expect(comparable(viaCommand.stderr, commandRoot, 'command'), `${step}: stderr`).to.deep.equal(comparable(viaGulp.stderr, gulpRoot, 'gulp'));
+        expect(
+          viaCommand.status,
+          `${step}: exit status\n--- gulp:\n${viaGulp.output}\n--- command:\n${viaCommand.output}`,
+        ).to.equal(viaGulp.status);
+        expect(comparable(viaCommand.stdout, commandRoot, 'command'), `${step}: stdout`).to.deep.equal(
+          comparable(viaGulp.stdout, gulpRoot, 'gulp'),
+        );
+        expect(comparable(viaCommand.stderr, commandRoot, 'command'), `${step}: stderr`).to.deep.equal(
+          comparable(viaGulp.stderr, gulpRoot, 'gulp'),
+        );
         if (scenario.steps.some((s) => typeof s !== 'function' && s.args?.includes('--json'))) {
           expect(jsonDoc(viaCommand.stdout), `${step}: JSON report`).to.deep.equal(jsonDoc(viaGulp.stdout));
         }
@@ -561,7 +742,12 @@ describe('app-media link is quiet enough for every npm install', () => {
 
   it('--silent prints nothing at all: first link, up-to-date, a conflict (exit 1), a conflict with --conflicts=warn (exit 0), clean', () => {
     const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
-    for (const [args, status] of [[['link', '--silent'], 0], [['link', '--silent'], 0], [['verify', '--silent'], 0], [['clean', '--silent'], 0]] as const) {
+    for (const [args, status] of [
+      [['link', '--silent'], 0],
+      [['link', '--silent'], 0],
+      [['verify', '--silent'], 0],
+      [['clean', '--silent'], 0],
+    ] as const) {
       const run = appMedia(root, [...args]);
       expect(run.status, args.join(' ')).to.equal(status);
       expect(run.output, args.join(' ')).to.equal('');
@@ -601,11 +787,14 @@ describe('app-media link is quiet enough for every npm install', () => {
 /** Node modules loaded from node_modules (CommonJS ones land in require.cache), printed at exit by a preload. */
 function loadedPackages(root: string, args: string[]): { run: RunResult; packages: string[] } {
   const trace = path.join(root, 'trace-loads.cjs');
-  writeFileSync(trace, `process.on('exit', () => {
+  writeFileSync(
+    trace,
+    `process.on('exit', () => {
   const names = new Set(Object.keys(require.cache).filter((file) => file.includes('/node_modules/'))
     .map((file) => { const rest = file.slice(file.lastIndexOf('/node_modules/') + 14).split('/'); return rest[0].startsWith('@') ? rest[0] + '/' + rest[1] : rest[0]; }));
   process.stderr.write('LOADED ' + JSON.stringify([...names].sort()) + '\\n');
-});\n`);
+});\n`,
+  );
   const run = appMedia(root, args, {}, ['--require', trace]);
   const line = /^LOADED (.*)$/m.exec(run.stderr);
   expect(line, run.output).to.not.equal(null);
@@ -620,7 +809,10 @@ describe('app-media loads only what the task needs', () => {
       const { run, packages } = loadedPackages(root, args);
       expect(run.status, run.output).to.equal(0);
       expect(packages, args.join(' ')).to.not.include.members(['gulp']);
-      expect(packages.filter((name) => /^(gulp|gulp-cli|undertaker|vinyl-fs|vinyl|glob-watcher|chokidar)$/.test(name)), args.join(' ')).to.deep.equal([]);
+      expect(
+        packages.filter((name) => /^(gulp|gulp-cli|undertaker|vinyl-fs|vinyl|glob-watcher|chokidar)$/.test(name)),
+        args.join(' '),
+      ).to.deep.equal([]);
     }
   });
 
@@ -639,26 +831,41 @@ describe('app-media loads only what the task needs', () => {
 // ---------------------------------------------------------------------------
 
 describe('workspaces: npm for real', () => {
-  it('npm install at the monorepo root runs the site\'s postinstall `app-media link --conflicts=warn`: package and folder apps linked, a conflict does not break the install; then `npm exec -w site -- app-media verify` exits 0', function () {
+  it("npm install at the monorepo root runs the site's postinstall `app-media link --conflicts=warn`: package and folder apps linked, a conflict does not break the install; then `npm exec -w site -- app-media verify` exits 0", function () {
     this.timeout(120_000);
     const packed = tempDir('pack');
     const pack = npm(REPO, ['pack', '--ignore-scripts', '--json', '--pack-destination', packed]);
     expect(pack.status, pack.output).to.equal(0);
-    const tarball = path.join(packed, (JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string }>)[0]!.filename);
+    const tarball = path.join(
+      packed,
+      (JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as Array<{ filename: string }>)[0]!.filename,
+    );
 
     const mono = tempDir('monorepo');
     writeTree(mono, {
-      'package.json': JSON.stringify({ name: 'acme-monorepo', private: true, workspaces: ['packages/*', 'site'] }, null, 2),
+      'package.json': JSON.stringify(
+        { name: 'acme-monorepo', private: true, workspaces: ['packages/*', 'site'] },
+        null,
+        2,
+      ),
       'packages/ui/package.json': JSON.stringify({ name: '@acme/ui', version: '1.0.0', appMedia: {} }, null, 2),
       ...mediaFiles('packages/ui', 'ui'),
-      'site/package.json': JSON.stringify({
-        name: 'site',
-        version: '1.0.0',
-        private: true,
-        scripts: { postinstall: 'app-media link --conflicts=warn' },
-        dependencies: { '@acme/ui': '*', 'gulp-app-media': `file:${tarball}` },
-      }, null, 2),
-      'site/app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/ui', './apps/blog', './apps/news'] }, null, 2),
+      'site/package.json': JSON.stringify(
+        {
+          name: 'site',
+          version: '1.0.0',
+          private: true,
+          scripts: { postinstall: 'app-media link --conflicts=warn' },
+          dependencies: { '@acme/ui': '*', 'gulp-app-media': `file:${tarball}` },
+        },
+        null,
+        2,
+      ),
+      'site/app-media.config.json': JSON.stringify(
+        { mediaRoot: MEDIA, apps: ['@acme/ui', './apps/blog', './apps/news'] },
+        null,
+        2,
+      ),
       ...mediaFiles('site/apps/blog', 'blog'),
       ...mediaFiles('site/apps/news', 'news'),
       // Someone put a folder where news would go: the install must still succeed.
@@ -668,7 +875,9 @@ describe('workspaces: npm for real', () => {
 
     const install = npm(mono, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts']);
     expect(install.status, install.output).to.equal(0);
-    expect(isLink(path.join(mono, 'node_modules/@acme/ui')), 'npm hoisted and linked the workspace package').to.equal(true);
+    expect(isLink(path.join(mono, 'node_modules/@acme/ui')), 'npm hoisted and linked the workspace package').to.equal(
+      true,
+    );
     expect(exists(path.join(mono, 'site/node_modules/@acme/ui')), 'not installed under site').to.equal(false);
     // The postinstall ran and said what it did, conflict included.
     expect(install.output).to.match(/linked\s+ui\s+public\/media\/ui/);
@@ -683,7 +892,9 @@ describe('workspaces: npm for real', () => {
     expect(stateOf(path.join(site, MEDIA, 'news')), 'the hand-made folder is untouched').to.deep.equal(handMade);
     const record = readFileSync(path.join(site, MANIFEST), 'utf8');
     expect(record).to.not.contain(mono);
-    expect((JSON.parse(record) as { entries: Record<string, { source: string }> }).entries['ui']?.source).to.equal('node_modules/@acme/ui/app_media/ui');
+    expect((JSON.parse(record) as { entries: Record<string, { source: string }> }).entries['ui']?.source).to.equal(
+      'node_modules/@acme/ui/app_media/ui',
+    );
 
     // verify in CI still catches the conflict; once it is cleared, a link and a verify through npm exec pass.
     const caught = npm(mono, ['exec', '-w', 'site', '--', 'app-media', 'verify']);
@@ -697,7 +908,11 @@ describe('workspaces: npm for real', () => {
     expect(verify.status, verify.output).to.equal(0);
     expect(verify.stdout).to.match(/media:verify: 3 ok in public\/media/);
     // The bin npm installed, run from the workspace folder itself.
-    const direct = spawnSync(path.join(mono, 'node_modules/.bin/app-media'), ['verify'], { cwd: site, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const direct = spawnSync(path.join(mono, 'node_modules/.bin/app-media'), ['verify'], {
+      cwd: site,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     expect(direct.status, `${direct.stdout}${direct.stderr}`).to.equal(0);
   });
 });
@@ -724,7 +939,9 @@ function expectCleanRecord(project: string): void {
   const text = readFileSync(path.join(project, MANIFEST), 'utf8');
   const manifest = JSON.parse(text) as { entries: Record<string, { source: string }> };
   expect(Object.keys(manifest.entries)).to.deep.equal(['ui']);
-  expect(manifest.entries['ui']?.source, 'only from the last node_modules/ on').to.equal('node_modules/@acme/ui/app_media/ui');
+  expect(manifest.entries['ui']?.source, 'only from the last node_modules/ on').to.equal(
+    'node_modules/@acme/ui/app_media/ui',
+  );
   expect(text).to.not.contain('.pnpm');
   expect(text).to.not.contain(project);
   expect(text).to.not.match(/"\//);
@@ -758,10 +975,13 @@ describe('workspaces: a pnpm-style isolated node_modules (built by the test)', (
     expect(after.stdout).to.match(entryLine('ok', 'ui'));
   });
 
-  it('a workspace package whose dependency resolves from the monorepo root\'s node_modules (→ .pnpm): linked, record clean; after an upgrade verify names the stale link as dangling (if it led through the old store folder), link relinks, verify passes', () => {
+  it("a workspace package whose dependency resolves from the monorepo root's node_modules (→ .pnpm): linked, record clean; after an upgrade verify names the stale link as dangling (if it led through the old store folder), link relinks, verify passes", () => {
     const mono = tempDir('pnpm-mono');
     const site = path.join(mono, 'site');
-    writeTree(site, { 'package.json': JSON.stringify({ name: 'site', private: true, dependencies: { '@acme/ui': 'workspace:*' } }), 'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/ui'] }) });
+    writeTree(site, {
+      'package.json': JSON.stringify({ name: 'site', private: true, dependencies: { '@acme/ui': 'workspace:*' } }),
+      'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/ui'] }),
+    });
     const old = pnpmInstall(mono, mono, '1.0.0');
 
     const run = appMedia(site, ['link']);
@@ -794,12 +1014,16 @@ describe('the example project', () => {
     const media = path.join(example, MEDIA);
     const existed = exists(media);
     const before = existed ? stateOf(media) : undefined;
-    const { scripts } = JSON.parse(readFileSync(path.join(example, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const { scripts } = JSON.parse(readFileSync(path.join(example, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     // It builds this repository's dist/ first (a user's project installs the package built), then links.
     expect(scripts['postinstall']).to.equal('npm run --prefix .. build && app-media link --conflicts=warn');
     try {
       const run = spawnSync(process.execPath, [path.join(REPO, 'bin/app-media.js'), 'link', '--conflicts=warn'], {
-        cwd: example, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+        cwd: example,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       });
       expect(run.status, `${run.stdout}${run.stderr}`).to.equal(0);
       expect(run.stderr, 'no conflict in the example').to.equal('');
@@ -813,11 +1037,18 @@ describe('the example project', () => {
       } else {
         expect(run.stdout).to.match(/media:link: .*in public\/media/);
       }
-      const verify = spawnSync(process.execPath, [path.join(REPO, 'bin/app-media.js'), 'verify'], { cwd: example, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      const verify = spawnSync(process.execPath, [path.join(REPO, 'bin/app-media.js'), 'verify'], {
+        cwd: example,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       expect(verify.status, `${verify.stdout}${verify.stderr}`).to.equal(0);
     } finally {
       if (!existed && exists(media)) {
-        const clean = spawnSync(process.execPath, [path.join(REPO, 'bin/app-media.js'), 'clean'], { cwd: example, encoding: 'utf8' });
+        const clean = spawnSync(process.execPath, [path.join(REPO, 'bin/app-media.js'), 'clean'], {
+          cwd: example,
+          encoding: 'utf8',
+        });
         expect(clean.status, `${clean.stdout}${clean.stderr}`).to.equal(0);
         rmSync(path.join(media, '.app-media.json'), { force: true });
         rmdirSync(media);
@@ -825,5 +1056,3 @@ describe('the example project', () => {
     }
   });
 });
-
-

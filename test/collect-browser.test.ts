@@ -25,18 +25,27 @@ const APPS = [
 /** A copy of example/ wired like an installed project: this package, gulp, and @acme/gallery in node_modules. */
 function exampleCopy(): string {
   const root = tempDir('example');
-  cpSync(path.join(REPO, 'example'), root, { recursive: true, filter: (source) => !/[/\\](node_modules|dist|public[/\\]media)$/.test(source) });
+  cpSync(path.join(REPO, 'example'), root, {
+    recursive: true,
+    filter: (source) => !/[/\\](node_modules|dist|public[/\\]media)$/.test(source),
+  });
   mkdirSync(path.join(root, 'node_modules', '@acme'), { recursive: true });
   symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
   symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
   symlinkSync(path.join(root, 'packages', 'gallery'), path.join(root, 'node_modules', '@acme', 'gallery'));
-  writeFileSync(path.join(root, 'gulpfile.mjs'), "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n");
+  writeFileSync(
+    path.join(root, 'gulpfile.mjs'),
+    "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+  );
   return root;
 }
 
 /** Starts example/server.mjs on a free port of 127.0.0.1; resolves to its base URL. */
 function startServer(root: string, started: ChildProcess[]): Promise<string> {
-  const child = spawn(process.execPath, [path.join(root, 'server.mjs'), '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(root, 'server.mjs'), '--port', '0'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -49,7 +58,7 @@ function startServer(root: string, started: ChildProcess[]): Promise<string> {
   });
 }
 
-describe('the example\'s production path', () => {
+describe("the example's production path", () => {
   const started: ChildProcess[] = [];
   let root: string;
   let base: string;
@@ -70,7 +79,10 @@ describe('the example\'s production path', () => {
   it('verify --collect --url: the server answers every fingerprinted URL with 2xx and the right Content-Type', () => {
     const run = appMedia(root, ['verify', '--collect', '--url', base]);
     expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.match(/ok\s+blog/).and.match(/ok\s+gallery/).and.match(/ok\s+shop/);
+    expect(run.stdout)
+      .to.match(/ok\s+blog/)
+      .and.match(/ok\s+gallery/)
+      .and.match(/ok\s+shop/);
   });
 
   it('verify --collect --url: a server that sends stylesheets as text/plain is reported (unserved, exit 1)', async () => {
@@ -85,20 +97,36 @@ describe('the example\'s production path', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const run = await new Promise<{ status: number | null; output: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.join(REPO, 'bin', 'app-media.js'), 'verify', '--collect', '--url', `http://127.0.0.1:${(server.address() as AddressInfo).port}`], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+        const child = spawn(
+          process.execPath,
+          [
+            path.join(REPO, 'bin', 'app-media.js'),
+            'verify',
+            '--collect',
+            '--url',
+            `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          ],
+          { cwd: root, env: { ...process.env, NO_COLOR: '1' } },
+        );
         let output = '';
-        child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-        child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
+        child.stderr.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+        });
         child.on('close', (status) => resolve({ status, output }));
       });
       expect(run.status, run.output).to.equal(1);
-      expect(run.output).to.match(/unserved\s+blog/).and.match(/answered Content-Type text\/plain, not text\/css/);
+      expect(run.output)
+        .to.match(/unserved\s+blog/)
+        .and.match(/answered Content-Type text\/plain, not text\/css/);
     } finally {
       server.close();
     }
   });
 
-  it('in headless Chromium: every app\'s stylesheet applied, images loaded, script run, from fingerprinted URLs; again after an image its stylesheet references changed', async function () {
+  it("in headless Chromium: every app's stylesheet applied, images loaded, script run, from fingerprinted URLs; again after an image its stylesheet references changed", async function () {
     if (!existsSync(CHROMIUM)) {
       console.warn(`      skipped: no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`);
       this.skip();
@@ -108,16 +136,37 @@ describe('the example\'s production path', () => {
     const context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
-      const page = context.pages()[0] ?? await context.newPage();
+      const page = context.pages()[0] ?? (await context.newPage());
       const requested: Array<{ url: string; status: number }> = [];
       page.on('response', (response) => {
-        if (new URL(response.url()).pathname.startsWith('/media/')) requested.push({ url: response.url(), status: response.status() });
+        if (new URL(response.url()).pathname.startsWith('/media/'))
+          requested.push({ url: response.url(), status: response.status() });
       });
 
-      const look = async (): Promise<Record<string, { color: string; background: string; stylesheet: string; image: number; backgroundImage: number; status: string }>> => {
+      const look = async (): Promise<
+        Record<
+          string,
+          {
+            color: string;
+            background: string;
+            stylesheet: string;
+            image: number;
+            backgroundImage: number;
+            status: string;
+          }
+        >
+      > => {
         requested.length = 0;
         await page.goto(`${base}/`, { waitUntil: 'load' });
         // Run in the page (a string: this file is typed without the DOM library).
@@ -148,7 +197,9 @@ describe('the example\'s production path', () => {
         for (const app of APPS) {
           const one = seen[app.name]!;
           expect(one.color, `${app.name}: its stylesheet applied`).to.equal(app.color);
-          expect(one.stylesheet, app.name).to.match(new RegExp(`/media/${app.name}/css/${app.name}\\.[0-9a-f]{10}\\.css$`));
+          expect(one.stylesheet, app.name).to.match(
+            new RegExp(`/media/${app.name}/css/${app.name}\\.[0-9a-f]{10}\\.css$`),
+          );
           expect(one.background, app.name).to.match(new RegExp(`/media/${app.name}/img/stripes\\.[0-9a-f]{10}\\.svg$`));
           expect(one.image, `${app.name}: its image loaded`).to.be.greaterThan(0);
           expect(one.backgroundImage, `${app.name}: the image its stylesheet references loaded`).to.be.greaterThan(0);
@@ -168,7 +219,9 @@ describe('the example\'s production path', () => {
       writeFileSync(stripes, readFileSync(stripes, 'utf8').replace('fill-opacity=".25"', 'fill-opacity=".5"'));
       const run = appMedia(root, ['collect']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(/collected\s+blog/).and.match(/up-to-date\s+shop/);
+      expect(run.stdout)
+        .to.match(/collected\s+blog/)
+        .and.match(/up-to-date\s+shop/);
       const second = await look();
       check(second);
       expect(second['blog']!.stylesheet).to.not.equal(first['blog']!.stylesheet);

@@ -13,7 +13,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { APP_MEDIA_BIN, appMedia, removeTempDirs } from './support/project.js';
-import { collectedInProcess, makeCollectProject, outFiles, outState, OUT, readManifest, readRecords, sri } from './support/collect.js';
+import {
+  collectedInProcess,
+  makeCollectProject,
+  outFiles,
+  outState,
+  OUT,
+  readManifest,
+  readRecords,
+  sri,
+} from './support/collect.js';
 
 after(removeTempDirs);
 
@@ -28,7 +37,10 @@ function manifestWhole(root: string): void {
     expect(sri(data), logical).to.equal(entry.integrity);
     for (const encoding of Object.keys(entry.encodings ?? {})) {
       const packed = readFileSync(path.join(root, OUT, `${entry.path}${encoding === 'br' ? '.br' : '.gz'}`));
-      expect((encoding === 'br' ? brotliDecompressSync(packed) : gunzipSync(packed)).equals(data), `${entry.path} ${encoding}`).to.equal(true);
+      expect(
+        (encoding === 'br' ? brotliDecompressSync(packed) : gunzipSync(packed)).equals(data),
+        `${entry.path} ${encoding}`,
+      ).to.equal(true);
     }
   }
 }
@@ -52,7 +64,11 @@ function converges(root: string): void {
   manifestWhole(root);
   noHalfFiles(root);
   const files = outFiles(root);
-  expect(files.filter((name) => name.includes('.app-media-tmp-') || name.includes('pending') || name.startsWith('.app-media.lock'))).to.deep.equal([]);
+  expect(
+    files.filter(
+      (name) => name.includes('.app-media-tmp-') || name.includes('pending') || name.startsWith('.app-media.lock'),
+    ),
+  ).to.deep.equal([]);
   expect(Object.keys(readRecords(root).files).sort()).to.deep.equal(files.filter((name) => name.includes('/')));
   const verified = appMedia(root, ['verify', '--collect']);
   expect(verified.status, verified.output).to.equal(0);
@@ -89,13 +105,25 @@ describe('media:collect runs at once', () => {
     const root = makeCollectProject({ gulp: false });
     await collectedInProcess(root);
     writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'raced');
-    const runs = await Promise.all([0, 1, 2].map(() => new Promise<{ status: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, [APP_MEDIA_BIN, 'collect'], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-      child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-      child.on('close', (status) => resolve({ status, output }));
-    })));
+    const runs = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<{ status: number | null; output: string }>((resolve) => {
+            const child = spawn(process.execPath, [APP_MEDIA_BIN, 'collect'], {
+              cwd: root,
+              env: { ...process.env, NO_COLOR: '1' },
+            });
+            let output = '';
+            child.stdout.on('data', (chunk: Buffer) => {
+              output += chunk.toString();
+            });
+            child.stderr.on('data', (chunk: Buffer) => {
+              output += chunk.toString();
+            });
+            child.on('close', (status) => resolve({ status, output }));
+          }),
+      ),
+    );
     for (const run of runs) expect(run.status, run.output).to.equal(0);
     expect(readRecords(root).builds).to.have.length(2);
     converges(root);

@@ -38,16 +38,22 @@ describe('the steps in a pipeline of your own', () => {
       const bytes = readFileSync(path.join(root, OUT, entry.path));
       expect(bytes.equals(readFileSync(path.join(root, 'dist/collected', entry.path))), entry.path).to.equal(true);
       for (const encoding of Object.keys(entry.encodings ?? {})) {
-        expect(readFileSync(path.join(root, OUT, `${entry.path}${encoding === 'br' ? '.br' : '.gz'}`)).length).to.equal(entry.encodings![encoding]);
+        expect(readFileSync(path.join(root, OUT, `${entry.path}${encoding === 'br' ? '.br' : '.gz'}`)).length).to.equal(
+          entry.encodings![encoding],
+        );
       }
     }
     // The originals came through too (keepOriginals), with the rewritten bytes.
-    expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.match(/url\(\.\.\/img\/logo\.[0-9a-f]{10}\.png\)/);
+    expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.match(
+      /url\(\.\.\/img\/logo\.[0-9a-f]{10}\.png\)/,
+    );
   });
 
   it('rewriteReferences() after fingerprint() fails the stream with a clear message', async () => {
     const file = new Vinyl({ cwd: '/', base: '/m', path: '/m/blog/css/a.css', contents: Buffer.from('a{}') });
-    const stream = Readable.from([file]).pipe(fingerprint({ keepOriginals: false })).pipe(rewriteReferences());
+    const stream = Readable.from([file])
+      .pipe(fingerprint({ keepOriginals: false }))
+      .pipe(rewriteReferences());
     const failure = await new Promise<Error>((resolve) => {
       stream.on('error', resolve);
       stream.resume();
@@ -56,7 +62,12 @@ describe('the steps in a pipeline of your own', () => {
   });
 
   it('rewriteReferences({ strict: true }) fails the stream on a reference to a file not in it', async () => {
-    const file = new Vinyl({ cwd: '/', base: '/m', path: '/m/blog/css/a.css', contents: Buffer.from('a{background:url(x.png)}') });
+    const file = new Vinyl({
+      cwd: '/',
+      base: '/m',
+      path: '/m/blog/css/a.css',
+      contents: Buffer.from('a{background:url(x.png)}'),
+    });
     const stream = Readable.from([file]).pipe(rewriteReferences({ strict: true }));
     const failure = await new Promise<unknown>((resolve) => {
       stream.on('error', resolve);
@@ -84,9 +95,16 @@ describe('createMediaUrl', () => {
       error = caught;
     }
     expect(isAppMediaError(error) && error.code).to.equal('APP_MEDIA_NOT_IN_MANIFEST');
-    expect(String(error)).to.contain('"blog/css/sit.css" is not in dist/media/manifest.json (did you mean "blog/css/site.css"?)');
-    const cdn = createMediaUrl({ manifest: JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as Record<string, unknown>, mediaUrl: 'https://cdn.example.com/media' });
-    expect(cdn('blog/img/logo.png')).to.equal(`https://cdn.example.com/media/${manifest.files['blog/img/logo.png']!.path}`);
+    expect(String(error)).to.contain(
+      '"blog/css/sit.css" is not in dist/media/manifest.json (did you mean "blog/css/site.css"?)',
+    );
+    const cdn = createMediaUrl({
+      manifest: JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as Record<string, unknown>,
+      mediaUrl: 'https://cdn.example.com/media',
+    });
+    expect(cdn('blog/img/logo.png')).to.equal(
+      `https://cdn.example.com/media/${manifest.files['blog/img/logo.png']!.path}`,
+    );
   });
 
   it('without a manifest (development) gives the plain URL, encoded', () => {
@@ -97,7 +115,11 @@ describe('createMediaUrl', () => {
   });
 
   it('a manifest with a "../" path, or that is missing, is APP_MEDIA_BAD_MANIFEST', () => {
-    const forged = { version: 1, build: '0123456789abcdef', files: { 'blog/a.css': { path: '../../etc/passwd', size: 1, integrity: `sha384-${'A'.repeat(64)}` } } };
+    const forged = {
+      version: 1,
+      build: '0123456789abcdef',
+      files: { 'blog/a.css': { path: '../../etc/passwd', size: 1, integrity: `sha384-${'A'.repeat(64)}` } },
+    };
     expect(() => createMediaUrl({ manifest: forged })).to.throw(/APP_MEDIA_BAD_MANIFEST|not a usable media manifest/);
     try {
       createMediaUrl({ manifest: '/nonexistent/manifest.json' });
@@ -110,11 +132,16 @@ describe('createMediaUrl', () => {
 });
 
 describe('collect through the API', () => {
-  it('a stylesheet in one app can reference another app\'s file; the reference is rewritten relative as written', async () => {
-    const root = makeCollectProject({ gulp: false, files: { [`${BLOG}/css/site.css`]: '.a { background: url(../../shop/img/shop.png); }\n' } });
+  it("a stylesheet in one app can reference another app's file; the reference is rewritten relative as written", async () => {
+    const root = makeCollectProject({
+      gulp: false,
+      files: { [`${BLOG}/css/site.css`]: '.a { background: url(../../shop/img/shop.png); }\n' },
+    });
     await collectedInProcess(root);
     const manifest = readManifest(root);
     const shop = manifest.files['shop/img/shop.png']!.path.split('/').pop();
-    expect(readFileSync(path.join(root, OUT, manifest.files['blog/css/site.css']!.path), 'utf8')).to.equal(`.a { background: url(../../shop/img/${shop}); }\n`);
+    expect(readFileSync(path.join(root, OUT, manifest.files['blog/css/site.css']!.path), 'utf8')).to.equal(
+      `.a { background: url(../../shop/img/${shop}); }\n`,
+    );
   });
 });

@@ -16,7 +16,17 @@ import { expect } from 'chai';
 import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import fs, { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, {
+  chmodSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -38,7 +48,12 @@ function statusOf(report: Report | undefined, name: string): string | undefined 
 }
 
 /** Runs `act` once, the `nth` time (1-based) the run passes `point` (for a `detail` that passes `which`). */
-function pauseOnce(point: PausePoint, act: (detail: string) => void, nth = 1, which?: (detail: string) => boolean): { fired: () => boolean } {
+function pauseOnce(
+  point: PausePoint,
+  act: (detail: string) => void,
+  nth = 1,
+  which?: (detail: string) => boolean,
+): { fired: () => boolean } {
   let count = 0;
   let fired = false;
   onPause((at, detail) => {
@@ -70,12 +85,15 @@ function privateFolder(files: Record<string, string>): string {
 
 /** No file of the build holds `PRIVATE`. */
 function nothingPrivateIn(root: string): void {
-  for (const name of outFiles(root)) expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE'), name).to.equal(false);
+  for (const name of outFiles(root))
+    expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE'), name).to.equal(false);
 }
 
 /** A pid no process has now: one that just ended. */
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 /** What a killed run leaves in `folder`: its lock, its process gone; the lock's token. */
@@ -86,27 +104,35 @@ function killedRunLock(folder: string): string {
   return token;
 }
 
-describe('media:collect: what is read from an app\'s media', function () {
+describe("media:collect: what is read from an app's media", function () {
   this.timeout(30_000);
 
   it('a media folder replaced by a link to a root-only folder (0600 files): escape, exit 1, nothing of it read or published; verify --collect says escape', async () => {
     const root = makeCollectProject({ gulp: false });
     await collectedInProcess(root);
     const before = outState(root);
-    const secret = privateFolder({ 'css/site.css': '.a { content: "PRIVATE KEY MATERIAL" }', 'img/logo.png': 'PRIVATE' });
+    const secret = privateFolder({
+      'css/site.css': '.a { content: "PRIVATE KEY MATERIAL" }',
+      'img/logo.png': 'PRIVATE',
+    });
     // As the app folder's owner would: `mv blog blog.real && ln -s /root/private blog`.
     renameSync(path.join(root, BLOG), path.join(root, `${BLOG}.real`));
     symlinkSync(secret, path.join(root, BLOG));
     const run = appMedia(root, ['collect']);
     expect(run.status, run.output).to.equal(1);
     expect(run.output).to.match(/escape\s+blog\s+dist\/media\/blog/);
-    expect(run.output).to.match(/app_media\/blog\/ leads outside the app's folder \(to .*private.*\): nothing of it is published/);
+    expect(run.output).to.match(
+      /app_media\/blog\/ leads outside the app's folder \(to .*private.*\): nothing of it is published/,
+    );
     expect(run.output).to.match(/held\s+shop/);
     expect(outState(root), 'nothing written, the old build and manifest as they were').to.deep.equal(before);
     nothingPrivateIn(root);
     const checked = appMedia(root, ['verify', '--collect', '--json', '--silent']);
     expect(checked.status).to.equal(1);
-    expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([['blog', 'escape'], ['shop', 'ok']]);
+    expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([
+      ['blog', 'escape'],
+      ['shop', 'ok'],
+    ]);
     // The same from a first run, with no build yet: nothing of it is ever read.
     rmSync(path.join(root, OUT), { recursive: true });
     const first = await collect({ cwd: root, logger: quiet });
@@ -130,13 +156,15 @@ describe('media:collect: what is read from an app\'s media', function () {
       const report = await collect({ cwd: root, logger: quiet });
       expect(swap.fired()).to.equal(true);
       expect(statusOf(report, 'blog')).to.equal('error');
-      expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(/img\/(blog|logo)\.png was replaced by another file/);
+      expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
+        /img\/(blog|logo)\.png was replaced by another file/,
+      );
       expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
       nothingPrivateIn(root);
     });
   }
 
-  it('a folder of an app\'s media moved out of it after the walk, a link to where it went in its place: the same files, but no longer inside the media folder: not read', async function () {
+  it("a folder of an app's media moved out of it after the walk, a link to where it went in its place: the same files, but no longer inside the media folder: not read", async function () {
     if (folderKind() !== 'descriptor') this.skip(); // the open file's own path comes from /proc (Linux)
     const root = makeCollectProject({ gulp: false, config: { compress: false } });
     const elsewhere = tempDir('elsewhere');
@@ -147,7 +175,9 @@ describe('media:collect: what is read from an app\'s media', function () {
     const report = await collect({ cwd: root, logger: quiet });
     expect(swap.fired()).to.equal(true);
     expect(statusOf(report, 'blog')).to.equal('error');
-    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(/img\/(blog|logo)\.png is no longer inside the app's media folder/);
+    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
+      /img\/(blog|logo)\.png is no longer inside the app's media folder/,
+    );
     expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
   });
 });
@@ -165,18 +195,28 @@ for (const kind of FOLDER_KINDS) {
       const victim = tempDir('victim');
       writeTree(victim, { 'keep.txt': 'keep' });
       const victimBefore = snapshot(victim);
-      const swap = pauseOnce('write', () => {
-        renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-        symlinkSync(victim, path.join(root, OUT, 'blog/css'));
-      }, 3, (name) => name.startsWith('blog/css/'));
+      const swap = pauseOnce(
+        'write',
+        () => {
+          renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+          symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+        },
+        3,
+        (name) => name.startsWith('blog/css/'),
+      );
       const outcome = await collectOutcome(root);
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim), 'nothing written outside collectRoot').to.deep.equal(victimBefore);
-      expect(outcome.error !== undefined || !['collected', 'up-to-date'].includes(statusOf(outcome.report, 'blog') ?? ''), 'not reported as done').to.equal(true);
-      expect(readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest), 'the old manifest stays').to.equal(true);
+      expect(
+        outcome.error !== undefined || !['collected', 'up-to-date'].includes(statusOf(outcome.report, 'blog') ?? ''),
+        'not reported as done',
+      ).to.equal(true);
+      expect(readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest), 'the old manifest stays').to.equal(
+        true,
+      );
     });
 
-    it('an old build\'s file, its folder swapped for a link to a folder outside holding a file of the same name, size and time: that file stays', async () => {
+    it("an old build's file, its folder swapped for a link to a folder outside holding a file of the same name, size and time: that file stays", async () => {
       const root = makeCollectProject({ gulp: false, config: { compress: false, keep: 0 } });
       writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
       await collectedInProcess(root);
@@ -186,10 +226,15 @@ for (const kind of FOLDER_KINDS) {
       writeTree(victim, { 'keep.txt': 'victim data' });
       const victimBefore = snapshot(victim);
       writeFileSync(path.join(root, BLOG, 'css/a.css'), 'A{}');
-      const swap = pauseOnce('delete', () => {
-        renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-        symlinkSync(victim, path.join(root, OUT, 'blog/css'));
-      }, 1, (name) => name === `blog/css/${old}`);
+      const swap = pauseOnce(
+        'delete',
+        () => {
+          renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+          symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+        },
+        1,
+        (name) => name === `blog/css/${old}`,
+      );
       await collectOutcome(root);
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim), 'the file outside collectRoot is still there, unchanged').to.deep.equal(victimBefore);
@@ -204,14 +249,22 @@ for (const kind of FOLDER_KINDS) {
       const victimBefore = snapshot(victim);
       // The first write (blog/css/a.<hash>.css) comes after every new folder is made: swap at the
       // read of the last source, after the plan's look at collectRoot.
-      const swap = pauseOnce('read', () => {
-        renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-        symlinkSync(victim, path.join(root, OUT, 'blog/css'));
-      }, 1, (name) => name === 'blog/css/zz/deep.css');
+      const swap = pauseOnce(
+        'read',
+        () => {
+          renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+          symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+        },
+        1,
+        (name) => name === 'blog/css/zz/deep.css',
+      );
       const outcome = await collectOutcome(root);
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim), 'no folder made, nothing written outside collectRoot').to.deep.equal(victimBefore);
-      expect(outcome.error !== undefined || statusOf(outcome.report, 'blog') !== 'collected', 'not reported as done').to.equal(true);
+      expect(
+        outcome.error !== undefined || statusOf(outcome.report, 'blog') !== 'collected',
+        'not reported as done',
+      ).to.equal(true);
     });
   });
 }
@@ -224,11 +277,26 @@ describe('media:collect: who may write collectRoot', function () {
     await collectedInProcess(root);
     writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
     const cases: Array<[string, () => void, () => void, RegExp]> = [
-      ['mode 0777', () => chmodSync(path.join(root, OUT), 0o777), () => chmodSync(path.join(root, OUT), 0o755), /dist\/media \(collectRoot or a folder on the way to it\) can be written by everyone/],
-      ['dist/ mode 0777', () => chmodSync(path.join(root, 'dist'), 0o777), () => chmodSync(path.join(root, 'dist'), 0o755), /dist \(collectRoot or a folder on the way to it\) can be written by everyone/],
+      [
+        'mode 0777',
+        () => chmodSync(path.join(root, OUT), 0o777),
+        () => chmodSync(path.join(root, OUT), 0o755),
+        /dist\/media \(collectRoot or a folder on the way to it\) can be written by everyone/,
+      ],
+      [
+        'dist/ mode 0777',
+        () => chmodSync(path.join(root, 'dist'), 0o777),
+        () => chmodSync(path.join(root, 'dist'), 0o755),
+        /dist \(collectRoot or a folder on the way to it\) can be written by everyone/,
+      ],
     ];
     if (process.getuid?.() === 0) {
-      cases.push(['owned by nobody', () => fs.chownSync(path.join(root, OUT), 65534, 65534), () => fs.chownSync(path.join(root, OUT), 0, 0), /can be written by user nobody \(uid 65534\)/]);
+      cases.push([
+        'owned by nobody',
+        () => fs.chownSync(path.join(root, OUT), 65534, 65534),
+        () => fs.chownSync(path.join(root, OUT), 0, 0),
+        /can be written by user nobody \(uid 65534\)/,
+      ]);
     }
     for (const [title, share, unshare, who] of cases) {
       share();
@@ -247,7 +315,7 @@ describe('media:collect: who may write collectRoot', function () {
 describe('media:collect: the names it reserves, and yours that look like them', function () {
   this.timeout(30_000);
 
-  it('your .app-media-tmp-* files, at the top of collectRoot and in a build folder, stay through a writing run and the sweep of a killed run\'s names', async () => {
+  it("your .app-media-tmp-* files, at the top of collectRoot and in a build folder, stay through a writing run and the sweep of a killed run's names", async () => {
     const root = makeCollectProject({ gulp: false });
     await collectedInProcess(root);
     const out = path.join(root, OUT);
@@ -255,21 +323,30 @@ describe('media:collect: the names it reserves, and yours that look like them', 
       '.app-media-tmp-notes.txt': 'notes',
       '.app-media-tmp-drafts/a.txt': 'draft',
       'blog/css/.app-media-tmp-notes.txt': 'mine',
-      [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-staged`]: 'a name of a run whose lock is not left behind',
+      [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-staged`]:
+        'a name of a run whose lock is not left behind',
     };
     writeTree(out, yours);
     const token = killedRunLock(out);
-    writeTree(out, { [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ', [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x' });
+    writeTree(out, {
+      [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ',
+      [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x',
+    });
     chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
     writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
     const report = await collect({ cwd: root, logger: quiet });
     expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
     expect(statusOf(report, 'blog')).to.equal('collected');
-    for (const [rel, text] of Object.entries(yours)) expect(readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
+    for (const [rel, text] of Object.entries(yours))
+      expect(readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
     // The killed run's names (its token) and its lock are gone.
-    expect(readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock'))).to.deep.equal([]);
+    expect(readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock'))).to.deep.equal(
+      [],
+    );
     // Below the top, a name like the tool's is a file like any other: not made by app-media, reported.
-    expect(report.warnings.join('\n')).to.contain('not made by app-media').and.contain('blog/css/.app-media-tmp-notes.txt');
+    expect(report.warnings.join('\n'))
+      .to.contain('not made by app-media')
+      .and.contain('blog/css/.app-media-tmp-notes.txt');
   });
 });
 
@@ -297,8 +374,13 @@ describe('media:collect: temporary files', function () {
     expect(seen.length, 'the copies went through copyFile (so this check can fail)').to.be.greaterThan(0);
     for (const one of seen) {
       const othersCanWrite = (one.file & 0o022) !== 0 && (one.folder & 0o011) !== 0;
-      expect(othersCanWrite, `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`).to.equal(false);
+      expect(
+        othersCanWrite,
+        `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`,
+      ).to.equal(false);
     }
-    expect(statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777).to.equal(0o644 & ~process.umask());
+    expect(statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777).to.equal(
+      0o644 & ~process.umask(),
+    );
   });
 });

@@ -9,11 +9,33 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { collect, verify } from '../src/index.js';
 import { appMedia, gulp, jsonReport, removeTempDirs, sha, snapshot, tempDir, writeTree } from './support/project.js';
-import { collectedInProcess, makeCollectProject, outFiles, outState, OUT, readManifest, readRecords, servedBytes, sri } from './support/collect.js';
+import {
+  collectedInProcess,
+  makeCollectProject,
+  outFiles,
+  outState,
+  OUT,
+  readManifest,
+  readRecords,
+  servedBytes,
+  sri,
+} from './support/collect.js';
 
 after(removeTempDirs);
 
@@ -33,11 +55,17 @@ describe('media:collect', () => {
     expect(manifest.version).to.equal(1);
     expect(Object.keys(manifest.files)).to.deep.equal(Object.keys(manifest.files).sort());
     const logo = readFileSync(path.join(root, BLOG, 'img/logo.png'));
-    expect(manifest.files['blog/img/logo.png']).to.deep.equal({ integrity: sri(logo), path: `blog/img/logo.${hex(logo).slice(0, 10)}.png`, size: logo.length });
+    expect(manifest.files['blog/img/logo.png']).to.deep.equal({
+      integrity: sri(logo),
+      path: `blog/img/logo.${hex(logo).slice(0, 10)}.png`,
+      size: logo.length,
+    });
     // The stylesheet names the fingerprinted files, and its own name is the hash of those final bytes.
     const site = servedBytes(root, 'blog/css/site.css').toString();
     const base = manifest.files['blog/css/base.css'];
-    expect(site).to.equal(`@import "${path.basename(base!.path)}";\n.logo { background: url(../img/logo.${hex(logo).slice(0, 10)}.png) no-repeat; }\n`);
+    expect(site).to.equal(
+      `@import "${path.basename(base!.path)}";\n.logo { background: url(../img/logo.${hex(logo).slice(0, 10)}.png) no-repeat; }\n`,
+    );
     expect(manifest.files['blog/css/site.css']!.path).to.equal(`blog/css/site.${hex(site).slice(0, 10)}.css`);
     // The original names hold the same final bytes.
     expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal(site);
@@ -52,7 +80,12 @@ describe('media:collect', () => {
     expect(manifest.files['blog/img/logo.png']).to.not.have.property('encodings');
     // The build id is the one the records' newest build has.
     expect(readRecords(root).builds[0]!.id).to.equal(manifest.build);
-    expect(readRecords(root).builds[0]!.files).to.include.members([base!.path, 'blog/css/base.css', `${base!.path}.br`, 'blog/css/base.css.gz']);
+    expect(readRecords(root).builds[0]!.files).to.include.members([
+      base!.path,
+      'blog/css/base.css',
+      `${base!.path}.br`,
+      'blog/css/base.css.gz',
+    ]);
   });
 
   it('a no-change re-run writes nothing, not even the manifest, and takes no lock (command)', async () => {
@@ -86,12 +119,12 @@ describe('media:collect', () => {
     expect(existsSync(path.join(root, OUT, oldManifest.files['blog/css/site.css']!.path))).to.equal(true);
   });
 
-  it('a stylesheet\'s name follows a change two @imports away', async () => {
+  it("a stylesheet's name follows a change two @imports away", async () => {
     const root = makeCollectProject({
       gulp: false,
       files: {
         [`${BLOG}/css/a.css`]: '@import url("b.css");\n',
-        [`${BLOG}/css/b.css`]: '@import \'c.css\' screen;\n',
+        [`${BLOG}/css/b.css`]: "@import 'c.css' screen;\n",
         [`${BLOG}/css/c.css`]: '.c { background-image: url(../img/logo.png); }\n',
       },
     });
@@ -100,8 +133,11 @@ describe('media:collect', () => {
     writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
     await collectedInProcess(root);
     const after = readManifest(root).files;
-    for (const name of ['a', 'b', 'c']) expect(after[`blog/css/${name}.css`]!.path, name).to.not.equal(before[`blog/css/${name}.css`]!.path);
-    expect(servedBytes(root, 'blog/css/a.css').toString()).to.equal(`@import url("${path.basename(after['blog/css/b.css']!.path)}");\n`);
+    for (const name of ['a', 'b', 'c'])
+      expect(after[`blog/css/${name}.css`]!.path, name).to.not.equal(before[`blog/css/${name}.css`]!.path);
+    expect(servedBytes(root, 'blog/css/a.css').toString()).to.equal(
+      `@import url("${path.basename(after['blog/css/b.css']!.path)}");\n`,
+    );
   });
 
   it('url(): quoted, unquoted, with ?# suffixes, under mediaUrl, image-set; data:, http(s):, // and comments left alone', async () => {
@@ -116,35 +152,47 @@ describe('media:collect', () => {
       '/*# sourceMappingURL=site.css.map */',
       '',
     ].join('\n');
-    const root = makeCollectProject({ gulp: false, files: { [`${BLOG}/css/site.css`]: css, [`${BLOG}/css/site.css.map`]: '{"version":3}' } });
+    const root = makeCollectProject({
+      gulp: false,
+      files: { [`${BLOG}/css/site.css`]: css, [`${BLOG}/css/site.css.map`]: '{"version":3}' },
+    });
     const report = await collectedInProcess(root);
     expect(report.warnings).to.deep.equal([]);
     const logo = readManifest(root).files['blog/img/logo.png']!.path.split('/').pop() as string;
     const map = readManifest(root).files['blog/css/site.css.map']!.path.split('/').pop() as string;
-    expect(servedBytes(root, 'blog/css/site.css').toString()).to.equal([
-      '/* url(../img/logo.png) in a comment stays */',
-      `.a { background: url(../img/${logo}?v=1#frag); }`,
-      `.b { background: url( "../img/${logo}" ); }`,
-      `.c { background: url('/media/blog/img/${logo}'); }`,
-      '.d { background: url(data:image/png;base64,AAAA), url(https://cdn.example.com/x.png), url(//cdn.example.com/y.png); }',
-      `.e { background-image: image-set("../img/${logo}" 1x); filter: url(#blur); }`,
-      `.f { --v: url(../img/${logo}); }`,
-      `/*# sourceMappingURL=${map} */`,
-      '',
-    ].join('\n'));
+    expect(servedBytes(root, 'blog/css/site.css').toString()).to.equal(
+      [
+        '/* url(../img/logo.png) in a comment stays */',
+        `.a { background: url(../img/${logo}?v=1#frag); }`,
+        `.b { background: url( "../img/${logo}" ); }`,
+        `.c { background: url('/media/blog/img/${logo}'); }`,
+        '.d { background: url(data:image/png;base64,AAAA), url(https://cdn.example.com/x.png), url(//cdn.example.com/y.png); }',
+        `.e { background-image: image-set("../img/${logo}" 1x); filter: url(#blur); }`,
+        `.f { --v: url(../img/${logo}); }`,
+        `/*# sourceMappingURL=${map} */`,
+        '',
+      ].join('\n'),
+    );
   });
 
   it('a reference to a missing file: a warning with file:line and exit 0; with --strict exit 1 and nothing written', () => {
-    const root = makeCollectProject({ gulp: false, files: { [`${BLOG}/css/site.css`]: '.a {}\n.b { background: url(../img/gone.png); }\n' } });
+    const root = makeCollectProject({
+      gulp: false,
+      files: { [`${BLOG}/css/site.css`]: '.a {}\n.b { background: url(../img/gone.png); }\n' },
+    });
     const strict = appMedia(root, ['collect', '--strict']);
     expect(strict.status, strict.output).to.equal(1);
-    expect(strict.stderr).to.contain('APP_MEDIA_MISSING_REFERENCE').and.contain('apps/blog/app_media/blog/css/site.css:2: ../img/gone.png');
+    expect(strict.stderr)
+      .to.contain('APP_MEDIA_MISSING_REFERENCE')
+      .and.contain('apps/blog/app_media/blog/css/site.css:2: ../img/gone.png');
     expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
     expect(outFiles(root).filter((name) => !name.startsWith('.app-media'))).to.deep.equal([]);
 
     const run = appMedia(root, ['collect']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.contain('warning: apps/blog/app_media/blog/css/site.css:2: ../img/gone.png: no such file in the collected media');
+    expect(run.stdout).to.contain(
+      'warning: apps/blog/app_media/blog/css/site.css:2: ../img/gone.png: no such file in the collected media',
+    );
     expect(servedBytes(root, 'blog/css/site.css').toString()).to.contain('url(../img/gone.png)');
     // Repeated by a no-change re-run, and --strict still fails then, writing nothing.
     const before = outState(root);
@@ -158,7 +206,7 @@ describe('media:collect', () => {
     expect(servedBytes(root, 'blog/css/site.css').toString()).to.match(/url\(\.\.\/img\/gone\.[0-9a-f]{10}\.png\)/);
   });
 
-  it('an @import cycle: both written, each naming the other\'s fingerprinted name; a change to one renames both', async () => {
+  it("an @import cycle: both written, each naming the other's fingerprinted name; a change to one renames both", async () => {
     const root = makeCollectProject({
       gulp: false,
       files: { [`${BLOG}/css/a.css`]: '@import "b.css";\n.a{}\n', [`${BLOG}/css/b.css`]: '@import "a.css";\n.b{}\n' },
@@ -177,7 +225,7 @@ describe('media:collect', () => {
     expect((await verify({ cwd: root, collect: true })).failed).to.equal(false);
   });
 
-  it('keep window: files of older builds stay for `keep` builds, then only the tool\'s unchanged files are removed', async () => {
+  it("keep window: files of older builds stay for `keep` builds, then only the tool's unchanged files are removed", async () => {
     const root = makeCollectProject({ gulp: false, config: { keep: 1 } });
     const logo = path.join(root, BLOG, 'img/logo.png');
     const logoPaths: string[] = [];
@@ -200,7 +248,10 @@ describe('media:collect', () => {
     expect(third.removed).to.be.greaterThan(0);
     expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
     expect(third.warnings.join('\n')).to.contain('blog/notes.txt').and.contain(firstSite);
-    expect(readRecords(root).builds.map((one) => one.id)).to.deep.equal([readManifest(root).build, readRecords(root).builds[1]!.id]);
+    expect(readRecords(root).builds.map((one) => one.id)).to.deep.equal([
+      readManifest(root).build,
+      readRecords(root).builds[1]!.id,
+    ]);
     expect(Object.keys(readRecords(root).files)).to.not.include(firstSite);
     await build('four');
     expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, false, true, true]);
@@ -208,10 +259,14 @@ describe('media:collect', () => {
     expect(readFileSync(path.join(root, OUT, 'blog/notes.txt'), 'utf8')).to.equal('a file of mine');
   });
 
-  it('a deleted source\'s files leave with the keep window; keepOriginals: false writes only fingerprinted names', async () => {
+  it("a deleted source's files leave with the keep window; keepOriginals: false writes only fingerprinted names", async () => {
     const root = makeCollectProject({ gulp: false, config: { keep: 0, keepOriginals: false, compress: false } });
     await collectedInProcess(root);
-    expect(outFiles(root).filter((name) => name.includes('/'))).to.deep.equal(Object.values(readManifest(root).files).map((entry) => entry.path).sort());
+    expect(outFiles(root).filter((name) => name.includes('/'))).to.deep.equal(
+      Object.values(readManifest(root).files)
+        .map((entry) => entry.path)
+        .sort(),
+    );
     rmSync(path.join(root, BLOG, 'css/base.css'));
     const report = await collect({ cwd: root });
     expect(report.warnings.join()).to.contain('base.css');
@@ -261,7 +316,23 @@ describe('media:collect', () => {
       ['not JSON', '{ this is not json'],
       ['another tool', JSON.stringify({ tool: 'other', kind: 'collect', version: 1, files: {}, builds: [] })],
       ['another kind', JSON.stringify({ tool: 'gulp-app-media', kind: 'link', version: 1, files: {}, builds: [] })],
-      ['a "../" name', JSON.stringify({ tool: 'gulp-app-media', kind: 'collect', version: 1, files: { [`../../../../../..${outside}/precious.txt`]: { size: 7, mtimeMs: 1, sha256: '0'.repeat(64), immutable: true } }, builds: [{ id: '0'.repeat(16), at: 'x', files: [] }] })],
+      [
+        'a "../" name',
+        JSON.stringify({
+          tool: 'gulp-app-media',
+          kind: 'collect',
+          version: 1,
+          files: {
+            [`../../../../../..${outside}/precious.txt`]: {
+              size: 7,
+              mtimeMs: 1,
+              sha256: '0'.repeat(64),
+              immutable: true,
+            },
+          },
+          builds: [{ id: '0'.repeat(16), at: 'x', files: [] }],
+        }),
+      ],
     ] as const) {
       const root = makeCollectProject({ gulp: false });
       await collectedInProcess(root);
@@ -270,7 +341,9 @@ describe('media:collect', () => {
       const before = outState(root);
       const run = appMedia(root, ['collect']);
       expect(run.status, title).to.equal(1);
-      expect(run.stderr, title).to.contain('APP_MEDIA_RECORDS_CONFLICT').and.contain('dist/media/.app-media-collect.json is not app-media\'s records');
+      expect(run.stderr, title)
+        .to.contain('APP_MEDIA_RECORDS_CONFLICT')
+        .and.contain("dist/media/.app-media-collect.json is not app-media's records");
       expect(outState(root), title).to.deep.equal(before);
       expect(readFileSync(path.join(outside, 'precious.txt'), 'utf8')).to.equal('keep me');
     }
@@ -311,7 +384,7 @@ describe('media:collect', () => {
     chmodSync(tool, 0o6755);
     const run = appMedia(root, ['collect']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.contain('blog: not published, links leading outside the app\'s media folder: img/avatar.png');
+    expect(run.stdout).to.contain("blog: not published, links leading outside the app's media folder: img/avatar.png");
     expect(run.stdout).to.contain('js/pipe.js');
     for (const name of outFiles(root)) {
       expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE KEY'), name).to.equal(false);
@@ -324,7 +397,12 @@ describe('media:collect', () => {
   });
 
   it('refuses a collectRoot that is mediaRoot, inside an app, or the project root, before anything is written', () => {
-    for (const [collectRoot, why] of [['public/media', 'it is mediaRoot'], ['apps/blog/dist', 'it is inside app "blog"'], ['.', 'it is the project root'], ['public', 'it contains mediaRoot']] as const) {
+    for (const [collectRoot, why] of [
+      ['public/media', 'it is mediaRoot'],
+      ['apps/blog/dist', 'it is inside app "blog"'],
+      ['.', 'it is the project root'],
+      ['public', 'it contains mediaRoot'],
+    ] as const) {
       const root = makeCollectProject({ gulp: false, config: { collectRoot } });
       const before = snapshot(root);
       const run = appMedia(root, ['collect']);
@@ -351,15 +429,23 @@ describe('media:collect', () => {
     await collectedInProcess(root);
     const rev = JSON.parse(readFileSync(path.join(root, OUT, 'rev-manifest.json'), 'utf8')) as Record<string, string>;
     expect(rev['blog/css/site.css']).to.equal(readManifest(root).files['blog/css/site.css']!.path);
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', collectRoot: OUT, apps: ['./apps/blog', './apps/shop'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'public/media', collectRoot: OUT, apps: ['./apps/blog', './apps/shop'] }),
+    );
     await collectedInProcess(root);
     expect(existsSync(path.join(root, OUT, 'rev-manifest.json'))).to.equal(false);
   });
 
   it('the ignore globs apply: dotfiles are not published', async () => {
-    const root = makeCollectProject({ gulp: false, files: { [`${BLOG}/.env`]: 'SECRET=1', [`${BLOG}/css/site.css~`]: 'backup' } });
+    const root = makeCollectProject({
+      gulp: false,
+      files: { [`${BLOG}/.env`]: 'SECRET=1', [`${BLOG}/css/site.css~`]: 'backup' },
+    });
     await collectedInProcess(root);
-    expect(Object.keys(readManifest(root).files).filter((name) => name.includes('env') || name.endsWith('~'))).to.deep.equal([]);
+    expect(
+      Object.keys(readManifest(root).files).filter((name) => name.includes('env') || name.endsWith('~')),
+    ).to.deep.equal([]);
   });
 });
 
@@ -380,11 +466,16 @@ describe('media:verify --collect', () => {
   });
 
   it('reports a stylesheet that references a file not in the build', async () => {
-    const root = makeCollectProject({ gulp: false, files: { [`${BLOG}/css/site.css`]: '.a { background: url(../img/nope.png) }\n' } });
+    const root = makeCollectProject({
+      gulp: false,
+      files: { [`${BLOG}/css/site.css`]: '.a { background: url(../img/nope.png) }\n' },
+    });
     await collectedInProcess(root);
     const report = await verify({ cwd: root, collect: true });
     expect(report.failed).to.equal(true);
-    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.contain('references blog/img/nope.png, which is not in the build');
+    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.contain(
+      'references blog/img/nope.png, which is not in the build',
+    );
   });
 
   it('a forged manifest with a "../" path: APP_MEDIA_BAD_MANIFEST, nothing read outside', async () => {
@@ -414,7 +505,8 @@ describe('collect records', () => {
       expect(record.size, name).to.equal(data.length);
       expect(record.mtimeMs, name).to.equal(lstatSync(path.join(root, OUT, name)).mtimeMs);
       expect(record.immutable, name).to.equal(/\.[0-9a-f]{10}\./.test(name));
-      if (name.endsWith('.br') || name.endsWith('.gz')) expect(record).to.include({ encoding: name.endsWith('.br') ? 'br' : 'gzip', of: name.slice(0, -3) });
+      if (name.endsWith('.br') || name.endsWith('.gz'))
+        expect(record).to.include({ encoding: name.endsWith('.br') ? 'br' : 'gzip', of: name.slice(0, -3) });
     }
     expect(records.builds[0]!.files.sort()).to.deep.equal(files);
   });

@@ -7,7 +7,18 @@ import { expect } from 'chai';
 import { mkdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppMediaError, link } from '../src/index.js';
-import { appMedia, exists, gulp, installPackage, makeProject, mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import {
+  appMedia,
+  exists,
+  gulp,
+  installPackage,
+  makeProject,
+  mediaFiles,
+  projectState,
+  removeTempDirs,
+  tempDir,
+  writeTree,
+} from './support/project.js';
 
 after(removeTempDirs);
 
@@ -22,7 +33,10 @@ describe('config lookup', () => {
 
   it('reads "appMedia" in package.json when there is no config file', async () => {
     const root = makeProject({ apps: ['blog'], gulp: false, config: null });
-    writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'site', appMedia: { mediaRoot: 'www/media', apps: ['./apps/blog'] } }));
+    writeFileSync(
+      path.join(root, 'package.json'),
+      JSON.stringify({ name: 'site', appMedia: { mediaRoot: 'www/media', apps: ['./apps/blog'] } }),
+    );
     expect(await linkedNames(root)).to.deep.equal(['blog']);
     expect(exists(path.join(root, 'www/media/blog'))).to.equal(true);
   });
@@ -43,8 +57,11 @@ describe('config lookup', () => {
     expect(exists(path.join(root, 'public/media')), 'the default config was not used').to.equal(false);
   });
 
-  it('command-line --mode overrides the config file\'s mode', () => {
-    const root = makeProject({ apps: ['blog'], config: { mediaRoot: 'public/media', apps: ['./apps/blog'], mode: 'copy' } });
+  it("command-line --mode overrides the config file's mode", () => {
+    const root = makeProject({
+      apps: ['blog'],
+      config: { mediaRoot: 'public/media', apps: ['./apps/blog'], mode: 'copy' },
+    });
     const run = gulp(root, ['media:link', '--mode', 'symlink']);
     expect(run.status, run.output).to.equal(0);
     expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
@@ -64,12 +81,18 @@ describe('app names and media folders', () => {
     });
     // one: all four levels present, the entry wins
     writeTree(root, mediaFiles('apps/one', 'one', 'entry_media'));
-    writeFileSync(path.join(root, 'apps/one/package.json'), JSON.stringify({ name: 'one', appMedia: { mediaDirname: 'pkg_media' } }));
+    writeFileSync(
+      path.join(root, 'apps/one/package.json'),
+      JSON.stringify({ name: 'one', appMedia: { mediaDirname: 'pkg_media' } }),
+    );
     writeTree(root, mediaFiles('apps/one', 'one', 'pkg_media'));
     // two: its package.json beats the project default
     writeTree(root, mediaFiles('apps/two', 'two', 'pkg_media'));
     writeTree(root, mediaFiles('apps/two', 'two', 'project_media'));
-    writeFileSync(path.join(root, 'apps/two/package.json'), JSON.stringify({ name: 'two', appMedia: { mediaDirname: 'pkg_media' } }));
+    writeFileSync(
+      path.join(root, 'apps/two/package.json'),
+      JSON.stringify({ name: 'two', appMedia: { mediaDirname: 'pkg_media' } }),
+    );
     // three: nothing of its own, the project's default applies
     writeTree(root, mediaFiles('apps/three', 'three', 'project_media'));
     writeTree(root, mediaFiles('apps/three', 'three', 'app_media'));
@@ -80,41 +103,73 @@ describe('app names and media folders', () => {
       'apps/three/project_media/three',
     ]);
     // and with no project default, "app_media"
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'other/media', apps: ['./apps/three'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'other/media', apps: ['./apps/three'] }),
+    );
     expect((await link({ cwd: root })).apps[0]?.source).to.equal('apps/three/app_media/three');
   });
 
-  it('names: the entry\'s name, then appMedia.name, then the package name without scope, then the folder', async () => {
+  it("names: the entry's name, then appMedia.name, then the package name without scope, then the folder", async () => {
     const root = makeProject({
       apps: [],
       gulp: false,
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/a', name: 'alpha' }, './apps/b', './apps/c', './apps/d'] },
+      config: {
+        mediaRoot: 'public/media',
+        apps: [{ path: './apps/a', name: 'alpha' }, './apps/b', './apps/c', './apps/d'],
+      },
     });
-    writeTree(root, { ...mediaFiles('apps/a', 'alpha'), ...mediaFiles('apps/b', 'beta'), ...mediaFiles('apps/c', 'gamma'), ...mediaFiles('apps/d', 'd') });
-    writeFileSync(path.join(root, 'apps/a/package.json'), JSON.stringify({ name: 'ignored', appMedia: { name: 'ignored-too' } }));
-    writeFileSync(path.join(root, 'apps/b/package.json'), JSON.stringify({ name: '@x/ignored', appMedia: { name: 'beta' } }));
+    writeTree(root, {
+      ...mediaFiles('apps/a', 'alpha'),
+      ...mediaFiles('apps/b', 'beta'),
+      ...mediaFiles('apps/c', 'gamma'),
+      ...mediaFiles('apps/d', 'd'),
+    });
+    writeFileSync(
+      path.join(root, 'apps/a/package.json'),
+      JSON.stringify({ name: 'ignored', appMedia: { name: 'ignored-too' } }),
+    );
+    writeFileSync(
+      path.join(root, 'apps/b/package.json'),
+      JSON.stringify({ name: '@x/ignored', appMedia: { name: 'beta' } }),
+    );
     writeFileSync(path.join(root, 'apps/c/package.json'), JSON.stringify({ name: '@acme/gamma' }));
     expect(await linkedNames(root)).to.deep.equal(['alpha', 'beta', 'gamma', 'd']);
   });
 
   it('discover: takes dependencies that declare "appMedia", and only those', async () => {
     const root = makeProject({ apps: [], gulp: false, config: { mediaRoot: 'public/media', discover: true } });
-    writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'site', dependencies: { '@acme/gallery': '1', plain: '1' }, devDependencies: { '@acme/tools': '1' } }));
+    writeFileSync(
+      path.join(root, 'package.json'),
+      JSON.stringify({
+        name: 'site',
+        dependencies: { '@acme/gallery': '1', plain: '1' },
+        devDependencies: { '@acme/tools': '1' },
+      }),
+    );
     installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
     installPackage(root, '@acme/tools', mediaFiles('.', 'tools'), { appMedia: { name: 'tools' } });
     installPackage(root, 'plain', mediaFiles('.', 'plain'));
     expect(await linkedNames(root)).to.deep.equal(['gallery', 'tools']);
   });
 
-  it('resolves a package from a parent folder\'s node_modules, as Node would (hoisted workspaces)', async () => {
+  it("resolves a package from a parent folder's node_modules, as Node would (hoisted workspaces)", async () => {
     const top = tempDir('workspace');
     installPackage(top, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
     const site = path.join(top, 'site');
-    writeTree(site, { 'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['@acme/gallery'] }) });
+    writeTree(site, {
+      'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['@acme/gallery'] }),
+    });
     const report = await link({ cwd: site });
-    expect(report.apps[0]).to.include({ name: 'gallery', status: 'linked', source: '../node_modules/@acme/gallery/app_media/gallery' });
+    expect(report.apps[0]).to.include({
+      name: 'gallery',
+      status: 'linked',
+      source: '../node_modules/@acme/gallery/app_media/gallery',
+    });
     // The link leads through the real path, so it works from the real media root.
-    expect(readlinkSync(path.join(site, 'public/media/gallery'))).to.equal('../../../packages/gallery/app_media/gallery');
+    expect(readlinkSync(path.join(site, 'public/media/gallery'))).to.equal(
+      '../../../packages/gallery/app_media/gallery',
+    );
   });
 });
 
@@ -128,7 +183,8 @@ interface BadCase {
   args?: string[];
 }
 
-const write = (root: string, config: unknown): void => writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify(config, null, 2));
+const write = (root: string, config: unknown): void =>
+  writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify(config, null, 2));
 
 const BAD: BadCase[] = [
   {
@@ -183,7 +239,7 @@ const BAD: BadCase[] = [
     setup: (root) => write(root, { mediaRoot: 'public/media', apps: [{ path: './apps/blog', name: 'a/b' }] }),
   },
   {
-    title: 'mediaRoot inside an app\'s media folder',
+    title: "mediaRoot inside an app's media folder",
     code: 'APP_MEDIA_LOOP',
     names: [/mediaRoot/, /apps\/blog\/app_media\/blog/],
     setup: (root) => write(root, { mediaRoot: 'apps/blog/app_media/blog/media', apps: ['./apps/blog'] }),
@@ -235,7 +291,10 @@ describe('bad input is refused before anything is touched (gulp CLI and the app-
       writeTree(root, { 'public/media/readme.txt': 'hand-made' });
       bad.setup(root);
       const before = projectState(root);
-      const run = entry === 'gulp' ? gulp(root, ['media:link', ...(bad.args ?? [])], bad.env?.(root) ?? {}) : appMedia(root, ['link', ...(bad.args ?? [])], bad.env?.(root) ?? {});
+      const run =
+        entry === 'gulp'
+          ? gulp(root, ['media:link', ...(bad.args ?? [])], bad.env?.(root) ?? {})
+          : appMedia(root, ['link', ...(bad.args ?? [])], bad.env?.(root) ?? {});
       expect(run.status, run.output).to.not.equal(0);
       const line = run.output.split('\n').find((text) => text.includes(bad.code));
       expect(line, run.output).to.be.a('string');
@@ -250,12 +309,21 @@ describe('bad input is refused before anything is touched (gulp CLI and the app-
     const root = makeProject({ apps: ['blog'], config: { apps: [] } });
     const run = gulp(root, ['media:link', '--verbose']);
     expect(run.status).to.not.equal(0);
-    expect(run.output).to.match(/APP_MEDIA_MISSING_FIELD/).and.match(/\n\s+at /);
+    expect(run.output)
+      .to.match(/APP_MEDIA_MISSING_FIELD/)
+      .and.match(/\n\s+at /);
   });
 
   it('the API rejects with an AppMediaError carrying code, hint, file and field', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot: 'public/media', apps: ['./apps/blog'], relatve: false } });
-    const error = await link({ cwd: root }).then(() => undefined, (caught: unknown) => caught);
+    const root = makeProject({
+      apps: ['blog'],
+      gulp: false,
+      config: { mediaRoot: 'public/media', apps: ['./apps/blog'], relatve: false },
+    });
+    const error = await link({ cwd: root }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect(error).to.be.instanceOf(AppMediaError);
     expect(error).to.include({ code: 'APP_MEDIA_UNKNOWN_FIELD', file: 'app-media.config.json', field: 'relatve' });
     expect((error as AppMediaError).hint).to.equal('rename it to "relative"');
@@ -265,11 +333,17 @@ describe('bad input is refused before anything is touched (gulp CLI and the app-
     const root = makeProject({ apps: [], gulp: false, config: null });
     const error = await link({ cwd: root }).catch((caught: unknown) => caught);
     expect(error).to.include({ code: 'APP_MEDIA_NO_CONFIG' });
-    expect((error as Error).message).to.contain('app-media.config.json').and.contain('package.json "appMedia"');
+    expect((error as Error).message)
+      .to.contain('app-media.config.json')
+      .and.contain('package.json "appMedia"');
   });
 
-  it('mediaRoot that holds an app\'s media folder is a loop too', async () => {
-    const root = makeProject({ apps: [], gulp: false, config: { mediaRoot: 'public', apps: ['./public/vendor/blog'] } });
+  it("mediaRoot that holds an app's media folder is a loop too", async () => {
+    const root = makeProject({
+      apps: [],
+      gulp: false,
+      config: { mediaRoot: 'public', apps: ['./public/vendor/blog'] },
+    });
     writeTree(root, mediaFiles('public/vendor/blog', 'blog'));
     const error = await link({ cwd: root }).catch((caught: unknown) => caught);
     expect(error).to.include({ code: 'APP_MEDIA_LOOP' });
@@ -280,7 +354,11 @@ describe('bad input is refused before anything is touched (gulp CLI and the app-
     it(`${mode} mode: a loop in the last app is refused before anything is made, though the first app already has something to do`, async () => {
       // A run looks at the first app's entry, finds work, and stops its first look there to take the
       // lock: every app's media folder must have been checked before that lock (and mediaRoot) is made.
-      const root = makeProject({ apps: ['blog', 'shop', 'zz'], gulp: false, config: { mediaRoot: 'apps/zz/app_media/zz/media', mode, apps: ['./apps/blog', './apps/shop', './apps/zz'] } });
+      const root = makeProject({
+        apps: ['blog', 'shop', 'zz'],
+        gulp: false,
+        config: { mediaRoot: 'apps/zz/app_media/zz/media', mode, apps: ['./apps/blog', './apps/shop', './apps/zz'] },
+      });
       const before = projectState(root);
       const error = await link({ cwd: root }).catch((caught: unknown) => caught);
       expect(error).to.include({ code: 'APP_MEDIA_LOOP' });
@@ -289,7 +367,7 @@ describe('bad input is refused before anything is touched (gulp CLI and the app-
     });
   }
 
-  it('a mediaRoot link that leads into an app\'s media folder is caught through the link', async () => {
+  it("a mediaRoot link that leads into an app's media folder is caught through the link", async () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     mkdirSync(path.join(root, 'public'));
     symlinkSync('../apps/blog/app_media/blog', path.join(root, 'public/media'));

@@ -7,8 +7,43 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { verify } from '../src/index.js';
-import { appMedia, exists, gulp, isLink, jsonReport, linkedInProcess, makeProject, projectState, sha, verifiedInProcess, viaCommand, type RunResult } from './support/project.js';
-import { bulkMedia, copyConfig, endChildren, expectConverged, expectedOf, faultEnv, faultsShim, fileShas, LOCK, locks, lockWritten, MANIFEST, mediaOf, published, readManifest, sleep, sourceOf, spawnAppMedia, spawnGulp, TEMP_MARK, temporaries } from './support/copy.js';
+import {
+  appMedia,
+  exists,
+  gulp,
+  isLink,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  projectState,
+  sha,
+  verifiedInProcess,
+  viaCommand,
+  type RunResult,
+} from './support/project.js';
+import {
+  bulkMedia,
+  copyConfig,
+  endChildren,
+  expectConverged,
+  expectedOf,
+  faultEnv,
+  faultsShim,
+  fileShas,
+  LOCK,
+  locks,
+  lockWritten,
+  MANIFEST,
+  mediaOf,
+  published,
+  readManifest,
+  sleep,
+  sourceOf,
+  spawnAppMedia,
+  spawnGulp,
+  TEMP_MARK,
+  temporaries,
+} from './support/copy.js';
 
 after(endChildren);
 
@@ -41,10 +76,18 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
    * waits `extra` ms more and kills it with SIGKILL. (The command, not gulp: a kill lands in
    * the same code either way, and gulp's start-up is most of a short run.)
    */
-  async function killDuring(cwd: string, args: string[], when: (elapsed: number) => boolean, extra = 0, env: NodeJS.ProcessEnv = {}): Promise<Kill> {
+  async function killDuring(
+    cwd: string,
+    args: string[],
+    when: (elapsed: number) => boolean,
+    extra = 0,
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<Kill> {
     const run = spawnAppMedia(cwd, args, env);
     let exited = false;
-    void run.done.then(() => { exited = true; });
+    void run.done.then(() => {
+      exited = true;
+    });
     const started = Date.now();
     while (!exited && Date.now() - started < 15_000 && !when(Date.now() - started)) await sleep(1);
     if (extra > 0) await sleep(extra);
@@ -61,7 +104,9 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
    */
   const tempAtTop = (): boolean => {
     try {
-      return readdirSync(media, { withFileTypes: true }).some((entry) => entry.name.startsWith(TEMP_MARK) && entry.isDirectory());
+      return readdirSync(media, { withFileTypes: true }).some(
+        (entry) => entry.name.startsWith(TEMP_MARK) && entry.isDirectory(),
+      );
     } catch {
       return false;
     }
@@ -73,20 +118,27 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
    */
   const staging = (): boolean => {
     try {
-      return readdirSync(media, { withFileTypes: true }).some((entry) => entry.name.startsWith(TEMP_MARK) && entry.isDirectory()
-        && readdirSync(path.join(media, entry.name)).length > 0);
+      return readdirSync(media, { withFileTypes: true }).some(
+        (entry) =>
+          entry.name.startsWith(TEMP_MARK) &&
+          entry.isDirectory() &&
+          readdirSync(path.join(media, entry.name)).length > 0,
+      );
     } catch {
       return false;
     }
   };
   /** The new file of this round already in place in app `name`'s copy: the update reached that app. */
-  const placedIn = (name: string, round: () => number) => (): boolean => exists(path.join(media, name, 'd3', `new${round()}.bin`));
+  const placedIn = (name: string, round: () => number) => (): boolean =>
+    exists(path.join(media, name, 'd3', `new${round()}.bin`));
 
   /** Right after a kill: every published file is whole, each one equal to a version its source had. */
   function expectNoHalfFile(allowed: Map<string, Set<string>>, fresh: boolean, label: string): void {
     const seen = published(root);
     for (const [rel, hash] of seen) {
-      expect(allowed.get(rel)?.has(hash), `${label}: ${rel} is a whole file of some version of its source`).to.equal(true);
+      expect(allowed.get(rel)?.has(hash), `${label}: ${rel} is a whole file of some version of its source`).to.equal(
+        true,
+      );
     }
     if (fresh) {
       // A new copy is put in place whole: an entry is complete, or (claimed, not yet filled) empty.
@@ -104,7 +156,9 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
     expect(run.status, `${label}: the next normal run\n${run.output}`).to.equal(0);
     expect(temporaries(media), `${label}: temporary files left`).to.deep.equal([]);
     expect(locks(root), `${label}: lock left`).to.deep.equal([]);
-    expect(Object.fromEntries(published(root)), `${label}: published files equal their sources`).to.deep.equal(Object.fromEntries(expected));
+    expect(Object.fromEntries(published(root)), `${label}: published files equal their sources`).to.deep.equal(
+      Object.fromEntries(expected),
+    );
     const checked = await verify({ cwd: root });
     expect(checked.failed, `${label}: verify\n${JSON.stringify(checked.apps)}`).to.equal(false);
     expect(checked.counts).to.deep.equal({ ok: APPS.length });
@@ -136,8 +190,15 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
       expectNoHalfFile(allowed, true, moment.label);
       await recover(moment.label, expected);
     }
-    expect(kills.filter((kill) => kill.midRun).length, 'kills that landed while the run was going').to.be.greaterThanOrEqual(5);
-    if (shim) expect(kills.filter((kill) => kill.leftovers > 0).length, 'kills that left temporary files for the next run to sweep').to.be.greaterThanOrEqual(2);
+    expect(
+      kills.filter((kill) => kill.midRun).length,
+      'kills that landed while the run was going',
+    ).to.be.greaterThanOrEqual(5);
+    if (shim)
+      expect(
+        kills.filter((kill) => kill.leftovers > 0).length,
+        'kills that left temporary files for the next run to sweep',
+      ).to.be.greaterThanOrEqual(2);
     const checked = viaCommand(root, ['media:verify']);
     expect(checked.status, checked.output).to.equal(0);
   });
@@ -179,8 +240,15 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
       expectNoHalfFile(allowed, false, moment.label);
       await recover(moment.label, expected);
     }
-    expect(kills.filter((kill) => kill.locked && kill.midRun).length, 'kills that landed while the run held the lock (was writing)').to.be.greaterThanOrEqual(2);
-    if (shim) expect(kills.filter((kill) => kill.leftovers > 0).length, 'kills that left staged files for the next run to sweep').to.be.greaterThanOrEqual(2);
+    expect(
+      kills.filter((kill) => kill.locked && kill.midRun).length,
+      'kills that landed while the run held the lock (was writing)',
+    ).to.be.greaterThanOrEqual(2);
+    if (shim)
+      expect(
+        kills.filter((kill) => kill.leftovers > 0).length,
+        'kills that left staged files for the next run to sweep',
+      ).to.be.greaterThanOrEqual(2);
     const checked = viaCommand(root, ['media:verify']);
     expect(checked.status, checked.output).to.equal(0);
   });
@@ -190,7 +258,13 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
     const linkRoot = makeProject({ apps: names });
     const linkMedia = mediaOf(linkRoot);
     const lockAt = (): boolean => lockWritten(linkMedia);
-    const plans: Array<{ label: string; from: 'nothing' | 'copy' | 'symlink'; to: 'symlink' | 'copy'; when: (elapsed: number) => boolean; extra?: number }> = [
+    const plans: Array<{
+      label: string;
+      from: 'nothing' | 'copy' | 'symlink';
+      to: 'symlink' | 'copy';
+      when: (elapsed: number) => boolean;
+      extra?: number;
+    }> = [
       { label: 'making links, as the lock is taken', from: 'nothing', to: 'symlink', when: lockAt },
       { label: 'making links, at 130 ms', from: 'nothing', to: 'symlink', when: (t) => t >= 130 },
       { label: 'copies to links, as the lock is taken', from: 'copy', to: 'symlink', when: lockAt },
@@ -208,7 +282,9 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
         const entry = path.join(linkMedia, name);
         if (!exists(entry)) continue;
         if (isLink(entry)) {
-          expect(statSync(entry).ino, `${plan.label}: ${name} leads to its media folder`).to.equal(statSync(sourceOf(linkRoot, name)).ino);
+          expect(statSync(entry).ino, `${plan.label}: ${name} leads to its media folder`).to.equal(
+            statSync(sourceOf(linkRoot, name)).ino,
+          );
         } else {
           const files = fileShas(entry);
           const source = fileShas(sourceOf(linkRoot, name));
@@ -219,7 +295,8 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
       expect(run.status, `${plan.label}\n${run.output}`).to.equal(0);
       expect(temporaries(linkMedia), plan.label).to.deep.equal([]);
       expect(locks(linkRoot), plan.label).to.deep.equal([]);
-      for (const name of names) expect(isLink(path.join(linkMedia, name)), `${plan.label}: ${name}`).to.equal(plan.to === 'symlink');
+      for (const name of names)
+        expect(isLink(path.join(linkMedia, name)), `${plan.label}: ${name}`).to.equal(plan.to === 'symlink');
       const checked = await verify({ cwd: linkRoot });
       expect(checked.failed, `${plan.label}\n${JSON.stringify(checked.apps)}`).to.equal(false);
     }
@@ -246,9 +323,14 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
 
   it('4 runs of `gulp media:link --mode copy` at once all exit 0 and end as one run would: each app copied exactly once', async () => {
     const APPS = ['r1', 'r2', 'r3', 'r4'];
-    const root = makeProject({ apps: APPS, config: { mediaRoot: 'public/media', apps: APPS.map((name) => `./apps/${name}`) } });
+    const root = makeProject({
+      apps: APPS,
+      config: { mediaRoot: 'public/media', apps: APPS.map((name) => `./apps/${name}`) },
+    });
     for (const name of APPS) bulkMedia(root, name, 60, 32 * 1024);
-    const runs = Array.from({ length: 4 }, () => spawnGulp(root, ['media:link', '--mode', 'copy', '--json', '--silent']));
+    const runs = Array.from({ length: 4 }, () =>
+      spawnGulp(root, ['media:link', '--mode', 'copy', '--json', '--silent']),
+    );
     const results = await Promise.all(runs.map((run) => run.done));
     const copied = new Map<string, number>();
     for (const result of results) {
@@ -258,14 +340,18 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
         if (app['status'] === 'copied') copied.set(String(app['name']), (copied.get(String(app['name'])) ?? 0) + 1);
       }
     }
-    expect(Object.fromEntries(copied), 'each app copied by exactly one of the runs').to.deep.equal(Object.fromEntries(APPS.map((name) => [name, 1])));
+    expect(Object.fromEntries(copied), 'each app copied by exactly one of the runs').to.deep.equal(
+      Object.fromEntries(APPS.map((name) => [name, 1])),
+    );
     expectConverged(root, APPS);
     const manifestText = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
     const manifest = JSON.parse(manifestText) as ReturnType<typeof readManifest>;
     expect(Object.keys(manifest.entries).sort(), 'each app recorded once').to.deep.equal(APPS);
     for (const name of APPS) {
       expect(manifest.entries[name]?.kind).to.equal('copy');
-      expect(Object.keys(manifest.entries[name]?.files ?? {}).sort()).to.deep.equal([...fileShas(sourceOf(root, name)).keys()].sort());
+      expect(Object.keys(manifest.entries[name]?.files ?? {}).sort()).to.deep.equal(
+        [...fileShas(sourceOf(root, name)).keys()].sort(),
+      );
     }
     await verifiedInProcess(root);
     // The state is the one-run state: one more run finds nothing to do and writes nothing.
@@ -276,7 +362,12 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
   });
 
   /** A copy-mode project, linked, with foreign entries in mediaRoot; `race` runs 2 link and 2 clean at once. */
-  async function mixedProject(): Promise<{ root: string; apps: string[]; race: () => Promise<Array<RunResult & { signal: NodeJS.Signals | null }>>; expectForeignIntact: () => void }> {
+  async function mixedProject(): Promise<{
+    root: string;
+    apps: string[];
+    race: () => Promise<Array<RunResult & { signal: NodeJS.Signals | null }>>;
+    expectForeignIntact: () => void;
+  }> {
     const apps = ['m1', 'm2', 'm3'];
     const root = makeProject({
       apps,
@@ -292,10 +383,15 @@ describe('copy mode: race-safe with real concurrent processes (§6 rule 5)', fun
       apps,
       // The app-media command, not gulp: it starts in a tenth of the time, so the four runs' work
       // really overlaps (with gulp, most of each run is its own start-up).
-      race: () => Promise.all([
-        spawnAppMedia(root, ['media:link']), spawnAppMedia(root, ['media:clean']),
-        spawnAppMedia(root, ['media:link']), spawnAppMedia(root, ['media:clean']),
-      ].map((run) => run.done)),
+      race: () =>
+        Promise.all(
+          [
+            spawnAppMedia(root, ['media:link']),
+            spawnAppMedia(root, ['media:clean']),
+            spawnAppMedia(root, ['media:link']),
+            spawnAppMedia(root, ['media:clean']),
+          ].map((run) => run.done),
+        ),
       expectForeignIntact: () => {
         expect(sha(readFileSync(path.join(mediaOf(root), 'robots.txt')))).to.equal(robots);
         expect(projectState(path.join(mediaOf(root), 'legacy'))).to.deep.equal(legacy);

@@ -6,10 +6,53 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
-import { APP_MEDIA_BIN, exists, gulp, jsonReport, linkedInProcess, makeProject, REPO, sha, snapshot, tempDir, viaCommand, writeTree, type RunResult } from './support/project.js';
-import { bulkMedia, copyConfig, endChildren, expectConverged, expectOneFailed, faultEnv, locks, MANIFEST, mediaOf, needShim, NOBODY, published, readManifest, sourceOf, TEMP_MARK, temporaries } from './support/copy.js';
+import {
+  APP_MEDIA_BIN,
+  exists,
+  gulp,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  REPO,
+  sha,
+  snapshot,
+  tempDir,
+  viaCommand,
+  writeTree,
+  type RunResult,
+} from './support/project.js';
+import {
+  bulkMedia,
+  copyConfig,
+  endChildren,
+  expectConverged,
+  expectOneFailed,
+  faultEnv,
+  locks,
+  MANIFEST,
+  mediaOf,
+  needShim,
+  NOBODY,
+  published,
+  readManifest,
+  sourceOf,
+  TEMP_MARK,
+  temporaries,
+} from './support/copy.js';
 
 after(endChildren);
 
@@ -22,8 +65,15 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       console.log('      skipped: needs Linux and root to run the tool as another (unprivileged) user');
       this.skip();
     }
-    for (const candidate of [['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'], ['runuser', '-u', 'nobody', '--']]) {
-      const probe = spawnSync(candidate[0] as string, [...candidate.slice(1), process.execPath, '-p', 'process.getuid()'], { encoding: 'utf8' });
+    for (const candidate of [
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      ['runuser', '-u', 'nobody', '--'],
+    ]) {
+      const probe = spawnSync(
+        candidate[0] as string,
+        [...candidate.slice(1), process.execPath, '-p', 'process.getuid()'],
+        { encoding: 'utf8' },
+      );
       if (probe.status === 0 && probe.stdout.trim() !== '0') {
         asUser = candidate;
         break;
@@ -38,25 +88,40 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     // can reach it. A checkout in a private folder (a CI clone under mktemp -d, mode 0700) is out
     // of its reach: it then runs a copy it can read (one bundled file, plus picomatch, which it
     // loads for a copy's ignore globs). Either way the same code, locally and in CI.
-    const reach = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(APP_MEDIA_BIN)})`], { encoding: 'utf8' });
+    const reach = spawnSync(
+      asUser[0] as string,
+      [...asUser.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(APP_MEDIA_BIN)})`],
+      { encoding: 'utf8' },
+    );
     if (reach.status !== 0) {
       const dir = tempDir('cli-for-nobody');
       chmodSync(dir, 0o755);
       writeFileSync(path.join(dir, 'app-media.mjs'), readFileSync(path.join(REPO, 'dist', 'app-media.js')));
-      cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), { recursive: true });
+      cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), {
+        recursive: true,
+      });
       // What bin/app-media.js does, beside the copy.
       const command = path.join(dir, 'command.mjs');
-      writeFileSync(command, "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
+      writeFileSync(
+        command,
+        "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n",
+      );
       commandFile = command;
-      console.log('      (this checkout is out of the unprivileged user\'s reach: it runs a copy of the app-media command)');
+      console.log(
+        "      (this checkout is out of the unprivileged user's reach: it runs a copy of the app-media command)",
+      );
     }
   });
 
   /** The command the unprivileged user runs: this checkout's, or a copy of it. */
   let commandFile = APP_MEDIA_BIN;
   function asNobody(root: string, task: string, args: string[]): RunResult {
-    const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, commandFile, task, ...args],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, HOME: root, NO_COLOR: '1' }, timeout: 30_000 });
+    const run = spawnSync(asUser[0] as string, [...asUser.slice(1), process.execPath, commandFile, task, ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, HOME: root, NO_COLOR: '1' },
+      timeout: 30_000,
+    });
     return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: run.stdout + run.stderr };
   }
 
@@ -106,7 +171,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const dry = asNobody(root, 'link', ['--dry-run', '--json', '--silent']);
       expect(dry.status, dry.stderr).to.equal(1);
       expect(jsonReport(dry).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
-        ['blog', 'copied', null], ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'], ['shop', 'copied', null],
+        ['blog', 'copied', null],
+        ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'],
+        ['shop', 'copied', null],
       ]);
       expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
       expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
@@ -123,7 +190,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     chmodSync(unreadable, 0o700);
     try {
       const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
-      for (const [task, args, others] of [['link', ['--dry-run'], 'copied'], ['link', [], 'copied'], ['verify', [], 'ok']] as const) {
+      for (const [task, args, others] of [
+        ['link', ['--dry-run'], 'copied'],
+        ['link', [], 'copied'],
+        ['verify', [], 'ok'],
+      ] as const) {
         const run = asNobody(root, task, [...args, '--json', '--silent']);
         const label = `${task} ${args.join(' ')}`;
         expect(run.status, `${label}: ${run.output}`).to.equal(1);
@@ -132,8 +203,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
         expect(byName['blog'], label).to.include({ status: others });
       }
-      expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal('.new {}\n');
-      expect(snapshot(path.join(mediaOf(root), 'shop')), 'shop\'s copy is left as it was').to.deep.equal(shopCopy);
+      expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
+        '.new {}\n',
+      );
+      expect(snapshot(path.join(mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(shopCopy);
       // What a person reads: the app's line with the error, then the hint; no stack trace.
       const plain = asNobody(root, 'verify', []);
       expect(plain.output).to.match(/error\s+shop\s/);
@@ -150,7 +223,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
 
   it('link mode: verify cannot read a folder of what a link publishes: that app is error (not ok unchecked), the others ok; link itself is unaffected', () => {
     const APPS = ['blog', 'shop'];
-    const root = makeProject({ apps: APPS, config: { mediaRoot: 'public/media', mode: 'symlink', apps: APPS.map((name) => `./apps/${name}`) } });
+    const root = makeProject({
+      apps: APPS,
+      config: { mediaRoot: 'public/media', mode: 'symlink', apps: APPS.map((name) => `./apps/${name}`) },
+    });
     openTo(root);
     const first = asNobody(root, 'link', []);
     expect(first.status, first.output).to.equal(0);
@@ -160,7 +236,8 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const run = asNobody(root, 'verify', ['--json', '--silent']);
       expect(run.status, run.output).to.equal(1);
       expect(jsonReport(run).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
-        ['blog', 'ok', null], ['shop', 'error', 'EACCES (scandir) apps/shop/app_media/shop/js'],
+        ['blog', 'ok', null],
+        ['shop', 'error', 'EACCES (scandir) apps/shop/app_media/shop/js'],
       ]);
       // A link's run needs no walk of what it leads to.
       const linked = asNobody(root, 'link', ['--json', '--silent']);
@@ -171,7 +248,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     }
   });
 
-  it('an unreadable folder in the tool\'s own copy: link and clean report that entry as error and leave it; the others are done', () => {
+  it("an unreadable folder in the tool's own copy: link and clean report that entry as error and leave it; the others are done", () => {
     const root = copiedByNobody(['blog', 'shop']);
     // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
     const closed = path.join(mediaOf(root), 'shop', 'js');
@@ -179,7 +256,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     try {
       // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
       const line = /^EACCES \((scandir|lstat)\) public\/media\/shop\/js(\/shop\.js)?$/;
-      for (const [task, blog] of [['link', 'up-to-date'], ['clean', 'removed']]) {
+      for (const [task, blog] of [
+        ['link', 'up-to-date'],
+        ['clean', 'removed'],
+      ]) {
         const run = asNobody(root, task as string, ['--json', '--silent']);
         expect(run.status, run.output).to.equal(1);
         const [first, second] = jsonReport(run).apps;
@@ -188,7 +268,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         expect(String(second?.['reason']), task).to.match(line);
       }
       expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
-      expect(exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')), 'the unread copy is left as it was').to.equal(true);
+      expect(exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')), 'the unread copy is left as it was').to.equal(
+        true,
+      );
       expect(JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
     } finally {
       chmodSync(closed, 0o755);
@@ -204,7 +286,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     try {
       const run = asNobody(root, 'clean', []);
       expect(run.status, run.output).to.equal(1);
-      expect(run.output).to.match(/EACCES \(scandir\) public\/media\n\s+hint: check that the account running the task may read/);
+      expect(run.output).to.match(
+        /EACCES \(scandir\) public\/media\n\s+hint: check that the account running the task may read/,
+      );
       expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
       const verbose = asNobody(root, 'clean', ['--verbose']);
       expect(verbose.output, '--verbose: the stack').to.match(/\n\s+at /);
@@ -212,7 +296,13 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       expect(json.status).to.equal(1);
       expect(JSON.parse(json.stdout)).to.deep.equal({
         task: 'clean',
-        error: { code: 'EACCES', message: 'EACCES (scandir) public/media', file: 'public/media', field: null, hint: 'check that the account running the task may read the app\'s media folder and write to mediaRoot' },
+        error: {
+          code: 'EACCES',
+          message: 'EACCES (scandir) public/media',
+          file: 'public/media',
+          field: null,
+          hint: "check that the account running the task may read the app's media folder and write to mediaRoot",
+        },
       });
     } finally {
       chmodSync(mediaOf(root), 0o755);
@@ -241,7 +331,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     const made = asNobody(root, 'link', []);
     expect(made.status, made.output).to.not.equal(0);
     expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
-    expect(made.output).to.match(/hint: check that the account running the task may read the app's media folder and write to mediaRoot/);
+    expect(made.output).to.match(
+      /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
+    );
     expect(made.output).to.match(/media:link: 3 error/);
     expect(made.output, 'no stack trace').to.not.match(/\n\s+at /);
     expect(exists(mediaOf(root))).to.equal(false);
@@ -260,9 +352,13 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       expect(run.status, run.output).to.not.equal(0);
       expect(run.output).to.match(/error\s+shop/);
       expect(run.output).to.match(/EACCES/);
-      expect(run.output).to.match(/hint: check that the account running the task may read the app's media folder and write to mediaRoot/);
+      expect(run.output).to.match(
+        /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
+      );
       expect(run.output).to.match(/copied\s+blog/);
-      expect(readFileSync(path.join(frozen, 'shop.css')), 'the published file is the old one, whole').to.deep.equal(oldBytes);
+      expect(readFileSync(path.join(frozen, 'shop.css')), 'the published file is the old one, whole').to.deep.equal(
+        oldBytes,
+      );
       expect(readdirSync(frozen)).to.deep.equal(['shop.css']);
       expect(readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
       expect(temporaries(mediaOf(root))).to.deep.equal([]);
@@ -285,14 +381,27 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   });
 
   /** Node's own fs.copyFile / writeFile / readFile under the shim, in a child process. */
-  function nodeUnderShim(script: string, env: NodeJS.ProcessEnv, shim = true): { status: number | null; stdout: string; stderr: string } {
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, ...(shim ? faultEnv(lib, env) : env) }, timeout: 10_000 });
+  function nodeUnderShim(
+    script: string,
+    env: NodeJS.ProcessEnv,
+    shim = true,
+  ): { status: number | null; stdout: string; stderr: string } {
+    const run = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ...(shim ? faultEnv(lib, env) : env) },
+      timeout: 10_000,
+    });
     return { status: run.status, stdout: run.stdout.trim(), stderr: run.stderr };
   }
 
-  it('sanity: the shim makes Node\'s fs.copyFile and writeFile fail with ENOSPC and open fail with ENOENT, only for marked paths (and not without it)', () => {
+  it("sanity: the shim makes Node's fs.copyFile and writeFile fail with ENOSPC and open fail with ENOENT, only for marked paths (and not without it)", () => {
     const dir = tempDir('shim-check');
-    writeTree(dir, { 'src.bin': randomBytes(200_000), 'diskfull/.keep': '', 'other/.keep': '', 'gone/file.txt': 'here' });
+    writeTree(dir, {
+      'src.bin': randomBytes(200_000),
+      'diskfull/.keep': '',
+      'other/.keep': '',
+      'gone/file.txt': 'here',
+    });
     const script = `const fs = require('fs'); const d = ${JSON.stringify(dir)};
       const out = [];
       const attempt = (label, fn) => { try { fn(); out.push(label + ':ok'); } catch (e) { out.push(label + ':' + e.code); } };
@@ -309,7 +418,9 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect(exists(path.join(dir, 'diskfull/a.bin')), 'libuv removes the failed copy').to.equal(false);
     rmSync(path.join(dir, 'other/a.bin'));
     rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
-    expect(nodeUnderShim(script, faults, false).stdout, 'the same script without the shim').to.equal('copy:ok other:ok write:ok open:ok read:ok');
+    expect(nodeUnderShim(script, faults, false).stdout, 'the same script without the shim').to.equal(
+      'copy:ok other:ok write:ok open:ok read:ok',
+    );
   });
 
   it('ENOSPC on a new copy: that app is error (ENOSPC, "disk is full"), the others are copied, exit non-zero, nothing partial or temporary left', () => {
@@ -320,7 +431,10 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     const byName = expectOneFailed(root, run, 'diskfull', 'ENOSPC');
     expect(String(byName['diskfull']?.['hint'])).to.contain('the disk is full');
     expectConverged(root, ['blog', 'shop']);
-    expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal(['blog', 'shop']);
+    expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
+      'blog',
+      'shop',
+    ]);
     // The text output says it as clearly.
     rmSync(mediaOf(root), { recursive: true });
     const text = gulp(root, ['media:link'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
@@ -339,7 +453,8 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     mkdirSync(path.dirname(big), { recursive: true });
     writeFileSync(big, randomBytes(9 * 1024 * 1024));
     // More big files around it, so several are in flight when one fails.
-    for (let index = 0; index < 8; index++) writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
+    for (let index = 0; index < 8; index++)
+      writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
     bulkMedia(root, 'video', 30, 2048);
     chmodSync(big, 0o640);
     utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
@@ -351,8 +466,13 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     // New versions of the big files, and the disk full for one: the old one stays, whole.
     const old = sha(readFileSync(copy));
     writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
-    for (let index = 0; index < 8; index++) writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
-    const full = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }));
+    for (let index = 0; index < 8; index++)
+      writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
+    const full = viaCommand(
+      root,
+      ['media:link', '--json', '--silent'],
+      faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
+    );
     expect(full.status, full.output).to.not.equal(0);
     expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
     expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
@@ -366,12 +486,30 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   /** A write that fails on an update, one row per errno: that app is error, its published files stay the old whole ones, the others update. */
   const updateFaults = [
     {
-      title: 'ENOSPC on an update: the published files stay the old whole ones, no temporary file is left beside them, the others update',
-      app: 'diskfull', files: 20, size: 64 * 1024, every: 3, newSize: 70_000, css: '.blog { v: 2 }', faults: {}, reason: /ENOSPC/, hint: undefined,
+      title:
+        'ENOSPC on an update: the published files stay the old whole ones, no temporary file is left beside them, the others update',
+      app: 'diskfull',
+      files: 20,
+      size: 64 * 1024,
+      every: 3,
+      newSize: 70_000,
+      css: '.blog { v: 2 }',
+      faults: {},
+      reason: /ENOSPC/,
+      hint: undefined,
     },
     {
-      title: 'EIO (a failing disk) on an update: that app is error with the disk hint, its published files stay the old whole ones, the others update',
-      app: 'failing', files: 12, size: 32 * 1024, every: 2, newSize: 40_000, css: '.blog { v: 3 }', faults: { FAULT_WRITE_ERRNO: 'EIO' }, reason: /^EIO/, hint: 'read or write error',
+      title:
+        'EIO (a failing disk) on an update: that app is error with the disk hint, its published files stay the old whole ones, the others update',
+      app: 'failing',
+      files: 12,
+      size: 32 * 1024,
+      every: 2,
+      newSize: 40_000,
+      css: '.blog { v: 3 }',
+      faults: { FAULT_WRITE_ERRNO: 'EIO' },
+      reason: /^EIO/,
+      hint: 'read or write error',
     },
   ];
   for (const row of updateFaults) {
@@ -381,9 +519,14 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
       bulkMedia(root, row.app, row.files, row.size, 1);
       await linkedInProcess(root);
       const before = published(root);
-      for (let index = 0; index < row.files; index += row.every) writeFileSync(path.join(sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
+      for (let index = 0; index < row.files; index += row.every)
+        writeFileSync(path.join(sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
       writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), row.css);
-      const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: `-${row.app}-`, ...row.faults }));
+      const run = viaCommand(
+        root,
+        ['media:link', '--json', '--silent'],
+        faultEnv(lib, { FAULT_WRITE_PATH: `-${row.app}-`, ...row.faults }),
+      );
       expect(run.status, run.output).to.not.equal(0);
       const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
       expect(byName[row.app]).to.include({ status: 'error' });
@@ -391,7 +534,8 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
       if (row.hint) expect(String(byName[row.app]?.['hint'])).to.contain(row.hint);
       expect(byName['blog']).to.include({ status: 'copied' });
       const after = published(root);
-      const ofApp = (files: Map<string, string>): string[] => [...files.keys()].filter((rel) => rel.startsWith(`${row.app}/`));
+      const ofApp = (files: Map<string, string>): string[] =>
+        [...files.keys()].filter((rel) => rel.startsWith(`${row.app}/`));
       for (const rel of ofApp(before)) expect(after.get(rel), rel).to.equal(before.get(rel));
       expect(ofApp(after).length).to.equal(ofApp(before).length);
       expect(after.get('blog/css/blog.css')).to.equal(sha(row.css));
@@ -405,7 +549,11 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   it('a source folder vanishing mid-run (open gives ENOENT): that app is error, the others are copied, nothing partial published', () => {
     const APPS = ['blog', 'shop', 'vanish'];
     const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }));
+    const run = viaCommand(
+      root,
+      ['media:link', '--json', '--silent'],
+      faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
+    );
     expect(run.status, run.output).to.not.equal(0);
     const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
     expect(byName['vanish']).to.include({ status: 'error' });

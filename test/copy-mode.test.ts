@@ -12,15 +12,46 @@ import { chmodSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, syml
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { link, verify } from '../src/index.js';
-import { appMedia, exists, GULP_BIN, gulp, jsonReport, linkedInProcess, makeProject, projectState, REPO, sha, snapshot, verifiedInProcess, viaCommand, writeTree, setMtime } from './support/project.js';
-import { bulkMedia, copyConfig, deadPid, endChildren, expectConverged, faultEnv, LOCK, mediaOf, needShim, published, readManifest, sourceOf, TEMP_MARK, temporaries } from './support/copy.js';
+import {
+  appMedia,
+  exists,
+  GULP_BIN,
+  gulp,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  projectState,
+  REPO,
+  sha,
+  snapshot,
+  verifiedInProcess,
+  viaCommand,
+  writeTree,
+  setMtime,
+} from './support/project.js';
+import {
+  bulkMedia,
+  copyConfig,
+  deadPid,
+  endChildren,
+  expectConverged,
+  faultEnv,
+  LOCK,
+  mediaOf,
+  needShim,
+  published,
+  readManifest,
+  sourceOf,
+  TEMP_MARK,
+  temporaries,
+} from './support/copy.js';
 
 after(endChildren);
 
 describe('copy mode: incremental (size + mtime; --checksum compares contents)', () => {
   // The first test runs gulp; the others run the app-media command (see `viaCommand`).
 
-  it('a re-run with no change writes nothing at all: same inodes and mtimes, mediaRoot\'s own mtime unchanged, no lock made', () => {
+  it("a re-run with no change writes nothing at all: same inodes and mtimes, mediaRoot's own mtime unchanged, no lock made", () => {
     const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']) });
     const first = gulp(root, ['media:link']);
     expect(first.status, first.output).to.equal(0);
@@ -33,9 +64,14 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     const again = gulp(root, ['media:link']);
     expect(again.status, again.output).to.equal(0);
     expect(again.stdout).to.match(/media:link: 2 up-to-date/);
-    expect(Object.fromEntries(snapshot(media)), 'every entry below mediaRoot as it was (inode, mtime, sha, mode)').to.deep.equal(before);
-    expect(statSync(media).mtimeMs, 'mediaRoot\'s own mtime: no lock or temporary file was made in it').to.equal(rootBefore.mtimeMs);
-    expect(statSync(media).ctimeMs, 'mediaRoot\'s own ctime').to.equal(rootBefore.ctimeMs);
+    expect(
+      Object.fromEntries(snapshot(media)),
+      'every entry below mediaRoot as it was (inode, mtime, sha, mode)',
+    ).to.deep.equal(before);
+    expect(statSync(media).mtimeMs, "mediaRoot's own mtime: no lock or temporary file was made in it").to.equal(
+      rootBefore.mtimeMs,
+    );
+    expect(statSync(media).ctimeMs, "mediaRoot's own ctime").to.equal(rootBefore.ctimeMs);
     expect(statSync(path.dirname(media)).mtimeMs).to.equal(parentBefore.mtimeMs);
     expect(exists(path.join(media, LOCK))).to.equal(false);
   });
@@ -47,30 +83,51 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     const token = randomBytes(8).toString('hex');
     const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
     writeFileSync(path.join(mediaOf(root), LOCK), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
-    writeTree(mediaOf(root), { [`${TEMP_MARK}${token}-0c0ffee00-zoo/css/zoo.css`]: '.zoo { col', [`${TEMP_MARK}${token}-1c0ffee00-.app-media.json`]: '{ "tool"' });
+    writeTree(mediaOf(root), {
+      [`${TEMP_MARK}${token}-0c0ffee00-zoo/css/zoo.css`]: '.zoo { col',
+      [`${TEMP_MARK}${token}-1c0ffee00-.app-media.json`]: '{ "tool"',
+    });
     chmodSync(path.join(mediaOf(root), `${TEMP_MARK}${token}-0c0ffee00-zoo`), 0o700); // a run's private folder
     // A folder at a name of that run that is not private: someone else may have put (or renamed) it there.
     const notPrivate = `${TEMP_MARK}${token}-2c0ffee00-archive`;
     writeTree(mediaOf(root), { [`${notPrivate}/2025.tar`]: 'yours' });
     // Yours: names that look like the tool's, at the top and inside a copy.
     const yours = {
-      [`${TEMP_MARK}notes.txt`]: 'my notes', [`${TEMP_MARK}drafts/a.txt`]: 'draft', [`${LOCK}.txt`]: 'not a lock',
-      [`${TEMP_MARK}0123456789abcdef-0c0ffee00-x`]: 'no run with this token left a lock', [`shop/css/${TEMP_MARK}mine.css`]: 'mine',
+      [`${TEMP_MARK}notes.txt`]: 'my notes',
+      [`${TEMP_MARK}drafts/a.txt`]: 'draft',
+      [`${LOCK}.txt`]: 'not a lock',
+      [`${TEMP_MARK}0123456789abcdef-0c0ffee00-x`]: 'no run with this token left a lock',
+      [`shop/css/${TEMP_MARK}mine.css`]: 'mine',
     };
     writeTree(mediaOf(root), yours);
     const again = appMedia(root, ['link']);
     expect(again.status, again.output).to.equal(0);
     expect(again.stdout).to.match(/2 up-to-date/);
     expect(again.output).to.match(/removed 2 temporary files left by an interrupted run/);
-    expect(again.output).to.match(new RegExp(`left public/media/${notPrivate}/ \\(temporary folder of an interrupted run that app-media cannot prove is its own`));
+    expect(again.output).to.match(
+      new RegExp(
+        `left public/media/${notPrivate}/ \\(temporary folder of an interrupted run that app-media cannot prove is its own`,
+      ),
+    );
     expect(readFileSync(path.join(mediaOf(root), notPrivate, '2025.tar'), 'utf8')).to.equal('yours');
-    expect(again.output, 'a file added by hand in a copy is named').to.match(new RegExp(`kept css/${TEMP_MARK}mine\\.css \\(added by hand`));
-    for (const [rel, text] of Object.entries(yours)) expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
-    expect(readdirSync(mediaOf(root)).filter((name) => (name.includes(token) && name !== notPrivate && !name.startsWith(`${LOCK}.`)) || name === LOCK)).to.deep.equal([]);
+    expect(again.output, 'a file added by hand in a copy is named').to.match(
+      new RegExp(`kept css/${TEMP_MARK}mine\\.css \\(added by hand`),
+    );
+    for (const [rel, text] of Object.entries(yours))
+      expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
+    expect(
+      readdirSync(mediaOf(root)).filter(
+        (name) => (name.includes(token) && name !== notPrivate && !name.startsWith(`${LOCK}.`)) || name === LOCK,
+      ),
+    ).to.deep.equal([]);
   });
 
   it('rewrites a changed source file, removes a file (and a folder) deleted from the source, adds a new one; touches nothing else', async () => {
-    const root = makeProject({ apps: ['blog', 'shop'], config: copyConfig(['blog', 'shop']), files: { 'apps/blog/app_media/blog/old/gone.txt': 'bye' } });
+    const root = makeProject({
+      apps: ['blog', 'shop'],
+      config: copyConfig(['blog', 'shop']),
+      files: { 'apps/blog/app_media/blog/old/gone.txt': 'bye' },
+    });
     await linkedInProcess(root);
     const media = mediaOf(root);
     const before = snapshot(media);
@@ -87,7 +144,9 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(run.stdout).to.match(/media:link: 1 copied, 1 up-to-date/);
     expectConverged(root, ['blog', 'shop']);
     expect(exists(path.join(media, 'blog/js/blog.js')), 'deleted source file removed from the copy').to.equal(false);
-    expect(exists(path.join(media, 'blog/old')), 'folder deleted from the source removed from the copy').to.equal(false);
+    expect(exists(path.join(media, 'blog/old')), 'folder deleted from the source removed from the copy').to.equal(
+      false,
+    );
     expect(statSync(path.join(media, 'blog/css/blog.css')).mtimeMs).to.be.closeTo(1_700_000_000_500, 0.01);
     const after = snapshot(media);
     // Files not changed in the source were not rewritten: same inode and mtime.
@@ -98,7 +157,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(Object.keys(record?.files ?? {}).sort()).to.deep.equal(['css/blog.css', 'fonts/new.woff2', 'img/blog.png']);
   });
 
-  it('a file a user added inside the copy is kept and reported; the source\'s changes are still mirrored', async () => {
+  it("a file a user added inside the copy is kept and reported; the source's changes are still mirrored", async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
     await linkedInProcess(root);
     const mine = path.join(mediaOf(root), 'blog/css/mine.css');
@@ -110,7 +169,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     // Kept and named, but not in the app's way: not a conflict (media:verify still reports it as drift).
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(/kept css\/mine\.css \(added by hand/);
-    expect(readFileSync(mine, 'utf8'), 'the user\'s file is kept').to.equal('/* mine */');
+    expect(readFileSync(mine, 'utf8'), "the user's file is kept").to.equal('/* mine */');
     expect(sha(readFileSync(path.join(mediaOf(root), 'blog/js/blog.js')))).to.equal(sha('console.log("v2");\n'));
     expect(exists(path.join(mediaOf(root), 'blog/img/blog.png'))).to.equal(false);
     expect(temporaries(mediaOf(root))).to.deep.equal([]);
@@ -198,8 +257,14 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     });
     const run = gulp(root, ['media:link']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.match(/copied\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog \(copy, 3 files, \d+ B, 4 ignored\)/);
-    expect([...published(root).keys()].sort()).to.deep.equal(['blog/css/blog.css', 'blog/img/blog.png', 'blog/js/blog.js']);
+    expect(run.stdout).to.match(
+      /copied\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog \(copy, 3 files, \d+ B, 4 ignored\)/,
+    );
+    expect([...published(root).keys()].sort()).to.deep.equal([
+      'blog/css/blog.css',
+      'blog/img/blog.png',
+      'blog/js/blog.js',
+    ]);
     expect(exists(path.join(mediaOf(root), 'blog/.git'))).to.equal(false);
     const report = jsonReport(viaCommand(root, ['media:link', '--json', '--silent']));
     expect(report.apps[0]).to.include({ status: 'up-to-date', ignored: 4 });
@@ -220,12 +285,21 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     const run = gulp(root, ['media:link']);
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/\(copy, 4 files, \d+ B, 3 ignored\)/);
-    expect([...published(root).keys()].sort()).to.deep.equal(['blog/css/blog.css', 'blog/css/drafts.css', 'blog/img/blog.png', 'blog/js/blog.js']);
+    expect([...published(root).keys()].sort()).to.deep.equal([
+      'blog/css/blog.css',
+      'blog/css/drafts.css',
+      'blog/img/blog.png',
+      'blog/js/blog.js',
+    ]);
     await verifiedInProcess(root);
   });
 
   it('a link to a file inside the media folder is copied as a regular file with its bytes; one leading outside is not copied and is named', () => {
-    const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), files: { 'secret.txt': 'password=hunter2' } });
+    const root = makeProject({
+      apps: ['blog'],
+      config: copyConfig(['blog']),
+      files: { 'secret.txt': 'password=hunter2' },
+    });
     const src = sourceOf(root, 'blog');
     symlinkSync('blog.png', path.join(src, 'img/alias.png'));
     symlinkSync('../img/blog.png', path.join(src, 'css/up-and-in.png'));
@@ -247,7 +321,7 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     expect(viaCommand(root, ['media:link']).stdout).to.match(/media:link: 1 up-to-date/);
   });
 
-  it('keeps each file\'s mtime and mode (0640, 0755), on a new copy and on an update', async () => {
+  it("keeps each file's mtime and mode (0640, 0755), on a new copy and on an update", async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
     const src = sourceOf(root, 'blog');
     chmodSync(path.join(src, 'css/blog.css'), 0o640);
@@ -282,7 +356,7 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
 describe('copy mode: a long copy leaves the event loop free for the rest of the process', function () {
   this.timeout(30_000);
 
-  it('a copy slowed to 25 ms a file (fault shim): a 10 ms timer in the same process keeps ticking, as gulp\'s other tasks would', function () {
+  it("a copy slowed to 25 ms a file (fault shim): a 10 ms timer in the same process keeps ticking, as gulp's other tasks would", function () {
     const lib = needShim(this);
     const root = makeProject({ apps: ['big'], config: copyConfig(['big']) });
     bulkMedia(root, 'big', 40, 4096);
@@ -295,8 +369,16 @@ describe('copy mode: a long copy leaves the event loop free for the rest of the 
       'clearInterval(timer);',
       'console.log(JSON.stringify({ ticks, counts: report.counts }));',
     ].join('\n');
-    const env = { ...process.env, ...faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '25000' }) };
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env, timeout: 30_000 });
+    const env = {
+      ...process.env,
+      ...faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '25000' }),
+    };
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env,
+      timeout: 30_000,
+    });
     expect(run.status, run.stderr).to.equal(0);
     const result = JSON.parse(run.stdout) as { ticks: number; counts: Record<string, number> };
     expect(result.counts).to.deep.equal({ copied: 1 });
@@ -316,20 +398,32 @@ describe('copy mode: progress line on a terminal only', function () {
 
   before(function () {
     lib = needShim(this);
-    const probe = spawnSync('script', ['-qfc', 'test -t 1 && test -t 2 && echo tty-ok', '/dev/null'], { encoding: 'utf8', timeout: 10_000 });
-    scriptWorks = probe.status === 0 && probe.stdout.includes('tty-ok') ? undefined : `script(1) gives no pseudo-terminal here (${probe.error?.message ?? probe.stderr.trim() ?? probe.status})`;
+    const probe = spawnSync('script', ['-qfc', 'test -t 1 && test -t 2 && echo tty-ok', '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    scriptWorks =
+      probe.status === 0 && probe.stdout.includes('tty-ok')
+        ? undefined
+        : `script(1) gives no pseudo-terminal here (${probe.error?.message ?? probe.stderr.trim() ?? probe.status})`;
     root = makeProject({ apps: ['big'], config: copyConfig(['big']) });
     bulkMedia(root, 'big', 80, 4096);
   });
 
   /** Each copied file takes 20 ms (a slow disk): 83 files last well over a second, the progress line's delay. */
-  const slow = (): NodeJS.ProcessEnv => faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '20000' });
+  const slow = (): NodeJS.ProcessEnv =>
+    faultEnv(lib, { FAULT_SLOW_PATH: path.join(root, 'public/media'), FAULT_SLOW_US: '20000' });
   const shellQuote = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
   const inTerminal = (args: string[]): { status: number | null; output: string; ms: number } => {
     rmSync(mediaOf(root), { recursive: true, force: true });
     const command = [process.execPath, GULP_BIN, '--no-color', ...args].map(shellQuote).join(' ');
     const started = Date.now();
-    const run = spawnSync('script', ['-qfc', command, '/dev/null'], { cwd: root, encoding: 'utf8', env: { ...process.env, ...slow() }, timeout: 30_000 });
+    const run = spawnSync('script', ['-qfc', command, '/dev/null'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, ...slow() },
+      timeout: 30_000,
+    });
     return { status: run.status, output: `${run.stdout}${run.stderr}`, ms: Date.now() - started };
   };
   const PROGRESS = /media:link: \d+ files?, [\d.]+ (B|KiB|MiB) \([\d.]+ (B|KiB|MiB)\/s\)/;

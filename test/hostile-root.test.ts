@@ -19,7 +19,20 @@ import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync,
+  chmodSync,
+  chownSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -29,7 +42,18 @@ import { hashTarget } from '../src/core/records.js';
 import type { Report } from '../src/core/types.js';
 import { appMediaAsNobody, asNobody, NOBODY, skipUnlessNobody } from './support/nobody.js';
 import {
-  appMedia, exists, gulp, installPackage, isLink, jsonReport, linkedInProcess, makeProject, removeTempDirs, snapshot, tempDir, writeTree,
+  appMedia,
+  exists,
+  gulp,
+  installPackage,
+  isLink,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  removeTempDirs,
+  snapshot,
+  tempDir,
+  writeTree,
 } from './support/project.js';
 
 after(removeTempDirs);
@@ -64,13 +88,23 @@ function outside(root: string): Map<string, unknown> {
 }
 
 /** A copy-mode project of these apps; `files`: more files under the root. */
-function copyProject(apps: string[], extra: Record<string, unknown> = {}, files: Record<string, string | Buffer> = {}): string {
-  return makeProject({ apps, files, config: { mediaRoot: MEDIA, mode: 'copy', apps: apps.map((name) => `./apps/${name}`), ...extra } });
+function copyProject(
+  apps: string[],
+  extra: Record<string, unknown> = {},
+  files: Record<string, string | Buffer> = {},
+): string {
+  return makeProject({
+    apps,
+    files,
+    config: { mediaRoot: MEDIA, mode: 'copy', apps: apps.map((name) => `./apps/${name}`), ...extra },
+  });
 }
 
 /** A pid no process has now: one that just ended. */
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 /** What a killed run leaves so that the next writing run sweeps: its lock, with its process gone. */
@@ -86,7 +120,12 @@ function statusOf(report: Report, name: string): string | undefined {
 }
 
 /** Runs `act` once, the `nth` time (1-based) the run passes `point` (for `detail`, if given). */
-function pauseOnce(point: PausePoint, act: (detail: string) => void, nth = 1, detail?: (value: string) => boolean): { fired: () => boolean } {
+function pauseOnce(
+  point: PausePoint,
+  act: (detail: string) => void,
+  nth = 1,
+  detail?: (value: string) => boolean,
+): { fired: () => boolean } {
   let count = 0;
   let fired = false;
   onPause((at, value) => {
@@ -109,12 +148,18 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
     const root = copyProject(['blog']);
     await linkedInProcess(root);
     const records = readRecords(root);
-    records.entries['../../apps/blog/app_media/blog'] = { kind: 'copy', source: 'apps/blog/app_media/blog', files: factsOf(sourceOf(root, 'blog')) };
+    records.entries['../../apps/blog/app_media/blog'] = {
+      kind: 'copy',
+      source: 'apps/blog/app_media/blog',
+      files: factsOf(sourceOf(root, 'blog')),
+    };
     writeRecords(root, records);
     const before = outside(root);
     const run = gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(/the records file lists 1 entry that app-media does not take \(nothing was done with it\): "\.\.\/\.\.\/apps\/blog\/app_media\/blog" \(not an app name\)/);
+    expect(run.output).to.match(
+      /the records file lists 1 entry that app-media does not take \(nothing was done with it\): "\.\.\/\.\.\/apps\/blog\/app_media\/blog" \(not an app name\)/,
+    );
     expect(run.output).to.not.match(/removed\s+\.\./);
     expect(outside(root)).to.deep.equal(before);
   });
@@ -124,7 +169,8 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
     await linkedInProcess(root);
     const records = readRecords(root);
     const files: Record<string, [number, number]> = {};
-    for (const [rel, facts] of Object.entries(factsOf(root))) if (!rel.startsWith('public/') && !rel.startsWith('node_modules/')) files[rel] = facts;
+    for (const [rel, facts] of Object.entries(factsOf(root)))
+      if (!rel.startsWith('public/') && !rel.startsWith('node_modules/')) files[rel] = facts;
     records.entries['..'] = { kind: 'copy', source: '.', files };
     records.entries['../..'] = { kind: 'copy', source: '.', files };
     writeRecords(root, records);
@@ -143,7 +189,11 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
     symlinkSync('../gulp/bin/gulp.js', bin);
     await linkedInProcess(root);
     const records = readRecords(root);
-    records.entries['../../node_modules/.bin/gulp'] = { kind: 'symlink', target: hashTarget('../gulp/bin/gulp.js'), source: 'x' };
+    records.entries['../../node_modules/.bin/gulp'] = {
+      kind: 'symlink',
+      target: hashTarget('../gulp/bin/gulp.js'),
+      source: 'x',
+    };
     writeRecords(root, records);
     const run = gulp(root, ['media:link']);
     expect(run.status, run.output).to.equal(0);
@@ -152,7 +202,15 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
   });
 
   it('a copy record "../../victim" with no files: no writing run enters victim/ (its .app-media-tmp-* files and folders stay)', async () => {
-    const root = copyProject(['blog', 'shop'], {}, { 'victim/.app-media-tmp-notes.txt': 'mine', 'victim/.app-media-tmp-drafts/a.txt': 'draft', 'victim/keep.txt': 'keep' });
+    const root = copyProject(
+      ['blog', 'shop'],
+      {},
+      {
+        'victim/.app-media-tmp-notes.txt': 'mine',
+        'victim/.app-media-tmp-drafts/a.txt': 'draft',
+        'victim/keep.txt': 'keep',
+      },
+    );
     await linkedInProcess(root);
     const records = readRecords(root);
     records.entries['../../victim'] = { kind: 'copy', source: 'x', files: {} };
@@ -163,7 +221,10 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(0);
     expect(snapshot(path.join(root, 'victim'))).to.deep.equal(victim);
-    expect(Object.keys(readRecords(root).entries), 'the forged entry is dropped when the records are written').to.deep.equal(['blog', 'shop']);
+    expect(
+      Object.keys(readRecords(root).entries),
+      'the forged entry is dropped when the records are written',
+    ).to.deep.equal(['blog', 'shop']);
   });
 
   const notOurs: Array<[string, string | Buffer]> = [
@@ -180,14 +241,16 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
       for (const args of [['link'], ['clean', '--force'], ['verify']]) {
         const run = appMedia(root, args);
         expect(run.status, `${args.join(' ')}: ${run.output}`).to.equal(1);
-        expect(run.stderr).to.match(/^APP_MEDIA_FOREIGN_RECORDS: public\/media\/\.app-media\.json: this is not app-media's records file/);
+        expect(run.stderr).to.match(
+          /^APP_MEDIA_FOREIGN_RECORDS: public\/media\/\.app-media\.json: this is not app-media's records file/,
+        );
         expect(run.stderr).to.match(/hint: app-media never writes over it/);
       }
       expect(snapshot(root)).to.deep.equal(before);
     });
   }
 
-  it('a records file that is a link (to a records file of the tool\'s elsewhere), a FIFO or a folder: APP_MEDIA_FOREIGN_RECORDS, nothing followed, no hang', async () => {
+  it("a records file that is a link (to a records file of the tool's elsewhere), a FIFO or a folder: APP_MEDIA_FOREIGN_RECORDS, nothing followed, no hang", async () => {
     const root = copyProject(['blog']);
     await linkedInProcess(root);
     const real = path.join(mediaOf(root), RECORDS);
@@ -230,14 +293,16 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
     return root;
   }
 
-  it('mediaRoot owned by nobody: root\'s link and clean --force refuse (APP_MEDIA_SHARED_ROOT) before writing a byte; verify still reads it', async () => {
+  it("mediaRoot owned by nobody: root's link and clean --force refuse (APP_MEDIA_SHARED_ROOT) before writing a byte; verify still reads it", async () => {
     const root = await sharedWithNobody(['blog']);
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
     const before = snapshot(root);
     for (const args of [['media:link'], ['media:clean', '--force']]) {
       const run = gulp(root, args);
       expect(run.status, run.output).to.equal(1);
-      expect(run.output).to.match(/APP_MEDIA_SHARED_ROOT: app-media\.config\.json mediaRoot: refusing to write: mediaRoot, public\/media, can be written by user nobody \(uid 65534\)/);
+      expect(run.output).to.match(
+        /APP_MEDIA_SHARED_ROOT: app-media\.config\.json mediaRoot: refusing to write: mediaRoot, public\/media, can be written by user nobody \(uid 65534\)/,
+      );
       expect(run.output).to.match(/hint: run the task as that user \(for example: sudo -u nobody npx app-media/);
     }
     expect(snapshot(root)).to.deep.equal(before);
@@ -248,19 +313,24 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
     expect(own.output).to.not.match(/APP_MEDIA_SHARED_ROOT/);
   });
 
-  for (const [title, extra] of [['', {}], [' (sharedMediaRoot: true shares mediaRoot alone)', { sharedMediaRoot: true }]] as const) {
+  for (const [title, extra] of [
+    ['', {}],
+    [' (sharedMediaRoot: true shares mediaRoot alone)', { sharedMediaRoot: true }],
+  ] as const) {
     it(`a folder on the way to mediaRoot (public/) writable by nobody: refused, naming that folder${title}`, async () => {
       const root = copyProject(['blog'], extra);
       mkdirSync(path.join(root, 'public'));
       chownSync(path.join(root, 'public'), NOBODY, NOBODY);
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(1);
-      expect(run.stderr).to.match(/refusing to write: a folder on the way to mediaRoot, public, can be written by user nobody/);
+      expect(run.stderr).to.match(
+        /refusing to write: a folder on the way to mediaRoot, public, can be written by user nobody/,
+      );
       expect(exists(mediaOf(root))).to.equal(false);
     });
   }
 
-  it('mediaRoot writable by a group that is not the runner\'s, or by everyone: refused; by the runner\'s own group: accepted', async () => {
+  it("mediaRoot writable by a group that is not the runner's, or by everyone: refused; by the runner's own group: accepted", async () => {
     const root = copyProject(['blog']);
     mkdirSync(mediaOf(root), { recursive: true });
     const cases: Array<[number, number, RegExp | null]> = [
@@ -282,39 +352,60 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
     }
   });
 
-  it('sharedMediaRoot: true: a records file nobody wrote (claiming a folder of root\'s in mediaRoot, with its real facts) is APP_MEDIA_FOREIGN_RECORDS; nothing is deleted', async () => {
+  it("sharedMediaRoot: true: a records file nobody wrote (claiming a folder of root's in mediaRoot, with its real facts) is APP_MEDIA_FOREIGN_RECORDS; nothing is deleted", async () => {
     const root = await sharedWithNobody(['blog'], { sharedMediaRoot: true });
     writeTree(mediaOf(root), { 'archive/2019/a.jpg': 'old upload', 'archive/2019/b.jpg': 'another' });
     const records = readRecords(root);
-    records.entries['archive'] = { kind: 'copy', source: 'apps/blog/app_media/blog', files: factsOf(path.join(mediaOf(root), 'archive')) };
+    records.entries['archive'] = {
+      kind: 'copy',
+      source: 'apps/blog/app_media/blog',
+      files: factsOf(path.join(mediaOf(root), 'archive')),
+    };
     const forged = path.join(root, 'forged.json');
     writeFileSync(forged, `${JSON.stringify(records)}\n`);
     chmodSync(root, 0o755);
     chmodSync(forged, 0o644);
-    const moved = asNobody(root, ['sh', '-c', `cp ${forged} public/media/.forged && mv public/media/.forged public/media/${RECORDS}`]);
+    const moved = asNobody(root, [
+      'sh',
+      '-c',
+      `cp ${forged} public/media/.forged && mv public/media/.forged public/media/${RECORDS}`,
+    ]);
     expect(moved.status, moved.output).to.equal(0);
     expect(statSync(path.join(mediaOf(root), RECORDS)).uid).to.equal(NOBODY);
     const before = snapshot(mediaOf(root));
     const run = appMedia(root, ['clean', '--force']);
     expect(run.status, run.output).to.equal(1);
-    expect(run.stderr).to.match(/APP_MEDIA_FOREIGN_RECORDS: public\/media\/\.app-media\.json: this is not app-media's records file \(it belongs to user nobody \(uid 65534\)/);
+    expect(run.stderr).to.match(
+      /APP_MEDIA_FOREIGN_RECORDS: public\/media\/\.app-media\.json: this is not app-media's records file \(it belongs to user nobody \(uid 65534\)/,
+    );
     expect(snapshot(mediaOf(root))).to.deep.equal(before);
   });
 
-  it('sharedMediaRoot: true: nobody swaps the copy being cleaned for a link to the app\'s sources once deletion started: no source file is deleted', async () => {
+  it("sharedMediaRoot: true: nobody swaps the copy being cleaned for a link to the app's sources once deletion started: no source file is deleted", async () => {
     const root = await sharedWithNobody(['blog'], { sharedMediaRoot: true });
-    writeTree(sourceOf(root, 'blog'), Object.fromEntries(Array.from({ length: 300 }, (_, index) => [`bulk/f${index}.css`, `.f${index} {}`])));
+    writeTree(
+      sourceOf(root, 'blog'),
+      Object.fromEntries(Array.from({ length: 300 }, (_, index) => [`bulk/f${index}.css`, `.f${index} {}`])),
+    );
     await linkedInProcess(root);
     const sources = snapshot(sourceOf(root, 'blog'));
-    const swap = pauseOnce('delete', () => {
-      const raced = asNobody(root, ['sh', '-c', 'mv public/media/blog public/media/.taken && ln -s ../../apps/blog/app_media/blog public/media/blog']);
-      expect(raced.status, raced.output).to.equal(0);
-    }, 5);
+    const swap = pauseOnce(
+      'delete',
+      () => {
+        const raced = asNobody(root, [
+          'sh',
+          '-c',
+          'mv public/media/blog public/media/.taken && ln -s ../../apps/blog/app_media/blog public/media/blog',
+        ]);
+        expect(raced.status, raced.output).to.equal(0);
+      },
+      5,
+    );
     const report = await clean({ cwd: root });
     expect(swap.fired()).to.equal(true);
     expect(snapshot(sourceOf(root, 'blog')), 'every source file is there, unchanged').to.deep.equal(sources);
     expect(statusOf(report, 'blog')).to.equal('conflict');
-    expect(isLink(path.join(mediaOf(root), 'blog')), 'nobody\'s link stays').to.equal(true);
+    expect(isLink(path.join(mediaOf(root), 'blog')), "nobody's link stays").to.equal(true);
   });
 
   it('a mediaRoot the runner cannot read: verify reports error (EACCES), not "missing, nothing is published"', async () => {
@@ -342,18 +433,24 @@ for (const kind of FOLDER_KINDS) {
     /** A folder outside mediaRoot with a file in it, and its snapshot: what a swapped-in link leads to. */
     function victimOf(root: string): { dir: string; before: Map<string, unknown> } {
       const dir = path.join(root, 'victim');
-      writeTree(dir, { 'keep.txt': 'keep', 'css/blog.css': 'not the app\'s', '.app-media-tmp-x': 'x' });
+      writeTree(dir, { 'keep.txt': 'keep', 'css/blog.css': "not the app's", '.app-media-tmp-x': 'x' });
       return { dir, before: snapshot(dir) };
     }
 
     it('the private folder a new copy is built in, swapped for a link to another folder mid-copy: nothing is written or deleted there, nothing is published', async () => {
       const root = copyProject(['blog']);
       const victim = victimOf(root);
-      const swap = pauseOnce('write', () => {
-        const temp = readdirSync(mediaOf(root)).find((name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog')) as string;
-        renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
-        symlinkSync(victim.dir, path.join(mediaOf(root), temp));
-      }, 2);
+      const swap = pauseOnce(
+        'write',
+        () => {
+          const temp = readdirSync(mediaOf(root)).find(
+            (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
+          ) as string;
+          renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
+          symlinkSync(victim.dir, path.join(mediaOf(root), temp));
+        },
+        2,
+      );
       const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim.dir)).to.deep.equal(victim.before);
@@ -365,7 +462,9 @@ for (const kind of FOLDER_KINDS) {
       const root = copyProject(['blog']);
       const victim = victimOf(root);
       const swap = pauseOnce('place', () => {
-        const temp = readdirSync(mediaOf(root)).find((name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog')) as string;
+        const temp = readdirSync(mediaOf(root)).find(
+          (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
+        ) as string;
         renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
         symlinkSync(victim.dir, path.join(mediaOf(root), temp));
       });
@@ -373,18 +472,30 @@ for (const kind of FOLDER_KINDS) {
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim.dir)).to.deep.equal(victim.before);
       expect(statusOf(report, 'blog')).to.not.equal('copied');
-      expect(isLink(path.join(mediaOf(root), 'blog')) && readlinkSync(path.join(mediaOf(root), 'blog')) === victim.dir, 'the link is not published as blog').to.equal(false);
+      expect(
+        isLink(path.join(mediaOf(root), 'blog')) && readlinkSync(path.join(mediaOf(root), 'blog')) === victim.dir,
+        'the link is not published as blog',
+      ).to.equal(false);
     });
 
-    it('clean of a 2,000-file copy, swapped for a link to the app\'s sources once deletion started: no source file is deleted', async () => {
+    it("clean of a 2,000-file copy, swapped for a link to the app's sources once deletion started: no source file is deleted", async () => {
       const root = copyProject(['blog']);
-      writeTree(sourceOf(root, 'blog'), Object.fromEntries(Array.from({ length: 2000 }, (_, index) => [`bulk/d${index % 20}/f${index}.css`, `.f${index} {}`])));
+      writeTree(
+        sourceOf(root, 'blog'),
+        Object.fromEntries(
+          Array.from({ length: 2000 }, (_, index) => [`bulk/d${index % 20}/f${index}.css`, `.f${index} {}`]),
+        ),
+      );
       await linkedInProcess(root);
       const sources = snapshot(sourceOf(root, 'blog'));
-      const swap = pauseOnce('delete', () => {
-        renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
-        symlinkSync(sourceOf(root, 'blog'), path.join(mediaOf(root), 'blog'));
-      }, 100);
+      const swap = pauseOnce(
+        'delete',
+        () => {
+          renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
+          symlinkSync(sourceOf(root, 'blog'), path.join(mediaOf(root), 'blog'));
+        },
+        100,
+      );
       const report = await clean({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(snapshot(sourceOf(root, 'blog')), 'every source file is there, unchanged').to.deep.equal(sources);
@@ -392,44 +503,65 @@ for (const kind of FOLDER_KINDS) {
       expect(readlinkSync(path.join(mediaOf(root), 'blog'))).to.equal(sourceOf(root, 'blog'));
     });
 
-    for (const [nth, when] of [[1, 'before its first file is deleted'], [2, 'after its first file is deleted']] as const) {
-    it(`clean: a folder of the copy swapped ${when}, for a link to a twin outside (same names, sizes and times): nothing outside is deleted`, async () => {
-      const root = copyProject(['blog']);
-      writeTree(sourceOf(root, 'blog'), Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`css/f${index}.css`, `.f${index} {}`])));
-      await linkedInProcess(root);
-      const css = path.join(mediaOf(root), 'blog', 'css');
-      const twin = path.join(root, 'outside', 'css');
-      // Times kept: every file there passes the size and time re-check before a delete, so only
-      // the refusal to go through a link keeps them (issue 29).
-      cpSync(css, twin, { recursive: true, preserveTimestamps: true });
-      const outside = snapshot(twin);
-      const swap = pauseOnce('delete', () => {
-        renameSync(css, path.join(mediaOf(root), 'blog', 'css-moved'));
-        symlinkSync(twin, css);
-      }, nth, (detail) => detail.startsWith('blog/css/'));
-      const report = await clean({ cwd: root });
-      expect(swap.fired()).to.equal(true);
-      expect(snapshot(twin), 'the twin outside is untouched').to.deep.equal(outside);
-      expect(readlinkSync(css), 'the link is left as it is').to.equal(twin);
-      // Held by descriptor, the folder moved aside is still the one being emptied: the tool's
-      // files all go and the run may say removed; otherwise it stops (error or conflict).
-      expect(['removed', 'error', 'conflict']).to.include(statusOf(report, 'blog'));
-      if (statusOf(report, 'blog') === 'removed') {
-        const files = [...snapshot(path.join(mediaOf(root), 'blog')).values()].filter((entry) => entry.type === 'file');
-        expect(files, 'removed: no file of the copy is left').to.deep.equal([]);
-      }
-    });
+    for (const [nth, when] of [
+      [1, 'before its first file is deleted'],
+      [2, 'after its first file is deleted'],
+    ] as const) {
+      it(`clean: a folder of the copy swapped ${when}, for a link to a twin outside (same names, sizes and times): nothing outside is deleted`, async () => {
+        const root = copyProject(['blog']);
+        writeTree(
+          sourceOf(root, 'blog'),
+          Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`css/f${index}.css`, `.f${index} {}`])),
+        );
+        await linkedInProcess(root);
+        const css = path.join(mediaOf(root), 'blog', 'css');
+        const twin = path.join(root, 'outside', 'css');
+        // Times kept: every file there passes the size and time re-check before a delete, so only
+        // the refusal to go through a link keeps them (issue 29).
+        cpSync(css, twin, { recursive: true, preserveTimestamps: true });
+        const outside = snapshot(twin);
+        const swap = pauseOnce(
+          'delete',
+          () => {
+            renameSync(css, path.join(mediaOf(root), 'blog', 'css-moved'));
+            symlinkSync(twin, css);
+          },
+          nth,
+          (detail) => detail.startsWith('blog/css/'),
+        );
+        const report = await clean({ cwd: root });
+        expect(swap.fired()).to.equal(true);
+        expect(snapshot(twin), 'the twin outside is untouched').to.deep.equal(outside);
+        expect(readlinkSync(css), 'the link is left as it is').to.equal(twin);
+        // Held by descriptor, the folder moved aside is still the one being emptied: the tool's
+        // files all go and the run may say removed; otherwise it stops (error or conflict).
+        expect(['removed', 'error', 'conflict']).to.include(statusOf(report, 'blog'));
+        if (statusOf(report, 'blog') === 'removed') {
+          const files = [...snapshot(path.join(mediaOf(root), 'blog')).values()].filter(
+            (entry) => entry.type === 'file',
+          );
+          expect(files, 'removed: no file of the copy is left').to.deep.equal([]);
+        }
+      });
     }
 
     it('a sync: the copy swapped for a link to another folder after its first write: nothing is written there', async () => {
       const root = copyProject(['blog']);
       await linkedInProcess(root);
-      writeTree(sourceOf(root, 'blog'), { 'css/blog.css': '.changed { a: 1 }', 'css/more.css': 'more', 'js/blog.js': 'changed();' });
+      writeTree(sourceOf(root, 'blog'), {
+        'css/blog.css': '.changed { a: 1 }',
+        'css/more.css': 'more',
+        'js/blog.js': 'changed();',
+      });
       const victim = victimOf(root);
-      const swap = pauseOnce('write', () => {
-        renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
-        symlinkSync(victim.dir, path.join(mediaOf(root), 'blog'));
-      }, 2);
+      const swap = pauseOnce(
+        'write',
+        () => {
+          renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
+          symlinkSync(victim.dir, path.join(mediaOf(root), 'blog'));
+        },
+        2,
+      );
       const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim.dir)).to.deep.equal(victim.before);
@@ -441,25 +573,39 @@ for (const kind of FOLDER_KINDS) {
       await linkedInProcess(root);
       writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'css/blog.css': '.changed { a: 1 }', 'css/z.css': 'z' });
       const victim = victimOf(root);
-      const swap = pauseOnce('write', () => {
-        renameSync(path.join(mediaOf(root), 'blog', 'css'), path.join(mediaOf(root), 'blog', 'css-moved'));
-        symlinkSync(victim.dir, path.join(mediaOf(root), 'blog', 'css'));
-      }, 2, (detail) => detail.startsWith('blog/css/'));
+      const swap = pauseOnce(
+        'write',
+        () => {
+          renameSync(path.join(mediaOf(root), 'blog', 'css'), path.join(mediaOf(root), 'blog', 'css-moved'));
+          symlinkSync(victim.dir, path.join(mediaOf(root), 'blog', 'css'));
+        },
+        2,
+        (detail) => detail.startsWith('blog/css/'),
+      );
       const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim.dir)).to.deep.equal(victim.before);
-      expect(['error', 'conflict'], 'not reported as copied: what is at css/ now is the racer\'s').to.include(statusOf(report, 'blog'));
+      expect(['error', 'conflict'], "not reported as copied: what is at css/ now is the racer's").to.include(
+        statusOf(report, 'blog'),
+      );
     });
 
     it('a new copy: a folder of the private folder it is built in swapped for a link to another folder: nothing is written there', async () => {
       const root = copyProject(['blog']);
       writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'css/z.css': 'z' });
       const victim = victimOf(root);
-      const swap = pauseOnce('write', () => {
-        const temp = readdirSync(mediaOf(root)).find((name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog')) as string;
-        renameSync(path.join(mediaOf(root), temp, 'css'), path.join(mediaOf(root), temp, 'css-moved'));
-        symlinkSync(victim.dir, path.join(mediaOf(root), temp, 'css'));
-      }, 2, (detail) => detail.startsWith('blog/css/'));
+      const swap = pauseOnce(
+        'write',
+        () => {
+          const temp = readdirSync(mediaOf(root)).find(
+            (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
+          ) as string;
+          renameSync(path.join(mediaOf(root), temp, 'css'), path.join(mediaOf(root), temp, 'css-moved'));
+          symlinkSync(victim.dir, path.join(mediaOf(root), temp, 'css'));
+        },
+        2,
+        (detail) => detail.startsWith('blog/css/'),
+      );
       const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(snapshot(victim.dir)).to.deep.equal(victim.before);
@@ -467,7 +613,7 @@ for (const kind of FOLDER_KINDS) {
       expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
     });
 
-    it('the tool\'s own link, swapped for a file of yours right before it is removed: your file stays where it was', async () => {
+    it("the tool's own link, swapped for a file of yours right before it is removed: your file stays where it was", async () => {
       const root = makeProject({ apps: ['blog'], gulp: false });
       await linkedInProcess(root, { mode: 'symlink' });
       const swap = pauseOnce('unlink', () => {
@@ -484,10 +630,10 @@ for (const kind of FOLDER_KINDS) {
 
 // ---------------------------------------------------------------------------
 
-describe('hostile mediaRoot: what is read from an app\'s media', function () {
+describe("hostile mediaRoot: what is read from an app's media", function () {
   this.timeout(30_000);
 
-  it('copies carry no privilege: a 6755 file of nobody\'s becomes 0755 (and sticky, setgid folders plain) when root copies it', async function () {
+  it("copies carry no privilege: a 6755 file of nobody's becomes 0755 (and sticky, setgid folders plain) when root copies it", async function () {
     if (process.getuid?.() !== 0) this.skip();
     const root = makeProject({ apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog'] } });
     const tool = path.join(sourceOf(root, 'blog'), 'bin', 'tool');
@@ -499,7 +645,10 @@ describe('hostile mediaRoot: what is read from an app\'s media', function () {
     expect(run.status, run.output).to.equal(0);
     const copied = statSync(path.join(mediaOf(root), 'blog', 'bin', 'tool'));
     expect(copied.mode & 0o7777, 'no setuid, no setgid').to.equal(0o755);
-    expect(statSync(path.join(mediaOf(root), 'blog', 'bin', 'plain.txt')).mode & 0o7777, 'no sticky bit, no write for others').to.equal(0o644);
+    expect(
+      statSync(path.join(mediaOf(root), 'blog', 'bin', 'plain.txt')).mode & 0o7777,
+      'no sticky bit, no write for others',
+    ).to.equal(0o644);
     // A second run finds nothing to change (the copy's mode is what a copy gets).
     const again = appMedia(root, ['link', '--mode', 'copy']);
     expect(again.stdout).to.match(/1 up-to-date/);
@@ -519,9 +668,12 @@ describe('hostile mediaRoot: what is read from an app\'s media', function () {
     const report = await link({ cwd: root });
     expect(swap.fired()).to.equal(true);
     expect(statusOf(report, 'blog')).to.equal('error');
-    expect(report.apps[0]?.reason).to.match(/css\/z\.css was replaced or removed while the run was copying \(ELOOP\); nothing it leads to was copied/);
+    expect(report.apps[0]?.reason).to.match(
+      /css\/z\.css was replaced or removed while the run was copying \(ELOOP\); nothing it leads to was copied/,
+    );
     for (const [rel, entry] of snapshot(mediaOf(root))) {
-      if (entry.type === 'file') expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('THE SECRET');
+      if (entry.type === 'file')
+        expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('THE SECRET');
     }
     unlinkSync(z);
     writeFileSync(z, '.z { restored: 1 }');
@@ -547,24 +699,40 @@ describe('hostile mediaRoot: what is read from an app\'s media', function () {
 
   for (const mode of ['symlink', 'copy']) {
     it(`a media folder that is a link out of its app (${mode} mode): escape from link (exit 1) and verify; nothing of it is published`, async () => {
-      const root = makeProject({ apps: ['blog'], config: { mediaRoot: MEDIA, mode, apps: ['./apps/blog', './apps/evil'] }, files: { 'private/secret.txt': 'THE SECRET', 'apps/evil/README': 'evil' } });
+      const root = makeProject({
+        apps: ['blog'],
+        config: { mediaRoot: MEDIA, mode, apps: ['./apps/blog', './apps/evil'] },
+        files: { 'private/secret.txt': 'THE SECRET', 'apps/evil/README': 'evil' },
+      });
       mkdirSync(path.join(root, 'apps/evil/app_media'));
       symlinkSync(path.join(root, 'private'), path.join(root, 'apps/evil/app_media/evil'));
       const run = gulp(root, ['media:link']);
       expect(run.status, run.output).to.equal(1);
       expect(run.output).to.match(/escape\s+evil\s+public\/media\/evil/);
-      expect(run.output).to.match(/app_media\/evil\/ leads outside the app's folder \(to .*private\): nothing of it is published/);
+      expect(run.output).to.match(
+        /app_media\/evil\/ leads outside the app's folder \(to .*private\): nothing of it is published/,
+      );
       expect(exists(path.join(mediaOf(root), 'evil'))).to.equal(false);
       expect(statSync(path.join(mediaOf(root), 'blog')).isDirectory()).to.equal(true);
       const checked = appMedia(root, ['verify', '--json', '--silent']);
       expect(checked.status).to.equal(1);
-      expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([['blog', 'ok'], ['evil', 'escape']]);
+      expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([
+        ['blog', 'ok'],
+        ['evil', 'escape'],
+      ]);
     });
   }
 
-  it('discover: true, a package whose media folder is a link to a private folder: escape; the tool\'s own earlier link for it is removed', async () => {
-    const root = makeProject({ apps: [], config: { mediaRoot: MEDIA, discover: true }, files: { 'private/secret.txt': 'THE SECRET' } });
-    writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'site', dependencies: { evilpkg: '1.0.0' } }));
+  it("discover: true, a package whose media folder is a link to a private folder: escape; the tool's own earlier link for it is removed", async () => {
+    const root = makeProject({
+      apps: [],
+      config: { mediaRoot: MEDIA, discover: true },
+      files: { 'private/secret.txt': 'THE SECRET' },
+    });
+    writeFileSync(
+      path.join(root, 'package.json'),
+      JSON.stringify({ name: 'site', dependencies: { evilpkg: '1.0.0' } }),
+    );
     const dir = installPackage(root, 'evilpkg', { 'app_media/evilpkg/css/ok.css': 'ok' }, { appMedia: {} });
     await linkedInProcess(root);
     expect(isLink(path.join(mediaOf(root), 'evilpkg'))).to.equal(true);
@@ -573,12 +741,19 @@ describe('hostile mediaRoot: what is read from an app\'s media', function () {
     const report = await link({ cwd: root });
     expect(statusOf(report, 'evilpkg')).to.equal('escape');
     expect(report.failed).to.equal(true);
-    expect(exists(path.join(mediaOf(root), 'evilpkg')), 'the old link, which would now publish the private folder, is gone').to.equal(false);
+    expect(
+      exists(path.join(mediaOf(root), 'evilpkg')),
+      'the old link, which would now publish the private folder, is gone',
+    ).to.equal(false);
     expect(statusOf(await verify({ cwd: root }), 'evilpkg')).to.equal('escape');
   });
 
   it('a media folder that is a link to a folder inside its own app is linked as before', async () => {
-    const root = makeProject({ apps: [], config: { mediaRoot: MEDIA, apps: ['./apps/blog'] }, files: { 'apps/blog/src/public/css/blog.css': 'b' } });
+    const root = makeProject({
+      apps: [],
+      config: { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+      files: { 'apps/blog/src/public/css/blog.css': 'b' },
+    });
     mkdirSync(path.join(root, 'apps/blog/app_media'));
     symlinkSync('../src/public', path.join(root, 'apps/blog/app_media/blog'));
     const report = await link({ cwd: root });
@@ -595,12 +770,27 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
   it('your .app-media-tmp-notes.txt, .app-media-tmp-drafts/ and .app-media.lock.txt stay through link, clean --force and their sweeps (link mode)', async () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     await linkedInProcess(root, { mode: 'symlink' });
-    const yours = { '.app-media-tmp-notes.txt': 'notes', '.app-media-tmp-drafts/a.txt': 'a', '.app-media.lock.txt': 'not a lock', '.app-media.lock.0123456789abcdef': 'not a lock either' };
+    const yours = {
+      '.app-media-tmp-notes.txt': 'notes',
+      '.app-media-tmp-drafts/a.txt': 'a',
+      '.app-media.lock.txt': 'not a lock',
+      '.app-media.lock.0123456789abcdef': 'not a lock either',
+    };
     writeTree(mediaOf(root), yours);
-    for (const run of [() => { killedRunLock(root); return link({ cwd: root, mode: 'copy' }); }, () => { killedRunLock(root); return clean({ cwd: root, force: true }); }]) {
+    for (const run of [
+      () => {
+        killedRunLock(root);
+        return link({ cwd: root, mode: 'copy' });
+      },
+      () => {
+        killedRunLock(root);
+        return clean({ cwd: root, force: true });
+      },
+    ]) {
       const report = await run();
       expect(report.failed, JSON.stringify(report)).to.equal(false);
-      for (const [rel, text] of Object.entries(yours)) expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
+      for (const [rel, text] of Object.entries(yours))
+        expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
     }
   });
 
@@ -610,12 +800,14 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
     writeFileSync(path.join(mediaOf(root), '.app-media.lock'), 'my lock notes\n');
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(1);
-    expect(run.stderr).to.match(/^APP_MEDIA_FOREIGN_LOCK: public\/media\/\.app-media\.lock: a file with the name of app-media's lock is there, but it is not one of its locks/);
+    expect(run.stderr).to.match(
+      /^APP_MEDIA_FOREIGN_LOCK: public\/media\/\.app-media\.lock: a file with the name of app-media's lock is there, but it is not one of its locks/,
+    );
     expect(readFileSync(path.join(mediaOf(root), '.app-media.lock'), 'utf8')).to.equal('my lock notes\n');
     expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
   });
 
-  it('a link of yours where the tool\'s copy was, leading to a folder with .app-media-tmp-* files: no sweep enters it', async () => {
+  it("a link of yours where the tool's copy was, leading to a folder with .app-media-tmp-* files: no sweep enters it", async () => {
     const root = copyProject(['blog', 'shop']);
     await linkedInProcess(root);
     writeTree(root, { 'outside/.app-media-tmp-keep.txt': 'keep', 'outside/.app-media-tmp-dir/a': 'a' });
@@ -628,9 +820,13 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
     expect(snapshot(path.join(root, 'outside'))).to.deep.equal(before);
   });
 
-  it('an app name of 255 characters is copied (the tool\'s temporary names stay within the file system\'s limit)', async () => {
+  it("an app name of 255 characters is copied (the tool's temporary names stay within the file system's limit)", async () => {
     const name = `a${'b'.repeat(254)}`;
-    const root = makeProject({ apps: [], config: { mediaRoot: MEDIA, mode: 'copy', apps: [{ path: './apps/long', name }] }, files: { [`apps/long/app_media/${name}/css/site.css`]: 'site' } });
+    const root = makeProject({
+      apps: [],
+      config: { mediaRoot: MEDIA, mode: 'copy', apps: [{ path: './apps/long', name }] },
+      files: { [`apps/long/app_media/${name}/css/site.css`]: 'site' },
+    });
     const report = await link({ cwd: root });
     expect(statusOf(report, name), JSON.stringify(report.apps)).to.equal('copied');
     writeFileSync(path.join(root, 'apps/long/app_media', name, 'css', `${name.slice(0, 200)}.css`), 'long');
@@ -639,11 +835,11 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
   });
 });
 
-describe('hostile mediaRoot: a stray temporary name is nobody\'s to sweep', () => {
-  it('a temporary name of a run whose lock is not left behind is not swept (it may be a live run\'s, or not the tool\'s at all)', async () => {
+describe("hostile mediaRoot: a stray temporary name is nobody's to sweep", () => {
+  it("a temporary name of a run whose lock is not left behind is not swept (it may be a live run's, or not the tool's at all)", async () => {
     const root = copyProject(['blog']);
     await linkedInProcess(root);
-    const stray = `.app-media-tmp-${randomBytes(8).toString("hex")}-0c0ffee00-blog`;
+    const stray = `.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-blog`;
     writeTree(mediaOf(root), { [`${stray}/css/blog.css`]: 'x' });
     killedRunLock(root);
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
@@ -660,31 +856,51 @@ describe('hostile mediaRoot: found by the review of this change', function () {
   this.timeout(30_000);
 
   it('the media folder swapped for a link to a private folder between the look and its copy (an app folder someone else owns): nothing of it is published', async () => {
-    const root = copyProject(['first', 'blog'], {}, { 'private/secret.txt': 'ROOT SECRET', 'private/css/blog.css': 'ROOT SECRET' });
+    const root = copyProject(
+      ['first', 'blog'],
+      {},
+      { 'private/secret.txt': 'ROOT SECRET', 'private/css/blog.css': 'ROOT SECRET' },
+    );
     chmodSync(path.join(root, 'private'), 0o700);
-    writeTree(sourceOf(root, 'first'), Object.fromEntries(Array.from({ length: 5 }, (_, index) => [`f${index}.css`, `.f${index} {}`])));
+    writeTree(
+      sourceOf(root, 'first'),
+      Object.fromEntries(Array.from({ length: 5 }, (_, index) => [`f${index}.css`, `.f${index} {}`])),
+    );
     const media = sourceOf(root, 'blog');
-    const swap = pauseOnce('write', () => {
-      renameSync(media, `${media}.real`);
-      symlinkSync(path.join(root, 'private'), media);
-    }, 1, (detail) => detail.startsWith('first/'));
+    const swap = pauseOnce(
+      'write',
+      () => {
+        renameSync(media, `${media}.real`);
+        symlinkSync(path.join(root, 'private'), media);
+      },
+      1,
+      (detail) => detail.startsWith('first/'),
+    );
     const report = await link({ cwd: root });
     expect(swap.fired()).to.equal(true);
     expect(statusOf(report, 'blog')).to.equal('error');
-    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(/the media folder now leads outside the app's folder/);
+    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
+      /the media folder now leads outside the app's folder/,
+    );
     for (const [rel, entry] of snapshot(mediaOf(root))) {
-      if (entry.type === 'file') expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('ROOT SECRET');
+      if (entry.type === 'file')
+        expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('ROOT SECRET');
     }
   });
 
-  it('a walk fooled into taking a private file for one of the media folder\'s: the copy, reading through the folder held open, refuses it', async () => {
+  it("a walk fooled into taking a private file for one of the media folder's: the copy, reading through the folder held open, refuses it", async () => {
     const { MediaReader } = await import('../src/core/fs/source.js');
     const root = tempDir('fooled');
     writeTree(root, { 'apps/blog/app_media/blog/css/site.css': 'site', 'private/css/site.css': 'ROOT SECRET' });
     const media = path.join(root, 'apps/blog/app_media/blog');
     const privateFacts = statSync(path.join(root, 'private/css/site.css'));
     // What a walk records when `css` was a link to the private folder at the moment it listed it.
-    const fooled = { dev: privateFacts.dev, ino: privateFacts.ino, size: privateFacts.size, mtimeMs: privateFacts.mtimeMs };
+    const fooled = {
+      dev: privateFacts.dev,
+      ino: privateFacts.ino,
+      size: privateFacts.size,
+      mtimeMs: privateFacts.mtimeMs,
+    };
     const reader = MediaReader.open(media, path.join(root, 'apps/blog'), undefined);
     try {
       expect(() => reader.open('css/site.css', fooled)).to.throw(/was replaced by another file/);
@@ -716,7 +932,7 @@ describe('hostile mediaRoot: found by the review of this change', function () {
     expect(readFileSync(path.join(mediaOf(root), planted, '2025.tar'), 'utf8')).to.equal('yours');
   });
 
-  it('files planted at the names a run\'s temporary files would get (its token is in the readable lock) are never removed, and the run goes on', async () => {
+  it("files planted at the names a run's temporary files would get (its token is in the readable lock) are never removed, and the run goes on", async () => {
     const root = copyProject(['blog', 'shop']);
     await linkedInProcess(root);
     writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
@@ -741,11 +957,18 @@ describe('hostile mediaRoot: found by the review of this change', function () {
     const open = (): number => readdirSync('/proc/self/fd').length;
     const before = open();
     for (let round = 0; round < 5; round++) {
-      pauseOnce('write', () => {
-        const temp = readdirSync(mediaOf(root)).find((name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog')) as string;
-        rmSync(path.join(mediaOf(root), temp, 'js'), { recursive: true, force: true });
-        symlinkSync('/nonexistent', path.join(mediaOf(root), temp, 'js'));
-      }, 1, (detail) => detail === 'blog/css/a.css');
+      pauseOnce(
+        'write',
+        () => {
+          const temp = readdirSync(mediaOf(root)).find(
+            (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
+          ) as string;
+          rmSync(path.join(mediaOf(root), temp, 'js'), { recursive: true, force: true });
+          symlinkSync('/nonexistent', path.join(mediaOf(root), temp, 'js'));
+        },
+        1,
+        (detail) => detail === 'blog/css/a.css',
+      );
       const report = await link({ cwd: root });
       expect(statusOf(report, 'blog')).to.not.equal('copied');
       onPause(undefined);

@@ -13,7 +13,22 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyPlan } from '../src/link/apply.js';
@@ -27,7 +42,16 @@ import { planClean } from '../src/link/clean-plan.js';
 import { planLink } from '../src/link/plan.js';
 import { probe, probeMediaRoot } from '../src/link/probe.js';
 import type { Report, RunOptions } from '../src/index.js';
-import { applyContextOf, mediaFiles, removeTempDirs, sha, snapshot, tempDir, writeTree, type EntrySnapshot } from './support/project.js';
+import {
+  applyContextOf,
+  mediaFiles,
+  removeTempDirs,
+  sha,
+  snapshot,
+  tempDir,
+  writeTree,
+  type EntrySnapshot,
+} from './support/project.js';
 import { recordsTrust } from '../src/link/session.js';
 
 after(removeTempDirs);
@@ -37,7 +61,10 @@ const MEDIA = 'public/media';
 function project(files: Record<string, string | Buffer>, config: unknown): string {
   const root = tempDir('hostile');
   writeTree(root, files);
-  writeFileSync(path.join(root, 'app-media.config.json'), typeof config === 'string' ? config : `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(
+    path.join(root, 'app-media.config.json'),
+    typeof config === 'string' ? config : `${JSON.stringify(config, null, 2)}\n`,
+  );
   return root;
 }
 
@@ -68,7 +95,9 @@ async function expectCode(run: Promise<unknown>, code: string): Promise<Error & 
     await run;
   } catch (error) {
     expect((error as { code?: string }).code, (error as Error).message).to.equal(code);
-    expect((error as { hint?: string }).hint, 'a hint naming the fix').to.be.a('string').and.not.equal('');
+    expect((error as { hint?: string }).hint, 'a hint naming the fix')
+      .to.be.a('string')
+      .and.not.equal('');
     return error as Error & { code: string; hint: string };
   }
   throw new Error(`expected ${code}, but the run succeeded`);
@@ -81,7 +110,9 @@ function statusOf(report: Report, name: string): string | undefined {
 /** Fails the test instead of hanging it: a hostile tree must never make a run loop. */
 async function within<T>(ms: number, what: string, run: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms); });
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
   try {
     return await Promise.race([run, limit]);
   } finally {
@@ -91,7 +122,7 @@ async function within<T>(ms: number, what: string, run: Promise<T>): Promise<T> 
 
 // ---------------------------------------------------------------------------
 
-describe('hostile input: links in an app\'s media to /etc and to the home folder', function () {
+describe("hostile input: links in an app's media to /etc and to the home folder", function () {
   this.timeout(30_000);
   const HOME = os.homedir();
 
@@ -112,10 +143,12 @@ describe('hostile input: links in an app\'s media to /etc and to the home folder
     const report = await link({ cwd: root });
     expect(statusOf(report, 'blog')).to.equal('copied');
     const reason = report.apps[0]?.reason ?? '';
-    for (const name of ['etc', 'css/hostname.css', 'img/home']) expect(reason, `the line names ${name}`).to.include(name);
+    for (const name of ['etc', 'css/hostname.css', 'img/home'])
+      expect(reason, `the line names ${name}`).to.include(name);
     expect(reason).to.match(/not copied/);
     const copy = path.join(root, MEDIA, 'blog');
-    for (const rel of ['etc', 'css/hostname.css', 'img/home']) expect(existsSync(path.join(copy, rel)), rel).to.equal(false);
+    for (const rel of ['etc', 'css/hostname.css', 'img/home'])
+      expect(existsSync(path.join(copy, rel)), rel).to.equal(false);
     expect(readdirSync(path.join(copy, 'css'))).to.deep.equal(['blog.css']);
     const checked = await verify({ cwd: root });
     expect(statusOf(checked, 'blog'), checked.apps[0]?.reason ?? '').to.equal('ok');
@@ -132,7 +165,8 @@ describe('hostile input: links in an app\'s media to /etc and to the home folder
     const checked = await verify({ cwd: root });
     expect(checked.failed).to.equal(true);
     expect(statusOf(checked, 'blog')).to.equal('escape');
-    for (const name of ['etc', 'css/hostname.css', 'img/home']) expect(checked.apps[0]?.reason ?? '', name).to.include(name);
+    for (const name of ['etc', 'css/hostname.css', 'img/home'])
+      expect(checked.apps[0]?.reason ?? '', name).to.include(name);
     const cleaned = await clean({ cwd: root });
     expect(statusOf(cleaned, 'blog')).to.equal('removed');
     expect(outsideMedia(root)).to.deep.equal(before);
@@ -162,7 +196,10 @@ describe('hostile input: app names and media folder names', function () {
   ];
   for (const [title, name] of badNames) {
     it(`an app name with ${title}: APP_MEDIA_BAD_NAME from link and verify, nothing written anywhere`, async () => {
-      const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, apps: [{ path: './apps/blog', name }] });
+      const root = project(mediaFiles('apps/blog', 'blog'), {
+        mediaRoot: MEDIA,
+        apps: [{ path: './apps/blog', name }],
+      });
       const before = snapshot(root);
       const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
       expect(error.message).to.include('invalid app name');
@@ -182,20 +219,36 @@ describe('hostile input: app names and media folder names', function () {
 
   it('a package.json appMedia.name with ".." or a NUL: APP_MEDIA_BAD_NAME', async () => {
     for (const name of ['../../etc', 'x\u0000']) {
-      const root = project({ 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { name } }), 'apps/blog/app_media/blog/x.css': 'x' }, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
+      const root = project(
+        {
+          'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { name } }),
+          'apps/blog/app_media/blog/x.css': 'x',
+        },
+        { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+      );
       const before = snapshot(root);
       await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
       expect(snapshot(root)).to.deep.equal(before);
     }
   });
 
-  const badDirnames: Array<[string, unknown]> = [['".."', '..'], ['"a/b"', 'a/b'], ['"../../etc"', '../../etc'], ['a NUL', 'app\u0000media'], ['"."', '.'], ['an absolute path', '/etc']];
+  const badDirnames: Array<[string, unknown]> = [
+    ['".."', '..'],
+    ['"a/b"', 'a/b'],
+    ['"../../etc"', '../../etc'],
+    ['a NUL', 'app\u0000media'],
+    ['"."', '.'],
+    ['an absolute path', '/etc'],
+  ];
   for (const [title, mediaDirname] of badDirnames) {
     it(`a mediaDirname of ${title} (entry, project, or the app's package.json): APP_MEDIA_BAD_VALUE, nothing written`, async () => {
       const configs: Array<[Record<string, string>, unknown]> = [
         [{}, { mediaRoot: MEDIA, apps: [{ path: './apps/blog', mediaDirname }] }],
         [{}, { mediaRoot: MEDIA, mediaDirname, apps: ['./apps/blog'] }],
-        [{ 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { mediaDirname } }) }, { mediaRoot: MEDIA, apps: ['./apps/blog'] }],
+        [
+          { 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { mediaDirname } }) },
+          { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+        ],
       ];
       for (const [files, config] of configs) {
         const root = project({ ...mediaFiles('apps/blog', 'blog'), ...files }, config);
@@ -208,8 +261,15 @@ describe('hostile input: app names and media folder names', function () {
 
   it('foreign entries in mediaRoot with hostile names (é, a newline, a leading dash, 255 bytes) are listed as foreign and kept by link and clean', async () => {
     const names = ['café.txt', 'line\nbreak', '-rf', `${'x'.repeat(251)}.txt`, '..,', ' '];
-    const root = project({ ...mediaFiles('apps/blog', 'blog'), ...Object.fromEntries(names.map((name) => [`${MEDIA}/${name}`, `mine ${name.length}`])) }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
-    const mine = (): Record<string, EntrySnapshot | undefined> => Object.fromEntries(names.map((name) => [name, snapshot(path.join(root, MEDIA)).get(name)]));
+    const root = project(
+      {
+        ...mediaFiles('apps/blog', 'blog'),
+        ...Object.fromEntries(names.map((name) => [`${MEDIA}/${name}`, `mine ${name.length}`])),
+      },
+      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+    );
+    const mine = (): Record<string, EntrySnapshot | undefined> =>
+      Object.fromEntries(names.map((name) => [name, snapshot(path.join(root, MEDIA)).get(name)]));
     const before = mine();
     expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
     const cleaned = await clean({ cwd: root, force: true });
@@ -227,19 +287,32 @@ describe('hostile input: a mediaRoot that is, or leads to, a file system root or
 
   const cases: Array<{ title: string; mediaRoot: string; link?: string; code: string }> = [
     { title: 'a link to "/"', mediaRoot: MEDIA, link: '/', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
-    { title: 'a link to "/" through a relative text', mediaRoot: MEDIA, link: 'REL:/', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    {
+      title: 'a link to "/" through a relative text',
+      mediaRoot: MEDIA,
+      link: 'REL:/',
+      code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT',
+    },
     { title: '"/" itself', mediaRoot: '/', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: '"/etc/.." (a root in disguise)', mediaRoot: '/etc/..', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: 'a link to the home folder', mediaRoot: MEDIA, link: HOME, code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: 'the home folder itself', mediaRoot: HOME, code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: 'the project root (".")', mediaRoot: '.', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: 'a folder holding the project ("..")', mediaRoot: '..', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
-    { title: 'a link into an app\'s media folder', mediaRoot: MEDIA, link: 'APP', code: 'APP_MEDIA_LOOP' },
+    { title: "a link into an app's media folder", mediaRoot: MEDIA, link: 'APP', code: 'APP_MEDIA_LOOP' },
     { title: '"/etc" (a system folder)', mediaRoot: '/etc', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
     { title: '"/usr"', mediaRoot: '/usr', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
-    { title: '"/etc/nginx/media" (inside a system folder)', mediaRoot: '/etc/nginx/media', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    {
+      title: '"/etc/nginx/media" (inside a system folder)',
+      mediaRoot: '/etc/nginx/media',
+      code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT',
+    },
     { title: '"node_modules"', mediaRoot: 'node_modules', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
-    { title: '"node_modules/.cache/media" (inside node_modules)', mediaRoot: 'node_modules/.cache/media', code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT' },
+    {
+      title: '"node_modules/.cache/media" (inside node_modules)',
+      mediaRoot: 'node_modules/.cache/media',
+      code: 'APP_MEDIA_UNSAFE_MEDIA_ROOT',
+    },
   ];
   for (const { title, mediaRoot, link: linkTo, code } of cases) {
     // clean needs no app (it works after node_modules is gone), so it cannot see a loop: it only refuses unsafe roots.
@@ -248,13 +321,22 @@ describe('hostile input: a mediaRoot that is, or leads to, a file system root or
       const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot, apps: ['./apps/blog'] });
       if (linkTo) {
         mkdirSync(path.join(root, 'public'), { recursive: true });
-        const target = linkTo === 'APP' ? path.join(root, 'apps/blog/app_media/blog/img') : linkTo.startsWith('REL:') ? path.relative(path.join(root, 'public'), linkTo.slice(4)) : linkTo;
+        const target =
+          linkTo === 'APP'
+            ? path.join(root, 'apps/blog/app_media/blog/img')
+            : linkTo.startsWith('REL:')
+              ? path.relative(path.join(root, 'public'), linkTo.slice(4))
+              : linkTo;
         symlinkSync(target, path.join(root, MEDIA));
       }
       const before = snapshot(root);
       const top = namesIn('/');
       const home = namesIn(HOME);
-      const runs: Array<[string, () => Promise<Report>]> = [['link', () => link({ cwd: root })], ['clean', () => clean({ cwd: root, force: true })], ['verify', () => verify({ cwd: root })]];
+      const runs: Array<[string, () => Promise<Report>]> = [
+        ['link', () => link({ cwd: root })],
+        ['clean', () => clean({ cwd: root, force: true })],
+        ['verify', () => verify({ cwd: root })],
+      ];
       for (const [task, run] of runs) {
         if (task === 'clean' && code === 'APP_MEDIA_LOOP') continue;
         const error = await expectCode(run(), code);
@@ -285,12 +367,32 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
 
   const files = mediaFiles('apps/blog', 'blog');
   const texts: Array<[string, string, string]> = [
-    ['a top-level "__proto__" in app-media.config.json', '{"mediaRoot":"public/media","__proto__":{"polluted":true},"apps":["./apps/blog"]}', '__proto__'],
-    ['a top-level "constructor"', '{"mediaRoot":"public/media","constructor":{"prototype":{"polluted":true}},"apps":["./apps/blog"]}', 'constructor'],
-    ['a top-level "prototype"', '{"mediaRoot":"public/media","prototype":{"polluted":true},"apps":["./apps/blog"]}', 'prototype'],
+    [
+      'a top-level "__proto__" in app-media.config.json',
+      '{"mediaRoot":"public/media","__proto__":{"polluted":true},"apps":["./apps/blog"]}',
+      '__proto__',
+    ],
+    [
+      'a top-level "constructor"',
+      '{"mediaRoot":"public/media","constructor":{"prototype":{"polluted":true}},"apps":["./apps/blog"]}',
+      'constructor',
+    ],
+    [
+      'a top-level "prototype"',
+      '{"mediaRoot":"public/media","prototype":{"polluted":true},"apps":["./apps/blog"]}',
+      'prototype',
+    ],
     ['a top-level "toString"', '{"mediaRoot":"public/media","toString":"x","apps":["./apps/blog"]}', 'toString'],
-    ['"__proto__" in an app entry', '{"mediaRoot":"public/media","apps":[{"path":"./apps/blog","__proto__":{"polluted":true}}]}', '__proto__'],
-    ['"constructor" in an app entry', '{"mediaRoot":"public/media","apps":[{"path":"./apps/blog","constructor":{"polluted":true}}]}', 'constructor'],
+    [
+      '"__proto__" in an app entry',
+      '{"mediaRoot":"public/media","apps":[{"path":"./apps/blog","__proto__":{"polluted":true}}]}',
+      '__proto__',
+    ],
+    [
+      '"constructor" in an app entry',
+      '{"mediaRoot":"public/media","apps":[{"path":"./apps/blog","constructor":{"polluted":true}}]}',
+      'constructor',
+    ],
   ];
   for (const [title, text, key] of texts) {
     it(`${title}: APP_MEDIA_UNKNOWN_FIELD naming it; Object.prototype not polluted; nothing written`, async () => {
@@ -307,7 +409,10 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
   it('"__proto__" and "constructor" under "appMedia" in package.json: APP_MEDIA_UNKNOWN_FIELD with the appMedia. prefix', async () => {
     for (const key of ['__proto__', 'constructor']) {
       const root = tempDir('hostile');
-      writeTree(root, { ...files, 'package.json': `{"name":"site","appMedia":{"mediaRoot":"public/media","apps":["./apps/blog"],"${key}":{"polluted":true}}}` });
+      writeTree(root, {
+        ...files,
+        'package.json': `{"name":"site","appMedia":{"mediaRoot":"public/media","apps":["./apps/blog"],"${key}":{"polluted":true}}}`,
+      });
       const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_UNKNOWN_FIELD');
       expect((error as { field?: string }).field).to.equal(`appMedia.${key}`);
     }
@@ -317,13 +422,22 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
     const root = project(files, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
     const withProto = JSON.parse(`{"cwd":${JSON.stringify(root)},"__proto__":{"polluted":true}}`) as RunOptions;
     await expectCode(link(withProto), 'APP_MEDIA_UNKNOWN_FIELD');
-    await expectCode(link({ cwd: root, constructor: { polluted: true } } as unknown as RunOptions), 'APP_MEDIA_UNKNOWN_FIELD');
+    await expectCode(
+      link({ cwd: root, constructor: { polluted: true } } as unknown as RunOptions),
+      'APP_MEDIA_UNKNOWN_FIELD',
+    );
     expect(existsSync(path.join(root, MEDIA))).to.equal(false);
   });
 
   it('a records file whose entries are "__proto__" and "constructor" claims nothing: foreign entries stay, Object.prototype intact', async () => {
-    const root = project({ ...files, [`${MEDIA}/constructor/mine.txt`]: 'mine', [`${MEDIA}/legacy/index.html`]: 'mine' }, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
-    writeFileSync(path.join(root, MEDIA, '.app-media.json'), '{"tool":"gulp-app-media","version":1,"entries":{"__proto__":{"kind":"copy","source":"x","files":{"mine.txt":[4,1]}},"constructor":{"kind":"symlink","source":"x","target":"sha256:00"},"legacy":{"polluted":true}}}');
+    const root = project(
+      { ...files, [`${MEDIA}/constructor/mine.txt`]: 'mine', [`${MEDIA}/legacy/index.html`]: 'mine' },
+      { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+    );
+    writeFileSync(
+      path.join(root, MEDIA, '.app-media.json'),
+      '{"tool":"gulp-app-media","version":1,"entries":{"__proto__":{"kind":"copy","source":"x","files":{"mine.txt":[4,1]}},"constructor":{"kind":"symlink","source":"x","target":"sha256:00"},"legacy":{"polluted":true}}}',
+    );
     const before = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
     expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
     const cleaned = await clean({ cwd: root, force: true });
@@ -335,7 +449,11 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
 
   for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
     it(`an app named "${name}" (an Object.prototype member) links, verifies and cleans like any other; a folder of yours at that name is a conflict and stays`, async () => {
-      const root = project(mediaFiles(`apps/${name}`, name), { mediaRoot: MEDIA, mode: 'copy', apps: [`./apps/${name}`] });
+      const root = project(mediaFiles(`apps/${name}`, name), {
+        mediaRoot: MEDIA,
+        mode: 'copy',
+        apps: [`./apps/${name}`],
+      });
       expect(statusOf(await link({ cwd: root }), name)).to.equal('copied');
       expect(statusOf(await verify({ cwd: root }), name)).to.equal('ok');
       expect(statusOf(await clean({ cwd: root }), name)).to.equal('removed');
@@ -352,7 +470,9 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
     for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
       const root = project({ [`${MEDIA}/${name}/mine.txt`]: 'mine' }, { mediaRoot: MEDIA, apps: [] });
       const cleaned = await clean({ cwd: root });
-      expect(cleaned.apps.find((app) => app.name === name)?.reason, name).to.equal('not made by app-media; left as it is');
+      expect(cleaned.apps.find((app) => app.name === name)?.reason, name).to.equal(
+        'not made by app-media; left as it is',
+      );
     }
   });
 });
@@ -379,7 +499,10 @@ describe('hostile input: a config of 10,000 apps', function () {
       mkdirSync(path.join(root, 'apps', name), { recursive: true });
       if (index % 500 === 0) writeTree(root, mediaFiles(`apps/${name}`, name));
     }
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) }),
+    );
     const before = outsideMedia(root);
     const times: Record<string, number> = {};
     const timed = async (label: string, run: () => Promise<Report>): Promise<Report> => {
@@ -403,13 +526,18 @@ describe('hostile input: a config of 10,000 apps', function () {
     const cleaned = await timed('clean', () => clean({ cwd: root }));
     expect(cleaned.counts).to.deep.equal({ removed: 20 });
     expect(outsideMedia(root)).to.deep.equal(before);
-    if (process.env['HOSTILE_VERBOSE']) console.log(`      10,000 apps: ${Object.entries(times).map(([label, ms]) => `${label} ${ms} ms`).join(', ')}`);
+    if (process.env['HOSTILE_VERBOSE'])
+      console.log(
+        `      10,000 apps: ${Object.entries(times)
+          .map(([label, ms]) => `${label} ${ms} ms`)
+          .join(', ')}`,
+      );
   });
 });
 
 // ---------------------------------------------------------------------------
 
-describe('hostile input: symlink loops and dangling links inside an app\'s media', function () {
+describe("hostile input: symlink loops and dangling links inside an app's media", function () {
   this.timeout(30_000);
 
   function withLoops(mode: 'copy' | 'symlink'): string {
@@ -431,7 +559,10 @@ describe('hostile input: symlink loops and dangling links inside an app\'s media
     expect(statusOf(report, 'blog')).to.equal('copied');
     expect(report.apps[0]?.reason ?? '').to.include('img/way-up');
     const copy = path.join(root, MEDIA, 'blog');
-    const copied = [...snapshot(copy).entries()].filter(([, entry]) => entry.type !== 'dir').map(([rel]) => rel).sort();
+    const copied = [...snapshot(copy).entries()]
+      .filter(([, entry]) => entry.type !== 'dir')
+      .map(([rel]) => rel)
+      .sort();
     expect(copied).to.deep.equal(['css/blog.css', 'img/blog.png', 'js/blog.js']);
     expect(statusOf(await within(10_000, 'verify', verify({ cwd: root })), 'blog')).to.equal('ok');
     expect(statusOf(await within(10_000, 'clean', clean({ cwd: root })), 'blog')).to.equal('removed');
@@ -448,16 +579,17 @@ describe('hostile input: symlink loops and dangling links inside an app\'s media
     expect(outsideMedia(root)).to.deep.equal(before);
   });
 
-  it('a symlink loop or a dangling link left out of a copy is named in the copy\'s line, with how many more', async () => {
+  it("a symlink loop or a dangling link left out of a copy is named in the copy's line, with how many more", async () => {
     const root = withLoops('copy');
     const report = await link({ cwd: root });
     const reason = report.apps[0]?.reason ?? '';
     // Five are left out (two loops, a self-link, a link to a folder, a dangling link): three named, "and 2 more".
-    const named = ['loop-a', 'loop-b', 'self', 'css/up', 'css/dangling.css'].filter((name) => new RegExp(`[:,] ${name.replace('.', '\\.')}[ ,]`).test(reason));
+    const named = ['loop-a', 'loop-b', 'self', 'css/up', 'css/dangling.css'].filter((name) =>
+      new RegExp(`[:,] ${name.replace('.', '\\.')}[ ,]`).test(reason),
+    );
     expect(named, reason).to.have.length(3);
     expect(reason).to.match(/and 2 more \(a dangling or looping link, a link to a folder, or not a regular file\)/);
   });
-
 });
 
 // ---------------------------------------------------------------------------
@@ -471,26 +603,36 @@ describe('faults: a run that fails after taking the lock releases it', function 
    * (clean's look under the lock sits in the same try. A swapped mediaRoot does not make that
    * look fail, as it finds no records there, so clean has no test of its own here.)
    */
-  it('link: mediaRoot swapped for a link into an app\'s media folder while the run waits for the lock: refused, and the lock it took there is released', async () => {
-    const root = project({ 'apps/blog/app_media/blog/site.css': 'body{}', 'apps/blog/app_media/blog/inner/note.txt': 'x' },
-      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+  it("link: mediaRoot swapped for a link into an app's media folder while the run waits for the lock: refused, and the lock it took there is released", async () => {
+    const root = project(
+      { 'apps/blog/app_media/blog/site.css': 'body{}', 'apps/blog/app_media/blog/inner/note.txt': 'x' },
+      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+    );
     // mediaRoot is a link (the spec allows it), so it can be swapped for another link in one rename.
     mkdirSync(path.join(root, 'public/real'), { recursive: true });
     symlinkSync('real', path.join(root, MEDIA));
     const held = await acquireLock(path.join(root, MEDIA));
     let waiting!: () => void;
-    const waits = new Promise<void>((resolve) => { waiting = resolve; });
+    const waits = new Promise<void>((resolve) => {
+      waiting = resolve;
+    });
     const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: () => waiting() };
     const run = link({ cwd: root, logger });
     await waits;
     const inner = path.join(root, 'apps/blog/app_media/blog/inner');
     symlinkSync(inner, path.join(root, 'public/swapped'));
     renameSync(path.join(root, 'public/swapped'), path.join(root, MEDIA));
-    const error = await run.then(() => undefined, (failure: unknown) => failure as { code?: string });
+    const error = await run.then(
+      () => undefined,
+      (failure: unknown) => failure as { code?: string },
+    );
     expect(error?.code, 'the look under the lock refuses the swapped mediaRoot').to.equal('APP_MEDIA_LOOP');
-    expect(readdirSync(inner), 'no lock left in the app\'s media folder').to.deep.equal(['note.txt']);
+    expect(readdirSync(inner), "no lock left in the app's media folder").to.deep.equal(['note.txt']);
     await held.release();
-    expect(existsSync(path.join(root, 'public/real', LOCK_FILE)), 'the test\'s own lock stays where it was taken').to.equal(true);
+    expect(
+      existsSync(path.join(root, 'public/real', LOCK_FILE)),
+      "the test's own lock stays where it was taken",
+    ).to.equal(true);
   });
 });
 
@@ -502,11 +644,26 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
    * `victim` in the config; `swap` runs once, at the first file `first` writes: after the
    * plan, before victim's turn.
    */
-  async function withSwap(options: { victimMode: 'copy' | 'symlink'; change: (root: string) => void; config?: Record<string, unknown>; swap: (root: string) => void }): Promise<{ root: string; report: Report }> {
-    const root = project({ ...firstFiles(), ...mediaFiles('apps/victim', 'victim'), 'apps/victim/app_media/victim/css/extra.css': 'extra' }, { mediaRoot: MEDIA, mode: options.victimMode, apps: ['./apps/victim'] });
+  async function withSwap(options: {
+    victimMode: 'copy' | 'symlink';
+    change: (root: string) => void;
+    config?: Record<string, unknown>;
+    swap: (root: string) => void;
+  }): Promise<{ root: string; report: Report }> {
+    const root = project(
+      {
+        ...firstFiles(),
+        ...mediaFiles('apps/victim', 'victim'),
+        'apps/victim/app_media/victim/css/extra.css': 'extra',
+      },
+      { mediaRoot: MEDIA, mode: options.victimMode, apps: ['./apps/victim'] },
+    );
     expect((await link({ cwd: root })).failed).to.equal(false);
     options.change(root);
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'], ...options.config }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'], ...options.config }),
+    );
     return { root, report: await linkSwappingOnce(root, () => options.swap(root)) };
   }
 
@@ -552,7 +709,10 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
    * withSwap where the swap replaces `rel` (below mediaRoot) by a link to its twin outside:
    * returns the twin and its snapshot taken at the swap, to prove nothing went through the link.
    */
-  async function swapForOutsideLink(rel: string, options: { change: (root: string) => void; config?: Record<string, unknown> }): Promise<{ root: string; report: Report; twin: string; outside: Map<string, EntrySnapshot> }> {
+  async function swapForOutsideLink(
+    rel: string,
+    options: { change: (root: string) => void; config?: Record<string, unknown> },
+  ): Promise<{ root: string; report: Report; twin: string; outside: Map<string, EntrySnapshot> }> {
     let twin = '';
     let outside: Map<string, EntrySnapshot> = new Map();
     const { root, report } = await withSwap({
@@ -569,10 +729,17 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
     return { root, report, twin, outside };
   }
 
-  const temporaries = (root: string): string[] => [...snapshot(path.join(root, MEDIA)).keys()].filter((rel) => rel.split('/').some((part) => part.startsWith('.app-media-tmp-')));
-  const changeSource = (root: string): void => writeFileSync(path.join(root, 'apps/victim/app_media/victim/css/victim.css'), '.victim { color: red; } /* changed, another size */\n');
+  const temporaries = (root: string): string[] =>
+    [...snapshot(path.join(root, MEDIA)).keys()].filter((rel) =>
+      rel.split('/').some((part) => part.startsWith('.app-media-tmp-')),
+    );
+  const changeSource = (root: string): void =>
+    writeFileSync(
+      path.join(root, 'apps/victim/app_media/victim/css/victim.css'),
+      '.victim { color: red; } /* changed, another size */\n',
+    );
 
-  it('a copy\'s sub-folder replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
+  it("a copy's sub-folder replaced by a link to a folder outside: the sync writes nothing through it (regression)", async () => {
     const { root, report, twin, outside } = await swapForOutsideLink('victim/css', { change: changeSource });
     expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
@@ -590,7 +757,9 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('a copy whose sync deletes a file, its folder replaced by a link meanwhile: nothing deleted through it, conflict', async () => {
-    const { root, report, twin, outside } = await swapForOutsideLink('victim/css', { change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')) });
+    const { root, report, twin, outside } = await swapForOutsideLink('victim/css', {
+      change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
+    });
     expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.equal('conflict');
     expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
@@ -598,13 +767,16 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('the copy of an app no longer configured, to be pruned, replaced by a link meanwhile: nothing deleted through it, the link stays', async () => {
-    const { root, report, twin, outside } = await swapForOutsideLink('victim', { change: () => undefined, config: { apps: ['./apps/first'] } });
+    const { root, report, twin, outside } = await swapForOutsideLink('victim', {
+      change: () => undefined,
+      config: { apps: ['./apps/first'] },
+    });
     expect(snapshot(twin)).to.deep.equal(outside);
     expect(statusOf(report, 'victim')).to.equal('conflict');
     expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
   });
 
-  it('the tool\'s own link, to be replaced by a copy, replaced by hand with another link meanwhile: that link is not removed (re-checked text), conflict', async () => {
+  it("the tool's own link, to be replaced by a copy, replaced by hand with another link meanwhile: that link is not removed (re-checked text), conflict", async () => {
     let mine = '';
     const { root, report } = await withSwap({
       victimMode: 'symlink',
@@ -623,7 +795,10 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
   });
 
   it('a folder of yours appearing where a new copy goes: left as it is (the name is claimed with mkdir), conflict, no temporary folder left', async () => {
-    const root = project({ ...firstFiles(), ...mediaFiles('apps/victim', 'victim') }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] });
+    const root = project(
+      { ...firstFiles(), ...mediaFiles('apps/victim', 'victim') },
+      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] },
+    );
     const report = await linkSwappingOnce(root, () => writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' }));
     expect(statusOf(report, 'victim')).to.equal('conflict');
     expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
@@ -638,10 +813,25 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   this.timeout(30_000);
 
   /** media:link's steps, with `between` run after the plan and before apply: the moment no hook of the API reaches. */
-  async function linkWithEditBetween(root: string, options: RunOptions, between: () => void): Promise<{ results: AppResult[]; warnings: string[] }> {
+  async function linkWithEditBetween(
+    root: string,
+    options: RunOptions,
+    between: () => void,
+  ): Promise<{ results: AppResult[]; warnings: string[] }> {
     const config = await loadConfig({ cwd: root, ...options });
-    const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), { walk: config.mode === 'copy' ? 'all' : 'existing-copies', ignore: config.ignore, trust: recordsTrust(config) });
-    const plan = planLink({ probed, projectRoot: config.projectRoot, mode: config.mode, relative: config.relative, prune: true, platform: process.platform });
+    const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), {
+      walk: config.mode === 'copy' ? 'all' : 'existing-copies',
+      ignore: config.ignore,
+      trust: recordsTrust(config),
+    });
+    const plan = planLink({
+      probed,
+      projectRoot: config.projectRoot,
+      mode: config.mode,
+      relative: config.relative,
+      prune: true,
+      platform: process.platform,
+    });
     between();
     const ctx = applyContextOf(config, probed.realMediaRoot);
     try {
@@ -657,10 +847,12 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
     return root;
   };
-  const kept = (root: string): string[] => readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
-  const outcomeOf = (run: { results: AppResult[] }): AppResult | undefined => run.results.find((result) => result.name === 'blog');
+  const kept = (root: string): string[] =>
+    readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
+  const outcomeOf = (run: { results: AppResult[] }): AppResult | undefined =>
+    run.results.find((result) => result.name === 'blog');
 
-  it('an app\'s media folder replaced by another folder between the plan and the link: the new link is checked against the folder there now, linked', async () => {
+  it("an app's media folder replaced by another folder between the plan and the link: the new link is checked against the folder there now, linked", async () => {
     const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'symlink', apps: ['./apps/blog'] });
     const media = path.join(root, 'apps/blog/app_media/blog');
     const result = await linkWithEditBetween(root, {}, () => {
@@ -674,12 +866,18 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
 
   it('a copy about to be replaced by a link gains a file: the copy is put back as it is (no link), conflict; the next run refuses the switch and names the file', async () => {
     const root = await copiedProject();
-    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () => writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'));
+    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
+      writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'),
+    );
     expect(outcomeOf(result)).to.include({ status: 'conflict' });
-    expect(outcomeOf(result)?.reason).to.match(/blog: 1 file added in its copy since it was checked; the copy was left as it is/);
+    expect(outcomeOf(result)?.reason).to.match(
+      /blog: 1 file added in its copy since it was checked; the copy was left as it is/,
+    );
     expect(lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
     expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
-    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
+    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal(
+      '.blog { color: teal; }\n',
+    );
     expect(readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
 
     const again = await link({ cwd: root, mode: 'symlink' });
@@ -691,18 +889,25 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
   it('a copy about to be replaced by a link has a file edited: put back as it is, the edit kept', async () => {
     const root = await copiedProject();
     const file = path.join(root, MEDIA, 'blog', 'js', 'blog.js');
-    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () => writeFileSync(file, 'console.log("my fix, longer than before");\n'));
+    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
+      writeFileSync(file, 'console.log("my fix, longer than before");\n'),
+    );
     expect(outcomeOf(result)?.reason).to.match(/1 file changed in its copy/);
     expect(readFileSync(file, 'utf8')).to.equal('console.log("my fix, longer than before");\n');
   });
 
   it('a file the sync would update is edited meanwhile: left as it is, conflict; the next run keeps it as changed by hand', async () => {
     const root = await copiedProject();
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: navy; } /* the source changed */\n');
+    writeFileSync(
+      path.join(root, 'apps/blog/app_media/blog/css/blog.css'),
+      '.blog { color: navy; } /* the source changed */\n',
+    );
     const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
     const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit */\n'));
     expect(outcomeOf(result)).to.include({ status: 'conflict' });
-    expect(outcomeOf(result)?.reason).to.match(/blog\/css\/blog\.css was changed since it was checked; it was left as it is/);
+    expect(outcomeOf(result)?.reason).to.match(
+      /blog\/css\/blog\.css was changed since it was checked; it was left as it is/,
+    );
     expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
     const again = await link({ cwd: root });
     expect(statusOf(again, 'blog')).to.equal('conflict');
@@ -712,7 +917,10 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
 
   it('a big file (copied on the thread pool) edited by hand while its new version is being copied: the edit is kept, conflict, no temporary file left', async () => {
     const big = (fill: number): Buffer => Buffer.alloc(600 * 1024, fill);
-    const root = project({ ...mediaFiles('apps/blog', 'blog'), 'apps/blog/app_media/blog/img/big.bin': big(1) }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    const root = project(
+      { ...mediaFiles('apps/blog', 'blog'), 'apps/blog/app_media/blog/img/big.bin': big(1) },
+      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+    );
     expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
     // Both change in the source; the big file is started first (name order), the small one is
     // copied while it is in flight, and its progress call is the moment of the edit.
@@ -720,39 +928,57 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     writeFileSync(path.join(root, 'apps/blog/app_media/blog/js/blog.js'), 'console.log("new");\n');
     const copied = path.join(root, MEDIA, 'blog', 'img', 'big.bin');
     let edited = false;
-    const report = await link({ cwd: root, onProgress: ({ bytes }) => {
-      if (edited) return;
-      edited = true;
-      expect(bytes, 'the first file reported is the small one: the big one is still being copied').to.be.below(600 * 1024);
-      writeFileSync(copied, 'my edit\n');
-    } });
+    const report = await link({
+      cwd: root,
+      onProgress: ({ bytes }) => {
+        if (edited) return;
+        edited = true;
+        expect(bytes, 'the first file reported is the small one: the big one is still being copied').to.be.below(
+          600 * 1024,
+        );
+        writeFileSync(copied, 'my edit\n');
+      },
+    });
     expect(edited).to.equal(true);
     expect(statusOf(report, 'blog')).to.equal('conflict');
-    expect(report.apps[0]?.reason).to.match(/blog\/img\/big\.bin was changed since it was checked; it was left as it is/);
+    expect(report.apps[0]?.reason).to.match(
+      /blog\/img\/big\.bin was changed since it was checked; it was left as it is/,
+    );
     expect(readFileSync(copied, 'utf8')).to.equal('my edit\n');
-    expect(readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
+    expect(
+      readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-')),
+    ).to.deep.equal([]);
   });
 
   it('a progress callback that throws once a big file (copied on the thread pool) is done: that app is error, the run ends, nothing partial is published', async () => {
     const files: Record<string, Buffer> = {};
-    for (let index = 0; index < 6; index++) files[`apps/blog/app_media/blog/img/big${index}.bin`] = Buffer.alloc(600 * 1024, index);
-    const root = project({ ...mediaFiles('apps/blog', 'blog'), ...files }, { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+    for (let index = 0; index < 6; index++)
+      files[`apps/blog/app_media/blog/img/big${index}.bin`] = Buffer.alloc(600 * 1024, index);
+    const root = project(
+      { ...mediaFiles('apps/blog', 'blog'), ...files },
+      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+    );
     let calls = 0;
-    const report = await link({ cwd: root, onProgress: ({ bytes }) => {
-      calls++;
-      if (bytes >= 600 * 1024) throw new Error('progress display broke');
-    } });
+    const report = await link({
+      cwd: root,
+      onProgress: ({ bytes }) => {
+        calls++;
+        if (bytes >= 600 * 1024) throw new Error('progress display broke');
+      },
+    });
     expect(calls).to.be.greaterThan(0);
     expect(statusOf(report, 'blog')).to.equal('error');
     expect(report.apps[0]?.reason).to.contain('progress display broke');
     expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
   });
 
-  it('a file whose mode only is to be set (the source\'s changed) is edited meanwhile: its mode and time are left as they are, conflict', async () => {
+  it("a file whose mode only is to be set (the source's changed) is edited meanwhile: its mode and time are left as they are, conflict", async () => {
     const root = await copiedProject();
     chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);
     const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
-    const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)));
+    const result = await linkWithEditBetween(root, {}, () =>
+      writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)),
+    );
     expect(outcomeOf(result)).to.include({ status: 'conflict' });
     expect(readFileSync(copied, 'utf8')).to.equal('/* my edit, same length */\n'.slice(0, 23));
     expect(statSync(copied).mode & 0o777).to.equal(0o644);
@@ -781,7 +1007,7 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     expect(readFileSync(file, 'utf8')).to.equal('my picture now');
   });
 
-  it('a set-aside copy that still holds a file after the tool\'s own are removed is kept under .app-media-kept-*: named in a warning, never swept or cleaned, no trace for the next run', async () => {
+  it("a set-aside copy that still holds a file after the tool's own are removed is kept under .app-media-kept-*: named in a warning, never swept or cleaned, no trace for the next run", async () => {
     const root = await copiedProject();
     const ctx = applyContextOf(await loadConfig({ cwd: root }), path.join(root, MEDIA));
     const aside = ctx.ws.tempName('blog');
@@ -814,7 +1040,11 @@ describe('faults: a person writing in a copy between the plan and its apply (fil
     ctx.ws.root.close();
     expect(readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
     expect(kept(root)).to.have.length(1);
-    expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
-    expect(warnings[0]).to.match(/^blog: something took its place while its old copy was set aside; the old copy is kept in public\/media\/\.app-media-kept-blog-/);
+    expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal(
+      '.blog { color: teal; }\n',
+    );
+    expect(warnings[0]).to.match(
+      /^blog: something took its place while its old copy was set aside; the old copy is kept in public\/media\/\.app-media-kept-blog-/,
+    );
   });
 });

@@ -6,11 +6,34 @@
  * leave the same tree; a gulp start-up costs half a second).
  */
 import { expect } from 'chai';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { link } from '../src/index.js';
 import {
-  exists, gulp, isLink, jsonReport, linkedInProcess, makeProject, mediaFiles, projectState, removeTempDirs, sha, snapshot, viaCommand, writeTree, type RunResult,
+  exists,
+  gulp,
+  isLink,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  mediaFiles,
+  projectState,
+  removeTempDirs,
+  sha,
+  snapshot,
+  viaCommand,
+  writeTree,
+  type RunResult,
 } from './support/project.js';
 
 after(removeTempDirs);
@@ -44,7 +67,9 @@ for (const mode of MODES) {
       expectServed(root, 'blog', mode);
       expectServed(root, 'shop', mode);
       const verb = mode === 'symlink' ? 'linked' : 'copied';
-      expect(run.stdout).to.match(new RegExp(`${verb}\\s+blog\\s+public/media/blog -> apps/blog/app_media/blog \\(${mode}`));
+      expect(run.stdout).to.match(
+        new RegExp(`${verb}\\s+blog\\s+public/media/blog -> apps/blog/app_media/blog \\(${mode}`),
+      );
       expect(run.stdout).to.match(new RegExp(`media:link: 2 ${verb} in public/media \\(\\d+ ms\\)`));
       expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
     });
@@ -60,13 +85,19 @@ for (const mode of MODES) {
       expect(projectState(path.join(root, 'public/media'))).to.deep.equal(before);
     });
 
-    for (const kind of ['a regular file', 'a folder with files', 'a foreign link', 'a dangling foreign link'] as const) {
+    for (const kind of [
+      'a regular file',
+      'a folder with files',
+      'a foreign link',
+      'a dangling foreign link',
+    ] as const) {
       it(`leaves ${kind} at mediaRoot/<name> untouched, links the other apps, exits non-zero`, () => {
         const root = makeProject({ apps: ['blog', 'shop'], files: { 'elsewhere/keep.txt': 'mine' } });
         const entry = path.join(root, 'public/media/blog');
         mkdirSync(path.dirname(entry), { recursive: true });
         if (kind === 'a regular file') writeFileSync(entry, 'hand-made');
-        if (kind === 'a folder with files') writeTree(root, { 'public/media/blog/index.html': '<p>mine</p>', 'public/media/blog/sub/a.txt': 'a' });
+        if (kind === 'a folder with files')
+          writeTree(root, { 'public/media/blog/index.html': '<p>mine</p>', 'public/media/blog/sub/a.txt': 'a' });
         if (kind === 'a foreign link') symlinkSync('../../elsewhere', entry);
         if (kind === 'a dangling foreign link') symlinkSync('../../nowhere', entry);
         const before = projectState(root);
@@ -81,7 +112,8 @@ for (const mode of MODES) {
 
         const after = projectState(root);
         for (const [rel, state] of Object.entries(before)) {
-          if (rel.startsWith('public/media/shop') || rel === 'public/media' || rel === 'public/media/.app-media.json') continue;
+          if (rel.startsWith('public/media/shop') || rel === 'public/media' || rel === 'public/media/.app-media.json')
+            continue;
           expect(after[rel], rel).to.deep.equal(state);
         }
       });
@@ -103,17 +135,19 @@ for (const mode of MODES) {
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as Record<string, unknown>;
       expect(report).to.include({ task: 'link', dryRun: false, mediaRoot: 'public/media' });
-      expect(report['apps']).to.deep.equal([{
-        name: 'blog',
-        status: mode === 'symlink' ? 'linked' : 'copied',
-        mode,
-        source: 'apps/blog/app_media/blog',
-        target: 'public/media/blog',
-        files: mode === 'copy' ? 3 : 0,
-        bytes: mode === 'copy' ? statSize(root, 'blog') : 0,
-        reason: null,
-        hint: null,
-      }]);
+      expect(report['apps']).to.deep.equal([
+        {
+          name: 'blog',
+          status: mode === 'symlink' ? 'linked' : 'copied',
+          mode,
+          source: 'apps/blog/app_media/blog',
+          target: 'public/media/blog',
+          files: mode === 'copy' ? 3 : 0,
+          bytes: mode === 'copy' ? statSize(root, 'blog') : 0,
+          reason: null,
+          hint: null,
+        },
+      ]);
     });
 
     it('--silent prints nothing on success', () => {
@@ -127,7 +161,10 @@ for (const mode of MODES) {
 
 function statSize(root: string, name: string): number {
   const dir = path.join(root, 'apps', name, 'app_media', name);
-  return [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`].reduce((sum, rel) => sum + statSync(path.join(dir, rel)).size, 0);
+  return [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`].reduce(
+    (sum, rel) => sum + statSync(path.join(dir, rel)).size,
+    0,
+  );
 }
 
 describe('media:link: links', () => {
@@ -146,13 +183,17 @@ describe('media:link: links', () => {
   });
 
   it('makes absolute links with relative: false', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot: 'public/media', apps: ['./apps/blog'], relative: false } });
+    const root = makeProject({
+      apps: ['blog'],
+      gulp: false,
+      config: { mediaRoot: 'public/media', apps: ['./apps/blog'], relative: false },
+    });
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('linked');
     expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
   });
 
-  it('switching relative on relinks the tool\'s own absolute link', async () => {
+  it("switching relative on relinks the tool's own absolute link", async () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     await link({ cwd: root, relative: false });
     const report = await link({ cwd: root });
@@ -161,13 +202,20 @@ describe('media:link: links', () => {
   });
 
   it('relinks its own link when the app moved, and its old target is left alone', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot: 'public/media', apps: ['./apps/blog'] } });
+    const root = makeProject({
+      apps: ['blog'],
+      gulp: false,
+      config: { mediaRoot: 'public/media', apps: ['./apps/blog'] },
+    });
     await link({ cwd: root });
     // The app moves: the old link dangles; the config now names the new place.
     renameSync(path.join(root, 'apps/blog'), path.join(root, 'apps/blog-v2'));
     mkdirSync(path.join(root, 'apps/blog'));
     writeFileSync(path.join(root, 'apps/blog/keep.txt'), 'still here');
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', apps: [{ path: './apps/blog-v2', name: 'blog' }] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'public/media', apps: [{ path: './apps/blog-v2', name: 'blog' }] }),
+    );
     const report = await link({ cwd: root });
     expect(report.apps[0]).to.include({ status: 'relinked', reason: 'its link was dangling' });
     expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog-v2/app_media/blog');
@@ -197,9 +245,15 @@ describe('media:link: links', () => {
   });
 
   it('links package apps (scoped name dropped) through node_modules, and their own mediaDirname', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot: 'public/media', apps: ['./apps/blog', '@acme/gallery'] } });
+    const root = makeProject({
+      apps: ['blog'],
+      gulp: false,
+      config: { mediaRoot: 'public/media', apps: ['./apps/blog', '@acme/gallery'] },
+    });
     const { installPackage } = await import('./support/project.js');
-    installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery', 'assets'), { appMedia: { mediaDirname: 'assets' } });
+    installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery', 'assets'), {
+      appMedia: { mediaDirname: 'assets' },
+    });
     const report = await link({ cwd: root });
     expect(report.apps.map((app) => [app.name, app.status, app.source])).to.deep.equal([
       ['blog', 'linked', 'apps/blog/app_media/blog'],
@@ -209,7 +263,11 @@ describe('media:link: links', () => {
   });
 
   it('reports no-media with a hint when a sibling folder looks like a misnaming', async () => {
-    const root = makeProject({ apps: [], gulp: false, config: { mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] } });
+    const root = makeProject({
+      apps: [],
+      gulp: false,
+      config: { mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] },
+    });
     writeTree(root, mediaFiles('apps/blog', 'Blog'));
     writeTree(root, mediaFiles('apps/shop', 'shop', 'static'));
     const report = await link({ cwd: root });

@@ -12,7 +12,17 @@ import type Vinyl from 'vinyl';
 import { clean, link, mediaSrc } from '../src/index.js';
 import { onPause } from '../src/core/fs/pause.js';
 import type { Report } from '../src/core/types.js';
-import { appMedia, gulp, isLink, makeProject, mediaFiles, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
+import {
+  appMedia,
+  gulp,
+  isLink,
+  makeProject,
+  mediaFiles,
+  removeTempDirs,
+  snapshot,
+  tempDir,
+  writeTree,
+} from './support/project.js';
 
 after(removeTempDirs);
 afterEach(() => onPause(undefined));
@@ -20,7 +30,9 @@ afterEach(() => onPause(undefined));
 const require = createRequire(import.meta.url);
 
 /** Every call of vinyl-fs's symlink() while `run` runs: its output folder and the link texts written through it. */
-async function spiedSymlink<T>(run: () => Promise<T>): Promise<{ result: T; calls: Array<{ outFolder: string; texts: string[] }> }> {
+async function spiedSymlink<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; calls: Array<{ outFolder: string; texts: string[] }> }> {
   const vfs = require('vinyl-fs') as { symlink: (folder: string, options?: unknown) => Writable };
   const real = vfs.symlink;
   const calls: Array<{ outFolder: string; texts: string[] }> = [];
@@ -46,22 +58,31 @@ function statusOf(report: Report, name: string): string | undefined {
   return report.apps.find((app) => app.name === name)?.status;
 }
 
-describe('links are made by vinyl-fs\'s symlink()', function () {
+describe("links are made by vinyl-fs's symlink()", function () {
   this.timeout(30_000);
 
-  it('one symlink() stream for the links of a run, fed the planner\'s texts; none for a run with nothing to link', async () => {
+  it("one symlink() stream for the links of a run, fed the planner's texts; none for a run with nothing to link", async () => {
     const root = makeProject({ apps: ['blog', 'shop', 'zoo'], gulp: false });
     const { result, calls } = await spiedSymlink(() => link({ cwd: root, mode: 'symlink' }));
     expect(result.counts).to.deep.equal({ linked: 3 });
     expect(calls, 'one stream').to.have.length(1);
-    expect(calls[0]?.texts).to.deep.equal(['blog', 'shop', 'zoo'].map((name) => `../../apps/${name}/app_media/${name}`));
-    for (const name of ['blog', 'shop', 'zoo']) expect(readlinkSync(path.join(root, 'public/media', name))).to.equal(`../../apps/${name}/app_media/${name}`);
+    expect(calls[0]?.texts).to.deep.equal(
+      ['blog', 'shop', 'zoo'].map((name) => `../../apps/${name}/app_media/${name}`),
+    );
+    for (const name of ['blog', 'shop', 'zoo'])
+      expect(readlinkSync(path.join(root, 'public/media', name))).to.equal(`../../apps/${name}/app_media/${name}`);
     const again = await spiedSymlink(() => link({ cwd: root, mode: 'symlink' }));
     expect(again.result.counts).to.deep.equal({ 'up-to-date': 3 });
     expect(again.calls, 'an up-to-date run makes no stream').to.have.length(0);
   });
 
-  const layouts: Array<{ title: string; config: Record<string, unknown>; prepare?: (root: string) => void; entry: string; expected: (root: string, name: string) => string }> = [
+  const layouts: Array<{
+    title: string;
+    config: Record<string, unknown>;
+    prepare?: (root: string) => void;
+    entry: string;
+    expected: (root: string, name: string) => string;
+  }> = [
     {
       title: 'a mediaRoot that is itself a link (texts relative to the real folder)',
       config: { mediaRoot: 'public/media' },
@@ -71,7 +92,11 @@ describe('links are made by vinyl-fs\'s symlink()', function () {
         symlinkSync('../srv/www/media', path.join(root, 'public/media'));
       },
       entry: 'public/media',
-      expected: (root, name) => path.relative(realpathSync(path.join(root, 'srv/www/media')), path.join(realpathSync(root), 'apps', name, 'app_media', name)),
+      expected: (root, name) =>
+        path.relative(
+          realpathSync(path.join(root, 'srv/www/media')),
+          path.join(realpathSync(root), 'apps', name, 'app_media', name),
+        ),
     },
     {
       title: 'a nested mediaRoot',
@@ -88,13 +113,19 @@ describe('links are made by vinyl-fs\'s symlink()', function () {
   ];
   for (const { title, config, prepare, entry, expected } of layouts) {
     it(`link texts are exactly the planner's for ${title}`, async () => {
-      const root = makeProject({ apps: ['blog', 'shop'], gulp: false, config: { ...config, mode: 'symlink', apps: ['./apps/blog', './apps/shop'] } });
+      const root = makeProject({
+        apps: ['blog', 'shop'],
+        gulp: false,
+        config: { ...config, mode: 'symlink', apps: ['./apps/blog', './apps/shop'] },
+      });
       prepare?.(root);
       const { result, calls } = await spiedSymlink(() => link({ cwd: root }));
       expect(result.counts).to.deep.equal({ linked: 2 });
       for (const name of ['blog', 'shop']) {
         expect(readlinkSync(path.join(root, entry, name)), name).to.equal(expected(root, name));
-        expect(readFileSync(path.join(root, entry, name, 'css', `${name}.css`), 'utf8')).to.equal(`.${name} { color: teal; }\n`);
+        expect(readFileSync(path.join(root, entry, name, 'css', `${name}.css`), 'utf8')).to.equal(
+          `.${name} { color: teal; }\n`,
+        );
       }
       expect(calls[0]?.texts).to.deep.equal(['blog', 'shop'].map((name) => expected(root, name)));
     });
@@ -103,7 +134,10 @@ describe('links are made by vinyl-fs\'s symlink()', function () {
   const takers: Array<[string, (at: string, root: string) => void]> = [
     ['a folder with a file', (at) => writeTree(at, { 'mine.txt': 'mine' })],
     ['a file', (at) => writeFileSync(at, 'mine')],
-    ['a link of someone else\'s to the app\'s own media folder (another text)', (at, root) => symlinkSync(path.join(root, 'apps/blog/app_media/blog'), at)],
+    [
+      "a link of someone else's to the app's own media folder (another text)",
+      (at, root) => symlinkSync(path.join(root, 'apps/blog/app_media/blog'), at),
+    ],
   ];
   for (const [what, take] of takers) {
     it(`${what} taking the path between the plan and the link (vinyl-fs swallows the EEXIST): conflict, never linked; it is left as it is`, async () => {
@@ -118,8 +152,10 @@ describe('links are made by vinyl-fs\'s symlink()', function () {
       expect(statusOf(report, 'blog')).to.equal('conflict');
       expect(report.apps[0]?.reason).to.match(/blog appeared while it was being linked/);
       expect(statusOf(report, 'shop')).to.equal('linked');
-      const records = JSON.parse(readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as { entries: Record<string, unknown> };
-      expect(Object.keys(records.entries), 'not recorded as the tool\'s').to.deep.equal(['shop']);
+      const records = JSON.parse(readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as {
+        entries: Record<string, unknown>;
+      };
+      expect(Object.keys(records.entries), "not recorded as the tool's").to.deep.equal(['shop']);
       const cleaned = await clean({ cwd: root });
       expect(statusOf(cleaned, 'blog')).to.equal('foreign');
       expect(snapshot(path.join(root, 'public/media')).get('blog')).to.deep.equal(before.get('blog'));
@@ -130,21 +166,37 @@ describe('links are made by vinyl-fs\'s symlink()', function () {
 describe('del removes what the tool proved its own, by exact path', function () {
   this.timeout(30_000);
 
-  it('a mediaRoot whose path holds glob characters (my[site], a*b, {x}): link, prune and clean remove exactly the tool\'s entries, nothing a glob would match', async () => {
+  it("a mediaRoot whose path holds glob characters (my[site], a*b, {x}): link, prune and clean remove exactly the tool's entries, nothing a glob would match", async () => {
     const media = 'public/my[site]/a*b/{x}';
-    const root = makeProject({ apps: ['blog', 'shop'], config: { mediaRoot: media, mode: 'symlink', apps: ['./apps/blog', './apps/shop'] } });
+    const root = makeProject({
+      apps: ['blog', 'shop'],
+      config: { mediaRoot: media, mode: 'symlink', apps: ['./apps/blog', './apps/shop'] },
+    });
     // What the same text read as a glob would match, and names beside the tool's.
     writeTree(root, {
-      'public/mys/ab/x/blog/keep.txt': 'keep', 'public/myi/a-b/x/shop': 'keep', 'public/my[site]/a*b/{x}x/blog': 'keep',
-      [`${media}/blogs/keep.txt`]: 'keep', [`${media}/b`]: 'keep',
+      'public/mys/ab/x/blog/keep.txt': 'keep',
+      'public/myi/a-b/x/shop': 'keep',
+      'public/my[site]/a*b/{x}x/blog': 'keep',
+      [`${media}/blogs/keep.txt`]: 'keep',
+      [`${media}/b`]: 'keep',
     });
     const run = gulp(root, ['media:link']);
     expect(run.status, run.output).to.equal(0);
     // Everything beside mediaRoot, and what is in mediaRoot besides the tool's entries (mediaRoot's own time changes).
-    const keep = (): Map<string, unknown> => new Map([...snapshot(path.join(root, 'public'), { skip: (rel) => ['my[site]/a*b/{x}/blog', 'my[site]/a*b/{x}/shop', 'my[site]/a*b/{x}/.app-media.json'].includes(rel) })]
-      .filter(([rel]) => rel !== 'my[site]/a*b/{x}'));
+    const keep = (): Map<string, unknown> =>
+      new Map(
+        [
+          ...snapshot(path.join(root, 'public'), {
+            skip: (rel) =>
+              ['my[site]/a*b/{x}/blog', 'my[site]/a*b/{x}/shop', 'my[site]/a*b/{x}/.app-media.json'].includes(rel),
+          }),
+        ].filter(([rel]) => rel !== 'my[site]/a*b/{x}'),
+      );
     const before = keep();
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: media, mode: 'symlink', apps: ['./apps/blog'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: media, mode: 'symlink', apps: ['./apps/blog'] }),
+    );
     const pruned = appMedia(root, ['link']);
     expect(pruned.output).to.match(/pruned\s+shop/);
     expect(isLink(path.join(root, media, 'shop'))).to.equal(false);
@@ -152,7 +204,10 @@ describe('del removes what the tool proved its own, by exact path', function () 
     expect(cleaned.status, cleaned.output).to.equal(0);
     expect(readdirSync(path.join(root, media)).sort()).to.deep.equal(['b', 'blogs']);
     expect(keep()).to.deep.equal(before);
-    expect(readFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 'utf8'), 'what the link led to stays').to.equal('.blog { color: teal; }\n');
+    expect(
+      readFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 'utf8'),
+      'what the link led to stays',
+    ).to.equal('.blog { color: teal; }\n');
   });
 });
 
@@ -162,9 +217,13 @@ describe('mediaSrc() is built of through2 transforms', function () {
   it('back-pressure: a consumer that reads slowly gets every file once, in order', async () => {
     const root = tempDir('src');
     const files: Record<string, string> = {};
-    for (let index = 0; index < 200; index++) files[`apps/blog/app_media/blog/f${String(index).padStart(3, '0')}.css`] = `.f${index} {}`;
+    for (let index = 0; index < 200; index++)
+      files[`apps/blog/app_media/blog/f${String(index).padStart(3, '0')}.css`] = `.f${index} {}`;
     writeTree(root, { ...files, ...mediaFiles('apps/shop', 'shop') });
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }),
+    );
     const stream = mediaSrc({ cwd: root });
     const seen: string[] = [];
     for await (const file of stream as AsyncIterable<Vinyl>) {

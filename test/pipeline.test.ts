@@ -18,10 +18,29 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type Vinyl from 'vinyl';
-import { AppMediaError, configSchema, defineConfig, isAppMediaError, link, mediaSrc, type AppMediaConfig } from '../src/index.js';
+import {
+  AppMediaError,
+  configSchema,
+  defineConfig,
+  isAppMediaError,
+  link,
+  mediaSrc,
+  type AppMediaConfig,
+} from '../src/index.js';
 import { appEntryFields, configFields, defaults, MODES, NAME_PATTERN } from '../src/core/options.js';
 import { wantsColor } from '../src/gulp/log.js';
-import { installPackage, isLink, mediaFiles, npm, REPO, removeTempDirs, sha, tempDir, writeTree, type RunResult } from './support/project.js';
+import {
+  installPackage,
+  isLink,
+  mediaFiles,
+  npm,
+  REPO,
+  removeTempDirs,
+  sha,
+  tempDir,
+  writeTree,
+  type RunResult,
+} from './support/project.js';
 
 after(removeTempDirs);
 
@@ -84,19 +103,37 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   let project: string;
 
   before(() => {
-    expect(existsSync(path.join(REPO, 'dist', 'index.js')), 'dist/ is built (run `npm run build` first)').to.equal(true);
-    expect(existsSync(path.join(REPO, 'schema.json')), 'schema.json is built (run `npm run build` first)').to.equal(true);
+    expect(existsSync(path.join(REPO, 'dist', 'index.js')), 'dist/ is built (run `npm run build` first)').to.equal(
+      true,
+    );
+    expect(existsSync(path.join(REPO, 'schema.json')), 'schema.json is built (run `npm run build` first)').to.equal(
+      true,
+    );
     // dist/ is already built by `npm test`'s pretest; packing without scripts keeps the test quick.
     const out = tempDir('pack');
     const packed = npm(REPO, ['pack', '--ignore-scripts', '--json', '--pack-destination', out]);
     expect(packed.status, packed.output).to.equal(0);
-    const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     tarball = path.join(out, info[0]!.filename);
     packList = info[0]!.files.map((file) => file.path);
 
     project = tempDir('pipeline');
-    writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: 'user-site', private: true, version: '1.0.0' }, null, 2)}\n`);
-    const installed = npm(project, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--save-dev', tarball, 'gulp@5']);
+    writeFileSync(
+      path.join(project, 'package.json'),
+      `${JSON.stringify({ name: 'user-site', private: true, version: '1.0.0' }, null, 2)}\n`,
+    );
+    const installed = npm(project, [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--save-dev',
+      tarball,
+      'gulp@5',
+    ]);
     expect(installed.status, installed.output).to.equal(0);
 
     const blogMedia = 'apps/blog/app_media/blog';
@@ -105,7 +142,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       ...mediaFiles('apps/shop', 'shop'),
       [`${blogMedia}/.env`]: 'SECRET_KEY=do-not-publish\n',
       // shop also ships a file at blog's published path: shadowed, never served.
-      'apps/shop/app_media/blog/css/blog.css': '/* shop\'s stray copy */\n',
+      'apps/shop/app_media/blog/css/blog.css': "/* shop's stray copy */\n",
       'secret.txt': 'project-private\n',
       'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }),
       'gulpfile.mjs': [
@@ -121,36 +158,69 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       ].join('\n'),
       // A gulpfile in a folder with no config at all, which it names as the project (cwd: the
       // lookup would otherwise find the config of the folder above, as gulp and npm look upward).
-      'noconf/gulpfile.mjs': "import gulp from 'gulp';\nimport { mediaSrc } from 'gulp-app-media';\n\nexport const copyMedia = () => mediaSrc({ cwd: '.' }).pipe(gulp.dest('out'));\n",
-      'other.mjs': "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp, { prefix: 'assets:' });\n",
+      'noconf/gulpfile.mjs':
+        "import gulp from 'gulp';\nimport { mediaSrc } from 'gulp-app-media';\n\nexport const copyMedia = () => mediaSrc({ cwd: '.' }).pipe(gulp.dest('out'));\n",
+      'other.mjs':
+        "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp, { prefix: 'assets:' });\n",
     });
     // A link inside media that leads out of the app (to a project file), a link that leads nowhere,
     // and a relative link to a file of the same media folder.
     symlinkSync('../../../../../secret.txt', path.join(project, blogMedia, 'css/leak.txt'));
     symlinkSync('missing.css', path.join(project, blogMedia, 'css/gone.css'));
     symlinkSync('blog.css', path.join(project, blogMedia, 'css/alias.css'));
-    expect(readFileSync(path.join(project, blogMedia, 'css/leak.txt'), 'utf8'), 'the escaping link works on disk').to.equal('project-private\n');
+    expect(
+      readFileSync(path.join(project, blogMedia, 'css/leak.txt'), 'utf8'),
+      'the escaping link works on disk',
+    ).to.equal('project-private\n');
   });
 
   describe('npm pack', () => {
     /** The tarball's own file list (`tar tzf`), read once for the tests that look inside it. */
     let listed: string[] | undefined;
-    const tarListing = (): string[] => (listed ??= spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean));
+    const tarListing = (): string[] =>
+      (listed ??= spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean));
 
     it('ships dist/, schema.json, package.json and README, and none of src/, test/, example/, scripts/, .ci/ or tsconfig', () => {
-      expect(packList).to.include.members(['package.json', 'README.md', 'schema.json', 'dist/index.js', 'dist/index.d.ts']);
-      const unexpected = packList.filter((file) => !(file.startsWith('dist/') || ['schema.json', 'package.json', 'README.md', 'bin/app-media.js'].includes(file) || /^(LICEN[CS]E|NOTICE|CHANGELOG)(\.\w+)?$/i.test(file)));
+      expect(packList).to.include.members([
+        'package.json',
+        'README.md',
+        'schema.json',
+        'dist/index.js',
+        'dist/index.d.ts',
+      ]);
+      const unexpected = packList.filter(
+        (file) =>
+          !(
+            file.startsWith('dist/') ||
+            ['schema.json', 'package.json', 'README.md', 'bin/app-media.js'].includes(file) ||
+            /^(LICEN[CS]E|NOTICE|CHANGELOG)(\.\w+)?$/i.test(file)
+          ),
+      );
       expect(unexpected, 'files outside dist/ and the docs').to.deep.equal([]);
-      expect(packList.filter((file) => /^(src|test|example|scripts|\.ci|node_modules)\//.test(file) || /tsconfig/.test(file))).to.deep.equal([]);
-      expect(packList.filter((file) => file.endsWith('.map')), 'no source maps').to.deep.equal([]);
+      expect(
+        packList.filter(
+          (file) => /^(src|test|example|scripts|\.ci|node_modules)\//.test(file) || /tsconfig/.test(file),
+        ),
+      ).to.deep.equal([]);
+      expect(
+        packList.filter((file) => file.endsWith('.map')),
+        'no source maps',
+      ).to.deep.equal([]);
     });
 
     it('the tarball itself holds compiled ESM with .d.ts types and nothing of the sources or tests; the installed package is "type": "module"', () => {
       const listing = tarListing();
-      expect(listing).to.include.members(['package/dist/index.js', 'package/dist/index.d.ts', 'package/package.json', 'package/README.md']);
+      expect(listing).to.include.members([
+        'package/dist/index.js',
+        'package/dist/index.d.ts',
+        'package/package.json',
+        'package/README.md',
+      ]);
       expect(listing.filter((file) => /^package\/(src|test|example|bench)\//.test(file))).to.deep.equal([]);
       expect(listing.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).to.deep.equal([]);
-      const installedPkg = JSON.parse(readFileSync(path.join(project, 'node_modules/gulp-app-media/package.json'), 'utf8')) as { type: string };
+      const installedPkg = JSON.parse(
+        readFileSync(path.join(project, 'node_modules/gulp-app-media/package.json'), 'utf8'),
+      ) as { type: string };
       expect(installedPkg.type).to.equal('module');
     });
 
@@ -161,9 +231,14 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
         ...mediaFiles('apps/blog', 'blog'),
         ...mediaFiles('apps/shop', 'shop'),
         'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }),
-        'gulpfile.mjs': "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+        'gulpfile.mjs':
+          "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
       });
-      const run = spawnSync('npx', ['--no-install', 'gulp', 'media:link'], { cwd: site, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      const run = spawnSync('npx', ['--no-install', 'gulp', 'media:link'], {
+        cwd: site,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       expect(run.status, `${run.stdout}${run.stderr}`).to.equal(0);
       expect(run.stdout).to.match(/media:link: 2 linked in public\/media/);
       for (const name of ['blog', 'shop']) {
@@ -172,7 +247,11 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
         expect(realpathSync(entry)).to.equal(path.join(site, 'apps', name, 'app_media', name));
       }
       expect(readdirSync(path.join(site, 'public/media/blog/css'))).to.deep.equal(['blog.css']);
-      const tasks = spawnSync('npx', ['--no-install', 'gulp', '--tasks'], { cwd: site, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      const tasks = spawnSync('npx', ['--no-install', 'gulp', '--tasks'], {
+        cwd: site,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       expect(tasks.stdout).to.match(/media:link\s+Expose every app/);
     });
 
@@ -181,19 +260,40 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       expect(listing).to.include('package/schema.json');
       const installedSchema = readFileSync(path.join(project, 'node_modules/gulp-app-media/schema.json'), 'utf8');
       expect(installedSchema).to.equal(readFileSync(path.join(REPO, 'schema.json'), 'utf8'));
-      const resolved = spawnSync(process.execPath, ['-e', "console.log(require.resolve('gulp-app-media/schema.json'))"], { cwd: project, encoding: 'utf8' });
+      const resolved = spawnSync(
+        process.execPath,
+        ['-e', "console.log(require.resolve('gulp-app-media/schema.json'))"],
+        { cwd: project, encoding: 'utf8' },
+      );
       expect(resolved.status, resolved.stderr).to.equal(0);
       expect(resolved.stdout.trim()).to.equal(path.join(project, 'node_modules/gulp-app-media/schema.json'));
     });
 
     it('exports defineConfig, mediaSrc, find, verify, clean (and the task helpers) as functions', () => {
-      const run = spawnSync(process.execPath, ['-e',
-        "import('gulp-app-media').then(m => console.log(typeof m.defineConfig, typeof m.mediaSrc, typeof m.find, typeof m.verify, typeof m.clean, typeof m.mediaTasks, typeof m.registerMediaTasks, JSON.stringify(m.defineConfig({ mediaRoot: 'x' }))))"],
-      { cwd: project, encoding: 'utf8' });
+      const run = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          "import('gulp-app-media').then(m => console.log(typeof m.defineConfig, typeof m.mediaSrc, typeof m.find, typeof m.verify, typeof m.clean, typeof m.mediaTasks, typeof m.registerMediaTasks, JSON.stringify(m.defineConfig({ mediaRoot: 'x' }))))",
+        ],
+        { cwd: project, encoding: 'utf8' },
+      );
       expect(run.status, run.stderr).to.equal(0);
-      expect(run.stdout.trim()).to.equal('function function function function function function function {"mediaRoot":"x"}');
+      expect(run.stdout.trim()).to.equal(
+        'function function function function function function function {"mediaRoot":"x"}',
+      );
       const types = readFileSync(path.join(project, 'node_modules/gulp-app-media/dist/index.d.ts'), 'utf8');
-      for (const name of ['defineConfig', 'mediaSrc', 'find', 'AppMediaConfig', 'Report', 'AppStatus', 'FindStatus', 'AppMediaError', 'AppMediaErrorCode']) {
+      for (const name of [
+        'defineConfig',
+        'mediaSrc',
+        'find',
+        'AppMediaConfig',
+        'Report',
+        'AppStatus',
+        'FindStatus',
+        'AppMediaError',
+        'AppMediaErrorCode',
+      ]) {
         expect(types, `index.d.ts exports ${name}`).to.match(new RegExp(`\\b${name}\\b`));
       }
     });
@@ -208,38 +308,66 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     const TYPO = 'user-typo.mts';
     let checked: Run;
     before(() => {
-      writeFileSync(path.join(project, GOOD), [
-        "import { defineConfig, find, link, mediaSrc, mediaTasks, AppMediaError, isAppMediaError, type AppMediaConfig, type AppMediaErrorCode, type AppStatus, type FindStatus, type Report } from 'gulp-app-media';",
-        "export const config: AppMediaConfig = defineConfig({ mediaRoot: 'public/media', apps: ['./apps/blog', { package: '@acme/gallery', name: 'gallery' }], mode: 'copy', ignore: ['.*'] });",
-        "const found: FindStatus = 'shadowed';",
-        'export const status: AppStatus = found;',
-        "export const code: AppMediaErrorCode = 'APP_MEDIA_NO_CONFIG';",
-        "export const run = async (): Promise<Report> => find({ path: 'blog/css/blog.css', cwd: '.' });",
-        "export const dry = async (): Promise<number> => (await link({ dryRun: true })).apps.filter((app) => app.status === 'linked').length;",
-        'export const stream = mediaSrc({ since: new Date(), read: false, buffer: false, sourcemaps: true });',
-        "export const name: string = mediaTasks({ prefix: 'x:' }).link.name;",
-        'export const check = (error: unknown): string | undefined => (isAppMediaError(error) ? error.code + error.hint : error instanceof AppMediaError ? error.code : undefined);',
-        '// @ts-expect-error: not a mode',
-        "defineConfig({ mediaRoot: 'x', mode: 'fast' });",
-        '// @ts-expect-error: mediaRoot is required',
-        "defineConfig({ apps: ['./apps/blog'] });",
-        '// @ts-expect-error: not a status',
-        "export const wrong: FindStatus = 'missing';",
-        '// @ts-expect-error: not a code',
-        "export const wrongCode: AppMediaErrorCode = 'APP_MEDIA_NOPE';",
-        '',
-      ].join('\n'));
-      writeFileSync(path.join(project, TYPO), [
-        "import { defineConfig } from 'gulp-app-media';",
-        "export const config = defineConfig({ mediaRoot: 'public/media', mediaRot: 'oops' });",
-        '',
-      ].join('\n'));
-      const run = spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--exactOptionalPropertyTypes',
-        '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--typeRoots', path.join(REPO, 'node_modules/@types'), '--types', 'node', '--pretty', 'false', GOOD, TYPO],
-      { cwd: project, encoding: 'utf8', timeout: 60_000 });
+      writeFileSync(
+        path.join(project, GOOD),
+        [
+          "import { defineConfig, find, link, mediaSrc, mediaTasks, AppMediaError, isAppMediaError, type AppMediaConfig, type AppMediaErrorCode, type AppStatus, type FindStatus, type Report } from 'gulp-app-media';",
+          "export const config: AppMediaConfig = defineConfig({ mediaRoot: 'public/media', apps: ['./apps/blog', { package: '@acme/gallery', name: 'gallery' }], mode: 'copy', ignore: ['.*'] });",
+          "const found: FindStatus = 'shadowed';",
+          'export const status: AppStatus = found;',
+          "export const code: AppMediaErrorCode = 'APP_MEDIA_NO_CONFIG';",
+          "export const run = async (): Promise<Report> => find({ path: 'blog/css/blog.css', cwd: '.' });",
+          "export const dry = async (): Promise<number> => (await link({ dryRun: true })).apps.filter((app) => app.status === 'linked').length;",
+          'export const stream = mediaSrc({ since: new Date(), read: false, buffer: false, sourcemaps: true });',
+          "export const name: string = mediaTasks({ prefix: 'x:' }).link.name;",
+          'export const check = (error: unknown): string | undefined => (isAppMediaError(error) ? error.code + error.hint : error instanceof AppMediaError ? error.code : undefined);',
+          '// @ts-expect-error: not a mode',
+          "defineConfig({ mediaRoot: 'x', mode: 'fast' });",
+          '// @ts-expect-error: mediaRoot is required',
+          "defineConfig({ apps: ['./apps/blog'] });",
+          '// @ts-expect-error: not a status',
+          "export const wrong: FindStatus = 'missing';",
+          '// @ts-expect-error: not a code',
+          "export const wrongCode: AppMediaErrorCode = 'APP_MEDIA_NOPE';",
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        path.join(project, TYPO),
+        [
+          "import { defineConfig } from 'gulp-app-media';",
+          "export const config = defineConfig({ mediaRoot: 'public/media', mediaRot: 'oops' });",
+          '',
+        ].join('\n'),
+      );
+      const run = spawnSync(
+        process.execPath,
+        [
+          path.join(REPO, 'node_modules/typescript/bin/tsc'),
+          '--noEmit',
+          '--strict',
+          '--exactOptionalPropertyTypes',
+          '--module',
+          'nodenext',
+          '--moduleResolution',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--typeRoots',
+          path.join(REPO, 'node_modules/@types'),
+          '--types',
+          'node',
+          '--pretty',
+          'false',
+          GOOD,
+          TYPO,
+        ],
+        { cwd: project, encoding: 'utf8', timeout: 60_000 },
+      );
       checked = { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}` };
     });
-    const errorsIn = (file: string): string[] => checked.output.split('\n').filter((line) => line.startsWith(`${file}(`));
+    const errorsIn = (file: string): string[] =>
+      checked.output.split('\n').filter((line) => line.startsWith(`${file}(`));
 
     it('config, options, reports, statuses and errors are typed, and wrong values are type errors', () => {
       expect(errorsIn(GOOD), checked.output).to.deep.equal([]);
@@ -273,7 +401,9 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       for (const name of ['blog', 'shop']) {
         for (const rel of [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`]) {
           const written = readFileSync(path.join(project, 'out', name, rel));
-          expect(sha(written), `out/${name}/${rel}`).to.equal(sha(readFileSync(path.join(project, 'apps', name, 'app_media', name, rel))));
+          expect(sha(written), `out/${name}/${rel}`).to.equal(
+            sha(readFileSync(path.join(project, 'apps', name, 'app_media', name, rel))),
+          );
         }
       }
       expect(readdirSync(path.join(project, 'out')).sort()).to.deep.equal(['blog', 'shop']);
@@ -283,14 +413,19 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
 
     it('mediaSrc leaves out dotfiles (.env), links leading out of the media folder and dangling links', () => {
       expect(existsSync(path.join(project, 'out/blog/.env')), '.env is not published').to.equal(false);
-      expect(existsSync(path.join(project, 'out/blog/css/leak.txt')), 'the link to secret.txt is not followed').to.equal(false);
+      expect(
+        existsSync(path.join(project, 'out/blog/css/leak.txt')),
+        'the link to secret.txt is not followed',
+      ).to.equal(false);
       expect(existsSync(path.join(project, 'out/blog/css/gone.css'))).to.equal(false);
-      const everything = spawnSync('grep', ['-rl', 'project-private\\|SECRET_KEY', path.join(project, 'out')], { encoding: 'utf8' });
+      const everything = spawnSync('grep', ['-rl', 'project-private\\|SECRET_KEY', path.join(project, 'out')], {
+        encoding: 'utf8',
+      });
       expect(everything.stdout, 'no secret bytes anywhere in out/').to.equal('');
       expect(readdirSync(path.join(project, 'out/blog/css')).sort()).to.deep.equal(['alias.css', 'blog.css']);
     });
 
-    it('mediaSrc serves a link to a file of the same media folder under the link\'s name, with the target\'s bytes', () => {
+    it("mediaSrc serves a link to a file of the same media folder under the link's name, with the target's bytes", () => {
       expect(readFileSync(path.join(project, 'out/blog/css/alias.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
     });
     /** The one run both tests below read: a mediaSrc() pipeline in a folder with no config. */
@@ -320,12 +455,29 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/media:link\s+Expose every app/);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks)).to.include.members(['media:link', 'media:clean', 'media:verify', 'media:find', 'media:watch', 'media:collect']);
+      expect(Object.keys(tasks)).to.include.members([
+        'media:link',
+        'media:clean',
+        'media:verify',
+        'media:find',
+        'media:watch',
+        'media:collect',
+      ]);
       for (const task of ['link', 'clean', 'verify', 'find', 'collect']) {
         expect(tasks[`media:${task}`]!.description, `media:${task} has a description`).to.have.length.greaterThan(10);
-        expect(tasks[`media:${task}`]!.flags, `media:${task} lists its flags`).to.include.members(['--config <file>', '--json', '--verbose']);
+        expect(tasks[`media:${task}`]!.flags, `media:${task} lists its flags`).to.include.members([
+          '--config <file>',
+          '--json',
+          '--verbose',
+        ]);
       }
-      expect(tasks['media:link']!.flags).to.include.members(['--dry-run', '--no-prune', '--mode <auto|symlink|copy>', '--json', '--config <file>']);
+      expect(tasks['media:link']!.flags).to.include.members([
+        '--dry-run',
+        '--no-prune',
+        '--mode <auto|symlink|copy>',
+        '--json',
+        '--config <file>',
+      ]);
       expect(run.stdout).to.match(/--dry-run\s+…?plan and print/);
       expect(tasks['media:clean']!.flags).to.include.members(['--dry-run', '--force']);
       expect(tasks['media:verify']!.flags).to.include('--url <base>');
@@ -342,7 +494,15 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       const run = gulpIn(project, ['--gulpfile', 'other.mjs', '--tasks']);
       expect(run.status, run.output).to.equal(0);
       const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks).sort()).to.deep.equal(['assets:clean', 'assets:collect', 'assets:find', 'assets:link', 'assets:publish', 'assets:verify', 'assets:watch']);
+      expect(Object.keys(tasks).sort()).to.deep.equal([
+        'assets:clean',
+        'assets:collect',
+        'assets:find',
+        'assets:link',
+        'assets:publish',
+        'assets:verify',
+        'assets:watch',
+      ]);
       for (const task of Object.values(tasks)) expect(task.description).to.have.length.greaterThan(10);
       expect(tasks['assets:link']!.description).to.match(/^Expose every app/);
       expect(tasks['assets:link']!.flags).to.include('--dry-run');
@@ -353,7 +513,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     });
   });
 
-  describe('gulp\'s logging', () => {
+  describe("gulp's logging", () => {
     it('--silent prints nothing at all, for a task that passes and for one that fails (the exit status still tells)', () => {
       const passed = gulpIn(project, ['media:link', '--silent']);
       expect(passed.status).to.equal(0);
@@ -384,14 +544,19 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       const env = plainEnv();
       expect(env['NO_COLOR']).to.equal(undefined);
       expect(env['FORCE_COLOR']).to.equal(undefined);
-      for (const args of [['media:link'], ['media:find', '--path', 'blog/css/blog.css'], ['media:find', '--path', 'blgo/css/blog.css'], ['--tasks']]) {
+      for (const args of [
+        ['media:link'],
+        ['media:find', '--path', 'blog/css/blog.css'],
+        ['media:find', '--path', 'blgo/css/blog.css'],
+        ['--tasks'],
+      ]) {
         const run = gulpIn(project, args, env);
         expect(run.output, args.join(' ')).not.to.match(ANSI);
         expect(run.output.length).to.be.greaterThan(0);
       }
     });
 
-    it('--color forces colour on our status words (as on gulp\'s own output)', () => {
+    it("--color forces colour on our status words (as on gulp's own output)", () => {
       const run = gulpIn(project, ['media:link', '--color', '--verbose']);
       expect(run.status, run.output).to.equal(0);
       // eslint-disable-next-line no-control-regex
@@ -401,8 +566,17 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     it('on a terminal our status words are coloured, and not under NO_COLOR', function () {
       const gulpBin = path.join(project, 'node_modules/gulp/bin/gulp.js');
       const onTty = (env: NodeJS.ProcessEnv): Run => {
-        const run = spawnSync('script', ['-qec', `'${process.execPath}' '${gulpBin}' media:link --verbose`, '/dev/null'], { cwd: project, encoding: 'utf8', env, timeout: 60_000 });
-        return { status: run.status, stdout: run.stdout ?? '', stderr: run.stderr ?? '', output: `${run.stdout ?? ''}${run.stderr ?? ''}` };
+        const run = spawnSync(
+          'script',
+          ['-qec', `'${process.execPath}' '${gulpBin}' media:link --verbose`, '/dev/null'],
+          { cwd: project, encoding: 'utf8', env, timeout: 60_000 },
+        );
+        return {
+          status: run.status,
+          stdout: run.stdout ?? '',
+          stderr: run.stderr ?? '',
+          output: `${run.stdout ?? ''}${run.stderr ?? ''}`,
+        };
       };
       const tty = onTty(plainEnv());
       if (tty.status !== 0 || !tty.stdout.includes('media:link')) this.skip(); // no `script` (util-linux) or no pty here
@@ -419,12 +593,15 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     /** `app-media find ...` as installed from the tarball (node_modules/.bin): cli.test.ts proves it prints what `gulp media:find` prints. */
     const findCommand = (args: string[]): Run => installedIn(project, 'node_modules/.bin/app-media', ['find', ...args]);
 
-    it('found: the serving app, the source file and its URL; shadowed: the other app\'s file of that path', () => {
+    it("found: the serving app, the source file and its URL; shadowed: the other app's file of that path", () => {
       const run = gulpIn(project, ['media:find', '--path', 'blog/css/blog.css']);
       expect(run.status, run.output).to.equal(0);
       const found = logLines(run).find((line) => /^found\b/.test(line));
       expect(found, run.output).to.be.a('string');
-      expect(found).to.include('blog').and.to.include('apps/blog/app_media/blog/css/blog.css').and.to.include('/media/blog/css/blog.css');
+      expect(found)
+        .to.include('blog')
+        .and.to.include('apps/blog/app_media/blog/css/blog.css')
+        .and.to.include('/media/blog/css/blog.css');
       const shadowed = logLines(run).find((line) => /^shadowed\b/.test(line));
       expect(shadowed, run.output).to.be.a('string');
       expect(shadowed).to.match(/shadowed\s+shop\s+apps\/shop\/app_media\/blog\/css\/blog\.css/);
@@ -433,7 +610,9 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     it('accepts the URL path as copied from the browser (/media/blog/css/blog.css)', () => {
       const run = findCommand(['--path', '/media/blog/css/blog.css']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(/found\s+blog\s+.*apps\/blog\/app_media\/blog\/css\/blog\.css at \/media\/blog\/css\/blog\.css/);
+      expect(run.stdout).to.match(
+        /found\s+blog\s+.*apps\/blog\/app_media\/blog\/css\/blog\.css at \/media\/blog\/css\/blog\.css/,
+      );
     });
 
     it('not-found exits non-zero, and suggests the close app name', () => {
@@ -460,12 +639,26 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     it('--json --silent prints the find Report alone on stdout', () => {
       const run = findCommand(['--path', 'blog/css/blog.css', '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
-      const report = JSON.parse(run.stdout) as { task: string; failed: boolean; counts: Record<string, number>; apps: Array<Record<string, unknown>> };
+      const report = JSON.parse(run.stdout) as {
+        task: string;
+        failed: boolean;
+        counts: Record<string, number>;
+        apps: Array<Record<string, unknown>>;
+      };
       expect(report.task).to.equal('find');
       expect(report.failed).to.equal(false);
       expect(report.counts).to.deep.equal({ found: 1, shadowed: 1 });
-      expect(report.apps[0]).to.include({ name: 'blog', status: 'found', source: 'apps/blog/app_media/blog/css/blog.css', url: '/media/blog/css/blog.css' });
-      expect(report.apps[1]).to.include({ name: 'shop', status: 'shadowed', source: 'apps/shop/app_media/blog/css/blog.css' });
+      expect(report.apps[0]).to.include({
+        name: 'blog',
+        status: 'found',
+        source: 'apps/blog/app_media/blog/css/blog.css',
+        url: '/media/blog/css/blog.css',
+      });
+      expect(report.apps[1]).to.include({
+        name: 'shop',
+        status: 'shadowed',
+        source: 'apps/shop/app_media/blog/css/blog.css',
+      });
       const missing = findCommand(['--path', 'nope/x.css', '--json', '--silent']);
       expect(missing.status).to.not.equal(0);
       expect((JSON.parse(missing.stdout) as { task: string; failed: boolean }).failed).to.equal(true);
@@ -489,15 +682,24 @@ async function streamText(contents: NodeJS.ReadableStream): Promise<string> {
 describe('mediaSrc() in-process', () => {
   function project(config: unknown = { mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }): string {
     const root = tempDir('media-src');
-    writeTree(root, { ...mediaFiles('apps/blog', 'blog'), ...mediaFiles('apps/shop', 'shop'), 'app-media.config.json': JSON.stringify(config) });
+    writeTree(root, {
+      ...mediaFiles('apps/blog', 'blog'),
+      ...mediaFiles('apps/shop', 'shop'),
+      'app-media.config.json': JSON.stringify(config),
+    });
     return root;
   }
 
-  it('file.relative is <name>/..., file.base the app\'s media folder parent, contents buffered by default', async () => {
+  it("file.relative is <name>/..., file.base the app's media folder parent, contents buffered by default", async () => {
     const root = project();
     const files = await collect(mediaSrc({ cwd: root }));
     expect(files.map((file) => file.relative.split(path.sep).join('/')).sort()).to.deep.equal([
-      'blog/css/blog.css', 'blog/img/blog.png', 'blog/js/blog.js', 'shop/css/shop.css', 'shop/img/shop.png', 'shop/js/shop.js',
+      'blog/css/blog.css',
+      'blog/img/blog.png',
+      'blog/js/blog.js',
+      'shop/css/shop.css',
+      'shop/img/shop.png',
+      'shop/js/shop.js',
     ]);
     const css = files.find((file) => file.basename === 'blog.css')!;
     expect(css.base).to.equal(path.join(root, 'apps/blog/app_media'));
@@ -509,8 +711,13 @@ describe('mediaSrc() in-process', () => {
   });
 
   it('streams one app after the other, in config order', async () => {
-    const names = async (apps: string[]): Promise<string[]> =>
-      [...new Set((await collect(mediaSrc({ cwd: project(), mediaRoot: 'public/media', apps }))).map((file) => file.relative.split(path.sep)[0]!))];
+    const names = async (apps: string[]): Promise<string[]> => [
+      ...new Set(
+        (await collect(mediaSrc({ cwd: project(), mediaRoot: 'public/media', apps }))).map(
+          (file) => file.relative.split(path.sep)[0]!,
+        ),
+      ),
+    ];
     expect(await names(['./apps/blog', './apps/shop'])).to.deep.equal(['blog', 'shop']);
     expect(await names(['./apps/shop', './apps/blog'])).to.deep.equal(['shop', 'blog']);
   });
@@ -518,10 +725,15 @@ describe('mediaSrc() in-process', () => {
   it('emits the files in the same order on every run, so concatenating plugins give reproducible output', async () => {
     const root = project();
     const files: Record<string, Buffer> = {};
-    for (let i = 0; i < 200; i++) files[`apps/blog/app_media/blog/css/part${String(i).padStart(3, '0')}.css`] = Buffer.alloc((i * 7919) % 60_000, 'a');
+    for (let i = 0; i < 200; i++)
+      files[`apps/blog/app_media/blog/css/part${String(i).padStart(3, '0')}.css`] = Buffer.alloc(
+        (i * 7919) % 60_000,
+        'a',
+      );
     writeTree(root, files);
     const orders = new Set<string>();
-    for (let run = 0; run < 10; run++) orders.add((await collect(mediaSrc({ cwd: root, read: false }))).map((file) => file.relative).join('\n'));
+    for (let run = 0; run < 10; run++)
+      orders.add((await collect(mediaSrc({ cwd: root, read: false }))).map((file) => file.relative).join('\n'));
     expect(orders.size, 'distinct orders over 10 runs').to.equal(1);
   });
 
@@ -529,13 +741,18 @@ describe('mediaSrc() in-process', () => {
     const root = project();
     const old = new Date('2020-01-01T00:00:00Z');
     for (const name of ['blog', 'shop']) {
-      for (const rel of [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`]) utimesSync(path.join(root, 'apps', name, 'app_media', name, rel), old, old);
+      for (const rel of [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`])
+        utimesSync(path.join(root, 'apps', name, 'app_media', name, rel), old, old);
     }
     const fresh = new Date();
     utimesSync(path.join(root, 'apps/shop/app_media/shop/css/shop.css'), fresh, fresh);
     const since = new Date('2021-01-01T00:00:00Z');
-    expect((await collect(mediaSrc({ cwd: root, since }))).map((file) => file.relative.split(path.sep).join('/'))).to.deep.equal(['shop/css/shop.css']);
-    expect((await collect(mediaSrc({ cwd: root, since: since.getTime() }))).map((file) => file.basename)).to.deep.equal(['shop.css']);
+    expect(
+      (await collect(mediaSrc({ cwd: root, since }))).map((file) => file.relative.split(path.sep).join('/')),
+    ).to.deep.equal(['shop/css/shop.css']);
+    expect((await collect(mediaSrc({ cwd: root, since: since.getTime() }))).map((file) => file.basename)).to.deep.equal(
+      ['shop.css'],
+    );
     expect(await collect(mediaSrc({ cwd: root, since: Date.now() + 60_000 }))).to.deep.equal([]);
   });
 
@@ -548,14 +765,16 @@ describe('mediaSrc() in-process', () => {
     }
   });
 
-  it('buffer: false gives readable streams with the file\'s bytes', async () => {
+  it("buffer: false gives readable streams with the file's bytes", async () => {
     const files = await collect(mediaSrc({ cwd: project(), buffer: false }));
     expect(files).to.have.length(6);
     for (const file of files) expect(file.isStream(), file.relative).to.equal(true);
     const css = files.find((file) => file.basename === 'shop.css')!;
     expect(await streamText(css.contents as NodeJS.ReadableStream)).to.equal('.shop { color: teal; }\n');
     // Drain the others so no file handle stays open.
-    await Promise.all(files.filter((file) => file !== css).map((file) => streamText(file.contents as NodeJS.ReadableStream)));
+    await Promise.all(
+      files.filter((file) => file !== css).map((file) => streamText(file.contents as NodeJS.ReadableStream)),
+    );
   });
 
   it('sourcemaps: true puts a source map on each file', async () => {
@@ -565,7 +784,7 @@ describe('mediaSrc() in-process', () => {
     expect(css.sourceMap!.sources).to.have.length(1);
   });
 
-  it('honours the config\'s ignore globs', async () => {
+  it("honours the config's ignore globs", async () => {
     const root = project({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'], ignore: ['*.png', 'js'] });
     const files = await collect(mediaSrc({ cwd: root }));
     expect(files.map((file) => file.basename).sort()).to.deep.equal(['blog.css', 'shop.css']);
@@ -588,7 +807,14 @@ describe('the JSON Schema and the validator: one source of truth', () => {
   before(() => {
     const schema = JSON.parse(readFileSync(path.join(REPO, 'schema.json'), 'utf8')) as Record<string, unknown>;
     const warnings: unknown[] = [];
-    const ajv = new Ajv({ allErrors: true, logger: { log: () => undefined, warn: (...args: unknown[]) => warnings.push(args), error: (...args: unknown[]) => warnings.push(args) } });
+    const ajv = new Ajv({
+      allErrors: true,
+      logger: {
+        log: () => undefined,
+        warn: (...args: unknown[]) => warnings.push(args),
+        error: (...args: unknown[]) => warnings.push(args),
+      },
+    });
     validate = ajv.compile(schema);
     expect(warnings, 'ajv compiles the schema without strict-mode warnings').to.deep.equal([]);
     // Folders so that a config fails on the field under test, not on a missing app.
@@ -610,40 +836,190 @@ describe('the JSON Schema and the validator: one source of truth', () => {
 
   const bad: Array<{ title: string; config: unknown; code: string; field?: string }> = [
     { title: 'an array at the top level', config: [], code: 'APP_MEDIA_BAD_VALUE' },
-    { title: 'an unknown top-level field', config: { mediaRoot: 'public/media', mediaRot: 'x' }, code: 'APP_MEDIA_UNKNOWN_FIELD', field: 'mediaRot' },
+    {
+      title: 'an unknown top-level field',
+      config: { mediaRoot: 'public/media', mediaRot: 'x' },
+      code: 'APP_MEDIA_UNKNOWN_FIELD',
+      field: 'mediaRot',
+    },
     { title: 'no mediaRoot', config: { apps: ['./apps/x'] }, code: 'APP_MEDIA_MISSING_FIELD', field: 'mediaRoot' },
     { title: 'mediaRoot ""', config: { mediaRoot: '' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaRoot' },
     { title: 'mediaRoot "   "', config: { mediaRoot: '   ' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaRoot' },
     { title: 'mediaRoot 42', config: { mediaRoot: 42 }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaRoot' },
-    { title: 'mediaUrl null', config: { mediaRoot: 'public/media', mediaUrl: null }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaUrl' },
-    { title: '$schema 1', config: { $schema: 1, mediaRoot: 'public/media' }, code: 'APP_MEDIA_BAD_VALUE', field: '$schema' },
-    { title: 'mode "fast"', config: { mediaRoot: 'public/media', mode: 'fast' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mode' },
-    { title: 'relative "yes"', config: { mediaRoot: 'public/media', relative: 'yes' }, code: 'APP_MEDIA_BAD_VALUE', field: 'relative' },
-    { title: 'discover 1', config: { mediaRoot: 'public/media', discover: 1 }, code: 'APP_MEDIA_BAD_VALUE', field: 'discover' },
-    { title: 'apps not an array', config: { mediaRoot: 'public/media', apps: './apps/x' }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps' },
-    { title: 'an app entry 42', config: { mediaRoot: 'public/media', apps: [42] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0]' },
-    { title: 'an app entry ""', config: { mediaRoot: 'public/media', apps: ['./apps/x', ''] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[1]' },
-    { title: 'an app entry null', config: { mediaRoot: 'public/media', apps: [null] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0]' },
-    { title: 'an app object with both path and package', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', package: 'x' }] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0]' },
-    { title: 'an app object with neither path nor package', config: { mediaRoot: 'public/media', apps: [{ name: 'x' }] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0]' },
-    { title: 'an app object with an unknown key', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', nmae: 'y' }] }, code: 'APP_MEDIA_UNKNOWN_FIELD', field: 'apps[0].nmae' },
-    { title: 'an app object with path "  "', config: { mediaRoot: 'public/media', apps: [{ path: '  ' }] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0].path' },
-    { title: 'an app name 42', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 42 }] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0].name' },
-    { title: 'an app name "../x"', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '../x' }] }, code: 'APP_MEDIA_BAD_NAME', field: 'apps[0].name' },
-    { title: 'an app name "a/b"', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'a/b' }] }, code: 'APP_MEDIA_BAD_NAME', field: 'apps[0].name' },
-    { title: 'an app name ""', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '' }] }, code: 'APP_MEDIA_BAD_NAME', field: 'apps[0].name' },
-    { title: 'an app name ".hidden"', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '.hidden' }] }, code: 'APP_MEDIA_BAD_NAME', field: 'apps[0].name' },
-    { title: 'an app name with a space', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'my app' }] }, code: 'APP_MEDIA_BAD_NAME', field: 'apps[0].name' },
-    { title: 'an app name of 256 characters', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'x'.repeat(256) }] }, code: 'APP_MEDIA_BAD_NAME', field: 'apps[0].name' },
-    { title: 'mediaDirname ".."', config: { mediaRoot: 'public/media', mediaDirname: '..' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaDirname' },
-    { title: 'mediaDirname "."', config: { mediaRoot: 'public/media', mediaDirname: '.' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaDirname' },
-    { title: 'mediaDirname "a/b"', config: { mediaRoot: 'public/media', mediaDirname: 'a/b' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaDirname' },
-    { title: 'mediaDirname "a\\\\b"', config: { mediaRoot: 'public/media', mediaDirname: 'a\\b' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaDirname' },
-    { title: 'mediaDirname ""', config: { mediaRoot: 'public/media', mediaDirname: '' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaDirname' },
-    { title: 'an app entry\'s mediaDirname ".."', config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', mediaDirname: '..' }] }, code: 'APP_MEDIA_BAD_VALUE', field: 'apps[0].mediaDirname' },
-    { title: 'ignore "x" (not an array)', config: { mediaRoot: 'public/media', ignore: 'x' }, code: 'APP_MEDIA_BAD_VALUE', field: 'ignore' },
-    { title: 'ignore [".*", 3]', config: { mediaRoot: 'public/media', ignore: ['.*', 3] }, code: 'APP_MEDIA_BAD_VALUE', field: 'ignore' },
-    { title: 'exposed [1]', config: { mediaRoot: 'public/media', exposed: [1] }, code: 'APP_MEDIA_BAD_VALUE', field: 'exposed' },
+    {
+      title: 'mediaUrl null',
+      config: { mediaRoot: 'public/media', mediaUrl: null },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mediaUrl',
+    },
+    {
+      title: '$schema 1',
+      config: { $schema: 1, mediaRoot: 'public/media' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: '$schema',
+    },
+    {
+      title: 'mode "fast"',
+      config: { mediaRoot: 'public/media', mode: 'fast' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mode',
+    },
+    {
+      title: 'relative "yes"',
+      config: { mediaRoot: 'public/media', relative: 'yes' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'relative',
+    },
+    {
+      title: 'discover 1',
+      config: { mediaRoot: 'public/media', discover: 1 },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'discover',
+    },
+    {
+      title: 'apps not an array',
+      config: { mediaRoot: 'public/media', apps: './apps/x' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps',
+    },
+    {
+      title: 'an app entry 42',
+      config: { mediaRoot: 'public/media', apps: [42] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0]',
+    },
+    {
+      title: 'an app entry ""',
+      config: { mediaRoot: 'public/media', apps: ['./apps/x', ''] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[1]',
+    },
+    {
+      title: 'an app entry null',
+      config: { mediaRoot: 'public/media', apps: [null] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0]',
+    },
+    {
+      title: 'an app object with both path and package',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', package: 'x' }] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0]',
+    },
+    {
+      title: 'an app object with neither path nor package',
+      config: { mediaRoot: 'public/media', apps: [{ name: 'x' }] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0]',
+    },
+    {
+      title: 'an app object with an unknown key',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', nmae: 'y' }] },
+      code: 'APP_MEDIA_UNKNOWN_FIELD',
+      field: 'apps[0].nmae',
+    },
+    {
+      title: 'an app object with path "  "',
+      config: { mediaRoot: 'public/media', apps: [{ path: '  ' }] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0].path',
+    },
+    {
+      title: 'an app name 42',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 42 }] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'an app name "../x"',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '../x' }] },
+      code: 'APP_MEDIA_BAD_NAME',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'an app name "a/b"',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'a/b' }] },
+      code: 'APP_MEDIA_BAD_NAME',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'an app name ""',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '' }] },
+      code: 'APP_MEDIA_BAD_NAME',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'an app name ".hidden"',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '.hidden' }] },
+      code: 'APP_MEDIA_BAD_NAME',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'an app name with a space',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'my app' }] },
+      code: 'APP_MEDIA_BAD_NAME',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'an app name of 256 characters',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'x'.repeat(256) }] },
+      code: 'APP_MEDIA_BAD_NAME',
+      field: 'apps[0].name',
+    },
+    {
+      title: 'mediaDirname ".."',
+      config: { mediaRoot: 'public/media', mediaDirname: '..' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mediaDirname',
+    },
+    {
+      title: 'mediaDirname "."',
+      config: { mediaRoot: 'public/media', mediaDirname: '.' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mediaDirname',
+    },
+    {
+      title: 'mediaDirname "a/b"',
+      config: { mediaRoot: 'public/media', mediaDirname: 'a/b' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mediaDirname',
+    },
+    {
+      title: 'mediaDirname "a\\\\b"',
+      config: { mediaRoot: 'public/media', mediaDirname: 'a\\b' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mediaDirname',
+    },
+    {
+      title: 'mediaDirname ""',
+      config: { mediaRoot: 'public/media', mediaDirname: '' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'mediaDirname',
+    },
+    {
+      title: 'an app entry\'s mediaDirname ".."',
+      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', mediaDirname: '..' }] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'apps[0].mediaDirname',
+    },
+    {
+      title: 'ignore "x" (not an array)',
+      config: { mediaRoot: 'public/media', ignore: 'x' },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'ignore',
+    },
+    {
+      title: 'ignore [".*", 3]',
+      config: { mediaRoot: 'public/media', ignore: ['.*', 3] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'ignore',
+    },
+    {
+      title: 'exposed [1]',
+      config: { mediaRoot: 'public/media', exposed: [1] },
+      code: 'APP_MEDIA_BAD_VALUE',
+      field: 'exposed',
+    },
   ];
 
   for (const { title, config, code, field } of bad) {
@@ -666,26 +1042,66 @@ describe('the JSON Schema and the validator: one source of truth', () => {
     expect(validate(config), 'ajv accepted a name the tool refuses').to.equal(false);
   });
 
-  const good: Array<{ title: string; config: Record<string, unknown>; files?: Record<string, string | Buffer>; gallery?: boolean }> = [
+  const good: Array<{
+    title: string;
+    config: Record<string, unknown>;
+    files?: Record<string, string | Buffer>;
+    gallery?: boolean;
+  }> = [
     { title: 'only mediaRoot', config: { mediaRoot: 'public/media' } },
-    { title: 'with $schema and a folder app', config: { $schema: './node_modules/gulp-app-media/schema.json', mediaRoot: 'public/media', apps: ['./apps/blog'] } },
+    {
+      title: 'with $schema and a folder app',
+      config: {
+        $schema: './node_modules/gulp-app-media/schema.json',
+        mediaRoot: 'public/media',
+        apps: ['./apps/blog'],
+      },
+    },
     {
       title: 'every top-level field',
       config: {
-        mediaRoot: 'public/media', mediaUrl: 'https://cdn.example.com/media/', mediaDirname: 'static', apps: ['./apps/site'], discover: false,
-        mode: 'copy', relative: false, ignore: ['*.map', '.*'], exposed: ['*.bak'],
+        mediaRoot: 'public/media',
+        mediaUrl: 'https://cdn.example.com/media/',
+        mediaDirname: 'static',
+        apps: ['./apps/site'],
+        discover: false,
+        mode: 'copy',
+        relative: false,
+        ignore: ['*.map', '.*'],
+        exposed: ['*.bak'],
       },
       files: mediaFiles('apps/site', 'site', 'static'),
     },
     {
       title: 'object entries with path, name and mediaDirname, and a package',
-      config: { mediaRoot: 'www/media', apps: [{ path: './apps/blog', name: 'news', mediaDirname: 'assets' }, { package: '@acme/gallery', name: 'a.b_c-1' }] },
+      config: {
+        mediaRoot: 'www/media',
+        apps: [
+          { path: './apps/blog', name: 'news', mediaDirname: 'assets' },
+          { package: '@acme/gallery', name: 'a.b_c-1' },
+        ],
+      },
       files: mediaFiles('apps/blog', 'news', 'assets'),
       gallery: true,
     },
-    { title: 'package entries as strings, discover, symlink mode', config: { mediaRoot: 'public/media', apps: ['@acme/gallery', './apps/blog'], discover: true, mode: 'symlink' }, gallery: true },
-    { title: 'empty arrays and a dotted mediaDirname', config: { mediaRoot: 'public/media', apps: [], ignore: [], exposed: [], mediaDirname: 'app.media', mediaUrl: '' } },
-    { title: 'relative true, mode auto, a name of 255 characters', config: { mediaRoot: 'public/media', relative: true, mode: 'auto', apps: [{ path: './apps/blog', name: 'b'.repeat(255) }] } },
+    {
+      title: 'package entries as strings, discover, symlink mode',
+      config: { mediaRoot: 'public/media', apps: ['@acme/gallery', './apps/blog'], discover: true, mode: 'symlink' },
+      gallery: true,
+    },
+    {
+      title: 'empty arrays and a dotted mediaDirname',
+      config: { mediaRoot: 'public/media', apps: [], ignore: [], exposed: [], mediaDirname: 'app.media', mediaUrl: '' },
+    },
+    {
+      title: 'relative true, mode auto, a name of 255 characters',
+      config: {
+        mediaRoot: 'public/media',
+        relative: true,
+        mode: 'auto',
+        apps: [{ path: './apps/blog', name: 'b'.repeat(255) }],
+      },
+    },
   ];
 
   for (const { title, config, files, gallery } of good) {
@@ -695,7 +1111,10 @@ describe('the JSON Schema and the validator: one source of truth', () => {
       writeTree(cwd, { ...mediaFiles('apps/blog', 'blog'), ...(files ?? {}) });
       if (gallery) {
         installPackage(cwd, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
-        writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: 'site', private: true, dependencies: { '@acme/gallery': '*' } }));
+        writeFileSync(
+          path.join(cwd, 'package.json'),
+          JSON.stringify({ name: 'site', private: true, dependencies: { '@acme/gallery': '*' } }),
+        );
       }
       const verdict = await toolVerdict(cwd, config);
       expect(verdict.ok, verdict.ok ? '' : String((verdict as { error: unknown }).error)).to.equal(true);
@@ -704,7 +1123,10 @@ describe('the JSON Schema and the validator: one source of truth', () => {
 
   it('the example config is valid for the schema and for the tool, and its "$schema" points at the schema', async () => {
     const exampleDir = path.join(REPO, 'example');
-    const config = JSON.parse(readFileSync(path.join(exampleDir, 'app-media.config.json'), 'utf8')) as Record<string, unknown>;
+    const config = JSON.parse(readFileSync(path.join(exampleDir, 'app-media.config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(validate(config), JSON.stringify(validate.errors)).to.equal(true);
     expect(config['$schema']).to.be.a('string');
     expect(path.resolve(exampleDir, config['$schema'] as string)).to.equal(path.join(REPO, 'schema.json'));
@@ -712,16 +1134,28 @@ describe('the JSON Schema and the validator: one source of truth', () => {
     expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
   });
 
-  it('the schema\'s fields are exactly configFields, its app entry fields exactly appEntryFields', () => {
+  it("the schema's fields are exactly configFields, its app entry fields exactly appEntryFields", () => {
     const schema = JSON.parse(readFileSync(path.join(REPO, 'schema.json'), 'utf8')) as {
       properties: Record<string, { default?: unknown; enum?: unknown[] }>;
       required: string[];
       additionalProperties: boolean;
-      $defs: { app: { oneOf: Array<{ type?: string; properties?: Record<string, { pattern?: string; maxLength?: number }>; additionalProperties?: boolean }> } };
+      $defs: {
+        app: {
+          oneOf: Array<{
+            type?: string;
+            properties?: Record<string, { pattern?: string; maxLength?: number }>;
+            additionalProperties?: boolean;
+          }>;
+        };
+      };
     };
     expect(Object.keys(schema.properties).sort()).to.deep.equal(Object.keys(configFields).sort());
     expect(schema.additionalProperties).to.equal(false);
-    expect(schema.required).to.deep.equal(Object.entries(configFields).filter(([, spec]) => 'required' in spec && spec.required).map(([name]) => name));
+    expect(schema.required).to.deep.equal(
+      Object.entries(configFields)
+        .filter(([, spec]) => 'required' in spec && spec.required)
+        .map(([name]) => name),
+    );
     expect(schema.required).to.deep.equal(['mediaRoot']);
     expect(schema.properties['mode']!.enum).to.deep.equal([...MODES]);
     for (const [name, value] of Object.entries(defaults)) {
@@ -741,7 +1175,11 @@ describe('the JSON Schema and the validator: one source of truth', () => {
 
 describe('defineConfig', () => {
   it('returns its argument unchanged (the same object)', () => {
-    const config: AppMediaConfig = { mediaRoot: 'public/media', apps: ['./apps/blog', { package: '@acme/gallery', name: 'gallery' }], mode: 'copy' };
+    const config: AppMediaConfig = {
+      mediaRoot: 'public/media',
+      apps: ['./apps/blog', { package: '@acme/gallery', name: 'gallery' }],
+      mode: 'copy',
+    };
     const copy = JSON.parse(JSON.stringify(config)) as unknown;
     expect(defineConfig(config)).to.equal(config);
     expect(config).to.deep.equal(copy);
@@ -754,7 +1192,11 @@ describe('defineConfig', () => {
   it('what it types is what the tool runs: defineConfig(...) passed in code links', async () => {
     const root = tempDir('define');
     writeTree(root, mediaFiles('apps/blog', 'blog'));
-    const report = await link({ cwd: root, dryRun: true, ...defineConfig({ mediaRoot: 'public/media', apps: ['./apps/blog'] }) });
+    const report = await link({
+      cwd: root,
+      dryRun: true,
+      ...defineConfig({ mediaRoot: 'public/media', apps: ['./apps/blog'] }),
+    });
     expect(report.apps.map((app) => [app.name, app.status])).to.deep.equal([['blog', 'linked']]);
   });
 });

@@ -7,7 +7,19 @@ import { expect } from 'chai';
 import path from 'node:path';
 import type { App } from '../src/core/discover.js';
 import { isInside, type FileFacts, type TreeFacts } from '../src/core/fs/walk.js';
-import { emptyRecords as emptyManifest, linkRecord, ownsCopy, ownsLink, parseRecords, pendingRecord, recordedFiles, serializeRecords as serializeManifest, type CopyRecord, type OwnRecord, type Records } from '../src/core/records.js';
+import {
+  emptyRecords as emptyManifest,
+  linkRecord,
+  ownsCopy,
+  ownsLink,
+  parseRecords,
+  pendingRecord,
+  recordedFiles,
+  serializeRecords as serializeManifest,
+  type CopyRecord,
+  type OwnRecord,
+  type Records,
+} from '../src/core/records.js';
 import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
 import type { CopyPlan } from '../src/link/copy-plan.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
@@ -25,7 +37,15 @@ const MEDIA = path.join(ROOT, 'public', 'media');
 
 function makeApp(name: string): App {
   const appDir = path.join(ROOT, 'apps', name);
-  return { name, kind: 'folder', appDir, mediaDirname: 'app_media', mediaDir: path.join(appDir, 'app_media', name), field: 'apps[0]', label: `./apps/${name}` };
+  return {
+    name,
+    kind: 'folder',
+    appDir,
+    mediaDirname: 'app_media',
+    mediaDir: path.join(appDir, 'app_media', name),
+    field: 'apps[0]',
+    label: `./apps/${name}`,
+  };
 }
 const src = (name: string): string => makeApp(name).mediaDir;
 /** The relative link text a user expects from public/media/<name>. */
@@ -63,19 +83,40 @@ interface Slot {
 const parseManifest = (text: string | undefined): { manifest: Records } => ({ manifest: parseRecords(text).records });
 
 /** The tool's own link, as recorded in the records file. */
-const ownLink = (name: string, text = rel(name), resolved: string | null = src(name)): Slot =>
-  ({ entry: link(text, resolved), record: linkRecord('symlink', text, recordSource(name)) });
+const ownLink = (name: string, text = rel(name), resolved: string | null = src(name)): Slot => ({
+  entry: link(text, resolved),
+  record: linkRecord('symlink', text, recordSource(name)),
+});
 /** The tool's own copy: `copy` is what is in mediaRoot now, `written` what the tool recorded writing. */
-const ownCopy = (name: string, source: Record<string, FileFacts>, copy = source, written = copy, extraDirs: string[] = []): Slot =>
-  ({ entry: folder(), record: copyRecord(name, written), sourceTree: tree(source), entryTree: tree(copy, extraDirs) });
+const ownCopy = (
+  name: string,
+  source: Record<string, FileFacts>,
+  copy = source,
+  written = copy,
+  extraDirs: string[] = [],
+): Slot => ({
+  entry: folder(),
+  record: copyRecord(name, written),
+  sourceTree: tree(source),
+  entryTree: tree(copy, extraDirs),
+});
 
 /** Configured apps by name, plus recorded entries that no configured app claims. */
-interface Unclaimed { entry: EntryFacts; record?: OwnRecord | undefined; tree?: TreeFacts | undefined; unreadable?: SystemError | undefined }
+interface Unclaimed {
+  entry: EntryFacts;
+  record?: OwnRecord | undefined;
+  tree?: TreeFacts | undefined;
+  unreadable?: SystemError | undefined;
+}
 function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed> = {}): ProbeResult {
   const manifest = emptyManifest();
   const facts: AppFacts[] = Object.entries(apps).map(([name, slot]) => {
     const app = makeApp(name);
-    const result: AppFacts = { app, source: slot.source ?? { kind: 'dir', real: app.mediaDir }, entry: slot.entry ?? MISSING };
+    const result: AppFacts = {
+      app,
+      source: slot.source ?? { kind: 'dir', real: app.mediaDir },
+      entry: slot.entry ?? MISSING,
+    };
     if (slot.sourceTree) result.sourceTree = slot.sourceTree;
     if (slot.entryTree) result.entryTree = slot.entryTree;
     if (slot.unreadable) result.unreadable = slot.unreadable;
@@ -84,13 +125,32 @@ function probeOf(apps: Record<string, Slot>, unclaimed: Record<string, Unclaimed
   });
   for (const [name, { record }] of Object.entries(unclaimed)) if (record) manifest.entries[name] = record;
   return {
-    mediaRoot: MEDIA, realMediaRoot: MEDIA, realProjectRoot: ROOT, mediaRootExists: true, records: manifest, apps: facts, leftovers: 0,
-    unclaimed: Object.entries(unclaimed).map(([name, { entry, tree, unreadable }]) => ({ name, entry, ...(tree ? { tree } : {}), ...(unreadable ? { unreadable } : {}) })),
+    mediaRoot: MEDIA,
+    realMediaRoot: MEDIA,
+    realProjectRoot: ROOT,
+    mediaRootExists: true,
+    records: manifest,
+    apps: facts,
+    leftovers: 0,
+    unclaimed: Object.entries(unclaimed).map(([name, { entry, tree, unreadable }]) => ({
+      name,
+      entry,
+      ...(tree ? { tree } : {}),
+      ...(unreadable ? { unreadable } : {}),
+    })),
   };
 }
 
 function planFor(probed: ProbeResult, options: Partial<Omit<LinkPlanInput, 'probed'>> = {}): LinkPlan {
-  return planLink({ probed, projectRoot: ROOT, mode: 'auto', relative: true, prune: true, platform: 'linux', ...options });
+  return planLink({
+    probed,
+    projectRoot: ROOT,
+    mode: 'auto',
+    relative: true,
+    prune: true,
+    platform: 'linux',
+    ...options,
+  });
 }
 function only(plan: LinkPlan, name: string): AppPlan {
   const found = plan.apps.filter((app) => app.name === name);
@@ -157,7 +217,11 @@ describe('planner: strategies', () => {
   });
 
   it('link text goes through the real project path (project reached through a link)', () => {
-    const probed = { ...probeOf({ blog: {} }), realProjectRoot: path.resolve('/real/proj'), realMediaRoot: path.resolve('/real/proj/public/media') };
+    const probed = {
+      ...probeOf({ blog: {} }),
+      realProjectRoot: path.resolve('/real/proj'),
+      realMediaRoot: path.resolve('/real/proj/public/media'),
+    };
     const blog = only(planFor(probed, { relative: false }), 'blog');
     expect(blog.linkText).to.equal(path.resolve('/real/proj/apps/blog/app_media/blog'));
   });
@@ -178,7 +242,10 @@ describe('planner: own links', () => {
     const blog = only(planFor(probeOf({ blog: ownLink('blog', old, path.join(ROOT, 'old', 'blog')) })), 'blog');
     expect(blog.status).to.equal('relinked');
     expect(blog.reason).to.match(/elsewhere/);
-    expect(blog.actions).to.deep.equal([{ op: 'remove-link', linkText: old }, { op: 'create', strategies: ['symlink', 'copy'], copy: 'walk' }]);
+    expect(blog.actions).to.deep.equal([
+      { op: 'remove-link', linkText: old },
+      { op: 'create', strategies: ['symlink', 'copy'], copy: 'walk' },
+    ]);
   });
 
   it('an own dangling link is relinked', () => {
@@ -207,10 +274,16 @@ describe('planner: own links', () => {
   it('an own absolute link under a pending record (a run cut short after relative: false) is relinked when relative: true, off Windows (regression, soak kill seed 20361228)', () => {
     // The run that was cut short meant to replace the absolute link made with relative: false.
     const earlier = linkRecord('symlink', src('blog'), recordSource('blog'));
-    const slot: Slot = { entry: link(src('blog'), src('blog')), record: pendingRecord(recordSource('blog'), [rel('blog'), src('blog')], earlier) };
+    const slot: Slot = {
+      entry: link(src('blog'), src('blog')),
+      record: pendingRecord(recordSource('blog'), [rel('blog'), src('blog')], earlier),
+    };
     const blog = only(planFor(probeOf({ blog: slot }), { mode: 'symlink' }), 'blog');
     expect(blog).to.include({ status: 'relinked', mode: 'symlink' });
-    expect(blog.actions).to.deep.equal([{ op: 'remove-link', linkText: src('blog') }, { op: 'create', strategies: ['symlink'], copy: 'walk' }]);
+    expect(blog.actions).to.deep.equal([
+      { op: 'remove-link', linkText: src('blog') },
+      { op: 'create', strategies: ['symlink'], copy: 'walk' },
+    ]);
     // On Windows the same absolute link may be a junction made because symbolic links were refused: it is kept, as one.
     const windows = only(planFor(probeOf({ blog: slot }), { mode: 'symlink', platform: 'win32' }), 'blog');
     expect(windows).to.include({ status: 'up-to-date', mode: 'junction' });
@@ -218,7 +291,10 @@ describe('planner: own links', () => {
   });
 
   it('an own junction (always absolute) is up-to-date even with relative: true', () => {
-    const slot: Slot = { entry: link(src('blog'), src('blog')), record: linkRecord('junction', src('blog'), recordSource('blog')) };
+    const slot: Slot = {
+      entry: link(src('blog'), src('blog')),
+      record: linkRecord('junction', src('blog'), recordSource('blog')),
+    };
     const blog = only(planFor(probeOf({ blog: slot }), { platform: 'win32' }), 'blog');
     expect(blog).to.include({ status: 'up-to-date', mode: 'junction' });
     expect(blog.actions).to.deep.equal([]);
@@ -242,11 +318,30 @@ describe('planner: foreign entries are never touched', () => {
     ['a dangling foreign link', { entry: link('../nowhere', null) }],
     ['a regular file', { entry: { kind: 'file' } }],
     ['a socket or other special file', { entry: { kind: 'other' } }],
-    ['a folder with files', { entry: folder(), entryTree: tree({ 'mine.txt': f(4, 1) }), sourceTree: tree({ 'mine.txt': f(4, 1) }) }],
+    [
+      'a folder with files',
+      { entry: folder(), entryTree: tree({ 'mine.txt': f(4, 1) }), sourceTree: tree({ 'mine.txt': f(4, 1) }) },
+    ],
     ['an empty folder', { entry: folder(true), entryTree: tree({}), sourceTree: tree({}) }],
-    ['the link the tool recorded, replaced by hand with another link', { entry: link('../../mine', path.join(ROOT, 'mine')), record: linkRecord('symlink', rel('blog'), recordSource('blog')) }],
-    ['a folder where the manifest records a link', { entry: folder(), entryTree: tree({ 'a.css': f(1, 1) }), record: linkRecord('symlink', rel('blog'), recordSource('blog')) }],
-    ['a link where the manifest records a copy', { entry: link('/srv/other', '/srv/other'), record: copyRecord('blog', {}) }],
+    [
+      'the link the tool recorded, replaced by hand with another link',
+      {
+        entry: link('../../mine', path.join(ROOT, 'mine')),
+        record: linkRecord('symlink', rel('blog'), recordSource('blog')),
+      },
+    ],
+    [
+      'a folder where the manifest records a link',
+      {
+        entry: folder(),
+        entryTree: tree({ 'a.css': f(1, 1) }),
+        record: linkRecord('symlink', rel('blog'), recordSource('blog')),
+      },
+    ],
+    [
+      'a link where the manifest records a copy',
+      { entry: link('/srv/other', '/srv/other'), record: copyRecord('blog', {}) },
+    ],
   ];
   for (const [what, slot] of foreign) {
     it(`${what} is a conflict with a hint and no action, in every mode`, () => {
@@ -313,17 +408,31 @@ describe('planner: own copies', () => {
   });
 
   it('an unchanged copy whose record lacks a file identical to the source still gets its record completed', () => {
-    const partial: CopyRecord = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 1000] } };
+    const partial: CopyRecord = {
+      kind: 'copy',
+      source: 'apps/blog/app_media/blog',
+      files: { 'css/site.css': [10, 1000] },
+    };
     const blog = only(planFor(probeOf({ blog: ownCopy('blog', SRC, SRC, SRC) }), { mode: 'copy' }), 'blog');
-    const withPartial = only(planFor(probeOf({ blog: { ...ownCopy('blog', SRC, SRC, SRC), record: partial } }), { mode: 'copy' }), 'blog');
+    const withPartial = only(
+      planFor(probeOf({ blog: { ...ownCopy('blog', SRC, SRC, SRC), record: partial } }), { mode: 'copy' }),
+      'blog',
+    );
     expect(blog.actions).to.deep.equal([]);
     expect(withPartial.status).to.equal('up-to-date');
     expect(writtenRels(syncOf(withPartial))).to.deep.equal([]);
   });
 
-  it('a record that differs from the copy in one file\'s time only is brought up to date, with nothing written', () => {
-    const stale: CopyRecord = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 999], 'img/logo.png': [20, 1000] } };
-    const blog = only(planFor(probeOf({ blog: { ...ownCopy('blog', SRC, SRC, SRC), record: stale } }), { mode: 'copy' }), 'blog');
+  it("a record that differs from the copy in one file's time only is brought up to date, with nothing written", () => {
+    const stale: CopyRecord = {
+      kind: 'copy',
+      source: 'apps/blog/app_media/blog',
+      files: { 'css/site.css': [10, 999], 'img/logo.png': [20, 1000] },
+    };
+    const blog = only(
+      planFor(probeOf({ blog: { ...ownCopy('blog', SRC, SRC, SRC), record: stale } }), { mode: 'copy' }),
+      'blog',
+    );
     expect(blog.status).to.equal('up-to-date');
     expect(blog.actions.map((action) => action.op)).to.deep.equal(['sync']);
     expect(writtenRels(syncOf(blog))).to.deep.equal([]);
@@ -338,7 +447,10 @@ describe('planner: own copies', () => {
   });
 
   it('a file deleted from the source is deleted from the copy, then its empty folder', () => {
-    const blog = only(planFor(probeOf({ blog: ownCopy('blog', { 'css/site.css': f(10, 1000) }, SRC) }), { mode: 'copy' }), 'blog');
+    const blog = only(
+      planFor(probeOf({ blog: ownCopy('blog', { 'css/site.css': f(10, 1000) }, SRC) }), { mode: 'copy' }),
+      'blog',
+    );
     expect(blog.status).to.equal('copied');
     expect(syncOf(blog)).to.deep.include({ writes: [], deletes: ['img/logo.png'], rmdirs: ['img'] });
   });
@@ -354,7 +466,10 @@ describe('planner: own copies', () => {
     expect(sync.kept).to.deep.equal([{ rel: 'css/site.css', why: 'edited' }]);
     expect(writtenRels(sync), 'the other change still goes through').to.deep.equal(['img/logo.png']);
 
-    const gone = only(planFor(probeOf({ blog: ownCopy('blog', { 'img/logo.png': f(20, 1000) }, copy, SRC) }), { mode: 'copy' }), 'blog');
+    const gone = only(
+      planFor(probeOf({ blog: ownCopy('blog', { 'img/logo.png': f(20, 1000) }, copy, SRC) }), { mode: 'copy' }),
+      'blog',
+    );
     expect(syncOf(gone).deletes, 'its source is gone, still kept').to.deep.equal([]);
     expect(syncOf(gone).kept).to.deep.equal([{ rel: 'css/site.css', why: 'edited' }]);
   });
@@ -364,15 +479,21 @@ describe('planner: own copies', () => {
     const source = { ...SRC, 'js/app.js': f(8, 1000) };
     const blog = only(planFor(probeOf({ blog: ownCopy('blog', source, copy, SRC) }), { mode: 'copy' }), 'blog');
     const sync = syncOf(blog);
-    expect(sync.kept).to.deep.equal([{ rel: 'js/app.js', why: 'foreign' }, { rel: 'notes.txt', why: 'foreign' }]);
+    expect(sync.kept).to.deep.equal([
+      { rel: 'js/app.js', why: 'foreign' },
+      { rel: 'notes.txt', why: 'foreign' },
+    ]);
     expect(sync.writes).to.deep.equal([]);
     expect(sync.deletes).to.deep.equal([]);
     expect(blog.status).to.equal('conflict');
   });
 
   it('a folder in the copy where the source has a file is kept, not written over', () => {
-    const source = { ...SRC, 'fonts': f(3, 1000) };
-    const blog = only(planFor(probeOf({ blog: ownCopy('blog', source, SRC, SRC, ['fonts']) }), { mode: 'copy' }), 'blog');
+    const source = { ...SRC, fonts: f(3, 1000) };
+    const blog = only(
+      planFor(probeOf({ blog: ownCopy('blog', source, SRC, SRC, ['fonts']) }), { mode: 'copy' }),
+      'blog',
+    );
     expect(syncOf(blog).kept).to.deep.equal([{ rel: 'fonts', why: 'foreign' }]);
     expect(writtenRels(syncOf(blog))).to.deep.equal([]);
   });
@@ -395,7 +516,8 @@ describe('planner: own copies', () => {
 describe('planner: the files a copy writes', () => {
   const createOf = (app: AppPlan): CopyPlan => {
     const [action] = app.actions;
-    if (action?.op !== 'create' || action.copy === 'walk') throw new Error(`expected a create with a copy plan, got ${ops(app).join(', ')}`);
+    if (action?.op !== 'create' || action.copy === 'walk')
+      throw new Error(`expected a create with a copy plan, got ${ops(app).join(', ')}`);
     return action.copy;
   };
 
@@ -405,12 +527,18 @@ describe('planner: the files a copy writes', () => {
     const source = tree({ 'css/site.css': { ...f(10, 1000), rel: 'css/other.css' }, 'img/logo.png': f(20, 2000) });
     const blog = only(planFor(probeOf({ blog: { sourceTree: source } }), { mode: 'copy' }), 'blog');
     const writes = createOf(blog).writes.map(({ rel, size, mtimeMs }) => ({ rel, size, mtimeMs }));
-    expect(writes).to.deep.equal([{ rel: 'css/site.css', size: 10, mtimeMs: 1000 }, { rel: 'img/logo.png', size: 20, mtimeMs: 2000 }]);
+    expect(writes).to.deep.equal([
+      { rel: 'css/site.css', size: 10, mtimeMs: 1000 },
+      { rel: 'img/logo.png', size: 20, mtimeMs: 2000 },
+    ]);
   });
 
   it('a file whose facts carry its own path is listed as that object, not a copy (no object per file)', () => {
     const facts: FileFacts = { ...f(10, 1000), rel: 'css/site.css' };
-    const blog = only(planFor(probeOf({ blog: { sourceTree: tree({ 'css/site.css': facts }) } }), { mode: 'copy' }), 'blog');
+    const blog = only(
+      planFor(probeOf({ blog: { sourceTree: tree({ 'css/site.css': facts }) } }), { mode: 'copy' }),
+      'blog',
+    );
     expect(createOf(blog).writes[0]).to.equal(facts);
   });
 });
@@ -418,14 +546,25 @@ describe('planner: the files a copy writes', () => {
 describe('records file', () => {
   it('reads back exactly as written, one line per copied file', () => {
     const manifest = emptyManifest();
-    manifest.entries['blog'] = { kind: 'copy', source: 'apps/blog/app_media/blog', files: { 'css/site.css': [10, 1000], 'img/"odd" name.png': [20, 2000] }, dirs: ['empty'] };
+    manifest.entries['blog'] = {
+      kind: 'copy',
+      source: 'apps/blog/app_media/blog',
+      files: { 'css/site.css': [10, 1000], 'img/"odd" name.png': [20, 2000] },
+      dirs: ['empty'],
+    };
     manifest.entries['admin'] = linkRecord('symlink', '../../apps/admin/app_media/admin', 'apps/admin/app_media/admin');
-    manifest.entries['docs'] = { kind: 'pending', source: 'apps/docs/app_media/docs', targets: [`sha256:${'0'.repeat(64)}`], files: { 'a.txt': [1, 1] } };
+    manifest.entries['docs'] = {
+      kind: 'pending',
+      source: 'apps/docs/app_media/docs',
+      targets: [`sha256:${'0'.repeat(64)}`],
+      files: { 'a.txt': [1, 1] },
+    };
     manifest.entries['none'] = { kind: 'copy', source: 'apps/none/app_media/none', files: {} };
     const text = serializeManifest(manifest);
     const read = parseManifest(text).manifest;
     expect(Object.keys(read.entries)).to.deep.equal(['admin', 'blog', 'docs', 'none']);
-    for (const name of Object.keys(manifest.entries)) expect(read.entries[name], name).to.deep.equal(manifest.entries[name]);
+    for (const name of Object.keys(manifest.entries))
+      expect(read.entries[name], name).to.deep.equal(manifest.entries[name]);
     expect(text.split('\n')).to.include('    "css/site.css": [10,1000],');
     expect(parseManifest(serializeManifest(emptyManifest())).manifest.entries).to.deep.equal({});
   });
@@ -446,7 +585,10 @@ describe('planner: mode switches', () => {
   });
 
   it('an own copy holding a hand-edited or added file is not replaced by a link: conflict, no actions', () => {
-    for (const copy of [{ ...SRC, 'css/site.css': f(99, 5000) }, { ...SRC, 'notes.txt': f(1, 1) }]) {
+    for (const copy of [
+      { ...SRC, 'css/site.css': f(99, 5000) },
+      { ...SRC, 'notes.txt': f(1, 1) },
+    ]) {
       const blog = only(planFor(probeOf({ blog: ownCopy('blog', SRC, copy, SRC) }), { mode: 'symlink' }), 'blog');
       expect(blog.status).to.equal('conflict');
       expect(blog.reason).to.match(/cannot replace the copy with a link/);
@@ -455,7 +597,10 @@ describe('planner: mode switches', () => {
   });
 
   it('an own link becomes a copy in copy mode: remove the link, create a copy', () => {
-    const blog = only(planFor(probeOf({ blog: { ...ownLink('blog'), sourceTree: tree(SRC) } }), { mode: 'copy' }), 'blog');
+    const blog = only(
+      planFor(probeOf({ blog: { ...ownLink('blog'), sourceTree: tree(SRC) } }), { mode: 'copy' }),
+      'blog',
+    );
     expect(blog).to.include({ status: 'relinked', mode: 'copy' });
     expect(ops(blog)).to.deep.equal(['remove-link', 'create']);
     expect(blog.actions[1]).to.deep.include({ strategies: ['copy'] });
@@ -484,30 +629,45 @@ describe('planner: pruning entries no app claims', () => {
     const entries: EntryFacts[] = [link('/srv/x', '/srv/x'), link('../y', null), folder(), { kind: 'file' }, MISSING];
     for (const entry of entries) {
       const plan = planFor(probeOf({}, { old: { entry, record: old.record } }));
-      expect(plan.apps.flatMap((app) => app.actions), entry.kind).to.deep.equal([]);
+      expect(
+        plan.apps.flatMap((app) => app.actions),
+        entry.kind,
+      ).to.deep.equal([]);
       expect(plan.writes).to.equal(false);
     }
   });
 
   it('the own copy of an app no longer configured is removed: its recorded files only, folders if empty', () => {
     const copy = { ...SRC, 'notes.txt': f(5, 5000) };
-    const plan = planFor(probeOf({ blog: {} }, { old: { entry: folder(), record: copyRecord('old', SRC), tree: tree(copy) } }));
+    const plan = planFor(
+      probeOf({ blog: {} }, { old: { entry: folder(), record: copyRecord('old', SRC), tree: tree(copy) } }),
+    );
     const gone = only(plan, 'old');
     expect(gone.status).to.equal('pruned');
     const [action] = gone.actions;
     if (action?.op !== 'remove-copy') throw new Error(`expected remove-copy, got ${ops(gone).join(', ')}`);
     expect(action.copy.deletes.sort()).to.deep.equal(['css/site.css', 'img/logo.png']);
     expect(action.copy.kept, 'the file added by hand stays').to.deep.equal([{ rel: 'notes.txt', why: 'foreign' }]);
-    expect(planFor(probeOf({}, { old: { entry: folder(), record: copyRecord('old', SRC), tree: tree(copy) } }), { prune: false }).apps).to.deep.equal([]);
+    expect(
+      planFor(probeOf({}, { old: { entry: folder(), record: copyRecord('old', SRC), tree: tree(copy) } }), {
+        prune: false,
+      }).apps,
+    ).to.deep.equal([]);
   });
 
   it('an own copy with a file edited by hand is kept, with no action, when its app is gone or lost its media', () => {
     const edited = { ...SRC, 'css/site.css': f(99, 5000) };
-    const unclaimed = only(planFor(probeOf({}, { old: { entry: folder(), record: copyRecord('old', SRC), tree: tree(edited) } })), 'old');
+    const unclaimed = only(
+      planFor(probeOf({}, { old: { entry: folder(), record: copyRecord('old', SRC), tree: tree(edited) } })),
+      'old',
+    );
     expect(unclaimed.status).to.equal('conflict');
     expect(unclaimed.reason).to.include('css/site.css (changed by hand)');
     expect(unclaimed.actions).to.deep.equal([]);
-    const noMedia = only(planFor(probeOf({ blog: { ...ownCopy('blog', SRC, edited, SRC), source: { kind: 'missing' } } })), 'blog');
+    const noMedia = only(
+      planFor(probeOf({ blog: { ...ownCopy('blog', SRC, edited, SRC), source: { kind: 'missing' } } })),
+      'blog',
+    );
     expect(noMedia.actions).to.deep.equal([]);
   });
 
@@ -523,18 +683,26 @@ describe('planner: pruning entries no app claims', () => {
 describe('planner, verify and clean: an entry that could not be looked at', () => {
   /** What the probe keeps when a walk fails (an unreadable folder): the error itself. */
   function eacces(file: string): SystemError {
-    return Object.assign(new Error(`EACCES: permission denied, scandir '${file}'`), { code: 'EACCES', syscall: 'scandir', path: file, errno: -13 });
+    return Object.assign(new Error(`EACCES: permission denied, scandir '${file}'`), {
+      code: 'EACCES',
+      syscall: 'scandir',
+      path: file,
+      errno: -13,
+    });
   }
   const unreadableJs = eacces(path.join(src('shop'), 'js'));
   const LINE = 'EACCES (scandir) apps/shop/app_media/shop/js';
 
   it('link: that app is error with the call, the path and the hint, and nothing is planned for it; the others are planned as ever', () => {
     for (const mode of ['copy', 'auto', 'symlink'] as const) {
-      const plan = planFor(probeOf({
-        blog: { entry: MISSING, sourceTree: tree(SRC) },
-        // The probe knows nothing of the entry then (`other`), whatever the record says.
-        shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
-      }), { mode });
+      const plan = planFor(
+        probeOf({
+          blog: { entry: MISSING, sourceTree: tree(SRC) },
+          // The probe knows nothing of the entry then (`other`), whatever the record says.
+          shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
+        }),
+        { mode },
+      );
       const shop = only(plan, 'shop');
       expect(shop, mode).to.include({ status: 'error', reason: LINE, mode: null });
       expect(shop.hint).to.match(/may read the app's media folder/);
@@ -543,21 +711,36 @@ describe('planner, verify and clean: an entry that could not be looked at', () =
     }
   });
 
-  it('link: the tool\'s own copy of an app no longer configured that could not be walked is error, not pruned (and not silently skipped)', () => {
+  it("link: the tool's own copy of an app no longer configured that could not be walked is error, not pruned (and not silently skipped)", () => {
     const gone = eacces(path.join(MEDIA, 'old', 'js'));
-    const plan = planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: gone } }));
+    const plan = planFor(
+      probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: gone } }),
+    );
     const old = only(plan, 'old');
     expect(old).to.include({ status: 'error', reason: 'EACCES (scandir) public/media/old/js' });
     expect(old.actions).to.deep.equal([]);
-    expect(planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, unreadable: gone } }), { prune: false }).apps.map((app) => app.name)).to.deep.equal(['blog']);
+    expect(
+      planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, unreadable: gone } }), {
+        prune: false,
+      }).apps.map((app) => app.name),
+    ).to.deep.equal(['blog']);
   });
 
   it('verify: that app is error (verify fails), the others are checked as ever', () => {
-    const probed = probeOf({
-      blog: ownCopy('blog', SRC),
-      shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
-    }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: eacces(path.join(MEDIA, 'old')) } });
-    const findings = finishChecks(probed.apps.map((facts) => checkAppEntry(facts, probed, [], 'copy', ROOT)), probed, ROOT);
+    const probed = probeOf(
+      {
+        blog: ownCopy('blog', SRC),
+        shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
+      },
+      {
+        old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: eacces(path.join(MEDIA, 'old')) },
+      },
+    );
+    const findings = finishChecks(
+      probed.apps.map((facts) => checkAppEntry(facts, probed, [], 'copy', ROOT)),
+      probed,
+      ROOT,
+    );
     expect(findings.map((found) => [found.name, found.status, found.reason])).to.deep.equal([
       ['blog', 'ok', null],
       ['shop', 'error', LINE],
@@ -566,10 +749,20 @@ describe('planner, verify and clean: an entry that could not be looked at', () =
   });
 
   it('clean: that entry is error and left as it is; the others are removed', () => {
-    const probed = probeOf({}, {
-      blog: { entry: link(rel('blog'), src('blog')), record: linkRecord('symlink', rel('blog'), recordSource('blog')) },
-      shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: eacces(path.join(MEDIA, 'shop', 'js')) },
-    });
+    const probed = probeOf(
+      {},
+      {
+        blog: {
+          entry: link(rel('blog'), src('blog')),
+          record: linkRecord('symlink', rel('blog'), recordSource('blog')),
+        },
+        shop: {
+          entry: { kind: 'other' },
+          record: copyRecord('shop', SRC),
+          unreadable: eacces(path.join(MEDIA, 'shop', 'js')),
+        },
+      },
+    );
     const plan = planClean(probed.unclaimed, probed.records, true, ROOT);
     expect(plan.apps.map((app) => [app.name, app.status, app.reason, ops(app)])).to.deep.equal([
       ['blog', 'removed', null, ['remove-link']],
@@ -582,7 +775,10 @@ describe('planner: purity (what --dry-run relies on)', () => {
   // planLink has no dry-run flag: api.ts reports this same plan and skips apply.
   it('does not change its input and plans the same twice', () => {
     const old = { entry: folder(), record: copyRecord('old', SRC), tree: tree(SRC) };
-    const probed = probeOf({ blog: ownCopy('blog', { 'css/site.css': f(11, 2000) }, SRC), shop: ownLink('shop', '../x', null), news: {} }, { old });
+    const probed = probeOf(
+      { blog: ownCopy('blog', { 'css/site.css': f(11, 2000) }, SRC), shop: ownLink('shop', '../x', null), news: {} },
+      { old },
+    );
     const before = structuredClone(probed);
     const first = planFor(probed, { mode: 'copy' });
     expect(probed).to.deep.equal(before);
@@ -592,19 +788,39 @@ describe('planner: purity (what --dry-run relies on)', () => {
 
 // ---- property: nothing foreign is ever touched ----------------------------------------
 
-
-const KINDS = ['none', 'own-link-right', 'own-link-wrong', 'foreign-link-right', 'foreign-link', 'dangling-foreign', 'file', 'folder', 'own-copy'] as const;
+const KINDS = [
+  'none',
+  'own-link-right',
+  'own-link-wrong',
+  'foreign-link-right',
+  'foreign-link',
+  'dangling-foreign',
+  'file',
+  'folder',
+  'own-copy',
+] as const;
 type Kind = (typeof KINDS)[number];
 const POOL = ['a.css', 'css/site.css', 'css/print.css', 'img/logo.png'];
 
-function scenario(seed: number): { probed: ProbeResult; input: Omit<LinkPlanInput, 'probed'>; kinds: Record<string, Kind> } {
+function scenario(seed: number): {
+  probed: ProbeResult;
+  input: Omit<LinkPlanInput, 'probed'>;
+  kinds: Record<string, Kind>;
+} {
   const rand = mulberry32(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
   const chance = (p: number): boolean => rand() < p;
   // Few distinct sizes and times, so copies, records and sources often agree.
   const facts = (): FileFacts => f(pick([1, 2]), pick([1000, 2000]));
-  const files = (): Record<string, FileFacts> => Object.fromEntries(POOL.filter(() => chance(0.5)).map((file) => [file, facts()]));
-  const input = { projectRoot: ROOT, mode: pick(['auto', 'symlink', 'copy'] as const), relative: chance(0.5), prune: chance(0.7), platform: pick(['linux', 'win32'] as const) };
+  const files = (): Record<string, FileFacts> =>
+    Object.fromEntries(POOL.filter(() => chance(0.5)).map((file) => [file, facts()]));
+  const input = {
+    projectRoot: ROOT,
+    mode: pick(['auto', 'symlink', 'copy'] as const),
+    relative: chance(0.5),
+    prune: chance(0.7),
+    platform: pick(['linux', 'win32'] as const),
+  };
   const apps: Record<string, Slot> = {};
   const unclaimed: Record<string, Unclaimed> = {};
   const kinds: Record<string, Kind> = {};
@@ -613,12 +829,24 @@ function scenario(seed: number): { probed: ProbeResult; input: Omit<LinkPlanInpu
     kinds[name] = kind;
     const source = chance(0.85) ? files() : undefined;
     const text = chance(0.5) ? rel(name) : src(name);
-    const otherRecord = pick([undefined, linkRecord('symlink', '../../elsewhere', recordSource(name)), copyRecord(name, files())]);
+    const otherRecord = pick([
+      undefined,
+      linkRecord('symlink', '../../elsewhere', recordSource(name)),
+      copyRecord(name, files()),
+    ]);
     const slot: Slot = { source: source ? { kind: 'dir', real: src(name) } : { kind: 'missing' } };
-    if (kind === 'own-link-right') Object.assign(slot, chance(0.8) ? ownLink(name, text) : { entry: link(src(name), src(name)), record: linkRecord('junction', src(name), recordSource(name)) });
-    if (kind === 'own-link-wrong') Object.assign(slot, ownLink(name, '../../old', chance(0.5) ? null : path.join(ROOT, 'old')));
+    if (kind === 'own-link-right')
+      Object.assign(
+        slot,
+        chance(0.8)
+          ? ownLink(name, text)
+          : { entry: link(src(name), src(name)), record: linkRecord('junction', src(name), recordSource(name)) },
+      );
+    if (kind === 'own-link-wrong')
+      Object.assign(slot, ownLink(name, '../../old', chance(0.5) ? null : path.join(ROOT, 'old')));
     if (kind === 'foreign-link-right') Object.assign(slot, { entry: link(text, src(name)), record: otherRecord });
-    if (kind === 'foreign-link') Object.assign(slot, { entry: link('/srv/elsewhere', '/srv/elsewhere'), record: otherRecord });
+    if (kind === 'foreign-link')
+      Object.assign(slot, { entry: link('/srv/elsewhere', '/srv/elsewhere'), record: otherRecord });
     if (kind === 'dangling-foreign') Object.assign(slot, { entry: link('../gone', null), record: otherRecord });
     if (kind === 'file') Object.assign(slot, { entry: { kind: 'file' }, record: otherRecord });
     if (kind === 'folder' || kind === 'own-copy') {
@@ -626,12 +854,22 @@ function scenario(seed: number): { probed: ProbeResult; input: Omit<LinkPlanInpu
       const copy: Record<string, FileFacts> = {};
       for (const file of POOL) {
         const choice = pick(['absent', 'written', 'source', 'other']);
-        const value = choice === 'written' ? written[file] : choice === 'source' ? source?.[file] : choice === 'other' ? facts() : undefined;
+        const value =
+          choice === 'written'
+            ? written[file]
+            : choice === 'source'
+              ? source?.[file]
+              : choice === 'other'
+                ? facts()
+                : undefined;
         if (value) copy[file] = value;
       }
       const extraDirs = chance(0.15) ? ['a.css'] : [];
       if (extraDirs.length) delete copy['a.css'];
-      const record = kind === 'own-copy' ? copyRecord(name, written) : pick([undefined, linkRecord('symlink', rel(name), recordSource(name))]);
+      const record =
+        kind === 'own-copy'
+          ? copyRecord(name, written)
+          : pick([undefined, linkRecord('symlink', rel(name), recordSource(name))]);
       Object.assign(slot, { entry: folder(Object.keys(copy).length === 0), entryTree: tree(copy, extraDirs), record });
     }
     if (source && (input.mode === 'copy' || slot.entry?.kind === 'dir')) slot.sourceTree = tree(source);
@@ -661,13 +899,19 @@ describe('planner: property (seeded)', () => {
       const { probed, input, kinds } = scenario(seed);
       const plan = planLink({ probed, ...input });
       const entries = [
-        ...probed.apps.map((facts) => ({ name: facts.app.name, entry: facts.entry, dest: facts.entryTree, source: facts.sourceTree })),
+        ...probed.apps.map((facts) => ({
+          name: facts.app.name,
+          entry: facts.entry,
+          dest: facts.entryTree,
+          source: facts.sourceTree,
+        })),
         ...probed.unclaimed.map(({ name, entry, tree: dest }) => ({ name, entry, dest, source: undefined })),
       ];
       for (const { name, entry, dest, source } of entries) {
         const why = `seed ${seed} (replay: PLAN_SEED=${seed}), entry ${name} (${kinds[name]}), ${JSON.stringify(input)}`;
         const record = probed.records.entries[name];
-        const owned = entry.kind === 'symlink' ? ownsLink(record, entry.linkText ?? '') : entry.kind === 'dir' && ownsCopy(record);
+        const owned =
+          entry.kind === 'symlink' ? ownsLink(record, entry.linkText ?? '') : entry.kind === 'dir' && ownsCopy(record);
         const planned = plan.apps.filter((app) => app.name === name);
         expect(planned.length, why).to.be.at.most(1);
         const app = planned[0];
@@ -678,7 +922,11 @@ describe('planner: property (seeded)', () => {
           expect(app.actions, why).to.deep.equal([]);
           expect(app.status, why).to.be.oneOf(['conflict', 'up-to-date', 'no-media']);
         }
-        if (entry.kind === 'missing') expect(ops(app).filter((op) => op !== 'create'), why).to.deep.equal([]);
+        if (entry.kind === 'missing')
+          expect(
+            ops(app).filter((op) => op !== 'create'),
+            why,
+          ).to.deep.equal([]);
         if (app.status === 'pruned') expect(owned, why).to.equal(true);
 
         for (const copy of copyPlans(app)) {
@@ -690,7 +938,10 @@ describe('planner: property (seeded)', () => {
             if (!current) continue;
             // Independent oracle: only a file the tool wrote, unchanged since, may be replaced or deleted.
             const recorded = ownsCopy(record) ? recordedFiles(record)[file] : undefined;
-            expect(recorded && recorded[0] === current.size && recorded[1] === current.mtimeMs, `${why}: ${file} touched but not the tool's`).to.equal(true);
+            expect(
+              recorded && recorded[0] === current.size && recorded[1] === current.mtimeMs,
+              `${why}: ${file} touched but not the tool's`,
+            ).to.equal(true);
           }
         }
         const toLink = app.actions.find((action) => action.op === 'copy-to-link');
@@ -699,14 +950,25 @@ describe('planner: property (seeded)', () => {
             const recorded = recordedFiles(record)[file];
             const mine = recorded?.[0] === current.size && recorded[1] === current.mtimeMs;
             const same = source?.files.get(file);
-            expect(mine || (same?.size === current.size && same.mtimeMs === current.mtimeMs), `${why}: ${file} would be lost by copy-to-link`).to.equal(true);
+            expect(
+              mine || (same?.size === current.size && same.mtimeMs === current.mtimeMs),
+              `${why}: ${file} would be lost by copy-to-link`,
+            ).to.equal(true);
           }
         }
       }
     }
     // The generator must keep reaching every case, or the property proves little.
     expect([...seenKinds].sort()).to.deep.equal([...KINDS].sort());
-    expect([...seenStatuses]).to.include.members(['linked', 'copied', 'up-to-date', 'relinked', 'conflict', 'no-media', 'pruned']);
+    expect([...seenStatuses]).to.include.members([
+      'linked',
+      'copied',
+      'up-to-date',
+      'relinked',
+      'conflict',
+      'no-media',
+      'pruned',
+    ]);
   });
 });
 
@@ -735,11 +997,52 @@ describe('ignore globs: one test by base name where a glob cannot match across "
   it('matches as picomatch on the whole path or the base name does, for globs of every kind', async () => {
     const { ignoreMatcher } = await import('../src/core/fs/walk.js');
     const picomatch = (await import('picomatch')).default;
-    const globSets = [['.*', '*~'], ['*.map'], ['*.{map,bak}'], ['?ache'], ['.DS_Store', 'Thumbs.db'], ['**'], ['css/*.css'], ['!keep.css'],
-      ['[ab]*'], ['@(x|y).js'], ['**/*.min.js'], ['vendor'], ['ven*'], ['*'], ['.*', 'vendor/**']];
-    const paths = ['a.css', '.hidden', 'css/.hidden', 'css/a.css', 'css/a.css~', 'a.map', 'js/a.map', 'js/a.bak', 'cache', 'x/cache', 'x/tache',
-      '.DS_Store', 'img/.DS_Store', 'keep.css', 'css/keep.css', 'a.js', 'b/a.js', 'x.js', 'd/y.js', 'a.min.js', 'js/lib/a.min.js', 'vendor', 'css/vendor',
-      'vendor/x.css', 'vendors/x', 'é/ü.css', 'a/b/c/d.txt'];
+    const globSets = [
+      ['.*', '*~'],
+      ['*.map'],
+      ['*.{map,bak}'],
+      ['?ache'],
+      ['.DS_Store', 'Thumbs.db'],
+      ['**'],
+      ['css/*.css'],
+      ['!keep.css'],
+      ['[ab]*'],
+      ['@(x|y).js'],
+      ['**/*.min.js'],
+      ['vendor'],
+      ['ven*'],
+      ['*'],
+      ['.*', 'vendor/**'],
+    ];
+    const paths = [
+      'a.css',
+      '.hidden',
+      'css/.hidden',
+      'css/a.css',
+      'css/a.css~',
+      'a.map',
+      'js/a.map',
+      'js/a.bak',
+      'cache',
+      'x/cache',
+      'x/tache',
+      '.DS_Store',
+      'img/.DS_Store',
+      'keep.css',
+      'css/keep.css',
+      'a.js',
+      'b/a.js',
+      'x.js',
+      'd/y.js',
+      'a.min.js',
+      'js/lib/a.min.js',
+      'vendor',
+      'css/vendor',
+      'vendor/x.css',
+      'vendors/x',
+      'é/ü.css',
+      'a/b/c/d.txt',
+    ];
     let fast = 0;
     for (const globs of globSets) {
       const match = picomatch(globs, { dot: true });
@@ -761,9 +1064,26 @@ describe('recordStays: whether a no-change copy plan leaves its record as it is,
     let stays = 0;
     for (let round = 0; round < 400; round++) {
       const unchanged = new Map<string, FileFacts>();
-      for (const rel of names) if (random() < 0.7) unchanged.set(rel, { size: pick([1, 2, 3]), mtimeMs: pick([1000, 1000.4, 1000.6, 2000]), mode: 0o644, dev: 1, ino: 1 });
+      for (const rel of names)
+        if (random() < 0.7)
+          unchanged.set(rel, {
+            size: pick([1, 2, 3]),
+            mtimeMs: pick([1000, 1000.4, 1000.6, 2000]),
+            mode: 0o644,
+            dev: 1,
+            ino: 1,
+          });
       const dirs = ['css', 'css/vendor', 'img', 'js', 'empty'].filter(() => random() < 0.6);
-      const copy: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged, edited: new Map(), dirs };
+      const copy: CopyPlan = {
+        mkdirs: [],
+        writes: [],
+        deletes: [],
+        rmdirs: [],
+        kept: [],
+        unchanged,
+        edited: new Map(),
+        dirs,
+      };
       const source = pick(['apps/x/app_media/x', 'apps/y/app_media/y']);
       // A record made from a plan like this one, then perhaps changed a little.
       const record = copyRecordOf(copy, 'apps/x/app_media/x');
@@ -777,7 +1097,8 @@ describe('recordStays: whether a no-change copy plan leaves its record as it is,
       if (change === 'order') record.files = Object.fromEntries(Object.entries(record.files).reverse());
       const made = sameRecord(copyRecordOf(copy, source), record);
       // Key order aside (it does not change what the record says), both answers agree.
-      const expected = change === 'order' ? sameRecord(copyRecordOf(copy, source), copyRecordOf(copy, 'apps/x/app_media/x')) : made;
+      const expected =
+        change === 'order' ? sameRecord(copyRecordOf(copy, source), copyRecordOf(copy, 'apps/x/app_media/x')) : made;
       expect(recordStays(copy, source, record), `round ${round}: ${change}`).to.equal(expected);
       if (expected) stays++;
     }

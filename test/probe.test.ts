@@ -38,7 +38,11 @@ async function probeOf(root: string, options: LookOptions, apps?: App[]): Promis
   const config = await loadConfig({ cwd: root });
   const { onSources, onApp, previous, ...probeOptions } = options;
   const probe = new Probe(config.projectRoot, config.mediaRoot, apps ?? discoverApps(config), {
-    walk: 'existing-copies', ignore: config.ignore, trust: recordsTrust(config), ...probeOptions, ...(previous ? { earlier: { sources: previous.sources, apps: previous.apps } } : {}),
+    walk: 'existing-copies',
+    ignore: config.ignore,
+    trust: recordsTrust(config),
+    ...probeOptions,
+    ...(previous ? { earlier: { sources: previous.sources, apps: previous.apps } } : {}),
   });
   const seen = await probe.sources();
   onSources?.(seen);
@@ -58,21 +62,26 @@ async function probeOf(root: string, options: LookOptions, apps?: App[]): Promis
     }
   }
   const { apps: sources, ...rootSeen } = seen;
-  return { ...rootSeen, apps: facts, sources, ...await probe.rest(), ...(stopped ? { stopped } : {}) };
+  return { ...rootSeen, apps: facts, sources, ...(await probe.rest()), ...(stopped ? { stopped } : {}) };
 }
 
 async function copiedProject(): Promise<string> {
-  const root = makeProject({ apps: APPS, gulp: false, config: { mediaRoot: 'public/media', mode: 'copy', apps: APPS.map((name) => `./apps/${name}`) } });
+  const root = makeProject({
+    apps: APPS,
+    gulp: false,
+    config: { mediaRoot: 'public/media', mode: 'copy', apps: APPS.map((name) => `./apps/${name}`) },
+  });
   expect((await link({ cwd: root })).counts).to.deep.equal({ copied: APPS.length });
   return root;
 }
 
 describe('probe: every media folder first, then one app at a time', () => {
-  it('onSources gets every app\'s media folder before onApp gets the first app', async () => {
+  it("onSources gets every app's media folder before onApp gets the first app", async () => {
     const root = await copiedProject();
     const calls: string[] = [];
     await probeOf(root, {
-      onSources: (seen) => calls.push(`sources ${seen.apps.map(({ app, source }) => `${app.name}:${source.kind}`).join(',')}`),
+      onSources: (seen) =>
+        calls.push(`sources ${seen.apps.map(({ app, source }) => `${app.name}:${source.kind}`).join(',')}`),
       onApp: (facts) => {
         calls.push(`app ${facts.app.name}:${facts.entry.kind}`);
         return 'keep';
@@ -108,38 +117,79 @@ describe('probe: every media folder first, then one app at a time', () => {
     expect(whole.stopped).to.equal(undefined);
   });
 
-  it('a look taken again after one that stopped reuses every app\'s media folder facts, also those of apps after the stop', async () => {
+  it("a look taken again after one that stopped reuses every app's media folder facts, also those of apps after the stop", async () => {
     const root = await copiedProject();
     const first = await probeOf(root, { onApp: (facts) => (facts.app.name === 'blog' ? 'stop' : 'keep') });
     expect(first.apps.map((facts) => facts.app.name)).to.deep.equal(['blog']);
-    expect(first.sources?.map((seen) => `${seen.app.name}:${seen.source.kind}`)).to.deep.equal(['blog:dir', 'shop:dir', 'zoo:dir']);
-    const again = await probeOf(root, { previous: first }, first.sources?.map((seen) => seen.app));
+    expect(first.sources?.map((seen) => `${seen.app.name}:${seen.source.kind}`)).to.deep.equal([
+      'blog:dir',
+      'shop:dir',
+      'zoo:dir',
+    ]);
+    const again = await probeOf(
+      root,
+      { previous: first },
+      first.sources?.map((seen) => seen.app),
+    );
     expect(again.apps.map((facts) => facts.app.name)).to.deep.equal(APPS);
     // The same objects: not looked at (lstat, realpath) a second time.
-    expect(again.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([true, true, true]);
+    expect(again.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([
+      true,
+      true,
+      true,
+    ]);
     // A look without an earlier one looks for itself.
-    const fresh = await probeOf(root, {}, first.sources?.map((seen) => seen.app));
-    expect(fresh.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([false, false, false]);
+    const fresh = await probeOf(
+      root,
+      {},
+      first.sources?.map((seen) => seen.app),
+    );
+    expect(fresh.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('"forget-trees" lets go of that app\'s walks, "keep" keeps them', async () => {
     const root = await copiedProject();
-    const probed = await probeOf(root, { published: true, onApp: (facts) => (facts.app.name === 'shop' ? 'forget-trees' : 'keep') });
-    const trees = probed.apps.map((facts) => [facts.app.name, !!facts.sourceTree, !!facts.entryTree, !!facts.publishedTree]);
-    expect(trees).to.deep.equal([['blog', true, true, true], ['shop', false, false, false], ['zoo', true, true, true]]);
+    const probed = await probeOf(root, {
+      published: true,
+      onApp: (facts) => (facts.app.name === 'shop' ? 'forget-trees' : 'keep'),
+    });
+    const trees = probed.apps.map((facts) => [
+      facts.app.name,
+      !!facts.sourceTree,
+      !!facts.entryTree,
+      !!facts.publishedTree,
+    ]);
+    expect(trees).to.deep.equal([
+      ['blog', true, true, true],
+      ['shop', false, false, false],
+      ['zoo', true, true, true],
+    ]);
     // What the walks saw was there to let go of.
     expect(probed.apps[0]?.sourceTree?.files.size).to.be.greaterThan(0);
   });
 
   it('a new copy\'s source is walked only when a dry run asks for every file (walk: "all")', async () => {
-    const root = makeProject({ apps: APPS, gulp: false, config: { mediaRoot: 'public/media', mode: 'copy', apps: APPS.map((name) => `./apps/${name}`) } });
-    const walked = async (walk: ProbeOptions['walk']): Promise<boolean[]> => (await probeOf(root, { walk })).apps.map((facts) => !!facts.sourceTree);
+    const root = makeProject({
+      apps: APPS,
+      gulp: false,
+      config: { mediaRoot: 'public/media', mode: 'copy', apps: APPS.map((name) => `./apps/${name}`) },
+    });
+    const walked = async (walk: ProbeOptions['walk']): Promise<boolean[]> =>
+      (await probeOf(root, { walk })).apps.map((facts) => !!facts.sourceTree);
     expect(await walked('existing-copies')).to.deep.equal([false, false, false]);
     expect(await walked('all')).to.deep.equal([true, true, true]);
     // The dry run lists the files each new copy would get; the run itself copies them all.
     const dry = await link({ cwd: root, dryRun: true });
-    expect(dry.apps.map((app) => [app.name, app.status, app.files > 0])).to.deep.equal(APPS.map((name) => [name, 'copied', true]));
+    expect(dry.apps.map((app) => [app.name, app.status, app.files > 0])).to.deep.equal(
+      APPS.map((name) => [name, 'copied', true]),
+    );
     const run = await link({ cwd: root });
-    expect(run.apps.map((app) => [app.name, app.status, app.files])).to.deep.equal(dry.apps.map((app) => [app.name, app.status, app.files]));
+    expect(run.apps.map((app) => [app.name, app.status, app.files])).to.deep.equal(
+      dry.apps.map((app) => [app.name, app.status, app.files]),
+    );
   });
 });

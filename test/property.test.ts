@@ -26,7 +26,10 @@ const DEFAULT_SEEDS = Array.from({ length: 80 }, (_, index) => 1 + index);
 function seedsFromEnv(): number[] {
   const raw = process.env['PROPERTY_SEED'];
   if (!raw) return DEFAULT_SEEDS;
-  return raw.split(',').map((part) => Number.parseInt(part.trim(), 10)).filter((seed) => Number.isFinite(seed));
+  return raw
+    .split(',')
+    .map((part) => Number.parseInt(part.trim(), 10))
+    .filter((seed) => Number.isFinite(seed));
 }
 
 describe('property: the tool never destroys what it did not create (seeded random scenarios)', function () {
@@ -35,7 +38,8 @@ describe('property: the tool never destroys what it did not create (seeded rando
   let toolRuns = 0;
 
   after(() => {
-    if (process.env['PROPERTY_VERBOSE']) console.log(`    ${seeds.length} scenarios, ${toolRuns} runs of link/clean/verify`);
+    if (process.env['PROPERTY_VERBOSE'])
+      console.log(`    ${seeds.length} scenarios, ${toolRuns} runs of link/clean/verify`);
   });
 
   for (const seed of seeds) {
@@ -58,12 +62,19 @@ describe('property: minimal cases of violations found by the soak', function () 
   function copiedBlog(): string {
     const root = tempDir('property-bug');
     writeTree(root, mediaFiles('apps/blog', 'blog'));
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/blog'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/blog'] }),
+    );
     return root;
   }
-  const switchTo = (root: string, mode: string): void => writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', mode, apps: ['./apps/blog'] }));
+  const switchTo = (root: string, mode: string): void =>
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'public/media', mode, apps: ['./apps/blog'] }),
+    );
 
-  it('copy -> link after the source gained a file in a new folder: relinked, the old copy gone, the new link the tool\'s own (regression, seeds 128, 220, 898, 926, 1343, 1662, 2008, 2669, 2926)', async () => {
+  it("copy -> link after the source gained a file in a new folder: relinked, the old copy gone, the new link the tool's own (regression, seeds 128, 220, 898, 926, 1343, 1662, 2008, 2669, 2926)", async () => {
     const root = copiedBlog();
     expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
     writeTree(root, { 'apps/blog/app_media/blog/newdir/b.css': 'b' });
@@ -111,10 +122,13 @@ describe('property: minimal cases of violations found by the soak', function () 
     expect(existsSync(draft), 'the empty draft is gone').to.equal(false);
     expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
   });
-  it('a copy left with only files added by hand (its source\'s last file deleted) is still the tool\'s: verify says drift, not conflict (regression, soak seeds 23840, 25175)', async () => {
+  it("a copy left with only files added by hand (its source's last file deleted) is still the tool's: verify says drift, not conflict (regression, soak seeds 23840, 25175)", async () => {
     const root = tempDir('property-bug');
     writeTree(root, { 'apps/maps/app_media/maps/js/f0.txt': 'only file' });
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/maps'] }));
+    writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/maps'] }),
+    );
     expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
     rmSync(path.join(root, 'apps/maps/app_media/maps/js/f0.txt'));
     writeTree(root, { 'public/media/maps/user-1.txt': 'mine', 'public/media/maps/js/user-2.txt': 'mine too' });

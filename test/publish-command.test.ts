@@ -15,13 +15,27 @@ import { verify } from '../src/index.js';
 import { publish } from '../src/publish/index.js';
 import { collectSources, OUT, sourceApps, writeSources } from './support/collect.js';
 import {
-  bucketState, FaultProxy, motoCommand, putForeign, startMoto, startS3rver, objectsAt, runAsync, testClient, TEST_CREDENTIALS, useTestCredentials, type ObjectStore, type StoredObject,
+  bucketState,
+  FaultProxy,
+  motoCommand,
+  putForeign,
+  startMoto,
+  startS3rver,
+  objectsAt,
+  runAsync,
+  testClient,
+  TEST_CREDENTIALS,
+  useTestCredentials,
+  type ObjectStore,
+  type StoredObject,
 } from './support/object-stores.js';
 import { APP_MEDIA_BIN, GULP_BIN, jsonReport, makeProject, removeTempDirs } from './support/project.js';
 
 /** The `app-media` command and the gulp CLI, run without blocking (the servers answer from this process). */
-const appMedia = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runAsync([APP_MEDIA_BIN, ...args], cwd, env);
-const gulp = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runAsync([GULP_BIN, '--no-color', ...args], cwd, env);
+const appMedia = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runAsync([APP_MEDIA_BIN, ...args], cwd, env);
+const gulp = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runAsync([GULP_BIN, '--no-color', ...args], cwd, env);
 
 useTestCredentials();
 
@@ -29,7 +43,8 @@ useTestCredentials();
 function sources(version: number): Record<string, string | Buffer> {
   const out: Record<string, string | Buffer> = {};
   for (const app of ['blog', 'shop', 'news']) {
-    for (let index = 0; index < 3; index++) out[`${app}/css/part${index}.css`] = `.${app}-${index} { order: ${index}; }\n/* ${version} */\n`.repeat(12);
+    for (let index = 0; index < 3; index++)
+      out[`${app}/css/part${index}.css`] = `.${app}-${index} { order: ${index}; }\n/* ${version} */\n`.repeat(12);
     out[`${app}/img/logo.png`] = Buffer.alloc(2000 + version, version);
   }
   return out;
@@ -56,7 +71,9 @@ for (const server of SERVERS) {
     const proxies: FaultProxy[] = [];
     before(async function () {
       if (!server.start) {
-        console.log('      moto_server is not installed here (pip install "moto[server]"): the moto half of this suite is SKIPPED');
+        console.log(
+          '      moto_server is not installed here (pip install "moto[server]"): the moto half of this suite is SKIPPED',
+        );
         this.skip();
       }
       store = await server.start();
@@ -75,14 +92,29 @@ for (const server of SERVERS) {
       await s.createBucket(bucket);
       const proxy = await new FaultProxy(s.port, bucket).start();
       proxies.push(proxy);
-      const root = makeProject({ apps: [], gulp: gulpToo, config: {
-        mediaRoot: 'public/media', collectRoot: OUT, apps: sourceApps(sources(1)), keep,
-        publish: { bucket, prefix: 'static', endpoint: proxy.endpoint, forcePathStyle: true },
-      } });
+      const root = makeProject({
+        apps: [],
+        gulp: gulpToo,
+        config: {
+          mediaRoot: 'public/media',
+          collectRoot: OUT,
+          apps: sourceApps(sources(1)),
+          keep,
+          publish: { bucket, prefix: 'static', endpoint: proxy.endpoint, forcePathStyle: true },
+        },
+      });
       const collectRoot = path.join(root, ...OUT.split('/'));
       /** The apps' files as `files`, then media:collect: the build it wrote. */
       const collect = (files: Record<string, string | Buffer>) => collectSources(root, files);
-      return { root, collectRoot, bucket, proxy, collect, endpoint: s.endpoint, state: () => bucketState(s.endpoint, bucket) };
+      return {
+        root,
+        collectRoot,
+        bucket,
+        proxy,
+        collect,
+        endpoint: s.endpoint,
+        state: () => bucketState(s.endpoint, bucket),
+      };
     }
 
     it('killed with SIGKILL at five moments (intent written, mid-assets, manifest sent, record written, mid-deletes), a re-run converges without uploading again what was already there', async () => {
@@ -90,7 +122,10 @@ for (const server of SERVERS) {
         { name: 'right after the intent', after: (puts) => puts.length >= 1 },
         { name: 'mid-assets', after: (puts) => puts.length >= 12 },
         { name: 'manifest sent', after: (puts) => puts.includes('static/manifest.json') },
-        { name: 'record written', after: (puts) => puts.filter((key) => key.endsWith('.app-media-publish.json')).length >= 2 },
+        {
+          name: 'record written',
+          after: (puts) => puts.filter((key) => key.endsWith('.app-media-publish.json')).length >= 2,
+        },
         { name: 'mid-deletes', after: (_puts, deletes) => deletes >= 3 },
       ];
       // What a run without a kill leaves: the reference.
@@ -112,8 +147,17 @@ for (const server of SERVERS) {
         await p.collect(sources(2));
         p.proxy.clear();
         // Every write waits a little at the proxy, so the kill lands while requests are in flight.
-        p.proxy.inject({ kind: 'stall', ms: 15, times: 1000, when: (request) => request.method === 'PUT' || request.method === 'DELETE' });
-        const child = spawn(process.execPath, [APP_MEDIA_BIN, 'publish'], { cwd: p.root, stdio: 'ignore', env: { ...process.env, ...TEST_CREDENTIALS } });
+        p.proxy.inject({
+          kind: 'stall',
+          ms: 15,
+          times: 1000,
+          when: (request) => request.method === 'PUT' || request.method === 'DELETE',
+        });
+        const child = spawn(process.execPath, [APP_MEDIA_BIN, 'publish'], {
+          cwd: p.root,
+          stdio: 'ignore',
+          env: { ...process.env, ...TEST_CREDENTIALS },
+        });
         const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
         const killedAt = await new Promise<string>((resolve) => {
           const poll = setInterval(() => {
@@ -129,15 +173,28 @@ for (const server of SERVERS) {
         expect(await exited, `${moment.name}: killed mid-run (${killedAt})`).to.equal('SIGKILL');
         await new Promise((resolve) => setTimeout(resolve, 50)); // what was in flight at the kill reaches the server
         // Uploads the server answered before the kill: a re-run must not upload them again.
-        const done = new Set(p.proxy.seen.filter((request) => request.method === 'PUT' && request.status === 200 && !request.key.endsWith('.app-media-publish.json')).map((request) => request.key));
+        const done = new Set(
+          p.proxy.seen
+            .filter(
+              (request) =>
+                request.method === 'PUT' && request.status === 200 && !request.key.endsWith('.app-media-publish.json'),
+            )
+            .map((request) => request.key),
+        );
         p.proxy.clear();
         const rerun = await publish({ cwd: p.root });
         expect(rerun.failed, `${moment.name}: ${JSON.stringify(rerun.apps)}`).to.equal(false);
-        const again = p.proxy.seen.filter((request) => request.method === 'PUT' && done.has(request.key)).map((request) => request.key);
+        const again = p.proxy.seen
+          .filter((request) => request.method === 'PUT' && done.has(request.key))
+          .map((request) => request.key);
         expect(again, `${moment.name}: uploaded again though already there (${done.size} were)`).to.deep.equal([]);
         const after = await p.state();
-        expect(withoutRecord(after), `${moment.name}: the bucket ends as a run without a kill leaves it`).to.deep.equal(expected);
-        expect(pick(after, Object.keys(FOREIGN)), `${moment.name}: foreign keys unchanged`).to.deep.equal(foreignBefore);
+        expect(withoutRecord(after), `${moment.name}: the bucket ends as a run without a kill leaves it`).to.deep.equal(
+          expected,
+        );
+        expect(pick(after, Object.keys(FOREIGN)), `${moment.name}: foreign keys unchanged`).to.deep.equal(
+          foreignBefore,
+        );
         p.proxy.clear();
         await publish({ cwd: p.root });
         expect(p.proxy.counts(), `${moment.name}: then nothing left to do`).to.deep.equal({ GET: 1 });
@@ -150,14 +207,18 @@ for (const server of SERVERS) {
       const dry = await appMedia(p.root, ['publish', '--dry-run']);
       expect(dry.status, dry.output).to.equal(0);
       expect(dry.stdout).to.match(/^would publish\s+blog\s+s3:\/\/cmd-\d+\/static\/blog\/ \(\d+ files, [\d.]+ KiB\)$/m);
-      expect(dry.stdout).to.match(/^media:publish: dry run, nothing written: 4 would publish in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)$/m);
+      expect(dry.stdout).to.match(
+        /^media:publish: dry run, nothing written: 4 would publish in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)$/m,
+      );
       expect(p.proxy.seen.filter((request) => request.method === 'PUT')).to.deep.equal([]);
       const json = await appMedia(p.root, ['publish', '--json']);
       expect(json.status, json.output).to.equal(0);
       const report = jsonReport(json);
       expect(report['task']).to.equal('publish');
       expect(report['destination']).to.match(/^s3:\/\/cmd-\d+\/static\/$/);
-      expect((report['publish'] as { uploaded: { files: number } }).uploaded.files).to.equal(collected.files.length + 1);
+      expect((report['publish'] as { uploaded: { files: number } }).uploaded.files).to.equal(
+        collected.files.length + 1,
+      );
 
       await p.collect({ ...sources(1), 'blog/css/new.css': '.new {}\n' });
       await putForeign(p.endpoint, p.bucket, { 'static/blog/css/new.css': 'theirs' });
@@ -181,10 +242,21 @@ for (const server of SERVERS) {
       const { DeleteObjectCommand, PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
       const hashed = (name: string): string => `static/${collected.hashed[name] as string}`;
       await client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: `${hashed('blog/css/part1.css')}.br` }));
-      await client.send(new PutObjectCommand({ Bucket: p.bucket, Key: hashed('shop/img/logo.png'), Body: Buffer.alloc(2001, 9) }));
+      await client.send(
+        new PutObjectCommand({ Bucket: p.bucket, Key: hashed('shop/img/logo.png'), Body: Buffer.alloc(2001, 9) }),
+      );
       const same = await client.send(new GetObjectCommand({ Bucket: p.bucket, Key: hashed('news/css/part2.css') }));
-      const bytes = Buffer.from(await same.Body?.transformToByteArray() ?? []);
-      await client.send(new PutObjectCommand({ Bucket: p.bucket, Key: hashed('news/css/part2.css'), Body: bytes, ContentType: 'text/plain', CacheControl: 'public, max-age=31536000, immutable', Metadata: same.Metadata ?? {} }));
+      const bytes = Buffer.from((await same.Body?.transformToByteArray()) ?? []);
+      await client.send(
+        new PutObjectCommand({
+          Bucket: p.bucket,
+          Key: hashed('news/css/part2.css'),
+          Body: bytes,
+          ContentType: 'text/plain',
+          CacheControl: 'public, max-age=31536000, immutable',
+          Metadata: same.Metadata ?? {},
+        }),
+      );
       client.destroy();
 
       const report = await verify({ cwd: p.root, published: true });
@@ -210,7 +282,13 @@ for (const server of SERVERS) {
           expect(run.output).to.not.contain(secret);
           expect(run.output).to.not.contain('AKIAWRONGKEY0000TEST');
         }
-        const none = await appMedia(p.root, ['publish'], { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' });
+        const none = await appMedia(p.root, ['publish'], {
+          AWS_ACCESS_KEY_ID: '',
+          AWS_SECRET_ACCESS_KEY: '',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+          AWS_CONFIG_FILE: '/nonexistent',
+          AWS_EC2_METADATA_DISABLED: 'true',
+        });
         expect(none.status, none.output).to.equal(1);
         expect(none.stderr).to.match(/^APP_MEDIA_PUBLISH_CREDENTIALS: .*no credentials found/m);
         expect(p.proxy.seen.filter((request) => request.method === 'PUT')).to.deep.equal([]);
@@ -224,7 +302,14 @@ for (const server of SERVERS) {
         const piped = await appMedia(p.root, ['publish', '--dry-run']);
         expect(piped.output).to.not.contain('\r');
         // `script` gives the command a terminal; its whole screen output comes back on stdout.
-        const onTerminal = await runAsync(['-e', `require('child_process').execFileSync('script', ['-qec', ${JSON.stringify(`${process.execPath} ${APP_MEDIA_BIN} publish`)}, '/dev/null'], { stdio: 'inherit' })`], p.root, TEST_CREDENTIALS);
+        const onTerminal = await runAsync(
+          [
+            '-e',
+            `require('child_process').execFileSync('script', ['-qec', ${JSON.stringify(`${process.execPath} ${APP_MEDIA_BIN} publish`)}, '/dev/null'], { stdio: 'inherit' })`,
+          ],
+          p.root,
+          TEST_CREDENTIALS,
+        );
         expect(onTerminal.status, onTerminal.output).to.equal(0);
         // The progress line is rewritten in place: a carriage return and the terminal's erase-line code.
         /* eslint-disable no-control-regex */
@@ -245,7 +330,9 @@ for (const server of SERVERS) {
         p.proxy.clear();
         const refused = await appMedia(p.root, ['publish']);
         expect(refused.status, refused.output).to.equal(1);
-        expect(refused.stderr).to.match(/^APP_MEDIA_COLLECT_UNFINISHED: .*nothing to publish yet: .*a media:collect run is writing, or was stopped before it finished/m);
+        expect(refused.stderr).to.match(
+          /^APP_MEDIA_COLLECT_UNFINISHED: .*nothing to publish yet: .*a media:collect run is writing, or was stopped before it finished/m,
+        );
         expect(refused.stderr).to.match(/hint: run media:collect again .*nothing was uploaded/);
         expect(p.proxy.seen, 'not a request reached the store').to.deep.equal([]);
         expect(await p.state()).to.deep.equal(before);
@@ -254,7 +341,9 @@ for (const server of SERVERS) {
         const published = await appMedia(p.root, ['publish']);
         expect(published.status, published.output).to.equal(0);
         const manifest = (await p.state()).get('static/manifest.json');
-        expect(manifest?.sha256, 'the bucket serves the build collect finished').to.equal(sha256File(path.join(p.collectRoot, 'manifest.json')));
+        expect(manifest?.sha256, 'the bucket serves the build collect finished').to.equal(
+          sha256File(path.join(p.collectRoot, 'manifest.json')),
+        );
       });
 
       it('gulp media:publish runs the same task (lines and exit status)', async () => {
@@ -264,7 +353,9 @@ for (const server of SERVERS) {
         expect(run.status, run.output).to.equal(0);
         expect(run.stdout).to.match(/media:publish: 4 published in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)/);
         const again = await gulp(p.root, ['media:publish', '--dry-run'], TEST_CREDENTIALS);
-        expect(again.stdout).to.match(/media:publish: dry run, nothing written: 4 up-to-date in s3:\/\/cmd-\d+\/static\//);
+        expect(again.stdout).to.match(
+          /media:publish: dry run, nothing written: 4 up-to-date in s3:\/\/cmd-\d+\/static\//,
+        );
       });
     }
   });
@@ -274,9 +365,31 @@ function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-function withoutRecord(objects: Map<string, StoredObject>): Record<string, { sha256: string; contentType: string | undefined; cacheControl: string | undefined; contentEncoding: string | undefined }> {
-  return Object.fromEntries([...objects].filter(([key]) => !key.endsWith('.app-media-publish.json')).sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([key, object]) => [key, { sha256: object.sha256, contentType: object.contentType, cacheControl: object.cacheControl, contentEncoding: object.contentEncoding }]));
+function withoutRecord(
+  objects: Map<string, StoredObject>,
+): Record<
+  string,
+  {
+    sha256: string;
+    contentType: string | undefined;
+    cacheControl: string | undefined;
+    contentEncoding: string | undefined;
+  }
+> {
+  return Object.fromEntries(
+    [...objects]
+      .filter(([key]) => !key.endsWith('.app-media-publish.json'))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, object]) => [
+        key,
+        {
+          sha256: object.sha256,
+          contentType: object.contentType,
+          cacheControl: object.cacheControl,
+          contentEncoding: object.contentEncoding,
+        },
+      ]),
+  );
 }
 
 function pick(objects: Map<string, StoredObject>, keys: string[]): Record<string, StoredObject | undefined> {

@@ -30,7 +30,10 @@ function collectRoot(): string {
 }
 
 async function refusal(root: string): Promise<string> {
-  const error = await readCollected(root, 'build').then(() => undefined, (caught: unknown) => caught);
+  const error = await readCollected(root, 'build').then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
   expect(isAppMediaError(error), String(error)).to.equal(true);
   return isAppMediaError(error) ? `${error.code} ${error.field ?? ''}` : '';
 }
@@ -55,61 +58,138 @@ function forgeManifest(root: string, edit: (manifest: Record<string, any>) => vo
 }
 
 describe('media:publish: the reader of collectRoot (untrusted input)', () => {
-  it('reads the contract\'s files: the newest build, its files with sha256 and size, the manifest entries', async () => {
+  it("reads the contract's files: the newest build, its files with sha256 and size, the manifest entries", async () => {
     const root = collectRoot();
     const build = await readCollected(root, 'build');
-    expect(build.files.map((file) => file.rel)).to.include.members(['blog/css/site.css', 'blog/css/site.css.br', 'blog/img/a.png']);
+    expect(build.files.map((file) => file.rel)).to.include.members([
+      'blog/css/site.css',
+      'blog/css/site.css.br',
+      'blog/img/a.png',
+    ]);
     expect(build.manifest.entries.map((entry) => entry.name)).to.deep.equal(['blog/css/site.css', 'blog/img/a.png']);
     expect(build.files.find((file) => file.rel.endsWith('.css.gz'))?.encoding).to.equal('gzip');
   });
 
   const hostile: Array<[string, (root: string) => void, RegExp]> = [
-    ['a records path with ".."', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['files']['../../etc/passwd'] = { size: 1, mtimeMs: 1, sha256: 'a'.repeat(64), immutable: true };
-    }), /APP_MEDIA_BAD_COLLECT_OUTPUT files\["..\/..\/etc\/passwd"\]/],
-    ['an absolute records path', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['files']['/etc/passwd'] = { size: 1, mtimeMs: 1, sha256: 'a'.repeat(64), immutable: true };
-    }), /BAD_COLLECT_OUTPUT files\["\/etc\/passwd"\]/],
-    ['a backslash in a path', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['builds'][0]['files'].push('blog\\..\\x');
-    }), /BAD_COLLECT_OUTPUT builds\[0\]\.files/],
-    ['an uppercase sha256', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['files']['blog/img/a.png']['sha256'] = 'A'.repeat(64);
-    }), /sha256/],
-    ['a negative size', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['files']['blog/img/a.png']['size'] = -1;
-    }), /size/],
-    ['records of another tool', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['tool'] = 'other';
-    }), /BAD_COLLECT_OUTPUT tool/],
-    ['a manifest whose build id is not that of its entries', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
-      manifest['build'] = '0000000000000000';
-    }), /BAD_COLLECT_OUTPUT build/],
-    ['a manifest entry changed after collect wrote it (its id left as it was)', (root) => editJson(path.join(root, 'manifest.json'), (manifest) => {
-      manifest['files']['blog/img/a.png']['size'] = 4;
-    }), /BAD_COLLECT_OUTPUT build/],
-    ['a manifest path outside the build', (root) => forgeManifest(root, (manifest) => {
-      manifest['files']['blog/img/a.png']['path'] = 'blog/img/other.png';
-    }), /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/],
-    ['a manifest path with ".."', (root) => forgeManifest(root, (manifest) => {
-      manifest['files']['blog/img/a.png']['path'] = '../a.png';
-    }), /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/],
-    ['a manifest path that is an original name, not a fingerprinted one', (root) => forgeManifest(root, (manifest) => {
-      manifest['files']['blog/img/a.png']['path'] = 'blog/img/a.png';
-    }), /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/],
-    ['a variant of an original name recorded as immutable', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['files']['blog/css/site.css.br']['immutable'] = true;
-    }), /BAD_COLLECT_OUTPUT files\["blog\/css\/site\.css\.br"\]\.immutable/],
-    ['a gzip variant whose encoding is "gz"', (root) => editJson(path.join(root, '.app-media-collect.json'), (records) => {
-      records['files']['blog/css/site.css.gz']['encoding'] = 'gz';
-    }), /BAD_COLLECT_OUTPUT files\["blog\/css\/site\.css\.gz"\]\.encoding/],
-    ['records that are a symbolic link', (root) => {
-      const records = path.join(root, '.app-media-collect.json');
-      writeFileSync(`${records}.real`, readFileSync(records));
-      unlinkSync(records);
-      symlinkSync(`${records}.real`, records);
-    }, /BAD_COLLECT_OUTPUT/],
-    ['malformed JSON', (root) => writeFileSync(path.join(root, 'manifest.json'), '{"version": 1,'), /BAD_COLLECT_OUTPUT/],
+    [
+      'a records path with ".."',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['files']['../../etc/passwd'] = { size: 1, mtimeMs: 1, sha256: 'a'.repeat(64), immutable: true };
+        }),
+      /APP_MEDIA_BAD_COLLECT_OUTPUT files\["..\/..\/etc\/passwd"\]/,
+    ],
+    [
+      'an absolute records path',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['files']['/etc/passwd'] = { size: 1, mtimeMs: 1, sha256: 'a'.repeat(64), immutable: true };
+        }),
+      /BAD_COLLECT_OUTPUT files\["\/etc\/passwd"\]/,
+    ],
+    [
+      'a backslash in a path',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['builds'][0]['files'].push('blog\\..\\x');
+        }),
+      /BAD_COLLECT_OUTPUT builds\[0\]\.files/,
+    ],
+    [
+      'an uppercase sha256',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['files']['blog/img/a.png']['sha256'] = 'A'.repeat(64);
+        }),
+      /sha256/,
+    ],
+    [
+      'a negative size',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['files']['blog/img/a.png']['size'] = -1;
+        }),
+      /size/,
+    ],
+    [
+      'records of another tool',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['tool'] = 'other';
+        }),
+      /BAD_COLLECT_OUTPUT tool/,
+    ],
+    [
+      'a manifest whose build id is not that of its entries',
+      (root) =>
+        editJson(path.join(root, 'manifest.json'), (manifest) => {
+          manifest['build'] = '0000000000000000';
+        }),
+      /BAD_COLLECT_OUTPUT build/,
+    ],
+    [
+      'a manifest entry changed after collect wrote it (its id left as it was)',
+      (root) =>
+        editJson(path.join(root, 'manifest.json'), (manifest) => {
+          manifest['files']['blog/img/a.png']['size'] = 4;
+        }),
+      /BAD_COLLECT_OUTPUT build/,
+    ],
+    [
+      'a manifest path outside the build',
+      (root) =>
+        forgeManifest(root, (manifest) => {
+          manifest['files']['blog/img/a.png']['path'] = 'blog/img/other.png';
+        }),
+      /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/,
+    ],
+    [
+      'a manifest path with ".."',
+      (root) =>
+        forgeManifest(root, (manifest) => {
+          manifest['files']['blog/img/a.png']['path'] = '../a.png';
+        }),
+      /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/,
+    ],
+    [
+      'a manifest path that is an original name, not a fingerprinted one',
+      (root) =>
+        forgeManifest(root, (manifest) => {
+          manifest['files']['blog/img/a.png']['path'] = 'blog/img/a.png';
+        }),
+      /BAD_COLLECT_OUTPUT files\["blog\/img\/a\.png"\]\.path/,
+    ],
+    [
+      'a variant of an original name recorded as immutable',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['files']['blog/css/site.css.br']['immutable'] = true;
+        }),
+      /BAD_COLLECT_OUTPUT files\["blog\/css\/site\.css\.br"\]\.immutable/,
+    ],
+    [
+      'a gzip variant whose encoding is "gz"',
+      (root) =>
+        editJson(path.join(root, '.app-media-collect.json'), (records) => {
+          records['files']['blog/css/site.css.gz']['encoding'] = 'gz';
+        }),
+      /BAD_COLLECT_OUTPUT files\["blog\/css\/site\.css\.gz"\]\.encoding/,
+    ],
+    [
+      'records that are a symbolic link',
+      (root) => {
+        const records = path.join(root, '.app-media-collect.json');
+        writeFileSync(`${records}.real`, readFileSync(records));
+        unlinkSync(records);
+        symlinkSync(`${records}.real`, records);
+      },
+      /BAD_COLLECT_OUTPUT/,
+    ],
+    [
+      'malformed JSON',
+      (root) => writeFileSync(path.join(root, 'manifest.json'), '{"version": 1,'),
+      /BAD_COLLECT_OUTPUT/,
+    ],
   ];
   for (const [name, spoil, expected] of hostile) {
     it(`refuses ${name} whole, with a coded error naming the field`, async () => {
@@ -128,7 +208,10 @@ describe('media:publish: the reader of collectRoot (untrusted input)', () => {
   });
 
   it('no collect output is APP_MEDIA_NOTHING_COLLECTED', async () => {
-    const error = await readCollected(tempDir('empty'), 'build').then(() => undefined, (caught: unknown) => caught);
+    const error = await readCollected(tempDir('empty'), 'build').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect(isAppMediaError(error) && error.code).to.equal('APP_MEDIA_NOTHING_COLLECTED');
   });
 });
@@ -140,7 +223,10 @@ describe('media:publish: the reader of what the real media:collect wrote', () =>
     const records = readRecords(root) as unknown as Record<string, unknown>;
     expect(records, 'collect writes the optional fields the reader must ignore').to.include.keys('dirs', 'own');
     const build = await readCollected(path.join(root, OUT), OUT);
-    const manifest = JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as { build: string; files: Record<string, { path: string }> };
+    const manifest = JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as {
+      build: string;
+      files: Record<string, { path: string }>;
+    };
     expect(build.id).to.equal(manifest.build);
     expect(build.files.map((file) => file.rel)).to.deep.equal([...readRecords(root).builds[0]!.files].sort());
     const byName = new Map(build.files.map((file) => [file.rel, file]));
@@ -160,14 +246,24 @@ describe('media:publish: the reader of what the real media:collect wrote', () =>
     const killed = appMedia(root, ['collect'], { APP_MEDIA_COLLECT_KILL: 'manifest' });
     expect(killed.status, killed.output).to.equal(null);
     const out = path.join(root, OUT);
-    const pendingError = await readCollected(out, OUT).then(() => undefined, (caught: unknown) => caught);
-    expect(isAppMediaError(pendingError) && `${pendingError.code} ${pendingError.message}`).to.match(/^APP_MEDIA_COLLECT_UNFINISHED .*\.app-media-collect-pending\.json is there/);
+    const pendingError = await readCollected(out, OUT).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isAppMediaError(pendingError) && `${pendingError.code} ${pendingError.message}`).to.match(
+      /^APP_MEDIA_COLLECT_UNFINISHED .*\.app-media-collect-pending\.json is there/,
+    );
     expect(isAppMediaError(pendingError) && pendingError.hint).to.match(/^run media:collect again/);
     const pending = path.join(out, '.app-media-collect-pending.json');
     const pendingBytes = readFileSync(pending);
     unlinkSync(pending);
-    const behind = await readCollected(out, OUT).then(() => undefined, (caught: unknown) => caught);
-    expect(isAppMediaError(behind) && `${behind.code} ${behind.message}`).to.match(/^APP_MEDIA_COLLECT_UNFINISHED .*manifest\.json describes build [0-9a-f]{16}, but the newest build of \.app-media-collect\.json is [0-9a-f]{16}/);
+    const behind = await readCollected(out, OUT).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isAppMediaError(behind) && `${behind.code} ${behind.message}`).to.match(
+      /^APP_MEDIA_COLLECT_UNFINISHED .*manifest\.json describes build [0-9a-f]{16}, but the newest build of \.app-media-collect\.json is [0-9a-f]{16}/,
+    );
     writeFileSync(pending, pendingBytes);
     await collectedInProcess(root);
     expect((await readCollected(out, OUT)).id).to.equal(readRecords(root).builds[0]!.id);
@@ -175,18 +271,51 @@ describe('media:publish: the reader of what the real media:collect wrote', () =>
 });
 
 describe('media:publish: the record in the bucket (untrusted input)', () => {
-  const valid = (): RemoteRecord => ({ objects: { 'blog/a.css': { sha256: 'a'.repeat(64), size: 3, etag: '"e"' } }, builds: [{ id: '0123456789abcdef', at: 't', keys: ['blog/a.css'] }] });
+  const valid = (): RemoteRecord => ({
+    objects: { 'blog/a.css': { sha256: 'a'.repeat(64), size: 3, etag: '"e"' } },
+    builds: [{ id: '0123456789abcdef', at: 't', keys: ['blog/a.css'] }],
+  });
   it('reads back what it writes', () => {
     const checked = checkRecord(serializeRecord(valid()));
     expect(checked).to.deep.equal({ ok: true, record: valid() });
   });
   for (const [name, edit] of [
-    ['a key with ".."', (record: any) => { record.objects['../x'] = record.objects['blog/a.css']; }],
-    ['an absolute key', (record: any) => { record.builds[0].keys.push('/etc/x'); }],
-    ['the record\'s own name', (record: any) => { record.builds[0].keys.push('.app-media-publish.json'); }],
-    ['a build naming manifest.json', (record: any) => { record.builds[0].keys.push('manifest.json'); }],
-    ['another tool', (record: any) => { record.tool = 'x'; }],
-    ['a bad ETag', (record: any) => { record.objects['blog/a.css'].etag = 'a\nb'; }],
+    [
+      'a key with ".."',
+      (record: any) => {
+        record.objects['../x'] = record.objects['blog/a.css'];
+      },
+    ],
+    [
+      'an absolute key',
+      (record: any) => {
+        record.builds[0].keys.push('/etc/x');
+      },
+    ],
+    [
+      "the record's own name",
+      (record: any) => {
+        record.builds[0].keys.push('.app-media-publish.json');
+      },
+    ],
+    [
+      'a build naming manifest.json',
+      (record: any) => {
+        record.builds[0].keys.push('manifest.json');
+      },
+    ],
+    [
+      'another tool',
+      (record: any) => {
+        record.tool = 'x';
+      },
+    ],
+    [
+      'a bad ETag',
+      (record: any) => {
+        record.objects['blog/a.css'].etag = 'a\nb';
+      },
+    ],
   ] as const) {
     it(`refuses ${name}`, () => {
       const raw = JSON.parse(serializeRecord(valid())) as Record<string, unknown>;
@@ -201,7 +330,13 @@ describe('media:publish: the plan (pure)', () => {
     const root = path.join(tempDir('plan'), 'build');
     writeCollected(root, SOURCES);
     const first = await readCollected(root, 'build');
-    const plan1 = planPublish({ collected: first, record: emptyRecord(), keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: 't1' });
+    const plan1 = planPublish({
+      collected: first,
+      record: emptyRecord(),
+      keep: 1,
+      cacheControl: DEFAULT_CACHE_CONTROL,
+      now: 't1',
+    });
     expect(plan1.assets.length).to.equal(first.files.length);
     expect(plan1.documents.map((upload) => upload.rel)).to.deep.equal(['manifest.json']);
     const immutable = plan1.assets.map((upload) => upload.headers.cacheControl === DEFAULT_CACHE_CONTROL.immutable);
@@ -210,7 +345,8 @@ describe('media:publish: the plan (pure)', () => {
 
     // As if published: every object recorded.
     const record: RemoteRecord = { objects: {}, builds: plan1.builds };
-    for (const upload of [...plan1.assets, ...plan1.documents]) record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}"` };
+    for (const upload of [...plan1.assets, ...plan1.documents])
+      record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}"` };
     const again = planPublish({ collected: first, record, keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: 't2' });
     expect(again.writes, 'no change, nothing to write').to.equal(false);
 
@@ -218,11 +354,32 @@ describe('media:publish: the plan (pure)', () => {
     for (const version of [2, 3]) {
       writeCollected(root, { ...SOURCES, 'blog/css/site.css': `v${version}` });
       const next = await readCollected(root, 'build');
-      const plan = planPublish({ collected: next, record, keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: `t${version}` });
-      expect(plan.assets.map((upload) => upload.rel).sort()).to.deep.equal(next.files.filter((file) => file.rel.includes('site')).map((file) => file.rel).sort());
+      const plan = planPublish({
+        collected: next,
+        record,
+        keep: 1,
+        cacheControl: DEFAULT_CACHE_CONTROL,
+        now: `t${version}`,
+      });
+      expect(plan.assets.map((upload) => upload.rel).sort()).to.deep.equal(
+        next.files
+          .filter((file) => file.rel.includes('site'))
+          .map((file) => file.rel)
+          .sort(),
+      );
       if (version === 2) expect(plan.deletes).to.deep.equal([]);
-      else expect(plan.deletes.map((item) => item.rel).sort(), 'build 1\'s own files, not the ones build 2 shares').to.deep.equal(first.files.filter((file) => file.rel.includes('site.') && file.rel !== 'blog/css/site.css').map((file) => file.rel).sort());
-      for (const upload of [...plan.assets, ...plan.documents]) record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}${version}"` };
+      else
+        expect(
+          plan.deletes.map((item) => item.rel).sort(),
+          "build 1's own files, not the ones build 2 shares",
+        ).to.deep.equal(
+          first.files
+            .filter((file) => file.rel.includes('site.') && file.rel !== 'blog/css/site.css')
+            .map((file) => file.rel)
+            .sort(),
+        );
+      for (const upload of [...plan.assets, ...plan.documents])
+        record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}${version}"` };
       for (const item of plan.deletes) delete record.objects[item.rel];
       record.builds = plan.builds;
       builds.unshift(next.id);
@@ -242,39 +399,93 @@ describe('media:publish: the publish config, rows of the one table (validator an
       return `${error.code} ${error.field ?? ''}`;
     }
   };
-  const schema = configSchema() as { properties: { publish: { properties: Record<string, { pattern?: string }>; required: string[] } } };
-  const schemaAccepts = (field: string, value: string): boolean => new RegExp(schema.properties.publish.properties[field]!.pattern!).test(value);
+  const schema = configSchema() as {
+    properties: { publish: { properties: Record<string, { pattern?: string }>; required: string[] } };
+  };
+  const schemaAccepts = (field: string, value: string): boolean =>
+    new RegExp(schema.properties.publish.properties[field]!.pattern!).test(value);
 
   it('takes bucket and prefix, drops a trailing "/" of the prefix, and keeps the other fields', () => {
-    const out = validateConfig({ ...base, publish: { bucket: 'my-site-media', prefix: 'site/media/', endpoint: 'http://127.0.0.1:9000', region: 'auto', forcePathStyle: true, concurrency: 4 } },
-      { file: undefined, prefix: '', requireMediaRoot: true });
-    expect(out.publish).to.deep.equal({ bucket: 'my-site-media', prefix: 'site/media', endpoint: 'http://127.0.0.1:9000', region: 'auto', forcePathStyle: true, concurrency: 4 });
+    const out = validateConfig(
+      {
+        ...base,
+        publish: {
+          bucket: 'my-site-media',
+          prefix: 'site/media/',
+          endpoint: 'http://127.0.0.1:9000',
+          region: 'auto',
+          forcePathStyle: true,
+          concurrency: 4,
+        },
+      },
+      { file: undefined, prefix: '', requireMediaRoot: true },
+    );
+    expect(out.publish).to.deep.equal({
+      bucket: 'my-site-media',
+      prefix: 'site/media',
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'auto',
+      forcePathStyle: true,
+      concurrency: 4,
+    });
     expect(schema.properties.publish.required).to.deep.equal(['bucket', 'prefix']);
   });
 
   for (const [what, publish, refused] of [
     ['no prefix', { bucket: 'my-site-media' }, 'APP_MEDIA_MISSING_FIELD publish.prefix'],
     ['a bucket with capitals', { bucket: 'My_Bucket', prefix: 'static' }, 'APP_MEDIA_BAD_VALUE publish.bucket'],
-    ['a prefix with ".."', { bucket: 'my-site-media', prefix: 'static/../other' }, 'APP_MEDIA_BAD_VALUE publish.prefix'],
-    ['a prefix with a leading "/"', { bucket: 'my-site-media', prefix: '/static' }, 'APP_MEDIA_BAD_VALUE publish.prefix'],
-    ['a prefix of the tool\'s own names', { bucket: 'my-site-media', prefix: 'static/.app-media-publish.json' }, 'APP_MEDIA_BAD_VALUE publish.prefix'],
-    ['an empty region', { bucket: 'my-site-media', prefix: 'static', region: '' }, 'APP_MEDIA_BAD_VALUE publish.region'],
-    ['an endpoint that is no URL', { bucket: 'my-site-media', prefix: 'static', endpoint: '127.0.0.1:9000' }, 'APP_MEDIA_BAD_VALUE publish.endpoint'],
-    ['concurrency 0', { bucket: 'my-site-media', prefix: 'static', concurrency: 0 }, 'APP_MEDIA_BAD_VALUE publish.concurrency'],
-    ['a misspelt field', { bucket: 'my-site-media', prefix: 'static', regoin: 'eu-west-1' }, 'APP_MEDIA_UNKNOWN_FIELD publish.regoin'],
+    [
+      'a prefix with ".."',
+      { bucket: 'my-site-media', prefix: 'static/../other' },
+      'APP_MEDIA_BAD_VALUE publish.prefix',
+    ],
+    [
+      'a prefix with a leading "/"',
+      { bucket: 'my-site-media', prefix: '/static' },
+      'APP_MEDIA_BAD_VALUE publish.prefix',
+    ],
+    [
+      "a prefix of the tool's own names",
+      { bucket: 'my-site-media', prefix: 'static/.app-media-publish.json' },
+      'APP_MEDIA_BAD_VALUE publish.prefix',
+    ],
+    [
+      'an empty region',
+      { bucket: 'my-site-media', prefix: 'static', region: '' },
+      'APP_MEDIA_BAD_VALUE publish.region',
+    ],
+    [
+      'an endpoint that is no URL',
+      { bucket: 'my-site-media', prefix: 'static', endpoint: '127.0.0.1:9000' },
+      'APP_MEDIA_BAD_VALUE publish.endpoint',
+    ],
+    [
+      'concurrency 0',
+      { bucket: 'my-site-media', prefix: 'static', concurrency: 0 },
+      'APP_MEDIA_BAD_VALUE publish.concurrency',
+    ],
+    [
+      'a misspelt field',
+      { bucket: 'my-site-media', prefix: 'static', regoin: 'eu-west-1' },
+      'APP_MEDIA_UNKNOWN_FIELD publish.regoin',
+    ],
   ] as const) {
     it(`refuses ${what}: ${refused}`, () => {
       expect(check(publish)).to.equal(refused);
       const field = refused.split('.').pop() as string;
       const value = (publish as Record<string, unknown>)[field];
-      if (typeof value === 'string' && schema.properties.publish.properties[field]?.pattern) expect(schemaAccepts(field, value), `the schema refuses ${JSON.stringify(value)} too`).to.equal(false);
+      if (typeof value === 'string' && schema.properties.publish.properties[field]?.pattern)
+        expect(schemaAccepts(field, value), `the schema refuses ${JSON.stringify(value)} too`).to.equal(false);
     });
   }
 
   it('a credential in the config is refused without its value in the message', () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
     try {
-      validateConfig({ ...base, publish: { bucket: 'my-site-media', prefix: 'static', secretAccessKey: secret } }, { file: 'app-media.config.json', prefix: '', requireMediaRoot: true });
+      validateConfig(
+        { ...base, publish: { bucket: 'my-site-media', prefix: 'static', secretAccessKey: secret } },
+        { file: 'app-media.config.json', prefix: '', requireMediaRoot: true },
+      );
       expect.fail('accepted a secret');
     } catch (error) {
       expect(isAppMediaError(error), String(error)).to.equal(true);
@@ -287,12 +498,18 @@ describe('media:publish: the publish config, rows of the one table (validator an
   });
 
   it('verify --collect --published is refused: they check different places', async () => {
-    const error = await verify({ cwd: tempDir('both'), collect: true, published: true }).then(() => undefined, (caught: unknown) => caught);
-    expect(isAppMediaError(error) && `${error.code} ${error.field ?? ''}`, String(error)).to.equal('APP_MEDIA_BAD_FLAG --published');
+    const error = await verify({ cwd: tempDir('both'), collect: true, published: true }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isAppMediaError(error) && `${error.code} ${error.field ?? ''}`, String(error)).to.equal(
+      'APP_MEDIA_BAD_FLAG --published',
+    );
   });
 
-  it('the schema\'s prefix and bucket patterns take what the validator takes', () => {
-    for (const prefix of ['', 'static', 'site/media', 'site/media/']) expect(schemaAccepts('prefix', prefix), prefix).to.equal(true);
+  it("the schema's prefix and bucket patterns take what the validator takes", () => {
+    for (const prefix of ['', 'static', 'site/media', 'site/media/'])
+      expect(schemaAccepts('prefix', prefix), prefix).to.equal(true);
     expect(schemaAccepts('bucket', 'my-site-media')).to.equal(true);
   });
 });

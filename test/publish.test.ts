@@ -17,7 +17,15 @@ import type { Report, RunOptions } from '../src/core/types.js';
 import { sha256 } from './support/collect-fixture.js';
 import { collectSources, OUT, sourceApps, type CollectedBuild } from './support/collect.js';
 import {
-  bucketState, FaultProxy, motoCommand, putForeign, startMoto, startS3rver, useTestCredentials, type ObjectStore, type StoredObject,
+  bucketState,
+  FaultProxy,
+  motoCommand,
+  putForeign,
+  startMoto,
+  startS3rver,
+  useTestCredentials,
+  type ObjectStore,
+  type StoredObject,
 } from './support/object-stores.js';
 import { removeTempDirs, tempDir } from './support/project.js';
 
@@ -52,7 +60,12 @@ const SERVERS: Array<{ name: 's3rver' | 'moto'; start: () => Promise<ObjectStore
   { name: 's3rver', start: startS3rver },
   moto
     ? { name: 'moto', start: () => startMoto(moto) }
-    : { name: 'moto', start: () => Promise.reject(new Error('absent')), missing: 'moto_server is not installed here (pip install "moto[server]"): the moto half of this suite is SKIPPED' },
+    : {
+        name: 'moto',
+        start: () => Promise.reject(new Error('absent')),
+        missing:
+          'moto_server is not installed here (pip install "moto[server]"): the moto half of this suite is SKIPPED',
+      },
 ];
 
 let bucketCount = 0;
@@ -75,7 +88,14 @@ for (const server of SERVERS) {
     });
 
     /** A project whose apps hold `sources`, collected by media:collect, and a fresh bucket behind a fresh proxy. */
-    async function project(options: { sources?: Record<string, string | Buffer>; publish?: Record<string, unknown>; keep?: number; revManifest?: boolean } = {}) {
+    async function project(
+      options: {
+        sources?: Record<string, string | Buffer>;
+        publish?: Record<string, unknown>;
+        keep?: number;
+        revManifest?: boolean;
+      } = {},
+    ) {
       const { store } = servers as Servers;
       const bucket = `bucket-${++bucketCount}`;
       await store.createBucket(bucket);
@@ -110,7 +130,9 @@ for (const server of SERVERS) {
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
       const objects = await p.state();
-      const expected = [...p.collected.files, 'manifest.json', 'rev-manifest.json', '.app-media-publish.json'].map((rel) => `static/${rel}`).sort();
+      const expected = [...p.collected.files, 'manifest.json', 'rev-manifest.json', '.app-media-publish.json']
+        .map((rel) => `static/${rel}`)
+        .sort();
       expect([...objects.keys()].sort()).to.deep.equal(expected);
       for (const rel of p.collected.files) {
         const object = objects.get(`static/${rel}`) as StoredObject;
@@ -127,7 +149,7 @@ for (const server of SERVERS) {
       expect(css.cacheControl).to.equal('public, max-age=31536000, immutable');
       expect(css.contentEncoding).to.equal(undefined);
       const br = objects.get(`static/${hashedCss}.br`) as StoredObject;
-      expect(br.contentType, 'a variant has its file\'s type').to.equal('text/css; charset=utf-8');
+      expect(br.contentType, "a variant has its file's type").to.equal('text/css; charset=utf-8');
       expect(br.contentEncoding).to.equal('br');
       expect(br.cacheControl).to.equal('public, max-age=31536000, immutable');
       const gz = objects.get(`static/${p.collected.hashed['blog/js/app.js'] as string}.gz`) as StoredObject;
@@ -137,20 +159,31 @@ for (const server of SERVERS) {
       expect(plain.cacheControl, 'plain names are short-lived').to.equal('public, max-age=60');
       expect(objects.get('static/manifest.json')?.cacheControl).to.equal('public, max-age=60');
       expect(objects.get('static/manifest.json')?.contentType).to.equal('application/json; charset=utf-8');
-      expect(objects.get(`static/${p.collected.hashed['shop/fonts/a.woff2'] as string}`)?.contentType).to.equal('font/woff2');
+      expect(objects.get(`static/${p.collected.hashed['shop/fonts/a.woff2'] as string}`)?.contentType).to.equal(
+        'font/woff2',
+      );
 
       // Order, as the server saw it: every asset PUT before the manifests, manifest.json the last object, then the record.
       const puts = p.proxy.seen.filter((request) => request.method === 'PUT').map((request) => request.key);
       const manifestAt = puts.indexOf('static/manifest.json');
       expect(manifestAt).to.be.greaterThan(0);
       expect(puts.indexOf('static/rev-manifest.json')).to.equal(manifestAt - 1);
-      expect(puts.slice(manifestAt + 1).every((key) => key === 'static/.app-media-publish.json'), puts.slice(manifestAt).join(', ')).to.equal(true);
+      expect(
+        puts.slice(manifestAt + 1).every((key) => key === 'static/.app-media-publish.json'),
+        puts.slice(manifestAt).join(', '),
+      ).to.equal(true);
       expect(puts[0], 'the intent is recorded before the first upload').to.equal('static/.app-media-publish.json');
-      expect(new Set(puts.filter((key) => !key.endsWith('.app-media-publish.json'))).size, 'each object once').to.equal(puts.filter((key) => !key.endsWith('.app-media-publish.json')).length);
+      expect(new Set(puts.filter((key) => !key.endsWith('.app-media-publish.json'))).size, 'each object once').to.equal(
+        puts.filter((key) => !key.endsWith('.app-media-publish.json')).length,
+      );
       // Integrity: every upload carried Content-MD5 and x-amz-checksum-sha256 of its bytes.
-      for (const request of p.proxy.seen.filter((seen) => seen.method === 'PUT' && !seen.key.endsWith('.app-media-publish.json'))) {
+      for (const request of p.proxy.seen.filter(
+        (seen) => seen.method === 'PUT' && !seen.key.endsWith('.app-media-publish.json'),
+      )) {
         const stored = objects.get(request.key) as StoredObject;
-        expect(request.headers['x-amz-checksum-sha256'], request.key).to.equal(Buffer.from(stored.sha256, 'hex').toString('base64'));
+        expect(request.headers['x-amz-checksum-sha256'], request.key).to.equal(
+          Buffer.from(stored.sha256, 'hex').toString('base64'),
+        );
         expect(request.headers['content-md5'], request.key).to.be.a('string');
       }
       expect(report.publish?.uploaded.files).to.equal(p.collected.files.length + 2);
@@ -163,7 +196,9 @@ for (const server of SERVERS) {
       const before = await p.state();
       p.proxy.clear();
       const report = await p.run();
-      expect(p.proxy.counts(), JSON.stringify(p.proxy.seen.map((seen) => `${seen.method} ${seen.key}`))).to.deep.equal({ GET: 1 });
+      expect(p.proxy.counts(), JSON.stringify(p.proxy.seen.map((seen) => `${seen.method} ${seen.key}`))).to.deep.equal({
+        GET: 1,
+      });
       expect(report.failed).to.equal(false);
       expect(Object.keys(report.counts)).to.deep.equal(['up-to-date']);
       expect(await p.state()).to.deep.equal(before);
@@ -177,13 +212,23 @@ for (const server of SERVERS) {
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
       const newCss = next.hashed['blog/css/site.css'] as string;
-      const puts = p.proxy.seen.filter((request) => request.method === 'PUT').map((request) => request.key).sort();
-      expect(puts).to.deep.equal([
-        'static/.app-media-publish.json', 'static/.app-media-publish.json',
-        'static/blog/css/site.css', 'static/blog/css/site.css.br', 'static/blog/css/site.css.gz',
-        `static/${newCss}`, `static/${newCss}.br`, `static/${newCss}.gz`,
-        'static/manifest.json',
-      ].sort());
+      const puts = p.proxy.seen
+        .filter((request) => request.method === 'PUT')
+        .map((request) => request.key)
+        .sort();
+      expect(puts).to.deep.equal(
+        [
+          'static/.app-media-publish.json',
+          'static/.app-media-publish.json',
+          'static/blog/css/site.css',
+          'static/blog/css/site.css.br',
+          'static/blog/css/site.css.gz',
+          `static/${newCss}`,
+          `static/${newCss}.br`,
+          `static/${newCss}.gz`,
+          'static/manifest.json',
+        ].sort(),
+      );
       expect(p.proxy.counts()['LIST'] ?? 0, 'six new keys are checked with HEADs, not a listing').to.equal(0);
       expect(report.counts).to.deep.equal({ published: 2, 'up-to-date': 1 });
     });
@@ -199,11 +244,19 @@ for (const server of SERVERS) {
       expect((await p.state()).has(`static/${first}`), 'build 1 is the one earlier build kept').to.equal(true);
       // An object of build 2 changed by hand in the bucket: no longer ours.
       const secondJs = second.hashed['blog/js/app.js'] as string;
-      const third = await p.collect({ ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 3 */\n`, 'blog/js/app.js': 'console.log(3);\n' });
+      const third = await p.collect({
+        ...SOURCES,
+        'blog/css/site.css': `${SITE_CSS}/* 3 */\n`,
+        'blog/js/app.js': 'console.log(3);\n',
+      });
       await p.run();
       await putForeign(p.store.endpoint, p.bucket, { [`static/${secondJs}`]: 'edited by hand\n' });
       const edited = (await p.state()).get(`static/${secondJs}`);
-      await p.collect({ ...SOURCES, 'blog/css/site.css': `${SITE_CSS}/* 4 */\n`, 'blog/js/app.js': 'console.log(4);\n' });
+      await p.collect({
+        ...SOURCES,
+        'blog/css/site.css': `${SITE_CSS}/* 4 */\n`,
+        'blog/js/app.js': 'console.log(4);\n',
+      });
       p.proxy.clear();
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
@@ -213,9 +266,14 @@ for (const server of SERVERS) {
       expect(after.has(`static/${third.hashed['blog/css/site.css'] as string}`), 'build 3 kept').to.equal(true);
       expect(after.get(`static/${secondJs}`), 'the edited object of build 2 is left as it is').to.deep.equal(edited);
       expect(report.publish?.released).to.equal(1);
-      expect(await foreignState(p.store.endpoint, p.bucket), 'every foreign key unchanged').to.deep.equal(foreignBefore);
+      expect(await foreignState(p.store.endpoint, p.bucket), 'every foreign key unchanged').to.deep.equal(
+        foreignBefore,
+      );
       const deletes = p.proxy.seen.filter((request) => request.method === 'DELETE').map((request) => request.key);
-      expect(deletes.every((key) => key.startsWith('static/blog/')), deletes.join(', ')).to.equal(true);
+      expect(
+        deletes.every((key) => key.startsWith('static/blog/')),
+        deletes.join(', '),
+      ).to.equal(true);
       expect(p.proxy.counts()['LIST'] ?? 0, 'no listing').to.equal(0);
     });
 
@@ -243,34 +301,62 @@ for (const server of SERVERS) {
       expect(report.dryRun).to.equal(true);
       expect(report.counts).to.deep.equal({ published: 3 });
       expect(report.publish?.uploaded.files).to.equal(p.collected.files.length + 1);
-      expect(p.proxy.seen.filter((request) => request.method === 'PUT' || request.method === 'DELETE')).to.deep.equal([]);
+      expect(p.proxy.seen.filter((request) => request.method === 'PUT' || request.method === 'DELETE')).to.deep.equal(
+        [],
+      );
       expect(await p.state()).to.deep.equal(before);
     });
 
-    it('a record that is not app-media\'s, or one of ours that names a key outside the prefix, is refused whole: nothing uploaded or deleted', async () => {
-      for (const text of ['{"hello": "world"}', 'not json', JSON.stringify({
-        tool: 'gulp-app-media', kind: 'publish', version: 1,
-        objects: { '../other/blog/css/site.css': { sha256: 'a'.repeat(64), size: 10, etag: '"x"' } },
-        builds: [{ id: '0123456789abcdef', at: 'x', keys: ['../other/blog/css/site.css'] }, { id: '1123456789abcdef', at: 'x', keys: [] }, { id: '2123456789abcdef', at: 'x', keys: [] }],
-      })]) {
+    it("a record that is not app-media's, or one of ours that names a key outside the prefix, is refused whole: nothing uploaded or deleted", async () => {
+      for (const text of [
+        '{"hello": "world"}',
+        'not json',
+        JSON.stringify({
+          tool: 'gulp-app-media',
+          kind: 'publish',
+          version: 1,
+          objects: { '../other/blog/css/site.css': { sha256: 'a'.repeat(64), size: 10, etag: '"x"' } },
+          builds: [
+            { id: '0123456789abcdef', at: 'x', keys: ['../other/blog/css/site.css'] },
+            { id: '1123456789abcdef', at: 'x', keys: [] },
+            { id: '2123456789abcdef', at: 'x', keys: [] },
+          ],
+        }),
+      ]) {
         const p = await project({ keep: 0 });
         await putForeign(p.store.endpoint, p.bucket, { ...FOREIGN, 'static/.app-media-publish.json': text });
         const before = await p.state();
-        const error = await p.run().then(() => undefined, (caught: unknown) => caught);
+        const error = await p.run().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
         expect(isAppMediaError(error) && error.code, String(error)).to.equal('APP_MEDIA_PUBLISH_RECORD_CONFLICT');
         expect(await p.state()).to.deep.equal(before);
-        expect(p.proxy.seen.filter((request) => request.method !== 'GET' && request.method !== 'HEAD')).to.deep.equal([]);
+        expect(p.proxy.seen.filter((request) => request.method !== 'GET' && request.method !== 'HEAD')).to.deep.equal(
+          [],
+        );
       }
     });
 
     it('a forged record naming foreign keys (with their real ETags) as its own old build does not get them deleted', async () => {
       const p = await project({ keep: 0 });
       await putForeign(p.store.endpoint, p.bucket, FOREIGN);
-      const foreign = [...await p.state('static/')].filter(([key]) => !key.startsWith('static/.app-media'));
-      const objects = Object.fromEntries(foreign.map(([key, object]) => [key.slice('static/'.length), { sha256: object.sha256, size: object.size, etag: object.etag }]));
-      await putForeign(p.store.endpoint, p.bucket, { 'static/.app-media-publish.json': JSON.stringify({
-        tool: 'gulp-app-media', kind: 'publish', version: 1, objects, builds: [{ id: 'fedcba9876543210', at: 'x', keys: Object.keys(objects) }],
-      }) });
+      const foreign = [...(await p.state('static/'))].filter(([key]) => !key.startsWith('static/.app-media'));
+      const objects = Object.fromEntries(
+        foreign.map(([key, object]) => [
+          key.slice('static/'.length),
+          { sha256: object.sha256, size: object.size, etag: object.etag },
+        ]),
+      );
+      await putForeign(p.store.endpoint, p.bucket, {
+        'static/.app-media-publish.json': JSON.stringify({
+          tool: 'gulp-app-media',
+          kind: 'publish',
+          version: 1,
+          objects,
+          builds: [{ id: 'fedcba9876543210', at: 'x', keys: Object.keys(objects) }],
+        }),
+      });
       const before = await foreignState(p.store.endpoint, p.bucket);
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
@@ -281,7 +367,10 @@ for (const server of SERVERS) {
 
     it('retries through connection resets, 503 SlowDown, 500s, a stalled request and a reply cut mid-body; the bucket ends right', async () => {
       const p = await project({ publish: { timeout: 400 } });
-      const put = (key: string) => (request: { method: string; key: string }): boolean => request.method === 'PUT' && request.key.endsWith(key);
+      const put =
+        (key: string) =>
+        (request: { method: string; key: string }): boolean =>
+          request.method === 'PUT' && request.key.endsWith(key);
       p.proxy.inject(
         { kind: 'cut', when: (request) => request.method === 'GET' && request.key.endsWith('.app-media-publish.json') },
         { kind: 'reset', when: put('.css'), times: 2 },
@@ -294,7 +383,8 @@ for (const server of SERVERS) {
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
       expect(p.proxy.armed(), 'every fault was hit').to.equal(0);
       const objects = await p.state();
-      for (const rel of p.collected.files) expect(objects.get(`static/${rel}`)?.sha256, rel).to.equal(sha256(readLocal(p.collectRoot, rel)));
+      for (const rel of p.collected.files)
+        expect(objects.get(`static/${rel}`)?.sha256, rel).to.equal(sha256(readLocal(p.collectRoot, rel)));
       expect(objects.has('static/manifest.json')).to.equal(true);
       p.proxy.clear();
       await p.run();
@@ -304,7 +394,10 @@ for (const server of SERVERS) {
     it('a file over multipartThreshold goes up in parts (lib-storage), streamed; its bytes and headers arrive whole', async () => {
       const big = Buffer.alloc(11 * 1024 * 1024);
       for (let index = 0; index < big.length; index += 4096) big.writeUInt32LE(index, index);
-      const p = await project({ sources: { 'blog/video/intro.mp4': big, 'blog/css/site.css': SITE_CSS }, publish: { multipartThreshold: 5 * 1024 * 1024 } });
+      const p = await project({
+        sources: { 'blog/video/intro.mp4': big, 'blog/css/site.css': SITE_CSS },
+        publish: { multipartThreshold: 5 * 1024 * 1024 },
+      });
       const report = await p.run();
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
       const key = `static/${p.collected.hashed['blog/video/intro.mp4'] as string}`;
@@ -312,7 +405,12 @@ for (const server of SERVERS) {
       expect(object.sha256).to.equal(sha256(big));
       expect(object.contentType).to.equal('video/mp4');
       expect(object.cacheControl).to.equal('public, max-age=31536000, immutable');
-      expect(p.proxy.seen.some((request) => request.method === 'POST' && request.key === key && request.query.includes('uploads')), 'a multipart upload').to.equal(true);
+      expect(
+        p.proxy.seen.some(
+          (request) => request.method === 'POST' && request.key === key && request.query.includes('uploads'),
+        ),
+        'a multipart upload',
+      ).to.equal(true);
       p.proxy.clear();
       await p.run();
       expect(p.proxy.counts()).to.deep.equal({ GET: 1 });
@@ -330,11 +428,19 @@ for (const server of SERVERS) {
 
     it('a missing bucket, refused credentials and access denied are coded errors that name no credential', async () => {
       const p = await project();
-      const missing = await publish({ cwd: p.root, publish: { bucket: 'no-such-bucket', prefix: 'static', endpoint: p.proxy.endpoint, forcePathStyle: true } })
-        .then(() => undefined, (caught: unknown) => caught);
+      const missing = await publish({
+        cwd: p.root,
+        publish: { bucket: 'no-such-bucket', prefix: 'static', endpoint: p.proxy.endpoint, forcePathStyle: true },
+      }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(isAppMediaError(missing) && missing.code).to.equal('APP_MEDIA_PUBLISH_NO_BUCKET');
       p.proxy.inject({ kind: 'deny', when: (request) => request.method === 'GET' });
-      const denied = await p.run().then(() => undefined, (caught: unknown) => caught);
+      const denied = await p.run().then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(isAppMediaError(denied) && denied.code).to.equal('APP_MEDIA_PUBLISH_ACCESS_DENIED');
       expect(String(denied)).to.contain('s3://');
     });

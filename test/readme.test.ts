@@ -54,14 +54,20 @@ function readmeBlocks(text: string): Block[] {
     const body: string[] = [];
     for (index++; index < lines.length && !/^```\s*$/.test(lines[index] ?? ''); index++) body.push(lines[index] ?? '');
     const comment = /^<!-- readme-test:(.*)-->\s*$/.exec(lines[start - 1] ?? '');
-    blocks.push({ line: start + 1, info: open[1] ?? '', body: `${body.join('\n')}\n`, marker: comment ? markerFields(comment[1] ?? '') : undefined });
+    blocks.push({
+      line: start + 1,
+      info: open[1] ?? '',
+      body: `${body.join('\n')}\n`,
+      marker: comment ? markerFields(comment[1] ?? '') : undefined,
+    });
   }
   return blocks;
 }
 
 function markerFields(text: string): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const match of text.matchAll(/([a-z-]+)(?:=(?:"([^"]*)"|(\S+)))?/g)) fields[match[1] ?? ''] = match[2] ?? match[3] ?? '';
+  for (const match of text.matchAll(/([a-z-]+)(?:=(?:"([^"]*)"|(\S+)))?/g))
+    fields[match[1] ?? ''] = match[2] ?? match[3] ?? '';
   return fields;
 }
 
@@ -77,14 +83,24 @@ function shell(cwd: string, command: string): Run {
     cwd,
     encoding: 'utf8',
     timeout: 240_000,
-    env: { ...process.env, PATH: `${path.join(cwd, 'node_modules', '.bin')}${path.delimiter}${process.env['PATH'] ?? ''}`, NO_COLOR: '1', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
+    env: {
+      ...process.env,
+      PATH: `${path.join(cwd, 'node_modules', '.bin')}${path.delimiter}${process.env['PATH'] ?? ''}`,
+      NO_COLOR: '1',
+      npm_config_update_notifier: 'false',
+      npm_config_fund: 'false',
+      npm_config_audit: 'false',
+    },
   });
   return { status: run.status, output: `${run.stdout}${run.error ? String(run.error) : ''}` };
 }
 
 /** The commands of a shell block: one a line, comments dropped. */
 function commands(body: string): string[] {
-  return body.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  return body
+    .split('\n')
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 /** A line as compared: no gulp timestamp, no timings, no path of the gulpfile, no trailing spaces. */
@@ -128,7 +144,10 @@ function checkTranscriptStep(project: string, step: { command: string; expected:
   let from = 0;
   for (const line of shown.map(normalized)) {
     const found = actual.indexOf(line, from);
-    expect(found, `${where}: \`${step.command}\` prints ${JSON.stringify(line)} (in this order); it printed:\n${run.output}`).to.be.greaterThan(-1);
+    expect(
+      found,
+      `${where}: \`${step.command}\` prints ${JSON.stringify(line)} (in this order); it printed:\n${run.output}`,
+    ).to.be.greaterThan(-1);
     from = found + 1;
   }
 }
@@ -142,7 +161,9 @@ describe('the README', () => {
     const noReason = blocks.filter((block) => block.marker?.['skip'] === '').map((block) => `README.md:${block.line}`);
     expect(noReason, 'skip without a reason').to.deep.equal([]);
     // Every gulpfile, config file and shell block is run (only the repository's own commands are not).
-    const skippedRunnable = blocks.filter((block) => block.marker?.['skip'] !== undefined && ['js', 'json', 'ts', 'mjs'].includes(block.info)).map((block) => `README.md:${block.line}`);
+    const skippedRunnable = blocks
+      .filter((block) => block.marker?.['skip'] !== undefined && ['js', 'json', 'ts', 'mjs'].includes(block.info))
+      .map((block) => `README.md:${block.line}`);
     expect(skippedRunnable, 'a gulpfile, config or script block that is not run').to.deep.equal([]);
   });
 
@@ -163,16 +184,28 @@ describe('every README example, run against the packed package in a plain JavaSc
   const projects = new Map<string, string>();
 
   before(() => {
-    expect(existsSync(path.join(REPO, 'dist', 'index.js')), 'dist/ is built (run `npm run build` first)').to.equal(true);
+    expect(existsSync(path.join(REPO, 'dist', 'index.js')), 'dist/ is built (run `npm run build` first)').to.equal(
+      true,
+    );
     // dist/ is already built by `npm test`'s pretest: packing without scripts keeps the test quick.
     const out = tempDir('readme-pack');
-    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: REPO, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
     expect(packed.status, packed.stderr).to.equal(0);
-    tarball = path.join(out, (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>)[0]!.filename);
+    tarball = path.join(
+      out,
+      (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>)[0]!.filename,
+    );
 
     // The README's install command, once, in a plain project, with the tarball for the package name.
     base = tempDir('readme-install');
-    writeFileSync(path.join(base, 'package.json'), `${JSON.stringify({ name: 'user-site', version: '1.0.0', private: true }, null, 2)}\n`);
+    writeFileSync(
+      path.join(base, 'package.json'),
+      `${JSON.stringify({ name: 'user-site', version: '1.0.0', private: true }, null, 2)}\n`,
+    );
     const install = blocks.find((block) => block.marker?.['install'] !== undefined);
     expect(install, 'the README has an install block').to.not.equal(undefined);
     const outputs: string[] = [];
@@ -185,12 +218,22 @@ describe('every README example, run against the packed package in a plain JavaSc
     installOutput = outputs.join('\n');
   });
 
-  it('installs without npm\'s install-scripts warning about gulp-app-media: the published package.json has no install script', () => {
-    expect(installOutput.split('\n').filter((line) => /install-scripts/.test(line) && /gulp-app-media/.test(line)), installOutput).to.deep.equal([]);
-    const installed = JSON.parse(readFileSync(path.join(base, 'node_modules', 'gulp-app-media', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-    const installScripts = Object.keys(installed.scripts ?? {}).filter((name) => ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare'].includes(name));
+  it("installs without npm's install-scripts warning about gulp-app-media: the published package.json has no install script", () => {
+    expect(
+      installOutput.split('\n').filter((line) => /install-scripts/.test(line) && /gulp-app-media/.test(line)),
+      installOutput,
+    ).to.deep.equal([]);
+    const installed = JSON.parse(
+      readFileSync(path.join(base, 'node_modules', 'gulp-app-media', 'package.json'), 'utf8'),
+    ) as { scripts?: Record<string, string> };
+    const installScripts = Object.keys(installed.scripts ?? {}).filter((name) =>
+      ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare'].includes(name),
+    );
     expect(installScripts).to.deep.equal([]);
-    expect(existsSync(path.join(base, 'node_modules', 'gulp-app-media', 'dist', 'index.js')), 'installed built').to.equal(true);
+    expect(
+      existsSync(path.join(base, 'node_modules', 'gulp-app-media', 'dist', 'index.js')),
+      'installed built',
+    ).to.equal(true);
   });
 
   /** A project of the README: the installed base, the user's apps, and @acme/gallery as an installed package. */
@@ -198,7 +241,8 @@ describe('every README example, run against the packed package in a plain JavaSc
     let dir = projects.get(name);
     if (dir) return dir;
     dir = tempDir(`readme-${name}`);
-    for (const entry of ['package.json', 'package-lock.json', 'node_modules']) cpSync(path.join(base, entry), path.join(dir, entry), { recursive: true, verbatimSymlinks: true });
+    for (const entry of ['package.json', 'package-lock.json', 'node_modules'])
+      cpSync(path.join(base, entry), path.join(dir, entry), { recursive: true, verbatimSymlinks: true });
     writeTree(dir, {
       ...mediaFiles('apps/blog', 'blog'),
       ...mediaFiles('apps/shop', 'shop'),
@@ -215,8 +259,14 @@ describe('every README example, run against the packed package in a plain JavaSc
     const marker = block.marker;
     if (!marker || marker['skip'] !== undefined || marker['install'] !== undefined) continue;
     const where = `README.md:${block.line}`;
-    const what = marker['transcript'] !== undefined ? 'prints what it shows' : marker['run'] !== undefined ? `runs: ${commands(block.body).join('; ')}`
-      : marker['file'] !== undefined ? `is written as ${marker['file']}${marker['then'] ? ` and \`${marker['then']}\` runs` : ''}` : 'is merged into package.json and its scripts run';
+    const what =
+      marker['transcript'] !== undefined
+        ? 'prints what it shows'
+        : marker['run'] !== undefined
+          ? `runs: ${commands(block.body).join('; ')}`
+          : marker['file'] !== undefined
+            ? `is written as ${marker['file']}${marker['then'] ? ` and \`${marker['then']}\` runs` : ''}`
+            : 'is merged into package.json and its scripts run';
 
     it(`${where} (project ${marker['project'] ?? '?'}, ${block.info || 'output'}) ${what}`, () => {
       expect(marker['project'], `${where}: the block names its project`).to.be.a('string');
@@ -234,7 +284,10 @@ describe('every README example, run against the packed package in a plain JavaSc
         if (file.endsWith('.json')) {
           const json = JSON.parse(block.body) as Record<string, unknown>;
           if (typeof json['$schema'] === 'string') {
-            expect(existsSync(path.resolve(path.dirname(file), json['$schema'])), `${where}: "$schema" leads to the schema the package ships`).to.equal(true);
+            expect(
+              existsSync(path.resolve(path.dirname(file), json['$schema'])),
+              `${where}: "$schema" leads to the schema the package ships`,
+            ).to.equal(true);
           }
         }
       }
@@ -242,7 +295,8 @@ describe('every README example, run against the packed package in a plain JavaSc
         const file = path.join(dir, marker['merge']);
         const merged = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
         const added = JSON.parse(block.body) as Record<string, Record<string, string>>;
-        for (const [key, value] of Object.entries(added)) merged[key] = { ...(merged[key] as object | undefined), ...value };
+        for (const [key, value] of Object.entries(added))
+          merged[key] = { ...(merged[key] as object | undefined), ...value };
         writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
         if (marker['run-scripts'] !== undefined) {
           for (const script of Object.keys(added['scripts'] ?? {})) {
@@ -255,7 +309,9 @@ describe('every README example, run against the packed package in a plain JavaSc
         for (const command of commands(block.body)) {
           const run = shell(dir, command);
           expect(run.status, `${where}: ${command}\n${run.output}`).to.equal(0);
-          expect(run.output, `${where}: ${command} prints no error`).to.not.match(/\bError\b|APP_MEDIA_|errored|Task never defined/);
+          expect(run.output, `${where}: ${command} prints no error`).to.not.match(
+            /\bError\b|APP_MEDIA_|errored|Task never defined/,
+          );
         }
       }
       if (marker['then']) {

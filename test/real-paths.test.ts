@@ -11,9 +11,14 @@ import { removeTempDirs, tempDir } from './support/project.js';
 after(removeTempDirs);
 
 describe('real paths of many folders under shared parents', () => {
-  it('gives realpathSync.native\'s answer (and error) for plain folders, links at any depth, dangling links and missing paths', () => {
+  it("gives realpathSync.native's answer (and error) for plain folders, links at any depth, dangling links and missing paths", () => {
     const base = tempDir('real');
-    for (const dir of ['real/project/apps/blog/app_media/blog', 'real/project/apps/shop/app_media', 'elsewhere/shop-media', 'elsewhere/pkg/app_media/pkg']) {
+    for (const dir of [
+      'real/project/apps/blog/app_media/blog',
+      'real/project/apps/shop/app_media',
+      'elsewhere/shop-media',
+      'elsewhere/pkg/app_media/pkg',
+    ]) {
       mkdirSync(path.join(base, dir), { recursive: true });
     }
     symlinkSync('real/project', path.join(base, 'project-link')); // the project itself through a link
@@ -42,9 +47,14 @@ describe('real paths of many folders under shared parents', () => {
     // Fresh, and seeded with the project's real path as the probe does; each path twice (the cache).
     for (const realOf of [realPaths(), realPaths([[project, realpathSync.native(project)]])]) {
       for (const target of [...targets, ...targets]) {
-        expect(answer(() => realOf(target)), target).to.equal(answer(() => realpathSync.native(target)));
+        expect(
+          answer(() => realOf(target)),
+          target,
+        ).to.equal(answer(() => realpathSync.native(target)));
       }
     }
-    expect(realPaths()(path.join(project, 'apps/shop/app_media/shop'))).to.equal(realpathSync.native(path.join(base, 'elsewhere/shop-media')));
+    expect(realPaths()(path.join(project, 'apps/shop/app_media/shop'))).to.equal(
+      realpathSync.native(path.join(base, 'elsewhere/shop-media')),
+    );
   });
 });

@@ -9,7 +9,19 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { exists, gulp, isLink, jsonReport, makeProject, projectState, REPO, removeTempDirs, sha, tempDir, viaCommand } from './support/project.js';
+import {
+  exists,
+  gulp,
+  isLink,
+  jsonReport,
+  makeProject,
+  projectState,
+  REPO,
+  removeTempDirs,
+  sha,
+  tempDir,
+  viaCommand,
+} from './support/project.js';
 
 after(removeTempDirs);
 
@@ -42,8 +54,11 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
   // The auto-mode fallback runs through gulp, as a user meets it; the others through the command (viaCommand).
 
   it('the shim really refuses links in a child process (so the tests below can fail)', () => {
-    const probe = spawnSync(process.execPath, ['-e', "require('fs').symlinkSync('a', require('path').join(process.argv[1], 'l'))", tempDir('probe')],
-      { encoding: 'utf8', env: { ...process.env, ...refuse() } });
+    const probe = spawnSync(
+      process.execPath,
+      ['-e', "require('fs').symlinkSync('a', require('path').join(process.argv[1], 'l'))", tempDir('probe')],
+      { encoding: 'utf8', env: { ...process.env, ...refuse() } },
+    );
     expect(probe.status).to.not.equal(0);
     expect(probe.stderr).to.contain('EPERM');
   });
@@ -52,13 +67,17 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
     const root = makeProject({ apps: ['blog', 'shop'] });
     const run = gulp(root, ['media:link'], refuse());
     expect(run.status, run.output).to.equal(0);
-    expect(run.output.match(/links are refused here \(symlink: EPERM\); copying instead/g), run.output).to.have.length(1);
+    expect(run.output.match(/links are refused here \(symlink: EPERM\); copying instead/g), run.output).to.have.length(
+      1,
+    );
     expect(run.stdout).to.match(/copied\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog \(copy/);
     for (const name of ['blog', 'shop']) {
       const entry = path.join(root, 'public/media', name);
       expect(isLink(entry), `${name} is a copy, not a link`).to.equal(false);
       const rel = `css/${name}.css`;
-      expect(sha(readFileSync(path.join(entry, rel)))).to.equal(sha(readFileSync(path.join(root, 'apps', name, 'app_media', name, rel))));
+      expect(sha(readFileSync(path.join(entry, rel)))).to.equal(
+        sha(readFileSync(path.join(root, 'apps', name, 'app_media', name, rel))),
+      );
     }
     // The fallback is stable: a second refused run finds the copies up to date.
     const again = gulp(root, ['media:link'], refuse());
@@ -66,7 +85,7 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
     expect(again.stdout).to.match(/media:link: 2 up-to-date/);
   });
 
-  it('a later run where links work replaces the tool\'s own copies with links', () => {
+  it("a later run where links work replaces the tool's own copies with links", () => {
     const root = makeProject({ apps: ['blog'] });
     expect(viaCommand(root, ['media:link'], refuse()).status).to.equal(0);
     const run = viaCommand(root, ['media:link']);
@@ -102,7 +121,10 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
 
   // The check after each new link: a link that the system made but that leads elsewhere (or nowhere)
   // is not reported as linked, and is not recorded as the tool's.
-  for (const [text, why] of [['/', /the new link resolves to \/, not to the app's media folder/], ['nowhere', /the new link does not resolve/]] as const) {
+  for (const [text, why] of [
+    ['/', /the new link resolves to \/, not to the app's media folder/],
+    ['nowhere', /the new link does not resolve/],
+  ] as const) {
     it(`a link made with the wrong text (${text}) is caught: conflict, exit non-zero, not recorded`, () => {
       const root = makeProject({ apps: ['blog'] });
       const wrong = { ...refuse(), DENY_SYMLINK: `misdirect:${text}` };
@@ -152,8 +174,10 @@ describe('media:link when symbolic links are refused, made wrong, or beaten to t
     const script = `import { link } from ${JSON.stringify(path.join(REPO, 'dist', 'index.js'))};
       const report = await link({ cwd: process.argv[1], platform: 'win32' });
       process.stdout.write(JSON.stringify(report));`;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, root],
-      { encoding: 'utf8', env: { ...process.env, ...refuse(), DENY_SYMLINK: 'relative' } });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, root], {
+      encoding: 'utf8',
+      env: { ...process.env, ...refuse(), DENY_SYMLINK: 'relative' },
+    });
     expect(run.status, run.stderr).to.equal(0);
     const report = JSON.parse(run.stdout) as { apps: Array<{ status: string; mode: string }>; warnings: string[] };
     expect(report.apps[0]).to.include({ status: 'linked', mode: 'junction' });

@@ -25,7 +25,14 @@ function citations(text: string): Citation[] {
         continue;
       }
       // A title is a sentence: words and a colon or comma; a flag or a path alone is not.
-      if (file && quoted.includes(' ') && quoted.length > 25 && !quoted.startsWith('npm ') && !quoted.startsWith('app-media ')) out.push({ file, title: quoted });
+      if (
+        file &&
+        quoted.includes(' ') &&
+        quoted.length > 25 &&
+        !quoted.startsWith('npm ') &&
+        !quoted.startsWith('app-media ')
+      )
+        out.push({ file, title: quoted });
     }
   }
   return out;
@@ -33,7 +40,10 @@ function citations(text: string): Citation[] {
 
 /** The file's source with quote escapes undone, as a title reads in the test output. */
 function sourceOf(file: string): string {
-  return readFileSync(path.join(REPO, 'test', file), 'utf8').replace(/\\'/g, '\'').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+  return readFileSync(path.join(REPO, 'test', file), 'utf8')
+    .replace(/\\'/g, "'")
+    .replace(/\\"/g, '"')
+    .replace(/\\\\/g, '\\');
 }
 
 /**
@@ -41,11 +51,18 @@ function sourceOf(file: string): string {
  * each of its ": "-separated parts found in the file.
  */
 function found(source: string, title: string): boolean {
-  return foundInOrder(source, title) || (title.includes(': ') && title.split(': ').every((part) => foundInOrder(source, part)));
+  return (
+    foundInOrder(source, title) ||
+    (title.includes(': ') && title.split(': ').every((part) => foundInOrder(source, part)))
+  );
 }
 
 function foundInOrder(source: string, title: string): boolean {
-  const parts = title.replace(/\$\{…\}/g, '...').split(/\.\.\.|…/).map((part) => part.trim()).filter((part) => part.length > 0);
+  const parts = title
+    .replace(/\$\{…\}/g, '...')
+    .split(/\.\.\.|…/)
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
   let at = 0;
   for (const part of parts) {
     const next = source.indexOf(part, at);
@@ -60,20 +77,27 @@ describe('docs/safety.md', () => {
     const text = readFileSync(path.join(REPO, 'docs', 'safety.md'), 'utf8');
     const cited = citations(text);
     expect(cited.length, 'the page cites tests').to.be.greaterThan(50);
-    const missing = cited.filter(({ file, title }) => {
-      let source: string;
-      try {
-        source = sourceOf(file);
-      } catch {
-        return true;
-      }
-      return !found(source, title);
-    }).map(({ file, title }) => `${file}: ${title}`);
+    const missing = cited
+      .filter(({ file, title }) => {
+        let source: string;
+        try {
+          source = sourceOf(file);
+        } catch {
+          return true;
+        }
+        return !found(source, title);
+      })
+      .map(({ file, title }) => `${file}: ${title}`);
     expect(missing).to.deep.equal([]);
   });
 
   it('the check finds a title that is not there (so the test above can fail)', () => {
     expect(found(sourceOf('hostile-root.test.ts'), 'a title no test has')).to.equal(false);
-    expect(found(sourceOf('hostile-root.test.ts'), 'a source file swapped for a FIFO mid-copy: the run does not hang, the app is error')).to.equal(true);
+    expect(
+      found(
+        sourceOf('hostile-root.test.ts'),
+        'a source file swapped for a FIFO mid-copy: the run does not hang, the app is error',
+      ),
+    ).to.equal(true);
   });
 });

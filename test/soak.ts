@@ -51,7 +51,16 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { scenarios: 10_000, kills: 200, races: 100, seed: 1, workers: Math.max(1, Math.min(4, os.cpus().length)), steps: [4, 8], only: 'all', keep: false };
+  const args: Args = {
+    scenarios: 10_000,
+    kills: 200,
+    races: 100,
+    seed: 1,
+    workers: Math.max(1, Math.min(4, os.cpus().length)),
+    steps: [4, 8],
+    only: 'all',
+    keep: false,
+  };
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index] as string;
     const value = (): string => {
@@ -65,26 +74,46 @@ function parseArgs(argv: string[]): Args {
       return number;
     };
     switch (flag) {
-      case '--scenarios': args.scenarios = count(); break;
-      case '--kills': args.kills = count(); break;
-      case '--races': args.races = count(); break;
-      case '--seed': args.seed = count(); break;
-      case '--workers': args.workers = Math.max(1, count()); break;
+      case '--scenarios':
+        args.scenarios = count();
+        break;
+      case '--kills':
+        args.kills = count();
+        break;
+      case '--races':
+        args.races = count();
+        break;
+      case '--seed':
+        args.seed = count();
+        break;
+      case '--workers':
+        args.workers = Math.max(1, count());
+        break;
       case '--steps': {
-        const [lo, hi] = value().split('-').map((part) => Number.parseInt(part, 10));
-        if (lo === undefined || hi === undefined || !(lo >= 0 && hi >= lo)) throw new Error('--steps takes lo-hi, such as 4-8');
+        const [lo, hi] = value()
+          .split('-')
+          .map((part) => Number.parseInt(part, 10));
+        if (lo === undefined || hi === undefined || !(lo >= 0 && hi >= lo))
+          throw new Error('--steps takes lo-hi, such as 4-8');
         args.steps = [lo, hi];
         break;
       }
       case '--only': {
         const only = value();
-        if (!['all', 'scenarios', 'kills', 'races'].includes(only)) throw new Error('--only takes scenarios, kills or races');
+        if (!['all', 'scenarios', 'kills', 'races'].includes(only))
+          throw new Error('--only takes scenarios, kills or races');
         args.only = only as Args['only'];
         break;
       }
-      case '--keep': args.keep = true; break;
-      case '--worker': break;
-      default: throw new Error(`unknown flag ${flag} (known: --scenarios --kills --races --seed --workers --steps --only --keep)`);
+      case '--keep':
+        args.keep = true;
+        break;
+      case '--worker':
+        break;
+      default:
+        throw new Error(
+          `unknown flag ${flag} (known: --scenarios --kills --races --seed --workers --steps --only --keep)`,
+        );
     }
   }
   return args;
@@ -106,7 +135,12 @@ interface ChildRun {
   ready: Promise<void>;
   go(): void;
   kill(): void;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; report: ChildReport | undefined; stderr: string }>;
+  done: Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    report: ChildReport | undefined;
+    stderr: string;
+  }>;
 }
 
 const live = new Set<ChildProcess>();
@@ -119,26 +153,39 @@ const DENY_SYMLINK = process.env['SOAK_DENY_SYMLINK'];
 
 function startChild(cwd: string, task: 'link' | 'clean' | 'clean-force', refuseLinks = false): ChildRun {
   const env = refuseLinks && DENY_SYMLINK ? { ...process.env, LD_PRELOAD: DENY_SYMLINK } : process.env;
-  const child = spawn(process.execPath, ['--import=tsx', CHILD, JSON.stringify({ cwd, task })], { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import=tsx', CHILD, JSON.stringify({ cwd, task })], {
+    cwd: REPO,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   live.add(child);
   let stdout = '';
   let stderr = '';
   let readyResolve: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => { readyResolve = resolve; });
+  const ready = new Promise<void>((resolve) => {
+    readyResolve = resolve;
+  });
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
     if (stdout.startsWith('ready\n')) readyResolve();
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   child.stdin.on('error', () => undefined);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; report: ChildReport | undefined; stderr: string }>((resolve) => {
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    report: ChildReport | undefined;
+    stderr: string;
+  }>((resolve) => {
     child.once('close', (code, signal) => {
       live.delete(child);
       readyResolve();
       const line = stdout.split('\n').find((text) => text.startsWith('{'));
       let report: ChildReport | undefined;
       try {
-        report = line ? JSON.parse(line) as ChildReport : undefined;
+        report = line ? (JSON.parse(line) as ChildReport) : undefined;
       } catch {
         report = undefined;
       }
@@ -157,9 +204,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** What a child's report says went wrong: a throw or an `error` status. */
 function childProblems(label: string, result: Awaited<ChildRun['done']>): string[] {
-  if (!result.report) return [`${label}: no report (exit ${result.code}, signal ${result.signal}): ${result.stderr.slice(0, 500)}`];
+  if (!result.report)
+    return [`${label}: no report (exit ${result.code}, signal ${result.signal}): ${result.stderr.slice(0, 500)}`];
   if (!result.report.ok) return [`${label}: threw ${result.report.error ?? ''}`];
-  return (result.report.apps ?? []).filter((app) => app.status === 'error').map((app) => `${label}: ${app.name} error: ${app.reason ?? ''}`);
+  return (result.report.apps ?? [])
+    .filter((app) => app.status === 'error')
+    .map((app) => `${label}: ${app.name} error: ${app.reason ?? ''}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -196,7 +246,11 @@ async function crashRun(seed: number, keep: boolean): Promise<RunOutcome> {
     // Sometimes links are refused (EPERM, as on Windows without the privilege): auto mode copies instead.
     const refuse = DENY_SYMLINK !== undefined && rng.chance(0.15);
     if (refuse && world.config.mode !== 'auto') world.setMode('auto', 'for a run where symlink() is refused');
-    const task = rng.weighted([['link', 7], ['clean', 2], ['clean-force', 1]] as const);
+    const task = rng.weighted([
+      ['link', 7],
+      ['clean', 2],
+      ['clean-force', 1],
+    ] as const);
     const key = `${task}:${world.config.mode}:${refuse ? 'refused' : 'links'}`;
     const expected = durations.get(key) ?? 250;
     const before = world.mediaPrints();
@@ -211,15 +265,22 @@ async function crashRun(seed: number, keep: boolean): Promise<RunOutcome> {
     const result = await run.done;
     landed = result.signal === 'SIGKILL';
     midWrite = [...world.mediaPrints().keys()].some((rel) => /(^|\/)\.app-media-tmp-|^\.app-media\.lock/.test(rel));
-    if (!landed && result.report?.ok) durations.set(key, 0.7 * (durations.get(key) ?? result.report.ms) + 0.3 * result.report.ms);
+    if (!landed && result.report?.ok)
+      durations.set(key, 0.7 * (durations.get(key) ?? result.report.ms) + 0.3 * result.report.ms);
     world.toolRuns++;
-    world.steps.push(`${task} in a child process${refuse ? ' where symlink() fails with EPERM' : ''} (${world.describeConfig()}): ${landed ? `killed -9 ${delay.toFixed(1)} ms after it started` : `finished first (${result.report?.ms.toFixed(1) ?? '?'} ms)`}`);
+    world.steps.push(
+      `${task} in a child process${refuse ? ' where symlink() fails with EPERM' : ''} (${world.describeConfig()}): ${landed ? `killed -9 ${delay.toFixed(1)} ms after it started` : `finished first (${result.report?.ms.toFixed(1) ?? '?'} ms)`}`,
+    );
     const problems = landed ? [] : childProblems(task, result);
-    world.afterTool(`killed ${task}`, before, outsideBefore, problems, { leftovers: landed, editedRemovable: task === 'clean-force' });
+    world.afterTool(`killed ${task}`, before, outsideBefore, problems, {
+      leftovers: landed,
+      editedRemovable: task === 'clean-force',
+    });
     world.checkWhole(before);
     await world.toolStep('link');
   } catch (error) {
-    if (!(error instanceof Violation)) world.violations.push(`unexpected failure: ${(error as Error).stack ?? String(error)}`);
+    if (!(error instanceof Violation))
+      world.violations.push(`unexpected failure: ${(error as Error).stack ?? String(error)}`);
   } finally {
     world.dispose();
   }
@@ -234,11 +295,19 @@ async function raceRun(seed: number, keep: boolean): Promise<RunOutcome> {
   try {
     await world.setup();
     for (const kind of world.plan()) await world.step(kind);
-    const tasks = Array.from({ length: rng.range(2, 4) }, () => rng.weighted([['link', 6], ['clean', 3], ['clean-force', 1]] as const));
+    const tasks = Array.from({ length: rng.range(2, 4) }, () =>
+      rng.weighted([
+        ['link', 6],
+        ['clean', 3],
+        ['clean-force', 1],
+      ] as const),
+    );
     processes = tasks.length;
     // Sometimes some of the runs cannot make links (EPERM): in auto mode they copy while the others link.
-    const refusing = DENY_SYMLINK !== undefined && rng.chance(0.2) ? tasks.map(() => rng.chance(0.5)) : tasks.map(() => false);
-    if (refusing.includes(true) && world.config.mode !== 'auto') world.setMode('auto', 'for runs where symlink() is refused');
+    const refusing =
+      DENY_SYMLINK !== undefined && rng.chance(0.2) ? tasks.map(() => rng.chance(0.5)) : tasks.map(() => false);
+    if (refusing.includes(true) && world.config.mode !== 'auto')
+      world.setMode('auto', 'for runs where symlink() is refused');
     const before = world.mediaPrints();
     world.reconcile(before);
     const outsideBefore = world.outsidePrints();
@@ -246,23 +315,30 @@ async function raceRun(seed: number, keep: boolean): Promise<RunOutcome> {
     await Promise.all(runs.map((run) => run.ready));
     for (const run of runs) run.go();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), 120_000); });
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), 120_000);
+    });
     const settled = await Promise.race([Promise.all(runs.map((run) => run.done)), timeout]);
     clearTimeout(timer);
     world.toolRuns += tasks.length;
     if (settled === 'timeout') {
       for (const run of runs) run.kill();
-      world.steps.push(`race of ${tasks.map((task, index) => `${task}${refusing[index] ? ' (symlink() refused)' : ''}`).join(', ')}`);
+      world.steps.push(
+        `race of ${tasks.map((task, index) => `${task}${refusing[index] ? ' (symlink() refused)' : ''}`).join(', ')}`,
+      );
       world.fail('a race did not finish within 120 s (a hang, or a lock never released)');
     }
     const results = settled === 'timeout' ? [] : settled;
     contended = results.some((result) => result.report?.waited === true);
-    world.steps.push(`race of ${tasks.map((task, index) => `${task}${refusing[index] ? ' (symlink() refused)' : ''}=[${(results[index]?.report?.apps ?? []).map((app) => `${app.name}:${app.status}`).join(' ')}]`).join(', ')}`);
+    world.steps.push(
+      `race of ${tasks.map((task, index) => `${task}${refusing[index] ? ' (symlink() refused)' : ''}=[${(results[index]?.report?.apps ?? []).map((app) => `${app.name}:${app.status}`).join(' ')}]`).join(', ')}`,
+    );
     const problems = results.flatMap((result, index) => childProblems(`${tasks[index] ?? '?'} #${index + 1}`, result));
     world.afterTool('race', before, outsideBefore, problems, { editedRemovable: tasks.includes('clean-force') });
     await world.toolStep('link');
   } catch (error) {
-    if (!(error instanceof Violation)) world.violations.push(`unexpected failure: ${(error as Error).stack ?? String(error)}`);
+    if (!(error instanceof Violation))
+      world.violations.push(`unexpected failure: ${(error as Error).stack ?? String(error)}`);
   } finally {
     world.dispose();
   }
@@ -324,7 +400,9 @@ function signature(violation: string): string {
 function buildDenySymlink(): string | undefined {
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'app-media-soak-shim-')), 'deny-symlink.so');
   for (const cc of [process.env['CC'], 'cc', 'gcc', 'clang'].filter((name): name is string => Boolean(name))) {
-    const run = spawnSync(cc, ['-shared', '-fPIC', '-o', out, path.join(HERE, 'support', 'deny-symlink.c'), '-ldl'], { encoding: 'utf8' });
+    const run = spawnSync(cc, ['-shared', '-fPIC', '-o', out, path.join(HERE, 'support', 'deny-symlink.c'), '-ldl'], {
+      encoding: 'utf8',
+    });
     if (run.status === 0) return out;
   }
   return undefined;
@@ -337,78 +415,125 @@ async function parentMain(args: Args): Promise<void> {
     if (shim) process.env['SOAK_DENY_SYMLINK'] = shim;
     else console.log('soak: no C compiler: crash and race runs will not include runs where symlink() is refused');
   }
-  const totals = { scenarios: 0, scenarioRuns: 0, kills: 0, killAttempts: 0, finishedFirst: 0, midWrite: 0, races: 0, raceProcesses: 0, contended: 0, violations: 0 };
+  const totals = {
+    scenarios: 0,
+    scenarioRuns: 0,
+    kills: 0,
+    killAttempts: 0,
+    finishedFirst: 0,
+    midWrite: 0,
+    races: 0,
+    raceProcesses: 0,
+    contended: 0,
+    violations: 0,
+  };
   const failures: RunOutcome[] = [];
   const phaseTimes: string[] = [];
 
-  const runPhase = async (kind: Job['kind'], seedsFor: (worker: number) => number[], target: (worker: number) => number | undefined): Promise<void> => {
+  const runPhase = async (
+    kind: Job['kind'],
+    seedsFor: (worker: number) => number[],
+    target: (worker: number) => number | undefined,
+  ): Promise<void> => {
     const phaseStart = performance.now();
     let seen = 0;
-    const workers = Array.from({ length: args.workers }, (_, worker) => new Promise<void>((resolve, reject) => {
-      const seeds = seedsFor(worker);
-      const goal = target(worker);
-      if (seeds.length === 0 || goal === 0) {
-        resolve();
-        return;
-      }
-      const child = fork(fileURLToPath(import.meta.url), ['--worker'], { execArgv: ['--import=tsx'], cwd: REPO, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const job: Job = { kind, seeds, steps: args.steps, keep: args.keep };
-      if (goal !== undefined) job.target = goal;
-      child.send(job);
-      child.on('message', (message: RunOutcome | { kind: 'done' }) => {
-        if (message.kind === 'done') return;
-        const outcome = message;
-        seen++;
-        if (outcome.kind === 'scenario') {
-          totals.scenarios++;
-          totals.scenarioRuns += outcome.toolRuns;
-        } else if (outcome.kind === 'kill') {
-          totals.killAttempts++;
-          if (outcome.landed) {
-            totals.kills++;
-            if (outcome.midWrite) totals.midWrite++;
-          } else {
-            totals.finishedFirst++;
+    const workers = Array.from(
+      { length: args.workers },
+      (_, worker) =>
+        new Promise<void>((resolve, reject) => {
+          const seeds = seedsFor(worker);
+          const goal = target(worker);
+          if (seeds.length === 0 || goal === 0) {
+            resolve();
+            return;
           }
-        } else {
-          totals.races++;
-          totals.raceProcesses += outcome.processes ?? 0;
-          if (outcome.contended) totals.contended++;
-        }
-        if (process.env['SOAK_TRACE']) console.log(`  ${outcome.kind} ${outcome.seed}:\n${outcome.steps.map((step) => `    ${step}`).join('\n')}`);
-        if (outcome.violations.length > 0) {
-          totals.violations += outcome.violations.length;
-          failures.push(outcome);
-          console.log(`  VIOLATION (${outcome.kind} seed ${outcome.seed}): ${outcome.violations[0]?.split('\n')[0] ?? ''}`);
-        }
-        if (seen % 500 === 0 || (kind !== 'scenarios' && seen % 25 === 0)) {
-          console.log(`  ${kind}: ${seen} done, ${totals.violations} violation(s), ${((performance.now() - started) / 1000).toFixed(0)} s`);
-        }
-      });
-      child.on('exit', (code) => (code === 0 || code === null ? resolve() : reject(new Error(`worker ${worker} exited with ${code}`))));
-    }));
+          const child = fork(fileURLToPath(import.meta.url), ['--worker'], {
+            execArgv: ['--import=tsx'],
+            cwd: REPO,
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
+          const job: Job = { kind, seeds, steps: args.steps, keep: args.keep };
+          if (goal !== undefined) job.target = goal;
+          child.send(job);
+          child.on('message', (message: RunOutcome | { kind: 'done' }) => {
+            if (message.kind === 'done') return;
+            const outcome = message;
+            seen++;
+            if (outcome.kind === 'scenario') {
+              totals.scenarios++;
+              totals.scenarioRuns += outcome.toolRuns;
+            } else if (outcome.kind === 'kill') {
+              totals.killAttempts++;
+              if (outcome.landed) {
+                totals.kills++;
+                if (outcome.midWrite) totals.midWrite++;
+              } else {
+                totals.finishedFirst++;
+              }
+            } else {
+              totals.races++;
+              totals.raceProcesses += outcome.processes ?? 0;
+              if (outcome.contended) totals.contended++;
+            }
+            if (process.env['SOAK_TRACE'])
+              console.log(
+                `  ${outcome.kind} ${outcome.seed}:\n${outcome.steps.map((step) => `    ${step}`).join('\n')}`,
+              );
+            if (outcome.violations.length > 0) {
+              totals.violations += outcome.violations.length;
+              failures.push(outcome);
+              console.log(
+                `  VIOLATION (${outcome.kind} seed ${outcome.seed}): ${outcome.violations[0]?.split('\n')[0] ?? ''}`,
+              );
+            }
+            if (seen % 500 === 0 || (kind !== 'scenarios' && seen % 25 === 0)) {
+              console.log(
+                `  ${kind}: ${seen} done, ${totals.violations} violation(s), ${((performance.now() - started) / 1000).toFixed(0)} s`,
+              );
+            }
+          });
+          child.on('exit', (code) =>
+            code === 0 || code === null ? resolve() : reject(new Error(`worker ${worker} exited with ${code}`)),
+          );
+        }),
+    );
     await Promise.all(workers);
     phaseTimes.push(`${kind} ${((performance.now() - phaseStart) / 1000).toFixed(1)} s`);
   };
 
   const split = <T>(items: T[], worker: number): T[] => items.filter((_, index) => index % args.workers === worker);
   if ((args.only === 'all' || args.only === 'scenarios') && args.scenarios > 0) {
-    console.log(`soak: ${args.scenarios} scenarios from seed ${args.seed}, steps ${args.steps.join('-')}, ${args.workers} workers`);
+    console.log(
+      `soak: ${args.scenarios} scenarios from seed ${args.seed}, steps ${args.steps.join('-')}, ${args.workers} workers`,
+    );
     const seeds = Array.from({ length: args.scenarios }, (_, index) => args.seed + index);
-    await runPhase('scenarios', (worker) => split(seeds, worker), () => undefined);
+    await runPhase(
+      'scenarios',
+      (worker) => split(seeds, worker),
+      () => undefined,
+    );
   }
   if ((args.only === 'all' || args.only === 'kills') && args.kills > 0) {
     console.log(`soak: ${args.kills} kills (kill -9 at a random moment of a child's run)`);
     // Each worker aims for its share of landed kills, with at most 3x as many attempts.
-    const share = (worker: number): number => Math.floor(args.kills / args.workers) + (worker < args.kills % args.workers ? 1 : 0);
+    const share = (worker: number): number =>
+      Math.floor(args.kills / args.workers) + (worker < args.kills % args.workers ? 1 : 0);
     const base = args.only === 'kills' ? args.seed : args.seed + 1_000_000;
-    await runPhase('kills', (worker) => Array.from({ length: share(worker) * 3 }, (_, index) => base + worker * 100_000 + index), share);
+    await runPhase(
+      'kills',
+      (worker) => Array.from({ length: share(worker) * 3 }, (_, index) => base + worker * 100_000 + index),
+      share,
+    );
   }
   if ((args.only === 'all' || args.only === 'races') && args.races > 0) {
     console.log(`soak: ${args.races} races (2-4 concurrent link/clean processes)`);
     const base = args.only === 'races' ? args.seed : args.seed + 2_000_000;
     const seeds = Array.from({ length: args.races }, (_, index) => base + index);
-    await runPhase('races', (worker) => split(seeds, worker), () => undefined);
+    await runPhase(
+      'races',
+      (worker) => split(seeds, worker),
+      () => undefined,
+    );
   }
 
   const shim = process.env['SOAK_DENY_SYMLINK'];
@@ -418,8 +543,18 @@ async function parentMain(args: Args): Promise<void> {
   for (const failure of failures.slice(0, 25)) {
     const flag = failure.kind === 'scenario' ? '--scenarios' : failure.kind === 'kill' ? '--kills' : '--races';
     const only = failure.kind === 'scenario' ? 'scenarios' : failure.kind === 'kill' ? 'kills' : 'races';
-    console.log(formatFailure({ seed: failure.seed, steps: failure.steps, violations: failure.violations, toolRuns: failure.toolRuns, dir: failure.dir },
-      `npm run test:soak -- --only ${only} --seed ${failure.seed} ${flag} 1 --workers 1${failure.kind === 'scenario' ? ` --steps ${args.steps.join('-')}` : ''}`));
+    console.log(
+      formatFailure(
+        {
+          seed: failure.seed,
+          steps: failure.steps,
+          violations: failure.violations,
+          toolRuns: failure.toolRuns,
+          dir: failure.dir,
+        },
+        `npm run test:soak -- --only ${only} --seed ${failure.seed} ${flag} 1 --workers 1${failure.kind === 'scenario' ? ` --steps ${args.steps.join('-')}` : ''}`,
+      ),
+    );
     console.log('');
   }
   if (failures.length > 25) console.log(`... and ${failures.length - 25} more failing runs\n`);
@@ -430,11 +565,16 @@ async function parentMain(args: Args): Promise<void> {
       groups.set(key, [...(groups.get(key) ?? []), failure.seed]);
     }
     console.log('violations by kind:');
-    for (const [key, seeds] of [...groups].sort((a, b) => b[1].length - a[1].length)) console.log(`  ${seeds.length} x ${key}  (seeds ${seeds.slice(0, 8).join(', ')}${seeds.length > 8 ? ', ...' : ''})`);
+    for (const [key, seeds] of [...groups].sort((a, b) => b[1].length - a[1].length))
+      console.log(
+        `  ${seeds.length} x ${key}  (seeds ${seeds.slice(0, 8).join(', ')}${seeds.length > 8 ? ', ...' : ''})`,
+      );
     console.log('');
   }
-  console.log(`soak: ${totals.scenarios} scenarios (${totals.scenarioRuns} runs of link/clean/verify), ${totals.kills} kills (${totals.midWrite} of them left a lock or temporary files: cut while writing; ${totals.killAttempts} crash runs, ${totals.finishedFirst} finished before the kill), `
-    + `${totals.races} races (${totals.raceProcesses} processes; in ${totals.contended} a run waited for another's lock), ${totals.violations} violation(s) in ${failures.length} run(s); ${elapsed.toFixed(1)} s (${phaseTimes.join(', ')})`);
+  console.log(
+    `soak: ${totals.scenarios} scenarios (${totals.scenarioRuns} runs of link/clean/verify), ${totals.kills} kills (${totals.midWrite} of them left a lock or temporary files: cut while writing; ${totals.killAttempts} crash runs, ${totals.finishedFirst} finished before the kill), ` +
+      `${totals.races} races (${totals.raceProcesses} processes; in ${totals.contended} a run waited for another's lock), ${totals.violations} violation(s) in ${failures.length} run(s); ${elapsed.toFixed(1)} s (${phaseTimes.join(', ')})`,
+  );
   process.exitCode = failures.length > 0 ? 1 : 0;
 }
 
@@ -449,4 +589,3 @@ if (argv.includes('--worker')) {
     process.exitCode = 2;
   }
 }
-

@@ -8,24 +8,58 @@
  * report but never costs it.
  */
 import { expect } from 'chai';
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
-import { recordedListing, serializeRecords, type CopyRecord, type Records as RecordsFile } from '../src/core/records.js';
+import {
+  recordedListing,
+  serializeRecords,
+  type CopyRecord,
+  type Records as RecordsFile,
+} from '../src/core/records.js';
 import { openFolder } from '../src/core/fs/folder.js';
 import { stampCopy, stampTime } from '../src/core/fs/stamp.js';
 import { walkTreeSync } from '../src/core/fs/walk.js';
-import { appMedia, jsonReport, linkedInProcess, makeProject, removeTempDirs, setMtime, tempDir, writeTree } from './support/project.js';
+import {
+  appMedia,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  removeTempDirs,
+  setMtime,
+  tempDir,
+  writeTree,
+} from './support/project.js';
 
 after(removeTempDirs);
 
 const MANIFEST = '.app-media.json';
-const copyConfig = (apps: string[]): Record<string, unknown> => ({ mediaRoot: 'public/media', mode: 'copy', apps: apps.map((name) => `./apps/${name}`) });
+const copyConfig = (apps: string[]): Record<string, unknown> => ({
+  mediaRoot: 'public/media',
+  mode: 'copy',
+  apps: apps.map((name) => `./apps/${name}`),
+});
 const mediaOf = (root: string): string => path.join(root, 'public/media');
 const sourceOf = (root: string, name: string): string => path.join(root, 'apps', name, 'app_media', name);
 
-interface Records { entries: Record<string, { kind: string; files?: Record<string, [number, number]>; stamps?: Record<string, number> }> }
-const readRecords = (root: string): Records => JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
-const writeRecords = (root: string, records: Records): void => writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
+interface Records {
+  entries: Record<string, { kind: string; files?: Record<string, [number, number]>; stamps?: Record<string, number> }>;
+}
+const readRecords = (root: string): Records =>
+  JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
+const writeRecords = (root: string, records: Records): void =>
+  writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
 
 /** A project with its apps copied (a set-up step, in process); returns its root. */
 async function copied(apps = ['blog']): Promise<string> {
@@ -33,7 +67,6 @@ async function copied(apps = ['blog']): Promise<string> {
   await linkedInProcess(root);
   return root;
 }
-
 
 /** Slips `slipped.css` into the copy's css/ folder and puts the folder's time back as it was: a stamp fooled on purpose. */
 function slipIn(root: string): string {
@@ -45,7 +78,12 @@ function slipIn(root: string): string {
 }
 
 /** stampCopy on the copy at `dir`, through its parent folder held open as a run holds mediaRoot. */
-function stampAt(dir: string, record: CopyRecord, previous?: Readonly<Record<string, number>>, now?: number): Record<string, number> | undefined {
+function stampAt(
+  dir: string,
+  record: CopyRecord,
+  previous?: Readonly<Record<string, number>>,
+  now?: number,
+): Record<string, number> | undefined {
   const parent = openFolder(path.dirname(dir), { follow: true });
   try {
     return stampCopy(parent, path.basename(dir), record, previous, now);
@@ -60,7 +98,12 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     const root = await copied();
     const after = Date.now();
     const stamps = readRecords(root).entries['blog']?.stamps ?? {};
-    expect(Object.keys(stamps).sort(), 'one stamp per folder of the copy, "." for the copy itself').to.deep.equal(['.', 'css', 'img', 'js']);
+    expect(Object.keys(stamps).sort(), 'one stamp per folder of the copy, "." for the copy itself').to.deep.equal([
+      '.',
+      'css',
+      'img',
+      'js',
+    ]);
     for (const [folder, stamp] of Object.entries(stamps)) {
       const dir = path.join(mediaOf(root), 'blog', folder);
       expect(lstatSync(dir).mtimeMs, `${folder}: the folder's mtime is its stamp`).to.equal(stamp);
@@ -71,7 +114,10 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     }
     // The files keep their source's times: only folders are stamped.
     const file = path.join(mediaOf(root), 'blog/css/blog.css');
-    expect(statSync(file).mtimeMs).to.be.closeTo(statSync(path.join(sourceOf(root, 'blog'), 'css/blog.css')).mtimeMs, 0.01);
+    expect(statSync(file).mtimeMs).to.be.closeTo(
+      statSync(path.join(sourceOf(root, 'blog'), 'css/blog.css')).mtimeMs,
+      0.01,
+    );
   });
 
   it('a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, not even a lock', async () => {
@@ -92,11 +138,13 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     for (const now of [1_700_000_000_000, 1_700_000_001_000, 1_700_000_001_999, 1_700_000_002_001]) {
       const seconds = stampTime(now);
       expect(Number.isInteger(seconds) && seconds % 2 === 0, `${now}`).to.equal(true);
-      expect(now - seconds * 1000, `${now}`).to.be.at.least(2000).and.below(4000);
+      expect(now - seconds * 1000, `${now}`)
+        .to.be.at.least(2000)
+        .and.below(4000);
     }
   });
 
-  it('a stamped folder is not listed: a file slipped in with the folder\'s time put back is unseen, until the folder\'s time moves', async () => {
+  it("a stamped folder is not listed: a file slipped in with the folder's time put back is unseen, until the folder's time moves", async () => {
     const root = await copied();
     const css = slipIn(root);
 
@@ -109,7 +157,9 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     utimesSync(css, new Date(), new Date());
     const seen = appMedia(root, ['verify']);
     expect(seen.status, seen.output).to.equal(1);
-    expect(seen.output).to.match(/drift\s+blog/).and.match(/css\/slipped\.css not written by app-media/);
+    expect(seen.output)
+      .to.match(/drift\s+blog/)
+      .and.match(/css\/slipped\.css not written by app-media/);
   });
 
   it('a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, and is named on the next run', async () => {
@@ -120,22 +170,24 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(0);
     expect(readFileSync(path.join(css, 'slipped.css'), 'utf8'), 'the file is there, whole').to.equal('/* slipped */');
-    expect(() => lstatSync(path.join(css, 'blog.css')), 'the tool\'s own file is gone').to.throw(/ENOENT/);
+    expect(() => lstatSync(path.join(css, 'blog.css')), "the tool's own file is gone").to.throw(/ENOENT/);
 
     const next = appMedia(root, ['link']);
     expect(next.status, next.output).to.equal(0);
     expect(next.output).to.match(/kept css\/slipped\.css \(added by hand/);
   });
 
-  it('a file edited in place (the folder\'s time does not move) is still seen: each file is looked at', async () => {
+  it("a file edited in place (the folder's time does not move) is still seen: each file is looked at", async () => {
     const root = await copied();
     const file = path.join(mediaOf(root), 'blog/js/blog.js');
     const stamp = lstatSync(path.dirname(file)).mtimeMs;
     writeFileSync(file, 'console.log("mine, longer than before");\n');
-    expect(lstatSync(path.dirname(file)).mtimeMs, 'editing a file in place leaves its folder\'s time').to.equal(stamp);
+    expect(lstatSync(path.dirname(file)).mtimeMs, "editing a file in place leaves its folder's time").to.equal(stamp);
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(1);
-    expect(run.output).to.match(/conflict\s+blog/).and.match(/js\/blog\.js \(changed by hand\)/);
+    expect(run.output)
+      .to.match(/conflict\s+blog/)
+      .and.match(/js\/blog\.js \(changed by hand\)/);
     expect(readFileSync(file, 'utf8')).to.equal('console.log("mine, longer than before");\n');
   });
 
@@ -171,14 +223,22 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output, 'without a stamp the folder is listed').to.match(/kept css\/slipped\.css \(added by hand/);
-    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(text);
-    expect(['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs), 'no folder is stamped by a run that changes nothing').to.deep.equal(times);
+    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(
+      text,
+    );
+    expect(
+      ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs),
+      'no folder is stamped by a run that changes nothing',
+    ).to.deep.equal(times);
   });
 
-  it('broken stamps in the records prove nothing and cost nothing: the copy is still the tool\'s, its folders are listed', async () => {
+  it("broken stamps in the records prove nothing and cost nothing: the copy is still the tool's, its folders are listed", async () => {
     const root = await copied(['blog']);
     const records = readRecords(root);
-    (records.entries['blog'] as Record<string, unknown>)['stamps'] = { '.': 'yesterday', css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs };
+    (records.entries['blog'] as Record<string, unknown>)['stamps'] = {
+      '.': 'yesterday',
+      css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs,
+    };
     writeRecords(root, records);
     slipIn(root);
 
@@ -191,7 +251,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
   it('a records file forged to list "../" names with matching stamps leads no walk, and no delete, outside the copy', async () => {
     const root = await copied();
     const outside = path.join(root, 'public', 'outside.txt');
-    writeFileSync(outside, 'not the tool\'s');
+    writeFileSync(outside, "not the tool's");
     const records = readRecords(root);
     const blog = records.entries['blog'] as { files: Record<string, [number, number]>; stamps: Record<string, number> };
     const stat = statSync(outside);
@@ -199,37 +259,62 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     blog.stamps['..'] = lstatSync(mediaOf(root)).mtimeMs;
     blog.stamps['../..'] = lstatSync(path.join(root, 'public')).mtimeMs;
     writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
-    expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, 'the copy\'s own stamp still holds').to.equal(blog.stamps['.']);
+    expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, "the copy's own stamp still holds").to.equal(
+      blog.stamps['.'],
+    );
 
     // The walk takes no name from the records that a listing could not give.
     const entry = path.join(mediaOf(root), 'blog');
     const forged = readRecords(root).entries['blog'] as unknown as CopyRecord;
-    const known = { stamps: forged.stamps ?? {}, listing: recordedListing(forged), rootMtimeMs: lstatSync(entry).mtimeMs };
+    const known = {
+      stamps: forged.stamps ?? {},
+      listing: recordedListing(forged),
+      rootMtimeMs: lstatSync(entry).mtimeMs,
+    };
     expect(walkTreeSync(entry, { known })).to.deep.equal(walkTreeSync(entry));
     // A record with a name no listing could give is not the tool's any more: dropped whole, and said.
     // verify takes no lock (mediaRoot's time stays as the forged stamp says) and sees no copy of the tool's.
     const verified = appMedia(root, ['verify']);
     expect(verified.status, verified.output).to.equal(1);
-    expect(verified.output).to.match(/the records file lists 1 entry that app-media does not take \(nothing was done with it\): "blog" \(its record is malformed\)/);
+    expect(verified.output).to.match(
+      /the records file lists 1 entry that app-media does not take \(nothing was done with it\): "blog" \(its record is malformed\)/,
+    );
     expect(verified.output).to.match(/conflict\s+blog/);
     expect(verified.output).to.not.match(/outside/);
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(1);
     expect(run.output).to.match(/conflict\s+blog/);
-    expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal('not the tool\'s');
+    expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal("not the tool's");
   });
 
   it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', async () => {
     const root = await copied();
-    writeTree(sourceOf(root, 'blog'), { 'a/b/c/deep.txt': 'deep', 'a/b/side.txt': 'side', 'a/top.txt': 'top', 'z/only.txt': 'z' });
+    writeTree(sourceOf(root, 'blog'), {
+      'a/b/c/deep.txt': 'deep',
+      'a/b/side.txt': 'side',
+      'a/top.txt': 'top',
+      'z/only.txt': 'z',
+    });
     await linkedInProcess(root);
-    expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal(['.', 'a', 'a/b', 'a/b/c', 'css', 'img', 'js', 'z']);
+    expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal([
+      '.',
+      'a',
+      'a/b',
+      'a/b/c',
+      'css',
+      'img',
+      'js',
+      'z',
+    ]);
     writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
     rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(/kept a\/b\/c\/mine\.txt/);
-    expect(() => lstatSync(path.join(mediaOf(root), 'blog/z')), 'the folder dropped from the source is gone from the copy').to.throw(/ENOENT/);
+    expect(
+      () => lstatSync(path.join(mediaOf(root), 'blog/z')),
+      'the folder dropped from the source is gone from the copy',
+    ).to.throw(/ENOENT/);
   });
 });
 
@@ -238,7 +323,13 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
   function stampedTree(): { dir: string; record: CopyRecord } {
     const dir = path.join(tempDir('stamped'), 'copy');
     const files: Record<string, string> = {
-      'a.css': 'a', 'css/site.css': 'site', 'css/vendor/x.css': 'x', 'css/vendor-y.css': 'y', 'img/i.png': 'i', 'js/lib/l.js': 'l', 'js/m.js': 'm',
+      'a.css': 'a',
+      'css/site.css': 'site',
+      'css/vendor/x.css': 'x',
+      'css/vendor-y.css': 'y',
+      'img/i.png': 'i',
+      'js/lib/l.js': 'l',
+      'js/m.js': 'm',
     };
     writeTree(dir, files);
     mkdirSync(path.join(dir, 'empty'));
@@ -253,7 +344,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
   }
 
   const changes: Record<string, (dir: string) => void> = {
-    'nothing': () => undefined,
+    nothing: () => undefined,
     'a file added': (dir) => writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
     'a file added at the top': (dir) => writeFileSync(path.join(dir, 'new.txt'), 'n'),
     'a file removed': (dir) => unlinkSync(path.join(dir, 'js/lib/l.js')),
@@ -274,15 +365,28 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       unlinkSync(path.join(dir, 'css/tmp.css'));
     },
     'a file edited in place': (dir) => writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
-    'a temporary file of a run left in a folder': (dir) => writeFileSync(path.join(dir, 'js/.app-media-tmp-m.js-1-abcd'), 'half'),
+    'a temporary file of a run left in a folder': (dir) =>
+      writeFileSync(path.join(dir, 'js/.app-media-tmp-m.js-1-abcd'), 'half'),
   };
 
   for (const [what, change] of Object.entries(changes)) {
     it(`${what}`, () => {
       const { dir, record } = stampedTree();
-      expect(Object.keys(record.stamps ?? {}).sort(), 'every folder is stamped').to.deep.equal(['.', 'css', 'css/vendor', 'empty', 'img', 'js', 'js/lib']);
+      expect(Object.keys(record.stamps ?? {}).sort(), 'every folder is stamped').to.deep.equal([
+        '.',
+        'css',
+        'css/vendor',
+        'empty',
+        'img',
+        'js',
+        'js/lib',
+      ]);
       change(dir);
-      const known = { stamps: record.stamps ?? {}, listing: recordedListing(record), rootMtimeMs: lstatSync(dir).mtimeMs };
+      const known = {
+        stamps: record.stamps ?? {},
+        listing: recordedListing(record),
+        rootMtimeMs: lstatSync(dir).mtimeMs,
+      };
       expect(walkTreeSync(dir, { known })).to.deep.equal(walkTreeSync(dir));
     });
   }
@@ -293,7 +397,11 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     symlinkSync('css/site.css', path.join(dir, 'a.css'));
     rmSync(path.join(dir, 'js/lib'), { recursive: true });
     symlinkSync('../css', path.join(dir, 'js/lib'));
-    const known = { stamps: record.stamps ?? {}, listing: recordedListing(record), rootMtimeMs: lstatSync(dir).mtimeMs };
+    const known = {
+      stamps: record.stamps ?? {},
+      listing: recordedListing(record),
+      rootMtimeMs: lstatSync(dir).mtimeMs,
+    };
     const walked = walkTreeSync(dir, { known });
     expect(walked).to.deep.equal(walkTreeSync(dir));
     expect(walked.skipped).to.deep.equal(['a.css', 'js/lib']);
@@ -317,14 +425,18 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     expect(third['css']).to.not.equal(second['css']);
   });
 
-  it('stamping never writes through a link: a folder of the copy replaced by a link to a folder outside keeps that folder\'s times', () => {
+  it("stamping never writes through a link: a folder of the copy replaced by a link to a folder outside keeps that folder's times", () => {
     const base = tempDir('stamped');
     const dir = path.join(base, 'copy');
     writeTree(dir, { 'js/b.js': 'b' });
     writeTree(base, { 'outside/a.css': 'a', 'outside/vendor/c.css': 'c' });
     symlinkSync('../outside', path.join(dir, 'css'));
     for (const folder of ['outside', 'outside/vendor']) setMtime(path.join(base, folder), 1_000_000_000_000);
-    const record: CopyRecord = { kind: 'copy', source: 's', files: { 'css/a.css': [1, 0], 'css/vendor/c.css': [1, 0], 'js/b.js': [1, 0] } };
+    const record: CopyRecord = {
+      kind: 'copy',
+      source: 's',
+      files: { 'css/a.css': [1, 0], 'css/vendor/c.css': [1, 0], 'js/b.js': [1, 0] },
+    };
     const stamps = stampAt(dir, record) ?? {};
     for (const folder of ['outside', 'outside/vendor']) {
       expect(lstatSync(path.join(base, folder)).mtimeMs, `${folder} is not the copy's`).to.equal(1_000_000_000_000);

@@ -14,11 +14,22 @@ describe('types', function () {
   this.timeout(180_000);
 
   it('tsc --noEmit -p tsconfig.json: no errors in src, test, bench or gulpfile.ts', () => {
-    const run = spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', path.join(REPO, 'tsconfig.json'), '--pretty', 'false'], {
-      cwd: REPO,
-      encoding: 'utf8',
-      timeout: 170_000,
-    });
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(REPO, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '-p',
+        path.join(REPO, 'tsconfig.json'),
+        '--pretty',
+        'false',
+      ],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+        timeout: 170_000,
+      },
+    );
     expect(run.error, String(run.error)).to.equal(undefined);
     const errors = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /error TS\d+/.test(line));
     expect(errors, `${run.stdout}${run.stderr}`).to.deep.equal([]);

@@ -18,7 +18,16 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { isAppMediaError, link, verify, type Report } from '../src/index.js';
-import { APP_MEDIA_BIN, exists, GULP_BIN, jsonReport, makeProject, projectState, removeTempDirs, type RunResult } from './support/project.js';
+import {
+  APP_MEDIA_BIN,
+  exists,
+  GULP_BIN,
+  jsonReport,
+  makeProject,
+  projectState,
+  removeTempDirs,
+  type RunResult,
+} from './support/project.js';
 
 after(removeTempDirs);
 
@@ -29,7 +38,10 @@ const HANG_GUARD_MS = 30_000;
 /** The same, without blocking this process (whose servers the command fetches from). */
 function guardedAsync(cwd: string, args: string[]): Promise<RunResult & { hung: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [APP_MEDIA_BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [APP_MEDIA_BIN, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -52,7 +64,13 @@ function guarded(cwd: string, args: string[], bin = APP_MEDIA_BIN): RunResult & 
     killSignal: 'SIGKILL',
     maxBuffer: 64 * 1024 * 1024,
   });
-  return { status: run.status, stdout: run.stdout ?? '', stderr: run.stderr ?? '', output: `${run.stdout ?? ''}${run.stderr ?? ''}`, hung: run.signal === 'SIGKILL' };
+  return {
+    status: run.status,
+    stdout: run.stdout ?? '',
+    stderr: run.stderr ?? '',
+    output: `${run.stdout ?? ''}${run.stderr ?? ''}`,
+    hung: run.signal === 'SIGKILL',
+  };
 }
 
 function mkfifo(file: string): void {
@@ -98,7 +116,7 @@ describe('config and package.json files: regular files of bounded size, read wit
     expectNotAFile(guarded(root, ['verify']), 'app-media.config.mjs', 'a FIFO (named pipe)');
   });
 
-  it('the looked-up app-media.config.json, the project\'s package.json, an app\'s package.json: FIFO or folder, each named', () => {
+  it("the looked-up app-media.config.json, the project's package.json, an app's package.json: FIFO or folder, each named", () => {
     const lookup = makeProject({ apps: ['blog'], gulp: false, config: null });
     mkfifo(path.join(lookup, 'app-media.config.json'));
     expectNotAFile(guarded(lookup, ['link']), 'app-media.config.json', 'a FIFO (named pipe)');
@@ -115,7 +133,18 @@ describe('config and package.json files: regular files of bounded size, read wit
     mkdirSync(path.join(app, 'apps/shop/package.json'));
     expectNotAFile(guarded(app, ['link']), 'apps/shop/package.json', 'a folder');
 
-    const discovered = makeProject({ apps: [], gulp: false, config: null, files: { 'package.json': JSON.stringify({ name: 'site', appMedia: { mediaRoot: MEDIA, discover: true }, dependencies: { ui: '*' } }) } });
+    const discovered = makeProject({
+      apps: [],
+      gulp: false,
+      config: null,
+      files: {
+        'package.json': JSON.stringify({
+          name: 'site',
+          appMedia: { mediaRoot: MEDIA, discover: true },
+          dependencies: { ui: '*' },
+        }),
+      },
+    });
     mkdirSync(path.join(discovered, 'node_modules/ui'), { recursive: true });
     mkfifo(path.join(discovered, 'node_modules/ui/package.json'));
     expectNotAFile(guarded(discovered, ['link']), 'node_modules/ui/package.json', 'a FIFO (named pipe)');
@@ -130,9 +159,13 @@ describe('config and package.json files: regular files of bounded size, read wit
     const run = guarded(root, ['link', '--config', 'big.json']);
     expect(run.hung).to.equal(false);
     expect(run.status).to.equal(1);
-    expect(run.stderr).to.match(/^APP_MEDIA_FILE_TOO_LARGE: big\.json: 16384 MiB, more than the 10 MiB a config file or package.json may be\n/);
+    expect(run.stderr).to.match(
+      /^APP_MEDIA_FILE_TOO_LARGE: big\.json: 16384 MiB, more than the 10 MiB a config file or package.json may be\n/,
+    );
     writeFileSync(big, `${JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/blog'] })}${' '.repeat(10 * 1024 * 1024)}`);
-    expect(guarded(root, ['link', '--config', 'big.json']).stderr).to.match(/^APP_MEDIA_FILE_TOO_LARGE: big\.json: 10 MiB, more than/);
+    expect(guarded(root, ['link', '--config', 'big.json']).stderr).to.match(
+      /^APP_MEDIA_FILE_TOO_LARGE: big\.json: 10 MiB, more than/,
+    );
   });
 
   it('through gulp: --config a FIFO fails media:link with the coded line, no hang', () => {
@@ -146,7 +179,10 @@ describe('config and package.json files: regular files of bounded size, read wit
 
   it('media:watch: a config that turns into a FIFO while it watches is reported, and SIGTERM still stops the watch', async () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
-    const child = spawn(process.execPath, [APP_MEDIA_BIN, 'watch'], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [APP_MEDIA_BIN, 'watch'], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -162,7 +198,10 @@ describe('config and package.json files: regular files of bounded size, read wit
       expect(await seen(/media:watch: watching/), output).to.equal(true);
       rmSync(path.join(root, 'app-media.config.json'));
       mkfifo(path.join(root, 'app-media.config.json'));
-      expect(await seen(/APP_MEDIA_NOT_A_FILE: app-media\.config\.json: a FIFO/), `the watch reports the FIFO:\n${output}`).to.equal(true);
+      expect(
+        await seen(/APP_MEDIA_NOT_A_FILE: app-media\.config\.json: a FIFO/),
+        `the watch reports the FIFO:\n${output}`,
+      ).to.equal(true);
       child.kill('SIGTERM');
       const guard = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), HANG_GUARD_MS).unref());
       const result = await Promise.race([exited, guard]);
@@ -182,8 +221,12 @@ describe('smaller hostile inputs (issue 23.8)', function () {
       const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot, apps: ['./apps/blog'] } });
       const run = guarded(root, ['link']);
       expect(run.status, run.output).to.equal(1);
-      expect(run.stderr).to.contain(`APP_MEDIA_BAD_VALUE: app-media.config.json mediaRoot: expected a path relative to this file or an absolute one (~ is not expanded), got "${mediaRoot}"`);
-      expect(run.stderr).to.match(/hint: write it relative to app-media\.config\.json \("public\/media"\) or in full \("\/[^"]*"\); JSON does not expand ~/);
+      expect(run.stderr).to.contain(
+        `APP_MEDIA_BAD_VALUE: app-media.config.json mediaRoot: expected a path relative to this file or an absolute one (~ is not expanded), got "${mediaRoot}"`,
+      );
+      expect(run.stderr).to.match(
+        /hint: write it relative to app-media\.config\.json \("public\/media"\) or in full \("\/[^"]*"\); JSON does not expand ~/,
+      );
       expect(exists(path.join(root, '~')), 'no literal ~ folder').to.equal(false);
     }
   });
@@ -193,13 +236,24 @@ describe('smaller hostile inputs (issue 23.8)', function () {
     const noop = (): void => undefined;
     const bad: unknown[] = ['yes', 42, null, { debug: noop, info: noop, warn: 'no', error: noop }, { info: noop }];
     for (const logger of bad) {
-      const error = await link({ cwd: root, logger: logger as never }).then(() => undefined, (caught: unknown) => caught);
+      const error = await link({ cwd: root, logger: logger as never }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(isAppMediaError(error) && error.code, `logger ${JSON.stringify(logger)}`).to.equal('APP_MEDIA_BAD_OPTION');
       expect(exists(path.join(root, 'public')), 'nothing made').to.equal(false);
     }
-    const method = await link({ cwd: root, logger: { debug: noop, info: noop, warn: 'no', error: noop } as never }).catch((caught: unknown) => caught);
-    expect(String(method)).to.contain('APP_MEDIA_BAD_OPTION: options in code logger.warn: logger.warn must be a function, not string');
-    expect((await link({ cwd: root, logger: { debug: noop, info: noop, warn: noop, error: noop } })).failed, 'four functions are a logger').to.equal(false);
+    const method = await link({
+      cwd: root,
+      logger: { debug: noop, info: noop, warn: 'no', error: noop } as never,
+    }).catch((caught: unknown) => caught);
+    expect(String(method)).to.contain(
+      'APP_MEDIA_BAD_OPTION: options in code logger.warn: logger.warn must be a function, not string',
+    );
+    expect(
+      (await link({ cwd: root, logger: { debug: noop, info: noop, warn: noop, error: noop } })).failed,
+      'four functions are a logger',
+    ).to.equal(false);
   });
 });
 
@@ -241,7 +295,9 @@ describe('verify --url: credentials, redirects, and why a server could not be re
     const wrong = base.replace('http://', 'http://deploy:wr0ng-pw@');
     const text = await guardedAsync(root, ['verify', '--url', wrong]);
     expect(text.status).to.equal(1);
-    expect(text.output).to.contain(`GET ${base.replace('http://', 'http://deploy:***@')}/media/blog/css/blog.css answered 401 Unauthorized`);
+    expect(text.output).to.contain(
+      `GET ${base.replace('http://', 'http://deploy:***@')}/media/blog/css/blog.css answered 401 Unauthorized`,
+    );
     expect(text.output).to.not.contain('wr0ng-pw');
     const json = await guardedAsync(root, ['verify', '--url', wrong, '--json']);
     expect(json.output).to.not.contain('wr0ng-pw');
@@ -265,7 +321,9 @@ describe('verify --url: credentials, redirects, and why a server could not be re
     const run = await guardedAsync(root, ['verify', '--url', base]);
     expect(run.status, run.output).to.equal(1);
     expect(run.output).to.match(/unserved\s+blog/);
-    expect(run.output).to.contain(`GET ${base}/media/blog/css/blog.css answered 302 Found, a redirect to ${elsewhere}/login?next=/media/`);
+    expect(run.output).to.contain(
+      `GET ${base}/media/blog/css/blog.css answered 302 Found, a redirect to ${elsewhere}/login?next=/media/`,
+    );
     expect(run.output).to.contain('hint: the server redirects instead of serving the file');
     expect(elsewhereAsked).to.equal(0);
   });
@@ -282,7 +340,9 @@ describe('verify --url: credentials, redirects, and why a server could not be re
     await new Promise((resolve) => servers.pop()!.close(resolve));
     const run = await guardedAsync(root, ['verify', '--url', closed]);
     expect(run.status).to.equal(1);
-    expect(run.output).to.contain(`GET ${closed}/media/blog/css/blog.css: connection refused: nothing listens at ${closed.replace('http://', '')}`);
+    expect(run.output).to.contain(
+      `GET ${closed}/media/blog/css/blog.css: connection refused: nothing listens at ${closed.replace('http://', '')}`,
+    );
     expect(run.output).to.contain('hint: start the web server, or check the host and port in --url');
     expect(run.output).to.not.match(/symbolic links/);
   });
@@ -291,7 +351,10 @@ describe('verify --url: credentials, redirects, and why a server could not be re
     const root = await linked();
     const silent = await server(() => undefined, servers); // accepts, never answers
     const timedOut = await blogLine(root, silent, 300);
-    expect(timedOut).to.include({ status: 'unserved', reason: `GET ${silent}/media/blog/css/blog.css: timed out: no answer` });
+    expect(timedOut).to.include({
+      status: 'unserved',
+      reason: `GET ${silent}/media/blog/css/blog.css: timed out: no answer`,
+    });
     expect(timedOut.hint).to.match(/^check that the server at 127\.0\.0\.1:\d+ is up and answering/);
 
     const plain = await server((_request, response) => response.end('x'), servers);
@@ -303,7 +366,12 @@ describe('verify --url: credentials, redirects, and why a server could not be re
 
   it('a host name that does not resolve: named as DNS, with a hint on the host (the failure as fetch reports it; no lookup leaves this machine)', async () => {
     const { describeFetchFailure } = await import('../src/core/served-url.js');
-    const failure = describeFetchFailure(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND staging.example'), { code: 'ENOTFOUND' }) }), new URL('http://staging.example:8080/media/x'));
+    const failure = describeFetchFailure(
+      Object.assign(new TypeError('fetch failed'), {
+        cause: Object.assign(new Error('getaddrinfo ENOTFOUND staging.example'), { code: 'ENOTFOUND' }),
+      }),
+      new URL('http://staging.example:8080/media/x'),
+    );
     expect(failure).to.deep.equal({
       reason: 'the host name staging.example does not resolve (DNS: ENOTFOUND)',
       hint: 'check the spelling of the host in --url (localhost or 127.0.0.1 for a server on this machine)',
@@ -312,7 +380,9 @@ describe('verify --url: credentials, redirects, and why a server could not be re
 
   it('urlTimeout that is not a positive number is refused up front', async () => {
     const root = await linked();
-    const error = await verify({ cwd: root, url: 'http://127.0.0.1:9', urlTimeout: -1 }).catch((caught: unknown) => caught);
+    const error = await verify({ cwd: root, url: 'http://127.0.0.1:9', urlTimeout: -1 }).catch(
+      (caught: unknown) => caught,
+    );
     expect(isAppMediaError(error) && error.code).to.equal('APP_MEDIA_BAD_OPTION');
   });
 });

@@ -12,14 +12,30 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import handler from 'serve-handler';
 import { isAppMediaError, link, verify, type Report } from '../src/index.js';
-import { exists, GULP_BIN, gulp, isLink, jsonReport, linkedInProcess, makeProject, removeTempDirs, sha, snapshot, writeTree, type RunResult } from './support/project.js';
+import {
+  exists,
+  GULP_BIN,
+  gulp,
+  isLink,
+  jsonReport,
+  linkedInProcess,
+  makeProject,
+  removeTempDirs,
+  sha,
+  snapshot,
+  writeTree,
+  type RunResult,
+} from './support/project.js';
 
 after(removeTempDirs);
 
 const MEDIA_ROOT = 'public/media';
 
 function writeConfig(root: string, config: Record<string, unknown>): void {
-  writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify({ mediaRoot: MEDIA_ROOT, ...config }, null, 2)}\n`);
+  writeFileSync(
+    path.join(root, 'app-media.config.json'),
+    `${JSON.stringify({ mediaRoot: MEDIA_ROOT, ...config }, null, 2)}\n`,
+  );
 }
 
 /** `apps/<from>` moves to `apps/<to>`; the config keeps calling it by its old name. */
@@ -114,16 +130,21 @@ describe('media:verify is read-only', () => {
       const manifestBefore = readFileSync(manifestFile);
       const before = Object.fromEntries(snapshot(root));
       expect(before['public/media/.app-media.json'], 'the snapshot covers the manifest').to.include({ type: 'file' });
-      expect(Object.keys(before).some((rel) => rel.startsWith('apps/news/app_media/news/')), 'the snapshot covers the apps').to.equal(true);
+      expect(
+        Object.keys(before).some((rel) => rel.startsWith('apps/news/app_media/news/')),
+        'the snapshot covers the apps',
+      ).to.equal(true);
 
       const run = gulp(root, ['media:verify']);
 
       expect(run.status, run.output).to.not.equal(0);
-      expect(statusWords(run)).to.deep.equal(mode === 'symlink'
-        ? { blog: 'escape', shop: 'dangling', news: 'exposed', docs: 'missing', wiki: 'conflict', old: 'stale' }
-        : { blog: 'drift', shop: 'drift', news: 'exposed', docs: 'missing', wiki: 'conflict', old: 'stale' });
+      expect(statusWords(run)).to.deep.equal(
+        mode === 'symlink'
+          ? { blog: 'escape', shop: 'dangling', news: 'exposed', docs: 'missing', wiki: 'conflict', old: 'stale' }
+          : { blog: 'drift', shop: 'drift', news: 'exposed', docs: 'missing', wiki: 'conflict', old: 'stale' },
+      );
       expect(Object.fromEntries(snapshot(root)), 'every path, sha, mtime and inode as before').to.deep.equal(before);
-      expect(sha(readFileSync(manifestFile)), 'the manifest\'s bytes').to.equal(sha(manifestBefore));
+      expect(sha(readFileSync(manifestFile)), "the manifest's bytes").to.equal(sha(manifestBefore));
     });
   }
 
@@ -146,7 +167,12 @@ describe('media:verify statuses through the gulp CLI', () => {
     const run = gulp(root, ['media:verify']);
     expect(run.status, run.output).to.not.equal(0);
     expect(lineOf(run, 'blog').status).to.equal('ok');
-    expect(lineOf(run, 'shop')).to.deep.equal({ status: 'missing', entry: 'public/media/shop', reason: 'nothing is published for this app', hint: 'run media:link' });
+    expect(lineOf(run, 'shop')).to.deep.equal({
+      status: 'missing',
+      entry: 'public/media/shop',
+      reason: 'nothing is published for this app',
+      hint: 'run media:link',
+    });
     expect(run.output).to.match(/media:verify: 1 ok, 1 missing in public\/media \(\d+ ms\)/);
     expect(run.output).to.contain('media:verify failed: shop (missing)');
     expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
@@ -157,11 +183,14 @@ describe('media:verify statuses through the gulp CLI', () => {
     expect(statuses(await verify({ cwd: root }))).to.deep.equal({ blog: 'ok', shop: 'ok' });
   });
 
-  it('dangling: the app moved (config updated), the tool\'s own link leads nowhere; hint names media:link, which fixes it', async () => {
+  it("dangling: the app moved (config updated), the tool's own link leads nowhere; hint names media:link, which fixes it", async () => {
     const root = makeProject({ apps: ['blog', 'shop'] });
     await link({ cwd: root, mode: 'symlink' });
     writeConfig(root, { apps: [moveApp(root, 'blog', 'blog-v2'), './apps/shop'] });
-    expect(isLink(path.join(root, MEDIA_ROOT, 'blog')) && !exists(path.join(root, MEDIA_ROOT, 'blog/css')), 'the link dangles').to.equal(true);
+    expect(
+      isLink(path.join(root, MEDIA_ROOT, 'blog')) && !exists(path.join(root, MEDIA_ROOT, 'blog/css')),
+      'the link dangles',
+    ).to.equal(true);
 
     const run = gulp(root, ['media:verify']);
     expect(run.status, run.output).to.not.equal(0);
@@ -191,7 +220,11 @@ describe('media:verify statuses through the gulp CLI', () => {
     expect(lines['shop']?.reason).to.equal('the copy differs from the source: js/shop.js no longer in the source');
     expect(lines['news']?.reason).to.equal('the copy differs from the source: img/new.png missing');
     for (const name of ['blog', 'shop', 'news']) {
-      expect(lines[name], name).to.include({ status: 'drift', entry: `public/media/${name} (copy)`, hint: 'run media:link to bring the copy in line' });
+      expect(lines[name], name).to.include({
+        status: 'drift',
+        entry: `public/media/${name} (copy)`,
+        hint: 'run media:link to bring the copy in line',
+      });
     }
     expect(run.output).to.match(/media:verify: 3 drift in public\/media/);
 
@@ -199,14 +232,17 @@ describe('media:verify statuses through the gulp CLI', () => {
     expect(statuses(await verify({ cwd: root }))).to.deep.equal({ blog: 'ok', shop: 'ok', news: 'ok' });
   });
 
-  it('drift (copy mode): a file changed by hand in the copy points the user to the app\'s media folder instead', async () => {
+  it("drift (copy mode): a file changed by hand in the copy points the user to the app's media folder instead", async () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     await link({ cwd: root, mode: 'copy' });
     writeFileSync(path.join(root, MEDIA_ROOT, 'blog/css/blog.css'), '/* hot fix in production */\n');
     const report = await verify({ cwd: root });
     expect(report.failed).to.equal(true);
-    expect(appOf(report, 'blog')).to.include({ status: 'drift', reason: 'the copy differs from the source: css/blog.css changed by hand' });
-    expect(appOf(report, 'blog').hint).to.contain('edit the app\'s media folder, not the copy');
+    expect(appOf(report, 'blog')).to.include({
+      status: 'drift',
+      reason: 'the copy differs from the source: css/blog.css changed by hand',
+    });
+    expect(appOf(report, 'blog').hint).to.contain("edit the app's media folder, not the copy");
   });
 
   it('exposed (link mode): .env, id_rsa, *.pem, .git/ and a config pattern "*.sql" on top of the defaults', async () => {
@@ -220,22 +256,36 @@ describe('media:verify statuses through the gulp CLI', () => {
         'apps/wiki/app_media/wiki/dump.sql': 'INSERT INTO users VALUES (1);\n',
       },
     });
-    writeConfig(root, { apps: ['blog', 'shop', 'news', 'docs', 'wiki', 'plain'].map((name) => `./apps/${name}`), exposed: ['*.sql'] });
+    writeConfig(root, {
+      apps: ['blog', 'shop', 'news', 'docs', 'wiki', 'plain'].map((name) => `./apps/${name}`),
+      exposed: ['*.sql'],
+    });
     await link({ cwd: root, mode: 'symlink' });
 
     const run = gulp(root, ['media:verify']);
     expect(run.status, run.output).to.not.equal(0);
     const lines = appLines(run);
-    expect(statusWords(run)).to.deep.equal({ blog: 'exposed', shop: 'exposed', news: 'exposed', docs: 'exposed', wiki: 'exposed', plain: 'ok' });
+    expect(statusWords(run)).to.deep.equal({
+      blog: 'exposed',
+      shop: 'exposed',
+      news: 'exposed',
+      docs: 'exposed',
+      wiki: 'exposed',
+      plain: 'ok',
+    });
     expect(lines['blog']?.reason).to.equal('published file that looks secret: .env');
     expect(lines['shop']?.reason).to.equal('published file that looks secret: id_rsa');
     expect(lines['news']?.reason).to.equal('published file that looks secret: certs/secret.pem');
     expect(lines['docs']?.reason).to.equal('published file that looks secret: .git/');
     expect(lines['wiki']?.reason).to.equal('published file that looks secret: dump.sql');
     for (const name of ['blog', 'shop', 'news', 'docs', 'wiki']) {
-      expect(lines[name]?.hint, name).to.equal('move it out of the app\'s media folder: a link publishes everything in it ("ignore" only applies to copies)');
+      expect(lines[name]?.hint, name).to.equal(
+        'move it out of the app\'s media folder: a link publishes everything in it ("ignore" only applies to copies)',
+      );
     }
-    expect(run.output).to.contain('media:verify failed: blog (exposed), shop (exposed), news (exposed), docs (exposed), wiki (exposed)');
+    expect(run.output).to.contain(
+      'media:verify failed: blog (exposed), shop (exposed), news (exposed), docs (exposed), wiki (exposed)',
+    );
 
     // Without the config's pattern, a .sql file is not one of the defaults.
     writeConfig(root, { apps: ['blog', 'shop', 'news', 'docs', 'wiki', 'plain'].map((name) => `./apps/${name}`) });
@@ -243,7 +293,10 @@ describe('media:verify statuses through the gulp CLI', () => {
   });
 
   it('no-media passes (exit 0) and says which folder looks misnamed', async () => {
-    const root = makeProject({ apps: ['news'], config: { mediaRoot: MEDIA_ROOT, apps: ['./apps/blog', './apps/shop', './apps/news'] } });
+    const root = makeProject({
+      apps: ['news'],
+      config: { mediaRoot: MEDIA_ROOT, apps: ['./apps/blog', './apps/shop', './apps/news'] },
+    });
     writeTree(root, { 'apps/blog/app_media/Blog/site.css': 'x', 'apps/shop/static/shop/site.css': 'y' });
     await link({ cwd: root, mode: 'symlink' });
 
@@ -260,7 +313,7 @@ describe('media:verify statuses through the gulp CLI', () => {
 });
 
 describe('media:verify statuses through verify()', () => {
-  it('wrong-target: the tool\'s own link leads to an existing folder that is no longer the app\'s', async () => {
+  it("wrong-target: the tool's own link leads to an existing folder that is no longer the app's", async () => {
     const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
     await link({ cwd: root, mode: 'symlink' });
     writeConfig(root, { apps: [moveApp(root, 'blog', 'blog-v2'), './apps/shop'] });
@@ -275,11 +328,18 @@ describe('media:verify statuses through verify()', () => {
     const relinked = await link({ cwd: root, mode: 'symlink' });
     expect(appOf(relinked, 'blog').status).to.equal('relinked');
     expect((await verify({ cwd: root })).failed).to.equal(false);
-    expect(readFileSync(path.join(root, 'apps/blog/app_media/blog/old.css'), 'utf8'), 'the old folder is left alone').to.equal('left behind');
+    expect(
+      readFileSync(path.join(root, 'apps/blog/app_media/blog/old.css'), 'utf8'),
+      'the old folder is left alone',
+    ).to.equal('left behind');
   });
 
   it('dangling: absolute links after the whole project moved; media:link relinks, then ok', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, config: { mediaRoot: MEDIA_ROOT, apps: ['./apps/blog'], relative: false } });
+    const root = makeProject({
+      apps: ['blog'],
+      gulp: false,
+      config: { mediaRoot: MEDIA_ROOT, apps: ['./apps/blog'], relative: false },
+    });
     await link({ cwd: root });
     const moved = `${root}-moved`;
     renameSync(root, moved);
@@ -304,7 +364,10 @@ describe('media:verify statuses through verify()', () => {
       const report = await verify({ cwd: root });
       expect(report.failed).to.equal(true);
       expect(statuses(report)).to.deep.equal({ blog: 'ok', news: 'stale', shop: 'stale' });
-      expect(appOf(report, 'shop')).to.include({ mode, reason: 'made by app-media for an app that is no longer configured' });
+      expect(appOf(report, 'shop')).to.include({
+        mode,
+        reason: 'made by app-media for an app that is no longer configured',
+      });
       expect(appOf(report, 'shop').hint).to.contain('run media:link').and.contain('media:clean');
       expect(appOf(report, 'news').reason).to.contain('no app_media/news/ folder any more');
 
@@ -315,7 +378,11 @@ describe('media:verify statuses through verify()', () => {
   }
 
   it('conflict: a foreign file, folder, link elsewhere and dangling link at mediaRoot/<name>; a hand-made link to the right folder is ok', async () => {
-    const root = makeProject({ apps: ['blog', 'shop', 'news', 'wiki', 'docs'], gulp: false, files: { 'elsewhere/keep.txt': 'mine' } });
+    const root = makeProject({
+      apps: ['blog', 'shop', 'news', 'wiki', 'docs'],
+      gulp: false,
+      files: { 'elsewhere/keep.txt': 'mine' },
+    });
     const mediaRoot = path.join(root, MEDIA_ROOT);
     mkdirSync(mediaRoot, { recursive: true });
     writeFileSync(path.join(mediaRoot, 'blog'), 'a file');
@@ -326,7 +393,13 @@ describe('media:verify statuses through verify()', () => {
 
     const report = await verify({ cwd: root });
     expect(report.failed).to.equal(true);
-    expect(statuses(report)).to.deep.equal({ blog: 'conflict', shop: 'conflict', news: 'conflict', wiki: 'conflict', docs: 'ok' });
+    expect(statuses(report)).to.deep.equal({
+      blog: 'conflict',
+      shop: 'conflict',
+      news: 'conflict',
+      wiki: 'conflict',
+      docs: 'ok',
+    });
     expect(appOf(report, 'blog').hint).to.contain('move or remove it by hand');
     expect(appOf(report, 'shop').hint).to.contain('move or remove that folder by hand');
     expect(appOf(report, 'news').reason).to.contain('../../elsewhere');
@@ -334,8 +407,12 @@ describe('media:verify statuses through verify()', () => {
     expect(appOf(report, 'docs').reason).to.equal('a link made outside app-media; it leads to the right folder');
   });
 
-  it('escape (link mode): links inside the app\'s media folder to a file and a folder outside it; a link within it is fine; a copy leaves them out', async () => {
-    const root = makeProject({ apps: ['blog', 'shop', 'news'], gulp: false, files: { 'secret.txt': 'not for the web', 'private/notes.txt': 'mine' } });
+  it("escape (link mode): links inside the app's media folder to a file and a folder outside it; a link within it is fine; a copy leaves them out", async () => {
+    const root = makeProject({
+      apps: ['blog', 'shop', 'news'],
+      gulp: false,
+      files: { 'secret.txt': 'not for the web', 'private/notes.txt': 'mine' },
+    });
     symlinkSync('../../../../secret.txt', media(root, 'blog', 'leak.txt'));
     symlinkSync(path.join(root, 'private'), media(root, 'shop', 'private'));
     symlinkSync('css/news.css', media(root, 'news', 'latest.css'));
@@ -344,8 +421,12 @@ describe('media:verify statuses through verify()', () => {
     const report = await verify({ cwd: root });
     expect(report.failed).to.equal(true);
     expect(statuses(report)).to.deep.equal({ blog: 'escape', shop: 'escape', news: 'ok' });
-    expect(appOf(report, 'blog').reason).to.equal('leak.txt inside the published media leads outside the app\'s media folder');
-    expect(appOf(report, 'shop').reason).to.equal('private inside the published media leads outside the app\'s media folder');
+    expect(appOf(report, 'blog').reason).to.equal(
+      "leak.txt inside the published media leads outside the app's media folder",
+    );
+    expect(appOf(report, 'shop').reason).to.equal(
+      "private inside the published media leads outside the app's media folder",
+    );
     expect(appOf(report, 'blog').hint).to.contain('replace each such link with the file itself, or remove it');
 
     // Published as copies instead, the links are left out: nothing escapes.
@@ -360,7 +441,10 @@ describe('media:verify statuses through verify()', () => {
     const root = makeProject({
       apps: ['blog', 'shop'],
       gulp: false,
-      files: { 'apps/blog/app_media/blog/.env': 'SECRET=1\n', 'apps/shop/app_media/shop/key.pem': '-----BEGIN PRIVATE KEY-----\n' },
+      files: {
+        'apps/blog/app_media/blog/.env': 'SECRET=1\n',
+        'apps/shop/app_media/shop/key.pem': '-----BEGIN PRIVATE KEY-----\n',
+      },
     });
     await link({ cwd: root, mode: 'copy' });
     expect(exists(path.join(root, MEDIA_ROOT, 'blog/.env')), 'ignore ".*" kept it out of the copy').to.equal(false);
@@ -400,7 +484,12 @@ describe('media:verify when everything is right', () => {
       const run = gulp(root, ['media:verify']);
       expect(run.status, run.output).to.equal(0);
       for (const name of ['blog', 'shop', 'news']) {
-        expect(lineOf(run, name), name).to.deep.equal({ status: 'ok', entry: `public/media/${name} -> apps/${name}/app_media/${name} (${mode})`, reason: null, hint: null });
+        expect(lineOf(run, name), name).to.deep.equal({
+          status: 'ok',
+          entry: `public/media/${name} -> apps/${name}/app_media/${name} (${mode})`,
+          reason: null,
+          hint: null,
+        });
       }
       expect(run.stdout).to.match(/media:verify: 3 ok in public\/media \(\d+ ms\)/);
       expect(run.stderr).to.equal('');
@@ -419,8 +508,28 @@ describe('media:verify when everything is right', () => {
     expect(report).to.include({ task: 'verify', dryRun: false, mediaRoot: 'public/media', failed: true });
     expect(report['counts']).to.deep.equal({ ok: 1, missing: 1 });
     expect(jsonReport(run).apps).to.deep.equal([
-      { name: 'blog', status: 'ok', mode: 'symlink', source: 'apps/blog/app_media/blog', target: 'public/media/blog', files: 0, bytes: 0, reason: null, hint: null },
-      { name: 'shop', status: 'missing', mode: null, source: 'apps/shop/app_media/shop', target: 'public/media/shop', files: 0, bytes: 0, reason: 'nothing is published for this app', hint: 'run media:link' },
+      {
+        name: 'blog',
+        status: 'ok',
+        mode: 'symlink',
+        source: 'apps/blog/app_media/blog',
+        target: 'public/media/blog',
+        files: 0,
+        bytes: 0,
+        reason: null,
+        hint: null,
+      },
+      {
+        name: 'shop',
+        status: 'missing',
+        mode: null,
+        source: 'apps/shop/app_media/shop',
+        target: 'public/media/shop',
+        files: 0,
+        bytes: 0,
+        reason: 'nothing is published for this app',
+        hint: 'run media:link',
+      },
     ]);
   });
 
@@ -429,11 +538,16 @@ describe('media:verify when everything is right', () => {
     await link({ cwd: root, mode: 'symlink' });
     const run = gulp(root, ['media:verify', '--url', 'not-a-url']);
     expect(run.status, run.output).to.not.equal(0);
-    expect(run.output).to.contain('APP_MEDIA_BAD_FLAG: --url: --url must be a full address such as http://localhost:8080, not "not-a-url"');
+    expect(run.output).to.contain(
+      'APP_MEDIA_BAD_FLAG: --url: --url must be a full address such as http://localhost:8080, not "not-a-url"',
+    );
     expect(run.output).to.contain('hint: write it as --url http://host:port');
     expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
 
-    const refused = await verify({ cwd: root, url: 'ftp://127.0.0.1/' }).then(() => undefined, (error: unknown) => error);
+    const refused = await verify({ cwd: root, url: 'ftp://127.0.0.1/' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(isAppMediaError(refused) && refused.code).to.equal('APP_MEDIA_BAD_FLAG');
   });
 });
@@ -443,10 +557,15 @@ describe('media:verify when everything is right', () => {
 const servers: http.Server[] = [];
 
 after(async () => {
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 /** Whether a segment of the request path under `publicDir` is a symbolic link. */
@@ -480,12 +599,15 @@ interface ServeOptions {
 async function serve(publicDir: string, options: ServeOptions = {}): Promise<string> {
   const server = http.createServer((request, response) => {
     void (async () => {
-      if (options.strict && await linkOnPath(publicDir, request.url ?? '/')) {
+      if (options.strict && (await linkOnPath(publicDir, request.url ?? '/'))) {
         response.writeHead(403, { 'content-type': 'text/plain' });
         response.end('Symbolic link not allowed\n');
         return;
       }
-      if (options.denyDotfiles && new URL(request.url ?? '/', 'http://x').pathname.split('/').some((part) => part.startsWith('.'))) {
+      if (
+        options.denyDotfiles &&
+        new URL(request.url ?? '/', 'http://x').pathname.split('/').some((part) => part.startsWith('.'))
+      ) {
         response.writeHead(403, { 'content-type': 'text/plain' });
         response.end('Forbidden\n');
         return;
@@ -504,11 +626,18 @@ async function serve(publicDir: string, options: ServeOptions = {}): Promise<str
 /** The gulp CLI without blocking this process, so that a server in it can answer. */
 function gulpAsync(cwd: string, args: string[]): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GULP_BIN, '--no-color', ...args], { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [GULP_BIN, '--no-color', ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill(), 60_000);
     child.on('error', reject);
     child.on('close', (status) => {
@@ -568,7 +697,7 @@ describe('media:verify --url against a real web server', () => {
     expect(statuses(report)).to.deep.equal({ blog: 'ok', shop: 'ok' });
   });
 
-  it('serve-handler\'s default serves files inside a linked folder (ok); verify fetches a plain file, not a link inside the folder (which serve-handler would refuse)', async () => {
+  it("serve-handler's default serves files inside a linked folder (ok); verify fetches a plain file, not a link inside the folder (which serve-handler would refuse)", async () => {
     const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
     // First in name order, but a link: the sample skips it for css/shop.css.
     symlinkSync('css/shop.css', media(root, 'shop', 'a-latest.css'));

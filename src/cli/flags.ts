@@ -21,7 +21,8 @@ export function parserName(flag: FlagSpec): string {
 
 export function parserOptions(specs: readonly FlagSpec[]): ParseArgsOptions {
   const options: ParseArgsOptions = {};
-  for (const spec of specs) options[parserName(spec)] = { type: spec.kind, ...(spec.short ? { short: spec.short } : {}) };
+  for (const spec of specs)
+    options[parserName(spec)] = { type: spec.kind, ...(spec.short ? { short: spec.short } : {}) };
   return options;
 }
 
@@ -50,7 +51,13 @@ export function tokenize(argv: readonly string[], options: ParseArgsOptions): To
   const out: Tokens = { options: [], positionals: [] };
   for (const token of tokens) {
     if (token.kind === 'positional') out.positionals.push(token.value);
-    else if (token.kind === 'option') out.options.push({ name: token.name, raw: token.rawName, value: token.value, inline: token.inlineValue === true });
+    else if (token.kind === 'option')
+      out.options.push({
+        name: token.name,
+        raw: token.rawName,
+        value: token.value,
+        inline: token.inlineValue === true,
+      });
   }
   return out;
 }
@@ -78,15 +85,27 @@ export function runOptionsFrom(tokens: Tokens, specs: readonly FlagSpec[]): Pars
     let value: string | boolean;
     if (spec.kind === 'string') {
       if (token.value === undefined || token.value === '' || (!token.inline && token.value.startsWith('-'))) {
-        throw errors.badFlag(`--${spec.name}`, `--${spec.name} needs a value ${spec.arg ?? ''}`.trim(), `write it as --${spec.name} ${spec.arg ?? '<value>'}`);
+        throw errors.badFlag(
+          `--${spec.name}`,
+          `--${spec.name} needs a value ${spec.arg ?? ''}`.trim(),
+          `write it as --${spec.name} ${spec.arg ?? '<value>'}`,
+        );
       }
       if (spec.values && !spec.values.includes(token.value)) {
-        throw errors.badFlag(`--${spec.name}`, `--${spec.name} must be one of ${spec.values.join(', ')}, not "${token.value}"`, `for example --${spec.name} ${spec.values[0] ?? ''}`);
+        throw errors.badFlag(
+          `--${spec.name}`,
+          `--${spec.name} must be one of ${spec.values.join(', ')}, not "${token.value}"`,
+          `for example --${spec.name} ${spec.values[0] ?? ''}`,
+        );
       }
       value = token.value;
     } else {
       if (token.value !== undefined) {
-        throw errors.badFlag(flagName(spec), `${flagName(spec)} takes no value (got "${token.value}")`, `write it as ${flagName(spec)} alone`);
+        throw errors.badFlag(
+          flagName(spec),
+          `${flagName(spec)} takes no value (got "${token.value}")`,
+          `write it as ${flagName(spec)} alone`,
+        );
       }
       value = !spec.negated;
     }
@@ -158,7 +177,12 @@ export interface CommandLineAsked {
 export function askedOf(tokens: Tokens): CommandLineAsked {
   const has = (name: string): boolean => tokens.options.some((token) => token.name === name);
   const task = tokens.positionals[0];
-  return { task: (TASKS as readonly string[]).includes(task ?? '') ? task as TaskName : undefined, json: has('json'), verbose: has('verbose'), silent: has('silent') };
+  return {
+    task: (TASKS as readonly string[]).includes(task ?? '') ? (task as TaskName) : undefined,
+    json: has('json'),
+    verbose: has('verbose'),
+    silent: has('silent'),
+  };
 }
 
 /** The command line read (never throws: see `askedOf`), and checked (`parseCommandLine`). */
@@ -176,34 +200,59 @@ function checkCommandLine(argv: readonly string[], tokens: Tokens): CommandLine 
   const [task, ...extra] = tokens.positionals;
   if (task !== undefined && !(TASKS as readonly string[]).includes(task)) {
     const close = nearest(task, TASKS);
-    throw errors.badFlag(task, `unknown task "${task}"`, close ? `did you mean "app-media ${close}"? (app-media --help lists the tasks)` : 'app-media --help lists the tasks');
+    throw errors.badFlag(
+      task,
+      `unknown task "${task}"`,
+      close
+        ? `did you mean "app-media ${close}"? (app-media --help lists the tasks)`
+        : 'app-media --help lists the tasks',
+    );
   }
   const name = task as TaskName | undefined;
   for (const token of tokens.options) {
     if (Object.hasOwn(COMMAND_OPTIONS, token.name)) continue;
     const where = name ? `app-media ${name}` : 'app-media';
     const known = name ? flagsFor(name, 'command').map(parserName) : [];
-    const close = known.find((flag) => flag === `no-${token.name}`) ?? nearest(token.name, known) ?? nearMiss(token.name)?.name;
-    throw errors.badFlag(token.raw, `unknown flag ${token.raw}`, close ? `did you mean --${close}? (${where} --help lists its flags)` : `${where} --help lists its flags`);
+    const close =
+      known.find((flag) => flag === `no-${token.name}`) ?? nearest(token.name, known) ?? nearMiss(token.name)?.name;
+    throw errors.badFlag(
+      token.raw,
+      `unknown flag ${token.raw}`,
+      close ? `did you mean --${close}? (${where} --help lists its flags)` : `${where} --help lists its flags`,
+    );
   }
   if (name !== undefined) {
     const own = new Set(flagsFor(name, 'command').map(parserName));
     for (const token of tokens.options) {
       if (own.has(token.name)) continue;
       const owners = tasksTaking(token.name);
-      throw errors.badFlag(token.raw, `${token.raw} is not a flag of app-media ${name}`,
-        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `app-media ${owner}`).join(', ')}; ` : ''}app-media ${name} --help lists its flags`);
+      throw errors.badFlag(
+        token.raw,
+        `${token.raw} is not a flag of app-media ${name}`,
+        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `app-media ${owner}`).join(', ')}; ` : ''}app-media ${name} --help lists its flags`,
+      );
     }
   }
   if (extra.length > 0) {
-    throw errors.badFlag(extra[0] ?? '', `unexpected argument "${extra[0] ?? ''}"`, `app-media ${name ?? '<task>'} takes one task and flags; see app-media ${name ?? ''} --help`.replace(/ {2}/g, ' '));
+    throw errors.badFlag(
+      extra[0] ?? '',
+      `unexpected argument "${extra[0] ?? ''}"`,
+      `app-media ${name ?? '<task>'} takes one task and flags; see app-media ${name ?? ''} --help`.replace(
+        / {2}/g,
+        ' ',
+      ),
+    );
   }
   const flags = runOptionsFrom(tokens, name ? flagsFor(name, 'command') : []);
   // The authority: Node's strict parse of the same table must agree that the line is well formed.
   try {
     parseArgs({ args: [...argv], options: COMMAND_OPTIONS, strict: true, allowPositionals: true });
   } catch (error) {
-    throw errors.badFlag(undefined, (error as Error).message.split('\n')[0] ?? String(error), `app-media ${name ?? ''} --help lists the flags`.replace(/ {2}/g, ' '));
+    throw errors.badFlag(
+      undefined,
+      (error as Error).message.split('\n')[0] ?? String(error),
+      `app-media ${name ?? ''} --help lists the flags`.replace(/ {2}/g, ' '),
+    );
   }
   return { task: name, help: has('help'), version: has('version'), silent: has('silent'), flags };
 }

@@ -56,7 +56,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo, cwd?:
     if (document) io.stdout(`${JSON.stringify(document, null, 2)}\n`);
     if (isAppMediaError(error)) {
       if (silent) return 1;
-      io.stderr(`${error.toString()}\n${verbose ? `${(error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}\n` : ''}`);
+      io.stderr(
+        `${error.toString()}\n${
+          verbose
+            ? `${(error.stack ?? '')
+                .split('\n')
+                .filter((line) => /^\s+at /.test(line))
+                .join('\n')}\n`
+            : ''
+        }`,
+      );
       return 1;
     }
     if (silent) return 1;
@@ -79,8 +88,15 @@ function consoleLogger(io: CliIo, color: boolean): Logger {
 }
 
 function flagLines(task: TaskName): string[] {
-  const rows = flagsFor(task, 'command').filter((flag) => flag.name !== 'version')
-    .map((flag) => [`${flagName(flag)}${flag.arg ? ` ${flag.arg}` : ''}${flag.short ? `, -${flag.short}` : ''}`, plain(flag.description)] as const);
+  const rows = flagsFor(task, 'command')
+    .filter((flag) => flag.name !== 'version')
+    .map(
+      (flag) =>
+        [
+          `${flagName(flag)}${flag.arg ? ` ${flag.arg}` : ''}${flag.short ? `, -${flag.short}` : ''}`,
+          plain(flag.description),
+        ] as const,
+    );
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, description]) => `  ${name.padEnd(width)}  ${description}`);
 }
@@ -100,7 +116,9 @@ export function usage(): string {
 }
 
 export function taskUsage(task: TaskName): string {
-  return [`Usage: app-media ${task} [flags]`, '', taskDescriptions[task], '', 'Flags:', ...flagLines(task), ''].join('\n');
+  return [`Usage: app-media ${task} [flags]`, '', taskDescriptions[task], '', 'Flags:', ...flagLines(task), ''].join(
+    '\n',
+  );
 }
 
 /** This package's version: its package.json is one folder up from the bundle (dist/app-media.js), two from this file. */
@@ -108,7 +126,7 @@ async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   for (const where of ['../package.json', '../../package.json']) {
     const text = await readFile(new URL(where, import.meta.url), 'utf8').catch(() => undefined);
-    const pkg = text === undefined ? undefined : JSON.parse(text) as { name?: string; version?: string };
+    const pkg = text === undefined ? undefined : (JSON.parse(text) as { name?: string; version?: string });
     if (pkg?.name === 'gulp-app-media' && pkg.version !== undefined) return pkg.version;
   }
   throw new Error('internal: the package.json of gulp-app-media was not found');

@@ -33,7 +33,15 @@ import { copyNew, linkNew, lookIn, makeDirIn, placeFile, readRegular, unlinkIn, 
 import { MANIFEST_NAME, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import type { OutputTree } from './outputs.js';
 import type { Item, Output, Plan } from './plan.js';
-import { replaceOwnFile, serializePending, serializeRecords, type FileRecord, type Pending, type Records, type Seen } from './records.js';
+import {
+  replaceOwnFile,
+  serializePending,
+  serializeRecords,
+  type FileRecord,
+  type Pending,
+  type Records,
+  type Seen,
+} from './records.js';
 import type { CollectSettings } from './settings.js';
 import { openMediaFile } from './sources.js';
 
@@ -64,7 +72,13 @@ function moment(name: string): void {
 }
 
 /** `ws`: collectRoot held open, with the run's token (its lock's) for the staging folder. */
-export async function applyPlan(plan: Plan, settings: CollectSettings, tree: OutputTree, recordsSeen: Seen | undefined, ws: Workspace): Promise<ApplyResult> {
+export async function applyPlan(
+  plan: Plan,
+  settings: CollectSettings,
+  tree: OutputTree,
+  recordsSeen: Seen | undefined,
+  ws: Workspace,
+): Promise<ApplyResult> {
   const folders = new FolderTree(ws.root);
   try {
     return await carryOut(plan, settings, tree, recordsSeen, ws, folders);
@@ -77,21 +91,40 @@ export async function applyPlan(plan: Plan, settings: CollectSettings, tree: Out
   }
 }
 
-async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree, recordsSeen: Seen | undefined, ws: Workspace, folders: FolderTree): Promise<ApplyResult> {
+async function carryOut(
+  plan: Plan,
+  settings: CollectSettings,
+  tree: OutputTree,
+  recordsSeen: Seen | undefined,
+  ws: Workspace,
+  folders: FolderTree,
+): Promise<ApplyResult> {
   const turn = turnTaker();
   const records = plan.records;
-  const result: ApplyResult = { written: new Map(), removed: 0, records, recordsSeen: recordsSeen ?? { size: 0, mtimeMs: 0, ino: 0 } };
+  const result: ApplyResult = {
+    written: new Map(),
+    removed: 0,
+    records,
+    recordsSeen: recordsSeen ?? { size: 0, mtimeMs: 0, ino: 0 },
+  };
 
   // 1. What is about to be written.
   const pending: Pending = { files: new Map(), dirs: new Set(plan.mkdirs) };
   for (const output of plan.writes) {
     pending.files.set(output.name, {
-      size: output.size, sha256: output.sha256, immutable: output.immutable,
+      size: output.size,
+      sha256: output.sha256,
+      immutable: output.immutable,
       ...(output.encoding ? { encoding: output.encoding, of: output.of as string } : {}),
     });
   }
-  if (plan.writeManifest) pending.files.set(MANIFEST_NAME, { size: Buffer.byteLength(plan.manifestText), sha256: plan.manifestSha });
-  if (plan.writeRev && plan.revText !== undefined) pending.files.set(REV_MANIFEST_NAME, { size: Buffer.byteLength(plan.revText), sha256: createHash('sha256').update(plan.revText).digest('hex') });
+  if (plan.writeManifest)
+    pending.files.set(MANIFEST_NAME, { size: Buffer.byteLength(plan.manifestText), sha256: plan.manifestSha });
+  if (plan.writeRev && plan.revText !== undefined)
+    pending.files.set(REV_MANIFEST_NAME, {
+      size: Buffer.byteLength(plan.revText),
+      sha256: createHash('sha256').update(plan.revText).digest('hex'),
+    });
   const pendingThere = tree.files.get(PENDING_FILE);
   let pendingSeen: Seen | undefined = pendingThere ? { ...pendingThere } : undefined;
   if (pending.files.size > 0 || pending.dirs.size > 0) {
@@ -103,7 +136,8 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
   // 2. Folders (parents first), each made in its parent held open; then the files.
   for (const dir of plan.mkdirs) {
     const [parent, base] = folders.parentOf(dir);
-    if (!makeDirIn(parent, base) && !lookIn(parent, base)?.isDirectory()) throw new ChangedMeanwhile(`${settings.shown}/${dir} appeared meanwhile and is not a plain folder`);
+    if (!makeDirIn(parent, base) && !lookIn(parent, base)?.isDirectory())
+      throw new ChangedMeanwhile(`${settings.shown}/${dir} appeared meanwhile and is not a plain folder`);
   }
   const byItem = new Map<Item, Output[]>();
   for (const output of plan.writes) {
@@ -115,7 +149,11 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
   const order: Record<string, number> = { hashed: 0, original: 1, variant: 2 };
   const stage = plan.writes.length > 0 ? ws.stage() : undefined;
   for (const [item, outputs] of byItem) {
-    outputs.sort((a, b) => (order[a.role] as number) - (order[b.role] as number) || (a.immutable === b.immutable ? 0 : a.immutable ? -1 : 1));
+    outputs.sort(
+      (a, b) =>
+        (order[a.role] as number) - (order[b.role] as number) ||
+        (a.immutable === b.immutable ? 0 : a.immutable ? -1 : 1),
+    );
     for (const output of outputs) {
       pause('write', output.name);
       const staging = stage as Folder;
@@ -125,13 +163,22 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
       // The last look: nothing there, or the tool's own file exactly as the plan saw it.
       const now = lookIn(folder, base);
       const record = records.files.get(output.name);
-      const expected = now === undefined || (record !== undefined && now.isFile() && now.size === record.size && now.mtimeMs === record.mtimeMs);
+      const expected =
+        now === undefined ||
+        (record !== undefined && now.isFile() && now.size === record.size && now.mtimeMs === record.mtimeMs);
       if (!expected) {
         unlinkIn(staging, staged);
-        throw new ChangedMeanwhile(`${settings.shown}/${output.name} was changed or made by someone else during the run; it was left as it is`);
+        throw new ChangedMeanwhile(
+          `${settings.shown}/${output.name} was changed or made by someone else during the run; it was left as it is`,
+        );
       }
       placeFile(staging, staged, folder, base);
-      const written: FileRecord = { size: made.size, mtimeMs: made.mtimeMs, sha256: output.sha256, immutable: output.immutable };
+      const written: FileRecord = {
+        size: made.size,
+        mtimeMs: made.mtimeMs,
+        sha256: output.sha256,
+        immutable: output.immutable,
+      };
       if (output.encoding) {
         written.encoding = output.encoding;
         written.of = output.of as string;
@@ -142,7 +189,8 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
       counts.files++;
       counts.bytes += made.size;
       result.written.set(app, counts);
-      if (KILL_AT !== undefined) moment(`write:${[...result.written.values()].reduce((sum, one) => sum + one.files, 0)}`);
+      if (KILL_AT !== undefined)
+        moment(`write:${[...result.written.values()].reduce((sum, one) => sum + one.files, 0)}`);
       const due = turn();
       if (due) await due;
     }
@@ -155,12 +203,19 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
   stillInPlace(folders, settings, 'the build was not published (manifest.json unchanged)');
 
   // 3. The manifest: last of the build.
-  for (const [name, text, write] of [[MANIFEST_NAME, plan.manifestText, plan.writeManifest], [REV_MANIFEST_NAME, plan.revText, plan.writeRev]] as const) {
+  for (const [name, text, write] of [
+    [MANIFEST_NAME, plan.manifestText, plan.writeManifest],
+    [REV_MANIFEST_NAME, plan.revText, plan.writeRev],
+  ] as const) {
     if (!write || text === undefined) continue;
     const own = records.own.get(name);
     const there = tree.files.get(name);
     const stat = replaceOwnFile(ws, name, text, own && there ? there : undefined);
-    records.own.set(name, { size: stat.size, mtimeMs: stat.mtimeMs, sha256: createHash('sha256').update(text).digest('hex') });
+    records.own.set(name, {
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      sha256: createHash('sha256').update(text).digest('hex'),
+    });
   }
   moment('manifest');
   if (plan.removeRev) {
@@ -206,7 +261,8 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
   moment('records');
   if (pendingSeen) {
     const now = lookIn(ws.root, PENDING_FILE);
-    if (now?.isFile() && now.size === pendingSeen.size && now.mtimeMs === pendingSeen.mtimeMs) unlinkIn(ws.root, PENDING_FILE);
+    if (now?.isFile() && now.size === pendingSeen.size && now.mtimeMs === pendingSeen.mtimeMs)
+      unlinkIn(ws.root, PENDING_FILE);
   }
   return result;
 }
@@ -215,7 +271,9 @@ async function carryOut(plan: Plan, settings: CollectSettings, tree: OutputTree,
 function stillInPlace(folders: FolderTree, settings: CollectSettings, consequence: string): void {
   const moved = folders.stillInPlace();
   if (moved !== undefined) {
-    throw new ChangedMeanwhile(`${settings.shown}/${moved} was replaced while app-media worked in it; ${consequence}, and what is there now was left as it is`);
+    throw new ChangedMeanwhile(
+      `${settings.shown}/${moved} was replaced while app-media worked in it; ${consequence}, and what is there now was left as it is`,
+    );
   }
 }
 
@@ -237,7 +295,9 @@ function asChange(error: unknown, settings: CollectSettings): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code !== 'ELOOP' && code !== 'ENOTDIR') return error;
   const where = (error as NodeJS.ErrnoException).path;
-  return new ChangedMeanwhile(`${where ?? settings.shown}: a folder of collectRoot was replaced (by a link or a file) during the run; nothing was written or removed through it`);
+  return new ChangedMeanwhile(
+    `${where ?? settings.shown}: a folder of collectRoot was replaced (by a link or a file) during the run; nothing was written or removed through it`,
+  );
 }
 
 interface Staging {
@@ -272,7 +332,8 @@ function linkOrCopy(existing: string, output: Output, at: Staging): Stats {
     throw new ChangedMeanwhile(`${at.settings.shown}/${existing} changed during the run`);
   }
   const { data } = readRegular(folder.at(base));
-  if (createHash('sha256').update(data).digest('hex') !== output.sha256) throw new ChangedMeanwhile(`${at.settings.shown}/${existing} changed during the run`);
+  if (createHash('sha256').update(data).digest('hex') !== output.sha256)
+    throw new ChangedMeanwhile(`${at.settings.shown}/${existing} changed during the run`);
   return writeNew(at.stage, at.staged, data);
 }
 
@@ -288,7 +349,12 @@ function copySource(item: Item, at: Staging): Stats {
     const stat = fstatSync(open.fd);
     const identity = item.identity;
     if (identity) {
-      if (stat.ino !== identity.ino || stat.size !== identity.size || stat.mtimeMs !== identity.mtimeMs || stat.ctimeMs !== identity.ctimeMs) {
+      if (
+        stat.ino !== identity.ino ||
+        stat.size !== identity.size ||
+        stat.mtimeMs !== identity.mtimeMs ||
+        stat.ctimeMs !== identity.ctimeMs
+      ) {
         throw new ChangedMeanwhile(`${item.source.shown} changed while it was being collected; run again`);
       }
       return copyNew(open.fd, at.stage, at.staged, at.buffer, undefined, stat.mode);

@@ -29,7 +29,20 @@ import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME }
 import { currentDigest, listingDigest, walkOutputs } from './outputs.js';
 import { escapeReason, makePlan, type Plan } from './plan.js';
 import { WorkPool } from './pool.js';
-import { emptyRecords, readIndex, readPending, readRecords, sameRecords, serializeIndex, seenOf, type Index, type IndexInput, type IndexSource, type Records, type Seen } from './records.js';
+import {
+  emptyRecords,
+  readIndex,
+  readPending,
+  readRecords,
+  sameRecords,
+  serializeIndex,
+  seenOf,
+  type Index,
+  type IndexInput,
+  type IndexSource,
+  type Records,
+  type Seen,
+} from './records.js';
 import { checkCollectRoot, collectSettings, settingsDigest, type CollectSettings } from './settings.js';
 import { walkSources, type AppSources } from './sources.js';
 
@@ -56,14 +69,19 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
     const shownOf = new Map(sources.flatMap((app) => app.files.map((file) => [file.logical, file.shown] as const)));
     for (const [logical, css] of quick.css) {
       for (const [line, ref] of css.missing) missing.push(`${shownOf.get(logical) ?? logical}:${line}: ${ref}`);
-      if (css.unparsed) missing.push(`${shownOf.get(logical) ?? logical}:${css.unparsed[0]}: ${css.unparsed[1]} (published unchanged)`);
+      if (css.unparsed)
+        missing.push(`${shownOf.get(logical) ?? logical}:${css.unparsed[0]}: ${css.unparsed[1]} (published unchanged)`);
     }
     if (settings.strict && missing.length > 0) throw errors.missingReference(missing);
     warnings.push(...missingWarnings(missing), ...foreignWarnings(settings, quick.foreign, []));
     return finish({
       statuses: new Map(sources.map((app) => [app.app.name, app.hasMedia ? 'up-to-date' : 'no-media'])),
-      reasons: new Map(), files: new Map(sources.map((app) => [app.app.name, { files: app.files.length, bytes: 0 }])),
-      warnings, build: quick.build, written: 0, removed: 0,
+      reasons: new Map(),
+      files: new Map(sources.map((app) => [app.app.name, { files: app.files.length, bytes: 0 }])),
+      warnings,
+      build: quick.build,
+      written: 0,
+      removed: 0,
     });
   }
 
@@ -80,19 +98,28 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       mkdirSync(settings.collectRoot, { recursive: true, mode: 0o755 });
       const held = await acquireLock(settings.realRoot, {
         display: settings.shown,
-        onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this collectRoot`),
+        onWait: (pid) =>
+          options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this collectRoot`),
       });
       lock = held;
       ws = new Workspace(openFolder(settings.realRoot, { follow: true }), held.token);
       // What a killed run left (its lock, its temporary names: those of its token only), as link's sweep.
       const swept = await sweepLeftovers(ws, false);
-      if (swept.removed > 0) warnings.push(`removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`);
+      if (swept.removed > 0)
+        warnings.push(
+          `removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`,
+        );
     }
     const look = await fullLook(settings, digest, sources, pool);
     const { plan } = look;
     const problems = [...plan.missing, ...plan.unparsed].map((one) => one.text);
     if (settings.strict && problems.length > 0) throw errors.missingReference(problems);
-    warnings.push(...sourceWarnings(sources), ...plan.warnings, ...missingWarnings(problems), ...foreignWarnings(settings, plan.foreign, plan.handChanged));
+    warnings.push(
+      ...sourceWarnings(sources),
+      ...plan.warnings,
+      ...missingWarnings(problems),
+      ...foreignWarnings(settings, plan.foreign, plan.handChanged),
+    );
     const blocked = plan.conflicts.length > 0 || plan.appErrors.size > 0;
     const statuses = new Map<string, CollectStatus>();
     const reasons = new Map<string, { reason: string; hint: string }>();
@@ -110,30 +137,56 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       const conflicts = plan.conflicts.filter((one) => one.app === name || one.app === '');
       if (app.escape !== undefined) {
         statuses.set(name, 'escape');
-        reasons.set(name, { reason: failure ?? escapeReason(app), hint: 'replace the link with the folder itself, inside the app; a media folder must be the app\'s own' });
+        reasons.set(name, {
+          reason: failure ?? escapeReason(app),
+          hint: "replace the link with the folder itself, inside the app; a media folder must be the app's own",
+        });
       } else if (failure) {
         statuses.set(name, 'error');
-        reasons.set(name, { reason: failure, hint: app.error ? systemErrorHint(app.error.code) : 'only regular files are published; check that the account running the task may read the app\'s media folder' });
+        reasons.set(name, {
+          reason: failure,
+          hint: app.error
+            ? systemErrorHint(app.error.code)
+            : "only regular files are published; check that the account running the task may read the app's media folder",
+        });
       } else if (conflicts.length > 0 && (conflicts.some((one) => one.app === name) || wanted.has(name))) {
         statuses.set(name, 'conflict');
-        reasons.set(name, { reason: listSome(conflicts.map((one) => one.why)), hint: 'move it away by hand if it is not needed (app-media never writes over what it did not make, or what was changed since), then run again' });
+        reasons.set(name, {
+          reason: listSome(conflicts.map((one) => one.why)),
+          hint: 'move it away by hand if it is not needed (app-media never writes over what it did not make, or what was changed since), then run again',
+        });
       } else if (!app.hasMedia) {
         statuses.set(name, 'no-media');
       } else if (blocked && (wanted.has(name) || plan.writeManifest)) {
         statuses.set(name, 'held');
-        reasons.set(name, { reason: 'nothing was written: another app has a conflict or an error, and a build is never half written', hint: '' });
+        reasons.set(name, {
+          reason: 'nothing was written: another app has a conflict or an error, and a build is never half written',
+          hint: '',
+        });
       } else {
         statuses.set(name, wanted.has(name) ? 'collected' : 'up-to-date');
       }
     }
-    const nothingToDo = plan.writes.length === 0 && plan.mkdirs.length === 0 && plan.removals.size === 0 && !plan.writeManifest && !plan.writeRev
-      && plan.removeRev === undefined && !plan.pendingLeft && look.recordsRead && sameRecords(plan.records, look.recordsRead);
+    const nothingToDo =
+      plan.writes.length === 0 &&
+      plan.mkdirs.length === 0 &&
+      plan.removals.size === 0 &&
+      !plan.writeManifest &&
+      !plan.writeRev &&
+      plan.removeRev === undefined &&
+      !plan.pendingLeft &&
+      look.recordsRead &&
+      sameRecords(plan.records, look.recordsRead);
     if (settings.dryRun || blocked || nothingToDo) {
       if (ws && !blocked) writeIndex(settings, digest, plan, look.recordsSeen, ws);
       return finish({
-        statuses, reasons, files: settings.dryRun ? wanted : new Map<string, { files: number; bytes: number }>(), warnings,
+        statuses,
+        reasons,
+        files: settings.dryRun ? wanted : new Map<string, { files: number; bytes: number }>(),
+        warnings,
         build: blocked || settings.dryRun ? look.previousBuild : plan.build.id,
-        written: settings.dryRun ? plan.writes.length : 0, removed: settings.dryRun ? plan.removals.size : 0,
+        written: settings.dryRun ? plan.writes.length : 0,
+        removed: settings.dryRun ? plan.removals.size : 0,
       });
     }
     const held = ws as Workspace;
@@ -145,7 +198,15 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       if (counts) written += counts.files;
       if (statuses.get(app.app.name) === 'collected' && !counts) statuses.set(app.app.name, 'up-to-date');
     }
-    return finish({ statuses, reasons, files: applied.written, warnings, build: plan.build.id, written, removed: applied.removed });
+    return finish({
+      statuses,
+      reasons,
+      files: applied.written,
+      warnings,
+      build: plan.build.id,
+      written,
+      removed: applied.removed,
+    });
   } finally {
     await pool.close();
     try {
@@ -170,9 +231,16 @@ function quickLook(settings: CollectSettings, digest: string, sources: AppSource
   if (!index || index.settings !== digest) return undefined;
   const same = (name: string, facts: [number, number] | null): boolean => {
     const stat = lookAt(path.join(root, name));
-    return facts === null ? stat === undefined : stat !== undefined && stat.isFile() && stat.size === facts[0] && stat.mtimeMs === facts[1];
+    return facts === null
+      ? stat === undefined
+      : stat !== undefined && stat.isFile() && stat.size === facts[0] && stat.mtimeMs === facts[1];
   };
-  if (!same(RECORDS_FILE, index.records) || !same(MANIFEST_NAME, index.manifest) || !same(REV_MANIFEST_NAME, index.revManifest)) return undefined;
+  if (
+    !same(RECORDS_FILE, index.records) ||
+    !same(MANIFEST_NAME, index.manifest) ||
+    !same(REV_MANIFEST_NAME, index.revManifest)
+  )
+    return undefined;
   let count = 0;
   for (const app of sources) {
     if (app.error || app.escape !== undefined) return undefined;
@@ -191,7 +259,8 @@ function quickLook(settings: CollectSettings, digest: string, sources: AppSource
     return undefined;
   }
   if (hasTraces(top, root)) return undefined;
-  for (const [dir, expected] of index.dirs) if ((dir === '' ? listingDigest('', top) : currentDigest(root, dir)) !== expected) return undefined;
+  for (const [dir, expected] of index.dirs)
+    if ((dir === '' ? listingDigest('', top) : currentDigest(root, dir)) !== expected) return undefined;
   return { build: index.build, css: index.css, foreign: index.foreign };
 }
 
@@ -204,25 +273,45 @@ interface Look {
   previousBuild: string | null;
 }
 
-async function fullLook(settings: CollectSettings, digest: string, sources: AppSources[], pool: WorkPool): Promise<Look> {
+async function fullLook(
+  settings: CollectSettings,
+  digest: string,
+  sources: AppSources[],
+  pool: WorkPool,
+): Promise<Look> {
   const root = settings.realRoot;
   const tree = walkOutputs(root);
   const read = tree.exists ? readRecords(root) : { state: 'missing' as const };
   if (read.state === 'foreign') throw errors.recordsConflict(`${settings.shown}/${RECORDS_FILE}`, read.why);
   const records = read.state === 'ours' ? read.value : emptyRecords();
   const pendingRead = tree.exists ? readPending(root) : { state: 'missing' as const };
-  if (pendingRead.state === 'foreign') throw errors.recordsConflict(`${settings.shown}/.app-media-collect-pending.json`, pendingRead.why);
+  if (pendingRead.state === 'foreign')
+    throw errors.recordsConflict(`${settings.shown}/.app-media-collect-pending.json`, pendingRead.why);
   const indexRead = tree.exists ? readIndex(root) : undefined;
   const index = indexRead && indexRead.settings === digest ? indexRead : undefined;
   // The plan builds its records from these: a copy of what was read is kept to compare.
-  const recordsRead = read.state === 'ours' ? { files: new Map(records.files), builds: [...records.builds], dirs: new Set(records.dirs), own: new Map(records.own) } : undefined;
+  const recordsRead =
+    read.state === 'ours'
+      ? {
+          files: new Map(records.files),
+          builds: [...records.builds],
+          dirs: new Set(records.dirs),
+          own: new Map(records.own),
+        }
+      : undefined;
   const plan = await makePlan({
-    settings, digest, sources, tree, records,
+    settings,
+    digest,
+    sources,
+    tree,
+    records,
     pending: pendingRead.state === 'ours' ? pendingRead.value : undefined,
-    index, pool,
+    index,
+    pool,
   });
   return {
-    plan, tree,
+    plan,
+    tree,
     recordsSeen: read.state === 'ours' ? seenOf(read.stat) : undefined,
     recordsRead,
     previousBuild: records.builds[0]?.id ?? null,
@@ -230,7 +319,13 @@ async function fullLook(settings: CollectSettings, digest: string, sources: AppS
 }
 
 /** Writes the index of the build just made (or found up to date), unless it says the same already; `ws`: collectRoot held open. */
-function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recordsSeen: Seen | undefined, ws: Workspace): void {
+function writeIndex(
+  settings: CollectSettings,
+  digest: string,
+  plan: Plan,
+  recordsSeen: Seen | undefined,
+  ws: Workspace,
+): void {
   const root = settings.realRoot;
   const facts = (name: string): [number, number] | null => {
     const stat = lookAt(path.join(root, name));
@@ -240,7 +335,17 @@ function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recor
   const css: Index['css'] = new Map();
   for (const item of plan.items) {
     const enc = item.enc ?? [-1, -1];
-    sources.set(item.source.logical, [item.source.size, item.source.mtimeMs, item.sourceSha, item.finalSha, item.nameHash, item.size, item.integrity, enc[0], enc[1]]);
+    sources.set(item.source.logical, [
+      item.source.size,
+      item.source.mtimeMs,
+      item.sourceSha,
+      item.finalSha,
+      item.nameHash,
+      item.size,
+      item.integrity,
+      enc[0],
+      enc[1],
+    ]);
     if (item.sheet) {
       css.set(item.source.logical, {
         deps: item.sheet.deps ?? item.sheet.previous?.deps ?? [],
@@ -263,7 +368,9 @@ function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recor
     records: records?.isFile() ? [records.size, records.mtimeMs] : null,
     manifest: facts(MANIFEST_NAME),
     revManifest: facts(REV_MANIFEST_NAME),
-    sources, css, dirs,
+    sources,
+    css,
+    dirs,
     foreign: [...plan.foreign, ...plan.handChanged].sort(),
   };
   const text = serializeIndex(index);
@@ -282,20 +389,35 @@ function writeIndex(settings: CollectSettings, digest: string, plan: Plan, recor
 function sourceWarnings(sources: AppSources[]): string[] {
   const out: string[] = [];
   for (const app of sources) {
-    if (app.escapes.length > 0) out.push(`${app.app.name}: not published, links leading outside the app's media folder: ${listSome(app.escapes)}`);
-    if (app.skipped.length > 0) out.push(`${app.app.name}: not published, not regular files (dangling links, loops, FIFOs, sockets): ${listSome(app.skipped)}`);
+    if (app.escapes.length > 0)
+      out.push(
+        `${app.app.name}: not published, links leading outside the app's media folder: ${listSome(app.escapes)}`,
+      );
+    if (app.skipped.length > 0)
+      out.push(
+        `${app.app.name}: not published, not regular files (dangling links, loops, FIFOs, sockets): ${listSome(app.skipped)}`,
+      );
   }
   return out;
 }
 
 function missingWarnings(lines: readonly string[]): string[] {
-  return lines.map((line) => `${line}: no such file in the collected media (the reference is left as written; --strict makes this an error)`);
+  return lines.map(
+    (line) =>
+      `${line}: no such file in the collected media (the reference is left as written; --strict makes this an error)`,
+  );
 }
 
 function foreignWarnings(settings: CollectSettings, foreign: readonly string[], changed: readonly string[]): string[] {
   const out: string[] = [];
-  if (foreign.length > 0) out.push(`${foreign.length} file${foreign.length === 1 ? '' : 's'} in ${settings.shown} not made by app-media, left as ${foreign.length === 1 ? 'it is' : 'they are'}: ${listSome(foreign)}`);
-  if (changed.length > 0) out.push(`${changed.length} file${changed.length === 1 ? '' : 's'} in ${settings.shown} changed by hand since app-media wrote ${changed.length === 1 ? 'it, kept (no longer app-media\'s)' : 'them, kept (no longer app-media\'s)'}: ${listSome(changed)}`);
+  if (foreign.length > 0)
+    out.push(
+      `${foreign.length} file${foreign.length === 1 ? '' : 's'} in ${settings.shown} not made by app-media, left as ${foreign.length === 1 ? 'it is' : 'they are'}: ${listSome(foreign)}`,
+    );
+  if (changed.length > 0)
+    out.push(
+      `${changed.length} file${changed.length === 1 ? '' : 's'} in ${settings.shown} changed by hand since app-media wrote ${changed.length === 1 ? "it, kept (no longer app-media's)" : "them, kept (no longer app-media's)"}: ${listSome(changed)}`,
+    );
   return out;
 }
 
@@ -342,4 +464,3 @@ function toReport(outcome: Outcome, started: number): Report {
   report.removed = outcome.removed;
   return report;
 }
-

@@ -55,7 +55,10 @@ export function findReferences(bytes: Buffer): CssParse {
     root = postcss.parse(text);
   } catch (error) {
     const failure = error as { line?: number; reason?: string; message?: string };
-    return { references: [], error: { line: failure.line ?? 1, message: failure.reason ?? failure.message ?? String(error) } };
+    return {
+      references: [],
+      error: { line: failure.line ?? 1, message: failure.reason ?? failure.message ?? String(error) },
+    };
   }
   const starts = lineStarts(text);
   const found: CssReference[] = [];
@@ -93,7 +96,8 @@ export function findReferences(bytes: Buffer): CssParse {
     const inner = node.nodes[0];
     if (!inner || node.nodes.length !== 1) return;
     if (inner.type === 'string') stringAt(inner, base, kind);
-    else if (inner.type === 'word') add(kind, inner.value, base + inner.sourceIndex, base + inner.sourceIndex + inner.value.length);
+    else if (inner.type === 'word')
+      add(kind, inner.value, base + inner.sourceIndex, base + inner.sourceIndex + inner.value.length);
   };
 
   const stringAt = (node: import('postcss-value-parser').StringNode, base: number, kind: ReferenceKind): void => {
@@ -179,7 +183,12 @@ export function resolveReference(value: string, from: string, mediaUrl: string):
   if (joined === '..' || joined.startsWith('../')) return { kind: 'outside' };
   const logical = joined.split('/').map(decodeSegment).join('/');
   if (!isPlainRelPath(logical) || !logical.includes('/')) return { kind: 'outside' };
-  return { kind: 'local', logical, rawPath: Buffer.from(rawPath, 'utf8').toString('latin1'), suffix: Buffer.from(suffix, 'utf8').toString('latin1') };
+  return {
+    kind: 'local',
+    logical,
+    rawPath: Buffer.from(rawPath, 'utf8').toString('latin1'),
+    suffix: Buffer.from(suffix, 'utf8').toString('latin1'),
+  };
 }
 
 function decodeSegment(segment: string): string {

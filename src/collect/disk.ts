@@ -11,7 +11,23 @@
  * sticky bits, and no file is within another user's reach before its mode is
  * right.
  */
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import type { Hash } from 'node:crypto';
 import type { Folder } from '../core/fs/folder.js';
 
@@ -24,7 +40,10 @@ export const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (co
 /** A file that is not a regular file where one was expected (a link, a FIFO, a folder...). */
 export class NotAFile extends Error {
   readonly code = 'ENOTREG';
-  constructor(readonly file: string, readonly kind: string) {
+  constructor(
+    readonly file: string,
+    readonly kind: string,
+  ) {
     super(`${file} is ${kind}, not a regular file`);
   }
 }
@@ -141,7 +160,14 @@ const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
  * by chunk into a file made 0644. With `hash`, the bytes are hashed as they are copied (chunk by
  * chunk, then).
  */
-export function copyNew(sourceFd: number, folder: Folder, name: string, buffer: Buffer, hash?: Hash, sourceMode = 0): Stats {
+export function copyNew(
+  sourceFd: number,
+  folder: Folder,
+  name: string,
+  buffer: Buffer,
+  hash?: Hash,
+  sourceMode = 0,
+): Stats {
   if (PROC_FD && !hash && (sourceMode & 0o7000) === 0) {
     try {
       copyFileSync(`/proc/self/fd/${sourceFd}`, folder.at(name), constants.COPYFILE_EXCL);
@@ -182,7 +208,15 @@ export function linkNew(from: Folder, existing: string, folder: Folder, name: st
     linkSync(from.at(existing), folder.at(name));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'ENOSYS') return undefined;
+    if (
+      code === 'EPERM' ||
+      code === 'EMLINK' ||
+      code === 'ENOTSUP' ||
+      code === 'EOPNOTSUPP' ||
+      code === 'EXDEV' ||
+      code === 'ENOSYS'
+    )
+      return undefined;
     throw error;
   }
   const stat = lstatSync(folder.at(name));

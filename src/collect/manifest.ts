@@ -28,8 +28,10 @@ export interface MediaManifest {
 
 const INTEGRITY = /^sha384-[A-Za-z0-9+/]{64}$/;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isSize = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 /** The manifest's text for these entries (keys sorted at every level, pretty), and its build id. */
 export function manifestOf(entries: ReadonlyMap<string, ManifestEntry>): { text: string; build: string } {
@@ -39,7 +41,12 @@ export function manifestOf(entries: ReadonlyMap<string, ManifestEntry>): { text:
     const encodings: Record<string, number> = {};
     if (entry.encodings?.br !== undefined) encodings['br'] = entry.encodings.br;
     if (entry.encodings?.gzip !== undefined) encodings['gzip'] = entry.encodings.gzip;
-    files[name] = { ...(Object.keys(encodings).length > 0 ? { encodings } : {}), integrity: entry.integrity, path: entry.path, size: entry.size };
+    files[name] = {
+      ...(Object.keys(encodings).length > 0 ? { encodings } : {}),
+      integrity: entry.integrity,
+      path: entry.path,
+      size: entry.size,
+    };
   }
   // The build id: the first 16 hex of the SHA-256 of the "files" object as compact JSON, keys sorted.
   const build = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
@@ -50,7 +57,8 @@ export function manifestOf(entries: ReadonlyMap<string, ManifestEntry>): { text:
 export function parseManifest(raw: unknown): MediaManifest | string {
   if (!isObject(raw)) return 'it is not a JSON object';
   if (raw['version'] !== 1) return `its "version" ${JSON.stringify(raw['version'])} is not 1`;
-  if (typeof raw['build'] !== 'string' || !/^[0-9a-f]{16}$/.test(raw['build'])) return '"build" is not 16 hex characters';
+  if (typeof raw['build'] !== 'string' || !/^[0-9a-f]{16}$/.test(raw['build']))
+    return '"build" is not 16 hex characters';
   if (!isObject(raw['files'])) return '"files" is not an object';
   const files = new Map<string, ManifestEntry>();
   for (const [name, entry] of Object.entries(raw['files'])) {
@@ -59,10 +67,15 @@ export function parseManifest(raw: unknown): MediaManifest | string {
     const { path, size, integrity, encodings } = entry;
     if (!isPlainRelPath(path)) return `"${name}".path is not a plain relative path`;
     if (!isSize(size)) return `"${name}".size is not a whole number`;
-    if (typeof integrity !== 'string' || !INTEGRITY.test(integrity)) return `"${name}".integrity is not sha384-<base64>`;
+    if (typeof integrity !== 'string' || !INTEGRITY.test(integrity))
+      return `"${name}".integrity is not sha384-<base64>`;
     const out: ManifestEntry = { path, size, integrity };
     if (encodings !== undefined) {
-      if (!isObject(encodings) || Object.entries(encodings).some(([key, value]) => (key !== 'br' && key !== 'gzip') || !isSize(value))) return `"${name}".encodings is not { br?, gzip? } sizes`;
+      if (
+        !isObject(encodings) ||
+        Object.entries(encodings).some(([key, value]) => (key !== 'br' && key !== 'gzip') || !isSize(value))
+      )
+        return `"${name}".encodings is not { br?, gzip? } sizes`;
       out.encodings = encodings;
     }
     files.set(name, out);
@@ -77,7 +90,12 @@ export function readManifestFile(file: string, shown = file): MediaManifest {
     text = readRegular(file, 256 * 1024 * 1024).data.toString('utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw errors.badManifest(shown, code === 'ENOENT' ? 'there is no such file (run media:collect first)' : `it cannot be read (${code ?? String(error)})`);
+    throw errors.badManifest(
+      shown,
+      code === 'ENOENT'
+        ? 'there is no such file (run media:collect first)'
+        : `it cannot be read (${code ?? String(error)})`,
+    );
   }
   let raw: unknown;
   try {

@@ -72,7 +72,8 @@ export function createMediaUrl(options: MediaUrlOptions = {}): MediaUrl {
     return entry;
   };
   const asset = (name: string): MediaAsset => {
-    if (!manifest) return { url: joinUrl(mediaUrl, clean(name)), integrity: undefined, path: clean(name), size: undefined };
+    if (!manifest)
+      return { url: joinUrl(mediaUrl, clean(name)), integrity: undefined, path: clean(name), size: undefined };
     const entry = entryOf(name);
     return { url: joinUrl(mediaUrl, entry.path), integrity: entry.integrity, path: entry.path, size: entry.size };
   };

@@ -25,8 +25,23 @@ export const OWN_PREFIX = '.app-media';
 export function isPlainRelPath(value: unknown): value is string {
   if (typeof value !== 'string' || value === '' || value.length > 4096) return false;
   // The same rule as a per-segment check, without splitting (it runs on every name of the records).
-  if (value.includes('\\') || value.includes('\0') || value.includes('//') || value.startsWith('/') || value.endsWith('/')) return false;
-  if (value === '.' || value === '..' || value.startsWith('./') || value.startsWith('../') || value.endsWith('/.') || value.endsWith('/..')) return false;
+  if (
+    value.includes('\\') ||
+    value.includes('\0') ||
+    value.includes('//') ||
+    value.startsWith('/') ||
+    value.endsWith('/')
+  )
+    return false;
+  if (
+    value === '.' ||
+    value === '..' ||
+    value.startsWith('./') ||
+    value.startsWith('../') ||
+    value.endsWith('/.') ||
+    value.endsWith('/..')
+  )
+    return false;
   return !value.includes('/./') && !value.includes('/../');
 }
 

@@ -35,7 +35,12 @@ export function walkOutputs(root: string): OutputTree {
   const tree: OutputTree = { exists: false, files: new Map(), dirs: new Set(), others: new Map(), listings: new Map() };
   const top = lstatSync(root, { throwIfNoEntry: false });
   if (!top) return tree;
-  if (!top.isDirectory()) throw Object.assign(new Error(`ENOTDIR: collectRoot is not a folder: ${root}`), { code: 'ENOTDIR', syscall: 'scandir', path: root });
+  if (!top.isDirectory())
+    throw Object.assign(new Error(`ENOTDIR: collectRoot is not a folder: ${root}`), {
+      code: 'ENOTDIR',
+      syscall: 'scandir',
+      path: root,
+    });
   tree.exists = true;
   const visit = (dir: string, rel: string): void => {
     let entries: Dirent[];
@@ -45,7 +50,10 @@ export function walkOutputs(root: string): OutputTree {
       if (rel !== '' && vanished(error)) return;
       throw error;
     }
-    tree.listings.set(rel, entries.map((entry) => entry.name));
+    tree.listings.set(
+      rel,
+      entries.map((entry) => entry.name),
+    );
     for (const entry of entries) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       // Names the tool reserves at the top: the lock, and a run's temporary names (its private

@@ -11,7 +11,16 @@ import path from 'node:path';
 import { SourceChanged } from '../core/fs/source.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { NotAFile } from './disk.js';
-import { foldersOf, hashedPath, INDEX_FILE, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
+import {
+  foldersOf,
+  hashedPath,
+  INDEX_FILE,
+  MANIFEST_NAME,
+  OWN_PREFIX,
+  PENDING_FILE,
+  RECORDS_FILE,
+  REV_MANIFEST_NAME,
+} from './names.js';
 import type { OutputTree } from './outputs.js';
 import { compressHere, hashFileHere, hashOpenHere, HashFailure, type CompressResult, type WorkPool } from './pool.js';
 import { manifestOf, type ManifestEntry } from './manifest.js';
@@ -21,8 +30,35 @@ import type { CollectSettings } from './settings.js';
 import { openMediaFile, readSource, type AppSources, type Source } from './sources.js';
 
 /** Types worth compressing: text, and the few binary formats that are not compressed already. */
-const COMPRESSIBLE = new Set(['css', 'js', 'mjs', 'cjs', 'json', 'map', 'svg', 'txt', 'html', 'htm', 'xhtml', 'xml', 'rss', 'atom',
-  'webmanifest', 'ico', 'ttf', 'otf', 'eot', 'wasm', 'md', 'csv', 'tsv', 'vtt', 'glsl', 'frag', 'vert']);
+const COMPRESSIBLE = new Set([
+  'css',
+  'js',
+  'mjs',
+  'cjs',
+  'json',
+  'map',
+  'svg',
+  'txt',
+  'html',
+  'htm',
+  'xhtml',
+  'xml',
+  'rss',
+  'atom',
+  'webmanifest',
+  'ico',
+  'ttf',
+  'otf',
+  'eot',
+  'wasm',
+  'md',
+  'csv',
+  'tsv',
+  'vtt',
+  'glsl',
+  'frag',
+  'vert',
+]);
 
 export function extensionOf(name: string): string {
   const base = name.slice(name.lastIndexOf('/') + 1);
@@ -159,7 +195,8 @@ function resolveOwnership(input: PlanInput): Ownership {
     const disk = tree.files.get(name);
     if (!disk) continue; // gone: the record goes
     if (disk.size === record.size && disk.mtimeMs === record.mtimeMs) owned.set(name, record);
-    else if (disk.size === record.size && sha256File(settings.realRoot, name) === record.sha256) owned.set(name, { ...record, mtimeMs: disk.mtimeMs });
+    else if (disk.size === record.size && sha256File(settings.realRoot, name) === record.sha256)
+      owned.set(name, { ...record, mtimeMs: disk.mtimeMs });
     else handChanged.push(name);
   }
   const ownFiles = new Map<OwnFileName, OwnFileRecord>();
@@ -167,7 +204,8 @@ function resolveOwnership(input: PlanInput): Ownership {
     const disk = tree.files.get(name);
     if (!disk) continue;
     if (disk.size === record.size && disk.mtimeMs === record.mtimeMs) ownFiles.set(name, record);
-    else if (disk.size === record.size && sha256File(settings.realRoot, name) === record.sha256) ownFiles.set(name, { ...record, mtimeMs: disk.mtimeMs });
+    else if (disk.size === record.size && sha256File(settings.realRoot, name) === record.sha256)
+      ownFiles.set(name, { ...record, mtimeMs: disk.mtimeMs });
   }
   for (const [name, intended] of pending?.files ?? []) {
     if (owned.has(name) || ownFiles.has(name as OwnFileName)) continue;
@@ -192,9 +230,12 @@ function resolveOwnership(input: PlanInput): Ownership {
 
 function describeFailure(error: unknown, source: Source): string {
   if (error instanceof HashFailure) {
-    return error.kind ? `${source.shown} is ${error.kind} (never read: only regular files are published)` : `${error.code} (open) ${source.shown}`;
+    return error.kind
+      ? `${source.shown} is ${error.kind} (never read: only regular files are published)`
+      : `${error.code} (open) ${source.shown}`;
   }
-  if (error instanceof NotAFile) return `${source.shown} is ${error.kind} (never read: only regular files are published)`;
+  if (error instanceof NotAFile)
+    return `${source.shown} is ${error.kind} (never read: only regular files are published)`;
   if (error instanceof SourceChanged) return error.message;
   if (isSystemError(error)) return `${error.code} (${error.syscall}) ${source.shown}`;
   return `${source.shown}: ${String(error)}`;
@@ -218,8 +259,15 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     if (app.escape !== undefined) appErrors.set(app.app.name, escapeReason(app));
     for (const source of app.files) {
       const item: Item = {
-        source, css: isStylesheet(source.logical), compressible: settings.compress !== null && isCompressible(source.logical),
-        sourceSha: '', finalSha: '', nameHash: '', size: 0, integrity: '', hashed: '',
+        source,
+        css: isStylesheet(source.logical),
+        compressible: settings.compress !== null && isCompressible(source.logical),
+        sourceSha: '',
+        finalSha: '',
+        nameHash: '',
+        size: 0,
+        integrity: '',
+        hashed: '',
       };
       items.push(item);
       byLogical.set(source.logical, item);
@@ -230,8 +278,13 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         const css = index?.css.get(source.logical);
         if (unchanged && css && known) {
           sheet.previous = {
-            deps: css.deps, missing: css.missing, ...(css.unparsed ? { unparsed: css.unparsed } : {}),
-            finalSha: known[3], nameHash: known[4], size: known[5], integrity: known[6],
+            deps: css.deps,
+            missing: css.missing,
+            ...(css.unparsed ? { unparsed: css.unparsed } : {}),
+            finalSha: known[3],
+            nameHash: known[4],
+            size: known[5],
+            integrity: known[6],
             depHashes: new Map(css.deps.map((dep) => [dep, indexed?.get(dep)?.[4]])),
           };
           item.enc = [known[7], known[8]];
@@ -252,7 +305,14 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         item.enc = [known[7], known[8]];
         continue;
       }
-      const take = (hashes: { size: number; sha256: string; integrity: string; ino: number; mtimeMs: number; ctimeMs: number }): void => {
+      const take = (hashes: {
+        size: number;
+        sha256: string;
+        integrity: string;
+        ino: number;
+        mtimeMs: number;
+        ctimeMs: number;
+      }): void => {
         item.sourceSha = hashes.sha256;
         item.finalSha = hashes.sha256;
         item.nameHash = hashes.sha256.slice(0, settings.hashLength);
@@ -277,7 +337,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
           failed(error);
         }
       } else {
-        hashJobs.push(pool.hashOpened({ open: () => openMediaFile(source), label: source.shown }, source.size).then(take, failed));
+        hashJobs.push(
+          pool.hashOpened({ open: () => openMediaFile(source), label: source.shown }, source.size).then(take, failed),
+        );
       }
     }
   }
@@ -317,8 +379,13 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       item.content = sheet.final as Buffer;
       delete item.enc; // new bytes: compressed anew
     }
-    for (const [line, ref] of sheet.missing ?? []) missing.push({ app: item.source.app.name, text: `${item.source.shown}:${line}: ${ref}` });
-    if (sheet.unparsed) unparsed.push({ app: item.source.app.name, text: `${item.source.shown}:${sheet.unparsed[0]}: ${sheet.unparsed[1]} (published unchanged)` });
+    for (const [line, ref] of sheet.missing ?? [])
+      missing.push({ app: item.source.app.name, text: `${item.source.shown}:${line}: ${ref}` });
+    if (sheet.unparsed)
+      unparsed.push({
+        app: item.source.app.name,
+        text: `${item.source.shown}:${sheet.unparsed[0]}: ${sheet.unparsed[1]} (published unchanged)`,
+      });
     // Bytes read only to be rendered are let go; the rendered ones are written.
     delete sheet.bytes;
     delete sheet.parsed;
@@ -335,7 +402,10 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   const want = (output: Omit<Output, 'action'>): void => {
     const there = outputs.get(output.name);
     if (there) {
-      if (there.sha256 !== output.sha256) warnings.push(`${output.name}: two files would be published under this name (${there.item.source.shown} and ${output.item.source.shown}); the first is kept`);
+      if (there.sha256 !== output.sha256)
+        warnings.push(
+          `${output.name}: two files would be published under this name (${there.item.source.shown} and ${output.item.source.shown}); the first is kept`,
+        );
       return;
     }
     const record = owned.get(output.name);
@@ -343,27 +413,63 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   };
   for (const item of published) {
     want({ name: item.hashed, item, role: 'hashed', immutable: true, sha256: item.finalSha, size: item.size });
-    if (settings.keepOriginals) want({ name: item.source.logical, item, role: 'original', immutable: false, sha256: item.finalSha, size: item.size });
+    if (settings.keepOriginals)
+      want({
+        name: item.source.logical,
+        item,
+        role: 'original',
+        immutable: false,
+        sha256: item.finalSha,
+        size: item.size,
+      });
   }
   // Variants: from the index (sizes) and the records (hashes) when the file is unchanged, else compressed anew.
-  const encodings = (levels ? [['br', 0, levels.brotli], ['gzip', 1, levels.gzip]] as const : []).filter(([, , level]) => level !== null);
+  const encodings = (
+    levels
+      ? ([
+          ['br', 0, levels.brotli],
+          ['gzip', 1, levels.gzip],
+        ] as const)
+      : []
+  ).filter(([, , level]) => level !== null);
   const toCompress: Item[] = [];
   for (const item of published) {
     if (!item.compressible) continue;
-    const complete = item.enc !== undefined && encodings.every(([encoding, slot]) => {
-      if ((item.enc as [number, number])[slot] < 0) return true;
-      const suffix = encoding === 'br' ? '.br' : '.gz';
-      const record = owned.get(`${item.hashed}${suffix}`);
-      if (!record || record.size !== (item.enc as [number, number])[slot]) return false;
-      return !settings.keepOriginals || owned.get(`${item.source.logical}${suffix}`)?.sha256 === record.sha256;
-    });
+    const complete =
+      item.enc !== undefined &&
+      encodings.every(([encoding, slot]) => {
+        if ((item.enc as [number, number])[slot] < 0) return true;
+        const suffix = encoding === 'br' ? '.br' : '.gz';
+        const record = owned.get(`${item.hashed}${suffix}`);
+        if (!record || record.size !== (item.enc as [number, number])[slot]) return false;
+        return !settings.keepOriginals || owned.get(`${item.source.logical}${suffix}`)?.sha256 === record.sha256;
+      });
     if (complete) {
       for (const [encoding, slot] of encodings) {
         if ((item.enc as [number, number])[slot] < 0) continue;
         const suffix = encoding === 'br' ? '.br' : '.gz';
         const record = owned.get(`${item.hashed}${suffix}`) as FileRecord;
-        want({ name: `${item.hashed}${suffix}`, item, role: 'variant', encoding, of: item.hashed, immutable: true, sha256: record.sha256, size: record.size });
-        if (settings.keepOriginals) want({ name: `${item.source.logical}${suffix}`, item, role: 'variant', encoding, of: item.source.logical, immutable: false, sha256: record.sha256, size: record.size });
+        want({
+          name: `${item.hashed}${suffix}`,
+          item,
+          role: 'variant',
+          encoding,
+          of: item.hashed,
+          immutable: true,
+          sha256: record.sha256,
+          size: record.size,
+        });
+        if (settings.keepOriginals)
+          want({
+            name: `${item.source.logical}${suffix}`,
+            item,
+            role: 'variant',
+            encoding,
+            of: item.source.logical,
+            immutable: false,
+            sha256: record.sha256,
+            size: record.size,
+          });
       }
     } else {
       toCompress.push(item);
@@ -372,24 +478,45 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   if (levels && toCompress.length > 0) {
     const total = toCompress.reduce((sum, item) => sum + item.size, 0);
     const inline = total <= INLINE_COMPRESS_BYTES;
-    await Promise.all(toCompress.map(async (item) => {
-      try {
-        const data = item.content ?? readChecked(item);
-        item.content = data;
-        item.compressed = inline ? compressHere(data, levels) : await pool.compress(data, levels);
-        item.enc = [item.compressed.br?.data.length ?? -1, item.compressed.gzip?.data.length ?? -1];
-      } catch (error) {
-        appErrors.set(item.source.app.name, describeFailure(error, item.source));
-      }
-    }));
+    await Promise.all(
+      toCompress.map(async (item) => {
+        try {
+          const data = item.content ?? readChecked(item);
+          item.content = data;
+          item.compressed = inline ? compressHere(data, levels) : await pool.compress(data, levels);
+          item.enc = [item.compressed.br?.data.length ?? -1, item.compressed.gzip?.data.length ?? -1];
+        } catch (error) {
+          appErrors.set(item.source.app.name, describeFailure(error, item.source));
+        }
+      }),
+    );
     for (const item of toCompress) {
       if (!item.compressed) continue;
       for (const [encoding] of encodings) {
         const part = item.compressed[encoding];
         if (!part) continue;
         const suffix = encoding === 'br' ? '.br' : '.gz';
-        want({ name: `${item.hashed}${suffix}`, item, role: 'variant', encoding, of: item.hashed, immutable: true, sha256: part.sha256, size: part.data.length });
-        if (settings.keepOriginals) want({ name: `${item.source.logical}${suffix}`, item, role: 'variant', encoding, of: item.source.logical, immutable: false, sha256: part.sha256, size: part.data.length });
+        want({
+          name: `${item.hashed}${suffix}`,
+          item,
+          role: 'variant',
+          encoding,
+          of: item.hashed,
+          immutable: true,
+          sha256: part.sha256,
+          size: part.data.length,
+        });
+        if (settings.keepOriginals)
+          want({
+            name: `${item.source.logical}${suffix}`,
+            item,
+            role: 'variant',
+            encoding,
+            of: item.source.logical,
+            immutable: false,
+            sha256: part.sha256,
+            size: part.data.length,
+          });
       }
       // The file's own bytes are kept only if a write needs them (a stylesheet's always are).
     }
@@ -405,18 +532,36 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     for (const dir of foldersOf(output.name)) {
       if (tree.dirs.has(dir)) continue;
       if (tree.files.has(dir) || tree.others.has(dir)) {
-        conflicts.push({ app, name: dir, why: `${settings.shown}/${dir} is ${tree.others.get(dir) ?? 'a file'} not made by app-media, where a folder is needed` });
+        conflicts.push({
+          app,
+          name: dir,
+          why: `${settings.shown}/${dir} is ${tree.others.get(dir) ?? 'a file'} not made by app-media, where a folder is needed`,
+        });
       } else {
         mkdirs.add(dir);
       }
     }
     if (tree.others.has(output.name)) {
-      conflicts.push({ app, name: output.name, why: `${settings.shown}/${output.name} is ${tree.others.get(output.name) as string} not made by app-media` });
+      conflicts.push({
+        app,
+        name: output.name,
+        why: `${settings.shown}/${output.name} is ${tree.others.get(output.name) as string} not made by app-media`,
+      });
     } else if (tree.dirs.has(output.name)) {
-      conflicts.push({ app, name: output.name, why: `${settings.shown}/${output.name} is a folder not made by app-media` });
+      conflicts.push({
+        app,
+        name: output.name,
+        why: `${settings.shown}/${output.name} is a folder not made by app-media`,
+      });
     } else if (tree.files.has(output.name) && !owned.has(output.name)) {
       const changed = ownership.handChanged.includes(output.name); // (conflicts are few)
-      conflicts.push({ app, name: output.name, why: changed ? `${settings.shown}/${output.name} was changed by hand since app-media wrote it` : `${settings.shown}/${output.name} is a file not made by app-media` });
+      conflicts.push({
+        app,
+        name: output.name,
+        why: changed
+          ? `${settings.shown}/${output.name} was changed by hand since app-media wrote it`
+          : `${settings.shown}/${output.name} is a file not made by app-media`,
+      });
     }
   }
 
@@ -430,7 +575,12 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       const output = outputs.get(`${item.hashed}${encoding === 'br' ? '.br' : '.gz'}`);
       if (output) encodingsOf[encoding] = output.size;
     }
-    entries.set(item.source.logical, { path: item.hashed, size: item.size, integrity: item.integrity, encodings: encodingsOf });
+    entries.set(item.source.logical, {
+      path: item.hashed,
+      size: item.size,
+      integrity: item.integrity,
+      encodings: encodingsOf,
+    });
     rev[item.source.logical] = item.hashed;
   }
   const { text: manifestText, build: id } = manifestOf(entries);
@@ -440,14 +590,23 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   const manifestThere = tree.files.has(MANIFEST_NAME) || tree.others.has(MANIFEST_NAME) || tree.dirs.has(MANIFEST_NAME);
   let writeManifest = ownFile(MANIFEST_NAME)?.sha256 !== manifestSha;
   if (writeManifest && manifestThere && !ownFile(MANIFEST_NAME)) {
-    conflicts.push({ app: '', name: MANIFEST_NAME, why: `${settings.shown}/${MANIFEST_NAME} is not the one app-media wrote (changed by hand, or made by something else)` });
+    conflicts.push({
+      app: '',
+      name: MANIFEST_NAME,
+      why: `${settings.shown}/${MANIFEST_NAME} is not the one app-media wrote (changed by hand, or made by something else)`,
+    });
     writeManifest = false;
   }
-  const revThere = tree.files.has(REV_MANIFEST_NAME) || tree.others.has(REV_MANIFEST_NAME) || tree.dirs.has(REV_MANIFEST_NAME);
+  const revThere =
+    tree.files.has(REV_MANIFEST_NAME) || tree.others.has(REV_MANIFEST_NAME) || tree.dirs.has(REV_MANIFEST_NAME);
   const revSha = revText === undefined ? undefined : createHash('sha256').update(revText).digest('hex');
   let writeRev = revText !== undefined && ownFile(REV_MANIFEST_NAME)?.sha256 !== revSha;
   if (writeRev && revThere && !ownFile(REV_MANIFEST_NAME)) {
-    conflicts.push({ app: '', name: REV_MANIFEST_NAME, why: `${settings.shown}/${REV_MANIFEST_NAME} is not the one app-media wrote` });
+    conflicts.push({
+      app: '',
+      name: REV_MANIFEST_NAME,
+      why: `${settings.shown}/${REV_MANIFEST_NAME} is not the one app-media wrote`,
+    });
     writeRev = false;
   }
   const removeRev = revText === undefined ? ownFile(REV_MANIFEST_NAME) : undefined;
@@ -473,7 +632,14 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     const record = owned.get(name) as FileRecord;
     return !record.immutable && record.of !== undefined && outputs.has(record.of) && !outputs.has(name);
   };
-  const removals = [...owned.keys()].filter((name) => (!kept.has(name) || stale(name)) && !outputs.has(name) && !failedPrefixes.some((prefix) => name.startsWith(prefix))).sort();
+  const removals = [...owned.keys()]
+    .filter(
+      (name) =>
+        (!kept.has(name) || stale(name)) &&
+        !outputs.has(name) &&
+        !failedPrefixes.some((prefix) => name.startsWith(prefix)),
+    )
+    .sort();
 
   // The records once carried out: the tool's files as they are, the new ones added as written.
   const removed = new Set(removals);
@@ -499,15 +665,26 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     occupy(dir);
     occupied.add(dir);
   }
-  const rmdirs = [...records.dirs].filter((dir) => !occupied.has(dir)).sort((a, b) => b.length - a.length || (a < b ? 1 : -1));
+  const rmdirs = [...records.dirs]
+    .filter((dir) => !occupied.has(dir))
+    .sort((a, b) => b.length - a.length || (a < b ? 1 : -1));
   for (const dir of rmdirs) records.dirs.delete(dir);
 
   // 6. Foreign names (reported, never touched).
-  const reserved = (name: string): boolean => name === RECORDS_FILE || name === INDEX_FILE || name === PENDING_FILE
-    || ((name === MANIFEST_NAME || name === REV_MANIFEST_NAME) && ownership.ownFiles.has(name));
+  const reserved = (name: string): boolean =>
+    name === RECORDS_FILE ||
+    name === INDEX_FILE ||
+    name === PENDING_FILE ||
+    ((name === MANIFEST_NAME || name === REV_MANIFEST_NAME) && ownership.ownFiles.has(name));
   const changedByHand = new Set(ownership.handChanged);
   const foreign = [
-    ...[...tree.files.keys()].filter((name) => !owned.has(name) && !changedByHand.has(name) && !reserved(name) && !(name.startsWith(OWN_PREFIX) && !name.includes('/'))),
+    ...[...tree.files.keys()].filter(
+      (name) =>
+        !owned.has(name) &&
+        !changedByHand.has(name) &&
+        !reserved(name) &&
+        !(name.startsWith(OWN_PREFIX) && !name.includes('/')),
+    ),
     ...tree.others.keys(),
   ].sort();
 
@@ -548,7 +725,9 @@ export function escapeReason(app: AppSources): string {
 }
 
 function changedDuringRun(source: Source): Error {
-  return Object.assign(new Error(`${source.shown} changed while it was being collected; run again`), { code: 'ECHANGED' });
+  return Object.assign(new Error(`${source.shown} changed while it was being collected; run again`), {
+    code: 'ECHANGED',
+  });
 }
 
 /** The bytes of a file that is not a stylesheet, checked to be the ones its name was made from. */

@@ -51,7 +51,11 @@ export interface CompressResult {
 
 /** A file that cannot be hashed: a system error code, or ENOTREG (a link, a FIFO...). */
 export class HashFailure extends Error {
-  constructor(readonly file: string, readonly code: string, readonly kind?: string) {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+    readonly kind?: string,
+  ) {
     super(kind ? `${file} is ${kind}` : `${code} ${file}`);
   }
 }
@@ -69,7 +73,11 @@ export function hashFileHere(file: string, buffer: Buffer = Buffer.allocUnsafe(C
 }
 
 /** Hashes a file opened by the caller (a source, opened as sources.ts allows), on this thread, from its start. */
-export function hashOpenHere(fd: number, buffer: Buffer = Buffer.allocUnsafe(CHUNK), stat: Stats = fstatSync(fd)): FileHashes {
+export function hashOpenHere(
+  fd: number,
+  buffer: Buffer = Buffer.allocUnsafe(CHUNK),
+  stat: Stats = fstatSync(fd),
+): FileHashes {
   const sha256 = createHash('sha256');
   const sha384 = createHash('sha384');
   let size = 0;
@@ -81,7 +89,14 @@ export function hashOpenHere(fd: number, buffer: Buffer = Buffer.allocUnsafe(CHU
     sha384.update(chunk);
     size += read;
   }
-  return { size, sha256: sha256.digest('hex'), integrity: `sha384-${sha384.digest('base64')}`, ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
+  return {
+    size,
+    sha256: sha256.digest('hex'),
+    integrity: `sha384-${sha384.digest('base64')}`,
+    ino: stat.ino,
+    mtimeMs: stat.mtimeMs,
+    ctimeMs: stat.ctimeMs,
+  };
 }
 
 export function hashBytes(data: Buffer): Hashes {
@@ -217,8 +232,22 @@ export interface Opener {
 
 type Task =
   | { op: 'hash'; file: string; weight: number; resolve: (value: FileHashes) => void; reject: (error: Error) => void }
-  | { op: 'hashOpen'; opener: Opener; opened?: { fd: number; close(): void }; weight: number; resolve: (value: FileHashes) => void; reject: (error: Error) => void }
-  | { op: 'compress'; data: Buffer; levels: Levels; weight: number; resolve: (value: CompressResult) => void; reject: (error: Error) => void };
+  | {
+      op: 'hashOpen';
+      opener: Opener;
+      opened?: { fd: number; close(): void };
+      weight: number;
+      resolve: (value: FileHashes) => void;
+      reject: (error: Error) => void;
+    }
+  | {
+      op: 'compress';
+      data: Buffer;
+      levels: Levels;
+      weight: number;
+      resolve: (value: CompressResult) => void;
+      reject: (error: Error) => void;
+    };
 
 /** Tasks per message, and bytes of work per message: enough to amortize a message, small enough to share. */
 const BATCH_TASKS = 64;
@@ -242,12 +271,16 @@ export class WorkPool {
   constructor(private readonly size = Math.max(1, Math.min(8, os.availableParallelism()))) {}
 
   hashFile(file: string, sizeHint: number): Promise<FileHashes> {
-    return new Promise((resolve, reject) => this.push({ op: 'hash', file, weight: Math.max(sizeHint, 4096), resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.push({ op: 'hash', file, weight: Math.max(sizeHint, 4096), resolve, reject }),
+    );
   }
 
   /** Hashes a file the main thread opens (`opener`, called when the task is sent; a throw rejects it). */
   hashOpened(opener: Opener, sizeHint: number): Promise<FileHashes> {
-    return new Promise((resolve, reject) => this.push({ op: 'hashOpen', opener, weight: Math.max(sizeHint, 4096), resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.push({ op: 'hashOpen', opener, weight: Math.max(sizeHint, 4096), resolve, reject }),
+    );
   }
 
   compress(data: Buffer, levels: Levels): Promise<CompressResult> {
@@ -274,7 +307,10 @@ export class WorkPool {
 
   private start(): Slot {
     // Small heaps: a worker holds one batch at a time (a V8 isolate's default young generation alone is up to 32 MiB).
-    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 },
+    });
     worker.unref();
     const slot: Slot = { worker, busy: undefined };
     worker.on('message', (reply: { id: number; results: unknown[] }) => {
@@ -307,7 +343,11 @@ export class WorkPool {
   private dispatch(slot: Slot): void {
     const tasks: Task[] = [];
     let weight = 0;
-    while (this.queue.length > 0 && tasks.length < BATCH_TASKS && (tasks.length === 0 || weight + (this.queue[0] as Task).weight <= BATCH_BYTES * 4)) {
+    while (
+      this.queue.length > 0 &&
+      tasks.length < BATCH_TASKS &&
+      (tasks.length === 0 || weight + (this.queue[0] as Task).weight <= BATCH_BYTES * 4)
+    ) {
       const task = this.queue.shift() as Task;
       if (task.op === 'hashOpen') {
         try {
@@ -326,11 +366,13 @@ export class WorkPool {
     slot.worker.ref();
     slot.worker.postMessage({
       id: ++this.batchId,
-      tasks: tasks.map((task) => (task.op === 'hash'
-        ? { op: 'hash', file: task.file }
-        : task.op === 'hashOpen'
-          ? { op: 'hashOpen', fd: task.opened?.fd }
-          : { op: 'compress', data: task.data, brotli: task.levels.brotli, gzip: task.levels.gzip })),
+      tasks: tasks.map((task) =>
+        task.op === 'hash'
+          ? { op: 'hash', file: task.file }
+          : task.op === 'hashOpen'
+            ? { op: 'hashOpen', fd: task.opened?.fd }
+            : { op: 'compress', data: task.data, brotli: task.levels.brotli, gzip: task.levels.gzip },
+      ),
     });
   }
 }
@@ -352,7 +394,13 @@ function settle(task: Task, result: unknown): void {
   if (task.op === 'hash' || task.op === 'hashOpen') {
     closeOpened(task);
     if (typeof value['error'] === 'string') {
-      task.reject(new HashFailure(task.op === 'hash' ? task.file : task.opener.label, value['error'], value['kind'] as string | undefined));
+      task.reject(
+        new HashFailure(
+          task.op === 'hash' ? task.file : task.opener.label,
+          value['error'],
+          value['kind'] as string | undefined,
+        ),
+      );
       return;
     }
     task.resolve(value as unknown as FileHashes);

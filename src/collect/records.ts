@@ -21,7 +21,15 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Workspace } from '../core/fs/workspace.js';
 import { lookIn, NotAFile, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
-import { INDEX_FILE, isPlainRelPath, MANIFEST_NAME, OWN_PREFIX, PENDING_FILE, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
+import {
+  INDEX_FILE,
+  isPlainRelPath,
+  MANIFEST_NAME,
+  OWN_PREFIX,
+  PENDING_FILE,
+  RECORDS_FILE,
+  REV_MANIFEST_NAME,
+} from './names.js';
 
 export const TOOL = 'gulp-app-media';
 /** The biggest records or index file read (a million files is about 200 MiB of records). */
@@ -72,9 +80,7 @@ export function emptyRecords(): Records {
 
 /** What is at a name of the tool's own: nothing, the tool's file, or something else (never written over). */
 export type ReadResult<T> =
-  | { state: 'missing' }
-  | { state: 'ours'; value: T; stat: Stats }
-  | { state: 'foreign'; why: string; stat?: Stats };
+  { state: 'missing' } | { state: 'ours'; value: T; stat: Stats } | { state: 'foreign'; why: string; stat?: Stats };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -108,7 +114,7 @@ function readJson(file: string): ReadResult<unknown> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { state: 'missing' };
     if (error instanceof NotAFile) return { state: 'foreign', why: `it is ${error.kind}` };
-    if (code === 'EFBIG') return { state: 'foreign', why: 'it is too big to be app-media\'s' };
+    if (code === 'EFBIG') return { state: 'foreign', why: "it is too big to be app-media's" };
     throw error;
   }
   try {
@@ -123,19 +129,28 @@ export function parseRecords(raw: unknown): Records | string {
   if (!isRecord(raw)) return 'it is not a JSON object';
   if (raw['tool'] !== TOOL) return `its "tool" is not "${TOOL}"`;
   if (raw['kind'] !== 'collect') return 'its "kind" is not "collect"';
-  if (raw['version'] !== 1) return `its "version" ${JSON.stringify(raw['version'])} is not one this version of app-media reads`;
+  if (raw['version'] !== 1)
+    return `its "version" ${JSON.stringify(raw['version'])} is not one this version of app-media reads`;
   const records = emptyRecords();
   if (!isRecord(raw['files'])) return '"files" is not an object';
   for (const [name, entry] of Object.entries(raw['files'])) {
-    if (!isBuildName(name) || isOwnTopName(name)) return `"files" holds a name that is not a plain relative path inside an app's folder: ${JSON.stringify(name)}`;
+    if (!isBuildName(name) || isOwnTopName(name))
+      return `"files" holds a name that is not a plain relative path inside an app's folder: ${JSON.stringify(name)}`;
     if (!isRecord(entry)) return `"files"."${name}" is not an object`;
     const { size, mtimeMs, sha256, immutable, encoding, of } = entry;
-    if (!isSize(size) || !isTime(mtimeMs) || typeof sha256 !== 'string' || !HEX64.test(sha256) || typeof immutable !== 'boolean') {
+    if (
+      !isSize(size) ||
+      !isTime(mtimeMs) ||
+      typeof sha256 !== 'string' ||
+      !HEX64.test(sha256) ||
+      typeof immutable !== 'boolean'
+    ) {
       return `"files"."${name}" does not have a size, an mtimeMs, a sha256 and immutable`;
     }
     const record: FileRecord = { size, mtimeMs, sha256, immutable };
     if (encoding !== undefined || of !== undefined) {
-      if ((encoding !== 'br' && encoding !== 'gzip') || !isBuildName(of)) return `"files"."${name}" has a bad "encoding" or "of"`;
+      if ((encoding !== 'br' && encoding !== 'gzip') || !isBuildName(of))
+        return `"files"."${name}" has a bad "encoding" or "of"`;
       record.encoding = encoding;
       record.of = of;
     }
@@ -143,22 +158,37 @@ export function parseRecords(raw: unknown): Records | string {
   }
   if (!Array.isArray(raw['builds'])) return '"builds" is not an array';
   for (const build of raw['builds']) {
-    if (!isRecord(build) || typeof build['id'] !== 'string' || !HEX16.test(build['id']) || typeof build['at'] !== 'string' || !Array.isArray(build['files'])) {
+    if (
+      !isRecord(build) ||
+      typeof build['id'] !== 'string' ||
+      !HEX16.test(build['id']) ||
+      typeof build['at'] !== 'string' ||
+      !Array.isArray(build['files'])
+    ) {
       return 'a build is not { id: <16 hex>, at, files: [...] }';
     }
     const files = build['files'] as unknown[];
-    if (!files.every((name) => isBuildName(name) && !isOwnTopName(name))) return `build ${build['id']} lists a name that is not a plain relative path`;
+    if (!files.every((name) => isBuildName(name) && !isOwnTopName(name)))
+      return `build ${build['id']} lists a name that is not a plain relative path`;
     records.builds.push({ id: build['id'], at: build['at'], files: files as string[] });
   }
   if (raw['dirs'] !== undefined) {
-    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => isPlainRelPath(dir) && !isOwnTopName(dir))) return '"dirs" is not a list of plain relative paths';
+    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => isPlainRelPath(dir) && !isOwnTopName(dir)))
+      return '"dirs" is not a list of plain relative paths';
     for (const dir of raw['dirs'] as string[]) records.dirs.add(dir);
   }
   if (raw['own'] !== undefined) {
     if (!isRecord(raw['own'])) return '"own" is not an object';
     for (const [name, entry] of Object.entries(raw['own'])) {
-      if (!(OWN_FILES as readonly string[]).includes(name)) return `"own" names ${JSON.stringify(name)}, not a file of app-media's`;
-      if (!isRecord(entry) || !isSize(entry['size']) || !isTime(entry['mtimeMs']) || typeof entry['sha256'] !== 'string' || !HEX64.test(entry['sha256'])) {
+      if (!(OWN_FILES as readonly string[]).includes(name))
+        return `"own" names ${JSON.stringify(name)}, not a file of app-media's`;
+      if (
+        !isRecord(entry) ||
+        !isSize(entry['size']) ||
+        !isTime(entry['mtimeMs']) ||
+        typeof entry['sha256'] !== 'string' ||
+        !HEX64.test(entry['sha256'])
+      ) {
         return `"own"."${name}" does not have a size, an mtimeMs and a sha256`;
       }
       records.own.set(name as OwnFileName, { size: entry['size'], mtimeMs: entry['mtimeMs'], sha256: entry['sha256'] });
@@ -171,7 +201,9 @@ export function readRecords(root: string): ReadResult<Records> {
   const read = readJson(path.join(root, RECORDS_FILE));
   if (read.state !== 'ours') return read;
   const parsed = parseRecords(read.value);
-  return typeof parsed === 'string' ? { state: 'foreign', why: parsed, stat: read.stat } : { state: 'ours', value: parsed, stat: read.stat };
+  return typeof parsed === 'string'
+    ? { state: 'foreign', why: parsed, stat: read.stat }
+    : { state: 'ours', value: parsed, stat: read.stat };
 }
 
 /** The records as the contract writes them: compact JSON, files and folders in name order (built as text: 50,000 files would be 50,000 objects). */
@@ -180,13 +212,18 @@ export function serializeRecords(records: Records): string {
   let first = true;
   for (const name of [...records.files.keys()].sort()) {
     const record = records.files.get(name) as FileRecord;
-    parts.push(`${first ? '' : ','}${JSON.stringify(name)}:{"size":${record.size},"mtimeMs":${record.mtimeMs},"sha256":"${record.sha256}","immutable":${record.immutable}${
-      record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''}}`);
+    parts.push(
+      `${first ? '' : ','}${JSON.stringify(name)}:{"size":${record.size},"mtimeMs":${record.mtimeMs},"sha256":"${record.sha256}","immutable":${record.immutable}${
+        record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''
+      }}`,
+    );
     first = false;
   }
   parts.push('},"builds":[');
   records.builds.forEach((build, index) => {
-    parts.push(`${index === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[${build.files.map((name) => JSON.stringify(name)).join(',')}]}`);
+    parts.push(
+      `${index === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[${build.files.map((name) => JSON.stringify(name)).join(',')}]}`,
+    );
   });
   const own: Record<string, OwnFileRecord> = {};
   for (const name of [...records.own.keys()].sort()) own[name] = records.own.get(name) as OwnFileRecord;
@@ -196,21 +233,41 @@ export function serializeRecords(records: Records): string {
 
 /** Whether two records say the same (what a run compares instead of writing them out twice). */
 export function sameRecords(a: Records, b: Records): boolean {
-  if (a.files.size !== b.files.size || a.dirs.size !== b.dirs.size || a.own.size !== b.own.size || a.builds.length !== b.builds.length) return false;
+  if (
+    a.files.size !== b.files.size ||
+    a.dirs.size !== b.dirs.size ||
+    a.own.size !== b.own.size ||
+    a.builds.length !== b.builds.length
+  )
+    return false;
   for (const [name, record] of a.files) {
     const other = b.files.get(name);
     if (other === record) continue;
-    if (!other || other.size !== record.size || other.mtimeMs !== record.mtimeMs || other.sha256 !== record.sha256 || other.immutable !== record.immutable
-      || other.encoding !== record.encoding || other.of !== record.of) return false;
+    if (
+      !other ||
+      other.size !== record.size ||
+      other.mtimeMs !== record.mtimeMs ||
+      other.sha256 !== record.sha256 ||
+      other.immutable !== record.immutable ||
+      other.encoding !== record.encoding ||
+      other.of !== record.of
+    )
+      return false;
   }
   for (const dir of a.dirs) if (!b.dirs.has(dir)) return false;
   for (const [name, record] of a.own) {
     const other = b.own.get(name);
-    if (!other || other.size !== record.size || other.mtimeMs !== record.mtimeMs || other.sha256 !== record.sha256) return false;
+    if (!other || other.size !== record.size || other.mtimeMs !== record.mtimeMs || other.sha256 !== record.sha256)
+      return false;
   }
   return a.builds.every((build, index) => {
     const other = b.builds[index] as BuildRecord;
-    return other.id === build.id && other.at === build.at && other.files.length === build.files.length && other.files.every((name, at) => name === build.files[at]);
+    return (
+      other.id === build.id &&
+      other.at === build.at &&
+      other.files.length === build.files.length &&
+      other.files.every((name, at) => name === build.files[at])
+    );
   });
 }
 
@@ -236,7 +293,14 @@ export function replaceOwnFile(ws: Workspace, name: string, text: string, expect
   const staged = ws.stagedName('collect', name);
   const stat = writeNew(stage, staged, text);
   const now = lookIn(ws.root, name);
-  const same = now === undefined ? true : expected !== undefined && now.isFile() && now.size === expected.size && now.mtimeMs === expected.mtimeMs && now.ino === expected.ino;
+  const same =
+    now === undefined
+      ? true
+      : expected !== undefined &&
+        now.isFile() &&
+        now.size === expected.size &&
+        now.mtimeMs === expected.mtimeMs &&
+        now.ino === expected.ino;
   if (!same) {
     unlinkIn(stage, staged);
     throw new OwnFileChanged(name);
@@ -271,26 +335,41 @@ export function readPending(root: string): ReadResult<Pending> {
   const read = readJson(path.join(root, PENDING_FILE));
   if (read.state !== 'ours') return read;
   const raw = read.value;
-  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-pending' || raw['version'] !== 1 || !isRecord(raw['files']) || !Array.isArray(raw['dirs'])) {
-    return { state: 'foreign', why: 'it is not app-media\'s pending list', stat: read.stat };
+  if (
+    !isRecord(raw) ||
+    raw['tool'] !== TOOL ||
+    raw['kind'] !== 'collect-pending' ||
+    raw['version'] !== 1 ||
+    !isRecord(raw['files']) ||
+    !Array.isArray(raw['dirs'])
+  ) {
+    return { state: 'foreign', why: "it is not app-media's pending list", stat: read.stat };
   }
   const pending: Pending = { files: new Map(), dirs: new Set() };
   for (const [name, entry] of Object.entries(raw['files'])) {
     const topOwn = (OWN_FILES as readonly string[]).includes(name) || name === INDEX_FILE;
-    if (!(topOwn || (isBuildName(name) && !isOwnTopName(name))) || !isRecord(entry) || !isSize(entry['size']) || typeof entry['sha256'] !== 'string' || !HEX64.test(entry['sha256'])) {
+    if (
+      !(topOwn || (isBuildName(name) && !isOwnTopName(name))) ||
+      !isRecord(entry) ||
+      !isSize(entry['size']) ||
+      typeof entry['sha256'] !== 'string' ||
+      !HEX64.test(entry['sha256'])
+    ) {
       return { state: 'foreign', why: 'its "files" are not plain names with a size and a sha256', stat: read.stat };
     }
     const file: PendingFile = { size: entry['size'], sha256: entry['sha256'] };
     if (typeof entry['immutable'] === 'boolean') file.immutable = entry['immutable'];
     if (entry['encoding'] !== undefined || entry['of'] !== undefined) {
-      if ((entry['encoding'] !== 'br' && entry['encoding'] !== 'gzip') || !isBuildName(entry['of'])) return { state: 'foreign', why: 'a pending variant has a bad "encoding" or "of"', stat: read.stat };
+      if ((entry['encoding'] !== 'br' && entry['encoding'] !== 'gzip') || !isBuildName(entry['of']))
+        return { state: 'foreign', why: 'a pending variant has a bad "encoding" or "of"', stat: read.stat };
       file.encoding = entry['encoding'];
       file.of = entry['of'];
     }
     pending.files.set(name, file);
   }
   for (const dir of raw['dirs']) {
-    if (!isPlainRelPath(dir) || isOwnTopName(dir)) return { state: 'foreign', why: 'its "dirs" are not plain relative paths', stat: read.stat };
+    if (!isPlainRelPath(dir) || isOwnTopName(dir))
+      return { state: 'foreign', why: 'its "dirs" are not plain relative paths', stat: read.stat };
     pending.dirs.add(dir);
   }
   return { state: 'ours', value: pending, stat: read.stat };
@@ -310,7 +389,17 @@ export function serializePending(pending: Pending): string {
  * other file) and the hash its name got (differs only inside a CSS import cycle), the final
  * size, the SRI integrity, and the sizes of its .br and .gz variants (-1: none, not smaller).
  */
-export type IndexSource = [size: number, mtimeMs: number, sourceSha: string, finalSha: string, nameHash: string, finalSize: number, integrity: string, br: number, gz: number];
+export type IndexSource = [
+  size: number,
+  mtimeMs: number,
+  sourceSha: string,
+  finalSha: string,
+  nameHash: string,
+  finalSize: number,
+  integrity: string,
+  br: number,
+  gz: number,
+];
 
 export interface IndexCss {
   /** Every file it references (logical paths), found or not. */
@@ -359,8 +448,23 @@ function unpackSources(packed: string, facts: Map<string, [number, number]>): Ma
     const size = Number(finalSize);
     const brSize = Number(br);
     const gzSize = Number(gz);
-    if (!fact || !sourceSha || !HEX64.test(sourceSha) || !finalSha || !HEX64.test(finalSha) || !nameHash || !NAME_HASH.test(nameHash) || !isSize(size)
-      || !integrity || !INTEGRITY.test(integrity) || !Number.isSafeInteger(brSize) || !Number.isSafeInteger(gzSize) || brSize < -1 || gzSize < -1) return new Map();
+    if (
+      !fact ||
+      !sourceSha ||
+      !HEX64.test(sourceSha) ||
+      !finalSha ||
+      !HEX64.test(finalSha) ||
+      !nameHash ||
+      !NAME_HASH.test(nameHash) ||
+      !isSize(size) ||
+      !integrity ||
+      !INTEGRITY.test(integrity) ||
+      !Number.isSafeInteger(brSize) ||
+      !Number.isSafeInteger(gzSize) ||
+      brSize < -1 ||
+      gzSize < -1
+    )
+      return new Map();
     out.set(name as string, [fact[0], fact[1], sourceSha, finalSha, nameHash, size, integrity, brSize, gzSize]);
   }
   return out;
@@ -370,9 +474,19 @@ export function readIndex(root: string): Index | undefined {
   const read = readJson(path.join(root, INDEX_FILE));
   if (read.state !== 'ours') return undefined;
   const raw = read.value;
-  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 2) return undefined;
+  if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 2)
+    return undefined;
   const { settings, build, records, manifest, revManifest, facts, hashes, css, dirs, foreign } = raw;
-  if (typeof settings !== 'string' || typeof build !== 'string' || !isRecord(facts) || typeof hashes !== 'string' || !isRecord(css) || !isRecord(dirs) || !Array.isArray(foreign)) return undefined;
+  if (
+    typeof settings !== 'string' ||
+    typeof build !== 'string' ||
+    !isRecord(facts) ||
+    typeof hashes !== 'string' ||
+    !isRecord(css) ||
+    !isRecord(dirs) ||
+    !Array.isArray(foreign)
+  )
+    return undefined;
   for (const one of [records, manifest, revManifest]) if (one !== null && !isFacts(one)) return undefined;
   const factMap = new Map<string, [number, number]>();
   // Names here are only compared with the names of a walk, never joined to a folder.
@@ -382,23 +496,39 @@ export function readIndex(root: string): Index | undefined {
   }
   let unpacked: Map<string, IndexSource> | undefined;
   const index: Index = {
-    settings, build,
+    settings,
+    build,
     records: records as [number, number] | null,
     manifest: manifest as [number, number] | null,
     revManifest: revManifest as [number, number] | null,
     facts: factMap,
     sources: () => (unpacked ??= unpackSources(hashes, factMap)),
-    css: new Map(), dirs: new Map(), foreign: [],
+    css: new Map(),
+    dirs: new Map(),
+    foreign: [],
   };
   for (const [name, entry] of Object.entries(css)) {
     if (!isRecord(entry) || !Array.isArray(entry['deps']) || !Array.isArray(entry['missing'])) return undefined;
     const deps = entry['deps'] as unknown[];
     if (!deps.every((dep) => isBuildName(dep))) return undefined;
     const missing = entry['missing'] as unknown[];
-    if (!missing.every((item) => Array.isArray(item) && item.length === 2 && isSize(item[0]) && typeof item[1] === 'string')) return undefined;
+    if (
+      !missing.every(
+        (item) => Array.isArray(item) && item.length === 2 && isSize(item[0]) && typeof item[1] === 'string',
+      )
+    )
+      return undefined;
     const unparsed = entry['unparsed'];
-    if (unparsed !== undefined && !(Array.isArray(unparsed) && unparsed.length === 2 && isSize(unparsed[0]) && typeof unparsed[1] === 'string')) return undefined;
-    index.css.set(name, { deps, missing: missing as Array<[number, string]>, ...(unparsed ? { unparsed: unparsed as [number, string] } : {}) });
+    if (
+      unparsed !== undefined &&
+      !(Array.isArray(unparsed) && unparsed.length === 2 && isSize(unparsed[0]) && typeof unparsed[1] === 'string')
+    )
+      return undefined;
+    index.css.set(name, {
+      deps,
+      missing: missing as Array<[number, string]>,
+      ...(unparsed ? { unparsed: unparsed as [number, string] } : {}),
+    });
   }
   // Folder names are joined to collectRoot (one listing each): plain relative paths only.
   for (const [dir, digest] of Object.entries(dirs)) {
@@ -426,7 +556,9 @@ export function serializeIndex(index: IndexInput): string {
   const facts: Record<string, [number, number]> = {};
   const lines: string[] = [];
   for (const name of [...index.sources.keys()].sort()) {
-    const [size, mtimeMs, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = index.sources.get(name) as IndexSource;
+    const [size, mtimeMs, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = index.sources.get(
+      name,
+    ) as IndexSource;
     facts[name] = [size, mtimeMs];
     lines.push(`${name}\t${sourceSha}\t${finalSha}\t${nameHash}\t${finalSize}\t${integrity}\t${br}\t${gz}`);
   }

@@ -76,15 +76,23 @@ function depsOf(sheet: Stylesheet, ctx: RenderContext): string[] {
 
 /** Renders (or takes over from the last build) every stylesheet; `sheets` by logical path. */
 export function renderStylesheets(sheets: Map<string, Stylesheet>, ctx: RenderContext): void {
-  const hashOf = (logical: string): string | undefined => sheets.get(logical)?.nameHash ?? (sheets.has(logical) ? undefined : ctx.nameHashOf(logical));
+  const hashOf = (logical: string): string | undefined =>
+    sheets.get(logical)?.nameHash ?? (sheets.has(logical) ? undefined : ctx.nameHashOf(logical));
   for (const component of components(sheets, ctx)) {
     const members = component.map((logical) => sheets.get(logical) as Stylesheet);
     const inside = new Set(component);
     const cyclic = members.length > 1 || members.some((sheet) => depsOf(sheet, ctx).includes(sheet.logical));
-    const outside = [...new Set(members.flatMap((sheet) => depsOf(sheet, ctx)).filter((dep) => !inside.has(dep)))].sort();
+    const outside = [
+      ...new Set(members.flatMap((sheet) => depsOf(sheet, ctx)).filter((dep) => !inside.has(dep))),
+    ].sort();
     // The last build's result stands when no member's bytes changed and nothing outside it got another name.
-    const reusable = members.every((sheet) => sheet.previous !== undefined)
-      && members.every((sheet) => (sheet.previous as NonNullable<Stylesheet['previous']>).deps.filter((dep) => !inside.has(dep)).every((dep) => sheet.previous?.depHashes.get(dep) === hashOf(dep)));
+    const reusable =
+      members.every((sheet) => sheet.previous !== undefined) &&
+      members.every((sheet) =>
+        (sheet.previous as NonNullable<Stylesheet['previous']>).deps
+          .filter((dep) => !inside.has(dep))
+          .every((dep) => sheet.previous?.depHashes.get(dep) === hashOf(dep)),
+      );
     if (reusable) {
       for (const sheet of members) {
         const previous = sheet.previous as NonNullable<Stylesheet['previous']>;
@@ -105,11 +113,13 @@ export function renderStylesheets(sheets: Map<string, Stylesheet>, ctx: RenderCo
       const cycle = createHash('sha256');
       for (const sheet of [...members].sort((a, b) => (a.logical < b.logical ? -1 : 1))) {
         cycle.update(`${sheet.logical}\0${sheet.sourceSha}\0`);
-        for (const dep of (sheet.deps as string[]).filter((name) => !inside.has(name))) cycle.update(`${dep}=${hashOf(dep) ?? '-'}\0`);
+        for (const dep of (sheet.deps as string[]).filter((name) => !inside.has(name)))
+          cycle.update(`${dep}=${hashOf(dep) ?? '-'}\0`);
       }
       cycle.update(`${outside.length}`);
       const key = cycle.digest('hex');
-      for (const sheet of members) sheet.nameHash = createHash('sha256').update(`${key}\0${sheet.logical}`).digest('hex').slice(0, ctx.hashLength);
+      for (const sheet of members)
+        sheet.nameHash = createHash('sha256').update(`${key}\0${sheet.logical}`).digest('hex').slice(0, ctx.hashLength);
     }
     for (const sheet of members) {
       render(sheet, ctx, hashOf);
@@ -150,7 +160,8 @@ function components(sheets: Map<string, Stylesheet>, ctx: RenderContext): string
   const stack: string[] = [];
   const out: string[][] = [];
   let counter = 0;
-  const edges = (logical: string): string[] => depsOf(sheets.get(logical) as Stylesheet, ctx).filter((dep) => sheets.has(dep));
+  const edges = (logical: string): string[] =>
+    depsOf(sheets.get(logical) as Stylesheet, ctx).filter((dep) => sheets.has(dep));
   for (const start of [...sheets.keys()].sort()) {
     if (index.has(start)) continue;
     const work: Array<{ node: string; next: number; edges: string[] }> = [];
@@ -168,7 +179,8 @@ function components(sheets: Map<string, Stylesheet>, ctx: RenderContext): string
       if (frame.next < frame.edges.length) {
         const dep = frame.edges[frame.next++] as string;
         if (!index.has(dep)) open(dep);
-        else if (onStack.has(dep)) low.set(frame.node, Math.min(low.get(frame.node) as number, index.get(dep) as number));
+        else if (onStack.has(dep))
+          low.set(frame.node, Math.min(low.get(frame.node) as number, index.get(dep) as number));
         continue;
       }
       work.pop();

@@ -41,7 +41,8 @@ export interface CollectSettings {
 }
 
 export function collectSettings(config: ResolvedConfig, options: RunOptions): CollectSettings {
-  if (config.collectRoot === undefined) throw errors.missingField(config.file, `${config.fieldPrefix}collectRoot`, '"collectRoot": "dist/media"');
+  if (config.collectRoot === undefined)
+    throw errors.missingField(config.file, `${config.fieldPrefix}collectRoot`, '"collectRoot": "dist/media"');
   return {
     projectRoot: config.projectRoot,
     collectRoot: config.collectRoot,
@@ -93,7 +94,12 @@ function realHome(): string {
  * media folder. Real paths, so links cannot hide any of these. Also app names that would
  * land on collect's own files at the top of collectRoot.
  */
-export function checkCollectRoot(config: ResolvedConfig, settings: CollectSettings, apps: readonly App[], home = realHome()): void {
+export function checkCollectRoot(
+  config: ResolvedConfig,
+  settings: CollectSettings,
+  apps: readonly App[],
+  home = realHome(),
+): void {
   const root = settings.realRoot;
   const refuse = (why: string): never => {
     throw errors.unsafeCollectRoot(config.file, settings.shown, why);
@@ -105,16 +111,22 @@ export function checkCollectRoot(config: ResolvedConfig, settings: CollectSettin
   if (root === project) refuse('it is the project root');
   if (isInside(root, project)) refuse('it contains the project itself');
   if (isInside(root, home)) refuse('it contains your home folder');
-  if (root === media) refuse('it is mediaRoot (media:link\'s folder); the build needs a folder of its own');
+  if (root === media) refuse("it is mediaRoot (media:link's folder); the build needs a folder of its own");
   if (isInside(media, root)) refuse(`it is inside mediaRoot ${toDisplay(config.projectRoot, config.mediaRoot)}`);
   if (isInside(root, media)) refuse(`it contains mediaRoot ${toDisplay(config.projectRoot, config.mediaRoot)}`);
   for (const app of apps) {
     const appDir = realpathOfPath(app.appDir);
     const mediaDir = realpathOfPath(app.mediaDir);
     if (isInside(appDir, root)) refuse(`it is inside app "${app.name}" (${toDisplay(config.projectRoot, app.appDir)})`);
-    if (isInside(root, mediaDir)) refuse(`it contains app "${app.name}"'s media folder ${toDisplay(config.projectRoot, app.mediaDir)}`);
+    if (isInside(root, mediaDir))
+      refuse(`it contains app "${app.name}"'s media folder ${toDisplay(config.projectRoot, app.mediaDir)}`);
     if (app.name === MANIFEST_NAME || app.name === REV_MANIFEST_NAME) {
-      throw errors.badName(config.file, app.field, app.name, `collect writes its own ${app.name} at the top of collectRoot`);
+      throw errors.badName(
+        config.file,
+        app.field,
+        app.name,
+        `collect writes its own ${app.name} at the top of collectRoot`,
+      );
     }
   }
 }

@@ -125,7 +125,9 @@ export function openMediaFile(source: Source): OpenedSource {
       // swapped for a link (during the walk, or since) shows as a path outside the media folder.
       const where = readlinkSync(`/proc/self/fd/${open.fd}`);
       if (!isInside(source.root, where)) {
-        throw new SourceChanged(`${source.shown} is no longer inside the app's media folder (it is ${where}: a folder on its way was replaced by a link); it was not read`);
+        throw new SourceChanged(
+          `${source.shown} is no longer inside the app's media folder (it is ${where}: a folder on its way was replaced by a link); it was not read`,
+        );
       }
     }
   } catch (error) {

@@ -86,51 +86,65 @@ export interface RewriteOptions {
 export function rewriteReferences(options: RewriteOptions = {}): Transform {
   const held: MediaFile[] = [];
   const hashLength = options.hashLength ?? defaults.hashLength;
-  return through2().obj(function hold(file: MediaFile, _encoding, callback) {
-    if (file.isNull()) return callback(null, file);
-    if (file.isStream()) return callback(pluginError('rewriteReferences() needs buffered files (gulp.src and mediaSrc buffer by default)'));
-    if (file.appMedia?.hashed) return callback(pluginError(`rewriteReferences() must come before fingerprint(): ${relativeOf(file)} is already fingerprinted`));
-    held.push(file);
-    callback();
-  }, function release(done: (error?: unknown) => void) {
-    try {
-      const byLogical = new Map<string, MediaFile>();
-      const sheets = new Map<string, Stylesheet>();
-      for (const file of held) {
-        const logical = file.appMedia?.logical ?? relativeOf(file);
-        byLogical.set(logical, file);
-        file.appMedia = { ...file.appMedia, logical };
-        if (isStylesheet(logical)) {
-          const bytes = file.contents as Buffer;
-          sheets.set(logical, { logical, sourceSha: sha(bytes), bytes });
-        } else {
-          file.appMedia.hash = sha(file.contents as Buffer).slice(0, hashLength);
+  return through2().obj(
+    function hold(file: MediaFile, _encoding, callback) {
+      if (file.isNull()) return callback(null, file);
+      if (file.isStream())
+        return callback(
+          pluginError('rewriteReferences() needs buffered files (gulp.src and mediaSrc buffer by default)'),
+        );
+      if (file.appMedia?.hashed)
+        return callback(
+          pluginError(
+            `rewriteReferences() must come before fingerprint(): ${relativeOf(file)} is already fingerprinted`,
+          ),
+        );
+      held.push(file);
+      callback();
+    },
+    function release(done: (error?: unknown) => void) {
+      try {
+        const byLogical = new Map<string, MediaFile>();
+        const sheets = new Map<string, Stylesheet>();
+        for (const file of held) {
+          const logical = file.appMedia?.logical ?? relativeOf(file);
+          byLogical.set(logical, file);
+          file.appMedia = { ...file.appMedia, logical };
+          if (isStylesheet(logical)) {
+            const bytes = file.contents as Buffer;
+            sheets.set(logical, { logical, sourceSha: sha(bytes), bytes });
+          } else {
+            file.appMedia.hash = sha(file.contents as Buffer).slice(0, hashLength);
+          }
         }
+        renderStylesheets(sheets, {
+          mediaUrl: options.mediaUrl ?? defaults.mediaUrl,
+          hashLength,
+          nameHashOf: (logical) => (sheets.has(logical) ? undefined : byLogical.get(logical)?.appMedia?.hash),
+          load: (sheet) => sheet.bytes as Buffer,
+        });
+        const missing: string[] = [];
+        for (const [logical, sheet] of sheets) {
+          const file = byLogical.get(logical) as MediaFile;
+          file.contents = sheet.final as Buffer;
+          (file.appMedia as AppMediaFileInfo).hash = sheet.nameHash as string;
+          for (const [line, ref] of sheet.missing ?? []) missing.push(`${logical}:${line}: ${ref}`);
+        }
+        if (missing.length > 0 && options.strict) throw errors.missingReference(missing);
+        for (const where of missing) {
+          if (options.onMissing) options.onMissing(where);
+          else
+            void import('gulplog').then(({ default: log }) =>
+              log.warn(`${where}: no such file in the stream (left as written)`),
+            );
+        }
+        for (const file of held.splice(0)) this.push(file);
+        done();
+      } catch (error) {
+        done(error);
       }
-      renderStylesheets(sheets, {
-        mediaUrl: options.mediaUrl ?? defaults.mediaUrl,
-        hashLength,
-        nameHashOf: (logical) => (sheets.has(logical) ? undefined : byLogical.get(logical)?.appMedia?.hash),
-        load: (sheet) => sheet.bytes as Buffer,
-      });
-      const missing: string[] = [];
-      for (const [logical, sheet] of sheets) {
-        const file = byLogical.get(logical) as MediaFile;
-        file.contents = sheet.final as Buffer;
-        (file.appMedia as AppMediaFileInfo).hash = sheet.nameHash as string;
-        for (const [line, ref] of sheet.missing ?? []) missing.push(`${logical}:${line}: ${ref}`);
-      }
-      if (missing.length > 0 && options.strict) throw errors.missingReference(missing);
-      for (const where of missing) {
-        if (options.onMissing) options.onMissing(where);
-        else void import('gulplog').then(({ default: log }) => log.warn(`${where}: no such file in the stream (left as written)`));
-      }
-      for (const file of held.splice(0)) this.push(file);
-      done();
-    } catch (error) {
-      done(error);
-    }
-  });
+    },
+  );
 }
 
 export interface FingerprintOptions {
@@ -151,7 +165,14 @@ export function fingerprint(options: FingerprintOptions = {}): Transform {
     const logical = file.appMedia?.logical ?? relativeOf(file);
     const digest = sha(contents);
     const hash = file.appMedia?.hash ?? digest.slice(0, hashLength);
-    const info: AppMediaFileInfo = { ...file.appMedia, logical, hash, hashed: hashedPath(logical, hash), size: contents.length, integrity: `sha384-${sha(contents, 'sha384', 'base64')}` };
+    const info: AppMediaFileInfo = {
+      ...file.appMedia,
+      logical,
+      hash,
+      hashed: hashedPath(logical, hash),
+      size: contents.length,
+      integrity: `sha384-${sha(contents, 'sha384', 'base64')}`,
+    };
     if (keepOriginals) {
       const original = file.clone({ contents: false });
       original.appMedia = { ...info, original: true };
@@ -176,7 +197,10 @@ export interface CompressOptions {
  * come out as they are done.
  */
 export function compress(options: CompressOptions = {}): Transform {
-  const levels: Levels = { brotli: options.brotli === undefined ? defaults.brotliLevel : options.brotli, gzip: options.gzip === undefined ? defaults.gzipLevel : options.gzip };
+  const levels: Levels = {
+    brotli: options.brotli === undefined ? defaults.brotliLevel : options.brotli,
+    gzip: options.gzip === undefined ? defaults.gzipLevel : options.gzip,
+  };
   let pool: WorkPool | undefined;
   let inFlight = 0;
   let failure: unknown;
@@ -188,45 +212,72 @@ export function compress(options: CompressOptions = {}): Transform {
     waiting = undefined;
     wake?.();
   };
-  return through2().obj(function take(file: MediaFile, _encoding, callback) {
-    if (failure) return callback(failure);
-    if (file.isNull() || file.appMedia?.variantOf || !isCompressible(file.path) || (levels.brotli === null && levels.gzip === null)) return callback(null, file);
-    if (file.isStream()) return callback(pluginError('compress() needs buffered files'));
-    const contents = file.contents as Buffer;
-    inFlight++;
-    const job = contents.length < 16 * 1024 ? Promise.resolve(compressHere(contents, levels)) : (pool ??= new WorkPool()).compress(contents, levels);
-    job.then((result) => {
-      const info: AppMediaFileInfo = { ...file.appMedia, logical: file.appMedia?.logical ?? relativeOf(file) };
-      info.encodings = {};
-      const variants: MediaFile[] = [];
-      for (const encoding of ['br', 'gzip'] as const) {
-        const part = result[encoding];
-        if (!part) continue;
-        info.encodings[encoding] = part.data.length;
-        const variant = new (VinylClass())({ cwd: file.cwd, base: file.base, path: `${file.path}${encoding === 'br' ? '.br' : '.gz'}`, contents: part.data }) as MediaFile;
-        if (file.stat) variant.stat = file.stat;
-        variant.appMedia = { logical: info.logical, encoding, variantOf: relativeOf(file), size: part.data.length };
-        variants.push(variant);
-      }
-      file.appMedia = info;
-      this.push(file);
-      for (const variant of variants) this.push(variant);
-    }, (error: unknown) => {
-      failure = error;
-    }).finally(settle);
-    if (inFlight < limit) return callback();
-    waiting = () => callback(failure);
-  }, function end(done: (error?: unknown) => void) {
-    const finish = (): void => {
-      if (inFlight > 0) {
-        waiting = finish;
-        return;
-      }
-      void pool?.close();
-      done(failure);
-    };
-    finish();
-  });
+  return through2().obj(
+    function take(file: MediaFile, _encoding, callback) {
+      if (failure) return callback(failure);
+      if (
+        file.isNull() ||
+        file.appMedia?.variantOf ||
+        !isCompressible(file.path) ||
+        (levels.brotli === null && levels.gzip === null)
+      )
+        return callback(null, file);
+      if (file.isStream()) return callback(pluginError('compress() needs buffered files'));
+      const contents = file.contents as Buffer;
+      inFlight++;
+      const job =
+        contents.length < 16 * 1024
+          ? Promise.resolve(compressHere(contents, levels))
+          : (pool ??= new WorkPool()).compress(contents, levels);
+      job
+        .then(
+          (result) => {
+            const info: AppMediaFileInfo = { ...file.appMedia, logical: file.appMedia?.logical ?? relativeOf(file) };
+            info.encodings = {};
+            const variants: MediaFile[] = [];
+            for (const encoding of ['br', 'gzip'] as const) {
+              const part = result[encoding];
+              if (!part) continue;
+              info.encodings[encoding] = part.data.length;
+              const variant = new (VinylClass())({
+                cwd: file.cwd,
+                base: file.base,
+                path: `${file.path}${encoding === 'br' ? '.br' : '.gz'}`,
+                contents: part.data,
+              }) as MediaFile;
+              if (file.stat) variant.stat = file.stat;
+              variant.appMedia = {
+                logical: info.logical,
+                encoding,
+                variantOf: relativeOf(file),
+                size: part.data.length,
+              };
+              variants.push(variant);
+            }
+            file.appMedia = info;
+            this.push(file);
+            for (const variant of variants) this.push(variant);
+          },
+          (error: unknown) => {
+            failure = error;
+          },
+        )
+        .finally(settle);
+      if (inFlight < limit) return callback();
+      waiting = () => callback(failure);
+    },
+    function end(done: (error?: unknown) => void) {
+      const finish = (): void => {
+        if (inFlight > 0) {
+          waiting = finish;
+          return;
+        }
+        void pool?.close();
+        done(failure);
+      };
+      finish();
+    },
+  );
 }
 
 export interface ManifestOptions {
@@ -244,34 +295,43 @@ export function manifest(options: ManifestOptions = {}): Transform {
   const entries = new Map<string, ManifestEntry>();
   const variants: MediaFile[] = [];
   let first: MediaFile | undefined;
-  return through2().obj(function note(file: MediaFile, _encoding, callback) {
-    if (file.isNull()) return callback();
-    first ??= file;
-    const info = file.appMedia;
-    if (info?.variantOf) variants.push(file);
-    else if (info?.hashed && !info.original) {
-      entries.set(info.logical, { path: info.hashed, size: info.size as number, integrity: info.integrity as string });
-    }
-    callback();
-  }, function write(done) {
-    for (const variant of variants) {
-      const info = variant.appMedia as AppMediaFileInfo;
-      const entry = entries.get(info.logical);
-      if (entry && entry.path === info.variantOf) entry.encodings = { ...entry.encodings, [info.encoding as string]: info.size as number };
-    }
-    const made = manifestOf(entries);
-    const at = (name: string, text: string): Vinyl => new (VinylClass())({
-      cwd: first?.cwd ?? process.cwd(),
-      base: first?.base ?? process.cwd(),
-      path: path.join(first?.base ?? process.cwd(), name),
-      contents: Buffer.from(text),
-    });
-    this.push(at(options.path ?? 'manifest.json', made.text));
-    if (options.revManifest) {
-      const rev: Record<string, string> = {};
-      for (const name of [...entries.keys()].sort()) rev[name] = (entries.get(name) as ManifestEntry).path;
-      this.push(at('rev-manifest.json', `${JSON.stringify(rev, null, 2)}\n`));
-    }
-    done();
-  });
+  return through2().obj(
+    function note(file: MediaFile, _encoding, callback) {
+      if (file.isNull()) return callback();
+      first ??= file;
+      const info = file.appMedia;
+      if (info?.variantOf) variants.push(file);
+      else if (info?.hashed && !info.original) {
+        entries.set(info.logical, {
+          path: info.hashed,
+          size: info.size as number,
+          integrity: info.integrity as string,
+        });
+      }
+      callback();
+    },
+    function write(done) {
+      for (const variant of variants) {
+        const info = variant.appMedia as AppMediaFileInfo;
+        const entry = entries.get(info.logical);
+        if (entry && entry.path === info.variantOf)
+          entry.encodings = { ...entry.encodings, [info.encoding as string]: info.size as number };
+      }
+      const made = manifestOf(entries);
+      const at = (name: string, text: string): Vinyl =>
+        new (VinylClass())({
+          cwd: first?.cwd ?? process.cwd(),
+          base: first?.base ?? process.cwd(),
+          path: path.join(first?.base ?? process.cwd(), name),
+          contents: Buffer.from(text),
+        });
+      this.push(at(options.path ?? 'manifest.json', made.text));
+      if (options.revManifest) {
+        const rev: Record<string, string> = {};
+        for (const name of [...entries.keys()].sort()) rev[name] = (entries.get(name) as ManifestEntry).path;
+        this.push(at('rev-manifest.json', `${JSON.stringify(rev, null, 2)}\n`));
+      }
+      done();
+    },
+  );
 }

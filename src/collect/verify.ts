@@ -94,32 +94,46 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
 
   const pool = new WorkPool();
   try {
-    await pMap([...manifest.files], async ([logical, entry]) => {
-      const app = logical.split('/')[0] as string;
-      finding(app);
-      let hashes: FileHashes;
-      try {
-        hashes = await pool.hashFile(at(entry.path), entry.size);
-      } catch (error) {
-        if (error instanceof HashFailure && error.code === 'ENOENT') flag(app, 'missing', `${entry.path} is missing`);
-        else flag(app, 'drift', `${entry.path}: ${error instanceof HashFailure && error.kind ? `is ${error.kind}` : String((error as Error).message)}`);
-        return;
-      }
-      const found = finding(app);
-      found.files++;
-      found.bytes += hashes.size;
-      if (hashes.size !== entry.size || hashes.integrity !== entry.integrity) {
-        flag(app, 'drift', `${entry.path} does not match the manifest (${hashes.size !== entry.size ? `${hashes.size} bytes, not ${entry.size}` : 'its integrity differs'})`);
-        return;
-      }
-      if (settings.keepOriginals) {
-        const original = lookAt(at(logical));
-        if (!original) flag(app, 'missing', `${logical} (the original name) is missing`);
-        else if (!original.isFile() || original.size !== entry.size || sha256Of(at(logical)) !== hashes.sha256) flag(app, 'drift', `${logical} (the original name) does not hold the same bytes as ${entry.path}`);
-      }
-      checkVariants(app, logical, entry, hashes.sha256, settings.keepOriginals, at, flag);
-      if (isStylesheet(logical)) checkReferences(app, entry, settings.mediaUrl, at, published, flag);
-    }, { concurrency: 16 });
+    await pMap(
+      [...manifest.files],
+      async ([logical, entry]) => {
+        const app = logical.split('/')[0] as string;
+        finding(app);
+        let hashes: FileHashes;
+        try {
+          hashes = await pool.hashFile(at(entry.path), entry.size);
+        } catch (error) {
+          if (error instanceof HashFailure && error.code === 'ENOENT') flag(app, 'missing', `${entry.path} is missing`);
+          else
+            flag(
+              app,
+              'drift',
+              `${entry.path}: ${error instanceof HashFailure && error.kind ? `is ${error.kind}` : String((error as Error).message)}`,
+            );
+          return;
+        }
+        const found = finding(app);
+        found.files++;
+        found.bytes += hashes.size;
+        if (hashes.size !== entry.size || hashes.integrity !== entry.integrity) {
+          flag(
+            app,
+            'drift',
+            `${entry.path} does not match the manifest (${hashes.size !== entry.size ? `${hashes.size} bytes, not ${entry.size}` : 'its integrity differs'})`,
+          );
+          return;
+        }
+        if (settings.keepOriginals) {
+          const original = lookAt(at(logical));
+          if (!original) flag(app, 'missing', `${logical} (the original name) is missing`);
+          else if (!original.isFile() || original.size !== entry.size || sha256Of(at(logical)) !== hashes.sha256)
+            flag(app, 'drift', `${logical} (the original name) does not hold the same bytes as ${entry.path}`);
+        }
+        checkVariants(app, logical, entry, hashes.sha256, settings.keepOriginals, at, flag);
+        if (isStylesheet(logical)) checkReferences(app, entry, settings.mediaUrl, at, published, flag);
+      },
+      { concurrency: 16 },
+    );
   } finally {
     await pool.close();
   }
@@ -130,7 +144,11 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
   for (const app of apps) {
     const source = sourceFacts(app, realOf);
     if (source.kind === 'escape') {
-      flag(app.name, 'escape', `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'}): media:collect publishes nothing of it`);
+      flag(
+        app.name,
+        'escape',
+        `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'}): media:collect publishes nothing of it`,
+      );
       continue;
     }
     if (findings.has(app.name)) continue;
@@ -140,17 +158,41 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
   if (options.url !== undefined) await checkUrls(manifest.files, options.url, config.mediaUrl, flag);
 
   const configured = new Set(apps.map((app) => app.name));
-  const reports: AppReport[] = [...findings].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, found]) => appReport(config.projectRoot, settings.collectRoot, {
-    name,
-    status: found.status,
-    mode: null,
-    source: apps.find((app) => app.name === name)?.mediaDir ?? null,
-    files: found.files,
-    bytes: found.bytes,
-    reason: found.problems.length > 0 ? listSome(found.problems) : (configured.has(name) ? null : 'in the build, but no longer configured'),
-    hint: found.status === 'ok' ? null : found.status === 'escape' ? 'replace the link with the folder itself, inside the app, then run media:collect' : found.status === 'unserved' ? 'check that the server serves collectRoot at mediaUrl, with its own Content-Type for each extension' : 'run media:collect to write the build again (a file changed by hand is kept: move it away first)',
-  }));
-  const report = buildReport({ task: 'verify', dryRun: false, projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, started, warnings: [], apps: reports });
+  const reports: AppReport[] = [...findings]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, found]) =>
+      appReport(config.projectRoot, settings.collectRoot, {
+        name,
+        status: found.status,
+        mode: null,
+        source: apps.find((app) => app.name === name)?.mediaDir ?? null,
+        files: found.files,
+        bytes: found.bytes,
+        reason:
+          found.problems.length > 0
+            ? listSome(found.problems)
+            : configured.has(name)
+              ? null
+              : 'in the build, but no longer configured',
+        hint:
+          found.status === 'ok'
+            ? null
+            : found.status === 'escape'
+              ? 'replace the link with the folder itself, inside the app, then run media:collect'
+              : found.status === 'unserved'
+                ? 'check that the server serves collectRoot at mediaUrl, with its own Content-Type for each extension'
+                : 'run media:collect to write the build again (a file changed by hand is kept: move it away first)',
+      }),
+    );
+  const report = buildReport({
+    task: 'verify',
+    dryRun: false,
+    projectRoot: config.projectRoot,
+    mediaRoot: config.mediaRoot,
+    started,
+    warnings: [],
+    apps: reports,
+  });
   report.collectRoot = settings.shown;
   report.build = manifest.build;
   logReport(report, options.logger, options.verbose ?? false);
@@ -165,8 +207,15 @@ function sha256Of(file: string): string | undefined {
   }
 }
 
-function checkVariants(app: string, logical: string, entry: ManifestEntry, sha256: string, originals: boolean,
-  at: (rel: string) => string, flag: (app: string, status: VerifyStatus, problem: string) => void): void {
+function checkVariants(
+  app: string,
+  logical: string,
+  entry: ManifestEntry,
+  sha256: string,
+  originals: boolean,
+  at: (rel: string) => string,
+  flag: (app: string, status: VerifyStatus, problem: string) => void,
+): void {
   for (const [encoding, size] of Object.entries(entry.encodings ?? {})) {
     const suffix = encoding === 'br' ? '.br' : '.gz';
     for (const name of [`${entry.path}${suffix}`, ...(originals ? [`${logical}${suffix}`] : [])]) {
@@ -174,7 +223,11 @@ function checkVariants(app: string, logical: string, entry: ManifestEntry, sha25
       try {
         data = readRegular(at(name)).data;
       } catch (error) {
-        flag(app, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'drift', `${name} is ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'not a readable regular file'}`);
+        flag(
+          app,
+          (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'drift',
+          `${name} is ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'not a readable regular file'}`,
+        );
         continue;
       }
       if (name === `${entry.path}${suffix}` && data.length !== size) {
@@ -188,13 +241,20 @@ function checkVariants(app: string, logical: string, entry: ManifestEntry, sha25
         flag(app, 'drift', `${name} does not decompress`);
         continue;
       }
-      if (createHash('sha256').update(plain).digest('hex') !== sha256) flag(app, 'drift', `${name} does not decompress to ${entry.path}`);
+      if (createHash('sha256').update(plain).digest('hex') !== sha256)
+        flag(app, 'drift', `${name} does not decompress to ${entry.path}`);
     }
   }
 }
 
-function checkReferences(app: string, entry: ManifestEntry, mediaUrl: string, at: (rel: string) => string, published: ReadonlySet<string>,
-  flag: (app: string, status: VerifyStatus, problem: string) => void): void {
+function checkReferences(
+  app: string,
+  entry: ManifestEntry,
+  mediaUrl: string,
+  at: (rel: string) => string,
+  published: ReadonlySet<string>,
+  flag: (app: string, status: VerifyStatus, problem: string) => void,
+): void {
   let bytes: Buffer;
   try {
     bytes = readRegular(at(entry.path)).data;
@@ -206,28 +266,42 @@ function checkReferences(app: string, entry: ManifestEntry, mediaUrl: string, at
     if (target.kind !== 'local') continue;
     if (published.has(target.logical)) continue;
     const stat = lookAt(at(target.logical));
-    if (!stat?.isFile()) flag(app, 'missing', `${entry.path}:${ref.line} references ${target.logical}, which is not in the build`);
+    if (!stat?.isFile())
+      flag(app, 'missing', `${entry.path}:${ref.line} references ${target.logical}, which is not in the build`);
   }
 }
 
-async function checkUrls(files: ReadonlyMap<string, ManifestEntry>, base: string, mediaUrl: string, flag: (app: string, status: VerifyStatus, problem: string) => void): Promise<void> {
-  await pMap([...files], async ([logical, entry]) => {
-    const app = logical.split('/')[0] as string;
-    const slash = entry.path.indexOf('/');
-    const url = servedUrl(base, mediaUrl, entry.path.slice(0, slash), entry.path.slice(slash + 1));
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { 'accept-encoding': 'identity' } });
-      await response.body?.cancel();
-      if (!response.ok) {
-        flag(app, 'unserved', `GET ${url} answered ${response.status}`);
-        return;
+async function checkUrls(
+  files: ReadonlyMap<string, ManifestEntry>,
+  base: string,
+  mediaUrl: string,
+  flag: (app: string, status: VerifyStatus, problem: string) => void,
+): Promise<void> {
+  await pMap(
+    [...files],
+    async ([logical, entry]) => {
+      const app = logical.split('/')[0] as string;
+      const slash = entry.path.indexOf('/');
+      const url = servedUrl(base, mediaUrl, entry.path.slice(0, slash), entry.path.slice(slash + 1));
+      try {
+        const response = await fetch(url, {
+          signal: AbortSignal.timeout(10_000),
+          headers: { 'accept-encoding': 'identity' },
+        });
+        await response.body?.cancel();
+        if (!response.ok) {
+          flag(app, 'unserved', `GET ${url} answered ${response.status}`);
+          return;
+        }
+        const expected = expectedContentTypes(entry.path);
+        const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+        if (expected && !expected.includes(type))
+          flag(app, 'unserved', `GET ${url} answered Content-Type ${type || '(none)'}, not ${expected[0]}`);
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+        flag(app, 'unserved', `GET ${url} failed (${cause})`);
       }
-      const expected = expectedContentTypes(entry.path);
-      const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      if (expected && !expected.includes(type)) flag(app, 'unserved', `GET ${url} answered Content-Type ${type || '(none)'}, not ${expected[0]}`);
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      flag(app, 'unserved', `GET ${url} failed (${cause})`);
-    }
-  }, { concurrency: 8 });
+    },
+    { concurrency: 8 },
+  );
 }

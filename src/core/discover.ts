@@ -27,7 +27,6 @@ export interface App {
   label: string;
 }
 
-
 interface AppPackage {
   packageName: string | undefined;
   declared: { name?: unknown; mediaDirname?: unknown } | undefined;
@@ -40,22 +39,40 @@ export function discoverApps(config: ResolvedConfig): App[] {
   const byName = new Map<string, App>();
   for (const app of apps) {
     const first = byName.get(app.name);
-    if (first) throw errors.duplicateName(config.file, app.name, `${first.label} (${first.field})`, `${app.label} (${app.field})`);
+    if (first)
+      throw errors.duplicateName(
+        config.file,
+        app.name,
+        `${first.label} (${first.field})`,
+        `${app.label} (${app.field})`,
+      );
     byName.set(app.name, app);
   }
   return apps;
 }
 
 export function isFolderReference(entry: string): boolean {
-  return entry.startsWith('./') || entry.startsWith('../') || entry === '.' || entry === '..'
-    || path.isAbsolute(entry) || /^[A-Za-z]:[\\/]/.test(entry) || entry.startsWith('.\\') || entry.startsWith('..\\');
+  return (
+    entry.startsWith('./') ||
+    entry.startsWith('../') ||
+    entry === '.' ||
+    entry === '..' ||
+    path.isAbsolute(entry) ||
+    /^[A-Za-z]:[\\/]/.test(entry) ||
+    entry.startsWith('.\\') ||
+    entry.startsWith('..\\')
+  );
 }
 
 function resolveEntry(config: ResolvedConfig, spec: AppSpec): App {
-  const entry = typeof spec.entry === 'string'
-    ? (isFolderReference(spec.entry) ? { path: spec.entry } : { package: spec.entry })
-    : spec.entry;
-  const fieldOf = typeof spec.entry === 'string' ? spec.field : `${spec.field}.${entry.path !== undefined ? 'path' : 'package'}`;
+  const entry =
+    typeof spec.entry === 'string'
+      ? isFolderReference(spec.entry)
+        ? { path: spec.entry }
+        : { package: spec.entry }
+      : spec.entry;
+  const fieldOf =
+    typeof spec.entry === 'string' ? spec.field : `${spec.field}.${entry.path !== undefined ? 'path' : 'package'}`;
 
   let appDir: string;
   let label: string;
@@ -72,7 +89,12 @@ function resolveEntry(config: ResolvedConfig, spec: AppSpec): App {
     const found = resolvePackageDir(config.projectRoot, pkg);
     if (!found) {
       const folder = path.resolve(spec.baseDir, pkg);
-      throw errors.packageNotFound(config.file, fieldOf, pkg, isDirectory(folder) ? toDisplay(config.projectRoot, folder) : undefined);
+      throw errors.packageNotFound(
+        config.file,
+        fieldOf,
+        pkg,
+        isDirectory(folder) ? toDisplay(config.projectRoot, folder) : undefined,
+      );
     }
     appDir = found;
   }
@@ -81,7 +103,15 @@ function resolveEntry(config: ResolvedConfig, spec: AppSpec): App {
   const name = pickName(entry.name, pkg, appDir);
   checkName(config, entry.name !== undefined ? `${spec.field}.name` : fieldOf, name);
   const mediaDirname = pickMediaDirname(config, spec.field, entry.mediaDirname, pkg, appDir);
-  return { name, kind, appDir, mediaDirname, mediaDir: path.join(appDir, mediaDirname, name), field: spec.field, label };
+  return {
+    name,
+    kind,
+    appDir,
+    mediaDirname,
+    mediaDir: path.join(appDir, mediaDirname, name),
+    field: spec.field,
+    label,
+  };
 }
 
 /** Looks for `<dir>/node_modules/<pkg>/package.json` in every folder Node would search from the project. */
@@ -128,12 +158,19 @@ function checkName(config: ResolvedConfig, field: string, name: string): void {
   else if (name.includes('..')) why = 'it contains ".."';
   else if (name.includes('\0')) why = 'it contains a NUL character';
   else if (name.length > MAX_NAME_LENGTH) why = `it is longer than ${MAX_NAME_LENGTH} characters`;
-  else if (!NAME_PATTERN.test(name)) why = 'only letters, digits, ".", "_" and "-" are allowed, starting with a letter or digit';
+  else if (!NAME_PATTERN.test(name))
+    why = 'only letters, digits, ".", "_" and "-" are allowed, starting with a letter or digit';
   if (why) throw errors.badName(config.file, field, name, why);
 }
 
 /** The entry's mediaDirname, else the app's own appMedia.mediaDirname, else the project's, else "app_media". */
-function pickMediaDirname(config: ResolvedConfig, field: string, entryValue: string | undefined, pkg: AppPackage, appDir: string): string {
+function pickMediaDirname(
+  config: ResolvedConfig,
+  field: string,
+  entryValue: string | undefined,
+  pkg: AppPackage,
+  appDir: string,
+): string {
   if (entryValue !== undefined) return entryValue;
   const declared = pkg.declared?.mediaDirname;
   if (declared !== undefined) {
@@ -167,7 +204,15 @@ function discoverDependencies(config: ResolvedConfig, configured: App[]): App[] 
     const appName = pickName(undefined, pkg, appDir);
     checkName(config, field, appName);
     const mediaDirname = pickMediaDirname(config, field, undefined, pkg, appDir);
-    found.push({ name: appName, kind: 'package', appDir, mediaDirname, mediaDir: path.join(appDir, mediaDirname, appName), field, label: name });
+    found.push({
+      name: appName,
+      kind: 'package',
+      appDir,
+      mediaDirname,
+      mediaDir: path.join(appDir, mediaDirname, appName),
+      field,
+      label: name,
+    });
   }
   return found;
 }

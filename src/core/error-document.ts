@@ -14,11 +14,29 @@ export interface ErrorDocument {
 /** The document for `error`, or undefined for an error of neither kind (a bug: its stack is printed). */
 export function errorDocument(task: string | null, error: unknown, projectRoot: string): ErrorDocument | undefined {
   if (isAppMediaError(error)) {
-    return { task, error: { code: error.code, message: error.message, file: error.file ?? null, field: error.field ?? null, hint: error.hint } };
+    return {
+      task,
+      error: {
+        code: error.code,
+        message: error.message,
+        file: error.file ?? null,
+        field: error.field ?? null,
+        hint: error.hint,
+      },
+    };
   }
   if (isSystemError(error)) {
     const file = typeof error.path === 'string' ? toDisplay(projectRoot, error.path) : null;
-    return { task, error: { code: error.code, message: describeSystemError(error, projectRoot), file, field: null, hint: systemErrorHint(error.code) } };
+    return {
+      task,
+      error: {
+        code: error.code,
+        message: describeSystemError(error, projectRoot),
+        file,
+        field: null,
+        hint: systemErrorHint(error.code),
+      },
+    };
   }
   return undefined;
 }

@@ -88,8 +88,14 @@ export function isAppMediaError(value: unknown): value is AppMediaError {
   // The same class from another copy of this module: the command's bundle loads media:publish
   // from dist/publish/ (to keep the AWS SDK out of its start-up), whose errors.js is not the bundle's.
   const other = value as Partial<AppMediaError> | null;
-  return value instanceof Error && other?.name === 'AppMediaError' && typeof other.code === 'string' && other.code.startsWith('APP_MEDIA_')
-    && typeof other.oneLine === 'function' && typeof other.hint === 'string';
+  return (
+    value instanceof Error &&
+    other?.name === 'AppMediaError' &&
+    typeof other.code === 'string' &&
+    other.code.startsWith('APP_MEDIA_') &&
+    typeof other.oneLine === 'function' &&
+    typeof other.hint === 'string'
+  );
 }
 
 const at = (file: string | undefined, field?: string): AppMediaErrorDetails => ({ file, field });
@@ -181,11 +187,12 @@ export const errors = {
     // "apps/shop" is no package name npm would look up (it reads it as the GitHub repository
     // apps/shop): the fix a user wants is nearly always the folder.
     const scoped = pkg.startsWith('@');
-    const hint = folder !== undefined
-      ? `the folder ${folder} exists: write "./${pkg}" (a folder entry starts with ./ or ../); without it, "${pkg}" is read as a package name`
-      : pkg.includes('/') && !scoped
-        ? `for a folder, write "./${pkg}" (a folder entry starts with ./ or ../); a package name with "/" starts with @ ("@scope/name")`
-        : `write "./${pkg}" if you meant a folder; if it is a package, install it (npm install ${pkg})`;
+    const hint =
+      folder !== undefined
+        ? `the folder ${folder} exists: write "./${pkg}" (a folder entry starts with ./ or ../); without it, "${pkg}" is read as a package name`
+        : pkg.includes('/') && !scoped
+          ? `for a folder, write "./${pkg}" (a folder entry starts with ./ or ../); a package name with "/" starts with @ ("@scope/name")`
+          : `write "./${pkg}" if you meant a folder; if it is a package, install it (npm install ${pkg})`;
     return new AppMediaError(
       'APP_MEDIA_PACKAGE_NOT_FOUND',
       `package "${pkg}" is not installed (not found in any node_modules above the project)`,
@@ -225,10 +232,17 @@ export const errors = {
       at(file, 'mediaRoot'),
     );
   },
-  loop(file: string | undefined, mediaRoot: string, app: string, mediaDir: string, inside: 'root-in-media' | 'media-in-root'): AppMediaError {
-    const what = inside === 'root-in-media'
-      ? `mediaRoot ${mediaRoot} is inside app "${app}"'s media folder ${mediaDir}`
-      : `app "${app}"'s media folder ${mediaDir} is inside mediaRoot ${mediaRoot}`;
+  loop(
+    file: string | undefined,
+    mediaRoot: string,
+    app: string,
+    mediaDir: string,
+    inside: 'root-in-media' | 'media-in-root',
+  ): AppMediaError {
+    const what =
+      inside === 'root-in-media'
+        ? `mediaRoot ${mediaRoot} is inside app "${app}"'s media folder ${mediaDir}`
+        : `app "${app}"'s media folder ${mediaDir} is inside mediaRoot ${mediaRoot}`;
     return new AppMediaError(
       'APP_MEDIA_LOOP',
       `${what}: linking would make a loop`,
@@ -260,7 +274,7 @@ export const errors = {
   foreignLock(file: string): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_FOREIGN_LOCK',
-      'a file with the name of app-media\'s lock is there, but it is not one of its locks; it was left as it is and nothing was done',
+      "a file with the name of app-media's lock is there, but it is not one of its locks; it was left as it is and nothing was done",
       'app-media reserves this name: move the file out of mediaRoot, then run again',
       at(file),
     );
@@ -303,7 +317,7 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_MISSING_REFERENCE',
       `${lines.length === 1 ? 'a stylesheet references a file' : `${lines.length} references name files`} that collect does not publish: ${lines.slice(0, 3).join('; ')}${lines.length > 3 ? `; and ${lines.length - 3} more` : ''}; nothing was written`,
-      'add the missing files to the app\'s media folder or fix the references; without --strict they are warnings',
+      "add the missing files to the app's media folder or fix the references; without --strict they are warnings",
     );
   },
   badManifest(file: string, why: string): AppMediaError {
@@ -318,7 +332,9 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_NOT_IN_MANIFEST',
       `${JSON.stringify(name)} is not in ${manifest}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`,
-      near ? `write ${JSON.stringify(near)}` : 'check the path (<app>/<path in its media folder>) and run media:collect after adding the file',
+      near
+        ? `write ${JSON.stringify(near)}`
+        : 'check the path (<app>/<path in its media folder>) and run media:collect after adding the file',
       at(manifest),
     );
   },
@@ -372,7 +388,7 @@ function publishErrors() {
       return new AppMediaError(
         'APP_MEDIA_PUBLISH_CREDENTIALS',
         `the object store refused the credentials (${detail})`,
-        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for this bucket; app-media reads credentials only from the AWS SDK\'s standard chain, never from its config',
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for this bucket; app-media reads credentials only from the AWS SDK's standard chain, never from its config",
       );
     },
     publishNoBucket(bucket: string): AppMediaError {

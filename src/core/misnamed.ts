@@ -56,7 +56,24 @@ export function findMisnaming(app: App): Misnaming | undefined {
 }
 
 /** Folder names that hold media, not an app's name. */
-const CONTENT_LIKE = ['css', 'js', 'img', 'images', 'image', 'fonts', 'font', 'icons', 'scripts', 'styles', 'svg', 'media', 'assets', 'static', 'dist', 'vendor'];
+const CONTENT_LIKE = [
+  'css',
+  'js',
+  'img',
+  'images',
+  'image',
+  'fonts',
+  'font',
+  'icons',
+  'scripts',
+  'styles',
+  'svg',
+  'media',
+  'assets',
+  'static',
+  'dist',
+  'vendor',
+];
 
 function hasFiles(dir: string): boolean {
   try {
@@ -69,7 +86,10 @@ function hasFiles(dir: string): boolean {
 function subfolders(dir: string): string[] | undefined {
   try {
     const entries = readdirSync(dir, { withFileTypes: true });
-    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+    return entries
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
   } catch {
     return undefined;
   }

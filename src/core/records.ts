@@ -71,7 +71,11 @@ export interface Records {
 export type ForeignReason = string | undefined;
 
 export function emptyRecords(): Records {
-  return { tool: 'gulp-app-media', version: RECORDS_VERSION, entries: Object.create(null) as Record<string, OwnRecord> };
+  return {
+    tool: 'gulp-app-media',
+    version: RECORDS_VERSION,
+    entries: Object.create(null) as Record<string, OwnRecord>,
+  };
 }
 
 export function hashTarget(linkText: string): string {
@@ -125,7 +129,7 @@ export function ownsCopy(record: OwnRecord | undefined): record is CopyRecord | 
 
 /** Folders the tool made in a copy: listed ones and those its recorded files are in. */
 export function recordedDirs(record: OwnRecord | undefined): Set<string> {
-  const listed = record?.kind === 'copy' ? record.dirs ?? [] : [];
+  const listed = record?.kind === 'copy' ? (record.dirs ?? []) : [];
   const dirs = new Set<string>();
   for (const file of Object.keys(recordedFiles(record))) {
     // Each file's folders, deepest first; once one is known, so are the ones above it.
@@ -142,10 +146,14 @@ export function recordedDirs(record: OwnRecord | undefined): Set<string> {
 /** The files a record says the tool wrote (none for a pending record). */
 export function recordedFiles(record: OwnRecord | undefined): Record<string, [number, number]> {
   if (record?.kind === 'copy') return record.files;
-  return record?.kind === 'pending' ? record.files ?? {} : {};
+  return record?.kind === 'pending' ? (record.files ?? {}) : {};
 }
 
-export function pendingRecord(source: string, linkTexts: readonly string[], previous: OwnRecord | undefined): PendingRecord {
+export function pendingRecord(
+  source: string,
+  linkTexts: readonly string[],
+  previous: OwnRecord | undefined,
+): PendingRecord {
   const targets = new Set(linkTexts.filter((text) => text !== '').map(hashTarget));
   if (previous?.kind === 'symlink' || previous?.kind === 'junction') targets.add(previous.target);
   if (previous?.kind === 'pending') for (const target of previous.targets) targets.add(target);
@@ -180,12 +188,22 @@ export function parseRecords(text: string | undefined): { records: Records; fore
     return { records: emptyRecords(), foreign: 'it is not JSON' };
   }
   const top = raw as Partial<Records> | null;
-  if (typeof top !== 'object' || top === null || Array.isArray(top) || top.tool !== 'gulp-app-media'
-    || typeof top.entries !== 'object' || top.entries === null || Array.isArray(top.entries)) {
+  if (
+    typeof top !== 'object' ||
+    top === null ||
+    Array.isArray(top) ||
+    top.tool !== 'gulp-app-media' ||
+    typeof top.entries !== 'object' ||
+    top.entries === null ||
+    Array.isArray(top.entries)
+  ) {
     return { records: emptyRecords(), foreign: 'it is not in the format app-media writes' };
   }
   if (typeof top.version !== 'number' || top.version > RECORDS_VERSION) {
-    return { records: emptyRecords(), foreign: `it has version ${JSON.stringify(top.version)}, which this app-media does not know` };
+    return {
+      records: emptyRecords(),
+      foreign: `it has version ${JSON.stringify(top.version)}, which this app-media does not know`,
+    };
   }
   const entries: Record<string, OwnRecord> = Object.create(null) as Record<string, OwnRecord>;
   const ignored: string[] = [];
@@ -209,8 +227,13 @@ function shown(name: string): string {
 function withValidStamps(record: OwnRecord): OwnRecord {
   if (record.kind !== 'copy' || record.stamps === undefined) return record;
   const stamps = record.stamps as unknown;
-  const valid = typeof stamps === 'object' && stamps !== null && !Array.isArray(stamps)
-    && Object.entries(stamps).every(([rel, value]) => (rel === '.' || isPlainPath(rel)) && typeof value === 'number' && Number.isFinite(value));
+  const valid =
+    typeof stamps === 'object' &&
+    stamps !== null &&
+    !Array.isArray(stamps) &&
+    Object.entries(stamps).every(
+      ([rel, value]) => (rel === '.' || isPlainPath(rel)) && typeof value === 'number' && Number.isFinite(value),
+    );
   if (valid) return record;
   const { stamps: _dropped, ...rest } = record;
   return rest;
@@ -252,14 +275,24 @@ function isRecord(value: unknown): value is OwnRecord {
   const record = value as Record<string, unknown>;
   if (typeof record['source'] !== 'string' || record['source'].length > MAX_SOURCE) return false;
   if (record['kind'] === 'copy') {
-    return isFileMap(record['files'])
-      && (record['dirs'] === undefined || (Array.isArray(record['dirs']) && record['dirs'].every((dir) => typeof dir === 'string' && isPlainPath(dir))));
+    return (
+      isFileMap(record['files']) &&
+      (record['dirs'] === undefined ||
+        (Array.isArray(record['dirs']) && record['dirs'].every((dir) => typeof dir === 'string' && isPlainPath(dir))))
+    );
   }
   if (record['kind'] === 'pending') {
-    return Array.isArray(record['targets']) && record['targets'].every((target) => typeof target === 'string' && HASH.test(target))
-      && (record['files'] === undefined || isFileMap(record['files']));
+    return (
+      Array.isArray(record['targets']) &&
+      record['targets'].every((target) => typeof target === 'string' && HASH.test(target)) &&
+      (record['files'] === undefined || isFileMap(record['files']))
+    );
   }
-  return (record['kind'] === 'symlink' || record['kind'] === 'junction') && typeof record['target'] === 'string' && HASH.test(record['target']);
+  return (
+    (record['kind'] === 'symlink' || record['kind'] === 'junction') &&
+    typeof record['target'] === 'string' &&
+    HASH.test(record['target'])
+  );
 }
 
 /** `{ "css/site.css": [size, mtime] }`: plain relative paths, a whole non-negative size, a finite time. */
@@ -268,7 +301,14 @@ function isFileMap(value: unknown): boolean {
   for (const [rel, facts] of Object.entries(value)) {
     if (!isPlainPath(rel) || !Array.isArray(facts) || facts.length !== 2) return false;
     const [size, mtime] = facts as unknown[];
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || typeof mtime !== 'number' || !Number.isFinite(mtime)) return false;
+    if (
+      typeof size !== 'number' ||
+      !Number.isInteger(size) ||
+      size < 0 ||
+      typeof mtime !== 'number' ||
+      !Number.isFinite(mtime)
+    )
+      return false;
   }
   return true;
 }
@@ -284,8 +324,11 @@ export function serializeRecords(records: Records): string {
   names.forEach((name, index) => {
     const record = records.entries[name] as OwnRecord;
     const fields = Object.entries(record).map(([key, value]) => {
-      if (key !== 'files' || typeof value !== 'object' || value === null || Array.isArray(value)) return `   ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
-      const files = Object.entries(value as Record<string, unknown>).map(([rel, facts]) => `    ${JSON.stringify(rel)}: ${JSON.stringify(facts)}`);
+      if (key !== 'files' || typeof value !== 'object' || value === null || Array.isArray(value))
+        return `   ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+      const files = Object.entries(value as Record<string, unknown>).map(
+        ([rel, facts]) => `    ${JSON.stringify(rel)}: ${JSON.stringify(facts)}`,
+      );
       return files.length === 0 ? '   "files": {}' : `   "files": {\n${files.join(',\n')}\n   }`;
     });
     lines.push(`  ${JSON.stringify(name)}: {`, fields.join(',\n'), `  }${index < names.length - 1 ? ',' : ''}`);

@@ -27,14 +27,29 @@ export interface AppResult<S extends AppStatus = AppStatus> {
 }
 
 /** An app's result with nothing done yet. */
-export function newResult<S extends AppStatus>(name: string, app: App | undefined, status: S, mode: EntryMode | null = null): AppResult<S> {
+export function newResult<S extends AppStatus>(
+  name: string,
+  app: App | undefined,
+  status: S,
+  mode: EntryMode | null = null,
+): AppResult<S> {
   return { name, app, status, mode, reason: null, hint: null, files: 0, bytes: 0 };
 }
 
 /** The fields of an app's result alone (a refined one, such as a plan, carries more). */
 export function resultOf<S extends AppStatus>(result: AppResult<S>): AppResult<S> {
   const { name, app, status, mode, reason, hint, files, bytes } = result;
-  return { name, app, status, mode, reason, hint, files, bytes, ...(result.ignored !== undefined ? { ignored: result.ignored } : {}) };
+  return {
+    name,
+    app,
+    status,
+    mode,
+    reason,
+    hint,
+    files,
+    bytes,
+    ...(result.ignored !== undefined ? { ignored: result.ignored } : {}),
+  };
 }
 
 const LINK_FAILS: ReadonlySet<AppStatus> = new Set<AppStatus>(['conflict', 'error', 'escape']);
@@ -81,10 +96,18 @@ export function buildReport(input: ReportInput): Report {
 export function reportOf(result: AppResult, projectRoot: string, mediaRoot: string): AppReport {
   // What a copy leaves out is said only of a copy.
   const { ignored, ...shown } = resultOf(result);
-  return appReport(projectRoot, mediaRoot, { ...shown, source: result.app?.mediaDir ?? null, ...(ignored !== undefined && result.mode === 'copy' ? { ignored } : {}) });
+  return appReport(projectRoot, mediaRoot, {
+    ...shown,
+    source: result.app?.mediaDir ?? null,
+    ...(ignored !== undefined && result.mode === 'copy' ? { ignored } : {}),
+  });
 }
 
-export function appReport(projectRoot: string, mediaRoot: string, fields: Omit<AppReport, 'target' | 'source'> & { source: string | null }): AppReport {
+export function appReport(
+  projectRoot: string,
+  mediaRoot: string,
+  fields: Omit<AppReport, 'target' | 'source'> & { source: string | null },
+): AppReport {
   return {
     name: fields.name,
     status: fields.status,
@@ -120,7 +143,17 @@ function paint(color: 'red' | 'yellow' | 'green' | 'dim' | undefined, text: stri
   return PAINT[color](text);
 }
 
-const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'pruned', 'removed', 'ok', 'found', 'collected', 'published']);
+const GOOD: ReadonlySet<AppStatus> = new Set<AppStatus>([
+  'linked',
+  'copied',
+  'relinked',
+  'pruned',
+  'removed',
+  'ok',
+  'found',
+  'collected',
+  'published',
+]);
 
 /** One line per app, then reason and hint lines where there is something to say, then the summary. */
 export function formatLines(report: Report, color = false): Array<{ level: 'info' | 'warn' | 'error'; text: string }> {
@@ -129,9 +162,17 @@ export function formatLines(report: Report, color = false): Array<{ level: 'info
   for (const warning of report.warnings) lines.push({ level: 'warn', text: `warning: ${warning}` });
   for (const app of report.apps) {
     const label = report.dryRun ? (DRY_VERBS[app.status] ?? app.status) : app.status;
-    const level = isFailing(report.task, app.status) || app.status === 'conflict' ? 'error' : NOTICE.has(app.status) ? 'warn' : 'info';
+    const level =
+      isFailing(report.task, app.status) || app.status === 'conflict'
+        ? 'error'
+        : NOTICE.has(app.status)
+          ? 'warn'
+          : 'info';
     const tone = level === 'error' ? 'red' : level === 'warn' ? 'yellow' : GOOD.has(app.status) ? 'green' : 'dim';
-    lines.push({ level, text: `${paint(tone, label.padEnd(12), color)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}` });
+    lines.push({
+      level,
+      text: `${paint(tone, label.padEnd(12), color)} ${app.name.padEnd(nameWidth)}  ${describeEntry(app)}`,
+    });
     if (app.reason) lines.push({ level, text: `${' '.repeat(13)}${app.reason}` });
     if (app.hint) lines.push({ level, text: `${' '.repeat(13)}hint: ${app.hint}` });
   }
@@ -139,13 +180,29 @@ export function formatLines(report: Report, color = false): Array<{ level: 'info
   return lines;
 }
 
-const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>(['linked', 'copied', 'relinked', 'up-to-date', 'ok', 'escape', 'exposed', 'unserved', 'found', 'shadowed', 'collected']);
+const SHOWS_SOURCE: ReadonlySet<AppStatus> = new Set<AppStatus>([
+  'linked',
+  'copied',
+  'relinked',
+  'up-to-date',
+  'ok',
+  'escape',
+  'exposed',
+  'unserved',
+  'found',
+  'shadowed',
+  'collected',
+]);
 
 function describeEntry(app: AppReport): string {
   const written = app.files > 0 ? `, ${app.files} file${app.files === 1 ? '' : 's'}, ${formatBytes(app.bytes)}` : '';
   const ignored = app.ignored ? `, ${app.ignored} ignored` : '';
   // publish has no mode, but says what it uploaded.
-  const mode = app.mode ? ` (${app.mode}${written}${ignored})` : written && app.status === 'published' ? ` (${written.slice(2)})` : '';
+  const mode = app.mode
+    ? ` (${app.mode}${written}${ignored})`
+    : written && app.status === 'published'
+      ? ` (${written.slice(2)})`
+      : '';
   if (app.status === 'shadowed') return `${app.source ?? app.target} (not published)`;
   if (app.source && SHOWS_SOURCE.has(app.status)) {
     return `${app.target} -> ${app.source}${mode}${app.url ? ` at ${app.url}` : ''}`;
@@ -154,16 +211,27 @@ function describeEntry(app: AppReport): string {
 }
 
 export function summaryLine(report: Report): string {
-  const parts = Object.entries(report.counts).map(([status, count]) => `${count} ${report.dryRun ? (DRY_VERBS[status as AppStatus] ?? status) : status}`);
-  const what = parts.length > 0 ? parts.join(', ') : report.task === 'clean' ? 'nothing to remove' : 'no apps configured';
+  const parts = Object.entries(report.counts).map(
+    ([status, count]) => `${count} ${report.dryRun ? (DRY_VERBS[status as AppStatus] ?? status) : status}`,
+  );
+  const what =
+    parts.length > 0 ? parts.join(', ') : report.task === 'clean' ? 'nothing to remove' : 'no apps configured';
   const prefix = report.dryRun ? 'dry run, nothing written: ' : '';
   if (report.task === 'collect') {
-    const held = report.apps.some((app) => app.status === 'held' || app.status === 'conflict' || app.status === 'error' || app.status === 'escape') && !report.dryRun;
+    const held =
+      report.apps.some(
+        (app) =>
+          app.status === 'held' || app.status === 'conflict' || app.status === 'error' || app.status === 'escape',
+      ) && !report.dryRun;
     const build = report.build ? `; build ${report.build}` : '';
     const done = [
-      report.written ? `${report.written} file${report.written === 1 ? '' : 's'} ${report.dryRun ? 'to write' : 'written'}` : '',
+      report.written
+        ? `${report.written} file${report.written === 1 ? '' : 's'} ${report.dryRun ? 'to write' : 'written'}`
+        : '',
       report.removed ? `${report.removed} of older builds ${report.dryRun ? 'to remove' : 'removed'}` : '',
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
     return `media:collect: ${prefix}${what} in ${report.collectRoot ?? report.mediaRoot}${build}${done ? ` (${done})` : ''}${held ? '; nothing written, manifest.json unchanged' : ''} (${report.ms} ms)`;
   }
   return `media:${report.task}: ${prefix}${what} in ${report.destination ?? report.collectRoot ?? report.mediaRoot} (${report.ms} ms)`;
@@ -182,8 +250,12 @@ export function formatBytes(bytes: number): string {
  */
 export function logReport(report: Report, logger: Logger | undefined, verbose = false): void {
   if (!logger) return;
-  const shown = verbose || report.task !== 'link'
-    ? report
-    : { ...report, apps: report.apps.filter((app) => app.status !== 'up-to-date' || app.reason !== null || app.hint !== null) };
+  const shown =
+    verbose || report.task !== 'link'
+      ? report
+      : {
+          ...report,
+          apps: report.apps.filter((app) => app.status !== 'up-to-date' || app.reason !== null || app.hint !== null),
+        };
   for (const line of formatLines(shown, logger.color ?? false)) logger[line.level](line.text);
 }

@@ -7,7 +7,7 @@ import { toDisplay } from './display.js';
 import { labelOfTemp, TEMP_MARK } from './fs/temp.js';
 
 const HINTS: Record<string, string> = {
-  EACCES: 'check that the account running the task may read the app\'s media folder and write to mediaRoot',
+  EACCES: "check that the account running the task may read the app's media folder and write to mediaRoot",
   EPERM: 'the operation was not permitted: check permissions and whether the file system allows it',
   ENOSPC: 'the disk is full: free some space and run again',
   EIO: 'the disk reported a read or write error: check the device (dmesg, SMART) before running again',
@@ -45,5 +45,8 @@ export function systemErrorHint(code: string | undefined): string {
 
 /** A temporary name in a path is shown as the published name it stands for. */
 function published(file: string): string {
-  return file.split('/').map((part) => (part.startsWith(TEMP_MARK) ? labelOfTemp(part) || part : part)).join('/');
+  return file
+    .split('/')
+    .map((part) => (part.startsWith(TEMP_MARK) ? labelOfTemp(part) || part : part))
+    .join('/');
 }

@@ -194,7 +194,8 @@ export type PublishStatus =
 /** What media:verify --published finds (besides `ok`, `missing`, `drift`, `error`). */
 export type PublishedVerifyStatus = 'wrong-headers';
 
-export type AppStatus = LinkStatus | VerifyStatus | CleanStatus | FindStatus | CollectStatus | PublishStatus | PublishedVerifyStatus;
+export type AppStatus =
+  LinkStatus | VerifyStatus | CleanStatus | FindStatus | CollectStatus | PublishStatus | PublishedVerifyStatus;
 
 export interface AppReport {
   name: string;

@@ -16,24 +16,46 @@
  */
 import { errors } from '../core/errors.js';
 import { flagName, flags as allFlags, flagsFor, type FlagSpec, type TaskName } from '../core/options.js';
-import { nearMiss, parserName, parserOptions, runOptionsFrom, tasksTaking, tokenize, type ParsedFlags } from '../cli/flags.js';
+import {
+  nearMiss,
+  parserName,
+  parserOptions,
+  runOptionsFrom,
+  tasksTaking,
+  tokenize,
+  type ParsedFlags,
+} from '../cli/flags.js';
 
 /** gulp-cli's own flags (3.x, and 2.x's --require and --verify): never ours to judge. */
 const GULP_CLI_FLAGS: readonly FlagSpec[] = [
-  ...['help:h', 'version:v', 'tasks:T', 'tasks-simple', 'compact-tasks', 'sort-tasks', 'color', 'no-color', 'silent:S', 'continue', 'series']
-    .map((entry) => {
-      const [name = '', short] = entry.split(':');
-      return { name, kind: 'boolean' as const, ...(short ? { short } : {}), tasks: 'all' as const, description: '' };
-    }),
-  ...['preload', 'gulpfile:f', 'cwd', 'require', 'tasks-json', 'tasks-depth', 'depth', 'verify']
-    .map((entry) => {
-      const [name = '', short] = entry.split(':');
-      return { name, kind: 'string' as const, ...(short ? { short } : {}), tasks: 'all' as const, description: '' };
-    }),
+  ...[
+    'help:h',
+    'version:v',
+    'tasks:T',
+    'tasks-simple',
+    'compact-tasks',
+    'sort-tasks',
+    'color',
+    'no-color',
+    'silent:S',
+    'continue',
+    'series',
+  ].map((entry) => {
+    const [name = '', short] = entry.split(':');
+    return { name, kind: 'boolean' as const, ...(short ? { short } : {}), tasks: 'all' as const, description: '' };
+  }),
+  ...['preload', 'gulpfile:f', 'cwd', 'require', 'tasks-json', 'tasks-depth', 'depth', 'verify'].map((entry) => {
+    const [name = '', short] = entry.split(':');
+    return { name, kind: 'string' as const, ...(short ? { short } : {}), tasks: 'all' as const, description: '' };
+  }),
 ];
 
 /** `-L`, `-LL`, `-LLL`: a count. */
-const OPTIONS = { ...parserOptions(allFlags.filter((flag) => flag.only !== 'command')), ...parserOptions(GULP_CLI_FLAGS), 'log-level': { type: 'boolean' as const, short: 'L', multiple: true } };
+const OPTIONS = {
+  ...parserOptions(allFlags.filter((flag) => flag.only !== 'command')),
+  ...parserOptions(GULP_CLI_FLAGS),
+  'log-level': { type: 'boolean' as const, short: 'L', multiple: true },
+};
 const OURS = new Set(allFlags.filter((flag) => flag.only !== 'command').map(parserName));
 
 export interface GulpCommandLineContext {
@@ -57,8 +79,11 @@ export function readGulpFlags(argv: readonly string[], context: GulpCommandLineC
   for (const token of unknown) {
     const close = nearMiss(token.name);
     if (close) {
-      throw errors.badFlag(token.raw, `unknown flag ${token.raw} (did you mean ${flagName(close)}?)`,
-        `it looks like a typo of ${flagName(close)}: fix it and run again; nothing was done (gulp --tasks lists each task's flags)`);
+      throw errors.badFlag(
+        token.raw,
+        `unknown flag ${token.raw} (did you mean ${flagName(close)}?)`,
+        `it looks like a typo of ${flagName(close)}: fix it and run again; nothing was done (gulp --tasks lists each task's flags)`,
+      );
     }
   }
 
@@ -68,14 +93,20 @@ export function readGulpFlags(argv: readonly string[], context: GulpCommandLineC
     const running = named.map((entry) => entry.name).join(', ');
     const taken = new Set(named.flatMap((entry) => flagsFor(entry.task as TaskName).map(parserName)));
     for (const token of unknown) {
-      throw errors.badFlag(token.raw, `unknown flag ${token.raw}: no task on the command line (${running}) takes it`,
-        `gulp --tasks lists each task's flags; a flag your gulpfile reads itself goes in the allowFlags option: mediaTasks({ allowFlags: ['${token.name}'] })`);
+      throw errors.badFlag(
+        token.raw,
+        `unknown flag ${token.raw}: no task on the command line (${running}) takes it`,
+        `gulp --tasks lists each task's flags; a flag your gulpfile reads itself goes in the allowFlags option: mediaTasks({ allowFlags: ['${token.name}'] })`,
+      );
     }
     for (const token of tokens.options) {
       if (!OURS.has(token.name) || taken.has(token.name)) continue;
       const owners = tasksTaking(token.name);
-      throw errors.badFlag(token.raw, `${token.raw} is not a flag of ${running}`,
-        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `media:${owner}`).join(', ')}; ` : ''}gulp --tasks lists each task's flags`);
+      throw errors.badFlag(
+        token.raw,
+        `${token.raw} is not a flag of ${running}`,
+        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `media:${owner}`).join(', ')}; ` : ''}gulp --tasks lists each task's flags`,
+      );
     }
   }
   return runOptionsFrom(tokens, flagsFor(context.task));

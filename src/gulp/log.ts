@@ -13,6 +13,7 @@ export function gulpLogger(): Logger {
     info: (message) => gulplog.info(message),
     warn: (message) => gulplog.warn(message),
     // An "error" event with no listener would throw (outside gulp's CLI): fall back to warn.
-    error: (message) => ((gulplog as unknown as EventEmitter).listenerCount('error') > 0 ? gulplog.error(message) : gulplog.warn(message)),
+    error: (message) =>
+      (gulplog as unknown as EventEmitter).listenerCount('error') > 0 ? gulplog.error(message) : gulplog.warn(message),
   };
 }

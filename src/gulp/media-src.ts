@@ -108,7 +108,12 @@ async function start(options: MediaSrcOptions, out: PassThrough): Promise<void> 
       }
       const linkedTo = tree.links?.get(rel);
       const stat = await fs.stat(linkedTo ?? path.join(app.mediaDir, ...rel.split('/')));
-      const file: Vinyl = new VinylClass({ cwd: config.projectRoot, base, path: path.join(base, app.name, ...rel.split('/')), stat });
+      const file: Vinyl = new VinylClass({
+        cwd: config.projectRoot,
+        base,
+        path: path.join(base, app.name, ...rel.split('/')),
+        stat,
+      });
       (file as Vinyl & { [DONE]?: () => void })[DONE] = done;
       const item: Found = { file, reader, rel, linkedTo, facts };
       if (!out.write(item)) await new Promise<void>((resolve) => out.once('drain', resolve));
@@ -169,13 +174,16 @@ function withContents(read: boolean, buffer: boolean): Transform {
 /** A source map on each file (`file.sourceMap`), loaded or made as vinyl-fs's `sourcemaps` option does. */
 function withSourceMaps(): Transform {
   return through2().obj(function sourceMaps(file: Vinyl, _encoding, callback) {
-    import('vinyl-sourcemap').then((sourcemap) => {
-      sourcemap.add(file, (error: Error | null, updated?: Vinyl) => {
-        if (error) return callback(error);
-        if (updated) file.sourceMap = updated.sourceMap as unknown;
-        callback(null, file);
-      });
-    }, (error: unknown) => callback(error as Error));
+    import('vinyl-sourcemap').then(
+      (sourcemap) => {
+        sourcemap.add(file, (error: Error | null, updated?: Vinyl) => {
+          if (error) return callback(error);
+          if (updated) file.sourceMap = updated.sourceMap as unknown;
+          callback(null, file);
+        });
+      },
+      (error: unknown) => callback(error as Error),
+    );
   });
 }
 async function hasMedia(app: App): Promise<boolean> {

@@ -26,7 +26,9 @@ export function progressLine(label: string, stream: NodeJS.WriteStream = process
       drawn = now;
       shown = true;
       const rate = bytes / ((now - started) / 1000);
-      stream.write(`\r\u001b[K${label}: ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} (${formatBytes(rate)}/s)`);
+      stream.write(
+        `\r\u001b[K${label}: ${files} file${files === 1 ? '' : 's'}, ${formatBytes(bytes)} (${formatBytes(rate)}/s)`,
+      );
     },
     stop(): void {
       if (shown) stream.write('\r\u001b[K');

@@ -54,7 +54,13 @@ interface GulpRegistry {
 /** Every media task function made in this process, and which task it is: how a name on gulp's command line is known to be ours. */
 const ours = new WeakMap<object, TaskName>();
 
-function makeTask(task: TaskName, options: RunOptions, prefix: string, allowFlags: readonly string[], gulpOf: () => GulpRegistry | undefined): MediaTask {
+function makeTask(
+  task: TaskName,
+  options: RunOptions,
+  prefix: string,
+  allowFlags: readonly string[],
+  gulpOf: () => GulpRegistry | undefined,
+): MediaTask {
   const shownAs = `${prefix}${task}`;
   const work = async (): Promise<void> => {
     let verbose = options.verbose ?? false;
@@ -107,7 +113,10 @@ function makeTask(task: TaskName, options: RunOptions, prefix: string, allowFlag
  * A word that is no registered task is the value of some other flag (gulp would have refused
  * to start otherwise). Without gulp's registry nothing can be told.
  */
-function mediaTasksOnCommandLine(gulp: GulpRegistry | undefined, positionals: readonly string[]): Array<{ name: string; task: TaskName | undefined }> {
+function mediaTasksOnCommandLine(
+  gulp: GulpRegistry | undefined,
+  positionals: readonly string[],
+): Array<{ name: string; task: TaskName | undefined }> {
   if (!gulp) return [];
   const lookup = (name: string): ReturnType<GulpRegistry['task']> => {
     try {
@@ -134,7 +143,7 @@ function loadedGulp(): GulpRegistry | undefined {
     const resolved = require.resolve('gulp');
     if (!require.cache[resolved]) return undefined;
     const gulp = require(resolved) as Partial<GulpRegistry>;
-    return typeof gulp.task === 'function' ? gulp as GulpRegistry : undefined;
+    return typeof gulp.task === 'function' ? (gulp as GulpRegistry) : undefined;
   } catch {
     return undefined;
   }
@@ -148,12 +157,15 @@ export function mediaTasks(options: RegisterOptions = {}): MediaTasks {
 function createTasks(options: RegisterOptions, gulp: GulpRegistry | undefined): MediaTasks {
   const { prefix = 'media:', allowFlags = [], ...runOptions } = options;
   const gulpOf = (): GulpRegistry | undefined => gulp ?? loadedGulp();
-  return Object.fromEntries(TASKS.map((task) => [task, makeTask(task, runOptions, prefix, allowFlags, gulpOf)])) as MediaTasks;
+  return Object.fromEntries(
+    TASKS.map((task) => [task, makeTask(task, runOptions, prefix, allowFlags, gulpOf)]),
+  ) as MediaTasks;
 }
 
 /** Registers media:link (and the other tasks) on the given gulp instance. */
 export function registerMediaTasks(gulp: GulpLike, options: RegisterOptions = {}): MediaTasks {
-  const registry = typeof (gulp as Partial<GulpRegistry>).task === 'function' ? gulp as unknown as GulpRegistry : undefined;
+  const registry =
+    typeof (gulp as Partial<GulpRegistry>).task === 'function' ? (gulp as unknown as GulpRegistry) : undefined;
   const tasks = createTasks(options, registry);
   for (const task of Object.values(tasks)) gulp.task(task.name, task);
   return tasks;

@@ -15,10 +15,20 @@ import { describeSystemError, isSystemError, systemErrorHint } from '../core/sys
 import { turnTaker } from '../core/util/turns.js';
 import { EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy } from './copy.js';
 import type { CopyPlan } from './copy-plan.js';
-import { copyRecord, createEntry, EntryInTheWay, progressOf, readingMedia, requireApp, settle, stamped, type ApplyContext, type RunContext } from './entry.js';
+import {
+  copyRecord,
+  createEntry,
+  EntryInTheWay,
+  progressOf,
+  readingMedia,
+  requireApp,
+  settle,
+  stamped,
+  type ApplyContext,
+  type RunContext,
+} from './entry.js';
 import type { Action, AppPlan, LinkPlan } from './plan.js';
 import { exists, putBack, swapCopyForLink } from './swap.js';
-
 
 export interface ApplyResult {
   /** Each app's result, in plan order. */
@@ -44,13 +54,23 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     return { results: plan.apps.map((appPlan) => unwritable(appPlan, error, ctx.projectRoot)), warnings };
   }
 
-  const live: RunContext = { ...ctx, links: new LinkMaker(ctx.ws.root), totals: { files: 0, bytes: 0 }, discarded: [], fallback: { refused: new Map(), warned: false }, records, warnings };
+  const live: RunContext = {
+    ...ctx,
+    links: new LinkMaker(ctx.ws.root),
+    totals: { files: 0, bytes: 0 },
+    discarded: [],
+    fallback: { refused: new Map(), warned: false },
+    records,
+    warnings,
+  };
   // The run's new links, written into the stream together (each is still checked, and falls back
   // on a refusal, in its app's turn below).
-  live.links.queue(plan.apps.filter(isFreshLink).map((appPlan) => {
-    pause('link', appPlan.name);
-    return { kind: 'symlink' as const, name: appPlan.name, text: appPlan.linkText };
-  }));
+  live.links.queue(
+    plan.apps.filter(isFreshLink).map((appPlan) => {
+      pause('link', appPlan.name);
+      return { kind: 'symlink' as const, name: appPlan.name, text: appPlan.linkText };
+    }),
+  );
   const carryOut = async (appPlan: AppPlan): Promise<AppResult> => {
     const outcome = asPlanned(appPlan);
     try {
@@ -61,17 +81,19 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       if (error instanceof EntryInTheWay || error instanceof EntryChanged) {
         outcome.status = 'conflict';
         outcome.reason = error.message;
-        outcome.hint = 'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
+        outcome.hint =
+          'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
       } else if (error instanceof SourceChanged) {
         outcome.reason = error.message;
-        outcome.hint = 'a file of the app\'s media changed or vanished while app-media copied it: run again once the change is done';
+        outcome.hint =
+          "a file of the app's media changed or vanished while app-media copied it: run again once the change is done";
       } else {
         describeError(error, outcome, ctx.projectRoot);
       }
       // Nothing was made: the pending record goes; what was there before keeps its old record.
       if (pending.has(appPlan.name) && !records.has(appPlan.name)) {
         const stillThere = exists(ctx.ws.root.at(appPlan.name));
-        records.set(appPlan.name, stillThere ? appPlan.record ?? null : null);
+        records.set(appPlan.name, stillThere ? (appPlan.record ?? null) : null);
       }
     }
     return outcome;
@@ -90,9 +112,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   } finally {
     live.links.close();
     // A link renamed aside is a temporary name of this run: if this fails, the next run's sweep takes it.
-    if (live.discarded.length > 0) await removeExact(ctx.ws.root.here(), live.discarded).catch((error: unknown) => {
-      warnings.push(`could not remove ${live.discarded.length} link(s) set aside (${(error as Error).message}); the next run removes them`);
-    });
+    if (live.discarded.length > 0)
+      await removeExact(ctx.ws.root.here(), live.discarded).catch((error: unknown) => {
+        warnings.push(
+          `could not remove ${live.discarded.length} link(s) set aside (${(error as Error).message}); the next run removes them`,
+        );
+      });
   }
   try {
     saveRecords(ctx.ws, ctx.trust, records);
@@ -105,7 +130,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
 /** An app whose only action is a new entry that starts as a symbolic link: its link can be made with the others. */
 function isFreshLink(appPlan: AppPlan): boolean {
   const [action, ...more] = appPlan.actions;
-  return more.length === 0 && action?.op === 'create' && action.strategies[0] === 'symlink' && appPlan.app !== undefined;
+  return (
+    more.length === 0 && action?.op === 'create' && action.strategies[0] === 'symlink' && appPlan.app !== undefined
+  );
 }
 
 /** An app's result as its plan says, before anything is carried out: nothing written yet. */
@@ -130,9 +157,17 @@ function unwritable(appPlan: AppPlan, error: unknown, projectRoot: string): AppR
 function intentions(plan: Plan, ctx: ApplyContext): RecordChanges {
   const pending: RecordChanges = new Map();
   for (const appPlan of plan.apps) {
-    if (!appPlan.app || !appPlan.actions.some((action) => action.op === 'create' || action.op === 'copy-to-link')) continue;
-    const texts = [appPlan.linkText, appPlan.absoluteText, ...appPlan.actions.flatMap((action) => (action.op === 'remove-link' ? [action.linkText] : []))];
-    pending.set(appPlan.name, pendingRecord(recordedSourceOf(ctx.projectRoot, appPlan.app.mediaDir), texts, appPlan.record));
+    if (!appPlan.app || !appPlan.actions.some((action) => action.op === 'create' || action.op === 'copy-to-link'))
+      continue;
+    const texts = [
+      appPlan.linkText,
+      appPlan.absoluteText,
+      ...appPlan.actions.flatMap((action) => (action.op === 'remove-link' ? [action.linkText] : [])),
+    ];
+    pending.set(
+      appPlan.name,
+      pendingRecord(recordedSourceOf(ctx.projectRoot, appPlan.app.mediaDir), texts, appPlan.record),
+    );
   }
   return pending;
 }
@@ -165,7 +200,9 @@ async function runAction(action: Action, plan: AppPlan, result: AppResult, ctx: 
 /** The tool's own copy brought in line with its source. */
 async function syncEntry(copy: CopyPlan, plan: AppPlan, result: AppResult, ctx: RunContext): Promise<void> {
   const app = requireApp(plan);
-  const synced = await readingMedia(plan, (reader) => syncCopy(ctx.ws, reader, app.mediaDir, plan.name, copy, plan.entryId, progressOf(ctx)));
+  const synced = await readingMedia(plan, (reader) =>
+    syncCopy(ctx.ws, reader, app.mediaDir, plan.name, copy, plan.entryId, progressOf(ctx)),
+  );
   result.files = synced.files;
   result.bytes = synced.bytes;
   ctx.records.set(plan.name, stamped(copyRecord(ctx, plan, copy), ctx, plan.name, copy, plan.record));
@@ -212,10 +249,15 @@ function removeLink(ctx: RunContext, plan: AppPlan, linkText: string): void {
   } catch {
     movedText = undefined;
   }
-  const same = stat !== undefined && movedText === linkText && (plan.entryId === undefined || (stat.ino === plan.entryId.ino && stat.dev === plan.entryId.dev));
+  const same =
+    stat !== undefined &&
+    movedText === linkText &&
+    (plan.entryId === undefined || (stat.ino === plan.entryId.ino && stat.dev === plan.entryId.dev));
   if (!same) {
     if (stat && !putBack(aside, plan.name, ctx, [])) {
-      throw new EntryInTheWay(`${plan.name} changed since it was checked, and its name was taken meanwhile; what was there is kept aside`);
+      throw new EntryInTheWay(
+        `${plan.name} changed since it was checked, and its name was taken meanwhile; what was there is kept aside`,
+      );
     }
     throw new EntryInTheWay(`${plan.name} changed since it was checked`);
   }

@@ -15,7 +15,12 @@ export interface CleanPlan {
   writes: boolean;
 }
 
-export function planClean(entries: readonly RootEntry[], records: Records, force: boolean, projectRoot: string): CleanPlan {
+export function planClean(
+  entries: readonly RootEntry[],
+  records: Records,
+  force: boolean,
+  projectRoot: string,
+): CleanPlan {
   const apps: AppPlan[] = [];
   const forget: string[] = [];
   for (const { name, entry, tree, unreadable } of entries) {
@@ -60,7 +65,9 @@ export function planClean(entries: readonly RootEntry[], records: Records, force
         }
       }
     } else {
-      plan.reason = record ? 'it changed since app-media made it, so it is not provably the tool\'s; left as it is' : 'not made by app-media; left as it is';
+      plan.reason = record
+        ? "it changed since app-media made it, so it is not provably the tool's; left as it is"
+        : 'not made by app-media; left as it is';
     }
     apps.push(plan);
   }

@@ -15,7 +15,11 @@ import { carryOut, openSession, realHome, recordsTrust, type Session } from './s
 export async function clean(options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const config = await loadConfig(options);
-  checkSafety(config, { realMediaRoot: realpathOfPath(config.mediaRoot), realProjectRoot: realpathOfPath(config.projectRoot), apps: [] }, { home: realHome() });
+  checkSafety(
+    config,
+    { realMediaRoot: realpathOfPath(config.mediaRoot), realProjectRoot: realpathOfPath(config.projectRoot), apps: [] },
+    { home: realHome() },
+  );
   const force = options.force ?? false;
   const trust = recordsTrust(config);
   let probed = probeMediaRoot(config.mediaRoot, trust);
@@ -29,7 +33,15 @@ export async function clean(options: RunOptions = {}): Promise<Report> {
         plan = planClean(probed.entries, probed.records, force, config.projectRoot);
       }
     }
-    return await carryOut('clean', plan, config, { realMediaRoot: probed.realMediaRoot, ignored: probed.records.ignored }, options, started, session);
+    return await carryOut(
+      'clean',
+      plan,
+      config,
+      { realMediaRoot: probed.realMediaRoot, ignored: probed.records.ignored },
+      options,
+      started,
+      session,
+    );
   } finally {
     await session?.close();
   }

@@ -65,8 +65,20 @@ function sameContents(a: FileFacts, b: FileFacts): boolean {
  * What a copy needs so that `dest` matches `source`, touching only files the
  * tool wrote (per `record`) and never a file changed by hand since.
  */
-export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record: CopyRecord | PendingRecord | undefined): CopyPlan {
-  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
+export function planCopy(
+  source: TreeFacts,
+  dest: TreeFacts | undefined,
+  record: CopyRecord | PendingRecord | undefined,
+): CopyPlan {
+  const plan: CopyPlan = {
+    mkdirs: [],
+    writes: [],
+    deletes: [],
+    rmdirs: [],
+    kept: [],
+    unchanged: new Map(),
+    edited: new Map(),
+  };
   if (source.links) plan.links = source.links;
   const recorded = recordedFiles(record);
   const destDirs = new Set(dest?.dirs ?? []);
@@ -74,7 +86,8 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   // written over them, and nothing is written or made below them (through a link).
   const blockers = new Set(dest?.skipped ?? []);
   for (const rel of blockers) plan.kept.push({ rel, why: 'foreign' });
-  const blocked = (rel: string): boolean => blockers.size > 0 && ancestorsAndSelf(rel).some((part) => blockers.has(part));
+  const blocked = (rel: string): boolean =>
+    blockers.size > 0 && ancestorsAndSelf(rel).some((part) => blockers.has(part));
   for (const dir of source.dirs) if (!destDirs.has(dir) && !blocked(dir)) plan.mkdirs.push(dir);
   plan.dirs = source.dirs.filter((dir) => !blocked(dir));
 
@@ -96,7 +109,8 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
     } else if (sameContents(current, facts)) {
       plan.unchanged.set(rel, facts);
       // Same contents, another time (--checksum) or mode: only those are set right, nothing is rewritten.
-      if (!sameFacts(current, facts) || current.mode !== copyMode(facts.mode)) (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
+      if (!sameFacts(current, facts) || current.mode !== copyMode(facts.mode))
+        (plan.touch ??= []).push({ rel, mtimeMs: facts.mtimeMs, mode: facts.mode });
     } else if (sameFacts(current, recorded[rel])) {
       plan.writes.push(writeOf(rel, facts));
     } else {
@@ -118,7 +132,10 @@ export function planCopy(source: TreeFacts, dest: TreeFacts | undefined, record:
   const sourceDirs = new Set(source.dirs);
   const gone = [...destDirs].filter((dir) => !sourceDirs.has(dir));
   const held = gone.length > 0 ? recordedDirs(record) : undefined;
-  plan.rmdirs = gone.filter((dir) => held?.has(dir)).sort().reverse();
+  plan.rmdirs = gone
+    .filter((dir) => held?.has(dir))
+    .sort()
+    .reverse();
   plan.kept.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return plan;
 }
@@ -148,16 +165,21 @@ export function copyRecordOf(copy: CopyPlan, source: string): CopyRecord {
  * (Checked without making it: a no-change run of a thousand apps does this for each.)
  */
 export function recordStays(copy: CopyPlan, source: string, record: CopyRecord | PendingRecord): boolean {
-  if (record.kind !== 'copy' || record.source !== source || copy.writes.length > 0 || copy.edited.size > 0) return false;
+  if (record.kind !== 'copy' || record.source !== source || copy.writes.length > 0 || copy.edited.size > 0)
+    return false;
   const files = record.files;
   if (Object.keys(files).length !== copy.unchanged.size) return false;
   for (const [rel, facts] of copy.unchanged) {
     const recorded = files[rel];
-    if (!Array.isArray(recorded) || recorded[0] !== facts.size || recorded[1] !== Math.round(facts.mtimeMs)) return false;
+    if (!Array.isArray(recorded) || recorded[0] !== facts.size || recorded[1] !== Math.round(facts.mtimeMs))
+      return false;
   }
   // Same files, so the same folders are implied by them; the others must be listed alike.
   const implied = recordedDirs({ kind: 'copy', source, files });
-  return sameList((copy.dirs ?? []).filter((dir) => !implied.has(dir)), record.dirs ?? []);
+  return sameList(
+    (copy.dirs ?? []).filter((dir) => !implied.has(dir)),
+    record.dirs ?? [],
+  );
 }
 
 /** Whether two records say the same (the records file would not change). */
@@ -197,7 +219,11 @@ export function ancestorsAndSelf(rel: string): string[] {
  * Under a pending record (a run cut short) every file must be identical to
  * the app's source file, which needs the source's facts.
  */
-export function provesCopy(record: CopyRecord | PendingRecord, tree: TreeFacts, source: TreeFacts | undefined): boolean {
+export function provesCopy(
+  record: CopyRecord | PendingRecord,
+  tree: TreeFacts,
+  source: TreeFacts | undefined,
+): boolean {
   const recorded = Object.entries(recordedFiles(record));
   if (record.kind === 'pending') {
     if (recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts))) return true;
@@ -208,7 +234,10 @@ export function provesCopy(record: CopyRecord | PendingRecord, tree: TreeFacts, 
   // A copy of a source with no files records none: nothing on disk can prove it. It is taken as
   // the tool's while none of its files is at a path the source has (files added by hand beside
   // the app's are kept and named, never touched); see "Limits" in docs/safety.md.
-  if (recorded.length === 0) return tree.files.size === 0 || (source !== undefined && [...tree.files.keys()].every((rel) => !source.files.has(rel)));
+  if (recorded.length === 0)
+    return (
+      tree.files.size === 0 || (source !== undefined && [...tree.files.keys()].every((rel) => !source.files.has(rel)))
+    );
   return recorded.some(([rel, facts]) => sameFactsAt(tree, rel, facts));
 }
 
@@ -220,7 +249,15 @@ function sameFactsAt(tree: TreeFacts, rel: string, facts: [number, number]): boo
 /** Every file of a copy the tool wrote, unchanged: what `remove-copy` may delete. */
 export function planCopyRemoval(dest: TreeFacts, record: CopyRecord | PendingRecord, force: boolean): CopyPlan {
   const files = recordedFiles(record);
-  const plan: CopyPlan = { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
+  const plan: CopyPlan = {
+    mkdirs: [],
+    writes: [],
+    deletes: [],
+    rmdirs: [],
+    kept: [],
+    unchanged: new Map(),
+    edited: new Map(),
+  };
   plan.seen = new Map();
   for (const [rel, current] of dest.files) {
     if (sameFacts(current, files[rel]) || (force && Object.hasOwn(files, rel))) {
@@ -232,6 +269,9 @@ export function planCopyRemoval(dest: TreeFacts, record: CopyRecord | PendingRec
   }
   // Only folders the tool's files were in: an empty folder added by hand stays.
   const held = recordedDirs(record);
-  plan.rmdirs = dest.dirs.filter((dir) => held.has(dir)).sort().reverse();
+  plan.rmdirs = dest.dirs
+    .filter((dir) => held.has(dir))
+    .sort()
+    .reverse();
   return plan;
 }

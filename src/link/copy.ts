@@ -12,7 +12,26 @@
  * now and then (util/turns.ts): on a small machine the thread pool's hand-offs cost more than
  * the work they spread. Big files (over SYNC_COPY_MAX) go to the pool, a few at a time.
  */
-import { chmodSync, closeSync, constants, copyFile, copyFileSync, fchmodSync, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFile,
+  copyFileSync,
+  fchmodSync,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { sameFacts, type CopyPlan } from './copy-plan.js';
 import { turnTaker } from '../core/util/turns.js';
@@ -55,7 +74,13 @@ function umask(): number {
 }
 
 /** Opens a planned file through the media folder held open (a link inside it is read at its target), and names it for messages. */
-function openPlanned(reader: MediaReader, sourceDir: string, plan: Pick<CopyPlan, 'links'>, rel: string, facts: FileFacts): { source: OpenSource; from: string } {
+function openPlanned(
+  reader: MediaReader,
+  sourceDir: string,
+  plan: Pick<CopyPlan, 'links'>,
+  rel: string,
+  facts: FileFacts,
+): { source: OpenSource; from: string } {
   const linkedTo = plan.links?.get(rel);
   return { source: reader.open(rel, facts, linkedTo), from: linkedTo ?? path.join(sourceDir, ...rel.split('/')) };
 }
@@ -87,7 +112,12 @@ function copyFromDescriptor(fd: number, dest: string): void {
  * sets its mode and time. A small file is done by the time this returns (nothing is returned);
  * a big one is copied on the thread pool and the promise of its end is returned.
  */
-function copyChecked(source: OpenSource, dest: string, facts: Pick<FileFacts, 'mode' | 'mtimeMs' | 'size'>, shown: Shown): Promise<void> | undefined {
+function copyChecked(
+  source: OpenSource,
+  dest: string,
+  facts: Pick<FileFacts, 'mode' | 'mtimeMs' | 'size'>,
+  shown: Shown,
+): Promise<void> | undefined {
   const named = (error: unknown): Error => {
     // The calls name the open file and a private path; the user knows the source and the published path.
     const errno = error as NodeJS.ErrnoException & { dest?: string };
@@ -144,7 +174,14 @@ interface Shown {
  * there); a big file, copied on the thread pool, is copied under a flat name into the private
  * folder itself, held open throughout, and renamed into its folder once done.
  */
-export async function createCopy(ws: Workspace, reader: MediaReader, sourceDir: string, name: string, plan: CopyPlan, onFile?: (bytes: number) => void): Promise<CopyResult> {
+export async function createCopy(
+  ws: Workspace,
+  reader: MediaReader,
+  sourceDir: string,
+  name: string,
+  plan: CopyPlan,
+  onFile?: (bytes: number) => void,
+): Promise<CopyResult> {
   const { name: tempName, folder: temp } = ws.privateFolder(name);
   const identity = { dev: temp.dev, ino: temp.ino };
   const tree = new FolderTree(temp);
@@ -157,20 +194,25 @@ export async function createCopy(ws: Workspace, reader: MediaReader, sourceDir: 
       mkdirSync(parent.at(base), mode);
     }
     const published = (rel: string): string => path.join(ws.root.path, name, ...rel.split('/'));
-    const result = await writeFiles(plan, (file) => {
-      pause('write', `${name}/${file.rel}`);
-      // The destination's folder first: a failure there leaves no source open.
-      const [folder, base] = parentIn(tree, name, file.rel);
-      const { source, from } = openPlanned(reader, sourceDir, plan, file.rel, file);
-      const shown = { source: from, dest: published(file.rel) };
-      if (file.size <= SYNC_COPY_MAX || source.path === undefined) return copyChecked(source, folder.at(base), file, shown);
-      const pooledName = `.pooled-${flat++}`;
-      const job = copyChecked(source, temp.at(pooledName), file, shown) as Promise<void>;
-      return job.then(() => {
-        const [into, named] = parentIn(tree, name, file.rel);
-        renameSync(temp.at(pooledName), into.at(named));
-      });
-    }, onFile);
+    const result = await writeFiles(
+      plan,
+      (file) => {
+        pause('write', `${name}/${file.rel}`);
+        // The destination's folder first: a failure there leaves no source open.
+        const [folder, base] = parentIn(tree, name, file.rel);
+        const { source, from } = openPlanned(reader, sourceDir, plan, file.rel, file);
+        const shown = { source: from, dest: published(file.rel) };
+        if (file.size <= SYNC_COPY_MAX || source.path === undefined)
+          return copyChecked(source, folder.at(base), file, shown);
+        const pooledName = `.pooled-${flat++}`;
+        const job = copyChecked(source, temp.at(pooledName), file, shown) as Promise<void>;
+        return job.then(() => {
+          const [into, named] = parentIn(tree, name, file.rel);
+          renameSync(temp.at(pooledName), into.at(named));
+        });
+      },
+      onFile,
+    );
     const moved = tree.stillInPlace();
     if (moved) throw new EntryChanged(`${name}/${moved} was replaced while the copy was being made`);
     temp.chmod(mode);
@@ -186,7 +228,8 @@ export async function createCopy(ws: Workspace, reader: MediaReader, sourceDir: 
       throw error;
     }
     const now = lstatSync(ws.root.at(name));
-    if (!now.isDirectory() || !sameFolder(now, identity)) throw new EntryChanged(`${name} was replaced while it was being put in place`);
+    if (!now.isDirectory() || !sameFolder(now, identity))
+      throw new EntryChanged(`${name} was replaced while it was being put in place`);
     return result;
   } catch (error) {
     withRealPaths(error);
@@ -205,7 +248,8 @@ export async function createCopy(ws: Workspace, reader: MediaReader, sourceDir: 
  */
 export function stillAt(root: Folder, name: string, folder: FolderId): void {
   const now = lstatSync(root.at(name), { throwIfNoEntry: false });
-  if (!now?.isDirectory() || !sameFolder(now, folder)) throw new EntryChanged(`${name} was replaced while app-media worked in it; what is there now was left as it is`);
+  if (!now?.isDirectory() || !sameFolder(now, folder))
+    throw new EntryChanged(`${name} was replaced while app-media worked in it; what is there now was left as it is`);
 }
 
 /** Opens the tool's own copy at `name`, if it is still the folder the plan saw. */
@@ -225,8 +269,15 @@ export function openEntry(root: Folder, name: string, seen: FolderId | undefined
 }
 
 /** Brings an existing copy (the tool's own, as the plan saw it) in line with the plan. */
-export async function syncCopy(ws: Workspace, reader: MediaReader, sourceDir: string, name: string, plan: CopyPlan, seen: FolderId | undefined,
-  onFile?: (bytes: number) => void): Promise<CopyResult> {
+export async function syncCopy(
+  ws: Workspace,
+  reader: MediaReader,
+  sourceDir: string,
+  name: string,
+  plan: CopyPlan,
+  seen: FolderId | undefined,
+  onFile?: (bytes: number) => void,
+): Promise<CopyResult> {
   const entry = openEntry(ws.root, name, seen);
   const tree = new FolderTree(entry);
   try {
@@ -238,40 +289,45 @@ export async function syncCopy(ws: Workspace, reader: MediaReader, sourceDir: st
       try {
         mkdirSync(folder.at(base), mode);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(folder.at(base)).isDirectory()) throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !lstatSync(folder.at(base)).isDirectory())
+          throw error;
       }
     }
     const stage = plan.writes.length > 0 ? ws.stage() : undefined;
-    const result = await writeFiles(plan, (file) => {
-      pause('write', `${name}/${file.rel}`);
-      const staging = stage as Folder;
-      const staged = ws.stagedName(name, file.rel);
-      const { source, from } = openPlanned(reader, sourceDir, plan, file.rel, file);
-      const shown = { source: from, dest: path.join(ws.root.path, name, ...file.rel.split('/')) };
-      const place = (): void => {
-        // Looked at again right before the rename (a big file's copy takes a while): a file a
-        // person wrote after the plan is never written over.
-        const [folder, base] = parentIn(tree, name, file.rel);
-        unchangedSincePlan(name, file.rel, lstatSync(folder.at(base), { throwIfNoEntry: false }), plan.seen);
-        renameSync(staging.at(staged), folder.at(base));
-      };
-      const failed = (error: unknown): never => {
+    const result = await writeFiles(
+      plan,
+      (file) => {
+        pause('write', `${name}/${file.rel}`);
+        const staging = stage as Folder;
+        const staged = ws.stagedName(name, file.rel);
+        const { source, from } = openPlanned(reader, sourceDir, plan, file.rel, file);
+        const shown = { source: from, dest: path.join(ws.root.path, name, ...file.rel.split('/')) };
+        const place = (): void => {
+          // Looked at again right before the rename (a big file's copy takes a while): a file a
+          // person wrote after the plan is never written over.
+          const [folder, base] = parentIn(tree, name, file.rel);
+          unchangedSincePlan(name, file.rel, lstatSync(folder.at(base), { throwIfNoEntry: false }), plan.seen);
+          renameSync(staging.at(staged), folder.at(base));
+        };
+        const failed = (error: unknown): never => {
+          try {
+            unlinkSync(staging.at(staged));
+          } catch {
+            // never made, or already moved
+          }
+          throw error;
+        };
+        let pooled: Promise<void> | undefined;
         try {
-          unlinkSync(staging.at(staged));
-        } catch {
-          // never made, or already moved
+          pooled = copyChecked(source, staging.at(staged), file, shown);
+          if (!pooled) place();
+        } catch (error) {
+          return failed(error);
         }
-        throw error;
-      };
-      let pooled: Promise<void> | undefined;
-      try {
-        pooled = copyChecked(source, staging.at(staged), file, shown);
-        if (!pooled) place();
-      } catch (error) {
-        return failed(error);
-      }
-      return pooled?.then(place).catch(failed);
-    }, onFile);
+        return pooled?.then(place).catch(failed);
+      },
+      onFile,
+    );
     const turn = turnTaker();
     for (const { rel, mtimeMs, mode: fileMode } of plan.touch ?? []) {
       setModeAndTime(tree, name, rel, mtimeMs, fileMode, plan.seen);
@@ -280,7 +336,10 @@ export async function syncCopy(ws: Workspace, reader: MediaReader, sourceDir: st
     }
     stillAt(ws.root, name, entry);
     const moved = tree.stillInPlace();
-    if (moved) throw new EntryChanged(`${name}/${moved} was replaced while app-media worked in it; what is there now was left as it is`);
+    if (moved)
+      throw new EntryChanged(
+        `${name}/${moved} was replaced while app-media worked in it; what is there now was left as it is`,
+      );
     return result;
   } catch (error) {
     throw withRealPaths(error);
@@ -291,13 +350,21 @@ export async function syncCopy(ws: Workspace, reader: MediaReader, sourceDir: st
 }
 
 /** A file whose contents are right but whose mode or time is not: both set through the open file, never through a link. */
-function setModeAndTime(tree: FolderTree, name: string, rel: string, mtimeMs: number, mode: number, seen: CopyPlan['seen']): void {
+function setModeAndTime(
+  tree: FolderTree,
+  name: string,
+  rel: string,
+  mtimeMs: number,
+  mode: number,
+  seen: CopyPlan['seen'],
+): void {
   const [folder, base] = parentIn(tree, name, rel);
   let fd: number;
   try {
     fd = openSync(folder.at(base), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    if (isSwap(error) || (error as NodeJS.ErrnoException).code === 'ENOENT') throw new EntryChanged(`${name}/${rel} is no longer a file`);
+    if (isSwap(error) || (error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new EntryChanged(`${name}/${rel} is no longer a file`);
     throw error;
   }
   try {
@@ -319,7 +386,8 @@ function setModeAndTime(tree: FolderTree, name: string, rel: string, mtimeMs: nu
 function unchangedSincePlan(name: string, rel: string, stat: Stats | undefined, seen: CopyPlan['seen']): void {
   if (!seen?.has(rel)) return;
   const before = seen.get(rel);
-  const same = before === null || before === undefined ? stat === undefined : stat !== undefined && sameFacts(stat, before);
+  const same =
+    before === null || before === undefined ? stat === undefined : stat !== undefined && sameFacts(stat, before);
   if (!same) throw new EntryChanged(`${name}/${rel} was changed since it was checked; it was left as it is`);
 }
 
@@ -345,7 +413,11 @@ function isSwap(error: unknown): boolean {
  * the listed folders that are empty. Each file is looked at again right before (still a file,
  * as the plan saw it); nothing is deleted through a folder that became a link.
  */
-export async function removeListed(entry: Folder, name: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>): Promise<void> {
+export async function removeListed(
+  entry: Folder,
+  name: string,
+  plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>,
+): Promise<void> {
   const tree = new FolderTree(entry);
   try {
     await removeIn(tree, name, plan);
@@ -356,7 +428,11 @@ export async function removeListed(entry: Folder, name: string, plan: Pick<CopyP
   }
 }
 
-async function removeIn(tree: FolderTree, name: string, plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>): Promise<void> {
+async function removeIn(
+  tree: FolderTree,
+  name: string,
+  plan: Pick<CopyPlan, 'deletes' | 'rmdirs' | 'seen'>,
+): Promise<void> {
   const turn = turnTaker();
   for (const rel of plan.deletes) {
     pause('delete', `${name}/${rel}`);
@@ -403,9 +479,10 @@ async function writeFiles(plan: CopyPlan, write: WriteOne, onFile?: (bytes: numb
     wake = undefined;
     waiter?.();
   };
-  const oneEnds = (): Promise<void> => new Promise((resolve) => {
-    wake = resolve;
-  });
+  const oneEnds = (): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve;
+    });
   let failed: { error: unknown } | undefined;
   for (const file of plan.writes) {
     let job: Promise<void> | undefined;
@@ -417,18 +494,21 @@ async function writeFiles(plan: CopyPlan, write: WriteOne, onFile?: (bytes: numb
     }
     if (job) {
       inFlight++;
-      void job.then(() => {
-        try {
-          done(file.size);
-        } catch (error) {
-          failed ??= { error }; // a progress callback that throws: the copy stops as after a failed file
-        } finally {
+      void job.then(
+        () => {
+          try {
+            done(file.size);
+          } catch (error) {
+            failed ??= { error }; // a progress callback that throws: the copy stops as after a failed file
+          } finally {
+            ended();
+          }
+        },
+        (error: unknown) => {
+          failed ??= { error };
           ended();
-        }
-      }, (error: unknown) => {
-        failed ??= { error };
-        ended();
-      });
+        },
+      );
       if (inFlight >= POOLED_MAX) await oneEnds();
     }
     if (failed) break;

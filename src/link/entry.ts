@@ -73,7 +73,12 @@ export function settle(result: AppResult, plan: AppPlan, made: Made): void {
 }
 
 /** Tries each strategy in turn; a refusal moves to the next one and is remembered for the rest of the run. */
-export async function createEntry(plan: AppPlan, strategies: Strategy[], copy: CopyPlan | 'walk', ctx: RunContext): Promise<Made> {
+export async function createEntry(
+  plan: AppPlan,
+  strategies: Strategy[],
+  copy: CopyPlan | 'walk',
+  ctx: RunContext,
+): Promise<Made> {
   const { fallback, warnings } = ctx;
   const app = requireApp(plan);
   const usable = strategies.filter((strategy) => !fallback.refused.has(strategy));
@@ -82,15 +87,25 @@ export async function createEntry(plan: AppPlan, strategies: Strategy[], copy: C
     if (strategy === 'copy') {
       if (fallback.refused.size > 0 && !fallback.warned) {
         fallback.warned = true;
-        warnings.push(`links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again after changing app media.`);
+        warnings.push(
+          `links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again after changing app media.`,
+        );
       }
-      const walked = copy === 'walk' ? await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }) : undefined;
-      const copyPlan = walked ? planCopy(walked, undefined, undefined) : copy as CopyPlan;
-      const result = await readingMedia(plan, (reader) => createCopy(ctx.ws, reader, app.mediaDir, plan.name, copyPlan, progressOf(ctx))).catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
+      const walked =
+        copy === 'walk' ? await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }) : undefined;
+      const copyPlan = walked ? planCopy(walked, undefined, undefined) : (copy as CopyPlan);
+      const result = await readingMedia(plan, (reader) =>
+        createCopy(ctx.ws, reader, app.mediaDir, plan.name, copyPlan, progressOf(ctx)),
+      ).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new EntryInTheWay(`${plan.name} appeared while it was being copied`);
         throw error;
       });
-      const made: Made = { mode: 'copy', result, record: stamped(copyRecord(ctx, plan, copyPlan), ctx, plan.name, copyPlan, plan.record) };
+      const made: Made = {
+        mode: 'copy',
+        result,
+        record: stamped(copyRecord(ctx, plan, copyPlan), ctx, plan.name, copyPlan, plan.record),
+      };
       if (walked) made.walked = walked;
       return made;
     }
@@ -100,7 +115,8 @@ export async function createEntry(plan: AppPlan, strategies: Strategy[], copy: C
       if (!ctx.links.isQueued(link)) pause('link', plan.name);
       await ctx.links.make(link);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new EntryInTheWay(`${plan.name} appeared while it was being linked`);
       if (!isLinkRefusal(error)) throw error;
       fallback.refused.set(strategy, error);
       lastRefusal = error;
@@ -112,7 +128,11 @@ export async function createEntry(plan: AppPlan, strategies: Strategy[], copy: C
       fallback.warned = true;
       warnings.push(`symbolic links are refused here (${describeRefusal(fallback.refused)}); made junctions instead.`);
     }
-    return { mode: strategy, result: { files: 0, bytes: 0 }, record: linkRecord(strategy, text, recordedSourceOf(ctx.projectRoot, app.mediaDir)) };
+    return {
+      mode: strategy,
+      result: { files: 0, bytes: 0 },
+      record: linkRecord(strategy, text, recordedSourceOf(ctx.projectRoot, app.mediaDir)),
+    };
   }
   throw errors.linkRefused(lastRefusal ?? Object.assign(new Error('no link strategy left'), { code: 'EPERM' }));
 }
@@ -141,10 +161,19 @@ export function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): Co
  * the copy's folders changed; when nothing in them did and the record says the same, the old
  * ones (still true); none otherwise.
  */
-export function stamped(record: CopyRecord, ctx: ApplyContext, name: string, copy: CopyPlan, before: OwnRecord | undefined): CopyRecord {
+export function stamped(
+  record: CopyRecord,
+  ctx: ApplyContext,
+  name: string,
+  copy: CopyPlan,
+  before: OwnRecord | undefined,
+): CopyRecord {
   const changed = copy.writes.length + copy.deletes.length + copy.mkdirs.length + copy.rmdirs.length > 0;
   const previous = before?.kind === 'copy' ? before.stamps : undefined;
-  const stamps = !changed && before?.kind === 'copy' && sameRecord(record, before) ? previous : stampCopy(ctx.ws.root, name, record, previous);
+  const stamps =
+    !changed && before?.kind === 'copy' && sameRecord(record, before)
+      ? previous
+      : stampCopy(ctx.ws.root, name, record, previous);
   if (stamps) record.stamps = stamps;
   return record;
 }

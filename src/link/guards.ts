@@ -15,8 +15,13 @@ export interface SafetyEnv {
 }
 
 /** `probed.apps`: every configured app's media folder (their entries need not be looked at yet). */
-export function checkSafety(config: ResolvedConfig, probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot'> & { apps: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>> },
-  env: SafetyEnv): void {
+export function checkSafety(
+  config: ResolvedConfig,
+  probed: Pick<ProbeResult, 'realMediaRoot' | 'realProjectRoot'> & {
+    apps: ReadonlyArray<Pick<AppFacts, 'app' | 'source'>>;
+  },
+  env: SafetyEnv,
+): void {
   const root = probed.realMediaRoot;
   const shown = toDisplay(config.projectRoot, config.mediaRoot);
   const refuse = (why: string): never => {
@@ -30,20 +35,70 @@ export function checkSafety(config: ResolvedConfig, probed: Pick<ProbeResult, 'r
   const system = systemFolder(root);
   if (system) refuse(`it is ${system === root ? 'the system folder' : 'inside the system folder'} ${system}`);
   const owned = ownedByTools(root, probed.realProjectRoot);
-  if (owned) refuse(`it is inside ${owned}, which ${owned === 'node_modules' ? 'the package manager owns (npm ci deletes it)' : 'git owns'}`);
+  if (owned)
+    refuse(
+      `it is inside ${owned}, which ${owned === 'node_modules' ? 'the package manager owns (npm ci deletes it)' : 'git owns'}`,
+    );
 
   for (const { app, source } of probed.apps) {
     if (source.kind !== 'dir' || source.real === undefined) continue;
-    if (isInside(source.real, root)) throw errors.loop(config.file, shown, app.name, toDisplay(config.projectRoot, app.mediaDir), 'root-in-media');
-    if (isInside(root, source.real)) throw errors.loop(config.file, shown, app.name, toDisplay(config.projectRoot, app.mediaDir), 'media-in-root');
+    if (isInside(source.real, root))
+      throw errors.loop(config.file, shown, app.name, toDisplay(config.projectRoot, app.mediaDir), 'root-in-media');
+    if (isInside(root, source.real))
+      throw errors.loop(config.file, shown, app.name, toDisplay(config.projectRoot, app.mediaDir), 'media-in-root');
   }
 }
 
 /** Folders of the system that no media root is, or is inside (a web root under /var/www or /srv/www is fine). */
-const SYSTEM_FOLDERS = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt', '/proc', '/root',
-  '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/local', '/usr/share', '/var', '/var/lib', '/var/tmp'];
-const NEVER_INSIDE = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/usr/bin', '/usr/include',
-  '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libexec', '/usr/sbin', '/var/lib'];
+const SYSTEM_FOLDERS = [
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/media',
+  '/mnt',
+  '/opt',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/srv',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/usr/local',
+  '/usr/share',
+  '/var',
+  '/var/lib',
+  '/var/tmp',
+];
+const NEVER_INSIDE = [
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/proc',
+  '/run',
+  '/sbin',
+  '/sys',
+  '/usr/bin',
+  '/usr/include',
+  '/usr/lib',
+  '/usr/lib32',
+  '/usr/lib64',
+  '/usr/libexec',
+  '/usr/sbin',
+  '/var/lib',
+];
 
 /** The system folder `root` is, or is inside, or undefined (POSIX paths; Windows has its own guard rails). */
 function systemFolder(root: string): string | undefined {

@@ -6,14 +6,23 @@ import pMap from 'p-map';
 import type { TreeFacts } from '../core/fs/walk.js';
 
 /** Hashes the files both trees hold with one size (a different size already means different contents). */
-export async function hashPairs(sourceDir: string, entryDir: string, source: TreeFacts, entry: TreeFacts): Promise<void> {
+export async function hashPairs(
+  sourceDir: string,
+  entryDir: string,
+  source: TreeFacts,
+  entry: TreeFacts,
+): Promise<void> {
   const pairs = [...source.files].filter(([rel, facts]) => entry.files.get(rel)?.size === facts.size);
-  await pMap(pairs, async ([rel, facts]) => {
-    const copy = entry.files.get(rel);
-    if (!copy) return;
-    const real = source.links?.get(rel) ?? path.join(sourceDir, ...rel.split('/'));
-    [facts.hash, copy.hash] = await Promise.all([hashFile(real), hashFile(path.join(entryDir, ...rel.split('/')))]);
-  }, { concurrency: 8 });
+  await pMap(
+    pairs,
+    async ([rel, facts]) => {
+      const copy = entry.files.get(rel);
+      if (!copy) return;
+      const real = source.links?.get(rel) ?? path.join(sourceDir, ...rel.split('/'));
+      [facts.hash, copy.hash] = await Promise.all([hashFile(real), hashFile(path.join(entryDir, ...rel.split('/')))]);
+    },
+    { concurrency: 8 },
+  );
 }
 
 /**

@@ -48,7 +48,8 @@ export async function link(options: RunOptions = {}): Promise<Report> {
 
   // 1. Look, without the lock. A run with nothing to do writes nothing, not even a lock.
   let look = await firstLook(run);
-  if (look && (dryRun || !mustWrite(look))) return carryOut('link', look.plan, run.config, look, options, started, undefined);
+  if (look && (dryRun || !mustWrite(look)))
+    return carryOut('link', look.plan, run.config, look, options, started, undefined);
 
   // 2. Something must be written: take the lock, and look again (another run may have changed
   // things meanwhile). Unlocked (mediaRoot cannot be written), a first look that ended early is

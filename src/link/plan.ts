@@ -7,8 +7,27 @@ import path from 'node:path';
 import type { App } from '../core/discover.js';
 import type { FolderId } from '../core/fs/folder.js';
 import type { FileFacts, TreeFacts } from '../core/fs/walk.js';
-import { linkRecord, normalizeLinkText, ownsCopy, ownsLink, recordedDirs, recordedSourceOf, recordMode, type CopyRecord, type OwnRecord, type PendingRecord } from '../core/records.js';
-import { ancestorsAndSelf, planCopy, planCopyRemoval, provesCopy, recordStays, type CopyPlan, type OwnContents } from './copy-plan.js';
+import {
+  linkRecord,
+  normalizeLinkText,
+  ownsCopy,
+  ownsLink,
+  recordedDirs,
+  recordedSourceOf,
+  recordMode,
+  type CopyRecord,
+  type OwnRecord,
+  type PendingRecord,
+} from '../core/records.js';
+import {
+  ancestorsAndSelf,
+  planCopy,
+  planCopyRemoval,
+  provesCopy,
+  recordStays,
+  type CopyPlan,
+  type OwnContents,
+} from './copy-plan.js';
 import type { AppFacts, EntryFacts, ProbeResult } from './probe.js';
 import { newResult, resultOf, type AppResult } from '../core/report.js';
 import type { AppStatus, EntryMode, Mode } from '../core/types.js';
@@ -83,7 +102,10 @@ export function linkSourcePath(app: App, projectRoot: string, realProjectRoot: s
 }
 
 export function planLink(input: LinkPlanInput): LinkPlan {
-  return finishLinkPlan(input.probed.apps.map((facts) => planAppLink(facts, input)), input);
+  return finishLinkPlan(
+    input.probed.apps.map((facts) => planAppLink(facts, input)),
+    input,
+  );
 }
 
 /**
@@ -95,7 +117,10 @@ export function planAppLink(facts: AppFacts, input: AppPlanInput): AppPlan {
 }
 
 /** The run's plan from its apps' plans: the tool's own entries that no configured app claims are pruned. */
-export function finishLinkPlan(apps: AppPlan[], input: Pick<AppPlanInput, 'prune' | 'projectRoot'> & { probed: Pick<ProbeResult, 'unclaimed' | 'records'> }): LinkPlan {
+export function finishLinkPlan(
+  apps: AppPlan[],
+  input: Pick<AppPlanInput, 'prune' | 'projectRoot'> & { probed: Pick<ProbeResult, 'unclaimed' | 'records'> },
+): LinkPlan {
   const { probed } = input;
   if (input.prune) {
     for (const { name, entry, tree, unreadable } of probed.unclaimed) {
@@ -117,7 +142,9 @@ export function newPlan(name: string, app: App | undefined, status: AppStatus, m
 
 /** What a dry run reports of an app's plan: its result, with the files a copy would write. */
 export function plannedResult(plan: AppPlan): AppResult {
-  const copyFiles = plan.actions.flatMap((action) => ('copy' in action && action.copy !== 'walk' && action.op !== 'remove-copy' ? action.copy.writes : []));
+  const copyFiles = plan.actions.flatMap((action) =>
+    'copy' in action && action.copy !== 'walk' && action.op !== 'remove-copy' ? action.copy.writes : [],
+  );
   return { ...resultOf(plan), files: copyFiles.length, bytes: copyFiles.reduce((sum, file) => sum + file.size, 0) };
 }
 
@@ -137,26 +164,45 @@ function planApp(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], r
 }
 
 /** What a copy leaves out is said: ignored files are counted, links that lead outside are named. */
-export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignored'>>(plan: T, tree: TreeFacts | undefined): T {
+export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignored'>>(
+  plan: T,
+  tree: TreeFacts | undefined,
+): T {
   if (!tree) return plan;
   if (tree.ignored > 0) plan.ignored = tree.ignored;
   if (plan.status === 'conflict') return plan;
   const notes: string[] = [];
-  if (tree.escapes.length > 0) notes.push(`not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`);
-  if (tree.skipped.length > 0) notes.push(`not copied: ${listSome(tree.skipped)} (a dangling or looping link, a link to a folder, or not a regular file)`);
+  if (tree.escapes.length > 0)
+    notes.push(
+      `not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`,
+    );
+  if (tree.skipped.length > 0)
+    notes.push(
+      `not copied: ${listSome(tree.skipped)} (a dangling or looping link, a link to a folder, or not a regular file)`,
+    );
   for (const note of notes) plan.reason = plan.reason ? `${plan.reason}; ${note}` : note;
   return plan;
 }
 
 /** What an app with a media folder needs at its entry: dispatched on what is there now. */
-function planEntry(facts: AppFacts, input: AppPlanInput, strategies: Strategy[], record: OwnRecord | undefined, plan: AppPlan): AppPlan {
+function planEntry(
+  facts: AppFacts,
+  input: AppPlanInput,
+  strategies: Strategy[],
+  record: OwnRecord | undefined,
+  plan: AppPlan,
+): AppPlan {
   const { app, source, entry } = facts;
   if (source.real === undefined) return plan;
   const target = linkSourcePath(app, input.projectRoot, input.probed.realProjectRoot, source.real);
   plan.absoluteText = target;
   plan.linkText = input.relative ? path.relative(input.probed.realMediaRoot, target) || '.' : target;
   if (source.id) plan.sourceId = source.id;
-  const want: Wanted = { strategies, first: strategies[0] as Strategy, source: recordedSourceOf(input.projectRoot, app.mediaDir) };
+  const want: Wanted = {
+    strategies,
+    first: strategies[0] as Strategy,
+    source: recordedSourceOf(input.projectRoot, app.mediaDir),
+  };
   switch (entry.kind) {
     case 'missing':
       return planCreate(plan, facts, want);
@@ -165,8 +211,11 @@ function planEntry(facts: AppFacts, input: AppPlanInput, strategies: Strategy[],
     case 'dir':
       return planOverFolder(plan, facts, want, record);
     default:
-      return conflict(plan, `a ${entry.kind === 'file' ? 'file' : 'special file'} not made by app-media is in the way`,
-        'move or remove it by hand (app-media never deletes what it did not create), or rename the app');
+      return conflict(
+        plan,
+        `a ${entry.kind === 'file' ? 'file' : 'special file'} not made by app-media is in the way`,
+        'move or remove it by hand (app-media never deletes what it did not create), or rename the app',
+      );
   }
 }
 
@@ -186,11 +235,21 @@ function planCreate(plan: AppPlan, facts: AppFacts, want: Wanted): AppPlan {
 }
 
 function createAction(facts: AppFacts, want: Wanted): Action {
-  return { op: 'create', strategies: want.strategies, copy: facts.sourceTree ? planCopy(facts.sourceTree, undefined, undefined) : 'walk' };
+  return {
+    op: 'create',
+    strategies: want.strategies,
+    copy: facts.sourceTree ? planCopy(facts.sourceTree, undefined, undefined) : 'walk',
+  };
 }
 
 /** A link at the entry: the tool's own is kept, or replaced when it leads elsewhere or is written otherwise; anyone else's is left. */
-function planOverLink(plan: AppPlan, facts: AppFacts, want: Wanted, record: OwnRecord | undefined, platform: NodeJS.Platform): AppPlan {
+function planOverLink(
+  plan: AppPlan,
+  facts: AppFacts,
+  want: Wanted,
+  record: OwnRecord | undefined,
+  platform: NodeJS.Platform,
+): AppPlan {
   const { source, entry } = facts;
   const text = entry.linkText ?? '';
   const pointsRight = entry.resolved === source.real;
@@ -198,39 +257,57 @@ function planOverLink(plan: AppPlan, facts: AppFacts, want: Wanted, record: OwnR
   if (ownsLink(record, text)) {
     // Junctions exist only on Windows. Elsewhere an absolute link under a pending record (a
     // run cut short) is a symbolic link made with `relative: false`, and follows the config.
-    const isJunction = platform === 'win32' && (record.kind === 'junction'
-      || (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText)));
+    const isJunction =
+      platform === 'win32' &&
+      (record.kind === 'junction' ||
+        (record.kind === 'pending' && sameText(text, plan.absoluteText) && !sameText(text, plan.linkText)));
     const expected = isJunction ? plan.absoluteText : plan.linkText;
     if (wantsLink && pointsRight && sameText(text, expected)) {
       plan.mode = isJunction ? 'junction' : recordMode(record, 'symlink');
-      if (record.kind === 'pending') plan.actions.push({ op: 'adopt', record: linkRecord(plan.mode === 'junction' ? 'junction' : 'symlink', text, want.source) });
+      if (record.kind === 'pending')
+        plan.actions.push({
+          op: 'adopt',
+          record: linkRecord(plan.mode === 'junction' ? 'junction' : 'symlink', text, want.source),
+        });
       return plan;
     }
     plan.status = 'relinked';
     plan.mode = want.first;
     plan.reason = !pointsRight
-      ? (entry.resolved === null ? 'its link was dangling' : 'its link pointed elsewhere')
-      : wantsLink ? 'its link text did not match the "relative" setting' : 'it was a link and the mode is copy';
+      ? entry.resolved === null
+        ? 'its link was dangling'
+        : 'its link pointed elsewhere'
+      : wantsLink
+        ? 'its link text did not match the "relative" setting'
+        : 'it was a link and the mode is copy';
     plan.actions.push({ op: 'remove-link', linkText: text }, createAction(facts, want));
     return plan;
   }
   if (pointsRight) {
     plan.mode = 'symlink';
-    plan.reason = 'a link made outside this tool already leads to the app\'s media folder; left as it is';
+    plan.reason = "a link made outside this tool already leads to the app's media folder; left as it is";
     return plan;
   }
-  return conflict(plan, entry.resolved === null
-    ? `a dangling link not made by app-media is in the way (${text})`
-    : `a link not made by app-media is in the way (it leads to ${text})`,
-  `remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry`);
+  return conflict(
+    plan,
+    entry.resolved === null
+      ? `a dangling link not made by app-media is in the way (${text})`
+      : `a link not made by app-media is in the way (it leads to ${text})`,
+    `remove it by hand if it is yours to remove, or rename the app with "name" in its apps entry`,
+  );
 }
 
 /** A folder at the entry: the tool's own copy is brought in line (copy mode) or replaced by a link; any other folder is left. */
 function planOverFolder(plan: AppPlan, facts: AppFacts, want: Wanted, record: OwnRecord | undefined): AppPlan {
   const { entryTree, sourceTree } = facts;
   if (!ownsCopy(record) || !entryTree || !sourceTree || !provesCopy(record, entryTree, sourceTree)) {
-    return conflict(plan, facts.entry.empty ? 'an empty folder not made by app-media is in the way' : 'a folder not made by app-media is in the way',
-      'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app');
+    return conflict(
+      plan,
+      facts.entry.empty
+        ? 'an empty folder not made by app-media is in the way'
+        : 'a folder not made by app-media is in the way',
+      'move or remove that folder by hand (app-media never deletes what it did not create), or rename the app',
+    );
   }
   const sync = planCopy(sourceTree, entryTree, record);
   if (want.first === 'copy') return planSync(plan, sync, sourceTree, want, record);
@@ -239,19 +316,27 @@ function planOverFolder(plan: AppPlan, facts: AppFacts, want: Wanted, record: Ow
 }
 
 /** Copy mode, over the tool's own copy: write what changed; files changed by hand are kept and said. */
-function planSync(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, want: Wanted, record: CopyRecord | PendingRecord): AppPlan {
+function planSync(
+  plan: AppPlan,
+  sync: CopyPlan,
+  sourceTree: TreeFacts,
+  want: Wanted,
+  record: CopyRecord | PendingRecord,
+): AppPlan {
   plan.mode = 'copy';
   const changes = sync.writes.length + sync.deletes.length + sync.mkdirs.length + (sync.touch?.length ?? 0);
   plan.status = changes > 0 ? 'copied' : 'up-to-date';
   // Nothing to write and nothing new to record: a no-change run writes nothing at all.
   // (A sync that leaves files changed by hand alone is still planned, so the plan shows them.)
-  if (changes > 0 || sync.kept.length > 0 || !recordStays(sync, want.source, record)) plan.actions.push({ op: 'sync', copy: sync });
+  if (changes > 0 || sync.kept.length > 0 || !recordStays(sync, want.source, record))
+    plan.actions.push({ op: 'sync', copy: sync });
   // Files changed by hand, or in the way of the app's own, keep the copy from matching: a conflict.
   // Files only added beside the app's are left and named; media:verify still reports them.
   const inTheWay = sync.kept.some((kept) => kept.why === 'edited' || occupies(sourceTree, kept.rel));
   if (inTheWay || sync.kept.length === 0) return leftAlone(plan, sync);
   plan.reason = `kept ${listSome(sync.kept.map((kept) => kept.rel))} (added by hand, not part of the app's media)`;
-  plan.hint = 'they are published with the copy: move them into the app\'s media folder, or remove them (media:verify reports them as drift)';
+  plan.hint =
+    "they are published with the copy: move them into the app's media folder, or remove them (media:verify reports them as drift)";
   return plan;
 }
 
@@ -261,8 +346,19 @@ function planSync(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, want: Wa
  * folders that the record, the source or those files account for. Any other folder was made by
  * hand (even an empty one): it blocks the switch, as a file added by hand does.
  */
-function planCopyToLink(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, entryTree: TreeFacts, want: Wanted, record: CopyRecord | PendingRecord): AppPlan {
-  const ownFiles = [...sync.unchanged.keys(), ...sync.writes.map((file) => file.rel).filter((rel) => entryTree.files.has(rel)), ...sync.deletes];
+function planCopyToLink(
+  plan: AppPlan,
+  sync: CopyPlan,
+  sourceTree: TreeFacts,
+  entryTree: TreeFacts,
+  want: Wanted,
+  record: CopyRecord | PendingRecord,
+): AppPlan {
+  const ownFiles = [
+    ...sync.unchanged.keys(),
+    ...sync.writes.map((file) => file.rel).filter((rel) => entryTree.files.has(rel)),
+    ...sync.deletes,
+  ];
   const held = recordedDirs(record);
   for (const dir of sourceTree.dirs) held.add(dir);
   for (const rel of ownFiles) for (const dir of ancestorsAndSelf(rel).slice(0, -1)) held.add(dir);
@@ -270,7 +366,7 @@ function planCopyToLink(plan: AppPlan, sync: CopyPlan, sourceTree: TreeFacts, en
   if (handDirs.length > 0) {
     plan.status = 'conflict';
     plan.reason = `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ${listSome(handDirs.map((dir) => `${dir}/`))}`;
-    plan.hint = 'move them into the app\'s media folder or remove them by hand, then run media:link again';
+    plan.hint = "move them into the app's media folder or remove them by hand, then run media:link again";
     return plan;
   }
   const seen = new Map(ownFiles.map((rel) => [rel, entryTree.files.get(rel) as FileFacts]));
@@ -288,14 +384,15 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
   if (source.kind === 'escape') {
     plan.status = 'escape';
     plan.reason = `${expected} leads outside the app's folder (to ${source.real ?? '?'}): nothing of it is published`;
-    plan.hint = 'replace the link with the folder itself, inside the app; a media folder must be the app\'s own';
+    plan.hint = "replace the link with the folder itself, inside the app; a media folder must be the app's own";
   } else {
     plan.status = 'no-media';
     plan.reason = source.kind === 'not-dir' ? `${expected} is not a folder` : `the app has no ${expected} folder`;
     if (source.misnamed) plan.hint = `found ${source.misnamed.found}: ${source.misnamed.fix}`;
   }
   // The app's own entry outlived its media folder (or would publish what lies outside the app): removed like an unclaimed one.
-  const pruned = input.prune || source.kind === 'escape' ? planUnclaimed(app.name, entry, record, facts.entryTree) : undefined;
+  const pruned =
+    input.prune || source.kind === 'escape' ? planUnclaimed(app.name, entry, record, facts.entryTree) : undefined;
   if (pruned) {
     pruned.app = app;
     if (source.kind === 'escape') pruned.status = 'escape';
@@ -307,7 +404,12 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
 }
 
 /** The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours. */
-function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | undefined, tree: TreeFacts | undefined): AppPlan | undefined {
+function planUnclaimed(
+  name: string,
+  entry: EntryFacts,
+  record: OwnRecord | undefined,
+  tree: TreeFacts | undefined,
+): AppPlan | undefined {
   if (entry.kind === 'symlink' && ownsLink(record, entry.linkText ?? '')) {
     const plan = newPlan(name, undefined, 'pruned', recordMode(record, 'symlink'));
     if (entry.id) plan.entryId = entry.id;
@@ -324,9 +426,10 @@ function planUnclaimed(name: string, entry: EntryFacts, record: OwnRecord | unde
       kept.hint = 'save the changes you want, then run media:clean --force to remove the copy (or remove it by hand)';
       return kept;
     }
-    plan.reason = removal.kept.length > 0
-      ? `no configured app claims it; ${removal.kept.length} file(s) added by hand were kept, and the folder with them`
-      : 'no configured app claims it';
+    plan.reason =
+      removal.kept.length > 0
+        ? `no configured app claims it; ${removal.kept.length} file(s) added by hand were kept, and the folder with them`
+        : 'no configured app claims it';
     plan.actions.push({ op: 'remove-copy', copy: removal });
     return plan;
   }
@@ -355,10 +458,13 @@ function conflict(plan: AppPlan, reason: string, hint: string): AppPlan {
 
 function leftAlone(plan: AppPlan, copy: CopyPlan, prefix = ''): AppPlan {
   if (copy.kept.length === 0) return plan;
-  const listed = listSome(copy.kept.map((kept) => `${kept.rel} (${kept.why === 'edited' ? 'changed by hand' : 'not written by app-media'})`));
+  const listed = listSome(
+    copy.kept.map((kept) => `${kept.rel} (${kept.why === 'edited' ? 'changed by hand' : 'not written by app-media'})`),
+  );
   plan.status = 'conflict';
   plan.reason = `${prefix}${copy.kept.length} file(s) in the copy were left alone: ${listed}`;
-  plan.hint = 'edit files in the app\'s media folder, not in the copy; move your changes there, then remove the copy\'s file by hand';
+  plan.hint =
+    "edit files in the app's media folder, not in the copy; move your changes there, then remove the copy's file by hand";
   if (prefix) plan.actions = [];
   return plan;
 }
@@ -374,4 +480,3 @@ function occupies(source: TreeFacts, rel: string): boolean {
   const below = `${rel}/`;
   return [...source.files.keys()].some((file) => file.startsWith(below));
 }
-

@@ -122,8 +122,12 @@ export class Probe {
   private seen: SourcesSeen | undefined;
   private readonly takeTurn = turnTaker();
 
-  constructor(private readonly projectRoot: string, private readonly mediaRoot: string, private readonly configured: readonly App[],
-    private readonly options: ProbeOptions) {}
+  constructor(
+    private readonly projectRoot: string,
+    private readonly mediaRoot: string,
+    private readonly configured: readonly App[],
+    private readonly options: ProbeOptions,
+  ) {}
 
   /** mediaRoot and its records, and every app's media folder. */
   async sources(): Promise<SourcesSeen> {
@@ -157,21 +161,29 @@ export class Probe {
 
   /** Each app's facts, in the config's order, as soon as they are gathered. */
   async *apps(): AsyncGenerator<AppFacts> {
-    const seen = this.seen ?? await this.sources();
+    const seen = this.seen ?? (await this.sources());
     // Walks are reused only without --checksum: hashes are per look.
-    const earlier = new Map((this.options.checksum ? [] : this.options.earlier?.apps ?? []).map((facts) => [facts.app, facts]));
+    const earlier = new Map(
+      (this.options.checksum ? [] : (this.options.earlier?.apps ?? [])).map((facts) => [facts.app, facts]),
+    );
     for (const { app, source } of seen.apps) {
-      yield await appFacts(app, source, seen, earlier.get(app), this.options)
-        .catch((error: unknown): AppFacts => ({ app, source, entry: { kind: 'other' }, unreadable: asUnreadable(error) }));
+      yield await appFacts(app, source, seen, earlier.get(app), this.options).catch((error: unknown): AppFacts => ({
+        app,
+        source,
+        entry: { kind: 'other' },
+        unreadable: asUnreadable(error),
+      }));
       await this.turn();
     }
   }
 
   /** The entries of mediaRoot the records claim for no configured app, and the traces of other runs. */
   async rest(): Promise<RestSeen> {
-    const seen = this.seen ?? await this.sources();
+    const seen = this.seen ?? (await this.sources());
     const claimed = new Set(this.configured.map((app) => app.name));
-    const unclaimed = Object.keys(seen.records.entries).sort().filter((name) => !claimed.has(name))
+    const unclaimed = Object.keys(seen.records.entries)
+      .sort()
+      .filter((name) => !claimed.has(name))
       .map((name) => rootEntry(seen.mediaRoot, name, seen.records));
     return { unclaimed, leftovers: seen.mediaRootExists && tracesIn(seen.mediaRoot) ? 1 : 0 };
   }
@@ -183,12 +195,17 @@ export class Probe {
 }
 
 /** A whole look at once, every app's facts held (a plan of the whole run: tests, the property test). */
-export async function probe(projectRoot: string, mediaRoot: string, apps: readonly App[], options: ProbeOptions): Promise<ProbeResult> {
+export async function probe(
+  projectRoot: string,
+  mediaRoot: string,
+  apps: readonly App[],
+  options: ProbeOptions,
+): Promise<ProbeResult> {
   const look = new Probe(projectRoot, mediaRoot, apps, options);
   const { apps: _sources, ...root } = await look.sources();
   const facts: AppFacts[] = [];
   for await (const fact of look.apps()) facts.push(fact);
-  return { ...root, apps: facts, ...await look.rest() };
+  return { ...root, apps: facts, ...(await look.rest()) };
 }
 
 /**
@@ -201,25 +218,40 @@ function asUnreadable(error: unknown): SystemError {
   return error;
 }
 
-async function appFacts(app: App, source: SourceFacts, root: RootSeen, before: AppFacts | undefined, options: ProbeOptions): Promise<AppFacts> {
+async function appFacts(
+  app: App,
+  source: SourceFacts,
+  root: RootSeen,
+  before: AppFacts | undefined,
+  options: ProbeOptions,
+): Promise<AppFacts> {
   const { mediaRoot } = root;
   const record = root.records.entries[app.name];
-  const looked: Looked = root.mediaRootExists ? entryWithTree(path.join(mediaRoot, app.name), () => true, record) : { entry: { kind: 'missing' } };
+  const looked: Looked = root.mediaRootExists
+    ? entryWithTree(path.join(mediaRoot, app.name), () => true, record)
+    : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };
   const wantsSource = options.walk === 'all' || entry.kind === 'dir';
   if (source.kind === 'dir' && wantsSource) {
-    result.sourceTree = before?.sourceTree
-      ?? walkTreeSync(app.mediaDir, { ignore: options.ignore, followInternalLinks: true, ...(source.real ? { realRoot: source.real } : {}) });
+    result.sourceTree =
+      before?.sourceTree ??
+      walkTreeSync(app.mediaDir, {
+        ignore: options.ignore,
+        followInternalLinks: true,
+        ...(source.real ? { realRoot: source.real } : {}),
+      });
   }
   if (looked.tree) result.entryTree = looked.tree;
-  if (options.checksum && result.sourceTree && result.entryTree) await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
+  if (options.checksum && result.sourceTree && result.entryTree)
+    await hashPairs(app.mediaDir, path.join(mediaRoot, app.name), result.sourceTree, result.entryTree);
   if (options.published) {
     // A copy with no links in it publishes just what its walk saw: no second walk.
     if (entry.kind === 'dir' && result.entryTree && result.entryTree.skipped.length === 0) {
       result.publishedTree = result.entryTree;
     } else {
-      const served = entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
+      const served =
+        entry.kind === 'symlink' ? entry.resolved : entry.kind === 'dir' ? path.join(mediaRoot, app.name) : null;
       const tree = served ? servedTree(served) : undefined;
       if (tree) result.publishedTree = tree;
     }
@@ -253,7 +285,10 @@ function tracesIn(mediaRoot: string): boolean {
 }
 
 /** Every entry of mediaRoot (but the tool's own files), for clean. */
-export function probeMediaRoot(mediaRoot: string, trust: RecordsTrust): { realMediaRoot: string; mediaRootExists: boolean; records: Records; entries: RootEntry[]; leftovers: number } {
+export function probeMediaRoot(
+  mediaRoot: string,
+  trust: RecordsTrust,
+): { realMediaRoot: string; mediaRootExists: boolean; records: Records; entries: RootEntry[]; leftovers: number } {
   const realMediaRoot = realpathOfPath(mediaRoot);
   let names: string[];
   try {
@@ -313,7 +348,10 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
       // Windows junctions show up as links through lstat in Node; a plain folder is a folder.
       if (!wantTree()) return { entry: { kind: 'dir', empty: readdirSync(full).length === 0, id } };
       // A copy whose record has folder stamps: folders still stamped need no listing (core/fs/stamp.ts).
-      const known = record?.kind === 'copy' && record.stamps ? { stamps: record.stamps, listing: recordedListing(record), rootMtimeMs: stat.mtimeMs } : undefined;
+      const known =
+        record?.kind === 'copy' && record.stamps
+          ? { stamps: record.stamps, listing: recordedListing(record), rootMtimeMs: stat.mtimeMs }
+          : undefined;
       const tree = walkTreeSync(full, known ? { known } : {});
       return { entry: { kind: 'dir', empty: isEmptyTree(tree), id }, tree };
     }
@@ -331,4 +369,3 @@ function lookAgainOnRace<T>(look: () => T): T {
     }
   }
 }
-

@@ -10,7 +10,12 @@ import { describeFetchFailure, redact, redactText, servedUrl } from '../core/ser
 const TIMEOUT_MS = 10_000;
 
 /** The findings once fetched: an `ok` one whose sample file the server does not answer 2xx for is `unserved`. */
-export async function checkServed(findings: readonly Finding[], base: string, mediaUrl: string, timeout = TIMEOUT_MS): Promise<Finding[]> {
+export async function checkServed(
+  findings: readonly Finding[],
+  base: string,
+  mediaUrl: string,
+  timeout = TIMEOUT_MS,
+): Promise<Finding[]> {
   // Credentials in --url go in an Authorization header (fetch refuses a URL that holds them), never in a line.
   const baseUrl = new URL(base);
   const headers: Record<string, string> = {};
@@ -25,31 +30,41 @@ export async function checkServed(findings: readonly Finding[], base: string, me
   const plainBase = baseUrl.href.replace(/\/+$/, '');
   const candidates = findings.filter((finding) => finding.status === 'ok' && finding.sample !== null);
   const unserved = new Map<Finding, { reason: string; hint: string }>();
-  await pMap(candidates, async (finding) => {
-    const url = servedUrl(plainBase, mediaUrl, finding.name, finding.sample ?? '');
-    const shown = shownBase + url.slice(plainBase.length);
-    let problem: { reason: string; hint: string } | undefined;
-    try {
-      // A redirect is not followed: the file is not served at its URL (a login page, another
-      // host or port), and following it would report that other answer as this file's.
-      const response = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(timeout) });
-      await response.body?.cancel();
-      if (response.status >= 300 && response.status < 400) {
-        const location = response.headers.get('location');
-        const target = location === null ? 'nowhere (no Location)' : redactText(new URL(location, url).href);
-        problem = {
-          reason: `GET ${shown} answered ${response.status} ${response.statusText}, a redirect to ${target}`.replace(/ {2}/g, ' '),
-          hint: 'the server redirects instead of serving the file: check that it serves mediaRoot at mediaUrl, and that --url is the address the site is served at (http or https, host, port)',
-        };
-      } else if (!response.ok) {
-        problem = { reason: `GET ${shown} answered ${response.status} ${response.statusText}`.trim(), hint: notServedHint(finding) };
+  await pMap(
+    candidates,
+    async (finding) => {
+      const url = servedUrl(plainBase, mediaUrl, finding.name, finding.sample ?? '');
+      const shown = shownBase + url.slice(plainBase.length);
+      let problem: { reason: string; hint: string } | undefined;
+      try {
+        // A redirect is not followed: the file is not served at its URL (a login page, another
+        // host or port), and following it would report that other answer as this file's.
+        const response = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(timeout) });
+        await response.body?.cancel();
+        if (response.status >= 300 && response.status < 400) {
+          const location = response.headers.get('location');
+          const target = location === null ? 'nowhere (no Location)' : redactText(new URL(location, url).href);
+          problem = {
+            reason: `GET ${shown} answered ${response.status} ${response.statusText}, a redirect to ${target}`.replace(
+              / {2}/g,
+              ' ',
+            ),
+            hint: 'the server redirects instead of serving the file: check that it serves mediaRoot at mediaUrl, and that --url is the address the site is served at (http or https, host, port)',
+          };
+        } else if (!response.ok) {
+          problem = {
+            reason: `GET ${shown} answered ${response.status} ${response.statusText}`.trim(),
+            hint: notServedHint(finding),
+          };
+        }
+      } catch (error) {
+        const failure = describeFetchFailure(error, new URL(url));
+        problem = { reason: `GET ${shown}: ${failure.reason}`, hint: failure.hint };
       }
-    } catch (error) {
-      const failure = describeFetchFailure(error, new URL(url));
-      problem = { reason: `GET ${shown}: ${failure.reason}`, hint: failure.hint };
-    }
-    if (problem !== undefined) unserved.set(finding, problem);
-  }, { concurrency: 8 });
+      if (problem !== undefined) unserved.set(finding, problem);
+    },
+    { concurrency: 8 },
+  );
   return findings.map((finding) => {
     const problem = unserved.get(finding);
     return problem ? { ...finding, status: 'unserved', ...problem } : finding;

@@ -37,7 +37,11 @@ export function recordsTrust(config: ResolvedConfig): RecordsTrust {
   } catch {
     rootOwner = undefined;
   }
-  return { shared: config.sharedMediaRoot, rootOwner, display: toDisplay(config.projectRoot, path.join(config.mediaRoot, RECORDS_FILE)) };
+  return {
+    shared: config.sharedMediaRoot,
+    rootOwner,
+    display: toDisplay(config.projectRoot, path.join(config.mediaRoot, RECORDS_FILE)),
+  };
 }
 
 /**
@@ -46,13 +50,20 @@ export function recordsTrust(config: ResolvedConfig): RecordsTrust {
  * once end as one run would) and mediaRoot itself, open, and sweeps what an interrupted run
  * left. Where mediaRoot cannot be written at all, the run goes on unlocked: it can only report.
  */
-export async function openSession(config: ResolvedConfig, task: string, create: boolean, options: RunOptions): Promise<Session | undefined> {
+export async function openSession(
+  config: ResolvedConfig,
+  task: string,
+  create: boolean,
+  options: RunOptions,
+): Promise<Session | undefined> {
   const mediaRoot = config.mediaRoot;
   {
     // With sharedMediaRoot, mediaRoot itself may be shared; the folders above it still may not be.
     const writer = otherWriter(mediaRoot, undefined, { sharedLast: config.sharedMediaRoot });
     if (writer) {
-      const isRoot = path.resolve(writer.folder) === realpathOfPath(mediaRoot) || path.resolve(writer.folder) === path.resolve(mediaRoot);
+      const isRoot =
+        path.resolve(writer.folder) === realpathOfPath(mediaRoot) ||
+        path.resolve(writer.folder) === path.resolve(mediaRoot);
       throw errors.sharedRoot(config.file, toDisplay(config.projectRoot, writer.folder), writer.who, isRoot, task);
     }
   }
@@ -60,16 +71,22 @@ export async function openSession(config: ResolvedConfig, task: string, create: 
     if (create) mkdirSync(mediaRoot, { recursive: true });
     const lock = await acquireLock(mediaRoot, {
       display: toDisplay(config.projectRoot, mediaRoot),
-      onWait: (pid) => options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this mediaRoot`),
+      onWait: (pid) =>
+        options.logger?.warn(`waiting for another app-media run (pid ${pid}) to finish with this mediaRoot`),
     });
     let ws: Workspace | undefined;
     try {
       ws = new Workspace(openFolder(mediaRoot, { follow: true }), lock.token);
       const swept = await sweepLeftovers(ws, config.sharedMediaRoot);
       const warnings: string[] = [];
-      if (swept.removed > 0) warnings.push(`removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`);
+      if (swept.removed > 0)
+        warnings.push(
+          `removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`,
+        );
       if (swept.left.length > 0) {
-        warnings.push(`left ${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')} (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run that app-media cannot prove ${swept.left.length === 1 ? 'is' : 'are'} its own: not private to this user, or mediaRoot is shared); look, then remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`);
+        warnings.push(
+          `left ${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')} (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run that app-media cannot prove ${swept.left.length === 1 ? 'is' : 'are'} its own: not private to this user, or mediaRoot is shared); look, then remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`,
+        );
       }
       const held = ws;
       return {
@@ -101,8 +118,15 @@ export async function openSession(config: ResolvedConfig, task: string, create: 
  * switched off), then reports. A plan that writes needs the session's workspace; a run that could
  * not take one (mediaRoot cannot be written) gets a workspace that fails each write with the reason.
  */
-export async function carryOut(task: TaskName, plan: Plan, config: ResolvedConfig, looked: { realMediaRoot: string; ignored?: readonly string[] | undefined },
-  options: RunOptions, started: number, session: Session | undefined): Promise<Report> {
+export async function carryOut(
+  task: TaskName,
+  plan: Plan,
+  config: ResolvedConfig,
+  looked: { realMediaRoot: string; ignored?: readonly string[] | undefined },
+  options: RunOptions,
+  started: number,
+  session: Session | undefined,
+): Promise<Report> {
   const dryRun = options.dryRun ?? false;
   let applied: { results: AppResult[]; warnings: string[] };
   if (dryRun) {
@@ -116,7 +140,7 @@ export async function carryOut(task: TaskName, plan: Plan, config: ResolvedConfi
         realMediaRoot: looked.realMediaRoot,
         relative: config.relative,
         ignore: config.ignore,
-        ws: session?.ws ?? unlocked as Workspace,
+        ws: session?.ws ?? (unlocked as Workspace),
         trust: recordsTrust(config),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
@@ -142,7 +166,9 @@ export async function carryOut(task: TaskName, plan: Plan, config: ResolvedConfi
 export function ignoredRecords(ignored: readonly string[] | undefined): string[] {
   if (!ignored || ignored.length === 0) return [];
   const shown = ignored.slice(0, 5).join(', ');
-  return [`the records file lists ${ignored.length} entr${ignored.length === 1 ? 'y' : 'ies'} that app-media does not take (nothing was done with ${ignored.length === 1 ? 'it' : 'them'}): ${shown}${ignored.length > 5 ? `, and ${ignored.length - 5} more` : ''}`];
+  return [
+    `the records file lists ${ignored.length} entr${ignored.length === 1 ? 'y' : 'ies'} that app-media does not take (nothing was done with ${ignored.length === 1 ? 'it' : 'them'}): ${shown}${ignored.length > 5 ? `, and ${ignored.length - 5} more` : ''}`,
+  ];
 }
 
 /**
@@ -163,7 +189,19 @@ function failingFolder(mediaRoot: string, error: unknown): Folder {
   const fail = (): never => {
     throw error;
   };
-  return { path: mediaRoot, dev: 0, ino: 0, at: fail, open: fail, stat: fail, here: fail, list: fail, chmod: fail, setTimes: fail, close: () => undefined };
+  return {
+    path: mediaRoot,
+    dev: 0,
+    ino: 0,
+    at: fail,
+    open: fail,
+    stat: fail,
+    here: fail,
+    list: fail,
+    chmod: fail,
+    setTimes: fail,
+    close: () => undefined,
+  };
 }
 
 export function realHome(): string {

@@ -14,13 +14,29 @@ import { removeEmptyFolder } from '../core/fs/workspace.js';
 import type { AppResult } from '../core/report.js';
 import { EntryChanged, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
 import { sameFacts, type OwnContents } from './copy-plan.js';
-import { copyRecord, createEntry, progressOf, readingMedia, requireApp, settle, stamped, type ApplyContext, type Made, type RunContext } from './entry.js';
+import {
+  copyRecord,
+  createEntry,
+  progressOf,
+  readingMedia,
+  requireApp,
+  settle,
+  stamped,
+  type ApplyContext,
+  type Made,
+  type RunContext,
+} from './entry.js';
 import type { Action, AppPlan } from './plan.js';
 
 type CopyToLink = Extract<Action, { op: 'copy-to-link' }>;
 
 /** Replaces the tool's own copy at `plan.name` with a link; on a refusal the copy goes back and is synced. */
-export async function swapCopyForLink(action: CopyToLink, plan: AppPlan, result: AppResult, ctx: RunContext): Promise<void> {
+export async function swapCopyForLink(
+  action: CopyToLink,
+  plan: AppPlan,
+  result: AppResult,
+  ctx: RunContext,
+): Promise<void> {
   const { ws, records, warnings } = ctx;
   const aside = ws.tempName(plan.name);
   const moved = setAside(aside, action, plan, ctx);
@@ -44,7 +60,12 @@ export async function swapCopyForLink(action: CopyToLink, plan: AppPlan, result:
   }
   let made: Made;
   try {
-    made = await createEntry(plan, action.strategies.filter((s) => s !== 'copy'), 'walk', ctx);
+    made = await createEntry(
+      plan,
+      action.strategies.filter((s) => s !== 'copy'),
+      'walk',
+      ctx,
+    );
   } catch (error) {
     moved.close();
     await fallBackToCopy(error, aside, action, plan, result, ctx);
@@ -71,25 +92,40 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
     return moved;
   } catch (error) {
     if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
-    throw error instanceof EntryChanged ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`) : error;
+    throw error instanceof EntryChanged
+      ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`)
+      : error;
   }
 }
 
 /** No link could be made: the copy goes back where it was and, where links are refused and the mode allows a copy, is brought up to date. */
-async function fallBackToCopy(error: unknown, aside: string, action: CopyToLink, plan: AppPlan, result: AppResult, ctx: RunContext): Promise<void> {
+async function fallBackToCopy(
+  error: unknown,
+  aside: string,
+  action: CopyToLink,
+  plan: AppPlan,
+  result: AppResult,
+  ctx: RunContext,
+): Promise<void> {
   if (!putBack(aside, plan.name, ctx, ctx.warnings)) {
     ctx.records.set(plan.name, null);
     throw error;
   }
-  if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy')) throw error;
+  if (!(isAppMediaError(error) && error.code === 'APP_MEDIA_LINK_REFUSED') || !action.strategies.includes('copy'))
+    throw error;
   const app = requireApp(plan);
-  const synced = await readingMedia(plan, (reader) => syncCopy(ctx.ws, reader, app.mediaDir, plan.name, action.fallback, plan.entryId, progressOf(ctx)));
+  const synced = await readingMedia(plan, (reader) =>
+    syncCopy(ctx.ws, reader, app.mediaDir, plan.name, action.fallback, plan.entryId, progressOf(ctx)),
+  );
   result.status = synced.files > 0 ? 'copied' : 'up-to-date';
   result.mode = 'copy';
   result.reason = null;
   result.files = synced.files;
   result.bytes = synced.bytes;
-  ctx.records.set(plan.name, stamped(copyRecord(ctx, plan, action.fallback), ctx, plan.name, action.fallback, plan.record));
+  ctx.records.set(
+    plan.name,
+    stamped(copyRecord(ctx, plan, action.fallback), ctx, plan.name, action.fallback, plan.record),
+  );
 }
 
 /**
@@ -98,19 +134,32 @@ async function fallBackToCopy(error: unknown, aside: string, action: CopyToLink,
  * moments: kept under a name no run sweeps, and said. A file edited in these moments stops the
  * removal: it stays, with the rest, in the kept folder.
  */
-async function removeOldCopy(aside: string, moved: Folder, own: OwnContents, plan: AppPlan, ctx: RunContext): Promise<void> {
+async function removeOldCopy(
+  aside: string,
+  moved: Folder,
+  own: OwnContents,
+  plan: AppPlan,
+  ctx: RunContext,
+): Promise<void> {
   const { ws, warnings } = ctx;
   try {
-    await removeListed(moved, aside, { deletes: own.files, rmdirs: own.dirs, seen: own.seen }).catch((error: unknown) => {
-      if (!(error instanceof EntryChanged)) throw error;
-    });
+    await removeListed(moved, aside, { deletes: own.files, rmdirs: own.dirs, seen: own.seen }).catch(
+      (error: unknown) => {
+        if (!(error instanceof EntryChanged)) throw error;
+      },
+    );
     stillAt(ws.root, aside, moved);
   } catch (error) {
     // The old copy was swapped for something else at its temporary name meanwhile: a link put
     // there is removed (it is only a link), anything else is left, and the app says so.
     dropLink(ctx, aside);
-    if (lstatSync(ws.root.at(aside), { throwIfNoEntry: false })?.isDirectory()) keepAside(aside, plan.name, ctx, warnings);
-    throw error instanceof EntryChanged ? error : new EntryChanged(`${plan.name}: its old copy was replaced while it was being removed; what is there now was left as it is`);
+    if (lstatSync(ws.root.at(aside), { throwIfNoEntry: false })?.isDirectory())
+      keepAside(aside, plan.name, ctx, warnings);
+    throw error instanceof EntryChanged
+      ? error
+      : new EntryChanged(
+          `${plan.name}: its old copy was replaced while it was being removed; what is there now was left as it is`,
+        );
   } finally {
     moved.close();
   }
@@ -129,7 +178,9 @@ function dropLink(ctx: ApplyContext, name: string): void {
 /** What differs between a copy set aside and what the plan saw of it ("1 file added"), or null. */
 export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | null {
   const added = [...tree.files.keys()].filter((rel) => !own.seen.has(rel)).length + tree.skipped.length;
-  const edited = [...tree.files].filter(([rel, facts]) => own.seen.has(rel) && !sameFacts(facts, own.seen.get(rel))).length;
+  const edited = [...tree.files].filter(
+    ([rel, facts]) => own.seen.has(rel) && !sameFacts(facts, own.seen.get(rel)),
+  ).length;
   const dirs = new Set(own.dirs);
   const folders = tree.dirs.filter((dir) => !dirs.has(dir)).length;
   const parts = [
@@ -141,7 +192,12 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
 }
 
 /** What was set aside, back under its name; if something took that name meanwhile, kept aside (never swept). */
-export function putBack(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot' | 'ws'>, warnings: string[]): boolean {
+export function putBack(
+  aside: string,
+  name: string,
+  ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot' | 'ws'>,
+  warnings: string[],
+): boolean {
   // rename() would replace an empty folder made there meanwhile: look first (a folder is a folder).
   if (!exists(ctx.ws.root.at(name))) {
     try {
@@ -162,14 +218,21 @@ export function exists(file: string): boolean {
 }
 
 /** What was set aside that holds files a person put there: renamed so no run sweeps it, and named in a warning. */
-export function keepAside(aside: string, name: string, ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot' | 'ws'>, warnings: string[],
-  why: 'files-added' | 'taken' = 'files-added'): string {
+export function keepAside(
+  aside: string,
+  name: string,
+  ctx: Pick<ApplyContext, 'mediaRoot' | 'projectRoot' | 'ws'>,
+  warnings: string[],
+  why: 'files-added' | 'taken' = 'files-added',
+): string {
   const keptName = `${KEPT_MARK}${name.slice(0, 64)}-${new Date().toISOString().replace(/[:.]/g, '-')}-${ctx.ws.token.slice(0, 8)}`;
   renameSync(ctx.ws.root.at(aside), ctx.ws.root.at(keptName));
   const kept = path.join(ctx.mediaRoot, keptName);
   const where = `${toDisplay(ctx.projectRoot, kept)}/`;
-  warnings.push(why === 'taken'
-    ? `${name}: something took its place while its old copy was set aside; the old copy is kept in ${where} (remove it when you no longer need it: no run removes it)`
-    : `${name}: files were put in its copy while it was being replaced; they are kept in ${where} (move what you need, then remove that folder: no run removes it)`);
+  warnings.push(
+    why === 'taken'
+      ? `${name}: something took its place while its old copy was set aside; the old copy is kept in ${where} (remove it when you no longer need it: no run removes it)`
+      : `${name}: files were put in its copy while it was being replaced; they are kept in ${where} (move what you need, then remove that folder: no run removes it)`,
+  );
   return kept;
 }

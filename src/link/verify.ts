@@ -29,9 +29,11 @@ export async function verifyMediaRoot(options: RunOptions = {}): Promise<Report>
   checkSafety(config, seen, { home: realHome() });
   // Each app is checked as soon as it is seen: its walks are not held (as link does).
   const checked: Finding[] = [];
-  for await (const facts of probe.apps()) checked.push(checkAppEntry(facts, seen, config.exposed, config.mode, config.projectRoot));
-  let findings = finishChecks(checked, { ...seen, ...await probe.rest() }, config.projectRoot);
-  if (options.url !== undefined) findings = await checkServed(findings, options.url, config.mediaUrl, options.urlTimeout);
+  for await (const facts of probe.apps())
+    checked.push(checkAppEntry(facts, seen, config.exposed, config.mode, config.projectRoot));
+  let findings = finishChecks(checked, { ...seen, ...(await probe.rest()) }, config.projectRoot);
+  if (options.url !== undefined)
+    findings = await checkServed(findings, options.url, config.mediaUrl, options.urlTimeout);
   const report = buildReport({
     task: 'verify',
     dryRun: false,

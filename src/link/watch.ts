@@ -80,9 +80,15 @@ export async function watch(options: RunOptions = {}): Promise<Report> {
   const start = async (): Promise<void> => {
     await Promise.all(watchers.map((watcher) => watcher.close()));
     watchers = [];
-    if (paths.deep.length > 0) watchers.push(watchGlobs(paths.deep, { ignoreInitial: true, queue: true, delay: 100, events: EVENTS }, rerun));
-    if (paths.shallow.length > 0) watchers.push(watchGlobs(paths.shallow, { ignoreInitial: true, queue: true, delay: 100, events: EVENTS, depth: 0 }, rerun));
-    await Promise.all(watchers.map((watcher) => new Promise<void>((resolve) => watcher.once('ready', () => resolve()))));
+    if (paths.deep.length > 0)
+      watchers.push(watchGlobs(paths.deep, { ignoreInitial: true, queue: true, delay: 100, events: EVENTS }, rerun));
+    if (paths.shallow.length > 0)
+      watchers.push(
+        watchGlobs(paths.shallow, { ignoreInitial: true, queue: true, delay: 100, events: EVENTS, depth: 0 }, rerun),
+      );
+    await Promise.all(
+      watchers.map((watcher) => new Promise<void>((resolve) => watcher.once('ready', () => resolve()))),
+    );
   };
   await start();
   // Ctrl-C is caught before the line that says it may be pressed: a signal sent as soon as the

@@ -88,12 +88,29 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
   }
   const recovered = record.pending ? await settlePending(store, record) : undefined;
 
-  const plan = planPublish({ collected, record, keep: input.keep, cacheControl: input.cacheControl, now: new Date().toISOString() });
+  const plan = planPublish({
+    collected,
+    record,
+    keep: input.keep,
+    cacheControl: input.cacheControl,
+    now: new Date().toISOString(),
+  });
   const outcome: PublishOutcome = {
-    plan, uploaded: [], adopted: [], conflicts: [], failures: [], deleted: [], released: [], held: false, recovered, warnings: [],
+    plan,
+    uploaded: [],
+    adopted: [],
+    conflicts: [],
+    failures: [],
+    deleted: [],
+    released: [],
+    held: false,
+    recovered,
+    warnings: [],
   };
   if (recovered) {
-    outcome.warnings.push(`settled an interrupted publish (build ${record.builds[0]?.id ?? '?'}${recovered.live ? ', whose manifest had gone live' : ''}): ${recovered.pending} object${recovered.pending === 1 ? '' : 's'} checked`);
+    outcome.warnings.push(
+      `settled an interrupted publish (build ${record.builds[0]?.id ?? '?'}${recovered.live ? ', whose manifest had gone live' : ''}): ${recovered.pending} object${recovered.pending === 1 ? '' : 's'} checked`,
+    );
   }
   if (!plan.writes) return outcome;
 
@@ -103,9 +120,13 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
   const taken = await existing(store, fresh);
   const replacing = uploads.filter((upload) => upload.replaces);
   const current = new Map<string, HeadResult | undefined>();
-  await pMap(replacing, async (upload) => {
-    current.set(upload.rel, await store.head(upload.rel));
-  }, { concurrency: store.settings.concurrency });
+  await pMap(
+    replacing,
+    async (upload) => {
+      current.set(upload.rel, await store.head(upload.rel));
+    },
+    { concurrency: store.settings.concurrency },
+  );
 
   const ready: PlannedUpload[] = [];
   for (const upload of uploads) {
@@ -120,7 +141,11 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
         ready.push(upload);
       } else {
         delete record.objects[upload.rel]; // changed by someone: no longer ours
-        outcome.conflicts.push({ rel: upload.rel, app: upload.app, reason: 'changed in the bucket since app-media uploaded it' });
+        outcome.conflicts.push({
+          rel: upload.rel,
+          app: upload.app,
+          reason: 'changed in the bucket since app-media uploaded it',
+        });
       }
       continue;
     }
@@ -132,7 +157,11 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
       record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: head.etag };
       outcome.adopted.push({ rel: upload.rel, app: upload.app, size: upload.size });
     } else {
-      outcome.conflicts.push({ rel: upload.rel, app: upload.app, reason: 'an object app-media did not upload is at this key' });
+      outcome.conflicts.push({
+        rel: upload.rel,
+        app: upload.app,
+        reason: 'an object app-media did not upload is at this key',
+      });
     }
   }
   const assets = ready.filter((upload) => !upload.document);
@@ -158,7 +187,12 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
   };
   recordEtag = await writeRecord(store, record, recordEtag);
 
-  const progress: PublishProgress = { files: 0, bytes: 0, totalFiles: ready.length, totalBytes: ready.reduce((sum, upload) => sum + upload.size, 0) };
+  const progress: PublishProgress = {
+    files: 0,
+    bytes: 0,
+    totalFiles: ready.length,
+    totalBytes: ready.reduce((sum, upload) => sum + upload.size, 0),
+  };
   const folders = new Map<string, Promise<boolean>>();
   const send = async (upload: PlannedUpload): Promise<void> => {
     let etag: string;
@@ -166,7 +200,13 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
       etag = await uploadOne(store, input.realRoot, upload, folders);
     } catch (error) {
       if (error instanceof PreconditionFailed) {
-        outcome.conflicts.push({ rel: upload.rel, app: upload.app, reason: upload.replaces ? 'changed in the bucket since app-media uploaded it' : 'an object app-media did not upload is at this key' });
+        outcome.conflicts.push({
+          rel: upload.rel,
+          app: upload.app,
+          reason: upload.replaces
+            ? 'changed in the bucket since app-media uploaded it'
+            : 'an object app-media did not upload is at this key',
+        });
         if (upload.replaces) delete record.objects[upload.rel];
         return;
       }
@@ -195,7 +235,7 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
   recordEtag = await writeRecord(store, record, recordEtag);
 
   // 6. Older builds' objects, once pages no longer need them.
-  if (!outcome.held && await checkDeletes(store, plan, record, outcome, false)) {
+  if (!outcome.held && (await checkDeletes(store, plan, record, outcome, false))) {
     await writeRecord(store, record, recordEtag);
   }
   return outcome;
@@ -215,37 +255,55 @@ async function writeRecord(store: Store, record: RemoteRecord, etag: string | un
  * Deletes (or, in a dry run, checks) the objects of builds no longer kept: each only while it
  * still has the ETag and sha256 recorded when the tool uploaded it. Returns whether the record changed.
  */
-async function checkDeletes(store: Store, plan: PublishPlan, record: RemoteRecord, outcome: PublishOutcome, dryRun: boolean): Promise<boolean> {
+async function checkDeletes(
+  store: Store,
+  plan: PublishPlan,
+  record: RemoteRecord,
+  outcome: PublishOutcome,
+  dryRun: boolean,
+): Promise<boolean> {
   let changed = false;
-  await pMap(plan.deletes, async (candidate) => {
-    const head = await store.head(candidate.rel);
-    if (head === undefined) {
-      // Already gone (a run killed mid-way, or removed by hand): forget it.
-      delete record.objects[candidate.rel];
-      changed = true;
-      return;
-    }
-    if (head.etag !== candidate.recorded.etag || head.sha256 !== candidate.recorded.sha256) {
-      delete record.objects[candidate.rel];
-      changed = true;
-      outcome.released.push({ rel: candidate.rel, app: candidate.app, reason: 'changed in the bucket since app-media uploaded it: kept, and no longer its own' });
-      return;
-    }
-    if (!dryRun) {
-      try {
-        await store.delete(candidate.rel, head.etag);
-      } catch (error) {
-        if (!(error instanceof PreconditionFailed)) throw error;
+  await pMap(
+    plan.deletes,
+    async (candidate) => {
+      const head = await store.head(candidate.rel);
+      if (head === undefined) {
+        // Already gone (a run killed mid-way, or removed by hand): forget it.
         delete record.objects[candidate.rel];
         changed = true;
-        outcome.released.push({ rel: candidate.rel, app: candidate.app, reason: 'changed in the bucket just before it was deleted: kept, and no longer its own' });
         return;
       }
-      delete record.objects[candidate.rel];
-      changed = true;
-    }
-    outcome.deleted.push({ rel: candidate.rel, app: candidate.app });
-  }, { concurrency: store.settings.concurrency });
+      if (head.etag !== candidate.recorded.etag || head.sha256 !== candidate.recorded.sha256) {
+        delete record.objects[candidate.rel];
+        changed = true;
+        outcome.released.push({
+          rel: candidate.rel,
+          app: candidate.app,
+          reason: 'changed in the bucket since app-media uploaded it: kept, and no longer its own',
+        });
+        return;
+      }
+      if (!dryRun) {
+        try {
+          await store.delete(candidate.rel, head.etag);
+        } catch (error) {
+          if (!(error instanceof PreconditionFailed)) throw error;
+          delete record.objects[candidate.rel];
+          changed = true;
+          outcome.released.push({
+            rel: candidate.rel,
+            app: candidate.app,
+            reason: 'changed in the bucket just before it was deleted: kept, and no longer its own',
+          });
+          return;
+        }
+        delete record.objects[candidate.rel];
+        changed = true;
+      }
+      outcome.deleted.push({ rel: candidate.rel, app: candidate.app });
+    },
+    { concurrency: store.settings.concurrency },
+  );
   outcome.deleted.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return changed;
 }
@@ -259,20 +317,28 @@ async function settlePending(store: Store, record: RemoteRecord): Promise<{ pend
   const pending = record.pending;
   if (!pending) return { pending: 0, live: false };
   const rels = Object.keys(pending.objects);
-  await pMap(rels, async (rel) => {
-    const meant = pending.objects[rel] as { sha256: string; size: number };
-    const head = await store.head(rel);
-    const before = record.objects[rel];
-    if (head && head.sha256 === meant.sha256 && head.size === meant.size) {
-      record.objects[rel] = { sha256: meant.sha256, size: meant.size, etag: head.etag };
-    } else if (!head || !before || head.etag !== before.etag) {
-      // Not there, or not what either the record or the run knew: not provably ours.
-      delete record.objects[rel];
-    }
-  }, { concurrency: store.settings.concurrency });
+  await pMap(
+    rels,
+    async (rel) => {
+      const meant = pending.objects[rel] as { sha256: string; size: number };
+      const head = await store.head(rel);
+      const before = record.objects[rel];
+      if (head && head.sha256 === meant.sha256 && head.size === meant.size) {
+        record.objects[rel] = { sha256: meant.sha256, size: meant.size, etag: head.etag };
+      } else if (!head || !before || head.etag !== before.etag) {
+        // Not there, or not what either the record or the run knew: not provably ours.
+        delete record.objects[rel];
+      }
+    },
+    { concurrency: store.settings.concurrency },
+  );
   const manifest = record.objects['manifest.json'];
   const live = manifest !== undefined && manifest.sha256 === pending.manifest;
-  if (live) record.builds = [{ id: pending.id, at: pending.at, keys: pending.keys }, ...record.builds.filter((build) => build.id !== pending.id)];
+  if (live)
+    record.builds = [
+      { id: pending.id, at: pending.at, keys: pending.keys },
+      ...record.builds.filter((build) => build.id !== pending.id),
+    ];
   delete record.pending;
   return { pending: rels.length, live };
 }
@@ -287,10 +353,14 @@ async function existing(store: Store, rels: string[]): Promise<Map<string, HeadR
   const found = new Map<string, HeadResult>();
   const sorted = [...rels].sort(byteOrder);
   const heads = async (list: string[]): Promise<void> => {
-    await pMap(list, async (rel) => {
-      const head = await store.head(rel);
-      if (head) found.set(rel, head);
-    }, { concurrency: store.settings.concurrency });
+    await pMap(
+      list,
+      async (rel) => {
+        const head = await store.head(rel);
+        if (head) found.set(rel, head);
+      },
+      { concurrency: store.settings.concurrency },
+    );
   };
   let index = 0;
   const listed: string[] = [];
@@ -330,11 +400,23 @@ function byteOrder(a: string, b: string): number {
 class LocalFileError extends Error {}
 
 /** Hashes the file again (it must still be the bytes collect recorded), then uploads it. */
-async function uploadOne(store: Store, realRoot: string, upload: PlannedUpload, folders: Map<string, Promise<boolean>>): Promise<string> {
+async function uploadOne(
+  store: Store,
+  realRoot: string,
+  upload: PlannedUpload,
+  folders: Map<string, Promise<boolean>>,
+): Promise<string> {
   const conditional = upload.replaces ? { ifMatch: upload.replaces.etag } : { ifNoneMatch: true };
   if (upload.document) {
     const bytes = upload.document.bytes;
-    return store.put(upload.rel, { size: bytes.length, md5: md5Of(bytes), sha256: upload.sha256, headers: upload.headers, body: () => bytes, ...conditional });
+    return store.put(upload.rel, {
+      size: bytes.length,
+      md5: md5Of(bytes),
+      sha256: upload.sha256,
+      headers: upload.headers,
+      body: () => bytes,
+      ...conditional,
+    });
   }
   let handle: FileHandle;
   try {
@@ -344,7 +426,10 @@ async function uploadOne(store: Store, realRoot: string, upload: PlannedUpload, 
   }
   try {
     const stat = await handle.stat();
-    if (stat.size !== upload.size) throw new LocalFileError(`is ${stat.size} bytes, not the ${upload.size} collect recorded: changed since media:collect (run it again)`);
+    if (stat.size !== upload.size)
+      throw new LocalFileError(
+        `is ${stat.size} bytes, not the ${upload.size} collect recorded: changed since media:collect (run it again)`,
+      );
     let small: Buffer | undefined;
     let md5: string;
     let sha256: string;
@@ -355,12 +440,26 @@ async function uploadOne(store: Store, realRoot: string, upload: PlannedUpload, 
     } else {
       ({ md5, sha256 } = await hashStream(handle));
     }
-    if (sha256 !== upload.sha256) throw new LocalFileError('its bytes are not the ones collect recorded: changed since media:collect (run it again)');
-    const body = small ? () => small : () => handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false });
-    return await store.put(upload.rel, { size: upload.size, md5, sha256, headers: upload.headers, body, ...conditional });
+    if (sha256 !== upload.sha256)
+      throw new LocalFileError(
+        'its bytes are not the ones collect recorded: changed since media:collect (run it again)',
+      );
+    const body = small
+      ? () => small
+      : () => handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false });
+    return await store.put(upload.rel, {
+      size: upload.size,
+      md5,
+      sha256,
+      headers: upload.headers,
+      body,
+      ...conditional,
+    });
   } catch (error) {
-    if (error instanceof LocalFileError || error instanceof AppMediaError || error instanceof PreconditionFailed) throw error;
-    if (typeof (error as NodeJS.ErrnoException).syscall === 'string') throw new LocalFileError(`cannot be read: ${(error as NodeJS.ErrnoException).code}`);
+    if (error instanceof LocalFileError || error instanceof AppMediaError || error instanceof PreconditionFailed)
+      throw error;
+    if (typeof (error as NodeJS.ErrnoException).syscall === 'string')
+      throw new LocalFileError(`cannot be read: ${(error as NodeJS.ErrnoException).code}`);
     throw error;
   } finally {
     await handle.close();
@@ -374,7 +473,12 @@ function md5Of(bytes: Buffer): string {
 async function hashStream(handle: FileHandle): Promise<{ md5: string; sha256: string }> {
   const md5 = createHash('md5');
   const sha = createHash('sha256');
-  for await (const chunk of handle.createReadStream({ start: 0, autoClose: false, emitClose: false, highWaterMark: 256 * 1024 })) {
+  for await (const chunk of handle.createReadStream({
+    start: 0,
+    autoClose: false,
+    emitClose: false,
+    highWaterMark: 256 * 1024,
+  })) {
     md5.update(chunk as Buffer);
     sha.update(chunk as Buffer);
   }

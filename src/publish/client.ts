@@ -72,12 +72,45 @@ export class PreconditionFailed extends Error {
 export type RequestCounts = Record<'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'LIST' | 'MULTIPART', number>;
 
 const RETRYABLE_CODES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestLimitExceeded', 'TooManyRequests',
-  'TooManyRequestsException', 'ProvisionedThroughputExceededException', 'RequestTimeout', 'RequestTimeoutException', 'InternalError',
-  'ServiceUnavailable', 'TimeoutError', 'BandwidthLimitExceeded', 'PriorRequestNotComplete',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestLimitExceeded',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'BandwidthLimitExceeded',
+  'PriorRequestNotComplete',
 ]);
-const RETRYABLE_ERRNO = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
-const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'InvalidClientTokenId', 'AuthorizationHeaderMalformed', 'CredentialsProviderError']);
+const RETRYABLE_ERRNO = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+const CREDENTIAL_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'InvalidClientTokenId',
+  'AuthorizationHeaderMalformed',
+  'CredentialsProviderError',
+]);
 
 interface SdkError extends Error {
   Code?: string;
@@ -99,7 +132,12 @@ export function isTransient(error: unknown): boolean {
   if (sdk.code !== undefined && RETRYABLE_ERRNO.has(sdk.code)) return true;
   if (status !== undefined && (status >= 500 || status === 429)) return status !== 501;
   // A reply the SDK could not read to its end (a connection dropped mid-body, XML cut short).
-  if (/socket hang up|aborted|premature close|ECONNRESET|EPIPE|Unexpected end|unexpected close|Deserialization error|non-whitespace before first tag|Unclosed/i.test(`${sdk.message}`)) return true;
+  if (
+    /socket hang up|aborted|premature close|ECONNRESET|EPIPE|Unexpected end|unexpected close|Deserialization error|non-whitespace before first tag|Unclosed/i.test(
+      `${sdk.message}`,
+    )
+  )
+    return true;
   return status === undefined && (sdk.name === 'Error' || sdk.name === 'AbortError');
 }
 
@@ -142,7 +180,11 @@ export class Store {
       ? new https.Agent({ keepAlive: true, maxSockets: settings.concurrency + 2 })
       : new http.Agent({ keepAlive: true, maxSockets: settings.concurrency + 2 });
     // An endpoint of another store needs a region for the signature, and any name does.
-    const region = settings.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? (settings.endpoint !== undefined ? 'us-east-1' : undefined);
+    const region =
+      settings.region ??
+      process.env['AWS_REGION'] ??
+      process.env['AWS_DEFAULT_REGION'] ??
+      (settings.endpoint !== undefined ? 'us-east-1' : undefined);
     const client = new s3.S3Client({
       ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint } : {}),
       ...(region !== undefined ? { region } : {}),
@@ -153,8 +195,18 @@ export class Store {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: secure
-        ? { httpsAgent: agent as https.Agent, connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true }
-        : { httpAgent: agent, connectionTimeout: settings.timeoutMs, requestTimeout: settings.timeoutMs, throwOnRequestTimeout: true },
+        ? {
+            httpsAgent: agent as https.Agent,
+            connectionTimeout: settings.timeoutMs,
+            requestTimeout: settings.timeoutMs,
+            throwOnRequestTimeout: true,
+          }
+        : {
+            httpAgent: agent,
+            connectionTimeout: settings.timeoutMs,
+            requestTimeout: settings.timeoutMs,
+            throwOnRequestTimeout: true,
+          },
     });
     return new Store(s3, client, agent, settings);
   }
@@ -180,8 +232,10 @@ export class Store {
     return this.retry('GET', RECORD_NAME, async () => {
       this.requests.GET++;
       try {
-        const answer = await this.client.send(new this.s3.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(RECORD_NAME) }));
-        const text = await answer.Body?.transformToString('utf8') ?? '';
+        const answer = await this.client.send(
+          new this.s3.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(RECORD_NAME) }),
+        );
+        const text = (await answer.Body?.transformToString('utf8')) ?? '';
         return { text, etag: answer.ETag ?? '' };
       } catch (error) {
         if ((error as SdkError).name === 'NoSuchKey') return undefined;
@@ -195,8 +249,10 @@ export class Store {
     return this.retry('GET', rel, async () => {
       this.requests.GET++;
       try {
-        const answer = await this.client.send(new this.s3.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
-        return Buffer.from(await answer.Body?.transformToByteArray() ?? []);
+        const answer = await this.client.send(
+          new this.s3.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }),
+        );
+        return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
       } catch (error) {
         if ((error as SdkError).name === 'NoSuchKey') return undefined;
         throw error;
@@ -208,7 +264,9 @@ export class Store {
     return this.retry('HEAD', rel, async () => {
       this.requests.HEAD++;
       try {
-        const answer = await this.client.send(new this.s3.HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }));
+        const answer = await this.client.send(
+          new this.s3.HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel) }),
+        );
         return {
           etag: answer.ETag ?? '',
           size: answer.ContentLength ?? 0,
@@ -219,7 +277,8 @@ export class Store {
         };
       } catch (error) {
         const status = statusOf(error as SdkError);
-        if ((error as SdkError).name === 'NotFound' || (error as SdkError).name === 'NoSuchKey' || status === 404) return undefined;
+        if ((error as SdkError).name === 'NotFound' || (error as SdkError).name === 'NoSuchKey' || status === 404)
+          return undefined;
         throw error;
       }
     });
@@ -230,13 +289,17 @@ export class Store {
     const prefix = this.settings.prefix === '' ? '' : `${this.settings.prefix}/`;
     return this.retry('LIST', startAfter ?? '', async () => {
       this.requests.LIST++;
-      const answer = await this.client.send(new this.s3.ListObjectsV2Command({
-        Bucket: this.settings.bucket,
-        Prefix: prefix,
-        MaxKeys: maxKeys,
-        ...(startAfter !== undefined ? { StartAfter: this.key(startAfter) } : {}),
-      }));
-      const rels = (answer.Contents ?? []).flatMap((object) => (object.Key?.startsWith(prefix) ? [object.Key.slice(prefix.length)] : []));
+      const answer = await this.client.send(
+        new this.s3.ListObjectsV2Command({
+          Bucket: this.settings.bucket,
+          Prefix: prefix,
+          MaxKeys: maxKeys,
+          ...(startAfter !== undefined ? { StartAfter: this.key(startAfter) } : {}),
+        }),
+      );
+      const rels = (answer.Contents ?? []).flatMap((object) =>
+        object.Key?.startsWith(prefix) ? [object.Key.slice(prefix.length)] : [],
+      );
       return { rels, truncated: answer.IsTruncated === true };
     });
   }
@@ -248,16 +311,18 @@ export class Store {
       this.requests.PUT++;
       const conditional = this.conditionals ? conditionOf(input) : {};
       try {
-        const answer = await this.client.send(new this.s3.PutObjectCommand({
-          Bucket: this.settings.bucket,
-          Key: this.key(rel),
-          Body: input.body(),
-          ContentLength: input.size,
-          ContentMD5: Buffer.from(input.md5, 'hex').toString('base64'),
-          ChecksumSHA256: Buffer.from(input.sha256, 'hex').toString('base64'),
-          ...objectHeaders(input),
-          ...conditional,
-        }));
+        const answer = await this.client.send(
+          new this.s3.PutObjectCommand({
+            Bucket: this.settings.bucket,
+            Key: this.key(rel),
+            Body: input.body(),
+            ContentLength: input.size,
+            ContentMD5: Buffer.from(input.md5, 'hex').toString('base64'),
+            ChecksumSHA256: Buffer.from(input.sha256, 'hex').toString('base64'),
+            ...objectHeaders(input),
+            ...conditional,
+          }),
+        );
         return answer.ETag ?? '';
       } catch (error) {
         if (this.noConditionals(error, conditional)) return this.put(rel, input);
@@ -310,7 +375,9 @@ export class Store {
       this.requests.DELETE++;
       const conditional = this.conditionals ? { IfMatch: etag } : {};
       try {
-        await this.client.send(new this.s3.DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), ...conditional }));
+        await this.client.send(
+          new this.s3.DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(rel), ...conditional }),
+        );
       } catch (error) {
         if (this.noConditionals(error, conditional)) return this.delete(rel, etag);
         throw error;
@@ -334,7 +401,8 @@ export class Store {
       } catch (error) {
         if (error instanceof AppMediaError || error instanceof PreconditionFailed) throw error;
         const sdk = error as SdkError;
-        if (codeOf(sdk) === 'PreconditionFailed' || statusOf(sdk) === 412) throw new PreconditionFailed(`${operation} ${this.url(rel)}: precondition failed`);
+        if (codeOf(sdk) === 'PreconditionFailed' || statusOf(sdk) === 412)
+          throw new PreconditionFailed(`${operation} ${this.url(rel)}: precondition failed`);
         const mapped = this.fatal(sdk, operation, rel);
         if (mapped) throw mapped;
         if (!isTransient(error) || tried >= this.attempts) {
@@ -351,10 +419,15 @@ export class Store {
   private fatal(error: SdkError, operation: string, rel: string): AppMediaError | undefined {
     const code = codeOf(error);
     if (CREDENTIAL_CODES.has(code) || CREDENTIAL_CODES.has(error.name)) {
-      return errors.publishCredentials(error.name === 'CredentialsProviderError' ? 'no credentials found in the environment or the shared profile' : code);
+      return errors.publishCredentials(
+        error.name === 'CredentialsProviderError'
+          ? 'no credentials found in the environment or the shared profile'
+          : code,
+      );
     }
     if (code === 'NoSuchBucket') return errors.publishNoBucket(this.settings.bucket);
-    if (code === 'AccessDenied' || code === 'Forbidden' || statusOf(error) === 403) return errors.publishAccessDenied(operation, this.url(rel));
+    if (code === 'AccessDenied' || code === 'Forbidden' || statusOf(error) === 403)
+      return errors.publishAccessDenied(operation, this.url(rel));
     return undefined;
   }
 }
@@ -365,7 +438,12 @@ function conditionOf(input: PutInput): { IfNoneMatch?: string; IfMatch?: string 
   return {};
 }
 
-function objectHeaders(input: PutInput): { ContentType: string; CacheControl: string; ContentEncoding?: string; Metadata: Record<string, string> } {
+function objectHeaders(input: PutInput): {
+  ContentType: string;
+  CacheControl: string;
+  ContentEncoding?: string;
+  Metadata: Record<string, string>;
+} {
   return {
     ContentType: input.headers.contentType,
     CacheControl: input.headers.cacheControl,

@@ -82,7 +82,8 @@ export function isOwnName(rel: string): boolean {
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isSize = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 /** Reads and checks collectRoot's records and manifests. Throws a coded error on anything off-contract. */
 export async function readCollected(collectRoot: string, display: string): Promise<CollectedBuild> {
@@ -93,18 +94,24 @@ export async function readCollected(collectRoot: string, display: string): Promi
   const revBytes = await readSmall(collectRoot, REV_MANIFEST_FILE, display);
   // A collect killed mid-way (or running now) may already have replaced original names with the next build's bytes.
   if (await present(collectRoot, PENDING_FILE)) {
-    throw errors.collectUnfinished(display, `${PENDING_FILE} is there: a media:collect run is writing, or was stopped before it finished`);
+    throw errors.collectUnfinished(
+      display,
+      `${PENDING_FILE} is there: a media:collect run is writing, or was stopped before it finished`,
+    );
   }
 
   const recordsFile = `${display}/${RECORDS_FILE}`;
   const { id, files } = checkRecords(parse(recordsText, recordsFile), recordsFile);
   const manifestFile = `${display}/${MANIFEST_FILE}`;
   const entries = checkManifest(parse(manifestBytes, manifestFile), manifestFile, id, files, display);
-  if (revBytes !== undefined) checkRevManifest(parse(revBytes, `${display}/${REV_MANIFEST_FILE}`), `${display}/${REV_MANIFEST_FILE}`, files);
+  if (revBytes !== undefined)
+    checkRevManifest(parse(revBytes, `${display}/${REV_MANIFEST_FILE}`), `${display}/${REV_MANIFEST_FILE}`, files);
   return {
     root: collectRoot,
     id,
-    files: [...files.values()].filter((file) => !isOwnName(file.rel)).sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)),
+    files: [...files.values()]
+      .filter((file) => !isOwnName(file.rel))
+      .sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)),
     manifest: { ...document(MANIFEST_FILE, manifestBytes), entries },
     revManifest: revBytes === undefined ? undefined : document(REV_MANIFEST_FILE, revBytes),
   };
@@ -124,7 +131,11 @@ async function present(root: string, name: string): Promise<boolean> {
 /** JSON with the keys of every object sorted, no whitespace: what collect hashes for the build id. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isRecord(value)) return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(',')}}`;
+  if (isRecord(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`)
+      .join(',')}}`;
   return JSON.stringify(value);
 }
 
@@ -140,13 +151,19 @@ async function readSmall(root: string, name: string, display: string): Promise<B
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw errors.badCollectOutput(`${display}/${name}`, '', 'it is a symbolic link, not a file collect wrote');
+    if (code === 'ELOOP')
+      throw errors.badCollectOutput(`${display}/${name}`, '', 'it is a symbolic link, not a file collect wrote');
     throw error;
   }
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw errors.badCollectOutput(`${display}/${name}`, '', 'it is not a regular file');
-    if (stat.size > MAX_JSON_BYTES) throw errors.badCollectOutput(`${display}/${name}`, '', `it is ${stat.size} bytes, more than collect ever writes`);
+    if (stat.size > MAX_JSON_BYTES)
+      throw errors.badCollectOutput(
+        `${display}/${name}`,
+        '',
+        `it is ${stat.size} bytes, more than collect ever writes`,
+      );
     return await handle.readFile();
   } finally {
     await handle.close();
@@ -157,7 +174,11 @@ function parse(bytes: Buffer, file: string): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (error) {
-    throw errors.badCollectOutput(file, '', `malformed JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw errors.badCollectOutput(
+      file,
+      '',
+      `malformed JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 }
 
@@ -166,8 +187,10 @@ function checkRecords(raw: unknown, file: string): { id: string; files: Map<stri
     throw errors.badCollectOutput(file, field, why);
   };
   if (!isRecord(raw)) return bad('', 'not a JSON object');
-  if (raw['tool'] !== 'gulp-app-media' || raw['kind'] !== 'collect') bad('tool', 'not the records of app-media\'s collect');
-  if (raw['version'] !== 1) bad('version', `version ${JSON.stringify(raw['version'])} is not one this version of app-media reads`);
+  if (raw['tool'] !== 'gulp-app-media' || raw['kind'] !== 'collect')
+    bad('tool', "not the records of app-media's collect");
+  if (raw['version'] !== 1)
+    bad('version', `version ${JSON.stringify(raw['version'])} is not one this version of app-media reads`);
   const rawFiles = raw['files'];
   if (!isRecord(rawFiles)) return bad('files', 'not an object');
   const files = new Map<string, CollectedFile>();
@@ -176,14 +199,21 @@ function checkRecords(raw: unknown, file: string): { id: string; files: Map<stri
     if (!isPlainRelative(rel)) bad(field, 'not a plain relative path');
     if (!isRecord(value)) return bad(field, 'not an object');
     if (!isSize(value['size'])) bad(`${field}.size`, 'not a whole number of bytes');
-    if (typeof value['mtimeMs'] !== 'number' || !Number.isFinite(value['mtimeMs'])) bad(`${field}.mtimeMs`, 'not a time');
-    if (typeof value['sha256'] !== 'string' || !HEX64.test(value['sha256'])) bad(`${field}.sha256`, 'not 64 lowercase hex digits');
+    if (typeof value['mtimeMs'] !== 'number' || !Number.isFinite(value['mtimeMs']))
+      bad(`${field}.mtimeMs`, 'not a time');
+    if (typeof value['sha256'] !== 'string' || !HEX64.test(value['sha256']))
+      bad(`${field}.sha256`, 'not 64 lowercase hex digits');
     if (typeof value['immutable'] !== 'boolean') bad(`${field}.immutable`, 'not true or false');
     const encoding = value['encoding'];
-    if (encoding !== undefined && encoding !== 'br' && encoding !== 'gzip') bad(`${field}.encoding`, 'not "br" or "gzip"');
+    if (encoding !== undefined && encoding !== 'br' && encoding !== 'gzip')
+      bad(`${field}.encoding`, 'not "br" or "gzip"');
     const of = value['of'];
-    if ((encoding === undefined) !== (of === undefined)) bad(`${field}.of`, 'a variant names both its encoding and the file it is of');
-    if (of !== undefined && (!isPlainRelative(of) || !Object.hasOwn(rawFiles, of) || rel !== `${of}.${encoding === 'br' ? 'br' : 'gz'}`)) {
+    if ((encoding === undefined) !== (of === undefined))
+      bad(`${field}.of`, 'a variant names both its encoding and the file it is of');
+    if (
+      of !== undefined &&
+      (!isPlainRelative(of) || !Object.hasOwn(rawFiles, of) || rel !== `${of}.${encoding === 'br' ? 'br' : 'gz'}`)
+    ) {
       bad(`${field}.of`, 'not the recorded file this variant sits beside');
     }
     files.set(rel, {
@@ -220,22 +250,36 @@ function checkRecords(raw: unknown, file: string): { id: string; files: Map<stri
   return { id, files: inBuild };
 }
 
-function checkManifest(raw: unknown, file: string, id: string, files: ReadonlyMap<string, CollectedFile>, display: string): ManifestEntry[] {
+function checkManifest(
+  raw: unknown,
+  file: string,
+  id: string,
+  files: ReadonlyMap<string, CollectedFile>,
+  display: string,
+): ManifestEntry[] {
   const bad = (field: string, why: string): never => {
     throw errors.badCollectOutput(file, field, why);
   };
   if (!isRecord(raw)) return bad('', 'not a JSON object');
-  if (raw['version'] !== 1) bad('version', `version ${JSON.stringify(raw['version'])} is not one this version of app-media reads`);
+  if (raw['version'] !== 1)
+    bad('version', `version ${JSON.stringify(raw['version'])} is not one this version of app-media reads`);
   const build = raw['build'];
   if (typeof build !== 'string' || !HEX16.test(build)) return bad('build', 'not 16 lowercase hex digits');
   const entries = raw['files'];
   if (!isRecord(entries)) return bad('files', 'not an object');
   // The id names these very entries: the first 16 hex of the SHA-256 of "files" as compact JSON, keys sorted.
   const computed = createHash('sha256').update(canonicalJson(entries)).digest('hex').slice(0, 16);
-  if (computed !== build) bad('build', `build ${build} is not the id of the entries it lists (${computed}): the file was changed after collect wrote it`);
+  if (computed !== build)
+    bad(
+      'build',
+      `build ${build} is not the id of the entries it lists (${computed}): the file was changed after collect wrote it`,
+    );
   // collect writes manifest.json, then its records: a run stopped between the two leaves the records a build behind.
   if (build !== id) {
-    throw errors.collectUnfinished(display, `${MANIFEST_FILE} describes build ${build}, but the newest build of ${RECORDS_FILE} is ${id}: a media:collect run was stopped before it finished`);
+    throw errors.collectUnfinished(
+      display,
+      `${MANIFEST_FILE} describes build ${build}, but the newest build of ${RECORDS_FILE} is ${id}: a media:collect run was stopped before it finished`,
+    );
   }
   const out: ManifestEntry[] = [];
   for (const [name, value] of Object.entries(entries)) {
@@ -247,17 +291,22 @@ function checkManifest(raw: unknown, file: string, id: string, files: ReadonlyMa
     const recorded = files.get(target);
     // Pages must never reference an object that is not uploaded with this build.
     if (!recorded || isOwnName(target)) return bad(`${field}.path`, `${target} is not a file of build ${id}`);
-    if (!recorded.immutable) bad(`${field}.path`, `${target} is recorded as an original name, not a fingerprinted one (immutable false)`);
-    if (!isSize(value['size']) || value['size'] !== recorded.size) bad(`${field}.size`, 'not the recorded size of the file');
-    if (typeof value['integrity'] !== 'string' || !SRI.test(value['integrity'])) bad(`${field}.integrity`, 'not an SRI hash');
+    if (!recorded.immutable)
+      bad(`${field}.path`, `${target} is recorded as an original name, not a fingerprinted one (immutable false)`);
+    if (!isSize(value['size']) || value['size'] !== recorded.size)
+      bad(`${field}.size`, 'not the recorded size of the file');
+    if (typeof value['integrity'] !== 'string' || !SRI.test(value['integrity']))
+      bad(`${field}.integrity`, 'not an SRI hash');
     const encodings: ManifestEntry['encodings'] = {};
     const rawEncodings = value['encodings'];
     if (rawEncodings !== undefined) {
       if (!isRecord(rawEncodings)) return bad(`${field}.encodings`, 'not an object');
       for (const [encoding, size] of Object.entries(rawEncodings)) {
-        if (encoding !== 'br' && encoding !== 'gzip') return bad(`${field}.encodings`, `unknown encoding ${JSON.stringify(encoding)}`);
+        if (encoding !== 'br' && encoding !== 'gzip')
+          return bad(`${field}.encodings`, `unknown encoding ${JSON.stringify(encoding)}`);
         const variant = files.get(`${target}.${encoding === 'br' ? 'br' : 'gz'}`);
-        if (!isSize(size) || !variant || variant.size !== size) bad(`${field}.encodings.${encoding}`, 'not a recorded variant of the file with that size');
+        if (!isSize(size) || !variant || variant.size !== size)
+          bad(`${field}.encodings.${encoding}`, 'not a recorded variant of the file with that size');
         encodings[encoding] = size as number;
       }
     }
@@ -280,7 +329,11 @@ function checkRevManifest(raw: unknown, file: string, files: ReadonlyMap<string,
  * name, and only if every folder on the way stays inside collectRoot (its real
  * path is checked once per folder). Returns the handle of a regular file.
  */
-export async function openCollected(realRoot: string, rel: string, folders: Map<string, Promise<boolean>>): Promise<fs.FileHandle> {
+export async function openCollected(
+  realRoot: string,
+  rel: string,
+  folders: Map<string, Promise<boolean>>,
+): Promise<fs.FileHandle> {
   if (!isPlainRelative(rel)) throw new Error(`internal: unchecked path ${rel as string}`);
   const segments = rel.split('/');
   const folder = segments.slice(0, -1).join('/');
@@ -293,7 +346,12 @@ export async function openCollected(realRoot: string, rel: string, folders: Map<
     folders.set(folder, inside);
   }
   const file = path.join(realRoot, ...segments);
-  if (!(await inside)) throw Object.assign(new Error(`${rel}: a folder on the way leads outside collectRoot`), { code: 'EXDEV', syscall: 'open', path: file });
+  if (!(await inside))
+    throw Object.assign(new Error(`${rel}: a folder on the way leads outside collectRoot`), {
+      code: 'EXDEV',
+      syscall: 'open',
+      path: file,
+    });
   const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   const stat = await handle.stat().catch(async (error: unknown) => {
     await handle.close();

@@ -38,7 +38,12 @@ export function variantEncoding(rel: string): 'br' | 'gzip' | undefined {
  * collect records (a variant of `of`); a plain `.gz` file that is not a recorded variant
  * (a downloadable archive) is stored as what it is.
  */
-export function headersFor(rel: string, immutable: boolean, cacheControl: CacheControl, encoding?: 'br' | 'gzip'): ObjectHeaders {
+export function headersFor(
+  rel: string,
+  immutable: boolean,
+  cacheControl: CacheControl,
+  encoding?: 'br' | 'gzip',
+): ObjectHeaders {
   const named = encoding ? rel.slice(0, rel.lastIndexOf('.')) : rel;
   const base = named.slice(named.lastIndexOf('/') + 1);
   const contentType = mime.contentType(base) || 'application/octet-stream';

@@ -60,7 +60,14 @@ interface AppTally {
   status: AppStatus | undefined;
 }
 
-function publishReport(settings: PublishSettings, display: string, store: Store, outcome: PublishOutcome, dryRun: boolean, started: number): Report {
+function publishReport(
+  settings: PublishSettings,
+  display: string,
+  store: Store,
+  outcome: PublishOutcome,
+  dryRun: boolean,
+  started: number,
+): Report {
   const apps = new Map<string, AppTally>();
   const tally = (app: string): AppTally => {
     let found = apps.get(app);
@@ -97,32 +104,49 @@ function publishReport(settings: PublishSettings, display: string, store: Store,
   }
 
   const hints: Partial<Record<AppStatus, string>> = {
-    conflict: 'app-media never overwrites an object it did not upload: move or delete that object by hand, or publish under another prefix',
+    conflict:
+      'app-media never overwrites an object it did not upload: move or delete that object by hand, or publish under another prefix',
     error: 'run media:collect again, then media:publish',
     held: 'fix the lines above and publish again: pages keep the previous build until then',
   };
-  const reports: AppReport[] = [...apps.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, app]) => {
-    const status: AppStatus = app.status
-      ?? (app.uploaded + app.adopted > 0 ? 'published' : app.deleted > 0 ? (app.unchanged === 0 ? 'pruned' : 'published') : 'up-to-date');
-    const parts = [
-      app.deleted > 0 ? `${app.deleted} object${app.deleted === 1 ? '' : 's'} of earlier builds ${dryRun ? 'would be ' : ''}deleted` : '',
-      app.adopted > 0 ? `${app.adopted} already in the bucket with the same bytes` : '',
-    ].filter(Boolean);
-    if (status === 'held') parts.push('not uploaded: an asset of this build is not in place, so pages keep the previous build');
-    const notes = [...parts, ...app.notes.slice(0, 5), ...(app.notes.length > 5 ? [`and ${app.notes.length - 5} more`] : [])];
-    const isDocument = name === 'manifest.json' || name === 'rev-manifest.json';
-    return {
-      name,
-      status,
-      mode: null,
-      source: isDocument ? `${display}/${name}` : `${display}/${name}/`,
-      target: isDocument ? store.url(name) : `${store.url(name)}/`,
-      files: app.uploaded,
-      bytes: app.bytes,
-      reason: notes.length > 0 ? notes.join('\n             ') : null,
-      hint: hints[status] ?? null,
-    };
-  });
+  const reports: AppReport[] = [...apps.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, app]) => {
+      const status: AppStatus =
+        app.status ??
+        (app.uploaded + app.adopted > 0
+          ? 'published'
+          : app.deleted > 0
+            ? app.unchanged === 0
+              ? 'pruned'
+              : 'published'
+            : 'up-to-date');
+      const parts = [
+        app.deleted > 0
+          ? `${app.deleted} object${app.deleted === 1 ? '' : 's'} of earlier builds ${dryRun ? 'would be ' : ''}deleted`
+          : '',
+        app.adopted > 0 ? `${app.adopted} already in the bucket with the same bytes` : '',
+      ].filter(Boolean);
+      if (status === 'held')
+        parts.push('not uploaded: an asset of this build is not in place, so pages keep the previous build');
+      const notes = [
+        ...parts,
+        ...app.notes.slice(0, 5),
+        ...(app.notes.length > 5 ? [`and ${app.notes.length - 5} more`] : []),
+      ];
+      const isDocument = name === 'manifest.json' || name === 'rev-manifest.json';
+      return {
+        name,
+        status,
+        mode: null,
+        source: isDocument ? `${display}/${name}` : `${display}/${name}/`,
+        target: isDocument ? store.url(name) : `${store.url(name)}/`,
+        files: app.uploaded,
+        bytes: app.bytes,
+        reason: notes.length > 0 ? notes.join('\n             ') : null,
+        hint: hints[status] ?? null,
+      };
+    });
   const report = buildReport({
     task: 'publish',
     dryRun,

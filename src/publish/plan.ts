@@ -62,7 +62,11 @@ export function appOf(rel: string): string {
 export function planPublish(input: PlanInput): PublishPlan {
   const { collected, record, keep, cacheControl } = input;
   const keys = collected.files.map((file) => file.rel);
-  const build: PublishedBuild = { id: collected.id, at: record.builds[0]?.id === collected.id ? (record.builds[0]).at : input.now, keys };
+  const build: PublishedBuild = {
+    id: collected.id,
+    at: record.builds[0]?.id === collected.id ? record.builds[0].at : input.now,
+    keys,
+  };
   const assets: PlannedUpload[] = [];
   const unchanged: PublishPlan['unchanged'] = [];
   for (const file of collected.files) {
@@ -81,8 +85,11 @@ export function planPublish(input: PlanInput): PublishPlan {
     });
   }
   // Hashed names (and their variants) first, plain names after: both before any manifest.
-  assets.sort((a, b) => Number(a.headers.cacheControl !== cacheControl.immutable) - Number(b.headers.cacheControl !== cacheControl.immutable)
-    || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  assets.sort(
+    (a, b) =>
+      Number(a.headers.cacheControl !== cacheControl.immutable) -
+        Number(b.headers.cacheControl !== cacheControl.immutable) || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0),
+  );
 
   const documents: PlannedUpload[] = [];
   for (const document of [collected.revManifest, collected.manifest]) {
@@ -114,8 +121,8 @@ export function planPublish(input: PlanInput): PublishPlan {
   }
   deletes.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 
-  const sameBuilds = builds.length === record.builds.length
-    && builds.every((kept, index) => kept.id === record.builds[index]?.id);
+  const sameBuilds =
+    builds.length === record.builds.length && builds.every((kept, index) => kept.id === record.builds[index]?.id);
   return {
     build,
     assets,
@@ -123,6 +130,7 @@ export function planPublish(input: PlanInput): PublishPlan {
     unchanged,
     deletes,
     builds,
-    writes: assets.length > 0 || documents.length > 0 || deletes.length > 0 || !sameBuilds || record.pending !== undefined,
+    writes:
+      assets.length > 0 || documents.length > 0 || deletes.length > 0 || !sameBuilds || record.pending !== undefined,
   };
 }

@@ -24,7 +24,9 @@ export function uploadProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       drawn = now;
       shown = true;
       const rate = bytes / ((now - started) / 1000);
-      stream.write(`\r\u001b[Kmedia:publish: ${files}/${totalFiles} objects, ${formatBytes(bytes)} of ${formatBytes(totalBytes)} (${formatBytes(rate)}/s)`);
+      stream.write(
+        `\r\u001b[Kmedia:publish: ${files}/${totalFiles} objects, ${formatBytes(bytes)} of ${formatBytes(totalBytes)} (${formatBytes(rate)}/s)`,
+      );
     },
     stop(): void {
       if (shown) stream.write('\r\u001b[K');

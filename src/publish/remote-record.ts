@@ -56,7 +56,8 @@ const ETAG = /^"?[\x21\x23-\x7e]{1,200}"?$/;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isSize = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 export type RecordCheck = { ok: true; record: RemoteRecord } | { ok: false; why: string };
 
@@ -73,14 +74,26 @@ export function checkRecord(text: string): RecordCheck {
   } catch {
     return { ok: false, why: 'not JSON' };
   }
-  if (!isRecord(raw) || raw['tool'] !== 'gulp-app-media' || raw['kind'] !== 'publish') return { ok: false, why: 'not written by app-media publish' };
-  if (raw['version'] !== 1) return { ok: false, why: `record version ${JSON.stringify(raw['version'])} is not one this version reads` };
+  if (!isRecord(raw) || raw['tool'] !== 'gulp-app-media' || raw['kind'] !== 'publish')
+    return { ok: false, why: 'not written by app-media publish' };
+  if (raw['version'] !== 1)
+    return { ok: false, why: `record version ${JSON.stringify(raw['version'])} is not one this version reads` };
   const objects: Record<string, RecordedObject> = {};
   if (!isRecord(raw['objects'])) return { ok: false, why: 'objects: not an object' };
   for (const [rel, value] of Object.entries(raw['objects'])) {
-    if (!isObjectName(rel)) return { ok: false, why: `objects: ${JSON.stringify(rel).slice(0, 80)} is not a plain relative name under the prefix` };
-    if (!isRecord(value) || typeof value['sha256'] !== 'string' || !HEX64.test(value['sha256']) || !isSize(value['size'])
-      || typeof value['etag'] !== 'string' || !ETAG.test(value['etag'])) {
+    if (!isObjectName(rel))
+      return {
+        ok: false,
+        why: `objects: ${JSON.stringify(rel).slice(0, 80)} is not a plain relative name under the prefix`,
+      };
+    if (
+      !isRecord(value) ||
+      typeof value['sha256'] !== 'string' ||
+      !HEX64.test(value['sha256']) ||
+      !isSize(value['size']) ||
+      typeof value['etag'] !== 'string' ||
+      !ETAG.test(value['etag'])
+    ) {
       return { ok: false, why: `objects[${JSON.stringify(rel)}]: not { sha256, size, etag }` };
     }
     objects[rel] = { sha256: value['sha256'], size: value['size'], etag: value['etag'] };
@@ -97,13 +110,27 @@ export function checkRecord(text: string): RecordCheck {
   if (pending !== undefined) {
     const build = checkBuild(pending);
     if (typeof build === 'string') return { ok: false, why: `pending: ${build}` };
-    if (!isRecord(pending) || typeof pending['manifest'] !== 'string' || !HEX64.test(pending['manifest']) || !isRecord(pending['objects'])) {
+    if (
+      !isRecord(pending) ||
+      typeof pending['manifest'] !== 'string' ||
+      !HEX64.test(pending['manifest']) ||
+      !isRecord(pending['objects'])
+    ) {
       return { ok: false, why: 'pending: not { id, at, keys, manifest, objects }' };
     }
     const pendingObjects: PendingBuild['objects'] = {};
     for (const [rel, value] of Object.entries(pending['objects'])) {
-      if (!isObjectName(rel)) return { ok: false, why: `pending.objects: ${JSON.stringify(rel).slice(0, 80)} is not a plain relative name under the prefix` };
-      if (!isRecord(value) || typeof value['sha256'] !== 'string' || !HEX64.test(value['sha256']) || !isSize(value['size'])) {
+      if (!isObjectName(rel))
+        return {
+          ok: false,
+          why: `pending.objects: ${JSON.stringify(rel).slice(0, 80)} is not a plain relative name under the prefix`,
+        };
+      if (
+        !isRecord(value) ||
+        typeof value['sha256'] !== 'string' ||
+        !HEX64.test(value['sha256']) ||
+        !isSize(value['size'])
+      ) {
         return { ok: false, why: `pending.objects[${JSON.stringify(rel)}]: not { sha256, size }` };
       }
       pendingObjects[rel] = { sha256: value['sha256'], size: value['size'] };
@@ -118,7 +145,8 @@ function checkBuild(value: unknown): PublishedBuild | string {
   const { id, at, keys } = value;
   if (typeof id !== 'string' || !HEX16.test(id)) return 'id: not 16 lowercase hex digits';
   if (typeof at !== 'string' || at.length > 40) return 'at: not a time';
-  if (!Array.isArray(keys) || !keys.every((key) => isObjectName(key) && !DOCUMENTS.has(key))) return 'keys: not a list of plain relative names';
+  if (!Array.isArray(keys) || !keys.every((key) => isObjectName(key) && !DOCUMENTS.has(key)))
+    return 'keys: not a list of plain relative names';
   return { id, at, keys: (keys as string[]).slice() };
 }
 
@@ -139,8 +167,15 @@ export function serializeRecord(record: RemoteRecord): string {
   if (record.pending) {
     const pending = record.pending;
     const pendingObjects: PendingBuild['objects'] = {};
-    for (const rel of Object.keys(pending.objects).sort()) pendingObjects[rel] = pending.objects[rel] as { sha256: string; size: number };
-    out['pending'] = { id: pending.id, at: pending.at, keys: [...pending.keys].sort(), manifest: pending.manifest, objects: pendingObjects };
+    for (const rel of Object.keys(pending.objects).sort())
+      pendingObjects[rel] = pending.objects[rel] as { sha256: string; size: number };
+    out['pending'] = {
+      id: pending.id,
+      at: pending.at,
+      keys: [...pending.keys].sort(),
+      manifest: pending.manifest,
+      objects: pendingObjects,
+    };
   }
   return `${JSON.stringify(out)}\n`;
 }

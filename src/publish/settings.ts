@@ -18,13 +18,20 @@ export function publishSettings(config: ResolvedConfig): PublishSettings {
   const where = config.file;
   const prefix = config.fieldPrefix;
   if (!config.publish) {
-    throw new AppMediaError('APP_MEDIA_MISSING_FIELD', '"publish" is required for media:publish',
+    throw new AppMediaError(
+      'APP_MEDIA_MISSING_FIELD',
+      '"publish" is required for media:publish',
       'add "publish": { "bucket": "my-site-media", "prefix": "static" } (credentials come from the environment, never from the config)',
-      { file: where, field: `${prefix}publish` });
+      { file: where, field: `${prefix}publish` },
+    );
   }
   if (config.collectRoot === undefined) {
-    throw new AppMediaError('APP_MEDIA_MISSING_FIELD', '"collectRoot" is required for media:publish (it uploads what media:collect wrote there)',
-      'add "collectRoot": "dist/media" and run media:collect first', { file: where, field: `${prefix}collectRoot` });
+    throw new AppMediaError(
+      'APP_MEDIA_MISSING_FIELD',
+      '"collectRoot" is required for media:publish (it uploads what media:collect wrote there)',
+      'add "collectRoot": "dist/media" and run media:collect first',
+      { file: where, field: `${prefix}collectRoot` },
+    );
   }
   const publish = config.publish;
   return {

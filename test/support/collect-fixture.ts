@@ -51,7 +51,10 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const record = value as Record<string, unknown>;
-    return `{${Object.keys(record).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
+    return `{${Object.keys(record)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -65,12 +68,16 @@ export interface CollectedFixture {
 }
 
 /** Writes (or adds a build to) collectRoot from `{ 'blog/css/site.css': 'body{}' }`. */
-export function writeCollected(collectRoot: string, sources: Record<string, string | Buffer | { file: string }>, options: CollectFixtureOptions = {}): CollectedFixture {
+export function writeCollected(
+  collectRoot: string,
+  sources: Record<string, string | Buffer | { file: string }>,
+  options: CollectFixtureOptions = {},
+): CollectedFixture {
   const hashLength = options.hashLength ?? 10;
   const keep = options.keep ?? 2;
   const recordsFile = path.join(collectRoot, '.app-media-collect.json');
   const records: Records = existsSync(recordsFile)
-    ? JSON.parse(readFileSync(recordsFile, 'utf8')) as Records
+    ? (JSON.parse(readFileSync(recordsFile, 'utf8')) as Records)
     : { tool: 'gulp-app-media', kind: 'collect', version: 1, files: {}, builds: [] };
   const buildFiles: string[] = [];
   const manifestFiles: Record<string, unknown> = {};
@@ -106,20 +113,28 @@ export function writeCollected(collectRoot: string, sources: Record<string, stri
     const names = [[hashedRel, true] as const, ...(options.keepOriginals === false ? [] : [[logical, false] as const])];
     for (const [rel, immutable] of names) {
       write(rel, bytes, { immutable });
-      for (const [encoding, packed] of variants) write(`${rel}.${encoding === 'br' ? 'br' : 'gz'}`, packed, { immutable, encoding, of: rel });
+      for (const [encoding, packed] of variants)
+        write(`${rel}.${encoding === 'br' ? 'br' : 'gz'}`, packed, { immutable, encoding, of: rel });
     }
     const hashedEntry = records.files[hashedRel] as RecordEntry;
     manifestFiles[logical] = {
       path: hashedRel,
       size: hashedEntry.size,
       integrity: `sha384-${createHash('sha384').update(bytes).digest('base64')}`,
-      ...(variants.length > 0 ? { encodings: Object.fromEntries(variants.map(([encoding, packed]) => [encoding, packed.length])) } : {}),
+      ...(variants.length > 0
+        ? { encodings: Object.fromEntries(variants.map(([encoding, packed]) => [encoding, packed.length])) }
+        : {}),
     };
   }
-  const sortedEntries = Object.keys(manifestFiles).sort().map((name) => [name, manifestFiles[name]]);
+  const sortedEntries = Object.keys(manifestFiles)
+    .sort()
+    .map((name) => [name, manifestFiles[name]]);
   // As collect names a build (docs/collect-format.md, notes): "files" as compact JSON, keys sorted at every level.
   const build = sha256(canonicalJson(Object.fromEntries(sortedEntries))).slice(0, 16);
-  const builds = [{ id: build, at: options.at ?? new Date().toISOString(), files: [...new Set(buildFiles)].sort() }, ...records.builds.filter((earlier) => earlier.id !== build)];
+  const builds = [
+    { id: build, at: options.at ?? new Date().toISOString(), files: [...new Set(buildFiles)].sort() },
+    ...records.builds.filter((earlier) => earlier.id !== build),
+  ];
   records.builds = builds.slice(0, keep + 1);
   // Collect's own pruning: files of builds no longer kept, unless another kept build has them.
   const kept = new Set(records.builds.flatMap((kept) => kept.files));
@@ -131,7 +146,18 @@ export function writeCollected(collectRoot: string, sources: Record<string, stri
   }
   writeFileSync(recordsFile, `${JSON.stringify(records, null, 2)}\n`);
   if (options.revManifest) {
-    writeFileSync(path.join(collectRoot, 'rev-manifest.json'), `${JSON.stringify(Object.fromEntries(Object.keys(hashed).sort().map((name) => [name, hashed[name]])), null, 2)}\n`);
+    writeFileSync(
+      path.join(collectRoot, 'rev-manifest.json'),
+      `${JSON.stringify(
+        Object.fromEntries(
+          Object.keys(hashed)
+            .sort()
+            .map((name) => [name, hashed[name]]),
+        ),
+        null,
+        2,
+      )}\n`,
+    );
   }
   const manifest = { build, files: Object.fromEntries(sortedEntries), version: 1 };
   const temp = path.join(collectRoot, 'manifest.json.fixture-tmp');

@@ -12,7 +12,9 @@ import { makeProject, snapshot, writeTree, type EntrySnapshot } from './project.
 export const OUT = 'dist/media';
 
 /** Two folder apps (blog, shop) with a stylesheet that references an image, a script and a font; collectRoot dist/media. */
-export function makeCollectProject(options: { files?: Record<string, string | Buffer>; config?: Record<string, unknown>; gulp?: boolean } = {}): string {
+export function makeCollectProject(
+  options: { files?: Record<string, string | Buffer>; config?: Record<string, unknown>; gulp?: boolean } = {},
+): string {
   const base = 'apps/blog/app_media/blog';
   return makeProject({
     apps: ['blog', 'shop'],
@@ -30,7 +32,8 @@ export function makeCollectProject(options: { files?: Record<string, string | Bu
 /** A collect run in this process (set-up) that must succeed. */
 export async function collectedInProcess(cwd: string, options: RunOptions = {}): Promise<Report> {
   const report = await collect({ cwd, ...options });
-  if (report.failed) throw new Error(`collect failed in ${cwd}: ${JSON.stringify(report.apps)} ${report.warnings.join('; ')}`);
+  if (report.failed)
+    throw new Error(`collect failed in ${cwd}: ${JSON.stringify(report.apps)} ${report.warnings.join('; ')}`);
   return report;
 }
 
@@ -48,7 +51,10 @@ export interface RecordsJson {
   tool: string;
   kind: string;
   version: number;
-  files: Record<string, { size: number; mtimeMs: number; sha256: string; immutable: boolean; encoding?: string; of?: string }>;
+  files: Record<
+    string,
+    { size: number; mtimeMs: number; sha256: string; immutable: boolean; encoding?: string; of?: string }
+  >;
   builds: Array<{ id: string; at: string; files: string[] }>;
 }
 
@@ -66,10 +72,12 @@ export function outState(root: string): Record<string, EntrySnapshot> {
 export function outFiles(root: string, dir = ''): string[] {
   const full = path.join(root, OUT, dir);
   if (!existsSync(full)) return [];
-  return readdirSync(full, { withFileTypes: true }).flatMap((entry) => {
-    const rel = dir ? `${dir}/${entry.name}` : entry.name;
-    return entry.isDirectory() ? outFiles(root, rel) : [rel];
-  }).sort();
+  return readdirSync(full, { withFileTypes: true })
+    .flatMap((entry) => {
+      const rel = dir ? `${dir}/${entry.name}` : entry.name;
+      return entry.isDirectory() ? outFiles(root, rel) : [rel];
+    })
+    .sort();
 }
 
 export function sri(data: Buffer): string {
@@ -85,15 +93,22 @@ export function servedBytes(root: string, logical: string): Buffer {
 
 /** Apps' media files from logical paths (`blog/css/site.css` → `apps/blog/app_media/blog/css/site.css`), for a project whose apps are `./apps/<app>`. */
 export function writeSources(root: string, sources: Record<string, string | Buffer>): void {
-  writeTree(root, Object.fromEntries(Object.entries(sources).map(([logical, bytes]) => {
-    const [app = '', ...rest] = logical.split('/');
-    return [`apps/${app}/app_media/${app}/${rest.join('/')}`, bytes];
-  })));
+  writeTree(
+    root,
+    Object.fromEntries(
+      Object.entries(sources).map(([logical, bytes]) => {
+        const [app = '', ...rest] = logical.split('/');
+        return [`apps/${app}/app_media/${app}/${rest.join('/')}`, bytes];
+      }),
+    ),
+  );
 }
 
 /** The apps of logical paths, as config entries: `['./apps/blog', './apps/shop']`. */
 export function sourceApps(sources: Record<string, unknown>): string[] {
-  return [...new Set(Object.keys(sources).map((logical) => logical.split('/')[0] ?? ''))].sort().map((app) => `./apps/${app}`);
+  return [...new Set(Object.keys(sources).map((logical) => logical.split('/')[0] ?? ''))]
+    .sort()
+    .map((app) => `./apps/${app}`);
 }
 
 /** What a build in collectRoot holds, as media:collect wrote it. */
@@ -111,6 +126,13 @@ export async function collectSources(root: string, sources: Record<string, strin
   await collectedInProcess(root);
   const manifest = readManifest(root);
   const records = readRecords(root);
-  if (records.builds[0]?.id !== manifest.build) throw new Error(`collect left manifest.json (${manifest.build}) and its records (${records.builds[0]?.id}) apart in ${root}`);
-  return { build: manifest.build, files: records.builds[0].files, hashed: Object.fromEntries(Object.entries(manifest.files).map(([logical, entry]) => [logical, entry.path])) };
+  if (records.builds[0]?.id !== manifest.build)
+    throw new Error(
+      `collect left manifest.json (${manifest.build}) and its records (${records.builds[0]?.id}) apart in ${root}`,
+    );
+  return {
+    build: manifest.build,
+    files: records.builds[0].files,
+    hashed: Object.fromEntries(Object.entries(manifest.files).map(([logical, entry]) => [logical, entry.path])),
+  };
 }

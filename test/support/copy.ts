@@ -8,7 +8,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { APP_MEDIA_BIN, commandArgs, exists, GULP_BIN, jsonReport, REPO, removeTempDirs, snapshot, tempDir, type RunResult } from './project.js';
+import {
+  APP_MEDIA_BIN,
+  commandArgs,
+  exists,
+  GULP_BIN,
+  jsonReport,
+  REPO,
+  removeTempDirs,
+  snapshot,
+  tempDir,
+  type RunResult,
+} from './project.js';
 
 /** A pid no process has now: one that just ended. */
 export function deadPid(): number {
@@ -61,7 +72,10 @@ export function fileShas(dir: string, skip: (rel: string) => boolean = () => fal
 
 /** What mediaRoot publishes: every file below the app entries, without the tool's own files (records, lock, temporary names). */
 export function published(root: string): Map<string, string> {
-  return fileShas(mediaOf(root), (rel) => rel.startsWith('.app-media') || path.posix.basename(rel).startsWith(TEMP_MARK));
+  return fileShas(
+    mediaOf(root),
+    (rel) => rel.startsWith('.app-media') || path.posix.basename(rel).startsWith(TEMP_MARK),
+  );
 }
 
 /** What mediaRoot must publish for these apps: every source file, as `<name>/<rel>`. */
@@ -116,7 +130,9 @@ export function lockWritten(media: string): boolean {
   }
 }
 
-export function readManifest(root: string): { entries: Record<string, { kind: string; files?: Record<string, [number, number]> }> } {
+export function readManifest(root: string): {
+  entries: Record<string, { kind: string; files?: Record<string, [number, number]> }>;
+} {
   return JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as ReturnType<typeof readManifest>;
 }
 
@@ -125,7 +141,12 @@ export function readManifest(root: string): { entries: Record<string, { kind: st
  * A first copy where one app failed with `code`: that app is error, the other two copied, the run
  * exit non-zero, and nothing partial or left over in mediaRoot. Returns the report's apps by name.
  */
-export function expectOneFailed(root: string, run: RunResult, failed: string, code: string): Record<string, Record<string, unknown>> {
+export function expectOneFailed(
+  root: string,
+  run: RunResult,
+  failed: string,
+  code: string,
+): Record<string, Record<string, unknown>> {
   expect(run.status, run.output).to.not.equal(0);
   const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [String(app['name']), app]));
   expect(byName[failed]).to.include({ status: 'error' });
@@ -140,7 +161,9 @@ export function expectOneFailed(root: string, run: RunResult, failed: string, co
 export function expectConverged(root: string, apps: string[], label = ''): void {
   expect(temporaries(mediaOf(root)), `${label} temporary files left`).to.deep.equal([]);
   expect(locks(root), `${label} lock left`).to.deep.equal([]);
-  expect(Object.fromEntries(published(root)), `${label} published files equal their sources`).to.deep.equal(Object.fromEntries(expectedOf(root, apps)));
+  expect(Object.fromEntries(published(root)), `${label} published files equal their sources`).to.deep.equal(
+    Object.fromEntries(expectedOf(root, apps)),
+  );
 }
 
 export interface Spawned {
@@ -169,8 +192,12 @@ export function spawnTool(argv: string[], cwd: string, env: NodeJS.ProcessEnv): 
   children.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const done = new Promise<RunResult & { signal: NodeJS.Signals | null }>((resolve) => {
     child.once('close', (status, signal) => {
       children.delete(child);
@@ -189,7 +216,6 @@ export function bulkMedia(root: string, name: string, count: number, size: numbe
   }
 }
 
-
 // ---------------------------------------------------------------------------
 
 /** Compiles test/support/faults.c once; the reason when it cannot. */
@@ -197,7 +223,8 @@ let faultsBuilt: { lib?: string; why?: string } | undefined;
 export function faultsShim(): { lib?: string; why?: string } {
   // Built into a temporary folder, which a test file's `after` removes: a file run later in the same worker builds it again.
   if (faultsBuilt && (faultsBuilt.lib === undefined || existsSync(faultsBuilt.lib))) return faultsBuilt;
-  if (process.platform !== 'linux') return (faultsBuilt = { why: 'the fault-injection shim needs Linux (LD_PRELOAD and /proc/self/fd)' });
+  if (process.platform !== 'linux')
+    return (faultsBuilt = { why: 'the fault-injection shim needs Linux (LD_PRELOAD and /proc/self/fd)' });
   const out = path.join(tempDir('faults'), 'faults.so');
   const source = path.join(REPO, 'test', 'support', 'faults.c');
   for (const cc of [process.env['CC'], 'cc', 'gcc', 'clang'].filter(Boolean) as string[]) {

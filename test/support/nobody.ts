@@ -16,8 +16,15 @@ export function nobodyPrefix(): string[] | null {
   if (prefix !== undefined) return prefix;
   prefix = null;
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return prefix;
-  for (const candidate of [['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'], ['runuser', '-u', 'nobody', '--']]) {
-    const probe = spawnSync(candidate[0] as string, [...candidate.slice(1), process.execPath, '-p', 'process.getuid()'], { encoding: 'utf8' });
+  for (const candidate of [
+    ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'],
+    ['runuser', '-u', 'nobody', '--'],
+  ]) {
+    const probe = spawnSync(
+      candidate[0] as string,
+      [...candidate.slice(1), process.execPath, '-p', 'process.getuid()'],
+      { encoding: 'utf8' },
+    );
     if (probe.status === 0 && probe.stdout.trim() !== '0') {
       prefix = candidate;
       break;
@@ -43,14 +50,23 @@ let command: string | undefined;
 export function nobodyCommand(): string {
   if (command) return command;
   const run = nobodyPrefix() as string[];
-  const reach = spawnSync(run[0] as string, [...run.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(APP_MEDIA_BIN)})`], { encoding: 'utf8' });
+  const reach = spawnSync(
+    run[0] as string,
+    [...run.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(APP_MEDIA_BIN)})`],
+    { encoding: 'utf8' },
+  );
   if (reach.status === 0) return (command = APP_MEDIA_BIN);
   const dir = tempDir('cli-for-nobody');
   chmodSync(dir, 0o755);
   writeFileSync(path.join(dir, 'app-media.mjs'), readFileSync(path.join(REPO, 'dist', 'app-media.js')));
-  cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), { recursive: true });
+  cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), {
+    recursive: true,
+  });
   command = path.join(dir, 'command.mjs');
-  writeFileSync(command, "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
+  writeFileSync(
+    command,
+    "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n",
+  );
   return command;
 }
 
@@ -62,6 +78,11 @@ export function appMediaAsNobody(cwd: string, args: string[]): RunResult {
 /** Any command run by nobody (a shell line that races a run of root's, for instance). */
 export function asNobody(cwd: string, argv: string[]): RunResult {
   const run = nobodyPrefix() as string[];
-  const result = spawnSync(run[0] as string, [...run.slice(1), ...argv], { cwd, encoding: 'utf8', env: { ...process.env, HOME: cwd, NO_COLOR: '1' }, timeout: 30_000 });
+  const result = spawnSync(run[0] as string, [...run.slice(1), ...argv], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: cwd, NO_COLOR: '1' },
+    timeout: 30_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: result.stdout + result.stderr };
 }

@@ -16,7 +16,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './project.js';
 
 /** Test credentials: only ever in the environment of the client and the children. */
-export const TEST_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' } as const;
+export const TEST_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  AWS_REGION: 'us-east-1',
+} as const;
 
 export interface ObjectStore {
   name: 's3rver' | 'moto';
@@ -50,7 +54,7 @@ export async function startS3rver(): Promise<ObjectStore> {
   const { default: S3rver } = await import('s3rver');
   const directory = tempDir('s3rver');
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
-  const { port } = await server.run() as { port: number };
+  const { port } = (await server.run()) as { port: number };
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     name: 's3rver',
@@ -126,7 +130,13 @@ async function createBucket(endpoint: string, name: string): Promise<void> {
 export async function testClient(endpoint: string): Promise<import('@aws-sdk/client-s3').S3Client> {
   useTestCredentials();
   const { S3Client } = await import('@aws-sdk/client-s3');
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 export interface StoredObject {
@@ -147,11 +157,13 @@ export async function bucketState(endpoint: string, bucket: string, prefix = '')
   try {
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+      );
       for (const object of page.Contents ?? []) {
         const key = object.Key as string;
         const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        const bytes = Buffer.from(await got.Body?.transformToByteArray() ?? []);
+        const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
         out.set(key, {
           sha256: createHash('sha256').update(bytes).digest('hex'),
           size: bytes.length,
@@ -171,7 +183,11 @@ export async function bucketState(endpoint: string, bucket: string, prefix = '')
 }
 
 /** The named objects (absent ones as undefined), read as bucketState reads them. */
-export async function objectsAt(endpoint: string, bucket: string, keys: string[]): Promise<Record<string, StoredObject | undefined>> {
+export async function objectsAt(
+  endpoint: string,
+  bucket: string,
+  keys: string[],
+): Promise<Record<string, StoredObject | undefined>> {
   const client = await testClient(endpoint);
   const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const out: Record<string, StoredObject | undefined> = {};
@@ -179,10 +195,15 @@ export async function objectsAt(endpoint: string, bucket: string, keys: string[]
     for (const key of keys) {
       try {
         const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        const bytes = Buffer.from(await got.Body?.transformToByteArray() ?? []);
+        const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
         out[key] = {
-          sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, etag: got.ETag ?? '',
-          contentType: got.ContentType, cacheControl: got.CacheControl, contentEncoding: got.ContentEncoding, metadata: got.Metadata ?? {},
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          size: bytes.length,
+          etag: got.ETag ?? '',
+          contentType: got.ContentType,
+          cacheControl: got.CacheControl,
+          contentEncoding: got.ContentEncoding,
+          metadata: got.Metadata ?? {},
         };
       } catch (error) {
         if ((error as Error).name !== 'NoSuchKey') throw error;
@@ -196,12 +217,25 @@ export async function objectsAt(endpoint: string, bucket: string, keys: string[]
 }
 
 /** Puts objects as another tool would (no app-media metadata). */
-export async function putForeign(endpoint: string, bucket: string, objects: Record<string, string | Buffer>, metadata: Record<string, string> = {}): Promise<void> {
+export async function putForeign(
+  endpoint: string,
+  bucket: string,
+  objects: Record<string, string | Buffer>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const client = await testClient(endpoint);
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   try {
     for (const [key, body] of Object.entries(objects)) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from(body), ContentType: 'text/plain', Metadata: metadata }));
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: Buffer.from(body),
+          ContentType: 'text/plain',
+          Metadata: metadata,
+        }),
+      );
     }
   } finally {
     client.destroy();
@@ -245,7 +279,10 @@ export class FaultProxy {
   private readonly agent = new http.Agent({ keepAlive: true });
   port = 0;
 
-  constructor(private readonly upstreamPort: number, private readonly bucket: string) {}
+  constructor(
+    private readonly upstreamPort: number,
+    private readonly bucket: string,
+  ) {}
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -293,7 +330,10 @@ export class FaultProxy {
     const url = new URL(request.url ?? '/', 'http://proxy');
     const parts = url.pathname.split('/').slice(1);
     // Path-style: /<bucket>/<key>. A proxy made for no bucket in particular ('') takes any.
-    const key = parts[0] === this.bucket || (this.bucket === '' && parts[0] !== '') ? decodeURIComponent(parts.slice(1).join('/')) : '';
+    const key =
+      parts[0] === this.bucket || (this.bucket === '' && parts[0] !== '')
+        ? decodeURIComponent(parts.slice(1).join('/'))
+        : '';
     const seen: SeenRequest = { method: request.method ?? 'GET', key, query: url.search, headers: request.headers };
     this.seen.push(seen);
     const fault = this.faults.find((candidate) => candidate.left > 0 && candidate.when(seen));
@@ -306,9 +346,12 @@ export class FaultProxy {
     if (kind === 'slowdown' || kind === 'server-error' || kind === 'deny') {
       request.resume();
       request.on('end', () => {
-        const [status, code, message] = kind === 'slowdown'
-          ? [503, 'SlowDown', 'Please reduce your request rate.']
-          : kind === 'deny' ? [403, 'AccessDenied', 'Access Denied'] : [500, 'InternalError', 'We encountered an internal error. Please try again.'];
+        const [status, code, message] =
+          kind === 'slowdown'
+            ? [503, 'SlowDown', 'Please reduce your request rate.']
+            : kind === 'deny'
+              ? [403, 'AccessDenied', 'Access Denied']
+              : [500, 'InternalError', 'We encountered an internal error. Please try again.'];
         const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault</RequestId></Error>`;
         response.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
         response.end(seen.method === 'HEAD' ? undefined : body);
@@ -316,33 +359,36 @@ export class FaultProxy {
       return;
     }
     const forward = (): void => {
-      const upstream = http.request({
-        host: '127.0.0.1',
-        port: this.upstreamPort,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-        agent: this.agent,
-      }, (answer) => {
-        if (kind === 'cut') {
-          // Headers and part of the body, then the connection drops.
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.once('data', (chunk: Buffer) => {
-            response.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))));
-            setImmediate(() => {
-              answer.destroy();
-              request.socket.destroy();
+      const upstream = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.upstreamPort,
+          method: request.method,
+          path: request.url,
+          headers: request.headers,
+          agent: this.agent,
+        },
+        (answer) => {
+          if (kind === 'cut') {
+            // Headers and part of the body, then the connection drops.
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.once('data', (chunk: Buffer) => {
+              response.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))));
+              setImmediate(() => {
+                answer.destroy();
+                request.socket.destroy();
+              });
             });
+            answer.once('end', () => request.socket.destroy());
+            return;
+          }
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+          response.on('finish', () => {
+            if (answer.statusCode !== undefined) seen.status = answer.statusCode;
           });
-          answer.once('end', () => request.socket.destroy());
-          return;
-        }
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-        response.on('finish', () => {
-          if (answer.statusCode !== undefined) seen.status = answer.statusCode;
-        });
-      });
+        },
+      );
       upstream.on('error', () => request.socket.destroy());
       request.pipe(upstream);
     };
@@ -363,13 +409,25 @@ export function collectRootIn(root: string): string {
  * Runs a command to its end without blocking this process: the servers and the proxy
  * answer from this process's event loop, so a spawnSync would wait for itself.
  */
-export function runAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string; output: string }> {
+export function runAsync(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; stdout: string; stderr: string; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('error', reject);
     child.on('close', (status) => {

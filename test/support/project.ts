@@ -4,7 +4,19 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync, realpathSync, utimesSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  lstatSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  realpathSync,
+  utimesSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,20 +77,31 @@ export function makeProject(options: ProjectOptions = {}): string {
   const root = tempDir();
   const apps = options.apps ?? ['blog', 'shop'];
   for (const name of apps) writeTree(root, mediaFiles(`apps/${name}`, name));
-  const config = options.config !== undefined ? options.config : { mediaRoot: 'public/media', apps: apps.map((name) => `./apps/${name}`) };
+  const config =
+    options.config !== undefined
+      ? options.config
+      : { mediaRoot: 'public/media', apps: apps.map((name) => `./apps/${name}`) };
   if (config !== null) writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
   writeTree(root, options.files ?? {});
   if (options.gulp ?? true) {
     mkdirSync(path.join(root, 'node_modules'), { recursive: true });
     symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
     symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-    writeFileSync(path.join(root, 'gulpfile.mjs'), "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n");
+    writeFileSync(
+      path.join(root, 'gulpfile.mjs'),
+      "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+    );
   }
   return root;
 }
 
 /** Installs a package folder into the project's node_modules, as a symlink (like npm workspaces and pnpm do). */
-export function installPackage(root: string, name: string, files: Record<string, string | Buffer>, pkg: Record<string, unknown> = {}): string {
+export function installPackage(
+  root: string,
+  name: string,
+  files: Record<string, string | Buffer>,
+  pkg: Record<string, unknown> = {},
+): string {
   const source = path.join(root, 'packages', name.replace(/^@[^/]+\//, ''));
   writeTree(source, files);
   writeFileSync(path.join(source, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...pkg }));
@@ -104,13 +127,28 @@ export function gulp(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): 
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
     timeout: 60_000,
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: `${result.stdout}${result.stderr}` };
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    output: `${result.stdout}${result.stderr}`,
+  };
 }
 
 /** npm in `cwd`, without its update notice or colours, its output gathered. */
 export function npm(cwd: string, args: string[]): RunResult {
-  const run = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NO_COLOR: '1', npm_config_update_notifier: 'false' } });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr, output: `${run.stdout}${run.stderr}${run.error ? String(run.error) : ''}` };
+  const run = spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, NO_COLOR: '1', npm_config_update_notifier: 'false' },
+  });
+  return {
+    status: run.status,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    output: `${run.stdout}${run.stderr}${run.error ? String(run.error) : ''}`,
+  };
 }
 
 /**
@@ -139,7 +177,15 @@ export function entryOf(full: string): EntrySnapshot | undefined {
   }
   if (stat.isSymbolicLink()) return { type: 'link', text: readlinkSync(full), mtimeMs: stat.mtimeMs, ino: stat.ino };
   if (stat.isDirectory()) return { type: 'dir', mtimeMs: stat.mtimeMs, ino: stat.ino };
-  if (stat.isFile()) return { type: 'file', sha: sha(readFileSync(full)), size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode };
+  if (stat.isFile())
+    return {
+      type: 'file',
+      sha: sha(readFileSync(full)),
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      ino: stat.ino,
+      mode: stat.mode,
+    };
   return { type: 'other', mtimeMs: stat.mtimeMs, ino: stat.ino, mode: stat.mode };
 }
 
@@ -209,7 +255,11 @@ export function exists(file: string): boolean {
 }
 
 /** Parses the JSON report a `--json --silent` run printed. */
-export function jsonReport(result: RunResult): { apps: Array<Record<string, unknown>>; counts: Record<string, number>; [key: string]: unknown } {
+export function jsonReport(result: RunResult): {
+  apps: Array<Record<string, unknown>>;
+  counts: Record<string, number>;
+  [key: string]: unknown;
+} {
   const start = result.stdout.indexOf('{');
   return JSON.parse(result.stdout.slice(start)) as ReturnType<typeof jsonReport>;
 }
@@ -225,7 +275,12 @@ export function appMedia(cwd: string, args: string[], env: NodeJS.ProcessEnv = {
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
     timeout: 60_000,
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: `${result.stdout}${result.stderr}` };
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    output: `${result.stdout}${result.stderr}`,
+  };
 }
 
 /**
@@ -270,5 +325,13 @@ export async function verifiedInProcess(cwd: string, options: RunOptions = {}): 
 export function applyContextOf(config: ResolvedConfig, realMediaRoot: string): ApplyContext {
   mkdirSync(config.mediaRoot, { recursive: true });
   const ws = new Workspace(openFolder(config.mediaRoot, { follow: true }), randomBytes(8).toString('hex'));
-  return { projectRoot: config.projectRoot, mediaRoot: config.mediaRoot, realMediaRoot, relative: config.relative, ignore: config.ignore, ws, trust: recordsTrust(config) };
+  return {
+    projectRoot: config.projectRoot,
+    mediaRoot: config.mediaRoot,
+    realMediaRoot,
+    relative: config.relative,
+    ignore: config.ignore,
+    ws,
+    trust: recordsTrust(config),
+  };
 }

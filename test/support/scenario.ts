@@ -15,8 +15,21 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync,
-  utimesSync, writeFileSync,
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,7 +128,9 @@ function fingerprint(entry: EntrySnapshot): Fingerprint {
 
 /** `rel` → fingerprint for every entry below `root` (not `root` itself); `skip` gets absolute paths. */
 export function fingerprintTree(root: string, skip: (full: string) => boolean = () => false): Map<string, Fingerprint> {
-  return new Map([...snapshot(root, { skipPath: skip, tolerant: true })].map(([rel, entry]) => [rel, fingerprint(entry)]));
+  return new Map(
+    [...snapshot(root, { skipPath: skip, tolerant: true })].map(([rel, entry]) => [rel, fingerprint(entry)]),
+  );
 }
 
 /** Same bytes, same kind, same inode (never rewritten, even with equal bytes); directory times are free to change. */
@@ -124,7 +139,13 @@ export function sameEntry(a: Fingerprint, b: Fingerprint): boolean {
   switch (a.t) {
     case 'file': {
       const other = b as typeof a;
-      return a.sha === other.sha && a.size === other.size && a.mode === other.mode && a.mtimeMs === other.mtimeMs && a.ino === other.ino;
+      return (
+        a.sha === other.sha &&
+        a.size === other.size &&
+        a.mode === other.mode &&
+        a.mtimeMs === other.mtimeMs &&
+        a.ino === other.ino
+      );
     }
     case 'link': {
       const other = b as typeof a;
@@ -140,10 +161,14 @@ export function sameEntry(a: Fingerprint, b: Fingerprint): boolean {
 function describeFp(print: Fingerprint | undefined): string {
   if (!print) return 'absent';
   switch (print.t) {
-    case 'file': return `file sha ${print.sha.slice(0, 10)} size ${print.size} ino ${print.ino} mtime ${print.mtimeMs}`;
-    case 'link': return `link -> ${print.text} (ino ${print.ino})`;
-    case 'dir': return `dir (ino ${print.ino})`;
-    default: return `special (ino ${print.ino})`;
+    case 'file':
+      return `file sha ${print.sha.slice(0, 10)} size ${print.size} ino ${print.ino} mtime ${print.mtimeMs}`;
+    case 'link':
+      return `link -> ${print.text} (ino ${print.ino})`;
+    case 'dir':
+      return `dir (ino ${print.ino})`;
+    default:
+      return `special (ino ${print.ino})`;
   }
 }
 
@@ -246,19 +271,44 @@ export interface ConfigModel {
 }
 
 export type StepKind =
-  | 'link' | 'link-dry' | 'clean' | 'clean-force' | 'verify'
-  | 'mode-switch' | 'relative-switch' | 'app-added' | 'app-renamed' | 'app-removed'
-  | 'source-edit' | 'copy-hand-edit' | 'copy-file-added' | 'entry-replaced' | 'copy-subdir-swapped'
+  | 'link'
+  | 'link-dry'
+  | 'clean'
+  | 'clean-force'
+  | 'verify'
+  | 'mode-switch'
+  | 'relative-switch'
+  | 'app-added'
+  | 'app-renamed'
+  | 'app-removed'
+  | 'source-edit'
+  | 'copy-hand-edit'
+  | 'copy-file-added'
+  | 'entry-replaced'
+  | 'copy-subdir-swapped'
   /** Someone who can write mediaRoot edits the records file: names that climb out, an entry's record tampered with. */
   | 'records-forged'
   /** A run of the tool (link, clean, clean --force) during which a racing process swaps a folder for a link, at a random moment. */
   | 'raced-run';
 
 export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
-  ['link', 30], ['link-dry', 3], ['clean', 6], ['clean-force', 3], ['verify', 5],
-  ['mode-switch', 7], ['relative-switch', 3], ['app-added', 5], ['app-renamed', 4], ['app-removed', 4],
-  ['source-edit', 9], ['copy-hand-edit', 6], ['copy-file-added', 6], ['entry-replaced', 4], ['copy-subdir-swapped', 3],
-  ['records-forged', 3], ['raced-run', 5],
+  ['link', 30],
+  ['link-dry', 3],
+  ['clean', 6],
+  ['clean-force', 3],
+  ['verify', 5],
+  ['mode-switch', 7],
+  ['relative-switch', 3],
+  ['app-added', 5],
+  ['app-renamed', 4],
+  ['app-removed', 4],
+  ['source-edit', 9],
+  ['copy-hand-edit', 6],
+  ['copy-file-added', 6],
+  ['entry-replaced', 4],
+  ['copy-subdir-swapped', 3],
+  ['records-forged', 3],
+  ['raced-run', 5],
 ];
 
 export interface ScenarioOptions {
@@ -282,8 +332,35 @@ export interface ScenarioResult {
   dir: string;
 }
 
-const APP_NAMES = ['blog', 'shop', 'news', 'wiki', 'docs', 'forum', 'cart', 'maps', 'chat', 'mail', 'auth', 'feed', 'game', 'jobs', 'poll', 'shop2'];
-const FOREIGN_NAMES = ['robots.txt', 'legacy', 'uploads', 'favicon.ico', '.htaccess', 'old-site', 'cdn', 'tmp', 'vendor'];
+const APP_NAMES = [
+  'blog',
+  'shop',
+  'news',
+  'wiki',
+  'docs',
+  'forum',
+  'cart',
+  'maps',
+  'chat',
+  'mail',
+  'auth',
+  'feed',
+  'game',
+  'jobs',
+  'poll',
+  'shop2',
+];
+const FOREIGN_NAMES = [
+  'robots.txt',
+  'legacy',
+  'uploads',
+  'favicon.ico',
+  '.htaccess',
+  'old-site',
+  'cdn',
+  'tmp',
+  'vendor',
+];
 
 /** Thrown inside a step to stop the scenario with a violation (already recorded in `violations`). */
 export class Violation extends Error {}
@@ -307,7 +384,10 @@ export class World {
   /** All apps that ever existed on disk (configured or not). */
   readonly apps: AppModel[] = [];
 
-  constructor(readonly seed: number, readonly options: ScenarioOptions = {}) {
+  constructor(
+    readonly seed: number,
+    readonly options: ScenarioOptions = {},
+  ) {
     this.rng = new Rng(seed);
     this.sandbox = realpathSync(mkdtempSync(path.join(os.tmpdir(), `app-media-prop-${seed}-`)));
     this.project = path.join(this.sandbox, 'project');
@@ -322,7 +402,11 @@ export class World {
     } else {
       this.realMediaRoot = this.mediaRoot;
     }
-    this.config = { mode: this.rng.pick(['symlink', 'copy', 'copy', 'symlink', 'auto'] as const), relative: this.rng.chance(0.7), apps: [] };
+    this.config = {
+      mode: this.rng.pick(['symlink', 'copy', 'copy', 'symlink', 'auto'] as const),
+      relative: this.rng.chance(0.7),
+      apps: [],
+    };
   }
 
   // ---- building ------------------------------------------------------------
@@ -375,7 +459,8 @@ export class World {
     }
     if (this.rng.chance(0.1)) mkdirSync(path.join(media, 'empty'), { recursive: true });
     if (this.rng.chance(0.15)) writeFileSync(this.path(media, '.gitkeep'), '');
-    if (this.rng.chance(0.1)) writeFileSync(this.path(media, this.rng.pick(['', 'js/'] as const) + '.env'), 'TOKEN=s3cret\n');
+    if (this.rng.chance(0.1))
+      writeFileSync(this.path(media, this.rng.pick(['', 'js/'] as const) + '.env'), 'TOKEN=s3cret\n');
     if (this.rng.chance(0.08)) writeFileSync(this.path(media, 'backup.css~'), 'old');
     if (this.rng.chance(0.05)) writeFileSync(this.path(media, 'key.pem'), '-----BEGIN KEY-----\n');
     if (this.rng.chance(0.05)) writeFileSync(this.path(media, '.git', 'config'), '[core]\n');
@@ -386,7 +471,13 @@ export class World {
       symlinkSync(path.relative(path.dirname(at), path.join(media, first)), at);
     }
     if (dirs.length > 1 && this.rng.chance(0.1)) symlinkSync(dirs[1] as string, path.join(media, 'dirlink'));
-    if (this.rng.chance(0.12)) symlinkSync(this.rng.chance(0.5) ? path.join(this.outside, 'secret.txt') : path.relative(media, path.join(this.outside, 'secret.txt')), path.join(media, 'leak.txt'));
+    if (this.rng.chance(0.12))
+      symlinkSync(
+        this.rng.chance(0.5)
+          ? path.join(this.outside, 'secret.txt')
+          : path.relative(media, path.join(this.outside, 'secret.txt')),
+        path.join(media, 'leak.txt'),
+      );
     if (this.rng.chance(0.06)) symlinkSync(path.join(this.outside, 'lib'), path.join(media, 'lib'));
     if (this.rng.chance(0.08)) symlinkSync('nowhere.css', path.join(media, 'gone.css'));
     if (this.rng.chance(0.06)) {
@@ -437,7 +528,8 @@ export class World {
     const print = fingerprintOf(full);
     if (!print) return;
     this.owner.set(rel, 'foreign');
-    if (print.t === 'dir') for (const child of fingerprintTree(full).keys()) this.owner.set(`${rel}/${child}`, 'foreign');
+    if (print.t === 'dir')
+      for (const child of fingerprintTree(full).keys()) this.owner.set(`${rel}/${child}`, 'foreign');
   }
 
   /** Drops paths that are gone (removed by hand). */
@@ -464,7 +556,9 @@ export class World {
     const full = path.join(this.realMediaRoot, name);
     mkdirSync(this.realMediaRoot, { recursive: true });
     const kinds = ['file', 'folder', 'link-outside', 'link-app', 'dangling', 'empty-folder'] as const;
-    const kind = this.rng.pick(options.empty === false ? kinds.filter((candidate) => candidate !== 'empty-folder') : kinds);
+    const kind = this.rng.pick(
+      options.empty === false ? kinds.filter((candidate) => candidate !== 'empty-folder') : kinds,
+    );
     const withMedia = this.apps.filter((app) => existsSync(this.mediaDir(app)));
     switch (kind) {
       case 'file':
@@ -475,17 +569,26 @@ export class World {
         writeFileSync(this.path(full, 'css', 'own.css'), this.contents());
         break;
       case 'link-outside':
-        symlinkSync(this.rng.chance(0.5) ? path.join(this.outside, 'shared') : path.relative(this.realMediaRoot, path.join(this.outside, 'shared')), full);
+        symlinkSync(
+          this.rng.chance(0.5)
+            ? path.join(this.outside, 'shared')
+            : path.relative(this.realMediaRoot, path.join(this.outside, 'shared')),
+          full,
+        );
         break;
       case 'link-app': {
         // A link made by hand to some app's media folder: to this name's app (right) or another.
-        const target = withMedia.find((app) => app.name === name) ?? (withMedia.length > 0 ? this.rng.pick(withMedia) : undefined);
+        const target =
+          withMedia.find((app) => app.name === name) ?? (withMedia.length > 0 ? this.rng.pick(withMedia) : undefined);
         if (target) symlinkSync(`./${path.relative(this.realMediaRoot, this.mediaDir(target))}`, full);
         else symlinkSync(path.join(this.outside, 'shared'), full);
         break;
       }
       case 'dangling':
-        symlinkSync(this.rng.chance(0.5) ? '../gone/elsewhere' : path.join(this.sandbox, 'deleted-checkout', name), full);
+        symlinkSync(
+          this.rng.chance(0.5) ? '../gone/elsewhere' : path.join(this.sandbox, 'deleted-checkout', name),
+          full,
+        );
         break;
       case 'empty-folder':
         mkdirSync(full);
@@ -512,7 +615,8 @@ export class World {
     const placeAll = (): void => {
       for (let index = 0; index < foreignCount; index++) {
         // Half the time at an app's name (a conflict), else an unrelated name.
-        const name = this.rng.chance(0.5) && this.apps.length > 0 ? this.rng.pick(this.apps).name : this.rng.pick(FOREIGN_NAMES);
+        const name =
+          this.rng.chance(0.5) && this.apps.length > 0 ? this.rng.pick(this.apps).name : this.rng.pick(FOREIGN_NAMES);
         if (this.owner.has(name)) continue;
         this.placeForeign(name);
         this.steps.push(`setup: foreign ${describeFp(fingerprintOf(path.join(this.realMediaRoot, name)))} at ${name}`);
@@ -553,7 +657,10 @@ export class World {
   }
 
   describeConfig(): string {
-    const apps = this.config.apps.map((app) => `${app.name}${app.dir !== app.name ? `@${app.dir}` : ''}${app.mediaDirname ? `/${app.mediaDirname}` : ''}${existsSync(this.mediaDir(app)) ? '' : '(no media)'}`);
+    const apps = this.config.apps.map(
+      (app) =>
+        `${app.name}${app.dir !== app.name ? `@${app.dir}` : ''}${app.mediaDirname ? `/${app.mediaDirname}` : ''}${existsSync(this.mediaDir(app)) ? '' : '(no media)'}`,
+    );
     return `mode=${this.config.mode} relative=${this.config.relative} apps=[${apps.join(', ')}]`;
   }
 
@@ -574,16 +681,26 @@ export class World {
         if (this.violations.length > 0) break;
       }
     } catch (error) {
-      if (!(error instanceof Violation)) this.violations.push(`step ${this.steps.length}: unexpected failure: ${(error as Error).stack ?? String(error)}`);
+      if (!(error instanceof Violation))
+        this.violations.push(
+          `step ${this.steps.length}: unexpected failure: ${(error as Error).stack ?? String(error)}`,
+        );
     }
     // Nothing of the tool's beside the scenario's folder either (the system temp folder holds it).
     const stray = readdirSync(os.tmpdir()).filter((name) => name.startsWith('.app-media'));
-    if (stray.length > 0 && this.violations.length === 0) this.violations.push(`the system temp folder holds ${stray.join(', ')}`);
+    if (stray.length > 0 && this.violations.length === 0)
+      this.violations.push(`the system temp folder holds ${stray.join(', ')}`);
     return this.result();
   }
 
   result(): ScenarioResult {
-    return { seed: this.seed, steps: [...this.steps], violations: [...this.violations], toolRuns: this.toolRuns, dir: this.sandbox };
+    return {
+      seed: this.seed,
+      steps: [...this.steps],
+      violations: [...this.violations],
+      toolRuns: this.toolRuns,
+      dir: this.sandbox,
+    };
   }
 
   dispose(): void {
@@ -621,8 +738,8 @@ export class World {
     const kind = rng.pick(['link', 'link', 'clean', 'clean-force'] as const);
     // The folder a swapped-in link leads to: made before the run, so it is in the run's "before".
     const twin = path.join(this.outside, this.fresh('race-twin-'));
-    writeFileSync(this.path(twin, 'keep.txt'), 'the racer\'s folder');
-    writeFileSync(this.path(twin, 'css', 'f0.css'), 'not the app\'s');
+    writeFileSync(this.path(twin, 'keep.txt'), "the racer's folder");
+    writeFileSync(this.path(twin, 'css', 'f0.css'), "not the app's");
     const chance = rng.pick([0.05, 0.2, 0.6]);
     const deeper = rng.chance(0.5);
     const kindOfFolders: FolderKind = rng.chance(0.3) ? 'path' : 'descriptor';
@@ -639,12 +756,17 @@ export class World {
       racedApp = entry.replace(/^\.app-media-tmp-[0-9a-f]{16}-\d{1,9}[0-9a-f]{8}-/, '');
       const top = readdirSync(this.realMediaRoot);
       // A folder of the run's (a link set aside at such a name leads to the app's sources: not the run's to race).
-      const temp = top.find((name) => name.startsWith('.app-media-tmp-') && name.endsWith(`-${entry}`) && fingerprintOf(path.join(this.realMediaRoot, name))?.t === 'dir');
+      const temp = top.find(
+        (name) =>
+          name.startsWith('.app-media-tmp-') &&
+          name.endsWith(`-${entry}`) &&
+          fingerprintOf(path.join(this.realMediaRoot, name))?.t === 'dir',
+      );
       if (point === 'unlink') {
         const at = path.join(this.realMediaRoot, entry);
         const taken = this.fresh('.taken-');
         renameSync(at, path.join(this.realMediaRoot, taken));
-        writeFileSync(at, 'the racer\'s file');
+        writeFileSync(at, "the racer's file");
         swapped.push(entry, taken);
         return;
       }
@@ -671,27 +793,40 @@ export class World {
       report = kind === 'link' ? await link(options) : await clean({ ...options, force: kind === 'clean-force' });
     } catch (error) {
       this.steps.push(`raced ${kind}`);
-      this.fail(`raced ${kind} threw ${(error as { code?: string }).code ?? ''} ${(error as Error).stack ?? String(error)}`);
+      this.fail(
+        `raced ${kind} threw ${(error as { code?: string }).code ?? ''} ${(error as Error).stack ?? String(error)}`,
+      );
     } finally {
       onPause(undefined);
       folderKind(was);
     }
-    const raced = swapped.length > 0 ? `${swapped.filter((_, index) => index % 2 === 0).join(', ')} swapped (${kindOfFolders} folders)` : 'no swap';
+    const raced =
+      swapped.length > 0
+        ? `${swapped.filter((_, index) => index % 2 === 0).join(', ')} swapped (${kindOfFolders} folders)`
+        : 'no swap';
     this.steps.push(`raced ${kind}: ${raced}: ${summarize(report)}`);
     const racedLine = report.apps.find((app) => app.name === racedApp);
     // Done as if nothing happened: only if the swap missed the run's work (a temporary folder is removed, not published).
-    if (swapped.length > 0 && racedLine && ['linked', 'copied', 'relinked', 'removed', 'pruned'].includes(racedLine.status)) {
+    if (
+      swapped.length > 0 &&
+      racedLine &&
+      ['linked', 'copied', 'relinked', 'removed', 'pruned'].includes(racedLine.status)
+    ) {
       const entryNow = fingerprintOf(path.join(this.realMediaRoot, racedApp as string));
       if (entryNow?.t === 'link' && readlinkSync(path.join(this.realMediaRoot, racedApp as string)) === twin) {
         this.fail(`${racedApp}: reported ${racedLine.status}, but the racer's link is at its name`);
       }
     }
-    const errors = report.apps.filter((app) => app.status === 'error' && app.name !== racedApp).map((app) => `${app.name}: ${app.reason ?? ''}`);
+    const errors = report.apps
+      .filter((app) => app.status === 'error' && app.name !== racedApp)
+      .map((app) => `${app.name}: ${app.reason ?? ''}`);
     // The racer moved what was at the swapped name (foreign files in a copy among it): it is now below the name it took.
     const pairs: Array<[string, string]> = [];
-    for (let index = 0; index < swapped.length; index += 2) pairs.push([swapped[index] as string, swapped[index + 1] as string]);
+    for (let index = 0; index < swapped.length; index += 2)
+      pairs.push([swapped[index] as string, swapped[index + 1] as string]);
     const movedTo = (rel: string): string => {
-      for (const [from, to] of pairs) if (rel === from || rel.startsWith(`${from}/`)) return `${to}${rel.slice(from.length)}`;
+      for (const [from, to] of pairs)
+        if (rel === from || rel.startsWith(`${from}/`)) return `${to}${rel.slice(from.length)}`;
       return rel;
     };
     const beforeMoved = new Map([...before].map(([rel, print]) => [movedTo(rel), print]));
@@ -715,7 +850,8 @@ export class World {
   private async checkLinkedAfterRace(report: Report): Promise<void> {
     const problems: string[] = [];
     for (const app of report.apps) {
-      if (app.status === 'conflict' && !this.somethingForeignAt(app.name)) problems.push(`${app.name}: conflict with nothing foreign in the way (${app.reason ?? ''})`);
+      if (app.status === 'conflict' && !this.somethingForeignAt(app.name))
+        problems.push(`${app.name}: conflict with nothing foreign in the way (${app.reason ?? ''})`);
     }
     if (problems.length > 0) this.fail(problems.join('\n    '));
   }
@@ -734,7 +870,11 @@ export class World {
     switch (kind) {
       case 'mode-switch': {
         const from = this.config.mode;
-        this.config.mode = rng.pick((['symlink', 'copy', 'auto'] as const).filter((mode) => mode !== from && (mode !== 'auto' || rng.chance(0.3))));
+        this.config.mode = rng.pick(
+          (['symlink', 'copy', 'auto'] as const).filter(
+            (mode) => mode !== from && (mode !== 'auto' || rng.chance(0.3)),
+          ),
+        );
         return `${from} -> ${this.config.mode}`;
       }
       case 'relative-switch':
@@ -780,7 +920,12 @@ export class World {
           return `${app.name}: media folder created`;
         }
         const files = [...fingerprintTree(media)].filter(([, print]) => print.t === 'file').map(([rel]) => rel);
-        const what = rng.weighted([['change', 4], ['add', 3], ['delete', 2], ['drop-media', files.length > 0 ? 1 : 0]] as const);
+        const what = rng.weighted([
+          ['change', 4],
+          ['add', 3],
+          ['delete', 2],
+          ['drop-media', files.length > 0 ? 1 : 0],
+        ] as const);
         if (what === 'drop-media') {
           rmSync(media, { recursive: true, force: true });
           return `${app.name}: media folder deleted`;
@@ -809,7 +954,12 @@ export class World {
         return rel;
       }
       case 'copy-file-added': {
-        const dirs = [...this.inCopies('dir', 'tool'), ...this.topEntries().filter((rel) => this.owner.get(rel) === 'tool' && fingerprintOf(path.join(this.realMediaRoot, rel))?.t === 'dir')];
+        const dirs = [
+          ...this.inCopies('dir', 'tool'),
+          ...this.topEntries().filter(
+            (rel) => this.owner.get(rel) === 'tool' && fingerprintOf(path.join(this.realMediaRoot, rel))?.t === 'dir',
+          ),
+        ];
         if (dirs.length === 0) return undefined;
         const dir = rng.pick(dirs.sort());
         const rel = rng.chance(0.8) ? `${dir}/${this.fresh('user-')}.txt` : `${dir}/${this.fresh('user-dir-')}`;
@@ -839,21 +989,33 @@ export class World {
         const notes: string[] = [];
         // Names that climb out of mediaRoot, each claiming what is there with its real facts.
         const app = this.apps.length > 0 ? rng.pick(this.apps) : undefined;
-        const climbs = ['..', '../..', '../../outside', ...(app ? [path.relative(this.realMediaRoot, this.mediaDir(app))] : [])];
+        const climbs = [
+          '..',
+          '../..',
+          '../../outside',
+          ...(app ? [path.relative(this.realMediaRoot, this.mediaDir(app))] : []),
+        ];
         for (const name of climbs.filter(() => rng.chance(0.5))) {
           const target = path.resolve(this.realMediaRoot, name);
           const print = fingerprintOf(target);
           if (print?.t === 'dir') {
             const files: Record<string, [number, number]> = {};
-            for (const [rel, child] of fingerprintTree(target)) if (child.t === 'file') files[rel] = [child.size, Math.round(child.mtimeMs)];
+            for (const [rel, child] of fingerprintTree(target))
+              if (child.t === 'file') files[rel] = [child.size, Math.round(child.mtimeMs)];
             records.entries[name] = { kind: 'copy', source: 'x', files };
           } else if (print?.t === 'link') {
-            records.entries[name] = { kind: 'symlink', target: `sha256:${sha(print.text.replace(/[\\/]+$/, ''))}`, source: 'x' };
+            records.entries[name] = {
+              kind: 'symlink',
+              target: `sha256:${sha(print.text.replace(/[\\/]+$/, ''))}`,
+              source: 'x',
+            };
           }
           notes.push(name);
         }
         // An entry of the tool's whose record now lists a path out of its folder: not provably the tool's any more.
-        const own = Object.keys(records.entries).filter((name) => this.owner.get(name) === 'tool' && records.entries[name]?.['kind'] === 'copy');
+        const own = Object.keys(records.entries).filter(
+          (name) => this.owner.get(name) === 'tool' && records.entries[name]?.['kind'] === 'copy',
+        );
         if (own.length > 0 && rng.chance(0.4)) {
           const name = rng.pick(own.sort());
           (records.entries[name]?.['files'] as Record<string, unknown>)['../../outside/secret.txt'] = [15, 0];
@@ -893,11 +1055,19 @@ export class World {
   /** Paths inside the tool's copies (not the top entry itself), of one kind and one owner. */
   private inCopies(type: 'file' | 'dir', who: Owner): string[] {
     const prints = this.mediaPrints();
-    return [...this.owner].filter(([rel, owner]) => {
-      if (owner !== who || !rel.includes('/')) return false;
-      const top = rel.slice(0, rel.indexOf('/'));
-      return this.owner.get(top) === 'tool' && prints.get(top)?.t === 'dir' && prints.get(rel)?.t === type && !path.posix.basename(rel).startsWith('.app-media');
-    }).map(([rel]) => rel).sort();
+    return [...this.owner]
+      .filter(([rel, owner]) => {
+        if (owner !== who || !rel.includes('/')) return false;
+        const top = rel.slice(0, rel.indexOf('/'));
+        return (
+          this.owner.get(top) === 'tool' &&
+          prints.get(top)?.t === 'dir' &&
+          prints.get(rel)?.t === type &&
+          !path.posix.basename(rel).startsWith('.app-media')
+        );
+      })
+      .map(([rel]) => rel)
+      .sort();
   }
 
   // ---- steps of the tool, and the checks around them ----------------------------
@@ -909,7 +1079,8 @@ export class World {
 
   /** The bookkeeping agrees with the disk (a check of the checker). */
   reconcile(prints: Map<string, Fingerprint>): void {
-    for (const rel of prints.keys()) if (!this.owner.has(rel)) throw new Error(`internal: ${rel} under mediaRoot has no owner`);
+    for (const rel of prints.keys())
+      if (!this.owner.has(rel)) throw new Error(`internal: ${rel} under mediaRoot has no owner`);
     for (const rel of this.owner.keys()) if (!prints.has(rel)) throw new Error(`internal: ${rel} is tracked but gone`);
   }
 
@@ -931,7 +1102,12 @@ export class World {
       this.fail(`${kind} threw ${(error as { code?: string }).code ?? ''} ${(error as Error).stack ?? String(error)}`);
     }
     this.steps.push(`${kind}: ${summarize(report)}`);
-    this.afterTool(kind, before, outsideBefore, report.apps.filter((app) => app.status === 'error').map((app) => `${app.name}: ${app.reason ?? ''}`));
+    this.afterTool(
+      kind,
+      before,
+      outsideBefore,
+      report.apps.filter((app) => app.status === 'error').map((app) => `${app.name}: ${app.reason ?? ''}`),
+    );
     if (kind === 'link') await this.checkLinked(report);
     if (kind === 'clean' || kind === 'clean-force') this.checkCleaned(kind === 'clean-force', report);
     return report;
@@ -943,8 +1119,13 @@ export class World {
    * touched, nothing made inside a foreign folder, no temporary file or lock
    * left. New paths are the tool's from here on.
    */
-  afterTool(kind: string, before: Map<string, Fingerprint>, outsideBefore: Map<string, Fingerprint>, errors: string[],
-    allow: { editedRemovable?: boolean; leftovers?: boolean } = {}): void {
+  afterTool(
+    kind: string,
+    before: Map<string, Fingerprint>,
+    outsideBefore: Map<string, Fingerprint>,
+    errors: string[],
+    allow: { editedRemovable?: boolean; leftovers?: boolean } = {},
+  ): void {
     const after = this.mediaPrints();
     const problems: string[] = [];
     const editedRemovable = allow.editedRemovable ?? kind === 'clean-force';
@@ -962,29 +1143,38 @@ export class World {
         sources ??= this.sourceCopies();
         if (remade && now.t === 'file' && now.sha === sources.get(top)?.get(rel.slice(top.length + 1))) continue;
       }
-      if (!now || !sameEntry(print, now)) problems.push(`${who} ${rel}: was ${describeFp(print)}, now ${describeFp(now)}`);
+      if (!now || !sameEntry(print, now))
+        problems.push(`${who} ${rel}: was ${describeFp(print)}, now ${describeFp(now)}`);
     }
     for (const rel of after.keys()) {
       if (before.has(rel)) continue;
       const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : undefined;
-      if (parent !== undefined && this.owner.get(parent) === 'foreign') problems.push(`the tool made ${rel} inside a folder it did not create`);
+      if (parent !== undefined && this.owner.get(parent) === 'foreign')
+        problems.push(`the tool made ${rel} inside a folder it did not create`);
     }
     const outsideAfter = this.outsidePrints();
     for (const [rel, print] of outsideBefore) {
       const now = outsideAfter.get(rel);
-      if (!now || !sameEntry(print, now)) problems.push(`outside mediaRoot ${rel}: was ${describeFp(print)}, now ${describeFp(now)}`);
+      if (!now || !sameEntry(print, now))
+        problems.push(`outside mediaRoot ${rel}: was ${describeFp(print)}, now ${describeFp(now)}`);
     }
-    for (const rel of outsideAfter.keys()) if (!outsideBefore.has(rel)) problems.push(`outside mediaRoot: ${rel} appeared`);
+    for (const rel of outsideAfter.keys())
+      if (!outsideBefore.has(rel)) problems.push(`outside mediaRoot: ${rel} appeared`);
     if (kind === 'verify' || kind === 'link-dry') {
       // Read-only: not even a time or an inode of the tool's own entries changes.
       for (const [rel, print] of before) {
         const now = after.get(rel);
-        if (!now || !sameEntry(print, now) || (print.t === 'dir' && now.t === 'dir' && print.mtimeMs !== now.mtimeMs)) problems.push(`${kind} changed ${rel}: ${describeFp(print)} -> ${describeFp(now)}`);
+        if (!now || !sameEntry(print, now) || (print.t === 'dir' && now.t === 'dir' && print.mtimeMs !== now.mtimeMs))
+          problems.push(`${kind} changed ${rel}: ${describeFp(print)} -> ${describeFp(now)}`);
       }
       for (const rel of after.keys()) if (!before.has(rel)) problems.push(`${kind} made ${rel}`);
     }
     if (!allow.leftovers) {
-      const leftovers = [...after.keys()].filter((rel) => path.posix.basename(rel).startsWith('.app-media-tmp-') || (!rel.includes('/') && rel.startsWith('.app-media.lock')));
+      const leftovers = [...after.keys()].filter(
+        (rel) =>
+          path.posix.basename(rel).startsWith('.app-media-tmp-') ||
+          (!rel.includes('/') && rel.startsWith('.app-media.lock')),
+      );
       if (leftovers.length > 0) problems.push(`left behind: ${leftovers.join(', ')}`);
     }
     if (errors.length > 0) problems.push(`error statuses: ${errors.join('; ')}`);
@@ -1012,7 +1202,10 @@ export class World {
       if (was?.t === 'file') allowed.add(was.sha);
       const now = sources.get(top)?.get(inner);
       if (now !== undefined) allowed.add(now);
-      if (!allowed.has(print.sha)) problems.push(`${rel}: a published file that is neither the source's bytes nor the old ones (${print.size} bytes)`);
+      if (!allowed.has(print.sha))
+        problems.push(
+          `${rel}: a published file that is neither the source's bytes nor the old ones (${print.size} bytes)`,
+        );
     }
     if (problems.length > 0) this.fail(problems.slice(0, 5).join('\n    '));
   }
@@ -1061,7 +1254,8 @@ export class World {
       const entry = path.join(this.realMediaRoot, app.name);
       const print = fingerprintOf(entry);
       if (!hasMedia) {
-        if (status !== 'no-media' && status !== 'pruned') problems.push(`${app.name}: has no media folder but link says ${status}`);
+        if (status !== 'no-media' && status !== 'pruned')
+          problems.push(`${app.name}: has no media folder but link says ${status}`);
         expected.set(app.name, 'no-media');
         continue;
       }
@@ -1073,23 +1267,38 @@ export class World {
         } catch {
           real = undefined;
         }
-        if (real !== realpathSync(media)) problems.push(`${app.name}: link ${print.text} resolves to ${real ?? 'nothing'}, not to ${path.relative(this.sandbox, media)}`);
+        if (real !== realpathSync(media))
+          problems.push(
+            `${app.name}: link ${print.text} resolves to ${real ?? 'nothing'}, not to ${path.relative(this.sandbox, media)}`,
+          );
         const mine = this.owner.get(app.name) === 'tool';
         if (mine && this.config.mode === 'copy') problems.push(`${app.name}: the tool's entry is a link in copy mode`);
-        if (mine && path.isAbsolute(print.text) === this.config.relative) problems.push(`${app.name}: the tool's link text ${print.text} does not follow relative=${this.config.relative}`);
+        if (mine && path.isAbsolute(print.text) === this.config.relative)
+          problems.push(
+            `${app.name}: the tool's link text ${print.text} does not follow relative=${this.config.relative}`,
+          );
         expected.set(app.name, source.escapes.length > 0 ? 'escape' : source.linkSecret ? 'exposed' : 'ok');
       } else if (print?.t === 'dir') {
-        if (this.config.mode !== 'copy') problems.push(`${app.name}: a folder in ${this.config.mode} mode (status ${status})`);
+        if (this.config.mode !== 'copy')
+          problems.push(`${app.name}: a folder in ${this.config.mode} mode (status ${status})`);
         // Files added by hand beside the app's are kept (and named) without a conflict; verify calls them drift.
-        const added = new Set([...this.owner].filter(([rel, who]) => who === 'foreign' && rel.startsWith(`${app.name}/`)).map(([rel]) => rel.slice(app.name.length + 1)));
+        const added = new Set(
+          [...this.owner]
+            .filter(([rel, who]) => who === 'foreign' && rel.startsWith(`${app.name}/`))
+            .map(([rel]) => rel.slice(app.name.length + 1)),
+        );
         const addedFiles = [...added].filter((rel) => fingerprintOf(path.join(entry, rel))?.t !== 'dir');
         const copy = viewOfCopy(entry);
         const missing = [...source.copyFiles.keys()].filter((rel) => !copy.files.has(rel));
         const extra = [...copy.files.keys()].filter((rel) => !source.copyFiles.has(rel) && !added.has(rel));
-        const differ = [...source.copyFiles].filter(([rel, hash]) => copy.files.has(rel) && copy.files.get(rel) !== hash).map(([rel]) => rel);
+        const differ = [...source.copyFiles]
+          .filter(([rel, hash]) => copy.files.has(rel) && copy.files.get(rel) !== hash)
+          .map(([rel]) => rel);
         const odd = copy.odd.filter((line) => !added.has(line.slice(0, line.lastIndexOf(' ('))));
         if (missing.length + extra.length + differ.length + odd.length > 0) {
-          problems.push(`${app.name}: the copy does not serve the source (missing ${missing.join(',') || '-'}; extra ${extra.join(',') || '-'}; differ ${differ.join(',') || '-'}; odd ${odd.join(',') || '-'})`);
+          problems.push(
+            `${app.name}: the copy does not serve the source (missing ${missing.join(',') || '-'}; extra ${extra.join(',') || '-'}; differ ${differ.join(',') || '-'}; odd ${odd.join(',') || '-'})`,
+          );
         }
         expected.set(app.name, source.copySecret ? 'exposed' : addedFiles.length > 0 ? 'drift' : 'ok');
       } else {
@@ -1104,13 +1313,22 @@ export class World {
     for (const line of checked.apps) {
       const want = expected.get(line.name);
       if (want !== undefined && line.status !== want) {
-        problems.push(`verify says ${line.name} is ${line.status} (${line.reason ?? ''}), the independent check says ${want}`);
+        problems.push(
+          `verify says ${line.name} is ${line.status} (${line.reason ?? ''}), the independent check says ${want}`,
+        );
       } else if (want === undefined && !anyConflict && !['no-media', 'ok'].includes(line.status)) {
-        problems.push(`verify says ${line.name} is ${line.status} (${line.reason ?? ''}) after a link without conflicts`);
+        problems.push(
+          `verify says ${line.name} is ${line.status} (${line.reason ?? ''}) after a link without conflicts`,
+        );
       }
     }
-    const shouldFail = [...expected.values()].some((status) => status === 'escape' || status === 'exposed' || status === 'drift');
-    if (!anyConflict && checked.failed !== shouldFail) problems.push(`verify failed=${checked.failed} after a link without conflicts; expected ${shouldFail}: ${summarize(checked)}`);
+    const shouldFail = [...expected.values()].some(
+      (status) => status === 'escape' || status === 'exposed' || status === 'drift',
+    );
+    if (!anyConflict && checked.failed !== shouldFail)
+      problems.push(
+        `verify failed=${checked.failed} after a link without conflicts; expected ${shouldFail}: ${summarize(checked)}`,
+      );
     if (problems.length > 0) this.fail(problems.join('\n    '));
   }
 
@@ -1123,11 +1341,22 @@ export class World {
       const inside = [...this.owner].filter(([rel]) => rel.startsWith(`${name}/`));
       const foreign = inside.some(([, who]) => who === 'foreign');
       const edited = inside.some(([, who]) => who === 'edited');
-      const own = inside.filter(([rel, who]) => who === 'tool' && fingerprintOf(path.join(this.realMediaRoot, rel))?.t === 'file');
+      const own = inside.filter(
+        ([rel, who]) => who === 'tool' && fingerprintOf(path.join(this.realMediaRoot, rel))?.t === 'file',
+      );
       // Kept as a whole: edited by hand (not forced), or nothing of the tool's left to prove it.
       if (edited && (!force || own.length === 0)) continue;
-      if (own.length > 0) problems.push(`${name}: clean left the tool's files ${own.slice(0, 3).map(([rel]) => rel).join(', ')} (status ${report.apps.find((app) => app.name === name)?.status ?? '-'})`);
-      else if (!foreign) problems.push(`${name}: clean left the tool's entry (${describeFp(fingerprintOf(path.join(this.realMediaRoot, name)))}, status ${report.apps.find((app) => app.name === name)?.status ?? '-'})`);
+      if (own.length > 0)
+        problems.push(
+          `${name}: clean left the tool's files ${own
+            .slice(0, 3)
+            .map(([rel]) => rel)
+            .join(', ')} (status ${report.apps.find((app) => app.name === name)?.status ?? '-'})`,
+        );
+      else if (!foreign)
+        problems.push(
+          `${name}: clean left the tool's entry (${describeFp(fingerprintOf(path.join(this.realMediaRoot, name)))}, status ${report.apps.find((app) => app.name === name)?.status ?? '-'})`,
+        );
     }
     if (problems.length > 0) this.fail(problems.join('\n    '));
   }

@@ -12,6 +12,10 @@ declare module 'serve-handler' {
     }
   }
 
-  function serveHandler(request: IncomingMessage, response: ServerResponse, options?: serveHandler.Options): Promise<void>;
+  function serveHandler(
+    request: IncomingMessage,
+    response: ServerResponse,
+    options?: serveHandler.Options,
+  ): Promise<void>;
   export = serveHandler;
 }

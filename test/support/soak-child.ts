@@ -23,15 +23,31 @@ input.once('line', () => {
   const started = performance.now();
   // Told when the run had to wait for another run's lock: proof that a race really overlapped.
   let waited = false;
-  const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: (line: string) => { if (line.startsWith('waiting for another')) waited = true; } };
-  const run = job.task === 'link' ? link({ cwd: job.cwd, logger }) : clean({ cwd: job.cwd, force: job.task === 'clean-force', logger });
+  const logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    error: () => undefined,
+    warn: (line: string) => {
+      if (line.startsWith('waiting for another')) waited = true;
+    },
+  };
+  const run =
+    job.task === 'link'
+      ? link({ cwd: job.cwd, logger })
+      : clean({ cwd: job.cwd, force: job.task === 'clean-force', logger });
   run.then(
     (report) => {
       const apps = report.apps.map((app) => ({ name: app.name, status: app.status, reason: app.reason }));
-      process.stdout.write(`${JSON.stringify({ ok: true, ms: performance.now() - started, waited, apps, failed: report.failed })}\n`, () => process.exit(0));
+      process.stdout.write(
+        `${JSON.stringify({ ok: true, ms: performance.now() - started, waited, apps, failed: report.failed })}\n`,
+        () => process.exit(0),
+      );
     },
     (error: unknown) => {
-      process.stdout.write(`${JSON.stringify({ ok: false, ms: performance.now() - started, error: (error as Error).stack ?? String(error) })}\n`, () => process.exit(0));
+      process.stdout.write(
+        `${JSON.stringify({ ok: false, ms: performance.now() - started, error: (error as Error).stack ?? String(error) })}\n`,
+        () => process.exit(0),
+      );
     },
   );
 });

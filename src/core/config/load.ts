@@ -86,7 +86,8 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
   // The project folder: given (cwd), or the current one when the source is given (--config,
   // options in code), or else the nearest folder upward that holds a config.
   const start = path.resolve(options.cwd ?? process.cwd());
-  const projectRoot = options.cwd !== undefined || options.config !== undefined || codeIsSource ? start : findProject(start);
+  const projectRoot =
+    options.cwd !== undefined || options.config !== undefined || codeIsSource ? start : findProject(start);
   const display = (file: string): string => toDisplay(projectRoot, file);
 
   let source: Source;
@@ -96,14 +97,20 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
     if (!exists(file)) throw errors.configNotFound(shown);
     source = await fromFile(file, shown);
   } else if (codeIsSource) {
-    source = { raw: validateConfig(code, { file: undefined, prefix: '', requireMediaRoot: true }), file: undefined, fieldPrefix: '', baseDir: projectRoot };
+    source = {
+      raw: validateConfig(code, { file: undefined, prefix: '', requireMediaRoot: true }),
+      file: undefined,
+      fieldPrefix: '',
+      baseDir: projectRoot,
+    };
   } else {
     const configFile = CONFIG_FILES.map((name) => path.join(projectRoot, name)).find(exists);
     if (configFile !== undefined) {
       source = await fromFile(configFile, display(configFile));
     } else {
       const block = packageBlock(projectRoot);
-      if (block === undefined) throw errors.noConfig([...CONFIG_FILES, `package.json "${PACKAGE_KEY}"`], foldersUpward(start));
+      if (block === undefined)
+        throw errors.noConfig([...CONFIG_FILES, `package.json "${PACKAGE_KEY}"`], foldersUpward(start));
       source = {
         raw: validateConfig(block, { file: 'package.json', prefix: `${PACKAGE_KEY}.`, requireMediaRoot: true }),
         file: 'package.json',
@@ -116,13 +123,15 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
   // Code options that are not the source still override single settings
   // (mode, relative...), and so do command-line flags, which the caller has
   // already merged into `options`.
-  const overrides = codeIsSource && options.config === undefined
-    ? {}
-    : validateConfig(code, { file: undefined, prefix: '', requireMediaRoot: false });
+  const overrides =
+    codeIsSource && options.config === undefined
+      ? {}
+      : validateConfig(code, { file: undefined, prefix: '', requireMediaRoot: false });
   const merged = { ...source.raw, ...withoutSourceFields(overrides) };
 
   const mediaRoot = merged.mediaRoot;
-  if (mediaRoot === undefined) throw errors.missingField(source.file, `${source.fieldPrefix}mediaRoot`, '"mediaRoot": "public/media"');
+  if (mediaRoot === undefined)
+    throw errors.missingField(source.file, `${source.fieldPrefix}mediaRoot`, '"mediaRoot": "public/media"');
 
   return {
     projectRoot,
@@ -132,7 +141,11 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
     mediaRoot: path.resolve(source.baseDir, mediaRoot),
     mediaUrl: merged.mediaUrl ?? defaults.mediaUrl,
     mediaDirname: merged.mediaDirname ?? defaults.mediaDirname,
-    apps: (merged.apps ?? []).map((entry, index) => ({ entry, field: `${source.fieldPrefix}apps[${index}]`, baseDir: source.baseDir })),
+    apps: (merged.apps ?? []).map((entry, index) => ({
+      entry,
+      field: `${source.fieldPrefix}apps[${index}]`,
+      baseDir: source.baseDir,
+    })),
     discover: merged.discover ?? defaults.discover,
     mode: merged.mode ?? defaults.mode,
     relative: merged.relative ?? defaults.relative,
@@ -140,7 +153,10 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
     exposed: [...defaults.exposed, ...(merged.exposed ?? [])],
     sharedMediaRoot: merged.sharedMediaRoot ?? defaults.sharedMediaRoot,
     // A collectRoot given in code over a config file resolves against the project root, as code paths do.
-    collectRoot: merged.collectRoot === undefined ? undefined : path.resolve(overrides.collectRoot !== undefined ? projectRoot : source.baseDir, merged.collectRoot),
+    collectRoot:
+      merged.collectRoot === undefined
+        ? undefined
+        : path.resolve(overrides.collectRoot !== undefined ? projectRoot : source.baseDir, merged.collectRoot),
     keep: merged.keep ?? defaults.keep,
     keepOriginals: merged.keepOriginals ?? defaults.keepOriginals,
     hashLength: merged.hashLength ?? defaults.hashLength,
@@ -163,16 +179,29 @@ function checkRunOptions(options: RunOptions): void {
   if (logger !== undefined) {
     const example = 'pass an object with debug, info, warn and error functions, such as console, or leave logger out';
     if (typeof logger !== 'object' || logger === null) {
-      throw errors.badOption('logger', `logger must be an object with debug, info, warn and error functions, not ${typeof logger === 'object' ? 'null' : typeof logger}`, example);
+      throw errors.badOption(
+        'logger',
+        `logger must be an object with debug, info, warn and error functions, not ${typeof logger === 'object' ? 'null' : typeof logger}`,
+        example,
+      );
     }
     for (const method of ['debug', 'info', 'warn', 'error'] as const) {
       const value = (logger as Record<string, unknown>)[method];
-      if (typeof value !== 'function') throw errors.badOption(`logger.${method}`, `logger.${method} must be a function, not ${value === null ? 'null' : typeof value}`, example);
+      if (typeof value !== 'function')
+        throw errors.badOption(
+          `logger.${method}`,
+          `logger.${method} must be a function, not ${value === null ? 'null' : typeof value}`,
+          example,
+        );
     }
   }
   const timeout: unknown = options.urlTimeout;
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
-    throw errors.badOption('urlTimeout', `urlTimeout must be a number of milliseconds above 0, not ${JSON.stringify(timeout)}`, 'leave it out for 10,000 ms');
+    throw errors.badOption(
+      'urlTimeout',
+      `urlTimeout must be a number of milliseconds above 0, not ${JSON.stringify(timeout)}`,
+      'leave it out for 10,000 ms',
+    );
   }
 }
 
@@ -236,12 +265,15 @@ async function importConfig(file: string, displayFile: string): Promise<unknown>
   url.search = `app-media=${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
   let module: Record<string, unknown>;
   try {
-    module = await import(url.href) as Record<string, unknown>;
+    module = (await import(url.href)) as Record<string, unknown>;
   } catch (error) {
     throw loadError(error, file, displayFile);
   }
   if (!('default' in module) || module['default'] === undefined) {
-    throw errors.configLoad(displayFile, 'it has no default export (write: export default defineConfig({ mediaRoot: "public/media", apps: [...] }))');
+    throw errors.configLoad(
+      displayFile,
+      'it has no default export (write: export default defineConfig({ mediaRoot: "public/media", apps: [...] }))',
+    );
   }
   return module['default'];
 }
@@ -253,7 +285,12 @@ function loadError(error: unknown, file: string, displayFile: string): Error {
   const url = pathToFileURL(file).href;
   let where = '';
   for (const line of stack.split('\n')) {
-    const at = line.indexOf(url) >= 0 ? line.slice(line.indexOf(url) + url.length) : line.indexOf(file) >= 0 ? line.slice(line.indexOf(file) + file.length) : undefined;
+    const at =
+      line.indexOf(url) >= 0
+        ? line.slice(line.indexOf(url) + url.length)
+        : line.indexOf(file) >= 0
+          ? line.slice(line.indexOf(file) + file.length)
+          : undefined;
     const match = at === undefined ? null : /^(?:\?[^:\s)]*)?:(\d+)(?::(\d+))?/.exec(at);
     if (match) {
       where = `:${match[1]}${match[2] ? `:${match[2]}` : ''}`;
@@ -264,7 +301,10 @@ function loadError(error: unknown, file: string, displayFile: string): Error {
   if (where === '' && thrown.name === 'SyntaxError') where = syntaxErrorLine(file);
   const message = `${thrown.name}: ${thrown.message.split('\n')[0] ?? ''}`;
   const coded = errors.configLoad(`${displayFile}${where}`, message);
-  coded.stack = `${coded.name}: ${coded.message}\n${stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`;
+  coded.stack = `${coded.name}: ${coded.message}\n${stack
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .join('\n')}`;
   return coded;
 }
 
@@ -287,4 +327,3 @@ function withoutSourceFields(config: Partial<AppMediaConfig>): Partial<AppMediaC
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-

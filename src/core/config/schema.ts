@@ -3,7 +3,15 @@
  * validator reads (options.ts), so editors check what the tool checks.
  * `npm run build` writes it to schema.json.
  */
-import { appEntryFields, configFields, MAX_NAME_LENGTH, MODES, NAME_PATTERN, plain, type FieldSpec } from '../options.js';
+import {
+  appEntryFields,
+  configFields,
+  MAX_NAME_LENGTH,
+  MODES,
+  NAME_PATTERN,
+  plain,
+  type FieldSpec,
+} from '../options.js';
 
 type Schema = Record<string, unknown>;
 
@@ -16,7 +24,11 @@ const PATH: Schema = { type: 'string', pattern: '^(?!~)[\\s\\S]*\\S' };
 function fieldSchema(spec: FieldSpec): Schema {
   switch (spec.type) {
     case 'integer':
-      return { type: 'integer', ...(spec.min !== undefined ? { minimum: spec.min } : {}), ...(spec.max !== undefined ? { maximum: spec.max } : {}) };
+      return {
+        type: 'integer',
+        ...(spec.min !== undefined ? { minimum: spec.min } : {}),
+        ...(spec.max !== undefined ? { maximum: spec.max } : {}),
+      };
     case 'schema':
     case 'string':
       return { type: 'string', ...(spec.minLength !== undefined ? { minLength: spec.minLength } : {}) };
@@ -38,7 +50,10 @@ function fieldSchema(spec: FieldSpec): Schema {
       return { type: 'string', pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' };
     case 'prefix':
       // "" or "/"-separated plain segments, a trailing "/" allowed, none "." or ".." or starting ".app-media".
-      return { type: 'string', pattern: '^$|^(?!/)(?!.*(^|/)\\.{1,2}(/|$))(?!(.*/)?\\.app-media)[^\\\\\\u0000]*[^/\\\\\\u0000]/*$' };
+      return {
+        type: 'string',
+        pattern: '^$|^(?!/)(?!.*(^|/)\\.{1,2}(/|$))(?!(.*/)?\\.app-media)[^\\\\\\u0000]*[^/\\\\\\u0000]/*$',
+      };
     case 'url':
       return { type: 'string', pattern: '^https?://[^\\s/]+' };
     case 'cacheControl':
@@ -65,19 +80,28 @@ function objectSchema(fields: Readonly<Record<string, FieldSpec>>): Schema {
   return {
     type: 'object',
     properties: propertiesOf(fields),
-    required: Object.entries(fields).filter(([, spec]) => spec.required).map(([name]) => name),
+    required: Object.entries(fields)
+      .filter(([, spec]) => spec.required)
+      .map(([name]) => name),
     additionalProperties: false,
   };
 }
-
 
 export function configSchema(): Schema {
   const properties = propertiesOf(configFields);
   const entryProperties: Record<(typeof appEntryFields)[number], Schema> = {
     path: { description: 'a folder, relative to this file', ...NON_BLANK },
     package: { description: 'an installed package, resolved from the project as Node would', ...NON_BLANK },
-    name: { description: 'the app\'s name: its entry under mediaRoot', type: 'string', pattern: NAME_PATTERN.source, maxLength: MAX_NAME_LENGTH },
-    mediaDirname: { description: 'the app\'s media folder name (default: its package.json, then the project\'s)', ...DIRNAME },
+    name: {
+      description: "the app's name: its entry under mediaRoot",
+      type: 'string',
+      pattern: NAME_PATTERN.source,
+      maxLength: MAX_NAME_LENGTH,
+    },
+    mediaDirname: {
+      description: "the app's media folder name (default: its package.json, then the project's)",
+      ...DIRNAME,
+    },
   };
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
@@ -85,7 +109,9 @@ export function configSchema(): Schema {
     title: 'gulp-app-media configuration (app-media.config.json, or "appMedia" in package.json)',
     type: 'object',
     properties,
-    required: Object.entries(configFields).filter(([, spec]) => 'required' in spec && spec.required).map(([name]) => name),
+    required: Object.entries(configFields)
+      .filter(([, spec]) => 'required' in spec && spec.required)
+      .map(([name]) => name),
     additionalProperties: false,
     $defs: {
       app: {

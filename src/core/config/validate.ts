@@ -43,14 +43,21 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
     case 'schema':
     case 'string':
       if (typeof value !== 'string') throw errors.badValue(ctx.file, field, 'a string', value);
-      if (spec.minLength !== undefined && value.length < spec.minLength) throw errors.badValue(ctx.file, field, 'a non-empty string', value);
+      if (spec.minLength !== undefined && value.length < spec.minLength)
+        throw errors.badValue(ctx.file, field, 'a non-empty string', value);
       return value;
     case 'path':
-      if (typeof value !== 'string' || value.trim() === '') throw errors.badValue(ctx.file, field, 'a non-empty path string', value);
+      if (typeof value !== 'string' || value.trim() === '')
+        throw errors.badValue(ctx.file, field, 'a non-empty path string', value);
       // JSON is not a shell: "~/site/media" would make a folder named "~" in the project.
       if (value.startsWith('~')) {
-        throw errors.badValue(ctx.file, field, 'a path relative to this file or an absolute one (~ is not expanded)', value,
-          `write it relative to ${ctx.file ?? 'the project'} ("public/media") or in full ("${expandHome(value)}"); JSON does not expand ~`);
+        throw errors.badValue(
+          ctx.file,
+          field,
+          'a path relative to this file or an absolute one (~ is not expanded)',
+          value,
+          `write it relative to ${ctx.file ?? 'the project'} ("public/media") or in full ("${expandHome(value)}"); JSON does not expand ~`,
+        );
       }
       return value;
     case 'dirname':
@@ -71,29 +78,52 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
     case 'integer': {
       const min = spec.min ?? Number.MIN_SAFE_INTEGER;
       const max = spec.max ?? Number.MAX_SAFE_INTEGER;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw errors.badValue(ctx.file, field, `a whole number from ${min} to ${max}`, value);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+        throw errors.badValue(ctx.file, field, `a whole number from ${min} to ${max}`, value);
       return value;
     }
     case 'apps':
-      if (!Array.isArray(value)) throw errors.badValue(ctx.file, field, 'an array of app entries', value, asArrayHint(field, value));
+      if (!Array.isArray(value))
+        throw errors.badValue(ctx.file, field, 'an array of app entries', value, asArrayHint(field, value));
       return value.map((entry, index) => checkAppEntry(entry, ctx, `${field}[${index}]`));
     case 'object':
       return checkObject(spec, value, ctx, field);
     case 'bucket':
-      if (typeof value !== 'string' || !BUCKET.test(value)) throw errors.badValue(ctx.file, field, 'a bucket name (3-63 lowercase letters, digits, "." and "-")', value);
+      if (typeof value !== 'string' || !BUCKET.test(value))
+        throw errors.badValue(ctx.file, field, 'a bucket name (3-63 lowercase letters, digits, "." and "-")', value);
       return value;
     case 'prefix':
       if (typeof value !== 'string' || !isPrefix(value)) {
-        throw errors.badValue(ctx.file, field, 'a folder path in the bucket such as "static" or "site/media" (no leading "/", no "." or ".." parts), or "" for the whole bucket', value);
+        throw errors.badValue(
+          ctx.file,
+          field,
+          'a folder path in the bucket such as "static" or "site/media" (no leading "/", no "." or ".." parts), or "" for the whole bucket',
+          value,
+        );
       }
       // "static/" and "static" are the same folder.
       return value.replace(/\/+$/, '');
     case 'url':
-      if (typeof value !== 'string' || !/^https?:\/\/[^\s/]+/.test(value)) throw errors.badValue(ctx.file, field, 'an http:// or https:// URL', value);
+      if (typeof value !== 'string' || !/^https?:\/\/[^\s/]+/.test(value))
+        throw errors.badValue(ctx.file, field, 'an http:// or https:// URL', value);
       return value;
     case 'cacheControl':
-      if (!isRecord(value) || Object.entries(value).some(([name, text]) => (name !== 'immutable' && name !== 'mutable') || typeof text !== 'string' || text === '' || /[\r\n]/.test(text))) {
-        throw errors.badValue(ctx.file, field, 'an object { immutable?: "...", mutable?: "..." } of Cache-Control values', value);
+      if (
+        !isRecord(value) ||
+        Object.entries(value).some(
+          ([name, text]) =>
+            (name !== 'immutable' && name !== 'mutable') ||
+            typeof text !== 'string' ||
+            text === '' ||
+            /[\r\n]/.test(text),
+        )
+      ) {
+        throw errors.badValue(
+          ctx.file,
+          field,
+          'an object { immutable?: "...", mutable?: "..." } of Cache-Control values',
+          value,
+        );
       }
       return value;
   }
@@ -106,13 +136,24 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
 function checkObject(spec: FieldSpec, value: unknown, ctx: ValidateContext, field: string): Record<string, unknown> {
   const fields = spec.fields ?? {};
   const names = Object.keys(fields);
-  if (!isRecord(value)) throw errors.badValue(ctx.file, field, `an object { ${names.map((name) => `${name}${fields[name]?.required ? '' : '?'}`).join(', ')} }`, value);
+  if (!isRecord(value))
+    throw errors.badValue(
+      ctx.file,
+      field,
+      `an object { ${names.map((name) => `${name}${fields[name]?.required ? '' : '?'}`).join(', ')} }`,
+      value,
+    );
   const out: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(value)) {
     const sub = fields[key];
     if (!sub || !Object.hasOwn(fields, key)) {
       if (/key|secret|token|credential|password/i.test(key)) {
-        throw errors.badValue(ctx.file, `${field}.${key}`, 'no credentials in the config: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment', '(not shown)');
+        throw errors.badValue(
+          ctx.file,
+          `${field}.${key}`,
+          'no credentials in the config: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment',
+          '(not shown)',
+        );
       }
       throw errors.unknownField(ctx.file, `${field}.${key}`, nearest(key, names));
     }
@@ -121,7 +162,11 @@ function checkObject(spec: FieldSpec, value: unknown, ctx: ValidateContext, fiel
   }
   for (const name of names) {
     if (fields[name]?.required && out[name] === undefined) {
-      throw errors.missingField(ctx.file, `${field}.${name}`, `"${name}": ${name === 'bucket' ? '"my-site-media"' : name === 'prefix' ? '"static"' : '...'}`);
+      throw errors.missingField(
+        ctx.file,
+        `${field}.${name}`,
+        `"${name}": ${name === 'bucket' ? '"my-site-media"' : name === 'prefix' ? '"static"' : '...'}`,
+      );
     }
   }
   return out;
@@ -144,7 +189,8 @@ function expandHome(value: string): string {
 
 /** One string where a list is wanted: the fix is the same string in brackets. */
 function asArrayHint(field: string, value: unknown): string | undefined {
-  if (typeof value !== 'string' && !(typeof value === 'object' && value !== null && !Array.isArray(value))) return undefined;
+  if (typeof value !== 'string' && !(typeof value === 'object' && value !== null && !Array.isArray(value)))
+    return undefined;
   return `make it a list: "${field.split('.').pop() ?? field}": [${JSON.stringify(value)}]`;
 }
 
@@ -164,7 +210,8 @@ function checkAppEntry(entry: unknown, ctx: ValidateContext, field: string): App
     if (entry.trim() === '') throw errors.badValue(ctx.file, field, 'a folder path or a package name', entry);
     return entry;
   }
-  if (!isRecord(entry)) throw errors.badValue(ctx.file, field, 'a string or an object { path | package, name?, mediaDirname? }', entry);
+  if (!isRecord(entry))
+    throw errors.badValue(ctx.file, field, 'a string or an object { path | package, name?, mediaDirname? }', entry);
   for (const key of Object.keys(entry)) {
     if (!(appEntryFields as readonly string[]).includes(key)) {
       throw errors.unknownField(ctx.file, `${field}.${key}`, nearest(key, appEntryFields));
@@ -176,11 +223,13 @@ function checkAppEntry(entry: unknown, ctx: ValidateContext, field: string): App
   }
   const out: Record<string, string> = {};
   if (path !== undefined) {
-    if (typeof path !== 'string' || path.trim() === '') throw errors.badValue(ctx.file, `${field}.path`, 'a folder path', path);
+    if (typeof path !== 'string' || path.trim() === '')
+      throw errors.badValue(ctx.file, `${field}.path`, 'a folder path', path);
     out['path'] = path;
   }
   if (pkg !== undefined) {
-    if (typeof pkg !== 'string' || pkg.trim() === '') throw errors.badValue(ctx.file, `${field}.package`, 'a package name', pkg);
+    if (typeof pkg !== 'string' || pkg.trim() === '')
+      throw errors.badValue(ctx.file, `${field}.package`, 'a package name', pkg);
     out['package'] = pkg;
   }
   if (name !== undefined) {

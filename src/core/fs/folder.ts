@@ -12,7 +12,23 @@
  * folder, same device and inode); between that look and the call remains a window of a few
  * microseconds, which docs/safety.md names.
  */
-import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, futimesSync, lstatSync, lutimesSync, openSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  lutimesSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  type Dirent,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
@@ -89,7 +105,10 @@ class DescriptorFolder implements Folder {
   readonly ino: number;
   private closed = false;
 
-  constructor(private readonly fd: number, readonly path: string) {
+  constructor(
+    private readonly fd: number,
+    readonly path: string,
+  ) {
     const stat = fstatSync(fd);
     this.dev = stat.dev;
     this.ino = stat.ino;
@@ -137,7 +156,11 @@ class PathFolder implements Folder {
   readonly dev: number;
   readonly ino: number;
 
-  constructor(readonly path: string, stat: Stats, private readonly parent: PathFolder | undefined) {
+  constructor(
+    readonly path: string,
+    stat: Stats,
+    private readonly parent: PathFolder | undefined,
+  ) {
     this.dev = stat.dev;
     this.ino = stat.ino;
   }
@@ -195,13 +218,24 @@ class PathFolder implements Folder {
 }
 
 function checkName(name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || (path.sep === '\\' && name.includes('\\'))) {
+  if (
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\0') ||
+    (path.sep === '\\' && name.includes('\\'))
+  ) {
     throw new Error(`internal: not a plain name: ${JSON.stringify(name)}`);
   }
 }
 
 function notAFolder(full: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`ENOTDIR: not a plain folder, open '${full}'`), { code: 'ENOTDIR', syscall: 'open', path: full });
+  return Object.assign(new Error(`ENOTDIR: not a plain folder, open '${full}'`), {
+    code: 'ENOTDIR',
+    syscall: 'open',
+    path: full,
+  });
 }
 
 /** A folder's identity: device and inode. */
@@ -262,7 +296,11 @@ export class FolderTree {
     const first = this.worked.get(rel);
     if (first && !sameFolder(made, first)) {
       made.close();
-      throw Object.assign(new Error(`ENOTDIR: ${rel} is not the folder it was, open '${made.path}'`), { code: 'ENOTDIR', syscall: 'open', path: made.path });
+      throw Object.assign(new Error(`ENOTDIR: ${rel} is not the folder it was, open '${made.path}'`), {
+        code: 'ENOTDIR',
+        syscall: 'open',
+        path: made.path,
+      });
     }
     this.worked.set(rel, { dev: made.dev, ino: made.ino });
     this.open.set(rel, made);

@@ -43,7 +43,10 @@ type VinylClass = typeof import('vinyl');
  */
 export class LinkMaker {
   private loaded: Promise<{ vfs: VinylFs; Vinyl: VinylClass }> | undefined;
-  private streams = new Map<MakeLinkOptions['kind'], { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> }>();
+  private streams = new Map<
+    MakeLinkOptions['kind'],
+    { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> }
+  >();
 
   constructor(private readonly folder: Folder) {}
 
@@ -95,7 +98,10 @@ export class LinkMaker {
     this.streams.clear();
   }
 
-  private streamFor(kind: MakeLinkOptions['kind'], vfs: VinylFs): { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> } {
+  private streamFor(
+    kind: MakeLinkOptions['kind'],
+    vfs: VinylFs,
+  ): { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> } {
     const known = this.streams.get(kind);
     if (known) return known;
     const stream = vfs.symlink(this.folder.here(), {
@@ -122,7 +128,10 @@ function keyOf(link: MakeLinkOptions): string {
 
 async function load(): Promise<{ vfs: VinylFs; Vinyl: VinylClass }> {
   const [vfs, vinyl] = await Promise.all([import('vinyl-fs'), import('vinyl')]);
-  return { vfs: (vfs as { default?: VinylFs }).default ?? vfs, Vinyl: (vinyl as { default?: VinylClass }).default ?? (vinyl as unknown as VinylClass) };
+  return {
+    vfs: (vfs as { default?: VinylFs }).default ?? vfs,
+    Vinyl: (vinyl as { default?: VinylClass }).default ?? (vinyl as unknown as VinylClass),
+  };
 }
 
 /** The stats of a folder, for the Vinyl object of a directory link (vinyl-fs picks a link's type on Windows from them). */
@@ -139,7 +148,14 @@ export type LinkCheck = { ok: true } | { ok: false; why: string; taken?: boolean
  * only when they differ is the folder looked at again (it may have been replaced since), and the
  * link's real path computed to say where it leads.
  */
-export function checkLink(folder: Folder, name: string, text: string, expectedDir: string, appDir: string, seen: FolderId | undefined): LinkCheck {
+export function checkLink(
+  folder: Folder,
+  name: string,
+  text: string,
+  expectedDir: string,
+  appDir: string,
+  seen: FolderId | undefined,
+): LinkCheck {
   let written: string | undefined;
   try {
     written = readlinkSync(folder.at(name));
@@ -159,7 +175,9 @@ export function checkLink(folder: Folder, name: string, text: string, expectedDi
     // The media folder was replaced since the look: the link may lead to the new one, if it is the
     // app's own (not a link out of the app put there meanwhile).
     try {
-      leadsRight = sameFolder(led, statSync(expectedDir)) && isInside(realpathSync.native(appDir), realpathSync.native(expectedDir));
+      leadsRight =
+        sameFolder(led, statSync(expectedDir)) &&
+        isInside(realpathSync.native(appDir), realpathSync.native(expectedDir));
     } catch {
       // the app's folder is gone meanwhile: the link cannot lead there
     }
@@ -174,6 +192,7 @@ export function checkLink(folder: Folder, name: string, text: string, expectedDi
     return { ok: false, why: `the new link resolves to ${real}, not to the app's media folder` };
   }
   // A link with another text, leading to the right place: someone else's, made just before ours.
-  if (written !== text) return { ok: false, taken: true, why: `${name} appeared while it was being linked (a link with another text)` };
+  if (written !== text)
+    return { ok: false, taken: true, why: `${name} appeared while it was being linked (a link with another text)` };
   return { ok: true };
 }

@@ -87,7 +87,9 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
       continue;
     }
     if (Date.now() > deadline) {
-      throw Object.assign(new Error(`another run has held ${file} for too long (pid ${holder?.pid ?? '?'})`), { code: 'ETIMEDOUT' });
+      throw Object.assign(new Error(`another run has held ${file} for too long (pid ${holder?.pid ?? '?'})`), {
+        code: 'ETIMEDOUT',
+      });
     }
     if (!told && holder) {
       told = true;
@@ -99,10 +101,13 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
 }
 
 function holding(file: string, mine: LockInfo, staleMs: number): Lock {
-  const refresh = setInterval(() => {
-    const now = new Date();
-    fs.lutimes(file, now, now).catch(() => undefined);
-  }, Math.max(1000, Math.floor(staleMs / 3)));
+  const refresh = setInterval(
+    () => {
+      const now = new Date();
+      fs.lutimes(file, now, now).catch(() => undefined);
+    },
+    Math.max(1000, Math.floor(staleMs / 3)),
+  );
   refresh.unref();
   return {
     token: mine.token,
@@ -139,7 +144,12 @@ function readLock(file: string): LockInfo | 'empty' | 'foreign' | undefined {
     const buffer = Buffer.alloc(stat.size);
     const read = readSync(fd, buffer, 0, stat.size, 0);
     const info = JSON.parse(buffer.subarray(0, read).toString('utf8')) as Partial<LockInfo>;
-    if (typeof info.pid === 'number' && typeof info.host === 'string' && typeof info.token === 'string' && TOKEN.test(info.token)) {
+    if (
+      typeof info.pid === 'number' &&
+      typeof info.host === 'string' &&
+      typeof info.token === 'string' &&
+      TOKEN.test(info.token)
+    ) {
       return { pid: info.pid, host: info.host, token: info.token };
     }
     return 'foreign';
@@ -203,7 +213,11 @@ async function breakLock(file: string, stale: LockInfo, empty = false): Promise<
     return; // someone else broke it first
   }
   const moved = readLock(aside);
-  if (empty ? moved !== 'empty' : moved === undefined || moved === 'foreign' || moved === 'empty' || moved.token !== stale.token) {
+  if (
+    empty
+      ? moved !== 'empty'
+      : moved === undefined || moved === 'foreign' || moved === 'empty' || moved.token !== stale.token
+  ) {
     // Not the lock judged stale (a fresh one, taken meanwhile): put back, and the aside name freed.
     const temp = `${file}.${randomBytes(8).toString('hex')}`;
     await fs.rename(aside, temp).catch(() => undefined);

@@ -27,7 +27,9 @@ export function realPaths(known: ReadonlyArray<readonly [string, string]> = []):
     } else {
       const stat = known ?? lstatSync(target);
       const realParent = of(parent);
-      real = stat.isSymbolicLink() ? realpathSync.native(target) : `${realParent === '/' ? '' : realParent}/${path.basename(target)}`;
+      real = stat.isSymbolicLink()
+        ? realpathSync.native(target)
+        : `${realParent === '/' ? '' : realParent}/${path.basename(target)}`;
     }
     cache.set(target, real);
     return real;

@@ -5,7 +5,16 @@
  * written by no one else; its entries checked name by name (records.ts). A file that is not
  * the tool's is never used and never written over.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { errors } from '../errors.js';
 import { RECORDS_FILE, parseRecords, serializeRecords, type Records, type OwnRecord } from '../records.js';
@@ -48,11 +57,20 @@ export function readRecordsText(where: string | Folder, trust: RecordsTrust): st
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw errors.foreignRecords(trust.display, 'it is not a regular file');
-    if (stat.size > MAX_RECORDS_BYTES) throw errors.foreignRecords(trust.display, `it is larger than ${MAX_RECORDS_BYTES / 1024 / 1024} MiB`);
+    if (stat.size > MAX_RECORDS_BYTES)
+      throw errors.foreignRecords(trust.display, `it is larger than ${MAX_RECORDS_BYTES / 1024 / 1024} MiB`);
     const runner = currentRunner();
     if (runner) {
-      const owners = new Set([runner.uid, 0, ...(trust.shared || trust.rootOwner === undefined ? [] : [trust.rootOwner])]);
-      if (!owners.has(stat.uid)) throw errors.foreignRecords(trust.display, `it belongs to user ${userName(stat.uid)} (uid ${stat.uid}), not to the user running app-media, root or mediaRoot's owner`);
+      const owners = new Set([
+        runner.uid,
+        0,
+        ...(trust.shared || trust.rootOwner === undefined ? [] : [trust.rootOwner]),
+      ]);
+      if (!owners.has(stat.uid))
+        throw errors.foreignRecords(
+          trust.display,
+          `it belongs to user ${userName(stat.uid)} (uid ${stat.uid}), not to the user running app-media, root or mediaRoot's owner`,
+        );
       if ((stat.mode & 0o002) !== 0) throw errors.foreignRecords(trust.display, 'anyone can write it');
     }
     return readFileSync(fd, 'utf8');

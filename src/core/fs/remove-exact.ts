@@ -10,15 +10,30 @@ export interface RemoveExactOptions {
   onlyFiles?: boolean;
 }
 
-export async function removeExact(folder: string, names: readonly string[], options: RemoveExactOptions = {}): Promise<string[]> {
+export async function removeExact(
+  folder: string,
+  names: readonly string[],
+  options: RemoveExactOptions = {},
+): Promise<string[]> {
   if (names.length === 0) return [];
   const [{ deleteAsync }, { convertPathToPattern }] = await Promise.all([import('del'), import('globby')]);
   const removed: string[] = [];
   for (let start = 0; start < names.length; start += 500) {
     const batch = names.slice(start, start + 500);
-    removed.push(...await deleteAsync(batch.map((name) => convertPathToPattern(name)), {
-      cwd: folder, force: false, onlyFiles: options.onlyFiles ?? false, dot: true, followSymbolicLinks: false, expandDirectories: false, concurrency: 8,
-    }));
+    removed.push(
+      ...(await deleteAsync(
+        batch.map((name) => convertPathToPattern(name)),
+        {
+          cwd: folder,
+          force: false,
+          onlyFiles: options.onlyFiles ?? false,
+          dot: true,
+          followSymbolicLinks: false,
+          expandDirectories: false,
+          concurrency: 8,
+        },
+      )),
+    );
   }
   return removed;
 }

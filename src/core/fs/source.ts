@@ -31,22 +31,30 @@ export interface OpenSource {
  * Opens `file` (`rel`: its path in the app's media, for messages) if it is still the regular
  * file `facts` describes. The caller closes it once the copy is done.
  */
-export function openSource(file: string, rel: string, facts: Pick<FileFacts, 'dev' | 'ino' | 'size' | 'mtimeMs'>): OpenSource {
+export function openSource(
+  file: string,
+  rel: string,
+  facts: Pick<FileFacts, 'dev' | 'ino' | 'size' | 'mtimeMs'>,
+): OpenSource {
   let fd: number;
   try {
     fd = openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENXIO') {
-      throw new SourceChanged(`${rel} was replaced or removed while the run was copying (${code}); nothing it leads to was copied`);
+      throw new SourceChanged(
+        `${rel} was replaced or removed while the run was copying (${code}); nothing it leads to was copied`,
+      );
     }
     throw error;
   }
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new SourceChanged(`${rel} is no longer a regular file; it was not copied`);
-    if (stat.dev !== facts.dev || stat.ino !== facts.ino) throw new SourceChanged(`${rel} was replaced by another file while the run was copying; it was not copied`);
-    if (stat.size !== facts.size || Math.abs(stat.mtimeMs - facts.mtimeMs) >= 1) throw new SourceChanged(`${rel} changed while the run was copying; it was not copied`);
+    if (stat.dev !== facts.dev || stat.ino !== facts.ino)
+      throw new SourceChanged(`${rel} was replaced by another file while the run was copying; it was not copied`);
+    if (stat.size !== facts.size || Math.abs(stat.mtimeMs - facts.mtimeMs) >= 1)
+      throw new SourceChanged(`${rel} changed while the run was copying; it was not copied`);
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -68,7 +76,10 @@ export function openSource(file: string, rel: string, facts: Pick<FileFacts, 'de
 export class MediaReader {
   private readonly tree: FolderTree;
 
-  private constructor(private readonly folder: Folder, private readonly real: string) {
+  private constructor(
+    private readonly folder: Folder,
+    private readonly real: string,
+  ) {
     this.tree = new FolderTree(folder);
   }
 
@@ -80,13 +91,20 @@ export class MediaReader {
       folder = openFolder(mediaDir, { follow: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new SourceChanged(`the media folder was removed while the run was copying (${code})`);
+      if (code === 'ENOENT' || code === 'ENOTDIR')
+        throw new SourceChanged(`the media folder was removed while the run was copying (${code})`);
       throw error;
     }
     try {
       const real = folderKind() === 'descriptor' ? readlinkSync(folder.here()) : realpathSync(mediaDir);
-      if (!isInside(realpathSync(appDir), real)) throw new SourceChanged(`the media folder now leads outside the app's folder (to ${real}); nothing of it was copied`);
-      if (expected && !sameFolder(folder, expected)) throw new SourceChanged('the media folder was replaced by another folder while the run was copying; nothing of it was copied');
+      if (!isInside(realpathSync(appDir), real))
+        throw new SourceChanged(
+          `the media folder now leads outside the app's folder (to ${real}); nothing of it was copied`,
+        );
+      if (expected && !sameFolder(folder, expected))
+        throw new SourceChanged(
+          'the media folder was replaced by another folder while the run was copying; nothing of it was copied',
+        );
       return new MediaReader(folder, real);
     } catch (error) {
       folder.close();
@@ -100,14 +118,18 @@ export class MediaReader {
    */
   open(rel: string, facts: Pick<FileFacts, 'dev' | 'ino' | 'size' | 'mtimeMs'>, linkedTo?: string): OpenSource {
     const target = linkedTo === undefined ? rel : path.relative(this.real, linkedTo).split(path.sep).join('/');
-    if (target === '' || target.startsWith('..') || path.isAbsolute(target)) throw new SourceChanged(`${rel} leads outside the media folder; it was not copied`);
+    if (target === '' || target.startsWith('..') || path.isAbsolute(target))
+      throw new SourceChanged(`${rel} leads outside the media folder; it was not copied`);
     let parent: Folder;
     let base: string;
     try {
       [parent, base] = this.tree.parentOf(target);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT') throw new SourceChanged(`${rel}: a folder on its way was replaced or removed while the run was copying (${code}); nothing it leads to was copied`);
+      if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT')
+        throw new SourceChanged(
+          `${rel}: a folder on its way was replaced or removed while the run was copying (${code}); nothing it leads to was copied`,
+        );
       throw error;
     }
     return openSource(parent.at(base), rel, facts);

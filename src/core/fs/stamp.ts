@@ -36,7 +36,13 @@ export function stampTime(now = Date.now()): number {
  * own. A folder never gets its previous stamp back: if the run were killed
  * before saving, the old record would otherwise vouch for names that changed.
  */
-export function stampCopy(root: Folder, name: string, record: CopyRecord, previous: Readonly<Record<string, number>> = {}, now = Date.now()): Record<string, number> | undefined {
+export function stampCopy(
+  root: Folder,
+  name: string,
+  record: CopyRecord,
+  previous: Readonly<Record<string, number>> = {},
+  now = Date.now(),
+): Record<string, number> | undefined {
   let entry: Folder;
   try {
     entry = root.open(name);

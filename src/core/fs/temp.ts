@@ -28,7 +28,8 @@ const LABEL_MAX = 64;
 export function tempNames(token: string): (label?: string) => string {
   if (!TOKEN.test(token)) throw new Error(`internal: not a run token: ${token}`);
   let next = 0;
-  return (label) => `${TEMP_MARK}${token}-${next++}${randomBytes(4).toString('hex')}${label ? `-${label.slice(0, LABEL_MAX)}` : ''}`;
+  return (label) =>
+    `${TEMP_MARK}${token}-${next++}${randomBytes(4).toString('hex')}${label ? `-${label.slice(0, LABEL_MAX)}` : ''}`;
 }
 
 /** What a temporary name stands for (its label), for messages: `blog` for `.app-media-tmp-<token>-3-blog`. */

@@ -40,7 +40,11 @@ const STICKY = 0o1000;
  * the runner and root can write, or undefined. Links on the way are followed step by step: the
  * folder that holds a link is checked, since whoever can write there can change the link.
  */
-export function otherWriter(target: string, runner: Runner | undefined = currentRunner(), options: { sharedLast?: boolean } = {}): OtherWriter | undefined {
+export function otherWriter(
+  target: string,
+  runner: Runner | undefined = currentRunner(),
+  options: { sharedLast?: boolean } = {},
+): OtherWriter | undefined {
   if (!runner) return undefined;
   const queue = path.resolve(target).split(path.sep).filter(Boolean);
   let current = path.parse(path.resolve(target)).root;
@@ -88,21 +92,29 @@ export function writerOf(stat: Pick<Stats, 'uid' | 'gid' | 'mode'>, last: boolea
   // A group's other members can write too: only a group of the runner's alone (a personal group,
   // as Debian gives each user) is as good as the runner. (Access control lists are not read: Node
   // cannot; see docs/safety.md.)
-  if ((stat.mode & 0o020) !== 0 && !shielded && !soleMember(stat.gid, runner)) return `group ${groupName(stat.gid)} (gid ${stat.gid})`;
+  if ((stat.mode & 0o020) !== 0 && !shielded && !soleMember(stat.gid, runner))
+    return `group ${groupName(stat.gid)} (gid ${stat.gid})`;
   return undefined;
 }
 
 /** Whether no user but the runner (and root) belongs to group `gid`: as primary group or as a listed member. */
 function soleMember(gid: number, runner: Runner): boolean {
   if (gid !== runner.gid && gid !== 0) return false;
-  const { users, primary, members } = names ??= readNames();
+  const { users, primary, members } = (names ??= readNames());
   const runnerName = users.get(runner.uid);
   for (const [uid, group] of primary) if (group === gid && uid !== runner.uid && uid !== 0) return false;
   for (const member of members.get(gid) ?? []) if (member !== runnerName && member !== 'root') return false;
   return true;
 }
 
-let names: { users: Map<number, string>; groups: Map<number, string>; primary: Map<number, number>; members: Map<number, string[]> } | undefined;
+let names:
+  | {
+      users: Map<number, string>;
+      groups: Map<number, string>;
+      primary: Map<number, number>;
+      members: Map<number, string[]>;
+    }
+  | undefined;
 
 export function userName(uid: number): string {
   return (names ??= readNames()).users.get(uid) ?? String(uid);
@@ -116,7 +128,9 @@ function groupName(gid: number): string {
 function readNames(): NonNullable<typeof names> {
   const lines = (file: string): string[][] => {
     try {
-      return readFileSync(file, 'utf8').split('\n').map((line) => line.split(':'));
+      return readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line) => line.split(':'));
     } catch {
       return [];
     }
@@ -133,7 +147,13 @@ function readNames(): NonNullable<typeof names> {
   for (const [name, , id, list] of lines('/etc/group')) {
     if (!name || !id || !/^\d+$/.test(id)) continue;
     if (!groups.has(Number(id))) groups.set(Number(id), name);
-    members.set(Number(id), (list ?? '').split(',').map((member) => member.trim()).filter(Boolean));
+    members.set(
+      Number(id),
+      (list ?? '')
+        .split(',')
+        .map((member) => member.trim())
+        .filter(Boolean),
+    );
   }
   return { users, groups, primary, members };
 }

@@ -87,7 +87,8 @@ function compileMatcher(globs: readonly string[]): IgnoreMatcher {
   const baseName = (relPath: string): string => relPath.slice(relPath.lastIndexOf('/') + 1);
   // Globs of plain characters, `*`, `?` and `{a,b}` (the defaults: `.*`, `*~`) never match across
   // a "/": a path below the top can only match by its base name, so one test is enough.
-  if (globs.every((glob) => /^[^/\\[\]!()@+]*$/.test(glob) && !glob.includes('**'))) return (relPath) => match(baseName(relPath));
+  if (globs.every((glob) => /^[^/\\[\]!()@+]*$/.test(glob) && !glob.includes('**')))
+    return (relPath) => match(baseName(relPath));
   return (relPath) => match(relPath) || match(baseName(relPath));
 }
 
@@ -105,7 +106,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
 export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts {
   const ignored = ignoreMatcher(options.ignore ?? []);
   const facts: TreeFacts = { files: new Map(), dirs: [], escapes: [], ignored: 0, skipped: [] };
-  const realRoot = options.followInternalLinks ? options.realRoot ?? realpathSync(root) : root;
+  const realRoot = options.followInternalLinks ? (options.realRoot ?? realpathSync(root)) : root;
 
   /** Something removed while the walk was looking at it (another process at work) is simply not there. */
   function look(dir: string, rel: string, entry: Dirent): void {
@@ -174,7 +175,8 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     const stamp = known.stamps[key];
     const names = known.listing.get(key);
     if (typeof stamp !== 'number' || !names) return false;
-    const mtime = mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
+    const mtime =
+      mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
     if (mtime !== stamp) return false;
     // Names come from the records file, which anyone who can write to mediaRoot can edit: only
     // plain names, as a listing gives them, or a "../" could lead the walk (and a delete) outside.
@@ -209,8 +211,13 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
 
 /** Whether a walk saw nothing at all in the folder. */
 export function isEmptyTree(tree: TreeFacts): boolean {
-  return tree.files.size === 0 && tree.dirs.length === 0 && tree.escapes.length === 0 && tree.skipped.length === 0
-    && tree.ignored === 0;
+  return (
+    tree.files.size === 0 &&
+    tree.dirs.length === 0 &&
+    tree.escapes.length === 0 &&
+    tree.skipped.length === 0 &&
+    tree.ignored === 0
+  );
 }
 
 function factsOf(stat: import('node:fs').Stats, rel: string): FileFacts {

@@ -17,7 +17,10 @@ export class Workspace {
   private staging: { name: string; folder: Folder } | undefined;
   private staged = 0;
 
-  constructor(readonly root: Folder, readonly token: string) {
+  constructor(
+    readonly root: Folder,
+    readonly token: string,
+  ) {
     this.tempName = tempNames(token);
   }
 
@@ -36,7 +39,11 @@ export class Workspace {
       const runner = currentRunner();
       // Made just now by this run: anything else (swapped in since) is not ours to fill.
       if ((runner && stat.uid !== runner.uid) || (stat.mode & 0o077) !== 0 || folder.list().length > 0) {
-        throw Object.assign(new Error(`EEXIST: ${name} was replaced while the run made it`), { code: 'EEXIST', syscall: 'mkdir', path: folder.path });
+        throw Object.assign(new Error(`EEXIST: ${name} was replaced while the run made it`), {
+          code: 'EEXIST',
+          syscall: 'mkdir',
+          path: folder.path,
+        });
       }
     } catch (error) {
       folder.close();
