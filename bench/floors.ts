@@ -9,7 +9,10 @@ import { pool } from './measure.js';
 
 /** `fs.copyFile` calls in flight at once (the tool itself copies with the sync calls, see copyFilesSync). */
 export const COPY_CONCURRENCY = 8;
-/** Walks in flight at once in the floor below (the tool's probe looks at one app at a time, with synchronous calls: src/link/probe.ts). */
+/**
+ * Walks in flight at once in the floor below (the tool's probe looks at one app at a time, with synchronous calls:
+ * src/link/probe.ts).
+ */
 const WALK_CONCURRENCY = 16;
 
 /** One `fs.symlink` per app, awaited in turn, into a fresh folder. */

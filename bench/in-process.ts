@@ -102,7 +102,8 @@ export async function runInProcess(project: Project, repeats: number, log: (line
   /**
    * The same, for a run that changes nothing (a re-run, verify, a floor's walk): repeated
    * back to back, at least REPEAT_MIN times (SAMPLES_MIN over all rounds) and then until the repeats took REPEAT_MS or
-   * REPEAT_MAX samples were taken, each one a sample. On a small project one of these takes a few milliseconds, and a median of 5
+   * REPEAT_MAX samples were taken, each one a sample. On a small project one of these takes a few milliseconds, and a
+   * median of 5
    * (the first of them before the JIT has warmed up) measured the noise more than the code.
    */
   const least = Math.max(REPEAT_MIN, Math.ceil(SAMPLES_MIN / repeats));

@@ -25,7 +25,9 @@ const CREDENTIALS = {
   AWS_DEFAULT_REGION: 'us-east-1',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
-/** Bumped when the collect output the bench publishes changes (2: media:collect's own, no longer the tests' fixture). */
+/**
+ * Bumped when the collect output the bench publishes changes (2: media:collect's own, no longer the tests' fixture).
+ */
 const COLLECT_VERSION = 2;
 /** The config media:collect runs with here, beside the project's own (whose relative paths it shares). */
 const COLLECT_CONFIG = 'app-media.publish-bench.json';
@@ -78,7 +80,10 @@ interface Server {
   stop(): void;
 }
 
-/** s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider: without it, any listing past 1,000 keys is a 500. */
+/**
+ * s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider: without it, any listing past
+ * 1,000 keys is a 500.
+ */
 async function startServer(folder: string): Promise<Server> {
   mkdirSync(folder, { recursive: true });
   const child = spawn(
@@ -98,7 +103,9 @@ async function startServer(folder: string): Promise<Server> {
   return { ...info, stop: () => child.kill('SIGTERM') };
 }
 
-/** The proxy's counts (a fresh connection each time: a kept-alive one may be closed by the server during a long run). */
+/**
+ * The proxy's counts (a fresh connection each time: a kept-alive one may be closed by the server during a long run).
+ */
 async function control(server: Server, clear = false): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     const request = http.request(`${server.control}/`, { method: clear ? 'POST' : 'GET', agent: false }, (response) => {

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--publish with|only|no]`
+ * `npm run bench [-- --size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--publish
+ * with|only|no]`
  *
  * Generates (or reuses) a deterministic project per size in a cache folder
  * outside the repository, times the programmatic API against bare node:fs

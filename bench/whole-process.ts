@@ -295,7 +295,10 @@ export function runWholeProcess(
   return rows;
 }
 
-/** An untimed `app-media link --json`: every app must already be up to date, else the start-up pair would time other work. */
+/**
+ * An untimed `app-media link --json`: every app must already be up to date, else the start-up pair would time other
+ * work.
+ */
 function expectUpToDate(cliBin: string, cwd: string, apps: number): void {
   const result = spawnSync(process.execPath, [cliBin, 'link', '--json'], {
     cwd,

@@ -130,7 +130,10 @@ function whileMoved(root: string, fn: (moved: string) => void): void {
   }
 }
 
-/** Makes a folder refuse deletions inside it: read-only for a normal user, immutable for root. Undefined when not possible here. */
+/**
+ * Makes a folder refuse deletions inside it: read-only for a normal user, immutable for root. Undefined when not
+ * possible here.
+ */
 function freeze(dir: string): (() => void) | undefined {
   if (process.platform !== 'linux') return undefined;
   if (process.getuid?.() !== 0) {
@@ -412,7 +415,8 @@ for (const mode of MODES) {
 
     it('the records file holds no absolute path, user name or temp folder, also for apps outside the project', async () => {
       for (const relative of mode === 'symlink' ? [true, false] : [true]) {
-        // A hoisted workspace: the package resolves from the parent folder's node_modules; another app is a folder outside the project.
+        // A hoisted workspace: the package resolves from the parent folder's node_modules; another app is a folder
+        // outside the project.
         const top = tempDir('workspace');
         installPackage(top, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
         writeTree(top, mediaFiles('shared/notes', 'notes'));

@@ -456,7 +456,9 @@ describe('app-media: help, bad tasks and flags, --version', () => {
 
 // ---------------------------------------------------------------------------
 
-/** One step of a scenario: a task and its flags, or a change to the project between runs (awaited; its result unused). */
+/**
+ * One step of a scenario: a task and its flags, or a change to the project between runs (awaited; its result unused).
+ */
 type Step = { task: TaskName; args?: string[] } | ((root: string) => unknown);
 
 interface Scenario {
@@ -608,7 +610,8 @@ function comparable(text: string, root: string, entry: Entry): string[] {
           /^Starting '/.test(line) ||
           /^Finished '/.test(line) ||
           /^'[^']+' errored after /.test(line) ||
-          // gulp prints the failing task's error after "errored": our one line naming what failed (the summary above has the counts).
+          // gulp prints the failing task's error after "errored": our one line naming what failed (the summary above
+          // has the counts).
           /^media:[a-z]+ failed: /.test(line)
         ),
     )
@@ -919,7 +922,10 @@ describe('workspaces: npm for real', () => {
 
 // ---------------------------------------------------------------------------
 
-/** pnpm's isolated layout: the package lives in `<store>/.pnpm/<id>/node_modules/<name>`, and `<at>/node_modules/<name>` is a symlink to it. */
+/**
+ * pnpm's isolated layout: the package lives in `<store>/.pnpm/<id>/node_modules/<name>`, and `<at>/node_modules/<name>`
+ * is a symlink to it.
+ */
 function pnpmInstall(storeRoot: string, at: string, version: string): string {
   const id = `@acme+ui@${version}`;
   const real = path.join(storeRoot, 'node_modules/.pnpm', id, 'node_modules/@acme/ui');
@@ -994,7 +1000,8 @@ describe('workspaces: a pnpm-style isolated node_modules (built by the test)', (
     pnpmInstall(mono, mono, '1.1.0');
     rmSync(path.dirname(path.dirname(path.dirname(old))), { recursive: true });
     const stale = appMedia(site, ['verify']);
-    // Either the link went through node_modules/@acme/ui (still fine) or through the old store folder (now dangling, and said so).
+    // Either the link went through node_modules/@acme/ui (still fine) or through the old store folder (now dangling,
+    // and said so).
     if (stale.status !== 0) expect(stale.stderr).to.match(/^dangling\s+ui\s/m);
     const again = appMedia(site, ['link']);
     expect(again.status, again.output).to.equal(0);

@@ -483,7 +483,10 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
   });
 
-  /** A write that fails on an update, one row per errno: that app is error, its published files stay the old whole ones, the others update. */
+  /**
+   * A write that fails on an update, one row per errno: that app is error, its published files stay the old whole ones,
+   * the others update.
+   */
   const updateFaults = [
     {
       title:

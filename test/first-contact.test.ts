@@ -292,7 +292,8 @@ describe('hints that show the fix (issue 24.6)', function () {
     expect(run.stdout).to.match(/linked\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog/);
     expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(true);
     expect(exists(path.join(root, 'src/styles/public')), 'nothing made in the sub-folder').to.equal(false);
-    // An app's own package.json (appMedia without mediaRoot) is no project: from inside the app, the project is found above it.
+    // An app's own package.json (appMedia without mediaRoot) is no project: from inside the app, the project is found
+    // above it.
     writeTree(root, {
       'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { mediaDirname: 'app_media' } }),
     });

@@ -590,7 +590,10 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   });
 
   describe('media:find --path (through gulp, then through the packed `app-media` command)', () => {
-    /** `app-media find ...` as installed from the tarball (node_modules/.bin): cli.test.ts proves it prints what `gulp media:find` prints. */
+    /**
+     * `app-media find ...` as installed from the tarball (node_modules/.bin): cli.test.ts proves it prints what `gulp
+     * media:find` prints.
+     */
     const findCommand = (args: string[]): Run => installedIn(project, 'node_modules/.bin/app-media', ['find', ...args]);
 
     it("found: the serving app, the source file and its URL; shadowed: the other app's file of that path", () => {

@@ -99,7 +99,8 @@ describe('property: minimal cases of violations found by the soak', function () 
   it('a copy recorded only as pending (a run killed after the copy was in place, before its record) is replaced by a link: no conflict over its folders (regression, soak kill seed 1000018)', async () => {
     const root = copiedBlog();
     expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
-    // What a run killed between renaming a new copy into place and writing its record leaves: a pending record without files.
+    // What a run killed between renaming a new copy into place and writing its record leaves: a pending record without
+    // files.
     const manifestPath = path.join(root, 'public/media/.app-media.json');
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { entries: Record<string, { source: string }> };
     const source = manifest.entries['blog']?.source as string;

@@ -44,7 +44,10 @@ function editJson(file: string, edit: (value: Record<string, any>) => void): voi
   writeFileSync(file, JSON.stringify(value));
 }
 
-/** A forger who knows how collect names a build: the manifest edited, its id recomputed, the records' newest build renamed to match. */
+/**
+ * A forger who knows how collect names a build: the manifest edited, its id recomputed, the records' newest build
+ * renamed to match.
+ */
 function forgeManifest(root: string, edit: (manifest: Record<string, any>) => void): void {
   let build = '';
   editJson(path.join(root, 'manifest.json'), (manifest) => {

@@ -163,7 +163,8 @@ for (const server of SERVERS) {
         'font/woff2',
       );
 
-      // Order, as the server saw it: every asset PUT before the manifests, manifest.json the last object, then the record.
+      // Order, as the server saw it: every asset PUT before the manifests, manifest.json the last object, then the
+      // record.
       const puts = p.proxy.seen.filter((request) => request.method === 'PUT').map((request) => request.key);
       const manifestAt = puts.indexOf('static/manifest.json');
       expect(manifestAt).to.be.greaterThan(0);

@@ -77,7 +77,10 @@ interface Run {
   output: string;
 }
 
-/** A command as a user types it in the project: a shell, node_modules/.bin on the PATH (as `npx` and npm scripts have it). */
+/**
+ * A command as a user types it in the project: a shell, node_modules/.bin on the PATH (as `npx` and npm scripts have
+ * it).
+ */
 function shell(cwd: string, command: string): Run {
   const run = spawnSync('sh', ['-c', `${command} 2>&1`], {
     cwd,

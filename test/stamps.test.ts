@@ -68,7 +68,9 @@ async function copied(apps = ['blog']): Promise<string> {
   return root;
 }
 
-/** Slips `slipped.css` into the copy's css/ folder and puts the folder's time back as it was: a stamp fooled on purpose. */
+/**
+ * Slips `slipped.css` into the copy's css/ folder and puts the folder's time back as it was: a stamp fooled on purpose.
+ */
 function slipIn(root: string): string {
   const css = path.join(mediaOf(root), 'blog/css');
   const mtime = lstatSync(css).mtimeMs;

@@ -591,7 +591,9 @@ interface ServeOptions {
    * serve-handler alone only refuses a link in the last segment.
    */
   strict?: boolean;
-  /** Refuse (403) any path with a segment starting with ".", the usual hardening (nginx: location ~ /\. { deny all; }). */
+  /**
+   * Refuse (403) any path with a segment starting with ".", the usual hardening (nginx: location ~ /\. { deny all; }).
+   */
   denyDotfiles?: boolean;
 }
 

@@ -25,7 +25,8 @@ const processIo: CliIo = {
 
 /** Runs the command; resolves to the exit status. Flags may stand before or after the task. */
 export async function main(argv: readonly string[], io: CliIo = processIo, cwd?: string): Promise<number> {
-  // What the line asks for is known before it is checked: a line that does not parse is reported as asked (--json, --silent).
+  // What the line asks for is known before it is checked: a line that does not parse is reported as asked (--json,
+  // --silent).
   const read = readCommandLine(argv);
   let task: string | null = read.asked.task ?? null;
   let { verbose, json, silent } = read.asked;
@@ -121,7 +122,9 @@ export function taskUsage(task: TaskName): string {
   );
 }
 
-/** This package's version: its package.json is one folder up from the bundle (dist/app-media.js), two from this file. */
+/**
+ * This package's version: its package.json is one folder up from the bundle (dist/app-media.js), two from this file.
+ */
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   for (const where of ['../package.json', '../../package.json']) {

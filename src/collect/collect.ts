@@ -318,7 +318,10 @@ async function fullLook(
   };
 }
 
-/** Writes the index of the build just made (or found up to date), unless it says the same already; `ws`: collectRoot held open. */
+/**
+ * Writes the index of the build just made (or found up to date), unless it says the same already; `ws`: collectRoot
+ * held open.
+ */
 function writeIndex(
   settings: CollectSettings,
   digest: string,

@@ -199,7 +199,9 @@ function decodeSegment(segment: string): string {
   }
 }
 
-/** The reference rewritten to the fingerprinted name: the hash goes into its last segment, the rest stays as written. */
+/**
+ * The reference rewritten to the fingerprinted name: the hash goes into its last segment, the rest stays as written.
+ */
 export function rewrittenReference(target: { rawPath: string; suffix: string }, hash: string): string {
   const slash = target.rawPath.lastIndexOf('/');
   const segment = target.rawPath.slice(slash + 1);

@@ -227,7 +227,10 @@ export function linkNew(from: Folder, existing: string, folder: Folder, name: st
   return stat;
 }
 
-/** Renames a staged file into place (rename replaces a file, never writes through a link); on failure the staged file goes. */
+/**
+ * Renames a staged file into place (rename replaces a file, never writes through a link); on failure the staged file
+ * goes.
+ */
 export function placeFile(from: Folder, staged: string, to: Folder, name: string): void {
   try {
     renameSync(from.at(staged), to.at(name));

@@ -80,7 +80,10 @@ export function walkOutputs(root: string): OutputTree {
   return tree;
 }
 
-/** Names that come and go without a build changing: the lock, a run's temporary names, and the index (written after the digests). */
+/**
+ * Names that come and go without a build changing: the lock, a run's temporary names, and the index (written after the
+ * digests).
+ */
 function counted(rel: string, name: string): boolean {
   return rel !== '' || !(name.startsWith(LOCK_FILE) || name.startsWith(TEMP_MARK) || name === INDEX_FILE);
 }

@@ -223,7 +223,10 @@ parentPort.on('message', (batch) => {
 });
 `;
 
-/** A file the main thread opens when its task is sent (so no more are open than tasks in flight), and closes once answered. */
+/**
+ * A file the main thread opens when its task is sent (so no more are open than tasks in flight), and closes once
+ * answered.
+ */
 export interface Opener {
   open(): { fd: number; close(): void };
   /** The file as messages name it. */

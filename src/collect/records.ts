@@ -206,7 +206,10 @@ export function readRecords(root: string): ReadResult<Records> {
     : { state: 'ours', value: parsed, stat: read.stat };
 }
 
-/** The records as the contract writes them: compact JSON, files and folders in name order (built as text: 50,000 files would be 50,000 objects). */
+/**
+ * The records as the contract writes them: compact JSON, files and folders in name order (built as text: 50,000 files
+ * would be 50,000 objects).
+ */
 export function serializeRecords(records: Records): string {
   const parts: string[] = [`{"tool":"${TOOL}","kind":"collect","version":1,"files":{`];
   let first = true;

@@ -427,6 +427,7 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'object') return 'an object';
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- what is left (a number, a boolean, a function...) is shown as String() writes it
+  // What is left (a number, a boolean, a function...) is shown as String() writes it.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return `${typeof value} ${String(value)}`;
 }

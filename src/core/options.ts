@@ -322,7 +322,10 @@ const runSettings = {
 
 export const runOptionKeys = Object.keys(runSettings) as ReadonlyArray<keyof typeof runSettings>;
 
-/** Settings only the tests give, taken but not part of RunOptions: `platform` (pretend to run on Windows: the junction fallback). */
+/**
+ * Settings only the tests give, taken but not part of RunOptions: `platform` (pretend to run on Windows: the junction
+ * fallback).
+ */
 export const testOptionKeys = ['platform'] as const;
 
 export const appEntryFields = ['path', 'package', 'name', 'mediaDirname'] as const;

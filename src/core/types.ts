@@ -174,7 +174,10 @@ export type CollectStatus =
   | 'conflict'
   /** The app's media could not be read (or, with --strict, a stylesheet references a missing file). */
   | 'error'
-  /** The app's media folder resolves outside the app's folder (a link leading out): nothing of it is read; the build is held. */
+  /**
+   * The app's media folder resolves outside the app's folder (a link leading out): nothing of it is read; the build is
+   * held.
+   */
   | 'escape'
   /** Nothing written, because another app has a conflict or an error: a build is never half written. */
   | 'held';

@@ -51,7 +51,10 @@ interface GulpRegistry {
   task(name: string): ((() => unknown) & { unwrap?: () => unknown }) | undefined;
 }
 
-/** Every media task function made in this process, and which task it is: how a name on gulp's command line is known to be ours. */
+/**
+ * Every media task function made in this process, and which task it is: how a name on gulp's command line is known to
+ * be ours.
+ */
 const ours = new WeakMap<object, TaskName>();
 
 function makeTask(

@@ -15,7 +15,10 @@ export interface CopyPlan {
   deletes: string[];
   /** Folders no longer in the source, deepest first; removed only if empty. */
   rmdirs: string[];
-  /** Files kept: left alone because a person's hand is in them (changed by hand since the tool wrote them, or not the tool's), with which. */
+  /**
+   * Files kept: left alone because a person's hand is in them (changed by hand since the tool wrote them, or not the
+   * tool's), with which.
+   */
   kept: Array<{ rel: string; why: 'edited' | 'foreign' }>;
   /** Files already right: relative path → facts (they stay in the record). */
   unchanged: Map<string, FileFacts>;

@@ -73,7 +73,10 @@ function umask(): number {
   return knownUmask;
 }
 
-/** Opens a planned file through the media folder held open (a link inside it is read at its target), and names it for messages. */
+/**
+ * Opens a planned file through the media folder held open (a link inside it is read at its target), and names it for
+ * messages.
+ */
 function openPlanned(
   reader: MediaReader,
   sourceDir: string,
@@ -349,7 +352,9 @@ export async function syncCopy(
   }
 }
 
-/** A file whose contents are right but whose mode or time is not: both set through the open file, never through a link. */
+/**
+ * A file whose contents are right but whose mode or time is not: both set through the open file, never through a link.
+ */
 function setModeAndTime(
   tree: FolderTree,
   name: string,
@@ -391,7 +396,10 @@ function unchangedSincePlan(name: string, rel: string, stat: Stats | undefined, 
   if (!same) throw new EntryChanged(`${name}/${rel} was changed since it was checked; it was left as it is`);
 }
 
-/** The open folder holding `rel` in the copy, and its name there; a folder on the way that is no longer one is EntryChanged. */
+/**
+ * The open folder holding `rel` in the copy, and its name there; a folder on the way that is no longer one is
+ * EntryChanged.
+ */
 function parentIn(tree: FolderTree, name: string, rel: string): [Folder, string] {
   try {
     return tree.parentOf(rel);
@@ -459,7 +467,9 @@ async function removeIn(
   }
 }
 
-/** Writes one file of a plan; a small file is written by the time it returns, a big one returns the promise of its end. */
+/**
+ * Writes one file of a plan; a small file is written by the time it returns, a big one returns the promise of its end.
+ */
 type WriteOne = (file: { rel: string } & FileFacts) => Promise<void> | undefined;
 
 async function writeFiles(plan: CopyPlan, write: WriteOne, onFile?: (bytes: number) => void): Promise<CopyResult> {

@@ -219,7 +219,9 @@ function planEntry(
   }
 }
 
-/** What the config wants of an app's entry: the strategies to try, in turn, and its media folder as the records name it. */
+/**
+ * What the config wants of an app's entry: the strategies to try, in turn, and its media folder as the records name it.
+ */
 interface Wanted {
   strategies: Strategy[];
   first: Strategy;
@@ -242,7 +244,10 @@ function createAction(facts: AppFacts, want: Wanted): Action {
   };
 }
 
-/** A link at the entry: the tool's own is kept, or replaced when it leads elsewhere or is written otherwise; anyone else's is left. */
+/**
+ * A link at the entry: the tool's own is kept, or replaced when it leads elsewhere or is written otherwise; anyone
+ * else's is left.
+ */
 function planOverLink(
   plan: AppPlan,
   facts: AppFacts,
@@ -297,7 +302,10 @@ function planOverLink(
   );
 }
 
-/** A folder at the entry: the tool's own copy is brought in line (copy mode) or replaced by a link; any other folder is left. */
+/**
+ * A folder at the entry: the tool's own copy is brought in line (copy mode) or replaced by a link; any other folder is
+ * left.
+ */
 function planOverFolder(plan: AppPlan, facts: AppFacts, want: Wanted, record: OwnRecord | undefined): AppPlan {
   const { entryTree, sourceTree } = facts;
   if (!ownsCopy(record) || !entryTree || !sourceTree || !provesCopy(record, entryTree, sourceTree)) {
@@ -390,7 +398,8 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
     plan.reason = source.kind === 'not-dir' ? `${expected} is not a folder` : `the app has no ${expected} folder`;
     if (source.misnamed) plan.hint = `found ${source.misnamed.found}: ${source.misnamed.fix}`;
   }
-  // The app's own entry outlived its media folder (or would publish what lies outside the app): removed like an unclaimed one.
+  // The app's own entry outlived its media folder (or would publish what lies outside the app): removed like an
+  // unclaimed one.
   const pruned =
     input.prune || source.kind === 'escape' ? planUnclaimed(app.name, entry, record, facts.entryTree) : undefined;
   if (pruned) {
@@ -403,7 +412,9 @@ function planNoMedia(plan: AppPlan, facts: AppFacts, record: OwnRecord | undefin
   return plan;
 }
 
-/** The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours. */
+/**
+ * The tool's own entry that no configured app claims (or whose app lost its media): remove it if it is provably ours.
+ */
 function planUnclaimed(
   name: string,
   entry: EntryFacts,

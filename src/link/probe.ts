@@ -273,7 +273,10 @@ function servedTree(served: string): TreeFacts | undefined {
   }
 }
 
-/** Whether mediaRoot holds what another run left (its lock, or the leftovers of a run killed): the run then takes the lock and sweeps. */
+/**
+ * Whether mediaRoot holds what another run left (its lock, or the leftovers of a run killed): the run then takes the
+ * lock and sweeps.
+ */
 function tracesIn(mediaRoot: string): boolean {
   let names: string[];
   try {

@@ -82,7 +82,10 @@ export async function swapCopyForLink(
   settle(result, plan, made);
 }
 
-/** The copy renamed aside and opened as the very folder the plan saw, private while it is aside (a crash's leftover is then provably the run's to sweep). */
+/**
+ * The copy renamed aside and opened as the very folder the plan saw, private while it is aside (a crash's leftover is
+ * then provably the run's to sweep).
+ */
 function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunContext): Folder {
   const { ws } = ctx;
   renameSync(ws.root.at(plan.name), ws.root.at(aside));
@@ -98,7 +101,10 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
   }
 }
 
-/** No link could be made: the copy goes back where it was and, where links are refused and the mode allows a copy, is brought up to date. */
+/**
+ * No link could be made: the copy goes back where it was and, where links are refused and the mode allows a copy, is
+ * brought up to date.
+ */
 async function fallBackToCopy(
   error: unknown,
   aside: string,

@@ -11,7 +11,9 @@ import { makeProject, snapshot, writeTree, type EntrySnapshot } from './project.
 
 export const OUT = 'dist/media';
 
-/** Two folder apps (blog, shop) with a stylesheet that references an image, a script and a font; collectRoot dist/media. */
+/**
+ * Two folder apps (blog, shop) with a stylesheet that references an image, a script and a font; collectRoot dist/media.
+ */
 export function makeCollectProject(
   options: { files?: Record<string, string | Buffer>; config?: Record<string, unknown>; gulp?: boolean } = {},
 ): string {
@@ -91,7 +93,10 @@ export function servedBytes(root: string, logical: string): Buffer {
   return readFileSync(path.join(root, OUT, entry.path));
 }
 
-/** Apps' media files from logical paths (`blog/css/site.css` → `apps/blog/app_media/blog/css/site.css`), for a project whose apps are `./apps/<app>`. */
+/**
+ * Apps' media files from logical paths (`blog/css/site.css` → `apps/blog/app_media/blog/css/site.css`), for a project
+ * whose apps are `./apps/<app>`.
+ */
 export function writeSources(root: string, sources: Record<string, string | Buffer>): void {
   writeTree(
     root,

@@ -70,7 +70,10 @@ export function fileShas(dir: string, skip: (rel: string) => boolean = () => fal
   return out;
 }
 
-/** What mediaRoot publishes: every file below the app entries, without the tool's own files (records, lock, temporary names). */
+/**
+ * What mediaRoot publishes: every file below the app entries, without the tool's own files (records, lock, temporary
+ * names).
+ */
 export function published(root: string): Map<string, string> {
   return fileShas(
     mediaOf(root),
@@ -221,7 +224,8 @@ export function bulkMedia(root: string, name: string, count: number, size: numbe
 /** Compiles test/support/faults.c once; the reason when it cannot. */
 let faultsBuilt: { lib?: string; why?: string } | undefined;
 export function faultsShim(): { lib?: string; why?: string } {
-  // Built into a temporary folder, which a test file's `after` removes: a file run later in the same worker builds it again.
+  // Built into a temporary folder, which a test file's `after` removes: a file run later in the same worker builds it
+  // again.
   if (faultsBuilt && (faultsBuilt.lib === undefined || existsSync(faultsBuilt.lib))) return faultsBuilt;
   if (process.platform !== 'linux')
     return (faultsBuilt = { why: 'the fault-injection shim needs Linux (LD_PRELOAD and /proc/self/fd)' });

@@ -1,4 +1,7 @@
-/** Runs the enclosing mocha suite with one kind of held folder (src/core/fs/folder.ts), the other systems' code included. */
+/**
+ * Runs the enclosing mocha suite with one kind of held folder (src/core/fs/folder.ts), the other systems' code
+ * included.
+ */
 import { folderKind, type FolderKind } from '../../src/core/fs/folder.js';
 
 export const FOLDER_KINDS: readonly FolderKind[] = ['descriptor', 'path'];

@@ -149,7 +149,9 @@ export interface StoredObject {
   metadata: Record<string, string>;
 }
 
-/** Every object in the bucket (or under `prefix`) with the sha256 of its bytes: compare two to prove nothing changed. */
+/**
+ * Every object in the bucket (or under `prefix`) with the sha256 of its bytes: compare two to prove nothing changed.
+ */
 export async function bucketState(endpoint: string, bucket: string, prefix = ''): Promise<Map<string, StoredObject>> {
   const client = await testClient(endpoint);
   const { ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');

@@ -228,7 +228,9 @@ export function projectState(root: string): Record<string, EntrySnapshot> {
   return Object.fromEntries(snapshot(root, { skip: (rel) => rel === 'node_modules' }));
 }
 
-/** Sets a file's or folder's modification (and access) time, in milliseconds since the epoch (exact to the microsecond). */
+/**
+ * Sets a file's or folder's modification (and access) time, in milliseconds since the epoch (exact to the microsecond).
+ */
 export function setMtime(file: string, mtimeMs: number): void {
   utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
 }

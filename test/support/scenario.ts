@@ -186,7 +186,10 @@ export function isInside(parent: string, child: string): boolean {
 }
 
 export interface SourceView {
-  /** What a copy must hold: relative path → sha (ignored names and links leading out left out; links to files inside followed). */
+  /**
+   * What a copy must hold: relative path → sha (ignored names and links leading out left out; links to files inside
+   * followed).
+   */
   copyFiles: Map<string, string>;
   /** Links in the media folder that lead outside it (what a link publishes and verify calls escape). */
   escapes: string[];
@@ -288,7 +291,10 @@ export type StepKind =
   | 'copy-subdir-swapped'
   /** Someone who can write mediaRoot edits the records file: names that climb out, an entry's record tampered with. */
   | 'records-forged'
-  /** A run of the tool (link, clean, clean --force) during which a racing process swaps a folder for a link, at a random moment. */
+  /**
+   * A run of the tool (link, clean, clean --force) during which a racing process swaps a folder for a link, at a random
+   * moment.
+   */
   | 'raced-run';
 
 export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
@@ -542,7 +548,10 @@ export class World {
     return fingerprintTree(this.realMediaRoot);
   }
 
-  /** Everything the tool must not touch outside mediaRoot: the project, the outside folder, the link that mediaRoot may be. */
+  /**
+   * Everything the tool must not touch outside mediaRoot: the project, the outside folder, the link that mediaRoot may
+   * be.
+   */
   outsidePrints(): Map<string, Fingerprint> {
     return fingerprintTree(this.sandbox, (full) => full === this.realMediaRoot);
   }
@@ -551,7 +560,10 @@ export class World {
     return [...this.owner.keys()].filter((rel) => !rel.includes('/')).sort();
   }
 
-  /** Random foreign things in mediaRoot: files, folders with files, links to real folders, dangling links, an empty folder. */
+  /**
+   * Random foreign things in mediaRoot: files, folders with files, links to real folders, dangling links, an empty
+   * folder.
+   */
   private placeForeign(name: string, options: { empty?: boolean } = {}): void {
     const full = path.join(this.realMediaRoot, name);
     mkdirSync(this.realMediaRoot, { recursive: true });
@@ -770,7 +782,8 @@ export class World {
         swapped.push(entry, taken);
         return;
       }
-      // What to swap: the private folder a copy is built in (if there is one), the entry, or the folder holding the file.
+      // What to swap: the private folder a copy is built in (if there is one), the entry, or the folder holding the
+      // file.
       const rel = detail.slice(entry.length + 1);
       const holder = temp ?? entry;
       const candidates = [holder];
@@ -806,7 +819,8 @@ export class World {
         : 'no swap';
     this.steps.push(`raced ${kind}: ${raced}: ${summarize(report)}`);
     const racedLine = report.apps.find((app) => app.name === racedApp);
-    // Done as if nothing happened: only if the swap missed the run's work (a temporary folder is removed, not published).
+    // Done as if nothing happened: only if the swap missed the run's work (a temporary folder is removed, not
+    // published).
     if (
       swapped.length > 0 &&
       racedLine &&
@@ -820,7 +834,8 @@ export class World {
     const errors = report.apps
       .filter((app) => app.status === 'error' && app.name !== racedApp)
       .map((app) => `${app.name}: ${app.reason ?? ''}`);
-    // The racer moved what was at the swapped name (foreign files in a copy among it): it is now below the name it took.
+    // The racer moved what was at the swapped name (foreign files in a copy among it): it is now below the name it
+    // took.
     const pairs: Array<[string, string]> = [];
     for (let index = 0; index < swapped.length; index += 2)
       pairs.push([swapped[index] as string, swapped[index + 1] as string]);
@@ -838,7 +853,8 @@ export class World {
     }
     this.afterTool(kind, beforeMoved, outsideBefore, errors);
     for (const rel of swapped) this.markForeign(rel);
-    // What the adversary did is foreign; the raced app's line is not checked against the disk (it may be error or conflict).
+    // What the adversary did is foreign; the raced app's line is not checked against the disk (it may be error or
+    // conflict).
     if (kind === 'link') {
       const others = { ...report, apps: report.apps.filter((app) => app.name !== racedApp) };
       if (swapped.length === 0) await this.checkLinked(report);
@@ -846,7 +862,10 @@ export class World {
     }
   }
 
-  /** After a raced link: the apps the racer did not touch are served right (verify is not compared: the raced one may fail it). */
+  /**
+   * After a raced link: the apps the racer did not touch are served right (verify is not compared: the raced one may
+   * fail it).
+   */
   private async checkLinkedAfterRace(report: Report): Promise<void> {
     const problems: string[] = [];
     for (const app of report.apps) {

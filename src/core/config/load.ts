@@ -168,7 +168,10 @@ export async function loadConfig(options: RunOptions = {}): Promise<ResolvedConf
   };
 }
 
-/** Options in code are checked before any work: a misspelled one would be ignored, a bad logger would fail only at the end. */
+/**
+ * Options in code are checked before any work: a misspelled one would be ignored, a bad logger would fail only at the
+ * end.
+ */
 function checkRunOptions(options: RunOptions): void {
   for (const key of Object.keys(options)) {
     if (!TAKEN_OPTIONS.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
@@ -278,7 +281,10 @@ async function importConfig(file: string, displayFile: string): Promise<unknown>
   return module['default'];
 }
 
-/** What went wrong while the config file ran: its line when the stack names it, the message, no stack (unless --verbose). */
+/**
+ * What went wrong while the config file ran: its line when the stack names it, the message, no stack (unless
+ * --verbose).
+ */
 function loadError(error: unknown, file: string, displayFile: string): Error {
   const thrown = error instanceof Error ? error : new Error(String(error));
   const stack = thrown.stack ?? '';

@@ -175,7 +175,10 @@ function checkObject(spec: FieldSpec, value: unknown, ctx: ValidateContext, fiel
 /** An S3 bucket name: 3-63 of lowercase letters, digits, "." and "-". */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** A prefix: "" or "/"-separated plain segments (a trailing "/" is allowed and dropped); never one of the tool's own names. */
+/**
+ * A prefix: "" or "/"-separated plain segments (a trailing "/" is allowed and dropped); never one of the tool's own
+ * names.
+ */
 function isPrefix(value: string): boolean {
   const trimmed = value.replace(/\/+$/, '');
   if (trimmed === '') return value === '';

@@ -204,7 +204,10 @@ class PathFolder implements Folder {
     // Nothing held.
   }
 
-  /** This folder and those above it are still the ones opened (the first is taken as given: it may be reached through links). */
+  /**
+   * This folder and those above it are still the ones opened (the first is taken as given: it may be reached through
+   * links).
+   */
   private check(): void {
     if (!this.parent) {
       const now = statSync(this.path);

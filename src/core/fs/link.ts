@@ -134,7 +134,9 @@ async function load(): Promise<{ vfs: VinylFs; Vinyl: VinylClass }> {
   };
 }
 
-/** The stats of a folder, for the Vinyl object of a directory link (vinyl-fs picks a link's type on Windows from them). */
+/**
+ * The stats of a folder, for the Vinyl object of a directory link (vinyl-fs picks a link's type on Windows from them).
+ */
 function directoryStats(): Stats {
   return { isDirectory: () => true, isFile: () => false, isSymbolicLink: () => false } as unknown as Stats;
 }

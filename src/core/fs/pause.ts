@@ -4,7 +4,10 @@
  * Nothing is set outside the tests; the package does not export this.
  */
 export type PausePoint =
-  /** Before a file of a copy is written (createCopy, sync): `detail` is `<entry>/<rel>`; collect: its path in collectRoot. */
+  /**
+   * Before a file of a copy is written (createCopy, sync): `detail` is `<entry>/<rel>`; collect: its path in
+   * collectRoot.
+   */
   | 'write'
   /** Before a file of a copy is deleted: `<entry>/<rel>`; collect (a file of an old build): its path in collectRoot. */
   | 'delete'

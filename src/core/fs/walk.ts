@@ -224,7 +224,10 @@ function factsOf(stat: import('node:fs').Stats, rel: string): FileFacts {
   return { rel, size: stat.size, mtimeMs: stat.mtimeMs, mode: stat.mode & 0o7777, dev: stat.dev, ino: stat.ino };
 }
 
-/** Whether `child` is `parent` or below it (both absolute, already resolved: no `..`, no trailing separator but a root's). */
+/**
+ * Whether `child` is `parent` or below it (both absolute, already resolved: no `..`, no trailing separator but a
+ * root's).
+ */
 export function isInside(parent: string, child: string): boolean {
   // POSIX paths compare as strings (path.relative does the same, with more work); Windows
   // paths need path.relative, which ignores case and knows drive letters.

@@ -24,7 +24,10 @@ export class Workspace {
     this.tempName = tempNames(token);
   }
 
-  /** A name for a file of entry `name` in the staging folder (private: any name will do; the entry's and the file's, for messages). */
+  /**
+   * A name for a file of entry `name` in the staging folder (private: any name will do; the entry's and the file's, for
+   * messages).
+   */
   stagedName(name: string, rel: string): string {
     return `${this.staged++}-${name.slice(0, 64)}-${rel.slice(rel.lastIndexOf('/') + 1).slice(0, 64)}`;
   }

@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../options.js';
 
-/** A name a folder listing can give: not empty, not "." or "..", no separator, no NUL (and no "\" or ":" on Windows). */
+/**
+ * A name a folder listing can give: not empty, not "." or "..", no separator, no NUL (and no "\" or ":" on Windows).
+ */
 export function isPlainName(name: string): boolean {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return false;
   return path.sep === '/' || !(name.includes('\\') || name.includes(':'));
