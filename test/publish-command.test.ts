@@ -365,9 +365,7 @@ function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-function withoutRecord(
-  objects: Map<string, StoredObject>,
-): Record<
+function withoutRecord(objects: Map<string, StoredObject>): Record<
   string,
   {
     sha256: string;
