@@ -5,7 +5,7 @@
  *
  * - forged or corrupt records, names that climb out of mediaRoot;
  * - another user who can write mediaRoot or a folder on the way (run as nobody with setpriv);
- * - swaps during a run, at the exact moment: the run pauses at a pause point (src/fs/pause.ts)
+ * - swaps during a run, at the exact moment: the run pauses at a pause point (src/core/fs/pause.ts)
  *   and the test acts as the racing process; each runs with the folders held open by
  *   descriptor (Linux) and with the path-checked folders other systems use;
  * - sources: setuid bits, a file swapped for a link to a private file or a FIFO mid-copy, a

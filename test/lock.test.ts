@@ -1,5 +1,5 @@
 /**
- * The lock that keeps two writing runs on one mediaRoot apart (src/fs/lock.ts): a holder keeps
+ * The lock that keeps two writing runs on one mediaRoot apart (src/core/fs/lock.ts): a holder keeps
  * its lock fresh for as long as it runs, and a lock is judged by its pid only when it was taken
  * on this machine (issue 29: neither had a test that failed without it).
  */
@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { acquireLock, LOCK_FILE } from '../src/fs/lock.js';
+import { acquireLock, LOCK_FILE } from '../src/core/fs/lock.js';
 import { APP_MEDIA_BIN, exists, isLink, makeProject, removeTempDirs, tempDir } from './support/project.js';
 
 const MEDIA = 'public/media';
@@ -29,7 +29,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 describe('the lock: a run holding it keeps it fresh', function () {
   this.timeout(30_000);
 
-  it('a run holding the lock for longer than staleMs keeps it: another run waits, gives up (ETIMEDOUT), and the lock is still the holder\'s', async () => {
+  it("a run holding the lock for longer than staleMs keeps it: another run waits, gives up (ETIMEDOUT), and the lock is still the holder's", async () => {
     const folder = tempDir('lock');
     const held = await acquireLock(folder, { staleMs: 2000 });
     const file = path.join(folder, LOCK_FILE);
@@ -46,7 +46,7 @@ describe('the lock: a run holding it keeps it fresh', function () {
       expect(second, 'the second run did not take a lock that is held').to.be.instanceOf(Error);
       expect((second as NodeJS.ErrnoException).code).to.equal('ETIMEDOUT');
       expect(waited, 'it waited for the holder').to.equal(true);
-      expect(readFileSync(file, 'utf8'), 'the lock file is still the holder\'s').to.equal(holder);
+      expect(readFileSync(file, 'utf8'), "the lock file is still the holder's").to.equal(holder);
     } finally {
       await held.release();
     }
@@ -54,7 +54,7 @@ describe('the lock: a run holding it keeps it fresh', function () {
   });
 });
 
-describe('the lock: another machine\'s lock (mediaRoot on a shared disk)', function () {
+describe("the lock: another machine's lock (mediaRoot on a shared disk)", function () {
   this.timeout(60_000);
 
   /** A lock as a run on another host writes it: that host's hash, a pid that means nothing here. */
@@ -71,7 +71,10 @@ describe('the lock: another machine\'s lock (mediaRoot on a shared disk)', funct
     const root = makeProject({ apps: ['blog'] });
     const media = path.join(root, MEDIA);
     const text = await otherHostLock(media);
-    const child = spawn(process.execPath, [APP_MEDIA_BIN, 'link'], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [APP_MEDIA_BIN, 'link'], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -79,7 +82,8 @@ describe('the lock: another machine\'s lock (mediaRoot on a shared disk)', funct
     try {
       // The run either says it waits or ends: whichever comes first (a run that broke the lock ends).
       const deadline = Date.now() + 20_000;
-      while (!/waiting for another app-media run/.test(output) && child.exitCode === null && Date.now() < deadline) await sleep(50);
+      while (!/waiting for another app-media run/.test(output) && child.exitCode === null && Date.now() < deadline)
+        await sleep(50);
       expect(child.exitCode, `the run is still waiting\n${output}`).to.equal(null);
       expect(output).to.match(/waiting for another app-media run \(pid \d+\)/);
       // The other machine's run is still going: its lock is refreshed, and stays as it is.
@@ -88,7 +92,7 @@ describe('the lock: another machine\'s lock (mediaRoot on a shared disk)', funct
       utimesSync(path.join(media, LOCK_FILE), now, now);
       await sleep(500);
       expect(child.exitCode, `still waiting\n${output}`).to.equal(null);
-      expect(readFileSync(path.join(media, LOCK_FILE), 'utf8'), 'the other host\'s lock is untouched').to.equal(text);
+      expect(readFileSync(path.join(media, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
       expect(exists(path.join(media, 'blog')), 'nothing linked while the lock is held').to.equal(false);
       // That run ends and removes its lock: this one goes on.
       unlinkSync(path.join(media, LOCK_FILE));
@@ -106,7 +110,11 @@ describe('the lock: another machine\'s lock (mediaRoot on a shared disk)', funct
     utimesSync(path.join(folder, LOCK_FILE), old, old);
     const lock = await acquireLock(folder, { staleMs: 2000, timeoutMs: 10_000 });
     try {
-      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8')), 'the lock is this run\'s now').to.include({ pid: process.pid, host: THIS_HOST, token: lock.token });
+      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8')), "the lock is this run's now").to.include({
+        pid: process.pid,
+        host: THIS_HOST,
+        token: lock.token,
+      });
     } finally {
       await lock.release();
     }
@@ -114,10 +122,16 @@ describe('the lock: another machine\'s lock (mediaRoot on a shared disk)', funct
 
   it('a lock from this host whose pid is not running is broken at once, however fresh', async () => {
     const folder = tempDir('lock');
-    writeFileSync(path.join(folder, LOCK_FILE), `${JSON.stringify({ pid: await deadPid(), host: THIS_HOST, token: randomBytes(8).toString('hex') })}\n`);
+    writeFileSync(
+      path.join(folder, LOCK_FILE),
+      `${JSON.stringify({ pid: await deadPid(), host: THIS_HOST, token: randomBytes(8).toString('hex') })}\n`,
+    );
     const lock = await acquireLock(folder, { staleMs: 600_000, timeoutMs: 5000 });
     try {
-      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({ pid: process.pid, token: lock.token });
+      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
+        pid: process.pid,
+        token: lock.token,
+      });
     } finally {
       await lock.release();
     }

@@ -1,5 +1,5 @@
 /**
- * The probe's cached real paths (src/fs/real-paths.ts) against the system's
+ * The probe's cached real paths (src/core/fs/real-paths.ts) against the system's
  * realpath, on a real tree with links at every depth.
  */
 import { expect } from 'chai';

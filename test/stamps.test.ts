@@ -1,5 +1,5 @@
 /**
- * Folder stamps (src/fs/stamp.ts): once a copy is written, each of its folders
+ * Folder stamps (src/core/fs/stamp.ts): once a copy is written, each of its folders
  * carries a time in the past that the records keep, and a re-run takes a
  * stamped folder's names from the records instead of listing it. These tests
  * show that a folder is listed again as soon as anything in it changes, that a
