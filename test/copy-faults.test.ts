@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
-  cpSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -20,6 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { nobodyCommand } from './support/nobody.js';
 import {
   APP_MEDIA_BIN,
   exists,
@@ -27,7 +27,6 @@ import {
   jsonReport,
   linkedInProcess,
   makeProject,
-  REPO,
   sha,
   snapshot,
   tempDir,
@@ -83,34 +82,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       console.log('      skipped: neither setpriv nor runuser can run a process as an unprivileged user here');
       this.skip();
     }
-    // The user runs the app-media command (cli.test.ts proves it and the gulp task give the same
-    // output and exit status; it starts in under half of gulp's time), from this checkout when it
-    // can reach it. A checkout in a private folder (a CI clone under mktemp -d, mode 0700) is out
-    // of its reach: it then runs a copy it can read (one bundled file, plus picomatch, which it
-    // loads for a copy's ignore globs). Either way the same code, locally and in CI.
-    const reach = spawnSync(
-      asUser[0] as string,
-      [...asUser.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(APP_MEDIA_BIN)})`],
-      { encoding: 'utf8' },
-    );
-    if (reach.status !== 0) {
-      const dir = tempDir('cli-for-nobody');
-      chmodSync(dir, 0o755);
-      writeFileSync(path.join(dir, 'app-media.mjs'), readFileSync(path.join(REPO, 'dist', 'app-media.js')));
-      cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), {
-        recursive: true,
-      });
-      // What bin/app-media.js does, beside the copy.
-      const command = path.join(dir, 'command.mjs');
-      writeFileSync(
-        command,
-        "import { main } from './app-media.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n",
-      );
-      commandFile = command;
-      console.log(
-        "      (this checkout is out of the unprivileged user's reach: it runs a copy of the app-media command)",
-      );
-    }
+    // The user runs the app-media command, from this checkout when it can reach it, or else a
+    // self-contained copy of it (test/support/nobody.ts): either way the same code.
+    commandFile = nobodyCommand();
   });
 
   /** The command the unprivileged user runs: this checkout's, or a copy of it. */

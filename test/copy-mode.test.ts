@@ -242,7 +242,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
   });
 
   // In process, so that mutation testing reaches it (the test above runs the built command).
-  it('a source file that changed only its mode: the copy\'s file is re-moded in place (same inode) and keeps the source\'s time; the next run is up-to-date', async () => {
+  it("a source file that changed only its mode: the copy's file is re-moded in place (same inode) and keeps the source's time; the next run is up-to-date", async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
     const source = path.join(sourceOf(root, 'blog'), 'js/blog.js');
     setMtime(source, 1_600_000_000.25);
@@ -256,7 +256,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
     expect(report.apps[0]?.status).to.equal('copied');
     expect(statSync(copy).ino, 'same inode: not rewritten').to.equal(inode);
     expect(statSync(copy).mode & 0o777).to.equal(0o755);
-    expect(statSync(copy).mtimeMs, 'the source\'s time').to.be.closeTo(1_600_000_000_250, 0.01);
+    expect(statSync(copy).mtimeMs, "the source's time").to.be.closeTo(1_600_000_000_250, 0.01);
     expect((await linkedInProcess(root)).apps[0]?.status).to.equal('up-to-date');
     await verifiedInProcess(root);
   });

@@ -3,7 +3,8 @@
  * sessions and CI run as root. `setpriv` (util-linux), else `runuser`.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, writeFileSync } from 'node:fs';
+import { buildSync } from 'esbuild';
 import path from 'node:path';
 import { APP_MEDIA_BIN, REPO, tempDir, type RunResult } from './project.js';
 
@@ -44,8 +45,9 @@ let command: string | undefined;
 
 /**
  * The app-media command nobody runs: this checkout's, or, when the checkout is out of its reach
- * (a CI clone under mktemp -d, mode 0700), a copy it can read (one bundled file, plus picomatch,
- * which it loads for a copy's ignore globs). Either way the same code.
+ * (a CI clone under mktemp -d, or Stryker's sandbox, both mode 0700), a copy it can read: the
+ * command's bundle with the packages it loads when it runs (vinyl-fs for links, del and globby for
+ * removals) bundled in, in one file, and picomatch beside it. Either way the same code.
  */
 export function nobodyCommand(): string {
   if (command) return command;
@@ -58,7 +60,21 @@ export function nobodyCommand(): string {
   if (reach.status === 0) return (command = APP_MEDIA_BIN);
   const dir = tempDir('cli-for-nobody');
   chmodSync(dir, 0o755);
-  writeFileSync(path.join(dir, 'app-media.mjs'), readFileSync(path.join(REPO, 'dist', 'app-media.js')));
+  buildSync({
+    entryPoints: [path.join(REPO, 'dist', 'app-media.js')],
+    outfile: path.join(dir, 'app-media.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['./publish/*'],
+    // The CommonJS packages bundled in call require() for Node's own modules.
+    banner: {
+      js: "import { createRequire as __appMediaRequire } from 'node:module';\nconst require = __appMediaRequire(import.meta.url);",
+    },
+    logLevel: 'error',
+  });
+  // walk.ts loads picomatch with a require() of its own, which no bundler follows.
   cpSync(path.join(REPO, 'node_modules', 'picomatch'), path.join(dir, 'node_modules', 'picomatch'), {
     recursive: true,
   });

@@ -15,7 +15,18 @@ class LiveReporter {
 
   onMutantTested(result) {
     const { id, fileName, mutatorName, replacement, location, status, statusReason, killedBy, coveredBy } = result;
-    const line = { id, file: path.relative(process.cwd(), fileName), line: location.start.line, column: location.start.column, mutatorName, replacement, status, statusReason, killedBy: killedBy?.[0], covering: coveredBy?.length };
+    const line = {
+      id,
+      file: path.relative(process.cwd(), fileName),
+      line: location.start.line,
+      column: location.start.column,
+      mutatorName,
+      replacement,
+      status,
+      statusReason,
+      killedBy: killedBy?.[0],
+      covering: coveredBy?.length,
+    };
     appendFileSync(FILE, `${JSON.stringify(line)}\n`);
   }
 }
