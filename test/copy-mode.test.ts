@@ -245,7 +245,7 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
   it("a source file that changed only its mode: the copy's file is re-moded in place (same inode) and keeps the source's time; the next run is up-to-date", async () => {
     const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']) });
     const source = path.join(sourceOf(root, 'blog'), 'js/blog.js');
-    setMtime(source, 1_600_000_000.25);
+    setMtime(source, 1_600_000_000_250);
     await linkedInProcess(root);
     const copy = path.join(mediaOf(root), 'blog/js/blog.js');
     const inode = statSync(copy).ino;
