@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { nobodyCommand } from './support/nobody.js';
+import { nobodyCommand, nobodyPrefix, skipUnlessNobody } from './support/nobody.js';
 import {
   APP_MEDIA_BIN,
   exists,
@@ -60,28 +60,8 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
   let asUser: string[] = [];
 
   before(function () {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-      console.log('      skipped: needs Linux and root to run the tool as another (unprivileged) user');
-      this.skip();
-    }
-    for (const candidate of [
-      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
-      ['runuser', '-u', 'nobody', '--'],
-    ]) {
-      const probe = spawnSync(
-        candidate[0] as string,
-        [...candidate.slice(1), process.execPath, '-p', 'process.getuid()'],
-        { encoding: 'utf8' },
-      );
-      if (probe.status === 0 && probe.stdout.trim() !== '0') {
-        asUser = candidate;
-        break;
-      }
-    }
-    if (asUser.length === 0) {
-      console.log('      skipped: neither setpriv nor runuser can run a process as an unprivileged user here');
-      this.skip();
-    }
+    skipUnlessNobody(this);
+    asUser = nobodyPrefix() as string[];
     // The user runs the app-media command, from this checkout when it can reach it, or else a
     // self-contained copy of it (test/support/nobody.ts): either way the same code.
     commandFile = nobodyCommand();
