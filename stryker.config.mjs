@@ -63,7 +63,6 @@ export default {
       'test/property.test.ts',
       'test/collect-safety.test.ts',
       'test/lock.test.ts',
-      'test/copy-faults.test.ts',
     ],
   },
   // The tests are TypeScript, loaded through tsx as in .mocharc.cjs (one process, no parallel mode).
