@@ -64,6 +64,11 @@ function sameContents(a: FileFacts, b: FileFacts): boolean {
   return sameFacts(a, b);
 }
 
+/** A plan with nothing to do yet. */
+function emptyCopyPlan(): CopyPlan {
+  return { mkdirs: [], writes: [], deletes: [], rmdirs: [], kept: [], unchanged: new Map(), edited: new Map() };
+}
+
 /**
  * What a copy needs so that `dest` matches `source`, touching only files the
  * tool wrote (per `record`) and never a file changed by hand since.
@@ -73,15 +78,7 @@ export function planCopy(
   dest: TreeFacts | undefined,
   record: CopyRecord | PendingRecord | undefined,
 ): CopyPlan {
-  const plan: CopyPlan = {
-    mkdirs: [],
-    writes: [],
-    deletes: [],
-    rmdirs: [],
-    kept: [],
-    unchanged: new Map(),
-    edited: new Map(),
-  };
+  const plan = emptyCopyPlan();
   if (source.links) plan.links = source.links;
   const recorded = recordedFiles(record);
   const destDirs = new Set(dest?.dirs ?? []);
@@ -252,15 +249,7 @@ function sameFactsAt(tree: TreeFacts, rel: string, facts: [number, number]): boo
 /** Every file of a copy the tool wrote, unchanged: what `remove-copy` may delete. */
 export function planCopyRemoval(dest: TreeFacts, record: CopyRecord | PendingRecord, force: boolean): CopyPlan {
   const files = recordedFiles(record);
-  const plan: CopyPlan = {
-    mkdirs: [],
-    writes: [],
-    deletes: [],
-    rmdirs: [],
-    kept: [],
-    unchanged: new Map(),
-    edited: new Map(),
-  };
+  const plan = emptyCopyPlan();
   plan.seen = new Map();
   for (const [rel, current] of dest.files) {
     if (sameFacts(current, files[rel]) || (force && Object.hasOwn(files, rel))) {

@@ -266,6 +266,12 @@ async function checkDeletes(
   await pMap(
     plan.deletes,
     async (candidate) => {
+      /** No longer the tool's: kept in the bucket, forgotten by the record, and said why. */
+      const release = (reason: string): void => {
+        delete record.objects[candidate.rel];
+        changed = true;
+        outcome.released.push({ rel: candidate.rel, app: candidate.app, reason });
+      };
       const head = await store.head(candidate.rel);
       if (head === undefined) {
         // Already gone (a run killed mid-way, or removed by hand): forget it.
@@ -274,13 +280,7 @@ async function checkDeletes(
         return;
       }
       if (head.etag !== candidate.recorded.etag || head.sha256 !== candidate.recorded.sha256) {
-        delete record.objects[candidate.rel];
-        changed = true;
-        outcome.released.push({
-          rel: candidate.rel,
-          app: candidate.app,
-          reason: 'changed in the bucket since app-media uploaded it: kept, and no longer its own',
-        });
+        release('changed in the bucket since app-media uploaded it: kept, and no longer its own');
         return;
       }
       if (!dryRun) {
@@ -288,13 +288,7 @@ async function checkDeletes(
           await store.delete(candidate.rel, head.etag);
         } catch (error) {
           if (!(error instanceof PreconditionFailed)) throw error;
-          delete record.objects[candidate.rel];
-          changed = true;
-          outcome.released.push({
-            rel: candidate.rel,
-            app: candidate.app,
-            reason: 'changed in the bucket just before it was deleted: kept, and no longer its own',
-          });
+          release('changed in the bucket just before it was deleted: kept, and no longer its own');
           return;
         }
         delete record.objects[candidate.rel];
