@@ -682,6 +682,45 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
     expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'z.css'), 'utf8')).to.equal('.z { restored: 1 }');
   });
 
+  // A big file is copied on the thread pool, under a private name; the error of that copy must stop
+  // the file, as a small file's does. The runner's own process takes the private name first, so
+  // the copy fails (EEXIST) and the name holds someone else's bytes: nothing of them is published.
+  for (const when of ['a new copy', 'an update'] as const) {
+    it(`a big file's copy on the thread pool fails (${when}: its private name taken by the runner's own process): nothing of the other bytes is published, the app is not copied, the next run converges`, async () => {
+      const root = copyProject(['blog']);
+      const big = Buffer.alloc(600 * 1024, 'b');
+      if (when === 'an update') {
+        await linkedInProcess(root);
+        writeTree(sourceOf(root, 'blog'), { 'img/big.bin': big });
+      } else writeTree(sourceOf(root, 'blog'), { 'img/big.bin': big });
+      const planted = Buffer.alloc(600 * 1024, 'X');
+      const take = pauseOnce(
+        'write',
+        () => {
+          const temps = readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'));
+          expect(temps, 'the private folder of the copy').to.have.length(1);
+          const folder = path.join(mediaOf(root), temps[0] as string);
+          // A new copy writes a big file at .pooled-0 of its private folder; an update stages it as <n>-blog-big.bin.
+          const name = when === 'a new copy' ? '.pooled-0' : '0-blog-big.bin';
+          writeFileSync(path.join(folder, name), planted);
+        },
+        1,
+        (detail) => detail === 'blog/img/big.bin',
+      );
+      const report = await link({ cwd: root });
+      expect(take.fired()).to.equal(true);
+      // A new copy takes an EEXIST in its private folder for its entry appearing (conflict); an update names it.
+      if (when === 'a new copy') expect(statusOf(report, 'blog')).to.equal('conflict');
+      else expect(report.apps[0]?.reason, report.apps[0]?.status).to.match(/EEXIST/);
+      const published = path.join(mediaOf(root), 'blog', 'img', 'big.bin');
+      if (exists(published)) expect(readFileSync(published).equals(planted), 'the planted bytes').to.equal(false);
+      expect(readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
+      const again = await link({ cwd: root });
+      expect(statusOf(again, 'blog')).to.equal('copied');
+      expect(readFileSync(published).equals(big)).to.equal(true);
+    });
+  }
+
   it('a source file swapped for a FIFO mid-copy: the run does not hang, the app is error', async () => {
     const root = copyProject(['blog']);
     await linkedInProcess(root);
