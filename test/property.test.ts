@@ -11,15 +11,17 @@
  * link, each app not in conflict is served exactly as its media folder says
  * and verify agrees with that independent look. See test/support/scenario.ts.
  *
- * This is the fast slice (`npm test`); `npm run test:soak` runs 10,000.
+ * This is the fast slice (`npm test`), on fast-check: each test draws one scenario from its seed, and a failing one
+ * is shrunk to the fewest, simplest steps that still fail. `npm run test:soak` runs 10,000 on the scenario's own seeds.
  * Replay one seed: PROPERTY_SEED=123 npx mocha --no-config --node-option import=tsx test/property.test.ts
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
 import { mediaFiles, removeTempDirs, tempDir, writeTree } from './support/project.js';
-import { formatFailure, runScenario } from './support/scenario.js';
+import { formatFailure, runScenario, STEP_WEIGHTS, type StepKind } from './support/scenario.js';
 
 const DEFAULT_SEEDS = Array.from({ length: 80 }, (_, index) => 1 + index);
 
@@ -32,9 +34,23 @@ function seedsFromEnv(): number[] {
     .filter((seed) => Number.isFinite(seed));
 }
 
-describe('property: the tool never destroys what it did not create (seeded random scenarios)', function () {
+/**
+ * A scenario as fast-check draws it: the steps (weighted as the soak draws them, 4 to 8, a final link added) and the
+ * seed that draws the rest (the apps, mediaRoot's contents, each step's details). On a failure fast-check shrinks both:
+ * fewer steps, each the simplest that still fails, and smaller seeds.
+ */
+const scenarios = fc.record({
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  kinds: fc.array(
+    fc.oneof(...STEP_WEIGHTS.map(([kind, weight]) => ({ arbitrary: fc.constant<StepKind>(kind), weight }))),
+    { minLength: 4, maxLength: 8 },
+  ),
+});
+
+describe('property: the tool never destroys what it did not create (fast-check scenarios)', function () {
   this.timeout(60_000);
   const seeds = seedsFromEnv();
+  const replayPath = process.env['PROPERTY_PATH'];
   let toolRuns = 0;
 
   after(() => {
@@ -44,12 +60,31 @@ describe('property: the tool never destroys what it did not create (seeded rando
 
   for (const seed of seeds) {
     it(`seed ${seed}: foreign bytes and app sources unchanged after every step, nothing left behind, link then verify agree`, async () => {
-      const result = await runScenario(seed, { keep: process.env['PROPERTY_KEEP'] === '1' });
-      toolRuns += result.toolRuns;
-      const replay = `PROPERTY_SEED=${seed} npx mocha --no-config --node-option import=tsx --timeout 60000 test/property.test.ts`;
-      expect(result.violations, formatFailure(result, replay)).to.deep.equal([]);
+      const replay = `PROPERTY_SEED=${seed} PROPERTY_PATH=<the path fast-check names above> npx mocha --no-config --node-option import=tsx --timeout 600000 test/property.test.ts`;
+      await fc.assert(
+        fc.asyncProperty(scenarios, async (drawn) => {
+          const result = await runScenario(drawn.seed, {
+            kinds: drawn.kinds,
+            keep: process.env['PROPERTY_KEEP'] === '1',
+          });
+          toolRuns += result.toolRuns;
+          expect(result.violations, formatFailure(result, replay)).to.deep.equal([]);
+        }),
+        // One scenario per test, drawn from the test's seed: a failure is shrunk, and fast-check's report names the
+        // path of the smallest one (PROPERTY_PATH=<path> with the same seed replays just that).
+        { seed, numRuns: 1, ...(replayPath ? { path: replayPath } : {}) },
+      );
     });
   }
+
+  it('the steps fast-check draws are the steps the scenario runs (then a final link), so a shrunk list is what replays', async () => {
+    const result = await runScenario(7, { kinds: ['verify', 'clean', 'source-edit'] });
+    expect(result.violations).to.deep.equal([]);
+    // The set-up (which may run a link of an earlier config) ends with its "setup: config" line.
+    const after = result.steps.slice(result.steps.findLastIndex((step) => step.startsWith('setup: config')) + 1);
+    const kinds = after.map((step) => step.split(':')[0]);
+    expect(kinds).to.deep.equal(['verify', 'clean', 'source-edit', 'link']);
+  });
 });
 
 // ---------------------------------------------------------------------------

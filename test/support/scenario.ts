@@ -320,6 +320,11 @@ export const STEP_WEIGHTS: ReadonlyArray<readonly [StepKind, number]> = [
 export interface ScenarioOptions {
   /** How many steps, inclusive range; a final `link` is always added. */
   steps?: [number, number];
+  /**
+   * The steps themselves, chosen by the caller (fast-check, which can then shrink them), instead of drawn from the
+   * scenario's seed; the seed still draws everything else. A final `link` is added as with `steps`.
+   */
+  kinds?: readonly StepKind[];
   /** Bigger media trees (hundreds of files), for crash runs that must be cut mid-copy. */
   bulk?: boolean;
   /** Keep the scenario's folder after a failure (its path is in the log). */
@@ -677,10 +682,12 @@ export class World {
   }
 
   plan(): StepKind[] {
-    const [lo, hi] = this.options.steps ?? [4, 8];
-    const kinds: StepKind[] = [];
-    const count = this.rng.range(lo, hi);
-    for (let index = 0; index < count; index++) kinds.push(this.rng.weighted(STEP_WEIGHTS));
+    const kinds: StepKind[] = [...(this.options.kinds ?? [])];
+    if (!this.options.kinds) {
+      const [lo, hi] = this.options.steps ?? [4, 8];
+      const count = this.rng.range(lo, hi);
+      for (let index = 0; index < count; index++) kinds.push(this.rng.weighted(STEP_WEIGHTS));
+    }
     if (this.options.finalLink ?? true) kinds.push('link');
     return kinds;
   }
