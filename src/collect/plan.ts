@@ -432,6 +432,14 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         ] as const)
       : []
   ).filter(([, , level]) => level !== null);
+  // A compressed variant beside the hashed name, and beside the original name when originals are kept.
+  const wantVariant = (item: Item, encoding: 'br' | 'gzip', sha256: string, size: number): void => {
+    const suffix = encoding === 'br' ? '.br' : '.gz';
+    const beside: [string, boolean][] = [[item.hashed, true]];
+    if (settings.keepOriginals) beside.push([item.source.logical, false]);
+    for (const [of, immutable] of beside)
+      want({ name: `${of}${suffix}`, item, role: 'variant', encoding, of, immutable, sha256, size });
+  };
   const toCompress: Item[] = [];
   for (const item of published) {
     if (!item.compressible) continue;
@@ -449,27 +457,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         if ((item.enc as [number, number])[slot] < 0) continue;
         const suffix = encoding === 'br' ? '.br' : '.gz';
         const record = owned.get(`${item.hashed}${suffix}`) as FileRecord;
-        want({
-          name: `${item.hashed}${suffix}`,
-          item,
-          role: 'variant',
-          encoding,
-          of: item.hashed,
-          immutable: true,
-          sha256: record.sha256,
-          size: record.size,
-        });
-        if (settings.keepOriginals)
-          want({
-            name: `${item.source.logical}${suffix}`,
-            item,
-            role: 'variant',
-            encoding,
-            of: item.source.logical,
-            immutable: false,
-            sha256: record.sha256,
-            size: record.size,
-          });
+        wantVariant(item, encoding, record.sha256, record.size);
       }
     } else {
       toCompress.push(item);
@@ -495,28 +483,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       for (const [encoding] of encodings) {
         const part = item.compressed[encoding];
         if (!part) continue;
-        const suffix = encoding === 'br' ? '.br' : '.gz';
-        want({
-          name: `${item.hashed}${suffix}`,
-          item,
-          role: 'variant',
-          encoding,
-          of: item.hashed,
-          immutable: true,
-          sha256: part.sha256,
-          size: part.data.length,
-        });
-        if (settings.keepOriginals)
-          want({
-            name: `${item.source.logical}${suffix}`,
-            item,
-            role: 'variant',
-            encoding,
-            of: item.source.logical,
-            immutable: false,
-            sha256: part.sha256,
-            size: part.data.length,
-          });
+        wantVariant(item, encoding, part.sha256, part.data.length);
       }
       // The file's own bytes are kept only if a write needs them (a stylesheet's always are).
     }
