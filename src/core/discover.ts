@@ -217,9 +217,10 @@ function discoverDependencies(config: ResolvedConfig, configured: App[]): App[] 
   return found;
 }
 
+// A missing file is an answer, not an error: asked without an exception (every run asks for each app's package.json).
 function lstatOrUndefined(file: string): ReturnType<typeof lstatSync> | undefined {
   try {
-    return lstatSync(file);
+    return lstatSync(file, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
@@ -227,7 +228,7 @@ function lstatOrUndefined(file: string): ReturnType<typeof lstatSync> | undefine
 
 function isDirectory(dir: string): boolean {
   try {
-    return statSync(dir).isDirectory();
+    return statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
     return false;
   }

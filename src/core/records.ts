@@ -298,7 +298,10 @@ function isRecord(value: unknown): value is OwnRecord {
 /** `{ "css/site.css": [size, mtime] }`: plain relative paths, a whole non-negative size, a finite time. */
 function isFileMap(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  for (const [rel, facts] of Object.entries(value)) {
+  const map = value as Record<string, unknown>;
+  // for...in over a parsed object: its own keys (JSON.parse sets no prototype), without a pair per file.
+  for (const rel in map) {
+    const facts = map[rel];
     if (!isPlainPath(rel) || !Array.isArray(facts) || facts.length !== 2) return false;
     const [size, mtime] = facts as unknown[];
     if (

@@ -136,7 +136,7 @@ function isFreshLink(appPlan: AppPlan): boolean {
 }
 
 /** An app's result as its plan says, before anything is carried out: nothing written yet. */
-function asPlanned(appPlan: AppPlan): AppResult {
+export function asPlanned(appPlan: AppPlan): AppResult {
   return { ...resultOf(appPlan), files: 0, bytes: 0 };
 }
 

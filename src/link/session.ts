@@ -19,7 +19,7 @@ import { Workspace } from '../core/fs/workspace.js';
 import { RECORDS_FILE } from '../core/records.js';
 import { buildReport, logReport, reportOf, type AppResult } from '../core/report.js';
 import type { Report, RunOptions, TaskName } from '../core/types.js';
-import { applyPlan, type Plan } from './apply.js';
+import { applyPlan, asPlanned, type Plan } from './apply.js';
 import { plannedResult } from './plan.js';
 
 export interface Session {
@@ -131,6 +131,9 @@ export async function carryOut(
   let applied: { results: AppResult[]; warnings: string[] };
   if (dryRun) {
     applied = { results: plan.apps.map(plannedResult), warnings: [] };
+  } else if (!plan.writes && (plan.forget?.length ?? 0) === 0) {
+    // Nothing to write and nothing to forget: every app is as planned, and mediaRoot is not opened.
+    applied = { results: plan.apps.map(asPlanned), warnings: [] };
   } else {
     const unlocked = session ? undefined : unlockedWorkspace(config.mediaRoot, plan.writes);
     try {

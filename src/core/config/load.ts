@@ -210,8 +210,8 @@ function checkRunOptions(options: RunOptions): void {
 
 function exists(file: string): boolean {
   try {
-    lstatSync(file);
-    return true;
+    // Each run asks for every config file name in turn: a missing one is asked without an exception.
+    return lstatSync(file, { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }

@@ -29,17 +29,22 @@ export function readConfigText(file: string, displayFile: string, limit = MAX_CO
     if (!stat.isFile()) throw errors.notAFile(displayFile, kindOf(stat));
     if (stat.size > limit) throw errors.fileTooLarge(displayFile, stat.size, limit);
     // Read to the end, but never past the limit: a file that grows while it is read is refused too.
-    const chunks: Buffer[] = [];
+    // One buffer of the size fstat gave (and a byte more, to see the end), grown only if the file
+    // grew meanwhile: every run reads the config and each app's package.json.
+    let buffer = Buffer.allocUnsafe(Math.min(limit + 1, Math.max(stat.size + 1, 4096)));
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, limit + 1 - total));
-      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (total === buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(limit + 1, buffer.length * 2));
+        buffer.copy(grown, 0, 0, total);
+        buffer = grown;
+      }
+      const read = readSync(fd, buffer, total, buffer.length - total, null);
       if (read === 0) break;
-      chunks.push(chunk.subarray(0, read));
       total += read;
       if (total > limit) throw errors.fileTooLarge(displayFile, total, limit);
     }
-    return Buffer.concat(chunks, total).toString('utf8');
+    return buffer.toString('utf8', 0, total);
   } finally {
     closeSync(fd);
   }
