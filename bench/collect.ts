@@ -54,7 +54,8 @@ export function detectCollectPeers(
   if (!whitenoise)
     skipped.set(
       'whitenoise.compress',
-      '`python3 -c "import whitenoise.compress, brotli"` fails (Debian: apt-get install python3-whitenoise python3-brotli)',
+      '`python3 -c "import whitenoise.compress, brotli"` fails (Debian: ' +
+        'apt-get install python3-whitenoise python3-brotli)',
     );
   const gulpRev = existsSync(path.join(repo, 'node_modules', 'gulp-rev', 'package.json'));
   if (!gulpRev) skipped.set('gulp-rev', 'gulp-rev is not installed (npm install)');

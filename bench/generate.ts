@@ -184,7 +184,8 @@ function pools(seed: number): { binary: Buffer; text: Buffer } {
     const id = next().toString(36);
     const rule =
       next() % 2 === 0
-        ? `.c-${id} { ${props[next() % props.length]}: ${next() % 400}px; ${props[next() % props.length]}: #${(next() % 0xffffff).toString(16)}; }\n`
+        ? `.c-${id} { ${props[next() % props.length]}: ${next() % 400}px; ${props[next() % props.length]}: ` +
+          `#${(next() % 0xffffff).toString(16)}; }\n`
         : `export function f_${id}(a, b) { return a * ${next() % 97} + b - ${next() % 13}; }\n`;
     parts.push(rule);
     length += rule.length;

@@ -85,7 +85,8 @@ function expect(report: Report, status: string, count: number, what: string): vo
   const got = report.counts[status as keyof Report['counts']] ?? 0;
   if (report.failed || got !== count) {
     throw new Error(
-      `${what}: expected ${count} ${status}, got ${JSON.stringify(report.counts)}${report.warnings.length ? ` (${report.warnings.join('; ')})` : ''}`,
+      `${what}: expected ${count} ${status}, ` +
+        `got ${JSON.stringify(report.counts)}${report.warnings.length ? ` (${report.warnings.join('; ')})` : ''}`,
     );
   }
 }
@@ -206,7 +207,8 @@ export async function runInProcess(project: Project, repeats: number, log: (line
 function checkWalk(walked: { files: number; differ: number }, project: Project, which: string, extra = 0): void {
   if (walked.files !== project.files || walked.differ !== 0 || extra !== 0) {
     throw new Error(
-      `stat walk (${which}): ${walked.files} files seen of ${project.files}, ${walked.differ} differ, ${extra} more in the copy`,
+      `stat walk (${which}): ${walked.files} files seen of ${project.files}, ${walked.differ} differ, ` +
+        `${extra} more in the copy`,
     );
   }
 }

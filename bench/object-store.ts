@@ -21,7 +21,11 @@ const control = http.createServer((request, response) => {
 });
 await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
 process.stdout.write(
-  `${JSON.stringify({ endpoint: proxy.endpoint, port: store.port, control: `http://127.0.0.1:${(control.address() as net.AddressInfo).port}` })}\n`,
+  JSON.stringify({
+    endpoint: proxy.endpoint,
+    port: store.port,
+    control: `http://127.0.0.1:${(control.address() as net.AddressInfo).port}`,
+  }) + '\n',
 );
 process.on('SIGTERM', () => {
   void store.stop().finally(() => process.exit(0));

@@ -68,7 +68,8 @@ async function collectOutput(project: Project, log: (line: string) => void): Pro
   const report = await collect({ cwd: project.root, config: COLLECT_CONFIG });
   if (report.failed || report.build === null)
     throw new Error(
-      `media:collect failed on ${project.size.name}: ${JSON.stringify(report.apps.filter((app) => app.status !== 'collected').slice(0, 3))}`,
+      `media:collect failed on ${project.size.name}: ` +
+        `${JSON.stringify(report.apps.filter((app) => app.status !== 'collected').slice(0, 3))}`,
     );
   writeFileSync(marker, expected);
   return root;
@@ -282,8 +283,10 @@ const gulp = require('gulp');
 const awspublish = require('gulp-awspublish');
 import path from 'node:path';
 const [collectRoot, endpoint, bucket] = process.argv.slice(2);
-const publisher = awspublish.create({ region: 'us-east-1', endpoint, forcePathStyle: true, params: { Bucket: bucket } });
-const intoPrefix = new Transform({ objectMode: true, transform(file, _encoding, done) { file.path = path.join(file.base, 'static', file.relative); done(null, file); } });
+const publisher = awspublish.create({ region: 'us-east-1', endpoint, forcePathStyle: true, \
+params: { Bucket: bucket } });
+const intoPrefix = new Transform({ objectMode: true, transform(file, _encoding, done) { \
+file.path = path.join(file.base, 'static', file.relative); done(null, file); } });
 await new Promise((resolve, reject) => {
   gulp.src('**/*', { cwd: collectRoot, base: collectRoot, nodir: true, dot: false })
     .pipe(intoPrefix)
@@ -328,11 +331,15 @@ export function publishSection(bench: PublishBench, sizeName: string): string {
     .map(([tool, count]) => `${tool}: ${count} PUT${count === 1 ? '' : 's'}`)
     .join('; ');
   return [
-    `### Publish (${sizeName}: ${bench.objects.toLocaleString('en-US')} objects, ${(bench.bytes / 1024 / 1024).toFixed(0)} MiB, to a local s3rver behind a counting proxy)`,
+    `### Publish (${sizeName}: ${bench.objects.toLocaleString('en-US')} objects, ` +
+      `${(bench.bytes / 1024 / 1024).toFixed(0)} MiB, to a local s3rver behind a counting proxy)`,
     '',
     ...table,
     '',
-    `- First publish: app-media publish / aws s3 sync = ${ratio('publish.first', 'publish.aws.first')}; app-media publish / gulp-awspublish = ${ratio('publish.first', 'publish.awspublish.first')}.`,
-    `- No-change re-publish: aws s3 sync re-run / app-media publish re-run = ${ratio('publish.aws.rerun', 'publish.rerun').replace('×', '')}× (how many times faster ours is); PUTs the server received in the re-run: ${puts || 'not counted'}.`,
+    `- First publish: app-media publish / aws s3 sync = ${ratio('publish.first', 'publish.aws.first')}; ` +
+      `app-media publish / gulp-awspublish = ${ratio('publish.first', 'publish.awspublish.first')}.`,
+    `- No-change re-publish: aws s3 sync re-run / app-media publish re-run = ` +
+      `${ratio('publish.aws.rerun', 'publish.rerun').replace('×', '')}× (how many times faster ours is); ` +
+      `PUTs the server received in the re-run: ${puts || 'not counted'}.`,
   ].join('\n');
 }

@@ -124,7 +124,9 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
     out.push({
       target: 'Link, in process: at most 2× the bare symlink loop + 20 ms',
       size: 'large',
-      measured: `${formatMs(medianMs(linkRow))} ms (${formatRatio(medianMs(linkRow) / medianMs(loop))} of the loop's ${formatMs(medianMs(loop))} ms)`,
+      measured:
+        `${formatMs(medianMs(linkRow))} ms (${formatRatio(medianMs(linkRow) / medianMs(loop))} ` +
+        `of the loop's ${formatMs(medianMs(loop))} ms)`,
       limit: `${formatMs(limit)} ms`,
       pass: medianMs(linkRow) <= limit,
     });
@@ -154,12 +156,16 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
     const listing = inp.get('walk.listing');
     if (id.endsWith('.copy') || id === 'copy.rerun') {
       if (listing && listing.samples.length > 0)
-        other += `; ${formatRatio(medianMs(row) / medianMs(listing))} the walk that also lists the copy's folders (${formatMs(medianMs(listing))} ms)`;
+        other +=
+          `; ${formatRatio(medianMs(row) / medianMs(listing))} the walk that also lists the copy's ` +
+          `folders (${formatMs(medianMs(listing))} ms)`;
     }
     out.push({
       target: `${what}, in process: at most 1.5× the bare stat walk`,
       size: 'every size',
-      measured: `${formatMs(medianMs(row))} ms = ${formatRatio(ratio)} the ${shortName(walk)}'s ${formatMs(medianMs(walk))} ms${other}`,
+      measured:
+        `${formatMs(medianMs(row))} ms = ${formatRatio(ratio)} the ${shortName(walk)}'s ` +
+        `${formatMs(medianMs(walk))} ms${other}`,
       limit: '1.5×',
       pass: ratio <= 1.5,
     });
@@ -216,13 +222,17 @@ export function evaluateTargets(result: SizeResult): TargetOutcome[] {
   );
   const young = result.youngGenRssMiB;
   if (young && Number.isFinite(young.size / young.small)) {
-    fromSmall.measured += `; for comparison, both with V8's young generation held at 1 MiB (\`--max-semi-space-size=1\`): ${young.size.toFixed(1)} MiB = ${formatRatio(young.size / young.small)} small's ${young.small.toFixed(1)} MiB`;
+    fromSmall.measured +=
+      `; for comparison, both with V8's young generation held at 1 MiB (\`--max-semi-space-size=1\`): ` +
+      `${young.size.toFixed(1)} MiB = ${formatRatio(young.size / young.small)} small's ` +
+      `${young.small.toFixed(1)} MiB`;
   }
   out.push(fromSmall);
   if (result.mediumCopyRssMiB !== undefined) {
     out.push(
       flatAgainst(
-        "Peak RSS flat as file sizes grow (spec §7): a copy run at most 1.2× the medium project's (the same 10,000 files, 13× fewer bytes)",
+        "Peak RSS flat as file sizes grow (spec §7): a copy run at most 1.2× the medium project's " +
+          '(the same 10,000 files, 13× fewer bytes)',
         'medium',
         result.mediumCopyRssMiB,
       ),
@@ -306,7 +316,8 @@ export function collectTargets(rows: Rows): TargetOutcome[] {
 
 /** Issue 9: `app-media link` on an up-to-date project against `node -e 0`, timed alternately in the same run. */
 function startup(cli: Row | undefined, bareNode: Row | undefined): TargetOutcome {
-  const target = 'Start-up (issue 9): `app-media link` on an up-to-date project at most 1.5× `node -e 0`, side by side';
+  const target =
+    'Start-up (issue 9): `app-media link` on an up-to-date project at most 1.5× `node ' + '-e 0`, side by side';
   const limit = '1.5×';
   if (
     !cli ||
@@ -329,7 +340,10 @@ function startup(cli: Row | undefined, bareNode: Row | undefined): TargetOutcome
   return {
     target,
     size: 'small',
-    measured: `${formatMs(medianMs(cli))} ms = ${formatRatio(ratio)} node's ${formatMs(medianMs(bareNode))} ms (medians of ${cli.samples.length} runs each; minimums ${formatMs(minMs(cli))} / ${formatMs(minMs(bareNode))} ms = ${formatRatio(minRatio)})`,
+    measured:
+      `${formatMs(medianMs(cli))} ms = ${formatRatio(ratio)} node's ` +
+      `${formatMs(medianMs(bareNode))} ms (medians of ${cli.samples.length} runs each; ` +
+      `minimums ${formatMs(minMs(cli))} / ${formatMs(minMs(bareNode))} ms = ${formatRatio(minRatio)})`,
     limit,
     pass: ratio <= 1.5,
   };
@@ -351,7 +365,9 @@ function speedup(
   return {
     target,
     size,
-    measured: `${formatMs(medianMs(ours))} ms vs ${formatMs(medianMs(peer))} ms: ${times >= 1 ? `${formatRatio(times)} faster` : `${formatRatio(1 / times)} slower`}`,
+    measured:
+      `${formatMs(medianMs(ours))} ms vs ${formatMs(medianMs(peer))} ms: ` +
+      `${times >= 1 ? `${formatRatio(times)} faster` : `${formatRatio(1 / times)} slower`}`,
     limit,
     pass: times >= factor,
   };
@@ -411,12 +427,17 @@ export function sizeSection(result: SizeResult): string {
   return [
     `## ${spec.name}`,
     '',
-    `${spec.apps} apps × ${spec.filesPerApp} files = ${project.files.toLocaleString('en-US')} files, ${formatMiB(project.bytes)} (${project.bytes.toLocaleString('en-US')} bytes; ${spec.description}); seed ${project.seed}; ${result.repeats} repeat${result.repeats === 1 ? '' : 's'} of each measurement.`,
+    `${spec.apps} apps × ${spec.filesPerApp} files = ${project.files.toLocaleString('en-US')} files, ` +
+      `${formatMiB(project.bytes)} (${project.bytes.toLocaleString('en-US')} bytes; ${spec.description}); ` +
+      `seed ${project.seed}; ${result.repeats} repeat${result.repeats === 1 ? '' : 's'} of each measurement.`,
     '',
     `- Machine: ${machineLine(result)}.`,
     `- Code: ${revisionLine()}.`,
-    `- Date: ${result.date.toISOString()}. Run time of this size: ${(result.totalMs / 1000).toFixed(1)} s (project ${project.reused ? 'reused from the cache' : `generated in ${(project.generateMs / 1000).toFixed(1)} s`}).`,
-    `- Load average (1 min) at the start and the end: ${result.load[0].toFixed(2)}, ${result.load[1].toFixed(2)} on ${os.cpus().length} cores.`,
+    `- Date: ${result.date.toISOString()}. Run time of this size: ` +
+      `${(result.totalMs / 1000).toFixed(1)} s (project ` +
+      `${project.reused ? 'reused from the cache' : `generated in ${(project.generateMs / 1000).toFixed(1)} s`}).`,
+    `- Load average (1 min) at the start and the end: ${result.load[0].toFixed(2)}, ` +
+      `${result.load[1].toFixed(2)} on ${os.cpus().length} cores.`,
     `- Skipped: ${skipped.length > 0 ? skipped.join('; ') : 'nothing'}.`,
     '',
     '### In process (programmatic API)',
@@ -431,7 +452,8 @@ export function sizeSection(result: SizeResult): string {
       ? [
           '### media:collect',
           '',
-          'Whole-process rows from spawn to exit (peak RSS by the same means); the in-process rows repeat the API call 5 (re-run) or 3 (one CSS file) times a round, each run beside its floor.',
+          'Whole-process rows from spawn to exit (peak RSS by the same means); the in-process rows repeat ' +
+            'the API call 5 (re-run) or 3 (one CSS file) times a round, each run beside its floor.',
           '',
           rowsTable(result.collect, true),
           '',
@@ -448,11 +470,18 @@ export function sizeSection(result: SizeResult): string {
 const HEADER = [
   '# Benchmark results',
   '',
-  "Written by `npm run bench -- --size <size>` (`bench/run.ts`); each size's section is replaced when that size is run again.",
-  'Medians and minimums in milliseconds over the repeats; ratios are median over median, measured in the same run on the same machine.',
-  'In process, a run that changes nothing (a no-change re-run, verify, the stat walks) is repeated back to back within each repeat (at least 3 runs, then until 200 ms or 20 runs), each run one sample: the first, colder run of each repeat is among them.',
-  'A floor is the least plain `node:fs` code could do for the same job (the fastest of its variants counts); a peer is another program doing the same job.',
-  "Floors and peers write into the project's mediaRoot, removed before each run, as the tool does: on ext4 the folder decides where new files' inodes go, and a copy into another folder measured up to 4× faster or slower for the same work.",
+  'Written by `npm run bench -- --size <size>` (`bench/run.ts`); ' +
+    "each size's section is replaced when that size is run again.",
+  'Medians and minimums in milliseconds over the repeats; ratios are median over median, ' +
+    'measured in the same run on the same machine.',
+  'In process, a run that changes nothing (a no-change re-run, verify, the stat walks) ' +
+    'is repeated back to back within each repeat (at least 3 runs, then until 200 ms or 20 runs), ' +
+    'each run one sample: the first, colder run of each repeat is among them.',
+  'A floor is the least plain `node:fs` code could do for the same job (the fastest of its variants counts); ' +
+    'a peer is another program doing the same job.',
+  "Floors and peers write into the project's mediaRoot, removed before each run, " +
+    "as the tool does: on ext4 the folder decides where new files' inodes go, " +
+    'and a copy into another folder measured up to 4× faster or slower for the same work.',
   'Whole-process times run from spawn to exit; peak RSS is the highest over the repeats.',
 ].join('\n');
 

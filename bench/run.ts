@@ -57,7 +57,8 @@ function readArgs(argv: readonly string[]): Args {
   });
   if (values.help) {
     console.log(
-      'usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] [--cache DIR] [--collect] [--only collect] [--publish with|only|no]',
+      'usage: npm run bench -- [--size small|medium|large|huge-files|all] [--repeats N] [--seed N] ' +
+        '[--cache DIR] [--collect] [--only collect] [--publish with|only|no]',
     );
     process.exit(0);
   }
@@ -115,7 +116,8 @@ async function main(): Promise<void> {
     const repeats = args.repeats ?? spec.repeats;
     const project = generateProject(spec, args.seed, args.cache, REPO, log);
     log(
-      `${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`,
+      `${sizeName}: ${spec.apps} apps, ${project.files} files, ${formatMiB(project.bytes)} in ` +
+        `${project.root}${project.reused ? ' (reused)' : ''}; ${repeats} repeat(s)`,
     );
     if (args.publish === 'only') {
       await publishRows(project, sizeName, args.repeats ?? 1, tools, log);
@@ -210,7 +212,9 @@ async function publishRows(
   const section = [
     `## publish, ${sizeName}`,
     '',
-    `${new Date().toISOString()}; ${os.cpus().length} cores; Node ${process.version}; load ${load.toFixed(2)} → ${(os.loadavg()[0] ?? 0).toFixed(2)}; ${repeats} repeat(s); ${((performance.now() - started) / 1000).toFixed(0)} s in all.`,
+    `${new Date().toISOString()}; ${os.cpus().length} cores; Node ${process.version}; ` +
+      `load ${load.toFixed(2)} → ${(os.loadavg()[0] ?? 0).toFixed(2)}; ${repeats} repeat(s); ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s in all.`,
     '',
     publishSection(bench, sizeName),
   ].join('\n');

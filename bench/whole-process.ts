@@ -32,7 +32,8 @@ function bareLink(ctx: WholeContext, mode: 'symlink' | 'copy'): string[] {
   return [
     '--input-type=module',
     '-e',
-    `import { link } from 'gulp-app-media'; const report = await link({ mode: '${mode}' }); if (report.failed) process.exit(1);`,
+    `import { link } from 'gulp-app-media'; const report = await link({ mode: '${mode}' }); ` +
+      `if (report.failed) process.exit(1);`,
   ];
 }
 
@@ -106,7 +107,9 @@ export function wholeProcessRows(ctx: WholeContext): Rows {
   const noCli = ctx.cliBin ? {} : { skipped: 'no bin/app-media.js in this checkout' };
   rows.add({
     id: 'startup.cli',
-    label: `\`app-media link\` (no flags), up-to-date project: start-up, ${STARTUP_PAIRS} runs a round alternating with the next line`,
+    label:
+      `\`app-media link\` (no flags), up-to-date project: start-up, ` +
+      `${STARTUP_PAIRS} runs a round alternating with the next line`,
     short: 'app-media link (start-up)',
     kind: 'ours',
     floors: ['startup.node'],
@@ -313,7 +316,8 @@ function expectUpToDate(cliBin: string, cwd: string, apps: number): void {
   }
   if (result.status !== 0 || counts['up-to-date'] !== apps || Object.keys(counts).length !== 1) {
     throw new Error(
-      `app-media link on the linked project: expected ${apps} up-to-date, got status ${result.status} ${JSON.stringify(counts)}\n${result.stderr.trim()}`,
+      `app-media link on the linked project: expected ${apps} up-to-date, ` +
+        `got status ${result.status} ${JSON.stringify(counts)}\n${result.stderr.trim()}`,
     );
   }
 }

@@ -8,7 +8,10 @@ import { build } from 'esbuild';
 
 const outfile = new URL('../dist/app-media.js', import.meta.url).pathname;
 
-/** publish and collect stay out of the bundle: their imports are pointed at dist/publish/ and dist/collect/ from where the bundle lies. */
+/**
+ * publish and collect stay out of the bundle: their imports are pointed at dist/publish/ and dist/collect/ from where
+ * the bundle lies.
+ */
 const pipelinesOutside = {
   name: 'pipelines-outside',
   setup(bundle) {

@@ -245,47 +245,51 @@ describe('bench: the targets, PASS or MISS at their limits', () => {
     expect(target(at(60, 84.5, 70), 'Peak RSS flat from `small`').pass).to.equal(false);
   });
 
-  it('media:collect (issue 27): 3× collectstatic, no slower than gulp-rev, faster than collectstatic + whitenoise; 1.5× its floors; 150 MiB; peers missing are SKIPPED', () => {
-    const collect = rowsOf({
-      'collect.clean': [100, 140 * 1024],
-      'django.manifest': 300,
-      'gulp-rev': 100,
-      'collect.compress': [200, 150.5 * 1024],
-      'django.whitenoise': 201,
-      'collect.api.rerun': 30,
-      'floor.walk': 20,
-      'collect.api.css': 31,
-      'floor.css': 20,
-    });
-    const result = { ...resultOf('medium', new Rows(), new Rows()), collect };
-    const outcomes = evaluateTargets(result);
-    expect(target(outcomes, 'Collect clean, no compression: at least 3×').pass, '300 / 100 = 3').to.equal(true);
-    expect(
-      target(outcomes, 'Collect clean, no compression: no slower than a gulp-rev').pass,
-      'as fast counts',
-    ).to.equal(true);
-    expect(target(outcomes, 'Collect clean with compression').pass).to.equal(true);
-    expect(target(outcomes, 'No-change re-run (collect)').pass, '30 = 1.5 × 20').to.equal(true);
-    expect(target(outcomes, 'One CSS file changed (collect)').pass, '31 > 1.5 × 20').to.equal(false);
-    expect(target(outcomes, 'Peak RSS of a collect run').pass, 'the compressed run is the highest').to.equal(false);
-    expect(
-      targetsTable(result, outcomes)
-        .split('\n')
-        .find((line) => line.startsWith('| No-change re-run (collect)')),
-    ).to.match(/\| medium, huge-files \|.*\| \*\*PASS\*\* \|$/);
+  it(
+    'media:collect (issue 27): 3× collectstatic, no slower than gulp-rev, faster than collectstatic + whitenoise; ' +
+      '1.5× its floors; 150 MiB; peers missing are SKIPPED',
+    () => {
+      const collect = rowsOf({
+        'collect.clean': [100, 140 * 1024],
+        'django.manifest': 300,
+        'gulp-rev': 100,
+        'collect.compress': [200, 150.5 * 1024],
+        'django.whitenoise': 201,
+        'collect.api.rerun': 30,
+        'floor.walk': 20,
+        'collect.api.css': 31,
+        'floor.css': 20,
+      });
+      const result = { ...resultOf('medium', new Rows(), new Rows()), collect };
+      const outcomes = evaluateTargets(result);
+      expect(target(outcomes, 'Collect clean, no compression: at least 3×').pass, '300 / 100 = 3').to.equal(true);
+      expect(
+        target(outcomes, 'Collect clean, no compression: no slower than a gulp-rev').pass,
+        'as fast counts',
+      ).to.equal(true);
+      expect(target(outcomes, 'Collect clean with compression').pass).to.equal(true);
+      expect(target(outcomes, 'No-change re-run (collect)').pass, '30 = 1.5 × 20').to.equal(true);
+      expect(target(outcomes, 'One CSS file changed (collect)').pass, '31 > 1.5 × 20').to.equal(false);
+      expect(target(outcomes, 'Peak RSS of a collect run').pass, 'the compressed run is the highest').to.equal(false);
+      expect(
+        targetsTable(result, outcomes)
+          .split('\n')
+          .find((line) => line.startsWith('| No-change re-run (collect)')),
+      ).to.match(/\| medium, huge-files \|.*\| \*\*PASS\*\* \|$/);
 
-    const without = collectRows({
-      tools: { time: null, cp: null, rsync: null, python: null, skipped: new Map([['collectstatic', 'no django']]) },
-      whitenoise: false,
-      gulpRev: false,
-      cliBin: null,
-    });
-    without.get('collect.clean')?.samples.push({ ms: 100 });
-    const skipped = evaluateTargets({ ...resultOf('medium', new Rows(), new Rows()), collect: without });
-    expect(target(skipped, 'Collect clean, no compression: at least 3×').pass).to.equal(null);
-    expect(target(skipped, 'Collect clean, no compression: no slower than a gulp-rev').pass).to.equal(null);
-    expect(target(skipped, 'Collect clean with compression').pass).to.equal(null);
-  });
+      const without = collectRows({
+        tools: { time: null, cp: null, rsync: null, python: null, skipped: new Map([['collectstatic', 'no django']]) },
+        whitenoise: false,
+        gulpRev: false,
+        cliBin: null,
+      });
+      without.get('collect.clean')?.samples.push({ ms: 100 });
+      const skipped = evaluateTargets({ ...resultOf('medium', new Rows(), new Rows()), collect: without });
+      expect(target(skipped, 'Collect clean, no compression: at least 3×').pass).to.equal(null);
+      expect(target(skipped, 'Collect clean, no compression: no slower than a gulp-rev').pass).to.equal(null);
+      expect(target(skipped, 'Collect clean with compression').pass).to.equal(null);
+    },
+  );
 
   it('the table marks the targets set for this size in bold and the others as information (*)', () => {
     const inProcess = rowsOf({

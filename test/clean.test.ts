@@ -154,70 +154,78 @@ for (const mode of MODES) {
   const entry: Entry = mode === 'symlink' ? 'gulp' : 'command';
   const runTask = (cwd: string, args: string[]): RunResult => runAs(entry, cwd, args);
   describe(`media:clean through ${entry === 'gulp' ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {
-    it("removes the tool's entries and never what a link leads to: app sources identical, mediaRoot stays empty, records gone, exit 0", async () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode });
-      expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
-      const sources = projectState(path.join(root, 'apps'));
-      expect(Object.keys(sources)).to.include.members([
-        'blog/app_media/blog/css/blog.css',
-        'shop/app_media/shop/img/shop.png',
-      ]);
+    it(
+      "removes the tool's entries and never what a link leads to: app sources identical, " +
+        'mediaRoot stays empty, records gone, exit 0',
+      async () => {
+        const root = makeProject({ apps: ['blog', 'shop'] });
+        await linkedInProcess(root, { mode });
+        expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
+        const sources = projectState(path.join(root, 'apps'));
+        expect(Object.keys(sources)).to.include.members([
+          'blog/app_media/blog/css/blog.css',
+          'shop/app_media/shop/img/shop.png',
+        ]);
 
-      const run = runTask(root, ['media:clean']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(entryLine('removed', 'blog', ` (${mode})`));
-      expect(run.stdout).to.match(entryLine('removed', 'shop', ` (${mode})`));
-      expect(run.stdout).to.match(/media:clean: 2 removed in public\/media \(\d+ ms\)/);
+        const run = runTask(root, ['media:clean']);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.stdout).to.match(entryLine('removed', 'blog', ` (${mode})`));
+        expect(run.stdout).to.match(entryLine('removed', 'shop', ` (${mode})`));
+        expect(run.stdout).to.match(/media:clean: 2 removed in public\/media \(\d+ ms\)/);
 
-      expect(lstatSync(path.join(root, MEDIA)).isDirectory(), 'mediaRoot stays').to.equal(true);
-      expect(names(path.join(root, MEDIA)), 'mediaRoot is empty, records file included').to.deep.equal([]);
-      expect(exists(path.join(root, MANIFEST))).to.equal(false);
-      expect(projectState(path.join(root, 'apps')), 'every app source file is byte-identical').to.deep.equal(sources);
-    });
+        expect(lstatSync(path.join(root, MEDIA)).isDirectory(), 'mediaRoot stays').to.equal(true);
+        expect(names(path.join(root, MEDIA)), 'mediaRoot is empty, records file included').to.deep.equal([]);
+        expect(exists(path.join(root, MANIFEST))).to.equal(false);
+        expect(projectState(path.join(root, 'apps')), 'every app source file is byte-identical').to.deep.equal(sources);
+      },
+    );
 
-    it("lists a file, a folder, a hand-made link to an app's media and a dangling link as foreign and leaves them byte-identical", async () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode });
-      const media = path.join(root, MEDIA);
-      writeTree(media, {
-        'notes.txt': 'my notes\n',
-        'downloads/report.pdf': Buffer.from([1, 2, 3]),
-        'downloads/sub/a.txt': 'a',
-      });
-      mkdirSync(path.join(media, 'downloads/empty'));
-      symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
-      symlinkSync('../../nowhere', path.join(media, 'old'));
-      const own = (rel: string): boolean =>
-        rel === '.app-media.json' ||
-        rel === 'blog' ||
-        rel.startsWith('blog/') ||
-        rel === 'shop' ||
-        rel.startsWith('shop/');
-      const foreign = mediaState(root, own);
-      expect(Object.keys(foreign)).to.include.members([
-        'notes.txt',
-        'downloads/sub/a.txt',
-        'downloads/empty',
-        'blog-mirror',
-        'old',
-      ]);
-      const sources = projectState(path.join(root, 'apps'));
+    it(
+      "lists a file, a folder, a hand-made link to an app's media and a dangling link as " +
+        'foreign and leaves them byte-identical',
+      async () => {
+        const root = makeProject({ apps: ['blog', 'shop'] });
+        await linkedInProcess(root, { mode });
+        const media = path.join(root, MEDIA);
+        writeTree(media, {
+          'notes.txt': 'my notes\n',
+          'downloads/report.pdf': Buffer.from([1, 2, 3]),
+          'downloads/sub/a.txt': 'a',
+        });
+        mkdirSync(path.join(media, 'downloads/empty'));
+        symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
+        symlinkSync('../../nowhere', path.join(media, 'old'));
+        const own = (rel: string): boolean =>
+          rel === '.app-media.json' ||
+          rel === 'blog' ||
+          rel.startsWith('blog/') ||
+          rel === 'shop' ||
+          rel.startsWith('shop/');
+        const foreign = mediaState(root, own);
+        expect(Object.keys(foreign)).to.include.members([
+          'notes.txt',
+          'downloads/sub/a.txt',
+          'downloads/empty',
+          'blog-mirror',
+          'old',
+        ]);
+        const sources = projectState(path.join(root, 'apps'));
 
-      const run = runTask(root, ['media:clean']);
-      expect(run.status, run.output).to.equal(0);
-      for (const name of ['notes.txt', 'downloads', 'blog-mirror', 'old'])
-        expect(run.output).to.match(entryLine('foreign', name));
-      expect(run.stdout).to.match(entryLine('removed', 'blog'));
-      expect(run.stdout).to.match(/media:clean: 2 removed, 4 foreign in public\/media/);
+        const run = runTask(root, ['media:clean']);
+        expect(run.status, run.output).to.equal(0);
+        for (const name of ['notes.txt', 'downloads', 'blog-mirror', 'old'])
+          expect(run.output).to.match(entryLine('foreign', name));
+        expect(run.stdout).to.match(entryLine('removed', 'blog'));
+        expect(run.stdout).to.match(/media:clean: 2 removed, 4 foreign in public\/media/);
 
-      expect(mediaState(root), 'the foreign entries, with the same inodes and mtimes').to.deep.equal(foreign);
-      expect(
-        readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
-        'the hand-made link still works',
-      ).to.contain('.blog');
-      expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
-    });
+        expect(mediaState(root), 'the foreign entries, with the same inodes and mtimes').to.deep.equal(foreign);
+        expect(
+          readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
+          'the hand-made link still works',
+        ).to.contain('.blog');
+        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+      },
+    );
 
     it('--dry-run prints "would remove" and writes nothing', async () => {
       const root = makeProject({ apps: ['blog', 'shop'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
@@ -249,216 +257,247 @@ for (const mode of MODES) {
       expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
     });
 
-    it("after moving the whole project folder, clean still removes the tool's entries (relative links by default)", async () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode });
-      whileMoved(root, (moved) => {
-        const sources = projectState(path.join(moved, 'apps'));
-        const run = runTask(moved, ['media:clean']);
+    it(
+      "after moving the whole project folder, clean still removes the tool's entries " + '(relative links by default)',
+      async () => {
+        const root = makeProject({ apps: ['blog', 'shop'] });
+        await linkedInProcess(root, { mode });
+        whileMoved(root, (moved) => {
+          const sources = projectState(path.join(moved, 'apps'));
+          const run = runTask(moved, ['media:clean']);
+          expect(run.status, run.output).to.equal(0);
+          expect(run.stdout).to.match(/media:clean: 2 removed in public\/media/);
+          expect(names(path.join(moved, MEDIA))).to.deep.equal([]);
+          expect(projectState(path.join(moved, 'apps'))).to.deep.equal(sources);
+        });
+      },
+    );
+
+    it(
+      'after rm -rf node_modules and npm ci in a real npm workspace, ' +
+        "link is up-to-date and clean removes the package app's entry",
+      function () {
+        this.timeout(60_000);
+        const root = npmWorkspace();
+        expect(isLink(path.join(root, 'node_modules/@acme/gallery')), 'npm linked the workspace package').to.equal(
+          true,
+        );
+        wireGulp(root);
+        const first = linkOk(root, mode);
+        expect(first.stdout).to.match(
+          entryLine(
+            mode === 'symlink' ? 'linked' : 'copied',
+            'gallery',
+            ' -> node_modules/@acme/gallery/app_media/gallery',
+          ),
+        );
+        const published = mediaState(root);
+        const sources = projectState(path.join(root, 'packages'));
+
+        rmSync(path.join(root, 'node_modules'), { recursive: true });
+        npmInstall(root, ['ci']);
+        wireGulp(root);
+        const again = linkOk(root, mode);
+        // Quiet when nothing changed: no line for the app, the summary counts it.
+        expect(again.stdout).to.not.match(entryLine('up-to-date', 'gallery'));
+        expect(again.stdout).to.match(/media:link: 1 up-to-date in public\/media/);
+        expect(mediaState(root), 'nothing rewritten').to.deep.equal(published);
+
+        const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
+        expect(run.stdout).to.match(entryLine('removed', 'gallery', ` (${mode})`));
+        expect(names(path.join(root, MEDIA))).to.deep.equal([]);
+        expect(projectState(path.join(root, 'packages'))).to.deep.equal(sources);
+      },
+    );
+
+    it(
+      'clean needs no app installed: after rm -rf node_modules (not reinstalled) ' +
+        "it still removes the package app's entry",
+      async () => {
+        const root = makeProject({
+          apps: ['blog'],
+          config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] },
+        });
+        const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
+        await linkedInProcess(root, { mode });
+        const sources = projectState(source);
+        rmSync(path.join(root, 'node_modules'), { recursive: true });
+        wireGulp(root);
+        expect(runTask(root, ['media:link']).status, 'the config names a package that is gone').to.not.equal(0);
+
+        const run = runTask(root, ['media:clean']);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.stdout).to.match(entryLine('removed', 'gallery'));
         expect(run.stdout).to.match(/media:clean: 2 removed in public\/media/);
-        expect(names(path.join(moved, MEDIA))).to.deep.equal([]);
-        expect(projectState(path.join(moved, 'apps'))).to.deep.equal(sources);
-      });
-    });
+        expect(names(path.join(root, MEDIA))).to.deep.equal([]);
+        expect(projectState(source)).to.deep.equal(sources);
+      },
+    );
 
-    it("after rm -rf node_modules and npm ci in a real npm workspace, link is up-to-date and clean removes the package app's entry", function () {
-      this.timeout(60_000);
-      const root = npmWorkspace();
-      expect(isLink(path.join(root, 'node_modules/@acme/gallery')), 'npm linked the workspace package').to.equal(true);
-      wireGulp(root);
-      const first = linkOk(root, mode);
-      expect(first.stdout).to.match(
-        entryLine(
-          mode === 'symlink' ? 'linked' : 'copied',
-          'gallery',
-          ' -> node_modules/@acme/gallery/app_media/gallery',
-        ),
-      );
-      const published = mediaState(root);
-      const sources = projectState(path.join(root, 'packages'));
+    it(
+      'an app renamed in the config: link prunes the old entry and makes the new one; ' +
+        '--no-prune keeps the old one',
+      async () => {
+        const root = makeProject({ apps: ['blog', 'shop'] });
+        await linkedInProcess(root, { mode });
+        // The author renames the app: its media folder follows the convention, the entry gets the new name.
+        renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
+        writeFileSync(
+          path.join(root, 'app-media.config.json'),
+          JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }),
+        );
+        const sources = projectState(path.join(root, 'apps'));
+        const oldEntry = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
+        expect(Object.keys(oldEntry)).to.include('blog');
 
-      rmSync(path.join(root, 'node_modules'), { recursive: true });
-      npmInstall(root, ['ci']);
-      wireGulp(root);
-      const again = linkOk(root, mode);
-      // Quiet when nothing changed: no line for the app, the summary counts it.
-      expect(again.stdout).to.not.match(entryLine('up-to-date', 'gallery'));
-      expect(again.stdout).to.match(/media:link: 1 up-to-date in public\/media/);
-      expect(mediaState(root), 'nothing rewritten').to.deep.equal(published);
+        const kept = linkOk(root, mode, ['--no-prune']);
+        expect(kept.output).to.not.match(/pruned/);
+        expect(kept.stdout).to.match(entryLine(mode === 'symlink' ? 'linked' : 'copied', 'journal'));
+        expect(
+          mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
+          '--no-prune left the old entry as it was',
+        ).to.deep.equal(oldEntry);
 
-      const run = runTask(root, ['media:clean']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(entryLine('removed', 'gallery', ` (${mode})`));
-      expect(names(path.join(root, MEDIA))).to.deep.equal([]);
-      expect(projectState(path.join(root, 'packages'))).to.deep.equal(sources);
-    });
-
-    it("clean needs no app installed: after rm -rf node_modules (not reinstalled) it still removes the package app's entry", async () => {
-      const root = makeProject({
-        apps: ['blog'],
-        config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] },
-      });
-      const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
-      await linkedInProcess(root, { mode });
-      const sources = projectState(source);
-      rmSync(path.join(root, 'node_modules'), { recursive: true });
-      wireGulp(root);
-      expect(runTask(root, ['media:link']).status, 'the config names a package that is gone').to.not.equal(0);
-
-      const run = runTask(root, ['media:clean']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(entryLine('removed', 'gallery'));
-      expect(run.stdout).to.match(/media:clean: 2 removed in public\/media/);
-      expect(names(path.join(root, MEDIA))).to.deep.equal([]);
-      expect(projectState(source)).to.deep.equal(sources);
-    });
-
-    it('an app renamed in the config: link prunes the old entry and makes the new one; --no-prune keeps the old one', async () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode });
-      // The author renames the app: its media folder follows the convention, the entry gets the new name.
-      renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
-      writeFileSync(
-        path.join(root, 'app-media.config.json'),
-        JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }),
-      );
-      const sources = projectState(path.join(root, 'apps'));
-      const oldEntry = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
-      expect(Object.keys(oldEntry)).to.include('blog');
-
-      const kept = linkOk(root, mode, ['--no-prune']);
-      expect(kept.output).to.not.match(/pruned/);
-      expect(kept.stdout).to.match(entryLine(mode === 'symlink' ? 'linked' : 'copied', 'journal'));
-      expect(
-        mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
-        '--no-prune left the old entry as it was',
-      ).to.deep.equal(oldEntry);
-
-      const pruned = linkOk(root, mode);
-      expect(pruned.stdout).to.match(entryLine('pruned', 'blog'));
-      expect(pruned.stdout).to.match(/media:link: 2 up-to-date, 1 pruned in public\/media/);
-      expect(names(path.join(root, MEDIA))).to.deep.equal(['.app-media.json', 'journal', 'shop']);
-      expect(readFileSync(path.join(root, MEDIA, 'journal/css/blog.css'), 'utf8')).to.contain('.blog');
-      expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
-    });
+        const pruned = linkOk(root, mode);
+        expect(pruned.stdout).to.match(entryLine('pruned', 'blog'));
+        expect(pruned.stdout).to.match(/media:link: 2 up-to-date, 1 pruned in public\/media/);
+        expect(names(path.join(root, MEDIA))).to.deep.equal(['.app-media.json', 'journal', 'shop']);
+        expect(readFileSync(path.join(root, MEDIA, 'journal/css/blog.css'), 'utf8')).to.contain('.blog');
+        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+      },
+    );
 
     for (const kind of [
       'a folder with files and an empty folder',
       "a link to the app's media with another text",
       'a dangling relative link',
     ] as const) {
-      it(`apps removed from the config: link prunes the tool's own entry, never ${kind} left by hand at another removed app's name`, async () => {
-        const root = makeProject({ apps: ['blog', 'shop', 'news'] });
-        await linkedInProcess(root, { mode });
-        // The user takes shop's entry over by hand; then blog and shop leave the config.
-        const shop = path.join(root, MEDIA, 'shop');
-        rmSync(shop, { recursive: true });
-        if (kind === 'a folder with files and an empty folder') {
-          writeTree(shop, { 'index.html': '<p>shop is closed</p>\n', 'assets/mine.css': '.mine {}\n' });
-          mkdirSync(path.join(shop, 'uploads'));
-        }
-        if (kind === "a link to the app's media with another text")
-          symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
-        if (kind === 'a dangling relative link') symlinkSync('../../apps/shop-old/app_media/shop', shop);
-        writeFileSync(
-          path.join(root, 'app-media.config.json'),
-          JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/news'] }),
-        );
-        const foreign = mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/')));
-        const sources = projectState(path.join(root, 'apps'));
+      it(
+        `apps removed from the config: link prunes the tool's own entry, ` +
+          `never ${kind} left by hand at another removed app's name`,
+        async () => {
+          const root = makeProject({ apps: ['blog', 'shop', 'news'] });
+          await linkedInProcess(root, { mode });
+          // The user takes shop's entry over by hand; then blog and shop leave the config.
+          const shop = path.join(root, MEDIA, 'shop');
+          rmSync(shop, { recursive: true });
+          if (kind === 'a folder with files and an empty folder') {
+            writeTree(shop, { 'index.html': '<p>shop is closed</p>\n', 'assets/mine.css': '.mine {}\n' });
+            mkdirSync(path.join(shop, 'uploads'));
+          }
+          if (kind === "a link to the app's media with another text")
+            symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
+          if (kind === 'a dangling relative link') symlinkSync('../../apps/shop-old/app_media/shop', shop);
+          writeFileSync(
+            path.join(root, 'app-media.config.json'),
+            JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/news'] }),
+          );
+          const foreign = mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/')));
+          const sources = projectState(path.join(root, 'apps'));
 
-        const run = linkOk(root, mode);
-        expect(run.stdout).to.match(entryLine('pruned', 'blog'));
-        expect(run.output).to.not.match(/(?:^|\] )\S+\s+shop\s/m);
-        expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
-        expect(
-          mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/'))),
-          'shop is byte-identical',
-        ).to.deep.equal(foreign);
-        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
-      });
+          const run = linkOk(root, mode);
+          expect(run.stdout).to.match(entryLine('pruned', 'blog'));
+          expect(run.output).to.not.match(/(?:^|\] )\S+\s+shop\s/m);
+          expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
+          expect(
+            mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/'))),
+            'shop is byte-identical',
+          ).to.deep.equal(foreign);
+          expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+        },
+      );
     }
 
-    it('a link made by hand at mediaRoot/<app> leading to the right media folder is foreign: link does not claim it, clean leaves it', () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      mkdirSync(path.join(root, MEDIA), { recursive: true });
-      // The very text the tool would write: only the records tell them apart.
-      symlinkSync('../../apps/blog/app_media/blog', path.join(root, MEDIA, 'blog'));
-      const handMade = mediaState(root);
+    it(
+      'a link made by hand at mediaRoot/<app> leading to the right media folder is foreign: ' +
+        'link does not claim it, clean leaves it',
+      () => {
+        const root = makeProject({ apps: ['blog', 'shop'] });
+        mkdirSync(path.join(root, MEDIA), { recursive: true });
+        // The very text the tool would write: only the records tell them apart.
+        symlinkSync('../../apps/blog/app_media/blog', path.join(root, MEDIA, 'blog'));
+        const handMade = mediaState(root);
 
-      const linked = runTask(root, ['media:link', '--mode', mode]);
-      expect(linked.status, linked.output).to.equal(0);
-      expect(linked.stdout).to.match(entryLine('up-to-date', 'blog'));
-      expect(mediaState(root, (rel) => rel !== 'blog')).to.deep.equal(handMade);
+        const linked = runTask(root, ['media:link', '--mode', mode]);
+        expect(linked.status, linked.output).to.equal(0);
+        expect(linked.stdout).to.match(entryLine('up-to-date', 'blog'));
+        expect(mediaState(root, (rel) => rel !== 'blog')).to.deep.equal(handMade);
 
-      const run = runTask(root, ['media:clean']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.output).to.match(entryLine('foreign', 'blog'));
-      expect(run.stdout).to.match(entryLine('removed', 'shop'));
-      expect(run.stdout).to.match(/media:clean: 1 foreign, 1 removed in public\/media/);
-      expect(mediaState(root)).to.deep.equal(handMade);
-    });
+        const run = runTask(root, ['media:clean']);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.output).to.match(entryLine('foreign', 'blog'));
+        expect(run.stdout).to.match(entryLine('removed', 'shop'));
+        expect(run.stdout).to.match(/media:clean: 1 foreign, 1 removed in public\/media/);
+        expect(mediaState(root)).to.deep.equal(handMade);
+      },
+    );
 
-    it('an entry the tool made, replaced by hand with a link to the same folder (other text), is foreign to clean', async () => {
-      const root = makeProject({ apps: ['blog'] });
-      await linkedInProcess(root, { mode });
-      const entry = path.join(root, MEDIA, 'blog');
-      rmSync(entry, { recursive: true });
-      symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
-      const before = mediaState(root);
-      const run = runTask(root, ['media:clean']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.output).to.match(entryLine('foreign', 'blog'));
-      expect(mediaState(root)).to.deep.equal(before);
-    });
+    it(
+      'an entry the tool made, replaced by hand with a link to the same folder (other text), ' + 'is foreign to clean',
+      async () => {
+        const root = makeProject({ apps: ['blog'] });
+        await linkedInProcess(root, { mode });
+        const entry = path.join(root, MEDIA, 'blog');
+        rmSync(entry, { recursive: true });
+        symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
+        const before = mediaState(root);
+        const run = runTask(root, ['media:clean']);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.output).to.match(entryLine('foreign', 'blog'));
+        expect(mediaState(root)).to.deep.equal(before);
+      },
+    );
 
-    it('the records file holds no absolute path, user name or temp folder, also for apps outside the project', async () => {
-      for (const relative of mode === 'symlink' ? [true, false] : [true]) {
-        // A hoisted workspace: the package resolves from the parent folder's node_modules; another app is a folder
-        // outside the project.
-        const top = tempDir('workspace');
-        installPackage(top, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
-        writeTree(top, mediaFiles('shared/notes', 'notes'));
-        const site = path.join(top, 'site');
-        writeTree(site, {
-          ...mediaFiles('apps/blog', 'blog'),
-          'app-media.config.json': JSON.stringify({
-            mediaRoot: MEDIA,
-            apps: ['./apps/blog', '@acme/gallery', '../shared/notes'],
-            mode,
-            relative,
-          }),
-        });
-        const report = await link({ cwd: site });
-        expect(report.apps.map((app) => [app.name, app.status])).to.deep.equal(
-          ['blog', 'gallery', 'notes'].map((name) => [name, mode === 'symlink' ? 'linked' : 'copied']),
-        );
+    it(
+      'the records file holds no absolute path, user name or temp folder, ' + 'also for apps outside the project',
+      async () => {
+        for (const relative of mode === 'symlink' ? [true, false] : [true]) {
+          // A hoisted workspace: the package resolves from the parent folder's node_modules; another app is a folder
+          // outside the project.
+          const top = tempDir('workspace');
+          installPackage(top, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
+          writeTree(top, mediaFiles('shared/notes', 'notes'));
+          const site = path.join(top, 'site');
+          writeTree(site, {
+            ...mediaFiles('apps/blog', 'blog'),
+            'app-media.config.json': JSON.stringify({
+              mediaRoot: MEDIA,
+              apps: ['./apps/blog', '@acme/gallery', '../shared/notes'],
+              mode,
+              relative,
+            }),
+          });
+          const report = await link({ cwd: site });
+          expect(report.apps.map((app) => [app.name, app.status])).to.deep.equal(
+            ['blog', 'gallery', 'notes'].map((name) => [name, mode === 'symlink' ? 'linked' : 'copied']),
+          );
 
-        const text = readFileSync(path.join(site, MANIFEST), 'utf8');
-        const parsed = JSON.parse(text) as { entries: Record<string, unknown> };
-        expect(Object.keys(parsed.entries), `relative: ${relative}`).to.deep.equal(['blog', 'gallery', 'notes']);
-        const user = os.userInfo().username;
-        for (const secret of [
-          top,
-          realpathSync(top),
-          path.basename(top),
-          os.tmpdir(),
-          '/tmp',
-          os.homedir(),
-          ...(user.length >= 3 ? [user] : []),
-        ]) {
-          expect(text, `relative: ${relative}: ${secret}`).to.not.contain(secret);
+          const text = readFileSync(path.join(site, MANIFEST), 'utf8');
+          const parsed = JSON.parse(text) as { entries: Record<string, unknown> };
+          expect(Object.keys(parsed.entries), `relative: ${relative}`).to.deep.equal(['blog', 'gallery', 'notes']);
+          const user = os.userInfo().username;
+          for (const secret of [
+            top,
+            realpathSync(top),
+            path.basename(top),
+            os.tmpdir(),
+            '/tmp',
+            os.homedir(),
+            ...(user.length >= 3 ? [user] : []),
+          ]) {
+            expect(text, `relative: ${relative}: ${secret}`).to.not.contain(secret);
+          }
+          for (const value of strings(parsed)) {
+            expect(value, `relative: ${relative}`).to.not.match(/^\/|^[A-Za-z]:[\\/]|^\\\\/);
+          }
+          if (relative && mode === 'symlink') {
+            for (const name of ['blog', 'gallery', 'notes'])
+              expect(path.isAbsolute(readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
+          }
         }
-        for (const value of strings(parsed)) {
-          expect(value, `relative: ${relative}`).to.not.match(/^\/|^[A-Za-z]:[\\/]|^\\\\/);
-        }
-        if (relative && mode === 'symlink') {
-          for (const name of ['blog', 'gallery', 'notes'])
-            expect(path.isAbsolute(readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
-        }
-      }
-    });
+      },
+    );
   });
 }
 
@@ -506,105 +545,121 @@ describe('media:clean: links', () => {
 
 describe('media:clean: copies changed by hand (copy mode)', () => {
   // The first clean runs through gulp; the others through the command (viaCommand).
-  it("a file changed by hand keeps the app's copy (kept, the file named, copy untouched, exit 0); --force removes it", async () => {
-    const root = makeProject({ apps: ['blog', 'shop'] });
-    await linkedInProcess(root, { mode: 'copy' });
-    const edited = path.join(root, MEDIA, 'blog/css/blog.css');
-    // Same length, other bytes: only the modification time gives it away.
-    const original = readFileSync(edited, 'utf8');
-    const changed = original.replace('teal', 'pink');
-    expect(changed.length).to.equal(original.length);
-    writeFileSync(edited, changed);
-    const copy = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
+  it(
+    "a file changed by hand keeps the app's copy (kept, the file named, copy untouched, " +
+      'exit 0); --force removes it',
+    async () => {
+      const root = makeProject({ apps: ['blog', 'shop'] });
+      await linkedInProcess(root, { mode: 'copy' });
+      const edited = path.join(root, MEDIA, 'blog/css/blog.css');
+      // Same length, other bytes: only the modification time gives it away.
+      const original = readFileSync(edited, 'utf8');
+      const changed = original.replace('teal', 'pink');
+      expect(changed.length).to.equal(original.length);
+      writeFileSync(edited, changed);
+      const copy = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
 
-    const run = gulp(root, ['media:clean']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(entryLine('kept', 'blog', ' (copy)'));
-    expect(run.output).to.match(/changed by hand.*css\/blog\.css/);
-    expect(run.output).to.match(/hint: .*media:clean --force/);
-    expect(run.stdout).to.match(entryLine('removed', 'shop'));
-    expect(
-      mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
-      'the copy is untouched',
-    ).to.deep.equal(copy);
-    expect(readFileSync(edited, 'utf8')).to.equal(changed);
+      const run = gulp(root, ['media:clean']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.output).to.match(entryLine('kept', 'blog', ' (copy)'));
+      expect(run.output).to.match(/changed by hand.*css\/blog\.css/);
+      expect(run.output).to.match(/hint: .*media:clean --force/);
+      expect(run.stdout).to.match(entryLine('removed', 'shop'));
+      expect(
+        mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
+        'the copy is untouched',
+      ).to.deep.equal(copy);
+      expect(readFileSync(edited, 'utf8')).to.equal(changed);
 
-    const forced = viaCommand(root, ['media:clean', '--force']);
-    expect(forced.status, forced.output).to.equal(0);
-    expect(forced.stdout).to.match(entryLine('removed', 'blog', ' (copy)'));
-    expect(names(path.join(root, MEDIA))).to.deep.equal([]);
-  });
+      const forced = viaCommand(root, ['media:clean', '--force']);
+      expect(forced.status, forced.output).to.equal(0);
+      expect(forced.stdout).to.match(entryLine('removed', 'blog', ' (copy)'));
+      expect(names(path.join(root, MEDIA))).to.deep.equal([]);
+    },
+  );
 
   for (const flags of [[], ['--force']]) {
-    it(`a file added by hand inside a copy: the tool's files and emptied folders go, the added file and its folders stay (kept)${flags.length > 0 ? ', also with --force' : ''}`, async () => {
+    it(
+      `a file added by hand inside a copy: the tool's files and emptied folders go, ` +
+        `the added file and its folders stay (kept)${flags.length > 0 ? ', also with --force' : ''}`,
+      async () => {
+        const root = makeProject({ apps: ['blog'] });
+        await linkedInProcess(root, { mode: 'copy' });
+        const copy = path.join(root, MEDIA, 'blog');
+        writeTree(copy, { 'css/extra.css': '.extra {}\n', 'notes/todo.txt': 'mine\n' });
+        const added = mediaState(
+          root,
+          (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel),
+        );
+        const sources = projectState(path.join(root, 'apps'));
+
+        const run = viaCommand(root, ['media:clean', ...flags]);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.output, flags.join(' ')).to.match(entryLine('kept', 'blog', ' (copy)'));
+        expect(run.output)
+          .to.match(/css\/extra\.css/)
+          .and.match(/notes\/todo\.txt/);
+        expect(names(copy), "js/ and img/ held only the tool's files and are gone").to.deep.equal(['css', 'notes']);
+        expect(names(path.join(copy, 'css'))).to.deep.equal(['extra.css']);
+        for (const rel of ['css', 'css/extra.css', 'notes', 'notes/todo.txt']) {
+          const now = mediaState(root)[`blog/${rel}`];
+          if (rel.includes('.')) expect(now, rel).to.deep.equal(added[`blog/${rel}`]);
+          else expect(now?.type, rel).to.equal('dir');
+        }
+        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+      },
+    );
+  }
+
+  for (const flags of [[], ['--force']]) {
+    it(
+      `a sub-folder of a copy replaced by a link to a folder outside (same names, sizes, mtimes): ` +
+        `nothing outside is deleted${flags.length > 0 ? ', also with --force' : ''}`,
+      async () => {
+        const root = makeProject({ apps: ['blog'], files: { 'outside/keep.txt': 'keep\n' } });
+        await linkedInProcess(root, { mode: 'copy' });
+        const css = path.join(root, MEDIA, 'blog/css');
+        // Files named and stamped exactly like the copy's, so the records would match them.
+        cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
+        const stamp = statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
+        utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
+        expect(statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
+          statSync(path.join(css, 'blog.css')).size,
+        );
+        expect(Math.abs(statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
+        renameSync(css, path.join(root, 'outside/css-was-in-copy'));
+        symlinkSync('../../../outside/css', css);
+        const outside = projectState(path.join(root, 'outside'));
+        const sources = projectState(path.join(root, 'apps'));
+
+        const run = viaCommand(root, ['media:clean', ...flags]);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.output).to.match(entryLine('kept', 'blog'));
+        expect(projectState(path.join(root, 'outside')), 'the outside folder is byte-identical').to.deep.equal(outside);
+        expect(isLink(css), 'the link in the copy is left').to.equal(true);
+        expect(exists(path.join(root, MEDIA, 'blog/js')), "the tool's own files are gone").to.equal(false);
+        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+      },
+    );
+  }
+
+  it(
+    'a copy replaced as a whole by a link to an outside folder with the same files is foreign: ' +
+      'nothing deleted, even with --force',
+    async () => {
       const root = makeProject({ apps: ['blog'] });
       await linkedInProcess(root, { mode: 'copy' });
-      const copy = path.join(root, MEDIA, 'blog');
-      writeTree(copy, { 'css/extra.css': '.extra {}\n', 'notes/todo.txt': 'mine\n' });
-      const added = mediaState(
-        root,
-        (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel),
-      );
-      const sources = projectState(path.join(root, 'apps'));
-
-      const run = viaCommand(root, ['media:clean', ...flags]);
+      const entry = path.join(root, MEDIA, 'blog');
+      cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
+      rmSync(entry, { recursive: true });
+      symlinkSync('../../outside', entry);
+      const before = projectState(root);
+      const run = viaCommand(root, ['media:clean', '--force']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.output, flags.join(' ')).to.match(entryLine('kept', 'blog', ' (copy)'));
-      expect(run.output)
-        .to.match(/css\/extra\.css/)
-        .and.match(/notes\/todo\.txt/);
-      expect(names(copy), "js/ and img/ held only the tool's files and are gone").to.deep.equal(['css', 'notes']);
-      expect(names(path.join(copy, 'css'))).to.deep.equal(['extra.css']);
-      for (const rel of ['css', 'css/extra.css', 'notes', 'notes/todo.txt']) {
-        const now = mediaState(root)[`blog/${rel}`];
-        if (rel.includes('.')) expect(now, rel).to.deep.equal(added[`blog/${rel}`]);
-        else expect(now?.type, rel).to.equal('dir');
-      }
-      expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
-    });
-  }
-
-  for (const flags of [[], ['--force']]) {
-    it(`a sub-folder of a copy replaced by a link to a folder outside (same names, sizes, mtimes): nothing outside is deleted${flags.length > 0 ? ', also with --force' : ''}`, async () => {
-      const root = makeProject({ apps: ['blog'], files: { 'outside/keep.txt': 'keep\n' } });
-      await linkedInProcess(root, { mode: 'copy' });
-      const css = path.join(root, MEDIA, 'blog/css');
-      // Files named and stamped exactly like the copy's, so the records would match them.
-      cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
-      const stamp = statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
-      utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
-      expect(statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
-        statSync(path.join(css, 'blog.css')).size,
-      );
-      expect(Math.abs(statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
-      renameSync(css, path.join(root, 'outside/css-was-in-copy'));
-      symlinkSync('../../../outside/css', css);
-      const outside = projectState(path.join(root, 'outside'));
-      const sources = projectState(path.join(root, 'apps'));
-
-      const run = viaCommand(root, ['media:clean', ...flags]);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.output).to.match(entryLine('kept', 'blog'));
-      expect(projectState(path.join(root, 'outside')), 'the outside folder is byte-identical').to.deep.equal(outside);
-      expect(isLink(css), 'the link in the copy is left').to.equal(true);
-      expect(exists(path.join(root, MEDIA, 'blog/js')), "the tool's own files are gone").to.equal(false);
-      expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
-    });
-  }
-
-  it('a copy replaced as a whole by a link to an outside folder with the same files is foreign: nothing deleted, even with --force', async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'copy' });
-    const entry = path.join(root, MEDIA, 'blog');
-    cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
-    rmSync(entry, { recursive: true });
-    symlinkSync('../../outside', entry);
-    const before = projectState(root);
-    const run = viaCommand(root, ['media:clean', '--force']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(entryLine('foreign', 'blog'));
-    expect(projectState(root)).to.deep.equal(before);
-  });
+      expect(run.output).to.match(entryLine('foreign', 'blog'));
+      expect(projectState(root)).to.deep.equal(before);
+    },
+  );
 
   it("a folder made by hand where the tool's copy was (its record still there) is foreign and untouched", async () => {
     const root = makeProject({ apps: ['blog'] });
@@ -619,19 +674,23 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     expect(mediaState(root)).to.deep.equal(before);
   });
 
-  it("--force never deletes a file of a folder made by hand where the tool's copy was, even at a path the record lists", async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'copy' });
-    const entry = path.join(root, MEDIA, 'blog');
-    rmSync(entry, { recursive: true });
-    // The user takes the URL over with a stylesheet of their own, at the path the copy had.
-    writeTree(entry, { 'css/blog.css': '/* my own stylesheet */\n', 'index.html': '<p>mine</p>\n' });
-    const before = mediaState(root);
-    const run = viaCommand(root, ['media:clean', '--force']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(entryLine('foreign', 'blog'));
-    expect(mediaState(root)).to.deep.equal(before);
-  });
+  it(
+    "--force never deletes a file of a folder made by hand where the tool's copy was, " +
+      'even at a path the record lists',
+    async () => {
+      const root = makeProject({ apps: ['blog'] });
+      await linkedInProcess(root, { mode: 'copy' });
+      const entry = path.join(root, MEDIA, 'blog');
+      rmSync(entry, { recursive: true });
+      // The user takes the URL over with a stylesheet of their own, at the path the copy had.
+      writeTree(entry, { 'css/blog.css': '/* my own stylesheet */\n', 'index.html': '<p>mine</p>\n' });
+      const before = mediaState(root);
+      const run = viaCommand(root, ['media:clean', '--force']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.output).to.match(entryLine('foreign', 'blog'));
+      expect(mediaState(root)).to.deep.equal(before);
+    },
+  );
   it("an empty folder the user added inside a copy stays, and so does the copy's folder", async () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'copy' });
@@ -693,24 +752,27 @@ describe('media:clean: exit codes', () => {
     expect(doc.error).to.include({ code: 'APP_MEDIA_MISSING_FIELD', field: 'mediaRoot' });
   });
 
-  it('an entry that cannot be removed: that entry is an error, the others are removed, exit non-zero', async function () {
-    const root = makeProject({ apps: ['blog', 'shop'] });
-    await linkedInProcess(root, { mode: 'copy' });
-    const css = path.join(root, MEDIA, 'blog/css');
-    const thaw = freeze(css);
-    if (!thaw) this.skip();
-    try {
-      const run = gulp(root, ['media:clean']);
-      expect(run.status, run.output).to.not.equal(0);
-      expect(run.output).to.match(entryLine('error', 'blog'));
-      expect(run.output).to.match(entryLine('removed', 'shop'));
-      expect(run.output).to.match(/media:clean failed: blog \(error\)/);
-      expect(exists(path.join(root, MEDIA, 'shop'))).to.equal(false);
-      expect(exists(path.join(css, 'blog.css'))).to.equal(true);
-    } finally {
-      thaw();
-    }
-  });
+  it(
+    'an entry that cannot be removed: that entry is an error, ' + 'the others are removed, exit non-zero',
+    async function () {
+      const root = makeProject({ apps: ['blog', 'shop'] });
+      await linkedInProcess(root, { mode: 'copy' });
+      const css = path.join(root, MEDIA, 'blog/css');
+      const thaw = freeze(css);
+      if (!thaw) this.skip();
+      try {
+        const run = gulp(root, ['media:clean']);
+        expect(run.status, run.output).to.not.equal(0);
+        expect(run.output).to.match(entryLine('error', 'blog'));
+        expect(run.output).to.match(entryLine('removed', 'shop'));
+        expect(run.output).to.match(/media:clean failed: blog \(error\)/);
+        expect(exists(path.join(root, MEDIA, 'shop'))).to.equal(false);
+        expect(exists(path.join(css, 'blog.css'))).to.equal(true);
+      } finally {
+        thaw();
+      }
+    },
+  );
 });
 
 describe('clean() from code', () => {

@@ -85,92 +85,105 @@ describe("the example's production path", () => {
       .and.match(/ok\s+shop/);
   });
 
-  it('verify --collect --url: a server that sends stylesheets as text/plain is reported (unserved, exit 1)', async () => {
-    const server = http.createServer((request, response) => {
-      const file = path.join(root, 'dist', 'media', decodeURIComponent((request.url ?? '/').replace(/^\/media\//, '')));
-      if (!file.startsWith(path.join(root, 'dist', 'media')) || !existsSync(file)) {
-        response.writeHead(404).end();
-        return;
-      }
-      response.writeHead(200, { 'content-type': 'text/plain' }).end(readFileSync(file));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const run = await new Promise<{ status: number | null; output: string }>((resolve) => {
-        const child = spawn(
-          process.execPath,
-          [
-            path.join(REPO, 'bin', 'app-media.js'),
-            'verify',
-            '--collect',
-            '--url',
-            `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          ],
-          { cwd: root, env: { ...process.env, NO_COLOR: '1' } },
+  it(
+    'verify --collect --url: a server that sends stylesheets as text/plain is reported ' + '(unserved, exit 1)',
+    async () => {
+      const server = http.createServer((request, response) => {
+        const file = path.join(
+          root,
+          'dist',
+          'media',
+          decodeURIComponent((request.url ?? '/').replace(/^\/media\//, '')),
         );
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        child.stderr.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-        });
-        child.on('close', (status) => resolve({ status, output }));
+        if (!file.startsWith(path.join(root, 'dist', 'media')) || !existsSync(file)) {
+          response.writeHead(404).end();
+          return;
+        }
+        response.writeHead(200, { 'content-type': 'text/plain' }).end(readFileSync(file));
       });
-      expect(run.status, run.output).to.equal(1);
-      expect(run.output)
-        .to.match(/unserved\s+blog/)
-        .and.match(/answered Content-Type text\/plain, not text\/css/);
-    } finally {
-      server.close();
-    }
-  });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const run = await new Promise<{ status: number | null; output: string }>((resolve) => {
+          const child = spawn(
+            process.execPath,
+            [
+              path.join(REPO, 'bin', 'app-media.js'),
+              'verify',
+              '--collect',
+              '--url',
+              `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            ],
+            { cwd: root, env: { ...process.env, NO_COLOR: '1' } },
+          );
+          let output = '';
+          child.stdout.on('data', (chunk: Buffer) => {
+            output += chunk.toString();
+          });
+          child.stderr.on('data', (chunk: Buffer) => {
+            output += chunk.toString();
+          });
+          child.on('close', (status) => resolve({ status, output }));
+        });
+        expect(run.status, run.output).to.equal(1);
+        expect(run.output)
+          .to.match(/unserved\s+blog/)
+          .and.match(/answered Content-Type text\/plain, not text\/css/);
+      } finally {
+        server.close();
+      }
+    },
+  );
 
-  it("in headless Chromium: every app's stylesheet applied, images loaded, script run, from fingerprinted URLs; again after an image its stylesheet references changed", async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`      skipped: no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`);
-      this.skip();
-    }
-    this.timeout(60_000);
-    const { chromium } = await import('playwright-core');
-    const context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    try {
-      const page = context.pages()[0] ?? (await context.newPage());
-      const requested: Array<{ url: string; status: number }> = [];
-      page.on('response', (response) => {
-        if (new URL(response.url()).pathname.startsWith('/media/'))
-          requested.push({ url: response.url(), status: response.status() });
+  it(
+    "in headless Chromium: every app's stylesheet applied, images loaded, script run, from fingerprinted URLs; " +
+      'again after an image its stylesheet references changed',
+    async function () {
+      if (!existsSync(CHROMIUM)) {
+        console.warn(
+          `      skipped: no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)`,
+        );
+        this.skip();
+      }
+      this.timeout(60_000);
+      const { chromium } = await import('playwright-core');
+      const context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
+      try {
+        const page = context.pages()[0] ?? (await context.newPage());
+        const requested: Array<{ url: string; status: number }> = [];
+        page.on('response', (response) => {
+          if (new URL(response.url()).pathname.startsWith('/media/'))
+            requested.push({ url: response.url(), status: response.status() });
+        });
 
-      const look = async (): Promise<
-        Record<
-          string,
-          {
-            color: string;
-            background: string;
-            stylesheet: string;
-            image: number;
-            backgroundImage: number;
-            status: string;
-          }
-        >
-      > => {
-        requested.length = 0;
-        await page.goto(`${base}/`, { waitUntil: 'load' });
-        // Run in the page (a string: this file is typed without the DOM library).
-        return page.evaluate(`(async (names) => {
+        const look = async (): Promise<
+          Record<
+            string,
+            {
+              color: string;
+              background: string;
+              stylesheet: string;
+              image: number;
+              backgroundImage: number;
+              status: string;
+            }
+          >
+        > => {
+          requested.length = 0;
+          await page.goto(`${base}/`, { waitUntil: 'load' });
+          // Run in the page (a string: this file is typed without the DOM library).
+          return page.evaluate(`(async (names) => {
           const out = {};
           for (const name of names) {
             const section = document.getElementById(name);
@@ -179,7 +192,8 @@ describe("the example's production path", () => {
             const probe = new Image();
             probe.src = background;
             await probe.decode().catch(() => undefined);
-            const link = [...document.querySelectorAll('link[rel=stylesheet]')].find((one) => one.href.includes('/' + name + '/'));
+            const link = [...document.querySelectorAll('link[rel=stylesheet]')]\
+.find((one) => one.href.includes('/' + name + '/'));
             out[name] = {
               color: style.borderLeftColor,
               background,
@@ -191,44 +205,47 @@ describe("the example's production path", () => {
           }
           return out;
         })(${JSON.stringify(APPS.map((app) => app.name))})`);
-      };
+        };
 
-      const check = (seen: Awaited<ReturnType<typeof look>>): void => {
-        for (const app of APPS) {
-          const one = seen[app.name]!;
-          expect(one.color, `${app.name}: its stylesheet applied`).to.equal(app.color);
-          expect(one.stylesheet, app.name).to.match(
-            new RegExp(`/media/${app.name}/css/${app.name}\\.[0-9a-f]{10}\\.css$`),
-          );
-          expect(one.background, app.name).to.match(new RegExp(`/media/${app.name}/img/stripes\\.[0-9a-f]{10}\\.svg$`));
-          expect(one.image, `${app.name}: its image loaded`).to.be.greaterThan(0);
-          expect(one.backgroundImage, `${app.name}: the image its stylesheet references loaded`).to.be.greaterThan(0);
-          expect(one.status, `${app.name}: its script ran`).to.equal(`${app.name}.js ran`);
-        }
-        expect(requested.length).to.be.greaterThan(6);
-        for (const { url, status } of requested) {
-          expect(status, url).to.equal(200);
-          expect(new URL(url).pathname, 'every media URL is fingerprinted').to.match(/\.[0-9a-f]{10}\.[a-z0-9]+$/);
-        }
-      };
+        const check = (seen: Awaited<ReturnType<typeof look>>): void => {
+          for (const app of APPS) {
+            const one = seen[app.name]!;
+            expect(one.color, `${app.name}: its stylesheet applied`).to.equal(app.color);
+            expect(one.stylesheet, app.name).to.match(
+              new RegExp(`/media/${app.name}/css/${app.name}\\.[0-9a-f]{10}\\.css$`),
+            );
+            expect(one.background, app.name).to.match(
+              new RegExp(`/media/${app.name}/img/stripes\\.[0-9a-f]{10}\\.svg$`),
+            );
+            expect(one.image, `${app.name}: its image loaded`).to.be.greaterThan(0);
+            expect(one.backgroundImage, `${app.name}: the image its stylesheet references loaded`).to.be.greaterThan(0);
+            expect(one.status, `${app.name}: its script ran`).to.equal(`${app.name}.js ran`);
+          }
+          expect(requested.length).to.be.greaterThan(6);
+          for (const { url, status } of requested) {
+            expect(status, url).to.equal(200);
+            expect(new URL(url).pathname, 'every media URL is fingerprinted').to.match(/\.[0-9a-f]{10}\.[a-z0-9]+$/);
+          }
+        };
 
-      const first = await look();
-      check(first);
-      // The image blog's stylesheet references changes: a new build, a new name for both.
-      const stripes = path.join(root, APPS[0]!.source, 'img/stripes.svg');
-      writeFileSync(stripes, readFileSync(stripes, 'utf8').replace('fill-opacity=".25"', 'fill-opacity=".5"'));
-      const run = appMedia(root, ['collect']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.stdout)
-        .to.match(/collected\s+blog/)
-        .and.match(/up-to-date\s+shop/);
-      const second = await look();
-      check(second);
-      expect(second['blog']!.stylesheet).to.not.equal(first['blog']!.stylesheet);
-      expect(second['blog']!.background).to.not.equal(first['blog']!.background);
-      expect(second['shop']!.stylesheet).to.equal(first['shop']!.stylesheet);
-    } finally {
-      await context.close();
-    }
-  });
+        const first = await look();
+        check(first);
+        // The image blog's stylesheet references changes: a new build, a new name for both.
+        const stripes = path.join(root, APPS[0]!.source, 'img/stripes.svg');
+        writeFileSync(stripes, readFileSync(stripes, 'utf8').replace('fill-opacity=".25"', 'fill-opacity=".5"'));
+        const run = appMedia(root, ['collect']);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.stdout)
+          .to.match(/collected\s+blog/)
+          .and.match(/up-to-date\s+shop/);
+        const second = await look();
+        check(second);
+        expect(second['blog']!.stylesheet).to.not.equal(first['blog']!.stylesheet);
+        expect(second['blog']!.background).to.not.equal(first['blog']!.background);
+        expect(second['shop']!.stylesheet).to.equal(first['shop']!.stylesheet);
+      } finally {
+        await context.close();
+      }
+    },
+  );
 });

@@ -132,16 +132,19 @@ describe('createMediaUrl', () => {
 });
 
 describe('collect through the API', () => {
-  it("a stylesheet in one app can reference another app's file; the reference is rewritten relative as written", async () => {
-    const root = makeCollectProject({
-      gulp: false,
-      files: { [`${BLOG}/css/site.css`]: '.a { background: url(../../shop/img/shop.png); }\n' },
-    });
-    await collectedInProcess(root);
-    const manifest = readManifest(root);
-    const shop = manifest.files['shop/img/shop.png']!.path.split('/').pop();
-    expect(readFileSync(path.join(root, OUT, manifest.files['blog/css/site.css']!.path), 'utf8')).to.equal(
-      `.a { background: url(../../shop/img/${shop}); }\n`,
-    );
-  });
+  it(
+    "a stylesheet in one app can reference another app's file; " + 'the reference is rewritten relative as written',
+    async () => {
+      const root = makeCollectProject({
+        gulp: false,
+        files: { [`${BLOG}/css/site.css`]: '.a { background: url(../../shop/img/shop.png); }\n' },
+      });
+      await collectedInProcess(root);
+      const manifest = readManifest(root);
+      const shop = manifest.files['shop/img/shop.png']!.path.split('/').pop();
+      expect(readFileSync(path.join(root, OUT, manifest.files['blog/css/site.css']!.path), 'utf8')).to.equal(
+        `.a { background: url(../../shop/img/${shop}); }\n`,
+      );
+    },
+  );
 });

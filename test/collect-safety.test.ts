@@ -107,280 +107,325 @@ function killedRunLock(folder: string): string {
 describe("media:collect: what is read from an app's media", function () {
   this.timeout(30_000);
 
-  it('a media folder replaced by a link to a root-only folder (0600 files): escape, exit 1, nothing of it read or published; verify --collect says escape', async () => {
-    const root = makeCollectProject({ gulp: false });
-    await collectedInProcess(root);
-    const before = outState(root);
-    const secret = privateFolder({
-      'css/site.css': '.a { content: "PRIVATE KEY MATERIAL" }',
-      'img/logo.png': 'PRIVATE',
-    });
-    // As the app folder's owner would: `mv blog blog.real && ln -s /root/private blog`.
-    renameSync(path.join(root, BLOG), path.join(root, `${BLOG}.real`));
-    symlinkSync(secret, path.join(root, BLOG));
-    const run = appMedia(root, ['collect']);
-    expect(run.status, run.output).to.equal(1);
-    expect(run.output).to.match(/escape\s+blog\s+dist\/media\/blog/);
-    expect(run.output).to.match(
-      /app_media\/blog\/ leads outside the app's folder \(to .*private.*\): nothing of it is published/,
-    );
-    expect(run.output).to.match(/held\s+shop/);
-    expect(outState(root), 'nothing written, the old build and manifest as they were').to.deep.equal(before);
-    nothingPrivateIn(root);
-    const checked = appMedia(root, ['verify', '--collect', '--json', '--silent']);
-    expect(checked.status).to.equal(1);
-    expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([
-      ['blog', 'escape'],
-      ['shop', 'ok'],
-    ]);
-    // The same from a first run, with no build yet: nothing of it is ever read.
-    rmSync(path.join(root, OUT), { recursive: true });
-    const first = await collect({ cwd: root, logger: quiet });
-    expect(first.failed).to.equal(true);
-    expect(statusOf(first, 'blog')).to.equal('escape');
-    expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
-    nothingPrivateIn(root);
-  });
+  it(
+    'a media folder replaced by a link to a root-only folder (0600 files): escape, exit 1, ' +
+      'nothing of it read or published; verify --collect says escape',
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      const before = outState(root);
+      const secret = privateFolder({
+        'css/site.css': '.a { content: "PRIVATE KEY MATERIAL" }',
+        'img/logo.png': 'PRIVATE',
+      });
+      // As the app folder's owner would: `mv blog blog.real && ln -s /root/private blog`.
+      renameSync(path.join(root, BLOG), path.join(root, `${BLOG}.real`));
+      symlinkSync(secret, path.join(root, BLOG));
+      const run = appMedia(root, ['collect']);
+      expect(run.status, run.output).to.equal(1);
+      expect(run.output).to.match(/escape\s+blog\s+dist\/media\/blog/);
+      expect(run.output).to.match(
+        /app_media\/blog\/ leads outside the app's folder \(to .*private.*\): nothing of it is published/,
+      );
+      expect(run.output).to.match(/held\s+shop/);
+      expect(outState(root), 'nothing written, the old build and manifest as they were').to.deep.equal(before);
+      nothingPrivateIn(root);
+      const checked = appMedia(root, ['verify', '--collect', '--json', '--silent']);
+      expect(checked.status).to.equal(1);
+      expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([
+        ['blog', 'escape'],
+        ['shop', 'ok'],
+      ]);
+      // The same from a first run, with no build yet: nothing of it is ever read.
+      rmSync(path.join(root, OUT), { recursive: true });
+      const first = await collect({ cwd: root, logger: quiet });
+      expect(first.failed).to.equal(true);
+      expect(statusOf(first, 'blog')).to.equal('escape');
+      expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+      nothingPrivateIn(root);
+    },
+  );
 
   for (const where of ['on this thread', 'on the workers']) {
-    it(`a folder of an app's media swapped, after the walk, for a link to a private folder holding a file of the same name: it is not read (${where}), nothing of it is published, the app is error`, async () => {
-      // 4 MiB of sources are hashed on this thread; the rest, on the workers.
-      const fill = where === 'on the workers' ? { [`${BLOG}/css/fill.bin`]: Buffer.alloc(4 * 1024 * 1024, 1) } : {};
-      const root = makeCollectProject({ gulp: false, config: { compress: false }, files: fill });
-      const secret = privateFolder({ 'logo.png': 'PRIVATE KEY MATERIAL', 'blog.png': 'PRIVATE' });
-      // The first read is css/base.css's; the files of img/ are read after it.
+    it(
+      `a folder of an app's media swapped, after the walk, for a link to a private folder holding a file of ` +
+        `the same name: it is not read (${where}), nothing of it is published, the app is error`,
+      async () => {
+        // 4 MiB of sources are hashed on this thread; the rest, on the workers.
+        const fill = where === 'on the workers' ? { [`${BLOG}/css/fill.bin`]: Buffer.alloc(4 * 1024 * 1024, 1) } : {};
+        const root = makeCollectProject({ gulp: false, config: { compress: false }, files: fill });
+        const secret = privateFolder({ 'logo.png': 'PRIVATE KEY MATERIAL', 'blog.png': 'PRIVATE' });
+        // The first read is css/base.css's; the files of img/ are read after it.
+        const swap = pauseOnce('read', () => {
+          renameSync(path.join(root, BLOG, 'img'), path.join(root, BLOG, 'img.moved'));
+          symlinkSync(secret, path.join(root, BLOG, 'img'));
+        });
+        const report = await collect({ cwd: root, logger: quiet });
+        expect(swap.fired()).to.equal(true);
+        expect(statusOf(report, 'blog')).to.equal('error');
+        expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
+          /img\/(blog|logo)\.png was replaced by another file/,
+        );
+        expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+        nothingPrivateIn(root);
+      },
+    );
+  }
+
+  it(
+    "a folder of an app's media moved out of it after the walk, a link to where it went in its place: " +
+      'the same files, but no longer inside the media folder: not read',
+    async function () {
+      if (folderKind() !== 'descriptor') this.skip(); // the open file's own path comes from /proc (Linux)
+      const root = makeCollectProject({ gulp: false, config: { compress: false } });
+      const elsewhere = tempDir('elsewhere');
       const swap = pauseOnce('read', () => {
-        renameSync(path.join(root, BLOG, 'img'), path.join(root, BLOG, 'img.moved'));
-        symlinkSync(secret, path.join(root, BLOG, 'img'));
+        renameSync(path.join(root, BLOG, 'img'), path.join(elsewhere, 'img'));
+        symlinkSync(path.join(elsewhere, 'img'), path.join(root, BLOG, 'img'));
       });
       const report = await collect({ cwd: root, logger: quiet });
       expect(swap.fired()).to.equal(true);
       expect(statusOf(report, 'blog')).to.equal('error');
       expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
-        /img\/(blog|logo)\.png was replaced by another file/,
+        /img\/(blog|logo)\.png is no longer inside the app's media folder/,
       );
       expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
-      nothingPrivateIn(root);
-    });
-  }
-
-  it("a folder of an app's media moved out of it after the walk, a link to where it went in its place: the same files, but no longer inside the media folder: not read", async function () {
-    if (folderKind() !== 'descriptor') this.skip(); // the open file's own path comes from /proc (Linux)
-    const root = makeCollectProject({ gulp: false, config: { compress: false } });
-    const elsewhere = tempDir('elsewhere');
-    const swap = pauseOnce('read', () => {
-      renameSync(path.join(root, BLOG, 'img'), path.join(elsewhere, 'img'));
-      symlinkSync(path.join(elsewhere, 'img'), path.join(root, BLOG, 'img'));
-    });
-    const report = await collect({ cwd: root, logger: quiet });
-    expect(swap.fired()).to.equal(true);
-    expect(statusOf(report, 'blog')).to.equal('error');
-    expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
-      /img\/(blog|logo)\.png is no longer inside the app's media folder/,
-    );
-    expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
-  });
+    },
+  );
 });
 
 for (const kind of FOLDER_KINDS) {
-  describe(`media:collect: swaps in collectRoot during a run, at the exact moment (folders held by ${kind})`, function () {
-    this.timeout(30_000);
-    useFolderKind(kind);
+  describe(
+    `media:collect: swaps in collectRoot during a run, ` + `at the exact moment (folders held by ${kind})`,
+    function () {
+      this.timeout(30_000);
+      useFolderKind(kind);
 
-    it('a build folder swapped for a link to a folder outside after the first write in it: nothing is written there, the old manifest stays', async () => {
-      const root = makeCollectProject({ gulp: false, config: { compress: false } });
-      await collectedInProcess(root);
-      const manifest = readFileSync(path.join(root, OUT, 'manifest.json'));
-      writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
-      const victim = tempDir('victim');
-      writeTree(victim, { 'keep.txt': 'keep' });
-      const victimBefore = snapshot(victim);
-      const swap = pauseOnce(
-        'write',
-        () => {
-          renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-          symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+      it(
+        'a build folder swapped for a link to a folder outside after the first write in it: ' +
+          'nothing is written there, the old manifest stays',
+        async () => {
+          const root = makeCollectProject({ gulp: false, config: { compress: false } });
+          await collectedInProcess(root);
+          const manifest = readFileSync(path.join(root, OUT, 'manifest.json'));
+          writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
+          const victim = tempDir('victim');
+          writeTree(victim, { 'keep.txt': 'keep' });
+          const victimBefore = snapshot(victim);
+          const swap = pauseOnce(
+            'write',
+            () => {
+              renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+              symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+            },
+            3,
+            (name) => name.startsWith('blog/css/'),
+          );
+          const outcome = await collectOutcome(root);
+          expect(swap.fired()).to.equal(true);
+          expect(snapshot(victim), 'nothing written outside collectRoot').to.deep.equal(victimBefore);
+          expect(
+            outcome.error !== undefined ||
+              !['collected', 'up-to-date'].includes(statusOf(outcome.report, 'blog') ?? ''),
+            'not reported as done',
+          ).to.equal(true);
+          expect(
+            readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest),
+            'the old manifest stays',
+          ).to.equal(true);
         },
-        3,
-        (name) => name.startsWith('blog/css/'),
       );
-      const outcome = await collectOutcome(root);
-      expect(swap.fired()).to.equal(true);
-      expect(snapshot(victim), 'nothing written outside collectRoot').to.deep.equal(victimBefore);
-      expect(
-        outcome.error !== undefined || !['collected', 'up-to-date'].includes(statusOf(outcome.report, 'blog') ?? ''),
-        'not reported as done',
-      ).to.equal(true);
-      expect(readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest), 'the old manifest stays').to.equal(
-        true,
-      );
-    });
 
-    it("an old build's file, its folder swapped for a link to a folder outside holding a file of the same name, size and time: that file stays", async () => {
-      const root = makeCollectProject({ gulp: false, config: { compress: false, keep: 0 } });
-      writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
-      await collectedInProcess(root);
-      const old = readManifest(root).files['blog/css/a.css']!.path.split('/').pop() as string;
-      const victim = tempDir('victim');
-      expect(spawnSync('cp', ['-p', path.join(root, OUT, 'blog/css', old), path.join(victim, old)]).status).to.equal(0);
-      writeTree(victim, { 'keep.txt': 'victim data' });
-      const victimBefore = snapshot(victim);
-      writeFileSync(path.join(root, BLOG, 'css/a.css'), 'A{}');
-      const swap = pauseOnce(
-        'delete',
-        () => {
-          renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-          symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+      it(
+        "an old build's file, its folder swapped for a link to a folder outside holding a file of the same name, " +
+          'size and time: that file stays',
+        async () => {
+          const root = makeCollectProject({ gulp: false, config: { compress: false, keep: 0 } });
+          writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
+          await collectedInProcess(root);
+          const old = readManifest(root).files['blog/css/a.css']!.path.split('/').pop() as string;
+          const victim = tempDir('victim');
+          expect(
+            spawnSync('cp', ['-p', path.join(root, OUT, 'blog/css', old), path.join(victim, old)]).status,
+          ).to.equal(0);
+          writeTree(victim, { 'keep.txt': 'victim data' });
+          const victimBefore = snapshot(victim);
+          writeFileSync(path.join(root, BLOG, 'css/a.css'), 'A{}');
+          const swap = pauseOnce(
+            'delete',
+            () => {
+              renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+              symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+            },
+            1,
+            (name) => name === `blog/css/${old}`,
+          );
+          await collectOutcome(root);
+          expect(swap.fired()).to.equal(true);
+          expect(snapshot(victim), 'the file outside collectRoot is still there, unchanged').to.deep.equal(
+            victimBefore,
+          );
         },
-        1,
-        (name) => name === `blog/css/${old}`,
       );
-      await collectOutcome(root);
-      expect(swap.fired()).to.equal(true);
-      expect(snapshot(victim), 'the file outside collectRoot is still there, unchanged').to.deep.equal(victimBefore);
-    });
 
-    it('a build folder swapped for a link to a folder outside before a folder is made in it: nothing is made there', async () => {
-      const root = makeCollectProject({ gulp: false, config: { compress: false } });
-      await collectedInProcess(root);
-      writeTree(root, { [`${BLOG}/css/zz/deep.css`]: 'z{}', [`${BLOG}/css/a.css`]: 'a{}' });
-      const victim = tempDir('victim');
-      writeTree(victim, { 'keep.txt': 'keep' });
-      const victimBefore = snapshot(victim);
-      // The first write (blog/css/a.<hash>.css) comes after every new folder is made: swap at the
-      // read of the last source, after the plan's look at collectRoot.
-      const swap = pauseOnce(
-        'read',
-        () => {
-          renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-          symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+      it(
+        'a build folder swapped for a link to a folder outside before a folder is made in it: ' +
+          'nothing is made there',
+        async () => {
+          const root = makeCollectProject({ gulp: false, config: { compress: false } });
+          await collectedInProcess(root);
+          writeTree(root, { [`${BLOG}/css/zz/deep.css`]: 'z{}', [`${BLOG}/css/a.css`]: 'a{}' });
+          const victim = tempDir('victim');
+          writeTree(victim, { 'keep.txt': 'keep' });
+          const victimBefore = snapshot(victim);
+          // The first write (blog/css/a.<hash>.css) comes after every new folder is made: swap at the
+          // read of the last source, after the plan's look at collectRoot.
+          const swap = pauseOnce(
+            'read',
+            () => {
+              renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+              symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+            },
+            1,
+            (name) => name === 'blog/css/zz/deep.css',
+          );
+          const outcome = await collectOutcome(root);
+          expect(swap.fired()).to.equal(true);
+          expect(snapshot(victim), 'no folder made, nothing written outside collectRoot').to.deep.equal(victimBefore);
+          expect(
+            outcome.error !== undefined || statusOf(outcome.report, 'blog') !== 'collected',
+            'not reported as done',
+          ).to.equal(true);
         },
-        1,
-        (name) => name === 'blog/css/zz/deep.css',
       );
-      const outcome = await collectOutcome(root);
-      expect(swap.fired()).to.equal(true);
-      expect(snapshot(victim), 'no folder made, nothing written outside collectRoot').to.deep.equal(victimBefore);
-      expect(
-        outcome.error !== undefined || statusOf(outcome.report, 'blog') !== 'collected',
-        'not reported as done',
-      ).to.equal(true);
-    });
-  });
+    },
+  );
 }
 
 describe('media:collect: who may write collectRoot', function () {
   this.timeout(30_000);
 
-  it('a collectRoot others can write (everyone, or owned by another user), or a folder on the way to it: APP_MEDIA_SHARED_ROOT before anything is written; verify --collect still reads it', async () => {
-    const root = makeCollectProject({ gulp: false });
-    await collectedInProcess(root);
-    writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
-    const cases: Array<[string, () => void, () => void, RegExp]> = [
-      [
-        'mode 0777',
-        () => chmodSync(path.join(root, OUT), 0o777),
-        () => chmodSync(path.join(root, OUT), 0o755),
-        /dist\/media \(collectRoot or a folder on the way to it\) can be written by everyone/,
-      ],
-      [
-        'dist/ mode 0777',
-        () => chmodSync(path.join(root, 'dist'), 0o777),
-        () => chmodSync(path.join(root, 'dist'), 0o755),
-        /dist \(collectRoot or a folder on the way to it\) can be written by everyone/,
-      ],
-    ];
-    if (process.getuid?.() === 0) {
-      cases.push([
-        'owned by nobody',
-        () => fs.chownSync(path.join(root, OUT), 65534, 65534),
-        () => fs.chownSync(path.join(root, OUT), 0, 0),
-        /can be written by user nobody \(uid 65534\)/,
-      ]);
-    }
-    for (const [title, share, unshare, who] of cases) {
-      share();
-      const before = outState(root);
-      const run = appMedia(root, ['collect']);
-      expect(run.status, title).to.equal(1);
-      expect(run.stderr, title).to.contain('APP_MEDIA_SHARED_ROOT').and.match(who);
-      expect(outState(root), title).to.deep.equal(before);
-      expect(appMedia(root, ['verify', '--collect']).output, title).to.not.contain('APP_MEDIA_SHARED_ROOT');
-      unshare();
-    }
-    expect(appMedia(root, ['collect']).status).to.equal(0);
-  });
+  it(
+    'a collectRoot others can write (everyone, or owned by another user), or a folder on the way to it: ' +
+      'APP_MEDIA_SHARED_ROOT before anything is written; verify --collect still reads it',
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
+      const cases: Array<[string, () => void, () => void, RegExp]> = [
+        [
+          'mode 0777',
+          () => chmodSync(path.join(root, OUT), 0o777),
+          () => chmodSync(path.join(root, OUT), 0o755),
+          /dist\/media \(collectRoot or a folder on the way to it\) can be written by everyone/,
+        ],
+        [
+          'dist/ mode 0777',
+          () => chmodSync(path.join(root, 'dist'), 0o777),
+          () => chmodSync(path.join(root, 'dist'), 0o755),
+          /dist \(collectRoot or a folder on the way to it\) can be written by everyone/,
+        ],
+      ];
+      if (process.getuid?.() === 0) {
+        cases.push([
+          'owned by nobody',
+          () => fs.chownSync(path.join(root, OUT), 65534, 65534),
+          () => fs.chownSync(path.join(root, OUT), 0, 0),
+          /can be written by user nobody \(uid 65534\)/,
+        ]);
+      }
+      for (const [title, share, unshare, who] of cases) {
+        share();
+        const before = outState(root);
+        const run = appMedia(root, ['collect']);
+        expect(run.status, title).to.equal(1);
+        expect(run.stderr, title).to.contain('APP_MEDIA_SHARED_ROOT').and.match(who);
+        expect(outState(root), title).to.deep.equal(before);
+        expect(appMedia(root, ['verify', '--collect']).output, title).to.not.contain('APP_MEDIA_SHARED_ROOT');
+        unshare();
+      }
+      expect(appMedia(root, ['collect']).status).to.equal(0);
+    },
+  );
 });
 
 describe('media:collect: the names it reserves, and yours that look like them', function () {
   this.timeout(30_000);
 
-  it("your .app-media-tmp-* files, at the top of collectRoot and in a build folder, stay through a writing run and the sweep of a killed run's names", async () => {
-    const root = makeCollectProject({ gulp: false });
-    await collectedInProcess(root);
-    const out = path.join(root, OUT);
-    const yours = {
-      '.app-media-tmp-notes.txt': 'notes',
-      '.app-media-tmp-drafts/a.txt': 'draft',
-      'blog/css/.app-media-tmp-notes.txt': 'mine',
-      [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-staged`]:
-        'a name of a run whose lock is not left behind',
-    };
-    writeTree(out, yours);
-    const token = killedRunLock(out);
-    writeTree(out, {
-      [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ',
-      [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x',
-    });
-    chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
-    writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
-    const report = await collect({ cwd: root, logger: quiet });
-    expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
-    expect(statusOf(report, 'blog')).to.equal('collected');
-    for (const [rel, text] of Object.entries(yours))
-      expect(readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
-    // The killed run's names (its token) and its lock are gone.
-    expect(readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock'))).to.deep.equal(
-      [],
-    );
-    // Below the top, a name like the tool's is a file like any other: not made by app-media, reported.
-    expect(report.warnings.join('\n'))
-      .to.contain('not made by app-media')
-      .and.contain('blog/css/.app-media-tmp-notes.txt');
-  });
+  it(
+    'your .app-media-tmp-* files, at the top of collectRoot and in a build folder, ' +
+      "stay through a writing run and the sweep of a killed run's names",
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      const out = path.join(root, OUT);
+      const yours = {
+        '.app-media-tmp-notes.txt': 'notes',
+        '.app-media-tmp-drafts/a.txt': 'draft',
+        'blog/css/.app-media-tmp-notes.txt': 'mine',
+        [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-staged`]:
+          'a name of a run whose lock is not left behind',
+      };
+      writeTree(out, yours);
+      const token = killedRunLock(out);
+      writeTree(out, {
+        [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ',
+        [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x',
+      });
+      chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
+      writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
+      const report = await collect({ cwd: root, logger: quiet });
+      expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+      expect(statusOf(report, 'blog')).to.equal('collected');
+      for (const [rel, text] of Object.entries(yours))
+        expect(readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
+      // The killed run's names (its token) and its lock are gone.
+      expect(
+        readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock')),
+      ).to.deep.equal([]);
+      // Below the top, a name like the tool's is a file like any other: not made by app-media, reported.
+      expect(report.warnings.join('\n'))
+        .to.contain('not made by app-media')
+        .and.contain('blog/css/.app-media-tmp-notes.txt');
+    },
+  );
 });
 
 describe('media:collect: temporary files', function () {
   this.timeout(30_000);
 
-  it('a source of mode 0666 is never, even for a moment, a file others could write in a folder they can reach (copies are made in a private folder)', async () => {
-    const root = makeCollectProject({ gulp: false, config: { compress: false } });
-    for (const rel of ['img/logo.png', 'css/base.css']) chmodSync(path.join(root, BLOG, rel), 0o666);
-    const seen: Array<{ dest: string; file: number; folder: number }> = [];
-    const real = fs.copyFileSync;
-    fs.copyFileSync = function copyFileSpy(this: unknown, ...args: Parameters<typeof fs.copyFileSync>): void {
-      real.apply(this, args);
-      const dest = String(args[1]);
-      // What the new file is, right after it was made: its mode and its folder's.
-      seen.push({ dest, file: statSync(dest).mode & 0o7777, folder: statSync(path.dirname(dest)).mode & 0o7777 });
-    };
-    syncBuiltinESMExports();
-    try {
-      await collectedInProcess(root, { logger: quiet });
-    } finally {
-      fs.copyFileSync = real;
+  it(
+    'a source of mode 0666 is never, even for a moment, a file others could write in a folder they ' +
+      'can reach (copies are made in a private folder)',
+    async () => {
+      const root = makeCollectProject({ gulp: false, config: { compress: false } });
+      for (const rel of ['img/logo.png', 'css/base.css']) chmodSync(path.join(root, BLOG, rel), 0o666);
+      const seen: Array<{ dest: string; file: number; folder: number }> = [];
+      const real = fs.copyFileSync;
+      fs.copyFileSync = function copyFileSpy(this: unknown, ...args: Parameters<typeof fs.copyFileSync>): void {
+        real.apply(this, args);
+        const dest = String(args[1]);
+        // What the new file is, right after it was made: its mode and its folder's.
+        seen.push({ dest, file: statSync(dest).mode & 0o7777, folder: statSync(path.dirname(dest)).mode & 0o7777 });
+      };
       syncBuiltinESMExports();
-    }
-    expect(seen.length, 'the copies went through copyFile (so this check can fail)').to.be.greaterThan(0);
-    for (const one of seen) {
-      const othersCanWrite = (one.file & 0o022) !== 0 && (one.folder & 0o011) !== 0;
-      expect(
-        othersCanWrite,
-        `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`,
-      ).to.equal(false);
-    }
-    expect(statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777).to.equal(
-      0o644 & ~process.umask(),
-    );
-  });
+      try {
+        await collectedInProcess(root, { logger: quiet });
+      } finally {
+        fs.copyFileSync = real;
+        syncBuiltinESMExports();
+      }
+      expect(seen.length, 'the copies went through copyFile (so this check can fail)').to.be.greaterThan(0);
+      for (const one of seen) {
+        const othersCanWrite = (one.file & 0o022) !== 0 && (one.folder & 0o011) !== 0;
+        expect(
+          othersCanWrite,
+          `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`,
+        ).to.equal(false);
+      }
+      expect(statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777).to.equal(
+        0o644 & ~process.umask(),
+      );
+    },
+  );
 });

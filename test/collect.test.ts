@@ -64,7 +64,8 @@ describe('media:collect', () => {
     const site = servedBytes(root, 'blog/css/site.css').toString();
     const base = manifest.files['blog/css/base.css'];
     expect(site).to.equal(
-      `@import "${path.basename(base!.path)}";\n.logo { background: url(../img/logo.${hex(logo).slice(0, 10)}.png) no-repeat; }\n`,
+      `@import "${path.basename(base!.path)}";\n.logo { background: ` +
+        `url(../img/logo.${hex(logo).slice(0, 10)}.png) no-repeat; }\n`,
     );
     expect(manifest.files['blog/css/site.css']!.path).to.equal(`blog/css/site.${hex(site).slice(0, 10)}.css`);
     // The original names hold the same final bytes.
@@ -140,159 +141,180 @@ describe('media:collect', () => {
     );
   });
 
-  it('url(): quoted, unquoted, with ?# suffixes, under mediaUrl, image-set; data:, http(s):, // and comments left alone', async () => {
-    const css = [
-      '/* url(../img/logo.png) in a comment stays */',
-      '.a { background: url(../img/logo.png?v=1#frag); }',
-      '.b { background: url( "../img/logo.png" ); }',
-      ".c { background: url('/media/blog/img/logo.png'); }",
-      '.d { background: url(data:image/png;base64,AAAA), url(https://cdn.example.com/x.png), url(//cdn.example.com/y.png); }',
-      '.e { background-image: image-set("../img/logo.png" 1x); filter: url(#blur); }',
-      '.f { --v: url(../img/logo.png); }',
-      '/*# sourceMappingURL=site.css.map */',
-      '',
-    ].join('\n');
-    const root = makeCollectProject({
-      gulp: false,
-      files: { [`${BLOG}/css/site.css`]: css, [`${BLOG}/css/site.css.map`]: '{"version":3}' },
-    });
-    const report = await collectedInProcess(root);
-    expect(report.warnings).to.deep.equal([]);
-    const logo = readManifest(root).files['blog/img/logo.png']!.path.split('/').pop() as string;
-    const map = readManifest(root).files['blog/css/site.css.map']!.path.split('/').pop() as string;
-    expect(servedBytes(root, 'blog/css/site.css').toString()).to.equal(
-      [
+  it(
+    'url(): quoted, unquoted, with ?# suffixes, under mediaUrl, image-set; data:, http(s):, ' +
+      '// and comments left alone',
+    async () => {
+      const css = [
         '/* url(../img/logo.png) in a comment stays */',
-        `.a { background: url(../img/${logo}?v=1#frag); }`,
-        `.b { background: url( "../img/${logo}" ); }`,
-        `.c { background: url('/media/blog/img/${logo}'); }`,
-        '.d { background: url(data:image/png;base64,AAAA), url(https://cdn.example.com/x.png), url(//cdn.example.com/y.png); }',
-        `.e { background-image: image-set("../img/${logo}" 1x); filter: url(#blur); }`,
-        `.f { --v: url(../img/${logo}); }`,
-        `/*# sourceMappingURL=${map} */`,
+        '.a { background: url(../img/logo.png?v=1#frag); }',
+        '.b { background: url( "../img/logo.png" ); }',
+        ".c { background: url('/media/blog/img/logo.png'); }",
+        '.d { background: url(data:image/png;base64,AAAA), url(https://cdn.example.com/x.png), ' +
+          'url(//cdn.example.com/y.png); }',
+        '.e { background-image: image-set("../img/logo.png" 1x); filter: url(#blur); }',
+        '.f { --v: url(../img/logo.png); }',
+        '/*# sourceMappingURL=site.css.map */',
         '',
-      ].join('\n'),
-    );
-  });
+      ].join('\n');
+      const root = makeCollectProject({
+        gulp: false,
+        files: { [`${BLOG}/css/site.css`]: css, [`${BLOG}/css/site.css.map`]: '{"version":3}' },
+      });
+      const report = await collectedInProcess(root);
+      expect(report.warnings).to.deep.equal([]);
+      const logo = readManifest(root).files['blog/img/logo.png']!.path.split('/').pop() as string;
+      const map = readManifest(root).files['blog/css/site.css.map']!.path.split('/').pop() as string;
+      expect(servedBytes(root, 'blog/css/site.css').toString()).to.equal(
+        [
+          '/* url(../img/logo.png) in a comment stays */',
+          `.a { background: url(../img/${logo}?v=1#frag); }`,
+          `.b { background: url( "../img/${logo}" ); }`,
+          `.c { background: url('/media/blog/img/${logo}'); }`,
+          '.d { background: url(data:image/png;base64,AAAA), url(https://cdn.example.com/x.png), ' +
+            'url(//cdn.example.com/y.png); }',
+          `.e { background-image: image-set("../img/${logo}" 1x); filter: url(#blur); }`,
+          `.f { --v: url(../img/${logo}); }`,
+          `/*# sourceMappingURL=${map} */`,
+          '',
+        ].join('\n'),
+      );
+    },
+  );
 
-  it('a reference to a missing file: a warning with file:line and exit 0; with --strict exit 1 and nothing written', () => {
-    const root = makeCollectProject({
-      gulp: false,
-      files: { [`${BLOG}/css/site.css`]: '.a {}\n.b { background: url(../img/gone.png); }\n' },
-    });
-    const strict = appMedia(root, ['collect', '--strict']);
-    expect(strict.status, strict.output).to.equal(1);
-    expect(strict.stderr)
-      .to.contain('APP_MEDIA_MISSING_REFERENCE')
-      .and.contain('apps/blog/app_media/blog/css/site.css:2: ../img/gone.png');
-    expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
-    expect(outFiles(root).filter((name) => !name.startsWith('.app-media'))).to.deep.equal([]);
+  it(
+    'a reference to a missing file: a warning with file:line and exit 0; ' + 'with --strict exit 1 and nothing written',
+    () => {
+      const root = makeCollectProject({
+        gulp: false,
+        files: { [`${BLOG}/css/site.css`]: '.a {}\n.b { background: url(../img/gone.png); }\n' },
+      });
+      const strict = appMedia(root, ['collect', '--strict']);
+      expect(strict.status, strict.output).to.equal(1);
+      expect(strict.stderr)
+        .to.contain('APP_MEDIA_MISSING_REFERENCE')
+        .and.contain('apps/blog/app_media/blog/css/site.css:2: ../img/gone.png');
+      expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+      expect(outFiles(root).filter((name) => !name.startsWith('.app-media'))).to.deep.equal([]);
 
-    const run = appMedia(root, ['collect']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.contain(
-      'warning: apps/blog/app_media/blog/css/site.css:2: ../img/gone.png: no such file in the collected media',
-    );
-    expect(servedBytes(root, 'blog/css/site.css').toString()).to.contain('url(../img/gone.png)');
-    // Repeated by a no-change re-run, and --strict still fails then, writing nothing.
-    const before = outState(root);
-    expect(appMedia(root, ['collect']).stdout).to.contain('site.css:2: ../img/gone.png');
-    expect(appMedia(root, ['collect', '--strict']).status).to.equal(1);
-    expect(outState(root)).to.deep.equal(before);
-    // Once the file is there, the reference is rewritten.
-    writeFileSync(path.join(root, BLOG, 'img/gone.png'), 'here now');
-    const fixed = appMedia(root, ['collect', '--strict']);
-    expect(fixed.status, fixed.output).to.equal(0);
-    expect(servedBytes(root, 'blog/css/site.css').toString()).to.match(/url\(\.\.\/img\/gone\.[0-9a-f]{10}\.png\)/);
-  });
+      const run = appMedia(root, ['collect']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.stdout).to.contain(
+        'warning: apps/blog/app_media/blog/css/site.css:2: ../img/gone.png: no such file in the collected media',
+      );
+      expect(servedBytes(root, 'blog/css/site.css').toString()).to.contain('url(../img/gone.png)');
+      // Repeated by a no-change re-run, and --strict still fails then, writing nothing.
+      const before = outState(root);
+      expect(appMedia(root, ['collect']).stdout).to.contain('site.css:2: ../img/gone.png');
+      expect(appMedia(root, ['collect', '--strict']).status).to.equal(1);
+      expect(outState(root)).to.deep.equal(before);
+      // Once the file is there, the reference is rewritten.
+      writeFileSync(path.join(root, BLOG, 'img/gone.png'), 'here now');
+      const fixed = appMedia(root, ['collect', '--strict']);
+      expect(fixed.status, fixed.output).to.equal(0);
+      expect(servedBytes(root, 'blog/css/site.css').toString()).to.match(/url\(\.\.\/img\/gone\.[0-9a-f]{10}\.png\)/);
+    },
+  );
 
-  it("an @import cycle: both written, each naming the other's fingerprinted name; a change to one renames both", async () => {
-    const root = makeCollectProject({
-      gulp: false,
-      files: { [`${BLOG}/css/a.css`]: '@import "b.css";\n.a{}\n', [`${BLOG}/css/b.css`]: '@import "a.css";\n.b{}\n' },
-    });
-    await collectedInProcess(root);
-    const first = readManifest(root).files;
-    const a = servedBytes(root, 'blog/css/a.css').toString();
-    const b = servedBytes(root, 'blog/css/b.css').toString();
-    expect(a).to.equal(`@import "${path.basename(first['blog/css/b.css']!.path)}";\n.a{}\n`);
-    expect(b).to.equal(`@import "${path.basename(first['blog/css/a.css']!.path)}";\n.b{}\n`);
-    writeFileSync(path.join(root, BLOG, 'css/a.css'), '@import "b.css";\n.a{color:red}\n');
-    await collectedInProcess(root);
-    const second = readManifest(root).files;
-    expect(second['blog/css/a.css']!.path).to.not.equal(first['blog/css/a.css']!.path);
-    expect(second['blog/css/b.css']!.path).to.not.equal(first['blog/css/b.css']!.path);
-    expect((await verify({ cwd: root, collect: true })).failed).to.equal(false);
-  });
+  it(
+    "an @import cycle: both written, each naming the other's fingerprinted name; " + 'a change to one renames both',
+    async () => {
+      const root = makeCollectProject({
+        gulp: false,
+        files: { [`${BLOG}/css/a.css`]: '@import "b.css";\n.a{}\n', [`${BLOG}/css/b.css`]: '@import "a.css";\n.b{}\n' },
+      });
+      await collectedInProcess(root);
+      const first = readManifest(root).files;
+      const a = servedBytes(root, 'blog/css/a.css').toString();
+      const b = servedBytes(root, 'blog/css/b.css').toString();
+      expect(a).to.equal(`@import "${path.basename(first['blog/css/b.css']!.path)}";\n.a{}\n`);
+      expect(b).to.equal(`@import "${path.basename(first['blog/css/a.css']!.path)}";\n.b{}\n`);
+      writeFileSync(path.join(root, BLOG, 'css/a.css'), '@import "b.css";\n.a{color:red}\n');
+      await collectedInProcess(root);
+      const second = readManifest(root).files;
+      expect(second['blog/css/a.css']!.path).to.not.equal(first['blog/css/a.css']!.path);
+      expect(second['blog/css/b.css']!.path).to.not.equal(first['blog/css/b.css']!.path);
+      expect((await verify({ cwd: root, collect: true })).failed).to.equal(false);
+    },
+  );
 
-  it("keep window: files of older builds stay for `keep` builds, then only the tool's unchanged files are removed", async () => {
-    const root = makeCollectProject({ gulp: false, config: { keep: 1 } });
-    const logo = path.join(root, BLOG, 'img/logo.png');
-    const logoPaths: string[] = [];
-    const build = async (bytes: string): Promise<Awaited<ReturnType<typeof collect>>> => {
-      writeFileSync(logo, bytes);
+  it(
+    'keep window: files of older builds stay for `keep` builds, ' + "then only the tool's unchanged files are removed",
+    async () => {
+      const root = makeCollectProject({ gulp: false, config: { keep: 1 } });
+      const logo = path.join(root, BLOG, 'img/logo.png');
+      const logoPaths: string[] = [];
+      const build = async (bytes: string): Promise<Awaited<ReturnType<typeof collect>>> => {
+        writeFileSync(logo, bytes);
+        const report = await collect({ cwd: root });
+        expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+        logoPaths.push(readManifest(root).files['blog/img/logo.png']!.path);
+        return report;
+      };
+      await build('one');
+      const firstSite = readManifest(root).files['blog/css/site.css']!.path;
+      writeTree(root, { [`${OUT}/blog/notes.txt`]: 'a file of mine' });
+      await build('two');
+      // A file of the first build changed by hand: it is no longer the tool's.
+      writeFileSync(path.join(root, OUT, firstSite), '/* mine now */');
+      const third = await build('three');
+      // keep 1: the first build leaves, the second stays beside the third.
+      expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, true, true]);
+      expect(third.removed).to.be.greaterThan(0);
+      expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
+      expect(third.warnings.join('\n')).to.contain('blog/notes.txt').and.contain(firstSite);
+      expect(readRecords(root).builds.map((one) => one.id)).to.deep.equal([
+        readManifest(root).build,
+        readRecords(root).builds[1]!.id,
+      ]);
+      expect(Object.keys(readRecords(root).files)).to.not.include(firstSite);
+      await build('four');
+      expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, false, true, true]);
+      expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
+      expect(readFileSync(path.join(root, OUT, 'blog/notes.txt'), 'utf8')).to.equal('a file of mine');
+    },
+  );
+
+  it(
+    "a deleted source's files leave with the keep window; keepOriginals: " + 'false writes only fingerprinted names',
+    async () => {
+      const root = makeCollectProject({ gulp: false, config: { keep: 0, keepOriginals: false, compress: false } });
+      await collectedInProcess(root);
+      expect(outFiles(root).filter((name) => name.includes('/'))).to.deep.equal(
+        Object.values(readManifest(root).files)
+          .map((entry) => entry.path)
+          .sort(),
+      );
+      rmSync(path.join(root, BLOG, 'css/base.css'));
       const report = await collect({ cwd: root });
-      expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
-      logoPaths.push(readManifest(root).files['blog/img/logo.png']!.path);
-      return report;
-    };
-    await build('one');
-    const firstSite = readManifest(root).files['blog/css/site.css']!.path;
-    writeTree(root, { [`${OUT}/blog/notes.txt`]: 'a file of mine' });
-    await build('two');
-    // A file of the first build changed by hand: it is no longer the tool's.
-    writeFileSync(path.join(root, OUT, firstSite), '/* mine now */');
-    const third = await build('three');
-    // keep 1: the first build leaves, the second stays beside the third.
-    expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, true, true]);
-    expect(third.removed).to.be.greaterThan(0);
-    expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
-    expect(third.warnings.join('\n')).to.contain('blog/notes.txt').and.contain(firstSite);
-    expect(readRecords(root).builds.map((one) => one.id)).to.deep.equal([
-      readManifest(root).build,
-      readRecords(root).builds[1]!.id,
-    ]);
-    expect(Object.keys(readRecords(root).files)).to.not.include(firstSite);
-    await build('four');
-    expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, false, true, true]);
-    expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
-    expect(readFileSync(path.join(root, OUT, 'blog/notes.txt'), 'utf8')).to.equal('a file of mine');
-  });
+      expect(report.warnings.join()).to.contain('base.css');
+      expect(outFiles(root).filter((name) => name.includes('base'))).to.deep.equal([]);
+    },
+  );
 
-  it("a deleted source's files leave with the keep window; keepOriginals: false writes only fingerprinted names", async () => {
-    const root = makeCollectProject({ gulp: false, config: { keep: 0, keepOriginals: false, compress: false } });
-    await collectedInProcess(root);
-    expect(outFiles(root).filter((name) => name.includes('/'))).to.deep.equal(
-      Object.values(readManifest(root).files)
-        .map((entry) => entry.path)
-        .sort(),
-    );
-    rmSync(path.join(root, BLOG, 'css/base.css'));
-    const report = await collect({ cwd: root });
-    expect(report.warnings.join()).to.contain('base.css');
-    expect(outFiles(root).filter((name) => name.includes('base'))).to.deep.equal([]);
-  });
-
-  it('a file changed by hand in collectRoot is kept: a conflict, nothing written, the old manifest in place', async () => {
-    const root = makeCollectProject({ gulp: false });
-    await collectedInProcess(root);
-    writeFileSync(path.join(root, OUT, 'blog/css/site.css'), 'edited by hand');
-    writeFileSync(path.join(root, BLOG, 'css/site.css'), '.new {}\n');
-    const before = outState(root);
-    const run = appMedia(root, ['collect']);
-    expect(run.status, run.output).to.equal(1);
-    expect(run.stderr).to.match(/conflict\s+blog\s+dist\/media\/blog/);
-    expect(run.stderr).to.contain('dist/media/blog/css/site.css was changed by hand since app-media wrote it');
-    expect(run.stdout + run.stderr).to.match(/held\s+shop|up-to-date\s+shop/);
-    expect(outState(root)).to.deep.equal(before);
-    // verify names the edit: the original name no longer holds the fingerprinted file's bytes.
-    const checked = await verify({ cwd: root, collect: true });
-    expect(checked.apps.find((app) => app.name === 'blog')).to.include({ status: 'drift' });
-    // Moved away, the next run writes the build.
-    rmSync(path.join(root, OUT, 'blog/css/site.css'));
-    expect(appMedia(root, ['collect']).status).to.equal(0);
-    expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal('.new {}\n');
-  });
+  it(
+    'a file changed by hand in collectRoot is kept: a conflict, nothing written, ' + 'the old manifest in place',
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      writeFileSync(path.join(root, OUT, 'blog/css/site.css'), 'edited by hand');
+      writeFileSync(path.join(root, BLOG, 'css/site.css'), '.new {}\n');
+      const before = outState(root);
+      const run = appMedia(root, ['collect']);
+      expect(run.status, run.output).to.equal(1);
+      expect(run.stderr).to.match(/conflict\s+blog\s+dist\/media\/blog/);
+      expect(run.stderr).to.contain('dist/media/blog/css/site.css was changed by hand since app-media wrote it');
+      expect(run.stdout + run.stderr).to.match(/held\s+shop|up-to-date\s+shop/);
+      expect(outState(root)).to.deep.equal(before);
+      // verify names the edit: the original name no longer holds the fingerprinted file's bytes.
+      const checked = await verify({ cwd: root, collect: true });
+      expect(checked.apps.find((app) => app.name === 'blog')).to.include({ status: 'drift' });
+      // Moved away, the next run writes the build.
+      rmSync(path.join(root, OUT, 'blog/css/site.css'));
+      expect(appMedia(root, ['collect']).status).to.equal(0);
+      expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal('.new {}\n');
+    },
+  );
 
   it('a foreign file in collectRoot is reported and never touched, also at a name a build wants', async () => {
     const root = makeCollectProject({ gulp: false });
@@ -309,92 +331,105 @@ describe('media:collect', () => {
     expect(readFileSync(path.join(root, OUT, 'readme.txt'), 'utf8')).to.equal('mine');
   });
 
-  it('a records file that is not the tool\'s (not JSON, another tool, "../" names) is a conflict: never overwritten, nothing removed', async () => {
-    const outside = tempDir('outside');
-    writeFileSync(path.join(outside, 'precious.txt'), 'keep me');
-    for (const [title, text] of [
-      ['not JSON', '{ this is not json'],
-      ['another tool', JSON.stringify({ tool: 'other', kind: 'collect', version: 1, files: {}, builds: [] })],
-      ['another kind', JSON.stringify({ tool: 'gulp-app-media', kind: 'link', version: 1, files: {}, builds: [] })],
-      [
-        'a "../" name',
-        JSON.stringify({
-          tool: 'gulp-app-media',
-          kind: 'collect',
-          version: 1,
-          files: {
-            [`../../../../../..${outside}/precious.txt`]: {
-              size: 7,
-              mtimeMs: 1,
-              sha256: '0'.repeat(64),
-              immutable: true,
+  it(
+    'a records file that is not the tool\'s (not JSON, another tool, "../" names) is a conflict: ' +
+      'never overwritten, nothing removed',
+    async () => {
+      const outside = tempDir('outside');
+      writeFileSync(path.join(outside, 'precious.txt'), 'keep me');
+      for (const [title, text] of [
+        ['not JSON', '{ this is not json'],
+        ['another tool', JSON.stringify({ tool: 'other', kind: 'collect', version: 1, files: {}, builds: [] })],
+        ['another kind', JSON.stringify({ tool: 'gulp-app-media', kind: 'link', version: 1, files: {}, builds: [] })],
+        [
+          'a "../" name',
+          JSON.stringify({
+            tool: 'gulp-app-media',
+            kind: 'collect',
+            version: 1,
+            files: {
+              [`../../../../../..${outside}/precious.txt`]: {
+                size: 7,
+                mtimeMs: 1,
+                sha256: '0'.repeat(64),
+                immutable: true,
+              },
             },
-          },
-          builds: [{ id: '0'.repeat(16), at: 'x', files: [] }],
-        }),
-      ],
-    ] as const) {
+            builds: [{ id: '0'.repeat(16), at: 'x', files: [] }],
+          }),
+        ],
+      ] as const) {
+        const root = makeCollectProject({ gulp: false });
+        await collectedInProcess(root);
+        writeFileSync(path.join(root, OUT, '.app-media-collect.json'), text);
+        writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
+        const before = outState(root);
+        const run = appMedia(root, ['collect']);
+        expect(run.status, title).to.equal(1);
+        expect(run.stderr, title)
+          .to.contain('APP_MEDIA_RECORDS_CONFLICT')
+          .and.contain("dist/media/.app-media-collect.json is not app-media's records");
+        expect(outState(root), title).to.deep.equal(before);
+        expect(readFileSync(path.join(outside, 'precious.txt'), 'utf8')).to.equal('keep me');
+      }
+    },
+  );
+
+  it(
+    'a folder of the build swapped for a link to a folder outside: nothing written through it, ' +
+      'the outside untouched',
+    async () => {
       const root = makeCollectProject({ gulp: false });
       await collectedInProcess(root);
-      writeFileSync(path.join(root, OUT, '.app-media-collect.json'), text);
-      writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
-      const before = outState(root);
+      const outside = tempDir('outside');
+      writeFileSync(path.join(outside, 'keep.txt'), 'outside');
+      renameSync(path.join(root, OUT, 'blog/css'), path.join(root, 'css-moved'));
+      symlinkSync(outside, path.join(root, OUT, 'blog/css'));
+      writeFileSync(path.join(root, BLOG, 'css/base.css'), 'body{}');
+      const outsideBefore = Object.fromEntries(snapshot(outside));
       const run = appMedia(root, ['collect']);
-      expect(run.status, title).to.equal(1);
-      expect(run.stderr, title)
-        .to.contain('APP_MEDIA_RECORDS_CONFLICT')
-        .and.contain("dist/media/.app-media-collect.json is not app-media's records");
-      expect(outState(root), title).to.deep.equal(before);
-      expect(readFileSync(path.join(outside, 'precious.txt'), 'utf8')).to.equal('keep me');
-    }
-  });
+      expect(run.status).to.equal(1);
+      expect(run.stderr).to.contain('dist/media/blog/css is a symbolic link not made by app-media');
+      expect(Object.fromEntries(snapshot(outside))).to.deep.equal(outsideBefore);
+      // A file swapped for a link is not followed either.
+      rmSync(path.join(root, OUT, 'blog/css'));
+      renameSync(path.join(root, 'css-moved'), path.join(root, OUT, 'blog/css'));
+      rmSync(path.join(root, OUT, 'blog/css/site.css'));
+      symlinkSync(path.join(outside, 'keep.txt'), path.join(root, OUT, 'blog/css/site.css'));
+      expect(appMedia(root, ['collect']).status).to.equal(1);
+      expect(readFileSync(path.join(outside, 'keep.txt'), 'utf8')).to.equal('outside');
+    },
+  );
 
-  it('a folder of the build swapped for a link to a folder outside: nothing written through it, the outside untouched', async () => {
-    const root = makeCollectProject({ gulp: false });
-    await collectedInProcess(root);
-    const outside = tempDir('outside');
-    writeFileSync(path.join(outside, 'keep.txt'), 'outside');
-    renameSync(path.join(root, OUT, 'blog/css'), path.join(root, 'css-moved'));
-    symlinkSync(outside, path.join(root, OUT, 'blog/css'));
-    writeFileSync(path.join(root, BLOG, 'css/base.css'), 'body{}');
-    const outsideBefore = Object.fromEntries(snapshot(outside));
-    const run = appMedia(root, ['collect']);
-    expect(run.status).to.equal(1);
-    expect(run.stderr).to.contain('dist/media/blog/css is a symbolic link not made by app-media');
-    expect(Object.fromEntries(snapshot(outside))).to.deep.equal(outsideBefore);
-    // A file swapped for a link is not followed either.
-    rmSync(path.join(root, OUT, 'blog/css'));
-    renameSync(path.join(root, 'css-moved'), path.join(root, OUT, 'blog/css'));
-    rmSync(path.join(root, OUT, 'blog/css/site.css'));
-    symlinkSync(path.join(outside, 'keep.txt'), path.join(root, OUT, 'blog/css/site.css'));
-    expect(appMedia(root, ['collect']).status).to.equal(1);
-    expect(readFileSync(path.join(outside, 'keep.txt'), 'utf8')).to.equal('outside');
-  });
-
-  it('sources: a FIFO is never read, a link to a private file outside is refused, setuid bits never copied', async function () {
-    const root = makeCollectProject({ gulp: false });
-    const secret = path.join(tempDir('private'), 'id_rsa');
-    writeFileSync(secret, 'PRIVATE KEY MATERIAL', { mode: 0o600 });
-    symlinkSync(secret, path.join(root, BLOG, 'img/avatar.png'));
-    const fifo = path.join(root, BLOG, 'js/pipe.js');
-    mkdirSync(path.dirname(fifo), { recursive: true });
-    expect(spawnSync('mkfifo', [fifo]).status).to.equal(0);
-    const tool = path.join(root, BLOG, 'js/tool.js');
-    writeFileSync(tool, 'console.log(1)\n');
-    chmodSync(tool, 0o6755);
-    const run = appMedia(root, ['collect']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.contain("blog: not published, links leading outside the app's media folder: img/avatar.png");
-    expect(run.stdout).to.contain('js/pipe.js');
-    for (const name of outFiles(root)) {
-      expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE KEY'), name).to.equal(false);
-      const mode = lstatSync(path.join(root, OUT, name)).mode & 0o7777;
-      expect(mode & 0o7022, `${name} ${mode.toString(8)}`).to.equal(0);
-    }
-    const served = readManifest(root).files['blog/js/tool.js']!.path;
-    expect(statSync(path.join(root, OUT, served)).mode & 0o7777).to.equal(0o644 & ~process.umask());
-    expect(Object.keys(readManifest(root).files)).to.not.include.members(['blog/img/avatar.png', 'blog/js/pipe.js']);
-  });
+  it(
+    'sources: a FIFO is never read, a link to a private file outside is refused, ' + 'setuid bits never copied',
+    async function () {
+      const root = makeCollectProject({ gulp: false });
+      const secret = path.join(tempDir('private'), 'id_rsa');
+      writeFileSync(secret, 'PRIVATE KEY MATERIAL', { mode: 0o600 });
+      symlinkSync(secret, path.join(root, BLOG, 'img/avatar.png'));
+      const fifo = path.join(root, BLOG, 'js/pipe.js');
+      mkdirSync(path.dirname(fifo), { recursive: true });
+      expect(spawnSync('mkfifo', [fifo]).status).to.equal(0);
+      const tool = path.join(root, BLOG, 'js/tool.js');
+      writeFileSync(tool, 'console.log(1)\n');
+      chmodSync(tool, 0o6755);
+      const run = appMedia(root, ['collect']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.stdout).to.contain(
+        "blog: not published, links leading outside the app's media folder: img/avatar.png",
+      );
+      expect(run.stdout).to.contain('js/pipe.js');
+      for (const name of outFiles(root)) {
+        expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE KEY'), name).to.equal(false);
+        const mode = lstatSync(path.join(root, OUT, name)).mode & 0o7777;
+        expect(mode & 0o7022, `${name} ${mode.toString(8)}`).to.equal(0);
+      }
+      const served = readManifest(root).files['blog/js/tool.js']!.path;
+      expect(statSync(path.join(root, OUT, served)).mode & 0o7777).to.equal(0o644 & ~process.umask());
+      expect(Object.keys(readManifest(root).files)).to.not.include.members(['blog/img/avatar.png', 'blog/js/pipe.js']);
+    },
+  );
 
   it('refuses a collectRoot that is mediaRoot, inside an app, or the project root, before anything is written', () => {
     for (const [collectRoot, why] of [

@@ -351,20 +351,24 @@ describe('bad input is refused before anything is touched (gulp CLI and the app-
   });
 
   for (const mode of ['symlink', 'copy'] as const) {
-    it(`${mode} mode: a loop in the last app is refused before anything is made, though the first app already has something to do`, async () => {
-      // A run looks at the first app's entry, finds work, and stops its first look there to take the
-      // lock: every app's media folder must have been checked before that lock (and mediaRoot) is made.
-      const root = makeProject({
-        apps: ['blog', 'shop', 'zz'],
-        gulp: false,
-        config: { mediaRoot: 'apps/zz/app_media/zz/media', mode, apps: ['./apps/blog', './apps/shop', './apps/zz'] },
-      });
-      const before = projectState(root);
-      const error = await link({ cwd: root }).catch((caught: unknown) => caught);
-      expect(error).to.include({ code: 'APP_MEDIA_LOOP' });
-      expect((error as Error).message).to.contain('apps/zz/app_media/zz');
-      expect(projectState(root), 'no mediaRoot, no lock, nothing else made').to.deep.equal(before);
-    });
+    it(
+      `${mode} mode: a loop in the last app is refused before anything is made, ` +
+        `though the first app already has something to do`,
+      async () => {
+        // A run looks at the first app's entry, finds work, and stops its first look there to take the
+        // lock: every app's media folder must have been checked before that lock (and mediaRoot) is made.
+        const root = makeProject({
+          apps: ['blog', 'shop', 'zz'],
+          gulp: false,
+          config: { mediaRoot: 'apps/zz/app_media/zz/media', mode, apps: ['./apps/blog', './apps/shop', './apps/zz'] },
+        });
+        const before = projectState(root);
+        const error = await link({ cwd: root }).catch((caught: unknown) => caught);
+        expect(error).to.include({ code: 'APP_MEDIA_LOOP' });
+        expect((error as Error).message).to.contain('apps/zz/app_media/zz');
+        expect(projectState(root), 'no mediaRoot, no lock, nothing else made').to.deep.equal(before);
+      },
+    );
   }
 
   it("a mediaRoot link that leads into an app's media folder is caught through the link", async () => {

@@ -101,229 +101,262 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     chownSync(mediaOf(root), NOBODY, NOBODY);
   }
 
-  it('an unreadable source file: that app is error (EACCES, with the hint), the others are copied, exit non-zero, nothing partial published', () => {
-    const APPS = ['blog', 'locked', 'shop'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
-    chmodSync(unreadable, 0o000);
-    const byName = expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
-    expect(String(byName['locked']?.['hint'])).to.match(/may read the app's media folder/);
-    expectConverged(root, ['blog', 'shop']);
-    chmodSync(unreadable, 0o644);
-  });
+  it(
+    'an unreadable source file: that app is error (EACCES, with the hint), the others are copied, ' +
+      'exit non-zero, nothing partial published',
+    () => {
+      const APPS = ['blog', 'locked', 'shop'];
+      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      openTo(root);
+      const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
+      chmodSync(unreadable, 0o000);
+      const byName = expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
+      expect(String(byName['locked']?.['hint'])).to.match(/may read the app's media folder/);
+      expectConverged(root, ['blog', 'shop']);
+      chmodSync(unreadable, 0o644);
+    },
+  );
 
-  it('an unreadable folder in a source that is copied for the first time: that app is error (EACCES), the others are copied; its dry run says the same', () => {
-    // A new copy's source is walked when the copy is made, as one app's step: its failure is that app's.
-    const APPS = ['blog', 'locked', 'shop'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    const unreadable = path.join(sourceOf(root, 'locked'), 'js');
-    chmodSync(unreadable, 0o700);
-    try {
-      // A dry run walks every new copy's source to list its files: the same app is error there.
-      const dry = asNobody(root, 'link', ['--dry-run', '--json', '--silent']);
-      expect(dry.status, dry.stderr).to.equal(1);
-      expect(jsonReport(dry).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
-        ['blog', 'copied', null],
-        ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'],
-        ['shop', 'copied', null],
-      ]);
-      expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
-      expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
-    } finally {
-      chmodSync(unreadable, 0o755);
-    }
-  });
-
-  it('an unreadable folder in the source of an existing copy: link, its dry run and verify report that app as error (the call, the path, the hint), the others are synced and checked', () => {
-    const root = copiedByNobody(['blog', 'shop']);
-    writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
-    const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
-    const unreadable = path.join(sourceOf(root, 'shop'), 'js');
-    chmodSync(unreadable, 0o700);
-    try {
-      const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
-      for (const [task, args, others] of [
-        ['link', ['--dry-run'], 'copied'],
-        ['link', [], 'copied'],
-        ['verify', [], 'ok'],
-      ] as const) {
-        const run = asNobody(root, task, [...args, '--json', '--silent']);
-        const label = `${task} ${args.join(' ')}`;
-        expect(run.status, `${label}: ${run.output}`).to.equal(1);
-        const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
-        expect(byName['shop'], label).to.include({ status: 'error', reason: line });
-        expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
-        expect(byName['blog'], label).to.include({ status: others });
+  it(
+    'an unreadable folder in a source that is copied for the first time: that app is error (EACCES), ' +
+      'the others are copied; its dry run says the same',
+    () => {
+      // A new copy's source is walked when the copy is made, as one app's step: its failure is that app's.
+      const APPS = ['blog', 'locked', 'shop'];
+      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      openTo(root);
+      const unreadable = path.join(sourceOf(root, 'locked'), 'js');
+      chmodSync(unreadable, 0o700);
+      try {
+        // A dry run walks every new copy's source to list its files: the same app is error there.
+        const dry = asNobody(root, 'link', ['--dry-run', '--json', '--silent']);
+        expect(dry.status, dry.stderr).to.equal(1);
+        expect(jsonReport(dry).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
+          ['blog', 'copied', null],
+          ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'],
+          ['shop', 'copied', null],
+        ]);
+        expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
+        expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
+      } finally {
+        chmodSync(unreadable, 0o755);
       }
-      expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
-        '.new {}\n',
-      );
-      expect(snapshot(path.join(mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(shopCopy);
-      // What a person reads: the app's line with the error, then the hint; no stack trace.
-      const plain = asNobody(root, 'verify', []);
-      expect(plain.output).to.match(/error\s+shop\s/);
-      expect(plain.output).to.contain(line);
-      expect(plain.output, 'no stack trace').to.not.match(/\n\s+at /);
-      expect(locks(root)).to.deep.equal([]);
-    } finally {
-      chmodSync(unreadable, 0o755);
-    }
-    const again = asNobody(root, 'link', ['--json', '--silent']);
-    expect(again.status, again.output).to.equal(0);
-    expect(jsonReport(again).counts).to.deep.equal({ 'up-to-date': 2 });
-  });
+    },
+  );
 
-  it('link mode: verify cannot read a folder of what a link publishes: that app is error (not ok unchecked), the others ok; link itself is unaffected', () => {
-    const APPS = ['blog', 'shop'];
-    const root = makeProject({
-      apps: APPS,
-      config: { mediaRoot: 'public/media', mode: 'symlink', apps: APPS.map((name) => `./apps/${name}`) },
-    });
-    openTo(root);
-    const first = asNobody(root, 'link', []);
-    expect(first.status, first.output).to.equal(0);
-    const unreadable = path.join(sourceOf(root, 'shop'), 'js');
-    chmodSync(unreadable, 0o700);
-    try {
-      const run = asNobody(root, 'verify', ['--json', '--silent']);
-      expect(run.status, run.output).to.equal(1);
-      expect(jsonReport(run).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
-        ['blog', 'ok', null],
-        ['shop', 'error', 'EACCES (scandir) apps/shop/app_media/shop/js'],
-      ]);
-      // A link's run needs no walk of what it leads to.
-      const linked = asNobody(root, 'link', ['--json', '--silent']);
-      expect(linked.status, linked.output).to.equal(0);
-      expect(jsonReport(linked).counts).to.deep.equal({ 'up-to-date': 2 });
-    } finally {
-      chmodSync(unreadable, 0o755);
-    }
-  });
-
-  it("an unreadable folder in the tool's own copy: link and clean report that entry as error and leave it; the others are done", () => {
-    const root = copiedByNobody(['blog', 'shop']);
-    // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
-    const closed = path.join(mediaOf(root), 'shop', 'js');
-    chmodSync(closed, 0o000);
-    try {
-      // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
-      const line = /^EACCES \((scandir|lstat)\) public\/media\/shop\/js(\/shop\.js)?$/;
-      for (const [task, blog] of [
-        ['link', 'up-to-date'],
-        ['clean', 'removed'],
-      ]) {
-        const run = asNobody(root, task as string, ['--json', '--silent']);
-        expect(run.status, run.output).to.equal(1);
-        const [first, second] = jsonReport(run).apps;
-        expect(first, task).to.include({ name: 'blog', status: blog });
-        expect(second, task).to.include({ name: 'shop', status: 'error' });
-        expect(String(second?.['reason']), task).to.match(line);
+  it(
+    'an unreadable folder in the source of an existing copy: link, its dry run and verify report that app ' +
+      'as error (the call, the path, the hint), the others are synced and checked',
+    () => {
+      const root = copiedByNobody(['blog', 'shop']);
+      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
+      const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
+      const unreadable = path.join(sourceOf(root, 'shop'), 'js');
+      chmodSync(unreadable, 0o700);
+      try {
+        const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
+        for (const [task, args, others] of [
+          ['link', ['--dry-run'], 'copied'],
+          ['link', [], 'copied'],
+          ['verify', [], 'ok'],
+        ] as const) {
+          const run = asNobody(root, task, [...args, '--json', '--silent']);
+          const label = `${task} ${args.join(' ')}`;
+          expect(run.status, `${label}: ${run.output}`).to.equal(1);
+          const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
+          expect(byName['shop'], label).to.include({ status: 'error', reason: line });
+          expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
+          expect(byName['blog'], label).to.include({ status: others });
+        }
+        expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
+          '.new {}\n',
+        );
+        expect(snapshot(path.join(mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(shopCopy);
+        // What a person reads: the app's line with the error, then the hint; no stack trace.
+        const plain = asNobody(root, 'verify', []);
+        expect(plain.output).to.match(/error\s+shop\s/);
+        expect(plain.output).to.contain(line);
+        expect(plain.output, 'no stack trace').to.not.match(/\n\s+at /);
+        expect(locks(root)).to.deep.equal([]);
+      } finally {
+        chmodSync(unreadable, 0o755);
       }
-      expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
-      expect(exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')), 'the unread copy is left as it was').to.equal(
-        true,
-      );
-      expect(JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
-    } finally {
-      chmodSync(closed, 0o755);
-    }
-    const again = asNobody(root, 'clean', []);
-    expect(again.status, again.output).to.equal(0);
-    expect(readdirSync(mediaOf(root))).to.deep.equal([]);
-  });
+      const again = asNobody(root, 'link', ['--json', '--silent']);
+      expect(again.status, again.output).to.equal(0);
+      expect(jsonReport(again).counts).to.deep.equal({ 'up-to-date': 2 });
+    },
+  );
 
-  it('a run that cannot go on (clean, a mediaRoot that cannot be listed) fails with one line, the hint and no stack (--verbose adds it); --json prints an error document', () => {
-    const root = copiedByNobody(['blog']);
-    chmodSync(mediaOf(root), 0o333);
-    try {
-      const run = asNobody(root, 'clean', []);
-      expect(run.status, run.output).to.equal(1);
-      expect(run.output).to.match(
-        /EACCES \(scandir\) public\/media\n\s+hint: check that the account running the task may read/,
-      );
-      expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
-      const verbose = asNobody(root, 'clean', ['--verbose']);
-      expect(verbose.output, '--verbose: the stack').to.match(/\n\s+at /);
-      const json = asNobody(root, 'clean', ['--json', '--silent']);
-      expect(json.status).to.equal(1);
-      expect(JSON.parse(json.stdout)).to.deep.equal({
-        task: 'clean',
-        error: {
-          code: 'EACCES',
-          message: 'EACCES (scandir) public/media',
-          file: 'public/media',
-          field: null,
-          hint: "check that the account running the task may read the app's media folder and write to mediaRoot",
-        },
+  it(
+    'link mode: verify cannot read a folder of what a link publishes: that app is error (not ok unchecked), ' +
+      'the others ok; link itself is unaffected',
+    () => {
+      const APPS = ['blog', 'shop'];
+      const root = makeProject({
+        apps: APPS,
+        config: { mediaRoot: 'public/media', mode: 'symlink', apps: APPS.map((name) => `./apps/${name}`) },
       });
-    } finally {
+      openTo(root);
+      const first = asNobody(root, 'link', []);
+      expect(first.status, first.output).to.equal(0);
+      const unreadable = path.join(sourceOf(root, 'shop'), 'js');
+      chmodSync(unreadable, 0o700);
+      try {
+        const run = asNobody(root, 'verify', ['--json', '--silent']);
+        expect(run.status, run.output).to.equal(1);
+        expect(jsonReport(run).apps.map((app) => [app['name'], app['status'], app['reason']])).to.deep.equal([
+          ['blog', 'ok', null],
+          ['shop', 'error', 'EACCES (scandir) apps/shop/app_media/shop/js'],
+        ]);
+        // A link's run needs no walk of what it leads to.
+        const linked = asNobody(root, 'link', ['--json', '--silent']);
+        expect(linked.status, linked.output).to.equal(0);
+        expect(jsonReport(linked).counts).to.deep.equal({ 'up-to-date': 2 });
+      } finally {
+        chmodSync(unreadable, 0o755);
+      }
+    },
+  );
+
+  it(
+    "an unreadable folder in the tool's own copy: link and clean report that entry as error and leave it; " +
+      'the others are done',
+    () => {
+      const root = copiedByNobody(['blog', 'shop']);
+      // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
+      const closed = path.join(mediaOf(root), 'shop', 'js');
+      chmodSync(closed, 0o000);
+      try {
+        // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
+        const line = /^EACCES \((scandir|lstat)\) public\/media\/shop\/js(\/shop\.js)?$/;
+        for (const [task, blog] of [
+          ['link', 'up-to-date'],
+          ['clean', 'removed'],
+        ]) {
+          const run = asNobody(root, task as string, ['--json', '--silent']);
+          expect(run.status, run.output).to.equal(1);
+          const [first, second] = jsonReport(run).apps;
+          expect(first, task).to.include({ name: 'blog', status: blog });
+          expect(second, task).to.include({ name: 'shop', status: 'error' });
+          expect(String(second?.['reason']), task).to.match(line);
+        }
+        expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
+        expect(
+          exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')),
+          'the unread copy is left as it was',
+        ).to.equal(true);
+        expect(JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
+      } finally {
+        chmodSync(closed, 0o755);
+      }
+      const again = asNobody(root, 'clean', []);
+      expect(again.status, again.output).to.equal(0);
+      expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+    },
+  );
+
+  it(
+    'a run that cannot go on (clean, a mediaRoot that cannot be listed) fails with one line, ' +
+      'the hint and no stack (--verbose adds it); --json prints an error document',
+    () => {
+      const root = copiedByNobody(['blog']);
+      chmodSync(mediaOf(root), 0o333);
+      try {
+        const run = asNobody(root, 'clean', []);
+        expect(run.status, run.output).to.equal(1);
+        expect(run.output).to.match(
+          /EACCES \(scandir\) public\/media\n\s+hint: check that the account running the task may read/,
+        );
+        expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
+        const verbose = asNobody(root, 'clean', ['--verbose']);
+        expect(verbose.output, '--verbose: the stack').to.match(/\n\s+at /);
+        const json = asNobody(root, 'clean', ['--json', '--silent']);
+        expect(json.status).to.equal(1);
+        expect(JSON.parse(json.stdout)).to.deep.equal({
+          task: 'clean',
+          error: {
+            code: 'EACCES',
+            message: 'EACCES (scandir) public/media',
+            file: 'public/media',
+            field: null,
+            hint: "check that the account running the task may read the app's media folder and write to mediaRoot",
+          },
+        });
+      } finally {
+        chmodSync(mediaOf(root), 0o755);
+      }
+      expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
+    },
+  );
+
+  it(
+    'a mediaRoot the user cannot write to, or cannot make: every app is error (EACCES, with the hint), ' +
+      'not a stack trace, and nothing is written',
+    () => {
+      // The run's first look ends at the first app with something to do. Unable to take the lock,
+      // the run looks at every app again before it reports: all three are named.
+      const APPS = ['blog', 'shop', 'zoo'];
+      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      openTo(root);
+      chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
       chmodSync(mediaOf(root), 0o755);
-    }
-    expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
-  });
+      const run = asNobody(root, 'link', ['--json', '--silent']);
+      expect(run.status, run.stderr).to.not.equal(0);
+      const report = jsonReport(run);
+      expect(report.apps.map((app) => [app['name'], app['status']])).to.deep.equal(APPS.map((name) => [name, 'error']));
+      expect(String(report.apps[0]?.['reason'])).to.equal('EACCES (open) public/media/.app-media.json');
+      expect(String(report.apps[0]?.['hint'])).to.match(/write to mediaRoot/);
+      expect(readdirSync(mediaOf(root))).to.deep.equal([]);
 
-  it('a mediaRoot the user cannot write to, or cannot make: every app is error (EACCES, with the hint), not a stack trace, and nothing is written', () => {
-    // The run's first look ends at the first app with something to do. Unable to take the lock,
-    // the run looks at every app again before it reports: all three are named.
-    const APPS = ['blog', 'shop', 'zoo'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    openTo(root);
-    chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
-    chmodSync(mediaOf(root), 0o755);
-    const run = asNobody(root, 'link', ['--json', '--silent']);
-    expect(run.status, run.stderr).to.not.equal(0);
-    const report = jsonReport(run);
-    expect(report.apps.map((app) => [app['name'], app['status']])).to.deep.equal(APPS.map((name) => [name, 'error']));
-    expect(String(report.apps[0]?.['reason'])).to.equal('EACCES (open) public/media/.app-media.json');
-    expect(String(report.apps[0]?.['hint'])).to.match(/write to mediaRoot/);
-    expect(readdirSync(mediaOf(root))).to.deep.equal([]);
-
-    // No mediaRoot, in a folder the user cannot write to: the same, through the gulp CLI.
-    rmdirSync(mediaOf(root));
-    const made = asNobody(root, 'link', []);
-    expect(made.status, made.output).to.not.equal(0);
-    expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
-    expect(made.output).to.match(
-      /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
-    );
-    expect(made.output).to.match(/media:link: 3 error/);
-    expect(made.output, 'no stack trace').to.not.match(/\n\s+at /);
-    expect(exists(mediaOf(root))).to.equal(false);
-  });
-
-  it('an unwritable folder in an existing copy: that app is error (EACCES), its published file stays the old whole one, the others update', () => {
-    const APPS = ['blog', 'shop'];
-    const root = copiedByNobody(APPS);
-    const frozen = path.join(mediaOf(root), 'shop/css');
-    const oldBytes = readFileSync(path.join(frozen, 'shop.css'));
-    chmodSync(frozen, 0o555);
-    writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
-    writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
-    try {
-      const run = asNobody(root, 'link', []);
-      expect(run.status, run.output).to.not.equal(0);
-      expect(run.output).to.match(/error\s+shop/);
-      expect(run.output).to.match(/EACCES/);
-      expect(run.output).to.match(
+      // No mediaRoot, in a folder the user cannot write to: the same, through the gulp CLI.
+      rmdirSync(mediaOf(root));
+      const made = asNobody(root, 'link', []);
+      expect(made.status, made.output).to.not.equal(0);
+      expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
+      expect(made.output).to.match(
         /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
       );
-      expect(run.output).to.match(/copied\s+blog/);
-      expect(readFileSync(path.join(frozen, 'shop.css')), 'the published file is the old one, whole').to.deep.equal(
-        oldBytes,
-      );
-      expect(readdirSync(frozen)).to.deep.equal(['shop.css']);
-      expect(readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    } finally {
-      chmodSync(frozen, 0o755);
-    }
-    // Once the folder is writable again, the next run converges.
-    const again = asNobody(root, 'link', []);
-    expect(again.status, again.output).to.equal(0);
-    expectConverged(root, APPS);
-  });
+      expect(made.output).to.match(/media:link: 3 error/);
+      expect(made.output, 'no stack trace').to.not.match(/\n\s+at /);
+      expect(exists(mediaOf(root))).to.equal(false);
+    },
+  );
+
+  it(
+    'an unwritable folder in an existing copy: that app is error (EACCES), ' +
+      'its published file stays the old whole one, the others update',
+    () => {
+      const APPS = ['blog', 'shop'];
+      const root = copiedByNobody(APPS);
+      const frozen = path.join(mediaOf(root), 'shop/css');
+      const oldBytes = readFileSync(path.join(frozen, 'shop.css'));
+      chmodSync(frozen, 0o555);
+      writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
+      writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
+      try {
+        const run = asNobody(root, 'link', []);
+        expect(run.status, run.output).to.not.equal(0);
+        expect(run.output).to.match(/error\s+shop/);
+        expect(run.output).to.match(/EACCES/);
+        expect(run.output).to.match(
+          /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
+        );
+        expect(run.output).to.match(/copied\s+blog/);
+        expect(readFileSync(path.join(frozen, 'shop.css')), 'the published file is the old one, whole').to.deep.equal(
+          oldBytes,
+        );
+        expect(readdirSync(frozen)).to.deep.equal(['shop.css']);
+        expect(readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
+        expect(temporaries(mediaOf(root))).to.deep.equal([]);
+      } finally {
+        chmodSync(frozen, 0o755);
+      }
+      // Once the folder is writable again, the next run converges.
+      const again = asNobody(root, 'link', []);
+      expect(again.status, again.output).to.equal(0);
+      expectConverged(root, APPS);
+    },
+  );
 });
 
 describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid-run (LD_PRELOAD shim)', function () {
@@ -348,94 +381,108 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     return { status: run.status, stdout: run.stdout.trim(), stderr: run.stderr };
   }
 
-  it("sanity: the shim makes Node's fs.copyFile and writeFile fail with ENOSPC and open fail with ENOENT, only for marked paths (and not without it)", () => {
-    const dir = tempDir('shim-check');
-    writeTree(dir, {
-      'src.bin': randomBytes(200_000),
-      'diskfull/.keep': '',
-      'other/.keep': '',
-      'gone/file.txt': 'here',
-    });
-    const script = `const fs = require('fs'); const d = ${JSON.stringify(dir)};
+  it(
+    "sanity: the shim makes Node's fs.copyFile and writeFile fail with ENOSPC and open fail with ENOENT, " +
+      'only for marked paths (and not without it)',
+    () => {
+      const dir = tempDir('shim-check');
+      writeTree(dir, {
+        'src.bin': randomBytes(200_000),
+        'diskfull/.keep': '',
+        'other/.keep': '',
+        'gone/file.txt': 'here',
+      });
+      const script = `const fs = require('fs'); const d = ${JSON.stringify(dir)};
       const out = [];
-      const attempt = (label, fn) => { try { fn(); out.push(label + ':ok'); } catch (e) { out.push(label + ':' + e.code); } };
+      const attempt = (label, fn) => { try { fn(); out.push(label + ':ok'); } \
+catch (e) { out.push(label + ':' + e.code); } };
       fs.promises.copyFile(d + '/src.bin', d + '/diskfull/a.bin', fs.constants.COPYFILE_EXCL)
         .then(() => out.push('copy:ok'), (e) => out.push('copy:' + e.code))
-        .then(() => fs.promises.copyFile(d + '/src.bin', d + '/other/a.bin').then(() => out.push('other:ok'), (e) => out.push('other:' + e.code)))
+        .then(() => fs.promises.copyFile(d + '/src.bin', d + '/other/a.bin')\
+.then(() => out.push('other:ok'), (e) => out.push('other:' + e.code)))
         .then(() => attempt('write', () => fs.writeFileSync(d + '/diskfull/b.txt', 'x')))
         .then(() => attempt('open', () => fs.readFileSync(d + '/gone/file.txt')))
         .then(() => attempt('read', () => fs.readFileSync(d + '/src.bin')))
         .then(() => console.log(out.join(' ')));`;
-    const faults = { FAULT_WRITE_PATH: `${dir}/diskfull/`, FAULT_OPEN_PATH: `${dir}/gone/` };
-    const shimmed = nodeUnderShim(script, faults);
-    expect(shimmed.stdout, shimmed.stderr).to.equal('copy:ENOSPC other:ok write:ENOSPC open:ENOENT read:ok');
-    expect(exists(path.join(dir, 'diskfull/a.bin')), 'libuv removes the failed copy').to.equal(false);
-    rmSync(path.join(dir, 'other/a.bin'));
-    rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
-    expect(nodeUnderShim(script, faults, false).stdout, 'the same script without the shim').to.equal(
-      'copy:ok other:ok write:ok open:ok read:ok',
-    );
-  });
+      const faults = { FAULT_WRITE_PATH: `${dir}/diskfull/`, FAULT_OPEN_PATH: `${dir}/gone/` };
+      const shimmed = nodeUnderShim(script, faults);
+      expect(shimmed.stdout, shimmed.stderr).to.equal('copy:ENOSPC other:ok write:ENOSPC open:ENOENT read:ok');
+      expect(exists(path.join(dir, 'diskfull/a.bin')), 'libuv removes the failed copy').to.equal(false);
+      rmSync(path.join(dir, 'other/a.bin'));
+      rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
+      expect(nodeUnderShim(script, faults, false).stdout, 'the same script without the shim').to.equal(
+        'copy:ok other:ok write:ok open:ok read:ok',
+      );
+    },
+  );
 
-  it('ENOSPC on a new copy: that app is error (ENOSPC, "disk is full"), the others are copied, exit non-zero, nothing partial or temporary left', () => {
-    const APPS = ['blog', 'diskfull', 'shop'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    bulkMedia(root, 'diskfull', 20, 64 * 1024);
-    const run = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
-    const byName = expectOneFailed(root, run, 'diskfull', 'ENOSPC');
-    expect(String(byName['diskfull']?.['hint'])).to.contain('the disk is full');
-    expectConverged(root, ['blog', 'shop']);
-    expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
-      'blog',
-      'shop',
-    ]);
-    // The text output says it as clearly.
-    rmSync(mediaOf(root), { recursive: true });
-    const text = gulp(root, ['media:link'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
-    expect(text.status).to.not.equal(0);
-    expect(text.output).to.match(/error\s+diskfull/);
-    expect(text.output).to.match(/hint: the disk is full: free some space and run again/);
-    // Space freed: the next run converges.
-    const again = viaCommand(root, ['media:link']);
-    expect(again.status, again.output).to.equal(0);
-    expectConverged(root, APPS);
-  });
+  it(
+    'ENOSPC on a new copy: that app is error (ENOSPC, "disk is full"), the others are copied, ' +
+      'exit non-zero, nothing partial or temporary left',
+    () => {
+      const APPS = ['blog', 'diskfull', 'shop'];
+      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      bulkMedia(root, 'diskfull', 20, 64 * 1024);
+      const run = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+      const byName = expectOneFailed(root, run, 'diskfull', 'ENOSPC');
+      expect(String(byName['diskfull']?.['hint'])).to.contain('the disk is full');
+      expectConverged(root, ['blog', 'shop']);
+      expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
+        'blog',
+        'shop',
+      ]);
+      // The text output says it as clearly.
+      rmSync(mediaOf(root), { recursive: true });
+      const text = gulp(root, ['media:link'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+      expect(text.status).to.not.equal(0);
+      expect(text.output).to.match(/error\s+diskfull/);
+      expect(text.output).to.match(/hint: the disk is full: free some space and run again/);
+      // Space freed: the next run converges.
+      const again = viaCommand(root, ['media:link']);
+      expect(again.status, again.output).to.equal(0);
+      expectConverged(root, APPS);
+    },
+  );
 
-  it('files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing', async () => {
-    const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
-    const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
-    mkdirSync(path.dirname(big), { recursive: true });
-    writeFileSync(big, randomBytes(9 * 1024 * 1024));
-    // More big files around it, so several are in flight when one fails.
-    for (let index = 0; index < 8; index++)
-      writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
-    bulkMedia(root, 'video', 30, 2048);
-    chmodSync(big, 0o640);
-    utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
-    const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
-    await linkedInProcess(root);
-    expectConverged(root, ['video']);
-    expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
-    expect(statSync(copy).mode & 0o777).to.equal(0o640);
-    // New versions of the big files, and the disk full for one: the old one stays, whole.
-    const old = sha(readFileSync(copy));
-    writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
-    for (let index = 0; index < 8; index++)
-      writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
-    const full = viaCommand(
-      root,
-      ['media:link', '--json', '--silent'],
-      faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
-    );
-    expect(full.status, full.output).to.not.equal(0);
-    expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
-    expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
-    expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    // Space again: the new version is copied.
-    await linkedInProcess(root);
-    expectConverged(root, ['video']);
-    expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
-  });
+  it(
+    'files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, ' +
+      'with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing',
+    async () => {
+      const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
+      const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
+      mkdirSync(path.dirname(big), { recursive: true });
+      writeFileSync(big, randomBytes(9 * 1024 * 1024));
+      // More big files around it, so several are in flight when one fails.
+      for (let index = 0; index < 8; index++)
+        writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
+      bulkMedia(root, 'video', 30, 2048);
+      chmodSync(big, 0o640);
+      utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
+      const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
+      await linkedInProcess(root);
+      expectConverged(root, ['video']);
+      expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
+      expect(statSync(copy).mode & 0o777).to.equal(0o640);
+      // New versions of the big files, and the disk full for one: the old one stays, whole.
+      const old = sha(readFileSync(copy));
+      writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
+      for (let index = 0; index < 8; index++)
+        writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
+      const full = viaCommand(
+        root,
+        ['media:link', '--json', '--silent'],
+        faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
+      );
+      expect(full.status, full.output).to.not.equal(0);
+      expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
+      expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
+      expect(temporaries(mediaOf(root))).to.deep.equal([]);
+      // Space again: the new version is copied.
+      await linkedInProcess(root);
+      expectConverged(root, ['video']);
+      expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
+    },
+  );
 
   /**
    * A write that fails on an update, one row per errno: that app is error, its published files stay the old whole ones,
@@ -444,7 +491,8 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   const updateFaults = [
     {
       title:
-        'ENOSPC on an update: the published files stay the old whole ones, no temporary file is left beside them, the others update',
+        'ENOSPC on an update: the published files stay the old whole ones, ' +
+        'no temporary file is left beside them, the others update',
       app: 'diskfull',
       files: 20,
       size: 64 * 1024,
@@ -457,7 +505,8 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     },
     {
       title:
-        'EIO (a failing disk) on an update: that app is error with the disk hint, its published files stay the old whole ones, the others update',
+        'EIO (a failing disk) on an update: that app is error with the disk hint, ' +
+        'its published files stay the old whole ones, the others update',
       app: 'failing',
       files: 12,
       size: 32 * 1024,
@@ -503,25 +552,29 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
     });
   }
 
-  it('a source folder vanishing mid-run (open gives ENOENT): that app is error, the others are copied, nothing partial published', () => {
-    const APPS = ['blog', 'shop', 'vanish'];
-    const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-    const run = viaCommand(
-      root,
-      ['media:link', '--json', '--silent'],
-      faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
-    );
-    expect(run.status, run.output).to.not.equal(0);
-    const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
-    expect(byName['vanish']).to.include({ status: 'error' });
-    expect(String(byName['vanish']?.['reason'])).to.contain('ENOENT');
-    expect(String(byName['vanish']?.['hint'])).to.match(/vanished/);
-    expect(byName['blog']).to.include({ status: 'copied' });
-    expect(byName['shop']).to.include({ status: 'copied' });
-    expect(exists(path.join(mediaOf(root), 'vanish'))).to.equal(false);
-    expect(temporaries(mediaOf(root))).to.deep.equal([]);
-    expectConverged(root, ['blog', 'shop']);
-  });
+  it(
+    'a source folder vanishing mid-run (open gives ENOENT): that app is error, the others are copied, ' +
+      'nothing partial published',
+    () => {
+      const APPS = ['blog', 'shop', 'vanish'];
+      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const run = viaCommand(
+        root,
+        ['media:link', '--json', '--silent'],
+        faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
+      );
+      expect(run.status, run.output).to.not.equal(0);
+      const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
+      expect(byName['vanish']).to.include({ status: 'error' });
+      expect(String(byName['vanish']?.['reason'])).to.contain('ENOENT');
+      expect(String(byName['vanish']?.['hint'])).to.match(/vanished/);
+      expect(byName['blog']).to.include({ status: 'copied' });
+      expect(byName['shop']).to.include({ status: 'copied' });
+      expect(exists(path.join(mediaOf(root), 'vanish'))).to.equal(false);
+      expect(temporaries(mediaOf(root))).to.deep.equal([]);
+      expectConverged(root, ['blog', 'shop']);
+    },
+  );
 
   it('an error reason names the file relative to the project, once, without the temporary name', () => {
     const root = makeProject({ apps: ['diskfull'], config: copyConfig(['diskfull']) });

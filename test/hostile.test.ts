@@ -135,44 +135,52 @@ describe("hostile input: links in an app's media to /etc and to the home folder"
     return root;
   }
 
-  it('copy mode: none of them is copied, the line names them; verify passes (the copy holds no link); nothing written outside mediaRoot', async () => {
-    const root = withOutsideLinks('copy');
-    const before = outsideMedia(root);
-    const home = namesIn(HOME);
-    const hostname = existsSync('/etc/hostname') ? sha(readFileSync('/etc/hostname')) : undefined;
-    const report = await link({ cwd: root });
-    expect(statusOf(report, 'blog')).to.equal('copied');
-    const reason = report.apps[0]?.reason ?? '';
-    for (const name of ['etc', 'css/hostname.css', 'img/home'])
-      expect(reason, `the line names ${name}`).to.include(name);
-    expect(reason).to.match(/not copied/);
-    const copy = path.join(root, MEDIA, 'blog');
-    for (const rel of ['etc', 'css/hostname.css', 'img/home'])
-      expect(existsSync(path.join(copy, rel)), rel).to.equal(false);
-    expect(readdirSync(path.join(copy, 'css'))).to.deep.equal(['blog.css']);
-    const checked = await verify({ cwd: root });
-    expect(statusOf(checked, 'blog'), checked.apps[0]?.reason ?? '').to.equal('ok');
-    expect(outsideMedia(root)).to.deep.equal(before);
-    expect(namesIn(HOME)).to.deep.equal(home);
-    if (hostname) expect(sha(readFileSync('/etc/hostname'))).to.equal(hostname);
-  });
+  it(
+    'copy mode: none of them is copied, the line names them; verify passes (the copy holds no link); ' +
+      'nothing written outside mediaRoot',
+    async () => {
+      const root = withOutsideLinks('copy');
+      const before = outsideMedia(root);
+      const home = namesIn(HOME);
+      const hostname = existsSync('/etc/hostname') ? sha(readFileSync('/etc/hostname')) : undefined;
+      const report = await link({ cwd: root });
+      expect(statusOf(report, 'blog')).to.equal('copied');
+      const reason = report.apps[0]?.reason ?? '';
+      for (const name of ['etc', 'css/hostname.css', 'img/home'])
+        expect(reason, `the line names ${name}`).to.include(name);
+      expect(reason).to.match(/not copied/);
+      const copy = path.join(root, MEDIA, 'blog');
+      for (const rel of ['etc', 'css/hostname.css', 'img/home'])
+        expect(existsSync(path.join(copy, rel)), rel).to.equal(false);
+      expect(readdirSync(path.join(copy, 'css'))).to.deep.equal(['blog.css']);
+      const checked = await verify({ cwd: root });
+      expect(statusOf(checked, 'blog'), checked.apps[0]?.reason ?? '').to.equal('ok');
+      expect(outsideMedia(root)).to.deep.equal(before);
+      expect(namesIn(HOME)).to.deep.equal(home);
+      if (hostname) expect(sha(readFileSync('/etc/hostname'))).to.equal(hostname);
+    },
+  );
 
-  it('link mode: verify reports escape and names every such link; clean removes only the entry; nothing outside changes', async () => {
-    const root = withOutsideLinks('symlink');
-    const before = outsideMedia(root);
-    const home = namesIn(HOME);
-    expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
-    const checked = await verify({ cwd: root });
-    expect(checked.failed).to.equal(true);
-    expect(statusOf(checked, 'blog')).to.equal('escape');
-    for (const name of ['etc', 'css/hostname.css', 'img/home'])
-      expect(checked.apps[0]?.reason ?? '', name).to.include(name);
-    const cleaned = await clean({ cwd: root });
-    expect(statusOf(cleaned, 'blog')).to.equal('removed');
-    expect(outsideMedia(root)).to.deep.equal(before);
-    expect(namesIn(HOME)).to.deep.equal(home);
-    expect(existsSync('/etc/hostname') || existsSync('/etc')).to.equal(true);
-  });
+  it(
+    'link mode: verify reports escape and names every such link; clean removes only the entry; ' +
+      'nothing outside changes',
+    async () => {
+      const root = withOutsideLinks('symlink');
+      const before = outsideMedia(root);
+      const home = namesIn(HOME);
+      expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
+      const checked = await verify({ cwd: root });
+      expect(checked.failed).to.equal(true);
+      expect(statusOf(checked, 'blog')).to.equal('escape');
+      for (const name of ['etc', 'css/hostname.css', 'img/home'])
+        expect(checked.apps[0]?.reason ?? '', name).to.include(name);
+      const cleaned = await clean({ cwd: root });
+      expect(statusOf(cleaned, 'blog')).to.equal('removed');
+      expect(outsideMedia(root)).to.deep.equal(before);
+      expect(namesIn(HOME)).to.deep.equal(home);
+      expect(existsSync('/etc/hostname') || existsSync('/etc')).to.equal(true);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -209,13 +217,17 @@ describe('hostile input: app names and media folder names', function () {
     });
   }
 
-  it('a folder app whose folder name is unicode (café, no "name" in its entry): APP_MEDIA_BAD_NAME naming the entry', async () => {
-    const root = project({ 'apps/café/app_media/café/x.css': 'x' }, { mediaRoot: MEDIA, apps: ['./apps/café'] });
-    const before = snapshot(root);
-    const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
-    expect((error as { field?: string }).field).to.equal('apps[0]');
-    expect(snapshot(root)).to.deep.equal(before);
-  });
+  it(
+    'a folder app whose folder name is unicode (café, no "name" in its entry): ' +
+      'APP_MEDIA_BAD_NAME naming the entry',
+    async () => {
+      const root = project({ 'apps/café/app_media/café/x.css': 'x' }, { mediaRoot: MEDIA, apps: ['./apps/café'] });
+      const before = snapshot(root);
+      const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_NAME');
+      expect((error as { field?: string }).field).to.equal('apps[0]');
+      expect(snapshot(root)).to.deep.equal(before);
+    },
+  );
 
   it('a package.json appMedia.name with ".." or a NUL: APP_MEDIA_BAD_NAME', async () => {
     for (const name of ['../../etc', 'x\u0000']) {
@@ -241,42 +253,50 @@ describe('hostile input: app names and media folder names', function () {
     ['an absolute path', '/etc'],
   ];
   for (const [title, mediaDirname] of badDirnames) {
-    it(`a mediaDirname of ${title} (entry, project, or the app's package.json): APP_MEDIA_BAD_VALUE, nothing written`, async () => {
-      const configs: Array<[Record<string, string>, unknown]> = [
-        [{}, { mediaRoot: MEDIA, apps: [{ path: './apps/blog', mediaDirname }] }],
-        [{}, { mediaRoot: MEDIA, mediaDirname, apps: ['./apps/blog'] }],
-        [
-          { 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { mediaDirname } }) },
-          { mediaRoot: MEDIA, apps: ['./apps/blog'] },
-        ],
-      ];
-      for (const [files, config] of configs) {
-        const root = project({ ...mediaFiles('apps/blog', 'blog'), ...files }, config);
-        const before = snapshot(root);
-        await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_VALUE');
-        expect(snapshot(root)).to.deep.equal(before);
-      }
-    });
+    it(
+      `a mediaDirname of ${title} (entry, project, or the app's package.json): APP_MEDIA_BAD_VALUE, ` +
+        `nothing written`,
+      async () => {
+        const configs: Array<[Record<string, string>, unknown]> = [
+          [{}, { mediaRoot: MEDIA, apps: [{ path: './apps/blog', mediaDirname }] }],
+          [{}, { mediaRoot: MEDIA, mediaDirname, apps: ['./apps/blog'] }],
+          [
+            { 'apps/blog/package.json': JSON.stringify({ name: 'blog', appMedia: { mediaDirname } }) },
+            { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+          ],
+        ];
+        for (const [files, config] of configs) {
+          const root = project({ ...mediaFiles('apps/blog', 'blog'), ...files }, config);
+          const before = snapshot(root);
+          await expectCode(link({ cwd: root }), 'APP_MEDIA_BAD_VALUE');
+          expect(snapshot(root)).to.deep.equal(before);
+        }
+      },
+    );
   }
 
-  it('foreign entries in mediaRoot with hostile names (é, a newline, a leading dash, 255 bytes) are listed as foreign and kept by link and clean', async () => {
-    const names = ['café.txt', 'line\nbreak', '-rf', `${'x'.repeat(251)}.txt`, '..,', ' '];
-    const root = project(
-      {
-        ...mediaFiles('apps/blog', 'blog'),
-        ...Object.fromEntries(names.map((name) => [`${MEDIA}/${name}`, `mine ${name.length}`])),
-      },
-      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
-    );
-    const mine = (): Record<string, EntrySnapshot | undefined> =>
-      Object.fromEntries(names.map((name) => [name, snapshot(path.join(root, MEDIA)).get(name)]));
-    const before = mine();
-    expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
-    const cleaned = await clean({ cwd: root, force: true });
-    for (const name of names) expect(statusOf(cleaned, name), JSON.stringify(name)).to.equal('foreign');
-    expect(statusOf(cleaned, 'blog')).to.equal('removed');
-    expect(mine()).to.deep.equal(before);
-  });
+  it(
+    'foreign entries in mediaRoot with hostile names (é, a newline, a leading dash, 255 bytes) ' +
+      'are listed as foreign and kept by link and clean',
+    async () => {
+      const names = ['café.txt', 'line\nbreak', '-rf', `${'x'.repeat(251)}.txt`, '..,', ' '];
+      const root = project(
+        {
+          ...mediaFiles('apps/blog', 'blog'),
+          ...Object.fromEntries(names.map((name) => [`${MEDIA}/${name}`, `mine ${name.length}`])),
+        },
+        { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+      );
+      const mine = (): Record<string, EntrySnapshot | undefined> =>
+        Object.fromEntries(names.map((name) => [name, snapshot(path.join(root, MEDIA)).get(name)]));
+      const before = mine();
+      expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
+      const cleaned = await clean({ cwd: root, force: true });
+      for (const name of names) expect(statusOf(cleaned, name), JSON.stringify(name)).to.equal('foreign');
+      expect(statusOf(cleaned, 'blog')).to.equal('removed');
+      expect(mine()).to.deep.equal(before);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -406,17 +426,23 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
     });
   }
 
-  it('"__proto__" and "constructor" under "appMedia" in package.json: APP_MEDIA_UNKNOWN_FIELD with the appMedia. prefix', async () => {
-    for (const key of ['__proto__', 'constructor']) {
-      const root = tempDir('hostile');
-      writeTree(root, {
-        ...files,
-        'package.json': `{"name":"site","appMedia":{"mediaRoot":"public/media","apps":["./apps/blog"],"${key}":{"polluted":true}}}`,
-      });
-      const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_UNKNOWN_FIELD');
-      expect((error as { field?: string }).field).to.equal(`appMedia.${key}`);
-    }
-  });
+  it(
+    '"__proto__" and "constructor" under "appMedia" in package.json: ' +
+      'APP_MEDIA_UNKNOWN_FIELD with the appMedia. prefix',
+    async () => {
+      for (const key of ['__proto__', 'constructor']) {
+        const root = tempDir('hostile');
+        writeTree(root, {
+          ...files,
+          'package.json':
+            `{"name":"site","appMedia":{"mediaRoot":"public/media","apps":["./apps/blog"],"` +
+            `${key}":{"polluted":true}}}`,
+        });
+        const error = await expectCode(link({ cwd: root }), 'APP_MEDIA_UNKNOWN_FIELD');
+        expect((error as { field?: string }).field).to.equal(`appMedia.${key}`);
+      }
+    },
+  );
 
   it('"__proto__" and "constructor" as options in code: APP_MEDIA_UNKNOWN_FIELD', async () => {
     const root = project(files, { mediaRoot: MEDIA, apps: ['./apps/blog'] });
@@ -429,52 +455,66 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
     expect(existsSync(path.join(root, MEDIA))).to.equal(false);
   });
 
-  it('a records file whose entries are "__proto__" and "constructor" claims nothing: foreign entries stay, Object.prototype intact', async () => {
-    const root = project(
-      { ...files, [`${MEDIA}/constructor/mine.txt`]: 'mine', [`${MEDIA}/legacy/index.html`]: 'mine' },
-      { mediaRoot: MEDIA, apps: ['./apps/blog'] },
-    );
-    writeFileSync(
-      path.join(root, MEDIA, '.app-media.json'),
-      '{"tool":"gulp-app-media","version":1,"entries":{"__proto__":{"kind":"copy","source":"x","files":{"mine.txt":[4,1]}},"constructor":{"kind":"symlink","source":"x","target":"sha256:00"},"legacy":{"polluted":true}}}',
-    );
-    const before = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
-    expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
-    const cleaned = await clean({ cwd: root, force: true });
-    expect(statusOf(cleaned, 'constructor')).to.equal('foreign');
-    expect(statusOf(cleaned, 'legacy')).to.equal('foreign');
-    const after = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
-    expect(after).to.deep.equal(before);
-  });
+  it(
+    'a records file whose entries are "__proto__" and "constructor" claims nothing: ' +
+      'foreign entries stay, Object.prototype intact',
+    async () => {
+      const root = project(
+        { ...files, [`${MEDIA}/constructor/mine.txt`]: 'mine', [`${MEDIA}/legacy/index.html`]: 'mine' },
+        { mediaRoot: MEDIA, apps: ['./apps/blog'] },
+      );
+      writeFileSync(
+        path.join(root, MEDIA, '.app-media.json'),
+        '{"tool":"gulp-app-media","version":1,"entries":{"__proto__":{"kind":"copy","source":"x",' +
+          '"files":{"mine.txt":[4,1]}},"constructor":{"kind":"symlink","source":"x","target":"sha256:00"},' +
+          '"legacy":{"polluted":true}}}',
+      );
+      const before = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
+      expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('linked');
+      const cleaned = await clean({ cwd: root, force: true });
+      expect(statusOf(cleaned, 'constructor')).to.equal('foreign');
+      expect(statusOf(cleaned, 'legacy')).to.equal('foreign');
+      const after = snapshot(path.join(root, MEDIA), { skip: (rel) => rel.startsWith('.app-media') });
+      expect(after).to.deep.equal(before);
+    },
+  );
 
   for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
-    it(`an app named "${name}" (an Object.prototype member) links, verifies and cleans like any other; a folder of yours at that name is a conflict and stays`, async () => {
-      const root = project(mediaFiles(`apps/${name}`, name), {
-        mediaRoot: MEDIA,
-        mode: 'copy',
-        apps: [`./apps/${name}`],
-      });
-      expect(statusOf(await link({ cwd: root }), name)).to.equal('copied');
-      expect(statusOf(await verify({ cwd: root }), name)).to.equal('ok');
-      expect(statusOf(await clean({ cwd: root }), name)).to.equal('removed');
-      writeTree(root, { [`${MEDIA}/${name}/mine.txt`]: 'mine' });
-      const mine = snapshot(path.join(root, MEDIA, name));
-      const linked = await link({ cwd: root });
-      expect(statusOf(linked, name)).to.equal('conflict');
-      expect(statusOf(await clean({ cwd: root, force: true }), name)).to.equal('foreign');
-      expect(snapshot(path.join(root, MEDIA, name))).to.deep.equal(mine);
-    });
+    it(
+      `an app named "${name}" (an Object.prototype member) links, verifies and cleans like any other; ` +
+        `a folder of yours at that name is a conflict and stays`,
+      async () => {
+        const root = project(mediaFiles(`apps/${name}`, name), {
+          mediaRoot: MEDIA,
+          mode: 'copy',
+          apps: [`./apps/${name}`],
+        });
+        expect(statusOf(await link({ cwd: root }), name)).to.equal('copied');
+        expect(statusOf(await verify({ cwd: root }), name)).to.equal('ok');
+        expect(statusOf(await clean({ cwd: root }), name)).to.equal('removed');
+        writeTree(root, { [`${MEDIA}/${name}/mine.txt`]: 'mine' });
+        const mine = snapshot(path.join(root, MEDIA, name));
+        const linked = await link({ cwd: root });
+        expect(statusOf(linked, name)).to.equal('conflict');
+        expect(statusOf(await clean({ cwd: root, force: true }), name)).to.equal('foreign');
+        expect(snapshot(path.join(root, MEDIA, name))).to.deep.equal(mine);
+      },
+    );
   }
 
-  it('clean says a foreign folder named "constructor" is "not made by app-media" when there is no records file (regression)', async () => {
-    for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
-      const root = project({ [`${MEDIA}/${name}/mine.txt`]: 'mine' }, { mediaRoot: MEDIA, apps: [] });
-      const cleaned = await clean({ cwd: root });
-      expect(cleaned.apps.find((app) => app.name === name)?.reason, name).to.equal(
-        'not made by app-media; left as it is',
-      );
-    }
-  });
+  it(
+    'clean says a foreign folder named "constructor" is "not made by app-media" when there ' +
+      'is no records file (regression)',
+    async () => {
+      for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
+        const root = project({ [`${MEDIA}/${name}/mine.txt`]: 'mine' }, { mediaRoot: MEDIA, apps: [] });
+        const cleaned = await clean({ cwd: root });
+        expect(cleaned.apps.find((app) => app.name === name)?.reason, name).to.equal(
+          'not made by app-media; left as it is',
+        );
+      }
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -493,46 +533,50 @@ describe('hostile input: a config of 10,000 apps', function () {
     expect(snapshot(root)).to.deep.equal(before);
   });
 
-  it('10,000 apps of which 20 have media: link, a no-change link, verify and clean each finish in seconds; only mediaRoot is written', async () => {
-    const root = tempDir('hostile-10k');
-    for (const [index, name] of names.entries()) {
-      mkdirSync(path.join(root, 'apps', name), { recursive: true });
-      if (index % 500 === 0) writeTree(root, mediaFiles(`apps/${name}`, name));
-    }
-    writeFileSync(
-      path.join(root, 'app-media.config.json'),
-      JSON.stringify({ mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) }),
-    );
-    const before = outsideMedia(root);
-    const times: Record<string, number> = {};
-    const timed = async (label: string, run: () => Promise<Report>): Promise<Report> => {
-      const started = performance.now();
-      const report = await within(20_000, label, run());
-      times[label] = Math.round(performance.now() - started);
-      return report;
-    };
-    const linked = await timed('link', () => link({ cwd: root }));
-    expect(linked.counts).to.deep.equal({ linked: 20, 'no-media': COUNT - 20 });
-    expect(linked.failed).to.equal(false);
-    const media = snapshot(path.join(root, MEDIA));
-    expect([...media.keys()].filter((rel) => !rel.startsWith('.app-media')).length).to.equal(20);
-    const again = await timed('link again', () => link({ cwd: root }));
-    expect(again.counts).to.deep.equal({ 'up-to-date': 20, 'no-media': COUNT - 20 });
-    expect(snapshot(path.join(root, MEDIA)), 'a no-change run writes nothing').to.deep.equal(media);
-    const checked = await timed('verify', () => verify({ cwd: root }));
-    expect(checked.counts).to.deep.equal({ ok: 20, 'no-media': COUNT - 20 });
-    const copied = await timed('link --mode copy', () => link({ cwd: root, mode: 'copy' }));
-    expect(copied.counts).to.deep.equal({ relinked: 20, 'no-media': COUNT - 20 });
-    const cleaned = await timed('clean', () => clean({ cwd: root }));
-    expect(cleaned.counts).to.deep.equal({ removed: 20 });
-    expect(outsideMedia(root)).to.deep.equal(before);
-    if (process.env['HOSTILE_VERBOSE'])
-      console.log(
-        `      10,000 apps: ${Object.entries(times)
-          .map(([label, ms]) => `${label} ${ms} ms`)
-          .join(', ')}`,
+  it(
+    '10,000 apps of which 20 have media: link, a no-change link, verify and clean each finish in seconds; ' +
+      'only mediaRoot is written',
+    async () => {
+      const root = tempDir('hostile-10k');
+      for (const [index, name] of names.entries()) {
+        mkdirSync(path.join(root, 'apps', name), { recursive: true });
+        if (index % 500 === 0) writeTree(root, mediaFiles(`apps/${name}`, name));
+      }
+      writeFileSync(
+        path.join(root, 'app-media.config.json'),
+        JSON.stringify({ mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) }),
       );
-  });
+      const before = outsideMedia(root);
+      const times: Record<string, number> = {};
+      const timed = async (label: string, run: () => Promise<Report>): Promise<Report> => {
+        const started = performance.now();
+        const report = await within(20_000, label, run());
+        times[label] = Math.round(performance.now() - started);
+        return report;
+      };
+      const linked = await timed('link', () => link({ cwd: root }));
+      expect(linked.counts).to.deep.equal({ linked: 20, 'no-media': COUNT - 20 });
+      expect(linked.failed).to.equal(false);
+      const media = snapshot(path.join(root, MEDIA));
+      expect([...media.keys()].filter((rel) => !rel.startsWith('.app-media')).length).to.equal(20);
+      const again = await timed('link again', () => link({ cwd: root }));
+      expect(again.counts).to.deep.equal({ 'up-to-date': 20, 'no-media': COUNT - 20 });
+      expect(snapshot(path.join(root, MEDIA)), 'a no-change run writes nothing').to.deep.equal(media);
+      const checked = await timed('verify', () => verify({ cwd: root }));
+      expect(checked.counts).to.deep.equal({ ok: 20, 'no-media': COUNT - 20 });
+      const copied = await timed('link --mode copy', () => link({ cwd: root, mode: 'copy' }));
+      expect(copied.counts).to.deep.equal({ relinked: 20, 'no-media': COUNT - 20 });
+      const cleaned = await timed('clean', () => clean({ cwd: root }));
+      expect(cleaned.counts).to.deep.equal({ removed: 20 });
+      expect(outsideMedia(root)).to.deep.equal(before);
+      if (process.env['HOSTILE_VERBOSE'])
+        console.log(
+          `      10,000 apps: ${Object.entries(times)
+            .map(([label, ms]) => `${label} ${ms} ms`)
+            .join(', ')}`,
+        );
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -546,50 +590,61 @@ describe("hostile input: symlink loops and dangling links inside an app's media"
     symlinkSync('loop-b', path.join(media, 'loop-a'));
     symlinkSync('loop-a', path.join(media, 'loop-b'));
     symlinkSync('self', path.join(media, 'self'));
-    symlinkSync('..', path.join(media, 'css', 'up')); // a link to an ancestor folder inside the media: a cycle for a walker that follows it
+    // a link to an ancestor folder inside the media: a cycle for a walker that follows it
+    symlinkSync('..', path.join(media, 'css', 'up'));
     symlinkSync('../../..', path.join(media, 'img', 'way-up')); // ... and one outside it
     symlinkSync('missing.css', path.join(media, 'css', 'dangling.css'));
     return root;
   }
 
-  it('copy mode: link finishes, copies the real files and none of the loops; verify and clean finish; nothing outside changes', async () => {
-    const root = withLoops('copy');
-    const before = outsideMedia(root);
-    const report = await within(10_000, 'link', link({ cwd: root }));
-    expect(statusOf(report, 'blog')).to.equal('copied');
-    expect(report.apps[0]?.reason ?? '').to.include('img/way-up');
-    const copy = path.join(root, MEDIA, 'blog');
-    const copied = [...snapshot(copy).entries()]
-      .filter(([, entry]) => entry.type !== 'dir')
-      .map(([rel]) => rel)
-      .sort();
-    expect(copied).to.deep.equal(['css/blog.css', 'img/blog.png', 'js/blog.js']);
-    expect(statusOf(await within(10_000, 'verify', verify({ cwd: root })), 'blog')).to.equal('ok');
-    expect(statusOf(await within(10_000, 'clean', clean({ cwd: root })), 'blog')).to.equal('removed');
-    expect(outsideMedia(root)).to.deep.equal(before);
-  });
+  it(
+    'copy mode: link finishes, copies the real files and none of the loops; verify and clean finish; ' +
+      'nothing outside changes',
+    async () => {
+      const root = withLoops('copy');
+      const before = outsideMedia(root);
+      const report = await within(10_000, 'link', link({ cwd: root }));
+      expect(statusOf(report, 'blog')).to.equal('copied');
+      expect(report.apps[0]?.reason ?? '').to.include('img/way-up');
+      const copy = path.join(root, MEDIA, 'blog');
+      const copied = [...snapshot(copy).entries()]
+        .filter(([, entry]) => entry.type !== 'dir')
+        .map(([rel]) => rel)
+        .sort();
+      expect(copied).to.deep.equal(['css/blog.css', 'img/blog.png', 'js/blog.js']);
+      expect(statusOf(await within(10_000, 'verify', verify({ cwd: root })), 'blog')).to.equal('ok');
+      expect(statusOf(await within(10_000, 'clean', clean({ cwd: root })), 'blog')).to.equal('removed');
+      expect(outsideMedia(root)).to.deep.equal(before);
+    },
+  );
 
-  it('link mode: link and verify finish; verify reports the link leading outside (escape) and nothing hangs', async () => {
-    const root = withLoops('symlink');
-    const before = outsideMedia(root);
-    expect(statusOf(await within(10_000, 'link', link({ cwd: root })), 'blog')).to.equal('linked');
-    const checked = await within(10_000, 'verify', verify({ cwd: root }));
-    expect(statusOf(checked, 'blog')).to.equal('escape');
-    expect(checked.apps[0]?.reason ?? '').to.include('img/way-up');
-    expect(outsideMedia(root)).to.deep.equal(before);
-  });
+  it(
+    'link mode: link and verify finish; verify reports the link leading outside (escape) ' + 'and nothing hangs',
+    async () => {
+      const root = withLoops('symlink');
+      const before = outsideMedia(root);
+      expect(statusOf(await within(10_000, 'link', link({ cwd: root })), 'blog')).to.equal('linked');
+      const checked = await within(10_000, 'verify', verify({ cwd: root }));
+      expect(statusOf(checked, 'blog')).to.equal('escape');
+      expect(checked.apps[0]?.reason ?? '').to.include('img/way-up');
+      expect(outsideMedia(root)).to.deep.equal(before);
+    },
+  );
 
-  it("a symlink loop or a dangling link left out of a copy is named in the copy's line, with how many more", async () => {
-    const root = withLoops('copy');
-    const report = await link({ cwd: root });
-    const reason = report.apps[0]?.reason ?? '';
-    // Five are left out (two loops, a self-link, a link to a folder, a dangling link): three named, "and 2 more".
-    const named = ['loop-a', 'loop-b', 'self', 'css/up', 'css/dangling.css'].filter((name) =>
-      new RegExp(`[:,] ${name.replace('.', '\\.')}[ ,]`).test(reason),
-    );
-    expect(named, reason).to.have.length(3);
-    expect(reason).to.match(/and 2 more \(a dangling or looping link, a link to a folder, or not a regular file\)/);
-  });
+  it(
+    "a symlink loop or a dangling link left out of a copy is named in the copy's line, " + 'with how many more',
+    async () => {
+      const root = withLoops('copy');
+      const report = await link({ cwd: root });
+      const reason = report.apps[0]?.reason ?? '';
+      // Five are left out (two loops, a self-link, a link to a folder, a dangling link): three named, "and 2 more".
+      const named = ['loop-a', 'loop-b', 'self', 'css/up', 'css/dangling.css'].filter((name) =>
+        new RegExp(`[:,] ${name.replace('.', '\\.')}[ ,]`).test(reason),
+      );
+      expect(named, reason).to.have.length(3);
+      expect(reason).to.match(/and 2 more \(a dangling or looping link, a link to a folder, or not a regular file\)/);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -603,37 +658,41 @@ describe('faults: a run that fails after taking the lock releases it', function 
    * (clean's look under the lock sits in the same try. A swapped mediaRoot does not make that
    * look fail, as it finds no records there, so clean has no test of its own here.)
    */
-  it("link: mediaRoot swapped for a link into an app's media folder while the run waits for the lock: refused, and the lock it took there is released", async () => {
-    const root = project(
-      { 'apps/blog/app_media/blog/site.css': 'body{}', 'apps/blog/app_media/blog/inner/note.txt': 'x' },
-      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
-    );
-    // mediaRoot is a link (the spec allows it), so it can be swapped for another link in one rename.
-    mkdirSync(path.join(root, 'public/real'), { recursive: true });
-    symlinkSync('real', path.join(root, MEDIA));
-    const held = await acquireLock(path.join(root, MEDIA));
-    let waiting!: () => void;
-    const waits = new Promise<void>((resolve) => {
-      waiting = resolve;
-    });
-    const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: () => waiting() };
-    const run = link({ cwd: root, logger });
-    await waits;
-    const inner = path.join(root, 'apps/blog/app_media/blog/inner');
-    symlinkSync(inner, path.join(root, 'public/swapped'));
-    renameSync(path.join(root, 'public/swapped'), path.join(root, MEDIA));
-    const error = await run.then(
-      () => undefined,
-      (failure: unknown) => failure as { code?: string },
-    );
-    expect(error?.code, 'the look under the lock refuses the swapped mediaRoot').to.equal('APP_MEDIA_LOOP');
-    expect(readdirSync(inner), "no lock left in the app's media folder").to.deep.equal(['note.txt']);
-    await held.release();
-    expect(
-      existsSync(path.join(root, 'public/real', LOCK_FILE)),
-      "the test's own lock stays where it was taken",
-    ).to.equal(true);
-  });
+  it(
+    "link: mediaRoot swapped for a link into an app's media folder while the run waits for the lock: " +
+      'refused, and the lock it took there is released',
+    async () => {
+      const root = project(
+        { 'apps/blog/app_media/blog/site.css': 'body{}', 'apps/blog/app_media/blog/inner/note.txt': 'x' },
+        { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+      );
+      // mediaRoot is a link (the spec allows it), so it can be swapped for another link in one rename.
+      mkdirSync(path.join(root, 'public/real'), { recursive: true });
+      symlinkSync('real', path.join(root, MEDIA));
+      const held = await acquireLock(path.join(root, MEDIA));
+      let waiting!: () => void;
+      const waits = new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+      const logger = { debug: () => undefined, info: () => undefined, error: () => undefined, warn: () => waiting() };
+      const run = link({ cwd: root, logger });
+      await waits;
+      const inner = path.join(root, 'apps/blog/app_media/blog/inner');
+      symlinkSync(inner, path.join(root, 'public/swapped'));
+      renameSync(path.join(root, 'public/swapped'), path.join(root, MEDIA));
+      const error = await run.then(
+        () => undefined,
+        (failure: unknown) => failure as { code?: string },
+      );
+      expect(error?.code, 'the look under the lock refuses the swapped mediaRoot').to.equal('APP_MEDIA_LOOP');
+      expect(readdirSync(inner), "no lock left in the app's media folder").to.deep.equal(['note.txt']);
+      await held.release();
+      expect(
+        existsSync(path.join(root, 'public/real', LOCK_FILE)),
+        "the test's own lock stays where it was taken",
+      ).to.equal(true);
+    },
+  );
 });
 
 describe('faults: an entry replaced by hand between plan and apply (apply re-checks before every write)', function () {
@@ -739,312 +798,386 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       '.victim { color: red; } /* changed, another size */\n',
     );
 
-  it("a copy's sub-folder replaced by a link to a folder outside: the sync writes nothing through it (regression)", async () => {
-    const { root, report, twin, outside } = await swapForOutsideLink('victim/css', { change: changeSource });
-    expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
-    expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
-    expect(statusOf(report, 'first')).to.equal('copied');
-    expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
-    expect(temporaries(root)).to.deep.equal([]);
-  });
+  it(
+    "a copy's sub-folder replaced by a link to a folder outside: " + 'the sync writes nothing through it (regression)',
+    async () => {
+      const { root, report, twin, outside } = await swapForOutsideLink('victim/css', { change: changeSource });
+      expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
+      expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
+      expect(statusOf(report, 'first')).to.equal('copied');
+      expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
+      expect(temporaries(root)).to.deep.equal([]);
+    },
+  );
 
-  it('a whole copy replaced by a link to a folder outside: the sync writes nothing through it (regression)', async () => {
-    const { root, report, twin, outside } = await swapForOutsideLink('victim', { change: changeSource });
-    expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
-    expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
-    expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
-    expect(temporaries(root)).to.deep.equal([]);
-  });
+  it(
+    'a whole copy replaced by a link to a folder outside: ' + 'the sync writes nothing through it (regression)',
+    async () => {
+      const { root, report, twin, outside } = await swapForOutsideLink('victim', { change: changeSource });
+      expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
+      expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
+      expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
+      expect(temporaries(root)).to.deep.equal([]);
+    },
+  );
 
-  it('a copy whose sync deletes a file, its folder replaced by a link meanwhile: nothing deleted through it, conflict', async () => {
-    const { root, report, twin, outside } = await swapForOutsideLink('victim/css', {
-      change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
-    });
-    expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
-    expect(statusOf(report, 'victim')).to.equal('conflict');
-    expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
-    expect(temporaries(root)).to.deep.equal([]);
-  });
+  it(
+    'a copy whose sync deletes a file, its folder replaced by a link meanwhile: ' +
+      'nothing deleted through it, conflict',
+    async () => {
+      const { root, report, twin, outside } = await swapForOutsideLink('victim/css', {
+        change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
+      });
+      expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
+      expect(statusOf(report, 'victim')).to.equal('conflict');
+      expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
+      expect(temporaries(root)).to.deep.equal([]);
+    },
+  );
 
-  it('the copy of an app no longer configured, to be pruned, replaced by a link meanwhile: nothing deleted through it, the link stays', async () => {
-    const { root, report, twin, outside } = await swapForOutsideLink('victim', {
-      change: () => undefined,
-      config: { apps: ['./apps/first'] },
-    });
-    expect(snapshot(twin)).to.deep.equal(outside);
-    expect(statusOf(report, 'victim')).to.equal('conflict');
-    expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
-  });
+  it(
+    'the copy of an app no longer configured, to be pruned, replaced by a link meanwhile: ' +
+      'nothing deleted through it, the link stays',
+    async () => {
+      const { root, report, twin, outside } = await swapForOutsideLink('victim', {
+        change: () => undefined,
+        config: { apps: ['./apps/first'] },
+      });
+      expect(snapshot(twin)).to.deep.equal(outside);
+      expect(statusOf(report, 'victim')).to.equal('conflict');
+      expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
+    },
+  );
 
-  it("the tool's own link, to be replaced by a copy, replaced by hand with another link meanwhile: that link is not removed (re-checked text), conflict", async () => {
-    let mine = '';
-    const { root, report } = await withSwap({
-      victimMode: 'symlink',
-      change: () => undefined,
-      swap: (root) => {
-        const entry = path.join(root, MEDIA, 'victim');
-        mine = path.join(root, 'apps/victim/app_media/victim');
-        rmSync(entry);
-        symlinkSync(mine, entry); // same folder, another text: not the tool's
-      },
-    });
-    expect(statusOf(report, 'victim')).to.equal('conflict');
-    expect(lstatSync(path.join(root, MEDIA, 'victim')).isSymbolicLink()).to.equal(true);
-    expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(mine);
-    expect(temporaries(root)).to.deep.equal([]);
-  });
+  it(
+    "the tool's own link, to be replaced by a copy, replaced by hand with another link meanwhile: " +
+      'that link is not removed (re-checked text), conflict',
+    async () => {
+      let mine = '';
+      const { root, report } = await withSwap({
+        victimMode: 'symlink',
+        change: () => undefined,
+        swap: (root) => {
+          const entry = path.join(root, MEDIA, 'victim');
+          mine = path.join(root, 'apps/victim/app_media/victim');
+          rmSync(entry);
+          symlinkSync(mine, entry); // same folder, another text: not the tool's
+        },
+      });
+      expect(statusOf(report, 'victim')).to.equal('conflict');
+      expect(lstatSync(path.join(root, MEDIA, 'victim')).isSymbolicLink()).to.equal(true);
+      expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(mine);
+      expect(temporaries(root)).to.deep.equal([]);
+    },
+  );
 
-  it('a folder of yours appearing where a new copy goes: left as it is (the name is claimed with mkdir), conflict, no temporary folder left', async () => {
-    const root = project(
-      { ...firstFiles(), ...mediaFiles('apps/victim', 'victim') },
-      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] },
-    );
-    const report = await linkSwappingOnce(root, () => writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' }));
-    expect(statusOf(report, 'victim')).to.equal('conflict');
-    expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
-    expect(readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
-    expect(temporaries(root)).to.deep.equal([]);
-  });
+  it(
+    'a folder of yours appearing where a new copy goes: left as it is (the name is claimed with mkdir), ' +
+      'conflict, no temporary folder left',
+    async () => {
+      const root = project(
+        { ...firstFiles(), ...mediaFiles('apps/victim', 'victim') },
+        { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'] },
+      );
+      const report = await linkSwappingOnce(root, () => writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' }));
+      expect(statusOf(report, 'victim')).to.equal('conflict');
+      expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
+      expect(readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
+      expect(temporaries(root)).to.deep.equal([]);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
 
-describe('faults: a person writing in a copy between the plan and its apply (files are looked at again right before)', function () {
-  this.timeout(30_000);
+describe(
+  'faults: a person writing in a copy between the plan and its apply (files are looked ' + 'at again right before)',
+  function () {
+    this.timeout(30_000);
 
-  /** media:link's steps, with `between` run after the plan and before apply: the moment no hook of the API reaches. */
-  async function linkWithEditBetween(
-    root: string,
-    options: RunOptions,
-    between: () => void,
-  ): Promise<{ results: AppResult[]; warnings: string[] }> {
-    const config = await loadConfig({ cwd: root, ...options });
-    const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), {
-      walk: config.mode === 'copy' ? 'all' : 'existing-copies',
-      ignore: config.ignore,
-      trust: recordsTrust(config),
-    });
-    const plan = planLink({
-      probed,
-      projectRoot: config.projectRoot,
-      mode: config.mode,
-      relative: config.relative,
-      prune: true,
-      platform: process.platform,
-    });
-    between();
-    const ctx = applyContextOf(config, probed.realMediaRoot);
-    try {
-      return await applyPlan(plan, ctx);
-    } finally {
-      ctx.ws.close();
-      ctx.ws.root.close();
+    /**
+     * media:link's steps, with `between` run after the plan and before apply:
+     * the moment no hook of the API reaches.
+     */
+    async function linkWithEditBetween(
+      root: string,
+      options: RunOptions,
+      between: () => void,
+    ): Promise<{ results: AppResult[]; warnings: string[] }> {
+      const config = await loadConfig({ cwd: root, ...options });
+      const probed = await probe(config.projectRoot, config.mediaRoot, discoverApps(config), {
+        walk: config.mode === 'copy' ? 'all' : 'existing-copies',
+        ignore: config.ignore,
+        trust: recordsTrust(config),
+      });
+      const plan = planLink({
+        probed,
+        projectRoot: config.projectRoot,
+        mode: config.mode,
+        relative: config.relative,
+        prune: true,
+        platform: process.platform,
+      });
+      between();
+      const ctx = applyContextOf(config, probed.realMediaRoot);
+      try {
+        return await applyPlan(plan, ctx);
+      } finally {
+        ctx.ws.close();
+        ctx.ws.root.close();
+      }
     }
-  }
 
-  const copiedProject = async (): Promise<string> => {
-    const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
-    expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
-    return root;
-  };
-  const kept = (root: string): string[] =>
-    readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
-  const outcomeOf = (run: { results: AppResult[] }): AppResult | undefined =>
-    run.results.find((result) => result.name === 'blog');
+    const copiedProject = async (): Promise<string> => {
+      const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] });
+      expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
+      return root;
+    };
+    const kept = (root: string): string[] =>
+      readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
+    const outcomeOf = (run: { results: AppResult[] }): AppResult | undefined =>
+      run.results.find((result) => result.name === 'blog');
 
-  it("an app's media folder replaced by another folder between the plan and the link: the new link is checked against the folder there now, linked", async () => {
-    const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode: 'symlink', apps: ['./apps/blog'] });
-    const media = path.join(root, 'apps/blog/app_media/blog');
-    const result = await linkWithEditBetween(root, {}, () => {
-      renameSync(media, `${media}-old`);
-      writeTree(root, { 'apps/blog/app_media/blog/css/new.css': 'new' });
-    });
-    expect(outcomeOf(result)).to.include({ status: 'linked', mode: 'symlink' });
-    expect(realpathSync(path.join(root, MEDIA, 'blog'))).to.equal(realpathSync(media));
-    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'new.css'), 'utf8')).to.equal('new');
-  });
+    it(
+      "an app's media folder replaced by another folder between the plan and the link: " +
+        'the new link is checked against the folder there now, linked',
+      async () => {
+        const root = project(mediaFiles('apps/blog', 'blog'), {
+          mediaRoot: MEDIA,
+          mode: 'symlink',
+          apps: ['./apps/blog'],
+        });
+        const media = path.join(root, 'apps/blog/app_media/blog');
+        const result = await linkWithEditBetween(root, {}, () => {
+          renameSync(media, `${media}-old`);
+          writeTree(root, { 'apps/blog/app_media/blog/css/new.css': 'new' });
+        });
+        expect(outcomeOf(result)).to.include({ status: 'linked', mode: 'symlink' });
+        expect(realpathSync(path.join(root, MEDIA, 'blog'))).to.equal(realpathSync(media));
+        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'new.css'), 'utf8')).to.equal('new');
+      },
+    );
 
-  it('a copy about to be replaced by a link gains a file: the copy is put back as it is (no link), conflict; the next run refuses the switch and names the file', async () => {
-    const root = await copiedProject();
-    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
-      writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'),
-    );
-    expect(outcomeOf(result)).to.include({ status: 'conflict' });
-    expect(outcomeOf(result)?.reason).to.match(
-      /blog: 1 file added in its copy since it was checked; the copy was left as it is/,
-    );
-    expect(lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
-    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
-    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal(
-      '.blog { color: teal; }\n',
-    );
-    expect(readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
-
-    const again = await link({ cwd: root, mode: 'symlink' });
-    expect(statusOf(again, 'blog')).to.equal('conflict');
-    expect(again.apps[0]?.reason).to.include('css/mine.css');
-    expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
-  });
-
-  it('a copy about to be replaced by a link has a file edited: put back as it is, the edit kept', async () => {
-    const root = await copiedProject();
-    const file = path.join(root, MEDIA, 'blog', 'js', 'blog.js');
-    const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
-      writeFileSync(file, 'console.log("my fix, longer than before");\n'),
-    );
-    expect(outcomeOf(result)?.reason).to.match(/1 file changed in its copy/);
-    expect(readFileSync(file, 'utf8')).to.equal('console.log("my fix, longer than before");\n');
-  });
-
-  it('a file the sync would update is edited meanwhile: left as it is, conflict; the next run keeps it as changed by hand', async () => {
-    const root = await copiedProject();
-    writeFileSync(
-      path.join(root, 'apps/blog/app_media/blog/css/blog.css'),
-      '.blog { color: navy; } /* the source changed */\n',
-    );
-    const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
-    const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit */\n'));
-    expect(outcomeOf(result)).to.include({ status: 'conflict' });
-    expect(outcomeOf(result)?.reason).to.match(
-      /blog\/css\/blog\.css was changed since it was checked; it was left as it is/,
-    );
-    expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
-    const again = await link({ cwd: root });
-    expect(statusOf(again, 'blog')).to.equal('conflict');
-    expect(again.apps[0]?.reason).to.include('css/blog.css (changed by hand)');
-    expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
-  });
-
-  it('a big file (copied on the thread pool) edited by hand while its new version is being copied: the edit is kept, conflict, no temporary file left', async () => {
-    const big = (fill: number): Buffer => Buffer.alloc(600 * 1024, fill);
-    const root = project(
-      { ...mediaFiles('apps/blog', 'blog'), 'apps/blog/app_media/blog/img/big.bin': big(1) },
-      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
-    );
-    expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
-    // Both change in the source; the big file is started first (name order), the small one is
-    // copied while it is in flight, and its progress call is the moment of the edit.
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/img/big.bin'), big(2));
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/js/blog.js'), 'console.log("new");\n');
-    const copied = path.join(root, MEDIA, 'blog', 'img', 'big.bin');
-    let edited = false;
-    const report = await link({
-      cwd: root,
-      onProgress: ({ bytes }) => {
-        if (edited) return;
-        edited = true;
-        expect(bytes, 'the first file reported is the small one: the big one is still being copied').to.be.below(
-          600 * 1024,
+    it(
+      'a copy about to be replaced by a link gains a file: the copy is put back as it is (no link), ' +
+        'conflict; the next run refuses the switch and names the file',
+      async () => {
+        const root = await copiedProject();
+        const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
+          writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'),
         );
-        writeFileSync(copied, 'my edit\n');
+        expect(outcomeOf(result)).to.include({ status: 'conflict' });
+        expect(outcomeOf(result)?.reason).to.match(
+          /blog: 1 file added in its copy since it was checked; the copy was left as it is/,
+        );
+        expect(lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
+        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
+        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal(
+          '.blog { color: teal; }\n',
+        );
+        expect(readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal(
+          [],
+        );
+
+        const again = await link({ cwd: root, mode: 'symlink' });
+        expect(statusOf(again, 'blog')).to.equal('conflict');
+        expect(again.apps[0]?.reason).to.include('css/mine.css');
+        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
       },
-    });
-    expect(edited).to.equal(true);
-    expect(statusOf(report, 'blog')).to.equal('conflict');
-    expect(report.apps[0]?.reason).to.match(
-      /blog\/img\/big\.bin was changed since it was checked; it was left as it is/,
     );
-    expect(readFileSync(copied, 'utf8')).to.equal('my edit\n');
-    expect(
-      readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-')),
-    ).to.deep.equal([]);
-  });
 
-  it('a progress callback that throws once a big file (copied on the thread pool) is done: that app is error, the run ends, nothing partial is published', async () => {
-    const files: Record<string, Buffer> = {};
-    for (let index = 0; index < 6; index++)
-      files[`apps/blog/app_media/blog/img/big${index}.bin`] = Buffer.alloc(600 * 1024, index);
-    const root = project(
-      { ...mediaFiles('apps/blog', 'blog'), ...files },
-      { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
-    );
-    let calls = 0;
-    const report = await link({
-      cwd: root,
-      onProgress: ({ bytes }) => {
-        calls++;
-        if (bytes >= 600 * 1024) throw new Error('progress display broke');
+    it('a copy about to be replaced by a link has a file edited: put back as it is, the edit kept', async () => {
+      const root = await copiedProject();
+      const file = path.join(root, MEDIA, 'blog', 'js', 'blog.js');
+      const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
+        writeFileSync(file, 'console.log("my fix, longer than before");\n'),
+      );
+      expect(outcomeOf(result)?.reason).to.match(/1 file changed in its copy/);
+      expect(readFileSync(file, 'utf8')).to.equal('console.log("my fix, longer than before");\n');
+    });
+
+    it(
+      'a file the sync would update is edited meanwhile: left as it is, conflict; ' +
+        'the next run keeps it as changed by hand',
+      async () => {
+        const root = await copiedProject();
+        writeFileSync(
+          path.join(root, 'apps/blog/app_media/blog/css/blog.css'),
+          '.blog { color: navy; } /* the source changed */\n',
+        );
+        const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
+        const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit */\n'));
+        expect(outcomeOf(result)).to.include({ status: 'conflict' });
+        expect(outcomeOf(result)?.reason).to.match(
+          /blog\/css\/blog\.css was changed since it was checked; it was left as it is/,
+        );
+        expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
+        const again = await link({ cwd: root });
+        expect(statusOf(again, 'blog')).to.equal('conflict');
+        expect(again.apps[0]?.reason).to.include('css/blog.css (changed by hand)');
+        expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
       },
+    );
+
+    it(
+      'a big file (copied on the thread pool) edited by hand while its new version is being copied: ' +
+        'the edit is kept, conflict, no temporary file left',
+      async () => {
+        const big = (fill: number): Buffer => Buffer.alloc(600 * 1024, fill);
+        const root = project(
+          { ...mediaFiles('apps/blog', 'blog'), 'apps/blog/app_media/blog/img/big.bin': big(1) },
+          { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+        );
+        expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
+        // Both change in the source; the big file is started first (name order), the small one is
+        // copied while it is in flight, and its progress call is the moment of the edit.
+        writeFileSync(path.join(root, 'apps/blog/app_media/blog/img/big.bin'), big(2));
+        writeFileSync(path.join(root, 'apps/blog/app_media/blog/js/blog.js'), 'console.log("new");\n');
+        const copied = path.join(root, MEDIA, 'blog', 'img', 'big.bin');
+        let edited = false;
+        const report = await link({
+          cwd: root,
+          onProgress: ({ bytes }) => {
+            if (edited) return;
+            edited = true;
+            expect(bytes, 'the first file reported is the small one: the big one is still being copied').to.be.below(
+              600 * 1024,
+            );
+            writeFileSync(copied, 'my edit\n');
+          },
+        });
+        expect(edited).to.equal(true);
+        expect(statusOf(report, 'blog')).to.equal('conflict');
+        expect(report.apps[0]?.reason).to.match(
+          /blog\/img\/big\.bin was changed since it was checked; it was left as it is/,
+        );
+        expect(readFileSync(copied, 'utf8')).to.equal('my edit\n');
+        expect(
+          readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-')),
+        ).to.deep.equal([]);
+      },
+    );
+
+    it(
+      'a progress callback that throws once a big file (copied on the thread pool) is done: ' +
+        'that app is error, the run ends, nothing partial is published',
+      async () => {
+        const files: Record<string, Buffer> = {};
+        for (let index = 0; index < 6; index++)
+          files[`apps/blog/app_media/blog/img/big${index}.bin`] = Buffer.alloc(600 * 1024, index);
+        const root = project(
+          { ...mediaFiles('apps/blog', 'blog'), ...files },
+          { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+        );
+        let calls = 0;
+        const report = await link({
+          cwd: root,
+          onProgress: ({ bytes }) => {
+            calls++;
+            if (bytes >= 600 * 1024) throw new Error('progress display broke');
+          },
+        });
+        expect(calls).to.be.greaterThan(0);
+        expect(statusOf(report, 'blog')).to.equal('error');
+        expect(report.apps[0]?.reason).to.contain('progress display broke');
+        expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
+      },
+    );
+
+    it(
+      "a file whose mode only is to be set (the source's changed) is edited meanwhile: " +
+        'its mode and time are left as they are, conflict',
+      async () => {
+        const root = await copiedProject();
+        chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);
+        const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
+        const result = await linkWithEditBetween(root, {}, () =>
+          writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)),
+        );
+        expect(outcomeOf(result)).to.include({ status: 'conflict' });
+        expect(readFileSync(copied, 'utf8')).to.equal('/* my edit, same length */\n'.slice(0, 23));
+        expect(statSync(copied).mode & 0o777).to.equal(0o644);
+      },
+    );
+
+    it('a file a new source file would take the place of is created meanwhile: not written over', async () => {
+      const root = await copiedProject();
+      writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/new.css'), '.new {}\n');
+      const mine = path.join(root, MEDIA, 'blog', 'css', 'new.css');
+      const result = await linkWithEditBetween(root, {}, () => writeFileSync(mine, '/* mine first */\n'));
+      expect(outcomeOf(result)).to.include({ status: 'conflict' });
+      expect(readFileSync(mine, 'utf8')).to.equal('/* mine first */\n');
     });
-    expect(calls).to.be.greaterThan(0);
-    expect(statusOf(report, 'blog')).to.equal('error');
-    expect(report.apps[0]?.reason).to.contain('progress display broke');
-    expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
-  });
 
-  it("a file whose mode only is to be set (the source's changed) is edited meanwhile: its mode and time are left as they are, conflict", async () => {
-    const root = await copiedProject();
-    chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);
-    const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
-    const result = await linkWithEditBetween(root, {}, () =>
-      writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)),
+    it(
+      'media:clean: a file of the copy edited after the plan is not deleted (the folder ' + 'stays with it), conflict',
+      async () => {
+        const root = await copiedProject();
+        const config = await loadConfig({ cwd: root });
+        const probed = probeMediaRoot(config.mediaRoot, recordsTrust(config));
+        const plan = planClean(probed.entries, probed.records, false, root);
+        const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
+        writeFileSync(file, 'my picture now');
+        const ctx = applyContextOf(config, probed.realMediaRoot);
+        const { results: outcomes } = await applyPlan(plan, ctx);
+        ctx.ws.root.close();
+        expect(outcomes[0]).to.include({ status: 'conflict' });
+        expect(readFileSync(file, 'utf8')).to.equal('my picture now');
+      },
     );
-    expect(outcomeOf(result)).to.include({ status: 'conflict' });
-    expect(readFileSync(copied, 'utf8')).to.equal('/* my edit, same length */\n'.slice(0, 23));
-    expect(statSync(copied).mode & 0o777).to.equal(0o644);
-  });
 
-  it('a file a new source file would take the place of is created meanwhile: not written over', async () => {
-    const root = await copiedProject();
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/new.css'), '.new {}\n');
-    const mine = path.join(root, MEDIA, 'blog', 'css', 'new.css');
-    const result = await linkWithEditBetween(root, {}, () => writeFileSync(mine, '/* mine first */\n'));
-    expect(outcomeOf(result)).to.include({ status: 'conflict' });
-    expect(readFileSync(mine, 'utf8')).to.equal('/* mine first */\n');
-  });
+    it(
+      "a set-aside copy that still holds a file after the tool's own are removed is kept under .app-media-kept-*: " +
+        'named in a warning, never swept or cleaned, no trace for the next run',
+      async () => {
+        const root = await copiedProject();
+        const ctx = applyContextOf(await loadConfig({ cwd: root }), path.join(root, MEDIA));
+        const aside = ctx.ws.tempName('blog');
+        writeTree(path.join(root, MEDIA, aside), { 'css/late.css': 'late' });
+        const warnings: string[] = [];
+        const where = keepAside(aside, 'blog', ctx, warnings);
+        ctx.ws.root.close();
+        expect(warnings).to.have.length(1);
+        expect(warnings[0]).to.include(`${MEDIA}/${path.basename(where)}/`);
+        expect(kept(root)).to.deep.equal([path.basename(where)]);
+        const before = statSync(path.join(root, MEDIA)).mtimeMs;
 
-  it('media:clean: a file of the copy edited after the plan is not deleted (the folder stays with it), conflict', async () => {
-    const root = await copiedProject();
-    const config = await loadConfig({ cwd: root });
-    const probed = probeMediaRoot(config.mediaRoot, recordsTrust(config));
-    const plan = planClean(probed.entries, probed.records, false, root);
-    const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
-    writeFileSync(file, 'my picture now');
-    const ctx = applyContextOf(config, probed.realMediaRoot);
-    const { results: outcomes } = await applyPlan(plan, ctx);
-    ctx.ws.root.close();
-    expect(outcomes[0]).to.include({ status: 'conflict' });
-    expect(readFileSync(file, 'utf8')).to.equal('my picture now');
-  });
-
-  it("a set-aside copy that still holds a file after the tool's own are removed is kept under .app-media-kept-*: named in a warning, never swept or cleaned, no trace for the next run", async () => {
-    const root = await copiedProject();
-    const ctx = applyContextOf(await loadConfig({ cwd: root }), path.join(root, MEDIA));
-    const aside = ctx.ws.tempName('blog');
-    writeTree(path.join(root, MEDIA, aside), { 'css/late.css': 'late' });
-    const warnings: string[] = [];
-    const where = keepAside(aside, 'blog', ctx, warnings);
-    ctx.ws.root.close();
-    expect(warnings).to.have.length(1);
-    expect(warnings[0]).to.include(`${MEDIA}/${path.basename(where)}/`);
-    expect(kept(root)).to.deep.equal([path.basename(where)]);
-    const before = statSync(path.join(root, MEDIA)).mtimeMs;
-
-    const again = await link({ cwd: root });
-    expect(again.counts).to.deep.equal({ 'up-to-date': 1 });
-    expect(again.warnings, 'nothing was swept').to.deep.equal([]);
-    expect(statSync(path.join(root, MEDIA)).mtimeMs, 'no lock taken, nothing written in mediaRoot').to.equal(before);
-    expect((await clean({ cwd: root })).counts).to.deep.equal({ removed: 1 });
-    expect(readFileSync(path.join(where, 'css', 'late.css'), 'utf8')).to.equal('late');
-  });
-
-  it('a set-aside copy is not put back over a folder made at its name meanwhile (not even an empty one): kept aside, with its own warning', async () => {
-    const root = await copiedProject();
-    const mediaRoot = path.join(root, MEDIA);
-    const ctx = applyContextOf(await loadConfig({ cwd: root }), mediaRoot);
-    const aside = ctx.ws.tempName('blog');
-    renameSync(path.join(mediaRoot, 'blog'), path.join(mediaRoot, aside));
-    mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it
-    const warnings: string[] = [];
-    expect(putBack(aside, 'blog', ctx, warnings)).to.equal(false);
-    ctx.ws.root.close();
-    expect(readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
-    expect(kept(root)).to.have.length(1);
-    expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal(
-      '.blog { color: teal; }\n',
+        const again = await link({ cwd: root });
+        expect(again.counts).to.deep.equal({ 'up-to-date': 1 });
+        expect(again.warnings, 'nothing was swept').to.deep.equal([]);
+        expect(statSync(path.join(root, MEDIA)).mtimeMs, 'no lock taken, nothing written in mediaRoot').to.equal(
+          before,
+        );
+        expect((await clean({ cwd: root })).counts).to.deep.equal({ removed: 1 });
+        expect(readFileSync(path.join(where, 'css', 'late.css'), 'utf8')).to.equal('late');
+      },
     );
-    expect(warnings[0]).to.match(
-      /^blog: something took its place while its old copy was set aside; the old copy is kept in public\/media\/\.app-media-kept-blog-/,
+
+    it(
+      'a set-aside copy is not put back over a folder made at its name meanwhile (not even an empty one): ' +
+        'kept aside, with its own warning',
+      async () => {
+        const root = await copiedProject();
+        const mediaRoot = path.join(root, MEDIA);
+        const ctx = applyContextOf(await loadConfig({ cwd: root }), mediaRoot);
+        const aside = ctx.ws.tempName('blog');
+        renameSync(path.join(mediaRoot, 'blog'), path.join(mediaRoot, aside));
+        mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it
+        const warnings: string[] = [];
+        expect(putBack(aside, 'blog', ctx, warnings)).to.equal(false);
+        ctx.ws.root.close();
+        expect(readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
+        expect(kept(root)).to.have.length(1);
+        expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal(
+          '.blog { color: teal; }\n',
+        );
+        expect(warnings[0]).to.match(
+          new RegExp(
+            '^blog: something took its place while its old copy was set aside; ' +
+              'the old copy is kept in public/media/\\.app-media-kept-blog-',
+          ),
+        );
+      },
     );
-  });
-});
+  },
+);

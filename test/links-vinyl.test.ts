@@ -61,20 +61,23 @@ function statusOf(report: Report, name: string): string | undefined {
 describe("links are made by vinyl-fs's symlink()", function () {
   this.timeout(30_000);
 
-  it("one symlink() stream for the links of a run, fed the planner's texts; none for a run with nothing to link", async () => {
-    const root = makeProject({ apps: ['blog', 'shop', 'zoo'], gulp: false });
-    const { result, calls } = await spiedSymlink(() => link({ cwd: root, mode: 'symlink' }));
-    expect(result.counts).to.deep.equal({ linked: 3 });
-    expect(calls, 'one stream').to.have.length(1);
-    expect(calls[0]?.texts).to.deep.equal(
-      ['blog', 'shop', 'zoo'].map((name) => `../../apps/${name}/app_media/${name}`),
-    );
-    for (const name of ['blog', 'shop', 'zoo'])
-      expect(readlinkSync(path.join(root, 'public/media', name))).to.equal(`../../apps/${name}/app_media/${name}`);
-    const again = await spiedSymlink(() => link({ cwd: root, mode: 'symlink' }));
-    expect(again.result.counts).to.deep.equal({ 'up-to-date': 3 });
-    expect(again.calls, 'an up-to-date run makes no stream').to.have.length(0);
-  });
+  it(
+    "one symlink() stream for the links of a run, fed the planner's texts; " + 'none for a run with nothing to link',
+    async () => {
+      const root = makeProject({ apps: ['blog', 'shop', 'zoo'], gulp: false });
+      const { result, calls } = await spiedSymlink(() => link({ cwd: root, mode: 'symlink' }));
+      expect(result.counts).to.deep.equal({ linked: 3 });
+      expect(calls, 'one stream').to.have.length(1);
+      expect(calls[0]?.texts).to.deep.equal(
+        ['blog', 'shop', 'zoo'].map((name) => `../../apps/${name}/app_media/${name}`),
+      );
+      for (const name of ['blog', 'shop', 'zoo'])
+        expect(readlinkSync(path.join(root, 'public/media', name))).to.equal(`../../apps/${name}/app_media/${name}`);
+      const again = await spiedSymlink(() => link({ cwd: root, mode: 'symlink' }));
+      expect(again.result.counts).to.deep.equal({ 'up-to-date': 3 });
+      expect(again.calls, 'an up-to-date run makes no stream').to.have.length(0);
+    },
+  );
 
   const layouts: Array<{
     title: string;
@@ -140,75 +143,84 @@ describe("links are made by vinyl-fs's symlink()", function () {
     ],
   ];
   for (const [what, take] of takers) {
-    it(`${what} taking the path between the plan and the link (vinyl-fs swallows the EEXIST): conflict, never linked; it is left as it is`, async () => {
-      const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
-      const at = path.join(root, 'public/media/blog');
-      onPause((point, detail) => {
-        if (point === 'link' && detail === 'blog') take(at, root);
-      });
-      const report = await link({ cwd: root, mode: 'symlink' });
-      onPause(undefined);
-      const before = snapshot(path.join(root, 'public/media'));
-      expect(statusOf(report, 'blog')).to.equal('conflict');
-      expect(report.apps[0]?.reason).to.match(/blog appeared while it was being linked/);
-      expect(statusOf(report, 'shop')).to.equal('linked');
-      const records = JSON.parse(readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as {
-        entries: Record<string, unknown>;
-      };
-      expect(Object.keys(records.entries), "not recorded as the tool's").to.deep.equal(['shop']);
-      const cleaned = await clean({ cwd: root });
-      expect(statusOf(cleaned, 'blog')).to.equal('foreign');
-      expect(snapshot(path.join(root, 'public/media')).get('blog')).to.deep.equal(before.get('blog'));
-    });
+    it(
+      `${what} taking the path between the plan and the link (vinyl-fs swallows the EEXIST): ` +
+        `conflict, never linked; it is left as it is`,
+      async () => {
+        const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
+        const at = path.join(root, 'public/media/blog');
+        onPause((point, detail) => {
+          if (point === 'link' && detail === 'blog') take(at, root);
+        });
+        const report = await link({ cwd: root, mode: 'symlink' });
+        onPause(undefined);
+        const before = snapshot(path.join(root, 'public/media'));
+        expect(statusOf(report, 'blog')).to.equal('conflict');
+        expect(report.apps[0]?.reason).to.match(/blog appeared while it was being linked/);
+        expect(statusOf(report, 'shop')).to.equal('linked');
+        const records = JSON.parse(readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as {
+          entries: Record<string, unknown>;
+        };
+        expect(Object.keys(records.entries), "not recorded as the tool's").to.deep.equal(['shop']);
+        const cleaned = await clean({ cwd: root });
+        expect(statusOf(cleaned, 'blog')).to.equal('foreign');
+        expect(snapshot(path.join(root, 'public/media')).get('blog')).to.deep.equal(before.get('blog'));
+      },
+    );
   }
 });
 
 describe('del removes what the tool proved its own, by exact path', function () {
   this.timeout(30_000);
 
-  it("a mediaRoot whose path holds glob characters (my[site], a*b, {x}): link, prune and clean remove exactly the tool's entries, nothing a glob would match", async () => {
-    const media = 'public/my[site]/a*b/{x}';
-    const root = makeProject({
-      apps: ['blog', 'shop'],
-      config: { mediaRoot: media, mode: 'symlink', apps: ['./apps/blog', './apps/shop'] },
-    });
-    // What the same text read as a glob would match, and names beside the tool's.
-    writeTree(root, {
-      'public/mys/ab/x/blog/keep.txt': 'keep',
-      'public/myi/a-b/x/shop': 'keep',
-      'public/my[site]/a*b/{x}x/blog': 'keep',
-      [`${media}/blogs/keep.txt`]: 'keep',
-      [`${media}/b`]: 'keep',
-    });
-    const run = gulp(root, ['media:link']);
-    expect(run.status, run.output).to.equal(0);
-    // Everything beside mediaRoot, and what is in mediaRoot besides the tool's entries (mediaRoot's own time changes).
-    const keep = (): Map<string, unknown> =>
-      new Map(
-        [
-          ...snapshot(path.join(root, 'public'), {
-            skip: (rel) =>
-              ['my[site]/a*b/{x}/blog', 'my[site]/a*b/{x}/shop', 'my[site]/a*b/{x}/.app-media.json'].includes(rel),
-          }),
-        ].filter(([rel]) => rel !== 'my[site]/a*b/{x}'),
+  it(
+    'a mediaRoot whose path holds glob characters (my[site], a*b, {x}): link, ' +
+      "prune and clean remove exactly the tool's entries, nothing a glob would match",
+    async () => {
+      const media = 'public/my[site]/a*b/{x}';
+      const root = makeProject({
+        apps: ['blog', 'shop'],
+        config: { mediaRoot: media, mode: 'symlink', apps: ['./apps/blog', './apps/shop'] },
+      });
+      // What the same text read as a glob would match, and names beside the tool's.
+      writeTree(root, {
+        'public/mys/ab/x/blog/keep.txt': 'keep',
+        'public/myi/a-b/x/shop': 'keep',
+        'public/my[site]/a*b/{x}x/blog': 'keep',
+        [`${media}/blogs/keep.txt`]: 'keep',
+        [`${media}/b`]: 'keep',
+      });
+      const run = gulp(root, ['media:link']);
+      expect(run.status, run.output).to.equal(0);
+      // Everything beside mediaRoot, and what is in mediaRoot besides the tool's entries
+      // (mediaRoot's own time changes).
+      const keep = (): Map<string, unknown> =>
+        new Map(
+          [
+            ...snapshot(path.join(root, 'public'), {
+              skip: (rel) =>
+                ['my[site]/a*b/{x}/blog', 'my[site]/a*b/{x}/shop', 'my[site]/a*b/{x}/.app-media.json'].includes(rel),
+            }),
+          ].filter(([rel]) => rel !== 'my[site]/a*b/{x}'),
+        );
+      const before = keep();
+      writeFileSync(
+        path.join(root, 'app-media.config.json'),
+        JSON.stringify({ mediaRoot: media, mode: 'symlink', apps: ['./apps/blog'] }),
       );
-    const before = keep();
-    writeFileSync(
-      path.join(root, 'app-media.config.json'),
-      JSON.stringify({ mediaRoot: media, mode: 'symlink', apps: ['./apps/blog'] }),
-    );
-    const pruned = appMedia(root, ['link']);
-    expect(pruned.output).to.match(/pruned\s+shop/);
-    expect(isLink(path.join(root, media, 'shop'))).to.equal(false);
-    const cleaned = gulp(root, ['media:clean']);
-    expect(cleaned.status, cleaned.output).to.equal(0);
-    expect(readdirSync(path.join(root, media)).sort()).to.deep.equal(['b', 'blogs']);
-    expect(keep()).to.deep.equal(before);
-    expect(
-      readFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 'utf8'),
-      'what the link led to stays',
-    ).to.equal('.blog { color: teal; }\n');
-  });
+      const pruned = appMedia(root, ['link']);
+      expect(pruned.output).to.match(/pruned\s+shop/);
+      expect(isLink(path.join(root, media, 'shop'))).to.equal(false);
+      const cleaned = gulp(root, ['media:clean']);
+      expect(cleaned.status, cleaned.output).to.equal(0);
+      expect(readdirSync(path.join(root, media)).sort()).to.deep.equal(['b', 'blogs']);
+      expect(keep()).to.deep.equal(before);
+      expect(
+        readFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 'utf8'),
+        'what the link led to stays',
+      ).to.equal('.blog { color: teal; }\n');
+    },
+  );
 });
 
 describe('mediaSrc() is built of through2 transforms', function () {

@@ -29,29 +29,37 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 describe('the lock: a run holding it keeps it fresh', function () {
   this.timeout(30_000);
 
-  it("a run holding the lock for longer than staleMs keeps it: another run waits, gives up (ETIMEDOUT), and the lock is still the holder's", async () => {
-    const folder = tempDir('lock');
-    const held = await acquireLock(folder, { staleMs: 2000 });
-    const file = path.join(folder, LOCK_FILE);
-    const holder = readFileSync(file, 'utf8');
-    try {
-      // Past staleMs: a lock nobody refreshed would be stale by now.
-      await sleep(3000);
-      expect(Date.now() - statSync(file).mtimeMs, 'the holder refreshed its lock').to.be.lessThan(2000);
-      let waited = false;
-      const second = await acquireLock(folder, { staleMs: 2000, timeoutMs: 1000, onWait: () => (waited = true) }).then(
-        (lock) => lock,
-        (error: NodeJS.ErrnoException) => error,
-      );
-      expect(second, 'the second run did not take a lock that is held').to.be.instanceOf(Error);
-      expect((second as NodeJS.ErrnoException).code).to.equal('ETIMEDOUT');
-      expect(waited, 'it waited for the holder').to.equal(true);
-      expect(readFileSync(file, 'utf8'), "the lock file is still the holder's").to.equal(holder);
-    } finally {
-      await held.release();
-    }
-    expect(exists(file), 'released').to.equal(false);
-  });
+  it(
+    'a run holding the lock for longer than staleMs keeps it: another run waits, gives up (ETIMEDOUT), ' +
+      "and the lock is still the holder's",
+    async () => {
+      const folder = tempDir('lock');
+      const held = await acquireLock(folder, { staleMs: 2000 });
+      const file = path.join(folder, LOCK_FILE);
+      const holder = readFileSync(file, 'utf8');
+      try {
+        // Past staleMs: a lock nobody refreshed would be stale by now.
+        await sleep(3000);
+        expect(Date.now() - statSync(file).mtimeMs, 'the holder refreshed its lock').to.be.lessThan(2000);
+        let waited = false;
+        const second = await acquireLock(folder, {
+          staleMs: 2000,
+          timeoutMs: 1000,
+          onWait: () => (waited = true),
+        }).then(
+          (lock) => lock,
+          (error: NodeJS.ErrnoException) => error,
+        );
+        expect(second, 'the second run did not take a lock that is held').to.be.instanceOf(Error);
+        expect((second as NodeJS.ErrnoException).code).to.equal('ETIMEDOUT');
+        expect(waited, 'it waited for the holder').to.equal(true);
+        expect(readFileSync(file, 'utf8'), "the lock file is still the holder's").to.equal(holder);
+      } finally {
+        await held.release();
+      }
+      expect(exists(file), 'released').to.equal(false);
+    },
+  );
 });
 
 describe("the lock: another machine's lock (mediaRoot on a shared disk)", function () {
@@ -67,41 +75,45 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
     return text;
   }
 
-  it('a fresh lock from another host whose pid is not running here is waited on, not broken: app-media link says so and writes nothing until that run lets go, then links', async () => {
-    const root = makeProject({ apps: ['blog'] });
-    const media = path.join(root, MEDIA);
-    const text = await otherHostLock(media);
-    const child = spawn(process.execPath, [APP_MEDIA_BIN, 'link'], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    try {
-      // The run either says it waits or ends: whichever comes first (a run that broke the lock ends).
-      const deadline = Date.now() + 20_000;
-      while (!/waiting for another app-media run/.test(output) && child.exitCode === null && Date.now() < deadline)
-        await sleep(50);
-      expect(child.exitCode, `the run is still waiting\n${output}`).to.equal(null);
-      expect(output).to.match(/waiting for another app-media run \(pid \d+\)/);
-      // The other machine's run is still going: its lock is refreshed, and stays as it is.
-      await sleep(1000);
-      const now = new Date();
-      utimesSync(path.join(media, LOCK_FILE), now, now);
-      await sleep(500);
-      expect(child.exitCode, `still waiting\n${output}`).to.equal(null);
-      expect(readFileSync(path.join(media, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
-      expect(exists(path.join(media, 'blog')), 'nothing linked while the lock is held').to.equal(false);
-      // That run ends and removes its lock: this one goes on.
-      unlinkSync(path.join(media, LOCK_FILE));
-      expect(await exited, output).to.equal(0);
-      expect(isLink(path.join(media, 'blog')), output).to.equal(true);
-    } finally {
-      child.kill('SIGKILL');
-    }
-  });
+  it(
+    'a fresh lock from another host whose pid is not running here is waited on, not broken: ' +
+      'app-media link says so and writes nothing until that run lets go, then links',
+    async () => {
+      const root = makeProject({ apps: ['blog'] });
+      const media = path.join(root, MEDIA);
+      const text = await otherHostLock(media);
+      const child = spawn(process.execPath, [APP_MEDIA_BIN, 'link'], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      try {
+        // The run either says it waits or ends: whichever comes first (a run that broke the lock ends).
+        const deadline = Date.now() + 20_000;
+        while (!/waiting for another app-media run/.test(output) && child.exitCode === null && Date.now() < deadline)
+          await sleep(50);
+        expect(child.exitCode, `the run is still waiting\n${output}`).to.equal(null);
+        expect(output).to.match(/waiting for another app-media run \(pid \d+\)/);
+        // The other machine's run is still going: its lock is refreshed, and stays as it is.
+        await sleep(1000);
+        const now = new Date();
+        utimesSync(path.join(media, LOCK_FILE), now, now);
+        await sleep(500);
+        expect(child.exitCode, `still waiting\n${output}`).to.equal(null);
+        expect(readFileSync(path.join(media, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
+        expect(exists(path.join(media, 'blog')), 'nothing linked while the lock is held').to.equal(false);
+        // That run ends and removes its lock: this one goes on.
+        unlinkSync(path.join(media, LOCK_FILE));
+        expect(await exited, output).to.equal(0);
+        expect(isLink(path.join(media, 'blog')), output).to.equal(true);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 
   it('a lock from another host that nobody refreshed for staleMs is broken, and the run goes on', async () => {
     const folder = tempDir('lock');

@@ -152,16 +152,19 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
         '',
         'registerMediaTasks(gulp);',
         'const media = mediaTasks();',
-        "export const build = gulp.series(media.link, function after(done) { fs.writeFileSync('after.txt', fs.existsSync('public/media/blog') ? 'linked-first' : 'not-yet'); done(); });",
+        "export const build = gulp.series(media.link, function after(done) { fs.writeFileSync('after.txt', " +
+          "fs.existsSync('public/media/blog') ? 'linked-first' : 'not-yet'); done(); });",
         "export const copyMedia = () => mediaSrc().pipe(gulp.dest('out'));",
         '',
       ].join('\n'),
       // A gulpfile in a folder with no config at all, which it names as the project (cwd: the
       // lookup would otherwise find the config of the folder above, as gulp and npm look upward).
       'noconf/gulpfile.mjs':
-        "import gulp from 'gulp';\nimport { mediaSrc } from 'gulp-app-media';\n\nexport const copyMedia = () => mediaSrc({ cwd: '.' }).pipe(gulp.dest('out'));\n",
+        "import gulp from 'gulp';\nimport { mediaSrc } from 'gulp-app-media';\n\nexport const copyMedia = () " +
+        "=> mediaSrc({ cwd: '.' }).pipe(gulp.dest('out'));\n",
       'other.mjs':
-        "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp, { prefix: 'assets:' });\n",
+        "import gulp from 'gulp';\nimport { registerMediaTasks } from " +
+        "'gulp-app-media';\n\nregisterMediaTasks(gulp, { prefix: 'assets:' });\n",
     });
     // A link inside media that leads out of the app (to a project file), a link that leads nowhere,
     // and a relative link to a file of the same media folder.
@@ -180,101 +183,119 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
     const tarListing = (): string[] =>
       (listed ??= spawnSync('tar', ['tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean));
 
-    it('ships dist/, schema.json, package.json and README, and none of src/, test/, example/, scripts/, .ci/ or tsconfig', () => {
-      expect(packList).to.include.members([
-        'package.json',
-        'README.md',
-        'schema.json',
-        'dist/index.js',
-        'dist/index.d.ts',
-      ]);
-      const unexpected = packList.filter(
-        (file) =>
-          !(
-            file.startsWith('dist/') ||
-            ['schema.json', 'package.json', 'README.md', 'bin/app-media.js'].includes(file) ||
-            /^(LICEN[CS]E|NOTICE|CHANGELOG)(\.\w+)?$/i.test(file)
+    it(
+      'ships dist/, schema.json, package.json and README, and none of src/, test/, example/, ' +
+        'scripts/, .ci/ or tsconfig',
+      () => {
+        expect(packList).to.include.members([
+          'package.json',
+          'README.md',
+          'schema.json',
+          'dist/index.js',
+          'dist/index.d.ts',
+        ]);
+        const unexpected = packList.filter(
+          (file) =>
+            !(
+              file.startsWith('dist/') ||
+              ['schema.json', 'package.json', 'README.md', 'bin/app-media.js'].includes(file) ||
+              /^(LICEN[CS]E|NOTICE|CHANGELOG)(\.\w+)?$/i.test(file)
+            ),
+        );
+        expect(unexpected, 'files outside dist/ and the docs').to.deep.equal([]);
+        expect(
+          packList.filter(
+            (file) => /^(src|test|example|scripts|\.ci|node_modules)\//.test(file) || /tsconfig/.test(file),
           ),
-      );
-      expect(unexpected, 'files outside dist/ and the docs').to.deep.equal([]);
-      expect(
-        packList.filter(
-          (file) => /^(src|test|example|scripts|\.ci|node_modules)\//.test(file) || /tsconfig/.test(file),
-        ),
-      ).to.deep.equal([]);
-      expect(
-        packList.filter((file) => file.endsWith('.map')),
-        'no source maps',
-      ).to.deep.equal([]);
-    });
+        ).to.deep.equal([]);
+        expect(
+          packList.filter((file) => file.endsWith('.map')),
+          'no source maps',
+        ).to.deep.equal([]);
+      },
+    );
 
-    it('the tarball itself holds compiled ESM with .d.ts types and nothing of the sources or tests; the installed package is "type": "module"', () => {
-      const listing = tarListing();
-      expect(listing).to.include.members([
-        'package/dist/index.js',
-        'package/dist/index.d.ts',
-        'package/package.json',
-        'package/README.md',
-      ]);
-      expect(listing.filter((file) => /^package\/(src|test|example|bench)\//.test(file))).to.deep.equal([]);
-      expect(listing.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).to.deep.equal([]);
-      const installedPkg = JSON.parse(
-        readFileSync(path.join(project, 'node_modules/gulp-app-media/package.json'), 'utf8'),
-      ) as { type: string };
-      expect(installedPkg.type).to.equal('module');
-    });
+    it(
+      'the tarball itself holds compiled ESM with .d.ts types and nothing of the sources or tests; ' +
+        'the installed package is "type": "module"',
+      () => {
+        const listing = tarListing();
+        expect(listing).to.include.members([
+          'package/dist/index.js',
+          'package/dist/index.d.ts',
+          'package/package.json',
+          'package/README.md',
+        ]);
+        expect(listing.filter((file) => /^package\/(src|test|example|bench)\//.test(file))).to.deep.equal([]);
+        expect(listing.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).to.deep.equal([]);
+        const installedPkg = JSON.parse(
+          readFileSync(path.join(project, 'node_modules/gulp-app-media/package.json'), 'utf8'),
+        ) as { type: string };
+        expect(installedPkg.type).to.equal('module');
+      },
+    );
 
-    it('`npx gulp media:link` with a gulpfile.mjs and app-media.config.json, as the README says: links every app; `npx gulp --tasks` explains the task', () => {
-      // A second site beside the first, in a folder of the same installed project (no TypeScript loader anywhere).
-      const site = path.join(project, 'plain');
-      writeTree(site, {
-        ...mediaFiles('apps/blog', 'blog'),
-        ...mediaFiles('apps/shop', 'shop'),
-        'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }),
-        'gulpfile.mjs':
-          "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
-      });
-      const run = spawnSync('npx', ['--no-install', 'gulp', 'media:link'], {
-        cwd: site,
-        encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
-      });
-      expect(run.status, `${run.stdout}${run.stderr}`).to.equal(0);
-      expect(run.stdout).to.match(/media:link: 2 linked in public\/media/);
-      for (const name of ['blog', 'shop']) {
-        const entry = path.join(site, 'public/media', name);
-        expect(isLink(entry)).to.equal(true);
-        expect(realpathSync(entry)).to.equal(path.join(site, 'apps', name, 'app_media', name));
-      }
-      expect(readdirSync(path.join(site, 'public/media/blog/css'))).to.deep.equal(['blog.css']);
-      const tasks = spawnSync('npx', ['--no-install', 'gulp', '--tasks'], {
-        cwd: site,
-        encoding: 'utf8',
-        env: { ...process.env, NO_COLOR: '1' },
-      });
-      expect(tasks.stdout).to.match(/media:link\s+Expose every app/);
-    });
+    it(
+      '`npx gulp media:link` with a gulpfile.mjs and app-media.config.json, as the README says: ' +
+        'links every app; `npx gulp --tasks` explains the task',
+      () => {
+        // A second site beside the first, in a folder of the same installed project (no TypeScript loader anywhere).
+        const site = path.join(project, 'plain');
+        writeTree(site, {
+          ...mediaFiles('apps/blog', 'blog'),
+          ...mediaFiles('apps/shop', 'shop'),
+          'app-media.config.json': JSON.stringify({ mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] }),
+          'gulpfile.mjs':
+            "import gulp from 'gulp';\nimport { registerMediaTasks } from " +
+            "'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+        });
+        const run = spawnSync('npx', ['--no-install', 'gulp', 'media:link'], {
+          cwd: site,
+          encoding: 'utf8',
+          env: { ...process.env, NO_COLOR: '1' },
+        });
+        expect(run.status, `${run.stdout}${run.stderr}`).to.equal(0);
+        expect(run.stdout).to.match(/media:link: 2 linked in public\/media/);
+        for (const name of ['blog', 'shop']) {
+          const entry = path.join(site, 'public/media', name);
+          expect(isLink(entry)).to.equal(true);
+          expect(realpathSync(entry)).to.equal(path.join(site, 'apps', name, 'app_media', name));
+        }
+        expect(readdirSync(path.join(site, 'public/media/blog/css'))).to.deep.equal(['blog.css']);
+        const tasks = spawnSync('npx', ['--no-install', 'gulp', '--tasks'], {
+          cwd: site,
+          encoding: 'utf8',
+          env: { ...process.env, NO_COLOR: '1' },
+        });
+        expect(tasks.stdout).to.match(/media:link\s+Expose every app/);
+      },
+    );
 
-    it('the tarball holds schema.json, identical to the one built, and it resolves as "gulp-app-media/schema.json"', () => {
-      const listing = tarListing();
-      expect(listing).to.include('package/schema.json');
-      const installedSchema = readFileSync(path.join(project, 'node_modules/gulp-app-media/schema.json'), 'utf8');
-      expect(installedSchema).to.equal(readFileSync(path.join(REPO, 'schema.json'), 'utf8'));
-      const resolved = spawnSync(
-        process.execPath,
-        ['-e', "console.log(require.resolve('gulp-app-media/schema.json'))"],
-        { cwd: project, encoding: 'utf8' },
-      );
-      expect(resolved.status, resolved.stderr).to.equal(0);
-      expect(resolved.stdout.trim()).to.equal(path.join(project, 'node_modules/gulp-app-media/schema.json'));
-    });
+    it(
+      'the tarball holds schema.json, identical to the one built, ' + 'and it resolves as "gulp-app-media/schema.json"',
+      () => {
+        const listing = tarListing();
+        expect(listing).to.include('package/schema.json');
+        const installedSchema = readFileSync(path.join(project, 'node_modules/gulp-app-media/schema.json'), 'utf8');
+        expect(installedSchema).to.equal(readFileSync(path.join(REPO, 'schema.json'), 'utf8'));
+        const resolved = spawnSync(
+          process.execPath,
+          ['-e', "console.log(require.resolve('gulp-app-media/schema.json'))"],
+          { cwd: project, encoding: 'utf8' },
+        );
+        expect(resolved.status, resolved.stderr).to.equal(0);
+        expect(resolved.stdout.trim()).to.equal(path.join(project, 'node_modules/gulp-app-media/schema.json'));
+      },
+    );
 
     it('exports defineConfig, mediaSrc, find, verify, clean (and the task helpers) as functions', () => {
       const run = spawnSync(
         process.execPath,
         [
           '-e',
-          "import('gulp-app-media').then(m => console.log(typeof m.defineConfig, typeof m.mediaSrc, typeof m.find, typeof m.verify, typeof m.clean, typeof m.mediaTasks, typeof m.registerMediaTasks, JSON.stringify(m.defineConfig({ mediaRoot: 'x' }))))",
+          "import('gulp-app-media').then(m => console.log(typeof m.defineConfig, typeof m.mediaSrc, " +
+            'typeof m.find, typeof m.verify, typeof m.clean, typeof m.mediaTasks, typeof m.registerMediaTasks, ' +
+            "JSON.stringify(m.defineConfig({ mediaRoot: 'x' }))))",
         ],
         { cwd: project, encoding: 'utf8' },
       );
@@ -311,16 +332,21 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       writeFileSync(
         path.join(project, GOOD),
         [
-          "import { defineConfig, find, link, mediaSrc, mediaTasks, AppMediaError, isAppMediaError, type AppMediaConfig, type AppMediaErrorCode, type AppStatus, type FindStatus, type Report } from 'gulp-app-media';",
-          "export const config: AppMediaConfig = defineConfig({ mediaRoot: 'public/media', apps: ['./apps/blog', { package: '@acme/gallery', name: 'gallery' }], mode: 'copy', ignore: ['.*'] });",
+          'import { defineConfig, find, link, mediaSrc, mediaTasks, AppMediaError, isAppMediaError, ' +
+            'type AppMediaConfig, type AppMediaErrorCode, type AppStatus, type FindStatus, ' +
+            "type Report } from 'gulp-app-media';",
+          "export const config: AppMediaConfig = defineConfig({ mediaRoot: 'public/media', apps: ['./apps/blog', " +
+            "{ package: '@acme/gallery', name: 'gallery' }], mode: 'copy', ignore: ['.*'] });",
           "const found: FindStatus = 'shadowed';",
           'export const status: AppStatus = found;',
           "export const code: AppMediaErrorCode = 'APP_MEDIA_NO_CONFIG';",
           "export const run = async (): Promise<Report> => find({ path: 'blog/css/blog.css', cwd: '.' });",
-          "export const dry = async (): Promise<number> => (await link({ dryRun: true })).apps.filter((app) => app.status === 'linked').length;",
+          'export const dry = async (): Promise<number> => (await link({ dryRun: true })).apps.filter((app) ' +
+            "=> app.status === 'linked').length;",
           'export const stream = mediaSrc({ since: new Date(), read: false, buffer: false, sourcemaps: true });',
           "export const name: string = mediaTasks({ prefix: 'x:' }).link.name;",
-          'export const check = (error: unknown): string | undefined => (isAppMediaError(error) ? error.code + error.hint : error instanceof AppMediaError ? error.code : undefined);',
+          'export const check = (error: unknown): string | undefined => (isAppMediaError(error) ' +
+            '? error.code + error.hint : error instanceof AppMediaError ? error.code : undefined);',
           '// @ts-expect-error: not a mode',
           "defineConfig({ mediaRoot: 'x', mode: 'fast' });",
           '// @ts-expect-error: mediaRoot is required',
@@ -425,9 +451,12 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
       expect(readdirSync(path.join(project, 'out/blog/css')).sort()).to.deep.equal(['alias.css', 'blog.css']);
     });
 
-    it("mediaSrc serves a link to a file of the same media folder under the link's name, with the target's bytes", () => {
-      expect(readFileSync(path.join(project, 'out/blog/css/alias.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
-    });
+    it(
+      "mediaSrc serves a link to a file of the same media folder under the link's name, " + "with the target's bytes",
+      () => {
+        expect(readFileSync(path.join(project, 'out/blog/css/alias.css'), 'utf8')).to.equal('.blog { color: teal; }\n');
+      },
+    );
     /** The one run both tests below read: a mediaSrc() pipeline in a folder with no config. */
     let noConfig: Run | undefined;
     const noConfigRun = (): Run => (noConfig ??= gulpIn(project, ['--gulpfile', 'noconf/gulpfile.mjs', 'copyMedia']));
@@ -450,79 +479,90 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
   });
 
   describe('gulp --tasks', () => {
-    it('lists media:link, media:clean, media:verify, media:find, media:watch and media:collect, each with its description and flags', () => {
-      const run = gulpIn(project, ['--tasks']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(/media:link\s+Expose every app/);
-      const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks)).to.include.members([
-        'media:link',
-        'media:clean',
-        'media:verify',
-        'media:find',
-        'media:watch',
-        'media:collect',
-      ]);
-      for (const task of ['link', 'clean', 'verify', 'find', 'collect']) {
-        expect(tasks[`media:${task}`]!.description, `media:${task} has a description`).to.have.length.greaterThan(10);
-        expect(tasks[`media:${task}`]!.flags, `media:${task} lists its flags`).to.include.members([
-          '--config <file>',
-          '--json',
-          '--verbose',
+    it(
+      'lists media:link, media:clean, media:verify, media:find, media:watch and media:collect, ' +
+        'each with its description and flags',
+      () => {
+        const run = gulpIn(project, ['--tasks']);
+        expect(run.status, run.output).to.equal(0);
+        expect(run.stdout).to.match(/media:link\s+Expose every app/);
+        const tasks = listedTasks(run.stdout);
+        expect(Object.keys(tasks)).to.include.members([
+          'media:link',
+          'media:clean',
+          'media:verify',
+          'media:find',
+          'media:watch',
+          'media:collect',
         ]);
-      }
-      expect(tasks['media:link']!.flags).to.include.members([
-        '--dry-run',
-        '--no-prune',
-        '--mode <auto|symlink|copy>',
-        '--json',
-        '--config <file>',
-      ]);
-      expect(run.stdout).to.match(/--dry-run\s+…?plan and print/);
-      expect(tasks['media:clean']!.flags).to.include.members(['--dry-run', '--force']);
-      expect(tasks['media:verify']!.flags).to.include('--url <base>');
-      expect(tasks['media:verify']!.flags).not.to.include('--dry-run');
-      expect(tasks['media:find']!.flags).to.include('--path <name/file>');
-      expect(tasks['media:find']!.flags).not.to.include('--dry-run');
-      expect(tasks['media:collect']!.flags).to.include.members(['--dry-run', '--strict', '--no-compress', '--json']);
-      expect(tasks['media:verify']!.flags).to.include('--collect');
-      // The composed functions are shown under their displayName inside the series.
-      expect(run.stdout).to.match(/build[\s\S]*<series>[\s\S]*media:link[\s\S]*after/);
-    });
+        for (const task of ['link', 'clean', 'verify', 'find', 'collect']) {
+          expect(tasks[`media:${task}`]!.description, `media:${task} has a description`).to.have.length.greaterThan(10);
+          expect(tasks[`media:${task}`]!.flags, `media:${task} lists its flags`).to.include.members([
+            '--config <file>',
+            '--json',
+            '--verbose',
+          ]);
+        }
+        expect(tasks['media:link']!.flags).to.include.members([
+          '--dry-run',
+          '--no-prune',
+          '--mode <auto|symlink|copy>',
+          '--json',
+          '--config <file>',
+        ]);
+        expect(run.stdout).to.match(/--dry-run\s+…?plan and print/);
+        expect(tasks['media:clean']!.flags).to.include.members(['--dry-run', '--force']);
+        expect(tasks['media:verify']!.flags).to.include('--url <base>');
+        expect(tasks['media:verify']!.flags).not.to.include('--dry-run');
+        expect(tasks['media:find']!.flags).to.include('--path <name/file>');
+        expect(tasks['media:find']!.flags).not.to.include('--dry-run');
+        expect(tasks['media:collect']!.flags).to.include.members(['--dry-run', '--strict', '--no-compress', '--json']);
+        expect(tasks['media:verify']!.flags).to.include('--collect');
+        // The composed functions are shown under their displayName inside the series.
+        expect(run.stdout).to.match(/build[\s\S]*<series>[\s\S]*media:link[\s\S]*after/);
+      },
+    );
 
-    it('registerMediaTasks(gulp, { prefix: "assets:" }) names them assets:link ..., with descriptions and flags', () => {
-      const run = gulpIn(project, ['--gulpfile', 'other.mjs', '--tasks']);
-      expect(run.status, run.output).to.equal(0);
-      const tasks = listedTasks(run.stdout);
-      expect(Object.keys(tasks).sort()).to.deep.equal([
-        'assets:clean',
-        'assets:collect',
-        'assets:find',
-        'assets:link',
-        'assets:publish',
-        'assets:verify',
-        'assets:watch',
-      ]);
-      for (const task of Object.values(tasks)) expect(task.description).to.have.length.greaterThan(10);
-      expect(tasks['assets:link']!.description).to.match(/^Expose every app/);
-      expect(tasks['assets:link']!.flags).to.include('--dry-run');
-      expect(tasks['assets:find']!.flags).to.include('--path <name/file>');
-      const linked = gulpIn(project, ['--gulpfile', 'other.mjs', 'assets:link']);
-      expect(linked.status, linked.output).to.equal(0);
-      expect(linked.stdout).to.include("Starting 'assets:link'");
-    });
+    it(
+      'registerMediaTasks(gulp, { prefix: "assets:" }) names them assets:link ..., ' + 'with descriptions and flags',
+      () => {
+        const run = gulpIn(project, ['--gulpfile', 'other.mjs', '--tasks']);
+        expect(run.status, run.output).to.equal(0);
+        const tasks = listedTasks(run.stdout);
+        expect(Object.keys(tasks).sort()).to.deep.equal([
+          'assets:clean',
+          'assets:collect',
+          'assets:find',
+          'assets:link',
+          'assets:publish',
+          'assets:verify',
+          'assets:watch',
+        ]);
+        for (const task of Object.values(tasks)) expect(task.description).to.have.length.greaterThan(10);
+        expect(tasks['assets:link']!.description).to.match(/^Expose every app/);
+        expect(tasks['assets:link']!.flags).to.include('--dry-run');
+        expect(tasks['assets:find']!.flags).to.include('--path <name/file>');
+        const linked = gulpIn(project, ['--gulpfile', 'other.mjs', 'assets:link']);
+        expect(linked.status, linked.output).to.equal(0);
+        expect(linked.stdout).to.include("Starting 'assets:link'");
+      },
+    );
   });
 
   describe("gulp's logging", () => {
-    it('--silent prints nothing at all, for a task that passes and for one that fails (the exit status still tells)', () => {
-      const passed = gulpIn(project, ['media:link', '--silent']);
-      expect(passed.status).to.equal(0);
-      expect(passed.stdout).to.equal('');
-      expect(passed.stderr).to.equal('');
-      const failed = gulpIn(project, ['media:find', '--path', 'nope/x.css', '--silent']);
-      expect(failed.status).to.not.equal(0);
-      expect(failed.output).to.equal('');
-    });
+    it(
+      '--silent prints nothing at all, for a task that passes and for one that fails (the ' +
+        'exit status still tells)',
+      () => {
+        const passed = gulpIn(project, ['media:link', '--silent']);
+        expect(passed.status).to.equal(0);
+        expect(passed.stdout).to.equal('');
+        expect(passed.stderr).to.equal('');
+        const failed = gulpIn(project, ['media:find', '--path', 'nope/x.css', '--silent']);
+        expect(failed.status).to.not.equal(0);
+        expect(failed.output).to.equal('');
+      },
+    );
 
     it('-LL (--log-level: warnings and errors) hides the info lines but keeps warnings', () => {
       const all = gulpIn(project, ['media:link', '--verbose']);
@@ -579,7 +619,8 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
         };
       };
       const tty = onTty(plainEnv());
-      if (tty.status !== 0 || !tty.stdout.includes('media:link')) this.skip(); // no `script` (util-linux) or no pty here
+      // no `script` (util-linux) or no pty here
+      if (tty.status !== 0 || !tty.stdout.includes('media:link')) this.skip();
       // eslint-disable-next-line no-control-regex
       expect(tty.stdout).to.match(/\u001b\[[0-9;]*mup-to-date/);
       const noColor = onTty(plainEnv({ NO_COLOR: '1' }));
@@ -1124,18 +1165,21 @@ describe('the JSON Schema and the validator: one source of truth', () => {
     });
   }
 
-  it('the example config is valid for the schema and for the tool, and its "$schema" points at the schema', async () => {
-    const exampleDir = path.join(REPO, 'example');
-    const config = JSON.parse(readFileSync(path.join(exampleDir, 'app-media.config.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
-    expect(validate(config), JSON.stringify(validate.errors)).to.equal(true);
-    expect(config['$schema']).to.be.a('string');
-    expect(path.resolve(exampleDir, config['$schema'] as string)).to.equal(path.join(REPO, 'schema.json'));
-    const report = await link({ cwd: exampleDir, dryRun: true });
-    expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
-  });
+  it(
+    'the example config is valid for the schema and for the tool, ' + 'and its "$schema" points at the schema',
+    async () => {
+      const exampleDir = path.join(REPO, 'example');
+      const config = JSON.parse(readFileSync(path.join(exampleDir, 'app-media.config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(validate(config), JSON.stringify(validate.errors)).to.equal(true);
+      expect(config['$schema']).to.be.a('string');
+      expect(path.resolve(exampleDir, config['$schema'] as string)).to.equal(path.join(REPO, 'schema.json'));
+      const report = await link({ cwd: exampleDir, dryRun: true });
+      expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+    },
+  );
 
   it("the schema's fields are exactly configFields, its app entry fields exactly appEntryFields", () => {
     const schema = JSON.parse(readFileSync(path.join(REPO, 'schema.json'), 'utf8')) as {

@@ -271,24 +271,29 @@ describe('planner: own links', () => {
     expect(ops(blog)).to.deep.equal(['remove-link', 'create']);
   });
 
-  it('an own absolute link under a pending record (a run cut short after relative: false) is relinked when relative: true, off Windows (regression, soak kill seed 20361228)', () => {
-    // The run that was cut short meant to replace the absolute link made with relative: false.
-    const earlier = linkRecord('symlink', src('blog'), recordSource('blog'));
-    const slot: Slot = {
-      entry: link(src('blog'), src('blog')),
-      record: pendingRecord(recordSource('blog'), [rel('blog'), src('blog')], earlier),
-    };
-    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'symlink' }), 'blog');
-    expect(blog).to.include({ status: 'relinked', mode: 'symlink' });
-    expect(blog.actions).to.deep.equal([
-      { op: 'remove-link', linkText: src('blog') },
-      { op: 'create', strategies: ['symlink'], copy: 'walk' },
-    ]);
-    // On Windows the same absolute link may be a junction made because symbolic links were refused: it is kept, as one.
-    const windows = only(planFor(probeOf({ blog: slot }), { mode: 'symlink', platform: 'win32' }), 'blog');
-    expect(windows).to.include({ status: 'up-to-date', mode: 'junction' });
-    expect(ops(windows)).to.deep.equal(['adopt']);
-  });
+  it(
+    'an own absolute link under a pending record (a run cut short after relative: false) ' +
+      'is relinked when relative: true, off Windows (regression, soak kill seed 20361228)',
+    () => {
+      // The run that was cut short meant to replace the absolute link made with relative: false.
+      const earlier = linkRecord('symlink', src('blog'), recordSource('blog'));
+      const slot: Slot = {
+        entry: link(src('blog'), src('blog')),
+        record: pendingRecord(recordSource('blog'), [rel('blog'), src('blog')], earlier),
+      };
+      const blog = only(planFor(probeOf({ blog: slot }), { mode: 'symlink' }), 'blog');
+      expect(blog).to.include({ status: 'relinked', mode: 'symlink' });
+      expect(blog.actions).to.deep.equal([
+        { op: 'remove-link', linkText: src('blog') },
+        { op: 'create', strategies: ['symlink'], copy: 'walk' },
+      ]);
+      // On Windows the same absolute link may be a junction made because symbolic links were refused:
+      // it is kept, as one.
+      const windows = only(planFor(probeOf({ blog: slot }), { mode: 'symlink', platform: 'win32' }), 'blog');
+      expect(windows).to.include({ status: 'up-to-date', mode: 'junction' });
+      expect(ops(windows)).to.deep.equal(['adopt']);
+    },
+  );
 
   it('an own junction (always absolute) is up-to-date even with relative: true', () => {
     const slot: Slot = {
@@ -521,17 +526,21 @@ describe('planner: the files a copy writes', () => {
     return action.copy;
   };
 
-  it('each write is at the path the tree lists it under, with its facts, even when a facts object names another path', () => {
-    // The walks set `rel` on each file's facts, and a plan then lists that same object. A facts
-    // object that names another path (a walk's bug, a fixture) must not move the write there.
-    const source = tree({ 'css/site.css': { ...f(10, 1000), rel: 'css/other.css' }, 'img/logo.png': f(20, 2000) });
-    const blog = only(planFor(probeOf({ blog: { sourceTree: source } }), { mode: 'copy' }), 'blog');
-    const writes = createOf(blog).writes.map(({ rel, size, mtimeMs }) => ({ rel, size, mtimeMs }));
-    expect(writes).to.deep.equal([
-      { rel: 'css/site.css', size: 10, mtimeMs: 1000 },
-      { rel: 'img/logo.png', size: 20, mtimeMs: 2000 },
-    ]);
-  });
+  it(
+    'each write is at the path the tree lists it under, with its facts, ' +
+      'even when a facts object names another path',
+    () => {
+      // The walks set `rel` on each file's facts, and a plan then lists that same object. A facts
+      // object that names another path (a walk's bug, a fixture) must not move the write there.
+      const source = tree({ 'css/site.css': { ...f(10, 1000), rel: 'css/other.css' }, 'img/logo.png': f(20, 2000) });
+      const blog = only(planFor(probeOf({ blog: { sourceTree: source } }), { mode: 'copy' }), 'blog');
+      const writes = createOf(blog).writes.map(({ rel, size, mtimeMs }) => ({ rel, size, mtimeMs }));
+      expect(writes).to.deep.equal([
+        { rel: 'css/site.css', size: 10, mtimeMs: 1000 },
+        { rel: 'img/logo.png', size: 20, mtimeMs: 2000 },
+      ]);
+    },
+  );
 
   it('a file whose facts carry its own path is listed as that object, not a copy (no object per file)', () => {
     const facts: FileFacts = { ...f(10, 1000), rel: 'css/site.css' };
@@ -693,38 +702,46 @@ describe('planner, verify and clean: an entry that could not be looked at', () =
   const unreadableJs = eacces(path.join(src('shop'), 'js'));
   const LINE = 'EACCES (scandir) apps/shop/app_media/shop/js';
 
-  it('link: that app is error with the call, the path and the hint, and nothing is planned for it; the others are planned as ever', () => {
-    for (const mode of ['copy', 'auto', 'symlink'] as const) {
-      const plan = planFor(
-        probeOf({
-          blog: { entry: MISSING, sourceTree: tree(SRC) },
-          // The probe knows nothing of the entry then (`other`), whatever the record says.
-          shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
-        }),
-        { mode },
-      );
-      const shop = only(plan, 'shop');
-      expect(shop, mode).to.include({ status: 'error', reason: LINE, mode: null });
-      expect(shop.hint).to.match(/may read the app's media folder/);
-      expect(shop.actions, mode).to.deep.equal([]);
-      expect(ops(only(plan, 'blog')), mode).to.deep.equal(['create']);
-    }
-  });
+  it(
+    'link: that app is error with the call, the path and the hint, and nothing is planned for it; ' +
+      'the others are planned as ever',
+    () => {
+      for (const mode of ['copy', 'auto', 'symlink'] as const) {
+        const plan = planFor(
+          probeOf({
+            blog: { entry: MISSING, sourceTree: tree(SRC) },
+            // The probe knows nothing of the entry then (`other`), whatever the record says.
+            shop: { entry: { kind: 'other' }, record: copyRecord('shop', SRC), unreadable: unreadableJs },
+          }),
+          { mode },
+        );
+        const shop = only(plan, 'shop');
+        expect(shop, mode).to.include({ status: 'error', reason: LINE, mode: null });
+        expect(shop.hint).to.match(/may read the app's media folder/);
+        expect(shop.actions, mode).to.deep.equal([]);
+        expect(ops(only(plan, 'blog')), mode).to.deep.equal(['create']);
+      }
+    },
+  );
 
-  it("link: the tool's own copy of an app no longer configured that could not be walked is error, not pruned (and not silently skipped)", () => {
-    const gone = eacces(path.join(MEDIA, 'old', 'js'));
-    const plan = planFor(
-      probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: gone } }),
-    );
-    const old = only(plan, 'old');
-    expect(old).to.include({ status: 'error', reason: 'EACCES (scandir) public/media/old/js' });
-    expect(old.actions).to.deep.equal([]);
-    expect(
-      planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, unreadable: gone } }), {
-        prune: false,
-      }).apps.map((app) => app.name),
-    ).to.deep.equal(['blog']);
-  });
+  it(
+    "link: the tool's own copy of an app no longer configured that could not be walked is error, " +
+      'not pruned (and not silently skipped)',
+    () => {
+      const gone = eacces(path.join(MEDIA, 'old', 'js'));
+      const plan = planFor(
+        probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, record: copyRecord('old', SRC), unreadable: gone } }),
+      );
+      const old = only(plan, 'old');
+      expect(old).to.include({ status: 'error', reason: 'EACCES (scandir) public/media/old/js' });
+      expect(old.actions).to.deep.equal([]);
+      expect(
+        planFor(probeOf({ blog: {} }, { old: { entry: { kind: 'other' }, unreadable: gone } }), {
+          prune: false,
+        }).apps.map((app) => app.name),
+      ).to.deep.equal(['blog']);
+    },
+  );
 
   it('verify: that app is error (verify fails), the others are checked as ever', () => {
     const probed = probeOf(
@@ -891,106 +908,116 @@ function copyPlans(app: AppPlan): CopyPlan[] {
 describe('planner: property (seeded)', () => {
   const base = Number(process.env['PLAN_SEED'] ?? 0x5eed);
 
-  it('in 300 random scenarios, no entry the tool does not own gets an action, and no hand-made file is written or deleted', () => {
-    const seenKinds = new Set<Kind>();
-    const seenStatuses = new Set<string>();
-    for (let i = 0; i < 300; i++) {
-      const seed = base + i;
-      const { probed, input, kinds } = scenario(seed);
-      const plan = planLink({ probed, ...input });
-      const entries = [
-        ...probed.apps.map((facts) => ({
-          name: facts.app.name,
-          entry: facts.entry,
-          dest: facts.entryTree,
-          source: facts.sourceTree,
-        })),
-        ...probed.unclaimed.map(({ name, entry, tree: dest }) => ({ name, entry, dest, source: undefined })),
-      ];
-      for (const { name, entry, dest, source } of entries) {
-        const why = `seed ${seed} (replay: PLAN_SEED=${seed}), entry ${name} (${kinds[name]}), ${JSON.stringify(input)}`;
-        const record = probed.records.entries[name];
-        const owned =
-          entry.kind === 'symlink' ? ownsLink(record, entry.linkText ?? '') : entry.kind === 'dir' && ownsCopy(record);
-        const planned = plan.apps.filter((app) => app.name === name);
-        expect(planned.length, why).to.be.at.most(1);
-        const app = planned[0];
-        seenKinds.add(kinds[name] as Kind);
-        if (!app) continue;
-        seenStatuses.add(app.status);
-        if (entry.kind !== 'missing' && !owned) {
-          expect(app.actions, why).to.deep.equal([]);
-          expect(app.status, why).to.be.oneOf(['conflict', 'up-to-date', 'no-media']);
-        }
-        if (entry.kind === 'missing')
-          expect(
-            ops(app).filter((op) => op !== 'create'),
-            why,
-          ).to.deep.equal([]);
-        if (app.status === 'pruned') expect(owned, why).to.equal(true);
-
-        for (const copy of copyPlans(app)) {
-          const kept = new Set(copy.kept.map((k) => k.rel));
-          for (const file of [...writtenRels(copy), ...copy.deletes]) {
-            expect(kept.has(file), `${why}: ${file} is kept and touched`).to.equal(false);
-            expect(dest?.dirs.includes(file), `${why}: ${file} is a folder in the copy`).to.not.equal(true);
-            const current = dest?.files.get(file);
-            if (!current) continue;
-            // Independent oracle: only a file the tool wrote, unchanged since, may be replaced or deleted.
-            const recorded = ownsCopy(record) ? recordedFiles(record)[file] : undefined;
-            expect(
-              recorded && recorded[0] === current.size && recorded[1] === current.mtimeMs,
-              `${why}: ${file} touched but not the tool's`,
-            ).to.equal(true);
+  it(
+    'in 300 random scenarios, no entry the tool does not own gets an action, ' +
+      'and no hand-made file is written or deleted',
+    () => {
+      const seenKinds = new Set<Kind>();
+      const seenStatuses = new Set<string>();
+      for (let i = 0; i < 300; i++) {
+        const seed = base + i;
+        const { probed, input, kinds } = scenario(seed);
+        const plan = planLink({ probed, ...input });
+        const entries = [
+          ...probed.apps.map((facts) => ({
+            name: facts.app.name,
+            entry: facts.entry,
+            dest: facts.entryTree,
+            source: facts.sourceTree,
+          })),
+          ...probed.unclaimed.map(({ name, entry, tree: dest }) => ({ name, entry, dest, source: undefined })),
+        ];
+        for (const { name, entry, dest, source } of entries) {
+          const why =
+            `seed ${seed} (replay: PLAN_SEED=${seed}), entry ${name} (${kinds[name]}), ` + `${JSON.stringify(input)}`;
+          const record = probed.records.entries[name];
+          const owned =
+            entry.kind === 'symlink'
+              ? ownsLink(record, entry.linkText ?? '')
+              : entry.kind === 'dir' && ownsCopy(record);
+          const planned = plan.apps.filter((app) => app.name === name);
+          expect(planned.length, why).to.be.at.most(1);
+          const app = planned[0];
+          seenKinds.add(kinds[name] as Kind);
+          if (!app) continue;
+          seenStatuses.add(app.status);
+          if (entry.kind !== 'missing' && !owned) {
+            expect(app.actions, why).to.deep.equal([]);
+            expect(app.status, why).to.be.oneOf(['conflict', 'up-to-date', 'no-media']);
           }
-        }
-        const toLink = app.actions.find((action) => action.op === 'copy-to-link');
-        if (toLink && dest && ownsCopy(record)) {
-          for (const [file, current] of dest.files) {
-            const recorded = recordedFiles(record)[file];
-            const mine = recorded?.[0] === current.size && recorded[1] === current.mtimeMs;
-            const same = source?.files.get(file);
+          if (entry.kind === 'missing')
             expect(
-              mine || (same?.size === current.size && same.mtimeMs === current.mtimeMs),
-              `${why}: ${file} would be lost by copy-to-link`,
-            ).to.equal(true);
+              ops(app).filter((op) => op !== 'create'),
+              why,
+            ).to.deep.equal([]);
+          if (app.status === 'pruned') expect(owned, why).to.equal(true);
+
+          for (const copy of copyPlans(app)) {
+            const kept = new Set(copy.kept.map((k) => k.rel));
+            for (const file of [...writtenRels(copy), ...copy.deletes]) {
+              expect(kept.has(file), `${why}: ${file} is kept and touched`).to.equal(false);
+              expect(dest?.dirs.includes(file), `${why}: ${file} is a folder in the copy`).to.not.equal(true);
+              const current = dest?.files.get(file);
+              if (!current) continue;
+              // Independent oracle: only a file the tool wrote, unchanged since, may be replaced or deleted.
+              const recorded = ownsCopy(record) ? recordedFiles(record)[file] : undefined;
+              expect(
+                recorded && recorded[0] === current.size && recorded[1] === current.mtimeMs,
+                `${why}: ${file} touched but not the tool's`,
+              ).to.equal(true);
+            }
+          }
+          const toLink = app.actions.find((action) => action.op === 'copy-to-link');
+          if (toLink && dest && ownsCopy(record)) {
+            for (const [file, current] of dest.files) {
+              const recorded = recordedFiles(record)[file];
+              const mine = recorded?.[0] === current.size && recorded[1] === current.mtimeMs;
+              const same = source?.files.get(file);
+              expect(
+                mine || (same?.size === current.size && same.mtimeMs === current.mtimeMs),
+                `${why}: ${file} would be lost by copy-to-link`,
+              ).to.equal(true);
+            }
           }
         }
       }
-    }
-    // The generator must keep reaching every case, or the property proves little.
-    expect([...seenKinds].sort()).to.deep.equal([...KINDS].sort());
-    expect([...seenStatuses]).to.include.members([
-      'linked',
-      'copied',
-      'up-to-date',
-      'relinked',
-      'conflict',
-      'no-media',
-      'pruned',
-    ]);
-  });
+      // The generator must keep reaching every case, or the property proves little.
+      expect([...seenKinds].sort()).to.deep.equal([...KINDS].sort());
+      expect([...seenStatuses]).to.include.members([
+        'linked',
+        'copied',
+        'up-to-date',
+        'relinked',
+        'conflict',
+        'no-media',
+        'pruned',
+      ]);
+    },
+  );
 });
 
 describe('isInside (the loop guard and the walk\'s "does this link stay inside")', () => {
-  it('says what path.relative says, for resolved POSIX paths, including prefixes that are not parents and the root', () => {
-    const byRelative = (parent: string, child: string): boolean => {
-      const rel = path.posix.relative(parent, child);
-      return rel === '' || (!rel.startsWith('../') && rel !== '..' && !path.posix.isAbsolute(rel));
-    };
-    const paths = ['/', '/a', '/a/b', '/a/b/c', '/ab', '/a-b', '/a/bc', '/b', '/a/b.c', '/a b', '/é', '/é/x'];
-    let inside = 0;
-    for (const parent of paths) {
-      for (const child of paths) {
-        expect(isInside(parent, child), `${parent} holds ${child}`).to.equal(byRelative(parent, child));
-        if (isInside(parent, child)) inside++;
+  it(
+    'says what path.relative says, for resolved POSIX paths, ' + 'including prefixes that are not parents and the root',
+    () => {
+      const byRelative = (parent: string, child: string): boolean => {
+        const rel = path.posix.relative(parent, child);
+        return rel === '' || (!rel.startsWith('../') && rel !== '..' && !path.posix.isAbsolute(rel));
+      };
+      const paths = ['/', '/a', '/a/b', '/a/b/c', '/ab', '/a-b', '/a/bc', '/b', '/a/b.c', '/a b', '/é', '/é/x'];
+      let inside = 0;
+      for (const parent of paths) {
+        for (const child of paths) {
+          expect(isInside(parent, child), `${parent} holds ${child}`).to.equal(byRelative(parent, child));
+          if (isInside(parent, child)) inside++;
+        }
       }
-    }
-    // Both answers occur (the table is not all false or all true).
-    expect(inside).to.be.within(1, paths.length * paths.length - 1);
-    expect(isInside('/a', '/ab')).to.equal(false);
-    expect(isInside('/', '/a/b')).to.equal(true);
-  });
+      // Both answers occur (the table is not all false or all true).
+      expect(inside).to.be.within(1, paths.length * paths.length - 1);
+      expect(isInside('/a', '/ab')).to.equal(false);
+      expect(isInside('/', '/a/b')).to.equal(true);
+    },
+  );
 });
 
 describe('ignore globs: one test by base name where a glob cannot match across "/"', () => {

@@ -117,39 +117,43 @@ describe('probe: every media folder first, then one app at a time', () => {
     expect(whole.stopped).to.equal(undefined);
   });
 
-  it("a look taken again after one that stopped reuses every app's media folder facts, also those of apps after the stop", async () => {
-    const root = await copiedProject();
-    const first = await probeOf(root, { onApp: (facts) => (facts.app.name === 'blog' ? 'stop' : 'keep') });
-    expect(first.apps.map((facts) => facts.app.name)).to.deep.equal(['blog']);
-    expect(first.sources?.map((seen) => `${seen.app.name}:${seen.source.kind}`)).to.deep.equal([
-      'blog:dir',
-      'shop:dir',
-      'zoo:dir',
-    ]);
-    const again = await probeOf(
-      root,
-      { previous: first },
-      first.sources?.map((seen) => seen.app),
-    );
-    expect(again.apps.map((facts) => facts.app.name)).to.deep.equal(APPS);
-    // The same objects: not looked at (lstat, realpath) a second time.
-    expect(again.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([
-      true,
-      true,
-      true,
-    ]);
-    // A look without an earlier one looks for itself.
-    const fresh = await probeOf(
-      root,
-      {},
-      first.sources?.map((seen) => seen.app),
-    );
-    expect(fresh.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([
-      false,
-      false,
-      false,
-    ]);
-  });
+  it(
+    "a look taken again after one that stopped reuses every app's media folder facts, " +
+      'also those of apps after the stop',
+    async () => {
+      const root = await copiedProject();
+      const first = await probeOf(root, { onApp: (facts) => (facts.app.name === 'blog' ? 'stop' : 'keep') });
+      expect(first.apps.map((facts) => facts.app.name)).to.deep.equal(['blog']);
+      expect(first.sources?.map((seen) => `${seen.app.name}:${seen.source.kind}`)).to.deep.equal([
+        'blog:dir',
+        'shop:dir',
+        'zoo:dir',
+      ]);
+      const again = await probeOf(
+        root,
+        { previous: first },
+        first.sources?.map((seen) => seen.app),
+      );
+      expect(again.apps.map((facts) => facts.app.name)).to.deep.equal(APPS);
+      // The same objects: not looked at (lstat, realpath) a second time.
+      expect(again.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([
+        true,
+        true,
+        true,
+      ]);
+      // A look without an earlier one looks for itself.
+      const fresh = await probeOf(
+        root,
+        {},
+        first.sources?.map((seen) => seen.app),
+      );
+      expect(fresh.apps.map((facts, index) => facts.source === first.sources?.[index]?.source)).to.deep.equal([
+        false,
+        false,
+        false,
+      ]);
+    },
+  );
 
   it('"forget-trees" lets go of that app\'s walks, "keep" keeps them', async () => {
     const root = await copiedProject();

@@ -59,32 +59,42 @@ describe('property: the tool never destroys what it did not create (fast-check s
   });
 
   for (const seed of seeds) {
-    it(`seed ${seed}: foreign bytes and app sources unchanged after every step, nothing left behind, link then verify agree`, async () => {
-      const replay = `PROPERTY_SEED=${seed} PROPERTY_PATH=<the path fast-check names above> npx mocha --no-config --node-option import=tsx --timeout 600000 test/property.test.ts`;
-      await fc.assert(
-        fc.asyncProperty(scenarios, async (drawn) => {
-          const result = await runScenario(drawn.seed, {
-            kinds: drawn.kinds,
-            keep: process.env['PROPERTY_KEEP'] === '1',
-          });
-          toolRuns += result.toolRuns;
-          expect(result.violations, formatFailure(result, replay)).to.deep.equal([]);
-        }),
-        // One scenario per test, drawn from the test's seed: a failure is shrunk, and fast-check's report names the
-        // path of the smallest one (PROPERTY_PATH=<path> with the same seed replays just that).
-        { seed, numRuns: 1, ...(replayPath ? { path: replayPath } : {}) },
-      );
-    });
+    it(
+      `seed ${seed}: foreign bytes and app sources unchanged after every step, nothing left behind, ` +
+        `link then verify agree`,
+      async () => {
+        const replay =
+          `PROPERTY_SEED=${seed} PROPERTY_PATH=<the path fast-check names above> npx mocha --no-config ` +
+          `--node-option import=tsx --timeout 600000 test/property.test.ts`;
+        await fc.assert(
+          fc.asyncProperty(scenarios, async (drawn) => {
+            const result = await runScenario(drawn.seed, {
+              kinds: drawn.kinds,
+              keep: process.env['PROPERTY_KEEP'] === '1',
+            });
+            toolRuns += result.toolRuns;
+            expect(result.violations, formatFailure(result, replay)).to.deep.equal([]);
+          }),
+          // One scenario per test, drawn from the test's seed: a failure is shrunk, and fast-check's report names the
+          // path of the smallest one (PROPERTY_PATH=<path> with the same seed replays just that).
+          { seed, numRuns: 1, ...(replayPath ? { path: replayPath } : {}) },
+        );
+      },
+    );
   }
 
-  it('the steps fast-check draws are the steps the scenario runs (then a final link), so a shrunk list is what replays', async () => {
-    const result = await runScenario(7, { kinds: ['verify', 'clean', 'source-edit'] });
-    expect(result.violations).to.deep.equal([]);
-    // The set-up (which may run a link of an earlier config) ends with its "setup: config" line.
-    const after = result.steps.slice(result.steps.findLastIndex((step) => step.startsWith('setup: config')) + 1);
-    const kinds = after.map((step) => step.split(':')[0]);
-    expect(kinds).to.deep.equal(['verify', 'clean', 'source-edit', 'link']);
-  });
+  it(
+    'the steps fast-check draws are the steps the scenario runs (then a final link), ' +
+      'so a shrunk list is what replays',
+    async () => {
+      const result = await runScenario(7, { kinds: ['verify', 'clean', 'source-edit'] });
+      expect(result.violations).to.deep.equal([]);
+      // The set-up (which may run a link of an earlier config) ends with its "setup: config" line.
+      const after = result.steps.slice(result.steps.findLastIndex((step) => step.startsWith('setup: config')) + 1);
+      const kinds = after.map((step) => step.split(':')[0]);
+      expect(kinds).to.deep.equal(['verify', 'clean', 'source-edit', 'link']);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -109,70 +119,92 @@ describe('property: minimal cases of violations found by the soak', function () 
       JSON.stringify({ mediaRoot: 'public/media', mode, apps: ['./apps/blog'] }),
     );
 
-  it("copy -> link after the source gained a file in a new folder: relinked, the old copy gone, the new link the tool's own (regression, seeds 128, 220, 898, 926, 1343, 1662, 2008, 2669, 2926)", async () => {
-    const root = copiedBlog();
-    expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
-    writeTree(root, { 'apps/blog/app_media/blog/newdir/b.css': 'b' });
-    switchTo(root, 'symlink');
-    const report = await link({ cwd: root });
-    expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
-    expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
-    expect((await verify({ cwd: root })).failed).to.equal(false);
-    const cleaned = await clean({ cwd: root });
-    expect(cleaned.apps[0]?.status, 'clean removes the link the tool made').to.equal('removed');
-  });
+  it(
+    'copy -> link after the source gained a file in a new folder: relinked, the old copy gone, ' +
+      "the new link the tool's own (regression, seeds 128, 220, 898, 926, 1343, 1662, 2008, 2669, 2926)",
+    async () => {
+      const root = copiedBlog();
+      expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+      writeTree(root, { 'apps/blog/app_media/blog/newdir/b.css': 'b' });
+      switchTo(root, 'symlink');
+      const report = await link({ cwd: root });
+      expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
+      expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
+      expect((await verify({ cwd: root })).failed).to.equal(false);
+      const cleaned = await clean({ cwd: root });
+      expect(cleaned.apps[0]?.status, 'clean removes the link the tool made').to.equal('removed');
+    },
+  );
 
-  it('an empty folder added by hand inside a copy survives a switch to link mode (regression, seeds 1570, 1958, 2159, 5047, 5179)', async () => {
-    const root = copiedBlog();
-    await link({ cwd: root });
-    const mine = path.join(root, 'public/media/blog/img/my-drafts');
-    mkdirSync(mine);
-    switchTo(root, 'symlink');
-    const report = await link({ cwd: root });
-    expect(existsSync(mine), `${report.apps[0]?.status}: ${report.apps[0]?.reason ?? ''}`).to.equal(true);
-  });
-  it('a copy recorded only as pending (a run killed after the copy was in place, before its record) is replaced by a link: no conflict over its folders (regression, soak kill seed 1000018)', async () => {
-    const root = copiedBlog();
-    expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
-    // What a run killed between renaming a new copy into place and writing its record leaves: a pending record without
-    // files.
-    const manifestPath = path.join(root, 'public/media/.app-media.json');
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { entries: Record<string, { source: string }> };
-    const source = manifest.entries['blog']?.source as string;
-    manifest.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
-    writeFileSync(manifestPath, JSON.stringify(manifest));
-    switchTo(root, 'symlink');
-    const report = await link({ cwd: root });
-    expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
-    expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
-    expect((await verify({ cwd: root })).failed).to.equal(false);
-  });
+  it(
+    'an empty folder added by hand inside a copy survives a switch to link mode (regression, ' +
+      'seeds 1570, 1958, 2159, 5047, 5179)',
+    async () => {
+      const root = copiedBlog();
+      await link({ cwd: root });
+      const mine = path.join(root, 'public/media/blog/img/my-drafts');
+      mkdirSync(mine);
+      switchTo(root, 'symlink');
+      const report = await link({ cwd: root });
+      expect(existsSync(mine), `${report.apps[0]?.status}: ${report.apps[0]?.reason ?? ''}`).to.equal(true);
+    },
+  );
+  it(
+    'a copy recorded only as pending (a run killed after the copy was in place, before its record) ' +
+      'is replaced by a link: no conflict over its folders (regression, soak kill seed 1000018)',
+    async () => {
+      const root = copiedBlog();
+      expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+      // What a run killed between renaming a new copy into place and writing its record leaves: a pending record
+      // without files.
+      const manifestPath = path.join(root, 'public/media/.app-media.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+        entries: Record<string, { source: string }>;
+      };
+      const source = manifest.entries['blog']?.source as string;
+      manifest.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
+      writeFileSync(manifestPath, JSON.stringify(manifest));
+      switchTo(root, 'symlink');
+      const report = await link({ cwd: root });
+      expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
+      expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
+      expect((await verify({ cwd: root })).failed).to.equal(false);
+    },
+  );
 
-  it('an empty lock draft left by a run killed while taking the lock is swept by the next run (regression, soak kill seed 1100061)', async () => {
-    const root = copiedBlog();
-    await link({ cwd: root });
-    const draft = path.join(root, 'public/media/.app-media.lock.4a422ec45db8d8c3');
-    writeFileSync(draft, '');
-    const report = await link({ cwd: root });
-    expect(report.apps[0]?.status).to.equal('up-to-date');
-    expect(existsSync(draft), 'the empty draft is gone').to.equal(false);
-    expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
-  });
-  it("a copy left with only files added by hand (its source's last file deleted) is still the tool's: verify says drift, not conflict (regression, soak seeds 23840, 25175)", async () => {
-    const root = tempDir('property-bug');
-    writeTree(root, { 'apps/maps/app_media/maps/js/f0.txt': 'only file' });
-    writeFileSync(
-      path.join(root, 'app-media.config.json'),
-      JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/maps'] }),
-    );
-    expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
-    rmSync(path.join(root, 'apps/maps/app_media/maps/js/f0.txt'));
-    writeTree(root, { 'public/media/maps/user-1.txt': 'mine', 'public/media/maps/js/user-2.txt': 'mine too' });
-    const linked = await link({ cwd: root });
-    expect(linked.apps[0]?.status, linked.apps[0]?.reason ?? '').to.equal('copied');
-    const checked = await verify({ cwd: root });
-    expect(checked.apps[0]?.status, checked.apps[0]?.reason ?? '').to.equal('drift');
-    expect(readFileSync(path.join(root, 'public/media/maps/js/user-2.txt'), 'utf8')).to.equal('mine too');
-    expect(existsSync(path.join(root, 'public/media/maps/js/f0.txt'))).to.equal(false);
-  });
+  it(
+    'an empty lock draft left by a run killed while taking the lock is swept by the next run (regression, ' +
+      'soak kill seed 1100061)',
+    async () => {
+      const root = copiedBlog();
+      await link({ cwd: root });
+      const draft = path.join(root, 'public/media/.app-media.lock.4a422ec45db8d8c3');
+      writeFileSync(draft, '');
+      const report = await link({ cwd: root });
+      expect(report.apps[0]?.status).to.equal('up-to-date');
+      expect(existsSync(draft), 'the empty draft is gone').to.equal(false);
+      expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
+    },
+  );
+  it(
+    "a copy left with only files added by hand (its source's last file deleted) is still the tool's: " +
+      'verify says drift, not conflict (regression, soak seeds 23840, 25175)',
+    async () => {
+      const root = tempDir('property-bug');
+      writeTree(root, { 'apps/maps/app_media/maps/js/f0.txt': 'only file' });
+      writeFileSync(
+        path.join(root, 'app-media.config.json'),
+        JSON.stringify({ mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/maps'] }),
+      );
+      expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+      rmSync(path.join(root, 'apps/maps/app_media/maps/js/f0.txt'));
+      writeTree(root, { 'public/media/maps/user-1.txt': 'mine', 'public/media/maps/js/user-2.txt': 'mine too' });
+      const linked = await link({ cwd: root });
+      expect(linked.apps[0]?.status, linked.apps[0]?.reason ?? '').to.equal('copied');
+      const checked = await verify({ cwd: root });
+      expect(checked.apps[0]?.status, checked.apps[0]?.reason ?? '').to.equal('drift');
+      expect(readFileSync(path.join(root, 'public/media/maps/js/user-2.txt'), 'utf8')).to.equal('mine too');
+      expect(existsSync(path.join(root, 'public/media/maps/js/f0.txt'))).to.equal(false);
+    },
+  );
 });

@@ -202,13 +202,16 @@ describe('media:publish: the reader of collectRoot (untrusted input)', () => {
     });
   }
 
-  it('records one build behind manifest.json (a collect stopped between the two) are APP_MEDIA_COLLECT_UNFINISHED', async () => {
-    const root = collectRoot();
-    const first = readFileSync(path.join(root, '.app-media-collect.json'));
-    writeCollected(root, { ...SOURCES, 'blog/img/a.png': 'png 2' });
-    writeFileSync(path.join(root, '.app-media-collect.json'), first);
-    expect(await refusal(root)).to.equal('APP_MEDIA_COLLECT_UNFINISHED ');
-  });
+  it(
+    'records one build behind manifest.json (a collect stopped between the two) ' + 'are APP_MEDIA_COLLECT_UNFINISHED',
+    async () => {
+      const root = collectRoot();
+      const first = readFileSync(path.join(root, '.app-media-collect.json'));
+      writeCollected(root, { ...SOURCES, 'blog/img/a.png': 'png 2' });
+      writeFileSync(path.join(root, '.app-media-collect.json'), first);
+      expect(await refusal(root)).to.equal('APP_MEDIA_COLLECT_UNFINISHED ');
+    },
+  );
 
   it('no collect output is APP_MEDIA_NOTHING_COLLECTED', async () => {
     const error = await readCollected(tempDir('empty'), 'build').then(
@@ -220,57 +223,68 @@ describe('media:publish: the reader of collectRoot (untrusted input)', () => {
 });
 
 describe('media:publish: the reader of what the real media:collect wrote', () => {
-  it('reads every file of the build: fingerprinted names and their variants immutable, original names and theirs not, .gz as gzip; dirs and own ignored', async () => {
-    const root = makeCollectProject({ gulp: false, config: { revManifest: true } });
-    await collectedInProcess(root);
-    const records = readRecords(root) as unknown as Record<string, unknown>;
-    expect(records, 'collect writes the optional fields the reader must ignore').to.include.keys('dirs', 'own');
-    const build = await readCollected(path.join(root, OUT), OUT);
-    const manifest = JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as {
-      build: string;
-      files: Record<string, { path: string }>;
-    };
-    expect(build.id).to.equal(manifest.build);
-    expect(build.files.map((file) => file.rel)).to.deep.equal([...readRecords(root).builds[0]!.files].sort());
-    const byName = new Map(build.files.map((file) => [file.rel, file]));
-    const hashedBase = manifest.files['blog/css/base.css']!.path;
-    expect(byName.get(hashedBase)?.immutable).to.equal(true);
-    expect(byName.get(`${hashedBase}.gz`)).to.include({ immutable: true, encoding: 'gzip' });
-    expect(byName.get('blog/css/base.css')?.immutable).to.equal(false);
-    expect(byName.get('blog/css/base.css.br')).to.include({ immutable: false, encoding: 'br' });
-    expect(build.manifest.entries.map((entry) => entry.name)).to.deep.equal(Object.keys(manifest.files));
-    expect(build.revManifest?.rel).to.equal('rev-manifest.json');
-  });
+  it(
+    'reads every file of the build: fingerprinted names and their variants immutable, ' +
+      'original names and theirs not, .gz as gzip; dirs and own ignored',
+    async () => {
+      const root = makeCollectProject({ gulp: false, config: { revManifest: true } });
+      await collectedInProcess(root);
+      const records = readRecords(root) as unknown as Record<string, unknown>;
+      expect(records, 'collect writes the optional fields the reader must ignore').to.include.keys('dirs', 'own');
+      const build = await readCollected(path.join(root, OUT), OUT);
+      const manifest = JSON.parse(readFileSync(path.join(root, OUT, 'manifest.json'), 'utf8')) as {
+        build: string;
+        files: Record<string, { path: string }>;
+      };
+      expect(build.id).to.equal(manifest.build);
+      expect(build.files.map((file) => file.rel)).to.deep.equal([...readRecords(root).builds[0]!.files].sort());
+      const byName = new Map(build.files.map((file) => [file.rel, file]));
+      const hashedBase = manifest.files['blog/css/base.css']!.path;
+      expect(byName.get(hashedBase)?.immutable).to.equal(true);
+      expect(byName.get(`${hashedBase}.gz`)).to.include({ immutable: true, encoding: 'gzip' });
+      expect(byName.get('blog/css/base.css')?.immutable).to.equal(false);
+      expect(byName.get('blog/css/base.css.br')).to.include({ immutable: false, encoding: 'br' });
+      expect(build.manifest.entries.map((entry) => entry.name)).to.deep.equal(Object.keys(manifest.files));
+      expect(build.revManifest?.rel).to.equal('rev-manifest.json');
+    },
+  );
 
-  it('a collect killed after manifest.json, before its records: APP_MEDIA_COLLECT_UNFINISHED (its pending list; without it, the build ids apart); after a new collect, read', async () => {
-    const root = makeCollectProject({ gulp: false });
-    await collectedInProcess(root);
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/base.css'), 'body { margin: 2px; }\n'.repeat(30));
-    const killed = appMedia(root, ['collect'], { APP_MEDIA_COLLECT_KILL: 'manifest' });
-    expect(killed.status, killed.output).to.equal(null);
-    const out = path.join(root, OUT);
-    const pendingError = await readCollected(out, OUT).then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(isAppMediaError(pendingError) && `${pendingError.code} ${pendingError.message}`).to.match(
-      /^APP_MEDIA_COLLECT_UNFINISHED .*\.app-media-collect-pending\.json is there/,
-    );
-    expect(isAppMediaError(pendingError) && pendingError.hint).to.match(/^run media:collect again/);
-    const pending = path.join(out, '.app-media-collect-pending.json');
-    const pendingBytes = readFileSync(pending);
-    unlinkSync(pending);
-    const behind = await readCollected(out, OUT).then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(isAppMediaError(behind) && `${behind.code} ${behind.message}`).to.match(
-      /^APP_MEDIA_COLLECT_UNFINISHED .*manifest\.json describes build [0-9a-f]{16}, but the newest build of \.app-media-collect\.json is [0-9a-f]{16}/,
-    );
-    writeFileSync(pending, pendingBytes);
-    await collectedInProcess(root);
-    expect((await readCollected(out, OUT)).id).to.equal(readRecords(root).builds[0]!.id);
-  });
+  it(
+    'a collect killed after manifest.json, before its records: APP_MEDIA_COLLECT_UNFINISHED (its pending list; ' +
+      'without it, the build ids apart); after a new collect, read',
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/base.css'), 'body { margin: 2px; }\n'.repeat(30));
+      const killed = appMedia(root, ['collect'], { APP_MEDIA_COLLECT_KILL: 'manifest' });
+      expect(killed.status, killed.output).to.equal(null);
+      const out = path.join(root, OUT);
+      const pendingError = await readCollected(out, OUT).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isAppMediaError(pendingError) && `${pendingError.code} ${pendingError.message}`).to.match(
+        /^APP_MEDIA_COLLECT_UNFINISHED .*\.app-media-collect-pending\.json is there/,
+      );
+      expect(isAppMediaError(pendingError) && pendingError.hint).to.match(/^run media:collect again/);
+      const pending = path.join(out, '.app-media-collect-pending.json');
+      const pendingBytes = readFileSync(pending);
+      unlinkSync(pending);
+      const behind = await readCollected(out, OUT).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isAppMediaError(behind) && `${behind.code} ${behind.message}`).to.match(
+        new RegExp(
+          '^APP_MEDIA_COLLECT_UNFINISHED .*manifest\\.json describes build [0-9a-f]{16}, ' +
+            'but the newest build of \\.app-media-collect\\.json is [0-9a-f]{16}',
+        ),
+      );
+      writeFileSync(pending, pendingBytes);
+      await collectedInProcess(root);
+      expect((await readCollected(out, OUT)).id).to.equal(readRecords(root).builds[0]!.id);
+    },
+  );
 });
 
 describe('media:publish: the record in the bucket (untrusted input)', () => {
@@ -329,66 +343,70 @@ describe('media:publish: the record in the bucket (untrusted input)', () => {
 });
 
 describe('media:publish: the plan (pure)', () => {
-  it('uploads only changed files, hashed names first, manifests last; deletes only recorded objects of builds past keep', async () => {
-    const root = path.join(tempDir('plan'), 'build');
-    writeCollected(root, SOURCES);
-    const first = await readCollected(root, 'build');
-    const plan1 = planPublish({
-      collected: first,
-      record: emptyRecord(),
-      keep: 1,
-      cacheControl: DEFAULT_CACHE_CONTROL,
-      now: 't1',
-    });
-    expect(plan1.assets.length).to.equal(first.files.length);
-    expect(plan1.documents.map((upload) => upload.rel)).to.deep.equal(['manifest.json']);
-    const immutable = plan1.assets.map((upload) => upload.headers.cacheControl === DEFAULT_CACHE_CONTROL.immutable);
-    expect(immutable.indexOf(false), 'plain names after every hashed one').to.equal(immutable.lastIndexOf(true) + 1);
-    expect(plan1.deletes).to.deep.equal([]);
-
-    // As if published: every object recorded.
-    const record: RemoteRecord = { objects: {}, builds: plan1.builds };
-    for (const upload of [...plan1.assets, ...plan1.documents])
-      record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}"` };
-    const again = planPublish({ collected: first, record, keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: 't2' });
-    expect(again.writes, 'no change, nothing to write').to.equal(false);
-
-    const builds = [first.id];
-    for (const version of [2, 3]) {
-      writeCollected(root, { ...SOURCES, 'blog/css/site.css': `v${version}` });
-      const next = await readCollected(root, 'build');
-      const plan = planPublish({
-        collected: next,
-        record,
+  it(
+    'uploads only changed files, hashed names first, manifests last; ' +
+      'deletes only recorded objects of builds past keep',
+    async () => {
+      const root = path.join(tempDir('plan'), 'build');
+      writeCollected(root, SOURCES);
+      const first = await readCollected(root, 'build');
+      const plan1 = planPublish({
+        collected: first,
+        record: emptyRecord(),
         keep: 1,
         cacheControl: DEFAULT_CACHE_CONTROL,
-        now: `t${version}`,
+        now: 't1',
       });
-      expect(plan.assets.map((upload) => upload.rel).sort()).to.deep.equal(
-        next.files
-          .filter((file) => file.rel.includes('site'))
-          .map((file) => file.rel)
-          .sort(),
-      );
-      if (version === 2) expect(plan.deletes).to.deep.equal([]);
-      else
-        expect(
-          plan.deletes.map((item) => item.rel).sort(),
-          "build 1's own files, not the ones build 2 shares",
-        ).to.deep.equal(
-          first.files
-            .filter((file) => file.rel.includes('site.') && file.rel !== 'blog/css/site.css')
+      expect(plan1.assets.length).to.equal(first.files.length);
+      expect(plan1.documents.map((upload) => upload.rel)).to.deep.equal(['manifest.json']);
+      const immutable = plan1.assets.map((upload) => upload.headers.cacheControl === DEFAULT_CACHE_CONTROL.immutable);
+      expect(immutable.indexOf(false), 'plain names after every hashed one').to.equal(immutable.lastIndexOf(true) + 1);
+      expect(plan1.deletes).to.deep.equal([]);
+
+      // As if published: every object recorded.
+      const record: RemoteRecord = { objects: {}, builds: plan1.builds };
+      for (const upload of [...plan1.assets, ...plan1.documents])
+        record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}"` };
+      const again = planPublish({ collected: first, record, keep: 1, cacheControl: DEFAULT_CACHE_CONTROL, now: 't2' });
+      expect(again.writes, 'no change, nothing to write').to.equal(false);
+
+      const builds = [first.id];
+      for (const version of [2, 3]) {
+        writeCollected(root, { ...SOURCES, 'blog/css/site.css': `v${version}` });
+        const next = await readCollected(root, 'build');
+        const plan = planPublish({
+          collected: next,
+          record,
+          keep: 1,
+          cacheControl: DEFAULT_CACHE_CONTROL,
+          now: `t${version}`,
+        });
+        expect(plan.assets.map((upload) => upload.rel).sort()).to.deep.equal(
+          next.files
+            .filter((file) => file.rel.includes('site'))
             .map((file) => file.rel)
             .sort(),
         );
-      for (const upload of [...plan.assets, ...plan.documents])
-        record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}${version}"` };
-      for (const item of plan.deletes) delete record.objects[item.rel];
-      record.builds = plan.builds;
-      builds.unshift(next.id);
-      expect(record.builds.map((build) => build.id)).to.deep.equal(builds.slice(0, 2));
-    }
-  });
+        if (version === 2) expect(plan.deletes).to.deep.equal([]);
+        else
+          expect(
+            plan.deletes.map((item) => item.rel).sort(),
+            "build 1's own files, not the ones build 2 shares",
+          ).to.deep.equal(
+            first.files
+              .filter((file) => file.rel.includes('site.') && file.rel !== 'blog/css/site.css')
+              .map((file) => file.rel)
+              .sort(),
+          );
+        for (const upload of [...plan.assets, ...plan.documents])
+          record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag: `"${upload.rel}${version}"` };
+        for (const item of plan.deletes) delete record.objects[item.rel];
+        record.builds = plan.builds;
+        builds.unshift(next.id);
+        expect(record.builds.map((build) => build.id)).to.deep.equal(builds.slice(0, 2));
+      }
+    },
+  );
 });
 
 describe('media:publish: the publish config, rows of the one table (validator and JSON Schema agree)', () => {

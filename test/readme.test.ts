@@ -221,23 +221,27 @@ describe('every README example, run against the packed package in a plain JavaSc
     installOutput = outputs.join('\n');
   });
 
-  it("installs without npm's install-scripts warning about gulp-app-media: the published package.json has no install script", () => {
-    expect(
-      installOutput.split('\n').filter((line) => /install-scripts/.test(line) && /gulp-app-media/.test(line)),
-      installOutput,
-    ).to.deep.equal([]);
-    const installed = JSON.parse(
-      readFileSync(path.join(base, 'node_modules', 'gulp-app-media', 'package.json'), 'utf8'),
-    ) as { scripts?: Record<string, string> };
-    const installScripts = Object.keys(installed.scripts ?? {}).filter((name) =>
-      ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare'].includes(name),
-    );
-    expect(installScripts).to.deep.equal([]);
-    expect(
-      existsSync(path.join(base, 'node_modules', 'gulp-app-media', 'dist', 'index.js')),
-      'installed built',
-    ).to.equal(true);
-  });
+  it(
+    "installs without npm's install-scripts warning about gulp-app-media: " +
+      'the published package.json has no install script',
+    () => {
+      expect(
+        installOutput.split('\n').filter((line) => /install-scripts/.test(line) && /gulp-app-media/.test(line)),
+        installOutput,
+      ).to.deep.equal([]);
+      const installed = JSON.parse(
+        readFileSync(path.join(base, 'node_modules', 'gulp-app-media', 'package.json'), 'utf8'),
+      ) as { scripts?: Record<string, string> };
+      const installScripts = Object.keys(installed.scripts ?? {}).filter((name) =>
+        ['preinstall', 'install', 'postinstall', 'prepare', 'preprepare', 'postprepare'].includes(name),
+      );
+      expect(installScripts).to.deep.equal([]);
+      expect(
+        existsSync(path.join(base, 'node_modules', 'gulp-app-media', 'dist', 'index.js')),
+        'installed built',
+      ).to.equal(true);
+    },
+  );
 
   /** A project of the README: the installed base, the user's apps, and @acme/gallery as an installed package. */
   function project(name: string): string {

@@ -269,7 +269,10 @@ async function crashRun(seed: number, keep: boolean): Promise<RunOutcome> {
       durations.set(key, 0.7 * (durations.get(key) ?? result.report.ms) + 0.3 * result.report.ms);
     world.toolRuns++;
     world.steps.push(
-      `${task} in a child process${refuse ? ' where symlink() fails with EPERM' : ''} (${world.describeConfig()}): ${landed ? `killed -9 ${delay.toFixed(1)} ms after it started` : `finished first (${result.report?.ms.toFixed(1) ?? '?'} ms)`}`,
+      `${task} in a child process${refuse ? ' where symlink() fails with EPERM' : ''} (${world.describeConfig()}): ` +
+        (landed
+          ? `killed -9 ${delay.toFixed(1)} ms after it started`
+          : `finished first (${result.report?.ms.toFixed(1) ?? '?'} ms)`),
     );
     const problems = landed ? [] : childProblems(task, result);
     world.afterTool(`killed ${task}`, before, outsideBefore, problems, {
@@ -331,7 +334,14 @@ async function raceRun(seed: number, keep: boolean): Promise<RunOutcome> {
     const results = settled === 'timeout' ? [] : settled;
     contended = results.some((result) => result.report?.waited === true);
     world.steps.push(
-      `race of ${tasks.map((task, index) => `${task}${refusing[index] ? ' (symlink() refused)' : ''}=[${(results[index]?.report?.apps ?? []).map((app) => `${app.name}:${app.status}`).join(' ')}]`).join(', ')}`,
+      'race of ' +
+        tasks
+          .map(
+            (task, index) =>
+              `${task}${refusing[index] ? ' (symlink() refused)' : ''}=` +
+              `[${(results[index]?.report?.apps ?? []).map((app) => `${app.name}:${app.status}`).join(' ')}]`,
+          )
+          .join(', '),
     );
     const problems = results.flatMap((result, index) => childProblems(`${tasks[index] ?? '?'} #${index + 1}`, result));
     world.afterTool('race', before, outsideBefore, problems, { editedRemovable: tasks.includes('clean-force') });
@@ -488,7 +498,8 @@ async function parentMain(args: Args): Promise<void> {
             }
             if (seen % 500 === 0 || (kind !== 'scenarios' && seen % 25 === 0)) {
               console.log(
-                `  ${kind}: ${seen} done, ${totals.violations} violation(s), ${((performance.now() - started) / 1000).toFixed(0)} s`,
+                `  ${kind}: ${seen} done, ${totals.violations} violation(s), ` +
+                  `${((performance.now() - started) / 1000).toFixed(0)} s`,
               );
             }
           });
@@ -504,7 +515,8 @@ async function parentMain(args: Args): Promise<void> {
   const split = <T>(items: T[], worker: number): T[] => items.filter((_, index) => index % args.workers === worker);
   if ((args.only === 'all' || args.only === 'scenarios') && args.scenarios > 0) {
     console.log(
-      `soak: ${args.scenarios} scenarios from seed ${args.seed}, steps ${args.steps.join('-')}, ${args.workers} workers`,
+      `soak: ${args.scenarios} scenarios from seed ${args.seed}, steps ${args.steps.join('-')}, ` +
+        `${args.workers} workers`,
     );
     const seeds = Array.from({ length: args.scenarios }, (_, index) => args.seed + index);
     await runPhase(
@@ -552,7 +564,8 @@ async function parentMain(args: Args): Promise<void> {
           toolRuns: failure.toolRuns,
           dir: failure.dir,
         },
-        `npm run test:soak -- --only ${only} --seed ${failure.seed} ${flag} 1 --workers 1${failure.kind === 'scenario' ? ` --steps ${args.steps.join('-')}` : ''}`,
+        `npm run test:soak -- --only ${only} --seed ${failure.seed} ${flag} 1 --workers ` +
+          `1${failure.kind === 'scenario' ? ` --steps ${args.steps.join('-')}` : ''}`,
       ),
     );
     console.log('');
@@ -572,8 +585,12 @@ async function parentMain(args: Args): Promise<void> {
     console.log('');
   }
   console.log(
-    `soak: ${totals.scenarios} scenarios (${totals.scenarioRuns} runs of link/clean/verify), ${totals.kills} kills (${totals.midWrite} of them left a lock or temporary files: cut while writing; ${totals.killAttempts} crash runs, ${totals.finishedFirst} finished before the kill), ` +
-      `${totals.races} races (${totals.raceProcesses} processes; in ${totals.contended} a run waited for another's lock), ${totals.violations} violation(s) in ${failures.length} run(s); ${elapsed.toFixed(1)} s (${phaseTimes.join(', ')})`,
+    `soak: ${totals.scenarios} scenarios (${totals.scenarioRuns} runs of link/clean/verify), ` +
+      `${totals.kills} kills (${totals.midWrite} of them left a lock or temporary files: cut while writing; ` +
+      `${totals.killAttempts} crash runs, ${totals.finishedFirst} finished before the kill), ` +
+      `${totals.races} races (${totals.raceProcesses} processes; ` +
+      `in ${totals.contended} a run waited for another's lock), ${totals.violations} violation(s) ` +
+      `in ${failures.length} run(s); ${elapsed.toFixed(1)} s (${phaseTimes.join(', ')})`,
   );
   process.exitCode = failures.length > 0 ? 1 : 0;
 }

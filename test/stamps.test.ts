@@ -122,19 +122,24 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     );
   });
 
-  it('a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, not even a lock', async () => {
-    const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), gulp: false });
-    mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
-    await linkedInProcess(root);
-    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(/"dirs": \["fonts","fonts\/empty"\]/);
-    const media = statSync(mediaOf(root));
-    const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.match(/1 up-to-date/);
-    expect(statSync(mediaOf(root)).mtimeMs, 'no lock or temporary file was made in mediaRoot').to.equal(media.mtimeMs);
-    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.equal(text);
-  });
+  it(
+    'a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, ' + 'not even a lock',
+    async () => {
+      const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), gulp: false });
+      mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
+      await linkedInProcess(root);
+      expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(/"dirs": \["fonts","fonts\/empty"\]/);
+      const media = statSync(mediaOf(root));
+      const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.stdout).to.match(/1 up-to-date/);
+      expect(statSync(mediaOf(root)).mtimeMs, 'no lock or temporary file was made in mediaRoot').to.equal(
+        media.mtimeMs,
+      );
+      expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.equal(text);
+    },
+  );
 
   it('stampTime: a whole even second, two to four seconds before now', () => {
     for (const now of [1_700_000_000_000, 1_700_000_001_000, 1_700_000_001_999, 1_700_000_002_001]) {
@@ -146,38 +151,46 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     }
   });
 
-  it("a stamped folder is not listed: a file slipped in with the folder's time put back is unseen, until the folder's time moves", async () => {
-    const root = await copied();
-    const css = slipIn(root);
+  it(
+    "a stamped folder is not listed: a file slipped in with the folder's time put back is unseen, " +
+      "until the folder's time moves",
+    async () => {
+      const root = await copied();
+      const css = slipIn(root);
 
-    // This is what the stamp spares: the folder's names come from the records.
-    const unseen = appMedia(root, ['verify', '--json']);
-    expect(unseen.status, unseen.output).to.equal(0);
-    expect(jsonReport(unseen).apps.map((app) => app['status'])).to.deep.equal(['ok']);
+      // This is what the stamp spares: the folder's names come from the records.
+      const unseen = appMedia(root, ['verify', '--json']);
+      expect(unseen.status, unseen.output).to.equal(0);
+      expect(jsonReport(unseen).apps.map((app) => app['status'])).to.deep.equal(['ok']);
 
-    // Any change to the folder (here its time alone) and it is listed again.
-    utimesSync(css, new Date(), new Date());
-    const seen = appMedia(root, ['verify']);
-    expect(seen.status, seen.output).to.equal(1);
-    expect(seen.output)
-      .to.match(/drift\s+blog/)
-      .and.match(/css\/slipped\.css not written by app-media/);
-  });
+      // Any change to the folder (here its time alone) and it is listed again.
+      utimesSync(css, new Date(), new Date());
+      const seen = appMedia(root, ['verify']);
+      expect(seen.status, seen.output).to.equal(1);
+      expect(seen.output)
+        .to.match(/drift\s+blog/)
+        .and.match(/css\/slipped\.css not written by app-media/);
+    },
+  );
 
-  it('a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, and is named on the next run', async () => {
-    const root = await copied();
-    const css = slipIn(root);
-    rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
+  it(
+    'a stamp fooled on purpose never costs a byte: a slipped-in file stays when the source drops its folder, ' +
+      'and is named on the next run',
+    async () => {
+      const root = await copied();
+      const css = slipIn(root);
+      rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
 
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(0);
-    expect(readFileSync(path.join(css, 'slipped.css'), 'utf8'), 'the file is there, whole').to.equal('/* slipped */');
-    expect(() => lstatSync(path.join(css, 'blog.css')), "the tool's own file is gone").to.throw(/ENOENT/);
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(0);
+      expect(readFileSync(path.join(css, 'slipped.css'), 'utf8'), 'the file is there, whole').to.equal('/* slipped */');
+      expect(() => lstatSync(path.join(css, 'blog.css')), "the tool's own file is gone").to.throw(/ENOENT/);
 
-    const next = appMedia(root, ['link']);
-    expect(next.status, next.output).to.equal(0);
-    expect(next.output).to.match(/kept css\/slipped\.css \(added by hand/);
-  });
+      const next = appMedia(root, ['link']);
+      expect(next.status, next.output).to.equal(0);
+      expect(next.output).to.match(/kept css\/slipped\.css \(added by hand/);
+    },
+  );
 
   it("a file edited in place (the folder's time does not move) is still seen: each file is looked at", async () => {
     const root = await copied();
@@ -193,131 +206,155 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     expect(readFileSync(file, 'utf8')).to.equal('console.log("mine, longer than before");\n');
   });
 
-  it('a folder that holds a file added by hand gets no stamp (it is listed by every run); the others get new ones', async () => {
-    const root = await copied();
-    writeFileSync(path.join(mediaOf(root), 'blog/css/mine.css'), '/* mine */');
-    writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
-    const old = readRecords(root).entries['blog']?.stamps ?? {};
+  it(
+    'a folder that holds a file added by hand gets no stamp (it is listed by every run); ' + 'the others get new ones',
+    async () => {
+      const root = await copied();
+      writeFileSync(path.join(mediaOf(root), 'blog/css/mine.css'), '/* mine */');
+      writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
+      const old = readRecords(root).entries['blog']?.stamps ?? {};
 
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(0);
-    const stamps = readRecords(root).entries['blog']?.stamps ?? {};
-    expect(Object.keys(stamps).sort()).to.deep.equal(['.', 'img', 'js']);
-    expect(stamps['js'], 'the folder written to has a new stamp').to.be.a('number').and.not.equal(old['js']);
-    expect(lstatSync(path.join(mediaOf(root), 'blog/js')).mtimeMs).to.equal(stamps['js']);
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(0);
+      const stamps = readRecords(root).entries['blog']?.stamps ?? {};
+      expect(Object.keys(stamps).sort()).to.deep.equal(['.', 'img', 'js']);
+      expect(stamps['js'], 'the folder written to has a new stamp').to.be.a('number').and.not.equal(old['js']);
+      expect(lstatSync(path.join(mediaOf(root), 'blog/js')).mtimeMs).to.equal(stamps['js']);
 
-    for (let i = 0; i < 2; i++) {
-      const again = appMedia(root, ['link']);
-      expect(again.status, again.output).to.equal(0);
-      expect(again.output, `run ${i + 2}`).to.match(/kept css\/mine\.css \(added by hand/);
-    }
-  });
+      for (let i = 0; i < 2; i++) {
+        const again = appMedia(root, ['link']);
+        expect(again.status, again.output).to.equal(0);
+        expect(again.output, `run ${i + 2}`).to.match(/kept css\/mine\.css \(added by hand/);
+      }
+    },
+  );
 
-  it('records without stamps (an older version): every folder is listed, and a no-change run writes nothing, not even stamps', async () => {
-    const root = await copied(['blog']);
-    const records = readRecords(root);
-    delete records.entries['blog']?.stamps;
-    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
-    const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
-    slipIn(root);
-    const times = ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
+  it(
+    'records without stamps (an older version): every folder is listed, and a no-change run writes nothing, ' +
+      'not even stamps',
+    async () => {
+      const root = await copied(['blog']);
+      const records = readRecords(root);
+      delete records.entries['blog']?.stamps;
+      writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
+      const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
+      slipIn(root);
+      const times = ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
 
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.output, 'without a stamp the folder is listed').to.match(/kept css\/slipped\.css \(added by hand/);
-    expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(
-      text,
-    );
-    expect(
-      ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs),
-      'no folder is stamped by a run that changes nothing',
-    ).to.deep.equal(times);
-  });
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.output, 'without a stamp the folder is listed').to.match(/kept css\/slipped\.css \(added by hand/);
+      expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(
+        text,
+      );
+      expect(
+        ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs),
+        'no folder is stamped by a run that changes nothing',
+      ).to.deep.equal(times);
+    },
+  );
 
-  it("broken stamps in the records prove nothing and cost nothing: the copy is still the tool's, its folders are listed", async () => {
-    const root = await copied(['blog']);
-    const records = readRecords(root);
-    (records.entries['blog'] as Record<string, unknown>)['stamps'] = {
-      '.': 'yesterday',
-      css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs,
-    };
-    writeRecords(root, records);
-    slipIn(root);
+  it(
+    "broken stamps in the records prove nothing and cost nothing: the copy is still the tool's, " +
+      'its folders are listed',
+    async () => {
+      const root = await copied(['blog']);
+      const records = readRecords(root);
+      (records.entries['blog'] as Record<string, unknown>)['stamps'] = {
+        '.': 'yesterday',
+        css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs,
+      };
+      writeRecords(root, records);
+      slipIn(root);
 
-    const run = appMedia(root, ['link', '--json']);
-    expect(run.status, run.output).to.equal(0);
-    expect(jsonReport(run).apps.map((app) => [app['name'], app['status']])).to.deep.equal([['blog', 'up-to-date']]);
-    expect(run.stdout, 'a stamps field with one bad value is dropped whole').to.match(/kept css\/slipped\.css/);
-  });
+      const run = appMedia(root, ['link', '--json']);
+      expect(run.status, run.output).to.equal(0);
+      expect(jsonReport(run).apps.map((app) => [app['name'], app['status']])).to.deep.equal([['blog', 'up-to-date']]);
+      expect(run.stdout, 'a stamps field with one bad value is dropped whole').to.match(/kept css\/slipped\.css/);
+    },
+  );
 
-  it('a records file forged to list "../" names with matching stamps leads no walk, and no delete, outside the copy', async () => {
-    const root = await copied();
-    const outside = path.join(root, 'public', 'outside.txt');
-    writeFileSync(outside, "not the tool's");
-    const records = readRecords(root);
-    const blog = records.entries['blog'] as { files: Record<string, [number, number]>; stamps: Record<string, number> };
-    const stat = statSync(outside);
-    blog.files['../../outside.txt'] = [stat.size, Math.round(stat.mtimeMs)];
-    blog.stamps['..'] = lstatSync(mediaOf(root)).mtimeMs;
-    blog.stamps['../..'] = lstatSync(path.join(root, 'public')).mtimeMs;
-    writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
-    expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, "the copy's own stamp still holds").to.equal(
-      blog.stamps['.'],
-    );
+  it(
+    'a records file forged to list "../" names with matching stamps leads no walk, ' +
+      'and no delete, outside the copy',
+    async () => {
+      const root = await copied();
+      const outside = path.join(root, 'public', 'outside.txt');
+      writeFileSync(outside, "not the tool's");
+      const records = readRecords(root);
+      const blog = records.entries['blog'] as {
+        files: Record<string, [number, number]>;
+        stamps: Record<string, number>;
+      };
+      const stat = statSync(outside);
+      blog.files['../../outside.txt'] = [stat.size, Math.round(stat.mtimeMs)];
+      blog.stamps['..'] = lstatSync(mediaOf(root)).mtimeMs;
+      blog.stamps['../..'] = lstatSync(path.join(root, 'public')).mtimeMs;
+      writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
+      expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, "the copy's own stamp still holds").to.equal(
+        blog.stamps['.'],
+      );
 
-    // The walk takes no name from the records that a listing could not give.
-    const entry = path.join(mediaOf(root), 'blog');
-    const forged = readRecords(root).entries['blog'] as unknown as CopyRecord;
-    const known = {
-      stamps: forged.stamps ?? {},
-      listing: recordedListing(forged),
-      rootMtimeMs: lstatSync(entry).mtimeMs,
-    };
-    expect(walkTreeSync(entry, { known })).to.deep.equal(walkTreeSync(entry));
-    // A record with a name no listing could give is not the tool's any more: dropped whole, and said.
-    // verify takes no lock (mediaRoot's time stays as the forged stamp says) and sees no copy of the tool's.
-    const verified = appMedia(root, ['verify']);
-    expect(verified.status, verified.output).to.equal(1);
-    expect(verified.output).to.match(
-      /the records file lists 1 entry that app-media does not take \(nothing was done with it\): "blog" \(its record is malformed\)/,
-    );
-    expect(verified.output).to.match(/conflict\s+blog/);
-    expect(verified.output).to.not.match(/outside/);
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(1);
-    expect(run.output).to.match(/conflict\s+blog/);
-    expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal("not the tool's");
-  });
+      // The walk takes no name from the records that a listing could not give.
+      const entry = path.join(mediaOf(root), 'blog');
+      const forged = readRecords(root).entries['blog'] as unknown as CopyRecord;
+      const known = {
+        stamps: forged.stamps ?? {},
+        listing: recordedListing(forged),
+        rootMtimeMs: lstatSync(entry).mtimeMs,
+      };
+      expect(walkTreeSync(entry, { known })).to.deep.equal(walkTreeSync(entry));
+      // A record with a name no listing could give is not the tool's any more: dropped whole, and said.
+      // verify takes no lock (mediaRoot's time stays as the forged stamp says) and sees no copy of the tool's.
+      const verified = appMedia(root, ['verify']);
+      expect(verified.status, verified.output).to.equal(1);
+      expect(verified.output).to.match(
+        new RegExp(
+          'the records file lists 1 entry that app-media does not take \\(nothing was done with it\\): ' +
+            '"blog" \\(its record is malformed\\)',
+        ),
+      );
+      expect(verified.output).to.match(/conflict\s+blog/);
+      expect(verified.output).to.not.match(/outside/);
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(1);
+      expect(run.output).to.match(/conflict\s+blog/);
+      expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal("not the tool's");
+    },
+  );
 
-  it('a re-run after a copy of many folders: the names it reports and plans are those a full listing gives', async () => {
-    const root = await copied();
-    writeTree(sourceOf(root, 'blog'), {
-      'a/b/c/deep.txt': 'deep',
-      'a/b/side.txt': 'side',
-      'a/top.txt': 'top',
-      'z/only.txt': 'z',
-    });
-    await linkedInProcess(root);
-    expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal([
-      '.',
-      'a',
-      'a/b',
-      'a/b/c',
-      'css',
-      'img',
-      'js',
-      'z',
-    ]);
-    writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
-    rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
-    const run = appMedia(root, ['link']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(/kept a\/b\/c\/mine\.txt/);
-    expect(
-      () => lstatSync(path.join(mediaOf(root), 'blog/z')),
-      'the folder dropped from the source is gone from the copy',
-    ).to.throw(/ENOENT/);
-  });
+  it(
+    'a re-run after a copy of many folders: the names it reports and plans are those a ' + 'full listing gives',
+    async () => {
+      const root = await copied();
+      writeTree(sourceOf(root, 'blog'), {
+        'a/b/c/deep.txt': 'deep',
+        'a/b/side.txt': 'side',
+        'a/top.txt': 'top',
+        'z/only.txt': 'z',
+      });
+      await linkedInProcess(root);
+      expect(Object.keys(readRecords(root).entries['blog']?.stamps ?? {}).sort()).to.deep.equal([
+        '.',
+        'a',
+        'a/b',
+        'a/b/c',
+        'css',
+        'img',
+        'js',
+        'z',
+      ]);
+      writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
+      rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
+      const run = appMedia(root, ['link']);
+      expect(run.status, run.output).to.equal(0);
+      expect(run.output).to.match(/kept a\/b\/c\/mine\.txt/);
+      expect(
+        () => lstatSync(path.join(mediaOf(root), 'blog/z')),
+        'the folder dropped from the source is gone from the copy',
+      ).to.throw(/ENOENT/);
+    },
+  );
 });
 
 describe('the stamped walk gives what a full walk gives, whatever changed in the copy', () => {
@@ -409,42 +446,50 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     expect(walked.skipped).to.deep.equal(['a.css', 'js/lib']);
   });
 
-  it('a folder never gets back the stamp of the record still on disk (a run killed before saving its records must not leave it vouching)', () => {
-    const dir = path.join(tempDir('stamped'), 'copy');
-    writeTree(dir, { 'css/a.css': 'a' });
-    const record: CopyRecord = { kind: 'copy', source: 's', files: { 'css/a.css': [1, 0] } };
-    const now = Date.now();
-    const first = stampAt(dir, record, {}, now) ?? {};
-    expect(first['.'], 'the stamp this instant gives').to.equal(stampTime(now) * 1000);
-    const second = stampAt(dir, record, first, now) ?? {};
-    expect(Object.keys(second).sort()).to.deep.equal(['.', 'css']);
-    for (const folder of ['.', 'css']) {
-      expect(second[folder], folder).to.not.equal(first[folder]);
-      expect(lstatSync(path.join(dir, folder)).mtimeMs, folder).to.equal(second[folder]);
-    }
-    // Just after, in the same two seconds: still not the old one.
-    const third = stampAt(dir, record, second, now + 500) ?? {};
-    expect(third['css']).to.not.equal(second['css']);
-  });
+  it(
+    'a folder never gets back the stamp of the record still on disk (a run killed before saving ' +
+      'its records must not leave it vouching)',
+    () => {
+      const dir = path.join(tempDir('stamped'), 'copy');
+      writeTree(dir, { 'css/a.css': 'a' });
+      const record: CopyRecord = { kind: 'copy', source: 's', files: { 'css/a.css': [1, 0] } };
+      const now = Date.now();
+      const first = stampAt(dir, record, {}, now) ?? {};
+      expect(first['.'], 'the stamp this instant gives').to.equal(stampTime(now) * 1000);
+      const second = stampAt(dir, record, first, now) ?? {};
+      expect(Object.keys(second).sort()).to.deep.equal(['.', 'css']);
+      for (const folder of ['.', 'css']) {
+        expect(second[folder], folder).to.not.equal(first[folder]);
+        expect(lstatSync(path.join(dir, folder)).mtimeMs, folder).to.equal(second[folder]);
+      }
+      // Just after, in the same two seconds: still not the old one.
+      const third = stampAt(dir, record, second, now + 500) ?? {};
+      expect(third['css']).to.not.equal(second['css']);
+    },
+  );
 
-  it("stamping never writes through a link: a folder of the copy replaced by a link to a folder outside keeps that folder's times", () => {
-    const base = tempDir('stamped');
-    const dir = path.join(base, 'copy');
-    writeTree(dir, { 'js/b.js': 'b' });
-    writeTree(base, { 'outside/a.css': 'a', 'outside/vendor/c.css': 'c' });
-    symlinkSync('../outside', path.join(dir, 'css'));
-    for (const folder of ['outside', 'outside/vendor']) setMtime(path.join(base, folder), 1_000_000_000_000);
-    const record: CopyRecord = {
-      kind: 'copy',
-      source: 's',
-      files: { 'css/a.css': [1, 0], 'css/vendor/c.css': [1, 0], 'js/b.js': [1, 0] },
-    };
-    const stamps = stampAt(dir, record) ?? {};
-    for (const folder of ['outside', 'outside/vendor']) {
-      expect(lstatSync(path.join(base, folder)).mtimeMs, `${folder} is not the copy's`).to.equal(1_000_000_000_000);
-    }
-    expect(Object.keys(stamps).sort(), 'the link and what is below it get no stamp').to.deep.equal(['.', 'js']);
-  });
+  it(
+    'stamping never writes through a link: a folder of the copy replaced by a link to a folder ' +
+      "outside keeps that folder's times",
+    () => {
+      const base = tempDir('stamped');
+      const dir = path.join(base, 'copy');
+      writeTree(dir, { 'js/b.js': 'b' });
+      writeTree(base, { 'outside/a.css': 'a', 'outside/vendor/c.css': 'c' });
+      symlinkSync('../outside', path.join(dir, 'css'));
+      for (const folder of ['outside', 'outside/vendor']) setMtime(path.join(base, folder), 1_000_000_000_000);
+      const record: CopyRecord = {
+        kind: 'copy',
+        source: 's',
+        files: { 'css/a.css': [1, 0], 'css/vendor/c.css': [1, 0], 'js/b.js': [1, 0] },
+      };
+      const stamps = stampAt(dir, record) ?? {};
+      for (const folder of ['outside', 'outside/vendor']) {
+        expect(lstatSync(path.join(base, folder)).mtimeMs, `${folder} is not the copy's`).to.equal(1_000_000_000_000);
+      }
+      expect(Object.keys(stamps).sort(), 'the link and what is below it get no stamp').to.deep.equal(['.', 'js']);
+    },
+  );
 
   it('a folder with a name the record does not list when it is stamped gets no stamp', () => {
     const dir = path.join(tempDir('stamped'), 'copy');

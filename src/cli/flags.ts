@@ -229,7 +229,8 @@ function checkCommandLine(argv: readonly string[], tokens: Tokens): CommandLine 
       throw errors.badFlag(
         token.raw,
         `${token.raw} is not a flag of app-media ${name}`,
-        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `app-media ${owner}`).join(', ')}; ` : ''}app-media ${name} --help lists its flags`,
+        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `app-media ${owner}`).join(', ')}; ` : ''}` +
+          `app-media ${name} --help lists its flags`,
       );
     }
   }

@@ -272,7 +272,8 @@ function stillInPlace(folders: FolderTree, settings: CollectSettings, consequenc
   const moved = folders.stillInPlace();
   if (moved !== undefined) {
     throw new ChangedMeanwhile(
-      `${settings.shown}/${moved} was replaced while app-media worked in it; ${consequence}, and what is there now was left as it is`,
+      `${settings.shown}/${moved} was replaced while app-media worked in it; ${consequence}, ` +
+        `and what is there now was left as it is`,
     );
   }
 }
@@ -296,7 +297,8 @@ function asChange(error: unknown, settings: CollectSettings): unknown {
   if (code !== 'ELOOP' && code !== 'ENOTDIR') return error;
   const where = (error as NodeJS.ErrnoException).path;
   return new ChangedMeanwhile(
-    `${where ?? settings.shown}: a folder of collectRoot was replaced (by a link or a file) during the run; nothing was written or removed through it`,
+    `${where ?? settings.shown}: a folder of collectRoot was replaced (by a link or a file) ` +
+      `during the run; nothing was written or removed through it`,
   );
 }
 

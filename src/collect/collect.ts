@@ -147,13 +147,16 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
           reason: failure,
           hint: app.error
             ? systemErrorHint(app.error.code)
-            : "only regular files are published; check that the account running the task may read the app's media folder",
+            : 'only regular files are published; check that the account running the task may ' +
+              "read the app's media folder",
         });
       } else if (conflicts.length > 0 && (conflicts.some((one) => one.app === name) || wanted.has(name))) {
         statuses.set(name, 'conflict');
         reasons.set(name, {
           reason: listSome(conflicts.map((one) => one.why)),
-          hint: 'move it away by hand if it is not needed (app-media never writes over what it did not make, or what was changed since), then run again',
+          hint:
+            'move it away by hand if it is not needed (app-media never writes over what it did not make, ' +
+            'or what was changed since), then run again',
         });
       } else if (!app.hasMedia) {
         statuses.set(name, 'no-media');
@@ -398,7 +401,8 @@ function sourceWarnings(sources: AppSources[]): string[] {
       );
     if (app.skipped.length > 0)
       out.push(
-        `${app.app.name}: not published, not regular files (dangling links, loops, FIFOs, sockets): ${listSome(app.skipped)}`,
+        `${app.app.name}: not published, not regular files (dangling links, loops, FIFOs, ` +
+          `sockets): ${listSome(app.skipped)}`,
       );
   }
   return out;
@@ -415,11 +419,15 @@ function foreignWarnings(settings: CollectSettings, foreign: readonly string[], 
   const out: string[] = [];
   if (foreign.length > 0)
     out.push(
-      `${foreign.length} file${foreign.length === 1 ? '' : 's'} in ${settings.shown} not made by app-media, left as ${foreign.length === 1 ? 'it is' : 'they are'}: ${listSome(foreign)}`,
+      `${foreign.length} file${foreign.length === 1 ? '' : 's'} in ${settings.shown} not made by app-media, ` +
+        `left as ${foreign.length === 1 ? 'it is' : 'they are'}: ${listSome(foreign)}`,
     );
   if (changed.length > 0)
     out.push(
-      `${changed.length} file${changed.length === 1 ? '' : 's'} in ${settings.shown} changed by hand since app-media wrote ${changed.length === 1 ? "it, kept (no longer app-media's)" : "them, kept (no longer app-media's)"}: ${listSome(changed)}`,
+      `${changed.length} file${changed.length === 1 ? '' : 's'} ` +
+        `in ${settings.shown} changed by hand since app-media wrote ` +
+        `${changed.length === 1 ? "it, kept (no longer app-media's)" : "them, kept (no longer app-media's)"}: ` +
+        `${listSome(changed)}`,
     );
   return out;
 }

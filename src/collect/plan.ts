@@ -404,7 +404,8 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     if (there) {
       if (there.sha256 !== output.sha256)
         warnings.push(
-          `${output.name}: two files would be published under this name (${there.item.source.shown} and ${output.item.source.shown}); the first is kept`,
+          `${output.name}: two files would be published under this name (${there.item.source.shown} ` +
+            `and ${output.item.source.shown}); the first is kept`,
         );
       return;
     }
@@ -502,7 +503,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         conflicts.push({
           app,
           name: dir,
-          why: `${settings.shown}/${dir} is ${tree.others.get(dir) ?? 'a file'} not made by app-media, where a folder is needed`,
+          why:
+            `${settings.shown}/${dir} is ${tree.others.get(dir) ?? 'a file'} not made by app-media, ` +
+            `where a folder is needed`,
         });
       } else {
         mkdirs.add(dir);
@@ -560,7 +563,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     conflicts.push({
       app: '',
       name: MANIFEST_NAME,
-      why: `${settings.shown}/${MANIFEST_NAME} is not the one app-media wrote (changed by hand, or made by something else)`,
+      why:
+        `${settings.shown}/${MANIFEST_NAME} is not the one app-media wrote (changed by hand, ` +
+        `or made by something else)`,
     });
     writeManifest = false;
   }
@@ -688,7 +693,10 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
 
 /** Why an app whose media folder leads out of its app publishes nothing (link's words, plan.ts). */
 export function escapeReason(app: AppSources): string {
-  return `${app.app.mediaDirname}/${app.app.name}/ leads outside the app's folder (to ${app.escape ?? '?'}): nothing of it is published`;
+  return (
+    `${app.app.mediaDirname}/${app.app.name}/ leads outside the app's folder (to ${app.escape ?? '?'}): ` +
+    `nothing of it is published`
+  );
 }
 
 function changedDuringRun(source: Source): Error {

@@ -164,7 +164,8 @@ function hash(file) {
     fd = fs.openSync(file, FLAGS);
   } catch (error) {
     const code = error.code;
-    if (code === 'ELOOP' || code === 'EMLINK' || code === 'EFTYPE') return { error: 'ENOTREG', kind: 'a symbolic link' };
+    if (code === 'ELOOP' || code === 'EMLINK' || code === 'EFTYPE') \
+return { error: 'ENOTREG', kind: 'a symbolic link' };
     return { error: code || 'EIO' };
   }
   try {
@@ -189,7 +190,8 @@ function hashOpen(fd) {
       sha384.update(chunk);
       size += read;
     }
-    return { size, sha256: sha256.digest('hex'), integrity: 'sha384-' + sha384.digest('base64'), ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
+    return { size, sha256: sha256.digest('hex'), integrity: 'sha384-' + sha384.digest('base64'), \
+ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
   } catch (error) {
     return { error: error.code || 'EIO' };
   }
@@ -204,11 +206,13 @@ function compress(data, brotli, gzip) {
       [zlib.constants.BROTLI_PARAM_LGWIN]: Math.max(10, Math.min(24, Math.ceil(Math.log2(Math.max(2, data.length))))),
     } });
     // A copy of its own size: zlib's result may be a view of a bigger buffer, and a message copies all of that.
-    if (br.length < data.length) out.br = { data: new Uint8Array(br), sha256: createHash('sha256').update(br).digest('hex') };
+    if (br.length < data.length) out.br = \
+{ data: new Uint8Array(br), sha256: createHash('sha256').update(br).digest('hex') };
   }
   if (gzip !== null) {
     const gz = zlib.gzipSync(data, { level: gzip });
-    if (gz.length < data.length) out.gzip = { data: new Uint8Array(gz), sha256: createHash('sha256').update(gz).digest('hex') };
+    if (gz.length < data.length) out.gzip = \
+{ data: new Uint8Array(gz), sha256: createHash('sha256').update(gz).digest('hex') };
   }
   return out;
 }

@@ -216,16 +216,17 @@ export function serializeRecords(records: Records): string {
   for (const name of [...records.files.keys()].sort()) {
     const record = records.files.get(name) as FileRecord;
     parts.push(
-      `${first ? '' : ','}${JSON.stringify(name)}:{"size":${record.size},"mtimeMs":${record.mtimeMs},"sha256":"${record.sha256}","immutable":${record.immutable}${
-        record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''
-      }}`,
+      `${first ? '' : ','}${JSON.stringify(name)}:{"size":${record.size},"mtimeMs":${record.mtimeMs},` +
+        `"sha256":"${record.sha256}","immutable":${record.immutable}` +
+        `${record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''}}`,
     );
     first = false;
   }
   parts.push('},"builds":[');
   records.builds.forEach((build, index) => {
     parts.push(
-      `${index === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[${build.files.map((name) => JSON.stringify(name)).join(',')}]}`,
+      `${index === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[` +
+        `${build.files.map((name) => JSON.stringify(name)).join(',')}]}`,
     );
   });
   const own: Record<string, OwnFileRecord> = {};
@@ -381,7 +382,9 @@ export function readPending(root: string): ReadResult<Pending> {
 export function serializePending(pending: Pending): string {
   const files: Record<string, PendingFile> = {};
   for (const name of [...pending.files.keys()].sort()) files[name] = pending.files.get(name) as PendingFile;
-  return `${JSON.stringify({ tool: TOOL, kind: 'collect-pending', version: 1, files, dirs: [...pending.dirs].sort() })}\n`;
+  return (
+    JSON.stringify({ tool: TOOL, kind: 'collect-pending', version: 1, files, dirs: [...pending.dirs].sort() }) + '\n'
+  );
 }
 
 // --- The index ----------------------------------------------------------------------------------

@@ -126,7 +126,8 @@ export function openMediaFile(source: Source): OpenedSource {
       const where = readlinkSync(`/proc/self/fd/${open.fd}`);
       if (!isInside(source.root, where)) {
         throw new SourceChanged(
-          `${source.shown} is no longer inside the app's media folder (it is ${where}: a folder on its way was replaced by a link); it was not read`,
+          `${source.shown} is no longer inside the app's media folder (it is ${where}: ` +
+            `a folder on its way was replaced by a link); it was not read`,
         );
       }
     }

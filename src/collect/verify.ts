@@ -108,7 +108,8 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
             flag(
               app,
               'drift',
-              `${entry.path}: ${error instanceof HashFailure && error.kind ? `is ${error.kind}` : String((error as Error).message)}`,
+              `${entry.path}: ` +
+                `${error instanceof HashFailure && error.kind ? `is ${error.kind}` : String((error as Error).message)}`,
             );
           return;
         }
@@ -119,7 +120,8 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
           flag(
             app,
             'drift',
-            `${entry.path} does not match the manifest (${hashes.size !== entry.size ? `${hashes.size} bytes, not ${entry.size}` : 'its integrity differs'})`,
+            `${entry.path} does not match the manifest (` +
+              `${hashes.size !== entry.size ? `${hashes.size} bytes, not ${entry.size}` : 'its integrity differs'})`,
           );
           return;
         }
@@ -147,7 +149,8 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
       flag(
         app.name,
         'escape',
-        `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'}): media:collect publishes nothing of it`,
+        `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'}): ` +
+          `media:collect publishes nothing of it`,
       );
       continue;
     }
@@ -226,7 +229,8 @@ function checkVariants(
         flag(
           app,
           (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'drift',
-          `${name} is ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'not a readable regular file'}`,
+          `${name} is ` +
+            `${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'not a readable regular file'}`,
         );
         continue;
       }

@@ -105,7 +105,8 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_NO_CONFIG',
       `no configuration found: looked for ${looked.join(', ')} in ${folders.join(', ')}`,
-      'create app-media.config.json in your project folder (beside package.json or the gulpfile) with at least {"mediaRoot": "public/media", "apps": ["./apps/blog"]}, or pass options in code',
+      'create app-media.config.json in your project folder (beside package.json or the gulpfile) ' +
+        'with at least {"mediaRoot": "public/media", "apps": ["./apps/blog"]}, or pass options in code',
     );
   },
   configLoad(file: string, detail: string): AppMediaError {
@@ -120,7 +121,8 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_NOT_A_FILE',
       `${kind}, not a regular file`,
-      'point it at a regular file (a config file and package.json are read whole, so a pipe, a device or a folder cannot be one)',
+      'point it at a regular file (a config file and package.json are read whole, so a pipe, ' +
+        'a device or a folder cannot be one)',
       at(file),
     );
   },
@@ -189,9 +191,11 @@ export const errors = {
     const scoped = pkg.startsWith('@');
     const hint =
       folder !== undefined
-        ? `the folder ${folder} exists: write "./${pkg}" (a folder entry starts with ./ or ../); without it, "${pkg}" is read as a package name`
+        ? `the folder ${folder} exists: write "./${pkg}" (a folder entry starts with ./ or ../); ` +
+          `without it, "${pkg}" is read as a package name`
         : pkg.includes('/') && !scoped
-          ? `for a folder, write "./${pkg}" (a folder entry starts with ./ or ../); a package name with "/" starts with @ ("@scope/name")`
+          ? `for a folder, write "./${pkg}" (a folder entry starts with ./ or ../); ` +
+            `a package name with "/" starts with @ ("@scope/name")`
           : `write "./${pkg}" if you meant a folder; if it is a package, install it (npm install ${pkg})`;
     return new AppMediaError(
       'APP_MEDIA_PACKAGE_NOT_FOUND',
@@ -220,7 +224,8 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_DUPLICATE_NAME',
       `two apps are named "${name}": ${first} and ${second}`,
-      `give one of them another name with an object entry: { "path": "...", "name": "${name}-2" } (its media folder must then be <mediaDirname>/${name}-2/)`,
+      `give one of them another name with an object entry: { "path": "...", "name": ` +
+        `"${name}-2" } (its media folder must then be <mediaDirname>/${name}-2/)`,
       at(file, 'apps'),
     );
   },
@@ -256,10 +261,15 @@ export const errors = {
   sharedRoot(file: string | undefined, folder: string, who: string, isMediaRoot: boolean, task: string): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_SHARED_ROOT',
-      `refusing to write: ${isMediaRoot ? 'mediaRoot' : 'a folder on the way to mediaRoot'}, ${folder}, can be written by ${who}, who could then make app-media delete or write through a link elsewhere`,
+      `refusing to write: ${isMediaRoot ? 'mediaRoot' : 'a folder on the way to mediaRoot'}, ${folder}, ` +
+        `can be written by ${who}, who could then make app-media delete or write through a link elsewhere`,
       who.startsWith('user ')
-        ? `run the task as that user (for example: sudo -u ${who.split(' ')[1] ?? 'that-user'} npx app-media ${task}), or make the folder writable only by you (chown, chmod go-w); if sharing it is intended, set "sharedMediaRoot": true and read "Who may write mediaRoot" in docs/safety.md first`
-        : `make the folder writable only by you (chmod go-w, or chown it to you), or run the task as its owner; if sharing it is intended, set "sharedMediaRoot": true and read "Who may write mediaRoot" in docs/safety.md first`,
+        ? `run the task as that user (for example: sudo -u ${who.split(' ')[1] ?? 'that-user'} npx app-media ` +
+            `${task}), or make the folder writable only by you (chown, chmod go-w); if sharing it is intended, ` +
+            `set "sharedMediaRoot": true and read "Who may write mediaRoot" in docs/safety.md first`
+        : `make the folder writable only by you (chmod go-w, or chown it to you), ` +
+            `or run the task as its owner; if sharing it is intended, set "sharedMediaRoot": ` +
+            `true and read "Who may write mediaRoot" in docs/safety.md first`,
       at(file, isMediaRoot ? 'mediaRoot' : undefined),
     );
   },
@@ -267,14 +277,17 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_FOREIGN_RECORDS',
       `this is not app-media's records file (${why}); it was left as it is and nothing was done`,
-      'app-media never writes over it: if the file is yours, move it out of mediaRoot; if it is a damaged records file of app-media, remove it (the entries it listed are then treated as not made by app-media, and left alone)',
+      'app-media never writes over it: if the file is yours, move it out of mediaRoot; ' +
+        'if it is a damaged records file of app-media, remove it (the entries it listed are then ' +
+        'treated as not made by app-media, and left alone)',
       at(file),
     );
   },
   foreignLock(file: string): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_FOREIGN_LOCK',
-      "a file with the name of app-media's lock is there, but it is not one of its locks; it was left as it is and nothing was done",
+      "a file with the name of app-media's lock is there, but it is not one of its locks; " +
+        'it was left as it is and nothing was done',
       'app-media reserves this name: move the file out of mediaRoot, then run again',
       at(file),
     );
@@ -300,8 +313,10 @@ export const errors = {
   sharedCollectRoot(file: string | undefined, folder: string, who: string): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_SHARED_ROOT',
-      `refusing to write the build: ${folder} (collectRoot or a folder on the way to it) can be written by ${who}, who could then make app-media delete or write through a link elsewhere`,
-      'make the folder writable only by you (chmod go-w, or chown it to you), or run the task as its owner; a build folder is never shared',
+      `refusing to write the build: ${folder} (collectRoot or a folder on the way to it) ` +
+        `can be written by ${who}, who could then make app-media delete or write through a link elsewhere`,
+      'make the folder writable only by you (chmod go-w, or chown it to you), or run the task as its owner; ' +
+        'a build folder is never shared',
       at(file, 'collectRoot'),
     );
   },
@@ -309,14 +324,17 @@ export const errors = {
     return new AppMediaError(
       'APP_MEDIA_RECORDS_CONFLICT',
       `${file} is not app-media's records (${why}): it is never written over, and nothing in collectRoot is removed`,
-      'if the file is not yours, move it away and run again (what is in collectRoot then counts as not made by app-media and is kept); or point collectRoot at another folder',
+      'if the file is not yours, move it away and run again (what is in collectRoot then counts as not ' +
+        'made by app-media and is kept); or point collectRoot at another folder',
       at(file),
     );
   },
   missingReference(lines: readonly string[]): AppMediaError {
     return new AppMediaError(
       'APP_MEDIA_MISSING_REFERENCE',
-      `${lines.length === 1 ? 'a stylesheet references a file' : `${lines.length} references name files`} that collect does not publish: ${lines.slice(0, 3).join('; ')}${lines.length > 3 ? `; and ${lines.length - 3} more` : ''}; nothing was written`,
+      `${lines.length === 1 ? 'a stylesheet references a file' : `${lines.length} references name files`} ` +
+        `that collect does not publish: ${lines.slice(0, 3).join('; ')}` +
+        `${lines.length > 3 ? `; and ${lines.length - 3} more` : ''}; nothing was written`,
       "add the missing files to the app's media folder or fix the references; without --strict they are warnings",
     );
   },
@@ -372,7 +390,8 @@ function publishErrors() {
       return new AppMediaError(
         'APP_MEDIA_PUBLISH_RECORD_CONFLICT',
         `the object ${key} is not a publish record of app-media (${why}): nothing was uploaded or deleted`,
-        'if another tool owns that key, publish under another prefix; app-media never overwrites an object it did not write',
+        'if another tool owns that key, publish under another prefix; ' +
+          'app-media never overwrites an object it did not write',
         at(key),
       );
     },
@@ -388,7 +407,8 @@ function publishErrors() {
       return new AppMediaError(
         'APP_MEDIA_PUBLISH_CREDENTIALS',
         `the object store refused the credentials (${detail})`,
-        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for this bucket; app-media reads credentials only from the AWS SDK's standard chain, never from its config",
+        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for this bucket; ' +
+          "app-media reads credentials only from the AWS SDK's standard chain, never from its config",
       );
     },
     publishNoBucket(bucket: string): AppMediaError {
@@ -403,7 +423,8 @@ function publishErrors() {
       return new AppMediaError(
         'APP_MEDIA_PUBLISH_ACCESS_DENIED',
         `access denied to ${operation} ${key}`,
-        'give these credentials s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on the prefix (see the README, media:publish)',
+        'give these credentials s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket ' +
+          'on the prefix (see the README, media:publish)',
         at(key),
       );
     },

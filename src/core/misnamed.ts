@@ -29,7 +29,9 @@ export function findMisnaming(app: App): Misnaming | undefined {
     if (nearest(app.name, inMedia) === undefined && (content.length > 0 || hasFiles(mediaParent))) {
       return {
         found: `${app.mediaDirname}/${content[0] ?? inMedia[0] ?? ''}`.replace(/\/$/, '/ holding files'),
-        fix: `the files must sit one level deeper, in ${app.mediaDirname}/${app.name}/ (the <name>/ folder is part of their URL): move them into it`,
+        fix:
+          `the files must sit one level deeper, in ${app.mediaDirname}/${app.name}/ (the <name>/ ` +
+          `folder is part of their URL): move them into it`,
       };
     }
     const close = nearest(app.name, inMedia) ?? (inMedia.length === 1 ? inMedia[0] : undefined);
@@ -48,7 +50,9 @@ export function findMisnaming(app: App): Misnaming | undefined {
     if (inside?.includes(app.name)) {
       return {
         found: `${candidate}/${app.name}`,
-        fix: `set "mediaDirname": "${candidate}" for this app (in its apps entry or its package.json "appMedia"), or rename the folder to ${app.mediaDirname}/`,
+        fix:
+          `set "mediaDirname": "${candidate}" for this app (in its apps entry or its package.json "appMedia"), ` +
+          `or rename the folder to ${app.mediaDirname}/`,
       };
     }
   }

@@ -30,19 +30,23 @@ export const taskTable = {
   verify: { description: "Check, without writing, that <mediaRoot> serves every app's media and nothing secret" },
   find: {
     description:
-      'Which app serves a published path (--path blog/css/site.css), from which file, at which URL, and what it shadows',
+      'Which app serves a published path (--path blog/css/site.css), from which file, ' +
+      'at which URL, and what it shadows',
   },
   watch: {
     description:
-      'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) on every change to app media or the config; Ctrl-C stops',
+      'Keep <mediaRoot> right while you work: re-link (copy mode: mirror) ' +
+      'on every change to app media or the config; Ctrl-C stops',
   },
   collect: {
     description:
-      'Write the production build into <collectRoot>: fingerprinted names, rewritten CSS references, .br/.gz files, manifest.json',
+      'Write the production build into <collectRoot>: fingerprinted names, rewritten CSS references, ' +
+      '.br/.gz files, manifest.json',
   },
   publish: {
     description:
-      'Upload what media:collect wrote to an S3-compatible bucket: only changed objects, manifest last, only its own old objects deleted',
+      'Upload what media:collect wrote to an S3-compatible bucket: only changed objects, ' +
+      'manifest last, only its own old objects deleted',
   },
 } as const satisfies Record<TaskName, TaskSpec>;
 
@@ -118,14 +122,16 @@ export const publishFields = {
     type: 'prefix',
     required: true,
     description:
-      'the folder in the bucket whose objects app-media may own, such as `"static"` or `"site/media"`; `""` for the whole bucket',
+      'the folder in the bucket whose objects app-media may own, such as `"static"` or `"site/media"`; ' +
+      '`""` for the whole bucket',
   },
   endpoint: { type: 'url', description: "an S3-compatible store's URL (Cloudflare R2, MinIO...); none: AWS S3" },
   region: {
     type: 'string',
     minLength: 1,
     description:
-      'the region requests are signed for (none: `AWS_REGION`, the shared profile\'s, or `us-east-1` with an endpoint); R2 uses `"auto"`',
+      "the region requests are signed for (none: `AWS_REGION`, the shared profile's, " +
+      'or `us-east-1` with an endpoint); R2 uses `"auto"`',
   },
   forcePathStyle: {
     type: 'boolean',
@@ -136,7 +142,8 @@ export const publishFields = {
     type: 'cacheControl',
     default: { immutable: 'public, max-age=31536000, immutable', mutable: 'public, max-age=60' },
     description:
-      '`Cache-Control` of hashed names and their variants (`immutable`), and of plain names and the manifests (`mutable`)',
+      '`Cache-Control` of hashed names and their variants (`immutable`), ' +
+      'and of plain names and the manifests (`mutable`)',
   },
   concurrency: { type: 'integer', min: 1, max: 64, default: 8, description: 'requests in flight at most' },
   timeout: {
@@ -200,18 +207,21 @@ export const configFields = {
     type: 'globs',
     default: [],
     description:
-      "more patterns of published files that look secret, added to `media:verify`'s default list (`.env`, `.env.*`, `.git`, `*.pem`, `*.key`, `id_rsa*`, `.npmrc`)",
+      "more patterns of published files that look secret, added to `media:verify`'s default list (`.env`, " +
+      '`.env.*`, `.git`, `*.pem`, `*.key`, `id_rsa*`, `.npmrc`)',
   },
   sharedMediaRoot: {
     type: 'boolean',
     default: false,
     description:
-      'mediaRoot may be written by other users on purpose (uploads): write in it anyway (see "Who may write mediaRoot" in docs/safety.md)',
+      'mediaRoot may be written by other users on purpose (uploads): ' +
+      'write in it anyway (see "Who may write mediaRoot" in docs/safety.md)',
   },
   collectRoot: {
     type: 'path',
     description:
-      '`media:collect`: where the production build is written (and what `media:publish` uploads); never mediaRoot (nor inside or around it), never inside an app',
+      '`media:collect`: where the production build is written (and what `media:publish` uploads); ' +
+      'never mediaRoot (nor inside or around it), never inside an app',
   },
   keep: {
     type: 'integer',
@@ -219,7 +229,8 @@ export const configFields = {
     max: 100,
     default: 2,
     description:
-      '`media:collect`, `media:publish`: how many earlier builds stay beside the current one (in collectRoot, in the bucket), for pages a browser already holds',
+      '`media:collect`, `media:publish`: how many earlier builds stay beside the current one (in collectRoot, ' +
+      'in the bucket), for pages a browser already holds',
   },
   keepOriginals: {
     type: 'boolean',
@@ -261,7 +272,8 @@ export const configFields = {
     type: 'object',
     fields: publishFields,
     description:
-      '`media:publish`: the bucket and how to reach it (the rows below); credentials come from the AWS chain (environment, shared profile), never from here',
+      '`media:publish`: the bucket and how to reach it (the rows below); ' +
+      'credentials come from the AWS chain (environment, shared profile), never from here',
   },
   $schema: { type: 'schema', description: 'editor hint: the JSON Schema of this file (ignored by the tool)' },
 } as const satisfies Record<string, FieldSpec>;
@@ -422,7 +434,8 @@ export const flags: readonly FlagSpec[] = [
     option: 'conflicts',
     tasks: ['link', 'watch'],
     description:
-      '`warn`: print conflicts just as clearly (on stderr) but exit 0, for npm lifecycle scripts; `fail` (default): exit 1',
+      '`warn`: print conflicts just as clearly (on stderr) but exit 0, for npm lifecycle scripts; ' +
+      '`fail` (default): exit 1',
   },
   {
     name: 'checksum',
@@ -453,7 +466,8 @@ export const flags: readonly FlagSpec[] = [
     option: 'url',
     tasks: ['verify'],
     description:
-      'fetch one file per app from `<base><mediaUrl><name>/...` and report an answer other than 2xx as `unserved` (with `--collect`: every fingerprinted URL, and its `Content-Type`)',
+      'fetch one file per app from `<base><mediaUrl><name>/...` and report an answer other than 2xx as ' +
+      '`unserved` (with `--collect`: every fingerprinted URL, and its `Content-Type`)',
   },
   {
     name: 'collect',

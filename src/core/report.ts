@@ -232,9 +232,15 @@ export function summaryLine(report: Report): string {
     ]
       .filter(Boolean)
       .join(', ');
-    return `media:collect: ${prefix}${what} in ${report.collectRoot ?? report.mediaRoot}${build}${done ? ` (${done})` : ''}${held ? '; nothing written, manifest.json unchanged' : ''} (${report.ms} ms)`;
+    return (
+      `media:collect: ${prefix}${what} in ${report.collectRoot ?? report.mediaRoot}${build}` +
+      `${done ? ` (${done})` : ''}${held ? '; nothing written, manifest.json unchanged' : ''} (${report.ms} ms)`
+    );
   }
-  return `media:${report.task}: ${prefix}${what} in ${report.destination ?? report.collectRoot ?? report.mediaRoot} (${report.ms} ms)`;
+  return (
+    `media:${report.task}: ${prefix}${what} in ${report.destination ?? report.collectRoot ?? report.mediaRoot} ` +
+    `(${report.ms} ms)`
+  );
 }
 
 export function formatBytes(bytes: number): string {

@@ -82,7 +82,8 @@ export function readGulpFlags(argv: readonly string[], context: GulpCommandLineC
       throw errors.badFlag(
         token.raw,
         `unknown flag ${token.raw} (did you mean ${flagName(close)}?)`,
-        `it looks like a typo of ${flagName(close)}: fix it and run again; nothing was done (gulp --tasks lists each task's flags)`,
+        `it looks like a typo of ${flagName(close)}: fix it and run again; ` +
+          `nothing was done (gulp --tasks lists each task's flags)`,
       );
     }
   }
@@ -96,7 +97,8 @@ export function readGulpFlags(argv: readonly string[], context: GulpCommandLineC
       throw errors.badFlag(
         token.raw,
         `unknown flag ${token.raw}: no task on the command line (${running}) takes it`,
-        `gulp --tasks lists each task's flags; a flag your gulpfile reads itself goes in the allowFlags option: mediaTasks({ allowFlags: ['${token.name}'] })`,
+        `gulp --tasks lists each task's flags; a flag your gulpfile reads itself goes in the allowFlags option: ` +
+          `mediaTasks({ allowFlags: ['${token.name}'] })`,
       );
     }
     for (const token of tokens.options) {
@@ -105,7 +107,8 @@ export function readGulpFlags(argv: readonly string[], context: GulpCommandLineC
       throw errors.badFlag(
         token.raw,
         `${token.raw} is not a flag of ${running}`,
-        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `media:${owner}`).join(', ')}; ` : ''}gulp --tasks lists each task's flags`,
+        `${owners.length > 0 ? `it is a flag of ${owners.map((owner) => `media:${owner}`).join(', ')}; ` : ''}` +
+          `gulp --tasks lists each task's flags`,
       );
     }
   }

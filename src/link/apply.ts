@@ -82,7 +82,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         outcome.status = 'conflict';
         outcome.reason = error.message;
         outcome.hint =
-          'something else appeared at that path while app-media worked; it was left untouched. Run again to see what it is';
+          'something else appeared at that path while app-media worked; it was left untouched. ' +
+          'Run again to see what it is';
       } else if (error instanceof SourceChanged) {
         outcome.reason = error.message;
         outcome.hint =
@@ -115,7 +116,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     if (live.discarded.length > 0)
       await removeExact(ctx.ws.root.here(), live.discarded).catch((error: unknown) => {
         warnings.push(
-          `could not remove ${live.discarded.length} link(s) set aside (${(error as Error).message}); the next run removes them`,
+          `could not remove ${live.discarded.length} link(s) set aside (${(error as Error).message}); ` +
+            `the next run removes them`,
         );
       });
   }

@@ -79,7 +79,8 @@ function checkApp(
       app,
       'escape',
       own ? entryMode(entry, record) : null,
-      `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ${source.real ?? '?'})${own ? '; its old entry still publishes it' : ''}`,
+      `${app.mediaDirname}/${app.name}/ leads outside the app's folder (to ` +
+        `${source.real ?? '?'})${own ? '; its old entry still publishes it' : ''}`,
       `replace the link with the folder itself, inside the app, then ${RUN_LINK}`,
     );
   }
@@ -171,7 +172,8 @@ function checkApp(
           'copy',
           `the copy differs from the source: ${drift.text}`,
           drift.edited
-            ? "edit the app's media folder, not the copy: move your changes there; media:link leaves files changed by hand alone"
+            ? "edit the app's media folder, not the copy: move your changes there; " +
+                'media:link leaves files changed by hand alone'
             : `${RUN_LINK} to bring the copy in line`,
         );
       } else if (mode === 'symlink') {
@@ -217,7 +219,9 @@ function checkContents(result: Finding, tree: TreeFacts | undefined, looksSecret
   const also = result.status === 'drift' && result.reason ? ` (also: ${result.reason})` : '';
   if (tree.escapes.length > 0) {
     result.status = 'escape';
-    result.reason = `${listSome(tree.escapes)} inside the published media lead${tree.escapes.length === 1 ? 's' : ''} outside the app's media folder${also}`;
+    result.reason =
+      `${listSome(tree.escapes)} inside the published media lead${tree.escapes.length === 1 ? 's' : ''} ` +
+      `outside the app's media folder${also}`;
     result.hint =
       'replace each such link with the file itself, or remove it: a web server follows it to whatever it points at';
     return result;
@@ -228,7 +232,9 @@ function checkContents(result: Finding, tree: TreeFacts | undefined, looksSecret
   ].sort();
   if (secret.length > 0) {
     result.status = 'exposed';
-    result.reason = `published file${secret.length === 1 ? '' : 's'} that look${secret.length === 1 ? 's' : ''} secret: ${listSome(secret)}${also}`;
+    result.reason =
+      `published file${secret.length === 1 ? '' : 's'} that look${secret.length === 1 ? 's' : ''} secret: ` +
+      `${listSome(secret)}${also}`;
     result.hint =
       result.mode === 'copy'
         ? 'move it out of the app\'s media folder (then run media:link), or add a pattern to "ignore"'

@@ -58,7 +58,8 @@ export function planClean(
         const others = [...added, ...tree.skipped, ...addedDirs];
         if (others.length > 0) {
           plan.status = 'kept';
-          plan.reason = `its files are removed, but not ${listSome(others)} (not made by app-media), so the folder stays`;
+          plan.reason =
+            `its files are removed, but not ${listSome(others)} (not made by app-media), ` + `so the folder stays`;
           plan.hint = 'remove those by hand if they are yours to remove';
         } else {
           plan.status = 'removed';

@@ -88,7 +88,8 @@ export async function createEntry(
       if (fallback.refused.size > 0 && !fallback.warned) {
         fallback.warned = true;
         warnings.push(
-          `links are refused here (${describeRefusal(fallback.refused)}); copying instead. Entries stay correct but are not live: run media:link again after changing app media.`,
+          `links are refused here (${describeRefusal(fallback.refused)}); copying instead. ` +
+            `Entries stay correct but are not live: run media:link again after changing app media.`,
         );
       }
       const walked =

@@ -42,7 +42,8 @@ export async function find(options: RunOptions = {}): Promise<Report> {
         `no configured app is named "${name ?? ''}"`,
         close
           ? `did you mean ${close}/${rest}?`
-          : `the path starts with the app's name: one of ${apps.map((app) => app.name).join(', ') || '(no apps configured)'}`,
+          : `the path starts with the app's name: ` +
+              `one of ${apps.map((app) => app.name).join(', ') || '(no apps configured)'}`,
       ),
     );
   } else {
@@ -51,7 +52,8 @@ export async function find(options: RunOptions = {}): Promise<Report> {
       const ignored = ignoreMatcher(config.ignore)(rest);
       const escapes = !isInside(await fs.realpath(serving.mediaDir), await fs.realpath(source));
       const reason = escapes
-        ? "it is a link leading outside the app's media folder: a link publishes it, a copy leaves it out (media:verify reports it as escape)"
+        ? "it is a link leading outside the app's media folder: a link publishes it, " +
+          'a copy leaves it out (media:verify reports it as escape)'
         : ignored
           ? 'matches an "ignore" glob: served by a link, but left out of a copy'
           : null;
@@ -80,7 +82,8 @@ export async function find(options: RunOptions = {}): Promise<Report> {
           'shadowed',
           shown(file),
           target,
-          `${other.name} also has ${wanted} in its media folder; only ${other.mediaDirname}/${other.name}/ of it is published`,
+          `${other.name} also has ${wanted} in its media folder; ` +
+            `only ${other.mediaDirname}/${other.name}/ of it is published`,
           `move it to ${other.mediaDirname}/${other.name}/ if ${other.name} means to publish it`,
         ),
       );

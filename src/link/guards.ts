@@ -37,7 +37,8 @@ export function checkSafety(
   const owned = ownedByTools(root, probed.realProjectRoot);
   if (owned)
     refuse(
-      `it is inside ${owned}, which ${owned === 'node_modules' ? 'the package manager owns (npm ci deletes it)' : 'git owns'}`,
+      `it is inside ${owned}, ` +
+        `which ${owned === 'node_modules' ? 'the package manager owns (npm ci deletes it)' : 'git owns'}`,
     );
 
   for (const { app, source } of probed.apps) {

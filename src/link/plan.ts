@@ -174,7 +174,8 @@ export function noteLeftOut<T extends Pick<AppPlan, 'status' | 'reason' | 'ignor
   const notes: string[] = [];
   if (tree.escapes.length > 0)
     notes.push(
-      `not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} leading outside the media folder)`,
+      `not copied: ${listSome(tree.escapes)} (link${tree.escapes.length === 1 ? '' : 's'} ` +
+        `leading outside the media folder)`,
     );
   if (tree.skipped.length > 0)
     notes.push(
@@ -344,7 +345,8 @@ function planSync(
   if (inTheWay || sync.kept.length === 0) return leftAlone(plan, sync);
   plan.reason = `kept ${listSome(sync.kept.map((kept) => kept.rel))} (added by hand, not part of the app's media)`;
   plan.hint =
-    "they are published with the copy: move them into the app's media folder, or remove them (media:verify reports them as drift)";
+    "they are published with the copy: move them into the app's media folder, " +
+    'or remove them (media:verify reports them as drift)';
   return plan;
 }
 
@@ -373,7 +375,9 @@ function planCopyToLink(
   const handDirs = entryTree.dirs.filter((dir) => !held.has(dir));
   if (handDirs.length > 0) {
     plan.status = 'conflict';
-    plan.reason = `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ${listSome(handDirs.map((dir) => `${dir}/`))}`;
+    plan.reason =
+      `cannot replace the copy with a link: ${handDirs.length} folder(s) in the copy were not made by app-media: ` +
+      `${listSome(handDirs.map((dir) => `${dir}/`))}`;
     plan.hint = "move them into the app's media folder or remove them by hand, then run media:link again";
     return plan;
   }
@@ -439,7 +443,8 @@ function planUnclaimed(
     }
     plan.reason =
       removal.kept.length > 0
-        ? `no configured app claims it; ${removal.kept.length} file(s) added by hand were kept, and the folder with them`
+        ? `no configured app claims it; ${removal.kept.length} file(s) added by hand were kept, ` +
+          `and the folder with them`
         : 'no configured app claims it';
     plan.actions.push({ op: 'remove-copy', copy: removal });
     return plan;
@@ -475,7 +480,8 @@ function leftAlone(plan: AppPlan, copy: CopyPlan, prefix = ''): AppPlan {
   plan.status = 'conflict';
   plan.reason = `${prefix}${copy.kept.length} file(s) in the copy were left alone: ${listed}`;
   plan.hint =
-    "edit files in the app's media folder, not in the copy; move your changes there, then remove the copy's file by hand";
+    "edit files in the app's media folder, not in the copy; move your changes there, " +
+    "then remove the copy's file by hand";
   if (prefix) plan.actions = [];
   return plan;
 }

@@ -49,7 +49,9 @@ export async function checkServed(
               / {2}/g,
               ' ',
             ),
-            hint: 'the server redirects instead of serving the file: check that it serves mediaRoot at mediaUrl, and that --url is the address the site is served at (http or https, host, port)',
+            hint:
+              'the server redirects instead of serving the file: check that it serves mediaRoot at mediaUrl, ' +
+              'and that --url is the address the site is served at (http or https, host, port)',
           };
         } else if (!response.ok) {
           problem = {
@@ -74,5 +76,7 @@ export async function checkServed(
 function notServedHint(finding: Finding): string {
   return finding.mode === 'copy'
     ? 'check that the server serves mediaRoot at mediaUrl'
-    : 'the server may refuse to follow symbolic links (Apache: Options +FollowSymLinks; nginx: disable_symlinks off; serve/serve-handler: "symlinks": true), or use --mode copy; also check that it serves mediaRoot at mediaUrl';
+    : 'the server may refuse to follow symbolic links (Apache: Options +FollowSymLinks; nginx: ' +
+        'disable_symlinks off; serve/serve-handler: "symlinks": true), or use --mode copy; ' +
+        'also check that it serves mediaRoot at mediaUrl';
 }

@@ -85,7 +85,11 @@ export async function openSession(
         );
       if (swept.left.length > 0) {
         warnings.push(
-          `left ${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')} (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run that app-media cannot prove ${swept.left.length === 1 ? 'is' : 'are'} its own: not private to this user, or mediaRoot is shared); look, then remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`,
+          `left ` +
+            `${swept.left.map((name) => `${toDisplay(config.projectRoot, path.join(mediaRoot, name))}/`).join(', ')}` +
+            ` (temporary folder${swept.left.length === 1 ? '' : 's'} of an interrupted run that app-media ` +
+            `cannot prove ${swept.left.length === 1 ? 'is' : 'are'} its own: not private to this user, ` +
+            `or mediaRoot is shared); look, then remove ${swept.left.length === 1 ? 'it' : 'them'} by hand`,
         );
       }
       const held = ws;
@@ -170,7 +174,9 @@ export function ignoredRecords(ignored: readonly string[] | undefined): string[]
   if (!ignored || ignored.length === 0) return [];
   const shown = ignored.slice(0, 5).join(', ');
   return [
-    `the records file lists ${ignored.length} entr${ignored.length === 1 ? 'y' : 'ies'} that app-media does not take (nothing was done with ${ignored.length === 1 ? 'it' : 'them'}): ${shown}${ignored.length > 5 ? `, and ${ignored.length - 5} more` : ''}`,
+    `the records file lists ${ignored.length} entr${ignored.length === 1 ? 'y' : 'ies'} that ` +
+      `app-media does not take (nothing was done with ${ignored.length === 1 ? 'it' : 'them'}): ` +
+      `${shown}${ignored.length > 5 ? `, and ${ignored.length - 5} more` : ''}`,
   ];
 }
 

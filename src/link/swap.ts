@@ -231,14 +231,18 @@ export function keepAside(
   warnings: string[],
   why: 'files-added' | 'taken' = 'files-added',
 ): string {
-  const keptName = `${KEPT_MARK}${name.slice(0, 64)}-${new Date().toISOString().replace(/[:.]/g, '-')}-${ctx.ws.token.slice(0, 8)}`;
+  const keptName =
+    `${KEPT_MARK}${name.slice(0, 64)}-${new Date().toISOString().replace(/[:.]/g, '-')}-` +
+    `${ctx.ws.token.slice(0, 8)}`;
   renameSync(ctx.ws.root.at(aside), ctx.ws.root.at(keptName));
   const kept = path.join(ctx.mediaRoot, keptName);
   const where = `${toDisplay(ctx.projectRoot, kept)}/`;
   warnings.push(
     why === 'taken'
-      ? `${name}: something took its place while its old copy was set aside; the old copy is kept in ${where} (remove it when you no longer need it: no run removes it)`
-      : `${name}: files were put in its copy while it was being replaced; they are kept in ${where} (move what you need, then remove that folder: no run removes it)`,
+      ? `${name}: something took its place while its old copy was set aside; ` +
+          `the old copy is kept in ${where} (remove it when you no longer need it: no run removes it)`
+      : `${name}: files were put in its copy while it was being replaced; ` +
+          `they are kept in ${where} (move what you need, then remove that folder: no run removes it)`,
   );
   return kept;
 }

@@ -109,7 +109,9 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
   };
   if (recovered) {
     outcome.warnings.push(
-      `settled an interrupted publish (build ${record.builds[0]?.id ?? '?'}${recovered.live ? ', whose manifest had gone live' : ''}): ${recovered.pending} object${recovered.pending === 1 ? '' : 's'} checked`,
+      `settled an interrupted publish (build ` +
+        `${record.builds[0]?.id ?? '?'}${recovered.live ? ', whose manifest had gone live' : ''}): ` +
+        `${recovered.pending} object${recovered.pending === 1 ? '' : 's'} checked`,
     );
   }
   if (!plan.writes) return outcome;

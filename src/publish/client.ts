@@ -133,9 +133,21 @@ export function isTransient(error: unknown): boolean {
   if (status !== undefined && (status >= 500 || status === 429)) return status !== 501;
   // A reply the SDK could not read to its end (a connection dropped mid-body, XML cut short).
   if (
-    /socket hang up|aborted|premature close|ECONNRESET|EPIPE|Unexpected end|unexpected close|Deserialization error|non-whitespace before first tag|Unclosed/i.test(
-      `${sdk.message}`,
-    )
+    new RegExp(
+      [
+        'socket hang up',
+        'aborted',
+        'premature close',
+        'ECONNRESET',
+        'EPIPE',
+        'Unexpected end',
+        'unexpected close',
+        'Deserialization error',
+        'non-whitespace before first tag',
+        'Unclosed',
+      ].join('|'),
+      'i',
+    ).test(`${sdk.message}`)
   )
     return true;
   return status === undefined && (sdk.name === 'Error' || sdk.name === 'AbortError');

@@ -278,7 +278,8 @@ function checkManifest(
   if (build !== id) {
     throw errors.collectUnfinished(
       display,
-      `${MANIFEST_FILE} describes build ${build}, but the newest build of ${RECORDS_FILE} is ${id}: a media:collect run was stopped before it finished`,
+      `${MANIFEST_FILE} describes build ${build}, but the newest build of ${RECORDS_FILE} is ${id}: ` +
+        `a media:collect run was stopped before it finished`,
     );
   }
   const out: ManifestEntry[] = [];

@@ -105,7 +105,8 @@ function publishReport(
 
   const hints: Partial<Record<AppStatus, string>> = {
     conflict:
-      'app-media never overwrites an object it did not upload: move or delete that object by hand, or publish under another prefix',
+      'app-media never overwrites an object it did not upload: move or delete that object by hand, ' +
+      'or publish under another prefix',
     error: 'run media:collect again, then media:publish',
     held: 'fix the lines above and publish again: pages keep the previous build until then',
   };

@@ -25,7 +25,8 @@ export function uploadProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       shown = true;
       const rate = bytes / ((now - started) / 1000);
       stream.write(
-        `\r\u001b[Kmedia:publish: ${files}/${totalFiles} objects, ${formatBytes(bytes)} of ${formatBytes(totalBytes)} (${formatBytes(rate)}/s)`,
+        `\r\u001b[Kmedia:publish: ${files}/${totalFiles} objects, ` +
+          `${formatBytes(bytes)} of ${formatBytes(totalBytes)} (${formatBytes(rate)}/s)`,
       );
     },
     stop(): void {

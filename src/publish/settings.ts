@@ -21,7 +21,8 @@ export function publishSettings(config: ResolvedConfig): PublishSettings {
     throw new AppMediaError(
       'APP_MEDIA_MISSING_FIELD',
       '"publish" is required for media:publish',
-      'add "publish": { "bucket": "my-site-media", "prefix": "static" } (credentials come from the environment, never from the config)',
+      'add "publish": { "bucket": "my-site-media", "prefix": "static" } (credentials come from the environment, ' +
+        'never from the config)',
       { file: where, field: `${prefix}publish` },
     );
   }

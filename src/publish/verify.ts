@@ -49,7 +49,8 @@ export async function verifyPublished(options: RunOptions = {}): Promise<Report>
       record = checked.record;
     } else {
       warnings.push(
-        `no publish record at ${store.url(RECORD_NAME)}: ETags cannot be checked (was this prefix published by media:publish?)`,
+        `no publish record at ${store.url(RECORD_NAME)}: ETags cannot be checked (was this ` +
+          `prefix published by media:publish?)`,
       );
     }
     const bytes = await store.getBytes(MANIFEST_FILE);
@@ -135,7 +136,9 @@ export async function verifyPublished(options: RunOptions = {}): Promise<Report>
           ? null
           : app.status === 'wrong-headers'
             ? 'set those headers in the bucket, or delete those objects by hand and follow the next hint'
-            : `to upload them again, delete ${store.url(RECORD_NAME)} and run media:publish: the objects it uploaded are recognised by their sha256 metadata and kept, missing ones are uploaded (objects of older builds are then no longer pruned)`,
+            : `to upload them again, delete ${store.url(RECORD_NAME)} and run media:publish: ` +
+              `the objects it uploaded are recognised by their sha256 metadata and kept, ` +
+              `missing ones are uploaded (objects of older builds are then no longer pruned)`,
     }));
   const report = buildReport({
     task: 'verify',
@@ -173,11 +176,13 @@ function check(
     );
   if (found.cacheControl !== expected.headers.cacheControl)
     wrong.push(
-      `Cache-Control ${JSON.stringify(found.cacheControl ?? null)}, not ${JSON.stringify(expected.headers.cacheControl)}`,
+      `Cache-Control ${JSON.stringify(found.cacheControl ?? null)}, ` +
+        `not ${JSON.stringify(expected.headers.cacheControl)}`,
     );
   if ((found.contentEncoding ?? undefined) !== expected.headers.contentEncoding)
     wrong.push(
-      `Content-Encoding ${JSON.stringify(found.contentEncoding ?? null)}, not ${JSON.stringify(expected.headers.contentEncoding ?? null)}`,
+      `Content-Encoding ${JSON.stringify(found.contentEncoding ?? null)}, ` +
+        `not ${JSON.stringify(expected.headers.contentEncoding ?? null)}`,
     );
   if (wrong.length > 0) note(app, 'wrong-headers', `${rel}: ${wrong.join('; ')}`);
 }

@@ -70,7 +70,9 @@ export function nobodyCommand(): string {
     external: ['./publish/*'],
     // The CommonJS packages bundled in call require() for Node's own modules.
     banner: {
-      js: "import { createRequire as __appMediaRequire } from 'node:module';\nconst require = __appMediaRequire(import.meta.url);",
+      js:
+        "import { createRequire as __appMediaRequire } from 'node:module';\nconst require = " +
+        '__appMediaRequire(import.meta.url);',
     },
     logLevel: 'error',
   });

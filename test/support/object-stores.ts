@@ -354,7 +354,9 @@ export class FaultProxy {
             : kind === 'deny'
               ? [403, 'AccessDenied', 'Access Denied']
               : [500, 'InternalError', 'We encountered an internal error. Please try again.'];
-        const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault</RequestId></Error>`;
+        const body =
+          `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}` +
+          `</Message><RequestId>fault</RequestId></Error>`;
         response.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
         response.end(seen.method === 'HEAD' ? undefined : body);
       });

@@ -676,7 +676,8 @@ export class World {
   describeConfig(): string {
     const apps = this.config.apps.map(
       (app) =>
-        `${app.name}${app.dir !== app.name ? `@${app.dir}` : ''}${app.mediaDirname ? `/${app.mediaDirname}` : ''}${existsSync(this.mediaDir(app)) ? '' : '(no media)'}`,
+        `${app.name}${app.dir !== app.name ? `@${app.dir}` : ''}${app.mediaDirname ? `/${app.mediaDirname}` : ''}` +
+        `${existsSync(this.mediaDir(app)) ? '' : '(no media)'}`,
     );
     return `mode=${this.config.mode} relative=${this.config.relative} apps=[${apps.join(', ')}]`;
   }
@@ -1295,7 +1296,8 @@ export class World {
         }
         if (real !== realpathSync(media))
           problems.push(
-            `${app.name}: link ${print.text} resolves to ${real ?? 'nothing'}, not to ${path.relative(this.sandbox, media)}`,
+            `${app.name}: link ${print.text} resolves to ${real ?? 'nothing'}, ` +
+              `not to ${path.relative(this.sandbox, media)}`,
           );
         const mine = this.owner.get(app.name) === 'tool';
         if (mine && this.config.mode === 'copy') problems.push(`${app.name}: the tool's entry is a link in copy mode`);
@@ -1323,7 +1325,8 @@ export class World {
         const odd = copy.odd.filter((line) => !added.has(line.slice(0, line.lastIndexOf(' ('))));
         if (missing.length + extra.length + differ.length + odd.length > 0) {
           problems.push(
-            `${app.name}: the copy does not serve the source (missing ${missing.join(',') || '-'}; extra ${extra.join(',') || '-'}; differ ${differ.join(',') || '-'}; odd ${odd.join(',') || '-'})`,
+            `${app.name}: the copy does not serve the source (missing ${missing.join(',') || '-'}; ` +
+              `extra ${extra.join(',') || '-'}; differ ${differ.join(',') || '-'}; odd ${odd.join(',') || '-'})`,
           );
         }
         expected.set(app.name, source.copySecret ? 'exposed' : addedFiles.length > 0 ? 'drift' : 'ok');
@@ -1381,7 +1384,9 @@ export class World {
         );
       else if (!foreign)
         problems.push(
-          `${name}: clean left the tool's entry (${describeFp(fingerprintOf(path.join(this.realMediaRoot, name)))}, status ${report.apps.find((app) => app.name === name)?.status ?? '-'})`,
+          `${name}: clean left the tool's entry ` +
+            `(${describeFp(fingerprintOf(path.join(this.realMediaRoot, name)))}, ` +
+            `status ${report.apps.find((app) => app.name === name)?.status ?? '-'})`,
         );
     }
     if (problems.length > 0) this.fail(problems.join('\n    '));

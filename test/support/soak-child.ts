@@ -45,7 +45,8 @@ input.once('line', () => {
     },
     (error: unknown) => {
       process.stdout.write(
-        `${JSON.stringify({ ok: false, ms: performance.now() - started, error: (error as Error).stack ?? String(error) })}\n`,
+        JSON.stringify({ ok: false, ms: performance.now() - started, error: (error as Error).stack ?? String(error) }) +
+          '\n',
         () => process.exit(0),
       );
     },

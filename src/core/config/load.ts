@@ -184,7 +184,8 @@ function checkRunOptions(options: RunOptions): void {
     if (typeof logger !== 'object' || logger === null) {
       throw errors.badOption(
         'logger',
-        `logger must be an object with debug, info, warn and error functions, not ${typeof logger === 'object' ? 'null' : typeof logger}`,
+        `logger must be an object with debug, info, warn and error functions, ` +
+          `not ${typeof logger === 'object' ? 'null' : typeof logger}`,
         example,
       );
     }

@@ -56,7 +56,8 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
           field,
           'a path relative to this file or an absolute one (~ is not expanded)',
           value,
-          `write it relative to ${ctx.file ?? 'the project'} ("public/media") or in full ("${expandHome(value)}"); JSON does not expand ~`,
+          `write it relative to ${ctx.file ?? 'the project'} ("public/media") ` +
+            `or in full ("${expandHome(value)}"); JSON does not expand ~`,
         );
       }
       return value;
@@ -97,7 +98,8 @@ function checkField(spec: FieldSpec, value: unknown, ctx: ValidateContext, field
         throw errors.badValue(
           ctx.file,
           field,
-          'a folder path in the bucket such as "static" or "site/media" (no leading "/", no "." or ".." parts), or "" for the whole bucket',
+          'a folder path in the bucket such as "static" or "site/media" (no leading "/", ' +
+            'no "." or ".." parts), or "" for the whole bucket',
           value,
         );
       }
@@ -151,7 +153,8 @@ function checkObject(spec: FieldSpec, value: unknown, ctx: ValidateContext, fiel
         throw errors.badValue(
           ctx.file,
           `${field}.${key}`,
-          'no credentials in the config: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment',
+          'no credentials in the config: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) ' +
+            'in the environment',
           '(not shown)',
         );
       }

@@ -69,7 +69,8 @@ export function readRecordsText(where: string | Folder, trust: RecordsTrust): st
       if (!owners.has(stat.uid))
         throw errors.foreignRecords(
           trust.display,
-          `it belongs to user ${userName(stat.uid)} (uid ${stat.uid}), not to the user running app-media, root or mediaRoot's owner`,
+          `it belongs to user ${userName(stat.uid)} (uid ${stat.uid}), not to the user running app-media, ` +
+            `root or mediaRoot's owner`,
         );
       if ((stat.mode & 0o002) !== 0) throw errors.foreignRecords(trust.display, 'anyone can write it');
     }

@@ -128,7 +128,8 @@ export class MediaReader {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENOENT')
         throw new SourceChanged(
-          `${rel}: a folder on its way was replaced or removed while the run was copying (${code}); nothing it leads to was copied`,
+          `${rel}: a folder on its way was replaced or removed while the run was copying (${code}); ` +
+            `nothing it leads to was copied`,
         );
       throw error;
     }
