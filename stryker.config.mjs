@@ -73,9 +73,11 @@ export default {
   // out (reported as ignored); `npm run test:mutation -- --ignoreStatic false` includes them.
   ignoreStatic: true,
 
-  // Two test processes at most: the machine is shared. Several tests wait on real processes and
+  // Several tests wait on real processes and
   // locks, so a mutant's time limit is generous (its tests' time in the first run x 2, + 8 s).
-  concurrency: 2,
+  // 4 = two type-checker processes and two test runners (Stryker gives half to checkers when a checker is set);
+  // the test runners spend much of their time waiting on real processes and locks, so two cores keep up.
+  concurrency: 4,
   timeoutMS: 8000,
   timeoutFactor: 2,
   // A test process is restarted now and then: every run leaves temp folders and open handles.
