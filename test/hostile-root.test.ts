@@ -63,6 +63,11 @@ const RECORDS = '.app-media.json';
 const mediaOf = (root: string): string => path.join(root, MEDIA);
 const sourceOf = (root: string, name: string): string => path.join(root, 'apps', name, 'app_media', name);
 
+/** The run's temporary names at the top of mediaRoot (a copy's private folder, the staging folder). */
+function tempsIn(root: string): string[] {
+  return readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'));
+}
+
 function readRecords(root: string): { tool: string; version: number; entries: Record<string, unknown> } {
   return JSON.parse(readFileSync(path.join(mediaOf(root), RECORDS), 'utf8')) as ReturnType<typeof readRecords>;
 }
@@ -501,9 +506,7 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'write',
           () => {
-            const temp = readdirSync(mediaOf(root)).find(
-              (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
-            ) as string;
+            const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
             renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
             symlinkSync(victim.dir, path.join(mediaOf(root), temp));
           },
@@ -524,9 +527,7 @@ for (const kind of FOLDER_KINDS) {
         const root = copyProject(['blog']);
         const victim = victimOf(root);
         const swap = pauseOnce('place', () => {
-          const temp = readdirSync(mediaOf(root)).find(
-            (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
-          ) as string;
+          const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
           renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
           symlinkSync(victim.dir, path.join(mediaOf(root), temp));
         });
@@ -678,9 +679,7 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'write',
           () => {
-            const temp = readdirSync(mediaOf(root)).find(
-              (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
-            ) as string;
+            const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
             renameSync(path.join(mediaOf(root), temp, 'css'), path.join(mediaOf(root), temp, 'css-moved'));
             symlinkSync(victim.dir, path.join(mediaOf(root), temp, 'css'));
           },
@@ -793,7 +792,7 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
         const take = pauseOnce(
           'write',
           () => {
-            const temps = readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'));
+            const temps = tempsIn(root);
             expect(temps, 'the private folder of the copy').to.have.length(1);
             const folder = path.join(mediaOf(root), temps[0] as string);
             // A new copy writes a big file at .pooled-0 of its private folder; an update stages it as <n>-blog-big.bin.
@@ -810,7 +809,7 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
         else expect(report.apps[0]?.reason, report.apps[0]?.status).to.match(/EEXIST/);
         const published = path.join(mediaOf(root), 'blog', 'img', 'big.bin');
         if (exists(published)) expect(readFileSync(published).equals(planted), 'the planted bytes').to.equal(false);
-        expect(readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
+        expect(tempsIn(root)).to.deep.equal([]);
         const again = await link({ cwd: root });
         expect(statusOf(again, 'blog')).to.equal('copied');
         expect(readFileSync(published).equals(big)).to.equal(true);
@@ -1141,9 +1140,7 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       pauseOnce(
         'write',
         () => {
-          const temp = readdirSync(mediaOf(root)).find(
-            (name) => name.startsWith('.app-media-tmp-') && name.endsWith('-blog'),
-          ) as string;
+          const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
           rmSync(path.join(mediaOf(root), temp, 'js'), { recursive: true, force: true });
           symlinkSync('/nonexistent', path.join(mediaOf(root), temp, 'js'));
         },
