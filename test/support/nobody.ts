@@ -3,7 +3,7 @@
  * sessions and CI run as root. `setpriv` (util-linux), else `runuser`.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, writeFileSync } from 'node:fs';
 import { buildSync } from 'esbuild';
 import path from 'node:path';
 import { APP_MEDIA_BIN, REPO, tempDir, type RunResult } from './project.js';
@@ -50,7 +50,9 @@ let command: string | undefined;
  * removals) bundled in, in one file, and picomatch beside it. Either way the same code.
  */
 export function nobodyCommand(): string {
-  if (command) return command;
+  // A test file's after(removeTempDirs) removes the copy; mocha's worker then runs another file with
+  // this module still loaded: the copy is made again rather than a command that is gone being run.
+  if (command && existsSync(command)) return command;
   const run = nobodyPrefix() as string[];
   const reach = spawnSync(
     run[0] as string,
