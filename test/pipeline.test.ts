@@ -878,192 +878,70 @@ describe('the JSON Schema and the validator: one source of truth', () => {
     }
   }
 
-  const bad: Array<{ title: string; config: unknown; code: string; field?: string }> = [
+  type Bad = { title: string; config: unknown; code: string; field?: string };
+  const BASE = { mediaRoot: 'public/media' };
+  /** mediaRoot and one more top-level field, whose value is refused. */
+  const badField = (title: string, field: string, value: unknown, code = 'APP_MEDIA_BAD_VALUE'): Bad => ({
+    title,
+    config: { ...BASE, [field]: value },
+    code,
+    field,
+  });
+  /** mediaRoot and one app entry, refused at `field`. */
+  const badApp = (title: string, app: unknown, field: string, code = 'APP_MEDIA_BAD_VALUE'): Bad => ({
+    title,
+    config: { ...BASE, apps: [app] },
+    code,
+    field,
+  });
+  const badName = (shown: string, name: unknown, code = 'APP_MEDIA_BAD_NAME'): Bad =>
+    badApp(`an app name ${shown}`, { path: './apps/x', name }, 'apps[0].name', code);
+  const bad: Bad[] = [
     { title: 'an array at the top level', config: [], code: 'APP_MEDIA_BAD_VALUE' },
-    {
-      title: 'an unknown top-level field',
-      config: { mediaRoot: 'public/media', mediaRot: 'x' },
-      code: 'APP_MEDIA_UNKNOWN_FIELD',
-      field: 'mediaRot',
-    },
+    badField('an unknown top-level field', 'mediaRot', 'x', 'APP_MEDIA_UNKNOWN_FIELD'),
     { title: 'no mediaRoot', config: { apps: ['./apps/x'] }, code: 'APP_MEDIA_MISSING_FIELD', field: 'mediaRoot' },
     { title: 'mediaRoot ""', config: { mediaRoot: '' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaRoot' },
     { title: 'mediaRoot "   "', config: { mediaRoot: '   ' }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaRoot' },
     { title: 'mediaRoot 42', config: { mediaRoot: 42 }, code: 'APP_MEDIA_BAD_VALUE', field: 'mediaRoot' },
-    {
-      title: 'mediaUrl null',
-      config: { mediaRoot: 'public/media', mediaUrl: null },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mediaUrl',
-    },
-    {
-      title: '$schema 1',
-      config: { $schema: 1, mediaRoot: 'public/media' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: '$schema',
-    },
-    {
-      title: 'mode "fast"',
-      config: { mediaRoot: 'public/media', mode: 'fast' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mode',
-    },
-    {
-      title: 'relative "yes"',
-      config: { mediaRoot: 'public/media', relative: 'yes' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'relative',
-    },
-    {
-      title: 'discover 1',
-      config: { mediaRoot: 'public/media', discover: 1 },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'discover',
-    },
-    {
-      title: 'apps not an array',
-      config: { mediaRoot: 'public/media', apps: './apps/x' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps',
-    },
-    {
-      title: 'an app entry 42',
-      config: { mediaRoot: 'public/media', apps: [42] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0]',
-    },
+    badField('mediaUrl null', 'mediaUrl', null),
+    badField('$schema 1', '$schema', 1),
+    badField('mode "fast"', 'mode', 'fast'),
+    badField('relative "yes"', 'relative', 'yes'),
+    badField('discover 1', 'discover', 1),
+    badField('apps not an array', 'apps', './apps/x'),
+    badApp('an app entry 42', 42, 'apps[0]'),
     {
       title: 'an app entry ""',
-      config: { mediaRoot: 'public/media', apps: ['./apps/x', ''] },
+      config: { ...BASE, apps: ['./apps/x', ''] },
       code: 'APP_MEDIA_BAD_VALUE',
       field: 'apps[1]',
     },
-    {
-      title: 'an app entry null',
-      config: { mediaRoot: 'public/media', apps: [null] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0]',
-    },
-    {
-      title: 'an app object with both path and package',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', package: 'x' }] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0]',
-    },
-    {
-      title: 'an app object with neither path nor package',
-      config: { mediaRoot: 'public/media', apps: [{ name: 'x' }] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0]',
-    },
-    {
-      title: 'an app object with an unknown key',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', nmae: 'y' }] },
-      code: 'APP_MEDIA_UNKNOWN_FIELD',
-      field: 'apps[0].nmae',
-    },
-    {
-      title: 'an app object with path "  "',
-      config: { mediaRoot: 'public/media', apps: [{ path: '  ' }] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0].path',
-    },
-    {
-      title: 'an app name 42',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 42 }] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'an app name "../x"',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '../x' }] },
-      code: 'APP_MEDIA_BAD_NAME',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'an app name "a/b"',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'a/b' }] },
-      code: 'APP_MEDIA_BAD_NAME',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'an app name ""',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '' }] },
-      code: 'APP_MEDIA_BAD_NAME',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'an app name ".hidden"',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: '.hidden' }] },
-      code: 'APP_MEDIA_BAD_NAME',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'an app name with a space',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'my app' }] },
-      code: 'APP_MEDIA_BAD_NAME',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'an app name of 256 characters',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', name: 'x'.repeat(256) }] },
-      code: 'APP_MEDIA_BAD_NAME',
-      field: 'apps[0].name',
-    },
-    {
-      title: 'mediaDirname ".."',
-      config: { mediaRoot: 'public/media', mediaDirname: '..' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mediaDirname',
-    },
-    {
-      title: 'mediaDirname "."',
-      config: { mediaRoot: 'public/media', mediaDirname: '.' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mediaDirname',
-    },
-    {
-      title: 'mediaDirname "a/b"',
-      config: { mediaRoot: 'public/media', mediaDirname: 'a/b' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mediaDirname',
-    },
-    {
-      title: 'mediaDirname "a\\\\b"',
-      config: { mediaRoot: 'public/media', mediaDirname: 'a\\b' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mediaDirname',
-    },
-    {
-      title: 'mediaDirname ""',
-      config: { mediaRoot: 'public/media', mediaDirname: '' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'mediaDirname',
-    },
-    {
-      title: 'an app entry\'s mediaDirname ".."',
-      config: { mediaRoot: 'public/media', apps: [{ path: './apps/x', mediaDirname: '..' }] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'apps[0].mediaDirname',
-    },
-    {
-      title: 'ignore "x" (not an array)',
-      config: { mediaRoot: 'public/media', ignore: 'x' },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'ignore',
-    },
-    {
-      title: 'ignore [".*", 3]',
-      config: { mediaRoot: 'public/media', ignore: ['.*', 3] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'ignore',
-    },
-    {
-      title: 'exposed [1]',
-      config: { mediaRoot: 'public/media', exposed: [1] },
-      code: 'APP_MEDIA_BAD_VALUE',
-      field: 'exposed',
-    },
+    badApp('an app entry null', null, 'apps[0]'),
+    badApp('an app object with both path and package', { path: './apps/x', package: 'x' }, 'apps[0]'),
+    badApp('an app object with neither path nor package', { name: 'x' }, 'apps[0]'),
+    badApp(
+      'an app object with an unknown key',
+      { path: './apps/x', nmae: 'y' },
+      'apps[0].nmae',
+      'APP_MEDIA_UNKNOWN_FIELD',
+    ),
+    badApp('an app object with path "  "', { path: '  ' }, 'apps[0].path'),
+    badName('42', 42, 'APP_MEDIA_BAD_VALUE'),
+    badName('"../x"', '../x'),
+    badName('"a/b"', 'a/b'),
+    badName('""', ''),
+    badName('".hidden"', '.hidden'),
+    badName('with a space', 'my app'),
+    badName('of 256 characters', 'x'.repeat(256)),
+    badField('mediaDirname ".."', 'mediaDirname', '..'),
+    badField('mediaDirname "."', 'mediaDirname', '.'),
+    badField('mediaDirname "a/b"', 'mediaDirname', 'a/b'),
+    badField('mediaDirname "a\\\\b"', 'mediaDirname', 'a\\b'),
+    badField('mediaDirname ""', 'mediaDirname', ''),
+    badApp('an app entry\'s mediaDirname ".."', { path: './apps/x', mediaDirname: '..' }, 'apps[0].mediaDirname'),
+    badField('ignore "x" (not an array)', 'ignore', 'x'),
+    badField('ignore [".*", 3]', 'ignore', ['.*', 3]),
+    badField('exposed [1]', 'exposed', [1]),
   ];
 
   for (const { title, config, code, field } of bad) {
