@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { appMedia, gulp, REPO, removeTempDirs, tempDir } from './support/project.js';
+import { appMedia, gulp, REPO, removeTempDirs, runAsync, tempDir } from './support/project.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const APPS = [
@@ -103,27 +103,16 @@ describe("the example's production path", () => {
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
-        const run = await new Promise<{ status: number | null; output: string }>((resolve) => {
-          const child = spawn(
-            process.execPath,
-            [
-              path.join(REPO, 'bin', 'app-media.js'),
-              'verify',
-              '--collect',
-              '--url',
-              `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-            ],
-            { cwd: root, env: { ...process.env, NO_COLOR: '1' } },
-          );
-          let output = '';
-          child.stdout.on('data', (chunk: Buffer) => {
-            output += chunk.toString();
-          });
-          child.stderr.on('data', (chunk: Buffer) => {
-            output += chunk.toString();
-          });
-          child.on('close', (status) => resolve({ status, output }));
-        });
+        const run = await runAsync(
+          [
+            path.join(REPO, 'bin', 'app-media.js'),
+            'verify',
+            '--collect',
+            '--url',
+            `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          ],
+          root,
+        );
         expect(run.status, run.output).to.equal(1);
         expect(run.output)
           .to.match(/unserved\s+blog/)

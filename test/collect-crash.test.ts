@@ -7,12 +7,11 @@
  * own (hashes, sizes, gzip/brotli), without the tool's code.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { APP_MEDIA_BIN, appMedia, removeTempDirs } from './support/project.js';
+import { APP_MEDIA_BIN, appMedia, removeTempDirs, runAsync } from './support/project.js';
 import {
   collectedInProcess,
   makeCollectProject,
@@ -105,25 +104,7 @@ describe('media:collect runs at once', () => {
     const root = makeCollectProject({ gulp: false });
     await collectedInProcess(root);
     writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'raced');
-    const runs = await Promise.all(
-      [0, 1, 2].map(
-        () =>
-          new Promise<{ status: number | null; output: string }>((resolve) => {
-            const child = spawn(process.execPath, [APP_MEDIA_BIN, 'collect'], {
-              cwd: root,
-              env: { ...process.env, NO_COLOR: '1' },
-            });
-            let output = '';
-            child.stdout.on('data', (chunk: Buffer) => {
-              output += chunk.toString();
-            });
-            child.stderr.on('data', (chunk: Buffer) => {
-              output += chunk.toString();
-            });
-            child.on('close', (status) => resolve({ status, output }));
-          }),
-      ),
-    );
+    const runs = await Promise.all([0, 1, 2].map(() => runAsync([APP_MEDIA_BIN, 'collect'], root)));
     for (const run of runs) expect(run.status, run.output).to.equal(0);
     expect(readRecords(root).builds).to.have.length(2);
     converges(root);

@@ -22,14 +22,13 @@ import {
   startMoto,
   startS3rver,
   objectsAt,
-  runAsync,
   testClient,
   TEST_CREDENTIALS,
   useTestCredentials,
   type ObjectStore,
   type StoredObject,
 } from './support/object-stores.js';
-import { APP_MEDIA_BIN, GULP_BIN, jsonReport, makeProject, removeTempDirs } from './support/project.js';
+import { APP_MEDIA_BIN, GULP_BIN, jsonReport, makeProject, removeTempDirs, runAsync } from './support/project.js';
 
 /** The `app-media` command and the gulp CLI, run without blocking (the servers answer from this process). */
 const appMedia = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>

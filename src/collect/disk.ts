@@ -133,11 +133,24 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (cons
  * anything, never through a link) and returns its facts.
  */
 export function writeNew(folder: Folder, name: string, data: Buffer | string): Stats {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  return createNew(folder, name, (fd) => writeAll(fd, bytes, bytes.length));
+}
+
+/** Writes the first `length` bytes of `bytes` to `fd` (writeSync may write fewer than asked). */
+function writeAll(fd: number, bytes: Buffer, length: number): void {
+  let written = 0;
+  while (written < length) written += writeSync(fd, bytes, written, length - written);
+}
+
+/**
+ * Makes the new file `name` in `folder` (O_EXCL, never through a link), lets `fill` write it and
+ * returns its facts; on any error the half-written file goes.
+ */
+function createNew(folder: Folder, name: string, fill: (fd: number) => void): Stats {
   const fd = openSync(folder.at(name), CREATE, FILE_MODE);
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    fill(fd);
     const stat = fstatSync(fd);
     closeSync(fd);
     return stat;
@@ -178,25 +191,16 @@ export function copyNew(
       throw error;
     }
   }
-  const fd = openSync(folder.at(name), CREATE, FILE_MODE);
-  try {
+  return createNew(folder, name, (fd) => {
     let position = 0;
     for (;;) {
       const read = readSync(sourceFd, buffer, 0, buffer.length, position);
       if (read === 0) break;
       hash?.update(buffer.subarray(0, read));
-      let written = 0;
-      while (written < read) written += writeSync(fd, buffer, written, read - written);
+      writeAll(fd, buffer, read);
       position += read;
     }
-    const stat = fstatSync(fd);
-    closeSync(fd);
-    return stat;
-  } catch (error) {
-    closeSync(fd);
-    unlinkIn(folder, name);
-    throw error;
-  }
+  });
 }
 
 /**

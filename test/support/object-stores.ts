@@ -149,12 +149,32 @@ export interface StoredObject {
   metadata: Record<string, string>;
 }
 
+/** One object's bytes (as a sha256 and a size) and the headers the tests check. */
+async function storedObject(
+  client: import('@aws-sdk/client-s3').S3Client,
+  bucket: string,
+  key: string,
+): Promise<StoredObject> {
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    etag: got.ETag ?? '',
+    contentType: got.ContentType,
+    cacheControl: got.CacheControl,
+    contentEncoding: got.ContentEncoding,
+    metadata: got.Metadata ?? {},
+  };
+}
+
 /**
  * Every object in the bucket (or under `prefix`) with the sha256 of its bytes: compare two to prove nothing changed.
  */
 export async function bucketState(endpoint: string, bucket: string, prefix = ''): Promise<Map<string, StoredObject>> {
   const client = await testClient(endpoint);
-  const { ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
   const out = new Map<string, StoredObject>();
   try {
     let token: string | undefined;
@@ -164,17 +184,7 @@ export async function bucketState(endpoint: string, bucket: string, prefix = '')
       );
       for (const object of page.Contents ?? []) {
         const key = object.Key as string;
-        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
-        out.set(key, {
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          size: bytes.length,
-          etag: got.ETag ?? '',
-          contentType: got.ContentType,
-          cacheControl: got.CacheControl,
-          contentEncoding: got.ContentEncoding,
-          metadata: got.Metadata ?? {},
-        });
+        out.set(key, await storedObject(client, bucket, key));
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -191,22 +201,11 @@ export async function objectsAt(
   keys: string[],
 ): Promise<Record<string, StoredObject | undefined>> {
   const client = await testClient(endpoint);
-  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const out: Record<string, StoredObject | undefined> = {};
   try {
     for (const key of keys) {
       try {
-        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
-        out[key] = {
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          size: bytes.length,
-          etag: got.ETag ?? '',
-          contentType: got.ContentType,
-          cacheControl: got.CacheControl,
-          contentEncoding: got.ContentEncoding,
-          metadata: got.Metadata ?? {},
-        };
+        out[key] = await storedObject(client, bucket, key);
       } catch (error) {
         if ((error as Error).name !== 'NoSuchKey') throw error;
         out[key] = undefined;
@@ -407,36 +406,4 @@ export class FaultProxy {
 /** Where the publish tests' temporary collect outputs go. */
 export function collectRootIn(root: string): string {
   return path.join(root, 'build', 'media');
-}
-
-/**
- * Runs a command to its end without blocking this process: the servers and the proxy
- * answer from this process's event loop, so a spawnSync would wait for itself.
- */
-export function runAsync(
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ status: number | null; stdout: string; stderr: string; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, output: `${stdout}${stderr}` });
-    });
-  });
 }

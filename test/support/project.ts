@@ -2,7 +2,7 @@
  * Real temporary projects for the tests, and what a user would check in them:
  * files, links, checksums, exit codes and output.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   mkdirSync,
@@ -300,6 +300,38 @@ export function viaCommand(cwd: string, args: string[], env: NodeJS.ProcessEnv =
 export function commandArgs(args: readonly string[]): string[] {
   const [task = '', ...rest] = args;
   return [task.replace(/^media:/, ''), ...rest];
+}
+
+/**
+ * Runs a command to its end without blocking this process: the servers and the proxy
+ * answer from this process's event loop, so a spawnSync would wait for itself.
+ */
+export function runAsync(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; stdout: string; stderr: string; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, output: `${stdout}${stderr}` });
+    });
+  });
 }
 
 /**
