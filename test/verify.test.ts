@@ -5,7 +5,6 @@
  * server on 127.0.0.1 for `--url`.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { promises as fsp, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +20,7 @@ import {
   linkedInProcess,
   makeProject,
   removeTempDirs,
+  runAsync,
   sha,
   snapshot,
   writeTree,
@@ -668,26 +668,7 @@ async function serve(publicDir: string, options: ServeOptions = {}): Promise<str
 
 /** The gulp CLI without blocking this process, so that a server in it can answer. */
 function gulpAsync(cwd: string, args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GULP_BIN, '--no-color', ...args], {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill(), 60_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, output: `${stdout}${stderr}` });
-    });
-  });
+  return runAsync([GULP_BIN, '--no-color', ...args], cwd);
 }
 
 const SYMLINK_HINT = /the server may refuse to follow symbolic links.*serve-handler: "symlinks": true/;
