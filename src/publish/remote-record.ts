@@ -79,8 +79,11 @@ export function checkRecord(text: string): RecordCheck {
   if (raw['version'] !== 1)
     return { ok: false, why: `record version ${JSON.stringify(raw['version'])} is not one this version reads` };
   const objects: Record<string, RecordedObject> = {};
-  if (!isRecord(raw['objects'])) return { ok: false, why: 'objects: not an object' };
-  for (const [rel, value] of Object.entries(raw['objects'])) {
+  const rawObjects = raw['objects'];
+  if (!isRecord(rawObjects)) return { ok: false, why: 'objects: not an object' };
+  // Once per object on every publish: no [key, value] pair per entry.
+  for (const rel in rawObjects) {
+    const value = rawObjects[rel];
     if (!isObjectName(rel))
       return {
         ok: false,
