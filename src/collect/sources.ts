@@ -83,8 +83,13 @@ export function walkSources(apps: readonly App[], ignore: readonly string[], pro
       const tree = walkTreeSync(app.mediaDir, { ignore, followInternalLinks: true, realRoot: real });
       out.escapes = tree.escapes;
       out.skipped = tree.skipped;
+      // Once per file on every run, the no-change re-run too: the folder's path and its display are
+      // made once, and each file's are the folder's with the file's relative path after them.
+      const base = app.mediaDir.endsWith(path.sep) ? app.mediaDir : `${app.mediaDir}${path.sep}`;
+      const shownDir = toDisplay(projectRoot, app.mediaDir);
       for (const [rel, facts] of tree.files) {
-        const file = tree.links?.get(rel) ?? path.join(app.mediaDir, ...rel.split('/'));
+        const full = base + (path.sep === '/' ? rel : rel.split('/').join(path.sep));
+        const file = tree.links?.get(rel) ?? full;
         out.files.push({
           logical: `${app.name}/${rel}`,
           app,
@@ -94,7 +99,7 @@ export function walkSources(apps: readonly App[], ignore: readonly string[], pro
           dev: facts.dev,
           ino: facts.ino,
           root: real,
-          shown: toDisplay(projectRoot, path.join(app.mediaDir, ...rel.split('/'))),
+          shown: shownDir === '.' ? rel : `${shownDir}/${rel}`,
         });
       }
     } catch (error) {
