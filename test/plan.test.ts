@@ -22,6 +22,9 @@ import {
 } from '../src/core/records.js';
 import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
 import type { CopyPlan } from '../src/link/copy-plan.js';
+import { checkSafety } from '../src/link/guards.js';
+import type { ResolvedConfig } from '../src/core/config/load.js';
+import type { AppMediaError } from '../src/core/errors.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
 import { planClean } from '../src/link/clean-plan.js';
 import type { SourceFacts } from '../src/core/media-folder.js';
@@ -1130,5 +1133,53 @@ describe('recordStays: whether a no-change copy plan leaves its record as it is,
       if (expected) stays++;
     }
     expect(stays, 'both answers occur').to.be.within(1, 399);
+  });
+});
+
+// ---- mutation survivors (issue 29): what the guards, the planners and the copy arithmetic must decide ----------
+
+describe('guards: the mediaRoots refused before anything is looked at (checkSafety, pure)', () => {
+  // A home folder and a project outside every system folder, so each refusal below is the system folder's own.
+  const HOME = '/export/home/alice';
+  const PROJECT = '/export/proj';
+  /** The refusal's reason (the message after "refusing mediaRoot ...: "), or undefined when mediaRoot is taken. */
+  function refusal(mediaRoot: string): string | undefined {
+    const config = { file: undefined, projectRoot: PROJECT, mediaRoot } as unknown as ResolvedConfig;
+    try {
+      checkSafety(config, { realMediaRoot: mediaRoot, realProjectRoot: PROJECT, apps: [] }, { home: HOME });
+      return undefined;
+    } catch (error) {
+      expect((error as AppMediaError).code, mediaRoot).to.equal('APP_MEDIA_UNSAFE_MEDIA_ROOT');
+      return (error as Error).message.slice((error as Error).message.indexOf(': ') + 2);
+    }
+  }
+  before(function () {
+    if (path.sep !== '/') this.skip(); // POSIX folders; Windows has its own guard rails
+  });
+
+  it('each system folder is refused as mediaRoot, named in the reason', () => {
+    const system = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt'];
+    system.push('/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/local', '/usr/share');
+    system.push('/var', '/var/lib', '/var/tmp');
+    for (const folder of system) expect(refusal(folder), folder).to.equal(`it is the system folder ${folder}`);
+  });
+
+  it('a folder inside a system folder that no web root is in is refused, naming that system folder', () => {
+    const never = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin'];
+    never.push('/sys', '/usr/bin', '/usr/include', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libexec', '/usr/sbin');
+    never.push('/var/lib');
+    for (const folder of never)
+      expect(refusal(`${folder}/site/media`), folder).to.equal(`it is inside the system folder ${folder}`);
+    // Web roots and folders of one's own below the other system folders are fine.
+    for (const fine of ['/srv/www/media', '/var/www/html/media', '/usr/local/site/media', '/opt/site/media'])
+      expect(refusal(fine), fine).to.equal(undefined);
+  });
+
+  it('a mediaRoot inside node_modules or .git is refused, saying who owns it', () => {
+    expect(refusal(`${PROJECT}/node_modules/.cache/media`)).to.equal(
+      'it is inside node_modules, which the package manager owns (npm ci deletes it)',
+    );
+    expect(refusal(`${PROJECT}/.git/media`)).to.equal('it is inside .git, which git owns');
+    expect(refusal('/srv/site/.git/media'), 'outside the project too').to.equal('it is inside .git, which git owns');
   });
 });
