@@ -20,7 +20,14 @@ import {
   type OwnRecord,
   type Records,
 } from '../src/core/records.js';
-import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
+import {
+  plannedResult,
+  planLink,
+  strategiesFor,
+  type AppPlan,
+  type LinkPlan,
+  type LinkPlanInput,
+} from '../src/link/plan.js';
 import type { CopyPlan } from '../src/link/copy-plan.js';
 import { checkSafety } from '../src/link/guards.js';
 import type { ResolvedConfig } from '../src/core/config/load.js';
@@ -1181,5 +1188,99 @@ describe('guards: the mediaRoots refused before anything is looked at (checkSafe
     );
     expect(refusal(`${PROJECT}/.git/media`)).to.equal('it is inside .git, which git owns');
     expect(refusal('/srv/site/.git/media'), 'outside the project too').to.equal('it is inside .git, which git owns');
+  });
+});
+
+describe('planner: decisions a run reports or records', () => {
+  it('a dry run counts the files and the bytes a new copy would write', () => {
+    const sourceTree = tree({ 'a.css': f(10, 1000), 'img/b.png': f(32, 1000) });
+    const blog = only(planFor(probeOf({ blog: { sourceTree } }), { mode: 'copy' }), 'blog');
+    expect(plannedResult(blog)).to.include({ status: 'copied', files: 2, bytes: 42 });
+  });
+
+  it('on Windows an own symbolic link is judged by its own text, not taken for a junction', () => {
+    const relative = only(planFor(probeOf({ blog: ownLink('blog') }), { platform: 'win32' }), 'blog');
+    expect(relative).to.include({ status: 'up-to-date', mode: 'symlink' });
+    expect(relative.actions).to.deep.equal([]);
+    // An absolute one (made with relative: false) is made again relative, as anywhere else.
+    const absolute = only(planFor(probeOf({ blog: ownLink('blog', src('blog')) }), { platform: 'win32' }), 'blog');
+    expect(absolute).to.include({ status: 'relinked', mode: 'symlink' });
+    expect(ops(absolute)).to.deep.equal(['remove-link', 'create']);
+  });
+
+  it('a right link made under a pending record is adopted as what it is: a symlink, on Windows a junction', () => {
+    const linux: Slot = {
+      entry: link(rel('blog'), src('blog')),
+      record: pendingRecord(recordSource('blog'), [rel('blog')], undefined),
+    };
+    expect(only(planFor(probeOf({ blog: linux })), 'blog').actions).to.deep.equal([
+      { op: 'adopt', record: linkRecord('symlink', rel('blog'), recordSource('blog')) },
+    ]);
+    const windows: Slot = {
+      entry: link(src('blog'), src('blog')),
+      record: pendingRecord(recordSource('blog'), [src('blog')], undefined),
+    };
+    expect(only(planFor(probeOf({ blog: windows }), { platform: 'win32' }), 'blog').actions).to.deep.equal([
+      { op: 'adopt', record: linkRecord('junction', src('blog'), recordSource('blog')) },
+    ]);
+  });
+
+  it('an own copy whose source only gained an empty folder is copied (the folder is made), not up-to-date', () => {
+    const slot = ownCopy('blog', SRC);
+    slot.sourceTree = tree(SRC, ['fonts']);
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+    expect(blog).to.include({ status: 'copied', reason: null, hint: null });
+    expect(syncOf(blog).mkdirs).to.deep.equal(['fonts']);
+  });
+
+  it("a file changed by hand whose source is gone is a conflict, not a file added beside the app's", () => {
+    const copy = { ...SRC, 'css/site.css': f(99, 5000) };
+    const blog = only(
+      planFor(probeOf({ blog: ownCopy('blog', { 'img/logo.png': f(20, 1000) }, copy, SRC) }), { mode: 'copy' }),
+      'blog',
+    );
+    expect(blog.status).to.equal('conflict');
+    expect(blog.reason).to.include('css/site.css (changed by hand)');
+  });
+
+  it("a file only added beside the app's files is kept and named, and is no conflict", () => {
+    const copy = { ...SRC, 'notes.txt': f(5, 5000) };
+    const blog = only(planFor(probeOf({ blog: ownCopy('blog', SRC, copy, SRC) }), { mode: 'copy' }), 'blog');
+    expect(blog.status).to.equal('up-to-date');
+    expect(blog.reason).to.equal("kept notes.txt (added by hand, not part of the app's media)");
+    expect(syncOf(blog).kept).to.deep.equal([{ rel: 'notes.txt', why: 'foreign' }]);
+  });
+
+  it('a file added by hand where the source has a folder (even an empty one) is in the way: conflict', () => {
+    const slot = ownCopy('blog', SRC, { ...SRC, fonts: f(1, 1) }, SRC);
+    slot.sourceTree = tree(SRC, ['fonts']);
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+    expect(blog.status).to.equal('conflict');
+    expect(blog.reason).to.include('fonts (not written by app-media)');
+  });
+
+  it(
+    'a copy replaced by a link counts as its own the stale files the tool wrote, ' + 'and its folders go deepest first',
+    () => {
+      const written = { ...SRC, 'img/icons/a.svg': f(3, 1000) };
+      const source = { ...written, 'css/site.css': f(11, 2000) };
+      const blog = only(planFor(probeOf({ blog: ownCopy('blog', source, written) }), { mode: 'symlink' }), 'blog');
+      const [action] = blog.actions;
+      if (action?.op !== 'copy-to-link') throw new Error(`expected copy-to-link, got ${ops(blog).join(', ')}`);
+      expect([...action.own.files].sort()).to.deep.equal(['css/site.css', 'img/icons/a.svg', 'img/logo.png']);
+      expect(action.own.seen.get('css/site.css'), 'as the plan saw it').to.deep.equal(f(10, 1000));
+      expect(action.own.dirs).to.deep.equal(['img/icons', 'img', 'css']);
+    },
+  );
+
+  it('an app whose media folder leads outside the app is escape, and its own entry goes even with prune off', () => {
+    const escape: SourceFacts = { kind: 'escape', real: '/etc' };
+    const bare = only(planFor(probeOf({ blog: { source: escape } })), 'blog');
+    expect(bare).to.include({ status: 'escape' });
+    expect(bare.reason).to.include("leads outside the app's folder (to /etc)");
+    expect(bare.actions).to.deep.equal([]);
+    const linked = only(planFor(probeOf({ blog: { ...ownLink('blog'), source: escape } }), { prune: false }), 'blog');
+    expect(linked).to.include({ status: 'escape' });
+    expect(linked.actions).to.deep.equal([{ op: 'remove-link', linkText: rel('blog') }]);
   });
 });
