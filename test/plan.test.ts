@@ -28,7 +28,7 @@ import {
   type LinkPlan,
   type LinkPlanInput,
 } from '../src/link/plan.js';
-import type { CopyPlan } from '../src/link/copy-plan.js';
+import { planCopy, recordStays, sameFacts, type CopyPlan } from '../src/link/copy-plan.js';
 import { checkSafety } from '../src/link/guards.js';
 import type { ResolvedConfig } from '../src/core/config/load.js';
 import type { AppMediaError } from '../src/core/errors.js';
@@ -1282,5 +1282,90 @@ describe('planner: decisions a run reports or records', () => {
     const linked = only(planFor(probeOf({ blog: { ...ownLink('blog'), source: escape } }), { prune: false }), 'blog');
     expect(linked).to.include({ status: 'escape' });
     expect(linked.actions).to.deep.equal([{ op: 'remove-link', linkText: rel('blog') }]);
+  });
+});
+
+describe("copy arithmetic: what proves a copy the tool's, what is the same, what the record keeps", () => {
+  it('times a whole millisecond or more apart are not the same', () => {
+    expect(sameFacts(f(1, 1000), [1, 1000])).to.equal(true);
+    expect(sameFacts(f(1, 1000.6), [1, 1000])).to.equal(true);
+    expect(sameFacts(f(1, 1001), [1, 1000])).to.equal(false);
+    expect(sameFacts(f(1, 999), [1, 1000])).to.equal(false);
+  });
+
+  it('with --checksum the contents decide; without, a source of the same size but another time is written', () => {
+    const hashed = (size: number, mtimeMs: number, hash: string): FileFacts => ({ ...f(size, mtimeMs), hash });
+    const record = copyRecord('blog', { 'a.css': f(10, 1000) });
+    const otherBytes = planCopy(
+      tree({ 'a.css': hashed(10, 1000, 'A') }),
+      tree({ 'a.css': hashed(10, 1000, 'B') }),
+      record,
+    );
+    expect(writtenRels(otherBytes), 'same size and time, other contents').to.deep.equal(['a.css']);
+    const sameBytes = planCopy(
+      tree({ 'a.css': hashed(10, 2000, 'A') }),
+      tree({ 'a.css': hashed(10, 1000, 'A') }),
+      record,
+    );
+    expect(writtenRels(sameBytes), 'same contents, other time').to.deep.equal([]);
+    expect(sameBytes.touch?.map((file) => file.rel)).to.deep.equal(['a.css']);
+    const unhashed = planCopy(tree({ 'a.css': f(10, 2000) }), tree({ 'a.css': f(10, 1000) }), record);
+    expect(writtenRels(unhashed), 'no hashes: size and time').to.deep.equal(['a.css']);
+  });
+
+  it('a folder the copy has only below a link put in it is not recorded as made by the tool', () => {
+    const source = tree({ 'a.css': f(1, 1000), 'fonts/a.woff': f(4, 1000) });
+    const dest = tree({ 'a.css': f(1, 1000) });
+    dest.skipped.push('fonts');
+    expect(planCopy(source, dest, copyRecord('blog', { 'a.css': f(1, 1000) })).dirs).to.deep.equal([]);
+  });
+
+  it('a record listing other folders (as many) than the copy has does not stay', () => {
+    const copy: CopyPlan = {
+      mkdirs: [],
+      writes: [],
+      deletes: [],
+      rmdirs: [],
+      kept: [],
+      unchanged: new Map(),
+      edited: new Map(),
+      dirs: ['new'],
+    };
+    const source = recordSource('blog');
+    expect(recordStays(copy, source, { kind: 'copy', source, files: {}, dirs: ['new'] })).to.equal(true);
+    expect(recordStays(copy, source, { kind: 'copy', source, files: {}, dirs: ['old'] })).to.equal(false);
+  });
+
+  it("a folder under a pending record is the tool's copy only if each file is the source's, and nothing else", () => {
+    const pending = (): Slot => ({
+      entry: folder(),
+      record: pendingRecord(recordSource('blog'), [rel('blog')], undefined),
+      sourceTree: tree(SRC),
+      entryTree: tree(SRC),
+    });
+    const same = only(planFor(probeOf({ blog: pending() }), { mode: 'copy' }), 'blog');
+    expect(same).to.include({ status: 'up-to-date', mode: 'copy' });
+    expect(ops(same), 'its record is written for good').to.deep.equal(['sync']);
+
+    const withLink = pending();
+    withLink.entryTree?.skipped.push('by-hand');
+    const other = pending();
+    other.entryTree = tree({ 'img/logo.png': f(21, 3000) });
+    for (const [what, slot] of [
+      ['a link in it', withLink],
+      ['a file unlike the source', other],
+    ] as const) {
+      const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+      expect(blog.status, what).to.equal('conflict');
+      expect(blog.reason, what).to.equal('a folder not made by app-media is in the way');
+      expect(blog.actions, what).to.deep.equal([]);
+    }
+  });
+
+  it("a copy whose record holds no file is the tool's only while no file of it is at a path the source has", () => {
+    const slot = ownCopy('blog', SRC, { 'css/site.css': f(10, 1000), 'notes.txt': f(1, 1) }, {});
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+    expect(blog).to.include({ status: 'conflict', reason: 'a folder not made by app-media is in the way' });
+    expect(blog.actions).to.deep.equal([]);
   });
 });
