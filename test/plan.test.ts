@@ -35,7 +35,7 @@ import type { AppMediaError } from '../src/core/errors.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
 import { planClean } from '../src/link/clean-plan.js';
 import type { SourceFacts } from '../src/core/media-folder.js';
-import type { AppFacts, EntryFacts, ProbeResult } from '../src/link/probe.js';
+import type { AppFacts, EntryFacts, ProbeResult, RootEntry } from '../src/link/probe.js';
 import type { SystemError } from '../src/core/system-errors.js';
 import type { Mode } from '../src/core/types.js';
 import { mulberry32 } from './support/scenario.js';
@@ -1367,5 +1367,83 @@ describe("copy arithmetic: what proves a copy the tool's, what is the same, what
     const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
     expect(blog).to.include({ status: 'conflict', reason: 'a folder not made by app-media is in the way' });
     expect(blog.actions).to.deep.equal([]);
+  });
+});
+
+describe('clean planner: what is removed, kept or forgotten, and whether the run writes', () => {
+  function cleanOf(entries: Array<RootEntry & { record?: OwnRecord }>): ReturnType<typeof planClean> {
+    const records = emptyManifest();
+    for (const { name, record } of entries) if (record) records.entries[name] = record;
+    return planClean(
+      entries.map(({ record: _record, ...entry }) => entry),
+      records,
+      false,
+      ROOT,
+    );
+  }
+  const ownLinkEntry = (name: string): RootEntry & { record: OwnRecord } => ({
+    name,
+    entry: link(rel(name), src(name)),
+    record: linkRecord('symlink', rel(name), recordSource(name)),
+  });
+  const foreignEntries: RootEntry[] = [
+    { name: 'mine', entry: folder() },
+    { name: 'yours', entry: link('/srv/x', '/srv/x') },
+  ];
+
+  it("entries that are not the tool's only: nothing to write, nothing to forget", () => {
+    const plan = cleanOf(foreignEntries);
+    expect(plan.apps.map((app) => app.status)).to.deep.equal(['foreign', 'foreign']);
+    expect(plan).to.deep.include({ forget: [], writes: false });
+  });
+
+  it('an own link beside foreign entries is removed: the run writes', () => {
+    const plan = cleanOf([...foreignEntries, ownLinkEntry('blog')]);
+    expect(plan.apps.map((app) => [app.name, app.status, ops(app)])).to.deep.equal([
+      ['mine', 'foreign', []],
+      ['yours', 'foreign', []],
+      ['blog', 'removed', ['remove-link']],
+    ]);
+    expect(plan).to.deep.include({ forget: [], writes: true });
+  });
+
+  it('a record whose entry is gone is forgotten: the run writes (the records file, under the lock)', () => {
+    const plan = cleanOf([{ ...ownLinkEntry('gone'), entry: MISSING }]);
+    expect(plan).to.deep.equal({ apps: [], forget: ['gone'], writes: true });
+  });
+
+  it('an own copy holding a file or an empty folder added by hand is kept: its files go, the folder stays', () => {
+    const record = copyRecord('old', SRC);
+    const added = cleanOf([{ name: 'old', entry: folder(), tree: tree({ ...SRC, 'notes.txt': f(5, 5000) }), record }]);
+    const [withFile] = added.apps;
+    expect(withFile).to.include({ status: 'kept', mode: 'copy' });
+    expect(withFile?.reason).to.include('not notes.txt (not made by app-media)');
+    expect(withFile && ops(withFile)).to.deep.equal(['remove-copy']);
+    const [withFolder] = cleanOf([{ name: 'old', entry: folder(), tree: tree(SRC, ['extra']), record }]).apps;
+    expect(withFolder).to.include({ status: 'kept' });
+    expect(withFolder?.reason).to.include('not extra/ (not made by app-media)');
+    const [plain] = cleanOf([{ name: 'old', entry: folder(), tree: tree(SRC), record }]).apps;
+    expect(plain).to.include({ status: 'removed', reason: null });
+  });
+
+  it('an own copy is removed deepest folder first', () => {
+    const files = { ...SRC, 'img/icons/a.svg': f(3, 1000) };
+    const [old] = cleanOf([{ name: 'old', entry: folder(), tree: tree(files), record: copyRecord('old', files) }]).apps;
+    const [action] = old?.actions ?? [];
+    if (action?.op !== 'remove-copy') throw new Error('expected remove-copy');
+    expect(action.copy.rmdirs).to.deep.equal(['img/icons', 'img', 'css']);
+  });
+
+  it("an own copy of an empty media folder (no file recorded, none there) is the tool's and removed", () => {
+    const [empty] = cleanOf([{ name: 'old', entry: folder(true), tree: tree({}), record: copyRecord('old', {}) }]).apps;
+    expect(empty).to.include({ status: 'removed', mode: 'copy' });
+  });
+
+  it('a copy under a pending record (a run cut short) is removed when one recorded file is still as written', () => {
+    const written = copyRecord('old', { 'a.css': f(1, 1000), 'b.css': f(2, 1000) });
+    const record = pendingRecord(recordSource('old'), [], written);
+    const [old] = cleanOf([{ name: 'old', entry: folder(), tree: tree({ 'a.css': f(1, 1000) }), record }]).apps;
+    expect(old).to.include({ status: 'removed', mode: 'copy' });
+    expect(old && ops(old)).to.deep.equal(['remove-copy']);
   });
 });
