@@ -20,12 +20,22 @@ import {
   type OwnRecord,
   type Records,
 } from '../src/core/records.js';
-import { planLink, strategiesFor, type AppPlan, type LinkPlan, type LinkPlanInput } from '../src/link/plan.js';
-import type { CopyPlan } from '../src/link/copy-plan.js';
+import {
+  plannedResult,
+  planLink,
+  strategiesFor,
+  type AppPlan,
+  type LinkPlan,
+  type LinkPlanInput,
+} from '../src/link/plan.js';
+import { planCopy, recordStays, sameFacts, type CopyPlan } from '../src/link/copy-plan.js';
+import { checkSafety } from '../src/link/guards.js';
+import type { ResolvedConfig } from '../src/core/config/load.js';
+import type { AppMediaError } from '../src/core/errors.js';
 import { checkAppEntry, finishChecks } from '../src/link/check.js';
 import { planClean } from '../src/link/clean-plan.js';
 import type { SourceFacts } from '../src/core/media-folder.js';
-import type { AppFacts, EntryFacts, ProbeResult } from '../src/link/probe.js';
+import type { AppFacts, EntryFacts, ProbeResult, RootEntry } from '../src/link/probe.js';
 import type { SystemError } from '../src/core/system-errors.js';
 import type { Mode } from '../src/core/types.js';
 import { mulberry32 } from './support/scenario.js';
@@ -1130,5 +1140,310 @@ describe('recordStays: whether a no-change copy plan leaves its record as it is,
       if (expected) stays++;
     }
     expect(stays, 'both answers occur').to.be.within(1, 399);
+  });
+});
+
+// ---- mutation survivors (issue 29): what the guards, the planners and the copy arithmetic must decide ----------
+
+describe('guards: the mediaRoots refused before anything is looked at (checkSafety, pure)', () => {
+  // A home folder and a project outside every system folder, so each refusal below is the system folder's own.
+  const HOME = '/export/home/alice';
+  const PROJECT = '/export/proj';
+  /** The refusal's reason (the message after "refusing mediaRoot ...: "), or undefined when mediaRoot is taken. */
+  function refusal(mediaRoot: string): string | undefined {
+    const config = { file: undefined, projectRoot: PROJECT, mediaRoot } as unknown as ResolvedConfig;
+    try {
+      checkSafety(config, { realMediaRoot: mediaRoot, realProjectRoot: PROJECT, apps: [] }, { home: HOME });
+      return undefined;
+    } catch (error) {
+      expect((error as AppMediaError).code, mediaRoot).to.equal('APP_MEDIA_UNSAFE_MEDIA_ROOT');
+      return (error as Error).message.slice((error as Error).message.indexOf(': ') + 2);
+    }
+  }
+  before(function () {
+    if (path.sep !== '/') this.skip(); // POSIX folders; Windows has its own guard rails
+  });
+
+  it('each system folder is refused as mediaRoot, named in the reason', () => {
+    const system = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt'];
+    system.push('/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/local', '/usr/share');
+    system.push('/var', '/var/lib', '/var/tmp');
+    for (const folder of system) expect(refusal(folder), folder).to.equal(`it is the system folder ${folder}`);
+  });
+
+  it('a folder inside a system folder that no web root is in is refused, naming that system folder', () => {
+    const never = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin'];
+    never.push('/sys', '/usr/bin', '/usr/include', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libexec', '/usr/sbin');
+    never.push('/var/lib');
+    for (const folder of never)
+      expect(refusal(`${folder}/site/media`), folder).to.equal(`it is inside the system folder ${folder}`);
+    // Web roots and folders of one's own below the other system folders are fine.
+    for (const fine of ['/srv/www/media', '/var/www/html/media', '/usr/local/site/media', '/opt/site/media'])
+      expect(refusal(fine), fine).to.equal(undefined);
+  });
+
+  it('a mediaRoot inside node_modules or .git is refused, saying who owns it', () => {
+    expect(refusal(`${PROJECT}/node_modules/.cache/media`)).to.equal(
+      'it is inside node_modules, which the package manager owns (npm ci deletes it)',
+    );
+    expect(refusal(`${PROJECT}/.git/media`)).to.equal('it is inside .git, which git owns');
+    expect(refusal('/srv/site/.git/media'), 'outside the project too').to.equal('it is inside .git, which git owns');
+  });
+});
+
+describe('planner: decisions a run reports or records', () => {
+  it('a dry run counts the files and the bytes a new copy would write', () => {
+    const sourceTree = tree({ 'a.css': f(10, 1000), 'img/b.png': f(32, 1000) });
+    const blog = only(planFor(probeOf({ blog: { sourceTree } }), { mode: 'copy' }), 'blog');
+    expect(plannedResult(blog)).to.include({ status: 'copied', files: 2, bytes: 42 });
+  });
+
+  it('on Windows an own symbolic link is judged by its own text, not taken for a junction', () => {
+    const relative = only(planFor(probeOf({ blog: ownLink('blog') }), { platform: 'win32' }), 'blog');
+    expect(relative).to.include({ status: 'up-to-date', mode: 'symlink' });
+    expect(relative.actions).to.deep.equal([]);
+    // An absolute one (made with relative: false) is made again relative, as anywhere else.
+    const absolute = only(planFor(probeOf({ blog: ownLink('blog', src('blog')) }), { platform: 'win32' }), 'blog');
+    expect(absolute).to.include({ status: 'relinked', mode: 'symlink' });
+    expect(ops(absolute)).to.deep.equal(['remove-link', 'create']);
+  });
+
+  it('a right link made under a pending record is adopted as what it is: a symlink, on Windows a junction', () => {
+    const linux: Slot = {
+      entry: link(rel('blog'), src('blog')),
+      record: pendingRecord(recordSource('blog'), [rel('blog')], undefined),
+    };
+    expect(only(planFor(probeOf({ blog: linux })), 'blog').actions).to.deep.equal([
+      { op: 'adopt', record: linkRecord('symlink', rel('blog'), recordSource('blog')) },
+    ]);
+    const windows: Slot = {
+      entry: link(src('blog'), src('blog')),
+      record: pendingRecord(recordSource('blog'), [src('blog')], undefined),
+    };
+    expect(only(planFor(probeOf({ blog: windows }), { platform: 'win32' }), 'blog').actions).to.deep.equal([
+      { op: 'adopt', record: linkRecord('junction', src('blog'), recordSource('blog')) },
+    ]);
+  });
+
+  it('an own copy whose source only gained an empty folder is copied (the folder is made), not up-to-date', () => {
+    const slot = ownCopy('blog', SRC);
+    slot.sourceTree = tree(SRC, ['fonts']);
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+    expect(blog).to.include({ status: 'copied', reason: null, hint: null });
+    expect(syncOf(blog).mkdirs).to.deep.equal(['fonts']);
+  });
+
+  it("a file changed by hand whose source is gone is a conflict, not a file added beside the app's", () => {
+    const copy = { ...SRC, 'css/site.css': f(99, 5000) };
+    const blog = only(
+      planFor(probeOf({ blog: ownCopy('blog', { 'img/logo.png': f(20, 1000) }, copy, SRC) }), { mode: 'copy' }),
+      'blog',
+    );
+    expect(blog.status).to.equal('conflict');
+    expect(blog.reason).to.include('css/site.css (changed by hand)');
+  });
+
+  it("a file only added beside the app's files is kept and named, and is no conflict", () => {
+    const copy = { ...SRC, 'notes.txt': f(5, 5000) };
+    const blog = only(planFor(probeOf({ blog: ownCopy('blog', SRC, copy, SRC) }), { mode: 'copy' }), 'blog');
+    expect(blog.status).to.equal('up-to-date');
+    expect(blog.reason).to.equal("kept notes.txt (added by hand, not part of the app's media)");
+    expect(syncOf(blog).kept).to.deep.equal([{ rel: 'notes.txt', why: 'foreign' }]);
+  });
+
+  it('a file added by hand where the source has a folder (even an empty one) is in the way: conflict', () => {
+    const slot = ownCopy('blog', SRC, { ...SRC, fonts: f(1, 1) }, SRC);
+    slot.sourceTree = tree(SRC, ['fonts']);
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+    expect(blog.status).to.equal('conflict');
+    expect(blog.reason).to.include('fonts (not written by app-media)');
+  });
+
+  it(
+    'a copy replaced by a link counts as its own the stale files the tool wrote, ' + 'and its folders go deepest first',
+    () => {
+      const written = { ...SRC, 'img/icons/a.svg': f(3, 1000) };
+      const source = { ...written, 'css/site.css': f(11, 2000) };
+      const blog = only(planFor(probeOf({ blog: ownCopy('blog', source, written) }), { mode: 'symlink' }), 'blog');
+      const [action] = blog.actions;
+      if (action?.op !== 'copy-to-link') throw new Error(`expected copy-to-link, got ${ops(blog).join(', ')}`);
+      expect([...action.own.files].sort()).to.deep.equal(['css/site.css', 'img/icons/a.svg', 'img/logo.png']);
+      expect(action.own.seen.get('css/site.css'), 'as the plan saw it').to.deep.equal(f(10, 1000));
+      expect(action.own.dirs).to.deep.equal(['img/icons', 'img', 'css']);
+    },
+  );
+
+  it('an app whose media folder leads outside the app is escape, and its own entry goes even with prune off', () => {
+    const escape: SourceFacts = { kind: 'escape', real: '/etc' };
+    const bare = only(planFor(probeOf({ blog: { source: escape } })), 'blog');
+    expect(bare).to.include({ status: 'escape' });
+    expect(bare.reason).to.include("leads outside the app's folder (to /etc)");
+    expect(bare.actions).to.deep.equal([]);
+    const linked = only(planFor(probeOf({ blog: { ...ownLink('blog'), source: escape } }), { prune: false }), 'blog');
+    expect(linked).to.include({ status: 'escape' });
+    expect(linked.actions).to.deep.equal([{ op: 'remove-link', linkText: rel('blog') }]);
+  });
+});
+
+describe("copy arithmetic: what proves a copy the tool's, what is the same, what the record keeps", () => {
+  it('times a whole millisecond or more apart are not the same', () => {
+    expect(sameFacts(f(1, 1000), [1, 1000])).to.equal(true);
+    expect(sameFacts(f(1, 1000.6), [1, 1000])).to.equal(true);
+    expect(sameFacts(f(1, 1001), [1, 1000])).to.equal(false);
+    expect(sameFacts(f(1, 999), [1, 1000])).to.equal(false);
+  });
+
+  it('with --checksum the contents decide; without, a source of the same size but another time is written', () => {
+    const hashed = (size: number, mtimeMs: number, hash: string): FileFacts => ({ ...f(size, mtimeMs), hash });
+    const record = copyRecord('blog', { 'a.css': f(10, 1000) });
+    const otherBytes = planCopy(
+      tree({ 'a.css': hashed(10, 1000, 'A') }),
+      tree({ 'a.css': hashed(10, 1000, 'B') }),
+      record,
+    );
+    expect(writtenRels(otherBytes), 'same size and time, other contents').to.deep.equal(['a.css']);
+    const sameBytes = planCopy(
+      tree({ 'a.css': hashed(10, 2000, 'A') }),
+      tree({ 'a.css': hashed(10, 1000, 'A') }),
+      record,
+    );
+    expect(writtenRels(sameBytes), 'same contents, other time').to.deep.equal([]);
+    expect(sameBytes.touch?.map((file) => file.rel)).to.deep.equal(['a.css']);
+    const unhashed = planCopy(tree({ 'a.css': f(10, 2000) }), tree({ 'a.css': f(10, 1000) }), record);
+    expect(writtenRels(unhashed), 'no hashes: size and time').to.deep.equal(['a.css']);
+  });
+
+  it('a folder the copy has only below a link put in it is not recorded as made by the tool', () => {
+    const source = tree({ 'a.css': f(1, 1000), 'fonts/a.woff': f(4, 1000) });
+    const dest = tree({ 'a.css': f(1, 1000) });
+    dest.skipped.push('fonts');
+    expect(planCopy(source, dest, copyRecord('blog', { 'a.css': f(1, 1000) })).dirs).to.deep.equal([]);
+  });
+
+  it('a record listing other folders (as many) than the copy has does not stay', () => {
+    const copy: CopyPlan = {
+      mkdirs: [],
+      writes: [],
+      deletes: [],
+      rmdirs: [],
+      kept: [],
+      unchanged: new Map(),
+      edited: new Map(),
+      dirs: ['new'],
+    };
+    const source = recordSource('blog');
+    expect(recordStays(copy, source, { kind: 'copy', source, files: {}, dirs: ['new'] })).to.equal(true);
+    expect(recordStays(copy, source, { kind: 'copy', source, files: {}, dirs: ['old'] })).to.equal(false);
+  });
+
+  it("a folder under a pending record is the tool's copy only if each file is the source's, and nothing else", () => {
+    const pending = (): Slot => ({
+      entry: folder(),
+      record: pendingRecord(recordSource('blog'), [rel('blog')], undefined),
+      sourceTree: tree(SRC),
+      entryTree: tree(SRC),
+    });
+    const same = only(planFor(probeOf({ blog: pending() }), { mode: 'copy' }), 'blog');
+    expect(same).to.include({ status: 'up-to-date', mode: 'copy' });
+    expect(ops(same), 'its record is written for good').to.deep.equal(['sync']);
+
+    const withLink = pending();
+    withLink.entryTree?.skipped.push('by-hand');
+    const other = pending();
+    other.entryTree = tree({ 'img/logo.png': f(21, 3000) });
+    for (const [what, slot] of [
+      ['a link in it', withLink],
+      ['a file unlike the source', other],
+    ] as const) {
+      const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+      expect(blog.status, what).to.equal('conflict');
+      expect(blog.reason, what).to.equal('a folder not made by app-media is in the way');
+      expect(blog.actions, what).to.deep.equal([]);
+    }
+  });
+
+  it("a copy whose record holds no file is the tool's only while no file of it is at a path the source has", () => {
+    const slot = ownCopy('blog', SRC, { 'css/site.css': f(10, 1000), 'notes.txt': f(1, 1) }, {});
+    const blog = only(planFor(probeOf({ blog: slot }), { mode: 'copy' }), 'blog');
+    expect(blog).to.include({ status: 'conflict', reason: 'a folder not made by app-media is in the way' });
+    expect(blog.actions).to.deep.equal([]);
+  });
+});
+
+describe('clean planner: what is removed, kept or forgotten, and whether the run writes', () => {
+  function cleanOf(entries: Array<RootEntry & { record?: OwnRecord }>): ReturnType<typeof planClean> {
+    const records = emptyManifest();
+    for (const { name, record } of entries) if (record) records.entries[name] = record;
+    return planClean(
+      entries.map(({ record: _record, ...entry }) => entry),
+      records,
+      false,
+      ROOT,
+    );
+  }
+  const ownLinkEntry = (name: string): RootEntry & { record: OwnRecord } => ({
+    name,
+    entry: link(rel(name), src(name)),
+    record: linkRecord('symlink', rel(name), recordSource(name)),
+  });
+  const foreignEntries: RootEntry[] = [
+    { name: 'mine', entry: folder() },
+    { name: 'yours', entry: link('/srv/x', '/srv/x') },
+  ];
+
+  it("entries that are not the tool's only: nothing to write, nothing to forget", () => {
+    const plan = cleanOf(foreignEntries);
+    expect(plan.apps.map((app) => app.status)).to.deep.equal(['foreign', 'foreign']);
+    expect(plan).to.deep.include({ forget: [], writes: false });
+  });
+
+  it('an own link beside foreign entries is removed: the run writes', () => {
+    const plan = cleanOf([...foreignEntries, ownLinkEntry('blog')]);
+    expect(plan.apps.map((app) => [app.name, app.status, ops(app)])).to.deep.equal([
+      ['mine', 'foreign', []],
+      ['yours', 'foreign', []],
+      ['blog', 'removed', ['remove-link']],
+    ]);
+    expect(plan).to.deep.include({ forget: [], writes: true });
+  });
+
+  it('a record whose entry is gone is forgotten: the run writes (the records file, under the lock)', () => {
+    const plan = cleanOf([{ ...ownLinkEntry('gone'), entry: MISSING }]);
+    expect(plan).to.deep.equal({ apps: [], forget: ['gone'], writes: true });
+  });
+
+  it('an own copy holding a file or an empty folder added by hand is kept: its files go, the folder stays', () => {
+    const record = copyRecord('old', SRC);
+    const added = cleanOf([{ name: 'old', entry: folder(), tree: tree({ ...SRC, 'notes.txt': f(5, 5000) }), record }]);
+    const [withFile] = added.apps;
+    expect(withFile).to.include({ status: 'kept', mode: 'copy' });
+    expect(withFile?.reason).to.include('not notes.txt (not made by app-media)');
+    expect(withFile && ops(withFile)).to.deep.equal(['remove-copy']);
+    const [withFolder] = cleanOf([{ name: 'old', entry: folder(), tree: tree(SRC, ['extra']), record }]).apps;
+    expect(withFolder).to.include({ status: 'kept' });
+    expect(withFolder?.reason).to.include('not extra/ (not made by app-media)');
+    const [plain] = cleanOf([{ name: 'old', entry: folder(), tree: tree(SRC), record }]).apps;
+    expect(plain).to.include({ status: 'removed', reason: null });
+  });
+
+  it('an own copy is removed deepest folder first', () => {
+    const files = { ...SRC, 'img/icons/a.svg': f(3, 1000) };
+    const [old] = cleanOf([{ name: 'old', entry: folder(), tree: tree(files), record: copyRecord('old', files) }]).apps;
+    const [action] = old?.actions ?? [];
+    if (action?.op !== 'remove-copy') throw new Error('expected remove-copy');
+    expect(action.copy.rmdirs).to.deep.equal(['img/icons', 'img', 'css']);
+  });
+
+  it("an own copy of an empty media folder (no file recorded, none there) is the tool's and removed", () => {
+    const [empty] = cleanOf([{ name: 'old', entry: folder(true), tree: tree({}), record: copyRecord('old', {}) }]).apps;
+    expect(empty).to.include({ status: 'removed', mode: 'copy' });
+  });
+
+  it('a copy under a pending record (a run cut short) is removed when one recorded file is still as written', () => {
+    const written = copyRecord('old', { 'a.css': f(1, 1000), 'b.css': f(2, 1000) });
+    const record = pendingRecord(recordSource('old'), [], written);
+    const [old] = cleanOf([{ name: 'old', entry: folder(), tree: tree({ 'a.css': f(1, 1000) }), record }]).apps;
+    expect(old).to.include({ status: 'removed', mode: 'copy' });
+    expect(old && ops(old)).to.deep.equal(['remove-copy']);
   });
 });
