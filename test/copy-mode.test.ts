@@ -404,6 +404,21 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
     await linkedInProcess(root);
     expect(statSync(path.join(mediaOf(root), 'blog/js/blog.js')).mode & 0o7777).to.equal(0o700);
   });
+
+  it("a copy's folders get 0755 less the umask, read from the process without changing it (umask 027: 0750)", () => {
+    // A process of its own: the umask is read once per process (src/link/copy.ts).
+    const module = pathToFileURL(path.join(REPO, 'src/link/copy.ts')).href;
+    const code =
+      'process.umask(0o027);\n' +
+      `const { folderMode } = await import(${JSON.stringify(module)});\n` +
+      'console.log(folderMode().toString(8), process.umask().toString(8));\n';
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).to.equal(0);
+    expect(run.stdout.trim(), 'folder mode, then the umask still 027').to.equal('750 27');
+  });
 });
 
 describe('copy mode: a long copy leaves the event loop free for the rest of the process', function () {

@@ -694,6 +694,18 @@ for (const kind of FOLDER_KINDS) {
       },
     );
 
+    it('a big file (past the size copied at once) is copied whole, into a new copy and when it changes', async () => {
+      const big = (fill: number): Buffer => Buffer.alloc(600 * 1024, fill);
+      const root = copyProject(['blog'], {}, { 'apps/blog/app_media/blog/img/big.bin': big(1) });
+      const copied = path.join(mediaOf(root), 'blog', 'img', 'big.bin');
+      expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
+      expect(readFileSync(copied).equals(big(1)), 'the new copy holds it whole').to.equal(true);
+      writeFileSync(path.join(sourceOf(root, 'blog'), 'img', 'big.bin'), big(2));
+      expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
+      expect(readFileSync(copied).equals(big(2)), 'the sync wrote it whole').to.equal(true);
+      expect(tempsIn(root)).to.deep.equal([]);
+    });
+
     it(
       "the tool's own link, swapped for a file of yours right before it is removed: " + 'your file stays where it was',
       async () => {

@@ -1085,6 +1085,51 @@ describe(
     );
 
     it(
+      'a progress callback that throws, for a copy of big files only (each copied on the thread pool): ' +
+        'that app is error, nothing is published',
+      async () => {
+        const root = project(
+          {
+            'apps/blog/app_media/blog/a.bin': Buffer.alloc(600 * 1024, 1),
+            'apps/blog/app_media/blog/b.bin': Buffer.alloc(600 * 1024, 2),
+          },
+          { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
+        );
+        const report = await link({
+          cwd: root,
+          onProgress: () => {
+            throw new Error('progress display broke');
+          },
+        });
+        expect(statusOf(report, 'blog')).to.equal('error');
+        expect(report.apps[0]?.reason).to.contain('progress display broke');
+        expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
+      },
+    );
+
+    it(
+      'the copy replaced between the plan and its apply by a twin folder (same names, sizes and times): ' +
+        'nothing is written or deleted in it, conflict',
+      async () => {
+        const root = await copiedProject();
+        // The source changes: the sync would delete one file and write another.
+        rmSync(path.join(root, 'apps/blog/app_media/blog/img/blog.png'));
+        writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: navy; }\n');
+        const entry = path.join(root, MEDIA, 'blog');
+        const twin = path.join(root, 'twin');
+        let before: Map<string, EntrySnapshot> = new Map();
+        const result = await linkWithEditBetween(root, {}, () => {
+          cpSync(entry, twin, { recursive: true, preserveTimestamps: true });
+          rmSync(entry, { recursive: true });
+          renameSync(twin, entry);
+          before = snapshot(entry);
+        });
+        expect(outcomeOf(result)).to.include({ status: 'conflict' });
+        expect(snapshot(entry), 'the folder there now is as it was put').to.deep.equal(before);
+      },
+    );
+
+    it(
       "a file whose mode only is to be set (the source's changed) is edited meanwhile: " +
         'its mode and time are left as they are, conflict',
       async () => {

@@ -6,11 +6,26 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  promises,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { acquireLock, LOCK_FILE } from '../src/core/fs/lock.js';
-import { APP_MEDIA_BIN, exists, isLink, makeProject, removeTempDirs, tempDir } from './support/project.js';
+import { buildSync } from 'esbuild';
+import { acquireLock, leftoverLockToken, LOCK_FILE } from '../src/core/fs/lock.js';
+import { asNobody, NOBODY, skipUnlessNobody } from './support/nobody.js';
+import { APP_MEDIA_BIN, exists, isLink, makeProject, REPO, removeTempDirs, tempDir } from './support/project.js';
 
 const MEDIA = 'public/media';
 const THIS_HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
@@ -41,18 +56,18 @@ describe('the lock: a run holding it keeps it fresh', function () {
         // Past staleMs: a lock nobody refreshed would be stale by now.
         await sleep(3000);
         expect(Date.now() - statSync(file).mtimeMs, 'the holder refreshed its lock').to.be.lessThan(2000);
-        let waited = false;
+        let waits = 0;
         const second = await acquireLock(folder, {
           staleMs: 2000,
           timeoutMs: 1000,
-          onWait: () => (waited = true),
+          onWait: () => waits++,
         }).then(
           (lock) => lock,
           (error: NodeJS.ErrnoException) => error,
         );
         expect(second, 'the second run did not take a lock that is held').to.be.instanceOf(Error);
         expect((second as NodeJS.ErrnoException).code).to.equal('ETIMEDOUT');
-        expect(waited, 'it waited for the holder').to.equal(true);
+        expect(waits, 'it waited for the holder, and said so once (not at every look)').to.equal(1);
         expect(readFileSync(file, 'utf8'), "the lock file is still the holder's").to.equal(holder);
       } finally {
         await held.release();
@@ -115,6 +130,17 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
     },
   );
 
+  it('in process: a fresh lock of another host whose pid is not running here is waited on, not broken', async () => {
+    const folder = tempDir('lock');
+    const text = await otherHostLock(folder);
+    const error = await acquireLock(folder, { staleMs: 600_000, timeoutMs: 300 }).then(
+      (lock) => lock,
+      (caught: NodeJS.ErrnoException) => caught,
+    );
+    expect((error as NodeJS.ErrnoException).code, 'not taken: that pid means nothing here').to.equal('ETIMEDOUT');
+    expect(readFileSync(path.join(folder, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
+  });
+
   it('a lock from another host that nobody refreshed for staleMs is broken, and the run goes on', async () => {
     const folder = tempDir('lock');
     await otherHostLock(folder);
@@ -147,5 +173,261 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
     } finally {
       await lock.release();
     }
+  });
+});
+
+describe('the lock: what is, and is not, one of its locks', function () {
+  this.timeout(30_000);
+
+  const lockText = (pid: number, host: string, token: string): string => `${JSON.stringify({ pid, host, token })}\n`;
+  const token = (): string => randomBytes(8).toString('hex');
+  const OTHER_HOST = createHash('sha256').update(`not-${hostname()}`).digest('hex').slice(0, 16);
+
+  /** `promises[name]` replaced by `fake` for the length of `run` (lock.ts calls them through that object). */
+  async function replacing<K extends 'link' | 'rename' | 'unlink', T>(
+    name: K,
+    fake: (real: (typeof promises)[K]) => (typeof promises)[K],
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const real = promises[name];
+    promises[name] = fake(real.bind(promises) as (typeof promises)[K]);
+    try {
+      return await run();
+    } finally {
+      promises[name] = real;
+    }
+  }
+
+  /** Fails instead of hanging: a lock that loops for ever is a failure too. */
+  async function within<T>(ms: number, run: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        run,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const outcome = (run: Promise<{ release(): Promise<void> }>): Promise<string> =>
+    run.then(
+      async (lock) => {
+        await lock.release();
+        return 'taken';
+      },
+      (error: NodeJS.ErrnoException) => String(error.code),
+    );
+
+  it(
+    "a file at the lock's name that is not one of its locks (a link, text that is not JSON): " +
+      'APP_MEDIA_FOREIGN_LOCK at once, not a wait; the file is left as it is',
+    async () => {
+      const kinds: Array<[string, (file: string) => void]> = [
+        ['a link', (file) => symlinkSync('elsewhere', file)],
+        ['text that is not JSON', (file) => writeFileSync(file, 'my notes about the lock\n')],
+      ];
+      for (const [kind, make] of kinds) {
+        const folder = tempDir('lock');
+        const file = path.join(folder, LOCK_FILE);
+        make(file);
+        const before = lstatSync(file);
+        expect(await outcome(acquireLock(folder, { timeoutMs: 500 })), kind).to.equal('APP_MEDIA_FOREIGN_LOCK');
+        expect(lstatSync(file).ino, kind).to.equal(before.ino);
+        expect(readdirSync(folder), `${kind}: nothing else made`).to.deep.equal([LOCK_FILE]);
+      }
+    },
+  );
+
+  it('an empty lock (linked into place, its bytes lost in a power cut) is broken at once, however fresh', async () => {
+    const folder = tempDir('lock');
+    writeFileSync(path.join(folder, LOCK_FILE), '');
+    const lock = await within(3000, acquireLock(folder, { staleMs: 600_000, timeoutMs: 2000 }));
+    try {
+      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
+        pid: process.pid,
+        token: lock.token,
+      });
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it(
+    'a lock that cannot be linked into place for a reason other than "taken" (EPERM: no hard links there) ' +
+      'fails the run at once with that error, not after a wait; its draft is removed',
+    async () => {
+      const folder = tempDir('lock');
+      const refused = (): Promise<void> =>
+        Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+      const result = await replacing(
+        'link',
+        () => refused,
+        () => outcome(acquireLock(folder, { timeoutMs: 500 })),
+      );
+      expect(result).to.equal('EPERM');
+      expect(readdirSync(folder)).to.deep.equal([]);
+    },
+  );
+
+  it(
+    'the lock let go by its holder right after this run found it taken: ' +
+      'this run looks again and takes it (not "not one of its locks")',
+    async () => {
+      const folder = tempDir('lock');
+      const file = path.join(folder, LOCK_FILE);
+      writeFileSync(file, lockText(process.pid, THIS_HOST, token()));
+      let released = false;
+      // The moment: the link failed (taken), the draft is being removed, the holder ends.
+      const result = await replacing(
+        'unlink',
+        (real) => async (target) => {
+          if (!released) {
+            released = true;
+            unlinkSync(file);
+          }
+          return real(target);
+        },
+        () => outcome(acquireLock(folder, { timeoutMs: 2000 })),
+      );
+      expect(released).to.equal(true);
+      expect(result).to.equal('taken');
+    },
+  );
+
+  it(
+    'a stale lock broken and retaken by another run between the look and the move aside: ' +
+      "the other run's fresh lock is put back, and this run waits",
+    async () => {
+      const folder = tempDir('lock');
+      const file = path.join(folder, LOCK_FILE);
+      writeFileSync(file, lockText(await deadPid(), THIS_HOST, token()));
+      const fresh = lockText(process.pid, THIS_HOST, token());
+      let raced = false;
+      const result = await replacing(
+        'rename',
+        (real) => async (from, to) => {
+          if (!raced && from === file) {
+            raced = true;
+            // The other run, faster: it broke the stale lock and took its own, under the same name.
+            writeFileSync(`${file}.other`, fresh);
+            renameSync(`${file}.other`, file);
+          }
+          return real(from, to);
+        },
+        () => outcome(acquireLock(folder, { staleMs: 600_000, timeoutMs: 500 })),
+      );
+      expect(raced).to.equal(true);
+      expect(result, 'the fresh lock is not taken over').to.equal('ETIMEDOUT');
+      expect(readFileSync(file, 'utf8'), "the other run's lock is back in place").to.equal(fresh);
+      expect(readdirSync(folder), 'nothing left aside').to.deep.equal([LOCK_FILE]);
+    },
+  );
+
+  it(
+    "what the sweep takes for a killed run's lock: a lock broken aside or a draft, of this host, its pid gone, " +
+      "its name's token; not a live run's, another host's, one naming another token, or a look-alike name",
+    async () => {
+      const folder = tempDir('lock');
+      const dead = await deadPid();
+      const cases: Array<[string, string, string, string | undefined]> = [];
+      const add = (what: string, name: (t: string) => string, text: (t: string) => string, taken: boolean): void => {
+        const t = token();
+        cases.push([what, name(t), text(t), taken ? t : undefined]);
+      };
+      add(
+        'broken aside, pid gone',
+        (t) => `${LOCK_FILE}.${t}.broken`,
+        (t) => lockText(dead, THIS_HOST, t),
+        true,
+      );
+      add(
+        'a draft, pid gone',
+        (t) => `${LOCK_FILE}.${t}`,
+        (t) => lockText(dead, THIS_HOST, t),
+        true,
+      );
+      add(
+        'a live run',
+        (t) => `${LOCK_FILE}.${t}.broken`,
+        (t) => lockText(process.pid, THIS_HOST, t),
+        false,
+      );
+      add(
+        'another host',
+        (t) => `${LOCK_FILE}.${t}.broken`,
+        (t) => lockText(dead, OTHER_HOST, t),
+        false,
+      );
+      add(
+        'another token',
+        (t) => `${LOCK_FILE}.${t}.broken`,
+        () => lockText(dead, THIS_HOST, token()),
+        false,
+      );
+      add(
+        'yours, before',
+        (t) => `mine${LOCK_FILE}.${t}.broken`,
+        (t) => lockText(dead, THIS_HOST, t),
+        false,
+      );
+      add(
+        'yours, after',
+        (t) => `${LOCK_FILE}.${t}.broken.txt`,
+        (t) => lockText(dead, THIS_HOST, t),
+        false,
+      );
+      add(
+        'yours, a suffix',
+        (t) => `${LOCK_FILE}.${t}.old`,
+        (t) => lockText(dead, THIS_HOST, t),
+        false,
+      );
+      for (const [, name, text] of cases) writeFileSync(path.join(folder, name), text);
+      expect(
+        cases.map(([what, name]) => [what, leftoverLockToken(folder, name)]),
+        'tokens by case',
+      ).to.deep.equal(cases.map(([what, , , taken]) => [what, taken]));
+    },
+  );
+
+  describe("a lock of root's run, seen by a run of another user (nobody)", function () {
+    before(function () {
+      skipUnlessNobody(this);
+    });
+
+    it('is not broken: its pid is running, though nobody may not signal it (EPERM)', () => {
+      // lock.ts bundled where nobody can read it (a checkout may be out of its reach), run by nobody.
+      const dir = tempDir('lock-for-nobody');
+      chownSync(dir, NOBODY, NOBODY);
+      const script = path.join(dir, 'take.mjs');
+      buildSync({
+        stdin: {
+          contents:
+            `import { acquireLock } from ${JSON.stringify(path.join(REPO, 'src/core/fs/lock.ts'))};\n` +
+            'const lock = await acquireLock(process.argv[2], { staleMs: 600000, timeoutMs: 300 }).catch((e) => e);\n' +
+            "console.log(lock instanceof Error ? lock.code : 'taken');\n",
+          resolveDir: REPO,
+          loader: 'ts',
+        },
+        outfile: script,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        logLevel: 'error',
+      });
+      const folder = path.join(dir, 'media');
+      mkdirSync(folder);
+      chownSync(folder, NOBODY, NOBODY);
+      const text = lockText(process.pid, THIS_HOST, token()); // this (root's) process: running
+      writeFileSync(path.join(folder, LOCK_FILE), text);
+      const run = asNobody(dir, [process.execPath, script, folder]);
+      expect(run.stdout.trim(), run.output).to.equal('ETIMEDOUT');
+      expect(readFileSync(path.join(folder, LOCK_FILE), 'utf8'), "root's lock is untouched").to.equal(text);
+    });
   });
 });

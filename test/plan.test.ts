@@ -4,6 +4,7 @@
  * never touched.
  */
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { App } from '../src/core/discover.js';
 import { isInside, type FileFacts, type TreeFacts } from '../src/core/fs/walk.js';
@@ -14,7 +15,9 @@ import {
   ownsLink,
   parseRecords,
   pendingRecord,
+  recordedDirs,
   recordedFiles,
+  recordedSource,
   serializeRecords as serializeManifest,
   type CopyRecord,
   type OwnRecord,
@@ -587,6 +590,59 @@ describe('records file', () => {
     expect(text.split('\n')).to.include('    "css/site.css": [10,1000],');
     expect(parseManifest(serializeManifest(emptyManifest())).manifest.entries).to.deep.equal({});
   });
+});
+
+describe('records file: what it keeps, and what it takes from a file anyone who can write mediaRoot may write', () => {
+  it(
+    "an app's folder outside the project is kept from its last node_modules/ on, else as a hash: " +
+      'no folder name of the machine (a user name) is ever kept',
+    () => {
+      const hash = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+      const away = '../../../home/alice/site/apps/blog/app_media/blog';
+      const cases: Array<[string, string]> = [
+        ['apps/blog/app_media/blog', 'apps/blog/app_media/blog'],
+        ['../../node_modules/@acme/blog/app_media/blog', 'node_modules/@acme/blog/app_media/blog'],
+        ['/home/alice/.npm/node_modules/blog/app_media/blog', 'node_modules/blog/app_media/blog'],
+        ['../../alice_node_modules/blog/app_media/blog', hash('../../alice_node_modules/blog/app_media/blog')],
+        [away, hash(away)],
+      ];
+      expect(cases.map(([rel]) => [rel, recordedSource(rel)])).to.deep.equal(cases);
+    },
+  );
+
+  it("a record's folders are its files' folders, and those a copy record lists; a link record has none", () => {
+    const pending: OwnRecord = { kind: 'pending', source: 's', targets: [], files: { 'css/a/b.css': [1, 1] } };
+    expect([...recordedDirs(pending)].sort()).to.deep.equal(['css', 'css/a']);
+    expect([...recordedDirs(linkRecord('symlink', '../x', 's'))]).to.deep.equal([]);
+    const copy: OwnRecord = { kind: 'copy', source: 's', files: { 'a.css': [1, 1] }, dirs: ['empty'] };
+    expect([...recordedDirs(copy)]).to.deep.equal(['empty']);
+  });
+
+  it(
+    'a record without a string source of at most 4096 characters, or whose "dirs" is not a list of plain ' +
+      'relative paths, is left out and named: it proves nothing',
+    () => {
+      const files = { 'css/a.css': [1, 1] };
+      const malformed: Record<string, unknown> = {
+        nosource: { kind: 'copy', files: { '../../.env': [1, 1] } },
+        numbersource: { kind: 'copy', source: 5, files },
+        longsource: { kind: 'copy', source: 'a'.repeat(4097), files },
+        climbs: { kind: 'copy', source: 's', files, dirs: ['css', '../../victim'] },
+        absolute: { kind: 'copy', source: 's', files, dirs: ['/etc'] },
+        number: { kind: 'copy', source: 's', files, dirs: [5] },
+        nothing: { kind: 'copy', source: 's', files, dirs: [null] },
+        notalist: { kind: 'copy', source: 's', files, dirs: 'css' },
+      };
+      const good = { kind: 'copy', source: 'a'.repeat(4096), files, dirs: ['css', 'empty/inner'] };
+      const text = JSON.stringify({ tool: 'gulp-app-media', version: 1, entries: { ...malformed, good } });
+      const { records, foreign } = parseRecords(text);
+      expect(foreign).to.equal(undefined);
+      expect(Object.keys(records.entries)).to.deep.equal(['good']);
+      expect(records.ignored).to.deep.equal(
+        Object.keys(malformed).map((name) => `"${name}" (its record is malformed)`),
+      );
+    },
+  );
 });
 
 // ---- switching modes --------------------------------------------------------------

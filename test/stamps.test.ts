@@ -430,6 +430,17 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     });
   }
 
+  it('a folder without a stamp (one that held a name of yours when stamped) is listed, and all below it', () => {
+    const { dir, record } = stampedTree();
+    const stamps = { ...record.stamps };
+    delete stamps['css'];
+    const known = { stamps, listing: recordedListing(record), rootMtimeMs: lstatSync(dir).mtimeMs };
+    writeFileSync(path.join(dir, 'css/mine.css'), 'mine');
+    const walked = walkTreeSync(dir, { known });
+    expect(walked).to.deep.equal(walkTreeSync(dir));
+    expect([...walked.files.keys()]).to.include.members(['css/mine.css', 'css/site.css', 'css/vendor/x.css']);
+  });
+
   it('a symlink where a recorded file was, and a stamped folder that is now a link', () => {
     const { dir, record } = stampedTree();
     unlinkSync(path.join(dir, 'a.css'));
