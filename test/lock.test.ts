@@ -25,7 +25,17 @@ import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { acquireLock, leftoverLockToken, LOCK_FILE } from '../src/core/fs/lock.js';
 import { asNobody, NOBODY, skipUnlessNobody } from './support/nobody.js';
-import { APP_MEDIA_BIN, exists, isLink, makeProject, REPO, removeTempDirs, tempDir } from './support/project.js';
+import { faultEnv, needShim } from './support/copy.js';
+import {
+  APP_MEDIA_BIN,
+  appMedia,
+  exists,
+  isLink,
+  makeProject,
+  REPO,
+  removeTempDirs,
+  tempDir,
+} from './support/project.js';
 
 const MEDIA = 'public/media';
 const THIS_HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
@@ -258,18 +268,22 @@ describe('the lock: what is, and is not, one of its locks', function () {
 
   it(
     'a lock that cannot be linked into place for a reason other than "taken" (EPERM: no hard links there) ' +
-      'fails the run at once with that error, not after a wait; its draft is removed',
-    async () => {
-      const folder = tempDir('lock');
-      const refused = (): Promise<void> =>
-        Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
-      const result = await replacing(
-        'link',
-        () => refused,
-        () => outcome(acquireLock(folder, { timeoutMs: 500 })),
+      'stops the run at once (APP_MEDIA_LOCK_UNSUPPORTED naming EPERM), not after a wait and never unlocked; ' +
+      'its draft is removed, nothing is linked',
+    function () {
+      // The real link(2) refuses, by the fault shim (test/support/faults.c), as on a file system without hard links.
+      const lib = needShim(this);
+      const root = makeProject({ apps: ['blog'], gulp: false });
+      const started = Date.now();
+      const run = appMedia(root, ['link'], faultEnv(lib, { FAULT_LINK_PATH: LOCK_FILE }));
+      expect(run.status, run.output).to.equal(1);
+      // Before the fix, the run took the EPERM for "mediaRoot cannot be written", went on without the lock and linked.
+      expect(run.stderr).to.match(
+        /^APP_MEDIA_LOCK_UNSUPPORTED: public\/media\/\.app-media\.lock: .*hard link \(EPERM\)/m,
       );
-      expect(result).to.equal('EPERM');
-      expect(readdirSync(folder)).to.deep.equal([]);
+      expect(run.stderr).to.match(/hint: put mediaRoot \(or collectRoot\) on a file system with hard links/);
+      expect(Date.now() - started, 'refused at once, not after the lock wait').to.be.below(10_000);
+      expect(readdirSync(path.join(root, MEDIA)), 'no draft, no lock, no link left').to.deep.equal([]);
     },
   );
 

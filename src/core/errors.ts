@@ -27,6 +27,7 @@ export type AppMediaErrorCode =
   | 'APP_MEDIA_SHARED_ROOT'
   | 'APP_MEDIA_FOREIGN_RECORDS'
   | 'APP_MEDIA_FOREIGN_LOCK'
+  | 'APP_MEDIA_LOCK_UNSUPPORTED'
   | 'APP_MEDIA_UNSAFE_COLLECT_ROOT'
   | 'APP_MEDIA_RECORDS_CONFLICT'
   | 'APP_MEDIA_MISSING_REFERENCE'
@@ -290,6 +291,16 @@ export const errors = {
         'it was left as it is and nothing was done',
       'app-media reserves this name: move the file out of mediaRoot, then run again',
       at(file),
+    );
+  },
+  lockUnsupported(file: string, cause: NodeJS.ErrnoException): AppMediaError {
+    return new AppMediaError(
+      'APP_MEDIA_LOCK_UNSUPPORTED',
+      `the lock could not be put in place: the file system refused a hard link (${cause.code ?? 'unknown error'}), ` +
+        'which the lock is made with; nothing was done (a run without the lock could meet another one at work)',
+      'put mediaRoot (or collectRoot) on a file system with hard links (ext4, xfs, btrfs, APFS, NTFS; ' +
+        'not FAT/exFAT or a share mounted without them)',
+      { ...at(file), cause },
     );
   },
   linkRefused(cause: NodeJS.ErrnoException): AppMediaError {

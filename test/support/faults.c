@@ -13,6 +13,9 @@
  *                         when a folder vanishes between a look and a copy.
  *   FAULT_SLOW_PATH=<s>   copying into a file whose path holds <s> first sleeps
  *   FAULT_SLOW_US=<n>     <n> microseconds (a slow disk, for the progress line).
+ *   FAULT_LINK_PATH=<s>   a hard link made at a path that holds <s> fails with
+ *                         EPERM, as on a file system without hard links (vfat,
+ *                         some network mounts): link, linkat.
  *
  * The written file's path is read from /proc/self/fd/<fd>.
  * Build: cc -shared -fPIC -o faults.so faults.c -ldl
@@ -212,4 +215,27 @@ int __openat64_2(int dirfd, const char *path, int flags) {
   REAL(__openat64_2);
   if (refuse_open(path)) return -1;
   return real___openat64_2(dirfd, path, flags);
+}
+
+static int refuse_link(const char *newpath) {
+  const char *marker = getenv("FAULT_LINK_PATH");
+  if (newpath != NULL && marker != NULL && marker[0] != '\0' && strstr(newpath, marker) != NULL) {
+    errno = EPERM;
+    return 1;
+  }
+  return 0;
+}
+
+int link(const char *oldpath, const char *newpath) {
+  static int (*real)(const char *, const char *) = NULL;
+  if (!real) real = dlsym(RTLD_NEXT, "link");
+  if (refuse_link(newpath)) return -1;
+  return real(oldpath, newpath);
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
+  static int (*real)(int, const char *, int, const char *, int) = NULL;
+  if (!real) real = dlsym(RTLD_NEXT, "linkat");
+  if (refuse_link(newpath)) return -1;
+  return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }

@@ -71,8 +71,15 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
       return holding(file, mine, staleMs);
     } catch (error) {
       // EEXIST: held by another run. ENOENT: our draft was swept as a leftover: write it again.
+      // Anything else, with the draft just written: this file system makes no hard links (EPERM on
+      // FAT, some shares). Not an EPERM of a folder that cannot be written, on which a run goes on
+      // unlocked to report (link/session.ts): this one could write, so it stops.
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' && code !== 'ENOENT') throw error;
+      if (code !== 'EEXIST' && code !== 'ENOENT')
+        throw errors.lockUnsupported(
+          options.display ? `${options.display}/${LOCK_FILE}` : file,
+          error as NodeJS.ErrnoException,
+        );
     } finally {
       // Only the draft file itself: whatever else took its name (a folder) is left as it is.
       await fs.unlink(draft).catch(() => undefined);
