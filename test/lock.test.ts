@@ -347,59 +347,23 @@ describe('the lock: what is, and is not, one of its locks', function () {
     async () => {
       const folder = tempDir('lock');
       const dead = await deadPid();
-      const cases: Array<[string, string, string, string | undefined]> = [];
-      const add = (what: string, name: (t: string) => string, text: (t: string) => string, taken: boolean): void => {
+      // [case, the file's name around its token, its pid, its host, whether it names its own token, swept]
+      type Row = [string, (t: string) => string, number, string, boolean, boolean];
+      const aside = (t: string): string => `${LOCK_FILE}.${t}.broken`;
+      const rows: Row[] = [
+        ['broken aside, pid gone', aside, dead, THIS_HOST, true, true],
+        ['a draft, pid gone', (t) => `${LOCK_FILE}.${t}`, dead, THIS_HOST, true, true],
+        ['a live run', aside, process.pid, THIS_HOST, true, false],
+        ['another host', aside, dead, OTHER_HOST, true, false],
+        ['another token', aside, dead, THIS_HOST, false, false],
+        ['yours, before', (t) => `mine${LOCK_FILE}.${t}.broken`, dead, THIS_HOST, true, false],
+        ['yours, after', (t) => `${LOCK_FILE}.${t}.broken.txt`, dead, THIS_HOST, true, false],
+        ['yours, a suffix', (t) => `${LOCK_FILE}.${t}.old`, dead, THIS_HOST, true, false],
+      ];
+      const cases = rows.map(([what, name, pid, host, ownToken, taken]) => {
         const t = token();
-        cases.push([what, name(t), text(t), taken ? t : undefined]);
-      };
-      add(
-        'broken aside, pid gone',
-        (t) => `${LOCK_FILE}.${t}.broken`,
-        (t) => lockText(dead, THIS_HOST, t),
-        true,
-      );
-      add(
-        'a draft, pid gone',
-        (t) => `${LOCK_FILE}.${t}`,
-        (t) => lockText(dead, THIS_HOST, t),
-        true,
-      );
-      add(
-        'a live run',
-        (t) => `${LOCK_FILE}.${t}.broken`,
-        (t) => lockText(process.pid, THIS_HOST, t),
-        false,
-      );
-      add(
-        'another host',
-        (t) => `${LOCK_FILE}.${t}.broken`,
-        (t) => lockText(dead, OTHER_HOST, t),
-        false,
-      );
-      add(
-        'another token',
-        (t) => `${LOCK_FILE}.${t}.broken`,
-        () => lockText(dead, THIS_HOST, token()),
-        false,
-      );
-      add(
-        'yours, before',
-        (t) => `mine${LOCK_FILE}.${t}.broken`,
-        (t) => lockText(dead, THIS_HOST, t),
-        false,
-      );
-      add(
-        'yours, after',
-        (t) => `${LOCK_FILE}.${t}.broken.txt`,
-        (t) => lockText(dead, THIS_HOST, t),
-        false,
-      );
-      add(
-        'yours, a suffix',
-        (t) => `${LOCK_FILE}.${t}.old`,
-        (t) => lockText(dead, THIS_HOST, t),
-        false,
-      );
+        return [what, name(t), lockText(pid, host, ownToken ? t : token()), taken ? t : undefined] as const;
+      });
       for (const [, name, text] of cases) writeFileSync(path.join(folder, name), text);
       expect(
         cases.map(([what, name]) => [what, leftoverLockToken(folder, name)]),

@@ -180,6 +180,20 @@ const writtenRels = (copy: CopyPlan): string[] => copy.writes.map((file) => file
 
 // ---- strategies and new entries -----------------------------------------------
 
+/** A copy plan with nothing to do but `fields`. */
+function copyPlanWith(fields: Partial<CopyPlan>): CopyPlan {
+  return {
+    mkdirs: [],
+    writes: [],
+    deletes: [],
+    rmdirs: [],
+    kept: [],
+    unchanged: new Map(),
+    edited: new Map(),
+    ...fields,
+  };
+}
+
 describe('planner: strategies', () => {
   it('symlink mode never falls back to a copy; copy mode only copies', () => {
     expect(strategiesFor('symlink', 'linux')).to.deep.equal(['symlink']);
@@ -1167,16 +1181,7 @@ describe('recordStays: whether a no-change copy plan leaves its record as it is,
             ino: 1,
           });
       const dirs = ['css', 'css/vendor', 'img', 'js', 'empty'].filter(() => random() < 0.6);
-      const copy: CopyPlan = {
-        mkdirs: [],
-        writes: [],
-        deletes: [],
-        rmdirs: [],
-        kept: [],
-        unchanged,
-        edited: new Map(),
-        dirs,
-      };
+      const copy = copyPlanWith({ unchanged, dirs });
       const source = pick(['apps/x/app_media/x', 'apps/y/app_media/y']);
       // A record made from a plan like this one, then perhaps changed a little.
       const record = copyRecordOf(copy, 'apps/x/app_media/x');
@@ -1377,16 +1382,7 @@ describe("copy arithmetic: what proves a copy the tool's, what is the same, what
   });
 
   it('a record listing other folders (as many) than the copy has does not stay', () => {
-    const copy: CopyPlan = {
-      mkdirs: [],
-      writes: [],
-      deletes: [],
-      rmdirs: [],
-      kept: [],
-      unchanged: new Map(),
-      edited: new Map(),
-      dirs: ['new'],
-    };
+    const copy = copyPlanWith({ dirs: ['new'] });
     const source = recordSource('blog');
     expect(recordStays(copy, source, { kind: 'copy', source, files: {}, dirs: ['new'] })).to.equal(true);
     expect(recordStays(copy, source, { kind: 'copy', source, files: {}, dirs: ['old'] })).to.equal(false);
