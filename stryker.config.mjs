@@ -63,6 +63,7 @@ export default {
       'test/property.test.ts',
       'test/collect-safety.test.ts',
       'test/lock.test.ts',
+      'test/fs-primitives.test.ts',
     ],
   },
   // The tests are TypeScript, loaded through tsx as in .mocharc.cjs (one process, no parallel mode).

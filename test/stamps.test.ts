@@ -471,6 +471,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       expect(Object.keys(second).sort()).to.deep.equal(['.', 'css']);
       for (const folder of ['.', 'css']) {
         expect(second[folder], folder).to.not.equal(first[folder]);
+        expect(second[folder], `${folder}: still at least 2 s before now`).to.be.at.most(now - 2000);
         expect(lstatSync(path.join(dir, folder)).mtimeMs, folder).to.equal(second[folder]);
       }
       // Just after, in the same two seconds: still not the old one.

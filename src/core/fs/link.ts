@@ -141,7 +141,7 @@ function directoryStats(): Stats {
   return { isDirectory: () => true, isFile: () => false, isSymbolicLink: () => false } as unknown as Stats;
 }
 
-export type LinkCheck = { ok: true } | { ok: false; why: string; taken?: boolean };
+export type LinkCheck = { ok: true } | { ok: false; why: string };
 
 /**
  * After making a link: it is the link asked for (its text read back: vinyl-fs reports success
@@ -165,7 +165,7 @@ export function checkLink(
     written = undefined;
   }
   // Not a link at all: the path was taken (vinyl-fs reported the EEXIST as success).
-  if (written === undefined) return { ok: false, taken: true, why: `${name} appeared while it was being linked` };
+  if (written === undefined) return { ok: false, why: `${name} appeared while it was being linked` };
   let led: Stats;
   try {
     led = statSync(folder.at(name));
@@ -195,6 +195,6 @@ export function checkLink(
   }
   // A link with another text, leading to the right place: someone else's, made just before ours.
   if (written !== text)
-    return { ok: false, taken: true, why: `${name} appeared while it was being linked (a link with another text)` };
+    return { ok: false, why: `${name} appeared while it was being linked (a link with another text)` };
   return { ok: true };
 }

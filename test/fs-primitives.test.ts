@@ -1,0 +1,515 @@
+/**
+ * The file-system primitives the safety rests on (src/core/fs/), called directly on real temporary
+ * folders: the run's temporary names, who else may write a folder, folders held open, the private
+ * workspace, the sweep of a killed run's leftovers, the link check and the records file. Each case
+ * failed with a mutant that survived the mutation run (issue 29, reports/mutation-judged/fs.md).
+ */
+import { expect } from 'chai';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { folderKind, FolderTree, openFolder, sameFolder, withRealPaths, type Folder } from '../src/core/fs/folder.js';
+import { checkLink, isLinkRefusal, LinkMaker } from '../src/core/fs/link.js';
+import { LOCK_FILE } from '../src/core/fs/lock.js';
+import { onPause } from '../src/core/fs/pause.js';
+import { readRecordsText, saveRecords } from '../src/core/fs/records-file.js';
+import { sweepLeftovers } from '../src/core/fs/sweep.js';
+import { labelOfTemp, TEMP_MARK, tempNames, tokenOfTemp } from '../src/core/fs/temp.js';
+import { otherWriter, writerOf } from '../src/core/fs/trust.js';
+import { removeEmptyFolder, removeOwnTree, Workspace } from '../src/core/fs/workspace.js';
+import { RECORDS_FILE } from '../src/core/records.js';
+import { removeTempDirs, tempDir, writeTree } from './support/project.js';
+
+after(removeTempDirs);
+
+const token = (): string => randomBytes(8).toString('hex');
+const ROOT = { uid: 0, gid: 0 };
+
+/** `fn` with the folder kind forced to `kind`, the kind in use before put back after. */
+function withKind<T>(kind: 'descriptor' | 'path', fn: () => T): T {
+  const was = folderKind();
+  folderKind(kind);
+  try {
+    return fn();
+  } finally {
+    folderKind(was);
+  }
+}
+
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'no code';
+  }
+  return undefined;
+};
+
+describe("fs primitives: a run's temporary names", () => {
+  it('are hidden names with the mark, the token and a counter, and give their token back (any counter, label)', () => {
+    const run = token();
+    const next = tempNames(run);
+    const names = Array.from({ length: 12 }, (_, index) => next(index % 2 ? 'blog' : undefined));
+    for (const name of names) {
+      expect(name.startsWith(`.app-media-tmp-${run}-`), name).to.equal(true);
+      expect(name.startsWith(TEMP_MARK)).to.equal(true);
+      expect(tokenOfTemp(name), name).to.equal(run);
+    }
+    expect(new Set(names).size).to.equal(12);
+    expect(tokenOfTemp(next('x'.repeat(300))), 'a long label is cut, the name still ours').to.equal(run);
+  });
+
+  it('only names of that exact shape carry a token: a name a person gave a file never does', () => {
+    const run = token();
+    const base = `.app-media-tmp-${run}-3abcdef01`;
+    expect(tokenOfTemp(base)).to.equal(run);
+    expect(tokenOfTemp(`${base}-blog`)).to.equal(run);
+    expect(tokenOfTemp(`${base}-my-app.v2`)).to.equal(run);
+    expect(tokenOfTemp(`.app-media-tmp-${run}-123456789abcdef01-blog`), 'a ninth name and on').to.equal(run);
+    for (const other of [
+      `x${base}`,
+      `${base}X`,
+      `${base}Z-blog`,
+      `.app-media-tmp-${run.slice(1)}-3abcdef01`,
+      `.app-media-tmp-${run}-3abcdef0`,
+      `.app-media-tmp-${run}-abcdef012`,
+      `.app-media-tmp-${run}-3ABCDEF01`,
+      '.app-media-tmp-notes.txt',
+      'notes.txt',
+    ]) {
+      expect(tokenOfTemp(other), other).to.equal(undefined);
+    }
+  });
+
+  it("a temporary name's label, for messages", () => {
+    const run = token();
+    expect(labelOfTemp(`.app-media-tmp-${run}-3abcdef01-blog`)).to.equal('blog');
+    expect(labelOfTemp(`.app-media-tmp-${run}-12abcdef01-my-app`)).to.equal('my-app');
+    expect(labelOfTemp(`.app-media-tmp-${run}-3abcdef01`)).to.equal('');
+    expect(labelOfTemp('notes.txt')).to.equal(undefined);
+    expect(labelOfTemp(tempNames(run)('blog'))).to.equal('blog');
+  });
+
+  it('a token that is not 16 hex digits is refused', () => {
+    expect(() => tempNames(token())).to.not.throw();
+    for (const bad of ['', 'abc', `${token()}0`, `0${token()}`, 'g'.repeat(16)]) {
+      expect(() => tempNames(bad), bad).to.throw(/not a run token/);
+    }
+  });
+});
+
+describe('fs primitives: who else may write a folder (trust)', () => {
+  it('a folder anyone can write is found, also when reached through a link (relative or absolute)', () => {
+    const base = tempDir('trust');
+    mkdirSync(path.join(base, 'open/media'), { recursive: true });
+    chmodSync(path.join(base, 'open'), 0o777);
+    symlinkSync('open', path.join(base, 'relative'));
+    symlinkSync(path.join(base, 'open'), path.join(base, 'absolute'));
+    for (const target of ['open', 'relative', 'absolute', 'relative/media', 'absolute/media']) {
+      expect(otherWriter(path.join(base, target), ROOT), target).to.deep.equal({
+        folder: path.join(base, 'open'),
+        who: 'everyone',
+      });
+    }
+    expect(otherWriter(path.join(base, 'open/media'), ROOT, { sharedLast: true }), 'a folder above').to.deep.equal({
+      folder: path.join(base, 'open'),
+      who: 'everyone',
+    });
+    expect(otherWriter(path.join(base, 'open'), ROOT, { sharedLast: true }), 'shared on purpose').to.equal(undefined);
+    expect(otherWriter(path.join(base, 'open/media'), ROOT)).to.deep.equal({
+      folder: path.join(base, 'open'),
+      who: 'everyone',
+    });
+  });
+
+  it('a folder anyone can write with its sticky bit set shields the folders below it, not itself', () => {
+    const base = tempDir('trust');
+    mkdirSync(path.join(base, 'sticky/media'), { recursive: true });
+    chmodSync(path.join(base, 'sticky'), 0o1777);
+    expect(otherWriter(path.join(base, 'sticky'), ROOT)).to.deep.equal({
+      folder: path.join(base, 'sticky'),
+      who: 'everyone',
+    });
+    expect(otherWriter(path.join(base, 'sticky/media'), ROOT)).to.equal(undefined);
+  });
+
+  it('a chain of 40 links is followed to its end; a loop of links ends', () => {
+    const base = tempDir('trust');
+    mkdirSync(path.join(base, 'open'));
+    chmodSync(path.join(base, 'open'), 0o777);
+    symlinkSync('open', path.join(base, 'l0'));
+    for (let n = 1; n < 40; n++) symlinkSync(`l${n - 1}`, path.join(base, `l${n}`));
+    expect(otherWriter(path.join(base, 'l39'), ROOT)).to.deep.equal({
+      folder: path.join(base, 'open'),
+      who: 'everyone',
+    });
+    symlinkSync('b', path.join(base, 'a'));
+    symlinkSync('a', path.join(base, 'b'));
+    expect(otherWriter(path.join(base, 'a'), ROOT)).to.equal(undefined);
+  });
+
+  it("a folder its group can write, the group not the runner's alone, is found", () => {
+    const stat = { uid: 0, gid: 4242, mode: 0o40775 };
+    expect(writerOf(stat, true, ROOT)).to.match(/^group .* \(gid 4242\)$/);
+    expect(writerOf({ ...stat, mode: 0o40755 }, true, ROOT)).to.equal(undefined);
+  });
+});
+
+describe('fs primitives: folders held open', () => {
+  it('on Linux with /proc, a folder is held by its descriptor', function () {
+    if (process.platform !== 'linux') this.skip();
+    expect(folderKind()).to.equal('descriptor');
+    const folder = openFolder(tempDir('held'));
+    try {
+      expect(folder.here()).to.match(/^\/proc\/self\/fd\/\d+$/);
+    } finally {
+      folder.close();
+    }
+  });
+
+  describe('held by path (other systems)', () => {
+    it('a file or a link is not opened as a folder (ENOTDIR), at the top or below', () => {
+      const base = tempDir('held');
+      writeTree(base, { 'dir/file': 'x' });
+      symlinkSync('dir', path.join(base, 'link'));
+      withKind('path', () => {
+        expect(codeOf(() => openFolder(path.join(base, 'link')))).to.equal('ENOTDIR');
+        expect(codeOf(() => openFolder(path.join(base, 'dir/file')))).to.equal('ENOTDIR');
+        const top = openFolder(base);
+        expect(codeOf(() => top.open('link'))).to.equal('ENOTDIR');
+        expect(codeOf(() => top.open('dir').open('file'))).to.equal('ENOTDIR');
+      });
+    });
+
+    it('a folder swapped for another since it was opened, at the top or below, is refused (ENOTDIR)', () => {
+      const base = tempDir('held');
+      mkdirSync(path.join(base, 'top/sub'), { recursive: true });
+      withKind('path', () => {
+        const top = openFolder(path.join(base, 'top'));
+        const sub = top.open('sub');
+        renameSync(path.join(base, 'top/sub'), path.join(base, 'top/was'));
+        mkdirSync(path.join(base, 'top/sub'));
+        expect(codeOf(() => sub.at('x'))).to.equal('ENOTDIR');
+        expect(codeOf(() => top.at('x'))).to.equal(undefined);
+        renameSync(path.join(base, 'top'), path.join(base, 'old'));
+        mkdirSync(path.join(base, 'top'));
+        expect(codeOf(() => top.at('x'))).to.equal('ENOTDIR');
+      });
+    });
+
+    it("sets a folder's mode and times", () => {
+      const base = tempDir('held');
+      mkdirSync(path.join(base, 'dir'));
+      withKind('path', () => {
+        const dir = openFolder(path.join(base, 'dir'));
+        dir.chmod(0o750);
+        dir.setTimes(1_000_000_000);
+      });
+      const stat = statSync(path.join(base, 'dir'));
+      expect(stat.mode & 0o7777).to.equal(0o750);
+      expect(stat.mtimeMs).to.equal(1_000_000_000_000);
+    });
+  });
+
+  it('a tree forgets a folder and those below it (renamed, made again), and only those', () => {
+    const base = tempDir('tree');
+    mkdirSync(path.join(base, 'a/b'), { recursive: true });
+    mkdirSync(path.join(base, 'ab'));
+    mkdirSync(path.join(base, 'c'));
+    const top = openFolder(base);
+    const tree = new FolderTree(top);
+    try {
+      tree.folder('a/b');
+      tree.folder('ab');
+      tree.folder('c');
+      renameSync(path.join(base, 'a'), path.join(base, 'gone'));
+      mkdirSync(path.join(base, 'a/b'), { recursive: true });
+      tree.forget('a');
+      expect(sameFolder(tree.folder('a/b'), statSync(path.join(base, 'a/b'))), 'a/b opened again').to.equal(true);
+      expect(sameFolder(tree.folder('a'), statSync(path.join(base, 'a'))), 'a opened again').to.equal(true);
+      expect(tree.stillInPlace()).to.equal(undefined);
+      // Not forgotten: "ab" and "c" are still checked.
+      renameSync(path.join(base, 'ab'), path.join(base, 'ab-was'));
+      mkdirSync(path.join(base, 'ab'));
+      expect(tree.stillInPlace()).to.equal('ab');
+    } finally {
+      tree.close();
+      top.close();
+    }
+  });
+
+  it("an error named through an open folder names the folder's real path", () => {
+    const base = tempDir('real');
+    const spare = Array.from({ length: 10 }, () => openSync(base, 'r')); // the folder's descriptor is past 9
+    const folder = withKind('descriptor', () => openFolder(base));
+    try {
+      let error: NodeJS.ErrnoException | undefined;
+      try {
+        readFileSync(folder.at('missing-file'));
+      } catch (caught) {
+        error = caught as NodeJS.ErrnoException;
+      }
+      expect(error?.path).to.match(/^\/proc\/self\/fd\/\d\d+\/missing-file$/);
+      withRealPaths(error);
+      expect(error?.path).to.equal(path.join(base, 'missing-file'));
+      expect(error?.message).to.contain(`'${path.join(base, 'missing-file')}'`);
+      const here = Object.assign(new Error(`EIO: '${folder.here()}'`), { path: folder.here(), dest: '/elsewhere' });
+      expect(withRealPaths(here)).to.include({ path: base, dest: '/elsewhere', message: `EIO: '${base}'` });
+      expect(withRealPaths(null)).to.equal(null);
+    } finally {
+      folder.close();
+      for (const fd of spare) closeSync(fd);
+    }
+  });
+});
+
+describe('fs primitives: the private workspace', () => {
+  it('removeEmptyFolder removes an empty folder only; not a folder with files, a file, or nothing', () => {
+    const base = tempDir('ws');
+    writeTree(base, { 'full/mine.txt': 'mine', file: 'x' });
+    mkdirSync(path.join(base, 'empty'));
+    const root = openFolder(base);
+    try {
+      expect(removeEmptyFolder(root, 'empty')).to.equal(true);
+      expect(removeEmptyFolder(root, 'full')).to.equal(false);
+      expect(removeEmptyFolder(root, 'file')).to.equal(false);
+      expect(removeEmptyFolder(root, 'missing')).to.equal(false);
+      expect(() => removeEmptyFolder(root, '..')).to.throw(/not a plain name/);
+    } finally {
+      root.close();
+    }
+    expect(readdirSync(base).sort()).to.deep.equal(['file', 'full']);
+    expect(readFileSync(path.join(base, 'full/mine.txt'), 'utf8')).to.equal('mine');
+  });
+
+  for (const kind of ['descriptor', 'path'] as const) {
+    it(`removeOwnTree (${kind}): a link or file at the name goes as itself; another folder than ours stays`, () => {
+      const base = tempDir('ws');
+      writeTree(base, { 'target/keep.txt': 'keep', 'mine/a/b.txt': 'b', 'other/theirs.txt': 't', file: 'f' });
+      symlinkSync('target', path.join(base, 'link'));
+      const made = statSync(path.join(base, 'mine'));
+      withKind(kind, () => {
+        const root = openFolder(base);
+        try {
+          removeOwnTree(root, 'link');
+          removeOwnTree(root, 'file');
+          removeOwnTree(root, 'missing');
+          removeOwnTree(root, 'other', made);
+          removeOwnTree(root, 'mine', made);
+        } finally {
+          root.close();
+        }
+      });
+      expect(readdirSync(base).sort()).to.deep.equal(['other', 'target']);
+      expect(readFileSync(path.join(base, 'target/keep.txt'), 'utf8')).to.equal('keep');
+      expect(readFileSync(path.join(base, 'other/theirs.txt'), 'utf8')).to.equal('t');
+    });
+  }
+
+  it('closing the workspace removes its staging folder, files the run left there included', () => {
+    const base = tempDir('ws');
+    const root = openFolder(base);
+    const ws = new Workspace(root, token());
+    try {
+      const stage = ws.stage();
+      writeFileSync(stage.at(ws.stagedName('blog', 'css/site.css')), 'half');
+      expect(readdirSync(base)).to.have.length(1);
+      ws.close();
+    } finally {
+      root.close();
+    }
+    expect(readdirSync(base)).to.deep.equal([]);
+  });
+});
+
+describe("fs primitives: the sweep of a killed run's leftovers", () => {
+  /** mediaRoot with the lock draft a killed run left (empty: killed while writing it). */
+  function leftBy(run: string): { base: string; root: Folder; ws: Workspace } {
+    const base = tempDir('sweep');
+    writeFileSync(path.join(base, `${LOCK_FILE}.${run}`), '');
+    const root = openFolder(base);
+    return { base, root, ws: new Workspace(root, token()) };
+  }
+
+  it('nothing left: nothing swept, nothing said', async () => {
+    const base = tempDir('sweep');
+    writeFileSync(path.join(base, 'notes.txt'), 'mine');
+    const root = openFolder(base);
+    try {
+      expect(await sweepLeftovers(new Workspace(root, token()), false)).to.deep.equal({ removed: 0, left: [] });
+    } finally {
+      root.close();
+    }
+    expect(readdirSync(base)).to.deep.equal(['notes.txt']);
+  });
+
+  it(
+    "removes the killed run's files and private folders; leaves folders not private to the runner, " +
+      'and then its lock too',
+    async () => {
+      const run = token();
+      const { base, root, ws } = leftBy(run);
+      const named = tempNames(run);
+      const [file, mine, open, theirs] = [named('a'), named('b'), named('c'), named('d')];
+      const live = tempNames(token())('e');
+      writeTree(base, {
+        [file]: 'half',
+        [`${mine}/css/a.css`]: 'a',
+        [`${open}/mine.txt`]: 'open',
+        [`${theirs}/theirs.txt`]: 'theirs',
+        [`${live}/x`]: 'live',
+        'notes.txt': 'notes',
+      });
+      for (const dir of [mine, theirs]) chmodSync(path.join(base, dir), 0o700);
+      chmodSync(path.join(base, open), 0o755);
+      chownSync(path.join(base, theirs), 65534, 65534);
+      try {
+        const swept = await sweepLeftovers(ws, false);
+        expect(swept.removed).to.equal(2);
+        expect(swept.left.sort()).to.deep.equal([open, theirs].sort());
+      } finally {
+        root.close();
+      }
+      expect(readdirSync(base).sort()).to.deep.equal([`${LOCK_FILE}.${run}`, live, 'notes.txt', open, theirs].sort());
+      expect(readFileSync(path.join(base, open, 'mine.txt'), 'utf8')).to.equal('open');
+      expect(readFileSync(path.join(base, theirs, 'theirs.txt'), 'utf8')).to.equal('theirs');
+    },
+  );
+
+  it('in a shared mediaRoot, a private folder is left too; once nothing is left, the lock goes', async () => {
+    const run = token();
+    const shared = leftBy(run);
+    const mine = tempNames(run)('b');
+    writeTree(shared.base, { [`${mine}/a.css`]: 'a' });
+    chmodSync(path.join(shared.base, mine), 0o700);
+    try {
+      expect(await sweepLeftovers(shared.ws, true)).to.deep.equal({ removed: 0, left: [mine] });
+    } finally {
+      shared.root.close();
+    }
+    expect(readdirSync(shared.base).sort()).to.deep.equal([`${LOCK_FILE}.${run}`, mine].sort());
+
+    const alone = leftBy(run);
+    writeTree(alone.base, { [`${mine}/a.css`]: 'a' });
+    chmodSync(path.join(alone.base, mine), 0o700);
+    try {
+      expect(await sweepLeftovers(alone.ws, false)).to.deep.equal({ removed: 1, left: [] });
+    } finally {
+      alone.root.close();
+    }
+    expect(readdirSync(alone.base)).to.deep.equal([]);
+  });
+
+  it('a leftover removed by someone else while the sweep runs is passed over', async () => {
+    const run = token();
+    const { base, root, ws } = leftBy(run);
+    const [gone, file] = [tempNames(run)('a'), tempNames(run)('b')];
+    writeTree(base, { [gone]: 'x', [file]: 'y' });
+    onPause((point, detail) => {
+      if (point === 'sweep' && detail === gone) rmSync(path.join(base, gone));
+    });
+    try {
+      expect((await sweepLeftovers(ws, false)).removed).to.equal(1);
+    } finally {
+      onPause(undefined);
+      root.close();
+    }
+    expect(readdirSync(base)).to.deep.equal([]);
+  });
+});
+
+describe('fs primitives: links', () => {
+  it('the errors that mean "no links here" are refusals; others are not', () => {
+    for (const code of ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EINVAL']) {
+      expect(isLinkRefusal(Object.assign(new Error(code), { code })), code).to.equal(true);
+    }
+    for (const code of ['EEXIST', 'EACCES', '', undefined]) {
+      expect(isLinkRefusal(Object.assign(new Error('x'), { code })), String(code)).to.equal(false);
+    }
+  });
+
+  it("a new link is checked: the app's folder passes, a link elsewhere inside the app fails", () => {
+    const base = tempDir('link');
+    mkdirSync(path.join(base, 'app/media'), { recursive: true });
+    mkdirSync(path.join(base, 'app/private'));
+    mkdirSync(path.join(base, 'root'));
+    symlinkSync('../app/media', path.join(base, 'root/good'));
+    symlinkSync('../app/private', path.join(base, 'root/bad'));
+    const media = path.join(base, 'app/media');
+    const seen = statSync(media);
+    const root = openFolder(path.join(base, 'root'));
+    try {
+      const app = path.join(base, 'app');
+      expect(checkLink(root, 'good', '../app/media', media, app, seen)).to.deep.equal({ ok: true });
+      const bad = checkLink(root, 'bad', '../app/private', media, app, seen);
+      expect(bad.ok).to.equal(false);
+      expect(bad).to.have.property('why').that.contains(path.join(base, 'app/private'));
+    } finally {
+      root.close();
+    }
+  });
+
+  it('a link that cannot be made fails its own make(), and the next link is still made', async () => {
+    const base = tempDir('link');
+    mkdirSync(path.join(base, 'media'));
+    const root = openFolder(base);
+    const maker = new LinkMaker(root);
+    try {
+      const failed = await maker.make({ kind: 'symlink', name: 'x'.repeat(300), text: 'media' }).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => error.code,
+      );
+      expect(failed).to.equal('ENAMETOOLONG');
+      await maker.make({ kind: 'symlink', name: 'ok', text: 'media' });
+    } finally {
+      maker.close();
+      root.close();
+    }
+    expect(lstatSync(path.join(base, 'ok')).isSymbolicLink()).to.equal(true);
+  });
+});
+
+describe('fs primitives: the records file', () => {
+  const trust = { shared: false, rootOwner: 0, display: 'public/media/.app-media.json' };
+
+  it('a records file of a few KiB is read; one that is a link is refused', () => {
+    const base = tempDir('records');
+    writeFileSync(path.join(base, RECORDS_FILE), 'x'.repeat(4096));
+    expect(readRecordsText(base, trust)).to.have.length(4096);
+    rmSync(path.join(base, RECORDS_FILE));
+    writeFileSync(path.join(base, 'elsewhere.json'), '{}');
+    symlinkSync('elsewhere.json', path.join(base, RECORDS_FILE));
+    expect(codeOf(() => readRecordsText(base, trust))).to.equal('APP_MEDIA_FOREIGN_RECORDS');
+  });
+
+  it('saving a record writes it in the records file', () => {
+    const base = tempDir('records');
+    const root = openFolder(base);
+    try {
+      const target = `sha256:${'0'.repeat(64)}`;
+      saveRecords(
+        new Workspace(root, token()),
+        trust,
+        new Map([['blog', { kind: 'symlink', target, source: 'apps/blog/app_media/blog' }]]),
+      );
+    } finally {
+      root.close();
+    }
+    expect(readdirSync(base)).to.deep.equal([RECORDS_FILE]);
+    expect(JSON.parse(readFileSync(path.join(base, RECORDS_FILE), 'utf8')).entries).to.have.property('blog');
+  });
+});
