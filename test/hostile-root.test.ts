@@ -68,6 +68,17 @@ function tempsIn(root: string): string[] {
   return readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'));
 }
 
+/** The private folder a new copy of `app` is being built in (there only while that copy runs). */
+function buildingCopy(root: string, app = 'blog'): string {
+  return path.join(mediaOf(root), tempsIn(root).find((name) => name.endsWith(`-${app}`)) as string);
+}
+
+/** What a racing process does: `at` moved to `aside`, and a link to `target` put in its place. */
+function swapForLink(at: string, aside: string, target: string): void {
+  renameSync(at, aside);
+  symlinkSync(target, at);
+}
+
 function readRecords(root: string): { tool: string; version: number; entries: Record<string, unknown> } {
   return JSON.parse(readFileSync(path.join(mediaOf(root), RECORDS), 'utf8')) as ReturnType<typeof readRecords>;
 }
@@ -506,9 +517,7 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'write',
           () => {
-            const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
-            renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
-            symlinkSync(victim.dir, path.join(mediaOf(root), temp));
+            swapForLink(buildingCopy(root), path.join(mediaOf(root), 'stolen'), victim.dir);
           },
           2,
         );
@@ -527,9 +536,7 @@ for (const kind of FOLDER_KINDS) {
         const root = copyProject(['blog']);
         const victim = victimOf(root);
         const swap = pauseOnce('place', () => {
-          const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
-          renameSync(path.join(mediaOf(root), temp), path.join(mediaOf(root), 'stolen'));
-          symlinkSync(victim.dir, path.join(mediaOf(root), temp));
+          swapForLink(buildingCopy(root), path.join(mediaOf(root), 'stolen'), victim.dir);
         });
         const report = await link({ cwd: root });
         expect(swap.fired()).to.equal(true);
@@ -679,9 +686,8 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'write',
           () => {
-            const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
-            renameSync(path.join(mediaOf(root), temp, 'css'), path.join(mediaOf(root), temp, 'css-moved'));
-            symlinkSync(victim.dir, path.join(mediaOf(root), temp, 'css'));
+            const building = buildingCopy(root);
+            swapForLink(path.join(building, 'css'), path.join(building, 'css-moved'), victim.dir);
           },
           2,
           (detail) => detail.startsWith('blog/css/'),
@@ -1152,9 +1158,9 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       pauseOnce(
         'write',
         () => {
-          const temp = tempsIn(root).find((name) => name.endsWith('-blog')) as string;
-          rmSync(path.join(mediaOf(root), temp, 'js'), { recursive: true, force: true });
-          symlinkSync('/nonexistent', path.join(mediaOf(root), temp, 'js'));
+          const js = path.join(buildingCopy(root), 'js');
+          rmSync(js, { recursive: true, force: true });
+          symlinkSync('/nonexistent', js);
         },
         1,
         (detail) => detail === 'blog/css/a.css',

@@ -25,17 +25,8 @@ import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { acquireLock, leftoverLockToken, LOCK_FILE } from '../src/core/fs/lock.js';
 import { asNobody, NOBODY, skipUnlessNobody } from './support/nobody.js';
-import { faultEnv, needShim } from './support/copy.js';
-import {
-  APP_MEDIA_BIN,
-  appMedia,
-  exists,
-  isLink,
-  makeProject,
-  REPO,
-  removeTempDirs,
-  tempDir,
-} from './support/project.js';
+import { faultEnv, needShim, spawnAppMedia } from './support/copy.js';
+import { appMedia, exists, isLink, makeProject, REPO, removeTempDirs, tempDir } from './support/project.js';
 
 const MEDIA = 'public/media';
 const THIS_HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
@@ -107,33 +98,32 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
       const root = makeProject({ apps: ['blog'] });
       const media = path.join(root, MEDIA);
       const text = await otherHostLock(media);
-      const child = spawn(process.execPath, [APP_MEDIA_BIN, 'link'], {
-        cwd: root,
-        env: { ...process.env, NO_COLOR: '1' },
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const run = spawnAppMedia(root, ['link']);
+      const { child } = run;
       try {
         // The run either says it waits or ends: whichever comes first (a run that broke the lock ends).
         const deadline = Date.now() + 20_000;
-        while (!/waiting for another app-media run/.test(output) && child.exitCode === null && Date.now() < deadline)
+        while (
+          !/waiting for another app-media run/.test(run.output()) &&
+          child.exitCode === null &&
+          Date.now() < deadline
+        )
           await sleep(50);
-        expect(child.exitCode, `the run is still waiting\n${output}`).to.equal(null);
-        expect(output).to.match(/waiting for another app-media run \(pid \d+\)/);
+        expect(child.exitCode, `the run is still waiting\n${run.output()}`).to.equal(null);
+        expect(run.output()).to.match(/waiting for another app-media run \(pid \d+\)/);
         // The other machine's run is still going: its lock is refreshed, and stays as it is.
         await sleep(1000);
         const now = new Date();
         utimesSync(path.join(media, LOCK_FILE), now, now);
         await sleep(500);
-        expect(child.exitCode, `still waiting\n${output}`).to.equal(null);
+        expect(child.exitCode, `still waiting\n${run.output()}`).to.equal(null);
         expect(readFileSync(path.join(media, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
         expect(exists(path.join(media, 'blog')), 'nothing linked while the lock is held').to.equal(false);
         // That run ends and removes its lock: this one goes on.
         unlinkSync(path.join(media, LOCK_FILE));
-        expect(await exited, output).to.equal(0);
-        expect(isLink(path.join(media, 'blog')), output).to.equal(true);
+        const ended = await run.done;
+        expect(ended.status, ended.output).to.equal(0);
+        expect(isLink(path.join(media, 'blog')), ended.output).to.equal(true);
       } finally {
         child.kill('SIGKILL');
       }

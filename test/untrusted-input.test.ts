@@ -28,6 +28,7 @@ import {
   removeTempDirs,
   type RunResult,
 } from './support/project.js';
+import { spawnAppMedia } from './support/copy.js';
 
 after(removeTempDirs);
 
@@ -202,34 +203,30 @@ describe(
         'and SIGTERM still stops the watch',
       async () => {
         const root = makeProject({ apps: ['blog'], gulp: false });
-        const child = spawn(process.execPath, [APP_MEDIA_BIN, 'watch'], {
-          cwd: root,
-          env: { ...process.env, NO_COLOR: '1' },
-        });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        const run = spawnAppMedia(root, ['watch']);
+        const { child } = run;
+        const output = (): string => run.output();
+        const exited = run.done.then((ended) => ended.status);
         const seen = async (pattern: RegExp): Promise<boolean> => {
           for (let waited = 0; waited < HANG_GUARD_MS; waited += 50) {
-            if (pattern.test(output)) return true;
+            if (pattern.test(output())) return true;
             await new Promise((resolve) => setTimeout(resolve, 50));
           }
           return false;
         };
         try {
-          expect(await seen(/media:watch: watching/), output).to.equal(true);
+          expect(await seen(/media:watch: watching/), output()).to.equal(true);
           rmSync(path.join(root, 'app-media.config.json'));
           mkfifo(path.join(root, 'app-media.config.json'));
           expect(
             await seen(/APP_MEDIA_NOT_A_FILE: app-media\.config\.json: a FIFO/),
-            `the watch reports the FIFO:\n${output}`,
+            `the watch reports the FIFO:\n${output()}`,
           ).to.equal(true);
           child.kill('SIGTERM');
           const guard = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), HANG_GUARD_MS).unref());
           const result = await Promise.race([exited, guard]);
-          expect(result, `the watch did not stop on SIGTERM:\n${output}`).to.not.equal('hung');
-          expect(output).to.match(/media:watch: stopped/);
+          expect(result, `the watch did not stop on SIGTERM:\n${output()}`).to.not.equal('hung');
+          expect(output()).to.match(/media:watch: stopped/);
         } finally {
           child.kill('SIGKILL');
         }
