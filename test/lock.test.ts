@@ -42,6 +42,18 @@ async function deadPid(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The lock file in `folder` is `lock`'s (this process's pid, its token); then the lock is let go. */
+async function expectHeldThenRelease(folder: string, lock: { token: string; release(): Promise<void> }): Promise<void> {
+  try {
+    expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
+      pid: process.pid,
+      token: lock.token,
+    });
+  } finally {
+    await lock.release();
+  }
+}
+
 describe('the lock: a run holding it keeps it fresh', function () {
   this.timeout(30_000);
 
@@ -165,14 +177,7 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
       `${JSON.stringify({ pid: await deadPid(), host: THIS_HOST, token: randomBytes(8).toString('hex') })}\n`,
     );
     const lock = await acquireLock(folder, { staleMs: 600_000, timeoutMs: 5000 });
-    try {
-      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
-        pid: process.pid,
-        token: lock.token,
-      });
-    } finally {
-      await lock.release();
-    }
+    await expectHeldThenRelease(folder, lock);
   });
 });
 
@@ -246,14 +251,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
     const folder = tempDir('lock');
     writeFileSync(path.join(folder, LOCK_FILE), '');
     const lock = await within(3000, acquireLock(folder, { staleMs: 600_000, timeoutMs: 2000 }));
-    try {
-      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
-        pid: process.pid,
-        token: lock.token,
-      });
-    } finally {
-      await lock.release();
-    }
+    await expectHeldThenRelease(folder, lock);
   });
 
   it(
