@@ -162,6 +162,40 @@ describe('fs primitives: who else may write a folder (trust)', () => {
     expect(otherWriter(path.join(base, 'a'), ROOT)).to.equal(undefined);
   });
 
+  it('a folder another user owns is found and named from /etc/passwd; the runner or root as owner is not', () => {
+    const nobody = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((line) => line.split(':'))
+      .find((fields) => fields[2] === '65534')?.[0];
+    const runner = { uid: 1000, gid: 1000 };
+    expect(writerOf({ uid: 65534, gid: 65534, mode: 0o40755 }, true, runner)).to.equal(
+      `user ${nobody ?? '65534'} (uid 65534)`,
+    );
+    expect(writerOf({ uid: 1000, gid: 1000, mode: 0o40755 }, true, runner), 'the runner').to.equal(undefined);
+    expect(writerOf({ uid: 0, gid: 0, mode: 0o40755 }, true, runner), 'root').to.equal(undefined);
+  });
+
+  it("a folder root's group can write is no other writer while that group has no member but root", function () {
+    // root's group here: no other user has it as primary group or is listed in it (else this case says nothing).
+    const others =
+      readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .some((line) => line.split(':')[3] === '0' && line.split(':')[2] !== '0') ||
+      (readFileSync('/etc/group', 'utf8')
+        .split('\n')
+        .find((line) => line.startsWith('root:'))
+        ?.split(':')[3]
+        ?.split(',')
+        .some((member) => member.trim() !== '' && member.trim() !== 'root') ??
+        false);
+    if (others) this.skip();
+    expect(writerOf({ uid: 0, gid: 0, mode: 0o40775 }, true, ROOT)).to.equal(undefined);
+    expect(
+      writerOf({ uid: 0, gid: 0, mode: 0o40775 }, true, { uid: 1000, gid: 1000 }),
+      "root's group, for another runner",
+    ).to.equal(undefined);
+  });
+
   it("a folder its group can write, the group not the runner's alone, is found", () => {
     const stat = { uid: 0, gid: 4242, mode: 0o40775 };
     expect(writerOf(stat, true, ROOT)).to.match(/^group .* \(gid 4242\)$/);
@@ -319,6 +353,51 @@ describe('fs primitives: the private workspace', () => {
       expect(readFileSync(path.join(base, 'other/theirs.txt'), 'utf8')).to.equal('t');
     });
   }
+
+  it(
+    "a private folder swapped, between its mkdir and its opening, for one that is not the run's own " +
+      '(open to others, holding a file, or of another user): refused (EEXIST), the folder in its place untouched',
+    () => {
+      const swaps: Array<[string, (at: string) => void]> = [
+        ['open to its group and others', (at) => mkdirSync(at, 0o755)],
+        [
+          'holding a file',
+          (at) => {
+            writeTree(at, { 'planted.txt': 'x' });
+            chmodSync(at, 0o700);
+          },
+        ],
+        [
+          "another user's",
+          (at) => {
+            mkdirSync(at, 0o700);
+            chownSync(at, 65534, 65534);
+          },
+        ],
+      ];
+      for (const [what, plant] of swaps) {
+        const base = tempDir('ws');
+        const root = openFolder(base);
+        const ws = new Workspace(root, token());
+        onPause((point, name) => {
+          if (point !== 'private') return;
+          renameSync(path.join(base, name), path.join(base, 'made-by-the-run'));
+          plant(path.join(base, name));
+        });
+        try {
+          expect(() => ws.privateFolder('blog'), what).to.throw(/EEXIST: .* was replaced while the run made it/);
+        } finally {
+          onPause(undefined);
+          ws.close();
+          root.close();
+        }
+        const planted = readdirSync(base).find((name) => name.startsWith(TEMP_MARK)) as string;
+        expect(planted, `${what}: the folder in its place stays`).to.be.a('string');
+        if (what === 'holding a file')
+          expect(readFileSync(path.join(base, planted, 'planted.txt'), 'utf8'), what).to.equal('x');
+      }
+    },
+  );
 
   it('closing the workspace removes its staging folder, files the run left there included', () => {
     const base = tempDir('ws');

@@ -20,7 +20,9 @@ export type PausePoint =
   /** Before the tool's own link is removed: `<entry>`. */
   | 'unlink'
   /** Before the sweep removes a name a killed run left: the name. */
-  | 'sweep';
+  | 'sweep'
+  /** A run's private folder just made at the top of mediaRoot, before it is opened and checked: its name. */
+  | 'private';
 
 let hook: ((point: PausePoint, detail: string) => void) | undefined;
 

@@ -8,6 +8,7 @@
  */
 import { lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { sameFolder, type Folder, type FolderId } from './folder.js';
+import { pause } from './pause.js';
 import { tempNames } from './temp.js';
 import { currentRunner } from './trust.js';
 
@@ -36,6 +37,7 @@ export class Workspace {
   privateFolder(label?: string): { name: string; folder: Folder } {
     const name = this.tempName(label);
     mkdirSync(this.root.at(name), 0o700);
+    pause('private', name);
     const folder = this.root.open(name);
     try {
       const stat = folder.stat();
