@@ -27,6 +27,7 @@ import { checkLink, isLinkRefusal, LinkMaker } from '../src/core/fs/link.js';
 import { LOCK_FILE } from '../src/core/fs/lock.js';
 import { onPause } from '../src/core/fs/pause.js';
 import { readRecordsText, saveRecords } from '../src/core/fs/records-file.js';
+import { unlinkEach } from '../src/core/fs/remove-exact.js';
 import { sweepLeftovers } from '../src/core/fs/sweep.js';
 import { labelOfTemp, TEMP_MARK, tempNames, tokenOfTemp } from '../src/core/fs/temp.js';
 import { otherWriter, writerOf } from '../src/core/fs/trust.js';
@@ -415,6 +416,23 @@ describe('fs primitives: the private workspace', () => {
   });
 });
 
+describe('fs primitives: unlinkEach, the removal where others may write', () => {
+  it('removes a link as itself (what it leads to stays) and a file; a folder is left; a name gone is fine', () => {
+    const base = tempDir('unlink');
+    writeTree(base, { 'target/keep.txt': 'keep', file: 'f', 'folder/inside.txt': 'i' });
+    symlinkSync(path.join(base, 'target'), path.join(base, 'link'));
+    const root = openFolder(base);
+    try {
+      expect(unlinkEach(root, ['link', 'file', 'folder', 'gone'])).to.deep.equal(['folder']);
+    } finally {
+      root.close();
+    }
+    expect(readdirSync(base).sort()).to.deep.equal(['folder', 'target']);
+    expect(readFileSync(path.join(base, 'target/keep.txt'), 'utf8')).to.equal('keep');
+    expect(readFileSync(path.join(base, 'folder/inside.txt'), 'utf8')).to.equal('i');
+  });
+});
+
 describe("fs primitives: the sweep of a killed run's leftovers", () => {
   /** mediaRoot with the lock draft a killed run left (empty: killed while writing it). */
   function leftBy(run: string): { base: string; root: Folder; ws: Workspace } {
@@ -429,7 +447,11 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
     writeFileSync(path.join(base, 'notes.txt'), 'mine');
     const root = openFolder(base);
     try {
-      expect(await sweepLeftovers(new Workspace(root, token()), false)).to.deep.equal({ removed: 0, left: [] });
+      expect(await sweepLeftovers(new Workspace(root, token()), false)).to.deep.equal({
+        removed: 0,
+        left: [],
+        leftFiles: [],
+      });
     } finally {
       root.close();
     }
@@ -476,7 +498,7 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
     writeTree(shared.base, { [`${mine}/a.css`]: 'a' });
     chmodSync(path.join(shared.base, mine), 0o700);
     try {
-      expect(await sweepLeftovers(shared.ws, true)).to.deep.equal({ removed: 0, left: [mine] });
+      expect(await sweepLeftovers(shared.ws, true)).to.deep.equal({ removed: 0, left: [mine], leftFiles: [] });
     } finally {
       shared.root.close();
     }
@@ -486,7 +508,7 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
     writeTree(alone.base, { [`${mine}/a.css`]: 'a' });
     chmodSync(path.join(alone.base, mine), 0o700);
     try {
-      expect(await sweepLeftovers(alone.ws, false)).to.deep.equal({ removed: 1, left: [] });
+      expect(await sweepLeftovers(alone.ws, false)).to.deep.equal({ removed: 1, left: [], leftFiles: [] });
     } finally {
       alone.root.close();
     }

@@ -22,6 +22,7 @@ import {
   chmodSync,
   chownSync,
   cpSync,
+  lchownSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -473,6 +474,40 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
       expect(snapshot(sourceOf(root, 'blog')), 'every source file is there, unchanged').to.deep.equal(sources);
       expect(statusOf(report, 'blog')).to.equal('conflict');
       expect(isLink(path.join(mediaOf(root), 'blog')), "nobody's link stays").to.equal(true);
+    },
+  );
+
+  it(
+    "sharedMediaRoot: true, mediaRoot sticky and open to all (as /tmp): a link another user put at a killed run's " +
+      'temporary name, leading to a folder of the runner: the sweep leaves the link, and not a file behind it goes',
+    () => {
+      // Before: the sweep gave the name to del, whose recursive rm, refused the unlink of someone else's link
+      // in a sticky folder (EPERM), took it for a folder and emptied the folder it led to.
+      const root = copyProject(['blog'], { sharedMediaRoot: true });
+      for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+        const mode = statSync(dir).mode;
+        if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) chmodSync(dir, (mode & 0o7777) | 0o005);
+      }
+      const media = mediaOf(root);
+      mkdirSync(media, { recursive: true });
+      chmodSync(media, 0o1777);
+      const victim = path.join(root, 'nobody-files');
+      writeTree(victim, { 'keep.txt': 'keep', 'sub/more.txt': 'more' });
+      for (const rel of ['', 'keep.txt', 'sub', 'sub/more.txt']) chownSync(path.join(victim, rel), NOBODY, NOBODY);
+      const token = killedRunLock(root);
+      chownSync(path.join(media, '.app-media.lock'), NOBODY, NOBODY);
+      const planted = `.app-media-tmp-${token}-0deadbeef`;
+      symlinkSync(victim, path.join(media, planted));
+      lchownSync(path.join(media, planted), 4242, 4242);
+
+      const run = appMediaAsNobody(root, ['link']);
+      expect(readFileSync(path.join(victim, 'keep.txt'), 'utf8'), run.output).to.equal('keep');
+      expect(readFileSync(path.join(victim, 'sub/more.txt'), 'utf8'), run.output).to.equal('more');
+      expect(lstatSync(path.join(media, planted)).isSymbolicLink(), 'the link another user put there stays').to.equal(
+        true,
+      );
+      expect(run.output).to.contain(`left public/media/${planted} (at the name of an interrupted run's temporary file`);
+      expect(run.status, run.output).to.equal(0);
     },
   );
 

@@ -7,7 +7,7 @@ import { withRealPaths } from '../core/fs/folder.js';
 import { LinkMaker } from '../core/fs/link.js';
 import { pause } from '../core/fs/pause.js';
 import { saveRecords, type RecordChanges } from '../core/fs/records-file.js';
-import { removeExact } from '../core/fs/remove-exact.js';
+import { removeExact, unlinkEach } from '../core/fs/remove-exact.js';
 import { removeEmptyFolder } from '../core/fs/workspace.js';
 import { pendingRecord, recordedSourceOf } from '../core/records.js';
 import { resultOf, type AppResult } from '../core/report.js';
@@ -264,6 +264,13 @@ function removeLink(ctx: RunContext, plan: AppPlan, linkText: string): void {
     throw new EntryInTheWay(`${plan.name} changed since it was checked`);
   }
   // The tool's own link, checked: removed with `del`, by its exact name, with the others the run removes.
+  // Where others may write mediaRoot, at once and by unlink(2) alone (core/fs/remove-exact.ts): the
+  // name could be swapped before the run's end, and `del` would empty what a swapped-in link leads to.
+  if (ctx.trust.shared) {
+    if (unlinkEach(ctx.ws.root, [aside]).length > 0)
+      throw new EntryInTheWay(`${plan.name} was set aside, and what is at that name now could not be removed`);
+    return;
+  }
   ctx.discarded.push(aside);
 }
 

@@ -83,6 +83,14 @@ export async function openSession(
         warnings.push(
           `removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`,
         );
+      if (swept.leftFiles.length > 0) {
+        const shown = swept.leftFiles.map((name) => toDisplay(config.projectRoot, path.join(mediaRoot, name)));
+        warnings.push(
+          `left ${shown.join(', ')}` +
+            ` (at the name of an interrupted run's temporary file, but not this user's or not removable: ` +
+            `put there by someone else in a shared mediaRoot); look, then remove by hand`,
+        );
+      }
       if (swept.left.length > 0) {
         warnings.push(
           `left ` +

@@ -9,7 +9,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { leftoverLockToken, LOCK_FILE } from './lock.js';
 import { pause } from './pause.js';
 import { currentRunner } from './trust.js';
-import { removeExact } from './remove-exact.js';
+import { removeExact, unlinkEach } from './remove-exact.js';
 import { tokenOfTemp } from './temp.js';
 import { removeOwnTree, type Workspace } from './workspace.js';
 
@@ -21,6 +21,11 @@ export interface Swept {
    * a folder at a temporary name may have been put there by someone else, so it is not emptied.
    */
   left: string[];
+  /**
+   * Files and links at a killed run's names left where they are: in a shared mediaRoot, one that is
+   * not the runner's (put there by someone else), or one that unlink(2) refused.
+   */
+  leftFiles: string[];
 }
 
 export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Swept> {
@@ -31,7 +36,7 @@ export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Sw
     const token = leftoverLockToken(ws.root.here(), name);
     if (token) dead.set(token, [...(dead.get(token) ?? []), name]);
   }
-  const swept: Swept = { removed: 0, left: [] };
+  const swept: Swept = { removed: 0, left: [], leftFiles: [] };
   if (dead.size === 0) return swept;
   const keep = new Set<string>();
   const whole: string[] = [];
@@ -54,12 +59,30 @@ export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Sw
       // A folder, through open folders: never through a link at any depth (fs/workspace.ts).
       removeOwnTree(ws.root, name);
     } else {
+      // In a shared mediaRoot, a file or link at the name that is not the runner's was put there by
+      // someone else: left, and said (as a folder is).
+      const runner = currentRunner();
+      if (shared && runner !== undefined && stat.uid !== runner.uid) {
+        swept.leftFiles.push(name);
+        keep.add(token);
+        continue;
+      }
       whole.push(name);
     }
     swept.removed++;
   }
-  // Files and links at the killed run's names: by exact name, with `del`.
-  await removeExact(ws.root.here(), whole);
+  if (shared) {
+    // Others may write here: one unlink(2) a name, never a recursive remove (remove-exact.ts).
+    for (const name of unlinkEach(ws.root, whole)) {
+      swept.leftFiles.push(name);
+      swept.removed--;
+      const token = tokenOfTemp(name);
+      if (token) keep.add(token);
+    }
+  } else {
+    // Files and links at the killed run's names: by exact name, with `del`.
+    await removeExact(ws.root.here(), whole);
+  }
   // The lock stays aside while a folder of its run is left: it still vouches for that name.
   for (const [token, left] of dead) if (!keep.has(token)) for (const name of left) unlinkIfThere(ws, name);
   return swept;
