@@ -294,12 +294,18 @@ export const errors = {
     );
   },
   lockUnsupported(file: string, cause: NodeJS.ErrnoException): AppMediaError {
+    const code = cause.code ?? 'unknown error';
+    // No hard links on this file system (FAT, exFAT, some shares), or another failure of the link itself.
+    const noLinks = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK'].includes(code);
     return new AppMediaError(
       'APP_MEDIA_LOCK_UNSUPPORTED',
-      `the lock could not be put in place: the file system refused a hard link (${cause.code ?? 'unknown error'}), ` +
-        'which the lock is made with; nothing was done (a run without the lock could meet another one at work)',
-      'put mediaRoot (or collectRoot) on a file system with hard links (ext4, xfs, btrfs, APFS, NTFS; ' +
-        'not FAT/exFAT or a share mounted without them)',
+      `the lock could not be put in place: ${noLinks ? 'the file system refused a hard link' : 'linking it failed'} ` +
+        `(${code}), which the lock is made with; nothing was done (a run without the lock could meet another one ` +
+        'at work)',
+      noLinks
+        ? 'put mediaRoot (or collectRoot) on a file system with hard links (ext4, xfs, btrfs, APFS, NTFS; ' +
+            'not FAT/exFAT or a share mounted without them)'
+        : `fix what ${code} says (space, quota, the disk), then run again`,
       { ...at(file), cause },
     );
   },
