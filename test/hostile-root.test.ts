@@ -1069,6 +1069,29 @@ describe("hostile mediaRoot: a stray temporary name is nobody's to sweep", () =>
 
 // ---------------------------------------------------------------------------
 
+describe('hostile mediaRoot: removal where others may write (sharedMediaRoot)', function () {
+  this.timeout(60_000);
+
+  it(
+    "sharedMediaRoot: true: the tool's own link, set aside and checked, is unlinked at once (no del at the run's " +
+      'end): gone with nothing left at a temporary name, and what it led to untouched',
+    async () => {
+      const root = makeProject({
+        apps: ['blog', 'shop'],
+        config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'], sharedMediaRoot: true },
+      });
+      await linkedInProcess(root);
+      const sources = snapshot(sourceOf(root, 'blog'));
+      const report = await clean({ cwd: root });
+      expect(statusOf(report, 'blog'), JSON.stringify(report.apps)).to.equal('removed');
+      expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
+      expect(exists(path.join(mediaOf(root), 'shop'))).to.equal(false);
+      expect(tempsIn(root), 'nothing left at a temporary name').to.deep.equal([]);
+      expect(snapshot(sourceOf(root, 'blog')), "the app's media untouched").to.deep.equal(sources);
+    },
+  );
+});
+
 describe('hostile mediaRoot: found by the review of this change', function () {
   this.timeout(30_000);
 
