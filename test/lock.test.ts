@@ -275,6 +275,16 @@ describe('the lock: what is, and is not, one of its locks', function () {
     },
   );
 
+  it('a lock whose draft cannot be written whole (ENOSPC) fails the run, and the draft goes with it', function () {
+    // The real write(2) of the draft fails (the fault shim): the file is made, its bytes never land.
+    const lib = needShim(this);
+    const root = makeProject({ apps: ['blog'], gulp: false });
+    const run = appMedia(root, ['link'], faultEnv(lib, { FAULT_WRITE_PATH: `${LOCK_FILE}.` }));
+    expect(run.status, run.output).to.equal(1);
+    expect(run.output).to.match(/ENOSPC/);
+    expect(readdirSync(path.join(root, MEDIA)), 'no draft, no lock, no link left').to.deep.equal([]);
+  });
+
   it(
     'the lock let go by its holder right after this run found it taken: ' +
       'this run looks again and takes it (not "not one of its locks")',

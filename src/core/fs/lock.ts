@@ -65,7 +65,14 @@ export async function acquireLock(folder: string, options: LockOptions = {}): Pr
     // Written whole under another name, then hard-linked into place (fails if a lock is there):
     // a run killed at any moment never leaves an empty lock behind.
     const draft = `${file}.${mine.token}`;
-    await fs.writeFile(draft, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
+    try {
+      await fs.writeFile(draft, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
+    } catch (error) {
+      // Made but not written whole (ENOSPC, EIO): a part of a lock reads as no lock of ours, and no
+      // sweep would ever take it. Not on EEXIST: that name was not made by this run.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') await fs.unlink(draft).catch(() => undefined);
+      throw error;
+    }
     try {
       await fs.link(draft, file);
       return holding(file, mine, staleMs);
