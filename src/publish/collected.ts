@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errors } from '../core/errors.js';
+import { plainParts } from '../core/util/names.js';
 
 export const RECORDS_FILE = '.app-media-collect.json';
 export const MANIFEST_FILE = 'manifest.json';
@@ -74,28 +75,8 @@ const SRI = /^sha(256|384|512)-[A-Za-z0-9+/]+={0,2}$/;
  * says, in one pass over the characters: a re-publish checks every path of the records and both manifests.)
  */
 export function isPlainRelative(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  const length = value.length;
-  if (length === 0 || length > 1024) return false;
-  let start = 0;
-  for (let index = 0; index <= length; index++) {
-    const code = index < length ? value.charCodeAt(index) : SLASH;
-    if (code === SLASH) {
-      const size = index - start;
-      if (size === 0) return false;
-      if (size <= 2 && value.charCodeAt(start) === DOT && (size === 1 || value.charCodeAt(start + 1) === DOT))
-        return false;
-      start = index + 1;
-    } else if (code === 0 || code === BACKSLASH) {
-      return false;
-    }
-  }
-  return true;
+  return typeof value === 'string' && value.length <= 1024 && plainParts(value, true, false);
 }
-
-const SLASH = 0x2f;
-const DOT = 0x2e;
-const BACKSLASH = 0x5c;
 
 /** A name the tool keeps for itself (records, temporary files): never uploaded, never deleted. */
 export function isOwnName(rel: string): boolean {

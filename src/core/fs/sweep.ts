@@ -40,6 +40,7 @@ export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Sw
   if (dead.size === 0) return swept;
   const keep = new Set<string>();
   const whole: string[] = [];
+  const runner = currentRunner();
   for (const name of names) {
     const token = tokenOfTemp(name);
     if (!token || !dead.has(token)) continue;
@@ -49,7 +50,6 @@ export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Sw
     if (stat.isDirectory()) {
       // A folder the run made is the runner's and private (0700); anything else at its name was
       // put there (or renamed there) by someone else: left, and said.
-      const runner = currentRunner();
       const theirs = runner !== undefined && (stat.uid !== runner.uid || (stat.mode & 0o077) !== 0);
       if (shared || theirs) {
         swept.left.push(name);
@@ -61,7 +61,6 @@ export async function sweepLeftovers(ws: Workspace, shared: boolean): Promise<Sw
     } else {
       // In a shared mediaRoot, a file or link at the name that is not the runner's was put there by
       // someone else: left, and said (as a folder is).
-      const runner = currentRunner();
       if (shared && runner !== undefined && stat.uid !== runner.uid) {
         swept.leftFiles.push(name);
         keep.add(token);

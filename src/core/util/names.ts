@@ -20,6 +20,14 @@ const WINDOWS = path.sep !== '/';
  * one pass over the characters: the records file holds a path for every file of every copy, checked on each run.)
  */
 export function isPlainPath(rel: string): boolean {
+  return plainParts(rel, WINDOWS, WINDOWS);
+}
+
+/**
+ * `rel` split at "/" gives parts none of which is empty, "." or "..", or holds NUL (nor "\\" with `backslash`, nor
+ * ":" with `colon`): one pass over the characters, no split, for the checks that run once per recorded path.
+ */
+export function plainParts(rel: string, backslash: boolean, colon: boolean): boolean {
   const length = rel.length;
   if (length === 0) return false;
   let start = 0;
@@ -30,7 +38,7 @@ export function isPlainPath(rel: string): boolean {
       if (size === 0) return false;
       if (size <= 2 && rel.charCodeAt(start) === DOT && (size === 1 || rel.charCodeAt(start + 1) === DOT)) return false;
       start = index + 1;
-    } else if (code === 0 || (WINDOWS && (code === BACKSLASH || code === COLON))) {
+    } else if (code === 0 || (backslash && code === BACKSLASH) || (colon && code === COLON)) {
       return false;
     }
   }
