@@ -101,8 +101,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   };
 
   // In plan order, one at a time: the first refusal decides the mode of every later app, and a
-  // copy's own files are already written several at a time. Links are made with synchronous
-  // calls (see core/fs/link.ts), so the event loop is given a turn now and then.
+  // copy's own files are already written several at a time. The links, queued above, are checked
+  // here with synchronous calls (see core/fs/link.ts), so the event loop is given a turn now and then.
   const results: AppResult[] = [];
   const takeTurn = turnTaker();
   try {

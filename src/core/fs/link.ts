@@ -36,26 +36,37 @@ export interface MakeLinkOptions {
 type VinylFs = typeof import('vinyl-fs');
 type VinylClass = typeof import('vinyl');
 
+/** A vinyl-fs stream and the links written to it, in the order it makes them. */
+interface Lane {
+  stream: Writable;
+  waiting: Array<{ name: string; done: (error?: Error) => void }>;
+}
+
 /**
- * One vinyl-fs `symlink()` stream for the links a run makes in mediaRoot (a new one after a
- * failure, which ends a stream). Each link is written to it and awaited: the planner decided the
- * order, and the first refusal decides the fallback of every later app.
+ * How many vinyl-fs streams make a run's links side by side. A stream makes its links one after
+ * another, each a few round trips to libuv's thread pool (a `stat` of the folder, the `symlink`),
+ * so one stream leaves the pool's four threads mostly idle; four keep them busy.
+ */
+const LANES = 4;
+
+/**
+ * vinyl-fs `symlink()` streams for the links a run makes in mediaRoot, a few side by side (a new
+ * one after a failure, which ends a stream). Each link is written to one of them and awaited: the
+ * planner decided the order, and the first refusal decides the fallback of every later app.
  */
 export class LinkMaker {
   private loaded: Promise<{ vfs: VinylFs; Vinyl: VinylClass }> | undefined;
-  private streams = new Map<
-    MakeLinkOptions['kind'],
-    { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> }
-  >();
+  private lanes = new Map<MakeLinkOptions['kind'], Array<Lane | undefined>>();
+  private written = 0;
 
   constructor(private readonly folder: Folder) {}
 
   private readonly queued = new Map<string, Promise<void>>();
 
   /**
-   * Writes these links into the stream at once, without waiting for each: the stream makes them one
-   * after another, and `make()` of each then gets its result. (Awaited one by one, every link
-   * waits for the stream's round trip before the next is written.)
+   * Writes these links into the streams at once, without waiting for each: the streams make them
+   * side by side, and `make()` of each then gets its result. (Awaited one by one, every link
+   * waits for a stream's round trips before the next is written.)
    */
   queue(links: readonly MakeLinkOptions[]): void {
     for (const link of links) {
@@ -82,27 +93,28 @@ export class LinkMaker {
 
   private async write(options: MakeLinkOptions): Promise<void> {
     const { vfs, Vinyl } = await (this.loaded ??= load());
-    const open = this.streamFor(options.kind, vfs);
+    const lane = this.laneFor(options.kind, vfs);
     const here = this.folder.here();
     const file = new Vinyl({ cwd: here, base: here, path: path.join(here, options.name), stat: directoryStats() });
     file.symlink = options.text;
     await new Promise<void>((resolve, reject) => {
-      open.waiting.push({ name: options.name, done: (error) => (error ? reject(error) : resolve()) });
-      open.stream.write(file);
+      lane.waiting.push({ name: options.name, done: (error) => (error ? reject(error) : resolve()) });
+      lane.stream.write(file);
     });
   }
 
   /** Ends the streams (nothing is waiting on them by then). */
   close(): void {
-    for (const { stream } of this.streams.values()) stream.end();
-    this.streams.clear();
+    for (const lanes of this.lanes.values()) for (const lane of lanes) lane?.stream.end();
+    this.lanes.clear();
   }
 
-  private streamFor(
-    kind: MakeLinkOptions['kind'],
-    vfs: VinylFs,
-  ): { stream: Writable; waiting: Array<{ name: string; done: (error?: Error) => void }> } {
-    const known = this.streams.get(kind);
+  /** The next lane in turn for this kind of link, its stream made when it has none (or its last one failed). */
+  private laneFor(kind: MakeLinkOptions['kind'], vfs: VinylFs): Lane {
+    let lanes = this.lanes.get(kind);
+    if (!lanes) this.lanes.set(kind, (lanes = new Array<Lane | undefined>(LANES).fill(undefined)));
+    const at = this.written++ % LANES;
+    const known = lanes[at];
     if (known) return known;
     const stream = vfs.symlink(this.folder.here(), {
       overwrite: false,
@@ -110,15 +122,15 @@ export class LinkMaker {
       // Ignored off Windows; there, a junction is the fallback when directory links are refused.
       useJunctions: kind === 'junction',
     }) as unknown as Writable;
-    const open = { stream, waiting: [] as Array<{ name: string; done: (error?: Error) => void }> };
-    stream.on('data', () => open.waiting.shift()?.done());
+    const lane: Lane = { stream, waiting: [] };
+    stream.on('data', () => lane.waiting.shift()?.done());
     stream.on('error', (error: Error) => {
-      // A failed link ends the stream: the link waiting for it fails, the next one gets a new stream.
-      this.streams.delete(kind);
-      for (const waiting of open.waiting.splice(0)) waiting.done(error);
+      // A failed link ends its stream: the links waiting on it fail, the next one written gets a new stream.
+      if (lanes[at] === lane) lanes[at] = undefined;
+      for (const waiting of lane.waiting.splice(0)) waiting.done(error);
     });
-    this.streams.set(kind, open);
-    return open;
+    lanes[at] = lane;
+    return lane;
   }
 }
 
