@@ -7,22 +7,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  utimesSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clean, link } from '../src/index.js';
@@ -77,15 +62,15 @@ function mediaState(root: string, skip: (rel: string) => boolean = () => false):
 }
 
 function names(dir: string): string[] {
-  return readdirSync(dir).sort();
+  return fs.readdirSync(dir).sort();
 }
 
 /** Wires gulp and this package into a project's node_modules, as makeProject does. */
 function wireGulp(root: string): void {
-  mkdirSync(path.join(root, 'node_modules'), { recursive: true });
-  symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
-  symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-  writeFileSync(
+  fs.mkdirSync(path.join(root, 'node_modules'), { recursive: true });
+  fs.symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
+  fs.symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
+  fs.writeFileSync(
     path.join(root, 'gulpfile.mjs'),
     "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
   );
@@ -115,18 +100,18 @@ function npmWorkspace(): string {
     npmInstall(installedWorkspace, ['install']);
   }
   const root = tempDir('workspace');
-  cpSync(installedWorkspace, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  fs.cpSync(installedWorkspace, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   return root;
 }
 
 /** Renames a project away for the duration of `fn`, then back (so the temp folder is still removed after the run). */
 function whileMoved(root: string, fn: (moved: string) => void): void {
   const moved = `${root}-moved`;
-  renameSync(root, moved);
+  fs.renameSync(root, moved);
   try {
     fn(moved);
   } finally {
-    renameSync(moved, root);
+    fs.renameSync(moved, root);
   }
 }
 
@@ -137,8 +122,8 @@ function whileMoved(root: string, fn: (moved: string) => void): void {
 function freeze(dir: string): (() => void) | undefined {
   if (process.platform !== 'linux') return undefined;
   if (process.getuid?.() !== 0) {
-    chmodSync(dir, 0o555);
-    return () => chmodSync(dir, 0o755);
+    fs.chmodSync(dir, 0o555);
+    return () => fs.chmodSync(dir, 0o755);
   }
   const run = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
   if (run.status !== 0) return undefined;
@@ -173,7 +158,7 @@ for (const mode of MODES) {
         expect(run.stdout).to.match(entryLine('removed', 'shop', ` (${mode})`));
         expect(run.stdout).to.match(/media:clean: 2 removed in public\/media \(\d+ ms\)/);
 
-        expect(lstatSync(path.join(root, MEDIA)).isDirectory(), 'mediaRoot stays').to.equal(true);
+        expect(fs.lstatSync(path.join(root, MEDIA)).isDirectory(), 'mediaRoot stays').to.equal(true);
         expect(names(path.join(root, MEDIA)), 'mediaRoot is empty, records file included').to.deep.equal([]);
         expect(exists(path.join(root, MANIFEST))).to.equal(false);
         expect(projectState(path.join(root, 'apps')), 'every app source file is byte-identical').to.deep.equal(sources);
@@ -192,9 +177,9 @@ for (const mode of MODES) {
           'downloads/report.pdf': Buffer.from([1, 2, 3]),
           'downloads/sub/a.txt': 'a',
         });
-        mkdirSync(path.join(media, 'downloads/empty'));
-        symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
-        symlinkSync('../../nowhere', path.join(media, 'old'));
+        fs.mkdirSync(path.join(media, 'downloads/empty'));
+        fs.symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
+        fs.symlinkSync('../../nowhere', path.join(media, 'old'));
         const own = (rel: string): boolean =>
           rel === '.app-media.json' ||
           rel === 'blog' ||
@@ -220,7 +205,7 @@ for (const mode of MODES) {
 
         expect(mediaState(root), 'the foreign entries, with the same inodes and mtimes').to.deep.equal(foreign);
         expect(
-          readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
+          fs.readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
           'the hand-made link still works',
         ).to.contain('.blog');
         expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
@@ -294,7 +279,7 @@ for (const mode of MODES) {
         const published = mediaState(root);
         const sources = projectState(path.join(root, 'packages'));
 
-        rmSync(path.join(root, 'node_modules'), { recursive: true });
+        fs.rmSync(path.join(root, 'node_modules'), { recursive: true });
         npmInstall(root, ['ci']);
         wireGulp(root);
         const again = linkOk(root, mode);
@@ -322,7 +307,7 @@ for (const mode of MODES) {
         const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
         await linkedInProcess(root, { mode });
         const sources = projectState(source);
-        rmSync(path.join(root, 'node_modules'), { recursive: true });
+        fs.rmSync(path.join(root, 'node_modules'), { recursive: true });
         wireGulp(root);
         expect(runTask(root, ['media:link']).status, 'the config names a package that is gone').to.not.equal(0);
 
@@ -342,8 +327,8 @@ for (const mode of MODES) {
         const root = makeProject({ apps: ['blog', 'shop'] });
         await linkedInProcess(root, { mode });
         // The author renames the app: its media folder follows the convention, the entry gets the new name.
-        renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
-        writeFileSync(
+        fs.renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
+        fs.writeFileSync(
           path.join(root, 'app-media.config.json'),
           JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }),
         );
@@ -363,7 +348,7 @@ for (const mode of MODES) {
         expect(pruned.stdout).to.match(entryLine('pruned', 'blog'));
         expect(pruned.stdout).to.match(/media:link: 2 up-to-date, 1 pruned in public\/media/);
         expect(names(path.join(root, MEDIA))).to.deep.equal(['.app-media.json', 'journal', 'shop']);
-        expect(readFileSync(path.join(root, MEDIA, 'journal/css/blog.css'), 'utf8')).to.contain('.blog');
+        expect(fs.readFileSync(path.join(root, MEDIA, 'journal/css/blog.css'), 'utf8')).to.contain('.blog');
         expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
       },
     );
@@ -381,15 +366,15 @@ for (const mode of MODES) {
           await linkedInProcess(root, { mode });
           // The user takes shop's entry over by hand; then blog and shop leave the config.
           const shop = path.join(root, MEDIA, 'shop');
-          rmSync(shop, { recursive: true });
+          fs.rmSync(shop, { recursive: true });
           if (kind === 'a folder with files and an empty folder') {
             writeTree(shop, { 'index.html': '<p>shop is closed</p>\n', 'assets/mine.css': '.mine {}\n' });
-            mkdirSync(path.join(shop, 'uploads'));
+            fs.mkdirSync(path.join(shop, 'uploads'));
           }
           if (kind === "a link to the app's media with another text")
-            symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
-          if (kind === 'a dangling relative link') symlinkSync('../../apps/shop-old/app_media/shop', shop);
-          writeFileSync(
+            fs.symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
+          if (kind === 'a dangling relative link') fs.symlinkSync('../../apps/shop-old/app_media/shop', shop);
+          fs.writeFileSync(
             path.join(root, 'app-media.config.json'),
             JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/news'] }),
           );
@@ -414,9 +399,9 @@ for (const mode of MODES) {
         'link does not claim it, clean leaves it',
       () => {
         const root = makeProject({ apps: ['blog', 'shop'] });
-        mkdirSync(path.join(root, MEDIA), { recursive: true });
+        fs.mkdirSync(path.join(root, MEDIA), { recursive: true });
         // The very text the tool would write: only the records tell them apart.
-        symlinkSync('../../apps/blog/app_media/blog', path.join(root, MEDIA, 'blog'));
+        fs.symlinkSync('../../apps/blog/app_media/blog', path.join(root, MEDIA, 'blog'));
         const handMade = mediaState(root);
 
         const linked = runTask(root, ['media:link', '--mode', mode]);
@@ -439,8 +424,8 @@ for (const mode of MODES) {
         const root = makeProject({ apps: ['blog'] });
         await linkedInProcess(root, { mode });
         const entry = path.join(root, MEDIA, 'blog');
-        rmSync(entry, { recursive: true });
-        symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
+        fs.rmSync(entry, { recursive: true });
+        fs.symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
         const before = mediaState(root);
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
@@ -473,13 +458,13 @@ for (const mode of MODES) {
             ['blog', 'gallery', 'notes'].map((name) => [name, mode === 'symlink' ? 'linked' : 'copied']),
           );
 
-          const text = readFileSync(path.join(site, MANIFEST), 'utf8');
+          const text = fs.readFileSync(path.join(site, MANIFEST), 'utf8');
           const parsed = JSON.parse(text) as { entries: Record<string, unknown> };
           expect(Object.keys(parsed.entries), `relative: ${relative}`).to.deep.equal(['blog', 'gallery', 'notes']);
           const user = os.userInfo().username;
           for (const secret of [
             top,
-            realpathSync(top),
+            fs.realpathSync(top),
             path.basename(top),
             os.tmpdir(),
             '/tmp',
@@ -493,7 +478,7 @@ for (const mode of MODES) {
           }
           if (relative && mode === 'symlink') {
             for (const name of ['blog', 'gallery', 'notes'])
-              expect(path.isAbsolute(readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
+              expect(path.isAbsolute(fs.readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
           }
         }
       },
@@ -517,7 +502,7 @@ describe('media:clean: links', () => {
       config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'], relative: false },
     });
     await linkedInProcess(root, { mode: 'symlink' });
-    expect(readlinkSync(path.join(root, MEDIA, 'blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
+    expect(fs.readlinkSync(path.join(root, MEDIA, 'blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
     whileMoved(root, (moved) => {
       const sources = projectState(path.join(moved, 'apps'));
       const run = gulp(moved, ['media:clean']);
@@ -532,9 +517,9 @@ describe('media:clean: links', () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'symlink' });
     const entry = path.join(root, MEDIA, 'blog');
-    rmSync(entry);
+    fs.rmSync(entry);
     // Not the text the tool wrote (its hash differs); it merely ends like the app's path.
-    symlinkSync('/srv/old-checkout/apps/blog/app_media/blog', entry);
+    fs.symlinkSync('/srv/old-checkout/apps/blog/app_media/blog', entry);
     const before = mediaState(root);
     const run = gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
@@ -553,10 +538,10 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       await linkedInProcess(root, { mode: 'copy' });
       const edited = path.join(root, MEDIA, 'blog/css/blog.css');
       // Same length, other bytes: only the modification time gives it away.
-      const original = readFileSync(edited, 'utf8');
+      const original = fs.readFileSync(edited, 'utf8');
       const changed = original.replace('teal', 'pink');
       expect(changed.length).to.equal(original.length);
-      writeFileSync(edited, changed);
+      fs.writeFileSync(edited, changed);
       const copy = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
 
       const run = gulp(root, ['media:clean']);
@@ -569,7 +554,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
         mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
         'the copy is untouched',
       ).to.deep.equal(copy);
-      expect(readFileSync(edited, 'utf8')).to.equal(changed);
+      expect(fs.readFileSync(edited, 'utf8')).to.equal(changed);
 
       const forced = viaCommand(root, ['media:clean', '--force']);
       expect(forced.status, forced.output).to.equal(0);
@@ -620,15 +605,15 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
         await linkedInProcess(root, { mode: 'copy' });
         const css = path.join(root, MEDIA, 'blog/css');
         // Files named and stamped exactly like the copy's, so the records would match them.
-        cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
-        const stamp = statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
-        utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
-        expect(statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
-          statSync(path.join(css, 'blog.css')).size,
+        fs.cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
+        const stamp = fs.statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
+        fs.utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
+        expect(fs.statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
+          fs.statSync(path.join(css, 'blog.css')).size,
         );
-        expect(Math.abs(statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
-        renameSync(css, path.join(root, 'outside/css-was-in-copy'));
-        symlinkSync('../../../outside/css', css);
+        expect(Math.abs(fs.statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
+        fs.renameSync(css, path.join(root, 'outside/css-was-in-copy'));
+        fs.symlinkSync('../../../outside/css', css);
         const outside = projectState(path.join(root, 'outside'));
         const sources = projectState(path.join(root, 'apps'));
 
@@ -650,9 +635,9 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       const root = makeProject({ apps: ['blog'] });
       await linkedInProcess(root, { mode: 'copy' });
       const entry = path.join(root, MEDIA, 'blog');
-      cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
-      rmSync(entry, { recursive: true });
-      symlinkSync('../../outside', entry);
+      fs.cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
+      fs.rmSync(entry, { recursive: true });
+      fs.symlinkSync('../../outside', entry);
       const before = projectState(root);
       const run = viaCommand(root, ['media:clean', '--force']);
       expect(run.status, run.output).to.equal(0);
@@ -665,8 +650,8 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
-    rmSync(entry, { recursive: true });
-    mkdirSync(path.join(entry, 'uploads'), { recursive: true });
+    fs.rmSync(entry, { recursive: true });
+    fs.mkdirSync(path.join(entry, 'uploads'), { recursive: true });
     const before = mediaState(root);
     const run = viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
@@ -681,7 +666,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       const root = makeProject({ apps: ['blog'] });
       await linkedInProcess(root, { mode: 'copy' });
       const entry = path.join(root, MEDIA, 'blog');
-      rmSync(entry, { recursive: true });
+      fs.rmSync(entry, { recursive: true });
       // The user takes the URL over with a stylesheet of their own, at the path the copy had.
       writeTree(entry, { 'css/blog.css': '/* my own stylesheet */\n', 'index.html': '<p>mine</p>\n' });
       const before = mediaState(root);
@@ -694,11 +679,11 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
   it("an empty folder the user added inside a copy stays, and so does the copy's folder", async () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'copy' });
-    mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
+    fs.mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
     const run = viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
     expect(run.output).to.match(entryLine('kept', 'blog'));
-    expect(lstatSync(path.join(root, MEDIA, 'blog/uploads')).isDirectory()).to.equal(true);
+    expect(fs.lstatSync(path.join(root, MEDIA, 'blog/uploads')).isDirectory()).to.equal(true);
     expect(names(path.join(root, MEDIA, 'blog'))).to.deep.equal(['uploads']);
   });
 });
@@ -720,7 +705,7 @@ describe('media:clean: exit codes', () => {
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/media:clean: .* in public\/media \(\d+ ms\)/);
     expect(run.stdout).to.not.match(/removed/);
-    expect(lstatSync(path.join(root, MEDIA)).isDirectory()).to.equal(true);
+    expect(fs.lstatSync(path.join(root, MEDIA)).isDirectory()).to.equal(true);
   });
 
   it('nothing to clean: the summary says so, not "no apps configured"', () => {
@@ -734,7 +719,7 @@ describe('media:clean: exit codes', () => {
   it('a bad config: non-zero exit, one line with the APP_MEDIA_ code, no stack trace, nothing removed', async () => {
     const root = makeProject({ apps: ['blog'] });
     await linkedInProcess(root, { mode: 'symlink' });
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ apps: ['./apps/blog'] }));
+    fs.writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ apps: ['./apps/blog'] }));
     const before = projectState(root);
     const run = gulp(root, ['media:clean']);
     expect(run.status, run.output).to.not.equal(0);
@@ -779,14 +764,14 @@ describe('clean() from code', () => {
   it('returns the report, drops records of entries already gone without a line, and removes with force', async () => {
     const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
     await link({ cwd: root, mode: 'copy' });
-    rmSync(path.join(root, MEDIA, 'shop'), { recursive: true });
-    writeFileSync(path.join(root, MEDIA, 'blog/js/blog.js'), 'changed();\n');
+    fs.rmSync(path.join(root, MEDIA, 'shop'), { recursive: true });
+    fs.writeFileSync(path.join(root, MEDIA, 'blog/js/blog.js'), 'changed();\n');
 
     const first = await clean({ cwd: root });
     expect(first).to.include({ task: 'clean', failed: false });
     expect(first.apps.map((app) => [app.name, app.status])).to.deep.equal([['blog', 'kept']]);
     expect(first.apps[0]?.reason).to.contain('js/blog.js');
-    expect(sha(readFileSync(path.join(root, MEDIA, 'blog/js/blog.js')))).to.equal(sha('changed();\n'));
+    expect(sha(fs.readFileSync(path.join(root, MEDIA, 'blog/js/blog.js')))).to.equal(sha('changed();\n'));
 
     const forced = await clean({ cwd: root, force: true });
     expect(forced.apps.map((app) => [app.name, app.status])).to.deep.equal([['blog', 'removed']]);

@@ -6,18 +6,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { nobodyCommand, nobodyPrefix, skipUnlessNobody } from './support/nobody.js';
 import {
@@ -94,11 +83,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
    */
   function openTo(root: string): void {
     for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-      const mode = statSync(dir).mode;
-      if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) chmodSync(dir, (mode & 0o7777) | 0o005);
+      const mode = fs.statSync(dir).mode;
+      if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) fs.chmodSync(dir, (mode & 0o7777) | 0o005);
     }
-    mkdirSync(mediaOf(root), { recursive: true });
-    chownSync(mediaOf(root), NOBODY, NOBODY);
+    fs.mkdirSync(mediaOf(root), { recursive: true });
+    fs.chownSync(mediaOf(root), NOBODY, NOBODY);
   }
 
   it(
@@ -109,11 +98,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
       openTo(root);
       const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
-      chmodSync(unreadable, 0o000);
+      fs.chmodSync(unreadable, 0o000);
       const byName = expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
       expect(String(byName['locked']?.['hint'])).to.match(/may read the app's media folder/);
       expectConverged(root, ['blog', 'shop']);
-      chmodSync(unreadable, 0o644);
+      fs.chmodSync(unreadable, 0o644);
     },
   );
 
@@ -126,7 +115,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
       openTo(root);
       const unreadable = path.join(sourceOf(root, 'locked'), 'js');
-      chmodSync(unreadable, 0o700);
+      fs.chmodSync(unreadable, 0o700);
       try {
         // A dry run walks every new copy's source to list its files: the same app is error there.
         const dry = asNobody(root, 'link', ['--dry-run', '--json', '--silent']);
@@ -136,10 +125,12 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'],
           ['shop', 'copied', null],
         ]);
-        expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
+        expect(exists(mediaOf(root)) ? fs.readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal(
+          [],
+        );
         expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
       } finally {
-        chmodSync(unreadable, 0o755);
+        fs.chmodSync(unreadable, 0o755);
       }
     },
   );
@@ -149,10 +140,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'as error (the call, the path, the hint), the others are synced and checked',
     () => {
       const root = copiedByNobody(['blog', 'shop']);
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
       const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
       const unreadable = path.join(sourceOf(root, 'shop'), 'js');
-      chmodSync(unreadable, 0o700);
+      fs.chmodSync(unreadable, 0o700);
       try {
         const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
         for (const [task, args, others] of [
@@ -168,7 +159,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
           expect(byName['blog'], label).to.include({ status: others });
         }
-        expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
+        expect(fs.readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
           '.new {}\n',
         );
         expect(snapshot(path.join(mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(shopCopy);
@@ -179,7 +170,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         expect(plain.output, 'no stack trace').to.not.match(/\n\s+at /);
         expect(locks(root)).to.deep.equal([]);
       } finally {
-        chmodSync(unreadable, 0o755);
+        fs.chmodSync(unreadable, 0o755);
       }
       const again = asNobody(root, 'link', ['--json', '--silent']);
       expect(again.status, again.output).to.equal(0);
@@ -200,7 +191,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const first = asNobody(root, 'link', []);
       expect(first.status, first.output).to.equal(0);
       const unreadable = path.join(sourceOf(root, 'shop'), 'js');
-      chmodSync(unreadable, 0o700);
+      fs.chmodSync(unreadable, 0o700);
       try {
         const run = asNobody(root, 'verify', ['--json', '--silent']);
         expect(run.status, run.output).to.equal(1);
@@ -213,7 +204,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         expect(linked.status, linked.output).to.equal(0);
         expect(jsonReport(linked).counts).to.deep.equal({ 'up-to-date': 2 });
       } finally {
-        chmodSync(unreadable, 0o755);
+        fs.chmodSync(unreadable, 0o755);
       }
     },
   );
@@ -225,7 +216,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const root = copiedByNobody(['blog', 'shop']);
       // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
       const closed = path.join(mediaOf(root), 'shop', 'js');
-      chmodSync(closed, 0o000);
+      fs.chmodSync(closed, 0o000);
       try {
         // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
         const line = /^EACCES \((scandir|lstat)\) public\/media\/shop\/js(\/shop\.js)?$/;
@@ -245,13 +236,13 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')),
           'the unread copy is left as it was',
         ).to.equal(true);
-        expect(JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
+        expect(JSON.parse(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
       } finally {
-        chmodSync(closed, 0o755);
+        fs.chmodSync(closed, 0o755);
       }
       const again = asNobody(root, 'clean', []);
       expect(again.status, again.output).to.equal(0);
-      expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+      expect(fs.readdirSync(mediaOf(root))).to.deep.equal([]);
     },
   );
 
@@ -260,7 +251,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'the hint and no stack (--verbose adds it); --json prints an error document',
     () => {
       const root = copiedByNobody(['blog']);
-      chmodSync(mediaOf(root), 0o333);
+      fs.chmodSync(mediaOf(root), 0o333);
       try {
         const run = asNobody(root, 'clean', []);
         expect(run.status, run.output).to.equal(1);
@@ -283,7 +274,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           },
         });
       } finally {
-        chmodSync(mediaOf(root), 0o755);
+        fs.chmodSync(mediaOf(root), 0o755);
       }
       expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
     },
@@ -298,18 +289,18 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const APPS = ['blog', 'shop', 'zoo'];
       const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
       openTo(root);
-      chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
-      chmodSync(mediaOf(root), 0o755);
+      fs.chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
+      fs.chmodSync(mediaOf(root), 0o755);
       const run = asNobody(root, 'link', ['--json', '--silent']);
       expect(run.status, run.stderr).to.not.equal(0);
       const report = jsonReport(run);
       expect(report.apps.map((app) => [app['name'], app['status']])).to.deep.equal(APPS.map((name) => [name, 'error']));
       expect(String(report.apps[0]?.['reason'])).to.equal('EACCES (open) public/media/.app-media.json');
       expect(String(report.apps[0]?.['hint'])).to.match(/write to mediaRoot/);
-      expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+      expect(fs.readdirSync(mediaOf(root))).to.deep.equal([]);
 
       // No mediaRoot, in a folder the user cannot write to: the same, through the gulp CLI.
-      rmdirSync(mediaOf(root));
+      fs.rmdirSync(mediaOf(root));
       const made = asNobody(root, 'link', []);
       expect(made.status, made.output).to.not.equal(0);
       expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
@@ -329,10 +320,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const APPS = ['blog', 'shop'];
       const root = copiedByNobody(APPS);
       const frozen = path.join(mediaOf(root), 'shop/css');
-      const oldBytes = readFileSync(path.join(frozen, 'shop.css'));
-      chmodSync(frozen, 0o555);
-      writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
+      const oldBytes = fs.readFileSync(path.join(frozen, 'shop.css'));
+      fs.chmodSync(frozen, 0o555);
+      fs.writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
       try {
         const run = asNobody(root, 'link', []);
         expect(run.status, run.output).to.not.equal(0);
@@ -342,14 +333,15 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
         );
         expect(run.output).to.match(/copied\s+blog/);
-        expect(readFileSync(path.join(frozen, 'shop.css')), 'the published file is the old one, whole').to.deep.equal(
-          oldBytes,
-        );
-        expect(readdirSync(frozen)).to.deep.equal(['shop.css']);
-        expect(readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
+        expect(
+          fs.readFileSync(path.join(frozen, 'shop.css')),
+          'the published file is the old one, whole',
+        ).to.deep.equal(oldBytes);
+        expect(fs.readdirSync(frozen)).to.deep.equal(['shop.css']);
+        expect(fs.readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
         expect(temporaries(mediaOf(root))).to.deep.equal([]);
       } finally {
-        chmodSync(frozen, 0o755);
+        fs.chmodSync(frozen, 0o755);
       }
       // Once the folder is writable again, the next run converges.
       const again = asNobody(root, 'link', []);
@@ -408,8 +400,8 @@ catch (e) { out.push(label + ':' + e.code); } };
       const shimmed = nodeUnderShim(script, faults);
       expect(shimmed.stdout, shimmed.stderr).to.equal('copy:ENOSPC other:ok write:ENOSPC open:ENOENT read:ok');
       expect(exists(path.join(dir, 'diskfull/a.bin')), 'libuv removes the failed copy').to.equal(false);
-      rmSync(path.join(dir, 'other/a.bin'));
-      rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
+      fs.rmSync(path.join(dir, 'other/a.bin'));
+      fs.rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
       expect(nodeUnderShim(script, faults, false).stdout, 'the same script without the shim').to.equal(
         'copy:ok other:ok write:ok open:ok read:ok',
       );
@@ -432,7 +424,7 @@ catch (e) { out.push(label + ':' + e.code); } };
         'shop',
       ]);
       // The text output says it as clearly.
-      rmSync(mediaOf(root), { recursive: true });
+      fs.rmSync(mediaOf(root), { recursive: true });
       const text = gulp(root, ['media:link'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
       expect(text.status).to.not.equal(0);
       expect(text.output).to.match(/error\s+diskfull/);
@@ -450,24 +442,24 @@ catch (e) { out.push(label + ':' + e.code); } };
     async () => {
       const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
       const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
-      mkdirSync(path.dirname(big), { recursive: true });
-      writeFileSync(big, randomBytes(9 * 1024 * 1024));
+      fs.mkdirSync(path.dirname(big), { recursive: true });
+      fs.writeFileSync(big, randomBytes(9 * 1024 * 1024));
       // More big files around it, so several are in flight when one fails.
       for (let index = 0; index < 8; index++)
-        writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
+        fs.writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
       bulkMedia(root, 'video', 30, 2048);
-      chmodSync(big, 0o640);
-      utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
+      fs.chmodSync(big, 0o640);
+      fs.utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
       const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
       await linkedInProcess(root);
       expectConverged(root, ['video']);
-      expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
-      expect(statSync(copy).mode & 0o777).to.equal(0o640);
+      expect(fs.statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
+      expect(fs.statSync(copy).mode & 0o777).to.equal(0o640);
       // New versions of the big files, and the disk full for one: the old one stays, whole.
-      const old = sha(readFileSync(copy));
-      writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
+      const old = sha(fs.readFileSync(copy));
+      fs.writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
       for (let index = 0; index < 8; index++)
-        writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
+        fs.writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
       const full = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
@@ -475,12 +467,12 @@ catch (e) { out.push(label + ':' + e.code); } };
       );
       expect(full.status, full.output).to.not.equal(0);
       expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
-      expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
+      expect(sha(fs.readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
       expect(temporaries(mediaOf(root))).to.deep.equal([]);
       // Space again: the new version is copied.
       await linkedInProcess(root);
       expectConverged(root, ['video']);
-      expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
+      expect(fs.statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
     },
   );
 
@@ -526,8 +518,8 @@ catch (e) { out.push(label + ':' + e.code); } };
       await linkedInProcess(root);
       const before = published(root);
       for (let index = 0; index < row.files; index += row.every)
-        writeFileSync(path.join(sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), row.css);
+        fs.writeFileSync(path.join(sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), row.css);
       const run = viaCommand(
         root,
         ['media:link', '--json', '--silent'],

@@ -6,17 +6,7 @@
  * leave the same tree; a gulp start-up costs half a second).
  */
 import { expect } from 'chai';
-import {
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { link } from '../src/index.js';
 import {
@@ -45,11 +35,11 @@ function expectServed(root: string, name: string, mode: 'symlink' | 'copy'): voi
   const entry = path.join(root, 'public/media', name);
   expect(isLink(entry), `${name} is a link`).to.equal(mode === 'symlink');
   if (mode === 'symlink') {
-    expect(realpathSync(entry)).to.equal(realpathSync(path.join(root, 'apps', name, 'app_media', name)));
+    expect(fs.realpathSync(entry)).to.equal(fs.realpathSync(path.join(root, 'apps', name, 'app_media', name)));
   }
   for (const rel of [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`]) {
-    const served = readFileSync(path.join(entry, rel));
-    const source = readFileSync(path.join(root, 'apps', name, 'app_media', name, rel));
+    const served = fs.readFileSync(path.join(entry, rel));
+    const source = fs.readFileSync(path.join(root, 'apps', name, 'app_media', name, rel));
     expect(sha(served), rel).to.equal(sha(source));
   }
 }
@@ -94,12 +84,12 @@ for (const mode of MODES) {
       it(`leaves ${kind} at mediaRoot/<name> untouched, links the other apps, exits non-zero`, () => {
         const root = makeProject({ apps: ['blog', 'shop'], files: { 'elsewhere/keep.txt': 'mine' } });
         const entry = path.join(root, 'public/media/blog');
-        mkdirSync(path.dirname(entry), { recursive: true });
-        if (kind === 'a regular file') writeFileSync(entry, 'hand-made');
+        fs.mkdirSync(path.dirname(entry), { recursive: true });
+        if (kind === 'a regular file') fs.writeFileSync(entry, 'hand-made');
         if (kind === 'a folder with files')
           writeTree(root, { 'public/media/blog/index.html': '<p>mine</p>', 'public/media/blog/sub/a.txt': 'a' });
-        if (kind === 'a foreign link') symlinkSync('../../elsewhere', entry);
-        if (kind === 'a dangling foreign link') symlinkSync('../../nowhere', entry);
+        if (kind === 'a foreign link') fs.symlinkSync('../../elsewhere', entry);
+        if (kind === 'a dangling foreign link') fs.symlinkSync('../../nowhere', entry);
         const before = projectState(root);
 
         const run = linkRun(root, ['media:link', '--mode', mode]);
@@ -162,7 +152,7 @@ for (const mode of MODES) {
 function statSize(root: string, name: string): number {
   const dir = path.join(root, 'apps', name, 'app_media', name);
   return [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`].reduce(
-    (sum, rel) => sum + statSync(path.join(dir, rel)).size,
+    (sum, rel) => sum + fs.statSync(path.join(dir, rel)).size,
     0,
   );
 }
@@ -171,13 +161,13 @@ describe('media:link: links', () => {
   it('makes relative links by default, so the project can move', () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     return link({ cwd: root }).then(() => {
-      expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
+      expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
       const moved = `${root}-moved`;
-      renameSync(root, moved);
+      fs.renameSync(root, moved);
       try {
-        expect(readFileSync(path.join(moved, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
+        expect(fs.readFileSync(path.join(moved, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
       } finally {
-        renameSync(moved, root);
+        fs.renameSync(moved, root);
       }
     });
   });
@@ -190,7 +180,7 @@ describe('media:link: links', () => {
     });
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('linked');
-    expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
+    expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
   });
 
   it("switching relative on relinks the tool's own absolute link", async () => {
@@ -198,7 +188,7 @@ describe('media:link: links', () => {
     await link({ cwd: root, relative: false });
     const report = await link({ cwd: root });
     expect(report.apps[0]).to.include({ status: 'relinked', mode: 'symlink' });
-    expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
+    expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
   });
 
   it('relinks its own link when the app moved, and its old target is left alone', async () => {
@@ -209,39 +199,39 @@ describe('media:link: links', () => {
     });
     await link({ cwd: root });
     // The app moves: the old link dangles; the config now names the new place.
-    renameSync(path.join(root, 'apps/blog'), path.join(root, 'apps/blog-v2'));
-    mkdirSync(path.join(root, 'apps/blog'));
-    writeFileSync(path.join(root, 'apps/blog/keep.txt'), 'still here');
-    writeFileSync(
+    fs.renameSync(path.join(root, 'apps/blog'), path.join(root, 'apps/blog-v2'));
+    fs.mkdirSync(path.join(root, 'apps/blog'));
+    fs.writeFileSync(path.join(root, 'apps/blog/keep.txt'), 'still here');
+    fs.writeFileSync(
       path.join(root, 'app-media.config.json'),
       JSON.stringify({ mediaRoot: 'public/media', apps: [{ path: './apps/blog-v2', name: 'blog' }] }),
     );
     const report = await link({ cwd: root });
     expect(report.apps[0]).to.include({ status: 'relinked', reason: 'its link was dangling' });
-    expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog-v2/app_media/blog');
-    expect(readFileSync(path.join(root, 'apps/blog/keep.txt'), 'utf8')).to.equal('still here');
+    expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog-v2/app_media/blog');
+    expect(fs.readFileSync(path.join(root, 'apps/blog/keep.txt'), 'utf8')).to.equal('still here');
   });
 
   it('a link made by hand that already leads to the app is left as it is (up-to-date, not claimed)', async () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
-    mkdirSync(path.join(root, 'public/media'), { recursive: true });
-    symlinkSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'public/media/blog'));
-    const ino = lstatSync(path.join(root, 'public/media/blog')).ino;
+    fs.mkdirSync(path.join(root, 'public/media'), { recursive: true });
+    fs.symlinkSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'public/media/blog'));
+    const ino = fs.lstatSync(path.join(root, 'public/media/blog')).ino;
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('up-to-date');
-    expect(lstatSync(path.join(root, 'public/media/blog')).ino).to.equal(ino);
+    expect(fs.lstatSync(path.join(root, 'public/media/blog')).ino).to.equal(ino);
     expect(exists(path.join(root, 'public/media/.app-media.json'))).to.equal(false);
   });
 
   it('creates a missing mediaRoot, and works when mediaRoot is itself a symlink', async () => {
     const root = makeProject({ apps: ['blog'], gulp: false, files: { 'srv/media/.keep': '' } });
-    mkdirSync(path.join(root, 'public'));
-    symlinkSync('../srv/media', path.join(root, 'public/media'));
+    fs.mkdirSync(path.join(root, 'public'));
+    fs.symlinkSync('../srv/media', path.join(root, 'public/media'));
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('linked');
-    expect(readFileSync(path.join(root, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
+    expect(fs.readFileSync(path.join(root, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
     expect(isLink(path.join(root, 'srv/media/blog'))).to.equal(true);
-    expect(readlinkSync(path.join(root, 'srv/media/blog'))).to.equal('../../apps/blog/app_media/blog');
+    expect(fs.readlinkSync(path.join(root, 'srv/media/blog'))).to.equal('../../apps/blog/app_media/blog');
   });
 
   it('links package apps (scoped name dropped) through node_modules, and their own mediaDirname', async () => {
@@ -259,7 +249,7 @@ describe('media:link: links', () => {
       ['blog', 'linked', 'apps/blog/app_media/blog'],
       ['gallery', 'linked', 'node_modules/@acme/gallery/assets/gallery'],
     ]);
-    expect(readFileSync(path.join(root, 'public/media/gallery/css/gallery.css'), 'utf8')).to.contain('.gallery');
+    expect(fs.readFileSync(path.join(root, 'public/media/gallery/css/gallery.css'), 'utf8')).to.contain('.gallery');
   });
 
   it('reports no-media with a hint when a sibling folder looks like a misnaming', async () => {
@@ -281,7 +271,7 @@ describe('media:link: links', () => {
   it('snapshot helper sees a changed byte (the checks above can fail)', () => {
     const root = makeProject({ apps: ['blog'], gulp: false });
     const before = snapshot(path.join(root, 'apps'));
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: red; }\n');
+    fs.writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: red; }\n');
     expect(Object.fromEntries(snapshot(path.join(root, 'apps')))).to.not.deep.equal(Object.fromEntries(before));
   });
 });
