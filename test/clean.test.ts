@@ -29,6 +29,7 @@ import {
   snapshot,
   tempDir,
   viaCommand,
+  wireGulp,
   writeTree,
   type EntrySnapshot,
   type RunResult,
@@ -63,17 +64,6 @@ function mediaState(root: string, skip: (rel: string) => boolean = () => false):
 
 function names(dir: string): string[] {
   return fs.readdirSync(dir).sort();
-}
-
-/** Wires gulp and this package into a project's node_modules, as makeProject does. */
-function wireGulp(root: string): void {
-  fs.mkdirSync(path.join(root, 'node_modules'), { recursive: true });
-  fs.symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
-  fs.symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-  fs.writeFileSync(
-    path.join(root, 'gulpfile.mjs'),
-    "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
-  );
 }
 
 /** An npm install (`install`, `ci`) from the cache, without scripts: it must succeed. */

@@ -72,16 +72,19 @@ export function makeProject(options: ProjectOptions = {}): string {
   if (config !== null)
     fs.writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
   writeTree(root, options.files ?? {});
-  if (options.gulp ?? true) {
-    fs.mkdirSync(path.join(root, 'node_modules'), { recursive: true });
-    fs.symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
-    fs.symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-    fs.writeFileSync(
-      path.join(root, 'gulpfile.mjs'),
-      "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
-    );
-  }
+  if (options.gulp ?? true) wireGulp(root);
   return root;
+}
+
+/** Wires gulp and this package into a project's node_modules, with a gulpfile that registers the tasks. */
+export function wireGulp(root: string): void {
+  fs.mkdirSync(path.join(root, 'node_modules'), { recursive: true });
+  fs.symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
+  fs.symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
+  fs.writeFileSync(
+    path.join(root, 'gulpfile.mjs'),
+    "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+  );
 }
 
 /** Installs a package folder into the project's node_modules, as a symlink (like npm workspaces and pnpm do). */
