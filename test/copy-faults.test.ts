@@ -23,26 +23,9 @@ import {
   writeTree,
   type RunResult,
 } from './support/project.js';
-import {
-  bulkMedia,
-  copyConfig,
-  endChildren,
-  expectConverged,
-  expectOneFailed,
-  faultEnv,
-  locks,
-  MANIFEST,
-  mediaOf,
-  needShim,
-  NOBODY,
-  published,
-  readManifest,
-  sourceOf,
-  TEMP_MARK,
-  temporaries,
-} from './support/copy.js';
+import * as copies from './support/copy.js';
 
-after(endChildren);
+after(copies.endChildren);
 
 describe('copy mode failures: EACCES as an unprivileged user', function () {
   this.timeout(30_000);
@@ -70,7 +53,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
 
   /** A copy-mode project of these apps, opened to the user, which has copied them once. */
   function copiedByNobody(apps: string[]): string {
-    const root = makeProject({ apps, config: copyConfig(apps) });
+    const root = makeProject({ apps, config: copies.copyConfig(apps) });
     openTo(root);
     const first = asNobody(root, 'link', []);
     expect(first.status, first.output).to.equal(0);
@@ -86,8 +69,8 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       const mode = fs.statSync(dir).mode;
       if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) fs.chmodSync(dir, (mode & 0o7777) | 0o005);
     }
-    fs.mkdirSync(mediaOf(root), { recursive: true });
-    fs.chownSync(mediaOf(root), NOBODY, NOBODY);
+    fs.mkdirSync(copies.mediaOf(root), { recursive: true });
+    fs.chownSync(copies.mediaOf(root), copies.NOBODY, copies.NOBODY);
   }
 
   it(
@@ -95,13 +78,13 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'exit non-zero, nothing partial published',
     () => {
       const APPS = ['blog', 'locked', 'shop'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       openTo(root);
-      const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
+      const unreadable = path.join(copies.sourceOf(root, 'locked'), 'js/locked.js');
       fs.chmodSync(unreadable, 0o000);
-      const byName = expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
+      const byName = copies.expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
       expect(String(byName['locked']?.['hint'])).to.match(/may read the app's media folder/);
-      expectConverged(root, ['blog', 'shop']);
+      copies.expectConverged(root, ['blog', 'shop']);
       fs.chmodSync(unreadable, 0o644);
     },
   );
@@ -112,9 +95,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     () => {
       // A new copy's source is walked when the copy is made, as one app's step: its failure is that app's.
       const APPS = ['blog', 'locked', 'shop'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       openTo(root);
-      const unreadable = path.join(sourceOf(root, 'locked'), 'js');
+      const unreadable = path.join(copies.sourceOf(root, 'locked'), 'js');
       fs.chmodSync(unreadable, 0o700);
       try {
         // A dry run walks every new copy's source to list its files: the same app is error there.
@@ -125,10 +108,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'],
           ['shop', 'copied', null],
         ]);
-        expect(exists(mediaOf(root)) ? fs.readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal(
-          [],
-        );
-        expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
+        expect(
+          exists(copies.mediaOf(root)) ? fs.readdirSync(copies.mediaOf(root)) : [],
+          'a dry run writes nothing',
+        ).to.deep.equal([]);
+        copies.expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
       } finally {
         fs.chmodSync(unreadable, 0o755);
       }
@@ -140,9 +124,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'as error (the call, the path, the hint), the others are synced and checked',
     () => {
       const root = copiedByNobody(['blog', 'shop']);
-      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
-      const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
-      const unreadable = path.join(sourceOf(root, 'shop'), 'js');
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
+      const shopCopy = snapshot(path.join(copies.mediaOf(root), 'shop'));
+      const unreadable = path.join(copies.sourceOf(root, 'shop'), 'js');
       fs.chmodSync(unreadable, 0o700);
       try {
         const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
@@ -159,16 +143,19 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
           expect(byName['blog'], label).to.include({ status: others });
         }
-        expect(fs.readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
-          '.new {}\n',
+        expect(
+          fs.readFileSync(path.join(copies.mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'),
+          'blog was synced',
+        ).to.equal('.new {}\n');
+        expect(snapshot(path.join(copies.mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(
+          shopCopy,
         );
-        expect(snapshot(path.join(mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(shopCopy);
         // What a person reads: the app's line with the error, then the hint; no stack trace.
         const plain = asNobody(root, 'verify', []);
         expect(plain.output).to.match(/error\s+shop\s/);
         expect(plain.output).to.contain(line);
         expect(plain.output, 'no stack trace').to.not.match(/\n\s+at /);
-        expect(locks(root)).to.deep.equal([]);
+        expect(copies.locks(root)).to.deep.equal([]);
       } finally {
         fs.chmodSync(unreadable, 0o755);
       }
@@ -190,7 +177,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       openTo(root);
       const first = asNobody(root, 'link', []);
       expect(first.status, first.output).to.equal(0);
-      const unreadable = path.join(sourceOf(root, 'shop'), 'js');
+      const unreadable = path.join(copies.sourceOf(root, 'shop'), 'js');
       fs.chmodSync(unreadable, 0o700);
       try {
         const run = asNobody(root, 'verify', ['--json', '--silent']);
@@ -215,7 +202,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     () => {
       const root = copiedByNobody(['blog', 'shop']);
       // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
-      const closed = path.join(mediaOf(root), 'shop', 'js');
+      const closed = path.join(copies.mediaOf(root), 'shop', 'js');
       fs.chmodSync(closed, 0o000);
       try {
         // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
@@ -231,18 +218,20 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           expect(second, task).to.include({ name: 'shop', status: 'error' });
           expect(String(second?.['reason']), task).to.match(line);
         }
-        expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
+        expect(exists(path.join(copies.mediaOf(root), 'blog'))).to.equal(false);
         expect(
-          exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')),
+          exists(path.join(copies.mediaOf(root), 'shop', 'css', 'shop.css')),
           'the unread copy is left as it was',
         ).to.equal(true);
-        expect(JSON.parse(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
+        expect(
+          JSON.parse(fs.readFileSync(path.join(copies.mediaOf(root), copies.MANIFEST), 'utf8')).entries,
+        ).to.have.keys(['shop']);
       } finally {
         fs.chmodSync(closed, 0o755);
       }
       const again = asNobody(root, 'clean', []);
       expect(again.status, again.output).to.equal(0);
-      expect(fs.readdirSync(mediaOf(root))).to.deep.equal([]);
+      expect(fs.readdirSync(copies.mediaOf(root))).to.deep.equal([]);
     },
   );
 
@@ -251,7 +240,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'the hint and no stack (--verbose adds it); --json prints an error document',
     () => {
       const root = copiedByNobody(['blog']);
-      fs.chmodSync(mediaOf(root), 0o333);
+      fs.chmodSync(copies.mediaOf(root), 0o333);
       try {
         const run = asNobody(root, 'clean', []);
         expect(run.status, run.output).to.equal(1);
@@ -274,9 +263,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           },
         });
       } finally {
-        fs.chmodSync(mediaOf(root), 0o755);
+        fs.chmodSync(copies.mediaOf(root), 0o755);
       }
-      expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
+      expect(exists(path.join(copies.mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
     },
   );
 
@@ -287,20 +276,20 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       // The run's first look ends at the first app with something to do. Unable to take the lock,
       // the run looks at every app again before it reports: all three are named.
       const APPS = ['blog', 'shop', 'zoo'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       openTo(root);
-      fs.chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
-      fs.chmodSync(mediaOf(root), 0o755);
+      fs.chownSync(copies.mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
+      fs.chmodSync(copies.mediaOf(root), 0o755);
       const run = asNobody(root, 'link', ['--json', '--silent']);
       expect(run.status, run.stderr).to.not.equal(0);
       const report = jsonReport(run);
       expect(report.apps.map((app) => [app['name'], app['status']])).to.deep.equal(APPS.map((name) => [name, 'error']));
       expect(String(report.apps[0]?.['reason'])).to.equal('EACCES (open) public/media/.app-media.json');
       expect(String(report.apps[0]?.['hint'])).to.match(/write to mediaRoot/);
-      expect(fs.readdirSync(mediaOf(root))).to.deep.equal([]);
+      expect(fs.readdirSync(copies.mediaOf(root))).to.deep.equal([]);
 
       // No mediaRoot, in a folder the user cannot write to: the same, through the gulp CLI.
-      fs.rmdirSync(mediaOf(root));
+      fs.rmdirSync(copies.mediaOf(root));
       const made = asNobody(root, 'link', []);
       expect(made.status, made.output).to.not.equal(0);
       expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
@@ -309,7 +298,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       );
       expect(made.output).to.match(/media:link: 3 error/);
       expect(made.output, 'no stack trace').to.not.match(/\n\s+at /);
-      expect(exists(mediaOf(root))).to.equal(false);
+      expect(exists(copies.mediaOf(root))).to.equal(false);
     },
   );
 
@@ -319,11 +308,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     () => {
       const APPS = ['blog', 'shop'];
       const root = copiedByNobody(APPS);
-      const frozen = path.join(mediaOf(root), 'shop/css');
+      const frozen = path.join(copies.mediaOf(root), 'shop/css');
       const oldBytes = fs.readFileSync(path.join(frozen, 'shop.css'));
       fs.chmodSync(frozen, 0o555);
-      fs.writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
-      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
       try {
         const run = asNobody(root, 'link', []);
         expect(run.status, run.output).to.not.equal(0);
@@ -338,15 +327,15 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           'the published file is the old one, whole',
         ).to.deep.equal(oldBytes);
         expect(fs.readdirSync(frozen)).to.deep.equal(['shop.css']);
-        expect(fs.readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
-        expect(temporaries(mediaOf(root))).to.deep.equal([]);
+        expect(fs.readFileSync(path.join(copies.mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
+        expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
       } finally {
         fs.chmodSync(frozen, 0o755);
       }
       // Once the folder is writable again, the next run converges.
       const again = asNobody(root, 'link', []);
       expect(again.status, again.output).to.equal(0);
-      expectConverged(root, APPS);
+      copies.expectConverged(root, APPS);
     },
   );
 });
@@ -356,7 +345,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   let lib: string;
 
   before(function () {
-    lib = needShim(this);
+    lib = copies.needShim(this);
   });
 
   /** Node's own fs.copyFile / writeFile / readFile under the shim, in a child process. */
@@ -367,7 +356,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   ): { status: number | null; stdout: string; stderr: string } {
     const run = spawnSync(process.execPath, ['-e', script], {
       encoding: 'utf8',
-      env: { ...process.env, ...(shim ? faultEnv(lib, env) : env) },
+      env: { ...process.env, ...(shim ? copies.faultEnv(lib, env) : env) },
       timeout: 10_000,
     });
     return { status: run.status, stdout: run.stdout.trim(), stderr: run.stderr };
@@ -413,26 +402,30 @@ catch (e) { out.push(label + ':' + e.code); } };
       'exit non-zero, nothing partial or temporary left',
     () => {
       const APPS = ['blog', 'diskfull', 'shop'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-      bulkMedia(root, 'diskfull', 20, 64 * 1024);
-      const run = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
-      const byName = expectOneFailed(root, run, 'diskfull', 'ENOSPC');
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
+      copies.bulkMedia(root, 'diskfull', 20, 64 * 1024);
+      const run = gulp(
+        root,
+        ['media:link', '--json', '--silent'],
+        copies.faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }),
+      );
+      const byName = copies.expectOneFailed(root, run, 'diskfull', 'ENOSPC');
       expect(String(byName['diskfull']?.['hint'])).to.contain('the disk is full');
-      expectConverged(root, ['blog', 'shop']);
-      expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
+      copies.expectConverged(root, ['blog', 'shop']);
+      expect(Object.keys(copies.readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
         'blog',
         'shop',
       ]);
       // The text output says it as clearly.
-      fs.rmSync(mediaOf(root), { recursive: true });
-      const text = gulp(root, ['media:link'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+      fs.rmSync(copies.mediaOf(root), { recursive: true });
+      const text = gulp(root, ['media:link'], copies.faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
       expect(text.status).to.not.equal(0);
       expect(text.output).to.match(/error\s+diskfull/);
       expect(text.output).to.match(/hint: the disk is full: free some space and run again/);
       // Space freed: the next run converges.
       const again = viaCommand(root, ['media:link']);
       expect(again.status, again.output).to.equal(0);
-      expectConverged(root, APPS);
+      copies.expectConverged(root, APPS);
     },
   );
 
@@ -440,19 +433,19 @@ catch (e) { out.push(label + ':' + e.code); } };
     'files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, ' +
       'with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing',
     async () => {
-      const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
-      const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
+      const root = makeProject({ apps: ['video'], config: copies.copyConfig(['video']) });
+      const big = path.join(copies.sourceOf(root, 'video'), 'clips', 'intro.bin');
       fs.mkdirSync(path.dirname(big), { recursive: true });
       fs.writeFileSync(big, randomBytes(9 * 1024 * 1024));
       // More big files around it, so several are in flight when one fails.
       for (let index = 0; index < 8; index++)
         fs.writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
-      bulkMedia(root, 'video', 30, 2048);
+      copies.bulkMedia(root, 'video', 30, 2048);
       fs.chmodSync(big, 0o640);
       fs.utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
-      const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
+      const copy = path.join(copies.mediaOf(root), 'video', 'clips', 'intro.bin');
       await linkedInProcess(root);
-      expectConverged(root, ['video']);
+      copies.expectConverged(root, ['video']);
       expect(fs.statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
       expect(fs.statSync(copy).mode & 0o777).to.equal(0o640);
       // New versions of the big files, and the disk full for one: the old one stays, whole.
@@ -463,15 +456,15 @@ catch (e) { out.push(label + ':' + e.code); } };
       const full = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
-        faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
+        copies.faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
       );
       expect(full.status, full.output).to.not.equal(0);
       expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
       expect(sha(fs.readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
+      expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
       // Space again: the new version is copied.
       await linkedInProcess(root);
-      expectConverged(root, ['video']);
+      copies.expectConverged(root, ['video']);
       expect(fs.statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
     },
   );
@@ -513,17 +506,17 @@ catch (e) { out.push(label + ':' + e.code); } };
   for (const row of updateFaults) {
     it(row.title, async () => {
       const APPS = ['blog', row.app];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-      bulkMedia(root, row.app, row.files, row.size, 1);
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
+      copies.bulkMedia(root, row.app, row.files, row.size, 1);
       await linkedInProcess(root);
-      const before = published(root);
+      const before = copies.published(root);
       for (let index = 0; index < row.files; index += row.every)
-        fs.writeFileSync(path.join(sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
-      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), row.css);
+        fs.writeFileSync(path.join(copies.sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'blog'), 'css/blog.css'), row.css);
       const run = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
-        faultEnv(lib, { FAULT_WRITE_PATH: `-${row.app}-`, ...row.faults }),
+        copies.faultEnv(lib, { FAULT_WRITE_PATH: `-${row.app}-`, ...row.faults }),
       );
       expect(run.status, run.output).to.not.equal(0);
       const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
@@ -531,16 +524,16 @@ catch (e) { out.push(label + ':' + e.code); } };
       expect(String(byName[row.app]?.['reason'])).to.match(row.reason);
       if (row.hint) expect(String(byName[row.app]?.['hint'])).to.contain(row.hint);
       expect(byName['blog']).to.include({ status: 'copied' });
-      const after = published(root);
+      const after = copies.published(root);
       const ofApp = (files: Map<string, string>): string[] =>
         [...files.keys()].filter((rel) => rel.startsWith(`${row.app}/`));
       for (const rel of ofApp(before)) expect(after.get(rel), rel).to.equal(before.get(rel));
       expect(ofApp(after).length).to.equal(ofApp(before).length);
       expect(after.get('blog/css/blog.css')).to.equal(sha(row.css));
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
-      expect(locks(root)).to.deep.equal([]);
+      expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
+      expect(copies.locks(root)).to.deep.equal([]);
       await linkedInProcess(root);
-      expectConverged(root, APPS);
+      copies.expectConverged(root, APPS);
     });
   }
 
@@ -549,11 +542,11 @@ catch (e) { out.push(label + ':' + e.code); } };
       'nothing partial published',
     () => {
       const APPS = ['blog', 'shop', 'vanish'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       const run = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
-        faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
+        copies.faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
       );
       expect(run.status, run.output).to.not.equal(0);
       const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
@@ -562,18 +555,22 @@ catch (e) { out.push(label + ':' + e.code); } };
       expect(String(byName['vanish']?.['hint'])).to.match(/vanished/);
       expect(byName['blog']).to.include({ status: 'copied' });
       expect(byName['shop']).to.include({ status: 'copied' });
-      expect(exists(path.join(mediaOf(root), 'vanish'))).to.equal(false);
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
-      expectConverged(root, ['blog', 'shop']);
+      expect(exists(path.join(copies.mediaOf(root), 'vanish'))).to.equal(false);
+      expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
+      copies.expectConverged(root, ['blog', 'shop']);
     },
   );
 
   it('an error reason names the file relative to the project, once, without the temporary name', () => {
-    const root = makeProject({ apps: ['diskfull'], config: copyConfig(['diskfull']) });
-    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+    const root = makeProject({ apps: ['diskfull'], config: copies.copyConfig(['diskfull']) });
+    const run = viaCommand(
+      root,
+      ['media:link', '--json', '--silent'],
+      copies.faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }),
+    );
     const reason = String(jsonReport(run).apps[0]?.['reason']);
     expect(reason).to.not.match(/ENOSPC: ENOSPC/);
     expect(reason).to.not.contain(root);
-    expect(reason).to.not.contain(TEMP_MARK);
+    expect(reason).to.not.contain(copies.TEMP_MARK);
   });
 });
