@@ -7,49 +7,14 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  cpSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  utimesSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clean, link } from '../src/index.js';
-import {
-  appMedia,
-  entryLine,
-  exists,
-  gulp,
-  installPackage,
-  isLink,
-  linkedInProcess,
-  makeProject,
-  mediaFiles,
-  npm,
-  projectState,
-  REPO,
-  removeTempDirs,
-  sha,
-  snapshot,
-  tempDir,
-  viaCommand,
-  writeTree,
-  type EntrySnapshot,
-  type RunResult,
-} from './support/project.js';
+import * as project from './support/project.js';
+import type { EntrySnapshot, RunResult } from './support/project.js';
 
-after(removeTempDirs);
+after(project.removeTempDirs);
 
 const MODES = ['symlink', 'copy'] as const;
 type LinkMode = (typeof MODES)[number];
@@ -61,39 +26,28 @@ type Entry = 'gulp' | 'command';
 
 /** `gulp media:<task> ...` or `app-media <task> ...`, the same arguments. */
 function runAs(entry: Entry, cwd: string, args: string[]): RunResult {
-  return entry === 'gulp' ? gulp(cwd, args) : viaCommand(cwd, args);
+  return entry === 'gulp' ? project.gulp(cwd, args) : project.viaCommand(cwd, args);
 }
 
 /** Links through the `app-media` command, for a test that reads what link printed. */
 function linkOk(root: string, mode: LinkMode, extra: string[] = []): RunResult {
-  const run = appMedia(root, ['link', '--mode', mode, ...extra]);
+  const run = project.appMedia(root, ['link', '--mode', mode, ...extra]);
   expect(run.status, run.output).to.equal(0);
   return run;
 }
 
 /** Everything under mediaRoot (links not followed), as plain data. */
 function mediaState(root: string, skip: (rel: string) => boolean = () => false): Record<string, EntrySnapshot> {
-  return Object.fromEntries(snapshot(path.join(root, MEDIA), { skip }));
+  return Object.fromEntries(project.snapshot(path.join(root, MEDIA), { skip }));
 }
 
 function names(dir: string): string[] {
-  return readdirSync(dir).sort();
-}
-
-/** Wires gulp and this package into a project's node_modules, as makeProject does. */
-function wireGulp(root: string): void {
-  mkdirSync(path.join(root, 'node_modules'), { recursive: true });
-  symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
-  symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-  writeFileSync(
-    path.join(root, 'gulpfile.mjs'),
-    "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
-  );
+  return fs.readdirSync(dir).sort();
 }
 
 /** An npm install (`install`, `ci`) from the cache, without scripts: it must succeed. */
 function npmInstall(root: string, args: string[]): void {
-  const run = npm(root, [...args, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts']);
+  const run = project.npm(root, [...args, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts']);
   expect(run.status, `npm ${args.join(' ')}: ${run.output}`).to.equal(0);
 }
 
@@ -105,28 +59,28 @@ let installedWorkspace: string | undefined;
  */
 function npmWorkspace(): string {
   if (installedWorkspace === undefined) {
-    installedWorkspace = tempDir('workspace-installed');
-    writeTree(installedWorkspace, {
+    installedWorkspace = project.tempDir('workspace-installed');
+    project.writeTree(installedWorkspace, {
       'package.json': JSON.stringify({ name: 'site', private: true, workspaces: ['packages/*'] }, null, 2),
       'packages/gallery/package.json': JSON.stringify({ name: '@acme/gallery', version: '1.0.0' }, null, 2),
-      ...mediaFiles('packages/gallery', 'gallery'),
+      ...project.mediaFiles('packages/gallery', 'gallery'),
       'app-media.config.json': JSON.stringify({ mediaRoot: MEDIA, apps: ['@acme/gallery'] }),
     });
     npmInstall(installedWorkspace, ['install']);
   }
-  const root = tempDir('workspace');
-  cpSync(installedWorkspace, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  const root = project.tempDir('workspace');
+  fs.cpSync(installedWorkspace, root, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   return root;
 }
 
 /** Renames a project away for the duration of `fn`, then back (so the temp folder is still removed after the run). */
 function whileMoved(root: string, fn: (moved: string) => void): void {
   const moved = `${root}-moved`;
-  renameSync(root, moved);
+  fs.renameSync(root, moved);
   try {
     fn(moved);
   } finally {
-    renameSync(moved, root);
+    fs.renameSync(moved, root);
   }
 }
 
@@ -137,8 +91,8 @@ function whileMoved(root: string, fn: (moved: string) => void): void {
 function freeze(dir: string): (() => void) | undefined {
   if (process.platform !== 'linux') return undefined;
   if (process.getuid?.() !== 0) {
-    chmodSync(dir, 0o555);
-    return () => chmodSync(dir, 0o755);
+    fs.chmodSync(dir, 0o555);
+    return () => fs.chmodSync(dir, 0o755);
   }
   const run = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
   if (run.status !== 0) return undefined;
@@ -158,10 +112,10 @@ for (const mode of MODES) {
       "removes the tool's entries and never what a link leads to: app sources identical, " +
         'mediaRoot stays empty, records gone, exit 0',
       async () => {
-        const root = makeProject({ apps: ['blog', 'shop'] });
-        await linkedInProcess(root, { mode });
-        expect(isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
-        const sources = projectState(path.join(root, 'apps'));
+        const root = project.makeProject({ apps: ['blog', 'shop'] });
+        await project.linkedInProcess(root, { mode });
+        expect(project.isLink(path.join(root, MEDIA, 'blog'))).to.equal(mode === 'symlink');
+        const sources = project.projectState(path.join(root, 'apps'));
         expect(Object.keys(sources)).to.include.members([
           'blog/app_media/blog/css/blog.css',
           'shop/app_media/shop/img/shop.png',
@@ -169,14 +123,16 @@ for (const mode of MODES) {
 
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
-        expect(run.stdout).to.match(entryLine('removed', 'blog', ` (${mode})`));
-        expect(run.stdout).to.match(entryLine('removed', 'shop', ` (${mode})`));
+        expect(run.stdout).to.match(project.entryLine('removed', 'blog', ` (${mode})`));
+        expect(run.stdout).to.match(project.entryLine('removed', 'shop', ` (${mode})`));
         expect(run.stdout).to.match(/media:clean: 2 removed in public\/media \(\d+ ms\)/);
 
-        expect(lstatSync(path.join(root, MEDIA)).isDirectory(), 'mediaRoot stays').to.equal(true);
+        expect(fs.lstatSync(path.join(root, MEDIA)).isDirectory(), 'mediaRoot stays').to.equal(true);
         expect(names(path.join(root, MEDIA)), 'mediaRoot is empty, records file included').to.deep.equal([]);
-        expect(exists(path.join(root, MANIFEST))).to.equal(false);
-        expect(projectState(path.join(root, 'apps')), 'every app source file is byte-identical').to.deep.equal(sources);
+        expect(project.exists(path.join(root, MANIFEST))).to.equal(false);
+        expect(project.projectState(path.join(root, 'apps')), 'every app source file is byte-identical').to.deep.equal(
+          sources,
+        );
       },
     );
 
@@ -184,17 +140,17 @@ for (const mode of MODES) {
       "lists a file, a folder, a hand-made link to an app's media and a dangling link as " +
         'foreign and leaves them byte-identical',
       async () => {
-        const root = makeProject({ apps: ['blog', 'shop'] });
-        await linkedInProcess(root, { mode });
+        const root = project.makeProject({ apps: ['blog', 'shop'] });
+        await project.linkedInProcess(root, { mode });
         const media = path.join(root, MEDIA);
-        writeTree(media, {
+        project.writeTree(media, {
           'notes.txt': 'my notes\n',
           'downloads/report.pdf': Buffer.from([1, 2, 3]),
           'downloads/sub/a.txt': 'a',
         });
-        mkdirSync(path.join(media, 'downloads/empty'));
-        symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
-        symlinkSync('../../nowhere', path.join(media, 'old'));
+        fs.mkdirSync(path.join(media, 'downloads/empty'));
+        fs.symlinkSync('../../apps/blog/app_media/blog', path.join(media, 'blog-mirror'));
+        fs.symlinkSync('../../nowhere', path.join(media, 'old'));
         const own = (rel: string): boolean =>
           rel === '.app-media.json' ||
           rel === 'blog' ||
@@ -209,42 +165,43 @@ for (const mode of MODES) {
           'blog-mirror',
           'old',
         ]);
-        const sources = projectState(path.join(root, 'apps'));
+        const sources = project.projectState(path.join(root, 'apps'));
 
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
         for (const name of ['notes.txt', 'downloads', 'blog-mirror', 'old'])
-          expect(run.output).to.match(entryLine('foreign', name));
-        expect(run.stdout).to.match(entryLine('removed', 'blog'));
+          expect(run.output).to.match(project.entryLine('foreign', name));
+        expect(run.stdout).to.match(project.entryLine('removed', 'blog'));
         expect(run.stdout).to.match(/media:clean: 2 removed, 4 foreign in public\/media/);
 
         expect(mediaState(root), 'the foreign entries, with the same inodes and mtimes').to.deep.equal(foreign);
         expect(
-          readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
+          fs.readFileSync(path.join(media, 'blog-mirror/css/blog.css'), 'utf8'),
           'the hand-made link still works',
         ).to.contain('.blog');
-        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+        expect(project.projectState(path.join(root, 'apps'))).to.deep.equal(sources);
       },
     );
 
     it('--dry-run prints "would remove" and writes nothing', async () => {
-      const root = makeProject({ apps: ['blog', 'shop'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
-      await linkedInProcess(root, { mode });
-      const before = projectState(root);
+      const root = project.makeProject({ apps: ['blog', 'shop'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
+      await project.linkedInProcess(root, { mode });
+      const before = project.projectState(root);
       const run = runTask(root, ['media:clean', '--dry-run']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(entryLine('would remove', 'blog'));
-      expect(run.stdout).to.match(entryLine('would remove', 'shop'));
-      expect(run.output).to.match(entryLine('foreign', 'notes.txt'));
+      expect(run.stdout).to.match(project.entryLine('would remove', 'blog'));
+      expect(run.stdout).to.match(project.entryLine('would remove', 'shop'));
+      expect(run.output).to.match(project.entryLine('foreign', 'notes.txt'));
       expect(run.stdout).to.match(/media:clean: dry run, nothing written: 2 would remove, 1 foreign in public\/media/);
-      expect(projectState(root), 'every file, link and folder as it was (inodes, mtimes, checksums)').to.deep.equal(
-        before,
-      );
+      expect(
+        project.projectState(root),
+        'every file, link and folder as it was (inodes, mtimes, checksums)',
+      ).to.deep.equal(before);
     });
 
     it('--json --silent prints the report as one JSON document: task "clean" and a status per entry', async () => {
-      const root = makeProject({ apps: ['blog'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
-      await linkedInProcess(root, { mode });
+      const root = project.makeProject({ apps: ['blog'], files: { [`${MEDIA}/notes.txt`]: 'mine' } });
+      await project.linkedInProcess(root, { mode });
       const run = runTask(root, ['media:clean', '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as { apps: Array<Record<string, unknown>>; [key: string]: unknown };
@@ -254,21 +211,21 @@ for (const mode of MODES) {
         ['blog', 'removed', mode, `${MEDIA}/blog`],
         ['notes.txt', 'foreign', null, `${MEDIA}/notes.txt`],
       ]);
-      expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
+      expect(project.exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
     });
 
     it(
       "after moving the whole project folder, clean still removes the tool's entries " + '(relative links by default)',
       async () => {
-        const root = makeProject({ apps: ['blog', 'shop'] });
-        await linkedInProcess(root, { mode });
+        const root = project.makeProject({ apps: ['blog', 'shop'] });
+        await project.linkedInProcess(root, { mode });
         whileMoved(root, (moved) => {
-          const sources = projectState(path.join(moved, 'apps'));
+          const sources = project.projectState(path.join(moved, 'apps'));
           const run = runTask(moved, ['media:clean']);
           expect(run.status, run.output).to.equal(0);
           expect(run.stdout).to.match(/media:clean: 2 removed in public\/media/);
           expect(names(path.join(moved, MEDIA))).to.deep.equal([]);
-          expect(projectState(path.join(moved, 'apps'))).to.deep.equal(sources);
+          expect(project.projectState(path.join(moved, 'apps'))).to.deep.equal(sources);
         });
       },
     );
@@ -279,35 +236,36 @@ for (const mode of MODES) {
       function () {
         this.timeout(60_000);
         const root = npmWorkspace();
-        expect(isLink(path.join(root, 'node_modules/@acme/gallery')), 'npm linked the workspace package').to.equal(
-          true,
-        );
-        wireGulp(root);
+        expect(
+          project.isLink(path.join(root, 'node_modules/@acme/gallery')),
+          'npm linked the workspace package',
+        ).to.equal(true);
+        project.wireGulp(root);
         const first = linkOk(root, mode);
         expect(first.stdout).to.match(
-          entryLine(
+          project.entryLine(
             mode === 'symlink' ? 'linked' : 'copied',
             'gallery',
             ' -> node_modules/@acme/gallery/app_media/gallery',
           ),
         );
         const published = mediaState(root);
-        const sources = projectState(path.join(root, 'packages'));
+        const sources = project.projectState(path.join(root, 'packages'));
 
-        rmSync(path.join(root, 'node_modules'), { recursive: true });
+        fs.rmSync(path.join(root, 'node_modules'), { recursive: true });
         npmInstall(root, ['ci']);
-        wireGulp(root);
+        project.wireGulp(root);
         const again = linkOk(root, mode);
         // Quiet when nothing changed: no line for the app, the summary counts it.
-        expect(again.stdout).to.not.match(entryLine('up-to-date', 'gallery'));
+        expect(again.stdout).to.not.match(project.entryLine('up-to-date', 'gallery'));
         expect(again.stdout).to.match(/media:link: 1 up-to-date in public\/media/);
         expect(mediaState(root), 'nothing rewritten').to.deep.equal(published);
 
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
-        expect(run.stdout).to.match(entryLine('removed', 'gallery', ` (${mode})`));
+        expect(run.stdout).to.match(project.entryLine('removed', 'gallery', ` (${mode})`));
         expect(names(path.join(root, MEDIA))).to.deep.equal([]);
-        expect(projectState(path.join(root, 'packages'))).to.deep.equal(sources);
+        expect(project.projectState(path.join(root, 'packages'))).to.deep.equal(sources);
       },
     );
 
@@ -315,23 +273,23 @@ for (const mode of MODES) {
       'clean needs no app installed: after rm -rf node_modules (not reinstalled) ' +
         "it still removes the package app's entry",
       async () => {
-        const root = makeProject({
+        const root = project.makeProject({
           apps: ['blog'],
           config: { mediaRoot: MEDIA, apps: ['./apps/blog', '@acme/gallery'] },
         });
-        const source = installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery'));
-        await linkedInProcess(root, { mode });
-        const sources = projectState(source);
-        rmSync(path.join(root, 'node_modules'), { recursive: true });
-        wireGulp(root);
+        const source = project.installPackage(root, '@acme/gallery', project.mediaFiles('.', 'gallery'));
+        await project.linkedInProcess(root, { mode });
+        const sources = project.projectState(source);
+        fs.rmSync(path.join(root, 'node_modules'), { recursive: true });
+        project.wireGulp(root);
         expect(runTask(root, ['media:link']).status, 'the config names a package that is gone').to.not.equal(0);
 
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
-        expect(run.stdout).to.match(entryLine('removed', 'gallery'));
+        expect(run.stdout).to.match(project.entryLine('removed', 'gallery'));
         expect(run.stdout).to.match(/media:clean: 2 removed in public\/media/);
         expect(names(path.join(root, MEDIA))).to.deep.equal([]);
-        expect(projectState(source)).to.deep.equal(sources);
+        expect(project.projectState(source)).to.deep.equal(sources);
       },
     );
 
@@ -339,32 +297,32 @@ for (const mode of MODES) {
       'an app renamed in the config: link prunes the old entry and makes the new one; ' +
         '--no-prune keeps the old one',
       async () => {
-        const root = makeProject({ apps: ['blog', 'shop'] });
-        await linkedInProcess(root, { mode });
+        const root = project.makeProject({ apps: ['blog', 'shop'] });
+        await project.linkedInProcess(root, { mode });
         // The author renames the app: its media folder follows the convention, the entry gets the new name.
-        renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
-        writeFileSync(
+        fs.renameSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'apps/blog/app_media/journal'));
+        fs.writeFileSync(
           path.join(root, 'app-media.config.json'),
           JSON.stringify({ mediaRoot: MEDIA, apps: [{ path: './apps/blog', name: 'journal' }, './apps/shop'] }),
         );
-        const sources = projectState(path.join(root, 'apps'));
+        const sources = project.projectState(path.join(root, 'apps'));
         const oldEntry = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
         expect(Object.keys(oldEntry)).to.include('blog');
 
         const kept = linkOk(root, mode, ['--no-prune']);
         expect(kept.output).to.not.match(/pruned/);
-        expect(kept.stdout).to.match(entryLine(mode === 'symlink' ? 'linked' : 'copied', 'journal'));
+        expect(kept.stdout).to.match(project.entryLine(mode === 'symlink' ? 'linked' : 'copied', 'journal'));
         expect(
           mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
           '--no-prune left the old entry as it was',
         ).to.deep.equal(oldEntry);
 
         const pruned = linkOk(root, mode);
-        expect(pruned.stdout).to.match(entryLine('pruned', 'blog'));
+        expect(pruned.stdout).to.match(project.entryLine('pruned', 'blog'));
         expect(pruned.stdout).to.match(/media:link: 2 up-to-date, 1 pruned in public\/media/);
         expect(names(path.join(root, MEDIA))).to.deep.equal(['.app-media.json', 'journal', 'shop']);
-        expect(readFileSync(path.join(root, MEDIA, 'journal/css/blog.css'), 'utf8')).to.contain('.blog');
-        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+        expect(fs.readFileSync(path.join(root, MEDIA, 'journal/css/blog.css'), 'utf8')).to.contain('.blog');
+        expect(project.projectState(path.join(root, 'apps'))).to.deep.equal(sources);
       },
     );
 
@@ -377,34 +335,34 @@ for (const mode of MODES) {
         `apps removed from the config: link prunes the tool's own entry, ` +
           `never ${kind} left by hand at another removed app's name`,
         async () => {
-          const root = makeProject({ apps: ['blog', 'shop', 'news'] });
-          await linkedInProcess(root, { mode });
+          const root = project.makeProject({ apps: ['blog', 'shop', 'news'] });
+          await project.linkedInProcess(root, { mode });
           // The user takes shop's entry over by hand; then blog and shop leave the config.
           const shop = path.join(root, MEDIA, 'shop');
-          rmSync(shop, { recursive: true });
+          fs.rmSync(shop, { recursive: true });
           if (kind === 'a folder with files and an empty folder') {
-            writeTree(shop, { 'index.html': '<p>shop is closed</p>\n', 'assets/mine.css': '.mine {}\n' });
-            mkdirSync(path.join(shop, 'uploads'));
+            project.writeTree(shop, { 'index.html': '<p>shop is closed</p>\n', 'assets/mine.css': '.mine {}\n' });
+            fs.mkdirSync(path.join(shop, 'uploads'));
           }
           if (kind === "a link to the app's media with another text")
-            symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
-          if (kind === 'a dangling relative link') symlinkSync('../../apps/shop-old/app_media/shop', shop);
-          writeFileSync(
+            fs.symlinkSync(path.join(root, 'apps/shop/app_media/shop'), shop);
+          if (kind === 'a dangling relative link') fs.symlinkSync('../../apps/shop-old/app_media/shop', shop);
+          fs.writeFileSync(
             path.join(root, 'app-media.config.json'),
             JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/news'] }),
           );
           const foreign = mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/')));
-          const sources = projectState(path.join(root, 'apps'));
+          const sources = project.projectState(path.join(root, 'apps'));
 
           const run = linkOk(root, mode);
-          expect(run.stdout).to.match(entryLine('pruned', 'blog'));
+          expect(run.stdout).to.match(project.entryLine('pruned', 'blog'));
           expect(run.output).to.not.match(/(?:^|\] )\S+\s+shop\s/m);
-          expect(exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
+          expect(project.exists(path.join(root, MEDIA, 'blog'))).to.equal(false);
           expect(
             mediaState(root, (rel) => !(rel === 'shop' || rel.startsWith('shop/'))),
             'shop is byte-identical',
           ).to.deep.equal(foreign);
-          expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+          expect(project.projectState(path.join(root, 'apps'))).to.deep.equal(sources);
         },
       );
     }
@@ -413,21 +371,21 @@ for (const mode of MODES) {
       'a link made by hand at mediaRoot/<app> leading to the right media folder is foreign: ' +
         'link does not claim it, clean leaves it',
       () => {
-        const root = makeProject({ apps: ['blog', 'shop'] });
-        mkdirSync(path.join(root, MEDIA), { recursive: true });
+        const root = project.makeProject({ apps: ['blog', 'shop'] });
+        fs.mkdirSync(path.join(root, MEDIA), { recursive: true });
         // The very text the tool would write: only the records tell them apart.
-        symlinkSync('../../apps/blog/app_media/blog', path.join(root, MEDIA, 'blog'));
+        fs.symlinkSync('../../apps/blog/app_media/blog', path.join(root, MEDIA, 'blog'));
         const handMade = mediaState(root);
 
         const linked = runTask(root, ['media:link', '--mode', mode]);
         expect(linked.status, linked.output).to.equal(0);
-        expect(linked.stdout).to.match(entryLine('up-to-date', 'blog'));
+        expect(linked.stdout).to.match(project.entryLine('up-to-date', 'blog'));
         expect(mediaState(root, (rel) => rel !== 'blog')).to.deep.equal(handMade);
 
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
-        expect(run.output).to.match(entryLine('foreign', 'blog'));
-        expect(run.stdout).to.match(entryLine('removed', 'shop'));
+        expect(run.output).to.match(project.entryLine('foreign', 'blog'));
+        expect(run.stdout).to.match(project.entryLine('removed', 'shop'));
         expect(run.stdout).to.match(/media:clean: 1 foreign, 1 removed in public\/media/);
         expect(mediaState(root)).to.deep.equal(handMade);
       },
@@ -436,15 +394,15 @@ for (const mode of MODES) {
     it(
       'an entry the tool made, replaced by hand with a link to the same folder (other text), ' + 'is foreign to clean',
       async () => {
-        const root = makeProject({ apps: ['blog'] });
-        await linkedInProcess(root, { mode });
+        const root = project.makeProject({ apps: ['blog'] });
+        await project.linkedInProcess(root, { mode });
         const entry = path.join(root, MEDIA, 'blog');
-        rmSync(entry, { recursive: true });
-        symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
+        fs.rmSync(entry, { recursive: true });
+        fs.symlinkSync(path.join(root, 'apps/blog/app_media/blog'), entry);
         const before = mediaState(root);
         const run = runTask(root, ['media:clean']);
         expect(run.status, run.output).to.equal(0);
-        expect(run.output).to.match(entryLine('foreign', 'blog'));
+        expect(run.output).to.match(project.entryLine('foreign', 'blog'));
         expect(mediaState(root)).to.deep.equal(before);
       },
     );
@@ -455,12 +413,12 @@ for (const mode of MODES) {
         for (const relative of mode === 'symlink' ? [true, false] : [true]) {
           // A hoisted workspace: the package resolves from the parent folder's node_modules; another app is a folder
           // outside the project.
-          const top = tempDir('workspace');
-          installPackage(top, '@acme/gallery', mediaFiles('.', 'gallery'), { appMedia: {} });
-          writeTree(top, mediaFiles('shared/notes', 'notes'));
+          const top = project.tempDir('workspace');
+          project.installPackage(top, '@acme/gallery', project.mediaFiles('.', 'gallery'), { appMedia: {} });
+          project.writeTree(top, project.mediaFiles('shared/notes', 'notes'));
           const site = path.join(top, 'site');
-          writeTree(site, {
-            ...mediaFiles('apps/blog', 'blog'),
+          project.writeTree(site, {
+            ...project.mediaFiles('apps/blog', 'blog'),
             'app-media.config.json': JSON.stringify({
               mediaRoot: MEDIA,
               apps: ['./apps/blog', '@acme/gallery', '../shared/notes'],
@@ -473,13 +431,13 @@ for (const mode of MODES) {
             ['blog', 'gallery', 'notes'].map((name) => [name, mode === 'symlink' ? 'linked' : 'copied']),
           );
 
-          const text = readFileSync(path.join(site, MANIFEST), 'utf8');
+          const text = fs.readFileSync(path.join(site, MANIFEST), 'utf8');
           const parsed = JSON.parse(text) as { entries: Record<string, unknown> };
           expect(Object.keys(parsed.entries), `relative: ${relative}`).to.deep.equal(['blog', 'gallery', 'notes']);
           const user = os.userInfo().username;
           for (const secret of [
             top,
-            realpathSync(top),
+            fs.realpathSync(top),
             path.basename(top),
             os.tmpdir(),
             '/tmp',
@@ -493,7 +451,7 @@ for (const mode of MODES) {
           }
           if (relative && mode === 'symlink') {
             for (const name of ['blog', 'gallery', 'notes'])
-              expect(path.isAbsolute(readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
+              expect(path.isAbsolute(fs.readlinkSync(path.join(site, MEDIA, name))), name).to.equal(false);
           }
         }
       },
@@ -512,33 +470,33 @@ function strings(value: unknown): string[] {
 
 describe('media:clean: links', () => {
   it('absolute links (relative: false) of a moved project still match their records and are removed', async () => {
-    const root = makeProject({
+    const root = project.makeProject({
       apps: ['blog', 'shop'],
       config: { mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'], relative: false },
     });
-    await linkedInProcess(root, { mode: 'symlink' });
-    expect(readlinkSync(path.join(root, MEDIA, 'blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
+    await project.linkedInProcess(root, { mode: 'symlink' });
+    expect(fs.readlinkSync(path.join(root, MEDIA, 'blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
     whileMoved(root, (moved) => {
-      const sources = projectState(path.join(moved, 'apps'));
-      const run = gulp(moved, ['media:clean']);
+      const sources = project.projectState(path.join(moved, 'apps'));
+      const run = project.gulp(moved, ['media:clean']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/media:clean: 2 removed in public\/media/);
       expect(names(path.join(moved, MEDIA))).to.deep.equal([]);
-      expect(projectState(path.join(moved, 'apps'))).to.deep.equal(sources);
+      expect(project.projectState(path.join(moved, 'apps'))).to.deep.equal(sources);
     });
   });
 
   it('a dangling absolute link made by hand at a recorded name (to another, deleted checkout) is foreign', async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'symlink' });
+    const root = project.makeProject({ apps: ['blog'] });
+    await project.linkedInProcess(root, { mode: 'symlink' });
     const entry = path.join(root, MEDIA, 'blog');
-    rmSync(entry);
+    fs.rmSync(entry);
     // Not the text the tool wrote (its hash differs); it merely ends like the app's path.
-    symlinkSync('/srv/old-checkout/apps/blog/app_media/blog', entry);
+    fs.symlinkSync('/srv/old-checkout/apps/blog/app_media/blog', entry);
     const before = mediaState(root);
-    const run = gulp(root, ['media:clean']);
+    const run = project.gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(entryLine('foreign', 'blog'));
+    expect(run.output).to.match(project.entryLine('foreign', 'blog'));
     expect(mediaState(root)).to.deep.equal(before);
   });
 });
@@ -549,31 +507,31 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     "a file changed by hand keeps the app's copy (kept, the file named, copy untouched, " +
       'exit 0); --force removes it',
     async () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode: 'copy' });
+      const root = project.makeProject({ apps: ['blog', 'shop'] });
+      await project.linkedInProcess(root, { mode: 'copy' });
       const edited = path.join(root, MEDIA, 'blog/css/blog.css');
       // Same length, other bytes: only the modification time gives it away.
-      const original = readFileSync(edited, 'utf8');
+      const original = fs.readFileSync(edited, 'utf8');
       const changed = original.replace('teal', 'pink');
       expect(changed.length).to.equal(original.length);
-      writeFileSync(edited, changed);
+      fs.writeFileSync(edited, changed);
       const copy = mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/')));
 
-      const run = gulp(root, ['media:clean']);
+      const run = project.gulp(root, ['media:clean']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.output).to.match(entryLine('kept', 'blog', ' (copy)'));
+      expect(run.output).to.match(project.entryLine('kept', 'blog', ' (copy)'));
       expect(run.output).to.match(/changed by hand.*css\/blog\.css/);
       expect(run.output).to.match(/hint: .*media:clean --force/);
-      expect(run.stdout).to.match(entryLine('removed', 'shop'));
+      expect(run.stdout).to.match(project.entryLine('removed', 'shop'));
       expect(
         mediaState(root, (rel) => !(rel === 'blog' || rel.startsWith('blog/'))),
         'the copy is untouched',
       ).to.deep.equal(copy);
-      expect(readFileSync(edited, 'utf8')).to.equal(changed);
+      expect(fs.readFileSync(edited, 'utf8')).to.equal(changed);
 
-      const forced = viaCommand(root, ['media:clean', '--force']);
+      const forced = project.viaCommand(root, ['media:clean', '--force']);
       expect(forced.status, forced.output).to.equal(0);
-      expect(forced.stdout).to.match(entryLine('removed', 'blog', ' (copy)'));
+      expect(forced.stdout).to.match(project.entryLine('removed', 'blog', ' (copy)'));
       expect(names(path.join(root, MEDIA))).to.deep.equal([]);
     },
   );
@@ -583,19 +541,19 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       `a file added by hand inside a copy: the tool's files and emptied folders go, ` +
         `the added file and its folders stay (kept)${flags.length > 0 ? ', also with --force' : ''}`,
       async () => {
-        const root = makeProject({ apps: ['blog'] });
-        await linkedInProcess(root, { mode: 'copy' });
+        const root = project.makeProject({ apps: ['blog'] });
+        await project.linkedInProcess(root, { mode: 'copy' });
         const copy = path.join(root, MEDIA, 'blog');
-        writeTree(copy, { 'css/extra.css': '.extra {}\n', 'notes/todo.txt': 'mine\n' });
+        project.writeTree(copy, { 'css/extra.css': '.extra {}\n', 'notes/todo.txt': 'mine\n' });
         const added = mediaState(
           root,
           (rel) => !['blog', 'blog/css', 'blog/css/extra.css', 'blog/notes', 'blog/notes/todo.txt'].includes(rel),
         );
-        const sources = projectState(path.join(root, 'apps'));
+        const sources = project.projectState(path.join(root, 'apps'));
 
-        const run = viaCommand(root, ['media:clean', ...flags]);
+        const run = project.viaCommand(root, ['media:clean', ...flags]);
         expect(run.status, run.output).to.equal(0);
-        expect(run.output, flags.join(' ')).to.match(entryLine('kept', 'blog', ' (copy)'));
+        expect(run.output, flags.join(' ')).to.match(project.entryLine('kept', 'blog', ' (copy)'));
         expect(run.output)
           .to.match(/css\/extra\.css/)
           .and.match(/notes\/todo\.txt/);
@@ -606,7 +564,7 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
           if (rel.includes('.')) expect(now, rel).to.deep.equal(added[`blog/${rel}`]);
           else expect(now?.type, rel).to.equal('dir');
         }
-        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+        expect(project.projectState(path.join(root, 'apps'))).to.deep.equal(sources);
       },
     );
   }
@@ -616,29 +574,31 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
       `a sub-folder of a copy replaced by a link to a folder outside (same names, sizes, mtimes): ` +
         `nothing outside is deleted${flags.length > 0 ? ', also with --force' : ''}`,
       async () => {
-        const root = makeProject({ apps: ['blog'], files: { 'outside/keep.txt': 'keep\n' } });
-        await linkedInProcess(root, { mode: 'copy' });
+        const root = project.makeProject({ apps: ['blog'], files: { 'outside/keep.txt': 'keep\n' } });
+        await project.linkedInProcess(root, { mode: 'copy' });
         const css = path.join(root, MEDIA, 'blog/css');
         // Files named and stamped exactly like the copy's, so the records would match them.
-        cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
-        const stamp = statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
-        utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
-        expect(statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
-          statSync(path.join(css, 'blog.css')).size,
+        fs.cpSync(css, path.join(root, 'outside/css'), { recursive: true, preserveTimestamps: true });
+        const stamp = fs.statSync(path.join(css, 'blog.css')).mtimeMs / 1000;
+        fs.utimesSync(path.join(root, 'outside/css/blog.css'), stamp, stamp);
+        expect(fs.statSync(path.join(root, 'outside/css/blog.css')).size).to.equal(
+          fs.statSync(path.join(css, 'blog.css')).size,
         );
-        expect(Math.abs(statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
-        renameSync(css, path.join(root, 'outside/css-was-in-copy'));
-        symlinkSync('../../../outside/css', css);
-        const outside = projectState(path.join(root, 'outside'));
-        const sources = projectState(path.join(root, 'apps'));
+        expect(Math.abs(fs.statSync(path.join(root, 'outside/css/blog.css')).mtimeMs - stamp * 1000)).to.be.lessThan(1);
+        fs.renameSync(css, path.join(root, 'outside/css-was-in-copy'));
+        fs.symlinkSync('../../../outside/css', css);
+        const outside = project.projectState(path.join(root, 'outside'));
+        const sources = project.projectState(path.join(root, 'apps'));
 
-        const run = viaCommand(root, ['media:clean', ...flags]);
+        const run = project.viaCommand(root, ['media:clean', ...flags]);
         expect(run.status, run.output).to.equal(0);
-        expect(run.output).to.match(entryLine('kept', 'blog'));
-        expect(projectState(path.join(root, 'outside')), 'the outside folder is byte-identical').to.deep.equal(outside);
-        expect(isLink(css), 'the link in the copy is left').to.equal(true);
-        expect(exists(path.join(root, MEDIA, 'blog/js')), "the tool's own files are gone").to.equal(false);
-        expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+        expect(run.output).to.match(project.entryLine('kept', 'blog'));
+        expect(project.projectState(path.join(root, 'outside')), 'the outside folder is byte-identical').to.deep.equal(
+          outside,
+        );
+        expect(project.isLink(css), 'the link in the copy is left').to.equal(true);
+        expect(project.exists(path.join(root, MEDIA, 'blog/js')), "the tool's own files are gone").to.equal(false);
+        expect(project.projectState(path.join(root, 'apps'))).to.deep.equal(sources);
       },
     );
   }
@@ -647,30 +607,30 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     'a copy replaced as a whole by a link to an outside folder with the same files is foreign: ' +
       'nothing deleted, even with --force',
     async () => {
-      const root = makeProject({ apps: ['blog'] });
-      await linkedInProcess(root, { mode: 'copy' });
+      const root = project.makeProject({ apps: ['blog'] });
+      await project.linkedInProcess(root, { mode: 'copy' });
       const entry = path.join(root, MEDIA, 'blog');
-      cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
-      rmSync(entry, { recursive: true });
-      symlinkSync('../../outside', entry);
-      const before = projectState(root);
-      const run = viaCommand(root, ['media:clean', '--force']);
+      fs.cpSync(entry, path.join(root, 'outside'), { recursive: true, preserveTimestamps: true });
+      fs.rmSync(entry, { recursive: true });
+      fs.symlinkSync('../../outside', entry);
+      const before = project.projectState(root);
+      const run = project.viaCommand(root, ['media:clean', '--force']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.output).to.match(entryLine('foreign', 'blog'));
-      expect(projectState(root)).to.deep.equal(before);
+      expect(run.output).to.match(project.entryLine('foreign', 'blog'));
+      expect(project.projectState(root)).to.deep.equal(before);
     },
   );
 
   it("a folder made by hand where the tool's copy was (its record still there) is foreign and untouched", async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'copy' });
+    const root = project.makeProject({ apps: ['blog'] });
+    await project.linkedInProcess(root, { mode: 'copy' });
     const entry = path.join(root, MEDIA, 'blog');
-    rmSync(entry, { recursive: true });
-    mkdirSync(path.join(entry, 'uploads'), { recursive: true });
+    fs.rmSync(entry, { recursive: true });
+    fs.mkdirSync(path.join(entry, 'uploads'), { recursive: true });
     const before = mediaState(root);
-    const run = viaCommand(root, ['media:clean']);
+    const run = project.viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(entryLine('foreign', 'blog'));
+    expect(run.output).to.match(project.entryLine('foreign', 'blog'));
     expect(mediaState(root)).to.deep.equal(before);
   });
 
@@ -678,74 +638,74 @@ describe('media:clean: copies changed by hand (copy mode)', () => {
     "--force never deletes a file of a folder made by hand where the tool's copy was, " +
       'even at a path the record lists',
     async () => {
-      const root = makeProject({ apps: ['blog'] });
-      await linkedInProcess(root, { mode: 'copy' });
+      const root = project.makeProject({ apps: ['blog'] });
+      await project.linkedInProcess(root, { mode: 'copy' });
       const entry = path.join(root, MEDIA, 'blog');
-      rmSync(entry, { recursive: true });
+      fs.rmSync(entry, { recursive: true });
       // The user takes the URL over with a stylesheet of their own, at the path the copy had.
-      writeTree(entry, { 'css/blog.css': '/* my own stylesheet */\n', 'index.html': '<p>mine</p>\n' });
+      project.writeTree(entry, { 'css/blog.css': '/* my own stylesheet */\n', 'index.html': '<p>mine</p>\n' });
       const before = mediaState(root);
-      const run = viaCommand(root, ['media:clean', '--force']);
+      const run = project.viaCommand(root, ['media:clean', '--force']);
       expect(run.status, run.output).to.equal(0);
-      expect(run.output).to.match(entryLine('foreign', 'blog'));
+      expect(run.output).to.match(project.entryLine('foreign', 'blog'));
       expect(mediaState(root)).to.deep.equal(before);
     },
   );
   it("an empty folder the user added inside a copy stays, and so does the copy's folder", async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'copy' });
-    mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
-    const run = viaCommand(root, ['media:clean']);
+    const root = project.makeProject({ apps: ['blog'] });
+    await project.linkedInProcess(root, { mode: 'copy' });
+    fs.mkdirSync(path.join(root, MEDIA, 'blog/uploads'));
+    const run = project.viaCommand(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
-    expect(run.output).to.match(entryLine('kept', 'blog'));
-    expect(lstatSync(path.join(root, MEDIA, 'blog/uploads')).isDirectory()).to.equal(true);
+    expect(run.output).to.match(project.entryLine('kept', 'blog'));
+    expect(fs.lstatSync(path.join(root, MEDIA, 'blog/uploads')).isDirectory()).to.equal(true);
     expect(names(path.join(root, MEDIA, 'blog'))).to.deep.equal(['uploads']);
   });
 });
 
 describe('media:clean: exit codes', () => {
   it('nothing to clean (no mediaRoot): exit 0 with a summary line, and no mediaRoot is created', () => {
-    const root = makeProject({ apps: ['blog'] });
-    const run = gulp(root, ['media:clean']);
+    const root = project.makeProject({ apps: ['blog'] });
+    const run = project.gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/media:clean: .* in public\/media \(\d+ ms\)/);
-    expect(exists(path.join(root, MEDIA))).to.equal(false);
+    expect(project.exists(path.join(root, MEDIA))).to.equal(false);
   });
 
   it('a second clean finds nothing: exit 0, mediaRoot still there', async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'symlink' });
+    const root = project.makeProject({ apps: ['blog'] });
+    await project.linkedInProcess(root, { mode: 'symlink' });
     expect((await clean({ cwd: root })).failed).to.equal(false);
-    const run = gulp(root, ['media:clean']);
+    const run = project.gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/media:clean: .* in public\/media \(\d+ ms\)/);
     expect(run.stdout).to.not.match(/removed/);
-    expect(lstatSync(path.join(root, MEDIA)).isDirectory()).to.equal(true);
+    expect(fs.lstatSync(path.join(root, MEDIA)).isDirectory()).to.equal(true);
   });
 
   it('nothing to clean: the summary says so, not "no apps configured"', () => {
-    const root = makeProject({ apps: ['blog'] });
-    const run = gulp(root, ['media:clean']);
+    const root = project.makeProject({ apps: ['blog'] });
+    const run = project.gulp(root, ['media:clean']);
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/media:clean: .* in public\/media/);
     expect(run.stdout).to.not.match(/no apps configured/);
   });
 
   it('a bad config: non-zero exit, one line with the APP_MEDIA_ code, no stack trace, nothing removed', async () => {
-    const root = makeProject({ apps: ['blog'] });
-    await linkedInProcess(root, { mode: 'symlink' });
-    writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ apps: ['./apps/blog'] }));
-    const before = projectState(root);
-    const run = gulp(root, ['media:clean']);
+    const root = project.makeProject({ apps: ['blog'] });
+    await project.linkedInProcess(root, { mode: 'symlink' });
+    fs.writeFileSync(path.join(root, 'app-media.config.json'), JSON.stringify({ apps: ['./apps/blog'] }));
+    const before = project.projectState(root);
+    const run = project.gulp(root, ['media:clean']);
     expect(run.status, run.output).to.not.equal(0);
     expect(run.output)
       .to.match(/APP_MEDIA_MISSING_FIELD/)
       .and.match(/mediaRoot/)
       .and.match(/hint: /);
     expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
-    expect(projectState(root)).to.deep.equal(before);
+    expect(project.projectState(root)).to.deep.equal(before);
 
-    const json = gulp(root, ['media:clean', '--json', '--silent']);
+    const json = project.gulp(root, ['media:clean', '--json', '--silent']);
     expect(json.status).to.not.equal(0);
     const doc = JSON.parse(json.stdout) as { task: string; error: { code: string; field: string | null } };
     expect(doc).to.deep.include({ task: 'clean' });
@@ -755,19 +715,19 @@ describe('media:clean: exit codes', () => {
   it(
     'an entry that cannot be removed: that entry is an error, ' + 'the others are removed, exit non-zero',
     async function () {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode: 'copy' });
+      const root = project.makeProject({ apps: ['blog', 'shop'] });
+      await project.linkedInProcess(root, { mode: 'copy' });
       const css = path.join(root, MEDIA, 'blog/css');
       const thaw = freeze(css);
       if (!thaw) this.skip();
       try {
-        const run = gulp(root, ['media:clean']);
+        const run = project.gulp(root, ['media:clean']);
         expect(run.status, run.output).to.not.equal(0);
-        expect(run.output).to.match(entryLine('error', 'blog'));
-        expect(run.output).to.match(entryLine('removed', 'shop'));
+        expect(run.output).to.match(project.entryLine('error', 'blog'));
+        expect(run.output).to.match(project.entryLine('removed', 'shop'));
         expect(run.output).to.match(/media:clean failed: blog \(error\)/);
-        expect(exists(path.join(root, MEDIA, 'shop'))).to.equal(false);
-        expect(exists(path.join(css, 'blog.css'))).to.equal(true);
+        expect(project.exists(path.join(root, MEDIA, 'shop'))).to.equal(false);
+        expect(project.exists(path.join(css, 'blog.css'))).to.equal(true);
       } finally {
         thaw();
       }
@@ -777,16 +737,18 @@ describe('media:clean: exit codes', () => {
 
 describe('clean() from code', () => {
   it('returns the report, drops records of entries already gone without a line, and removes with force', async () => {
-    const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
+    const root = project.makeProject({ apps: ['blog', 'shop'], gulp: false });
     await link({ cwd: root, mode: 'copy' });
-    rmSync(path.join(root, MEDIA, 'shop'), { recursive: true });
-    writeFileSync(path.join(root, MEDIA, 'blog/js/blog.js'), 'changed();\n');
+    fs.rmSync(path.join(root, MEDIA, 'shop'), { recursive: true });
+    fs.writeFileSync(path.join(root, MEDIA, 'blog/js/blog.js'), 'changed();\n');
 
     const first = await clean({ cwd: root });
     expect(first).to.include({ task: 'clean', failed: false });
     expect(first.apps.map((app) => [app.name, app.status])).to.deep.equal([['blog', 'kept']]);
     expect(first.apps[0]?.reason).to.contain('js/blog.js');
-    expect(sha(readFileSync(path.join(root, MEDIA, 'blog/js/blog.js')))).to.equal(sha('changed();\n'));
+    expect(project.sha(fs.readFileSync(path.join(root, MEDIA, 'blog/js/blog.js')))).to.equal(
+      project.sha('changed();\n'),
+    );
 
     const forced = await clean({ cwd: root, force: true });
     expect(forced.apps.map((app) => [app.name, app.status])).to.deep.equal([['blog', 'removed']]);

@@ -9,18 +9,7 @@
  */
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  cpSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  rmdirSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { flagName, flagsFor, plain, TASKS, taskDescriptions } from '../src/core/options.js';
 import type { TaskName } from '../src/core/types.js';
@@ -61,7 +50,7 @@ function nonEmptyLines(text: string): string[] {
 }
 
 function names(dir: string): string[] {
-  return readdirSync(dir).sort();
+  return fs.readdirSync(dir).sort();
 }
 
 /** A folder left by hand at mediaRoot/<name>: the conflict every test below uses. */
@@ -77,7 +66,9 @@ function stateOf(dir: string): Record<string, unknown> {
 function expectLinkedTo(root: string, name: string, source: string): void {
   const entry = path.join(root, MEDIA, name);
   expect(isLink(entry), `${MEDIA}/${name} is a link`).to.equal(true);
-  expect(realpathSync(entry), `${MEDIA}/${name} leads to ${source}`).to.equal(realpathSync(path.join(root, source)));
+  expect(fs.realpathSync(entry), `${MEDIA}/${name} leads to ${source}`).to.equal(
+    fs.realpathSync(path.join(root, source)),
+  );
 }
 
 const noStack = /\n\s+at /;
@@ -169,7 +160,7 @@ describe('app-media <task>: each task through the command', () => {
       expect(run.output).to.match(/media:link: 1 conflict, 1 linked in public\/media/);
       expect(run.output, 'no stack trace').to.not.match(noStack);
       expect(stateOf(path.join(root, MEDIA, 'blog'))).to.deep.equal(before);
-      expect(lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
+      expect(fs.lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
       expectLinkedTo(root, 'shop', 'apps/shop/app_media/shop');
     },
   );
@@ -241,7 +232,7 @@ describe('app-media <task>: each task through the command', () => {
     expect(ok.stdout).to.match(/^media:verify: 2 ok in public\/media \(\d+ ms\)$/m);
     expect(stateOf(root), 'verify writes nothing').to.deep.equal(linked);
 
-    rmSync(path.join(root, MEDIA, 'shop'));
+    fs.rmSync(path.join(root, MEDIA, 'shop'));
     const one = appMedia(root, ['verify']);
     expect(one.status, one.output).to.equal(1);
     expect(one.stderr).to.match(entryLine('missing', 'shop'));
@@ -287,7 +278,7 @@ describe('app-media <task>: each task through the command', () => {
       expect(watching.out.stdout).to.match(entryLine('linked', 'blog'));
       expectLinkedTo(root, 'blog', 'apps/blog/app_media/blog');
 
-      writeFileSync(
+      fs.writeFileSync(
         path.join(root, 'app-media.config.json'),
         JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/blog', './apps/shop'] }),
       );
@@ -482,7 +473,7 @@ describe('app-media: help, bad tasks and flags, --version', () => {
   );
 
   it("--version prints package.json's version, exit 0", () => {
-    const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+    const { version } = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
     const run = appMedia(REPO, ['--version']);
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.equal(`${version}\n`);
@@ -586,7 +577,7 @@ const SCENARIOS: Scenario[] = [
     steps: [
       linkedInProcess,
       (root) =>
-        writeFileSync(
+        fs.writeFileSync(
           path.join(root, 'app-media.config.json'),
           JSON.stringify({ mediaRoot: MEDIA, apps: ['./apps/shop'] }),
         ),
@@ -604,7 +595,7 @@ const SCENARIOS: Scenario[] = [
   { title: 'verify ok', steps: [linkedInProcess, { task: 'verify' }], status: 0 },
   {
     title: 'verify missing',
-    steps: [linkedInProcess, (root) => rmSync(path.join(root, MEDIA, 'blog')), { task: 'verify' }],
+    steps: [linkedInProcess, (root) => fs.rmSync(path.join(root, MEDIA, 'blog')), { task: 'verify' }],
     status: 1,
     check: (run) => expect(run.stderr).to.match(/missing\s+blog/),
   },
@@ -693,7 +684,7 @@ function portableState(root: string): Record<string, unknown> {
 
 /** The records as parsed, each folder stamp replaced by which folder it stamps. */
 function recordsWithoutStamps(file: string): unknown {
-  const records = JSON.parse(readFileSync(file, 'utf8')) as {
+  const records = JSON.parse(fs.readFileSync(file, 'utf8')) as {
     entries: Record<string, { stamps?: Record<string, number> }>;
   };
   for (const record of Object.values(records.entries)) {
@@ -707,7 +698,7 @@ function twins(scenario: Scenario): [string, string] {
   const first = makeProject(scenario.project ?? { apps: ['blog', 'shop'] });
   scenario.setup?.(first);
   const second = tempDir();
-  cpSync(first, second, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  fs.cpSync(first, second, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
   return [first, second];
 }
 
@@ -775,7 +766,7 @@ describe('app-media link is quiet enough for every npm install', () => {
   it('only what changed gets a line: one relinked app among up-to-date ones', () => {
     const root = makeProject({ apps: ['blog', 'shop'], gulp: false });
     expect(appMedia(root, ['link']).status).to.equal(0);
-    rmSync(path.join(root, MEDIA, 'shop'));
+    fs.rmSync(path.join(root, MEDIA, 'shop'));
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(0);
     expect(nonEmptyLines(run.stdout)).to.have.length(2);
@@ -837,7 +828,7 @@ describe('app-media link is quiet enough for every npm install', () => {
 /** Node modules loaded from node_modules (CommonJS ones land in require.cache), printed at exit by a preload. */
 function loadedPackages(root: string, args: string[]): { run: RunResult; packages: string[] } {
   const trace = path.join(root, 'trace-loads.cjs');
-  writeFileSync(
+  fs.writeFileSync(
     trace,
     `process.on('exit', () => {
   const names = new Set(Object.keys(require.cache).filter((file) => file.includes('/node_modules/'))
@@ -944,11 +935,11 @@ describe('workspaces: npm for real', () => {
 
       const site = path.join(mono, 'site');
       expect(isLink(path.join(site, MEDIA, 'ui'))).to.equal(true);
-      expect(realpathSync(path.join(site, MEDIA, 'ui'))).to.equal(path.join(mono, 'packages/ui/app_media/ui'));
-      expect(readFileSync(path.join(site, MEDIA, 'ui/css/ui.css'), 'utf8')).to.contain('.ui');
+      expect(fs.realpathSync(path.join(site, MEDIA, 'ui'))).to.equal(path.join(mono, 'packages/ui/app_media/ui'));
+      expect(fs.readFileSync(path.join(site, MEDIA, 'ui/css/ui.css'), 'utf8')).to.contain('.ui');
       expectLinkedTo(site, 'blog', 'apps/blog/app_media/blog');
       expect(stateOf(path.join(site, MEDIA, 'news')), 'the hand-made folder is untouched').to.deep.equal(handMade);
-      const record = readFileSync(path.join(site, MANIFEST), 'utf8');
+      const record = fs.readFileSync(path.join(site, MANIFEST), 'utf8');
       expect(record).to.not.contain(mono);
       expect((JSON.parse(record) as { entries: Record<string, { source: string }> }).entries['ui']?.source).to.equal(
         'node_modules/@acme/ui/app_media/ui',
@@ -958,7 +949,7 @@ describe('workspaces: npm for real', () => {
       const caught = npm(mono, ['exec', '-w', 'site', '--', 'app-media', 'verify']);
       expect(caught.status, caught.output).to.not.equal(0);
       expect(caught.output).to.match(/news/);
-      rmSync(path.join(site, MEDIA, 'news'), { recursive: true });
+      fs.rmSync(path.join(site, MEDIA, 'news'), { recursive: true });
       const relink = npm(mono, ['exec', '-w', 'site', '--', 'app-media', 'link']);
       expect(relink.status, relink.output).to.equal(0);
       expect(relink.stdout).to.match(/linked\s+news/);
@@ -991,14 +982,14 @@ function pnpmInstall(storeRoot: string, at: string, version: string): string {
     'app_media/ui/VERSION': `${version}\n`,
   });
   const link = path.join(at, 'node_modules/@acme/ui');
-  mkdirSync(path.dirname(link), { recursive: true });
-  rmSync(link, { force: true });
-  symlinkSync(path.relative(path.dirname(link), real), link);
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(path.relative(path.dirname(link), real), link);
   return real;
 }
 
 function expectCleanRecord(project: string): void {
-  const text = readFileSync(path.join(project, MANIFEST), 'utf8');
+  const text = fs.readFileSync(path.join(project, MANIFEST), 'utf8');
   const manifest = JSON.parse(text) as { entries: Record<string, { source: string }> };
   expect(Object.keys(manifest.entries)).to.deep.equal(['ui']);
   expect(manifest.entries['ui']?.source, 'only from the last node_modules/ on').to.equal(
@@ -1021,19 +1012,19 @@ describe('workspaces: a pnpm-style isolated node_modules (built by the test)', (
       const run = appMedia(project, ['link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(entryLine('linked', 'ui', ' -> node_modules/@acme/ui/app_media/ui (symlink)'));
-      expect(readFileSync(path.join(project, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.0.0\n');
+      expect(fs.readFileSync(path.join(project, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.0.0\n');
       expectCleanRecord(project);
       const verify = appMedia(project, ['verify']);
       expect(verify.status, verify.output).to.equal(0);
 
       // pnpm upgrades: a new store folder, the symlink repointed, the old folder gone.
       pnpmInstall(project, project, '1.1.0');
-      rmSync(path.dirname(path.dirname(path.dirname(old))), { recursive: true });
+      fs.rmSync(path.dirname(path.dirname(path.dirname(old))), { recursive: true });
       expect(exists(old)).to.equal(false);
       const again = appMedia(project, ['link']);
       expect(again.status, again.output).to.equal(0);
       expect(again.output).to.match(/media:link: 1 (up-to-date|relinked) in public\/media/);
-      expect(readFileSync(path.join(project, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.1.0\n');
+      expect(fs.readFileSync(path.join(project, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.1.0\n');
       expectCleanRecord(project);
       const after = appMedia(project, ['verify']);
       expect(after.status, after.output).to.equal(0);
@@ -1057,12 +1048,12 @@ describe('workspaces: a pnpm-style isolated node_modules (built by the test)', (
       const run = appMedia(site, ['link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/^linked\s+ui\s/m);
-      expect(readFileSync(path.join(site, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.0.0\n');
+      expect(fs.readFileSync(path.join(site, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.0.0\n');
       expectCleanRecord(site);
       expect(appMedia(site, ['verify']).status).to.equal(0);
 
       pnpmInstall(mono, mono, '1.1.0');
-      rmSync(path.dirname(path.dirname(path.dirname(old))), { recursive: true });
+      fs.rmSync(path.dirname(path.dirname(path.dirname(old))), { recursive: true });
       const stale = appMedia(site, ['verify']);
       // Either the link went through node_modules/@acme/ui (still fine) or through the old store folder (now dangling,
       // and said so).
@@ -1070,7 +1061,7 @@ describe('workspaces: a pnpm-style isolated node_modules (built by the test)', (
       const again = appMedia(site, ['link']);
       expect(again.status, again.output).to.equal(0);
       expect(again.output).to.match(/media:link: 1 (up-to-date|relinked) in public\/media/);
-      expect(readFileSync(path.join(site, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.1.0\n');
+      expect(fs.readFileSync(path.join(site, MEDIA, 'ui/VERSION'), 'utf8')).to.equal('1.1.0\n');
       expectCleanRecord(site);
       const after = appMedia(site, ['verify']);
       expect(after.status, after.output).to.equal(0);
@@ -1089,7 +1080,7 @@ describe('the example project', () => {
       const media = path.join(example, MEDIA);
       const existed = exists(media);
       const before = existed ? stateOf(media) : undefined;
-      const { scripts } = JSON.parse(readFileSync(path.join(example, 'package.json'), 'utf8')) as {
+      const { scripts } = JSON.parse(fs.readFileSync(path.join(example, 'package.json'), 'utf8')) as {
         scripts: Record<string, string>;
       };
       // It builds this repository's dist/ first (a user's project installs the package built), then links.
@@ -1104,7 +1095,7 @@ describe('the example project', () => {
         expect(run.stderr, 'no conflict in the example').to.equal('');
         for (const name of ['blog', 'shop', 'gallery']) {
           expect(exists(path.join(media, name)), name).to.equal(true);
-          expect(readdirSync(path.join(media, name)).length, `${name} serves files`).to.be.greaterThan(0);
+          expect(fs.readdirSync(path.join(media, name)).length, `${name} serves files`).to.be.greaterThan(0);
         }
         if (existed && ['blog', 'shop', 'gallery'].every((name) => before?.[name] !== undefined)) {
           expect(run.stdout).to.match(/^media:link: 3 up-to-date in public\/media \(\d+ ms\)\n$/);
@@ -1125,8 +1116,8 @@ describe('the example project', () => {
             encoding: 'utf8',
           });
           expect(clean.status, `${clean.stdout}${clean.stderr}`).to.equal(0);
-          rmSync(path.join(media, '.app-media.json'), { force: true });
-          rmdirSync(media);
+          fs.rmSync(path.join(media, '.app-media.json'), { force: true });
+          fs.rmdirSync(media);
         }
       }
     },

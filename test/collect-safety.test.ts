@@ -16,17 +16,7 @@ import { expect } from 'chai';
 import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import fs, {
-  chmodSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -78,15 +68,15 @@ async function collectOutcome(root: string): Promise<{ report?: Report; error?: 
 function privateFolder(files: Record<string, string>): string {
   const dir = tempDir('private');
   writeTree(dir, files);
-  for (const rel of Object.keys(files)) chmodSync(path.join(dir, rel), 0o600);
-  chmodSync(dir, 0o700);
+  for (const rel of Object.keys(files)) fs.chmodSync(path.join(dir, rel), 0o600);
+  fs.chmodSync(dir, 0o700);
   return dir;
 }
 
 /** No file of the build holds `PRIVATE`. */
 function nothingPrivateIn(root: string): void {
   for (const name of outFiles(root))
-    expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE'), name).to.equal(false);
+    expect(fs.readFileSync(path.join(root, OUT, name)).includes('PRIVATE'), name).to.equal(false);
 }
 
 /** A pid no process has now: one that just ended. */
@@ -100,7 +90,7 @@ function deadPid(): number {
 function killedRunLock(folder: string): string {
   const token = randomBytes(8).toString('hex');
   const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
-  writeFileSync(path.join(folder, '.app-media.lock'), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
+  fs.writeFileSync(path.join(folder, '.app-media.lock'), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
   return token;
 }
 
@@ -119,8 +109,8 @@ describe("media:collect: what is read from an app's media", function () {
         'img/logo.png': 'PRIVATE',
       });
       // As the app folder's owner would: `mv blog blog.real && ln -s /root/private blog`.
-      renameSync(path.join(root, BLOG), path.join(root, `${BLOG}.real`));
-      symlinkSync(secret, path.join(root, BLOG));
+      fs.renameSync(path.join(root, BLOG), path.join(root, `${BLOG}.real`));
+      fs.symlinkSync(secret, path.join(root, BLOG));
       const run = appMedia(root, ['collect']);
       expect(run.status, run.output).to.equal(1);
       expect(run.output).to.match(/escape\s+blog\s+dist\/media\/blog/);
@@ -137,11 +127,11 @@ describe("media:collect: what is read from an app's media", function () {
         ['shop', 'ok'],
       ]);
       // The same from a first run, with no build yet: nothing of it is ever read.
-      rmSync(path.join(root, OUT), { recursive: true });
+      fs.rmSync(path.join(root, OUT), { recursive: true });
       const first = await collect({ cwd: root, logger: quiet });
       expect(first.failed).to.equal(true);
       expect(statusOf(first, 'blog')).to.equal('escape');
-      expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+      expect(fs.existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
       nothingPrivateIn(root);
     },
   );
@@ -157,8 +147,8 @@ describe("media:collect: what is read from an app's media", function () {
         const secret = privateFolder({ 'logo.png': 'PRIVATE KEY MATERIAL', 'blog.png': 'PRIVATE' });
         // The first read is css/base.css's; the files of img/ are read after it.
         const swap = pauseOnce('read', () => {
-          renameSync(path.join(root, BLOG, 'img'), path.join(root, BLOG, 'img.moved'));
-          symlinkSync(secret, path.join(root, BLOG, 'img'));
+          fs.renameSync(path.join(root, BLOG, 'img'), path.join(root, BLOG, 'img.moved'));
+          fs.symlinkSync(secret, path.join(root, BLOG, 'img'));
         });
         const report = await collect({ cwd: root, logger: quiet });
         expect(swap.fired()).to.equal(true);
@@ -166,7 +156,7 @@ describe("media:collect: what is read from an app's media", function () {
         expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
           /img\/(blog|logo)\.png was replaced by another file/,
         );
-        expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+        expect(fs.existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
         nothingPrivateIn(root);
       },
     );
@@ -180,8 +170,8 @@ describe("media:collect: what is read from an app's media", function () {
       const root = makeCollectProject({ gulp: false, config: { compress: false } });
       const elsewhere = tempDir('elsewhere');
       const swap = pauseOnce('read', () => {
-        renameSync(path.join(root, BLOG, 'img'), path.join(elsewhere, 'img'));
-        symlinkSync(path.join(elsewhere, 'img'), path.join(root, BLOG, 'img'));
+        fs.renameSync(path.join(root, BLOG, 'img'), path.join(elsewhere, 'img'));
+        fs.symlinkSync(path.join(elsewhere, 'img'), path.join(root, BLOG, 'img'));
       });
       const report = await collect({ cwd: root, logger: quiet });
       expect(swap.fired()).to.equal(true);
@@ -189,7 +179,7 @@ describe("media:collect: what is read from an app's media", function () {
       expect(report.apps.find((app) => app.name === 'blog')?.reason).to.match(
         /img\/(blog|logo)\.png is no longer inside the app's media folder/,
       );
-      expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+      expect(fs.existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
     },
   );
 });
@@ -207,7 +197,7 @@ for (const kind of FOLDER_KINDS) {
         async () => {
           const root = makeCollectProject({ gulp: false, config: { compress: false } });
           await collectedInProcess(root);
-          const manifest = readFileSync(path.join(root, OUT, 'manifest.json'));
+          const manifest = fs.readFileSync(path.join(root, OUT, 'manifest.json'));
           writeTree(root, { [`${BLOG}/css/a.css`]: 'a{}', [`${BLOG}/css/b.css`]: 'b{}' });
           const victim = tempDir('victim');
           writeTree(victim, { 'keep.txt': 'keep' });
@@ -215,8 +205,8 @@ for (const kind of FOLDER_KINDS) {
           const swap = pauseOnce(
             'write',
             () => {
-              renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-              symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+              fs.renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+              fs.symlinkSync(victim, path.join(root, OUT, 'blog/css'));
             },
             3,
             (name) => name.startsWith('blog/css/'),
@@ -230,7 +220,7 @@ for (const kind of FOLDER_KINDS) {
             'not reported as done',
           ).to.equal(true);
           expect(
-            readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest),
+            fs.readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest),
             'the old manifest stays',
           ).to.equal(true);
         },
@@ -250,12 +240,12 @@ for (const kind of FOLDER_KINDS) {
           ).to.equal(0);
           writeTree(victim, { 'keep.txt': 'victim data' });
           const victimBefore = snapshot(victim);
-          writeFileSync(path.join(root, BLOG, 'css/a.css'), 'A{}');
+          fs.writeFileSync(path.join(root, BLOG, 'css/a.css'), 'A{}');
           const swap = pauseOnce(
             'delete',
             () => {
-              renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-              symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+              fs.renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+              fs.symlinkSync(victim, path.join(root, OUT, 'blog/css'));
             },
             1,
             (name) => name === `blog/css/${old}`,
@@ -283,8 +273,8 @@ for (const kind of FOLDER_KINDS) {
           const swap = pauseOnce(
             'read',
             () => {
-              renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
-              symlinkSync(victim, path.join(root, OUT, 'blog/css'));
+              fs.renameSync(path.join(root, OUT, 'blog/css'), path.join(root, OUT, 'blog/css.moved'));
+              fs.symlinkSync(victim, path.join(root, OUT, 'blog/css'));
             },
             1,
             (name) => name === 'blog/css/zz/deep.css',
@@ -311,18 +301,18 @@ describe('media:collect: who may write collectRoot', function () {
     async () => {
       const root = makeCollectProject({ gulp: false });
       await collectedInProcess(root);
-      writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
+      fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
       const cases: Array<[string, () => void, () => void, RegExp]> = [
         [
           'mode 0777',
-          () => chmodSync(path.join(root, OUT), 0o777),
-          () => chmodSync(path.join(root, OUT), 0o755),
+          () => fs.chmodSync(path.join(root, OUT), 0o777),
+          () => fs.chmodSync(path.join(root, OUT), 0o755),
           /dist\/media \(collectRoot or a folder on the way to it\) can be written by everyone/,
         ],
         [
           'dist/ mode 0777',
-          () => chmodSync(path.join(root, 'dist'), 0o777),
-          () => chmodSync(path.join(root, 'dist'), 0o755),
+          () => fs.chmodSync(path.join(root, 'dist'), 0o777),
+          () => fs.chmodSync(path.join(root, 'dist'), 0o755),
           /dist \(collectRoot or a folder on the way to it\) can be written by everyone/,
         ],
       ];
@@ -372,16 +362,16 @@ describe('media:collect: the names it reserves, and yours that look like them', 
         [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ',
         [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x',
       });
-      chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
-      writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
+      fs.chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
+      fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
       const report = await collect({ cwd: root, logger: quiet });
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
       expect(statusOf(report, 'blog')).to.equal('collected');
       for (const [rel, text] of Object.entries(yours))
-        expect(readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
+        expect(fs.readFileSync(path.join(out, rel), 'utf8'), rel).to.equal(text);
       // The killed run's names (its token) and its lock are gone.
       expect(
-        readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock')),
+        fs.readdirSync(out).filter((name) => name.includes(token) || name.startsWith('.app-media.lock')),
       ).to.deep.equal([]);
       // Below the top, a name like the tool's is a file like any other: not made by app-media, reported.
       expect(report.warnings.join('\n'))
@@ -399,14 +389,18 @@ describe('media:collect: temporary files', function () {
       'can reach (copies are made in a private folder)',
     async () => {
       const root = makeCollectProject({ gulp: false, config: { compress: false } });
-      for (const rel of ['img/logo.png', 'css/base.css']) chmodSync(path.join(root, BLOG, rel), 0o666);
+      for (const rel of ['img/logo.png', 'css/base.css']) fs.chmodSync(path.join(root, BLOG, rel), 0o666);
       const seen: Array<{ dest: string; file: number; folder: number }> = [];
       const real = fs.copyFileSync;
       fs.copyFileSync = function copyFileSpy(this: unknown, ...args: Parameters<typeof fs.copyFileSync>): void {
         real.apply(this, args);
         const dest = String(args[1]);
         // What the new file is, right after it was made: its mode and its folder's.
-        seen.push({ dest, file: statSync(dest).mode & 0o7777, folder: statSync(path.dirname(dest)).mode & 0o7777 });
+        seen.push({
+          dest,
+          file: fs.statSync(dest).mode & 0o7777,
+          folder: fs.statSync(path.dirname(dest)).mode & 0o7777,
+        });
       };
       syncBuiltinESMExports();
       try {
@@ -423,9 +417,9 @@ describe('media:collect: temporary files', function () {
           `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`,
         ).to.equal(false);
       }
-      expect(statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777).to.equal(
-        0o644 & ~process.umask(),
-      );
+      expect(
+        fs.statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777,
+      ).to.equal(0o644 & ~process.umask());
     },
   );
 });

@@ -9,19 +9,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { collect, verify } from '../src/index.js';
 import { appMedia, gulp, jsonReport, removeTempDirs, sha, snapshot, tempDir, writeTree } from './support/project.js';
@@ -54,7 +42,7 @@ describe('media:collect', () => {
     const manifest = readManifest(root);
     expect(manifest.version).to.equal(1);
     expect(Object.keys(manifest.files)).to.deep.equal(Object.keys(manifest.files).sort());
-    const logo = readFileSync(path.join(root, BLOG, 'img/logo.png'));
+    const logo = fs.readFileSync(path.join(root, BLOG, 'img/logo.png'));
     expect(manifest.files['blog/img/logo.png']).to.deep.equal({
       integrity: sri(logo),
       path: `blog/img/logo.${hex(logo).slice(0, 10)}.png`,
@@ -69,15 +57,15 @@ describe('media:collect', () => {
     );
     expect(manifest.files['blog/css/site.css']!.path).to.equal(`blog/css/site.${hex(site).slice(0, 10)}.css`);
     // The original names hold the same final bytes.
-    expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal(site);
+    expect(fs.readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal(site);
     // Compressed variants beside the compressible files, only when smaller; none for a png.
     const baseBytes = servedBytes(root, 'blog/css/base.css');
     expect(base!.encodings).to.have.keys('br', 'gzip');
-    const br = readFileSync(path.join(root, OUT, `${base!.path}.br`));
+    const br = fs.readFileSync(path.join(root, OUT, `${base!.path}.br`));
     expect(br.length).to.equal(base!.encodings!['br']);
     expect(brotliDecompressSync(br).equals(baseBytes)).to.equal(true);
-    expect(gunzipSync(readFileSync(path.join(root, OUT, 'blog/css/base.css.gz'))).equals(baseBytes)).to.equal(true);
-    expect(existsSync(path.join(root, OUT, `${manifest.files['blog/img/logo.png']!.path}.br`))).to.equal(false);
+    expect(gunzipSync(fs.readFileSync(path.join(root, OUT, 'blog/css/base.css.gz'))).equals(baseBytes)).to.equal(true);
+    expect(fs.existsSync(path.join(root, OUT, `${manifest.files['blog/img/logo.png']!.path}.br`))).to.equal(false);
     expect(manifest.files['blog/img/logo.png']).to.not.have.property('encodings');
     // The build id is the one the records' newest build has.
     expect(readRecords(root).builds[0]!.id).to.equal(manifest.build);
@@ -104,7 +92,7 @@ describe('media:collect', () => {
     await collectedInProcess(root);
     const oldManifest = readManifest(root);
     const shopBefore = Object.fromEntries(snapshot(path.join(root, OUT, 'shop')));
-    writeFileSync(path.join(root, BLOG, 'img/logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 9, 9, 9]));
+    fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 9, 9, 9]));
     const run = appMedia(root, ['collect', '--json']);
     expect(run.status, run.output).to.equal(0);
     const report = jsonReport(run);
@@ -117,7 +105,7 @@ describe('media:collect', () => {
     expect(manifest.files['blog/css/base.css']).to.deep.equal(oldManifest.files['blog/css/base.css']);
     expect(Object.fromEntries(snapshot(path.join(root, OUT, 'shop')))).to.deep.equal(shopBefore);
     // The old build's files stay (the keep window), so a page a browser holds still finds them.
-    expect(existsSync(path.join(root, OUT, oldManifest.files['blog/css/site.css']!.path))).to.equal(true);
+    expect(fs.existsSync(path.join(root, OUT, oldManifest.files['blog/css/site.css']!.path))).to.equal(true);
   });
 
   it("a stylesheet's name follows a change two @imports away", async () => {
@@ -131,7 +119,7 @@ describe('media:collect', () => {
     });
     await collectedInProcess(root);
     const before = readManifest(root).files;
-    writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
+    fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
     await collectedInProcess(root);
     const after = readManifest(root).files;
     for (const name of ['a', 'b', 'c'])
@@ -194,7 +182,7 @@ describe('media:collect', () => {
       expect(strict.stderr)
         .to.contain('APP_MEDIA_MISSING_REFERENCE')
         .and.contain('apps/blog/app_media/blog/css/site.css:2: ../img/gone.png');
-      expect(existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
+      expect(fs.existsSync(path.join(root, OUT, 'manifest.json'))).to.equal(false);
       expect(outFiles(root).filter((name) => !name.startsWith('.app-media'))).to.deep.equal([]);
 
       const run = appMedia(root, ['collect']);
@@ -209,7 +197,7 @@ describe('media:collect', () => {
       expect(appMedia(root, ['collect', '--strict']).status).to.equal(1);
       expect(outState(root)).to.deep.equal(before);
       // Once the file is there, the reference is rewritten.
-      writeFileSync(path.join(root, BLOG, 'img/gone.png'), 'here now');
+      fs.writeFileSync(path.join(root, BLOG, 'img/gone.png'), 'here now');
       const fixed = appMedia(root, ['collect', '--strict']);
       expect(fixed.status, fixed.output).to.equal(0);
       expect(servedBytes(root, 'blog/css/site.css').toString()).to.match(/url\(\.\.\/img\/gone\.[0-9a-f]{10}\.png\)/);
@@ -229,7 +217,7 @@ describe('media:collect', () => {
       const b = servedBytes(root, 'blog/css/b.css').toString();
       expect(a).to.equal(`@import "${path.basename(first['blog/css/b.css']!.path)}";\n.a{}\n`);
       expect(b).to.equal(`@import "${path.basename(first['blog/css/a.css']!.path)}";\n.b{}\n`);
-      writeFileSync(path.join(root, BLOG, 'css/a.css'), '@import "b.css";\n.a{color:red}\n');
+      fs.writeFileSync(path.join(root, BLOG, 'css/a.css'), '@import "b.css";\n.a{color:red}\n');
       await collectedInProcess(root);
       const second = readManifest(root).files;
       expect(second['blog/css/a.css']!.path).to.not.equal(first['blog/css/a.css']!.path);
@@ -245,7 +233,7 @@ describe('media:collect', () => {
       const logo = path.join(root, BLOG, 'img/logo.png');
       const logoPaths: string[] = [];
       const build = async (bytes: string): Promise<Awaited<ReturnType<typeof collect>>> => {
-        writeFileSync(logo, bytes);
+        fs.writeFileSync(logo, bytes);
         const report = await collect({ cwd: root });
         expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
         logoPaths.push(readManifest(root).files['blog/img/logo.png']!.path);
@@ -256,12 +244,12 @@ describe('media:collect', () => {
       writeTree(root, { [`${OUT}/blog/notes.txt`]: 'a file of mine' });
       await build('two');
       // A file of the first build changed by hand: it is no longer the tool's.
-      writeFileSync(path.join(root, OUT, firstSite), '/* mine now */');
+      fs.writeFileSync(path.join(root, OUT, firstSite), '/* mine now */');
       const third = await build('three');
       // keep 1: the first build leaves, the second stays beside the third.
-      expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, true, true]);
+      expect(logoPaths.map((name) => fs.existsSync(path.join(root, OUT, name)))).to.deep.equal([false, true, true]);
       expect(third.removed).to.be.greaterThan(0);
-      expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
+      expect(fs.readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
       expect(third.warnings.join('\n')).to.contain('blog/notes.txt').and.contain(firstSite);
       expect(readRecords(root).builds.map((one) => one.id)).to.deep.equal([
         readManifest(root).build,
@@ -269,9 +257,14 @@ describe('media:collect', () => {
       ]);
       expect(Object.keys(readRecords(root).files)).to.not.include(firstSite);
       await build('four');
-      expect(logoPaths.map((name) => existsSync(path.join(root, OUT, name)))).to.deep.equal([false, false, true, true]);
-      expect(readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
-      expect(readFileSync(path.join(root, OUT, 'blog/notes.txt'), 'utf8')).to.equal('a file of mine');
+      expect(logoPaths.map((name) => fs.existsSync(path.join(root, OUT, name)))).to.deep.equal([
+        false,
+        false,
+        true,
+        true,
+      ]);
+      expect(fs.readFileSync(path.join(root, OUT, firstSite), 'utf8')).to.equal('/* mine now */');
+      expect(fs.readFileSync(path.join(root, OUT, 'blog/notes.txt'), 'utf8')).to.equal('a file of mine');
     },
   );
 
@@ -285,7 +278,7 @@ describe('media:collect', () => {
           .map((entry) => entry.path)
           .sort(),
       );
-      rmSync(path.join(root, BLOG, 'css/base.css'));
+      fs.rmSync(path.join(root, BLOG, 'css/base.css'));
       const report = await collect({ cwd: root });
       expect(report.warnings.join()).to.contain('base.css');
       expect(outFiles(root).filter((name) => name.includes('base'))).to.deep.equal([]);
@@ -297,8 +290,8 @@ describe('media:collect', () => {
     async () => {
       const root = makeCollectProject({ gulp: false });
       await collectedInProcess(root);
-      writeFileSync(path.join(root, OUT, 'blog/css/site.css'), 'edited by hand');
-      writeFileSync(path.join(root, BLOG, 'css/site.css'), '.new {}\n');
+      fs.writeFileSync(path.join(root, OUT, 'blog/css/site.css'), 'edited by hand');
+      fs.writeFileSync(path.join(root, BLOG, 'css/site.css'), '.new {}\n');
       const before = outState(root);
       const run = appMedia(root, ['collect']);
       expect(run.status, run.output).to.equal(1);
@@ -310,9 +303,9 @@ describe('media:collect', () => {
       const checked = await verify({ cwd: root, collect: true });
       expect(checked.apps.find((app) => app.name === 'blog')).to.include({ status: 'drift' });
       // Moved away, the next run writes the build.
-      rmSync(path.join(root, OUT, 'blog/css/site.css'));
+      fs.rmSync(path.join(root, OUT, 'blog/css/site.css'));
       expect(appMedia(root, ['collect']).status).to.equal(0);
-      expect(readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal('.new {}\n');
+      expect(fs.readFileSync(path.join(root, OUT, 'blog/css/site.css'), 'utf8')).to.equal('.new {}\n');
     },
   );
 
@@ -324,11 +317,11 @@ describe('media:collect', () => {
     expect(run.status).to.equal(1);
     expect(run.stderr).to.contain('dist/media/blog/css/base.css is a file not made by app-media');
     expect(outState(root)).to.deep.equal(before);
-    rmSync(path.join(root, OUT, 'blog/css/base.css'));
+    fs.rmSync(path.join(root, OUT, 'blog/css/base.css'));
     const ok = appMedia(root, ['collect']);
     expect(ok.status, ok.output).to.equal(0);
     expect(ok.stdout).to.contain('1 file in dist/media not made by app-media, left as it is: readme.txt');
-    expect(readFileSync(path.join(root, OUT, 'readme.txt'), 'utf8')).to.equal('mine');
+    expect(fs.readFileSync(path.join(root, OUT, 'readme.txt'), 'utf8')).to.equal('mine');
   });
 
   it(
@@ -336,7 +329,7 @@ describe('media:collect', () => {
       'never overwritten, nothing removed',
     async () => {
       const outside = tempDir('outside');
-      writeFileSync(path.join(outside, 'precious.txt'), 'keep me');
+      fs.writeFileSync(path.join(outside, 'precious.txt'), 'keep me');
       for (const [title, text] of [
         ['not JSON', '{ this is not json'],
         ['another tool', JSON.stringify({ tool: 'other', kind: 'collect', version: 1, files: {}, builds: [] })],
@@ -361,8 +354,8 @@ describe('media:collect', () => {
       ] as const) {
         const root = makeCollectProject({ gulp: false });
         await collectedInProcess(root);
-        writeFileSync(path.join(root, OUT, '.app-media-collect.json'), text);
-        writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
+        fs.writeFileSync(path.join(root, OUT, '.app-media-collect.json'), text);
+        fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
         const before = outState(root);
         const run = appMedia(root, ['collect']);
         expect(run.status, title).to.equal(1);
@@ -370,7 +363,7 @@ describe('media:collect', () => {
           .to.contain('APP_MEDIA_RECORDS_CONFLICT')
           .and.contain("dist/media/.app-media-collect.json is not app-media's records");
         expect(outState(root), title).to.deep.equal(before);
-        expect(readFileSync(path.join(outside, 'precious.txt'), 'utf8')).to.equal('keep me');
+        expect(fs.readFileSync(path.join(outside, 'precious.txt'), 'utf8')).to.equal('keep me');
       }
     },
   );
@@ -382,22 +375,22 @@ describe('media:collect', () => {
       const root = makeCollectProject({ gulp: false });
       await collectedInProcess(root);
       const outside = tempDir('outside');
-      writeFileSync(path.join(outside, 'keep.txt'), 'outside');
-      renameSync(path.join(root, OUT, 'blog/css'), path.join(root, 'css-moved'));
-      symlinkSync(outside, path.join(root, OUT, 'blog/css'));
-      writeFileSync(path.join(root, BLOG, 'css/base.css'), 'body{}');
+      fs.writeFileSync(path.join(outside, 'keep.txt'), 'outside');
+      fs.renameSync(path.join(root, OUT, 'blog/css'), path.join(root, 'css-moved'));
+      fs.symlinkSync(outside, path.join(root, OUT, 'blog/css'));
+      fs.writeFileSync(path.join(root, BLOG, 'css/base.css'), 'body{}');
       const outsideBefore = Object.fromEntries(snapshot(outside));
       const run = appMedia(root, ['collect']);
       expect(run.status).to.equal(1);
       expect(run.stderr).to.contain('dist/media/blog/css is a symbolic link not made by app-media');
       expect(Object.fromEntries(snapshot(outside))).to.deep.equal(outsideBefore);
       // A file swapped for a link is not followed either.
-      rmSync(path.join(root, OUT, 'blog/css'));
-      renameSync(path.join(root, 'css-moved'), path.join(root, OUT, 'blog/css'));
-      rmSync(path.join(root, OUT, 'blog/css/site.css'));
-      symlinkSync(path.join(outside, 'keep.txt'), path.join(root, OUT, 'blog/css/site.css'));
+      fs.rmSync(path.join(root, OUT, 'blog/css'));
+      fs.renameSync(path.join(root, 'css-moved'), path.join(root, OUT, 'blog/css'));
+      fs.rmSync(path.join(root, OUT, 'blog/css/site.css'));
+      fs.symlinkSync(path.join(outside, 'keep.txt'), path.join(root, OUT, 'blog/css/site.css'));
       expect(appMedia(root, ['collect']).status).to.equal(1);
-      expect(readFileSync(path.join(outside, 'keep.txt'), 'utf8')).to.equal('outside');
+      expect(fs.readFileSync(path.join(outside, 'keep.txt'), 'utf8')).to.equal('outside');
     },
   );
 
@@ -406,14 +399,14 @@ describe('media:collect', () => {
     async function () {
       const root = makeCollectProject({ gulp: false });
       const secret = path.join(tempDir('private'), 'id_rsa');
-      writeFileSync(secret, 'PRIVATE KEY MATERIAL', { mode: 0o600 });
-      symlinkSync(secret, path.join(root, BLOG, 'img/avatar.png'));
+      fs.writeFileSync(secret, 'PRIVATE KEY MATERIAL', { mode: 0o600 });
+      fs.symlinkSync(secret, path.join(root, BLOG, 'img/avatar.png'));
       const fifo = path.join(root, BLOG, 'js/pipe.js');
-      mkdirSync(path.dirname(fifo), { recursive: true });
+      fs.mkdirSync(path.dirname(fifo), { recursive: true });
       expect(spawnSync('mkfifo', [fifo]).status).to.equal(0);
       const tool = path.join(root, BLOG, 'js/tool.js');
-      writeFileSync(tool, 'console.log(1)\n');
-      chmodSync(tool, 0o6755);
+      fs.writeFileSync(tool, 'console.log(1)\n');
+      fs.chmodSync(tool, 0o6755);
       const run = appMedia(root, ['collect']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.contain(
@@ -421,12 +414,12 @@ describe('media:collect', () => {
       );
       expect(run.stdout).to.contain('js/pipe.js');
       for (const name of outFiles(root)) {
-        expect(readFileSync(path.join(root, OUT, name)).includes('PRIVATE KEY'), name).to.equal(false);
-        const mode = lstatSync(path.join(root, OUT, name)).mode & 0o7777;
+        expect(fs.readFileSync(path.join(root, OUT, name)).includes('PRIVATE KEY'), name).to.equal(false);
+        const mode = fs.lstatSync(path.join(root, OUT, name)).mode & 0o7777;
         expect(mode & 0o7022, `${name} ${mode.toString(8)}`).to.equal(0);
       }
       const served = readManifest(root).files['blog/js/tool.js']!.path;
-      expect(statSync(path.join(root, OUT, served)).mode & 0o7777).to.equal(0o644 & ~process.umask());
+      expect(fs.statSync(path.join(root, OUT, served)).mode & 0o7777).to.equal(0o644 & ~process.umask());
       expect(Object.keys(readManifest(root).files)).to.not.include.members(['blog/img/avatar.png', 'blog/js/pipe.js']);
     },
   );
@@ -456,20 +449,23 @@ describe('media:collect', () => {
     expect(run.status, run.output).to.equal(0);
     expect(run.stdout).to.match(/would collect\s+blog/);
     expect(run.stdout).to.match(/dry run, nothing written: 2 would collect in dist\/media.*\(\d+ files to write\)/);
-    expect(existsSync(path.join(root, OUT))).to.equal(false);
+    expect(fs.existsSync(path.join(root, OUT))).to.equal(false);
   });
 
   it('rev-manifest.json (gulp-rev format) when asked; removed again when no longer asked', async () => {
     const root = makeCollectProject({ gulp: false, config: { revManifest: true } });
     await collectedInProcess(root);
-    const rev = JSON.parse(readFileSync(path.join(root, OUT, 'rev-manifest.json'), 'utf8')) as Record<string, string>;
+    const rev = JSON.parse(fs.readFileSync(path.join(root, OUT, 'rev-manifest.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
     expect(rev['blog/css/site.css']).to.equal(readManifest(root).files['blog/css/site.css']!.path);
-    writeFileSync(
+    fs.writeFileSync(
       path.join(root, 'app-media.config.json'),
       JSON.stringify({ mediaRoot: 'public/media', collectRoot: OUT, apps: ['./apps/blog', './apps/shop'] }),
     );
     await collectedInProcess(root);
-    expect(existsSync(path.join(root, OUT, 'rev-manifest.json'))).to.equal(false);
+    expect(fs.existsSync(path.join(root, OUT, 'rev-manifest.json'))).to.equal(false);
   });
 
   it('the ignore globs apply: dotfiles are not published', async () => {
@@ -492,8 +488,8 @@ describe('media:verify --collect', () => {
     expect(ok.status, ok.output).to.equal(0);
     expect(ok.stdout).to.match(/ok\s+blog\s+dist\/media\/blog/);
     const entry = readManifest(root).files['blog/css/base.css']!;
-    writeFileSync(path.join(root, OUT, `${entry.path}.gz`), 'not gzip');
-    rmSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path));
+    fs.writeFileSync(path.join(root, OUT, `${entry.path}.gz`), 'not gzip');
+    fs.rmSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path));
     const bad = appMedia(root, ['verify', '--collect']);
     expect(bad.status).to.equal(1);
     expect(bad.stderr).to.match(/missing\s+blog/);
@@ -518,7 +514,7 @@ describe('media:verify --collect', () => {
     await collectedInProcess(root);
     const manifest = readManifest(root);
     manifest.files['blog/css/site.css']!.path = '../../../../etc/hostname';
-    writeFileSync(path.join(root, OUT, 'manifest.json'), JSON.stringify(manifest));
+    fs.writeFileSync(path.join(root, OUT, 'manifest.json'), JSON.stringify(manifest));
     const run = appMedia(root, ['verify', '--collect']);
     expect(run.status).to.equal(1);
     expect(run.stderr).to.contain('APP_MEDIA_BAD_MANIFEST');
@@ -534,11 +530,11 @@ describe('collect records', () => {
     const files = outFiles(root).filter((name) => name.includes('/'));
     expect(Object.keys(records.files).sort()).to.deep.equal(files);
     for (const name of files) {
-      const data = readFileSync(path.join(root, OUT, name));
+      const data = fs.readFileSync(path.join(root, OUT, name));
       const record = records.files[name]!;
       expect(record.sha256, name).to.equal(sha(data));
       expect(record.size, name).to.equal(data.length);
-      expect(record.mtimeMs, name).to.equal(lstatSync(path.join(root, OUT, name)).mtimeMs);
+      expect(record.mtimeMs, name).to.equal(fs.lstatSync(path.join(root, OUT, name)).mtimeMs);
       expect(record.immutable, name).to.equal(/\.[0-9a-f]{10}\./.test(name));
       if (name.endsWith('.br') || name.endsWith('.gz'))
         expect(record).to.include({ encoding: name.endsWith('.br') ? 'br' : 'gzip', of: name.slice(0, -3) });
@@ -549,16 +545,16 @@ describe('collect records', () => {
   it('a touched source (same bytes, new mtime) rewrites nothing of the build', async () => {
     const root = makeCollectProject({ gulp: false });
     await collectedInProcess(root);
-    const manifest = readFileSync(path.join(root, OUT, 'manifest.json'));
+    const manifest = fs.readFileSync(path.join(root, OUT, 'manifest.json'));
     const before = outState(root);
     const later = new Date(Date.now() + 5000);
-    utimesSync(path.join(root, BLOG, 'css/site.css'), later, later);
+    fs.utimesSync(path.join(root, BLOG, 'css/site.css'), later, later);
     await collectedInProcess(root);
     const after = outState(root);
     for (const [name, entry] of Object.entries(before)) {
       if (name === '.app-media-collect-index.json') continue;
       expect(after[name], name).to.deep.equal(entry);
     }
-    expect(readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest)).to.equal(true);
+    expect(fs.readFileSync(path.join(root, OUT, 'manifest.json')).equals(manifest)).to.equal(true);
   });
 });

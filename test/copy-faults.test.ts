@@ -6,18 +6,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { nobodyCommand, nobodyPrefix, skipUnlessNobody } from './support/nobody.js';
 import {
@@ -34,26 +23,9 @@ import {
   writeTree,
   type RunResult,
 } from './support/project.js';
-import {
-  bulkMedia,
-  copyConfig,
-  endChildren,
-  expectConverged,
-  expectOneFailed,
-  faultEnv,
-  locks,
-  MANIFEST,
-  mediaOf,
-  needShim,
-  NOBODY,
-  published,
-  readManifest,
-  sourceOf,
-  TEMP_MARK,
-  temporaries,
-} from './support/copy.js';
+import * as copies from './support/copy.js';
 
-after(endChildren);
+after(copies.endChildren);
 
 describe('copy mode failures: EACCES as an unprivileged user', function () {
   this.timeout(30_000);
@@ -81,7 +53,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
 
   /** A copy-mode project of these apps, opened to the user, which has copied them once. */
   function copiedByNobody(apps: string[]): string {
-    const root = makeProject({ apps, config: copyConfig(apps) });
+    const root = makeProject({ apps, config: copies.copyConfig(apps) });
     openTo(root);
     const first = asNobody(root, 'link', []);
     expect(first.status, first.output).to.equal(0);
@@ -94,11 +66,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
    */
   function openTo(root: string): void {
     for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-      const mode = statSync(dir).mode;
-      if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) chmodSync(dir, (mode & 0o7777) | 0o005);
+      const mode = fs.statSync(dir).mode;
+      if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) fs.chmodSync(dir, (mode & 0o7777) | 0o005);
     }
-    mkdirSync(mediaOf(root), { recursive: true });
-    chownSync(mediaOf(root), NOBODY, NOBODY);
+    fs.mkdirSync(copies.mediaOf(root), { recursive: true });
+    fs.chownSync(copies.mediaOf(root), copies.NOBODY, copies.NOBODY);
   }
 
   it(
@@ -106,14 +78,14 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'exit non-zero, nothing partial published',
     () => {
       const APPS = ['blog', 'locked', 'shop'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       openTo(root);
-      const unreadable = path.join(sourceOf(root, 'locked'), 'js/locked.js');
-      chmodSync(unreadable, 0o000);
-      const byName = expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
+      const unreadable = path.join(copies.sourceOf(root, 'locked'), 'js/locked.js');
+      fs.chmodSync(unreadable, 0o000);
+      const byName = copies.expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
       expect(String(byName['locked']?.['hint'])).to.match(/may read the app's media folder/);
-      expectConverged(root, ['blog', 'shop']);
-      chmodSync(unreadable, 0o644);
+      copies.expectConverged(root, ['blog', 'shop']);
+      fs.chmodSync(unreadable, 0o644);
     },
   );
 
@@ -123,10 +95,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     () => {
       // A new copy's source is walked when the copy is made, as one app's step: its failure is that app's.
       const APPS = ['blog', 'locked', 'shop'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       openTo(root);
-      const unreadable = path.join(sourceOf(root, 'locked'), 'js');
-      chmodSync(unreadable, 0o700);
+      const unreadable = path.join(copies.sourceOf(root, 'locked'), 'js');
+      fs.chmodSync(unreadable, 0o700);
       try {
         // A dry run walks every new copy's source to list its files: the same app is error there.
         const dry = asNobody(root, 'link', ['--dry-run', '--json', '--silent']);
@@ -136,10 +108,13 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           ['locked', 'error', 'EACCES (scandir) apps/locked/app_media/locked/js'],
           ['shop', 'copied', null],
         ]);
-        expect(exists(mediaOf(root)) ? readdirSync(mediaOf(root)) : [], 'a dry run writes nothing').to.deep.equal([]);
-        expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
+        expect(
+          exists(copies.mediaOf(root)) ? fs.readdirSync(copies.mediaOf(root)) : [],
+          'a dry run writes nothing',
+        ).to.deep.equal([]);
+        copies.expectOneFailed(root, asNobody(root, 'link', ['--json', '--silent']), 'locked', 'EACCES');
       } finally {
-        chmodSync(unreadable, 0o755);
+        fs.chmodSync(unreadable, 0o755);
       }
     },
   );
@@ -149,10 +124,10 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'as error (the call, the path, the hint), the others are synced and checked',
     () => {
       const root = copiedByNobody(['blog', 'shop']);
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
-      const shopCopy = snapshot(path.join(mediaOf(root), 'shop'));
-      const unreadable = path.join(sourceOf(root, 'shop'), 'js');
-      chmodSync(unreadable, 0o700);
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'blog'), 'css', 'new.css'), '.new {}\n');
+      const shopCopy = snapshot(path.join(copies.mediaOf(root), 'shop'));
+      const unreadable = path.join(copies.sourceOf(root, 'shop'), 'js');
+      fs.chmodSync(unreadable, 0o700);
       try {
         const line = 'EACCES (scandir) apps/shop/app_media/shop/js';
         for (const [task, args, others] of [
@@ -168,18 +143,21 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           expect(String(byName['shop']?.['hint']), label).to.match(/may read the app's media folder/);
           expect(byName['blog'], label).to.include({ status: others });
         }
-        expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'), 'blog was synced').to.equal(
-          '.new {}\n',
+        expect(
+          fs.readFileSync(path.join(copies.mediaOf(root), 'blog', 'css', 'new.css'), 'utf8'),
+          'blog was synced',
+        ).to.equal('.new {}\n');
+        expect(snapshot(path.join(copies.mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(
+          shopCopy,
         );
-        expect(snapshot(path.join(mediaOf(root), 'shop')), "shop's copy is left as it was").to.deep.equal(shopCopy);
         // What a person reads: the app's line with the error, then the hint; no stack trace.
         const plain = asNobody(root, 'verify', []);
         expect(plain.output).to.match(/error\s+shop\s/);
         expect(plain.output).to.contain(line);
         expect(plain.output, 'no stack trace').to.not.match(/\n\s+at /);
-        expect(locks(root)).to.deep.equal([]);
+        expect(copies.locks(root)).to.deep.equal([]);
       } finally {
-        chmodSync(unreadable, 0o755);
+        fs.chmodSync(unreadable, 0o755);
       }
       const again = asNobody(root, 'link', ['--json', '--silent']);
       expect(again.status, again.output).to.equal(0);
@@ -199,8 +177,8 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       openTo(root);
       const first = asNobody(root, 'link', []);
       expect(first.status, first.output).to.equal(0);
-      const unreadable = path.join(sourceOf(root, 'shop'), 'js');
-      chmodSync(unreadable, 0o700);
+      const unreadable = path.join(copies.sourceOf(root, 'shop'), 'js');
+      fs.chmodSync(unreadable, 0o700);
       try {
         const run = asNobody(root, 'verify', ['--json', '--silent']);
         expect(run.status, run.output).to.equal(1);
@@ -213,7 +191,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
         expect(linked.status, linked.output).to.equal(0);
         expect(jsonReport(linked).counts).to.deep.equal({ 'up-to-date': 2 });
       } finally {
-        chmodSync(unreadable, 0o755);
+        fs.chmodSync(unreadable, 0o755);
       }
     },
   );
@@ -224,8 +202,8 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     () => {
       const root = copiedByNobody(['blog', 'shop']);
       // The copy is the user's own (it made it): a folder of it closed to its owner cannot be listed.
-      const closed = path.join(mediaOf(root), 'shop', 'js');
-      chmodSync(closed, 0o000);
+      const closed = path.join(copies.mediaOf(root), 'shop', 'js');
+      fs.chmodSync(closed, 0o000);
       try {
         // Listing the folder, or (its names known from the copy's stamps) looking at a file in it.
         const line = /^EACCES \((scandir|lstat)\) public\/media\/shop\/js(\/shop\.js)?$/;
@@ -240,18 +218,20 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           expect(second, task).to.include({ name: 'shop', status: 'error' });
           expect(String(second?.['reason']), task).to.match(line);
         }
-        expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
+        expect(exists(path.join(copies.mediaOf(root), 'blog'))).to.equal(false);
         expect(
-          exists(path.join(mediaOf(root), 'shop', 'css', 'shop.css')),
+          exists(path.join(copies.mediaOf(root), 'shop', 'css', 'shop.css')),
           'the unread copy is left as it was',
         ).to.equal(true);
-        expect(JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).entries).to.have.keys(['shop']);
+        expect(
+          JSON.parse(fs.readFileSync(path.join(copies.mediaOf(root), copies.MANIFEST), 'utf8')).entries,
+        ).to.have.keys(['shop']);
       } finally {
-        chmodSync(closed, 0o755);
+        fs.chmodSync(closed, 0o755);
       }
       const again = asNobody(root, 'clean', []);
       expect(again.status, again.output).to.equal(0);
-      expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+      expect(fs.readdirSync(copies.mediaOf(root))).to.deep.equal([]);
     },
   );
 
@@ -260,7 +240,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       'the hint and no stack (--verbose adds it); --json prints an error document',
     () => {
       const root = copiedByNobody(['blog']);
-      chmodSync(mediaOf(root), 0o333);
+      fs.chmodSync(copies.mediaOf(root), 0o333);
       try {
         const run = asNobody(root, 'clean', []);
         expect(run.status, run.output).to.equal(1);
@@ -283,9 +263,9 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           },
         });
       } finally {
-        chmodSync(mediaOf(root), 0o755);
+        fs.chmodSync(copies.mediaOf(root), 0o755);
       }
-      expect(exists(path.join(mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
+      expect(exists(path.join(copies.mediaOf(root), 'blog', 'css', 'blog.css')), 'nothing was removed').to.equal(true);
     },
   );
 
@@ -296,20 +276,20 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       // The run's first look ends at the first app with something to do. Unable to take the lock,
       // the run looks at every app again before it reports: all three are named.
       const APPS = ['blog', 'shop', 'zoo'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       openTo(root);
-      chownSync(mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
-      chmodSync(mediaOf(root), 0o755);
+      fs.chownSync(copies.mediaOf(root), 0, 0); // root's, as a deploy made it: the user may not write it
+      fs.chmodSync(copies.mediaOf(root), 0o755);
       const run = asNobody(root, 'link', ['--json', '--silent']);
       expect(run.status, run.stderr).to.not.equal(0);
       const report = jsonReport(run);
       expect(report.apps.map((app) => [app['name'], app['status']])).to.deep.equal(APPS.map((name) => [name, 'error']));
       expect(String(report.apps[0]?.['reason'])).to.equal('EACCES (open) public/media/.app-media.json');
       expect(String(report.apps[0]?.['hint'])).to.match(/write to mediaRoot/);
-      expect(readdirSync(mediaOf(root))).to.deep.equal([]);
+      expect(fs.readdirSync(copies.mediaOf(root))).to.deep.equal([]);
 
       // No mediaRoot, in a folder the user cannot write to: the same, through the gulp CLI.
-      rmdirSync(mediaOf(root));
+      fs.rmdirSync(copies.mediaOf(root));
       const made = asNobody(root, 'link', []);
       expect(made.status, made.output).to.not.equal(0);
       expect(made.output).to.match(/EACCES \(mkdir\) public\/media/);
@@ -318,7 +298,7 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
       );
       expect(made.output).to.match(/media:link: 3 error/);
       expect(made.output, 'no stack trace').to.not.match(/\n\s+at /);
-      expect(exists(mediaOf(root))).to.equal(false);
+      expect(exists(copies.mediaOf(root))).to.equal(false);
     },
   );
 
@@ -328,11 +308,11 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
     () => {
       const APPS = ['blog', 'shop'];
       const root = copiedByNobody(APPS);
-      const frozen = path.join(mediaOf(root), 'shop/css');
-      const oldBytes = readFileSync(path.join(frozen, 'shop.css'));
-      chmodSync(frozen, 0o555);
-      writeFileSync(path.join(sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
+      const frozen = path.join(copies.mediaOf(root), 'shop/css');
+      const oldBytes = fs.readFileSync(path.join(frozen, 'shop.css'));
+      fs.chmodSync(frozen, 0o555);
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'shop'), 'css/shop.css'), '.shop { color: navy; } /* v2 */\n');
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'blog'), 'css/blog.css'), '.blog { color: navy; } /* v2 */\n');
       try {
         const run = asNobody(root, 'link', []);
         expect(run.status, run.output).to.not.equal(0);
@@ -342,19 +322,20 @@ describe('copy mode failures: EACCES as an unprivileged user', function () {
           /hint: check that the account running the task may read the app's media folder and write to mediaRoot/,
         );
         expect(run.output).to.match(/copied\s+blog/);
-        expect(readFileSync(path.join(frozen, 'shop.css')), 'the published file is the old one, whole').to.deep.equal(
-          oldBytes,
-        );
-        expect(readdirSync(frozen)).to.deep.equal(['shop.css']);
-        expect(readFileSync(path.join(mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
-        expect(temporaries(mediaOf(root))).to.deep.equal([]);
+        expect(
+          fs.readFileSync(path.join(frozen, 'shop.css')),
+          'the published file is the old one, whole',
+        ).to.deep.equal(oldBytes);
+        expect(fs.readdirSync(frozen)).to.deep.equal(['shop.css']);
+        expect(fs.readFileSync(path.join(copies.mediaOf(root), 'blog/css/blog.css'), 'utf8')).to.contain('v2');
+        expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
       } finally {
-        chmodSync(frozen, 0o755);
+        fs.chmodSync(frozen, 0o755);
       }
       // Once the folder is writable again, the next run converges.
       const again = asNobody(root, 'link', []);
       expect(again.status, again.output).to.equal(0);
-      expectConverged(root, APPS);
+      copies.expectConverged(root, APPS);
     },
   );
 });
@@ -364,7 +345,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   let lib: string;
 
   before(function () {
-    lib = needShim(this);
+    lib = copies.needShim(this);
   });
 
   /** Node's own fs.copyFile / writeFile / readFile under the shim, in a child process. */
@@ -375,7 +356,7 @@ describe('copy mode failures by injection: ENOSPC, a source folder vanishing mid
   ): { status: number | null; stdout: string; stderr: string } {
     const run = spawnSync(process.execPath, ['-e', script], {
       encoding: 'utf8',
-      env: { ...process.env, ...(shim ? faultEnv(lib, env) : env) },
+      env: { ...process.env, ...(shim ? copies.faultEnv(lib, env) : env) },
       timeout: 10_000,
     });
     return { status: run.status, stdout: run.stdout.trim(), stderr: run.stderr };
@@ -408,8 +389,8 @@ catch (e) { out.push(label + ':' + e.code); } };
       const shimmed = nodeUnderShim(script, faults);
       expect(shimmed.stdout, shimmed.stderr).to.equal('copy:ENOSPC other:ok write:ENOSPC open:ENOENT read:ok');
       expect(exists(path.join(dir, 'diskfull/a.bin')), 'libuv removes the failed copy').to.equal(false);
-      rmSync(path.join(dir, 'other/a.bin'));
-      rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
+      fs.rmSync(path.join(dir, 'other/a.bin'));
+      fs.rmSync(path.join(dir, 'diskfull/b.txt'), { force: true });
       expect(nodeUnderShim(script, faults, false).stdout, 'the same script without the shim').to.equal(
         'copy:ok other:ok write:ok open:ok read:ok',
       );
@@ -421,26 +402,30 @@ catch (e) { out.push(label + ':' + e.code); } };
       'exit non-zero, nothing partial or temporary left',
     () => {
       const APPS = ['blog', 'diskfull', 'shop'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-      bulkMedia(root, 'diskfull', 20, 64 * 1024);
-      const run = gulp(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
-      const byName = expectOneFailed(root, run, 'diskfull', 'ENOSPC');
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
+      copies.bulkMedia(root, 'diskfull', 20, 64 * 1024);
+      const run = gulp(
+        root,
+        ['media:link', '--json', '--silent'],
+        copies.faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }),
+      );
+      const byName = copies.expectOneFailed(root, run, 'diskfull', 'ENOSPC');
       expect(String(byName['diskfull']?.['hint'])).to.contain('the disk is full');
-      expectConverged(root, ['blog', 'shop']);
-      expect(Object.keys(readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
+      copies.expectConverged(root, ['blog', 'shop']);
+      expect(Object.keys(copies.readManifest(root).entries).sort(), 'no record for what was not made').to.deep.equal([
         'blog',
         'shop',
       ]);
       // The text output says it as clearly.
-      rmSync(mediaOf(root), { recursive: true });
-      const text = gulp(root, ['media:link'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+      fs.rmSync(copies.mediaOf(root), { recursive: true });
+      const text = gulp(root, ['media:link'], copies.faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
       expect(text.status).to.not.equal(0);
       expect(text.output).to.match(/error\s+diskfull/);
       expect(text.output).to.match(/hint: the disk is full: free some space and run again/);
       // Space freed: the next run converges.
       const again = viaCommand(root, ['media:link']);
       expect(again.status, again.output).to.equal(0);
-      expectConverged(root, APPS);
+      copies.expectConverged(root, APPS);
     },
   );
 
@@ -448,39 +433,39 @@ catch (e) { out.push(label + ':' + e.code); } };
     'files over 512 KiB (copied on the thread pool, 4 at a time, beside the small ones): whole, ' +
       'with their time and mode; rewritten when they change; ENOSPC on one keeps the old one and leaves nothing',
     async () => {
-      const root = makeProject({ apps: ['video'], config: copyConfig(['video']) });
-      const big = path.join(sourceOf(root, 'video'), 'clips', 'intro.bin');
-      mkdirSync(path.dirname(big), { recursive: true });
-      writeFileSync(big, randomBytes(9 * 1024 * 1024));
+      const root = makeProject({ apps: ['video'], config: copies.copyConfig(['video']) });
+      const big = path.join(copies.sourceOf(root, 'video'), 'clips', 'intro.bin');
+      fs.mkdirSync(path.dirname(big), { recursive: true });
+      fs.writeFileSync(big, randomBytes(9 * 1024 * 1024));
       // More big files around it, so several are in flight when one fails.
       for (let index = 0; index < 8; index++)
-        writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
-      bulkMedia(root, 'video', 30, 2048);
-      chmodSync(big, 0o640);
-      utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
-      const copy = path.join(mediaOf(root), 'video', 'clips', 'intro.bin');
+        fs.writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(600 * 1024 + index));
+      copies.bulkMedia(root, 'video', 30, 2048);
+      fs.chmodSync(big, 0o640);
+      fs.utimesSync(big, 1_600_000_000.5, 1_600_000_000.5);
+      const copy = path.join(copies.mediaOf(root), 'video', 'clips', 'intro.bin');
       await linkedInProcess(root);
-      expectConverged(root, ['video']);
-      expect(statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
-      expect(statSync(copy).mode & 0o777).to.equal(0o640);
+      copies.expectConverged(root, ['video']);
+      expect(fs.statSync(copy).mtimeMs).to.be.closeTo(1_600_000_000_500, 0.01);
+      expect(fs.statSync(copy).mode & 0o777).to.equal(0o640);
       // New versions of the big files, and the disk full for one: the old one stays, whole.
-      const old = sha(readFileSync(copy));
-      writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
+      const old = sha(fs.readFileSync(copy));
+      fs.writeFileSync(big, randomBytes(9 * 1024 * 1024 + 1));
       for (let index = 0; index < 8; index++)
-        writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
+        fs.writeFileSync(path.join(path.dirname(big), `part${index}.bin`), randomBytes(700 * 1024 + index));
       const full = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
-        faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
+        copies.faultEnv(lib, { FAULT_WRITE_PATH: 'intro.bin' }),
       );
       expect(full.status, full.output).to.not.equal(0);
       expect(String(jsonReport(full).apps[0]?.['reason'])).to.contain('ENOSPC');
-      expect(sha(readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
+      expect(sha(fs.readFileSync(copy)), 'the published file is the old one, whole').to.equal(old);
+      expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
       // Space again: the new version is copied.
       await linkedInProcess(root);
-      expectConverged(root, ['video']);
-      expect(statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
+      copies.expectConverged(root, ['video']);
+      expect(fs.statSync(copy).size).to.equal(9 * 1024 * 1024 + 1);
     },
   );
 
@@ -521,17 +506,17 @@ catch (e) { out.push(label + ':' + e.code); } };
   for (const row of updateFaults) {
     it(row.title, async () => {
       const APPS = ['blog', row.app];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
-      bulkMedia(root, row.app, row.files, row.size, 1);
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
+      copies.bulkMedia(root, row.app, row.files, row.size, 1);
       await linkedInProcess(root);
-      const before = published(root);
+      const before = copies.published(root);
       for (let index = 0; index < row.files; index += row.every)
-        writeFileSync(path.join(sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css/blog.css'), row.css);
+        fs.writeFileSync(path.join(copies.sourceOf(root, row.app), 'd0', `f${index}.bin`), randomBytes(row.newSize));
+      fs.writeFileSync(path.join(copies.sourceOf(root, 'blog'), 'css/blog.css'), row.css);
       const run = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
-        faultEnv(lib, { FAULT_WRITE_PATH: `-${row.app}-`, ...row.faults }),
+        copies.faultEnv(lib, { FAULT_WRITE_PATH: `-${row.app}-`, ...row.faults }),
       );
       expect(run.status, run.output).to.not.equal(0);
       const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
@@ -539,16 +524,16 @@ catch (e) { out.push(label + ':' + e.code); } };
       expect(String(byName[row.app]?.['reason'])).to.match(row.reason);
       if (row.hint) expect(String(byName[row.app]?.['hint'])).to.contain(row.hint);
       expect(byName['blog']).to.include({ status: 'copied' });
-      const after = published(root);
+      const after = copies.published(root);
       const ofApp = (files: Map<string, string>): string[] =>
         [...files.keys()].filter((rel) => rel.startsWith(`${row.app}/`));
       for (const rel of ofApp(before)) expect(after.get(rel), rel).to.equal(before.get(rel));
       expect(ofApp(after).length).to.equal(ofApp(before).length);
       expect(after.get('blog/css/blog.css')).to.equal(sha(row.css));
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
-      expect(locks(root)).to.deep.equal([]);
+      expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
+      expect(copies.locks(root)).to.deep.equal([]);
       await linkedInProcess(root);
-      expectConverged(root, APPS);
+      copies.expectConverged(root, APPS);
     });
   }
 
@@ -557,11 +542,11 @@ catch (e) { out.push(label + ':' + e.code); } };
       'nothing partial published',
     () => {
       const APPS = ['blog', 'shop', 'vanish'];
-      const root = makeProject({ apps: APPS, config: copyConfig(APPS) });
+      const root = makeProject({ apps: APPS, config: copies.copyConfig(APPS) });
       const run = viaCommand(
         root,
         ['media:link', '--json', '--silent'],
-        faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
+        copies.faultEnv(lib, { FAULT_OPEN_PATH: '/apps/vanish/app_media/vanish' }),
       );
       expect(run.status, run.output).to.not.equal(0);
       const byName = Object.fromEntries(jsonReport(run).apps.map((app) => [app['name'], app]));
@@ -570,18 +555,22 @@ catch (e) { out.push(label + ':' + e.code); } };
       expect(String(byName['vanish']?.['hint'])).to.match(/vanished/);
       expect(byName['blog']).to.include({ status: 'copied' });
       expect(byName['shop']).to.include({ status: 'copied' });
-      expect(exists(path.join(mediaOf(root), 'vanish'))).to.equal(false);
-      expect(temporaries(mediaOf(root))).to.deep.equal([]);
-      expectConverged(root, ['blog', 'shop']);
+      expect(exists(path.join(copies.mediaOf(root), 'vanish'))).to.equal(false);
+      expect(copies.temporaries(copies.mediaOf(root))).to.deep.equal([]);
+      copies.expectConverged(root, ['blog', 'shop']);
     },
   );
 
   it('an error reason names the file relative to the project, once, without the temporary name', () => {
-    const root = makeProject({ apps: ['diskfull'], config: copyConfig(['diskfull']) });
-    const run = viaCommand(root, ['media:link', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+    const root = makeProject({ apps: ['diskfull'], config: copies.copyConfig(['diskfull']) });
+    const run = viaCommand(
+      root,
+      ['media:link', '--json', '--silent'],
+      copies.faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }),
+    );
     const reason = String(jsonReport(run).apps[0]?.['reason']);
     expect(reason).to.not.match(/ENOSPC: ENOSPC/);
     expect(reason).to.not.contain(root);
-    expect(reason).to.not.contain(TEMP_MARK);
+    expect(reason).to.not.contain(copies.TEMP_MARK);
   });
 });

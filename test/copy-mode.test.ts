@@ -288,31 +288,45 @@ describe('copy mode: incremental (size + mtime; --checksum compares contents)', 
 });
 
 describe('copy mode: ignore, links inside media, mtimes and modes', () => {
+  /**
+   * The blog app in copy mode (`extra`: more of its config) with `media` added to its media folder, linked
+   * through gulp: the line says how many files were copied and how many ignored, and just `copied` is published.
+   */
+  function copyBlogWith(
+    media: Record<string, string>,
+    expected: { copied: string[]; ignored: number },
+    extra: Record<string, unknown> = {},
+  ): string {
+    const files = Object.fromEntries(
+      Object.entries(media).map(([rel, text]) => [`apps/blog/app_media/blog/${rel}`, text]),
+    );
+    const root = makeProject({ apps: ['blog'], config: copyConfig(['blog'], extra), files });
+    const run = gulp(root, ['media:link']);
+    expect(run.status, run.output).to.equal(0);
+    expect(run.stdout).to.match(
+      new RegExp(
+        'copied\\s+blog\\s+public/media/blog -> apps/blog/app_media/blog ' +
+          `\\(copy, ${expected.copied.length} files, \\d+ B, ${expected.ignored} ignored\\)`,
+      ),
+    );
+    expect([...published(root).keys()].sort()).to.deep.equal(expected.copied);
+    return root;
+  }
+
   it(
     'default ignore: dotfiles, *~ and a .git/ folder are not copied; the line says how many were ignored; ' +
       'verify finds nothing exposed',
     async () => {
-      const root = makeProject({
-        apps: ['blog'],
-        config: copyConfig(['blog']),
-        files: {
-          'apps/blog/app_media/blog/.env': 'SECRET=1',
-          'apps/blog/app_media/blog/css/.hidden.css': 'x',
-          'apps/blog/app_media/blog/img/blog.png~': 'backup',
-          'apps/blog/app_media/blog/.git/HEAD': 'ref: refs/heads/main',
-          'apps/blog/app_media/blog/.git/objects/ab/cdef': 'blob',
+      const root = copyBlogWith(
+        {
+          '.env': 'SECRET=1',
+          'css/.hidden.css': 'x',
+          'img/blog.png~': 'backup',
+          '.git/HEAD': 'ref: refs/heads/main',
+          '.git/objects/ab/cdef': 'blob',
         },
-      });
-      const run = gulp(root, ['media:link']);
-      expect(run.status, run.output).to.equal(0);
-      expect(run.stdout).to.match(
-        /copied\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog \(copy, 3 files, \d+ B, 4 ignored\)/,
+        { copied: ['blog/css/blog.css', 'blog/img/blog.png', 'blog/js/blog.js'], ignored: 4 },
       );
-      expect([...published(root).keys()].sort()).to.deep.equal([
-        'blog/css/blog.css',
-        'blog/img/blog.png',
-        'blog/js/blog.js',
-      ]);
       expect(exists(path.join(mediaOf(root), 'blog/.git'))).to.equal(false);
       const report = jsonReport(viaCommand(root, ['media:link', '--json', '--silent']));
       expect(report.apps[0]).to.include({ status: 'up-to-date', ignored: 4 });
@@ -321,25 +335,16 @@ describe('copy mode: ignore, links inside media, mtimes and modes', () => {
   );
 
   it('a custom ignore ["*.psd", "drafts"] skips those files and every folder of that name', async () => {
-    const root = makeProject({
-      apps: ['blog'],
-      config: copyConfig(['blog'], { ignore: ['*.psd', 'drafts'] }),
-      files: {
-        'apps/blog/app_media/blog/img/hero.psd': 'layers',
-        'apps/blog/app_media/blog/drafts/next.css': 'wip',
-        'apps/blog/app_media/blog/css/drafts/old.css': 'wip',
-        'apps/blog/app_media/blog/css/drafts.css': 'not a folder named drafts',
+    const root = copyBlogWith(
+      {
+        'img/hero.psd': 'layers',
+        'drafts/next.css': 'wip',
+        'css/drafts/old.css': 'wip',
+        'css/drafts.css': 'not a folder named drafts',
       },
-    });
-    const run = gulp(root, ['media:link']);
-    expect(run.status, run.output).to.equal(0);
-    expect(run.stdout).to.match(/\(copy, 4 files, \d+ B, 3 ignored\)/);
-    expect([...published(root).keys()].sort()).to.deep.equal([
-      'blog/css/blog.css',
-      'blog/css/drafts.css',
-      'blog/img/blog.png',
-      'blog/js/blog.js',
-    ]);
+      { copied: ['blog/css/blog.css', 'blog/css/drafts.css', 'blog/img/blog.png', 'blog/js/blog.js'], ignored: 3 },
+      { ignore: ['*.psd', 'drafts'] },
+    );
     await verifiedInProcess(root);
   });
 

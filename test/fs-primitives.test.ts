@@ -5,21 +5,7 @@
  * failed with a mutant that survived the mutation run (issue 29, reports/mutation-judged/fs.md).
  */
 import { expect } from 'chai';
-import {
-  chmodSync,
-  chownSync,
-  closeSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { folderKind, FolderTree, openFolder, sameFolder, withRealPaths, type Folder } from '../src/core/fs/folder.js';
@@ -116,10 +102,10 @@ describe("fs primitives: a run's temporary names", () => {
 describe('fs primitives: who else may write a folder (trust)', () => {
   it('a folder anyone can write is found, also when reached through a link (relative or absolute)', () => {
     const base = tempDir('trust');
-    mkdirSync(path.join(base, 'open/media'), { recursive: true });
-    chmodSync(path.join(base, 'open'), 0o777);
-    symlinkSync('open', path.join(base, 'relative'));
-    symlinkSync(path.join(base, 'open'), path.join(base, 'absolute'));
+    fs.mkdirSync(path.join(base, 'open/media'), { recursive: true });
+    fs.chmodSync(path.join(base, 'open'), 0o777);
+    fs.symlinkSync('open', path.join(base, 'relative'));
+    fs.symlinkSync(path.join(base, 'open'), path.join(base, 'absolute'));
     for (const target of ['open', 'relative', 'absolute', 'relative/media', 'absolute/media']) {
       expect(otherWriter(path.join(base, target), ROOT), target).to.deep.equal({
         folder: path.join(base, 'open'),
@@ -139,8 +125,8 @@ describe('fs primitives: who else may write a folder (trust)', () => {
 
   it('a folder anyone can write with its sticky bit set shields the folders below it, not itself', () => {
     const base = tempDir('trust');
-    mkdirSync(path.join(base, 'sticky/media'), { recursive: true });
-    chmodSync(path.join(base, 'sticky'), 0o1777);
+    fs.mkdirSync(path.join(base, 'sticky/media'), { recursive: true });
+    fs.chmodSync(path.join(base, 'sticky'), 0o1777);
     expect(otherWriter(path.join(base, 'sticky'), ROOT)).to.deep.equal({
       folder: path.join(base, 'sticky'),
       who: 'everyone',
@@ -150,21 +136,22 @@ describe('fs primitives: who else may write a folder (trust)', () => {
 
   it('a chain of 40 links is followed to its end; a loop of links ends', () => {
     const base = tempDir('trust');
-    mkdirSync(path.join(base, 'open'));
-    chmodSync(path.join(base, 'open'), 0o777);
-    symlinkSync('open', path.join(base, 'l0'));
-    for (let n = 1; n < 40; n++) symlinkSync(`l${n - 1}`, path.join(base, `l${n}`));
+    fs.mkdirSync(path.join(base, 'open'));
+    fs.chmodSync(path.join(base, 'open'), 0o777);
+    fs.symlinkSync('open', path.join(base, 'l0'));
+    for (let n = 1; n < 40; n++) fs.symlinkSync(`l${n - 1}`, path.join(base, `l${n}`));
     expect(otherWriter(path.join(base, 'l39'), ROOT)).to.deep.equal({
       folder: path.join(base, 'open'),
       who: 'everyone',
     });
-    symlinkSync('b', path.join(base, 'a'));
-    symlinkSync('a', path.join(base, 'b'));
+    fs.symlinkSync('b', path.join(base, 'a'));
+    fs.symlinkSync('a', path.join(base, 'b'));
     expect(otherWriter(path.join(base, 'a'), ROOT)).to.equal(undefined);
   });
 
   it('a folder another user owns is found and named from /etc/passwd; the runner or root as owner is not', () => {
-    const nobody = readFileSync('/etc/passwd', 'utf8')
+    const nobody = fs
+      .readFileSync('/etc/passwd', 'utf8')
       .split('\n')
       .map((line) => line.split(':'))
       .find((fields) => fields[2] === '65534')?.[0];
@@ -179,10 +166,12 @@ describe('fs primitives: who else may write a folder (trust)', () => {
   it("a folder root's group can write is no other writer while that group has no member but root", function () {
     // root's group here: no other user has it as primary group or is listed in it (else this case says nothing).
     const others =
-      readFileSync('/etc/passwd', 'utf8')
+      fs
+        .readFileSync('/etc/passwd', 'utf8')
         .split('\n')
         .some((line) => line.split(':')[3] === '0' && line.split(':')[2] !== '0') ||
-      (readFileSync('/etc/group', 'utf8')
+      (fs
+        .readFileSync('/etc/group', 'utf8')
         .split('\n')
         .find((line) => line.startsWith('root:'))
         ?.split(':')[3]
@@ -220,7 +209,7 @@ describe('fs primitives: folders held open', () => {
     it('a file or a link is not opened as a folder (ENOTDIR), at the top or below', () => {
       const base = tempDir('held');
       writeTree(base, { 'dir/file': 'x' });
-      symlinkSync('dir', path.join(base, 'link'));
+      fs.symlinkSync('dir', path.join(base, 'link'));
       withKind('path', () => {
         expect(codeOf(() => openFolder(path.join(base, 'link')))).to.equal('ENOTDIR');
         expect(codeOf(() => openFolder(path.join(base, 'dir/file')))).to.equal('ENOTDIR');
@@ -232,29 +221,29 @@ describe('fs primitives: folders held open', () => {
 
     it('a folder swapped for another since it was opened, at the top or below, is refused (ENOTDIR)', () => {
       const base = tempDir('held');
-      mkdirSync(path.join(base, 'top/sub'), { recursive: true });
+      fs.mkdirSync(path.join(base, 'top/sub'), { recursive: true });
       withKind('path', () => {
         const top = openFolder(path.join(base, 'top'));
         const sub = top.open('sub');
-        renameSync(path.join(base, 'top/sub'), path.join(base, 'top/was'));
-        mkdirSync(path.join(base, 'top/sub'));
+        fs.renameSync(path.join(base, 'top/sub'), path.join(base, 'top/was'));
+        fs.mkdirSync(path.join(base, 'top/sub'));
         expect(codeOf(() => sub.at('x'))).to.equal('ENOTDIR');
         expect(codeOf(() => top.at('x'))).to.equal(undefined);
-        renameSync(path.join(base, 'top'), path.join(base, 'old'));
-        mkdirSync(path.join(base, 'top'));
+        fs.renameSync(path.join(base, 'top'), path.join(base, 'old'));
+        fs.mkdirSync(path.join(base, 'top'));
         expect(codeOf(() => top.at('x'))).to.equal('ENOTDIR');
       });
     });
 
     it("sets a folder's mode and times", () => {
       const base = tempDir('held');
-      mkdirSync(path.join(base, 'dir'));
+      fs.mkdirSync(path.join(base, 'dir'));
       withKind('path', () => {
         const dir = openFolder(path.join(base, 'dir'));
         dir.chmod(0o750);
         dir.setTimes(1_000_000_000);
       });
-      const stat = statSync(path.join(base, 'dir'));
+      const stat = fs.statSync(path.join(base, 'dir'));
       expect(stat.mode & 0o7777).to.equal(0o750);
       expect(stat.mtimeMs).to.equal(1_000_000_000_000);
     });
@@ -262,24 +251,24 @@ describe('fs primitives: folders held open', () => {
 
   it('a tree forgets a folder and those below it (renamed, made again), and only those', () => {
     const base = tempDir('tree');
-    mkdirSync(path.join(base, 'a/b'), { recursive: true });
-    mkdirSync(path.join(base, 'ab'));
-    mkdirSync(path.join(base, 'c'));
+    fs.mkdirSync(path.join(base, 'a/b'), { recursive: true });
+    fs.mkdirSync(path.join(base, 'ab'));
+    fs.mkdirSync(path.join(base, 'c'));
     const top = openFolder(base);
     const tree = new FolderTree(top);
     try {
       tree.folder('a/b');
       tree.folder('ab');
       tree.folder('c');
-      renameSync(path.join(base, 'a'), path.join(base, 'gone'));
-      mkdirSync(path.join(base, 'a/b'), { recursive: true });
+      fs.renameSync(path.join(base, 'a'), path.join(base, 'gone'));
+      fs.mkdirSync(path.join(base, 'a/b'), { recursive: true });
       tree.forget('a');
-      expect(sameFolder(tree.folder('a/b'), statSync(path.join(base, 'a/b'))), 'a/b opened again').to.equal(true);
-      expect(sameFolder(tree.folder('a'), statSync(path.join(base, 'a'))), 'a opened again').to.equal(true);
+      expect(sameFolder(tree.folder('a/b'), fs.statSync(path.join(base, 'a/b'))), 'a/b opened again').to.equal(true);
+      expect(sameFolder(tree.folder('a'), fs.statSync(path.join(base, 'a'))), 'a opened again').to.equal(true);
       expect(tree.stillInPlace()).to.equal(undefined);
       // Not forgotten: "ab" and "c" are still checked.
-      renameSync(path.join(base, 'ab'), path.join(base, 'ab-was'));
-      mkdirSync(path.join(base, 'ab'));
+      fs.renameSync(path.join(base, 'ab'), path.join(base, 'ab-was'));
+      fs.mkdirSync(path.join(base, 'ab'));
       expect(tree.stillInPlace()).to.equal('ab');
     } finally {
       tree.close();
@@ -289,12 +278,12 @@ describe('fs primitives: folders held open', () => {
 
   it("an error named through an open folder names the folder's real path", () => {
     const base = tempDir('real');
-    const spare = Array.from({ length: 10 }, () => openSync(base, 'r')); // the folder's descriptor is past 9
+    const spare = Array.from({ length: 10 }, () => fs.openSync(base, 'r')); // the folder's descriptor is past 9
     const folder = withKind('descriptor', () => openFolder(base));
     try {
       let error: NodeJS.ErrnoException | undefined;
       try {
-        readFileSync(folder.at('missing-file'));
+        fs.readFileSync(folder.at('missing-file'));
       } catch (caught) {
         error = caught as NodeJS.ErrnoException;
       }
@@ -307,7 +296,7 @@ describe('fs primitives: folders held open', () => {
       expect(withRealPaths(null)).to.equal(null);
     } finally {
       folder.close();
-      for (const fd of spare) closeSync(fd);
+      for (const fd of spare) fs.closeSync(fd);
     }
   });
 });
@@ -316,7 +305,7 @@ describe('fs primitives: the private workspace', () => {
   it('removeEmptyFolder removes an empty folder only; not a folder with files, a file, or nothing', () => {
     const base = tempDir('ws');
     writeTree(base, { 'full/mine.txt': 'mine', file: 'x' });
-    mkdirSync(path.join(base, 'empty'));
+    fs.mkdirSync(path.join(base, 'empty'));
     const root = openFolder(base);
     try {
       expect(removeEmptyFolder(root, 'empty')).to.equal(true);
@@ -327,16 +316,16 @@ describe('fs primitives: the private workspace', () => {
     } finally {
       root.close();
     }
-    expect(readdirSync(base).sort()).to.deep.equal(['file', 'full']);
-    expect(readFileSync(path.join(base, 'full/mine.txt'), 'utf8')).to.equal('mine');
+    expect(fs.readdirSync(base).sort()).to.deep.equal(['file', 'full']);
+    expect(fs.readFileSync(path.join(base, 'full/mine.txt'), 'utf8')).to.equal('mine');
   });
 
   for (const kind of ['descriptor', 'path'] as const) {
     it(`removeOwnTree (${kind}): a link or file at the name goes as itself; another folder than ours stays`, () => {
       const base = tempDir('ws');
       writeTree(base, { 'target/keep.txt': 'keep', 'mine/a/b.txt': 'b', 'other/theirs.txt': 't', file: 'f' });
-      symlinkSync('target', path.join(base, 'link'));
-      const made = statSync(path.join(base, 'mine'));
+      fs.symlinkSync('target', path.join(base, 'link'));
+      const made = fs.statSync(path.join(base, 'mine'));
       withKind(kind, () => {
         const root = openFolder(base);
         try {
@@ -349,9 +338,9 @@ describe('fs primitives: the private workspace', () => {
           root.close();
         }
       });
-      expect(readdirSync(base).sort()).to.deep.equal(['other', 'target']);
-      expect(readFileSync(path.join(base, 'target/keep.txt'), 'utf8')).to.equal('keep');
-      expect(readFileSync(path.join(base, 'other/theirs.txt'), 'utf8')).to.equal('t');
+      expect(fs.readdirSync(base).sort()).to.deep.equal(['other', 'target']);
+      expect(fs.readFileSync(path.join(base, 'target/keep.txt'), 'utf8')).to.equal('keep');
+      expect(fs.readFileSync(path.join(base, 'other/theirs.txt'), 'utf8')).to.equal('t');
     });
   }
 
@@ -360,19 +349,19 @@ describe('fs primitives: the private workspace', () => {
       '(open to others, holding a file, or of another user): refused (EEXIST), the folder in its place untouched',
     () => {
       const swaps: Array<[string, (at: string) => void]> = [
-        ['open to its group and others', (at) => mkdirSync(at, 0o755)],
+        ['open to its group and others', (at) => fs.mkdirSync(at, 0o755)],
         [
           'holding a file',
           (at) => {
             writeTree(at, { 'planted.txt': 'x' });
-            chmodSync(at, 0o700);
+            fs.chmodSync(at, 0o700);
           },
         ],
         [
           "another user's",
           (at) => {
-            mkdirSync(at, 0o700);
-            chownSync(at, 65534, 65534);
+            fs.mkdirSync(at, 0o700);
+            fs.chownSync(at, 65534, 65534);
           },
         ],
       ];
@@ -382,7 +371,7 @@ describe('fs primitives: the private workspace', () => {
         const ws = new Workspace(root, token());
         onPause((point, name) => {
           if (point !== 'private') return;
-          renameSync(path.join(base, name), path.join(base, 'made-by-the-run'));
+          fs.renameSync(path.join(base, name), path.join(base, 'made-by-the-run'));
           plant(path.join(base, name));
         });
         try {
@@ -392,10 +381,10 @@ describe('fs primitives: the private workspace', () => {
           ws.close();
           root.close();
         }
-        const planted = readdirSync(base).find((name) => name.startsWith(TEMP_MARK)) as string;
+        const planted = fs.readdirSync(base).find((name) => name.startsWith(TEMP_MARK)) as string;
         expect(planted, `${what}: the folder in its place stays`).to.be.a('string');
         if (what === 'holding a file')
-          expect(readFileSync(path.join(base, planted, 'planted.txt'), 'utf8'), what).to.equal('x');
+          expect(fs.readFileSync(path.join(base, planted, 'planted.txt'), 'utf8'), what).to.equal('x');
       }
     },
   );
@@ -406,13 +395,13 @@ describe('fs primitives: the private workspace', () => {
     const ws = new Workspace(root, token());
     try {
       const stage = ws.stage();
-      writeFileSync(stage.at(ws.stagedName('blog', 'css/site.css')), 'half');
-      expect(readdirSync(base)).to.have.length(1);
+      fs.writeFileSync(stage.at(ws.stagedName('blog', 'css/site.css')), 'half');
+      expect(fs.readdirSync(base)).to.have.length(1);
       ws.close();
     } finally {
       root.close();
     }
-    expect(readdirSync(base)).to.deep.equal([]);
+    expect(fs.readdirSync(base)).to.deep.equal([]);
   });
 });
 
@@ -420,16 +409,16 @@ describe('fs primitives: unlinkEach, the removal where others may write', () => 
   it('removes a link as itself (what it leads to stays) and a file; a folder is left; a name gone is fine', () => {
     const base = tempDir('unlink');
     writeTree(base, { 'target/keep.txt': 'keep', file: 'f', 'folder/inside.txt': 'i' });
-    symlinkSync(path.join(base, 'target'), path.join(base, 'link'));
+    fs.symlinkSync(path.join(base, 'target'), path.join(base, 'link'));
     const root = openFolder(base);
     try {
       expect(unlinkEach(root, ['link', 'file', 'folder', 'gone'])).to.deep.equal(['folder']);
     } finally {
       root.close();
     }
-    expect(readdirSync(base).sort()).to.deep.equal(['folder', 'target']);
-    expect(readFileSync(path.join(base, 'target/keep.txt'), 'utf8')).to.equal('keep');
-    expect(readFileSync(path.join(base, 'folder/inside.txt'), 'utf8')).to.equal('i');
+    expect(fs.readdirSync(base).sort()).to.deep.equal(['folder', 'target']);
+    expect(fs.readFileSync(path.join(base, 'target/keep.txt'), 'utf8')).to.equal('keep');
+    expect(fs.readFileSync(path.join(base, 'folder/inside.txt'), 'utf8')).to.equal('i');
   });
 });
 
@@ -437,14 +426,14 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
   /** mediaRoot with the lock draft a killed run left (empty: killed while writing it). */
   function leftBy(run: string): { base: string; root: Folder; ws: Workspace } {
     const base = tempDir('sweep');
-    writeFileSync(path.join(base, `${LOCK_FILE}.${run}`), '');
+    fs.writeFileSync(path.join(base, `${LOCK_FILE}.${run}`), '');
     const root = openFolder(base);
     return { base, root, ws: new Workspace(root, token()) };
   }
 
   it('nothing left: nothing swept, nothing said', async () => {
     const base = tempDir('sweep');
-    writeFileSync(path.join(base, 'notes.txt'), 'mine');
+    fs.writeFileSync(path.join(base, 'notes.txt'), 'mine');
     const root = openFolder(base);
     try {
       expect(await sweepLeftovers(new Workspace(root, token()), false)).to.deep.equal({
@@ -455,7 +444,7 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
     } finally {
       root.close();
     }
-    expect(readdirSync(base)).to.deep.equal(['notes.txt']);
+    expect(fs.readdirSync(base)).to.deep.equal(['notes.txt']);
   });
 
   it(
@@ -475,9 +464,9 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
         [`${live}/x`]: 'live',
         'notes.txt': 'notes',
       });
-      for (const dir of [mine, theirs]) chmodSync(path.join(base, dir), 0o700);
-      chmodSync(path.join(base, open), 0o755);
-      chownSync(path.join(base, theirs), 65534, 65534);
+      for (const dir of [mine, theirs]) fs.chmodSync(path.join(base, dir), 0o700);
+      fs.chmodSync(path.join(base, open), 0o755);
+      fs.chownSync(path.join(base, theirs), 65534, 65534);
       try {
         const swept = await sweepLeftovers(ws, false);
         expect(swept.removed).to.equal(2);
@@ -485,9 +474,11 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
       } finally {
         root.close();
       }
-      expect(readdirSync(base).sort()).to.deep.equal([`${LOCK_FILE}.${run}`, live, 'notes.txt', open, theirs].sort());
-      expect(readFileSync(path.join(base, open, 'mine.txt'), 'utf8')).to.equal('open');
-      expect(readFileSync(path.join(base, theirs, 'theirs.txt'), 'utf8')).to.equal('theirs');
+      expect(fs.readdirSync(base).sort()).to.deep.equal(
+        [`${LOCK_FILE}.${run}`, live, 'notes.txt', open, theirs].sort(),
+      );
+      expect(fs.readFileSync(path.join(base, open, 'mine.txt'), 'utf8')).to.equal('open');
+      expect(fs.readFileSync(path.join(base, theirs, 'theirs.txt'), 'utf8')).to.equal('theirs');
     },
   );
 
@@ -496,23 +487,23 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
     const shared = leftBy(run);
     const mine = tempNames(run)('b');
     writeTree(shared.base, { [`${mine}/a.css`]: 'a' });
-    chmodSync(path.join(shared.base, mine), 0o700);
+    fs.chmodSync(path.join(shared.base, mine), 0o700);
     try {
       expect(await sweepLeftovers(shared.ws, true)).to.deep.equal({ removed: 0, left: [mine], leftFiles: [] });
     } finally {
       shared.root.close();
     }
-    expect(readdirSync(shared.base).sort()).to.deep.equal([`${LOCK_FILE}.${run}`, mine].sort());
+    expect(fs.readdirSync(shared.base).sort()).to.deep.equal([`${LOCK_FILE}.${run}`, mine].sort());
 
     const alone = leftBy(run);
     writeTree(alone.base, { [`${mine}/a.css`]: 'a' });
-    chmodSync(path.join(alone.base, mine), 0o700);
+    fs.chmodSync(path.join(alone.base, mine), 0o700);
     try {
       expect(await sweepLeftovers(alone.ws, false)).to.deep.equal({ removed: 1, left: [], leftFiles: [] });
     } finally {
       alone.root.close();
     }
-    expect(readdirSync(alone.base)).to.deep.equal([]);
+    expect(fs.readdirSync(alone.base)).to.deep.equal([]);
   });
 
   it('a leftover removed by someone else while the sweep runs is passed over', async () => {
@@ -521,7 +512,7 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
     const [gone, file] = [tempNames(run)('a'), tempNames(run)('b')];
     writeTree(base, { [gone]: 'x', [file]: 'y' });
     onPause((point, detail) => {
-      if (point === 'sweep' && detail === gone) rmSync(path.join(base, gone));
+      if (point === 'sweep' && detail === gone) fs.rmSync(path.join(base, gone));
     });
     try {
       expect((await sweepLeftovers(ws, false)).removed).to.equal(1);
@@ -529,7 +520,7 @@ describe("fs primitives: the sweep of a killed run's leftovers", () => {
       onPause(undefined);
       root.close();
     }
-    expect(readdirSync(base)).to.deep.equal([]);
+    expect(fs.readdirSync(base)).to.deep.equal([]);
   });
 });
 
@@ -545,13 +536,13 @@ describe('fs primitives: links', () => {
 
   it("a new link is checked: the app's folder passes, a link elsewhere inside the app fails", () => {
     const base = tempDir('link');
-    mkdirSync(path.join(base, 'app/media'), { recursive: true });
-    mkdirSync(path.join(base, 'app/private'));
-    mkdirSync(path.join(base, 'root'));
-    symlinkSync('../app/media', path.join(base, 'root/good'));
-    symlinkSync('../app/private', path.join(base, 'root/bad'));
+    fs.mkdirSync(path.join(base, 'app/media'), { recursive: true });
+    fs.mkdirSync(path.join(base, 'app/private'));
+    fs.mkdirSync(path.join(base, 'root'));
+    fs.symlinkSync('../app/media', path.join(base, 'root/good'));
+    fs.symlinkSync('../app/private', path.join(base, 'root/bad'));
     const media = path.join(base, 'app/media');
-    const seen = statSync(media);
+    const seen = fs.statSync(media);
     const root = openFolder(path.join(base, 'root'));
     try {
       const app = path.join(base, 'app');
@@ -566,7 +557,7 @@ describe('fs primitives: links', () => {
 
   it('a link that cannot be made fails its own make(), and the next link is still made', async () => {
     const base = tempDir('link');
-    mkdirSync(path.join(base, 'media'));
+    fs.mkdirSync(path.join(base, 'media'));
     const root = openFolder(base);
     const maker = new LinkMaker(root);
     try {
@@ -580,7 +571,7 @@ describe('fs primitives: links', () => {
       maker.close();
       root.close();
     }
-    expect(lstatSync(path.join(base, 'ok')).isSymbolicLink()).to.equal(true);
+    expect(fs.lstatSync(path.join(base, 'ok')).isSymbolicLink()).to.equal(true);
   });
 });
 
@@ -589,11 +580,11 @@ describe('fs primitives: the records file', () => {
 
   it('a records file of a few KiB is read; one that is a link is refused', () => {
     const base = tempDir('records');
-    writeFileSync(path.join(base, RECORDS_FILE), 'x'.repeat(4096));
+    fs.writeFileSync(path.join(base, RECORDS_FILE), 'x'.repeat(4096));
     expect(readRecordsText(base, trust)).to.have.length(4096);
-    rmSync(path.join(base, RECORDS_FILE));
-    writeFileSync(path.join(base, 'elsewhere.json'), '{}');
-    symlinkSync('elsewhere.json', path.join(base, RECORDS_FILE));
+    fs.rmSync(path.join(base, RECORDS_FILE));
+    fs.writeFileSync(path.join(base, 'elsewhere.json'), '{}');
+    fs.symlinkSync('elsewhere.json', path.join(base, RECORDS_FILE));
     expect(codeOf(() => readRecordsText(base, trust))).to.equal('APP_MEDIA_FOREIGN_RECORDS');
   });
 
@@ -610,7 +601,7 @@ describe('fs primitives: the records file', () => {
     } finally {
       root.close();
     }
-    expect(readdirSync(base)).to.deep.equal([RECORDS_FILE]);
-    expect(JSON.parse(readFileSync(path.join(base, RECORDS_FILE), 'utf8')).entries).to.have.property('blog');
+    expect(fs.readdirSync(base)).to.deep.equal([RECORDS_FILE]);
+    expect(JSON.parse(fs.readFileSync(path.join(base, RECORDS_FILE), 'utf8')).entries).to.have.property('blog');
   });
 });

@@ -18,23 +18,7 @@ import { expect } from 'chai';
 import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  chownSync,
-  cpSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
@@ -66,7 +50,7 @@ const sourceOf = (root: string, name: string): string => path.join(root, 'apps',
 
 /** The run's temporary names at the top of mediaRoot (a copy's private folder, the staging folder). */
 function tempsIn(root: string): string[] {
-  return readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'));
+  return fs.readdirSync(mediaOf(root)).filter((name) => name.startsWith('.app-media-tmp-'));
 }
 
 /** The private folder a new copy of `app` is being built in (there only while that copy runs). */
@@ -76,16 +60,16 @@ function buildingCopy(root: string, app = 'blog'): string {
 
 /** What a racing process does: `at` moved to `aside`, and a link to `target` put in its place. */
 function swapForLink(at: string, aside: string, target: string): void {
-  renameSync(at, aside);
-  symlinkSync(target, at);
+  fs.renameSync(at, aside);
+  fs.symlinkSync(target, at);
 }
 
 function readRecords(root: string): { tool: string; version: number; entries: Record<string, unknown> } {
-  return JSON.parse(readFileSync(path.join(mediaOf(root), RECORDS), 'utf8')) as ReturnType<typeof readRecords>;
+  return JSON.parse(fs.readFileSync(path.join(mediaOf(root), RECORDS), 'utf8')) as ReturnType<typeof readRecords>;
 }
 
 function writeRecords(root: string, records: unknown): void {
-  writeFileSync(path.join(mediaOf(root), RECORDS), `${JSON.stringify(records, null, 1)}\n`);
+  fs.writeFileSync(path.join(mediaOf(root), RECORDS), `${JSON.stringify(records, null, 1)}\n`);
 }
 
 /** `[size, whole-ms mtime]` of every file below `dir`, as a copy record lists them. */
@@ -93,7 +77,7 @@ function factsOf(dir: string): Record<string, [number, number]> {
   const out: Record<string, [number, number]> = {};
   for (const [rel, entry] of snapshot(dir)) {
     if (entry.type !== 'file') continue;
-    const stat = statSync(path.join(dir, rel));
+    const stat = fs.statSync(path.join(dir, rel));
     out[rel] = [stat.size, Math.round(stat.mtimeMs)];
   }
   return out;
@@ -128,7 +112,7 @@ function deadPid(): number {
 function killedRunLock(root: string): string {
   const token = randomBytes(8).toString('hex');
   const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 16);
-  writeFileSync(path.join(mediaOf(root), '.app-media.lock'), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
+  fs.writeFileSync(path.join(mediaOf(root), '.app-media.lock'), `${JSON.stringify({ pid: deadPid(), host, token })}\n`);
   return token;
 }
 
@@ -206,7 +190,7 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
       expect(run.status, run.output).to.equal(0);
       expect(run.output).to.match(/lists 2 entries that app-media does not take/);
       expect(outside(root)).to.deep.equal(before);
-      expect(readFileSync(path.join(root, '.env'), 'utf8')).to.equal('SECRET=1\n');
+      expect(fs.readFileSync(path.join(root, '.env'), 'utf8')).to.equal('SECRET=1\n');
     },
   );
 
@@ -215,9 +199,9 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
       'media:link does not prune it',
     async () => {
       const root = makeProject({ apps: ['blog'] });
-      mkdirSync(path.join(root, 'node_modules', '.bin'), { recursive: true });
+      fs.mkdirSync(path.join(root, 'node_modules', '.bin'), { recursive: true });
       const bin = path.join(root, 'node_modules', '.bin', 'gulp');
-      symlinkSync('../gulp/bin/gulp.js', bin);
+      fs.symlinkSync('../gulp/bin/gulp.js', bin);
       await linkedInProcess(root);
       const records = readRecords(root);
       records.entries['../../node_modules/.bin/gulp'] = {
@@ -229,7 +213,7 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
       const run = gulp(root, ['media:link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.output).to.not.match(/pruned/);
-      expect(readlinkSync(bin)).to.equal('../gulp/bin/gulp.js');
+      expect(fs.readlinkSync(bin)).to.equal('../gulp/bin/gulp.js');
     },
   );
 
@@ -251,7 +235,7 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
       records.entries['../../victim'] = { kind: 'copy', source: 'x', files: {} };
       writeRecords(root, records);
       killedRunLock(root); // so the run sweeps
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new'); // so it writes
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new'); // so it writes
       const victim = snapshot(path.join(root, 'victim'));
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(0);
@@ -274,8 +258,8 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
         `the file is never written over`,
       async () => {
         const root = copyProject(['blog']);
-        mkdirSync(mediaOf(root), { recursive: true });
-        writeFileSync(path.join(mediaOf(root), RECORDS), text);
+        fs.mkdirSync(mediaOf(root), { recursive: true });
+        fs.writeFileSync(path.join(mediaOf(root), RECORDS), text);
         const before = snapshot(root);
         for (const args of [['link'], ['clean', '--force'], ['verify']]) {
           const run = appMedia(root, args);
@@ -298,11 +282,11 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
       await linkedInProcess(root);
       const real = path.join(mediaOf(root), RECORDS);
       const elsewhere = path.join(root, 'elsewhere.json');
-      renameSync(real, elsewhere);
+      fs.renameSync(real, elsewhere);
       const kinds: Array<[string, () => void]> = [
-        ['a link', () => symlinkSync(elsewhere, real)],
+        ['a link', () => fs.symlinkSync(elsewhere, real)],
         ['a FIFO', () => expect(spawnSync('mkfifo', [real]).status).to.equal(0)],
-        ['a folder', () => mkdirSync(real)],
+        ['a folder', () => fs.mkdirSync(real)],
       ];
       for (const [kind, make] of kinds) {
         make();
@@ -311,7 +295,7 @@ describe('hostile mediaRoot: forged and corrupt records', function () {
         expect(run.status, `${kind}: ${run.output}`).to.equal(1);
         expect(run.stderr, kind).to.match(/APP_MEDIA_FOREIGN_RECORDS/);
         expect(snapshot(root), kind).to.deep.equal(before);
-        rmSync(real, { recursive: true });
+        fs.rmSync(real, { recursive: true });
       }
     },
   );
@@ -330,10 +314,10 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
     const root = copyProject(apps, extra);
     await linkedInProcess(root);
     for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-      const mode = statSync(dir).mode;
-      if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) chmodSync(dir, (mode & 0o7777) | 0o005);
+      const mode = fs.statSync(dir).mode;
+      if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) fs.chmodSync(dir, (mode & 0o7777) | 0o005);
     }
-    chownSync(mediaOf(root), NOBODY, NOBODY);
+    fs.chownSync(mediaOf(root), NOBODY, NOBODY);
     return root;
   }
 
@@ -342,7 +326,7 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
       'before writing a byte; verify still reads it',
     async () => {
       const root = await sharedWithNobody(['blog']);
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
       const before = snapshot(root);
       for (const args of [['media:link'], ['media:clean', '--force']]) {
         const run = gulp(root, args);
@@ -372,8 +356,8 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
       `a folder on the way to mediaRoot (public/) writable by nobody: refused, ` + `naming that folder${title}`,
       async () => {
         const root = copyProject(['blog'], extra);
-        mkdirSync(path.join(root, 'public'));
-        chownSync(path.join(root, 'public'), NOBODY, NOBODY);
+        fs.mkdirSync(path.join(root, 'public'));
+        fs.chownSync(path.join(root, 'public'), NOBODY, NOBODY);
         const run = appMedia(root, ['link']);
         expect(run.status, run.output).to.equal(1);
         expect(run.stderr).to.match(
@@ -389,7 +373,7 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
       "by the runner's own group: accepted",
     async () => {
       const root = copyProject(['blog']);
-      mkdirSync(mediaOf(root), { recursive: true });
+      fs.mkdirSync(mediaOf(root), { recursive: true });
       const cases: Array<[number, number, RegExp | null]> = [
         [NOBODY, 0o775, /can be written by group nogroup \(gid 65534\)/],
         [0, 0o777, /can be written by everyone/],
@@ -397,8 +381,8 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
         [0, 0o775, null],
       ];
       for (const [gid, mode, refused] of cases) {
-        chownSync(mediaOf(root), 0, gid);
-        chmodSync(mediaOf(root), mode);
+        fs.chownSync(mediaOf(root), 0, gid);
+        fs.chmodSync(mediaOf(root), mode);
         const run = appMedia(root, ['link']);
         if (refused) {
           expect(run.status, run.output).to.equal(1);
@@ -423,16 +407,16 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
         files: factsOf(path.join(mediaOf(root), 'archive')),
       };
       const forged = path.join(root, 'forged.json');
-      writeFileSync(forged, `${JSON.stringify(records)}\n`);
-      chmodSync(root, 0o755);
-      chmodSync(forged, 0o644);
+      fs.writeFileSync(forged, `${JSON.stringify(records)}\n`);
+      fs.chmodSync(root, 0o755);
+      fs.chmodSync(forged, 0o644);
       const moved = asNobody(root, [
         'sh',
         '-c',
         `cp ${forged} public/media/.forged && mv public/media/.forged public/media/${RECORDS}`,
       ]);
       expect(moved.status, moved.output).to.equal(0);
-      expect(statSync(path.join(mediaOf(root), RECORDS)).uid).to.equal(NOBODY);
+      expect(fs.statSync(path.join(mediaOf(root), RECORDS)).uid).to.equal(NOBODY);
       const before = snapshot(mediaOf(root));
       const run = appMedia(root, ['clean', '--force']);
       expect(run.status, run.output).to.equal(1);
@@ -485,27 +469,28 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
       // in a sticky folder (EPERM), took it for a folder and emptied the folder it led to.
       const root = copyProject(['blog'], { sharedMediaRoot: true });
       for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-        const mode = statSync(dir).mode;
-        if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) chmodSync(dir, (mode & 0o7777) | 0o005);
+        const mode = fs.statSync(dir).mode;
+        if ((mode & 0o005) !== 0o005 && !(mode & 0o1000)) fs.chmodSync(dir, (mode & 0o7777) | 0o005);
       }
       const media = mediaOf(root);
-      mkdirSync(media, { recursive: true });
-      chmodSync(media, 0o1777);
+      fs.mkdirSync(media, { recursive: true });
+      fs.chmodSync(media, 0o1777);
       const victim = path.join(root, 'nobody-files');
       writeTree(victim, { 'keep.txt': 'keep', 'sub/more.txt': 'more' });
-      for (const rel of ['', 'keep.txt', 'sub', 'sub/more.txt']) chownSync(path.join(victim, rel), NOBODY, NOBODY);
+      for (const rel of ['', 'keep.txt', 'sub', 'sub/more.txt']) fs.chownSync(path.join(victim, rel), NOBODY, NOBODY);
       const token = killedRunLock(root);
-      chownSync(path.join(media, '.app-media.lock'), NOBODY, NOBODY);
+      fs.chownSync(path.join(media, '.app-media.lock'), NOBODY, NOBODY);
       const planted = `.app-media-tmp-${token}-0deadbeef`;
-      symlinkSync(victim, path.join(media, planted));
-      lchownSync(path.join(media, planted), 4242, 4242);
+      fs.symlinkSync(victim, path.join(media, planted));
+      fs.lchownSync(path.join(media, planted), 4242, 4242);
 
       const run = appMediaAsNobody(root, ['link']);
-      expect(readFileSync(path.join(victim, 'keep.txt'), 'utf8'), run.output).to.equal('keep');
-      expect(readFileSync(path.join(victim, 'sub/more.txt'), 'utf8'), run.output).to.equal('more');
-      expect(lstatSync(path.join(media, planted)).isSymbolicLink(), 'the link another user put there stays').to.equal(
-        true,
-      );
+      expect(fs.readFileSync(path.join(victim, 'keep.txt'), 'utf8'), run.output).to.equal('keep');
+      expect(fs.readFileSync(path.join(victim, 'sub/more.txt'), 'utf8'), run.output).to.equal('more');
+      expect(
+        fs.lstatSync(path.join(media, planted)).isSymbolicLink(),
+        'the link another user put there stays',
+      ).to.equal(true);
       expect(run.output).to.contain(`left public/media/${planted} (at the name of an interrupted run's temporary file`);
       expect(run.status, run.output).to.equal(0);
     },
@@ -516,8 +501,8 @@ describe('hostile mediaRoot: another user can write it (nobody, with setpriv)', 
     async () => {
       const root = copyProject(['blog']);
       await linkedInProcess(root);
-      chmodSync(root, 0o755);
-      chmodSync(mediaOf(root), 0o700);
+      fs.chmodSync(root, 0o755);
+      fs.chmodSync(mediaOf(root), 0o700);
       const run = appMediaAsNobody(root, ['verify', '--json', '--silent']);
       expect(run.status, run.output).to.equal(1);
       // The records file cannot be read: the run fails as a whole, naming the call and the file.
@@ -578,7 +563,7 @@ for (const kind of FOLDER_KINDS) {
         expect(snapshot(victim.dir)).to.deep.equal(victim.before);
         expect(statusOf(report, 'blog')).to.not.equal('copied');
         expect(
-          isLink(path.join(mediaOf(root), 'blog')) && readlinkSync(path.join(mediaOf(root), 'blog')) === victim.dir,
+          isLink(path.join(mediaOf(root), 'blog')) && fs.readlinkSync(path.join(mediaOf(root), 'blog')) === victim.dir,
           'the link is not published as blog',
         ).to.equal(false);
       },
@@ -600,8 +585,8 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'delete',
           () => {
-            renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
-            symlinkSync(sourceOf(root, 'blog'), path.join(mediaOf(root), 'blog'));
+            fs.renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
+            fs.symlinkSync(sourceOf(root, 'blog'), path.join(mediaOf(root), 'blog'));
           },
           100,
         );
@@ -609,7 +594,7 @@ for (const kind of FOLDER_KINDS) {
         expect(swap.fired()).to.equal(true);
         expect(snapshot(sourceOf(root, 'blog')), 'every source file is there, unchanged').to.deep.equal(sources);
         expect(['error', 'conflict']).to.include(statusOf(report, 'blog'));
-        expect(readlinkSync(path.join(mediaOf(root), 'blog'))).to.equal(sourceOf(root, 'blog'));
+        expect(fs.readlinkSync(path.join(mediaOf(root), 'blog'))).to.equal(sourceOf(root, 'blog'));
       },
     );
 
@@ -631,13 +616,13 @@ for (const kind of FOLDER_KINDS) {
           const twin = path.join(root, 'outside', 'css');
           // Times kept: every file there passes the size and time re-check before a delete, so only
           // the refusal to go through a link keeps them (issue 29).
-          cpSync(css, twin, { recursive: true, preserveTimestamps: true });
+          fs.cpSync(css, twin, { recursive: true, preserveTimestamps: true });
           const outside = snapshot(twin);
           const swap = pauseOnce(
             'delete',
             () => {
-              renameSync(css, path.join(mediaOf(root), 'blog', 'css-moved'));
-              symlinkSync(twin, css);
+              fs.renameSync(css, path.join(mediaOf(root), 'blog', 'css-moved'));
+              fs.symlinkSync(twin, css);
             },
             nth,
             (detail) => detail.startsWith('blog/css/'),
@@ -645,7 +630,7 @@ for (const kind of FOLDER_KINDS) {
           const report = await clean({ cwd: root });
           expect(swap.fired()).to.equal(true);
           expect(snapshot(twin), 'the twin outside is untouched').to.deep.equal(outside);
-          expect(readlinkSync(css), 'the link is left as it is').to.equal(twin);
+          expect(fs.readlinkSync(css), 'the link is left as it is').to.equal(twin);
           // Held by descriptor, the folder moved aside is still the one being emptied: the tool's
           // files all go and the run may say removed; otherwise it stops (error or conflict).
           expect(['removed', 'error', 'conflict']).to.include(statusOf(report, 'blog'));
@@ -673,8 +658,8 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'write',
           () => {
-            renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
-            symlinkSync(victim.dir, path.join(mediaOf(root), 'blog'));
+            fs.renameSync(path.join(mediaOf(root), 'blog'), path.join(mediaOf(root), 'moved'));
+            fs.symlinkSync(victim.dir, path.join(mediaOf(root), 'blog'));
           },
           2,
         );
@@ -696,8 +681,8 @@ for (const kind of FOLDER_KINDS) {
         const swap = pauseOnce(
           'write',
           () => {
-            renameSync(path.join(mediaOf(root), 'blog', 'css'), path.join(mediaOf(root), 'blog', 'css-moved'));
-            symlinkSync(victim.dir, path.join(mediaOf(root), 'blog', 'css'));
+            fs.renameSync(path.join(mediaOf(root), 'blog', 'css'), path.join(mediaOf(root), 'blog', 'css-moved'));
+            fs.symlinkSync(victim.dir, path.join(mediaOf(root), 'blog', 'css'));
           },
           2,
           (detail) => detail.startsWith('blog/css/'),
@@ -740,10 +725,10 @@ for (const kind of FOLDER_KINDS) {
       const root = copyProject(['blog'], {}, { 'apps/blog/app_media/blog/img/big.bin': big(1) });
       const copied = path.join(mediaOf(root), 'blog', 'img', 'big.bin');
       expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
-      expect(readFileSync(copied).equals(big(1)), 'the new copy holds it whole').to.equal(true);
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'img', 'big.bin'), big(2));
+      expect(fs.readFileSync(copied).equals(big(1)), 'the new copy holds it whole').to.equal(true);
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'img', 'big.bin'), big(2));
       expect(statusOf(await link({ cwd: root }), 'blog')).to.equal('copied');
-      expect(readFileSync(copied).equals(big(2)), 'the sync wrote it whole').to.equal(true);
+      expect(fs.readFileSync(copied).equals(big(2)), 'the sync wrote it whole').to.equal(true);
       expect(tempsIn(root)).to.deep.equal([]);
     });
 
@@ -753,12 +738,12 @@ for (const kind of FOLDER_KINDS) {
         const root = makeProject({ apps: ['blog'], gulp: false });
         await linkedInProcess(root, { mode: 'symlink' });
         const swap = pauseOnce('unlink', () => {
-          unlinkSync(path.join(mediaOf(root), 'blog'));
-          writeFileSync(path.join(mediaOf(root), 'blog'), 'yours');
+          fs.unlinkSync(path.join(mediaOf(root), 'blog'));
+          fs.writeFileSync(path.join(mediaOf(root), 'blog'), 'yours');
         });
         const report = await clean({ cwd: root });
         expect(swap.fired()).to.equal(true);
-        expect(readFileSync(path.join(mediaOf(root), 'blog'), 'utf8')).to.equal('yours');
+        expect(fs.readFileSync(path.join(mediaOf(root), 'blog'), 'utf8')).to.equal('yours');
         expect(statusOf(report, 'blog')).to.equal('conflict');
       },
     );
@@ -778,15 +763,15 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
       const root = makeProject({ apps: ['blog'], config: { mediaRoot: MEDIA, apps: ['./apps/blog'] } });
       const tool = path.join(sourceOf(root, 'blog'), 'bin', 'tool');
       writeTree(sourceOf(root, 'blog'), { 'bin/tool': '#!/bin/sh\nid -u\n', 'bin/plain.txt': 'plain' });
-      chownSync(tool, NOBODY, NOBODY);
-      chmodSync(tool, 0o6755);
-      chmodSync(path.join(sourceOf(root, 'blog'), 'bin', 'plain.txt'), 0o1666);
+      fs.chownSync(tool, NOBODY, NOBODY);
+      fs.chmodSync(tool, 0o6755);
+      fs.chmodSync(path.join(sourceOf(root, 'blog'), 'bin', 'plain.txt'), 0o1666);
       const run = gulp(root, ['media:link', '--mode', 'copy']);
       expect(run.status, run.output).to.equal(0);
-      const copied = statSync(path.join(mediaOf(root), 'blog', 'bin', 'tool'));
+      const copied = fs.statSync(path.join(mediaOf(root), 'blog', 'bin', 'tool'));
       expect(copied.mode & 0o7777, 'no setuid, no setgid').to.equal(0o755);
       expect(
-        statSync(path.join(mediaOf(root), 'blog', 'bin', 'plain.txt')).mode & 0o7777,
+        fs.statSync(path.join(mediaOf(root), 'blog', 'bin', 'plain.txt')).mode & 0o7777,
         'no sticky bit, no write for others',
       ).to.equal(0o644);
       // A second run finds nothing to change (the copy's mode is what a copy gets).
@@ -802,12 +787,12 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
       const root = copyProject(['blog']);
       const secret = path.join(root, 'private', 'secret.txt');
       writeTree(root, { 'private/secret.txt': 'THE SECRET' });
-      chmodSync(path.join(root, 'private'), 0o700);
+      fs.chmodSync(path.join(root, 'private'), 0o700);
       writeTree(sourceOf(root, 'blog'), { 'css/z.css': '.z {}' });
       const z = path.join(sourceOf(root, 'blog'), 'css', 'z.css');
       const swap = pauseOnce('write', () => {
-        unlinkSync(z);
-        symlinkSync(secret, z);
+        fs.unlinkSync(z);
+        fs.symlinkSync(secret, z);
       });
       const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
@@ -817,13 +802,13 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
       );
       for (const [rel, entry] of snapshot(mediaOf(root))) {
         if (entry.type === 'file')
-          expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('THE SECRET');
+          expect(fs.readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('THE SECRET');
       }
-      unlinkSync(z);
-      writeFileSync(z, '.z { restored: 1 }');
+      fs.unlinkSync(z);
+      fs.writeFileSync(z, '.z { restored: 1 }');
       const again = await link({ cwd: root });
       expect(statusOf(again, 'blog')).to.equal('copied');
-      expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'z.css'), 'utf8')).to.equal('.z { restored: 1 }');
+      expect(fs.readFileSync(path.join(mediaOf(root), 'blog', 'css', 'z.css'), 'utf8')).to.equal('.z { restored: 1 }');
     },
   );
 
@@ -850,7 +835,7 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
             const folder = path.join(mediaOf(root), temps[0] as string);
             // A new copy writes a big file at .pooled-0 of its private folder; an update stages it as <n>-blog-big.bin.
             const name = when === 'a new copy' ? '.pooled-0' : '0-blog-big.bin';
-            writeFileSync(path.join(folder, name), planted);
+            fs.writeFileSync(path.join(folder, name), planted);
           },
           1,
           (detail) => detail === 'blog/img/big.bin',
@@ -861,11 +846,11 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
         if (when === 'a new copy') expect(statusOf(report, 'blog')).to.equal('conflict');
         else expect(report.apps[0]?.reason, report.apps[0]?.status).to.match(/EEXIST/);
         const published = path.join(mediaOf(root), 'blog', 'img', 'big.bin');
-        if (exists(published)) expect(readFileSync(published).equals(planted), 'the planted bytes').to.equal(false);
+        if (exists(published)) expect(fs.readFileSync(published).equals(planted), 'the planted bytes').to.equal(false);
         expect(tempsIn(root)).to.deep.equal([]);
         const again = await link({ cwd: root });
         expect(statusOf(again, 'blog')).to.equal('copied');
-        expect(readFileSync(published).equals(big)).to.equal(true);
+        expect(fs.readFileSync(published).equals(big)).to.equal(true);
       },
     );
   }
@@ -876,7 +861,7 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
     writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'css/z.css': 'z' });
     const z = path.join(sourceOf(root, 'blog'), 'css', 'z.css');
     const swap = pauseOnce('write', () => {
-      unlinkSync(z);
+      fs.unlinkSync(z);
       expect(spawnSync('mkfifo', [z]).status).to.equal(0);
     });
     const report = await link({ cwd: root });
@@ -895,8 +880,8 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
           config: { mediaRoot: MEDIA, mode, apps: ['./apps/blog', './apps/evil'] },
           files: { 'private/secret.txt': 'THE SECRET', 'apps/evil/README': 'evil' },
         });
-        mkdirSync(path.join(root, 'apps/evil/app_media'));
-        symlinkSync(path.join(root, 'private'), path.join(root, 'apps/evil/app_media/evil'));
+        fs.mkdirSync(path.join(root, 'apps/evil/app_media'));
+        fs.symlinkSync(path.join(root, 'private'), path.join(root, 'apps/evil/app_media/evil'));
         const run = gulp(root, ['media:link']);
         expect(run.status, run.output).to.equal(1);
         expect(run.output).to.match(/escape\s+evil\s+public\/media\/evil/);
@@ -904,7 +889,7 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
           /app_media\/evil\/ leads outside the app's folder \(to .*private\): nothing of it is published/,
         );
         expect(exists(path.join(mediaOf(root), 'evil'))).to.equal(false);
-        expect(statSync(path.join(mediaOf(root), 'blog')).isDirectory()).to.equal(true);
+        expect(fs.statSync(path.join(mediaOf(root), 'blog')).isDirectory()).to.equal(true);
         const checked = appMedia(root, ['verify', '--json', '--silent']);
         expect(checked.status).to.equal(1);
         expect(jsonReport(checked).apps.map((app) => [app['name'], app['status']])).to.deep.equal([
@@ -924,15 +909,15 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
         config: { mediaRoot: MEDIA, discover: true },
         files: { 'private/secret.txt': 'THE SECRET' },
       });
-      writeFileSync(
+      fs.writeFileSync(
         path.join(root, 'package.json'),
         JSON.stringify({ name: 'site', dependencies: { evilpkg: '1.0.0' } }),
       );
       const dir = installPackage(root, 'evilpkg', { 'app_media/evilpkg/css/ok.css': 'ok' }, { appMedia: {} });
       await linkedInProcess(root);
       expect(isLink(path.join(mediaOf(root), 'evilpkg'))).to.equal(true);
-      rmSync(path.join(dir, 'app_media', 'evilpkg'), { recursive: true });
-      symlinkSync(path.join(root, 'private'), path.join(dir, 'app_media', 'evilpkg'));
+      fs.rmSync(path.join(dir, 'app_media', 'evilpkg'), { recursive: true });
+      fs.symlinkSync(path.join(root, 'private'), path.join(dir, 'app_media', 'evilpkg'));
       const report = await link({ cwd: root });
       expect(statusOf(report, 'evilpkg')).to.equal('escape');
       expect(report.failed).to.equal(true);
@@ -950,11 +935,11 @@ describe("hostile mediaRoot: what is read from an app's media", function () {
       config: { mediaRoot: MEDIA, apps: ['./apps/blog'] },
       files: { 'apps/blog/src/public/css/blog.css': 'b' },
     });
-    mkdirSync(path.join(root, 'apps/blog/app_media'));
-    symlinkSync('../src/public', path.join(root, 'apps/blog/app_media/blog'));
+    fs.mkdirSync(path.join(root, 'apps/blog/app_media'));
+    fs.symlinkSync('../src/public', path.join(root, 'apps/blog/app_media/blog'));
     const report = await link({ cwd: root });
     expect(statusOf(report, 'blog')).to.equal('linked');
-    expect(readFileSync(path.join(mediaOf(root), 'blog', 'css', 'blog.css'), 'utf8')).to.equal('b');
+    expect(fs.readFileSync(path.join(mediaOf(root), 'blog', 'css', 'blog.css'), 'utf8')).to.equal('b');
   });
 });
 
@@ -989,7 +974,7 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
         const report = await run();
         expect(report.failed, JSON.stringify(report)).to.equal(false);
         for (const [rel, text] of Object.entries(yours))
-          expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
+          expect(fs.readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.equal(text);
       }
     },
   );
@@ -998,8 +983,8 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
     'a .app-media.lock of yours (not a lock): APP_MEDIA_FOREIGN_LOCK from a writing run, ' + 'the file left as it is',
     async () => {
       const root = copyProject(['blog']);
-      mkdirSync(mediaOf(root), { recursive: true });
-      writeFileSync(path.join(mediaOf(root), '.app-media.lock'), 'my lock notes\n');
+      fs.mkdirSync(mediaOf(root), { recursive: true });
+      fs.writeFileSync(path.join(mediaOf(root), '.app-media.lock'), 'my lock notes\n');
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(1);
       expect(run.stderr).to.match(
@@ -1008,7 +993,7 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
             "a file with the name of app-media's lock is there, but it is not one of its locks",
         ),
       );
-      expect(readFileSync(path.join(mediaOf(root), '.app-media.lock'), 'utf8')).to.equal('my lock notes\n');
+      expect(fs.readFileSync(path.join(mediaOf(root), '.app-media.lock'), 'utf8')).to.equal('my lock notes\n');
       expect(exists(path.join(mediaOf(root), 'blog'))).to.equal(false);
     },
   );
@@ -1020,8 +1005,8 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
       const root = copyProject(['blog', 'shop']);
       await linkedInProcess(root);
       writeTree(root, { 'outside/.app-media-tmp-keep.txt': 'keep', 'outside/.app-media-tmp-dir/a': 'a' });
-      rmSync(path.join(mediaOf(root), 'shop'), { recursive: true });
-      symlinkSync(path.join(root, 'outside'), path.join(mediaOf(root), 'shop'));
+      fs.rmSync(path.join(mediaOf(root), 'shop'), { recursive: true });
+      fs.symlinkSync(path.join(root, 'outside'), path.join(mediaOf(root), 'shop'));
       const before = snapshot(path.join(root, 'outside'));
       killedRunLock(root);
       await link({ cwd: root });
@@ -1041,9 +1026,9 @@ describe('hostile mediaRoot: names the tool reserves, and yours that look like t
       });
       const report = await link({ cwd: root });
       expect(statusOf(report, name), JSON.stringify(report.apps)).to.equal('copied');
-      writeFileSync(path.join(root, 'apps/long/app_media', name, 'css', `${name.slice(0, 200)}.css`), 'long');
+      fs.writeFileSync(path.join(root, 'apps/long/app_media', name, 'css', `${name.slice(0, 200)}.css`), 'long');
       expect(statusOf(await link({ cwd: root }), name)).to.equal('copied');
-      expect(lstatSync(path.join(mediaOf(root), name, 'css', `${name.slice(0, 200)}.css`)).isFile()).to.equal(true);
+      expect(fs.lstatSync(path.join(mediaOf(root), name, 'css', `${name.slice(0, 200)}.css`)).isFile()).to.equal(true);
     },
   );
 });
@@ -1058,10 +1043,10 @@ describe("hostile mediaRoot: a stray temporary name is nobody's to sweep", () =>
       const stray = `.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-blog`;
       writeTree(mediaOf(root), { [`${stray}/css/blog.css`]: 'x' });
       killedRunLock(root);
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
       const report = await link({ cwd: root });
       expect(report.failed).to.equal(false);
-      expect(readFileSync(path.join(mediaOf(root), stray, 'css', 'blog.css'), 'utf8')).to.equal('x');
+      expect(fs.readFileSync(path.join(mediaOf(root), stray, 'css', 'blog.css'), 'utf8')).to.equal('x');
       void tempDir;
     },
   );
@@ -1104,7 +1089,7 @@ describe('hostile mediaRoot: found by the review of this change', function () {
         {},
         { 'private/secret.txt': 'ROOT SECRET', 'private/css/blog.css': 'ROOT SECRET' },
       );
-      chmodSync(path.join(root, 'private'), 0o700);
+      fs.chmodSync(path.join(root, 'private'), 0o700);
       writeTree(
         sourceOf(root, 'first'),
         Object.fromEntries(Array.from({ length: 5 }, (_, index) => [`f${index}.css`, `.f${index} {}`])),
@@ -1113,8 +1098,8 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       const swap = pauseOnce(
         'write',
         () => {
-          renameSync(media, `${media}.real`);
-          symlinkSync(path.join(root, 'private'), media);
+          fs.renameSync(media, `${media}.real`);
+          fs.symlinkSync(path.join(root, 'private'), media);
         },
         1,
         (detail) => detail.startsWith('first/'),
@@ -1127,7 +1112,7 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       );
       for (const [rel, entry] of snapshot(mediaOf(root))) {
         if (entry.type === 'file')
-          expect(readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('ROOT SECRET');
+          expect(fs.readFileSync(path.join(mediaOf(root), rel), 'utf8'), rel).to.not.contain('ROOT SECRET');
       }
     },
   );
@@ -1140,7 +1125,7 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       const root = tempDir('fooled');
       writeTree(root, { 'apps/blog/app_media/blog/css/site.css': 'site', 'private/css/site.css': 'ROOT SECRET' });
       const media = path.join(root, 'apps/blog/app_media/blog');
-      const privateFacts = statSync(path.join(root, 'private/css/site.css'));
+      const privateFacts = fs.statSync(path.join(root, 'private/css/site.css'));
       // What a walk records when `css` was a link to the private folder at the moment it listed it.
       const fooled = {
         dev: privateFacts.dev,
@@ -1155,8 +1140,8 @@ describe('hostile mediaRoot: found by the review of this change', function () {
         reader.close();
       }
       // The same with css/ a link to the private folder when the copy reads.
-      renameSync(path.join(media, 'css'), path.join(media, 'css.real'));
-      symlinkSync(path.join(root, 'private/css'), path.join(media, 'css'));
+      fs.renameSync(path.join(media, 'css'), path.join(media, 'css.real'));
+      fs.symlinkSync(path.join(root, 'private/css'), path.join(media, 'css'));
       const later = MediaReader.open(media, path.join(root, 'apps/blog'), undefined);
       try {
         expect(() => later.open('css/site.css', fooled)).to.throw(/a folder on its way was replaced or removed/);
@@ -1174,13 +1159,13 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       const root = copyProject(['blog']);
       await linkedInProcess(root);
       const token = killedRunLock(root);
-      chownSync(path.join(mediaOf(root), '.app-media.lock'), NOBODY, NOBODY);
+      fs.chownSync(path.join(mediaOf(root), '.app-media.lock'), NOBODY, NOBODY);
       const planted = `.app-media-tmp-${token}-0c0ffee00-archive`;
       writeTree(mediaOf(root), { [`${planted}/2025.tar`]: 'yours' });
-      chmodSync(path.join(mediaOf(root), planted), 0o700);
+      fs.chmodSync(path.join(mediaOf(root), planted), 0o700);
       const run = appMedia(root, ['link']);
       expect(run.stderr).to.match(/APP_MEDIA_FOREIGN_LOCK/);
-      expect(readFileSync(path.join(mediaOf(root), planted, '2025.tar'), 'utf8')).to.equal('yours');
+      expect(fs.readFileSync(path.join(mediaOf(root), planted, '2025.tar'), 'utf8')).to.equal('yours');
     },
   );
 
@@ -1190,35 +1175,35 @@ describe('hostile mediaRoot: found by the review of this change', function () {
     async () => {
       const root = copyProject(['blog', 'shop']);
       await linkedInProcess(root);
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'new.css'), 'new');
       const planted: string[] = [];
       const swap = pauseOnce('write', () => {
-        const token = JSON.parse(readFileSync(path.join(mediaOf(root), '.app-media.lock'), 'utf8')).token as string;
+        const token = JSON.parse(fs.readFileSync(path.join(mediaOf(root), '.app-media.lock'), 'utf8')).token as string;
         for (let index = 0; index < 10; index++) {
           const name = `.app-media-tmp-${token}-${index}-.app-media.json`;
-          writeFileSync(path.join(mediaOf(root), name), 'planted');
+          fs.writeFileSync(path.join(mediaOf(root), name), 'planted');
           planted.push(name);
         }
       });
       const report = await link({ cwd: root });
       expect(swap.fired()).to.equal(true);
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
-      for (const name of planted) expect(readFileSync(path.join(mediaOf(root), name), 'utf8')).to.equal('planted');
+      for (const name of planted) expect(fs.readFileSync(path.join(mediaOf(root), name), 'utf8')).to.equal('planted');
     },
   );
 
   it('new copies that fail (a folder of their private folder swapped) leave no file open behind them', async () => {
     const root = copyProject(['blog']);
     writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'js/x.js': 'x' });
-    const open = (): number => readdirSync('/proc/self/fd').length;
+    const open = (): number => fs.readdirSync('/proc/self/fd').length;
     const before = open();
     for (let round = 0; round < 5; round++) {
       pauseOnce(
         'write',
         () => {
           const js = path.join(buildingCopy(root), 'js');
-          rmSync(js, { recursive: true, force: true });
-          symlinkSync('/nonexistent', js);
+          fs.rmSync(js, { recursive: true, force: true });
+          fs.symlinkSync('/nonexistent', js);
         },
         1,
         (detail) => detail === 'blog/css/a.css',

@@ -13,22 +13,7 @@
  * never write or delete through a link that appeared.
  */
 import { expect } from 'chai';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { applyPlan } from '../src/link/apply.js';
@@ -61,7 +46,7 @@ const MEDIA = 'public/media';
 function project(files: Record<string, string | Buffer>, config: unknown): string {
   const root = tempDir('hostile');
   writeTree(root, files);
-  writeFileSync(
+  fs.writeFileSync(
     path.join(root, 'app-media.config.json'),
     typeof config === 'string' ? config : `${JSON.stringify(config, null, 2)}\n`,
   );
@@ -84,7 +69,7 @@ function outsideMedia(root: string): Record<string, unknown> {
 /** Names in a folder we must not write to (the file system root, the home folder). */
 function namesIn(dir: string): string[] {
   try {
-    return readdirSync(dir).sort();
+    return fs.readdirSync(dir).sort();
   } catch {
     return [];
   }
@@ -129,9 +114,9 @@ describe("hostile input: links in an app's media to /etc and to the home folder"
   function withOutsideLinks(mode: 'copy' | 'symlink'): string {
     const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode, apps: ['./apps/blog'] });
     const media = path.join(root, 'apps/blog/app_media/blog');
-    symlinkSync('/etc', path.join(media, 'etc'));
-    symlinkSync('/etc/hostname', path.join(media, 'css', 'hostname.css'));
-    symlinkSync(path.relative(path.join(media, 'img'), HOME), path.join(media, 'img', 'home'));
+    fs.symlinkSync('/etc', path.join(media, 'etc'));
+    fs.symlinkSync('/etc/hostname', path.join(media, 'css', 'hostname.css'));
+    fs.symlinkSync(path.relative(path.join(media, 'img'), HOME), path.join(media, 'img', 'home'));
     return root;
   }
 
@@ -142,7 +127,7 @@ describe("hostile input: links in an app's media to /etc and to the home folder"
       const root = withOutsideLinks('copy');
       const before = outsideMedia(root);
       const home = namesIn(HOME);
-      const hostname = existsSync('/etc/hostname') ? sha(readFileSync('/etc/hostname')) : undefined;
+      const hostname = fs.existsSync('/etc/hostname') ? sha(fs.readFileSync('/etc/hostname')) : undefined;
       const report = await link({ cwd: root });
       expect(statusOf(report, 'blog')).to.equal('copied');
       const reason = report.apps[0]?.reason ?? '';
@@ -151,13 +136,13 @@ describe("hostile input: links in an app's media to /etc and to the home folder"
       expect(reason).to.match(/not copied/);
       const copy = path.join(root, MEDIA, 'blog');
       for (const rel of ['etc', 'css/hostname.css', 'img/home'])
-        expect(existsSync(path.join(copy, rel)), rel).to.equal(false);
-      expect(readdirSync(path.join(copy, 'css'))).to.deep.equal(['blog.css']);
+        expect(fs.existsSync(path.join(copy, rel)), rel).to.equal(false);
+      expect(fs.readdirSync(path.join(copy, 'css'))).to.deep.equal(['blog.css']);
       const checked = await verify({ cwd: root });
       expect(statusOf(checked, 'blog'), checked.apps[0]?.reason ?? '').to.equal('ok');
       expect(outsideMedia(root)).to.deep.equal(before);
       expect(namesIn(HOME)).to.deep.equal(home);
-      if (hostname) expect(sha(readFileSync('/etc/hostname'))).to.equal(hostname);
+      if (hostname) expect(sha(fs.readFileSync('/etc/hostname'))).to.equal(hostname);
     },
   );
 
@@ -178,7 +163,7 @@ describe("hostile input: links in an app's media to /etc and to the home folder"
       expect(statusOf(cleaned, 'blog')).to.equal('removed');
       expect(outsideMedia(root)).to.deep.equal(before);
       expect(namesIn(HOME)).to.deep.equal(home);
-      expect(existsSync('/etc/hostname') || existsSync('/etc')).to.equal(true);
+      expect(fs.existsSync('/etc/hostname') || fs.existsSync('/etc')).to.equal(true);
     },
   );
 });
@@ -213,7 +198,7 @@ describe('hostile input: app names and media folder names', function () {
       expect(error.message).to.include('invalid app name');
       await expectCode(verify({ cwd: root }), 'APP_MEDIA_BAD_NAME');
       expect(snapshot(root)).to.deep.equal(before);
-      expect(existsSync(path.join(root, MEDIA))).to.equal(false);
+      expect(fs.existsSync(path.join(root, MEDIA))).to.equal(false);
     });
   }
 
@@ -340,14 +325,14 @@ describe('hostile input: a mediaRoot that is, or leads to, a file system root or
     it(`mediaRoot ${title}: ${code} from ${tasks}, before anything is touched`, async () => {
       const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot, apps: ['./apps/blog'] });
       if (linkTo) {
-        mkdirSync(path.join(root, 'public'), { recursive: true });
+        fs.mkdirSync(path.join(root, 'public'), { recursive: true });
         const target =
           linkTo === 'APP'
             ? path.join(root, 'apps/blog/app_media/blog/img')
             : linkTo.startsWith('REL:')
               ? path.relative(path.join(root, 'public'), linkTo.slice(4))
               : linkTo;
-        symlinkSync(target, path.join(root, MEDIA));
+        fs.symlinkSync(target, path.join(root, MEDIA));
       }
       const before = snapshot(root);
       const top = namesIn('/');
@@ -452,7 +437,7 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
       link({ cwd: root, constructor: { polluted: true } } as unknown as RunOptions),
       'APP_MEDIA_UNKNOWN_FIELD',
     );
-    expect(existsSync(path.join(root, MEDIA))).to.equal(false);
+    expect(fs.existsSync(path.join(root, MEDIA))).to.equal(false);
   });
 
   it(
@@ -463,7 +448,7 @@ describe('hostile input: config keys __proto__, constructor and friends', functi
         { ...files, [`${MEDIA}/constructor/mine.txt`]: 'mine', [`${MEDIA}/legacy/index.html`]: 'mine' },
         { mediaRoot: MEDIA, apps: ['./apps/blog'] },
       );
-      writeFileSync(
+      fs.writeFileSync(
         path.join(root, MEDIA, '.app-media.json'),
         '{"tool":"gulp-app-media","version":1,"entries":{"__proto__":{"kind":"copy","source":"x",' +
           '"files":{"mine.txt":[4,1]}},"constructor":{"kind":"symlink","source":"x","target":"sha256:00"},' +
@@ -539,10 +524,10 @@ describe('hostile input: a config of 10,000 apps', function () {
     async () => {
       const root = tempDir('hostile-10k');
       for (const [index, name] of names.entries()) {
-        mkdirSync(path.join(root, 'apps', name), { recursive: true });
+        fs.mkdirSync(path.join(root, 'apps', name), { recursive: true });
         if (index % 500 === 0) writeTree(root, mediaFiles(`apps/${name}`, name));
       }
-      writeFileSync(
+      fs.writeFileSync(
         path.join(root, 'app-media.config.json'),
         JSON.stringify({ mediaRoot: MEDIA, apps: names.map((name) => `./apps/${name}`) }),
       );
@@ -587,13 +572,13 @@ describe("hostile input: symlink loops and dangling links inside an app's media"
   function withLoops(mode: 'copy' | 'symlink'): string {
     const root = project(mediaFiles('apps/blog', 'blog'), { mediaRoot: MEDIA, mode, apps: ['./apps/blog'] });
     const media = path.join(root, 'apps/blog/app_media/blog');
-    symlinkSync('loop-b', path.join(media, 'loop-a'));
-    symlinkSync('loop-a', path.join(media, 'loop-b'));
-    symlinkSync('self', path.join(media, 'self'));
+    fs.symlinkSync('loop-b', path.join(media, 'loop-a'));
+    fs.symlinkSync('loop-a', path.join(media, 'loop-b'));
+    fs.symlinkSync('self', path.join(media, 'self'));
     // a link to an ancestor folder inside the media: a cycle for a walker that follows it
-    symlinkSync('..', path.join(media, 'css', 'up'));
-    symlinkSync('../../..', path.join(media, 'img', 'way-up')); // ... and one outside it
-    symlinkSync('missing.css', path.join(media, 'css', 'dangling.css'));
+    fs.symlinkSync('..', path.join(media, 'css', 'up'));
+    fs.symlinkSync('../../..', path.join(media, 'img', 'way-up')); // ... and one outside it
+    fs.symlinkSync('missing.css', path.join(media, 'css', 'dangling.css'));
     return root;
   }
 
@@ -667,8 +652,8 @@ describe('faults: a run that fails after taking the lock releases it', function 
         { mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/blog'] },
       );
       // mediaRoot is a link (the spec allows it), so it can be swapped for another link in one rename.
-      mkdirSync(path.join(root, 'public/real'), { recursive: true });
-      symlinkSync('real', path.join(root, MEDIA));
+      fs.mkdirSync(path.join(root, 'public/real'), { recursive: true });
+      fs.symlinkSync('real', path.join(root, MEDIA));
       const held = await acquireLock(path.join(root, MEDIA));
       let waiting!: () => void;
       const waits = new Promise<void>((resolve) => {
@@ -678,17 +663,17 @@ describe('faults: a run that fails after taking the lock releases it', function 
       const run = link({ cwd: root, logger });
       await waits;
       const inner = path.join(root, 'apps/blog/app_media/blog/inner');
-      symlinkSync(inner, path.join(root, 'public/swapped'));
-      renameSync(path.join(root, 'public/swapped'), path.join(root, MEDIA));
+      fs.symlinkSync(inner, path.join(root, 'public/swapped'));
+      fs.renameSync(path.join(root, 'public/swapped'), path.join(root, MEDIA));
       const error = await run.then(
         () => undefined,
         (failure: unknown) => failure as { code?: string },
       );
       expect(error?.code, 'the look under the lock refuses the swapped mediaRoot').to.equal('APP_MEDIA_LOOP');
-      expect(readdirSync(inner), "no lock left in the app's media folder").to.deep.equal(['note.txt']);
+      expect(fs.readdirSync(inner), "no lock left in the app's media folder").to.deep.equal(['note.txt']);
       await held.release();
       expect(
-        existsSync(path.join(root, 'public/real', LOCK_FILE)),
+        fs.existsSync(path.join(root, 'public/real', LOCK_FILE)),
         "the test's own lock stays where it was taken",
       ).to.equal(true);
     },
@@ -719,7 +704,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
     );
     expect((await link({ cwd: root })).failed).to.equal(false);
     options.change(root);
-    writeFileSync(
+    fs.writeFileSync(
       path.join(root, 'app-media.config.json'),
       JSON.stringify({ mediaRoot: MEDIA, mode: 'copy', apps: ['./apps/first', './apps/victim'], ...options.config }),
     );
@@ -755,10 +740,10 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
    */
   function twinOf(root: string, from: string, name: string): string {
     const twin = path.join(root, 'outside', name);
-    cpSync(from, twin, { recursive: true, preserveTimestamps: true });
+    fs.cpSync(from, twin, { recursive: true, preserveTimestamps: true });
     for (const [rel, entry] of snapshot(from)) {
       if (entry.type !== 'file') continue;
-      const apart = statSync(path.join(twin, rel)).mtimeMs - statSync(path.join(from, rel)).mtimeMs;
+      const apart = fs.statSync(path.join(twin, rel)).mtimeMs - fs.statSync(path.join(from, rel)).mtimeMs;
       expect(Math.abs(apart), `${rel}: the twin keeps the time (as the re-check compares it)`).to.be.lessThan(1);
     }
     return twin;
@@ -781,8 +766,8 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
         const inMedia = path.join(root, MEDIA, rel);
         twin = twinOf(root, inMedia, `${path.basename(rel)}-twin`);
         outside = snapshot(twin);
-        rmSync(inMedia, { recursive: true });
-        symlinkSync(twin, inMedia);
+        fs.rmSync(inMedia, { recursive: true });
+        fs.symlinkSync(twin, inMedia);
       },
     });
     return { root, report, twin, outside };
@@ -793,7 +778,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       rel.split('/').some((part) => part.startsWith('.app-media-tmp-')),
     );
   const changeSource = (root: string): void =>
-    writeFileSync(
+    fs.writeFileSync(
       path.join(root, 'apps/victim/app_media/victim/css/victim.css'),
       '.victim { color: red; } /* changed, another size */\n',
     );
@@ -805,7 +790,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
       expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
       expect(statusOf(report, 'first')).to.equal('copied');
-      expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
+      expect(fs.readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
       expect(temporaries(root)).to.deep.equal([]);
     },
   );
@@ -816,7 +801,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       const { root, report, twin, outside } = await swapForOutsideLink('victim', { change: changeSource });
       expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
       expect(statusOf(report, 'victim')).to.be.oneOf(['conflict', 'error']);
-      expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
+      expect(fs.readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
       expect(temporaries(root)).to.deep.equal([]);
     },
   );
@@ -826,11 +811,11 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       'nothing deleted through it, conflict',
     async () => {
       const { root, report, twin, outside } = await swapForOutsideLink('victim/css', {
-        change: (root) => rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
+        change: (root) => fs.rmSync(path.join(root, 'apps/victim/app_media/victim/css/extra.css')),
       });
       expect(snapshot(twin), 'the folder outside is untouched').to.deep.equal(outside);
       expect(statusOf(report, 'victim')).to.equal('conflict');
-      expect(readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
+      expect(fs.readlinkSync(path.join(root, MEDIA, 'victim', 'css'))).to.equal(twin);
       expect(temporaries(root)).to.deep.equal([]);
     },
   );
@@ -845,7 +830,7 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       });
       expect(snapshot(twin)).to.deep.equal(outside);
       expect(statusOf(report, 'victim')).to.equal('conflict');
-      expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
+      expect(fs.readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(twin);
     },
   );
 
@@ -860,13 +845,13 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
         swap: (root) => {
           const entry = path.join(root, MEDIA, 'victim');
           mine = path.join(root, 'apps/victim/app_media/victim');
-          rmSync(entry);
-          symlinkSync(mine, entry); // same folder, another text: not the tool's
+          fs.rmSync(entry);
+          fs.symlinkSync(mine, entry); // same folder, another text: not the tool's
         },
       });
       expect(statusOf(report, 'victim')).to.equal('conflict');
-      expect(lstatSync(path.join(root, MEDIA, 'victim')).isSymbolicLink()).to.equal(true);
-      expect(readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(mine);
+      expect(fs.lstatSync(path.join(root, MEDIA, 'victim')).isSymbolicLink()).to.equal(true);
+      expect(fs.readlinkSync(path.join(root, MEDIA, 'victim'))).to.equal(mine);
       expect(temporaries(root)).to.deep.equal([]);
     },
   );
@@ -881,8 +866,8 @@ describe('faults: an entry replaced by hand between plan and apply (apply re-che
       );
       const report = await linkSwappingOnce(root, () => writeTree(root, { [`${MEDIA}/victim/mine.txt`]: 'mine' }));
       expect(statusOf(report, 'victim')).to.equal('conflict');
-      expect(readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
-      expect(readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
+      expect(fs.readdirSync(path.join(root, MEDIA, 'victim'))).to.deep.equal(['mine.txt']);
+      expect(fs.readFileSync(path.join(root, MEDIA, 'victim', 'mine.txt'), 'utf8')).to.equal('mine');
       expect(temporaries(root)).to.deep.equal([]);
     },
   );
@@ -934,7 +919,7 @@ describe(
       return root;
     };
     const kept = (root: string): string[] =>
-      readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
+      fs.readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-kept-'));
     const outcomeOf = (run: { results: AppResult[] }): AppResult | undefined =>
       run.results.find((result) => result.name === 'blog');
 
@@ -949,12 +934,12 @@ describe(
         });
         const media = path.join(root, 'apps/blog/app_media/blog');
         const result = await linkWithEditBetween(root, {}, () => {
-          renameSync(media, `${media}-old`);
+          fs.renameSync(media, `${media}-old`);
           writeTree(root, { 'apps/blog/app_media/blog/css/new.css': 'new' });
         });
         expect(outcomeOf(result)).to.include({ status: 'linked', mode: 'symlink' });
-        expect(realpathSync(path.join(root, MEDIA, 'blog'))).to.equal(realpathSync(media));
-        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'new.css'), 'utf8')).to.equal('new');
+        expect(fs.realpathSync(path.join(root, MEDIA, 'blog'))).to.equal(fs.realpathSync(media));
+        expect(fs.readFileSync(path.join(root, MEDIA, 'blog', 'css', 'new.css'), 'utf8')).to.equal('new');
       },
     );
 
@@ -964,25 +949,25 @@ describe(
       async () => {
         const root = await copiedProject();
         const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
-          writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'),
+          fs.writeFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'mine'),
         );
         expect(outcomeOf(result)).to.include({ status: 'conflict' });
         expect(outcomeOf(result)?.reason).to.match(
           /blog: 1 file added in its copy since it was checked; the copy was left as it is/,
         );
-        expect(lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
-        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
-        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal(
+        expect(fs.lstatSync(path.join(root, MEDIA, 'blog')).isDirectory()).to.equal(true);
+        expect(fs.readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
+        expect(fs.readFileSync(path.join(root, MEDIA, 'blog', 'css', 'blog.css'), 'utf8')).to.equal(
           '.blog { color: teal; }\n',
         );
-        expect(readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal(
-          [],
-        );
+        expect(
+          fs.readdirSync(path.join(root, MEDIA)).filter((name) => name.startsWith('.app-media-tmp-')),
+        ).to.deep.equal([]);
 
         const again = await link({ cwd: root, mode: 'symlink' });
         expect(statusOf(again, 'blog')).to.equal('conflict');
         expect(again.apps[0]?.reason).to.include('css/mine.css');
-        expect(readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
+        expect(fs.readFileSync(path.join(root, MEDIA, 'blog', 'css', 'mine.css'), 'utf8')).to.equal('mine');
       },
     );
 
@@ -990,10 +975,10 @@ describe(
       const root = await copiedProject();
       const file = path.join(root, MEDIA, 'blog', 'js', 'blog.js');
       const result = await linkWithEditBetween(root, { mode: 'symlink' }, () =>
-        writeFileSync(file, 'console.log("my fix, longer than before");\n'),
+        fs.writeFileSync(file, 'console.log("my fix, longer than before");\n'),
       );
       expect(outcomeOf(result)?.reason).to.match(/1 file changed in its copy/);
-      expect(readFileSync(file, 'utf8')).to.equal('console.log("my fix, longer than before");\n');
+      expect(fs.readFileSync(file, 'utf8')).to.equal('console.log("my fix, longer than before");\n');
     });
 
     it(
@@ -1001,21 +986,21 @@ describe(
         'the next run keeps it as changed by hand',
       async () => {
         const root = await copiedProject();
-        writeFileSync(
+        fs.writeFileSync(
           path.join(root, 'apps/blog/app_media/blog/css/blog.css'),
           '.blog { color: navy; } /* the source changed */\n',
         );
         const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
-        const result = await linkWithEditBetween(root, {}, () => writeFileSync(copied, '/* my edit */\n'));
+        const result = await linkWithEditBetween(root, {}, () => fs.writeFileSync(copied, '/* my edit */\n'));
         expect(outcomeOf(result)).to.include({ status: 'conflict' });
         expect(outcomeOf(result)?.reason).to.match(
           /blog\/css\/blog\.css was changed since it was checked; it was left as it is/,
         );
-        expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
+        expect(fs.readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
         const again = await link({ cwd: root });
         expect(statusOf(again, 'blog')).to.equal('conflict');
         expect(again.apps[0]?.reason).to.include('css/blog.css (changed by hand)');
-        expect(readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
+        expect(fs.readFileSync(copied, 'utf8')).to.equal('/* my edit */\n');
       },
     );
 
@@ -1031,8 +1016,8 @@ describe(
         expect((await link({ cwd: root })).counts).to.deep.equal({ copied: 1 });
         // Both change in the source; the big file is started first (name order), the small one is
         // copied while it is in flight, and its progress call is the moment of the edit.
-        writeFileSync(path.join(root, 'apps/blog/app_media/blog/img/big.bin'), big(2));
-        writeFileSync(path.join(root, 'apps/blog/app_media/blog/js/blog.js'), 'console.log("new");\n');
+        fs.writeFileSync(path.join(root, 'apps/blog/app_media/blog/img/big.bin'), big(2));
+        fs.writeFileSync(path.join(root, 'apps/blog/app_media/blog/js/blog.js'), 'console.log("new");\n');
         const copied = path.join(root, MEDIA, 'blog', 'img', 'big.bin');
         let edited = false;
         const report = await link({
@@ -1043,7 +1028,7 @@ describe(
             expect(bytes, 'the first file reported is the small one: the big one is still being copied').to.be.below(
               600 * 1024,
             );
-            writeFileSync(copied, 'my edit\n');
+            fs.writeFileSync(copied, 'my edit\n');
           },
         });
         expect(edited).to.equal(true);
@@ -1051,9 +1036,9 @@ describe(
         expect(report.apps[0]?.reason).to.match(
           /blog\/img\/big\.bin was changed since it was checked; it was left as it is/,
         );
-        expect(readFileSync(copied, 'utf8')).to.equal('my edit\n');
+        expect(fs.readFileSync(copied, 'utf8')).to.equal('my edit\n');
         expect(
-          readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-')),
+          fs.readdirSync(path.join(root, MEDIA, 'blog', 'img')).filter((name) => name.startsWith('.app-media-tmp-')),
         ).to.deep.equal([]);
       },
     );
@@ -1080,7 +1065,7 @@ describe(
         expect(calls).to.be.greaterThan(0);
         expect(statusOf(report, 'blog')).to.equal('error');
         expect(report.apps[0]?.reason).to.contain('progress display broke');
-        expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
+        expect(fs.readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
       },
     );
 
@@ -1103,7 +1088,7 @@ describe(
         });
         expect(statusOf(report, 'blog')).to.equal('error');
         expect(report.apps[0]?.reason).to.contain('progress display broke');
-        expect(readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
+        expect(fs.readdirSync(path.join(root, MEDIA)).filter((name) => name !== '.app-media.json')).to.deep.equal([]);
       },
     );
 
@@ -1113,15 +1098,15 @@ describe(
       async () => {
         const root = await copiedProject();
         // The source changes: the sync would delete one file and write another.
-        rmSync(path.join(root, 'apps/blog/app_media/blog/img/blog.png'));
-        writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: navy; }\n');
+        fs.rmSync(path.join(root, 'apps/blog/app_media/blog/img/blog.png'));
+        fs.writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: navy; }\n');
         const entry = path.join(root, MEDIA, 'blog');
         const twin = path.join(root, 'twin');
         let before: Map<string, EntrySnapshot> = new Map();
         const result = await linkWithEditBetween(root, {}, () => {
-          cpSync(entry, twin, { recursive: true, preserveTimestamps: true });
-          rmSync(entry, { recursive: true });
-          renameSync(twin, entry);
+          fs.cpSync(entry, twin, { recursive: true, preserveTimestamps: true });
+          fs.rmSync(entry, { recursive: true });
+          fs.renameSync(twin, entry);
           before = snapshot(entry);
         });
         expect(outcomeOf(result)).to.include({ status: 'conflict' });
@@ -1134,24 +1119,24 @@ describe(
         'its mode and time are left as they are, conflict',
       async () => {
         const root = await copiedProject();
-        chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);
+        fs.chmodSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), 0o600);
         const copied = path.join(root, MEDIA, 'blog', 'css', 'blog.css');
         const result = await linkWithEditBetween(root, {}, () =>
-          writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)),
+          fs.writeFileSync(copied, '/* my edit, same length */\n'.slice(0, 23)),
         );
         expect(outcomeOf(result)).to.include({ status: 'conflict' });
-        expect(readFileSync(copied, 'utf8')).to.equal('/* my edit, same length */\n'.slice(0, 23));
-        expect(statSync(copied).mode & 0o777).to.equal(0o644);
+        expect(fs.readFileSync(copied, 'utf8')).to.equal('/* my edit, same length */\n'.slice(0, 23));
+        expect(fs.statSync(copied).mode & 0o777).to.equal(0o644);
       },
     );
 
     it('a file a new source file would take the place of is created meanwhile: not written over', async () => {
       const root = await copiedProject();
-      writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/new.css'), '.new {}\n');
+      fs.writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/new.css'), '.new {}\n');
       const mine = path.join(root, MEDIA, 'blog', 'css', 'new.css');
-      const result = await linkWithEditBetween(root, {}, () => writeFileSync(mine, '/* mine first */\n'));
+      const result = await linkWithEditBetween(root, {}, () => fs.writeFileSync(mine, '/* mine first */\n'));
       expect(outcomeOf(result)).to.include({ status: 'conflict' });
-      expect(readFileSync(mine, 'utf8')).to.equal('/* mine first */\n');
+      expect(fs.readFileSync(mine, 'utf8')).to.equal('/* mine first */\n');
     });
 
     it(
@@ -1162,12 +1147,12 @@ describe(
         const probed = probeMediaRoot(config.mediaRoot, recordsTrust(config));
         const plan = planClean(probed.entries, probed.records, false, root);
         const file = path.join(root, MEDIA, 'blog', 'img', 'blog.png');
-        writeFileSync(file, 'my picture now');
+        fs.writeFileSync(file, 'my picture now');
         const ctx = applyContextOf(config, probed.realMediaRoot);
         const { results: outcomes } = await applyPlan(plan, ctx);
         ctx.ws.root.close();
         expect(outcomes[0]).to.include({ status: 'conflict' });
-        expect(readFileSync(file, 'utf8')).to.equal('my picture now');
+        expect(fs.readFileSync(file, 'utf8')).to.equal('my picture now');
       },
     );
 
@@ -1185,16 +1170,16 @@ describe(
         expect(warnings).to.have.length(1);
         expect(warnings[0]).to.include(`${MEDIA}/${path.basename(where)}/`);
         expect(kept(root)).to.deep.equal([path.basename(where)]);
-        const before = statSync(path.join(root, MEDIA)).mtimeMs;
+        const before = fs.statSync(path.join(root, MEDIA)).mtimeMs;
 
         const again = await link({ cwd: root });
         expect(again.counts).to.deep.equal({ 'up-to-date': 1 });
         expect(again.warnings, 'nothing was swept').to.deep.equal([]);
-        expect(statSync(path.join(root, MEDIA)).mtimeMs, 'no lock taken, nothing written in mediaRoot').to.equal(
+        expect(fs.statSync(path.join(root, MEDIA)).mtimeMs, 'no lock taken, nothing written in mediaRoot').to.equal(
           before,
         );
         expect((await clean({ cwd: root })).counts).to.deep.equal({ removed: 1 });
-        expect(readFileSync(path.join(where, 'css', 'late.css'), 'utf8')).to.equal('late');
+        expect(fs.readFileSync(path.join(where, 'css', 'late.css'), 'utf8')).to.equal('late');
       },
     );
 
@@ -1206,14 +1191,14 @@ describe(
         const mediaRoot = path.join(root, MEDIA);
         const ctx = applyContextOf(await loadConfig({ cwd: root }), mediaRoot);
         const aside = ctx.ws.tempName('blog');
-        renameSync(path.join(mediaRoot, 'blog'), path.join(mediaRoot, aside));
-        mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it
+        fs.renameSync(path.join(mediaRoot, 'blog'), path.join(mediaRoot, aside));
+        fs.mkdirSync(path.join(mediaRoot, 'blog')); // yours, empty: rename() would replace it
         const warnings: string[] = [];
         expect(putBack(aside, 'blog', ctx, warnings)).to.equal(false);
         ctx.ws.root.close();
-        expect(readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
+        expect(fs.readdirSync(path.join(mediaRoot, 'blog'))).to.deep.equal([]);
         expect(kept(root)).to.have.length(1);
-        expect(readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal(
+        expect(fs.readFileSync(path.join(mediaRoot, kept(root)[0] as string, 'css', 'blog.css'), 'utf8')).to.equal(
           '.blog { color: teal; }\n',
         );
         expect(warnings[0]).to.match(

@@ -6,62 +6,39 @@
  * leave the same tree; a gulp start-up costs half a second).
  */
 import { expect } from 'chai';
-import {
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { link } from '../src/index.js';
-import {
-  exists,
-  gulp,
-  isLink,
-  jsonReport,
-  linkedInProcess,
-  makeProject,
-  mediaFiles,
-  projectState,
-  removeTempDirs,
-  sha,
-  snapshot,
-  viaCommand,
-  writeTree,
-  type RunResult,
-} from './support/project.js';
+import * as project from './support/project.js';
+import type { RunResult } from './support/project.js';
 
-after(removeTempDirs);
+after(project.removeTempDirs);
 
 const MODES = ['symlink', 'copy'] as const;
 
 /** What a user checks: the file is served at mediaRoot/<name>/... with the app's bytes. */
 function expectServed(root: string, name: string, mode: 'symlink' | 'copy'): void {
   const entry = path.join(root, 'public/media', name);
-  expect(isLink(entry), `${name} is a link`).to.equal(mode === 'symlink');
+  expect(project.isLink(entry), `${name} is a link`).to.equal(mode === 'symlink');
   if (mode === 'symlink') {
-    expect(realpathSync(entry)).to.equal(realpathSync(path.join(root, 'apps', name, 'app_media', name)));
+    expect(fs.realpathSync(entry)).to.equal(fs.realpathSync(path.join(root, 'apps', name, 'app_media', name)));
   }
   for (const rel of [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`]) {
-    const served = readFileSync(path.join(entry, rel));
-    const source = readFileSync(path.join(root, 'apps', name, 'app_media', name, rel));
-    expect(sha(served), rel).to.equal(sha(source));
+    const served = fs.readFileSync(path.join(entry, rel));
+    const source = fs.readFileSync(path.join(root, 'apps', name, 'app_media', name, rel));
+    expect(project.sha(served), rel).to.equal(project.sha(source));
   }
 }
 
 for (const mode of MODES) {
   const viaGulp = mode === 'symlink';
   /** `gulp media:link ...` in symlink mode, `app-media link ...` in copy mode: the same arguments. */
-  const linkRun = (cwd: string, args: string[]): RunResult => (viaGulp ? gulp(cwd, args) : viaCommand(cwd, args));
+  const linkRun = (cwd: string, args: string[]): RunResult =>
+    viaGulp ? project.gulp(cwd, args) : project.viaCommand(cwd, args);
   describe(`media:link through ${viaGulp ? 'the gulp CLI' : 'the app-media command'} (${mode} mode)`, () => {
     it('exposes every app under mediaRoot, prints a line per app and a summary, exits 0', () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      const sources = projectState(path.join(root, 'apps'));
+      const root = project.makeProject({ apps: ['blog', 'shop'] });
+      const sources = project.projectState(path.join(root, 'apps'));
       const run = linkRun(root, ['media:link', '--mode', mode]);
       expect(run.status, run.output).to.equal(0);
       expectServed(root, 'blog', mode);
@@ -71,18 +48,18 @@ for (const mode of MODES) {
         new RegExp(`${verb}\\s+blog\\s+public/media/blog -> apps/blog/app_media/blog \\(${mode}`),
       );
       expect(run.stdout).to.match(new RegExp(`media:link: 2 ${verb} in public/media \\(\\d+ ms\\)`));
-      expect(projectState(path.join(root, 'apps'))).to.deep.equal(sources);
+      expect(project.projectState(path.join(root, 'apps'))).to.deep.equal(sources);
     });
 
     it('a second run writes nothing and reports every app up-to-date', async () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      await linkedInProcess(root, { mode });
-      const before = projectState(path.join(root, 'public/media'));
+      const root = project.makeProject({ apps: ['blog', 'shop'] });
+      await project.linkedInProcess(root, { mode });
+      const before = project.projectState(path.join(root, 'public/media'));
       const again = linkRun(root, ['media:link', '--mode', mode]);
       expect(again.status, again.output).to.equal(0);
       expect(again.stdout).to.match(/media:link: 2 up-to-date in public\/media/);
       // Same inodes and mtimes: nothing was rewritten, not even the links themselves.
-      expect(projectState(path.join(root, 'public/media'))).to.deep.equal(before);
+      expect(project.projectState(path.join(root, 'public/media'))).to.deep.equal(before);
     });
 
     for (const kind of [
@@ -92,15 +69,18 @@ for (const mode of MODES) {
       'a dangling foreign link',
     ] as const) {
       it(`leaves ${kind} at mediaRoot/<name> untouched, links the other apps, exits non-zero`, () => {
-        const root = makeProject({ apps: ['blog', 'shop'], files: { 'elsewhere/keep.txt': 'mine' } });
+        const root = project.makeProject({ apps: ['blog', 'shop'], files: { 'elsewhere/keep.txt': 'mine' } });
         const entry = path.join(root, 'public/media/blog');
-        mkdirSync(path.dirname(entry), { recursive: true });
-        if (kind === 'a regular file') writeFileSync(entry, 'hand-made');
+        fs.mkdirSync(path.dirname(entry), { recursive: true });
+        if (kind === 'a regular file') fs.writeFileSync(entry, 'hand-made');
         if (kind === 'a folder with files')
-          writeTree(root, { 'public/media/blog/index.html': '<p>mine</p>', 'public/media/blog/sub/a.txt': 'a' });
-        if (kind === 'a foreign link') symlinkSync('../../elsewhere', entry);
-        if (kind === 'a dangling foreign link') symlinkSync('../../nowhere', entry);
-        const before = projectState(root);
+          project.writeTree(root, {
+            'public/media/blog/index.html': '<p>mine</p>',
+            'public/media/blog/sub/a.txt': 'a',
+          });
+        if (kind === 'a foreign link') fs.symlinkSync('../../elsewhere', entry);
+        if (kind === 'a dangling foreign link') fs.symlinkSync('../../nowhere', entry);
+        const before = project.projectState(root);
 
         const run = linkRun(root, ['media:link', '--mode', mode]);
         expect(run.status, run.output).to.not.equal(0);
@@ -110,7 +90,7 @@ for (const mode of MODES) {
         expect(run.output, 'no stack trace').to.not.match(/\n\s+at /);
         expectServed(root, 'shop', mode);
 
-        const after = projectState(root);
+        const after = project.projectState(root);
         for (const [rel, state] of Object.entries(before)) {
           if (rel.startsWith('public/media/shop') || rel === 'public/media' || rel === 'public/media/.app-media.json')
             continue;
@@ -120,17 +100,17 @@ for (const mode of MODES) {
     }
 
     it('--dry-run prints the plan and writes nothing', () => {
-      const root = makeProject({ apps: ['blog'] });
-      const before = projectState(root);
+      const root = project.makeProject({ apps: ['blog'] });
+      const before = project.projectState(root);
       const run = linkRun(root, ['media:link', '--mode', mode, '--dry-run']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(mode === 'symlink' ? /would link\s+blog/ : /would copy\s+blog/);
       expect(run.stdout).to.match(/dry run, nothing written/);
-      expect(projectState(root)).to.deep.equal(before);
+      expect(project.projectState(root)).to.deep.equal(before);
     });
 
     it('--json --silent prints the report as one JSON document', () => {
-      const root = makeProject({ apps: ['blog'] });
+      const root = project.makeProject({ apps: ['blog'] });
       const run = linkRun(root, ['media:link', '--mode', mode, '--json', '--silent']);
       expect(run.status, run.output).to.equal(0);
       const report = JSON.parse(run.stdout) as Record<string, unknown>;
@@ -151,7 +131,7 @@ for (const mode of MODES) {
     });
 
     it('--silent prints nothing on success', () => {
-      const root = makeProject({ apps: ['blog'] });
+      const root = project.makeProject({ apps: ['blog'] });
       const run = linkRun(root, ['media:link', '--mode', mode, '--silent']);
       expect(run.status).to.equal(0);
       expect(run.output).to.equal('');
@@ -162,96 +142,96 @@ for (const mode of MODES) {
 function statSize(root: string, name: string): number {
   const dir = path.join(root, 'apps', name, 'app_media', name);
   return [`css/${name}.css`, `js/${name}.js`, `img/${name}.png`].reduce(
-    (sum, rel) => sum + statSync(path.join(dir, rel)).size,
+    (sum, rel) => sum + fs.statSync(path.join(dir, rel)).size,
     0,
   );
 }
 
 describe('media:link: links', () => {
   it('makes relative links by default, so the project can move', () => {
-    const root = makeProject({ apps: ['blog'], gulp: false });
+    const root = project.makeProject({ apps: ['blog'], gulp: false });
     return link({ cwd: root }).then(() => {
-      expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
+      expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
       const moved = `${root}-moved`;
-      renameSync(root, moved);
+      fs.renameSync(root, moved);
       try {
-        expect(readFileSync(path.join(moved, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
+        expect(fs.readFileSync(path.join(moved, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
       } finally {
-        renameSync(moved, root);
+        fs.renameSync(moved, root);
       }
     });
   });
 
   it('makes absolute links with relative: false', async () => {
-    const root = makeProject({
+    const root = project.makeProject({
       apps: ['blog'],
       gulp: false,
       config: { mediaRoot: 'public/media', apps: ['./apps/blog'], relative: false },
     });
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('linked');
-    expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
+    expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal(path.join(root, 'apps/blog/app_media/blog'));
   });
 
   it("switching relative on relinks the tool's own absolute link", async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false });
+    const root = project.makeProject({ apps: ['blog'], gulp: false });
     await link({ cwd: root, relative: false });
     const report = await link({ cwd: root });
     expect(report.apps[0]).to.include({ status: 'relinked', mode: 'symlink' });
-    expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
+    expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog/app_media/blog');
   });
 
   it('relinks its own link when the app moved, and its old target is left alone', async () => {
-    const root = makeProject({
+    const root = project.makeProject({
       apps: ['blog'],
       gulp: false,
       config: { mediaRoot: 'public/media', apps: ['./apps/blog'] },
     });
     await link({ cwd: root });
     // The app moves: the old link dangles; the config now names the new place.
-    renameSync(path.join(root, 'apps/blog'), path.join(root, 'apps/blog-v2'));
-    mkdirSync(path.join(root, 'apps/blog'));
-    writeFileSync(path.join(root, 'apps/blog/keep.txt'), 'still here');
-    writeFileSync(
+    fs.renameSync(path.join(root, 'apps/blog'), path.join(root, 'apps/blog-v2'));
+    fs.mkdirSync(path.join(root, 'apps/blog'));
+    fs.writeFileSync(path.join(root, 'apps/blog/keep.txt'), 'still here');
+    fs.writeFileSync(
       path.join(root, 'app-media.config.json'),
       JSON.stringify({ mediaRoot: 'public/media', apps: [{ path: './apps/blog-v2', name: 'blog' }] }),
     );
     const report = await link({ cwd: root });
     expect(report.apps[0]).to.include({ status: 'relinked', reason: 'its link was dangling' });
-    expect(readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog-v2/app_media/blog');
-    expect(readFileSync(path.join(root, 'apps/blog/keep.txt'), 'utf8')).to.equal('still here');
+    expect(fs.readlinkSync(path.join(root, 'public/media/blog'))).to.equal('../../apps/blog-v2/app_media/blog');
+    expect(fs.readFileSync(path.join(root, 'apps/blog/keep.txt'), 'utf8')).to.equal('still here');
   });
 
   it('a link made by hand that already leads to the app is left as it is (up-to-date, not claimed)', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false });
-    mkdirSync(path.join(root, 'public/media'), { recursive: true });
-    symlinkSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'public/media/blog'));
-    const ino = lstatSync(path.join(root, 'public/media/blog')).ino;
+    const root = project.makeProject({ apps: ['blog'], gulp: false });
+    fs.mkdirSync(path.join(root, 'public/media'), { recursive: true });
+    fs.symlinkSync(path.join(root, 'apps/blog/app_media/blog'), path.join(root, 'public/media/blog'));
+    const ino = fs.lstatSync(path.join(root, 'public/media/blog')).ino;
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('up-to-date');
-    expect(lstatSync(path.join(root, 'public/media/blog')).ino).to.equal(ino);
-    expect(exists(path.join(root, 'public/media/.app-media.json'))).to.equal(false);
+    expect(fs.lstatSync(path.join(root, 'public/media/blog')).ino).to.equal(ino);
+    expect(project.exists(path.join(root, 'public/media/.app-media.json'))).to.equal(false);
   });
 
   it('creates a missing mediaRoot, and works when mediaRoot is itself a symlink', async () => {
-    const root = makeProject({ apps: ['blog'], gulp: false, files: { 'srv/media/.keep': '' } });
-    mkdirSync(path.join(root, 'public'));
-    symlinkSync('../srv/media', path.join(root, 'public/media'));
+    const root = project.makeProject({ apps: ['blog'], gulp: false, files: { 'srv/media/.keep': '' } });
+    fs.mkdirSync(path.join(root, 'public'));
+    fs.symlinkSync('../srv/media', path.join(root, 'public/media'));
     const report = await link({ cwd: root });
     expect(report.apps[0]?.status).to.equal('linked');
-    expect(readFileSync(path.join(root, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
-    expect(isLink(path.join(root, 'srv/media/blog'))).to.equal(true);
-    expect(readlinkSync(path.join(root, 'srv/media/blog'))).to.equal('../../apps/blog/app_media/blog');
+    expect(fs.readFileSync(path.join(root, 'public/media/blog/css/blog.css'), 'utf8')).to.contain('.blog');
+    expect(project.isLink(path.join(root, 'srv/media/blog'))).to.equal(true);
+    expect(fs.readlinkSync(path.join(root, 'srv/media/blog'))).to.equal('../../apps/blog/app_media/blog');
   });
 
   it('links package apps (scoped name dropped) through node_modules, and their own mediaDirname', async () => {
-    const root = makeProject({
+    const root = project.makeProject({
       apps: ['blog'],
       gulp: false,
       config: { mediaRoot: 'public/media', apps: ['./apps/blog', '@acme/gallery'] },
     });
     const { installPackage } = await import('./support/project.js');
-    installPackage(root, '@acme/gallery', mediaFiles('.', 'gallery', 'assets'), {
+    installPackage(root, '@acme/gallery', project.mediaFiles('.', 'gallery', 'assets'), {
       appMedia: { mediaDirname: 'assets' },
     });
     const report = await link({ cwd: root });
@@ -259,31 +239,29 @@ describe('media:link: links', () => {
       ['blog', 'linked', 'apps/blog/app_media/blog'],
       ['gallery', 'linked', 'node_modules/@acme/gallery/assets/gallery'],
     ]);
-    expect(readFileSync(path.join(root, 'public/media/gallery/css/gallery.css'), 'utf8')).to.contain('.gallery');
+    expect(fs.readFileSync(path.join(root, 'public/media/gallery/css/gallery.css'), 'utf8')).to.contain('.gallery');
   });
 
   it('reports no-media with a hint when a sibling folder looks like a misnaming', async () => {
-    const root = makeProject({
+    const root = project.makeProject({
       apps: [],
       gulp: false,
       config: { mediaRoot: 'public/media', apps: ['./apps/blog', './apps/shop'] },
     });
-    writeTree(root, mediaFiles('apps/blog', 'Blog'));
-    writeTree(root, mediaFiles('apps/shop', 'shop', 'static'));
+    project.writeTree(root, project.mediaFiles('apps/blog', 'Blog'));
+    project.writeTree(root, project.mediaFiles('apps/shop', 'shop', 'static'));
     const report = await link({ cwd: root });
     expect(report.failed).to.equal(false);
     expect(report.apps.map((app) => app.status)).to.deep.equal(['no-media', 'no-media']);
     expect(report.apps[0]?.hint).to.contain('found app_media/Blog').and.contain('rename it to app_media/blog/');
     expect(report.apps[1]?.hint).to.contain('found static/shop').and.contain('"mediaDirname": "static"');
-    expect(exists(path.join(root, 'public/media')), 'nothing to make, so no mediaRoot').to.equal(false);
+    expect(project.exists(path.join(root, 'public/media')), 'nothing to make, so no mediaRoot').to.equal(false);
   });
 
   it('snapshot helper sees a changed byte (the checks above can fail)', () => {
-    const root = makeProject({ apps: ['blog'], gulp: false });
-    const before = snapshot(path.join(root, 'apps'));
-    writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: red; }\n');
-    expect(Object.fromEntries(snapshot(path.join(root, 'apps')))).to.not.deep.equal(Object.fromEntries(before));
+    const root = project.makeProject({ apps: ['blog'], gulp: false });
+    const before = project.snapshot(path.join(root, 'apps'));
+    fs.writeFileSync(path.join(root, 'apps/blog/app_media/blog/css/blog.css'), '.blog { color: red; }\n');
+    expect(Object.fromEntries(project.snapshot(path.join(root, 'apps')))).to.not.deep.equal(Object.fromEntries(before));
   });
 });
-
-export { jsonReport };

@@ -6,20 +6,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  chownSync,
-  lstatSync,
-  mkdirSync,
-  promises,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
@@ -45,7 +32,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** The lock file in `folder` is `lock`'s (this process's pid, its token); then the lock is let go. */
 async function expectHeldThenRelease(folder: string, lock: { token: string; release(): Promise<void> }): Promise<void> {
   try {
-    expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
+    expect(JSON.parse(fs.readFileSync(path.join(folder, LOCK_FILE), 'utf8'))).to.include({
       pid: process.pid,
       token: lock.token,
     });
@@ -64,11 +51,11 @@ describe('the lock: a run holding it keeps it fresh', function () {
       const folder = tempDir('lock');
       const held = await acquireLock(folder, { staleMs: 2000 });
       const file = path.join(folder, LOCK_FILE);
-      const holder = readFileSync(file, 'utf8');
+      const holder = fs.readFileSync(file, 'utf8');
       try {
         // Past staleMs: a lock nobody refreshed would be stale by now.
         await sleep(3000);
-        expect(Date.now() - statSync(file).mtimeMs, 'the holder refreshed its lock').to.be.lessThan(2000);
+        expect(Date.now() - fs.statSync(file).mtimeMs, 'the holder refreshed its lock').to.be.lessThan(2000);
         let waits = 0;
         const second = await acquireLock(folder, {
           staleMs: 2000,
@@ -81,7 +68,7 @@ describe('the lock: a run holding it keeps it fresh', function () {
         expect(second, 'the second run did not take a lock that is held').to.be.instanceOf(Error);
         expect((second as NodeJS.ErrnoException).code).to.equal('ETIMEDOUT');
         expect(waits, 'it waited for the holder, and said so once (not at every look)').to.equal(1);
-        expect(readFileSync(file, 'utf8'), "the lock file is still the holder's").to.equal(holder);
+        expect(fs.readFileSync(file, 'utf8'), "the lock file is still the holder's").to.equal(holder);
       } finally {
         await held.release();
       }
@@ -95,11 +82,11 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
 
   /** A lock as a run on another host writes it: that host's hash, a pid that means nothing here. */
   async function otherHostLock(media: string): Promise<string> {
-    mkdirSync(media, { recursive: true });
+    fs.mkdirSync(media, { recursive: true });
     const host = createHash('sha256').update(`not-${hostname()}`).digest('hex').slice(0, 16);
     expect(host).to.not.equal(THIS_HOST);
     const text = `${JSON.stringify({ pid: await deadPid(), host, token: randomBytes(8).toString('hex') })}\n`;
-    writeFileSync(path.join(media, LOCK_FILE), text);
+    fs.writeFileSync(path.join(media, LOCK_FILE), text);
     return text;
   }
 
@@ -126,13 +113,15 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
         // The other machine's run is still going: its lock is refreshed, and stays as it is.
         await sleep(1000);
         const now = new Date();
-        utimesSync(path.join(media, LOCK_FILE), now, now);
+        fs.utimesSync(path.join(media, LOCK_FILE), now, now);
         await sleep(500);
         expect(child.exitCode, `still waiting\n${run.output()}`).to.equal(null);
-        expect(readFileSync(path.join(media, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
+        expect(fs.readFileSync(path.join(media, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(
+          text,
+        );
         expect(exists(path.join(media, 'blog')), 'nothing linked while the lock is held').to.equal(false);
         // That run ends and removes its lock: this one goes on.
-        unlinkSync(path.join(media, LOCK_FILE));
+        fs.unlinkSync(path.join(media, LOCK_FILE));
         const ended = await run.done;
         expect(ended.status, ended.output).to.equal(0);
         expect(isLink(path.join(media, 'blog')), ended.output).to.equal(true);
@@ -150,17 +139,20 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
       (caught: NodeJS.ErrnoException) => caught,
     );
     expect((error as NodeJS.ErrnoException).code, 'not taken: that pid means nothing here').to.equal('ETIMEDOUT');
-    expect(readFileSync(path.join(folder, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
+    expect(fs.readFileSync(path.join(folder, LOCK_FILE), 'utf8'), "the other host's lock is untouched").to.equal(text);
   });
 
   it('a lock from another host that nobody refreshed for staleMs is broken, and the run goes on', async () => {
     const folder = tempDir('lock');
     await otherHostLock(folder);
     const old = new Date(Date.now() - 5000);
-    utimesSync(path.join(folder, LOCK_FILE), old, old);
+    fs.utimesSync(path.join(folder, LOCK_FILE), old, old);
     const lock = await acquireLock(folder, { staleMs: 2000, timeoutMs: 10_000 });
     try {
-      expect(JSON.parse(readFileSync(path.join(folder, LOCK_FILE), 'utf8')), "the lock is this run's now").to.include({
+      expect(
+        JSON.parse(fs.readFileSync(path.join(folder, LOCK_FILE), 'utf8')),
+        "the lock is this run's now",
+      ).to.include({
         pid: process.pid,
         host: THIS_HOST,
         token: lock.token,
@@ -172,7 +164,7 @@ describe("the lock: another machine's lock (mediaRoot on a shared disk)", functi
 
   it('a lock from this host whose pid is not running is broken at once, however fresh', async () => {
     const folder = tempDir('lock');
-    writeFileSync(
+    fs.writeFileSync(
       path.join(folder, LOCK_FILE),
       `${JSON.stringify({ pid: await deadPid(), host: THIS_HOST, token: randomBytes(8).toString('hex') })}\n`,
     );
@@ -191,15 +183,15 @@ describe('the lock: what is, and is not, one of its locks', function () {
   /** `promises[name]` replaced by `fake` for the length of `run` (lock.ts calls them through that object). */
   async function replacing<K extends 'link' | 'rename' | 'unlink', T>(
     name: K,
-    fake: (real: (typeof promises)[K]) => (typeof promises)[K],
+    fake: (real: (typeof fs.promises)[K]) => (typeof fs.promises)[K],
     run: () => Promise<T>,
   ): Promise<T> {
-    const real = promises[name];
-    promises[name] = fake(real.bind(promises) as (typeof promises)[K]);
+    const real = fs.promises[name];
+    fs.promises[name] = fake(real.bind(fs.promises) as (typeof fs.promises)[K]);
     try {
       return await run();
     } finally {
-      promises[name] = real;
+      fs.promises[name] = real;
     }
   }
 
@@ -232,24 +224,24 @@ describe('the lock: what is, and is not, one of its locks', function () {
       'APP_MEDIA_FOREIGN_LOCK at once, not a wait; the file is left as it is',
     async () => {
       const kinds: Array<[string, (file: string) => void]> = [
-        ['a link', (file) => symlinkSync('elsewhere', file)],
-        ['text that is not JSON', (file) => writeFileSync(file, 'my notes about the lock\n')],
+        ['a link', (file) => fs.symlinkSync('elsewhere', file)],
+        ['text that is not JSON', (file) => fs.writeFileSync(file, 'my notes about the lock\n')],
       ];
       for (const [kind, make] of kinds) {
         const folder = tempDir('lock');
         const file = path.join(folder, LOCK_FILE);
         make(file);
-        const before = lstatSync(file);
+        const before = fs.lstatSync(file);
         expect(await outcome(acquireLock(folder, { timeoutMs: 500 })), kind).to.equal('APP_MEDIA_FOREIGN_LOCK');
-        expect(lstatSync(file).ino, kind).to.equal(before.ino);
-        expect(readdirSync(folder), `${kind}: nothing else made`).to.deep.equal([LOCK_FILE]);
+        expect(fs.lstatSync(file).ino, kind).to.equal(before.ino);
+        expect(fs.readdirSync(folder), `${kind}: nothing else made`).to.deep.equal([LOCK_FILE]);
       }
     },
   );
 
   it('an empty lock (linked into place, its bytes lost in a power cut) is broken at once, however fresh', async () => {
     const folder = tempDir('lock');
-    writeFileSync(path.join(folder, LOCK_FILE), '');
+    fs.writeFileSync(path.join(folder, LOCK_FILE), '');
     const lock = await within(3000, acquireLock(folder, { staleMs: 600_000, timeoutMs: 2000 }));
     await expectHeldThenRelease(folder, lock);
   });
@@ -271,7 +263,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
       );
       expect(run.stderr).to.match(/hint: put mediaRoot \(or collectRoot\) on a file system with hard links/);
       expect(Date.now() - started, 'refused at once, not after the lock wait').to.be.below(10_000);
-      expect(readdirSync(path.join(root, MEDIA)), 'no draft, no lock, no link left').to.deep.equal([]);
+      expect(fs.readdirSync(path.join(root, MEDIA)), 'no draft, no lock, no link left').to.deep.equal([]);
     },
   );
 
@@ -282,7 +274,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
     const run = appMedia(root, ['link'], faultEnv(lib, { FAULT_WRITE_PATH: `${LOCK_FILE}.` }));
     expect(run.status, run.output).to.equal(1);
     expect(run.output).to.match(/ENOSPC/);
-    expect(readdirSync(path.join(root, MEDIA)), 'no draft, no lock, no link left').to.deep.equal([]);
+    expect(fs.readdirSync(path.join(root, MEDIA)), 'no draft, no lock, no link left').to.deep.equal([]);
   });
 
   it(
@@ -291,7 +283,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
     async () => {
       const folder = tempDir('lock');
       const file = path.join(folder, LOCK_FILE);
-      writeFileSync(file, lockText(process.pid, THIS_HOST, token()));
+      fs.writeFileSync(file, lockText(process.pid, THIS_HOST, token()));
       let released = false;
       // The moment: the link failed (taken), the draft is being removed, the holder ends.
       const result = await replacing(
@@ -299,7 +291,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
         (real) => async (target) => {
           if (!released) {
             released = true;
-            unlinkSync(file);
+            fs.unlinkSync(file);
           }
           return real(target);
         },
@@ -316,7 +308,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
     async () => {
       const folder = tempDir('lock');
       const file = path.join(folder, LOCK_FILE);
-      writeFileSync(file, lockText(await deadPid(), THIS_HOST, token()));
+      fs.writeFileSync(file, lockText(await deadPid(), THIS_HOST, token()));
       const fresh = lockText(process.pid, THIS_HOST, token());
       let raced = false;
       const result = await replacing(
@@ -325,8 +317,8 @@ describe('the lock: what is, and is not, one of its locks', function () {
           if (!raced && from === file) {
             raced = true;
             // The other run, faster: it broke the stale lock and took its own, under the same name.
-            writeFileSync(`${file}.other`, fresh);
-            renameSync(`${file}.other`, file);
+            fs.writeFileSync(`${file}.other`, fresh);
+            fs.renameSync(`${file}.other`, file);
           }
           return real(from, to);
         },
@@ -334,8 +326,8 @@ describe('the lock: what is, and is not, one of its locks', function () {
       );
       expect(raced).to.equal(true);
       expect(result, 'the fresh lock is not taken over').to.equal('ETIMEDOUT');
-      expect(readFileSync(file, 'utf8'), "the other run's lock is back in place").to.equal(fresh);
-      expect(readdirSync(folder), 'nothing left aside').to.deep.equal([LOCK_FILE]);
+      expect(fs.readFileSync(file, 'utf8'), "the other run's lock is back in place").to.equal(fresh);
+      expect(fs.readdirSync(folder), 'nothing left aside').to.deep.equal([LOCK_FILE]);
     },
   );
 
@@ -362,7 +354,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
         const t = token();
         return [what, name(t), lockText(pid, host, ownToken ? t : token()), taken ? t : undefined] as const;
       });
-      for (const [, name, text] of cases) writeFileSync(path.join(folder, name), text);
+      for (const [, name, text] of cases) fs.writeFileSync(path.join(folder, name), text);
       expect(
         cases.map(([what, name]) => [what, leftoverLockToken(folder, name)]),
         'tokens by case',
@@ -378,7 +370,7 @@ describe('the lock: what is, and is not, one of its locks', function () {
     it('is not broken: its pid is running, though nobody may not signal it (EPERM)', () => {
       // lock.ts bundled where nobody can read it (a checkout may be out of its reach), run by nobody.
       const dir = tempDir('lock-for-nobody');
-      chownSync(dir, NOBODY, NOBODY);
+      fs.chownSync(dir, NOBODY, NOBODY);
       const script = path.join(dir, 'take.mjs');
       buildSync({
         stdin: {
@@ -397,13 +389,13 @@ describe('the lock: what is, and is not, one of its locks', function () {
         logLevel: 'error',
       });
       const folder = path.join(dir, 'media');
-      mkdirSync(folder);
-      chownSync(folder, NOBODY, NOBODY);
+      fs.mkdirSync(folder);
+      fs.chownSync(folder, NOBODY, NOBODY);
       const text = lockText(process.pid, THIS_HOST, token()); // this (root's) process: running
-      writeFileSync(path.join(folder, LOCK_FILE), text);
+      fs.writeFileSync(path.join(folder, LOCK_FILE), text);
       const run = asNobody(dir, [process.execPath, script, folder]);
       expect(run.stdout.trim(), run.output).to.equal('ETIMEDOUT');
-      expect(readFileSync(path.join(folder, LOCK_FILE), 'utf8'), "root's lock is untouched").to.equal(text);
+      expect(fs.readFileSync(path.join(folder, LOCK_FILE), 'utf8'), "root's lock is untouched").to.equal(text);
     });
   });
 });

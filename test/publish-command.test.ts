@@ -14,20 +14,8 @@ import path from 'node:path';
 import { verify } from '../src/index.js';
 import { publish } from '../src/publish/index.js';
 import { collectSources, OUT, sourceApps, writeSources } from './support/collect.js';
-import {
-  bucketState,
-  FaultProxy,
-  motoCommand,
-  putForeign,
-  startMoto,
-  startS3rver,
-  objectsAt,
-  testClient,
-  TEST_CREDENTIALS,
-  useTestCredentials,
-  type ObjectStore,
-  type StoredObject,
-} from './support/object-stores.js';
+import * as stores from './support/object-stores.js';
+import type { ObjectStore, StoredObject } from './support/object-stores.js';
 import { APP_MEDIA_BIN, GULP_BIN, jsonReport, makeProject, removeTempDirs, runAsync } from './support/project.js';
 
 /** The `app-media` command and the gulp CLI, run without blocking (the servers answer from this process). */
@@ -36,7 +24,7 @@ const appMedia = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
 const gulp = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
   runAsync([GULP_BIN, '--no-color', ...args], cwd, env);
 
-useTestCredentials();
+stores.useTestCredentials();
 
 /** Three apps, enough objects (42 with originals and variants) for a kill to land mid-run. */
 function sources(version: number): Record<string, string | Buffer> {
@@ -56,10 +44,10 @@ const FOREIGN: Record<string, string> = {
   'static.json': '{}\n',
 };
 
-const moto = motoCommand();
+const moto = stores.motoCommand();
 const SERVERS = [
-  { name: 's3rver', start: startS3rver },
-  { name: 'moto', start: moto ? () => startMoto(moto) : undefined },
+  { name: 's3rver', start: stores.startS3rver },
+  { name: 'moto', start: moto ? () => stores.startMoto(moto) : undefined },
 ] as const;
 
 let buckets = 0;
@@ -67,7 +55,7 @@ let buckets = 0;
 for (const server of SERVERS) {
   describe(`app-media publish against ${server.name}: the command, kill -9, verify --published`, function () {
     let store: ObjectStore | undefined;
-    const proxies: FaultProxy[] = [];
+    const proxies: stores.FaultProxy[] = [];
     before(async function () {
       if (!server.start) {
         console.log(
@@ -90,7 +78,7 @@ for (const server of SERVERS) {
       const s = store as ObjectStore;
       const bucket = `cmd-${++buckets}`;
       await s.createBucket(bucket);
-      const proxy = await new FaultProxy(s.port, bucket).start();
+      const proxy = await new stores.FaultProxy(s.port, bucket).start();
       proxies.push(proxy);
       const root = makeProject({
         apps: [],
@@ -113,7 +101,7 @@ for (const server of SERVERS) {
         proxy,
         collect,
         endpoint: s.endpoint,
-        state: () => bucketState(s.endpoint, bucket),
+        state: () => stores.bucketState(s.endpoint, bucket),
       };
     }
 
@@ -133,7 +121,7 @@ for (const server of SERVERS) {
         ];
         // What a run without a kill leaves: the reference.
         const reference = await project();
-        await putForeign(reference.endpoint, reference.bucket, FOREIGN);
+        await stores.putForeign(reference.endpoint, reference.bucket, FOREIGN);
         await reference.collect(sources(1));
         await publish({ cwd: reference.root });
         await reference.collect(sources(2));
@@ -143,10 +131,10 @@ for (const server of SERVERS) {
 
         for (const moment of moments) {
           const p = await project();
-          await putForeign(p.endpoint, p.bucket, FOREIGN);
+          await stores.putForeign(p.endpoint, p.bucket, FOREIGN);
           await p.collect(sources(1));
           await publish({ cwd: p.root });
-          const foreignBefore = await objectsAt(p.endpoint, p.bucket, Object.keys(FOREIGN));
+          const foreignBefore = await stores.objectsAt(p.endpoint, p.bucket, Object.keys(FOREIGN));
           await p.collect(sources(2));
           p.proxy.clear();
           // Every write waits a little at the proxy, so the kill lands while requests are in flight.
@@ -159,7 +147,7 @@ for (const server of SERVERS) {
           const child = spawn(process.execPath, [APP_MEDIA_BIN, 'publish'], {
             cwd: p.root,
             stdio: 'ignore',
-            env: { ...process.env, ...TEST_CREDENTIALS },
+            env: { ...process.env, ...stores.TEST_CREDENTIALS },
           });
           const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
           const killedAt = await new Promise<string>((resolve) => {
@@ -232,7 +220,7 @@ for (const server of SERVERS) {
         );
 
         await p.collect({ ...sources(1), 'blog/css/new.css': '.new {}\n' });
-        await putForeign(p.endpoint, p.bucket, { 'static/blog/css/new.css': 'theirs' });
+        await stores.putForeign(p.endpoint, p.bucket, { 'static/blog/css/new.css': 'theirs' });
         const conflict = await appMedia(p.root, ['publish']);
         expect(conflict.status).to.equal(1);
         expect(conflict.stderr).to.match(/^conflict\s+blog\s+s3:\/\/cmd-\d+\/static\/blog\/( \(.*\))?$/m);
@@ -253,7 +241,7 @@ for (const server of SERVERS) {
         expect(ok.status, ok.output).to.equal(0);
         expect(ok.stdout).to.match(/^media:verify: 4 ok in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)$/m);
 
-        const client = await testClient(p.endpoint);
+        const client = await stores.testClient(p.endpoint);
         const { DeleteObjectCommand, PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
         const hashed = (name: string): string => `static/${collected.hashed[name] as string}`;
         await client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: `${hashed('blog/css/part1.css')}.br` }));
@@ -333,7 +321,7 @@ for (const server of SERVERS) {
                 `{ stdio: 'inherit' })`,
             ],
             p.root,
-            TEST_CREDENTIALS,
+            stores.TEST_CREDENTIALS,
           );
           expect(onTerminal.status, onTerminal.output).to.equal(0);
           // The progress line is rewritten in place: a carriage return and the terminal's erase-line code.
@@ -383,10 +371,10 @@ for (const server of SERVERS) {
       it('gulp media:publish runs the same task (lines and exit status)', async () => {
         const p = await project(2, true);
         await p.collect(sources(1));
-        const run = await gulp(p.root, ['media:publish'], TEST_CREDENTIALS);
+        const run = await gulp(p.root, ['media:publish'], stores.TEST_CREDENTIALS);
         expect(run.status, run.output).to.equal(0);
         expect(run.stdout).to.match(/media:publish: 4 published in s3:\/\/cmd-\d+\/static\/ \(\d+ ms\)/);
-        const again = await gulp(p.root, ['media:publish', '--dry-run'], TEST_CREDENTIALS);
+        const again = await gulp(p.root, ['media:publish', '--dry-run'], stores.TEST_CREDENTIALS);
         expect(again.stdout).to.match(
           /media:publish: dry run, nothing written: 4 up-to-date in s3:\/\/cmd-\d+\/static\//,
         );

@@ -9,26 +9,14 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import {
-  exists,
-  gulp,
-  isLink,
-  jsonReport,
-  makeProject,
-  projectState,
-  REPO,
-  removeTempDirs,
-  sha,
-  tempDir,
-  viaCommand,
-} from './support/project.js';
+import * as project from './support/project.js';
 
-after(removeTempDirs);
+after(project.removeTempDirs);
 
 /** Compiles the shim once; undefined (with the reason) when there is no C compiler. */
 function buildShim(): { lib?: string; why?: string } {
-  const out = path.join(tempDir('shim'), 'deny-symlink.so');
-  const source = path.join(REPO, 'test', 'support', 'deny-symlink.c');
+  const out = path.join(project.tempDir('shim'), 'deny-symlink.so');
+  const source = path.join(project.REPO, 'test', 'support', 'deny-symlink.c');
   for (const cc of [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean) as string[]) {
     const run = spawnSync(cc, ['-shared', '-fPIC', '-o', out, source, '-ldl'], { encoding: 'utf8' });
     if (run.status === 0) return { lib: out };
@@ -58,7 +46,7 @@ describe(
     it('the shim really refuses links in a child process (so the tests below can fail)', () => {
       const probe = spawnSync(
         process.execPath,
-        ['-e', "require('fs').symlinkSync('a', require('path').join(process.argv[1], 'l'))", tempDir('probe')],
+        ['-e', "require('fs').symlinkSync('a', require('path').join(process.argv[1], 'l'))", project.tempDir('probe')],
         { encoding: 'utf8', env: { ...process.env, ...refuse() } },
       );
       expect(probe.status).to.not.equal(0);
@@ -66,8 +54,8 @@ describe(
     });
 
     it('auto mode copies instead, says why once, and exits 0', () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      const run = gulp(root, ['media:link'], refuse());
+      const root = project.makeProject({ apps: ['blog', 'shop'] });
+      const run = project.gulp(root, ['media:link'], refuse());
       expect(run.status, run.output).to.equal(0);
       expect(
         run.output.match(/links are refused here \(symlink: EPERM\); copying instead/g),
@@ -76,37 +64,37 @@ describe(
       expect(run.stdout).to.match(/copied\s+blog\s+public\/media\/blog -> apps\/blog\/app_media\/blog \(copy/);
       for (const name of ['blog', 'shop']) {
         const entry = path.join(root, 'public/media', name);
-        expect(isLink(entry), `${name} is a copy, not a link`).to.equal(false);
+        expect(project.isLink(entry), `${name} is a copy, not a link`).to.equal(false);
         const rel = `css/${name}.css`;
-        expect(sha(readFileSync(path.join(entry, rel)))).to.equal(
-          sha(readFileSync(path.join(root, 'apps', name, 'app_media', name, rel))),
+        expect(project.sha(readFileSync(path.join(entry, rel)))).to.equal(
+          project.sha(readFileSync(path.join(root, 'apps', name, 'app_media', name, rel))),
         );
       }
       // The fallback is stable: a second refused run finds the copies up to date.
-      const again = gulp(root, ['media:link'], refuse());
+      const again = project.gulp(root, ['media:link'], refuse());
       expect(again.status, again.output).to.equal(0);
       expect(again.stdout).to.match(/media:link: 2 up-to-date/);
     });
 
     it("a later run where links work replaces the tool's own copies with links", () => {
-      const root = makeProject({ apps: ['blog'] });
-      expect(viaCommand(root, ['media:link'], refuse()).status).to.equal(0);
-      const run = viaCommand(root, ['media:link']);
+      const root = project.makeProject({ apps: ['blog'] });
+      expect(project.viaCommand(root, ['media:link'], refuse()).status).to.equal(0);
+      const run = project.viaCommand(root, ['media:link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/relinked\s+blog/);
-      expect(isLink(path.join(root, 'public/media/blog'))).to.equal(true);
+      expect(project.isLink(path.join(root, 'public/media/blog'))).to.equal(true);
     });
 
     it('--mode symlink fails with APP_MEDIA_LINK_REFUSED, exits non-zero and leaves nothing half-made', () => {
-      const root = makeProject({ apps: ['blog', 'shop'] });
-      const before = projectState(root);
-      const run = viaCommand(root, ['media:link', '--mode', 'symlink'], refuse());
+      const root = project.makeProject({ apps: ['blog', 'shop'] });
+      const before = project.projectState(root);
+      const run = project.viaCommand(root, ['media:link', '--mode', 'symlink'], refuse());
       expect(run.status, run.output).to.not.equal(0);
       expect(run.output).to.contain('APP_MEDIA_LINK_REFUSED');
       expect(run.output).to.match(/--mode copy/);
-      expect(exists(path.join(root, 'public/media/blog'))).to.equal(false);
-      expect(exists(path.join(root, 'public/media/shop'))).to.equal(false);
-      const after = projectState(root);
+      expect(project.exists(path.join(root, 'public/media/blog'))).to.equal(false);
+      expect(project.exists(path.join(root, 'public/media/shop'))).to.equal(false);
+      const after = project.projectState(root);
       // mediaRoot may have been created (empty); nothing else changed, and nothing was recorded as made.
       delete after['public'];
       delete after['public/media'];
@@ -114,10 +102,10 @@ describe(
     });
 
     it('--json reports each app as error with the code, not as copied', () => {
-      const root = makeProject({ apps: ['blog'] });
-      const run = viaCommand(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], refuse());
+      const root = project.makeProject({ apps: ['blog'] });
+      const run = project.viaCommand(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], refuse());
       expect(run.status).to.not.equal(0);
-      const report = jsonReport(run);
+      const report = project.jsonReport(run);
       expect(report.apps[0]).to.include({ name: 'blog', status: 'error' });
       expect(String(report.apps[0]?.['reason'])).to.contain('APP_MEDIA_LINK_REFUSED');
     });
@@ -129,17 +117,17 @@ describe(
       ['nowhere', /the new link does not resolve/],
     ] as const) {
       it(`a link made with the wrong text (${text}) is caught: conflict, exit non-zero, not recorded`, () => {
-        const root = makeProject({ apps: ['blog'] });
+        const root = project.makeProject({ apps: ['blog'] });
         const wrong = { ...refuse(), DENY_SYMLINK: `misdirect:${text}` };
-        const run = viaCommand(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], wrong);
+        const run = project.viaCommand(root, ['media:link', '--mode', 'symlink', '--json', '--silent'], wrong);
         expect(run.status, run.output).to.not.equal(0);
-        const report = jsonReport(run);
+        const report = project.jsonReport(run);
         expect(report.apps[0]).to.include({ name: 'blog', status: 'conflict' });
         expect(String(report.apps[0]?.['reason'])).to.match(why);
         const entry = path.join(root, 'public/media/blog');
         expect(readlinkSync(entry), 'the shim really wrote the wrong text').to.equal(text);
         // Nothing vouches for that link: a normal run leaves it alone as something it did not make.
-        const again = viaCommand(root, ['media:link', '--mode', 'symlink']);
+        const again = project.viaCommand(root, ['media:link', '--mode', 'symlink']);
         expect(again.status, again.output).to.not.equal(0);
         expect(again.output).to.match(/conflict\s+blog\s+public\/media\/blog/);
         expect(again.output).to.match(/link not made by app-media is in the way/);
@@ -151,12 +139,15 @@ describe(
       'a copy set aside to be replaced by a link, its name taken by a folder of yours at that moment: ' +
         'your folder stays, the old copy is kept aside and named, conflict',
       () => {
-        const root = makeProject({ apps: ['blog'] });
-        expect(viaCommand(root, ['media:link', '--mode', 'copy']).status).to.equal(0);
+        const root = project.makeProject({ apps: ['blog'] });
+        expect(project.viaCommand(root, ['media:link', '--mode', 'copy']).status).to.equal(0);
         const media = path.join(root, 'public/media');
-        const copied = projectState(path.join(media, 'blog'));
+        const copied = project.projectState(path.join(media, 'blog'));
         // The shim makes a folder at the link's path, then fails with EEXIST.
-        const run = viaCommand(root, ['media:link', '--mode', 'symlink'], { ...refuse(), DENY_SYMLINK: 'occupy' });
+        const run = project.viaCommand(root, ['media:link', '--mode', 'symlink'], {
+          ...refuse(),
+          DENY_SYMLINK: 'occupy',
+        });
         expect(run.status, run.output).to.not.equal(0);
         expect(run.output).to.match(/conflict\s+blog/);
         expect(run.output).to.match(/blog appeared while it was being linked/);
@@ -166,21 +157,21 @@ describe(
         const kept = readdirSync(media).filter((name) => name.startsWith('.app-media-kept-blog-'));
         expect(kept).to.have.length(1);
         expect(run.output).to.contain(`the old copy is kept in public/media/${kept[0]}/`);
-        expect(projectState(path.join(media, kept[0] as string)), 'the old copy, whole').to.deep.equal(copied);
+        expect(project.projectState(path.join(media, kept[0] as string)), 'the old copy, whole').to.deep.equal(copied);
         expect(readdirSync(media).filter((name) => name.startsWith('.app-media-tmp-'))).to.deep.equal([]);
         // Later runs leave both alone: the folder is not the tool's, and no run removes a kept folder.
-        const again = viaCommand(root, ['media:link', '--mode', 'symlink']);
+        const again = project.viaCommand(root, ['media:link', '--mode', 'symlink']);
         expect(again.status, again.output).to.not.equal(0);
         expect(again.output).to.match(/conflict\s+blog/);
-        expect(viaCommand(root, ['media:clean']).status).to.equal(0);
+        expect(project.viaCommand(root, ['media:clean']).status).to.equal(0);
         expect(readdirSync(media).filter((name) => name.startsWith('.app-media-kept-blog-'))).to.deep.equal(kept);
         expect(readdirSync(path.join(media, 'blog'))).to.deep.equal([]);
       },
     );
 
     it('on Windows (simulated) a refused symbolic link falls back to a junction, an absolute link', () => {
-      const root = makeProject({ apps: ['blog'], gulp: false });
-      const script = `import { link } from ${JSON.stringify(path.join(REPO, 'dist', 'index.js'))};
+      const root = project.makeProject({ apps: ['blog'], gulp: false });
+      const script = `import { link } from ${JSON.stringify(path.join(project.REPO, 'dist', 'index.js'))};
       const report = await link({ cwd: process.argv[1], platform: 'win32' });
       process.stdout.write(JSON.stringify(report));`;
       const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, root], {

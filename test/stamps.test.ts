@@ -8,19 +8,7 @@
  * report but never costs it.
  */
 import { expect } from 'chai';
-import {
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  rmdirSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   recordedListing,
@@ -57,9 +45,9 @@ interface Records {
   entries: Record<string, { kind: string; files?: Record<string, [number, number]>; stamps?: Record<string, number> }>;
 }
 const readRecords = (root: string): Records =>
-  JSON.parse(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
+  JSON.parse(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')) as Records;
 const writeRecords = (root: string, records: Records): void =>
-  writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
+  fs.writeFileSync(path.join(mediaOf(root), MANIFEST), `${JSON.stringify(records, null, 1)}\n`);
 
 /** A project with its apps copied (a set-up step, in process); returns its root. */
 async function copied(apps = ['blog']): Promise<string> {
@@ -73,8 +61,8 @@ async function copied(apps = ['blog']): Promise<string> {
  */
 function slipIn(root: string): string {
   const css = path.join(mediaOf(root), 'blog/css');
-  const mtime = lstatSync(css).mtimeMs;
-  writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
+  const mtime = fs.lstatSync(css).mtimeMs;
+  fs.writeFileSync(path.join(css, 'slipped.css'), '/* slipped */');
   setMtime(css, mtime);
   return css;
 }
@@ -108,7 +96,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     ]);
     for (const [folder, stamp] of Object.entries(stamps)) {
       const dir = path.join(mediaOf(root), 'blog', folder);
-      expect(lstatSync(dir).mtimeMs, `${folder}: the folder's mtime is its stamp`).to.equal(stamp);
+      expect(fs.lstatSync(dir).mtimeMs, `${folder}: the folder's mtime is its stamp`).to.equal(stamp);
       expect(stamp % 2000, `${folder}: a whole even second`).to.equal(0);
       // Stamped during the run (between before and after): 2 to 4 s before that moment.
       expect(stamp, `${folder}: at least 2 s before the run ended`).to.be.at.most(after - 2000);
@@ -116,8 +104,8 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     }
     // The files keep their source's times: only folders are stamped.
     const file = path.join(mediaOf(root), 'blog/css/blog.css');
-    expect(statSync(file).mtimeMs).to.be.closeTo(
-      statSync(path.join(sourceOf(root, 'blog'), 'css/blog.css')).mtimeMs,
+    expect(fs.statSync(file).mtimeMs).to.be.closeTo(
+      fs.statSync(path.join(sourceOf(root, 'blog'), 'css/blog.css')).mtimeMs,
       0.01,
     );
   });
@@ -126,18 +114,20 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     'a copy with an empty folder (kept in the records\' "dirs"): a re-run writes nothing, ' + 'not even a lock',
     async () => {
       const root = makeProject({ apps: ['blog'], config: copyConfig(['blog']), gulp: false });
-      mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
+      fs.mkdirSync(path.join(sourceOf(root, 'blog'), 'fonts/empty'), { recursive: true });
       await linkedInProcess(root);
-      expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(/"dirs": \["fonts","fonts\/empty"\]/);
-      const media = statSync(mediaOf(root));
-      const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
+      expect(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.match(
+        /"dirs": \["fonts","fonts\/empty"\]/,
+      );
+      const media = fs.statSync(mediaOf(root));
+      const text = fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.stdout).to.match(/1 up-to-date/);
-      expect(statSync(mediaOf(root)).mtimeMs, 'no lock or temporary file was made in mediaRoot').to.equal(
+      expect(fs.statSync(mediaOf(root)).mtimeMs, 'no lock or temporary file was made in mediaRoot').to.equal(
         media.mtimeMs,
       );
-      expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.equal(text);
+      expect(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.equal(text);
     },
   );
 
@@ -164,7 +154,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
       expect(jsonReport(unseen).apps.map((app) => app['status'])).to.deep.equal(['ok']);
 
       // Any change to the folder (here its time alone) and it is listed again.
-      utimesSync(css, new Date(), new Date());
+      fs.utimesSync(css, new Date(), new Date());
       const seen = appMedia(root, ['verify']);
       expect(seen.status, seen.output).to.equal(1);
       expect(seen.output)
@@ -179,12 +169,14 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     async () => {
       const root = await copied();
       const css = slipIn(root);
-      rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
+      fs.rmSync(path.join(sourceOf(root, 'blog'), 'css'), { recursive: true });
 
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(0);
-      expect(readFileSync(path.join(css, 'slipped.css'), 'utf8'), 'the file is there, whole').to.equal('/* slipped */');
-      expect(() => lstatSync(path.join(css, 'blog.css')), "the tool's own file is gone").to.throw(/ENOENT/);
+      expect(fs.readFileSync(path.join(css, 'slipped.css'), 'utf8'), 'the file is there, whole').to.equal(
+        '/* slipped */',
+      );
+      expect(() => fs.lstatSync(path.join(css, 'blog.css')), "the tool's own file is gone").to.throw(/ENOENT/);
 
       const next = appMedia(root, ['link']);
       expect(next.status, next.output).to.equal(0);
@@ -195,23 +187,25 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
   it("a file edited in place (the folder's time does not move) is still seen: each file is looked at", async () => {
     const root = await copied();
     const file = path.join(mediaOf(root), 'blog/js/blog.js');
-    const stamp = lstatSync(path.dirname(file)).mtimeMs;
-    writeFileSync(file, 'console.log("mine, longer than before");\n');
-    expect(lstatSync(path.dirname(file)).mtimeMs, "editing a file in place leaves its folder's time").to.equal(stamp);
+    const stamp = fs.lstatSync(path.dirname(file)).mtimeMs;
+    fs.writeFileSync(file, 'console.log("mine, longer than before");\n');
+    expect(fs.lstatSync(path.dirname(file)).mtimeMs, "editing a file in place leaves its folder's time").to.equal(
+      stamp,
+    );
     const run = appMedia(root, ['link']);
     expect(run.status, run.output).to.equal(1);
     expect(run.output)
       .to.match(/conflict\s+blog/)
       .and.match(/js\/blog\.js \(changed by hand\)/);
-    expect(readFileSync(file, 'utf8')).to.equal('console.log("mine, longer than before");\n');
+    expect(fs.readFileSync(file, 'utf8')).to.equal('console.log("mine, longer than before");\n');
   });
 
   it(
     'a folder that holds a file added by hand gets no stamp (it is listed by every run); ' + 'the others get new ones',
     async () => {
       const root = await copied();
-      writeFileSync(path.join(mediaOf(root), 'blog/css/mine.css'), '/* mine */');
-      writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
+      fs.writeFileSync(path.join(mediaOf(root), 'blog/css/mine.css'), '/* mine */');
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'js/blog.js'), 'console.log("v2");\n');
       const old = readRecords(root).entries['blog']?.stamps ?? {};
 
       const run = appMedia(root, ['link']);
@@ -219,7 +213,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
       const stamps = readRecords(root).entries['blog']?.stamps ?? {};
       expect(Object.keys(stamps).sort()).to.deep.equal(['.', 'img', 'js']);
       expect(stamps['js'], 'the folder written to has a new stamp').to.be.a('number').and.not.equal(old['js']);
-      expect(lstatSync(path.join(mediaOf(root), 'blog/js')).mtimeMs).to.equal(stamps['js']);
+      expect(fs.lstatSync(path.join(mediaOf(root), 'blog/js')).mtimeMs).to.equal(stamps['js']);
 
       for (let i = 0; i < 2; i++) {
         const again = appMedia(root, ['link']);
@@ -236,19 +230,19 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
       const root = await copied(['blog']);
       const records = readRecords(root);
       delete records.entries['blog']?.stamps;
-      writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
-      const text = readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
+      fs.writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
+      const text = fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8');
       slipIn(root);
-      const times = ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
+      const times = ['blog', 'blog/css', 'blog/js'].map((rel) => fs.lstatSync(path.join(mediaOf(root), rel)).mtimeMs);
 
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.output, 'without a stamp the folder is listed').to.match(/kept css\/slipped\.css \(added by hand/);
-      expect(readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(
+      expect(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8'), 'the records file is not rewritten').to.equal(
         text,
       );
       expect(
-        ['blog', 'blog/css', 'blog/js'].map((rel) => lstatSync(path.join(mediaOf(root), rel)).mtimeMs),
+        ['blog', 'blog/css', 'blog/js'].map((rel) => fs.lstatSync(path.join(mediaOf(root), rel)).mtimeMs),
         'no folder is stamped by a run that changes nothing',
       ).to.deep.equal(times);
     },
@@ -262,7 +256,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
       const records = readRecords(root);
       (records.entries['blog'] as Record<string, unknown>)['stamps'] = {
         '.': 'yesterday',
-        css: lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs,
+        css: fs.lstatSync(path.join(mediaOf(root), 'blog/css')).mtimeMs,
       };
       writeRecords(root, records);
       slipIn(root);
@@ -280,18 +274,18 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
     async () => {
       const root = await copied();
       const outside = path.join(root, 'public', 'outside.txt');
-      writeFileSync(outside, "not the tool's");
+      fs.writeFileSync(outside, "not the tool's");
       const records = readRecords(root);
       const blog = records.entries['blog'] as {
         files: Record<string, [number, number]>;
         stamps: Record<string, number>;
       };
-      const stat = statSync(outside);
+      const stat = fs.statSync(outside);
       blog.files['../../outside.txt'] = [stat.size, Math.round(stat.mtimeMs)];
-      blog.stamps['..'] = lstatSync(mediaOf(root)).mtimeMs;
-      blog.stamps['../..'] = lstatSync(path.join(root, 'public')).mtimeMs;
-      writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
-      expect(lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, "the copy's own stamp still holds").to.equal(
+      blog.stamps['..'] = fs.lstatSync(mediaOf(root)).mtimeMs;
+      blog.stamps['../..'] = fs.lstatSync(path.join(root, 'public')).mtimeMs;
+      fs.writeFileSync(path.join(mediaOf(root), MANIFEST), serializeRecords(records as unknown as RecordsFile));
+      expect(fs.lstatSync(path.join(mediaOf(root), 'blog')).mtimeMs, "the copy's own stamp still holds").to.equal(
         blog.stamps['.'],
       );
 
@@ -301,7 +295,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
       const known = {
         stamps: forged.stamps ?? {},
         listing: recordedListing(forged),
-        rootMtimeMs: lstatSync(entry).mtimeMs,
+        rootMtimeMs: fs.lstatSync(entry).mtimeMs,
       };
       expect(walkTreeSync(entry, { known })).to.deep.equal(walkTreeSync(entry));
       // A record with a name no listing could give is not the tool's any more: dropped whole, and said.
@@ -319,7 +313,7 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(1);
       expect(run.output).to.match(/conflict\s+blog/);
-      expect(readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal("not the tool's");
+      expect(fs.readFileSync(outside, 'utf8'), 'the file outside mediaRoot is untouched').to.equal("not the tool's");
     },
   );
 
@@ -344,13 +338,13 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
         'js',
         'z',
       ]);
-      writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
-      rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
+      fs.writeFileSync(path.join(mediaOf(root), 'blog/a/b/c/mine.txt'), 'mine');
+      fs.rmSync(path.join(sourceOf(root, 'blog'), 'z'), { recursive: true });
       const run = appMedia(root, ['link']);
       expect(run.status, run.output).to.equal(0);
       expect(run.output).to.match(/kept a\/b\/c\/mine\.txt/);
       expect(
-        () => lstatSync(path.join(mediaOf(root), 'blog/z')),
+        () => fs.lstatSync(path.join(mediaOf(root), 'blog/z')),
         'the folder dropped from the source is gone from the copy',
       ).to.throw(/ENOENT/);
     },
@@ -371,10 +365,10 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       'js/m.js': 'm',
     };
     writeTree(dir, files);
-    mkdirSync(path.join(dir, 'empty'));
+    fs.mkdirSync(path.join(dir, 'empty'));
     const record: CopyRecord = { kind: 'copy', source: 'apps/x/app_media/x', files: {}, dirs: ['empty'] };
     for (const rel of Object.keys(files).sort()) {
-      const stat = statSync(path.join(dir, rel));
+      const stat = fs.statSync(path.join(dir, rel));
       record.files[rel] = [stat.size, Math.round(stat.mtimeMs)];
     }
     const stamps = stampAt(dir, record);
@@ -384,28 +378,28 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
 
   const changes: Record<string, (dir: string) => void> = {
     nothing: () => undefined,
-    'a file added': (dir) => writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
-    'a file added at the top': (dir) => writeFileSync(path.join(dir, 'new.txt'), 'n'),
-    'a file removed': (dir) => unlinkSync(path.join(dir, 'js/lib/l.js')),
-    'a file renamed': (dir) => renameSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/site2.css')),
-    'a file moved to another folder': (dir) => renameSync(path.join(dir, 'img/i.png'), path.join(dir, 'js/i.png')),
+    'a file added': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
+    'a file added at the top': (dir) => fs.writeFileSync(path.join(dir, 'new.txt'), 'n'),
+    'a file removed': (dir) => fs.unlinkSync(path.join(dir, 'js/lib/l.js')),
+    'a file renamed': (dir) => fs.renameSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/site2.css')),
+    'a file moved to another folder': (dir) => fs.renameSync(path.join(dir, 'img/i.png'), path.join(dir, 'js/i.png')),
     'a file replaced by a folder': (dir) => {
-      unlinkSync(path.join(dir, 'js/m.js'));
-      mkdirSync(path.join(dir, 'js/m.js'));
+      fs.unlinkSync(path.join(dir, 'js/m.js'));
+      fs.mkdirSync(path.join(dir, 'js/m.js'));
     },
     'a folder replaced by a file': (dir) => {
-      rmSync(path.join(dir, 'img'), { recursive: true });
-      writeFileSync(path.join(dir, 'img'), 'not a folder');
+      fs.rmSync(path.join(dir, 'img'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'img'), 'not a folder');
     },
-    'a folder added': (dir) => mkdirSync(path.join(dir, 'css/vendor/more')),
-    'the empty folder removed': (dir) => rmdirSync(path.join(dir, 'empty')),
+    'a folder added': (dir) => fs.mkdirSync(path.join(dir, 'css/vendor/more')),
+    'the empty folder removed': (dir) => fs.rmdirSync(path.join(dir, 'empty')),
     'a file added, then removed': (dir) => {
-      writeFileSync(path.join(dir, 'css/tmp.css'), 't');
-      unlinkSync(path.join(dir, 'css/tmp.css'));
+      fs.writeFileSync(path.join(dir, 'css/tmp.css'), 't');
+      fs.unlinkSync(path.join(dir, 'css/tmp.css'));
     },
-    'a file edited in place': (dir) => writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
+    'a file edited in place': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
     'a temporary file of a run left in a folder': (dir) =>
-      writeFileSync(path.join(dir, 'js/.app-media-tmp-m.js-1-abcd'), 'half'),
+      fs.writeFileSync(path.join(dir, 'js/.app-media-tmp-m.js-1-abcd'), 'half'),
   };
 
   for (const [what, change] of Object.entries(changes)) {
@@ -424,7 +418,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       const known = {
         stamps: record.stamps ?? {},
         listing: recordedListing(record),
-        rootMtimeMs: lstatSync(dir).mtimeMs,
+        rootMtimeMs: fs.lstatSync(dir).mtimeMs,
       };
       expect(walkTreeSync(dir, { known })).to.deep.equal(walkTreeSync(dir));
     });
@@ -434,8 +428,8 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
     const { dir, record } = stampedTree();
     const stamps = { ...record.stamps };
     delete stamps['css'];
-    const known = { stamps, listing: recordedListing(record), rootMtimeMs: lstatSync(dir).mtimeMs };
-    writeFileSync(path.join(dir, 'css/mine.css'), 'mine');
+    const known = { stamps, listing: recordedListing(record), rootMtimeMs: fs.lstatSync(dir).mtimeMs };
+    fs.writeFileSync(path.join(dir, 'css/mine.css'), 'mine');
     const walked = walkTreeSync(dir, { known });
     expect(walked).to.deep.equal(walkTreeSync(dir));
     expect([...walked.files.keys()]).to.include.members(['css/mine.css', 'css/site.css', 'css/vendor/x.css']);
@@ -443,14 +437,14 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
 
   it('a symlink where a recorded file was, and a stamped folder that is now a link', () => {
     const { dir, record } = stampedTree();
-    unlinkSync(path.join(dir, 'a.css'));
-    symlinkSync('css/site.css', path.join(dir, 'a.css'));
-    rmSync(path.join(dir, 'js/lib'), { recursive: true });
-    symlinkSync('../css', path.join(dir, 'js/lib'));
+    fs.unlinkSync(path.join(dir, 'a.css'));
+    fs.symlinkSync('css/site.css', path.join(dir, 'a.css'));
+    fs.rmSync(path.join(dir, 'js/lib'), { recursive: true });
+    fs.symlinkSync('../css', path.join(dir, 'js/lib'));
     const known = {
       stamps: record.stamps ?? {},
       listing: recordedListing(record),
-      rootMtimeMs: lstatSync(dir).mtimeMs,
+      rootMtimeMs: fs.lstatSync(dir).mtimeMs,
     };
     const walked = walkTreeSync(dir, { known });
     expect(walked).to.deep.equal(walkTreeSync(dir));
@@ -472,7 +466,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       for (const folder of ['.', 'css']) {
         expect(second[folder], folder).to.not.equal(first[folder]);
         expect(second[folder], `${folder}: still at least 2 s before now`).to.be.at.most(now - 2000);
-        expect(lstatSync(path.join(dir, folder)).mtimeMs, folder).to.equal(second[folder]);
+        expect(fs.lstatSync(path.join(dir, folder)).mtimeMs, folder).to.equal(second[folder]);
       }
       // Just after, in the same two seconds: still not the old one.
       const third = stampAt(dir, record, second, now + 500) ?? {};
@@ -488,7 +482,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       const dir = path.join(base, 'copy');
       writeTree(dir, { 'js/b.js': 'b' });
       writeTree(base, { 'outside/a.css': 'a', 'outside/vendor/c.css': 'c' });
-      symlinkSync('../outside', path.join(dir, 'css'));
+      fs.symlinkSync('../outside', path.join(dir, 'css'));
       for (const folder of ['outside', 'outside/vendor']) setMtime(path.join(base, folder), 1_000_000_000_000);
       const record: CopyRecord = {
         kind: 'copy',
@@ -497,7 +491,9 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
       };
       const stamps = stampAt(dir, record) ?? {};
       for (const folder of ['outside', 'outside/vendor']) {
-        expect(lstatSync(path.join(base, folder)).mtimeMs, `${folder} is not the copy's`).to.equal(1_000_000_000_000);
+        expect(fs.lstatSync(path.join(base, folder)).mtimeMs, `${folder} is not the copy's`).to.equal(
+          1_000_000_000_000,
+        );
       }
       expect(Object.keys(stamps).sort(), 'the link and what is below it get no stamp').to.deep.equal(['.', 'js']);
     },

@@ -21,15 +21,7 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Workspace } from '../core/fs/workspace.js';
 import { lookIn, NotAFile, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
-import {
-  INDEX_FILE,
-  isPlainRelPath,
-  MANIFEST_NAME,
-  OWN_PREFIX,
-  PENDING_FILE,
-  RECORDS_FILE,
-  REV_MANIFEST_NAME,
-} from './names.js';
+import * as names from './names.js';
 
 export const TOOL = 'gulp-app-media';
 /** The biggest records or index file read (a million files is about 200 MiB of records). */
@@ -62,7 +54,7 @@ export interface OwnFileRecord {
   sha256: string;
 }
 
-export const OWN_FILES = [MANIFEST_NAME, REV_MANIFEST_NAME] as const;
+export const OWN_FILES = [names.MANIFEST_NAME, names.REV_MANIFEST_NAME] as const;
 export type OwnFileName = (typeof OWN_FILES)[number];
 
 export interface Records {
@@ -96,13 +88,13 @@ function isTime(value: unknown): value is number {
 
 /** A name a build may hold: a plain relative path, none of the tool's own top-level names. */
 export function isBuildName(value: unknown): value is string {
-  if (!isPlainRelPath(value)) return false;
+  if (!names.isPlainRelPath(value)) return false;
   if (!value.includes('/')) return false; // every published file is inside an app's folder
   return true;
 }
 
 function isOwnTopName(name: string): boolean {
-  return name.startsWith(OWN_PREFIX) || name === MANIFEST_NAME || name === REV_MANIFEST_NAME;
+  return name.startsWith(names.OWN_PREFIX) || name === names.MANIFEST_NAME || name === names.REV_MANIFEST_NAME;
 }
 
 /** Reads a JSON file of the tool's at `file`: missing, parsed, or something that is not a regular file / not JSON. */
@@ -173,7 +165,7 @@ export function parseRecords(raw: unknown): Records | string {
     records.builds.push({ id: build['id'], at: build['at'], files: files as string[] });
   }
   if (raw['dirs'] !== undefined) {
-    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => isPlainRelPath(dir) && !isOwnTopName(dir)))
+    if (!Array.isArray(raw['dirs']) || !raw['dirs'].every((dir) => names.isPlainRelPath(dir) && !isOwnTopName(dir)))
       return '"dirs" is not a list of plain relative paths';
     for (const dir of raw['dirs'] as string[]) records.dirs.add(dir);
   }
@@ -198,7 +190,7 @@ export function parseRecords(raw: unknown): Records | string {
 }
 
 export function readRecords(root: string): ReadResult<Records> {
-  const read = readJson(path.join(root, RECORDS_FILE));
+  const read = readJson(path.join(root, names.RECORDS_FILE));
   if (read.state !== 'ours') return read;
   const parsed = parseRecords(read.value);
   return typeof parsed === 'string'
@@ -336,7 +328,7 @@ export interface Pending {
 }
 
 export function readPending(root: string): ReadResult<Pending> {
-  const read = readJson(path.join(root, PENDING_FILE));
+  const read = readJson(path.join(root, names.PENDING_FILE));
   if (read.state !== 'ours') return read;
   const raw = read.value;
   if (
@@ -351,7 +343,7 @@ export function readPending(root: string): ReadResult<Pending> {
   }
   const pending: Pending = { files: new Map(), dirs: new Set() };
   for (const [name, entry] of Object.entries(raw['files'])) {
-    const topOwn = (OWN_FILES as readonly string[]).includes(name) || name === INDEX_FILE;
+    const topOwn = (OWN_FILES as readonly string[]).includes(name) || name === names.INDEX_FILE;
     if (
       !(topOwn || (isBuildName(name) && !isOwnTopName(name))) ||
       !isRecord(entry) ||
@@ -372,7 +364,7 @@ export function readPending(root: string): ReadResult<Pending> {
     pending.files.set(name, file);
   }
   for (const dir of raw['dirs']) {
-    if (!isPlainRelPath(dir) || isOwnTopName(dir))
+    if (!names.isPlainRelPath(dir) || isOwnTopName(dir))
       return { state: 'foreign', why: 'its "dirs" are not plain relative paths', stat: read.stat };
     pending.dirs.add(dir);
   }
@@ -477,7 +469,7 @@ function unpackSources(packed: string, facts: Map<string, [number, number]>): Ma
 }
 
 export function readIndex(root: string): Index | undefined {
-  const read = readJson(path.join(root, INDEX_FILE));
+  const read = readJson(path.join(root, names.INDEX_FILE));
   if (read.state !== 'ours') return undefined;
   const raw = read.value;
   if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 2)
@@ -538,10 +530,10 @@ export function readIndex(root: string): Index | undefined {
   }
   // Folder names are joined to collectRoot (one listing each): plain relative paths only.
   for (const [dir, digest] of Object.entries(dirs)) {
-    if ((dir !== '' && !isPlainRelPath(dir)) || typeof digest !== 'string') return undefined;
+    if ((dir !== '' && !names.isPlainRelPath(dir)) || typeof digest !== 'string') return undefined;
     index.dirs.set(dir, digest);
   }
-  if (!foreign.every((name) => isPlainRelPath(name))) return undefined;
+  if (!foreign.every((name) => names.isPlainRelPath(name))) return undefined;
   index.foreign = foreign;
   return index;
 }

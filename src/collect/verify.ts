@@ -15,7 +15,7 @@ import { discoverApps } from '../core/discover.js';
 import { realPaths } from '../core/fs/real-paths.js';
 import { realpathOfPath } from '../core/fs/real-paths.js';
 import { sourceFacts } from '../core/media-folder.js';
-import { appReport, buildReport, logReport } from '../core/report.js';
+import { appReport, logReport, verifyReport } from '../core/report.js';
 import { checkBaseUrl, servedUrl } from '../core/served-url.js';
 import type { AppReport, Report, RunOptions, VerifyStatus } from '../core/types.js';
 import { listSome } from '../core/util/list.js';
@@ -187,15 +187,7 @@ export async function verifyCollect(options: RunOptions = {}): Promise<Report> {
                 : 'run media:collect to write the build again (a file changed by hand is kept: move it away first)',
       }),
     );
-  const report = buildReport({
-    task: 'verify',
-    dryRun: false,
-    projectRoot: config.projectRoot,
-    mediaRoot: config.mediaRoot,
-    started,
-    warnings: [],
-    apps: reports,
-  });
+  const report = verifyReport(config, started, reports);
   report.collectRoot = settings.shown;
   report.build = manifest.build;
   logReport(report, options.logger, options.verbose ?? false);

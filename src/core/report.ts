@@ -2,6 +2,7 @@
 import path from 'node:path';
 import picocolors from 'picocolors';
 import { toDisplay } from './display.js';
+import type { ResolvedConfig } from './config/load.js';
 import type { App } from './discover.js';
 import type { AppReport, AppStatus, EntryMode, Logger, Report, TaskName } from './types.js';
 
@@ -90,6 +91,24 @@ export function buildReport(input: ReportInput): Report {
     warnings: input.warnings,
     failed: input.apps.some((app) => isFailing(input.task, app.status, input.conflicts)),
   };
+}
+
+/** The report of a verify (of mediaRoot or of collectRoot): it only looks, so it is never a dry run. */
+export function verifyReport(
+  config: Pick<ResolvedConfig, 'projectRoot' | 'mediaRoot'>,
+  started: number,
+  apps: AppReport[],
+  warnings: string[] = [],
+): Report {
+  return buildReport({
+    task: 'verify',
+    dryRun: false,
+    projectRoot: config.projectRoot,
+    mediaRoot: config.mediaRoot,
+    started,
+    warnings,
+    apps,
+  });
 }
 
 /** An app's result as the report shows it. */

@@ -14,18 +14,8 @@ import { removeEmptyFolder } from '../core/fs/workspace.js';
 import type { AppResult } from '../core/report.js';
 import { EntryChanged, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
 import { sameFacts, type OwnContents } from './copy-plan.js';
-import {
-  copyRecord,
-  createEntry,
-  progressOf,
-  readingMedia,
-  requireApp,
-  settle,
-  stamped,
-  type ApplyContext,
-  type Made,
-  type RunContext,
-} from './entry.js';
+import { copyRecord, createEntry, progressOf, readingMedia, requireApp, settle, stamped } from './entry.js';
+import type { ApplyContext, Made, RunContext } from './entry.js';
 import type { Action, AppPlan } from './plan.js';
 
 type CopyToLink = Extract<Action, { op: 'copy-to-link' }>;

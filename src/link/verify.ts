@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../core/config/load.js';
 import { discoverApps } from '../core/discover.js';
-import { buildReport, logReport, reportOf } from '../core/report.js';
+import { logReport, reportOf, verifyReport } from '../core/report.js';
 import { checkBaseUrl } from '../core/served-url.js';
 import type { Report, RunOptions } from '../core/types.js';
 import { checkAppEntry, finishChecks, type Finding } from './check.js';
@@ -34,15 +34,12 @@ export async function verifyMediaRoot(options: RunOptions = {}): Promise<Report>
   let findings = finishChecks(checked, { ...seen, ...(await probe.rest()) }, config.projectRoot);
   if (options.url !== undefined)
     findings = await checkServed(findings, options.url, config.mediaUrl, options.urlTimeout);
-  const report = buildReport({
-    task: 'verify',
-    dryRun: false,
-    projectRoot: config.projectRoot,
-    mediaRoot: config.mediaRoot,
+  const report = verifyReport(
+    config,
     started,
-    warnings: ignoredRecords(seen.records.ignored),
-    apps: findings.map((finding) => reportOf(finding, config.projectRoot, config.mediaRoot)),
-  });
+    findings.map((finding) => reportOf(finding, config.projectRoot, config.mediaRoot)),
+    ignoredRecords(seen.records.ignored),
+  );
   logReport(report, options.logger, options.verbose ?? false);
   return report;
 }

@@ -4,19 +4,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  lstatSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-  realpathSync,
-  utimesSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,21 +23,21 @@ const made: string[] = [];
 
 /** A fresh folder under the system's temp folder, removed after the run. */
 export function tempDir(label = 'project'): string {
-  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), `app-media-${label}-`)));
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `app-media-${label}-`)));
   made.push(dir);
   return dir;
 }
 
 export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** Writes files given as `{ 'apps/blog/app_media/blog/css/site.css': 'body{}' }`. */
 export function writeTree(root: string, files: Record<string, string | Buffer>): void {
   for (const [rel, content] of Object.entries(files)) {
     const file = path.join(root, rel);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, content);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
   }
 }
 
@@ -81,18 +69,22 @@ export function makeProject(options: ProjectOptions = {}): string {
     options.config !== undefined
       ? options.config
       : { mediaRoot: 'public/media', apps: apps.map((name) => `./apps/${name}`) };
-  if (config !== null) writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  if (config !== null)
+    fs.writeFileSync(path.join(root, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
   writeTree(root, options.files ?? {});
-  if (options.gulp ?? true) {
-    mkdirSync(path.join(root, 'node_modules'), { recursive: true });
-    symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
-    symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
-    writeFileSync(
-      path.join(root, 'gulpfile.mjs'),
-      "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
-    );
-  }
+  if (options.gulp ?? true) wireGulp(root);
   return root;
+}
+
+/** Wires gulp and this package into a project's node_modules, with a gulpfile that registers the tasks. */
+export function wireGulp(root: string): void {
+  fs.mkdirSync(path.join(root, 'node_modules'), { recursive: true });
+  fs.symlinkSync(path.join(REPO, 'node_modules', 'gulp'), path.join(root, 'node_modules', 'gulp'));
+  fs.symlinkSync(REPO, path.join(root, 'node_modules', 'gulp-app-media'));
+  fs.writeFileSync(
+    path.join(root, 'gulpfile.mjs'),
+    "import gulp from 'gulp';\nimport { registerMediaTasks } from 'gulp-app-media';\n\nregisterMediaTasks(gulp);\n",
+  );
 }
 
 /** Installs a package folder into the project's node_modules, as a symlink (like npm workspaces and pnpm do). */
@@ -104,10 +96,10 @@ export function installPackage(
 ): string {
   const source = path.join(root, 'packages', name.replace(/^@[^/]+\//, ''));
   writeTree(source, files);
-  writeFileSync(path.join(source, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...pkg }));
+  fs.writeFileSync(path.join(source, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...pkg }));
   const link = path.join(root, 'node_modules', name);
-  mkdirSync(path.dirname(link), { recursive: true });
-  symlinkSync(path.relative(path.dirname(link), source), link);
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(path.relative(path.dirname(link), source), link);
   return source;
 }
 
@@ -171,16 +163,16 @@ export type EntrySnapshot =
 export function entryOf(full: string): EntrySnapshot | undefined {
   let stat;
   try {
-    stat = lstatSync(full);
+    stat = fs.lstatSync(full);
   } catch {
     return undefined;
   }
-  if (stat.isSymbolicLink()) return { type: 'link', text: readlinkSync(full), mtimeMs: stat.mtimeMs, ino: stat.ino };
+  if (stat.isSymbolicLink()) return { type: 'link', text: fs.readlinkSync(full), mtimeMs: stat.mtimeMs, ino: stat.ino };
   if (stat.isDirectory()) return { type: 'dir', mtimeMs: stat.mtimeMs, ino: stat.ino };
   if (stat.isFile())
     return {
       type: 'file',
-      sha: sha(readFileSync(full)),
+      sha: sha(fs.readFileSync(full)),
       size: stat.size,
       mtimeMs: stat.mtimeMs,
       ino: stat.ino,
@@ -204,7 +196,7 @@ export function snapshot(root: string, options: SnapshotOptions = {}): Map<strin
   const visit = (dir: string, rel: string): void => {
     let names: string[];
     try {
-      names = readdirSync(dir).sort();
+      names = fs.readdirSync(dir).sort();
     } catch (error) {
       if (options.tolerant) return;
       throw error;
@@ -232,7 +224,7 @@ export function projectState(root: string): Record<string, EntrySnapshot> {
  * Sets a file's or folder's modification (and access) time, in milliseconds since the epoch (exact to the microsecond).
  */
 export function setMtime(file: string, mtimeMs: number): void {
-  utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
+  fs.utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
 }
 
 export function sha(data: Buffer | string): string {
@@ -241,7 +233,7 @@ export function sha(data: Buffer | string): string {
 
 export function isLink(file: string): boolean {
   try {
-    return lstatSync(file).isSymbolicLink();
+    return fs.lstatSync(file).isSymbolicLink();
   } catch {
     return false;
   }
@@ -249,7 +241,7 @@ export function isLink(file: string): boolean {
 
 export function exists(file: string): boolean {
   try {
-    lstatSync(file);
+    fs.lstatSync(file);
     return true;
   } catch {
     return false;
@@ -357,7 +349,7 @@ export async function verifiedInProcess(cwd: string, options: RunOptions = {}): 
  * are trusted), for the tests that call apply's steps one by one. Close it with `ws.root.close()`.
  */
 export function applyContextOf(config: ResolvedConfig, realMediaRoot: string): ApplyContext {
-  mkdirSync(config.mediaRoot, { recursive: true });
+  fs.mkdirSync(config.mediaRoot, { recursive: true });
   const ws = new Workspace(openFolder(config.mediaRoot, { follow: true }), randomBytes(8).toString('hex'));
   return {
     projectRoot: config.projectRoot,

@@ -14,23 +14,7 @@
  * scenarios, crash and race runs in child processes).
  */
 import { createHash } from 'node:crypto';
-import {
-  appendFileSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { clean, link, verify } from '../../src/index.js';
@@ -200,15 +184,15 @@ export interface SourceView {
 }
 
 export function viewOfSource(mediaDir: string): SourceView {
-  const realRoot = realpathSync(mediaDir);
+  const realRoot = fs.realpathSync(mediaDir);
   const view: SourceView = { copyFiles: new Map(), escapes: [], linkSecret: false, copySecret: false };
   // One walk gives both views: a link publishes everything; a copy drops ignored names (and what is below them).
   const visitBoth = (dir: string, rel: string, inIgnored: boolean): void => {
-    for (const name of readdirSync(dir).sort()) {
+    for (const name of fs.readdirSync(dir).sort()) {
       const full = path.join(dir, name);
       const childRel = rel ? `${rel}/${name}` : name;
       const ignoredHere = inIgnored || ignoredName(name);
-      const stat = lstatSync(full);
+      const stat = fs.lstatSync(full);
       let content: string | undefined;
       let isDir = false;
       if (stat.isDirectory()) isDir = true;
@@ -216,7 +200,7 @@ export function viewOfSource(mediaDir: string): SourceView {
       else if (stat.isSymbolicLink()) {
         let real: string | undefined;
         try {
-          real = realpathSync(full);
+          real = fs.realpathSync(full);
         } catch {
           real = undefined;
         }
@@ -225,7 +209,7 @@ export function viewOfSource(mediaDir: string): SourceView {
           view.escapes.push(childRel);
           continue;
         }
-        if (!statSync(real).isFile()) continue;
+        if (!fs.statSync(real).isFile()) continue;
         content = real;
       } else continue;
       if (looksSecret(name)) {
@@ -233,7 +217,7 @@ export function viewOfSource(mediaDir: string): SourceView {
         if (!ignoredHere) view.copySecret = true;
       }
       if (isDir) visitBoth(full, childRel, ignoredHere);
-      else if (!ignoredHere && content !== undefined) view.copyFiles.set(childRel, sha(readFileSync(content)));
+      else if (!ignoredHere && content !== undefined) view.copyFiles.set(childRel, sha(fs.readFileSync(content)));
     }
   };
   visitBoth(mediaDir, '', false);
@@ -400,15 +384,15 @@ export class World {
     readonly options: ScenarioOptions = {},
   ) {
     this.rng = new Rng(seed);
-    this.sandbox = realpathSync(mkdtempSync(path.join(os.tmpdir(), `app-media-prop-${seed}-`)));
+    this.sandbox = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `app-media-prop-${seed}-`)));
     this.project = path.join(this.sandbox, 'project');
     this.outside = path.join(this.sandbox, 'outside');
-    mkdirSync(path.join(this.project, 'public'), { recursive: true });
+    fs.mkdirSync(path.join(this.project, 'public'), { recursive: true });
     this.mediaRoot = path.join(this.project, 'public', 'media');
     if (this.rng.chance(0.15)) {
       // mediaRoot is itself a link (allowed by the spec) to a folder elsewhere in the project.
-      mkdirSync(path.join(this.project, 'srv', 'media'), { recursive: true });
-      symlinkSync(path.join('..', 'srv', 'media'), this.mediaRoot);
+      fs.mkdirSync(path.join(this.project, 'srv', 'media'), { recursive: true });
+      fs.symlinkSync(path.join('..', 'srv', 'media'), this.mediaRoot);
       this.realMediaRoot = path.join(this.project, 'srv', 'media');
     } else {
       this.realMediaRoot = this.mediaRoot;
@@ -434,16 +418,16 @@ export class World {
 
   /** The outside world: folders and files a link may lead to; never to be touched by the tool. */
   buildOutside(): void {
-    writeFileSync(this.path(this.outside, 'secret.txt'), 'outside secret\n');
-    writeFileSync(this.path(this.outside, 'shared', 'logo.svg'), '<svg/>');
-    writeFileSync(this.path(this.outside, 'shared', 'css', 'shared.css'), 'body{}');
-    writeFileSync(this.path(this.outside, 'lib', 'lib.js'), 'export {}');
+    fs.writeFileSync(this.path(this.outside, 'secret.txt'), 'outside secret\n');
+    fs.writeFileSync(this.path(this.outside, 'shared', 'logo.svg'), '<svg/>');
+    fs.writeFileSync(this.path(this.outside, 'shared', 'css', 'shared.css'), 'body{}');
+    fs.writeFileSync(this.path(this.outside, 'lib', 'lib.js'), 'export {}');
   }
 
   /** `path.join` that also makes the parent folders. */
   private path(...parts: string[]): string {
     const full = path.join(...parts);
-    mkdirSync(path.dirname(full), { recursive: true });
+    fs.mkdirSync(path.dirname(full), { recursive: true });
     return full;
   }
 
@@ -458,45 +442,45 @@ export class World {
   /** A random media tree: folders, files, and sometimes dotfiles, internal and escaping links, loops. */
   private writeMedia(app: AppModel): void {
     const media = this.mediaDir(app);
-    mkdirSync(media, { recursive: true });
+    fs.mkdirSync(media, { recursive: true });
     const dirs = ['', ...['css', 'js', 'img', 'img/icons', 'fonts'].filter(() => this.rng.chance(0.45))];
     const files: string[] = [];
     const count = this.options.bulk ? this.rng.range(80, 260) : this.rng.range(1, 6);
     for (let index = 0; index < count; index++) {
       const dir = this.rng.pick(dirs);
       const rel = path.posix.join(dir, `f${index}.${this.rng.pick(['css', 'js', 'png', 'txt'])}`);
-      writeFileSync(this.path(media, rel), this.contents());
+      fs.writeFileSync(this.path(media, rel), this.contents());
       files.push(rel);
     }
-    if (this.rng.chance(0.1)) mkdirSync(path.join(media, 'empty'), { recursive: true });
-    if (this.rng.chance(0.15)) writeFileSync(this.path(media, '.gitkeep'), '');
+    if (this.rng.chance(0.1)) fs.mkdirSync(path.join(media, 'empty'), { recursive: true });
+    if (this.rng.chance(0.15)) fs.writeFileSync(this.path(media, '.gitkeep'), '');
     if (this.rng.chance(0.1))
-      writeFileSync(this.path(media, this.rng.pick(['', 'js/'] as const) + '.env'), 'TOKEN=s3cret\n');
-    if (this.rng.chance(0.08)) writeFileSync(this.path(media, 'backup.css~'), 'old');
-    if (this.rng.chance(0.05)) writeFileSync(this.path(media, 'key.pem'), '-----BEGIN KEY-----\n');
-    if (this.rng.chance(0.05)) writeFileSync(this.path(media, '.git', 'config'), '[core]\n');
+      fs.writeFileSync(this.path(media, this.rng.pick(['', 'js/'] as const) + '.env'), 'TOKEN=s3cret\n');
+    if (this.rng.chance(0.08)) fs.writeFileSync(this.path(media, 'backup.css~'), 'old');
+    if (this.rng.chance(0.05)) fs.writeFileSync(this.path(media, 'key.pem'), '-----BEGIN KEY-----\n');
+    if (this.rng.chance(0.05)) fs.writeFileSync(this.path(media, '.git', 'config'), '[core]\n');
     const first = files[0];
     if (first !== undefined && this.rng.chance(0.2)) {
       // A link to a file inside the media folder (a copy holds it as a plain file).
       const at = this.path(media, `alias-${path.posix.basename(first)}`);
-      symlinkSync(path.relative(path.dirname(at), path.join(media, first)), at);
+      fs.symlinkSync(path.relative(path.dirname(at), path.join(media, first)), at);
     }
-    if (dirs.length > 1 && this.rng.chance(0.1)) symlinkSync(dirs[1] as string, path.join(media, 'dirlink'));
+    if (dirs.length > 1 && this.rng.chance(0.1)) fs.symlinkSync(dirs[1] as string, path.join(media, 'dirlink'));
     if (this.rng.chance(0.12))
-      symlinkSync(
+      fs.symlinkSync(
         this.rng.chance(0.5)
           ? path.join(this.outside, 'secret.txt')
           : path.relative(media, path.join(this.outside, 'secret.txt')),
         path.join(media, 'leak.txt'),
       );
-    if (this.rng.chance(0.06)) symlinkSync(path.join(this.outside, 'lib'), path.join(media, 'lib'));
-    if (this.rng.chance(0.08)) symlinkSync('nowhere.css', path.join(media, 'gone.css'));
+    if (this.rng.chance(0.06)) fs.symlinkSync(path.join(this.outside, 'lib'), path.join(media, 'lib'));
+    if (this.rng.chance(0.08)) fs.symlinkSync('nowhere.css', path.join(media, 'gone.css'));
     if (this.rng.chance(0.06)) {
-      symlinkSync('loop-b', path.join(media, 'loop-a'));
-      symlinkSync('loop-a', path.join(media, 'loop-b'));
+      fs.symlinkSync('loop-b', path.join(media, 'loop-a'));
+      fs.symlinkSync('loop-a', path.join(media, 'loop-b'));
     }
-    const other = this.apps.find((candidate) => candidate !== app && existsSync(this.mediaDir(candidate)));
-    if (other && this.rng.chance(0.06)) symlinkSync(this.mediaDir(other), path.join(media, 'cross'));
+    const other = this.apps.find((candidate) => candidate !== app && fs.existsSync(this.mediaDir(candidate)));
+    if (other && this.rng.chance(0.06)) fs.symlinkSync(this.mediaDir(other), path.join(media, 'cross'));
   }
 
   /** A new app folder: with media most of the time, else only a README (and sometimes a misnamed folder). */
@@ -508,9 +492,9 @@ export class World {
       explicitName: explicit,
       mediaDirname: this.rng.chance(0.15) ? 'static' : undefined,
     };
-    writeFileSync(this.path(this.appDir(app), 'README.md'), `# ${name}\n`);
+    fs.writeFileSync(this.path(this.appDir(app), 'README.md'), `# ${name}\n`);
     if (this.rng.chance(0.85)) this.writeMedia(app);
-    else if (this.rng.chance(0.5)) writeFileSync(this.path(this.appDir(app), 'app_media', `${name}x`, 'x.css'), 'x');
+    else if (this.rng.chance(0.5)) fs.writeFileSync(this.path(this.appDir(app), 'app_media', `${name}x`, 'x.css'), 'x');
     this.apps.push(app);
     return app;
   }
@@ -530,7 +514,7 @@ export class World {
       return entry;
     });
     const config = { mediaRoot: 'public/media', mode: this.config.mode, relative: this.config.relative, apps };
-    writeFileSync(path.join(this.project, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    fs.writeFileSync(path.join(this.project, 'app-media.config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
   /** Marks everything at and below `rel` (under the real mediaRoot) as made by hand. */
@@ -571,22 +555,22 @@ export class World {
    */
   private placeForeign(name: string, options: { empty?: boolean } = {}): void {
     const full = path.join(this.realMediaRoot, name);
-    mkdirSync(this.realMediaRoot, { recursive: true });
+    fs.mkdirSync(this.realMediaRoot, { recursive: true });
     const kinds = ['file', 'folder', 'link-outside', 'link-app', 'dangling', 'empty-folder'] as const;
     const kind = this.rng.pick(
       options.empty === false ? kinds.filter((candidate) => candidate !== 'empty-folder') : kinds,
     );
-    const withMedia = this.apps.filter((app) => existsSync(this.mediaDir(app)));
+    const withMedia = this.apps.filter((app) => fs.existsSync(this.mediaDir(app)));
     switch (kind) {
       case 'file':
-        writeFileSync(full, this.contents());
+        fs.writeFileSync(full, this.contents());
         break;
       case 'folder':
-        writeFileSync(this.path(full, 'index.html'), '<p>mine</p>');
-        writeFileSync(this.path(full, 'css', 'own.css'), this.contents());
+        fs.writeFileSync(this.path(full, 'index.html'), '<p>mine</p>');
+        fs.writeFileSync(this.path(full, 'css', 'own.css'), this.contents());
         break;
       case 'link-outside':
-        symlinkSync(
+        fs.symlinkSync(
           this.rng.chance(0.5)
             ? path.join(this.outside, 'shared')
             : path.relative(this.realMediaRoot, path.join(this.outside, 'shared')),
@@ -597,18 +581,18 @@ export class World {
         // A link made by hand to some app's media folder: to this name's app (right) or another.
         const target =
           withMedia.find((app) => app.name === name) ?? (withMedia.length > 0 ? this.rng.pick(withMedia) : undefined);
-        if (target) symlinkSync(`./${path.relative(this.realMediaRoot, this.mediaDir(target))}`, full);
-        else symlinkSync(path.join(this.outside, 'shared'), full);
+        if (target) fs.symlinkSync(`./${path.relative(this.realMediaRoot, this.mediaDir(target))}`, full);
+        else fs.symlinkSync(path.join(this.outside, 'shared'), full);
         break;
       }
       case 'dangling':
-        symlinkSync(
+        fs.symlinkSync(
           this.rng.chance(0.5) ? '../gone/elsewhere' : path.join(this.sandbox, 'deleted-checkout', name),
           full,
         );
         break;
       case 'empty-folder':
-        mkdirSync(full);
+        fs.mkdirSync(full);
         break;
     }
     this.markForeign(name);
@@ -677,7 +661,7 @@ export class World {
     const apps = this.config.apps.map(
       (app) =>
         `${app.name}${app.dir !== app.name ? `@${app.dir}` : ''}${app.mediaDirname ? `/${app.mediaDirname}` : ''}` +
-        `${existsSync(this.mediaDir(app)) ? '' : '(no media)'}`,
+        `${fs.existsSync(this.mediaDir(app)) ? '' : '(no media)'}`,
     );
     return `mode=${this.config.mode} relative=${this.config.relative} apps=[${apps.join(', ')}]`;
   }
@@ -707,7 +691,7 @@ export class World {
         );
     }
     // Nothing of the tool's beside the scenario's folder either (the system temp folder holds it).
-    const stray = readdirSync(os.tmpdir()).filter((name) => name.startsWith('.app-media'));
+    const stray = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('.app-media'));
     if (stray.length > 0 && this.violations.length === 0)
       this.violations.push(`the system temp folder holds ${stray.join(', ')}`);
     return this.result();
@@ -725,7 +709,7 @@ export class World {
 
   dispose(): void {
     if (this.violations.length > 0 && this.options.keep) return;
-    rmSync(this.sandbox, { recursive: true, force: true });
+    fs.rmSync(this.sandbox, { recursive: true, force: true });
   }
 
   async step(kind: StepKind): Promise<void> {
@@ -758,8 +742,8 @@ export class World {
     const kind = rng.pick(['link', 'link', 'clean', 'clean-force'] as const);
     // The folder a swapped-in link leads to: made before the run, so it is in the run's "before".
     const twin = path.join(this.outside, this.fresh('race-twin-'));
-    writeFileSync(this.path(twin, 'keep.txt'), "the racer's folder");
-    writeFileSync(this.path(twin, 'css', 'f0.css'), "not the app's");
+    fs.writeFileSync(this.path(twin, 'keep.txt'), "the racer's folder");
+    fs.writeFileSync(this.path(twin, 'css', 'f0.css'), "not the app's");
     const chance = rng.pick([0.05, 0.2, 0.6]);
     const deeper = rng.chance(0.5);
     const kindOfFolders: FolderKind = rng.chance(0.3) ? 'path' : 'descriptor';
@@ -774,7 +758,7 @@ export class World {
       const entry = detail.includes('/') ? detail.slice(0, detail.indexOf('/')) : detail;
       // A copy set aside for a link is worked on under a temporary name that ends with its app's.
       racedApp = entry.replace(/^\.app-media-tmp-[0-9a-f]{16}-\d{1,9}[0-9a-f]{8}-/, '');
-      const top = readdirSync(this.realMediaRoot);
+      const top = fs.readdirSync(this.realMediaRoot);
       // A folder of the run's (a link set aside at such a name leads to the app's sources: not the run's to race).
       const temp = top.find(
         (name) =>
@@ -785,8 +769,8 @@ export class World {
       if (point === 'unlink') {
         const at = path.join(this.realMediaRoot, entry);
         const taken = this.fresh('.taken-');
-        renameSync(at, path.join(this.realMediaRoot, taken));
-        writeFileSync(at, "the racer's file");
+        fs.renameSync(at, path.join(this.realMediaRoot, taken));
+        fs.writeFileSync(at, "the racer's file");
         swapped.push(entry, taken);
         return;
       }
@@ -800,8 +784,8 @@ export class World {
       const full = path.join(this.realMediaRoot, target);
       if (fingerprintOf(full)?.t !== 'dir' || fingerprintOf(path.join(this.realMediaRoot, holder))?.t !== 'dir') return;
       const taken = path.posix.join(path.posix.dirname(target), this.fresh('.taken-'));
-      renameSync(full, path.join(this.realMediaRoot, taken));
-      symlinkSync(twin, full);
+      fs.renameSync(full, path.join(this.realMediaRoot, taken));
+      fs.symlinkSync(twin, full);
       swapped.push(target, taken);
     });
     const before = this.mediaPrints();
@@ -835,7 +819,7 @@ export class World {
       ['linked', 'copied', 'relinked', 'removed', 'pruned'].includes(racedLine.status)
     ) {
       const entryNow = fingerprintOf(path.join(this.realMediaRoot, racedApp as string));
-      if (entryNow?.t === 'link' && readlinkSync(path.join(this.realMediaRoot, racedApp as string)) === twin) {
+      if (entryNow?.t === 'link' && fs.readlinkSync(path.join(this.realMediaRoot, racedApp as string)) === twin) {
         this.fail(`${racedApp}: reported ${racedLine.status}, but the racer's link is at its name`);
       }
     }
@@ -913,7 +897,7 @@ export class World {
         const app = name ? this.newApp(name) : unconfigured.length > 0 ? rng.pick(unconfigured) : undefined;
         if (!app || this.config.apps.some((other) => other.name === app.name)) return undefined;
         this.config.apps.push(app);
-        return `${app.name}${existsSync(this.mediaDir(app)) ? '' : ' (no media)'}`;
+        return `${app.name}${fs.existsSync(this.mediaDir(app)) ? '' : ' (no media)'}`;
       }
       case 'app-renamed': {
         if (this.config.apps.length === 0) return undefined;
@@ -924,7 +908,7 @@ export class World {
         const oldMedia = this.mediaDir(app);
         app.name = to;
         app.explicitName = to !== app.dir;
-        if (existsSync(oldMedia)) renameSync(oldMedia, this.mediaDir(app));
+        if (fs.existsSync(oldMedia)) fs.renameSync(oldMedia, this.mediaDir(app));
         return `${from} -> ${to}`;
       }
       case 'app-removed': {
@@ -932,7 +916,7 @@ export class World {
         const app = rng.pick(this.config.apps);
         this.config.apps = this.config.apps.filter((other) => other !== app);
         if (rng.chance(0.4)) {
-          rmSync(this.appDir(app), { recursive: true, force: true });
+          fs.rmSync(this.appDir(app), { recursive: true, force: true });
           this.apps.splice(this.apps.indexOf(app), 1);
           return `${app.name} (its folder deleted too)`;
         }
@@ -942,7 +926,7 @@ export class World {
         if (this.config.apps.length === 0) return undefined;
         const app = rng.pick(this.config.apps);
         const media = this.mediaDir(app);
-        if (!existsSync(media)) {
+        if (!fs.existsSync(media)) {
           this.writeMedia(app);
           return `${app.name}: media folder created`;
         }
@@ -954,29 +938,29 @@ export class World {
           ['drop-media', files.length > 0 ? 1 : 0],
         ] as const);
         if (what === 'drop-media') {
-          rmSync(media, { recursive: true, force: true });
+          fs.rmSync(media, { recursive: true, force: true });
           return `${app.name}: media folder deleted`;
         }
         if (what === 'change' && files.length > 0) {
           const rel = rng.pick(files);
           // Another size, so that size + mtime sees it.
-          appendFileSync(path.join(media, rel), rng.bytes(rng.range(1, 50)));
+          fs.appendFileSync(path.join(media, rel), rng.bytes(rng.range(1, 50)));
           return `${app.name}: ${rel} changed`;
         }
         if (what === 'delete' && files.length > 0) {
           const rel = rng.pick(files);
-          rmSync(path.join(media, rel));
+          fs.rmSync(path.join(media, rel));
           return `${app.name}: ${rel} deleted`;
         }
         const rel = path.posix.join(rng.pick(['', 'css', 'newdir']), `${this.fresh('n')}.css`);
-        writeFileSync(this.path(media, rel), this.contents());
+        fs.writeFileSync(this.path(media, rel), this.contents());
         return `${app.name}: ${rel} added`;
       }
       case 'copy-hand-edit': {
         const files = this.inCopies('file', 'tool');
         if (files.length === 0) return undefined;
         const rel = rng.pick(files);
-        appendFileSync(path.join(this.realMediaRoot, rel), `/* edited by hand ${this.fresh('e')} */`);
+        fs.appendFileSync(path.join(this.realMediaRoot, rel), `/* edited by hand ${this.fresh('e')} */`);
         this.owner.set(rel, 'edited');
         return rel;
       }
@@ -990,8 +974,8 @@ export class World {
         if (dirs.length === 0) return undefined;
         const dir = rng.pick(dirs.sort());
         const rel = rng.chance(0.8) ? `${dir}/${this.fresh('user-')}.txt` : `${dir}/${this.fresh('user-dir-')}`;
-        if (rel.endsWith('.txt')) writeFileSync(path.join(this.realMediaRoot, rel), this.contents());
-        else mkdirSync(path.join(this.realMediaRoot, rel));
+        if (rel.endsWith('.txt')) fs.writeFileSync(path.join(this.realMediaRoot, rel), this.contents());
+        else fs.mkdirSync(path.join(this.realMediaRoot, rel));
         this.markForeign(rel);
         return rel;
       }
@@ -1004,15 +988,17 @@ export class World {
         // A copy without files cannot be told from an empty folder made in its place (a limit of proof by
         // file facts, see README "How it knows an entry is its own"): such a copy is not replaced by an empty folder.
         const holdsFiles = [...fingerprintTree(full).values()].some((print) => print.t !== 'dir');
-        rmSync(full, { recursive: true, force: true });
+        fs.rmSync(full, { recursive: true, force: true });
         this.forgetGone();
         this.placeForeign(name, holdsFiles ? {} : { empty: false });
         return `${name}: ${was} replaced by hand with ${describeFp(fingerprintOf(full))}`;
       }
       case 'records-forged': {
         const file = path.join(this.realMediaRoot, '.app-media.json');
-        if (!existsSync(file)) return undefined;
-        const records = JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, Record<string, unknown>> };
+        if (!fs.existsSync(file)) return undefined;
+        const records = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+          entries: Record<string, Record<string, unknown>>;
+        };
         const notes: string[] = [];
         // Names that climb out of mediaRoot, each claiming what is there with its real facts.
         const app = this.apps.length > 0 ? rng.pick(this.apps) : undefined;
@@ -1049,7 +1035,7 @@ export class World {
           this.markForeign(name);
           notes.push(`${name} (its record tampered with)`);
         }
-        writeFileSync(file, `${JSON.stringify(records)}\n`);
+        fs.writeFileSync(file, `${JSON.stringify(records)}\n`);
         return notes.length > 0 ? notes.join(', ') : undefined;
       }
       case 'copy-subdir-swapped': {
@@ -1062,16 +1048,16 @@ export class World {
         for (const [child, print] of fingerprintTree(full)) {
           const from = path.join(full, child);
           const to = path.join(twin, child);
-          if (print.t === 'dir') mkdirSync(to, { recursive: true });
+          if (print.t === 'dir') fs.mkdirSync(to, { recursive: true });
           else if (print.t === 'file') {
-            writeFileSync(this.path(to), readFileSync(from));
-            utimesSync(to, print.mtimeMs / 1000, print.mtimeMs / 1000);
+            fs.writeFileSync(this.path(to), fs.readFileSync(from));
+            fs.utimesSync(to, print.mtimeMs / 1000, print.mtimeMs / 1000);
           }
         }
-        mkdirSync(twin, { recursive: true });
-        rmSync(full, { recursive: true, force: true });
+        fs.mkdirSync(twin, { recursive: true });
+        fs.rmSync(full, { recursive: true, force: true });
         this.forgetGone();
-        symlinkSync(twin, full);
+        fs.symlinkSync(twin, full);
         this.markForeign(rel);
         return `${rel} -> ${path.relative(this.sandbox, twin)}`;
       }
@@ -1242,7 +1228,8 @@ export class World {
     const sources = new Map<string, Map<string, string>>();
     for (const app of this.config.apps) {
       const media = this.mediaDir(app);
-      if (existsSync(media) && statSync(media).isDirectory()) sources.set(app.name, viewOfSource(media).copyFiles);
+      if (fs.existsSync(media) && fs.statSync(media).isDirectory())
+        sources.set(app.name, viewOfSource(media).copyFiles);
     }
     return sources;
   }
@@ -1277,7 +1264,7 @@ export class World {
       }
       if (status === 'conflict' || status === 'error') continue;
       const media = this.mediaDir(app);
-      const hasMedia = existsSync(media) && statSync(media).isDirectory();
+      const hasMedia = fs.existsSync(media) && fs.statSync(media).isDirectory();
       const entry = path.join(this.realMediaRoot, app.name);
       const print = fingerprintOf(entry);
       if (!hasMedia) {
@@ -1290,11 +1277,11 @@ export class World {
       if (print?.t === 'link') {
         let real: string | undefined;
         try {
-          real = realpathSync(entry);
+          real = fs.realpathSync(entry);
         } catch {
           real = undefined;
         }
-        if (real !== realpathSync(media))
+        if (real !== fs.realpathSync(media))
           problems.push(
             `${app.name}: link ${print.text} resolves to ${real ?? 'nothing'}, ` +
               `not to ${path.relative(this.sandbox, media)}`,
@@ -1364,7 +1351,7 @@ export class World {
   /** After a clean: the tool's entries are gone but for copies holding files changed or added by hand. */
   checkCleaned(force: boolean, report: Report): void {
     const problems: string[] = [];
-    if (!existsSync(this.realMediaRoot) && this.owner.size > 0) problems.push('mediaRoot itself was removed');
+    if (!fs.existsSync(this.realMediaRoot) && this.owner.size > 0) problems.push('mediaRoot itself was removed');
     for (const name of this.topEntries()) {
       if (this.owner.get(name) !== 'tool' || name.startsWith('.app-media')) continue;
       const inside = [...this.owner].filter(([rel]) => rel.startsWith(`${name}/`));
