@@ -63,8 +63,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     records,
     warnings,
   };
-  // The run's new links, written into the stream together (each is still checked, and falls back
-  // on a refusal, in its app's turn below).
+  // The run's new links, written into the streams together, in plan order (each is still checked,
+  // and falls back on a refusal, in its app's turn below).
   live.links.queue(
     plan.apps.filter(isFreshLink).map((appPlan) => {
       pause('link', appPlan.name);

@@ -36,7 +36,7 @@ export interface ApplyContext {
 
 /** What one application of a plan holds while it runs, beside its context. */
 export interface RunContext extends ApplyContext {
-  /** The vinyl-fs stream the run's links are made through. */
+  /** The vinyl-fs streams the run's links are made through. */
   links: LinkMaker;
   /** Files and bytes copied so far, for the progress display. */
   totals: { files: number; bytes: number };

@@ -51,8 +51,10 @@ const LANES = 4;
 
 /**
  * vinyl-fs `symlink()` streams for the links a run makes in mediaRoot, a few side by side (a new
- * one after a failure, which ends a stream). Each link is written to one of them and awaited: the
- * planner decided the order, and the first refusal decides the fallback of every later app.
+ * one after a failure, which ends a stream). Links are written to them in turn, in plan order, and
+ * each is awaited in its app's turn: a refusal (a file system that makes no links refuses every
+ * one) fails the links waiting on its stream and decides the fallback of the apps after it. Links
+ * on the other streams may be made meanwhile; each is still read back before it counts.
  */
 export class LinkMaker {
   private loaded: Promise<{ vfs: VinylFs; Vinyl: VinylClass }> | undefined;
