@@ -296,6 +296,18 @@ describe('media:publish: the record in the bucket (untrusted input)', () => {
     const checked = checkRecord(serializeRecord(valid()));
     expect(checked).to.deep.equal({ ok: true, record: valid() });
   });
+  it('takes an object named __proto__ or toString as an entry like any other, not as a property', () => {
+    const raw = JSON.parse(serializeRecord(valid())) as { objects: Record<string, unknown> };
+    const entry = { sha256: 'b'.repeat(64), size: 4, etag: '"f"' };
+    const text = JSON.stringify(raw).replace('"objects":{', `"objects":{"__proto__":${JSON.stringify(entry)},`);
+    const checked = checkRecord(text);
+    if (!checked.ok) throw new Error(checked.why);
+    expect(Object.keys(checked.record.objects).sort()).to.deep.equal(['__proto__', 'blog/a.css']);
+    expect(Object.getPrototypeOf(checked.record.objects), 'nothing inherited').to.equal(null);
+    expect(checked.record.objects['sha256'], 'nothing inherited').to.equal(undefined);
+    expect(checkRecord(serializeRecord(checked.record))).to.deep.equal(checked);
+    expect(Object.getPrototypeOf(emptyRecord().objects)).to.equal(null);
+  });
   for (const [name, edit] of [
     [
       'a key with ".."',

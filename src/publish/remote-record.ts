@@ -44,7 +44,15 @@ export interface RemoteRecord {
   pending?: PendingBuild;
 }
 
-export const emptyRecord = (): RemoteRecord => ({ objects: {}, builds: [] });
+export const emptyRecord = (): RemoteRecord => ({ objects: nameMap(), builds: [] });
+
+/**
+ * A map of object names (read from the bucket, which others may write) with no prototype: a name
+ * such as `__proto__` or `toString` is an entry like any other, never an inherited property.
+ */
+function nameMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
 
 /** Never deleted by publish, whatever a record says: the pages' manifests. */
 export const DOCUMENTS: ReadonlySet<string> = new Set([MANIFEST_FILE, REV_MANIFEST_FILE]);
@@ -78,7 +86,7 @@ export function checkRecord(text: string): RecordCheck {
     return { ok: false, why: 'not written by app-media publish' };
   if (raw['version'] !== 1)
     return { ok: false, why: `record version ${JSON.stringify(raw['version'])} is not one this version reads` };
-  const objects: Record<string, RecordedObject> = {};
+  const objects = nameMap<RecordedObject>();
   const rawObjects = raw['objects'];
   if (!isRecord(rawObjects)) return { ok: false, why: 'objects: not an object' };
   // Once per object on every publish: no [key, value] pair per entry.
@@ -121,7 +129,7 @@ export function checkRecord(text: string): RecordCheck {
     ) {
       return { ok: false, why: 'pending: not { id, at, keys, manifest, objects }' };
     }
-    const pendingObjects: PendingBuild['objects'] = {};
+    const pendingObjects: PendingBuild['objects'] = nameMap();
     for (const [rel, value] of Object.entries(pending['objects'])) {
       if (!isObjectName(rel))
         return {
@@ -155,7 +163,7 @@ function checkBuild(value: unknown): PublishedBuild | string {
 
 /** The record as stored: stable key order, so an unchanged record is byte-identical. */
 export function serializeRecord(record: RemoteRecord): string {
-  const objects: Record<string, RecordedObject> = {};
+  const objects = nameMap<RecordedObject>();
   for (const rel of Object.keys(record.objects).sort()) {
     const value = record.objects[rel] as RecordedObject;
     objects[rel] = { sha256: value.sha256, size: value.size, etag: value.etag };
@@ -169,7 +177,7 @@ export function serializeRecord(record: RemoteRecord): string {
   };
   if (record.pending) {
     const pending = record.pending;
-    const pendingObjects: PendingBuild['objects'] = {};
+    const pendingObjects: PendingBuild['objects'] = nameMap();
     for (const rel of Object.keys(pending.objects).sort())
       pendingObjects[rel] = pending.objects[rel] as { sha256: string; size: number };
     out['pending'] = {
