@@ -573,6 +573,48 @@ describe('fs primitives: links', () => {
     }
     expect(fs.lstatSync(path.join(base, 'ok')).isSymbolicLink()).to.equal(true);
   });
+  it('queued links wait for the first: when it fails, the others are not written until their own make()', async () => {
+    const base = tempDir('link');
+    fs.mkdirSync(path.join(base, 'media'));
+    const root = openFolder(base);
+    const maker = new LinkMaker(root);
+    const names = ['x'.repeat(300), 'a', 'b', 'c', 'd'];
+    try {
+      maker.queue(names.map((name) => ({ kind: 'symlink' as const, name, text: 'media' })));
+      const failed = await maker.make({ kind: 'symlink', name: names[0] as string, text: 'media' }).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => error.code,
+      );
+      expect(failed).to.equal('ENAMETOOLONG');
+      // Given time, the four streams would have made the rest by now if they had been written.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(fs.readdirSync(base).sort()).to.deep.equal(['media']);
+      // Each is written in its own turn, by its make().
+      await maker.make({ kind: 'symlink', name: 'a', text: 'media' });
+      expect(fs.readdirSync(base).sort()).to.deep.equal(['a', 'media']);
+    } finally {
+      maker.close();
+      root.close();
+    }
+    expect(fs.readlinkSync(path.join(base, 'a'))).to.equal('media');
+  });
+
+  it('queued links after a first one made are all made, each read back by make()', async () => {
+    const base = tempDir('link');
+    fs.mkdirSync(path.join(base, 'media'));
+    const root = openFolder(base);
+    const maker = new LinkMaker(root);
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    try {
+      maker.queue(names.map((name) => ({ kind: 'symlink' as const, name, text: 'media' })));
+      for (const name of names) await maker.make({ kind: 'symlink', name, text: 'media' });
+    } finally {
+      maker.close();
+      root.close();
+    }
+    expect(fs.readdirSync(base).sort()).to.deep.equal([...names, 'media']);
+    for (const name of names) expect(fs.readlinkSync(path.join(base, name))).to.equal('media');
+  });
 });
 
 describe('fs primitives: the records file', () => {

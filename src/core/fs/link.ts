@@ -53,8 +53,9 @@ const LANES = 4;
  * vinyl-fs `symlink()` streams for the links a run makes in mediaRoot, a few side by side (a new
  * one after a failure, which ends a stream). Links are written to them in turn, in plan order, and
  * each is awaited in its app's turn: a refusal (a file system that makes no links refuses every
- * one) fails the links waiting on its stream and decides the fallback of the apps after it. Links
- * on the other streams may be made meanwhile; each is still read back before it counts.
+ * one) fails the links waiting on its stream and decides the fallback of the apps after it. The
+ * first link queued is made before the others are written, so a refused first link leaves the
+ * rest unwritten; each link made is still read back before it counts.
  */
 export class LinkMaker {
   private loaded: Promise<{ vfs: VinylFs; Vinyl: VinylClass }> | undefined;
@@ -63,19 +64,42 @@ export class LinkMaker {
 
   constructor(private readonly folder: Folder) {}
 
-  private readonly queued = new Map<string, Promise<void>>();
+  /** Links written by `queue()`: true once made, false when left unwritten (their `make()` writes them). */
+  private readonly queued = new Map<string, Promise<boolean>>();
 
   /**
-   * Writes these links into the streams at once, without waiting for each: the streams make them
-   * side by side, and `make()` of each then gets its result. (Awaited one by one, every link
-   * waits for a stream's round trips before the next is written.)
+   * Writes these links into the streams without waiting for each: the streams make them side by
+   * side, and `make()` of each then gets its result. (Awaited one by one, every link waits for a
+   * stream's round trips before the next is written.) The first is made alone: only once it is
+   * made are the rest written, so a file system that refuses links refuses one, and the apps after
+   * it choose their fallback in their own turn (their `make()` then writes whatever they ask for).
    */
   queue(links: readonly MakeLinkOptions[]): void {
-    for (const link of links) {
-      const made = this.write(link);
-      made.catch(() => undefined); // its failure is told to make(), which awaits it
-      this.queued.set(keyOf(link), made);
-    }
+    const [first, ...rest] = links;
+    if (!first) return;
+    const firstMade = this.write(first);
+    this.hold(
+      first,
+      firstMade.then(() => true),
+    );
+    const opened = firstMade.then(
+      () => true,
+      () => false,
+    );
+    for (const link of rest)
+      this.hold(
+        link,
+        opened.then(async (open) => {
+          if (!open) return false;
+          await this.write(link);
+          return true;
+        }),
+      );
+  }
+
+  private hold(link: MakeLinkOptions, made: Promise<boolean>): void {
+    made.catch(() => undefined); // its failure is told to make(), which awaits it
+    this.queued.set(keyOf(link), made);
   }
 
   /** Whether `make()` of this link would take a result queued earlier. */
@@ -83,14 +107,14 @@ export class LinkMaker {
     return this.queued.has(keyOf(options));
   }
 
-  make(options: MakeLinkOptions): Promise<void> {
+  async make(options: MakeLinkOptions): Promise<void> {
     const key = keyOf(options);
     const queued = this.queued.get(key);
     if (queued) {
       this.queued.delete(key);
-      return queued;
+      if (await queued) return;
     }
-    return this.write(options);
+    await this.write(options);
   }
 
   private async write(options: MakeLinkOptions): Promise<void> {
