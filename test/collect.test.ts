@@ -542,6 +542,67 @@ describe('collect records', () => {
     expect(records.builds[0]!.files.sort()).to.deep.equal(files);
   });
 
+  it(
+    'the index stamps each build folder (an even second, 2 s or more in the past); a no-change run leaves them, ' +
+      'a file added by hand moves its folder off the stamp and is reported',
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      const done = Date.now();
+      const indexOf = (): { dirs: Record<string, string>; stamps: Record<string, number> } =>
+        JSON.parse(fs.readFileSync(path.join(root, OUT, '.app-media-collect-index.json'), 'utf8')) as {
+          dirs: Record<string, string>;
+          stamps: Record<string, number>;
+        };
+      const { dirs, stamps } = indexOf();
+      // Every folder but the top (listed by every run anyway) is stamped, to its own mtime.
+      expect(Object.keys(stamps).sort()).to.deep.equal(
+        Object.keys(dirs)
+          .filter((dir) => dir !== '')
+          .sort(),
+      );
+      expect(Object.keys(stamps)).to.include.members(['blog', 'blog/css', 'shop']);
+      for (const [dir, stamp] of Object.entries(stamps)) {
+        expect(fs.lstatSync(path.join(root, OUT, dir)).mtimeMs, dir).to.equal(stamp);
+        expect(stamp % 2000, dir).to.equal(0);
+        expect(stamp, dir).to.be.at.most(done - 2000);
+      }
+      const again = await collectedInProcess(root);
+      expect(again.counts).to.deep.equal({ 'up-to-date': 2 });
+      expect(indexOf().stamps).to.deep.equal(stamps);
+      for (const [dir, stamp] of Object.entries(stamps))
+        expect(fs.lstatSync(path.join(root, OUT, dir)).mtimeMs, dir).to.equal(stamp);
+
+      fs.writeFileSync(path.join(root, OUT, 'blog/css/notes.txt'), 'mine');
+      expect(fs.lstatSync(path.join(root, OUT, 'blog/css')).mtimeMs).to.be.above(stamps['blog/css'] as number);
+      const seen = await collectedInProcess(root);
+      expect(seen.warnings.join('\n')).to.contain('blog/css/notes.txt');
+      expect(fs.readFileSync(path.join(root, OUT, 'blog/css/notes.txt'), 'utf8')).to.equal('mine');
+    },
+  );
+
+  it(
+    'a no-change run trusts a folder still at its stamp: it is not listed ' +
+      '(a name hidden behind its time set back stays unseen)',
+    async () => {
+      const root = makeCollectProject({ gulp: false });
+      await collectedInProcess(root);
+      const folder = path.join(root, OUT, 'shop');
+      const stamp = fs.lstatSync(folder).mtimeMs;
+      // Only the folder's owner can set its time back: the runner (collectRoot writable by others is refused).
+      fs.writeFileSync(path.join(folder, 'hidden.txt'), 'x');
+      fs.utimesSync(folder, stamp / 1000, stamp / 1000);
+      const quick = await collectedInProcess(root);
+      expect(quick.counts).to.deep.equal({ 'up-to-date': 2 });
+      expect(quick.warnings.join('\n')).to.not.contain('hidden.txt');
+      // Any change in the sources makes the next run look in full: then it is seen.
+      const later = new Date(Date.now() + 5000);
+      fs.utimesSync(path.join(root, BLOG, 'css/site.css'), later, later);
+      const full = await collectedInProcess(root);
+      expect(full.warnings.join('\n')).to.contain('hidden.txt');
+    },
+  );
+
   it('a touched source (same bytes, new mtime) rewrites nothing of the build', async () => {
     const root = makeCollectProject({ gulp: false });
     await collectedInProcess(root);

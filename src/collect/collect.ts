@@ -26,7 +26,7 @@ import { listSome } from '../core/util/list.js';
 import { applyPlan, type ApplyResult } from './apply.js';
 import { lookAt, lookIn, placeFile, readRegular, writeNew } from './disk.js';
 import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
-import { currentDigest, listingDigest, walkOutputs } from './outputs.js';
+import { atStamp, currentDigest, listingDigest, stampFolders, walkOutputs } from './outputs.js';
 import { escapeReason, makePlan, type Plan } from './plan.js';
 import { WorkPool } from './pool.js';
 import {
@@ -262,8 +262,10 @@ function quickLook(settings: CollectSettings, digest: string, sources: AppSource
     return undefined;
   }
   if (hasTraces(top, root)) return undefined;
-  for (const [dir, expected] of index.dirs)
+  for (const [dir, expected] of index.dirs) {
+    if (atStamp(root, dir, index.stamps.get(dir))) continue;
     if ((dir === '' ? listingDigest('', top) : currentDigest(root, dir)) !== expected) return undefined;
+  }
   return { build: index.build, css: index.css, foreign: index.foreign };
 }
 
@@ -360,13 +362,13 @@ function writeIndex(
       });
     }
   }
-  const dirs = new Map<string, string>();
   const folders = new Set<string>(['']);
   for (const name of plan.outputs.keys()) for (const dir of foldersOf(name)) folders.add(dir);
-  for (const dir of folders) {
-    const value = currentDigest(root, dir);
-    if (value !== undefined) dirs.set(dir, value);
-  }
+  const there = lookIn(ws.root, INDEX_FILE);
+  // The index is the tool's only while it reads as one; anything else at its name stays.
+  const previous = there?.isFile() ? readIndex(root) : undefined;
+  if (there && !previous) return;
+  const { dirs, stamps } = stampFolders(ws.root, folders, previous?.stamps ?? new Map<string, number>());
   const records = recordsSeen ? lookAt(path.join(root, RECORDS_FILE)) : undefined;
   const index: IndexInput = {
     settings: digest,
@@ -377,15 +379,11 @@ function writeIndex(
     sources,
     css,
     dirs,
+    stamps,
     foreign: [...plan.foreign, ...plan.handChanged].sort(),
   };
   const text = serializeIndex(index);
-  const there = lookIn(ws.root, INDEX_FILE);
-  if (there) {
-    // The index is the tool's only while it reads as one; anything else at its name stays.
-    if (!there.isFile() || readIndex(root) === undefined) return;
-    if (readRegular(ws.root.at(INDEX_FILE)).data.toString('utf8') === text) return;
-  }
+  if (there && readRegular(ws.root.at(INDEX_FILE)).data.toString('utf8') === text) return;
   const stage = ws.stage();
   const staged = ws.stagedName('collect', INDEX_FILE);
   writeNew(stage, staged, text);

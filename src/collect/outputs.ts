@@ -1,12 +1,16 @@
 /**
  * What is in collectRoot now: a walk of the whole folder (never entering a
  * link), and the digest of each folder's names that lets a no-change re-run
- * check a folder with one listing instead of a look at each file.
+ * check a folder with one listing instead of a look at each file; with a
+ * stamp on the folder (as copy mode stamps a copy's folders, core/fs/stamp.ts),
+ * with one look at the folder instead of a listing.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
+import { FolderTree, type Folder } from '../core/fs/folder.js';
 import { LOCK_FILE } from '../core/fs/lock.js';
+import { stampTime } from '../core/fs/stamp.js';
 import { INDEX_FILE, TEMP_MARK } from './names.js';
 
 export interface FileFacts {
@@ -100,5 +104,83 @@ export function currentDigest(root: string, rel: string): string | undefined {
     return listingDigest(rel, readdirSync(rel === '' ? root : path.join(root, ...rel.split('/'))));
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The digests of these folders of collectRoot (`root`, open), each of them but the top stamped first, as copy mode
+ * stamps a copy's folders (core/fs/stamp.ts): its mtime set, through the folder opened without following a link, to
+ * a time at least two seconds past; read back; then its names listed and digested. A later run that finds a folder
+ * still at that mtime knows it holds the same names without listing it: adding, removing or renaming anything in it
+ * since has set its mtime to the time of the change. A stamp only spares a listing (the quick look, which writes
+ * nothing); every write still looks right before it.
+ *
+ * `previous`: the stamps of the index still on disk. A folder still at its previous stamp keeps it; one that changed
+ * since never gets it back: were the run killed before its index is written, the old index would vouch for names
+ * that changed. A folder that cannot be opened as a
+ * plain folder gets no digest (as currentDigest); one that cannot be stamped gets a digest only, and is listed.
+ */
+export function stampFolders(
+  root: Folder,
+  rels: Iterable<string>,
+  previous: ReadonlyMap<string, number>,
+  now = Date.now(),
+): { dirs: Map<string, string>; stamps: Map<string, number> } {
+  const dirs = new Map<string, string>();
+  const stamps = new Map<string, number>();
+  const tree = new FolderTree(root);
+  try {
+    for (const rel of rels) {
+      let folder: Folder;
+      try {
+        folder = rel === '' ? root : tree.folder(rel);
+      } catch {
+        continue;
+      }
+      let stamp: number | undefined;
+      if (rel !== '') {
+        const before = previous.get(rel);
+        try {
+          // Still at its stamp: nothing in it changed since it was stamped, and it keeps the stamp (its time is
+          // left alone: a run that changes nothing in a folder changes nothing of it).
+          stamp = folder.stat().mtimeMs;
+          if (stamp !== before) {
+            let seconds = stampTime(now);
+            while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
+            folder.setTimes(seconds);
+            stamp = folder.stat().mtimeMs;
+            if (stamp === before) {
+              // A file system that kept only part of the time: no stamp, and not the old one.
+              folder.setTimes(now / 1000);
+              stamp = undefined;
+            }
+          }
+        } catch {
+          stamp = undefined;
+        }
+      }
+      let names: string[];
+      try {
+        names = folder.list().map((entry) => entry.name);
+      } catch {
+        continue;
+      }
+      dirs.set(rel, listingDigest(rel, names));
+      if (stamp !== undefined) stamps.set(rel, stamp);
+    }
+  } finally {
+    tree.close();
+  }
+  return { dirs, stamps };
+}
+
+/** Whether the folder `rel` of collectRoot is still at its stamp (so still holds the names it was digested with). */
+export function atStamp(root: string, rel: string, stamp: number | undefined): boolean {
+  if (stamp === undefined || rel === '') return false;
+  try {
+    const stat = lstatSync(path.join(root, ...rel.split('/')));
+    return stat.isDirectory() && stat.mtimeMs === stamp;
+  } catch {
+    return false;
   }
 }

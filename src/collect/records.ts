@@ -422,6 +422,11 @@ export interface Index {
   css: Map<string, IndexCss>;
   /** Each folder of collectRoot the tool writes in ("" for the top) → a digest of its names. */
   dirs: Map<string, string>;
+  /**
+   * The folders stamped when the index was written (outputs.ts, stampFolders) → the mtime they were stamped to: one
+   * found at it holds the names its digest was made from, and is not listed.
+   */
+  stamps: Map<string, number>;
   /** Files in collectRoot not made by the tool, as last seen (reported by every run). */
   foreign: string[];
 }
@@ -474,7 +479,7 @@ export function readIndex(root: string): Index | undefined {
   const raw = read.value;
   if (!isRecord(raw) || raw['tool'] !== TOOL || raw['kind'] !== 'collect-index' || raw['version'] !== 2)
     return undefined;
-  const { settings, build, records, manifest, revManifest, facts, hashes, css, dirs, foreign } = raw;
+  const { settings, build, records, manifest, revManifest, facts, hashes, css, dirs, stamps, foreign } = raw;
   if (
     typeof settings !== 'string' ||
     typeof build !== 'string' ||
@@ -482,6 +487,7 @@ export function readIndex(root: string): Index | undefined {
     typeof hashes !== 'string' ||
     !isRecord(css) ||
     !isRecord(dirs) ||
+    (stamps !== undefined && !isRecord(stamps)) ||
     !Array.isArray(foreign)
   )
     return undefined;
@@ -503,6 +509,7 @@ export function readIndex(root: string): Index | undefined {
     sources: () => (unpacked ??= unpackSources(hashes, factMap)),
     css: new Map(),
     dirs: new Map(),
+    stamps: new Map(),
     foreign: [],
   };
   for (const [name, entry] of Object.entries(css)) {
@@ -533,6 +540,11 @@ export function readIndex(root: string): Index | undefined {
     if ((dir !== '' && !names.isPlainRelPath(dir)) || typeof digest !== 'string') return undefined;
     index.dirs.set(dir, digest);
   }
+  // A stamp is only ever compared with a folder's mtime, and only for a folder with a digest.
+  for (const [dir, time] of isRecord(stamps) ? Object.entries(stamps) : []) {
+    if (!index.dirs.has(dir) || dir === '' || !isTime(time)) return undefined;
+    index.stamps.set(dir, time);
+  }
   if (!foreign.every((name) => names.isPlainRelPath(name))) return undefined;
   index.foreign = foreign;
   return index;
@@ -547,6 +559,7 @@ export interface IndexInput {
   sources: Map<string, IndexSource>;
   css: Map<string, IndexCss>;
   dirs: Map<string, string>;
+  stamps: Map<string, number>;
   foreign: string[];
 }
 
@@ -564,6 +577,8 @@ export function serializeIndex(index: IndexInput): string {
   for (const name of [...index.css.keys()].sort()) css[name] = index.css.get(name) as IndexCss;
   const dirs: Record<string, string> = {};
   for (const name of [...index.dirs.keys()].sort()) dirs[name] = index.dirs.get(name) as string;
+  const stamps: Record<string, number> = {};
+  for (const name of [...index.stamps.keys()].sort()) stamps[name] = index.stamps.get(name) as number;
   return `${JSON.stringify({
     tool: TOOL,
     kind: 'collect-index',
@@ -577,6 +592,7 @@ export function serializeIndex(index: IndexInput): string {
     hashes: lines.join('\n'),
     css,
     dirs,
+    stamps,
     foreign: index.foreign,
   })}\n`;
 }
