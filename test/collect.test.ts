@@ -578,6 +578,16 @@ describe('collect records', () => {
       const seen = await collectedInProcess(root);
       expect(seen.warnings.join('\n')).to.contain('blog/css/notes.txt');
       expect(fs.readFileSync(path.join(root, OUT, 'blog/css/notes.txt'), 'utf8')).to.equal('mine');
+      // That folder is stamped anew, with a digest of its names now; the others keep theirs.
+      const now = indexOf();
+      expect(now.stamps['blog/css']).to.not.equal(stamps['blog/css']);
+      expect(now.dirs['blog/css']).to.not.equal(dirs['blog/css']);
+      expect(now.stamps['shop']).to.equal(stamps['shop']);
+      expect(now.dirs['shop']).to.equal(dirs['shop']);
+      // And a run after it, with nothing changed, still names the file.
+      const quiet = await collectedInProcess(root);
+      expect(quiet.counts).to.deep.equal({ 'up-to-date': 2 });
+      expect(quiet.warnings.join('\n')).to.contain('blog/css/notes.txt');
     },
   );
 

@@ -368,7 +368,7 @@ function writeIndex(
   // The index is the tool's only while it reads as one; anything else at its name stays.
   const previous = there?.isFile() ? readIndex(root) : undefined;
   if (there && !previous) return;
-  const { dirs, stamps } = stampFolders(ws.root, folders, previous?.stamps ?? new Map<string, number>());
+  const { dirs, stamps } = stampFolders(ws.root, folders, previous ?? { stamps: new Map(), dirs: new Map() });
   const records = recordsSeen ? lookAt(path.join(root, RECORDS_FILE)) : undefined;
   const index: IndexInput = {
     settings: digest,

@@ -115,15 +115,15 @@ export function currentDigest(root: string, rel: string): string | undefined {
  * since has set its mtime to the time of the change. A stamp only spares a listing (the quick look, which writes
  * nothing); every write still looks right before it.
  *
- * `previous`: the stamps of the index still on disk. A folder still at its previous stamp keeps it; one that changed
- * since never gets it back: were the run killed before its index is written, the old index would vouch for names
- * that changed. A folder that cannot be opened as a
- * plain folder gets no digest (as currentDigest); one that cannot be stamped gets a digest only, and is listed.
+ * `previous`: the stamps and digests of the index still on disk. A folder still at its previous stamp keeps it and
+ * its digest (it is not listed again); one that changed since never gets its stamp back: were the run killed before
+ * its index is written, the old index would vouch for names that changed. A folder that cannot be opened as a plain
+ * folder gets no digest (as currentDigest); one that cannot be stamped gets a digest only, and is listed.
  */
 export function stampFolders(
   root: Folder,
   rels: Iterable<string>,
-  previous: ReadonlyMap<string, number>,
+  previous: { stamps: ReadonlyMap<string, number>; dirs: ReadonlyMap<string, string> },
   now = Date.now(),
 ): { dirs: Map<string, string>; stamps: Map<string, number> } {
   const dirs = new Map<string, string>();
@@ -139,7 +139,7 @@ export function stampFolders(
       }
       let stamp: number | undefined;
       if (rel !== '') {
-        const before = previous.get(rel);
+        const before = previous.stamps.get(rel);
         try {
           // Still at its stamp: nothing in it changed since it was stamped, and it keeps the stamp (its time is
           // left alone: a run that changes nothing in a folder changes nothing of it).
@@ -158,6 +158,13 @@ export function stampFolders(
         } catch {
           stamp = undefined;
         }
+      }
+      // At its previous stamp, a folder holds the names its previous digest was made from: not listed again.
+      const known = stamp !== undefined && stamp === previous.stamps.get(rel) ? previous.dirs.get(rel) : undefined;
+      if (known !== undefined) {
+        dirs.set(rel, known);
+        stamps.set(rel, stamp as number);
+        continue;
       }
       let names: string[];
       try {
