@@ -196,6 +196,31 @@ for (const server of SERVERS) {
       },
     );
 
+    it('a collected file changed after media:collect is not uploaded: it fails, the manifest waits', async () => {
+      // One file read whole (a few bytes) and one hashed in chunks (1.5 MiB), each overwritten in place, same size.
+      const photo = Buffer.alloc(1536 * 1024);
+      for (let index = 0; index < photo.length; index += 4) photo.writeUInt32LE(index, index);
+      const p = await project({ sources: { ...SOURCES, 'blog/img/photo.jpg': photo } });
+      const changed = [
+        p.collected.hashed['blog/img/photo.jpg'] as string,
+        p.collected.hashed['shop/fonts/a.woff2'] as string,
+      ];
+      for (const rel of changed) {
+        const file = path.join(p.collectRoot, ...rel.split('/'));
+        const bytes = readFileSync(file);
+        bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+        writeFileSync(file, bytes);
+      }
+      const report = await p.run();
+      expect(report.failed).to.equal(true);
+      const objects = await p.state();
+      for (const rel of changed) expect(objects.has(`static/${rel}`), rel).to.equal(false);
+      expect(objects.has('static/manifest.json'), 'the manifest waits for every asset').to.equal(false);
+      const reasons = JSON.stringify(report.apps);
+      for (const rel of changed) expect(reasons).to.contain(rel);
+      expect(reasons).to.contain('changed since media:collect');
+    });
+
     it('a re-publish with no change makes no PUT and one request in all (no listing)', async () => {
       const p = await project();
       await p.run();

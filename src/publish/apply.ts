@@ -20,8 +20,9 @@ import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import pMap from 'p-map';
 import { AppMediaError, errors, isAppMediaError } from '../core/errors.js';
+import { collectGarbage } from '../core/util/memory.js';
 import { openCollected, type CollectedBuild } from './collected.js';
-import { PreconditionFailed, type HeadResult, type Store } from './client.js';
+import { PreconditionFailed, type HeadResult, type Store, type PutInput } from './client.js';
 import type { CacheControl } from './headers.js';
 import { planPublish, type PlannedUpload, type PublishPlan } from './plan.js';
 import { checkRecord, emptyRecord, RECORD_NAME, serializeRecord, type RemoteRecord } from './remote-record.js';
@@ -71,7 +72,18 @@ export interface PublishOutcome {
   warnings: string[];
 }
 
-const SMALL_FILE = 256 * 1024;
+/**
+ * Files up to this size are read whole and sent from memory; each upload in flight takes a buffer of this size from
+ * `wholeBuffers` and gives it back when done (a few MiB kept for the run, none allocated per file: a fresh buffer per
+ * file left ten thousand of them for the garbage collector, a third of the peak memory of a publish).
+ */
+const WHOLE_FILE = 1024 * 1024;
+const wholeBuffers: Buffer[] = [];
+/** Bigger files are hashed in chunks of this size (read into buffers kept the same way), then streamed. */
+const HASH_CHUNK = 256 * 1024;
+const spareBuffers: Buffer[] = [];
+/** Uploads between two full garbage collections (core/util/memory.ts: keeps peak memory flat as files add up). */
+const COLLECT_EVERY = 256;
 /** Up to this many new keys are checked with a HEAD each; more with listing pages. */
 const HEAD_LIMIT = 8;
 
@@ -196,6 +208,7 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
     totalBytes: ready.reduce((sum, upload) => sum + upload.size, 0),
   };
   const folders = new Map<string, Promise<boolean>>();
+  let sent = 0;
   const send = async (upload: PlannedUpload): Promise<void> => {
     let etag: string;
     try {
@@ -220,6 +233,7 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
     }
     record.objects[upload.rel] = { sha256: upload.sha256, size: upload.size, etag };
     outcome.uploaded.push({ rel: upload.rel, app: upload.app, size: upload.size });
+    if (++sent % COLLECT_EVERY === 0) collectGarbage();
     progress.files++;
     progress.bytes += upload.size;
     input.onProgress?.(progress);
@@ -426,31 +440,31 @@ async function uploadOne(
       throw new LocalFileError(
         `is ${stat.size} bytes, not the ${upload.size} collect recorded: changed since media:collect (run it again)`,
       );
-    let small: Buffer | undefined;
-    let md5: string;
-    let sha256: string;
-    if (upload.size <= SMALL_FILE) {
-      small = await handle.readFile();
-      md5 = md5Of(small);
-      sha256 = createHash('sha256').update(small).digest('hex');
-    } else {
-      ({ md5, sha256 } = await hashStream(handle));
+    const put = (md5: string, body: PutInput['body']): Promise<string> =>
+      store.put(upload.rel, {
+        size: upload.size,
+        md5,
+        sha256: upload.sha256,
+        headers: upload.headers,
+        body,
+        ...conditional,
+      });
+    if (upload.size <= WHOLE_FILE) {
+      // Read whole into a buffer kept for the next file: the bytes hashed are the bytes sent.
+      const buffer = wholeBuffers.pop() ?? Buffer.allocUnsafeSlow(WHOLE_FILE);
+      try {
+        const bytes = await readWhole(handle, buffer, upload.size);
+        checkBytes(createHash('sha256').update(bytes).digest('hex'), upload);
+        return await put(md5Of(bytes), () => bytes);
+      } finally {
+        wholeBuffers.push(buffer);
+      }
     }
-    if (sha256 !== upload.sha256)
-      throw new LocalFileError(
-        'its bytes are not the ones collect recorded: changed since media:collect (run it again)',
-      );
-    const body = small
-      ? () => small
-      : () => handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false });
-    return await store.put(upload.rel, {
-      size: upload.size,
-      md5,
-      sha256,
-      headers: upload.headers,
-      body,
-      ...conditional,
-    });
+    const { md5, sha256 } = await hashStream(handle);
+    checkBytes(sha256, upload);
+    return await put(md5, () =>
+      handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false }),
+    );
   } catch (error) {
     if (error instanceof LocalFileError || error instanceof AppMediaError || error instanceof PreconditionFailed)
       throw error;
@@ -462,6 +476,26 @@ async function uploadOne(
   }
 }
 
+/** Reads the first `size` bytes of the file into `buffer`; a file shorter than that has changed since collect. */
+async function readWhole(handle: FileHandle, buffer: Buffer, size: number): Promise<Buffer> {
+  let read = 0;
+  while (read < size) {
+    const { bytesRead } = await handle.read(buffer, read, size - read, read);
+    if (bytesRead === 0)
+      throw new LocalFileError(
+        `is ${read} bytes, not the ${size} collect recorded: changed since media:collect (run it again)`,
+      );
+    read += bytesRead;
+  }
+  return buffer.subarray(0, size);
+}
+
+/** The bytes about to be sent must be the ones collect recorded. */
+function checkBytes(sha256: string, upload: PlannedUpload): void {
+  if (sha256 !== upload.sha256)
+    throw new LocalFileError('its bytes are not the ones collect recorded: changed since media:collect (run it again)');
+}
+
 function md5Of(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('hex');
 }
@@ -469,14 +503,20 @@ function md5Of(bytes: Buffer): string {
 async function hashStream(handle: FileHandle): Promise<{ md5: string; sha256: string }> {
   const md5 = createHash('md5');
   const sha = createHash('sha256');
-  for await (const chunk of handle.createReadStream({
-    start: 0,
-    autoClose: false,
-    emitClose: false,
-    highWaterMark: 256 * 1024,
-  })) {
-    md5.update(chunk as Buffer);
-    sha.update(chunk as Buffer);
+  // Read into a buffer kept between files (one per upload in flight), not a stream's fresh chunk per read: a
+  // thousand files of 1 MiB would otherwise leave a gigabyte of chunks for the garbage collector.
+  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(HASH_CHUNK);
+  try {
+    for (let position = 0; ;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      md5.update(chunk);
+      sha.update(chunk);
+      position += bytesRead;
+    }
+  } finally {
+    spareBuffers.push(buffer);
   }
   return { md5: md5.digest('hex'), sha256: sha.digest('hex') };
 }
