@@ -1,7 +1,8 @@
 /**
  * media:publish against real S3-compatible servers started here on 127.0.0.1: the
  * same suite against s3rver (objects on disk) and moto_server (skipped, and said so,
- * where this machine has none), each behind a fault-injecting proxy of our own that
+ * where this machine has none), and, opt-in (npm run test:swift), a one-node
+ * OpenStack Swift through its s3api middleware, each behind a fault-injecting proxy of our own that
  * counts every request the server receives. What is checked is what a user would
  * check in the bucket: the objects, their bytes, their headers, what else is there,
  * and how many requests a run cost. What is published is what the real media:collect
