@@ -11,6 +11,8 @@ if (missing) {
   console.error(missing);
   process.exit(1);
 }
+// However this process ends (Ctrl-C, a crash), its temporary folder goes with it.
+process.once('exit', removeTempDirs);
 const started = performance.now();
 const store = await startSwift();
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -25,7 +27,6 @@ const stop = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
   await store.stop();
-  removeTempDirs();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());

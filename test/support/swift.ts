@@ -66,7 +66,12 @@ export async function startSwift(): Promise<ObjectStore> {
   writeConfigs(layout);
   const children: ChildProcess[] = [];
   const syslog = await listenForLogs(layout);
+  // The servers are in process groups of their own, so nothing takes them down with this process:
+  // if it exits without stop() (a crash, an exception), kill them on the way out.
+  const onExit = (): void => children.forEach((child) => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'));
+  process.once('exit', onExit);
   const stop = async (): Promise<void> => {
+    process.off('exit', onExit);
     await Promise.all(children.map(stopGroup));
     await new Promise<void>((resolve) => syslog.close(() => resolve()));
   };
