@@ -13,6 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,15 +30,15 @@ const BINARIES = [
 ];
 const INSTALL = 'apt-get install swift swift-proxy swift-object swift-container swift-account memcached';
 
+const ACCOUNT = 'media';
+const USER = 'publisher';
 /**
  * tempauth maps an S3 access key to a Swift user only as `account:user`, so Swift
  * cannot take the other servers' key (S3RVER); the secret is the same.
  */
-const ACCOUNT = 'media';
-const USER = 'publisher';
 export const SWIFT_CREDENTIALS = { AWS_ACCESS_KEY_ID: `${ACCOUNT}:${USER}`, AWS_SECRET_ACCESS_KEY: 'S3RVER' } as const;
 
-/** How long a start may take before it is an error (ring building alone is a few seconds). */
+/** How long a start may take before it is an error (it takes about 5 s on a busy 2-core machine). */
 const START_DEADLINE_MS = 60_000;
 
 /** undefined when this machine can run Swift, else why not (and what to install). */
@@ -52,6 +53,12 @@ export function swiftAvailable(): string | undefined {
 type Role = 'account' | 'container' | 'object';
 const ROLES: Role[] = ['account', 'container', 'object'];
 
+/** A started server: the name its log file and errors go by. */
+interface Server {
+  name: string;
+  child: ChildProcess;
+}
+
 interface Layout {
   dir: string;
   devices: string;
@@ -64,38 +71,29 @@ interface Layout {
 export async function startSwift(): Promise<ObjectStore> {
   const layout = await makeLayout();
   writeConfigs(layout);
-  const children: ChildProcess[] = [];
+  const servers: Server[] = [];
   const syslog = await listenForLogs(layout);
   // The servers are in process groups of their own, so nothing takes them down with this process:
   // if it exits without stop() (a crash, an exception), kill them on the way out.
-  const onExit = (): void => children.forEach((child) => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'));
+  const onExit = (): void =>
+    servers.forEach(({ child }) => child.pid !== undefined && signalGroup(child.pid, 'SIGKILL'));
   process.once('exit', onExit);
   const stop = async (): Promise<void> => {
     process.off('exit', onExit);
-    await Promise.all(children.map(stopGroup));
+    await Promise.all(servers.map(({ child }) => stopGroup(child)));
     await new Promise<void>((resolve) => syslog.close(() => resolve()));
   };
   try {
     await buildRings(layout);
-    children.push(
-      launch(layout, 'memcached', 'memcached', [
-        '-l',
-        '127.0.0.1',
-        '-p',
-        String(layout.ports.memcached),
-        '-U',
-        '0',
-        '-u',
-        layout.user,
-        '-m',
-        '16',
-      ]),
-    );
+    // The proxy's cache (tempauth's tokens, account and container info); TCP only (-U 0), 16 MiB.
+    const memcached = ['-l', '127.0.0.1', '-p', String(layout.ports.memcached), '-U', '0', '-m', '16'];
+    // memcached refuses to run as root unless told which user to be.
+    servers.push(launch(layout, 'memcached', 'memcached', [...memcached, '-u', layout.user]));
     for (const role of ROLES) {
-      children.push(launch(layout, role, `swift-${role}-server`, [path.join(layout.dir, `${role}-server.conf`)]));
+      servers.push(launch(layout, role, `swift-${role}-server`, [path.join(layout.dir, `${role}-server.conf`)]));
     }
-    children.push(launch(layout, 'proxy', 'swift-proxy-server', [path.join(layout.dir, 'proxy-server.conf')]));
-    await waitUntilUp(layout, children);
+    servers.push(launch(layout, 'proxy', 'swift-proxy-server', [path.join(layout.dir, 'proxy-server.conf')]));
+    await waitUntilUp(layout, servers);
   } catch (error) {
     await stop();
     throw error;
@@ -253,13 +251,13 @@ function run(layout: Layout, bin: string, args: string[]): Promise<void> {
 }
 
 /** A server in its own process group, stdout and stderr to <name>.log (tracebacks at start land there). */
-function launch(layout: Layout, name: string, bin: string, args: string[]): ChildProcess {
+function launch(layout: Layout, name: string, bin: string, args: string[]): Server {
   const fd = openSync(path.join(layout.logs, `${name}.log`), 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: true, cwd: layout.dir });
   closeSync(fd);
+  // A binary that cannot be started shows as an exit code in waitUntilUp.
   child.on('error', () => undefined);
-  Object.assign(child, { logName: name });
-  return child;
+  return { name, child };
 }
 
 /** Collects what the servers send to "syslog" into swift.log. */
@@ -275,14 +273,17 @@ async function listenForLogs(layout: Layout): Promise<dgram.Socket> {
   return socket;
 }
 
-/** Until every server answers its healthcheck and memcached takes a connection, or the deadline. */
-async function waitUntilUp(layout: Layout, children: ChildProcess[]): Promise<void> {
+/** Until the servers answer their healthchecks and memcached takes a connection, one exits, or the deadline. */
+async function waitUntilUp(layout: Layout, servers: Server[]): Promise<void> {
   const deadline = Date.now() + START_DEADLINE_MS;
-  const waiting = new Set<Role | 'proxy'>([...ROLES, 'proxy']);
+  const waiting = new Set<Role | 'proxy' | 'memcached'>([...ROLES, 'proxy', 'memcached']);
   while (waiting.size > 0) {
-    const dead = children.find((child) => child.exitCode !== null || child.signalCode !== null);
-    if (dead) throw new Error(`swift: ${logNameOf(dead)} exited at start: see ${logFileOf(layout, dead)}`);
-    for (const server of [...waiting]) if (await healthy(layout.ports[server])) waiting.delete(server);
+    const dead = servers.find(({ child }) => child.exitCode !== null || child.signalCode !== null);
+    if (dead) throw new Error(`swift: ${dead.name} exited at start: see ${path.join(layout.logs, `${dead.name}.log`)}`);
+    for (const server of [...waiting]) {
+      const up = server === 'memcached' ? await listening(layout.ports[server]) : await healthy(layout.ports[server]);
+      if (up) waiting.delete(server);
+    }
     if (waiting.size === 0) break;
     if (Date.now() > deadline) {
       const names = [...waiting].map((name) => path.join(layout.logs, `${name}.log`));
@@ -295,14 +296,6 @@ async function waitUntilUp(layout: Layout, children: ChildProcess[]): Promise<vo
   }
 }
 
-function logNameOf(child: ChildProcess): string {
-  return (child as ChildProcess & { logName?: string }).logName ?? String(child.pid);
-}
-
-function logFileOf(layout: Layout, child: ChildProcess): string {
-  return path.join(layout.logs, `${logNameOf(child)}.log`);
-}
-
 function healthy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const request = http.get({ host: '127.0.0.1', port, path: '/healthcheck', agent: false }, (response) => {
@@ -311,6 +304,16 @@ function healthy(port: number): Promise<boolean> {
     });
     request.setTimeout(2000, () => request.destroy());
     request.on('error', () => resolve(false));
+  });
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
   });
 }
 
