@@ -38,7 +38,7 @@ const USER = 'publisher';
  */
 export const SWIFT_CREDENTIALS = { AWS_ACCESS_KEY_ID: `${ACCOUNT}:${USER}`, AWS_SECRET_ACCESS_KEY: 'S3RVER' } as const;
 
-/** How long a start may take before it is an error (it takes about 5 s on a busy 2-core machine). */
+/** How long a start may take before it is an error (5 to 8 s on a busy 2-core machine). */
 const START_DEADLINE_MS = 60_000;
 
 /** undefined when this machine can run Swift, else why not (and what to install). */
