@@ -22,11 +22,19 @@ export const TEST_CREDENTIALS = {
   AWS_REGION: 'us-east-1',
 } as const;
 
+/** An access key and secret, as the environment names them. */
+export interface Credentials {
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+}
+
 export interface ObjectStore {
-  name: 's3rver' | 'moto';
+  name: 's3rver' | 'moto' | 'swift';
   /** The server's own endpoint (tests normally go through a FaultProxy). */
   endpoint: string;
   port: number;
+  /** The key and secret this store takes instead of TEST_CREDENTIALS' (Swift's tempauth wants account:user). */
+  credentials?: Credentials;
   /** Makes a fresh, empty bucket. */
   createBucket(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -44,9 +52,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Sets the test credentials in this process's environment (the SDK's chain reads them). */
-export function useTestCredentials(): void {
-  Object.assign(process.env, TEST_CREDENTIALS, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+/** The credentials useTestCredentials last set: the tests' own clients sign with these. */
+let current: Credentials = TEST_CREDENTIALS;
+
+/**
+ * Sets the test credentials in this process's environment (the SDK's chain reads them): the
+ * store's own when it has them (call it again with the next store, or with none to go back).
+ */
+export function useTestCredentials(store?: Pick<ObjectStore, 'credentials'>): void {
+  current = store?.credentials ?? TEST_CREDENTIALS;
+  Object.assign(process.env, TEST_CREDENTIALS, current, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
   delete process.env['AWS_PROFILE'];
 }
 
@@ -127,12 +142,15 @@ async function createBucket(endpoint: string, name: string): Promise<void> {
 }
 
 /** A plain SDK client for the tests' own reads and foreign writes (not the tool's code). */
-export async function testClient(endpoint: string): Promise<import('@aws-sdk/client-s3').S3Client> {
-  useTestCredentials();
+export async function testClient(
+  endpoint: string,
+  credentials: Credentials = current,
+): Promise<import('@aws-sdk/client-s3').S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
   return new S3Client({
     endpoint,
     region: 'us-east-1',
+    credentials: { accessKeyId: credentials.AWS_ACCESS_KEY_ID, secretAccessKey: credentials.AWS_SECRET_ACCESS_KEY },
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
