@@ -17,7 +17,8 @@ import {
   type Records as RecordsFile,
 } from '../src/core/records.js';
 import { openFolder } from '../src/core/fs/folder.js';
-import { stampCopy, stampTime } from '../src/core/fs/stamp.js';
+import { stampCopy, stampFolder, stampTime } from '../src/core/fs/stamp.js';
+import { stampFolders } from '../src/collect/outputs.js';
 import { walkTreeSync } from '../src/core/fs/walk.js';
 import {
   appMedia,
@@ -128,6 +129,32 @@ describe('copy mode: folder stamps (a re-run need not list the copy)', () => {
         media.mtimeMs,
       );
       expect(fs.readFileSync(path.join(mediaOf(root), MANIFEST), 'utf8')).to.equal(text);
+    },
+  );
+
+  it(
+    'a stamp is only the time that was set (stampFolder, for copies and builds): where the time read back is ' +
+      'another (the file system kept its own, or a change landed meanwhile) there is none; a build folder is listed',
+    () => {
+      const base = tempDir('stamp');
+      fs.mkdirSync(path.join(base, 'a'));
+      const root = openFolder(base);
+      const folderClass = Object.getPrototypeOf(root) as { setTimes: (this: unknown, seconds: number) => void };
+      const setTimes = folderClass.setTimes;
+      try {
+        const seconds = stampTime();
+        expect(stampFolder(root.open('a'), seconds), 'a time that holds').to.equal(seconds * 1000);
+        // A file system that takes the call and keeps its own time: what is read back is "now".
+        folderClass.setTimes = () => undefined;
+        fs.writeFileSync(path.join(base, 'a', 'new.txt'), 'x');
+        expect(stampFolder(root.open('a'), seconds - 2)).to.equal(undefined);
+        const built = stampFolders(root, ['', 'a'], { stamps: new Map(), dirs: new Map() });
+        expect([...built.dirs.keys()].sort()).to.deep.equal(['', 'a']);
+        expect(built.stamps.size, 'no stamp, so the folder is listed by every run').to.equal(0);
+      } finally {
+        folderClass.setTimes = setTimes;
+        root.close();
+      }
     },
   );
 

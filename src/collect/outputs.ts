@@ -10,7 +10,7 @@ import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { FolderTree, type Folder } from '../core/fs/folder.js';
 import { LOCK_FILE } from '../core/fs/lock.js';
-import { stampTime } from '../core/fs/stamp.js';
+import { stampFolder, stampTime } from '../core/fs/stamp.js';
 import { INDEX_FILE, TEMP_MARK } from './names.js';
 
 export interface FileFacts {
@@ -118,7 +118,9 @@ export function currentDigest(root: string, rel: string): string | undefined {
  * `previous`: the stamps and digests of the index still on disk. A folder still at its previous stamp keeps it and
  * its digest (it is not listed again); one that changed since never gets its stamp back: were the run killed before
  * its index is written, the old index would vouch for names that changed. A folder that cannot be opened as a plain
- * folder gets no digest (as currentDigest); one that cannot be stamped gets a digest only, and is listed.
+ * folder (not through a link) gets no digest, and is not looked at by the quick look; one that cannot be stamped gets
+ * a digest only, and is listed. (A quick look writes nothing, so it stamps nothing: a folder whose time moved while
+ * its names stayed the same is listed by each quick look until a run writes the index again.)
  */
 export function stampFolders(
   root: Folder,
@@ -147,13 +149,10 @@ export function stampFolders(
           if (stamp !== before) {
             let seconds = stampTime(now);
             while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
-            folder.setTimes(seconds);
-            stamp = folder.stat().mtimeMs;
-            if (stamp === before) {
-              // A file system that kept only part of the time: no stamp, and not the old one.
-              folder.setTimes(now / 1000);
-              stamp = undefined;
-            }
+            stamp = stampFolder(folder, seconds);
+            // Not the time set (a change landed meanwhile, or the file system kept its own): no stamp, and surely
+            // not the old one.
+            if (stamp === undefined) folder.setTimes(now / 1000);
           }
         } catch {
           stamp = undefined;

@@ -62,17 +62,16 @@ export function stampCopy(
       while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
       try {
         const folder = tree.folder(rel === '.' ? '' : rel);
-        folder.setTimes(seconds);
-        // Read back, then list: a change after the read-back moves the mtime off the stamp;
+        // Set and read back, then list: a change after the read-back moves the mtime off the stamp;
         // one before it shows in the listing.
-        const stat = folder.stat();
-        if (stat.mtimeMs === before) {
-          folder.setTimes(now / 1000); // a file system that kept only part of the time: no stamp, and not the old one
+        const stamp = stampFolder(folder, seconds);
+        if (stamp === undefined) {
+          folder.setTimes(now / 1000); // no stamp, and surely not the old one
           continue;
         }
         const listed = folder.list();
         if (listed.length !== names.size || !listed.every((entry) => names.has(entry.name))) continue;
-        stamps.push([rel, stat.mtimeMs]);
+        stamps.push([rel, stamp]);
       } catch {
         // Not stamped: listed as before.
       }
@@ -82,6 +81,17 @@ export function stampCopy(
     entry.close();
   }
   return stamps.length > 0 ? Object.fromEntries(stamps.sort(([a], [b]) => byName(a, b))) : undefined;
+}
+
+/**
+ * Sets a folder's time to `seconds` (through the open folder) and reads it back: the stamp, or undefined when the time
+ * read back is not the one set: a change landed in between (its time is now, which a later change in the same clock
+ * tick would leave as it is), or the file system kept a time of its own.
+ */
+export function stampFolder(folder: Folder, seconds: number): number | undefined {
+  folder.setTimes(seconds);
+  const time = folder.stat().mtimeMs;
+  return time === seconds * 1000 ? time : undefined;
 }
 
 function byName(a: string, b: string): number {
