@@ -74,14 +74,28 @@ export interface PublishOutcome {
 
 /**
  * Files up to this size are read whole and sent from memory; each upload in flight takes a buffer of this size from
- * `wholeBuffers` and gives it back when done (a few MiB kept for the run, none allocated per file: a fresh buffer per
- * file left ten thousand of them for the garbage collector, a third of the peak memory of a publish).
+ * its run's `Buffers` and gives it back when done (at most one per upload in flight, let go with the run; none
+ * allocated per file: a fresh buffer per file left ten thousand of them for the garbage collector).
  */
 const WHOLE_FILE = 1024 * 1024;
-const wholeBuffers: Buffer[] = [];
 /** Bigger files are hashed in chunks of this size (read into buffers kept the same way), then streamed. */
 const HASH_CHUNK = 256 * 1024;
-const spareBuffers: Buffer[] = [];
+
+/** A run's buffers for reading files, by size: taken by an upload, given back when it is done. */
+class Buffers {
+  private readonly free = new Map<number, Buffer[]>();
+
+  take(size: number): Buffer {
+    return this.free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
+  }
+
+  give(buffer: Buffer): void {
+    const list = this.free.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.free.set(buffer.length, list);
+  }
+}
+
 /** Uploads between two full garbage collections (core/util/memory.ts: keeps peak memory flat as files add up). */
 const COLLECT_EVERY = 256;
 /** Up to this many new keys are checked with a HEAD each; more with listing pages. */
@@ -208,11 +222,12 @@ export async function applyPublish(input: ApplyInput): Promise<PublishOutcome> {
     totalBytes: ready.reduce((sum, upload) => sum + upload.size, 0),
   };
   const folders = new Map<string, Promise<boolean>>();
+  const buffers = new Buffers();
   let sent = 0;
   const send = async (upload: PlannedUpload): Promise<void> => {
     let etag: string;
     try {
-      etag = await uploadOne(store, input.realRoot, upload, folders);
+      etag = await uploadOne(store, input.realRoot, upload, folders, buffers);
     } catch (error) {
       if (error instanceof PreconditionFailed) {
         outcome.conflicts.push({
@@ -415,6 +430,7 @@ async function uploadOne(
   realRoot: string,
   upload: PlannedUpload,
   folders: Map<string, Promise<boolean>>,
+  buffers: Buffers,
 ): Promise<string> {
   const conditional = upload.replaces ? { ifMatch: upload.replaces.etag } : { ifNoneMatch: true };
   if (upload.document) {
@@ -451,16 +467,16 @@ async function uploadOne(
       });
     if (upload.size <= WHOLE_FILE) {
       // Read whole into a buffer kept for the next file: the bytes hashed are the bytes sent.
-      const buffer = wholeBuffers.pop() ?? Buffer.allocUnsafeSlow(WHOLE_FILE);
+      const buffer = buffers.take(WHOLE_FILE);
       try {
         const bytes = await readWhole(handle, buffer, upload.size);
         checkBytes(createHash('sha256').update(bytes).digest('hex'), upload);
         return await put(md5Of(bytes), () => bytes);
       } finally {
-        wholeBuffers.push(buffer);
+        buffers.give(buffer);
       }
     }
-    const { md5, sha256 } = await hashStream(handle);
+    const { md5, sha256 } = await hashStream(handle, buffers);
     checkBytes(sha256, upload);
     return await put(md5, () =>
       handle.createReadStream({ start: 0, end: upload.size - 1, autoClose: false, emitClose: false }),
@@ -500,12 +516,12 @@ function md5Of(bytes: Buffer): string {
   return createHash('md5').update(bytes).digest('hex');
 }
 
-async function hashStream(handle: FileHandle): Promise<{ md5: string; sha256: string }> {
+async function hashStream(handle: FileHandle, buffers: Buffers): Promise<{ md5: string; sha256: string }> {
   const md5 = createHash('md5');
   const sha = createHash('sha256');
   // Read into a buffer kept between files (one per upload in flight), not a stream's fresh chunk per read: a
-  // thousand files of 1 MiB would otherwise leave a gigabyte of chunks for the garbage collector.
-  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(HASH_CHUNK);
+  // thousand files of 10 MiB would otherwise leave ten gigabytes of chunks for the garbage collector.
+  const buffer = buffers.take(HASH_CHUNK);
   try {
     for (let position = 0; ;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
@@ -516,7 +532,7 @@ async function hashStream(handle: FileHandle): Promise<{ md5: string; sha256: st
       position += bytesRead;
     }
   } finally {
-    spareBuffers.push(buffer);
+    buffers.give(buffer);
   }
   return { md5: md5.digest('hex'), sha256: sha.digest('hex') };
 }

@@ -5,7 +5,8 @@
  * request objects, and those that outlive a couple of young-generation collections (an upload takes a while) die in
  * the old generation. V8 lets the old generation grow to a few times what is live before it collects it, so peak
  * memory grew with the number of files (10,000 files of 1 MiB: about 185 MiB, of which 110 MiB heap with some 30 MiB
- * live). Collecting every few hundred uploads keeps it near what is live; each collection takes tens of milliseconds.
+ * live). Collecting every few hundred uploads keeps it near what is live. Each collection stops the process for a
+ * time that grows with the heap: tens of milliseconds for publish's own heap, more inside a process that holds much.
  *
  * Node has no API for it without `--expose-gc`: the flag is set for a moment, a new context's `gc` is taken, and the
  * flag is set back, so the user's code sees no `gc` it did not ask for (the way jest's leak detector does it). Where
