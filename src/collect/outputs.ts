@@ -10,7 +10,7 @@ import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { FolderTree, type Folder } from '../core/fs/folder.js';
 import { LOCK_FILE } from '../core/fs/lock.js';
-import { stampFolder, stampTime } from '../core/fs/stamp.js';
+import { newStamp } from '../core/fs/stamp.js';
 import { INDEX_FILE, TEMP_MARK } from './names.js';
 
 export interface FileFacts {
@@ -146,14 +146,7 @@ export function stampFolders(
           // Still at its stamp: nothing in it changed since it was stamped, and it keeps the stamp (its time is
           // left alone: a run that changes nothing in a folder changes nothing of it).
           stamp = folder.stat().mtimeMs;
-          if (stamp !== before) {
-            let seconds = stampTime(now);
-            while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
-            stamp = stampFolder(folder, seconds);
-            // Not the time set (a change landed meanwhile, or the file system kept its own): no stamp, and surely
-            // not the old one.
-            if (stamp === undefined) folder.setTimes(now / 1000);
-          }
+          if (stamp !== before) stamp = newStamp(folder, before, now);
         } catch {
           stamp = undefined;
         }

@@ -57,18 +57,12 @@ export function stampCopy(
     const depth = (rel: string): number => (rel === '.' ? 0 : rel.split('/').length);
     const folders = [...recordedListing(record)].sort(([a], [b]) => depth(a) - depth(b) || byName(a, b));
     for (const [rel, names] of folders) {
-      const before = previous[rel];
-      let seconds = stampTime(now);
-      while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
       try {
         const folder = tree.folder(rel === '.' ? '' : rel);
-        // Set and read back, then list: a change after the read-back moves the mtime off the stamp;
-        // one before it shows in the listing.
-        const stamp = stampFolder(folder, seconds);
-        if (stamp === undefined) {
-          folder.setTimes(now / 1000); // no stamp, and surely not the old one
-          continue;
-        }
+        // Stamp, then list: a change after the read-back moves the mtime off the stamp; one before
+        // it shows in the listing.
+        const stamp = newStamp(folder, previous[rel], now);
+        if (stamp === undefined) continue;
         const listed = folder.list();
         if (listed.length !== names.size || !listed.every((entry) => names.has(entry.name))) continue;
         stamps.push([rel, stamp]);
@@ -92,6 +86,19 @@ export function stampFolder(folder: Folder, seconds: number): number | undefined
   folder.setTimes(seconds);
   const time = folder.stat().mtimeMs;
   return time === seconds * 1000 ? time : undefined;
+}
+
+/**
+ * A new stamp for a folder (its time set through the open folder, read back): never `before`, its previous stamp,
+ * nor within two seconds of it, so an old record or index never vouches for what the folder holds now. Without a
+ * stamp (stampFolder), the folder's time is set to now: surely not the old stamp either.
+ */
+export function newStamp(folder: Folder, before: number | undefined, now = Date.now()): number | undefined {
+  let seconds = stampTime(now);
+  while (before !== undefined && Math.abs(seconds * 1000 - before) < 2000) seconds -= 2;
+  const stamp = stampFolder(folder, seconds);
+  if (stamp === undefined) folder.setTimes(now / 1000);
+  return stamp;
 }
 
 function byName(a: string, b: string): number {
