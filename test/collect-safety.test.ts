@@ -25,7 +25,15 @@ import { folderKind } from '../src/core/fs/folder.js';
 import { onPause, type PausePoint } from '../src/core/fs/pause.js';
 import type { Report } from '../src/core/types.js';
 import { appMedia, jsonReport, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
-import { collectedInProcess, makeCollectProject, outFiles, outState, OUT, readManifest } from './support/collect.js';
+import {
+  collectedInProcess,
+  makeCollectProject,
+  outFiles,
+  outState,
+  OUT,
+  readManifest,
+  sri,
+} from './support/collect.js';
 
 after(removeTempDirs);
 afterEach(() => onPause(undefined));
@@ -385,11 +393,51 @@ describe('media:collect: temporary files', function () {
   this.timeout(30_000);
 
   it(
+    'a first build copies a file in the read that hashes it: the file written is the bytes its name was made ' +
+      'from, even when the source is rewritten before it is put in place; nothing is left in the staging folder',
+    async () => {
+      const root = makeCollectProject({ gulp: false, config: { compress: false } });
+      const logo = path.join(root, BLOG, 'img/logo.png');
+      const before = fs.readFileSync(logo);
+      const race = pauseOnce(
+        'write',
+        () => fs.writeFileSync(logo, 'rewritten after it was hashed'),
+        1,
+        (detail) => detail.startsWith('blog/img/logo.'),
+      );
+      const report = await collect({ cwd: root, logger: quiet });
+      expect(race.fired(), 'the source was rewritten during the run').to.equal(true);
+      expect(statusOf(report, 'blog')).to.equal('collected');
+      const entry = readManifest(root).files['blog/img/logo.png']!;
+      const written = fs.readFileSync(path.join(root, OUT, entry.path));
+      // Read once: the old bytes under the old bytes' name and integrity (a second read would get the new ones).
+      expect(written.equals(before)).to.equal(true);
+      expect(entry.path).to.contain(createHash('sha256').update(before).digest('hex').slice(0, 8));
+      expect(entry.integrity).to.equal(sri(before));
+      expect(fs.readdirSync(path.join(root, OUT)).filter((name) => name.startsWith('.app-media-tmp'))).to.deep.equal(
+        [],
+      );
+      // The next run sees the change and builds it.
+      await collect({ cwd: root, logger: quiet });
+      const next = readManifest(root).files['blog/img/logo.png']!;
+      expect(fs.readFileSync(path.join(root, OUT, next.path), 'utf8')).to.equal('rewritten after it was hashed');
+    },
+  );
+
+  it(
     'a source of mode 0666 is never, even for a moment, a file others could write in a folder they ' +
       'can reach (copies are made in a private folder)',
     async () => {
       const root = makeCollectProject({ gulp: false, config: { compress: false } });
       for (const rel of ['img/logo.png', 'css/base.css']) fs.chmodSync(path.join(root, BLOG, rel), 0o666);
+      // A first build copies new files as it hashes them, into the private staging folder, made 0644.
+      await collectedInProcess(root, { logger: quiet });
+      const logoMode = (): number =>
+        fs.statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777;
+      expect(logoMode(), 'first build').to.equal(0o644 & ~process.umask());
+      // A changed file the build knew is copied by copyFile (which gives the new file the source's mode first).
+      fs.appendFileSync(path.join(root, BLOG, 'img/logo.png'), 'changed');
+      expect(fs.statSync(path.join(root, BLOG, 'img/logo.png')).mode & 0o777).to.equal(0o666);
       const seen: Array<{ dest: string; file: number; folder: number }> = [];
       const real = fs.copyFileSync;
       fs.copyFileSync = function copyFileSpy(this: unknown, ...args: Parameters<typeof fs.copyFileSync>): void {
@@ -417,9 +465,7 @@ describe('media:collect: temporary files', function () {
           `${one.dest}: file ${one.file.toString(8)} in a folder ${one.folder.toString(8)}`,
         ).to.equal(false);
       }
-      expect(
-        fs.statSync(path.join(root, OUT, readManifest(root).files['blog/img/logo.png']!.path)).mode & 0o777,
-      ).to.equal(0o644 & ~process.umask());
+      expect(logoMode(), 'the re-run').to.equal(0o644 & ~process.umask());
     },
   );
 });

@@ -158,8 +158,10 @@ async function carryOut(
       pause('write', output.name);
       const staging = stage as Folder;
       const [folder, base] = folders.parentOf(output.name);
-      const staged = ws.stagedName('collect', base);
-      const made = makeStaged(output, item, { stage: staging, staged, folders, buffer, settings });
+      const at: Staging = { stage: staging, staged: ws.stagedName('collect', base), folders, buffer, settings };
+      const made = makeStaged(output, item, at);
+      // The file may be staged under another name (a copy made as it was hashed).
+      const staged = at.staged;
       // The last look: nothing there, or the tool's own file exactly as the plan saw it.
       const now = lookIn(folder, base);
       const record = records.files.get(output.name);
@@ -341,11 +343,22 @@ function linkOrCopy(existing: string, output: Output, at: Staging): Stats {
 
 /**
  * A source file copied into the staging folder, opened as sources.ts allows (the very file the
- * walk saw, inside the media folder). When it was hashed this run, it must still be that very
- * file (inode, size, times); else its bytes are hashed as they are copied and must be the ones
+ * walk saw, inside the media folder), or the copy the plan made as it hashed the file. When it
+ * was hashed this run (and not copied then), it must still be that very file (inode, size,
+ * times); else its bytes are hashed as they are copied and must be the ones
  * its name was made from.
  */
 function copySource(item: Item, at: Staging): Stats {
+  const copied = item.staged;
+  if (copied) {
+    // Copied in the read that hashed it (plan.ts), into this private folder: used under its own name.
+    delete item.staged;
+    const stat = lookIn(at.stage, copied.name);
+    if (!stat?.isFile() || stat.size !== copied.size)
+      throw new ChangedMeanwhile(`${item.source.shown}: its copy in the staging folder changed during the run`);
+    at.staged = copied.name;
+    return stat;
+  }
   const open = openMediaFile(item.source);
   try {
     const stat = fstatSync(open.fd);

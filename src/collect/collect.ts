@@ -24,10 +24,10 @@ import { systemErrorHint } from '../core/system-errors.js';
 import type { AppReport, CollectStatus, Report, RunOptions } from '../core/types.js';
 import { listSome } from '../core/util/list.js';
 import { applyPlan, type ApplyResult } from './apply.js';
-import { lookAt, lookIn, placeFile, readRegular, writeNew } from './disk.js';
+import { lookAt, lookIn, openNew, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
 import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import { atStamp, currentDigest, listingDigest, stampFolders, walkOutputs } from './outputs.js';
-import { escapeReason, makePlan, type Plan } from './plan.js';
+import { escapeReason, makePlan, type Plan, type Stage } from './plan.js';
 import { WorkPool } from './pool.js';
 import {
   emptyRecords,
@@ -110,7 +110,15 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
           `removed ${swept.removed} temporary file${swept.removed === 1 ? '' : 's'} left by an interrupted run`,
         );
     }
-    const look = await fullLook(settings, digest, sources, pool);
+    const held = ws;
+    const stage: Stage | undefined = held && {
+      create(logical) {
+        const name = held.stagedName('collect', logical);
+        return { name, fd: openNew(held.stage(), name) };
+      },
+      remove: (name) => unlinkIn(held.stage(), name),
+    };
+    const look = await fullLook(settings, digest, sources, pool, stage);
     const { plan } = look;
     const problems = [...plan.missing, ...plan.unparsed].map((one) => one.text);
     if (settings.strict && problems.length > 0) throw errors.missingReference(problems);
@@ -192,9 +200,8 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
         removed: settings.dryRun ? plan.removals.size : 0,
       });
     }
-    const held = ws as Workspace;
-    const applied: ApplyResult = await applyPlan(plan, settings, look.tree, look.recordsSeen, held);
-    writeIndex(settings, digest, plan, applied.recordsSeen, held);
+    const applied: ApplyResult = await applyPlan(plan, settings, look.tree, look.recordsSeen, held as Workspace);
+    writeIndex(settings, digest, plan, applied.recordsSeen, held as Workspace);
     let written = 0;
     for (const app of sources) {
       const counts = applied.written.get(app.app.name);
@@ -283,6 +290,7 @@ async function fullLook(
   digest: string,
   sources: AppSources[],
   pool: WorkPool,
+  stage?: Stage,
 ): Promise<Look> {
   const root = settings.realRoot;
   const tree = walkOutputs(root);
@@ -313,6 +321,7 @@ async function fullLook(
     pending: pendingRead.state === 'ours' ? pendingRead.value : undefined,
     index,
     pool,
+    ...(stage ? { stage } : {}),
   });
   return {
     plan,

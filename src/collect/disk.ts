@@ -138,9 +138,17 @@ export function writeNew(folder: Folder, name: string, data: Buffer | string): S
 }
 
 /** Writes the first `length` bytes of `bytes` to `fd` (writeSync may write fewer than asked). */
-function writeAll(fd: number, bytes: Buffer, length: number): void {
+export function writeAll(fd: number, bytes: Buffer, length: number = bytes.length): void {
   let written = 0;
   while (written < length) written += writeSync(fd, bytes, written, length - written);
+}
+
+/**
+ * A new empty file `name` in `folder` (O_EXCL, never through a link), open to write;
+ * the caller fills and closes it.
+ */
+export function openNew(folder: Folder, name: string): number {
+  return openSync(folder.at(name), CREATE, FILE_MODE);
 }
 
 /**

@@ -3,10 +3,15 @@
  * name are, which files must be written, which are already there as the
  * tool wrote them, which old ones leave the keep window, and what is in the
  * way. It reads (sources, collectRoot, the tool's own files) and hashes and
- * compresses, but writes nothing: a dry run is this plan, reported.
+ * compresses, but writes nothing in the build: a dry run is this plan,
+ * reported. The one write: a new file, when it is hashed, is copied in the same
+ * read into the run's private staging folder (no one else's to see; removed
+ * with it when the run ends), so its bytes are read once, on the workers, and
+ * the copy is the very bytes its name was made from; apply decides whether it
+ * is renamed into place.
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { closeSync, fstatSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { SourceChanged } from '../core/fs/source.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
@@ -22,7 +27,15 @@ import {
   REV_MANIFEST_NAME,
 } from './names.js';
 import type { OutputTree } from './outputs.js';
-import { compressHere, hashFileHere, hashOpenHere, HashFailure, type CompressResult, type WorkPool } from './pool.js';
+import {
+  compressHere,
+  hashFileHere,
+  hashOpenHere,
+  HashFailure,
+  type CompressResult,
+  type FileHashes,
+  type WorkPool,
+} from './pool.js';
 import { manifestOf, type ManifestEntry } from './manifest.js';
 import type { BuildRecord, FileRecord, Index, OwnFileName, OwnFileRecord, Pending, Records } from './records.js';
 import { renderStylesheets, type Stylesheet } from './render.js';
@@ -93,6 +106,8 @@ export interface Item {
   enc?: [number, number];
   compressed?: CompressResult;
   sheet?: Stylesheet;
+  /** A copy of the source made in the read that hashed it: its name in the staging folder and its size. */
+  staged?: { name: string; size: number };
 }
 
 export type OutputRole = 'hashed' | 'original' | 'variant';
@@ -165,6 +180,15 @@ export interface PlanInput {
   /** The index of the last build, when it was written under the same settings. */
   index: Index | undefined;
   pool: WorkPool;
+  /** The run's private staging folder (none in a dry run): a new file hashed this run is copied there as it is read. */
+  stage?: Stage;
+}
+
+/** New files in the run's private staging folder (core/fs/workspace.ts), where apply renames them from. */
+export interface Stage {
+  /** A new empty file for `logical`, open for writing: its name in the staging folder, and its descriptor. */
+  create(logical: string): { name: string; fd: number };
+  remove(name: string): void;
 }
 
 interface Ownership {
@@ -305,14 +329,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         item.enc = [known[7], known[8]];
         continue;
       }
-      const take = (hashes: {
-        size: number;
-        sha256: string;
-        integrity: string;
-        ino: number;
-        mtimeMs: number;
-        ctimeMs: number;
-      }): void => {
+      const take = (hashes: FileHashes): void => {
         item.sourceSha = hashes.sha256;
         item.finalSha = hashes.sha256;
         item.nameHash = hashes.sha256.slice(0, settings.hashLength);
@@ -320,26 +337,62 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         item.integrity = hashes.integrity;
         item.identity = { ino: hashes.ino, mtimeMs: hashes.mtimeMs, ctimeMs: hashes.ctimeMs, size: hashes.size };
       };
+      // A file the build has nothing at the name of yet (a first build, a new file) will be written: it is
+      // copied into the staging folder in the same read as its hash, not read again by apply.
+      const copy =
+        input.stage && !item.compressible && known === undefined && !input.records.files.has(source.logical)
+          ? input.stage
+          : undefined;
+      let staged: { name: string; fd: number; size?: number } | undefined;
+      const open = (): { fd: number; out?: number; close(): void } => {
+        const opened = openMediaFile(source);
+        if (!copy) return opened;
+        try {
+          staged = copy.create(source.logical);
+        } catch (error) {
+          opened.close();
+          throw error;
+        }
+        const made = staged;
+        return {
+          fd: opened.fd,
+          out: made.fd,
+          close: () => {
+            try {
+              made.size = fstatSync(made.fd).size;
+            } finally {
+              closeSync(made.fd);
+              opened.close();
+            }
+          },
+        };
+      };
+      const hashed = (hashes: FileHashes): void => {
+        take(hashes);
+        if (staged?.size === hashes.size) item.staged = { name: staged.name, size: hashes.size };
+        else if (staged) copy?.remove(staged.name);
+      };
       const failed = (error: unknown): void => {
+        if (staged) copy?.remove(staged.name);
         appErrors.set(source.app.name, describeFailure(error, source));
       };
       // A few small files: here. Many, or big ones: on the workers.
       if (inlineBytes + source.size <= INLINE_HASH_BYTES) {
         inlineBytes += source.size;
         try {
-          const open = openMediaFile(source);
+          const opened = open();
+          let hashes: FileHashes;
           try {
-            take(hashOpenHere(open.fd));
+            hashes = hashOpenHere(opened.fd, undefined, undefined, opened.out);
           } finally {
-            open.close();
+            opened.close();
           }
+          hashed(hashes);
         } catch (error) {
           failed(error);
         }
       } else {
-        hashJobs.push(
-          pool.hashOpened({ open: () => openMediaFile(source), label: source.shown }, source.size).then(take, failed),
-        );
+        hashJobs.push(pool.hashOpened({ open, label: source.shown }, source.size).then(hashed, failed));
       }
     }
   }

@@ -15,7 +15,7 @@ import { closeSync, fstatSync, readSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
-import { openRegular } from './disk.js';
+import { openRegular, writeAll } from './disk.js';
 
 export interface Hashes {
   size: number;
@@ -72,11 +72,15 @@ export function hashFileHere(file: string, buffer: Buffer = Buffer.allocUnsafe(C
   }
 }
 
-/** Hashes a file opened by the caller (a source, opened as sources.ts allows), on this thread, from its start. */
+/**
+ * Hashes a file opened by the caller (a source, opened as sources.ts allows), on this thread, from its start; with
+ * `out` (a new file the caller made), the bytes hashed are written to it as they are read.
+ */
 export function hashOpenHere(
   fd: number,
   buffer: Buffer = Buffer.allocUnsafe(CHUNK),
   stat: Stats = fstatSync(fd),
+  out?: number,
 ): FileHashes {
   const sha256 = createHash('sha256');
   const sha384 = createHash('sha384');
@@ -87,6 +91,7 @@ export function hashOpenHere(
     const chunk = buffer.subarray(0, read);
     sha256.update(chunk);
     sha384.update(chunk);
+    if (out !== undefined) writeAll(out, chunk);
     size += read;
   }
   return {
@@ -174,8 +179,9 @@ return { error: 'ENOTREG', kind: 'a symbolic link' };
     fs.closeSync(fd);
   }
 }
-// A file the main thread opened (and checked): read by position, never closed here.
-function hashOpen(fd) {
+// A file the main thread opened (and checked): read by position, never closed here. With out (a new
+// file the main thread made in the run's private staging folder), each chunk hashed is written there.
+function hashOpen(fd, out) {
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) return { error: 'ENOTREG', kind: kindOf(stat) };
@@ -188,6 +194,7 @@ function hashOpen(fd) {
       const chunk = buffer.subarray(0, read);
       sha256.update(chunk);
       sha384.update(chunk);
+      if (out !== undefined) for (let done = 0; done < read; ) done += fs.writeSync(out, chunk, done, read - done);
       size += read;
     }
     return { size, sha256: sha256.digest('hex'), integrity: 'sha384-' + sha384.digest('base64'), \
@@ -219,7 +226,7 @@ function compress(data, brotli, gzip) {
 parentPort.on('message', (batch) => {
   const results = batch.tasks.map((task) => {
     if (task.op === 'hash') return hash(task.file);
-    if (task.op === 'hashOpen') return hashOpen(task.fd);
+    if (task.op === 'hashOpen') return hashOpen(task.fd, task.out);
     const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
     return compress(data, task.brotli, task.gzip);
   });
@@ -232,7 +239,8 @@ parentPort.on('message', (batch) => {
  * answered.
  */
 export interface Opener {
-  open(): { fd: number; close(): void };
+  /** `out`: a new file the bytes read are also written to (a copy made in the same read as the hash). */
+  open(): { fd: number; out?: number; close(): void };
   /** The file as messages name it. */
   label: string;
 }
@@ -242,7 +250,7 @@ type Task =
   | {
       op: 'hashOpen';
       opener: Opener;
-      opened?: { fd: number; close(): void };
+      opened?: { fd: number; out?: number; close(): void };
       weight: number;
       resolve: (value: FileHashes) => void;
       reject: (error: Error) => void;
@@ -377,7 +385,7 @@ export class WorkPool {
         task.op === 'hash'
           ? { op: 'hash', file: task.file }
           : task.op === 'hashOpen'
-            ? { op: 'hashOpen', fd: task.opened?.fd }
+            ? { op: 'hashOpen', fd: task.opened?.fd, out: task.opened?.out }
             : { op: 'compress', data: task.data, brotli: task.levels.brotli, gzip: task.levels.gzip },
       ),
     });
