@@ -24,7 +24,8 @@ import { collect } from '../src/index.js';
 import { folderKind } from '../src/core/fs/folder.js';
 import { onPause, type PausePoint } from '../src/core/fs/pause.js';
 import type { Report } from '../src/core/types.js';
-import { appMedia, jsonReport, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
+import { faultEnv, needShim } from './support/copy.js';
+import { appMedia, gulp, jsonReport, removeTempDirs, snapshot, tempDir, writeTree } from './support/project.js';
 import {
   collectedInProcess,
   makeCollectProject,
@@ -421,6 +422,35 @@ describe('media:collect: temporary files', function () {
       await collect({ cwd: root, logger: quiet });
       const next = readManifest(root).files['blog/img/logo.png']!;
       expect(fs.readFileSync(path.join(root, OUT, next.path), 'utf8')).to.equal('rewritten after it was hashed');
+    },
+  );
+
+  it(
+    'the disk full while a worker writes a new file\'s copy into the staging folder: that app is error, naming ' +
+      'the staging folder and ENOSPC; nothing is built (never half a build) and nothing left behind; with room, ' +
+      'the next run builds it',
+    function () {
+      const lib = needShim(this);
+      const big = randomBytes(5 * 1024 * 1024); // over what is hashed on the main thread: read (and copied) by a worker
+      const root = makeCollectProject({ config: { compress: false }, files: { [`${BLOG}/video/diskfull.bin`]: big } });
+      const run = gulp(root, ['media:collect', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
+      expect(run.status, run.output).to.not.equal(0);
+      const apps = jsonReport(run).apps;
+      const blog = apps.find((app) => app['name'] === 'blog');
+      expect(blog?.['status'], run.output).to.equal('error');
+      expect(String(blog?.['reason'])).to.match(/ENOSPC \(writing its copy into the run's staging folder\)/);
+      expect(String(blog?.['reason'])).to.contain('diskfull.bin');
+      expect(apps.find((app) => app['name'] === 'shop')?.['status'], run.output).to.equal('held');
+      const out = path.join(root, OUT);
+      expect(outFiles(root).filter((name) => !name.startsWith('.app-media')), 'nothing built').to.deep.equal([]);
+      expect(fs.readdirSync(out).filter((name) => name.startsWith('.app-media-tmp')), 'no staging left').to.deep.equal(
+        [],
+      );
+      // Room again: the next run builds it, whole.
+      const again = gulp(root, ['media:collect', '--json', '--silent']);
+      expect(again.status, again.output).to.equal(0);
+      const entry = readManifest(root).files['blog/video/diskfull.bin']!;
+      expect(fs.readFileSync(path.join(out, entry.path)).equals(big)).to.equal(true);
     },
   );
 

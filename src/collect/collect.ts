@@ -24,7 +24,7 @@ import { systemErrorHint } from '../core/system-errors.js';
 import type { AppReport, CollectStatus, Report, RunOptions } from '../core/types.js';
 import { listSome } from '../core/util/list.js';
 import { applyPlan, type ApplyResult } from './apply.js';
-import { lookAt, lookIn, openNew, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
+import { lookAt, lookIn, placeFile, readRegular, unlinkIn, writeNew } from './disk.js';
 import { INDEX_FILE, foldersOf, MANIFEST_NAME, RECORDS_FILE, REV_MANIFEST_NAME } from './names.js';
 import { atStamp, currentDigest, listingDigest, stampFolders, walkOutputs } from './outputs.js';
 import { escapeReason, makePlan, type Plan, type Stage } from './plan.js';
@@ -112,9 +112,9 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
     }
     const held = ws;
     const stage: Stage | undefined = held && {
-      create(logical) {
+      reserve(logical) {
         const name = held.stagedName('collect', logical);
-        return { name, fd: openNew(held.stage(), name) };
+        return { name, path: held.stage().at(name) };
       },
       remove: (name) => unlinkIn(held.stage(), name),
     };

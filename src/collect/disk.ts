@@ -126,7 +126,8 @@ export function unlinkIn(folder: Folder, name: string): void {
   }
 }
 
-const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+/** A new file: never over anything, never through a link. */
+export const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
 /**
  * Writes `data` to a new file `name` in `folder` (the private staging folder: O_EXCL, never over
@@ -141,14 +142,6 @@ export function writeNew(folder: Folder, name: string, data: Buffer | string): S
 export function writeAll(fd: number, bytes: Buffer, length: number = bytes.length): void {
   let written = 0;
   while (written < length) written += writeSync(fd, bytes, written, length - written);
-}
-
-/**
- * A new empty file `name` in `folder` (O_EXCL, never through a link), open to write;
- * the caller fills and closes it.
- */
-export function openNew(folder: Folder, name: string): number {
-  return openSync(folder.at(name), CREATE, FILE_MODE);
 }
 
 /**

@@ -11,7 +11,7 @@
  * is renamed into place.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { SourceChanged } from '../core/fs/source.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
@@ -186,8 +186,11 @@ export interface PlanInput {
 
 /** New files in the run's private staging folder (core/fs/workspace.ts), where apply renames them from. */
 export interface Stage {
-  /** A new empty file for `logical`, open for writing: its name in the staging folder, and its descriptor. */
-  create(logical: string): { name: string; fd: number };
+  /**
+   * A new name in the staging folder for `logical`, and the path the thread that reads the source makes it at
+   * (O_EXCL, never through a link: the folder is held open, core/fs/folder.ts); nothing is made here.
+   */
+  reserve(logical: string): { name: string; path: string };
   remove(name: string): void;
 }
 
@@ -254,8 +257,9 @@ function resolveOwnership(input: PlanInput): Ownership {
 
 function describeFailure(error: unknown, source: Source): string {
   if (error instanceof HashFailure) {
-    return error.kind
-      ? `${source.shown} is ${error.kind} (never read: only regular files are published)`
+    if (error.kind) return `${source.shown} is ${error.kind} (never read: only regular files are published)`;
+    return error.copying
+      ? `${error.code} (writing its copy into the run's staging folder) ${source.shown}`
       : `${error.code} (open) ${source.shown}`;
   }
   if (error instanceof NotAFile)
@@ -343,37 +347,21 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         input.stage && !item.compressible && known === undefined && !input.records.files.has(source.logical)
           ? input.stage
           : undefined;
-      let staged: { name: string; fd: number; size?: number } | undefined;
-      const open = (): { fd: number; out?: number; close(): void } => {
+      let staged: string | undefined;
+      const open = (): { fd: number; out?: string; close(): void } => {
         const opened = openMediaFile(source);
         if (!copy) return opened;
-        try {
-          staged = copy.create(source.logical);
-        } catch (error) {
-          opened.close();
-          throw error;
-        }
-        const made = staged;
-        return {
-          fd: opened.fd,
-          out: made.fd,
-          close: () => {
-            try {
-              made.size = fstatSync(made.fd).size;
-            } finally {
-              closeSync(made.fd);
-              opened.close();
-            }
-          },
-        };
+        const reserved = copy.reserve(source.logical);
+        staged = reserved.name;
+        return { ...opened, out: reserved.path };
       };
       const hashed = (hashes: FileHashes): void => {
         take(hashes);
-        if (staged?.size === hashes.size) item.staged = { name: staged.name, size: hashes.size };
-        else if (staged) copy?.remove(staged.name);
+        if (staged !== undefined && hashes.copied === hashes.size) item.staged = { name: staged, size: hashes.size };
+        else if (staged !== undefined) copy?.remove(staged);
       };
       const failed = (error: unknown): void => {
-        if (staged) copy?.remove(staged.name);
+        if (staged !== undefined) copy?.remove(staged);
         appErrors.set(source.app.name, describeFailure(error, source));
       };
       // A few small files: here. Many, or big ones: on the workers.

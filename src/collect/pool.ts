@@ -11,11 +11,11 @@
  * from the sources under a TypeScript loader.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, readSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
-import { openRegular, writeAll } from './disk.js';
+import { CREATE, FILE_MODE, openRegular, writeAll } from './disk.js';
 
 export interface Hashes {
   size: number;
@@ -29,6 +29,8 @@ export interface FileHashes extends Hashes {
   ino: number;
   mtimeMs: number;
   ctimeMs: number;
+  /** With a copy asked for (`Opener.open`'s `out`): the bytes written to it, all of them, and the copy closed. */
+  copied?: number;
 }
 
 export interface Levels {
@@ -49,12 +51,16 @@ export interface CompressResult {
   gzip?: Compressed;
 }
 
-/** A file that cannot be hashed: a system error code, or ENOTREG (a link, a FIFO...). */
+/**
+ * A file that cannot be hashed: a system error code, or ENOTREG (a link, a FIFO...); `copying` when the error was
+ * in making or writing its copy in the staging folder, not in reading it.
+ */
 export class HashFailure extends Error {
   constructor(
     readonly file: string,
     readonly code: string,
     readonly kind?: string,
+    readonly copying = false,
   ) {
     super(kind ? `${file} is ${kind}` : `${code} ${file}`);
   }
@@ -74,25 +80,30 @@ export function hashFileHere(file: string, buffer: Buffer = Buffer.allocUnsafe(C
 
 /**
  * Hashes a file opened by the caller (a source, opened as sources.ts allows), on this thread, from its start; with
- * `out` (a new file the caller made), the bytes hashed are written to it as they are read.
+ * `out` (where a new file is to be made, as the workers do), the bytes hashed are written to it as they are read.
  */
 export function hashOpenHere(
   fd: number,
   buffer: Buffer = Buffer.allocUnsafe(CHUNK),
   stat: Stats = fstatSync(fd),
-  out?: number,
+  out?: string,
 ): FileHashes {
   const sha256 = createHash('sha256');
   const sha384 = createHash('sha384');
   let size = 0;
-  for (;;) {
-    const read = readSync(fd, buffer, 0, buffer.length, size);
-    if (read === 0) break;
-    const chunk = buffer.subarray(0, read);
-    sha256.update(chunk);
-    sha384.update(chunk);
-    if (out !== undefined) writeAll(out, chunk);
-    size += read;
+  const copy = out === undefined ? undefined : openSync(out, CREATE, FILE_MODE);
+  try {
+    for (;;) {
+      const read = readSync(fd, buffer, 0, buffer.length, size);
+      if (read === 0) break;
+      const chunk = buffer.subarray(0, read);
+      sha256.update(chunk);
+      sha384.update(chunk);
+      if (copy !== undefined) writeAll(copy, chunk);
+      size += read;
+    }
+  } finally {
+    if (copy !== undefined) closeSync(copy);
   }
   return {
     size,
@@ -101,6 +112,7 @@ export function hashOpenHere(
     ino: stat.ino,
     mtimeMs: stat.mtimeMs,
     ctimeMs: stat.ctimeMs,
+    ...(copy !== undefined ? { copied: size } : {}),
   };
 }
 
@@ -155,6 +167,7 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW || 0) | (fs.constants.O_NONBLOCK || 0);
+const CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW || 0);
 const buffer = Buffer.allocUnsafe(${CHUNK});
 function kindOf(stat) {
   if (stat.isDirectory()) return 'a folder';
@@ -179,12 +192,20 @@ return { error: 'ENOTREG', kind: 'a symbolic link' };
     fs.closeSync(fd);
   }
 }
-// A file the main thread opened (and checked): read by position, never closed here. With out (a new
-// file the main thread made in the run's private staging folder), each chunk hashed is written there.
+// A file the main thread opened (and checked): read by position, never closed here. With out (the path of a new
+// name in the run's private staging folder, held open by the main thread), a new file is made there (O_EXCL, never
+// through a link) and each chunk hashed is written to it; it is closed before the answer.
 function hashOpen(fd, out) {
+  let copy;
+  let copying = false;
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) return { error: 'ENOTREG', kind: kindOf(stat) };
+    if (out !== undefined) {
+      copying = true;
+      copy = fs.openSync(out, CREATE, ${FILE_MODE});
+      copying = false;
+    }
     const sha256 = createHash('sha256');
     const sha384 = createHash('sha384');
     let size = 0;
@@ -194,13 +215,27 @@ function hashOpen(fd, out) {
       const chunk = buffer.subarray(0, read);
       sha256.update(chunk);
       sha384.update(chunk);
-      if (out !== undefined) for (let done = 0; done < read; ) done += fs.writeSync(out, chunk, done, read - done);
+      if (copy !== undefined) {
+        copying = true;
+        for (let done = 0; done < read; ) done += fs.writeSync(copy, chunk, done, read - done);
+        copying = false;
+      }
       size += read;
     }
+    let copied;
+    if (copy !== undefined) {
+      copying = true;
+      const made = copy;
+      copy = undefined;
+      fs.closeSync(made);
+      copied = size;
+    }
     return { size, sha256: sha256.digest('hex'), integrity: 'sha384-' + sha384.digest('base64'), \
-ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
+ino: stat.ino, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, copied };
   } catch (error) {
-    return { error: error.code || 'EIO' };
+    return { error: error.code || 'EIO', copying };
+  } finally {
+    if (copy !== undefined) try { fs.closeSync(copy); } catch {}
   }
 }
 function compress(data, brotli, gzip) {
@@ -239,8 +274,11 @@ parentPort.on('message', (batch) => {
  * answered.
  */
 export interface Opener {
-  /** `out`: a new file the bytes read are also written to (a copy made in the same read as the hash). */
-  open(): { fd: number; out?: number; close(): void };
+  /**
+   * `out`: where a new file is made (O_EXCL, never through a link) that the bytes read are also written to, by the
+   * worker that reads them (a copy made in the same read as the hash); the answer's `copied` says it was written whole.
+   */
+  open(): { fd: number; out?: string; close(): void };
   /** The file as messages name it. */
   label: string;
 }
@@ -250,7 +288,7 @@ type Task =
   | {
       op: 'hashOpen';
       opener: Opener;
-      opened?: { fd: number; out?: number; close(): void };
+      opened?: { fd: number; out?: string; close(): void };
       weight: number;
       resolve: (value: FileHashes) => void;
       reject: (error: Error) => void;
@@ -414,6 +452,7 @@ function settle(task: Task, result: unknown): void {
           task.op === 'hash' ? task.file : task.opener.label,
           value['error'],
           value['kind'] as string | undefined,
+          value['copying'] === true,
         ),
       );
       return;
