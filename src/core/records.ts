@@ -36,6 +36,13 @@ export interface CopyRecord {
    * names are the recorded ones and a re-run need not list it (fs/stamp.ts).
    */
   stamps?: Record<string, number>;
+  /**
+   * Source folder stamps: folder of the app's media folder ("." for itself) → its ctime when it was
+   * listed, for folders whose names were then just the names this record lists in that folder of the
+   * copy (no file ignored, no link). While a folder's ctime is still that, a re-run takes its names from
+   * here instead of listing it (fs/walk.ts, CtimeStamps).
+   */
+  sourceStamps?: Record<string, number>;
 }
 
 /**
@@ -225,18 +232,29 @@ function shown(name: string): string {
 
 /** Stamps that are not a map of numbers prove nothing: dropped, the record kept (its folders are listed). */
 function withValidStamps(record: OwnRecord): OwnRecord {
-  if (record.kind !== 'copy' || record.stamps === undefined) return record;
-  const stamps = record.stamps as unknown;
-  const valid =
+  if (record.kind !== 'copy') return record;
+  let kept = record;
+  if (record.stamps !== undefined && !isStampMap(record.stamps)) {
+    const { stamps: _dropped, ...rest } = kept;
+    kept = rest;
+  }
+  if (record.sourceStamps !== undefined && !isStampMap(record.sourceStamps)) {
+    const { sourceStamps: _dropped, ...rest } = kept;
+    kept = rest;
+  }
+  return kept;
+}
+
+/** `{ ".": 1700000000000, "css": ... }`: folders as plain relative paths, each with a finite time. */
+function isStampMap(stamps: unknown): boolean {
+  return (
     typeof stamps === 'object' &&
     stamps !== null &&
     !Array.isArray(stamps) &&
     Object.entries(stamps).every(
       ([rel, value]) => (rel === '.' || isPlainPath(rel)) && typeof value === 'number' && Number.isFinite(value),
-    );
-  if (valid) return record;
-  const { stamps: _dropped, ...rest } = record;
-  return rest;
+    )
+  );
 }
 
 /**
@@ -244,6 +262,11 @@ function withValidStamps(record: OwnRecord): OwnRecord {
  * child name → file or folder. What a stamped folder is taken to hold.
  */
 export function recordedListing(record: CopyRecord): Map<string, Map<string, 'file' | 'dir'>> {
+  return listingOf(Object.keys(record.files), record.dirs ?? []);
+}
+
+/** The names each folder holds ("." for the top), from the paths of the files and of the folders below it. */
+export function listingOf(files: Iterable<string>, dirs: Iterable<string>): Map<string, Map<string, 'file' | 'dir'>> {
   const listing = new Map<string, Map<string, 'file' | 'dir'>>([['.', new Map()]]);
   const folder = (rel: string): Map<string, 'file' | 'dir'> => {
     let names = listing.get(rel);
@@ -255,11 +278,11 @@ export function recordedListing(record: CopyRecord): Map<string, Map<string, 'fi
     }
     return names;
   };
-  for (const rel of Object.keys(record.files)) {
+  for (const rel of files) {
     const at = rel.lastIndexOf('/');
     folder(at < 0 ? '.' : rel.slice(0, at)).set(at < 0 ? rel : rel.slice(at + 1), 'file');
   }
-  for (const dir of record.dirs ?? []) folder(dir);
+  for (const dir of dirs) folder(dir);
   return listing;
 }
 

@@ -35,6 +35,8 @@ export interface CopyPlan {
   seen?: Map<string, FileFacts | null>;
   /** Files of the source that are links to a file inside it: read at the real path they lead to. */
   links?: ReadonlyMap<string, string>;
+  /** The source's walk, when it can give the record source stamps (core/fs/stamp.ts, sourceStamps). */
+  source?: TreeFacts;
 }
 
 /** What a copy held when the plan was made, all of it the tool's: what `copy-to-link` may remove. */
@@ -80,6 +82,7 @@ export function planCopy(
 ): CopyPlan {
   const plan = emptyCopyPlan();
   if (source.links) plan.links = source.links;
+  if (source.walkedAt !== undefined) plan.source = source;
   const recorded = recordedFiles(record);
   const destDirs = new Set(dest?.dirs ?? []);
   // Links and special files in the copy were not made by the tool: nothing is

@@ -7,7 +7,7 @@ import { checkLink, isLinkRefusal, type LinkMaker } from '../core/fs/link.js';
 import { pause } from '../core/fs/pause.js';
 import type { RecordChanges, RecordsTrust } from '../core/fs/records-file.js';
 import { MediaReader } from '../core/fs/source.js';
-import { stampCopy } from '../core/fs/stamp.js';
+import { sourceStamps, stampCopy } from '../core/fs/stamp.js';
 import { walkTree, type TreeFacts } from '../core/fs/walk.js';
 import type { Workspace } from '../core/fs/workspace.js';
 import { linkRecord, recordedSourceOf, type CopyRecord, type OwnRecord } from '../core/records.js';
@@ -93,7 +93,13 @@ export async function createEntry(
         );
       }
       const walked =
-        copy === 'walk' ? await walkTree(app.mediaDir, { ignore: ctx.ignore, followInternalLinks: true }) : undefined;
+        copy === 'walk'
+          ? await walkTree(app.mediaDir, {
+              ignore: ctx.ignore,
+              followInternalLinks: true,
+              sourceStamps: {},
+            })
+          : undefined;
       const copyPlan = walked ? planCopy(walked, undefined, undefined) : (copy as CopyPlan);
       const result = await readingMedia(plan, (reader) =>
         createCopy(ctx.ws, reader, app.mediaDir, plan.name, copyPlan, progressOf(ctx)),
@@ -154,7 +160,11 @@ export function progressOf(ctx: RunContext): ((bytes: number) => void) | undefin
 }
 
 export function copyRecord(ctx: ApplyContext, plan: AppPlan, copy: CopyPlan): CopyRecord {
-  return copyRecordOf(copy, recordedSourceOf(ctx.projectRoot, requireApp(plan).mediaDir));
+  const { mediaDir } = requireApp(plan);
+  const record = copyRecordOf(copy, recordedSourceOf(ctx.projectRoot, mediaDir));
+  const stamps = copy.source ? sourceStamps(mediaDir, record, copy.source) : undefined;
+  if (stamps) record.sourceStamps = stamps;
+  return record;
 }
 
 /**

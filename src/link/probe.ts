@@ -12,7 +12,14 @@ import { realPaths, realpathOfPath } from '../core/fs/real-paths.js';
 import { lstatOrUndefined, vanished } from '../core/fs/look.js';
 import { hasTraces } from '../core/fs/sweep.js';
 import { isEmptyTree, walkTreeSync, type TreeFacts } from '../core/fs/walk.js';
-import { emptyRecords, recordedListing, type Records, type OwnRecord } from '../core/records.js';
+import {
+  emptyRecords,
+  recordedListing,
+  recordedSourceOf,
+  type CopyRecord,
+  type Records,
+  type OwnRecord,
+} from '../core/records.js';
 import { isSystemError, type SystemError } from '../core/system-errors.js';
 import { hashPairs } from './hash.js';
 import { sourceFacts, type SourceFacts } from '../core/media-folder.js';
@@ -167,12 +174,14 @@ export class Probe {
       (this.options.checksum ? [] : (this.options.earlier?.apps ?? [])).map((facts) => [facts.app, facts]),
     );
     for (const { app, source } of seen.apps) {
-      yield await appFacts(app, source, seen, earlier.get(app), this.options).catch((error: unknown): AppFacts => ({
-        app,
-        source,
-        entry: { kind: 'other' },
-        unreadable: asUnreadable(error),
-      }));
+      yield await appFacts(app, source, seen, earlier.get(app), this.options, this.projectRoot).catch(
+        (error: unknown): AppFacts => ({
+          app,
+          source,
+          entry: { kind: 'other' },
+          unreadable: asUnreadable(error),
+        }),
+      );
       await this.turn();
     }
   }
@@ -224,22 +233,37 @@ async function appFacts(
   root: RootSeen,
   before: AppFacts | undefined,
   options: ProbeOptions,
+  projectRoot: string,
 ): Promise<AppFacts> {
   const { mediaRoot } = root;
   const record = root.records.entries[app.name];
+  // The names a copy's record lists, per folder: what its stamped folders hold, and what the source's
+  // folders held when their ctimes were taken (made once, for both walks).
+  let listing: Map<string, Map<string, 'file' | 'dir'>> | undefined;
+  const listingOf = (copy: CopyRecord): Map<string, Map<string, 'file' | 'dir'>> => (listing ??= recordedListing(copy));
   const looked: Looked = root.mediaRootExists
-    ? entryWithTree(path.join(mediaRoot, app.name), () => true, record)
+    ? entryWithTree(path.join(mediaRoot, app.name), () => true, record, listingOf)
     : { entry: { kind: 'missing' } };
   const { entry } = looked;
   const result: AppFacts = { app, source, entry };
   const wantsSource = options.walk === 'all' || entry.kind === 'dir';
   if (source.kind === 'dir' && wantsSource) {
+    // Only a record of this very media folder: another folder (the app's mediaDirname changed) may
+    // have the same ctime (made in the same clock tick) and other names.
+    const known =
+      record?.kind === 'copy' &&
+      record.sourceStamps &&
+      entry.kind === 'dir' &&
+      record.source === recordedSourceOf(projectRoot, app.mediaDir)
+        ? { stamps: record.sourceStamps, listing: listingOf(record) }
+        : undefined;
     result.sourceTree =
       before?.sourceTree ??
       walkTreeSync(app.mediaDir, {
         ignore: options.ignore,
         followInternalLinks: true,
         ...(source.real ? { realRoot: source.real } : {}),
+        sourceStamps: known ? { known } : {},
       });
   }
   if (looked.tree) result.entryTree = looked.tree;
@@ -332,7 +356,12 @@ interface Looked {
  * another run removes (or replaces) while it is looked at is looked at again: the first
  * look is taken without the lock, so it may meet a run at work.
  */
-function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord): Looked {
+function entryWithTree(
+  full: string,
+  wantTree: () => boolean,
+  record?: OwnRecord,
+  listingOf: (copy: CopyRecord) => ReadonlyMap<string, ReadonlyMap<string, 'file' | 'dir'>> = recordedListing,
+): Looked {
   return lookAgainOnRace(() => {
     const stat = lstatOrUndefined(full);
     if (!stat) return { entry: { kind: 'missing' } };
@@ -353,7 +382,7 @@ function entryWithTree(full: string, wantTree: () => boolean, record?: OwnRecord
       // A copy whose record has folder stamps: folders still stamped need no listing (core/fs/stamp.ts).
       const known =
         record?.kind === 'copy' && record.stamps
-          ? { stamps: record.stamps, listing: recordedListing(record), rootMtimeMs: stat.mtimeMs }
+          ? { stamps: record.stamps, listing: listingOf(record), rootMtimeMs: stat.mtimeMs }
           : undefined;
       const tree = walkTreeSync(full, known ? { known } : {});
       return { entry: { kind: 'dir', empty: isEmptyTree(tree), id }, tree };

@@ -14,8 +14,11 @@
  * were wrong could hide a file added by hand from the report, never expose it
  * to a write.
  */
-import { recordedListing, type CopyRecord } from '../records.js';
+import { lstatSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { listingOf, recordedListing, type CopyRecord } from '../records.js';
 import { FolderTree, type Folder } from './folder.js';
+import type { TreeFacts } from './walk.js';
 
 /**
  * The stamp time: a whole, even second (file systems with 2-second times keep
@@ -103,4 +106,44 @@ export function newStamp(folder: Folder, before: number | undefined, now = Date.
 
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The source stamps a copy's record keeps (core/fs/walk.ts, SourceStamps): for each folder of the app's
+ * media folder `mediaDir` whose names, as the walk `tree` gave them, are exactly the names the record
+ * lists in that folder of the copy (no file ignored, no link, nothing the record keeps that the source
+ * lacks), its ctime now, if that is older than the walk by two seconds or more: then no name in it
+ * changed since the walk began (a change gives a ctime of its own time), and any later change gives a
+ * newer ctime. A folder whose ctime is more recent gets no stamp and is listed by every run, as without.
+ * Read-only: it only looks (`lstat`) at the source's folders.
+ */
+export function sourceStamps(
+  mediaDir: string,
+  record: CopyRecord,
+  tree: TreeFacts,
+): Record<string, number> | undefined {
+  if (tree.walkedAt === undefined) return undefined;
+  const before = tree.walkedAt - 2000;
+  const recorded = recordedListing(record);
+  const listed = listingOf(tree.files.keys(), tree.dirs);
+  const stamps: Array<[string, number]> = [];
+  for (const rel of [...recorded.keys()].sort(byName)) {
+    const mine = recorded.get(rel);
+    const theirs = listed.get(rel);
+    if (tree.mixed?.has(rel) || !mine || !theirs || !sameNames(mine, theirs)) continue;
+    let stat: Stats | undefined;
+    try {
+      stat = lstatSync(rel === '.' ? mediaDir : path.join(mediaDir, ...rel.split('/')), { throwIfNoEntry: false });
+    } catch {
+      continue; // not stamped: listed as before
+    }
+    if (stat?.isDirectory() && stat.ctimeMs < before) stamps.push([rel, stat.ctimeMs]);
+  }
+  return stamps.length > 0 ? Object.fromEntries(stamps) : undefined;
+}
+
+function sameNames(a: ReadonlyMap<string, 'file' | 'dir'>, b: ReadonlyMap<string, 'file' | 'dir'>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, kind] of a) if (b.get(name) !== kind) return false;
+  return true;
 }

@@ -38,6 +38,13 @@ export interface TreeFacts {
   skipped: string[];
   /** Of `files`, those that are links to a file inside the tree, with the real path they lead to. */
   links?: Map<string, string>;
+  /**
+   * With `WalkOptions.sourceStamps`: when the walk began (ms since the epoch), and the folders ("." for
+   * the root) that held anything but plain files and folders, or a name an ignore glob left out: what a
+   * record may stamp (core/fs/stamp.ts, sourceStamps).
+   */
+  walkedAt?: number;
+  mixed?: Set<string>;
 }
 
 export interface WalkOptions {
@@ -53,6 +60,27 @@ export interface WalkOptions {
    * or of another kind) and the folder is listed after all.
    */
   known?: KnownFolders;
+  /** Source side: what a record's source stamps need (`walkedAt`, `mixed`), and the stamps to use. */
+  sourceStamps?: SourceStamps;
+}
+
+/**
+ * Folder stamps of a copy's source (an app's media folder, which the tool does not own, so it cannot
+ * stamp it as it stamps its copies: it only reads). A folder's change time (ctime) moves to the current
+ * time whenever a name in it is added, removed or renamed, and also when its times are set: no user can
+ * put it back. A copy's record keeps, per folder of the source, the ctime it had when the copy was
+ * written, where that ctime was already older than the walk that gave the folder's names (core/fs/stamp.ts,
+ * sourceStamps). A later walk that finds the same ctime knows the folder still holds those names, which
+ * the record gives (the names of the copy's folder), and looks at each of them (`lstat`) instead of
+ * listing the folder. Any surprise (a name gone, or of another kind) and it is listed after all. Every
+ * file is still looked at, so a file changed in place is seen as before.
+ */
+export interface SourceStamps {
+  /** Stamps a record kept, with the names each of those folders held then. */
+  known?: {
+    stamps: Readonly<Record<string, number>>;
+    listing: ReadonlyMap<string, ReadonlyMap<string, 'file' | 'dir'>>;
+  };
 }
 
 export interface KnownFolders {
@@ -109,15 +137,17 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   const realRoot = options.followInternalLinks ? (options.realRoot ?? realpathSync(root)) : root;
 
   /** Something removed while the walk was looking at it (another process at work) is simply not there. */
-  function look(dir: string, rel: string, entry: Dirent): void {
+  /** Whether the entry was a plain file or folder, not ignored (its folder may then get a ctime stamp). */
+  function look(dir: string, rel: string, entry: Dirent): boolean {
     try {
-      lookAt(dir, rel, entry);
+      return lookAt(dir, rel, entry);
     } catch (error) {
       if (!vanished(error)) throw error;
+      return false;
     }
   }
 
-  function lookAt(dir: string, rel: string, entry: Dirent): void {
+  function lookAt(dir: string, rel: string, entry: Dirent): boolean {
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     const full = `${dir}${path.sep}${entry.name}`;
     if (ignored(childRel)) {
@@ -125,13 +155,16 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     } else if (entry.isDirectory()) {
       facts.dirs.push(childRel);
       visit(full, childRel);
+      return true;
     } else if (entry.isFile()) {
       facts.files.set(childRel, factsOf(lstatSync(full), childRel));
+      return true;
     } else if (!entry.isSymbolicLink() || !options.followInternalLinks) {
       facts.skipped.push(childRel);
     } else {
       followLink(full, childRel);
     }
+    return false;
   }
 
   function followLink(full: string, childRel: string): void {
@@ -155,8 +188,11 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     (facts.links ??= new Map()).set(childRel, real);
   }
 
-  function visit(dir: string, rel: string, mtimeMs?: number): void {
-    if (options.known && visitKnown(options.known, dir, rel, mtimeMs)) return;
+  /** `stats`: the folder's own `lstat`, when the caller has just taken it. */
+  function visit(dir: string, rel: string, stats?: Stats): void {
+    if (options.known && visitKnown(options.known, dir, rel, stats?.mtimeMs)) return;
+    const known = options.sourceStamps?.known;
+    if (known && visitStamped(known, dir, rel, stats)) return;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
@@ -166,7 +202,69 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     }
     // Name order, files and folders alike: the same tree always gives the same facts, in the same order.
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) look(dir, rel, entry);
+    for (const entry of entries) if (!look(dir, rel, entry) && mixed) mixed.add(rel === '' ? '.' : rel);
+  }
+
+  /** A source folder with a stamp: taken from the record when its ctime is still the stamp. */
+  function visitStamped(
+    known: NonNullable<SourceStamps['known']>,
+    dir: string,
+    rel: string,
+    stats: Stats | undefined,
+  ): boolean {
+    const key = rel === '' ? '.' : rel;
+    const stamp = known.stamps[key];
+    if (stamp === undefined) return false;
+    let own: Stats | undefined;
+    try {
+      own = stats ?? lstatSync(dir, { throwIfNoEntry: false });
+    } catch (error) {
+      if (!vanished(error)) throw error;
+    }
+    // The root may be reached through a link (a media folder that is one): it is listed then.
+    return own !== undefined && own.isDirectory() && own.ctimeMs === stamp && visitUnchanged(known, dir, rel);
+  }
+
+  /**
+   * A source folder whose ctime is still its stamp: the names it held then, each looked at (ignore globs
+   * applied as a listing's names would be); false when it must be listed. Nothing is added to the facts
+   * until every name has been found as it was.
+   */
+  function visitUnchanged(known: NonNullable<SourceStamps['known']>, dir: string, rel: string): boolean {
+    const key = rel === '' ? '.' : rel;
+    const names = known.listing.get(key);
+    if (!names) return false;
+    // Names come from the records file, which is untrusted: only plain names, as a listing gives them.
+    const ordered = [...names.keys()].sort();
+    if (!ordered.every(isPlainName)) return false;
+    const seen: Array<[string, string, Stats | undefined]> = [];
+    try {
+      for (const name of ordered) {
+        const childRel = rel ? `${rel}/${name}` : name;
+        if (ignored(childRel)) {
+          seen.push([name, childRel, undefined]);
+          continue;
+        }
+        const stats = lstatSync(`${dir}${path.sep}${name}`, { throwIfNoEntry: false });
+        if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
+        seen.push([name, childRel, stats]);
+      }
+    } catch (error) {
+      if (vanished(error)) return false; // listed instead, which says what is there now
+      throw error;
+    }
+    for (const [name, childRel, stats] of seen) {
+      if (!stats) {
+        facts.ignored++;
+        mixed?.add(key); // a name now ignored: a record made now would not list it
+      } else if (stats.isDirectory()) {
+        facts.dirs.push(childRel);
+        visit(`${dir}${path.sep}${name}`, childRel, stats);
+      } else {
+        facts.files.set(childRel, factsOf(stats, childRel));
+      }
+    }
+    return true;
   }
 
   /** A stamped folder that still has its stamp: its recorded names, each looked at; false when it must be listed. */
@@ -197,7 +295,7 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
       const childRel = rel ? `${rel}/${name}` : name;
       if (stats.isDirectory()) {
         facts.dirs.push(childRel);
-        visit(`${dir}${path.sep}${name}`, childRel, stats.mtimeMs);
+        visit(`${dir}${path.sep}${name}`, childRel, stats);
       } else {
         facts.files.set(childRel, factsOf(stats, childRel));
       }
@@ -205,6 +303,11 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     return true;
   }
 
+  let mixed: Set<string> | undefined;
+  if (options.sourceStamps) {
+    facts.walkedAt = Date.now();
+    mixed = facts.mixed = new Set();
+  }
   visit(root, '');
   return facts;
 }

@@ -1,0 +1,257 @@
+/**
+ * Source folder stamps (src/core/fs/walk.ts, CtimeStamps): a copy's record keeps the ctime each folder
+ * of the app's media folder had when it was listed, and a re-run takes a folder whose ctime is still
+ * that from the record instead of listing it. These tests show that any change of names in a source
+ * folder is seen (its ctime moves, and no one can set it back), that what the walk then gives is what a
+ * full listing gives, that folders holding what the copy leaves out get no stamp, and that names from
+ * the records file are checked like any untrusted input.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { link, verify } from '../src/index.js';
+import { recordedListing, type CopyRecord } from '../src/core/records.js';
+import { sourceStamps } from '../src/core/fs/stamp.js';
+import { walkTreeSync, type TreeFacts, type WalkOptions } from '../src/core/fs/walk.js';
+import { copyRecordOf, planCopy } from '../src/link/copy-plan.js';
+import { linkedInProcess, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
+
+after(removeTempDirs);
+
+type Listing = ReturnType<typeof recordedListing>;
+
+/** A record of the tree as a copy of all of it has: every file, every folder. */
+function recordOf(tree: TreeFacts): CopyRecord {
+  const files: CopyRecord['files'] = {};
+  for (const [rel, facts] of tree.files) files[rel] = [facts.size, Math.round(facts.mtimeMs)];
+  return { kind: 'copy', source: 'apps/x/app_media/x', files, dirs: [...tree.dirs] };
+}
+
+/**
+ * The source stamps a record of the tree at `dir` gets, as if its walk had begun long enough ago (the two
+ * seconds a stamp needs are tested on their own), and the listing the record gives.
+ */
+function stampsOf(dir: string, options: WalkOptions = {}): { stamps: Record<string, number>; listing: Listing } {
+  const tree = walkTreeSync(dir, { ...options, sourceStamps: {} });
+  tree.walkedAt = Date.now() + 60_000;
+  const record = recordOf(tree);
+  return { stamps: sourceStamps(dir, record, tree) ?? {}, listing: recordedListing(record) };
+}
+
+/** A source-like tree, and its stamps. */
+function sourceTree(): { dir: string; stamps: Record<string, number>; listing: Listing } {
+  const dir = path.join(tempDir('source-stamps'), 'media');
+  writeTree(dir, {
+    'a.css': 'a',
+    'css/site.css': 'site',
+    'css/vendor/x.css': 'x',
+    'css/vendor-y.css': 'y',
+    'img/i.png': 'i',
+    'js/lib/l.js': 'l',
+    'js/m.js': 'm',
+  });
+  fs.mkdirSync(path.join(dir, 'empty'));
+  return { dir, ...stampsOf(dir) };
+}
+
+/** The walk with the stamps, and the full listing, both with the same options (when each began aside). */
+function bothWalks(
+  dir: string,
+  stamps: Record<string, number>,
+  listing: Listing,
+  options: WalkOptions = {},
+): [TreeFacts, TreeFacts] {
+  const stamped = walkTreeSync(dir, { ...options, sourceStamps: { known: { stamps, listing } } });
+  const listed = walkTreeSync(dir, { ...options, sourceStamps: {} });
+  return [
+    { ...stamped, walkedAt: 0 },
+    { ...listed, walkedAt: 0 },
+  ];
+}
+
+describe('source folder stamps: the stamped walk gives what a full listing gives, whatever changed', () => {
+  it("every plain folder of a copy's source gets its ctime", () => {
+    const { dir, stamps } = sourceTree();
+    expect(Object.keys(stamps).sort()).to.deep.equal(['.', 'css', 'css/vendor', 'empty', 'img', 'js', 'js/lib']);
+    for (const [rel, ctime] of Object.entries(stamps))
+      expect(fs.lstatSync(path.join(dir, rel)).ctimeMs).to.equal(ctime);
+  });
+
+  it('a folder whose ctime is not two seconds older than the walk gets no stamp (a change could keep it)', () => {
+    const dir = path.join(tempDir('source-stamps'), 'media');
+    writeTree(dir, { 'css/a.css': 'a' });
+    const tree = walkTreeSync(dir, { sourceStamps: {} });
+    expect(sourceStamps(dir, recordOf(tree), tree)).to.equal(undefined);
+  });
+
+  it('a folder still at its stamp is not listed: a name the record leaves out is not seen', () => {
+    const { dir, stamps, listing } = sourceTree();
+    const forged = new Map([...listing].map(([rel, names]) => [rel, new Map(names)]));
+    forged.get('css')?.delete('site.css');
+    const [stamped] = bothWalks(dir, stamps, forged);
+    expect([...stamped.files.keys()]).to.not.include('css/site.css');
+    expect([...stamped.files.keys()]).to.include('css/vendor/x.css');
+  });
+
+  const changes: Record<string, (dir: string) => void> = {
+    nothing: () => undefined,
+    'a file added': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
+    'a file added at the top': (dir) => fs.writeFileSync(path.join(dir, 'new.txt'), 'n'),
+    'a file added, its folder time put back': (dir) => {
+      const folder = path.join(dir, 'css');
+      const { atime, mtime } = fs.lstatSync(folder);
+      fs.writeFileSync(path.join(folder, 'slipped.css'), 's');
+      fs.utimesSync(folder, atime, mtime); // sets mtime back; ctime moves all the same
+    },
+    'a file removed': (dir) => fs.unlinkSync(path.join(dir, 'js/lib/l.js')),
+    'a file renamed': (dir) => fs.renameSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/site2.css')),
+    'a file moved to another folder': (dir) => fs.renameSync(path.join(dir, 'img/i.png'), path.join(dir, 'js/i.png')),
+    'a file replaced by a folder': (dir) => {
+      fs.unlinkSync(path.join(dir, 'js/m.js'));
+      fs.mkdirSync(path.join(dir, 'js/m.js'));
+    },
+    'a folder replaced by a file': (dir) => {
+      fs.rmSync(path.join(dir, 'img'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'img'), 'not a folder');
+    },
+    'a file replaced by a link': (dir) => {
+      fs.unlinkSync(path.join(dir, 'a.css'));
+      fs.symlinkSync('css/site.css', path.join(dir, 'a.css'));
+    },
+    'a folder added': (dir) => fs.mkdirSync(path.join(dir, 'css/vendor/more')),
+    'the empty folder removed': (dir) => fs.rmdirSync(path.join(dir, 'empty')),
+    'a file added, then removed': (dir) => {
+      fs.writeFileSync(path.join(dir, 'css/tmp.css'), 't');
+      fs.unlinkSync(path.join(dir, 'css/tmp.css'));
+    },
+    'a dotfile added (ignored)': (dir) => fs.writeFileSync(path.join(dir, 'css/.env'), 'SECRET=1'),
+    'a file edited in place': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
+    'the media folder replaced by another one': (dir) => {
+      fs.renameSync(dir, `${dir}-old`);
+      writeTree(dir, { 'a.css': 'other', 'css/site.css': 'other' });
+    },
+  };
+
+  for (const [what, change] of Object.entries(changes)) {
+    it(what, () => {
+      const { dir, stamps, listing } = sourceTree();
+      change(dir);
+      const [stamped, listed] = bothWalks(dir, stamps, listing, { ignore: ['.*'], followInternalLinks: true });
+      expect(stamped).to.deep.equal(listed);
+    });
+  }
+
+  it('a recorded name an ignore glob now matches is left out and counted; its folder gets no new stamp', () => {
+    const { dir, stamps, listing } = sourceTree();
+    const [stamped, listed] = bothWalks(dir, stamps, listing, { ignore: ['*.png'] });
+    expect(stamped).to.deep.equal(listed);
+    expect(stamped.ignored).to.equal(1);
+    expect([...(stamped.mixed ?? [])], 'a record made now gives it no stamp').to.include('img');
+  });
+
+  it('names from the records file that are not plain names make the folder listed', () => {
+    const { dir, stamps, listing } = sourceTree();
+    writeTree(path.dirname(dir), { 'outside.txt': 'not the app' });
+    for (const name of ['../outside.txt', '..', '.', 'css/site.css', '']) {
+      const forged = new Map([...listing].map(([rel, names]) => [rel, new Map(names)]));
+      forged.get('.')?.set(name, 'file');
+      const [stamped, listed] = bothWalks(dir, stamps, forged);
+      expect(stamped, JSON.stringify(name)).to.deep.equal(listed);
+    }
+  });
+
+  it('a folder holding a link, an ignored file, or less than the record lists gets no stamp in the record', () => {
+    const dir = path.join(tempDir('source-stamps'), 'media');
+    writeTree(dir, { 'css/a.css': 'a', 'img/.DS_Store': 'x', 'img/b.png': 'b', 'js/c.js': 'c', 'fonts/f.woff': 'f' });
+    fs.symlinkSync('c.js', path.join(dir, 'js/d.js'));
+    const source = walkTreeSync(dir, { ignore: ['.*'], followInternalLinks: true, sourceStamps: {} });
+    source.walkedAt = Date.now() + 60_000;
+    const plan = planCopy(source, undefined, undefined);
+    // As if the copy's record kept a file the source no longer has (edited by hand in the copy).
+    plan.edited.set('fonts/old.woff', [1, 0]);
+    const record: CopyRecord = copyRecordOf(plan, 'apps/x/app_media/x');
+    expect(Object.keys(sourceStamps(dir, record, source) ?? {})).to.deep.equal(['.', 'css']);
+  });
+});
+
+describe('source folder stamps through link and verify (sources two seconds old)', () => {
+  /** A copied project whose media folders were old enough to be stamped when copied. */
+  async function copiedOld(): Promise<{ root: string; source: string; copy: string }> {
+    const root = makeProject({
+      apps: ['blog'],
+      config: { mediaRoot: 'public/media', mode: 'copy', apps: ['./apps/blog'] },
+    });
+    await sleep(2100);
+    await linkedInProcess(root);
+    const source = path.join(root, 'apps/blog/app_media/blog');
+    const copy = path.join(root, 'public/media/blog');
+    const records = JSON.parse(fs.readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as {
+      entries: Record<string, CopyRecord>;
+    };
+    expect(Object.keys(records.entries['blog']?.sourceStamps ?? {}).sort(), 'stamped when copied').to.deep.equal([
+      '.',
+      'css',
+      'img',
+      'js',
+    ]);
+    return { root, source, copy };
+  }
+
+  it('a file added to a stamped source folder is reported by verify and copied by the next link', async () => {
+    const { root, source, copy } = await copiedOld();
+    const again = await link({ cwd: root });
+    expect(again.counts['up-to-date']).to.equal(1);
+    fs.writeFileSync(path.join(source, 'css/added.css'), '.added {}');
+    const checked = await verify({ cwd: root });
+    expect(checked.apps[0]?.status).to.equal('drift');
+    expect(checked.apps[0]?.reason).to.match(/css\/added\.css missing/);
+    const linked = await linkedInProcess(root);
+    expect(linked.apps[0]?.status).to.equal('copied');
+    expect(fs.readFileSync(path.join(copy, 'css/added.css'), 'utf8')).to.equal('.added {}');
+  });
+
+  it('stamps of another media folder (mediaDirname changed) are not taken, even where the ctimes match', async () => {
+    const { root, copy } = await copiedOld();
+    const other = path.join(root, 'apps/blog/static/blog');
+    writeTree(other, { 'css/blog.css': 'b', 'css/extra.css': 'e', 'img/blog.png': 'p', 'js/blog.js': 'j' });
+    // Forged to the very ctimes of the new folder (two folders made in the same clock tick can share one).
+    const file = path.join(root, 'public/media/.app-media.json');
+    const records = JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: Record<string, CopyRecord> };
+    const record = records.entries['blog'] as CopyRecord;
+    record.sourceStamps = Object.fromEntries(
+      ['.', 'css', 'img', 'js'].map((rel) => [rel, fs.lstatSync(path.join(other, rel)).ctimeMs]),
+    );
+    fs.writeFileSync(file, JSON.stringify(records, null, 1));
+    fs.writeFileSync(
+      path.join(root, 'app-media.config.json'),
+      JSON.stringify({
+        mediaRoot: 'public/media',
+        mode: 'copy',
+        apps: [{ path: './apps/blog', mediaDirname: 'static' }],
+      }),
+    );
+    await linkedInProcess(root);
+    expect(fs.readFileSync(path.join(copy, 'css/extra.css'), 'utf8')).to.equal('e');
+  });
+
+  it('a file removed from a stamped source folder is removed from the copy', async () => {
+    const { root, source, copy } = await copiedOld();
+    fs.unlinkSync(path.join(source, 'js/blog.js'));
+    const checked = await verify({ cwd: root });
+    expect(checked.apps[0]?.status).to.equal('drift');
+    await linkedInProcess(root);
+    expect(() => fs.lstatSync(path.join(copy, 'js/blog.js'))).to.throw(/ENOENT/);
+  });
+
+  it('a file added by hand to the copy is still seen and kept while the source is taken from its stamps', async () => {
+    const { root, copy } = await copiedOld();
+    fs.writeFileSync(path.join(copy, 'css/mine.css'), 'mine');
+    const report = await link({ cwd: root });
+    expect(report.failed).to.equal(false);
+    expect(report.apps[0]?.reason).to.match(/kept css\/mine\.css/);
+    expect(fs.readFileSync(path.join(copy, 'css/mine.css'), 'utf8')).to.equal('mine');
+    const checked = await verify({ cwd: root });
+    expect(checked.apps[0]?.status).to.equal('drift');
+  });
+});
