@@ -665,7 +665,9 @@ function jsonDoc(stdout: string): Record<string, unknown> {
 
 /**
  * Tree state that twins share: types, contents, file modes and link texts (not times or inodes).
- * The records file is compared as parsed, without its folder stamps (times of the run, fs/stamp.ts).
+ * The records file is compared as parsed, without its folder stamps (times of the run, fs/stamp.ts)
+ * and without its source stamps (a twin's sources get them only when they are two seconds old when its
+ * run begins, so which twin has them depends on how fast the runs before it were).
  */
 function portableState(root: string): Record<string, unknown> {
   return Object.fromEntries(
@@ -682,13 +684,14 @@ function portableState(root: string): Record<string, unknown> {
   );
 }
 
-/** The records as parsed, each folder stamp replaced by which folder it stamps. */
+/** The records as parsed, each folder stamp replaced by which folder it stamps, source stamps left out. */
 function recordsWithoutStamps(file: string): unknown {
   const records = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-    entries: Record<string, { stamps?: Record<string, number> }>;
+    entries: Record<string, { stamps?: Record<string, number>; sourceStamps?: Record<string, number> }>;
   };
   for (const record of Object.values(records.entries)) {
     if (record.stamps) record.stamps = Object.fromEntries(Object.keys(record.stamps).map((folder) => [folder, 0]));
+    delete record.sourceStamps;
   }
   return records;
 }
