@@ -7,11 +7,14 @@
  * the records file are checked like any untrusted input.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { link, verify } from '../src/index.js';
 import { recordedListing, type CopyRecord } from '../src/core/records.js';
+import { keepsChangeTimes } from '../src/core/fs/change-times.js';
 import { sourceStamps } from '../src/core/fs/stamp.js';
 import { walkTreeSync, type TreeFacts, type WalkOptions } from '../src/core/fs/walk.js';
 import { copyRecordOf, planCopy } from '../src/link/copy-plan.js';
@@ -33,10 +36,35 @@ function recordOf(tree: TreeFacts): CopyRecord {
  * seconds a stamp needs are tested on their own), and the listing the record gives.
  */
 function stampsOf(dir: string, options: WalkOptions = {}): { stamps: Record<string, number>; listing: Listing } {
-  const tree = walkTreeSync(dir, { ...options, sourceStamps: {} });
-  tree.walkedAt = Date.now() + 60_000;
+  const tree = longAgo(walkTreeSync(dir, { ...options, sourceStamps: {} }));
   const record = recordOf(tree);
   return { stamps: sourceStamps(dir, record, tree) ?? {}, listing: recordedListing(record) };
+}
+
+/** A walk as if it had begun a minute later (by both clocks): what it saw can be stamped at once. */
+function longAgo(tree: TreeFacts): TreeFacts {
+  expect(tree.walkedAt, 'the walk can give stamps here').to.be.a('number');
+  tree.walkedAt = Date.now() + 60_000;
+  tree.walkedTick = performance.now() + 60_000;
+  return tree;
+}
+
+/** The paths `readdirSync` is called on while `work` runs. */
+async function listedDuring(work: () => unknown): Promise<string[]> {
+  const listed: string[] = [];
+  const real = fs.readdirSync;
+  fs.readdirSync = function readdirSpy(this: unknown, ...args: Parameters<typeof fs.readdirSync>) {
+    listed.push(String(args[0]));
+    return real.apply(this, args as never);
+  } as typeof fs.readdirSync;
+  syncBuiltinESMExports();
+  try {
+    await work();
+  } finally {
+    fs.readdirSync = real;
+    syncBuiltinESMExports();
+  }
+  return listed;
 }
 
 /** A source-like tree, and its stamps. */
@@ -65,8 +93,8 @@ function bothWalks(
   const stamped = walkTreeSync(dir, { ...options, sourceStamps: { known: { stamps, listing } } });
   const listed = walkTreeSync(dir, { ...options, sourceStamps: {} });
   return [
-    { ...stamped, walkedAt: 0 },
-    { ...listed, walkedAt: 0 },
+    { ...stamped, walkedAt: 0, walkedTick: 0 },
+    { ...listed, walkedAt: 0, walkedTick: 0 },
   ];
 }
 
@@ -83,6 +111,41 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
     writeTree(dir, { 'css/a.css': 'a' });
     const tree = walkTreeSync(dir, { sourceStamps: {} });
     expect(sourceStamps(dir, recordOf(tree), tree)).to.equal(undefined);
+  });
+
+  it('a wall clock stepped back since the walk began (NTP, a resume): no stamp for a folder changed since', () => {
+    const dir = path.join(tempDir('source-stamps'), 'media');
+    writeTree(dir, { 'css/a.css': 'a' });
+    const tree = walkTreeSync(dir, { sourceStamps: {} });
+    // The walk began with the clock an hour ahead; it is right now: css/ was changed after the walk by the
+    // monotonic clock, though its ctime is an hour older than the walk's wall-clock start.
+    tree.walkedAt = Date.now() + 3_600_000;
+    expect(sourceStamps(dir, recordOf(tree), tree)).to.equal(undefined);
+    // With the start measured on the monotonic clock as well, a minute ago: stamped.
+    tree.walkedTick = performance.now() + 60_000;
+    expect(Object.keys(sourceStamps(dir, recordOf(tree), tree) ?? {}).sort()).to.deep.equal(['.', 'css']);
+  });
+
+  it('only file systems whose folder ctimes vouch for names give stamps (a local disk, tmpfs; not /proc)', () => {
+    const dir = tempDir('source-stamps');
+    expect(keepsChangeTimes(dir), `${dir}: ${fs.statfsSync(dir).type.toString(16)}`).to.equal(true);
+    expect(keepsChangeTimes('/proc/self')).to.equal(false);
+    expect(keepsChangeTimes(path.join(dir, 'missing'))).to.equal(false);
+    const procWalk = walkTreeSync('/proc/self/fdinfo', { sourceStamps: {} });
+    expect(procWalk.walkedAt, 'a walk on /proc can give no stamp').to.equal(undefined);
+  });
+
+  it('a stamped folder is not listed; one that finds a name in other case is (case-folded)', async () => {
+    const { dir, stamps, listing } = sourceTree();
+    const options: WalkOptions = { sourceStamps: { known: { stamps, listing } } };
+    expect(await listedDuring(() => walkTreeSync(dir, options)), 'every folder stamped').to.deep.equal([]);
+    // A second name of other case for the same file, in the record too: as a case-folded folder answers.
+    fs.linkSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/SITE.CSS'));
+    const again = stampsOf(dir);
+    const walked = await listedDuring(() =>
+      walkTreeSync(dir, { sourceStamps: { known: { stamps: again.stamps, listing: again.listing } } }),
+    );
+    expect(walked).to.deep.equal([path.join(dir, 'css')]);
   });
 
   it('a folder still at its stamp is not listed: a name the record leaves out is not seen', () => {
@@ -165,8 +228,7 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
     const dir = path.join(tempDir('source-stamps'), 'media');
     writeTree(dir, { 'css/a.css': 'a', 'img/.DS_Store': 'x', 'img/b.png': 'b', 'js/c.js': 'c', 'fonts/f.woff': 'f' });
     fs.symlinkSync('c.js', path.join(dir, 'js/d.js'));
-    const source = walkTreeSync(dir, { ignore: ['.*'], followInternalLinks: true, sourceStamps: {} });
-    source.walkedAt = Date.now() + 60_000;
+    const source = longAgo(walkTreeSync(dir, { ignore: ['.*'], followInternalLinks: true, sourceStamps: {} }));
     const plan = planCopy(source, undefined, undefined);
     // As if the copy's record kept a file the source no longer has (edited by hand in the copy).
     plan.edited.set('fonts/old.woff', [1, 0]);
@@ -200,8 +262,13 @@ describe('source folder stamps through link and verify (sources two seconds old)
 
   it('a file added to a stamped source folder is reported by verify and copied by the next link', async () => {
     const { root, source, copy } = await copiedOld();
-    const again = await link({ cwd: root });
-    expect(again.counts['up-to-date']).to.equal(1);
+    let again: Awaited<ReturnType<typeof link>> | undefined;
+    const listed = await listedDuring(async () => (again = await link({ cwd: root })));
+    expect(again?.counts['up-to-date']).to.equal(1);
+    expect(
+      listed.filter((folder) => folder.startsWith(source)),
+      'a no-change re-run lists no source folder',
+    ).to.deep.equal([]);
     fs.writeFileSync(path.join(source, 'css/added.css'), '.added {}');
     const checked = await verify({ cwd: root });
     expect(checked.apps[0]?.status).to.equal('drift');
@@ -253,5 +320,62 @@ describe('source folder stamps through link and verify (sources two seconds old)
     expect(fs.readFileSync(path.join(copy, 'css/mine.css'), 'utf8')).to.equal('mine');
     const checked = await verify({ cwd: root });
     expect(checked.apps[0]?.status).to.equal('drift');
+  });
+});
+
+describe('source folder stamps on a file system that does not keep real ctimes (exFAT)', function () {
+  this.timeout(30_000);
+  let mounted: { dir: string; loop: string } | undefined;
+
+  /** An exFAT image, mounted with exfat-fuse through a loop device: what a USB drive or an SD card is. */
+  before(function () {
+    const image = path.join(tempDir('exfat'), 'disk.img');
+    const dir = path.join(path.dirname(image), 'mnt');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(image, '');
+    fs.truncateSync(image, 32 * 1024 * 1024);
+    const run = (command: string, args: string[]): { ok: boolean; out: string } => {
+      const result = spawnSync(command, args, { encoding: 'utf8' });
+      const out = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ?? ''}`.trim();
+      return { ok: result.status === 0, out };
+    };
+    const made = run('mkfs.exfat', [image]);
+    const loop = made.ok ? run('losetup', ['-f', '--show', image]) : made;
+    const mount = loop.ok ? run('mount.exfat-fuse', [loop.out, dir]) : loop;
+    if (!mount.ok) {
+      if (loop.ok) run('losetup', ['-d', loop.out]);
+      console.log(`      skipped: no exFAT mount here (mkfs.exfat, losetup, mount.exfat-fuse as root): ${mount.out}`);
+      this.skip();
+    }
+    mounted = { dir, loop: loop.out };
+  });
+
+  after(() => {
+    if (!mounted) return;
+    spawnSync('umount', [mounted.dir]);
+    spawnSync('losetup', ['-d', mounted.loop]);
+  });
+
+  it('a copy gets no source stamps; a file added with its folder times put back (cp -a, unzip) is copied', async () => {
+    const { dir } = mounted as { dir: string };
+    const app = path.join(dir, 'blog');
+    writeTree(app, { 'package.json': '{"name":"blog"}', 'app_media/blog/css/site.css': 'body {}' });
+    const root = makeProject({ apps: [], config: { mediaRoot: 'public/media', mode: 'copy', apps: [app] } });
+    await sleep(2100);
+    await linkedInProcess(root);
+    const records = JSON.parse(fs.readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as {
+      entries: Record<string, CopyRecord>;
+    };
+    expect(records.entries['blog']?.sourceStamps, 'exFAT keeps no change time of its own').to.equal(undefined);
+    const css = path.join(app, 'app_media/blog/css');
+    const { atime, mtime } = fs.statSync(css);
+    await sleep(2100);
+    fs.writeFileSync(path.join(css, 'added.css'), '.added {}');
+    fs.utimesSync(css, atime, mtime);
+    expect(fs.statSync(css).ctimeMs, 'on exFAT the folder time is put back, ctime too').to.equal(mtime.getTime());
+    const checked = await verify({ cwd: root });
+    expect(checked.apps[0]?.reason).to.match(/css\/added\.css missing/);
+    await linkedInProcess(root);
+    expect(fs.readFileSync(path.join(root, 'public/media/blog/css/added.css'), 'utf8')).to.equal('.added {}');
   });
 });

@@ -17,6 +17,7 @@
 import { lstatSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { listingOf, recordedListing, type CopyRecord } from '../records.js';
+import { walkStart } from './change-times.js';
 import { FolderTree, type Folder } from './folder.js';
 import type { TreeFacts } from './walk.js';
 
@@ -112,18 +113,21 @@ function byName(a: string, b: string): number {
  * The source stamps a copy's record keeps (core/fs/walk.ts, SourceStamps): for each folder of the app's
  * media folder `mediaDir` whose names, as the walk `tree` gave them, are exactly the names the record
  * lists in that folder of the copy (no file ignored, no link, nothing the record keeps that the source
- * lacks), its ctime now, if that is older than the walk by two seconds or more: then no name in it
- * changed since the walk began (a change gives a ctime of its own time), and any later change gives a
- * newer ctime. A folder whose ctime is more recent gets no stamp and is listed by every run, as without.
- * Read-only: it only looks (`lstat`) at the source's folders.
+ * lacks), its ctime now, if that is older than the walk's start by two seconds or more (the start as
+ * the monotonic clock measures it back from now, if the wall clock stepped back meanwhile): then no
+ * name in it changed since the walk began (a change gives a ctime of its own time), and any later
+ * change gives a newer ctime. Only on the walk's device, and only where the walk found a file system
+ * whose ctimes can vouch for names (core/fs/change-times.ts). A folder whose ctime is more recent gets
+ * no stamp and is listed by every run, as without. Read-only: it only looks (`lstat`) at the
+ * source's folders.
  */
 export function sourceStamps(
   mediaDir: string,
   record: CopyRecord,
   tree: TreeFacts,
 ): Record<string, number> | undefined {
-  if (tree.walkedAt === undefined) return undefined;
-  const before = tree.walkedAt - 2000;
+  if (tree.walkedAt === undefined || tree.walkedTick === undefined || tree.rootDev === undefined) return undefined;
+  const before = walkStart(tree.walkedAt, tree.walkedTick) - 2000;
   const recorded = recordedListing(record);
   const listed = listingOf(tree.files.keys(), tree.dirs);
   const stamps: Array<[string, number]> = [];
@@ -137,7 +141,7 @@ export function sourceStamps(
     } catch {
       continue; // not stamped: listed as before
     }
-    if (stat?.isDirectory() && stat.ctimeMs < before) stamps.push([rel, stat.ctimeMs]);
+    if (stat?.isDirectory() && stat.dev === tree.rootDev && stat.ctimeMs < before) stamps.push([rel, stat.ctimeMs]);
   }
   return stamps.length > 0 ? Object.fromEntries(stamps) : undefined;
 }

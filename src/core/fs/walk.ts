@@ -3,6 +3,7 @@ import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { isPlainName } from '../util/names.js';
+import { keepsChangeTimes } from './change-times.js';
 import { vanished } from './look.js';
 
 export interface FileFacts {
@@ -39,11 +40,15 @@ export interface TreeFacts {
   /** Of `files`, those that are links to a file inside the tree, with the real path they lead to. */
   links?: Map<string, string>;
   /**
-   * With `WalkOptions.sourceStamps`: when the walk began (ms since the epoch), and the folders ("." for
-   * the root) that held anything but plain files and folders, or a name an ignore glob left out: what a
+   * With `WalkOptions.sourceStamps`, on a file system whose ctimes can vouch for names
+   * (core/fs/change-times.ts): when the walk began (Date.now() and performance.now()), the device of
+   * the root (a folder on another, a mount point, is never stamped), and the folders ("." for the
+   * root) that held anything but plain files and folders, or a name an ignore glob left out: what a
    * record may stamp (core/fs/stamp.ts, sourceStamps).
    */
   walkedAt?: number;
+  walkedTick?: number;
+  rootDev?: number;
   mixed?: Set<string>;
 }
 
@@ -191,8 +196,7 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   /** `stats`: the folder's own `lstat`, when the caller has just taken it. */
   function visit(dir: string, rel: string, stats?: Stats): void {
     if (options.known && visitKnown(options.known, dir, rel, stats?.mtimeMs)) return;
-    const known = options.sourceStamps?.known;
-    if (known && visitStamped(known, dir, rel, stats)) return;
+    if (stamped && visitStamped(stamped, dir, rel, stats)) return;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
@@ -221,8 +225,15 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     } catch (error) {
       if (!vanished(error)) throw error;
     }
-    // The root may be reached through a link (a media folder that is one): it is listed then.
-    return own !== undefined && own.isDirectory() && own.ctimeMs === stamp && visitUnchanged(known, dir, rel);
+    // The root may be reached through a link (a media folder that is one): it is listed then. So is a
+    // folder on another device than the root (a mount point: its file system was not checked).
+    return (
+      own !== undefined &&
+      own.isDirectory() &&
+      own.dev === facts.rootDev &&
+      own.ctimeMs === stamp &&
+      visitUnchanged(known, dir, rel)
+    );
   }
 
   /**
@@ -249,6 +260,9 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
         if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
         seen.push([name, childRel, stats]);
       }
+      // A case-folded folder (ext4's casefold, xfs's ascii-ci) finds a file by a name of other case:
+      // a forged record could name an ignored file so. Listed instead.
+      if (foldsCase(dir, seen)) return false;
     } catch (error) {
       if (vanished(error)) return false; // listed instead, which says what is there now
       throw error;
@@ -304,12 +318,36 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   }
 
   let mixed: Set<string> | undefined;
-  if (options.sourceStamps) {
-    facts.walkedAt = Date.now();
-    mixed = facts.mixed = new Set();
+  // Only on a file system whose ctimes vouch for names (any more): else every folder is listed.
+  let stamped: NonNullable<SourceStamps['known']> | undefined;
+  if (options.sourceStamps && keepsChangeTimes(root)) {
+    const rootDev = statSync(root, { throwIfNoEntry: false })?.dev;
+    if (rootDev !== undefined) {
+      facts.walkedAt = Date.now();
+      facts.walkedTick = performance.now();
+      facts.rootDev = rootDev;
+      mixed = facts.mixed = new Set();
+      stamped = options.sourceStamps.known;
+    }
   }
   visit(root, '');
   return facts;
+}
+
+/**
+ * Whether a folder finds a file by a name of other case: the first of the names just looked at
+ * that has one (`seen`: name, path, lstat) is looked at again so; the same file means yes.
+ */
+function foldsCase(dir: string, seen: ReadonlyArray<[string, string, Stats | undefined]>): boolean {
+  for (const [name, , stats] of seen) {
+    if (!stats) continue;
+    const upper = name.toUpperCase();
+    const other = upper !== name ? upper : name.toLowerCase();
+    if (other === name) continue;
+    const found = lstatSync(`${dir}${path.sep}${other}`, { throwIfNoEntry: false });
+    return found !== undefined && found.dev === stats.dev && found.ino === stats.ino;
+  }
+  return false;
 }
 
 /** Whether a walk saw nothing at all in the folder. */
