@@ -123,7 +123,7 @@ export function taskUsage(task: TaskName): string {
 }
 
 /**
- * This package's version: its package.json is one folder up from the bundle (dist/app-media.js), two from this file.
+ * This package's version: its package.json is one folder up from the bundle (dist/app-media.cjs), two from this file.
  */
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
