@@ -137,15 +137,23 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
 
   it('a stamped folder is not listed; one that finds a name in other case is (case-folded)', async () => {
     const { dir, stamps, listing } = sourceTree();
-    const options: WalkOptions = { sourceStamps: { known: { stamps, listing } } };
+    const options: WalkOptions = { ignore: ['*.psd'], sourceStamps: { known: { stamps, listing } } };
     expect(await listedDuring(() => walkTreeSync(dir, options)), 'every folder stamped').to.deep.equal([]);
-    // A second name of other case for the same file, in the record too: as a case-folded folder answers.
-    fs.linkSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/SITE.CSS'));
-    const again = stampsOf(dir);
-    const walked = await listedDuring(() =>
-      walkTreeSync(dir, { sourceStamps: { known: { stamps: again.stamps, listing: again.listing } } }),
-    );
-    expect(walked).to.deep.equal([path.join(dir, 'css')]);
+    // An ignored drafts.psd, and a record forged with css/'s ctime and a name DRAFTS.PSD that leads to the
+    // same file, as a case-folded folder would answer (here: a second link to it).
+    const css = path.join(dir, 'css');
+    fs.writeFileSync(path.join(css, 'drafts.psd'), 'UNRELEASED');
+    const forged = (): WalkOptions => {
+      const names = new Map([...listing].map(([rel, held]) => [rel, new Map(held)]));
+      names.get('css')?.set('DRAFTS.PSD', 'file');
+      const ctimes = { ...stamps, css: fs.lstatSync(css).ctimeMs };
+      return { ignore: ['*.psd'], sourceStamps: { known: { stamps: ctimes, listing: names } } };
+    };
+    fs.writeFileSync(path.join(css, 'DRAFTS.PSD'), 'another file of that name (a case-sensitive folder)');
+    expect(await listedDuring(() => walkTreeSync(dir, forged())), 'another file: not case-folded').to.deep.equal([]);
+    fs.unlinkSync(path.join(css, 'DRAFTS.PSD'));
+    fs.linkSync(path.join(css, 'drafts.psd'), path.join(css, 'DRAFTS.PSD'));
+    expect(await listedDuring(() => walkTreeSync(dir, forged())), 'the same file: listed').to.deep.equal([css]);
   });
 
   it('a folder still at its stamp is not listed: a name the record leaves out is not seen', () => {
