@@ -425,34 +425,50 @@ describe('media:collect: temporary files', function () {
     },
   );
 
-  it(
-    'the disk full while a worker writes a new file\'s copy into the staging folder: that app is error, naming ' +
-      'the staging folder and ENOSPC; nothing is built (never half a build) and nothing left behind; with room, ' +
-      'the next run builds it',
-    function () {
-      const lib = needShim(this);
-      const big = randomBytes(5 * 1024 * 1024); // over what is hashed on the main thread: read (and copied) by a worker
-      const root = makeCollectProject({ config: { compress: false }, files: { [`${BLOG}/video/diskfull.bin`]: big } });
-      const run = gulp(root, ['media:collect', '--json', '--silent'], faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }));
-      expect(run.status, run.output).to.not.equal(0);
-      const apps = jsonReport(run).apps;
-      const blog = apps.find((app) => app['name'] === 'blog');
-      expect(blog?.['status'], run.output).to.equal('error');
-      expect(String(blog?.['reason'])).to.match(/ENOSPC \(writing its copy into the run's staging folder\)/);
-      expect(String(blog?.['reason'])).to.contain('diskfull.bin');
-      expect(apps.find((app) => app['name'] === 'shop')?.['status'], run.output).to.equal('held');
-      const out = path.join(root, OUT);
-      expect(outFiles(root).filter((name) => !name.startsWith('.app-media')), 'nothing built').to.deep.equal([]);
-      expect(fs.readdirSync(out).filter((name) => name.startsWith('.app-media-tmp')), 'no staging left').to.deep.equal(
-        [],
-      );
-      // Room again: the next run builds it, whole.
-      const again = gulp(root, ['media:collect', '--json', '--silent']);
-      expect(again.status, again.output).to.equal(0);
-      const entry = readManifest(root).files['blog/video/diskfull.bin']!;
-      expect(fs.readFileSync(path.join(out, entry.path)).equals(big)).to.equal(true);
-    },
-  );
+  for (const [where, size] of [
+    ['a worker', 5 * 1024 * 1024], // over what is hashed on the main thread: read (and copied) by a worker
+    ['the main thread', 2048], // a run of a few small files: hashed (and copied) where it runs
+  ] as const) {
+    it(
+      `the disk full while ${where} writes a new file's copy into the staging folder: that app is error, naming ` +
+        'the staging folder and ENOSPC; nothing is built (never half a build) and nothing left behind; with ' +
+        'room, the next run builds it',
+      function () {
+        const lib = needShim(this);
+        const bytes = randomBytes(size);
+        const root = makeCollectProject({
+          config: { compress: false },
+          files: { [`${BLOG}/video/diskfull.bin`]: bytes },
+        });
+        const run = gulp(
+          root,
+          ['media:collect', '--json', '--silent'],
+          faultEnv(lib, { FAULT_WRITE_PATH: 'diskfull' }),
+        );
+        expect(run.status, run.output).to.not.equal(0);
+        const apps = jsonReport(run).apps;
+        const blog = apps.find((app) => app['name'] === 'blog');
+        expect(blog?.['status'], run.output).to.equal('error');
+        expect(String(blog?.['reason'])).to.match(/ENOSPC \(writing its copy into the run's staging folder\)/);
+        expect(String(blog?.['reason'])).to.contain('diskfull.bin');
+        expect(apps.find((app) => app['name'] === 'shop')?.['status'], run.output).to.equal('held');
+        const out = path.join(root, OUT);
+        expect(
+          outFiles(root).filter((name) => !name.startsWith('.app-media')),
+          'nothing built',
+        ).to.deep.equal([]);
+        expect(
+          fs.readdirSync(out).filter((name) => name.startsWith('.app-media-tmp')),
+          'no staging left',
+        ).to.deep.equal([]);
+        // Room again: the next run builds it, whole.
+        const again = gulp(root, ['media:collect', '--json', '--silent']);
+        expect(again.status, again.output).to.equal(0);
+        const entry = readManifest(root).files['blog/video/diskfull.bin']!;
+        expect(fs.readFileSync(path.join(out, entry.path)).equals(bytes)).to.equal(true);
+      },
+    );
+  }
 
   it(
     'a source of mode 0666 is never, even for a moment, a file others could write in a folder they ' +

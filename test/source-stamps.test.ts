@@ -156,6 +156,51 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
     expect(await listedDuring(() => walkTreeSync(dir, forged())), 'the same file: listed').to.deep.equal([css]);
   });
 
+  it(
+    'a forged name a case-folded folder folds to an ignored one (ß is ss; a folder of other case) makes the ' +
+      'folder listed; so does a recorded name with a default-ignorable code point',
+    async () => {
+      // A case-folded folder (Linux folds with full case folding: ß is ss) answers every name of the fold:
+      // here, each is a second link to the file (this kernel mounts no case-folded folder).
+      const { dir, stamps, listing } = sourceTree();
+      const css = path.join(dir, 'css');
+      fs.writeFileSync(path.join(css, 'main.scss'), 'UNRELEASED');
+      const forged = (rel: string, name: string, kind: 'file' | 'dir', globs: string[]): WalkOptions => {
+        const names = new Map([...listing].map(([at, held]) => [at, new Map(held)]));
+        names.get(rel)?.set(name, kind);
+        const ctimes = { ...stamps, [rel]: fs.lstatSync(rel === '.' ? dir : path.join(dir, rel)).ctimeMs };
+        return { ignore: globs, sourceStamps: { known: { stamps: ctimes, listing: names } } };
+      };
+      for (const alias of ['main.scß', 'MAIN.SCSS']) fs.linkSync(path.join(css, 'main.scss'), path.join(css, alias));
+      expect(
+        await listedDuring(() => walkTreeSync(dir, forged('css', 'main.scß', 'file', ['*.scss']))),
+        'ß',
+      ).to.deep.equal([css]);
+      // Some kernels drop default-ignorable code points as they fold: such a name is never taken from a record.
+      fs.writeFileSync(path.join(css, '.env'), 'SECRET=1');
+      fs.linkSync(path.join(css, '.env'), path.join(css, '\u200c.env'));
+      expect(
+        await listedDuring(() => walkTreeSync(dir, forged('css', '\u200c.env', 'file', ['.*']))),
+        'a zero-width non-joiner',
+      ).to.deep.equal([css]);
+      // A folder of other case, under a glob that names a folder (drafts/*), matched as written below it:
+      // the same folder under both names (a bind mount), as a case-folded parent would answer.
+      fs.mkdirSync(path.join(dir, 'drafts'));
+      fs.writeFileSync(path.join(dir, 'drafts/plan.txt'), 'UNRELEASED');
+      fs.mkdirSync(path.join(dir, 'DRAFTS'));
+      if (spawnSync('mount', ['--bind', path.join(dir, 'drafts'), path.join(dir, 'DRAFTS')]).status !== 0) {
+        console.log('      (the folder of other case is not checked: no bind mount here)');
+        return;
+      }
+      try {
+        const listed = await listedDuring(() => walkTreeSync(dir, forged('.', 'DRAFTS', 'dir', ['drafts/*'])));
+        expect(listed, 'DRAFTS/ for drafts/: the top is listed').to.include(dir);
+      } finally {
+        spawnSync('umount', [path.join(dir, 'DRAFTS')]);
+      }
+    },
+  );
+
   it('a folder still at its stamp is not listed: a name the record leaves out is not seen', () => {
     const { dir, stamps, listing } = sourceTree();
     const forged = new Map([...listing].map(([rel, names]) => [rel, new Map(names)]));

@@ -351,7 +351,13 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       const open = (): { fd: number; out?: string; close(): void } => {
         const opened = openMediaFile(source);
         if (!copy) return opened;
-        const reserved = copy.reserve(source.logical);
+        let reserved: { name: string; path: string };
+        try {
+          reserved = copy.reserve(source.logical); // may make the staging folder
+        } catch (error) {
+          opened.close();
+          throw error;
+        }
         staged = reserved.name;
         return { ...opened, out: reserved.path };
       };

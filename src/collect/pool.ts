@@ -91,7 +91,15 @@ export function hashOpenHere(
   const sha256 = createHash('sha256');
   const sha384 = createHash('sha384');
   let size = 0;
-  const copy = out === undefined ? undefined : openSync(out, CREATE, FILE_MODE);
+  // An error making or writing the copy says so, as the workers' answer does.
+  const copying = <T>(act: () => T): T => {
+    try {
+      return act();
+    } catch (error) {
+      throw new HashFailure(out ?? '', (error as NodeJS.ErrnoException).code ?? 'EIO', undefined, true);
+    }
+  };
+  const copy = out === undefined ? undefined : copying(() => openSync(out, CREATE, FILE_MODE));
   try {
     for (;;) {
       const read = readSync(fd, buffer, 0, buffer.length, size);
@@ -99,11 +107,11 @@ export function hashOpenHere(
       const chunk = buffer.subarray(0, read);
       sha256.update(chunk);
       sha384.update(chunk);
-      if (copy !== undefined) writeAll(copy, chunk);
+      if (copy !== undefined) copying(() => writeAll(copy, chunk));
       size += read;
     }
   } finally {
-    if (copy !== undefined) closeSync(copy);
+    if (copy !== undefined) copying(() => closeSync(copy));
   }
   return {
     size,

@@ -63,7 +63,8 @@ export function nobodyCommand(): string {
   const dir = tempDir('cli-for-nobody');
   chmodSync(dir, 0o755);
   buildSync({
-    entryPoints: [path.join(REPO, 'dist', 'app-media.js')],
+    // The command's ES module entry (the bundle beside it, dist/app-media.cjs, is CommonJS).
+    entryPoints: [path.join(REPO, 'dist', 'cli', 'main.js')],
     outfile: path.join(dir, 'app-media.mjs'),
     bundle: true,
     platform: 'node',

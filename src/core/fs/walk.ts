@@ -100,13 +100,12 @@ export type IgnoreMatcher = (relPath: string) => boolean;
 /** Globs are matched against the base name and against the whole relative path, like Django's ignore patterns. */
 const matchers = new Map<string, IgnoreMatcher>();
 
-/** `nocase`: letters match in either case (what a case-folded folder would find). */
-export function ignoreMatcher(globs: readonly string[], nocase = false): IgnoreMatcher {
+export function ignoreMatcher(globs: readonly string[]): IgnoreMatcher {
   if (globs.length === 0) return () => false;
-  const key = `${nocase ? 'i' : 's'}${globs.join('\0')}`;
+  const key = globs.join('\0');
   const known = matchers.get(key);
   if (known) return known;
-  const made = compileMatcher(globs, nocase);
+  const made = compileMatcher(globs);
   matchers.set(key, made);
   return made;
 }
@@ -115,9 +114,9 @@ export function ignoreMatcher(globs: readonly string[], nocase = false): IgnoreM
  * picomatch is loaded on first use: a run that matches no globs (links, or an up-to-date
  * project with no copy) starts without it (it is a third of the command's bundle).
  */
-function compileMatcher(globs: readonly string[], nocase: boolean): IgnoreMatcher {
+function compileMatcher(globs: readonly string[]): IgnoreMatcher {
   const picomatch = createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
-  const match = picomatch([...globs], { dot: true, nocase });
+  const match = picomatch([...globs], { dot: true });
   const baseName = (relPath: string): string => relPath.slice(relPath.lastIndexOf('/') + 1);
   // Globs of plain characters, `*`, `?` and `{a,b}` (the defaults: `.*`, `*~`) never match across
   // a "/": a path below the top can only match by its base name, so one test is enough.
@@ -139,9 +138,6 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
  */
 export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts {
   const ignored = ignoreMatcher(options.ignore ?? []);
-  /** A name an ignore glob matches in some case, in its compatibility form (NFKD: ſ is s, K is K). */
-  const suspect = (relPath: string): boolean =>
-    ignoreMatcher(options.ignore ?? [], true)(relPath.normalize('NFKD'));
   const facts: TreeFacts = { files: new Map(), dirs: [], escapes: [], ignored: 0, skipped: [] };
   const realRoot = options.followInternalLinks ? (options.realRoot ?? realpathSync(root)) : root;
 
@@ -251,7 +247,9 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     if (!names) return false;
     // Names come from the records file, which is untrusted: only plain names, as a listing gives them.
     const ordered = [...names.keys()].sort();
-    if (!ordered.every(isPlainName)) return false;
+    // Nor a name with a default-ignorable code point, which some kernels' case folding drops (a
+    // zero-width joiner before `.env` would find `.env` in a case-folded folder).
+    if (!ordered.every(isPlainName) || ordered.some((name) => IGNORABLE.test(name))) return false;
     const seen: Array<[string, string, Stats | undefined]> = [];
     try {
       for (const name of ordered) {
@@ -264,12 +262,10 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
         if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
         seen.push([name, childRel, stats]);
       }
-      // A case-folded folder (ext4's casefold, xfs's ascii-ci) finds a file by a name of other case:
-      // a forged record could name an ignored file so. A recorded name that an ignore glob matches
-      // in some case (its compatibility form: ſ is s) is looked at in another case: if that is the
-      // same file, the folder is listed instead.
-      if (seen.some(([name, childRel, stats]) => stats && suspect(childRel) && foldsCase(dir, name, stats)))
-        return false;
+      // A case-folded folder (ext4's casefold, xfs's ascii-ci) finds a file by any name of the same fold
+      // (other case, ß for ss): a forged record could name an ignored file so. Such a folder is listed
+      // instead: one recorded name is looked at in another case (a folder is case-folded whole).
+      if (foldsCase(dir, seen)) return false;
     } catch (error) {
       if (vanished(error)) return false; // listed instead, which says what is there now
       throw error;
@@ -341,13 +337,24 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   return facts;
 }
 
-/** Whether the folder `dir` finds the file `name` (its lstat: `stats`) by the name in other case too. */
-function foldsCase(dir: string, name: string, stats: Stats): boolean {
-  const upper = name.toUpperCase();
-  const other = upper !== name ? upper : name.toLowerCase();
-  if (other === name) return false;
-  const found = lstatSync(`${dir}${path.sep}${other}`, { throwIfNoEntry: false });
-  return found !== undefined && found.dev === stats.dev && found.ino === stats.ino;
+/** A default-ignorable code point (a zero-width joiner...): some kernels' case folding drops them. */
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
+
+/**
+ * Whether a folder finds a file by a name of other case: the first of the names just looked at that
+ * has one (`seen`: name, path, lstat) is looked at again so; the same file means yes. A folder is
+ * case-folded whole, so one name tells.
+ */
+function foldsCase(dir: string, seen: ReadonlyArray<[string, string, Stats | undefined]>): boolean {
+  for (const [name, , stats] of seen) {
+    if (!stats) continue;
+    const upper = name.toUpperCase();
+    const other = upper !== name ? upper : name.toLowerCase();
+    if (other === name) continue;
+    const found = lstatSync(`${dir}${path.sep}${other}`, { throwIfNoEntry: false });
+    return found !== undefined && found.dev === stats.dev && found.ino === stats.ino;
+  }
+  return false;
 }
 
 /** Whether a walk saw nothing at all in the folder. */
