@@ -323,8 +323,12 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   let mixed: Set<string> | undefined;
   // Only on a file system whose ctimes vouch for names (any more): else every folder is listed.
   let stamped: NonNullable<SourceStamps['known']> | undefined;
+  let rootStats: Stats | undefined;
   if (options.sourceStamps && keepsChangeTimes(root)) {
-    const rootDev = statSync(root, { throwIfNoEntry: false })?.dev;
+    // The root's own lstat serves its stamp too; a root that is a link is followed for its device.
+    rootStats = lstatSync(root, { throwIfNoEntry: false });
+    const rootDev = rootStats?.isDirectory() ? rootStats.dev : statSync(root, { throwIfNoEntry: false })?.dev;
+    if (!rootStats?.isDirectory()) rootStats = undefined;
     if (rootDev !== undefined) {
       facts.walkedAt = Date.now();
       facts.walkedTick = performance.now();
@@ -333,7 +337,7 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
       stamped = options.sourceStamps.known;
     }
   }
-  visit(root, '');
+  visit(root, '', rootStats);
   return facts;
 }
 
