@@ -14,7 +14,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { link, verify } from '../src/index.js';
 import { recordedListing, type CopyRecord } from '../src/core/records.js';
-import { keepsChangeTimes } from '../src/core/fs/change-times.js';
+import { changeTimesOf, mayFoldCase } from '../src/core/fs/change-times.js';
 import { sourceStamps } from '../src/core/fs/stamp.js';
 import { walkTreeSync, type TreeFacts, type WalkOptions } from '../src/core/fs/walk.js';
 import { copyRecordOf, planCopy } from '../src/link/copy-plan.js';
@@ -128,9 +128,9 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
 
   it('only file systems whose folder ctimes vouch for names give stamps (a local disk, tmpfs; not /proc)', () => {
     const dir = tempDir('source-stamps');
-    expect(keepsChangeTimes(dir), `${dir}: ${fs.statfsSync(dir).type.toString(16)}`).to.equal(true);
-    expect(keepsChangeTimes('/proc/self')).to.equal(false);
-    expect(keepsChangeTimes(path.join(dir, 'missing'))).to.equal(false);
+    expect(changeTimesOf(dir).keep, `${dir}: ${fs.statfsSync(dir).type.toString(16)}`).to.equal(true);
+    expect(changeTimesOf('/proc/self').keep).to.equal(false);
+    expect(changeTimesOf(path.join(dir, 'missing')).keep).to.equal(false);
     const procWalk = walkTreeSync('/proc/self/fdinfo', { sourceStamps: {} });
     expect(procWalk.walkedAt, 'a walk on /proc can give no stamp').to.equal(undefined);
   });
@@ -147,7 +147,7 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
       const names = new Map([...listing].map(([rel, held]) => [rel, new Map(held)]));
       names.get('css')?.set('DRAFTS.PSD', 'file');
       const ctimes = { ...stamps, css: fs.lstatSync(css).ctimeMs };
-      return { ignore: ['*.psd'], sourceStamps: { known: { stamps: ctimes, listing: names } } };
+      return { ignore: ['*.psd'], sourceStamps: { mayFoldCase: true, known: { stamps: ctimes, listing: names } } };
     };
     fs.writeFileSync(path.join(css, 'DRAFTS.PSD'), 'another file of that name (a case-sensitive folder)');
     expect(await listedDuring(() => walkTreeSync(dir, forged())), 'another file: not case-folded').to.deep.equal([]);
@@ -169,7 +169,7 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
         const names = new Map([...listing].map(([at, held]) => [at, new Map(held)]));
         names.get(rel)?.set(name, kind);
         const ctimes = { ...stamps, [rel]: fs.lstatSync(rel === '.' ? dir : path.join(dir, rel)).ctimeMs };
-        return { ignore: globs, sourceStamps: { known: { stamps: ctimes, listing: names } } };
+        return { ignore: globs, sourceStamps: { mayFoldCase: true, known: { stamps: ctimes, listing: names } } };
       };
       for (const alias of ['main.scß', 'MAIN.SCSS']) fs.linkSync(path.join(css, 'main.scss'), path.join(css, alias));
       expect(
@@ -200,6 +200,28 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
       }
     },
   );
+
+  it('folders are checked for case folding where the file system and the kernel allow it', () => {
+    const [ext4, xfs, btrfs, tmpfs] = [0xef53, 0x58465342, 0x9123683e, 0x01021994];
+    const sysfs = (features: string[] | undefined): string => {
+      const at = tempDir('sysfs');
+      if (features) writeTree(at, Object.fromEntries(features.map((name) => [`ext4/features/${name}`, '1'])));
+      return at;
+    };
+    const withFolding = sysfs(['casefold', 'encryption']);
+    const withoutFolding = sysfs(['encryption']);
+    const noSysfs = sysfs(undefined);
+    expect(mayFoldCase(ext4, withFolding), 'a kernel with Unicode folding').to.equal(true);
+    expect(mayFoldCase(ext4, withoutFolding), 'a kernel without it').to.equal(false);
+    expect(mayFoldCase(tmpfs, withoutFolding)).to.equal(false);
+    expect(mayFoldCase(ext4, noSysfs), 'sysfs says nothing').to.equal(true);
+    expect(mayFoldCase(xfs, withoutFolding), 'xfs may be made ASCII case-insensitive').to.equal(true);
+    expect(mayFoldCase(btrfs, withFolding), 'btrfs never folds').to.equal(false);
+    // This machine's kernel, as the walk takes it.
+    const dir = tempDir('source-stamps');
+    const folds = fs.existsSync('/sys/fs/ext4/features/casefold') || !fs.existsSync('/sys/fs/ext4/features');
+    if (fs.statfsSync(dir).type === ext4) expect(changeTimesOf(dir).mayFoldCase).to.equal(folds);
+  });
 
   it('a folder still at its stamp is not listed: a name the record leaves out is not seen', () => {
     const { dir, stamps, listing } = sourceTree();

@@ -9,26 +9,55 @@
  * cache, FUSE file systems report what they like. There, and on other systems than Linux, a copy
  * gets no source stamps and every run lists every source folder, as before.
  */
-import { statfsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
+
+const EXT4 = 0xef53; // ext2, ext3, ext4
+const XFS = 0x58465342;
+const BTRFS = 0x9123683e;
+const TMPFS = 0x01021994;
+const F2FS = 0xf2f52010;
+const OVERLAYFS = 0x794c7630; // a container's root: a folder copied up to the upper layer gets a new ctime
 
 /** `statfs` f_type values (linux/magic.h) of local file systems with real change times. */
-const KEEP_CHANGE_TIMES = new Set([
-  0xef53, // ext2, ext3, ext4
-  0x58465342, // xfs
-  0x9123683e, // btrfs
-  0x01021994, // tmpfs
-  0xf2f52010, // f2fs
-  0x794c7630, // overlayfs (a container's root): a folder copied up to the upper layer gets a new ctime
-]);
+const KEEP_CHANGE_TIMES = new Set([EXT4, XFS, BTRFS, TMPFS, F2FS, OVERLAYFS]);
 
-/** Whether `folder` is on a file system whose folder ctimes can vouch for their names (see above). */
-export function keepsChangeTimes(folder: string): boolean {
-  if (process.platform !== 'linux') return false;
+export interface ChangeTimes {
+  /** Whether the folder's ctimes can vouch for its names (see above). */
+  keep: boolean;
+  /** Whether a folder there may be case-folded (finds a name in other case): see `mayFoldCase`. */
+  mayFoldCase: boolean;
+}
+
+/** What the file system `folder` is on says of its change times and names. */
+export function changeTimesOf(folder: string): ChangeTimes {
+  if (process.platform !== 'linux') return { keep: false, mayFoldCase: true };
+  let type: number;
   try {
-    return KEEP_CHANGE_TIMES.has(Number(statfsSync(folder).type));
+    type = Number(statfsSync(folder).type);
   } catch {
-    return false;
+    return { keep: false, mayFoldCase: true };
   }
+  return { keep: KEEP_CHANGE_TIMES.has(type), mayFoldCase: mayFoldCase(type) };
+}
+
+/** What sysfs said of the kernel's Unicode case folding (it does not change while the process runs). */
+const unicodeFolding = new Map<string, boolean>();
+
+/**
+ * Whether a folder on a file system of `type` may be case-folded. xfs may be made case-insensitive
+ * (ASCII) whatever the kernel; btrfs never is; ext4, f2fs and tmpfs fold only on a kernel built with
+ * Unicode case folding (CONFIG_UNICODE), which ext4 shows as a `casefold` feature in sysfs (`sysfs`:
+ * where sysfs's file systems are). Where sysfs says nothing, a folder may be.
+ */
+export function mayFoldCase(type: number, sysfs = '/sys/fs'): boolean {
+  if (type === BTRFS) return false;
+  if (type !== EXT4 && type !== F2FS && type !== TMPFS) return true;
+  let folds = unicodeFolding.get(sysfs);
+  if (folds === undefined) {
+    folds = !existsSync(`${sysfs}/ext4/features`) || existsSync(`${sysfs}/ext4/features/casefold`);
+    unicodeFolding.set(sysfs, folds);
+  }
+  return folds;
 }
 
 /**

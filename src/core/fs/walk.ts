@@ -3,7 +3,7 @@ import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { isPlainName } from '../util/names.js';
-import { keepsChangeTimes } from './change-times.js';
+import { changeTimesOf } from './change-times.js';
 import { vanished } from './look.js';
 
 export interface FileFacts {
@@ -81,6 +81,11 @@ export interface WalkOptions {
  * file is still looked at, so a file changed in place is seen as before.
  */
 export interface SourceStamps {
+  /**
+   * Whether a folder of the source may be case-folded, so that a stamped folder must be checked for it:
+   * by default, what its file system and the kernel allow (core/fs/change-times.ts).
+   */
+  mayFoldCase?: boolean;
   /** Stamps a record kept, with the names each of those folders held then. */
   known?: {
     stamps: Readonly<Record<string, number>>;
@@ -265,7 +270,8 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
       // A case-folded folder (ext4's casefold, xfs's ascii-ci) finds a file by any name of the same fold
       // (other case, ß for ss): a forged record could name an ignored file so. Such a folder is listed
       // instead: one recorded name is looked at in another case (a folder is case-folded whole).
-      if (foldsCase(dir, seen)) return false;
+      // (Only where one may be: change-times.ts, mayFoldCase.)
+      if (mayFoldCase && foldsCase(dir, seen)) return false;
     } catch (error) {
       if (vanished(error)) return false; // listed instead, which says what is there now
       throw error;
@@ -324,7 +330,10 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   // Only on a file system whose ctimes vouch for names (any more): else every folder is listed.
   let stamped: NonNullable<SourceStamps['known']> | undefined;
   let rootStats: Stats | undefined;
-  if (options.sourceStamps && keepsChangeTimes(root)) {
+  const changeTimes = options.sourceStamps ? changeTimesOf(root) : undefined;
+  // Whether a stamped folder must be checked for case folding (see visitUnchanged).
+  const mayFoldCase = options.sourceStamps?.mayFoldCase ?? changeTimes?.mayFoldCase ?? true;
+  if (options.sourceStamps && changeTimes?.keep) {
     // The root's own lstat serves its stamp too; a root that is a link is followed for its device.
     rootStats = lstatSync(root, { throwIfNoEntry: false });
     const rootDev = rootStats?.isDirectory() ? rootStats.dev : statSync(root, { throwIfNoEntry: false })?.dev;
