@@ -19,6 +19,7 @@ import { sourceStamps } from '../src/core/fs/stamp.js';
 import { walkTreeSync, type TreeFacts, type WalkOptions } from '../src/core/fs/walk.js';
 import { copyRecordOf, planCopy } from '../src/link/copy-plan.js';
 import { linkedInProcess, makeProject, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import { TREE_CHANGES, writeChangeTree } from './support/tree-changes.js';
 
 after(removeTempDirs);
 
@@ -70,16 +71,7 @@ async function listedDuring(work: () => unknown): Promise<string[]> {
 /** A source-like tree, and its stamps. */
 function sourceTree(): { dir: string; stamps: Record<string, number>; listing: Listing } {
   const dir = path.join(tempDir('source-stamps'), 'media');
-  writeTree(dir, {
-    'a.css': 'a',
-    'css/site.css': 'site',
-    'css/vendor/x.css': 'x',
-    'css/vendor-y.css': 'y',
-    'img/i.png': 'i',
-    'js/lib/l.js': 'l',
-    'js/m.js': 'm',
-  });
-  fs.mkdirSync(path.join(dir, 'empty'));
+  writeChangeTree(dir);
   return { dir, ...stampsOf(dir) };
 }
 
@@ -233,38 +225,18 @@ describe('source folder stamps: the stamped walk gives what a full listing gives
   });
 
   const changes: Record<string, (dir: string) => void> = {
-    nothing: () => undefined,
-    'a file added': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
-    'a file added at the top': (dir) => fs.writeFileSync(path.join(dir, 'new.txt'), 'n'),
+    ...TREE_CHANGES,
     'a file added, its folder time put back': (dir) => {
       const folder = path.join(dir, 'css');
       const { atime, mtime } = fs.lstatSync(folder);
       fs.writeFileSync(path.join(folder, 'slipped.css'), 's');
       fs.utimesSync(folder, atime, mtime); // sets mtime back; ctime moves all the same
     },
-    'a file removed': (dir) => fs.unlinkSync(path.join(dir, 'js/lib/l.js')),
-    'a file renamed': (dir) => fs.renameSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/site2.css')),
-    'a file moved to another folder': (dir) => fs.renameSync(path.join(dir, 'img/i.png'), path.join(dir, 'js/i.png')),
-    'a file replaced by a folder': (dir) => {
-      fs.unlinkSync(path.join(dir, 'js/m.js'));
-      fs.mkdirSync(path.join(dir, 'js/m.js'));
-    },
-    'a folder replaced by a file': (dir) => {
-      fs.rmSync(path.join(dir, 'img'), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'img'), 'not a folder');
-    },
     'a file replaced by a link': (dir) => {
       fs.unlinkSync(path.join(dir, 'a.css'));
       fs.symlinkSync('css/site.css', path.join(dir, 'a.css'));
     },
-    'a folder added': (dir) => fs.mkdirSync(path.join(dir, 'css/vendor/more')),
-    'the empty folder removed': (dir) => fs.rmdirSync(path.join(dir, 'empty')),
-    'a file added, then removed': (dir) => {
-      fs.writeFileSync(path.join(dir, 'css/tmp.css'), 't');
-      fs.unlinkSync(path.join(dir, 'css/tmp.css'));
-    },
     'a dotfile added (ignored)': (dir) => fs.writeFileSync(path.join(dir, 'css/.env'), 'SECRET=1'),
-    'a file edited in place': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
     'the media folder replaced by another one': (dir) => {
       fs.renameSync(dir, `${dir}-old`);
       writeTree(dir, { 'a.css': 'other', 'css/site.css': 'other' });

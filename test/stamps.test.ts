@@ -30,6 +30,7 @@ import {
   tempDir,
   writeTree,
 } from './support/project.js';
+import { TREE_CHANGES, TREE_FILES, writeChangeTree } from './support/tree-changes.js';
 
 after(removeTempDirs);
 
@@ -382,17 +383,8 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
   /** A copy-like tree, its record, and its stamps as apply makes them. */
   function stampedTree(): { dir: string; record: CopyRecord } {
     const dir = path.join(tempDir('stamped'), 'copy');
-    const files: Record<string, string> = {
-      'a.css': 'a',
-      'css/site.css': 'site',
-      'css/vendor/x.css': 'x',
-      'css/vendor-y.css': 'y',
-      'img/i.png': 'i',
-      'js/lib/l.js': 'l',
-      'js/m.js': 'm',
-    };
-    writeTree(dir, files);
-    fs.mkdirSync(path.join(dir, 'empty'));
+    const files = TREE_FILES;
+    writeChangeTree(dir);
     const record: CopyRecord = { kind: 'copy', source: 'apps/x/app_media/x', files: {}, dirs: ['empty'] };
     for (const rel of Object.keys(files).sort()) {
       const stat = fs.statSync(path.join(dir, rel));
@@ -404,27 +396,7 @@ describe('the stamped walk gives what a full walk gives, whatever changed in the
   }
 
   const changes: Record<string, (dir: string) => void> = {
-    nothing: () => undefined,
-    'a file added': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/new.css'), 'n'),
-    'a file added at the top': (dir) => fs.writeFileSync(path.join(dir, 'new.txt'), 'n'),
-    'a file removed': (dir) => fs.unlinkSync(path.join(dir, 'js/lib/l.js')),
-    'a file renamed': (dir) => fs.renameSync(path.join(dir, 'css/site.css'), path.join(dir, 'css/site2.css')),
-    'a file moved to another folder': (dir) => fs.renameSync(path.join(dir, 'img/i.png'), path.join(dir, 'js/i.png')),
-    'a file replaced by a folder': (dir) => {
-      fs.unlinkSync(path.join(dir, 'js/m.js'));
-      fs.mkdirSync(path.join(dir, 'js/m.js'));
-    },
-    'a folder replaced by a file': (dir) => {
-      fs.rmSync(path.join(dir, 'img'), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'img'), 'not a folder');
-    },
-    'a folder added': (dir) => fs.mkdirSync(path.join(dir, 'css/vendor/more')),
-    'the empty folder removed': (dir) => fs.rmdirSync(path.join(dir, 'empty')),
-    'a file added, then removed': (dir) => {
-      fs.writeFileSync(path.join(dir, 'css/tmp.css'), 't');
-      fs.unlinkSync(path.join(dir, 'css/tmp.css'));
-    },
-    'a file edited in place': (dir) => fs.writeFileSync(path.join(dir, 'css/vendor/x.css'), 'longer than before'),
+    ...TREE_CHANGES,
     'a temporary file of a run left in a folder': (dir) =>
       fs.writeFileSync(path.join(dir, 'js/.app-media-tmp-m.js-1-abcd'), 'half'),
   };
