@@ -198,7 +198,7 @@ describe('the packed package in a plain JavaScript project (gulp 5)', function (
           (file) =>
             !(
               file.startsWith('dist/') ||
-              ['schema.json', 'package.json', 'README.md', 'bin/app-media.js'].includes(file) ||
+              ['schema.json', 'package.json', 'README.md', 'bin/app-media.js', 'bin/package.json'].includes(file) ||
               /^(LICEN[CS]E|NOTICE|CHANGELOG)(\.\w+)?$/i.test(file)
             ),
         );
