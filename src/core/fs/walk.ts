@@ -249,44 +249,17 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
   function visitUnchanged(known: NonNullable<SourceStamps['known']>, dir: string, rel: string): boolean {
     const key = rel === '' ? '.' : rel;
     const names = known.listing.get(key);
-    if (!names) return false;
-    // Names come from the records file, which is untrusted: only plain names, as a listing gives them.
-    const ordered = [...names.keys()].sort();
     // Nor a name with a default-ignorable code point, which some kernels' case folding drops (a
     // zero-width joiner before `.env` would find `.env` in a case-folded folder).
-    if (!ordered.every(isPlainName) || ordered.some((name) => IGNORABLE.test(name))) return false;
-    const seen: Array<[string, string, Stats | undefined]> = [];
-    try {
-      for (const name of ordered) {
-        const childRel = rel ? `${rel}/${name}` : name;
-        if (ignored(childRel)) {
-          seen.push([name, childRel, undefined]);
-          continue;
-        }
-        const stats = lstatSync(`${dir}${path.sep}${name}`, { throwIfNoEntry: false });
-        if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
-        seen.push([name, childRel, stats]);
-      }
-      // A case-folded folder (ext4's casefold, xfs's ascii-ci) finds a file by any name of the same fold
-      // (other case, ß for ss): a forged record could name an ignored file so. Such a folder is listed
-      // instead: one recorded name is looked at in another case (a folder is case-folded whole).
-      // (Only where one may be: change-times.ts, mayFoldCase.)
-      if (mayFoldCase && foldsCase(dir, seen)) return false;
-    } catch (error) {
-      if (vanished(error)) return false; // listed instead, which says what is there now
-      throw error;
-    }
-    for (const [name, childRel, stats] of seen) {
-      if (!stats) {
-        facts.ignored++;
-        mixed?.add(key); // a name now ignored: a record made now would not list it
-      } else if (stats.isDirectory()) {
-        facts.dirs.push(childRel);
-        visit(`${dir}${path.sep}${name}`, childRel, stats);
-      } else {
-        facts.files.set(childRel, factsOf(stats, childRel));
-      }
-    }
+    if (!names || [...names.keys()].some((name) => IGNORABLE.test(name))) return false;
+    const seen = lookAtRecorded(dir, rel, names, ignored);
+    // A case-folded folder (ext4's casefold, xfs's ascii-ci) finds a file by any name of the same fold
+    // (other case, ß for ss): a forged record could name an ignored file so. Such a folder is listed
+    // instead: one recorded name is looked at in another case (a folder is case-folded whole).
+    // (Only where one may be: change-times.ts, mayFoldCase.)
+    if (!seen || (mayFoldCase && foldsCase(dir, seen))) return false;
+    if (seen.some(([, , stats]) => !stats)) mixed?.add(key); // a name now ignored: a record made now would not list it
+    addRecorded(dir, seen);
     return true;
   }
 
@@ -299,31 +272,58 @@ export function walkTreeSync(root: string, options: WalkOptions = {}): TreeFacts
     const mtime =
       mtimeMs ?? (rel === '' ? known.rootMtimeMs : undefined) ?? lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs;
     if (mtime !== stamp) return false;
-    // Names come from the records file, which anyone who can write to mediaRoot can edit: only
-    // plain names, as a listing gives them, or a "../" could lead the walk (and a delete) outside.
+    const seen = lookAtRecorded(dir, rel, names);
+    if (!seen) return false;
+    addRecorded(dir, seen);
+    return true;
+  }
+
+  /**
+   * The names a record gives for the folder `dir` (at `rel`), in name order, each looked at (`lstat`;
+   * one `skip` matches is not, and has no stats): undefined when the folder must be listed instead. The
+   * names come from the records file, which anyone who can write mediaRoot can edit: only plain names,
+   * as a listing gives them (a "../" could lead the walk, and a delete, outside), each still there and
+   * of the recorded kind.
+   */
+  function lookAtRecorded(
+    dir: string,
+    rel: string,
+    names: ReadonlyMap<string, 'file' | 'dir'>,
+    skip: (relPath: string) => boolean = () => false,
+  ): Array<[string, string, Stats | undefined]> | undefined {
     const ordered = [...names.keys()].sort();
-    if (!ordered.every(isPlainName)) return false;
-    const seen: Array<[string, Stats]> = [];
+    if (!ordered.every(isPlainName)) return undefined;
+    const seen: Array<[string, string, Stats | undefined]> = [];
     try {
       for (const name of ordered) {
+        const childRel = rel ? `${rel}/${name}` : name;
+        if (skip(childRel)) {
+          seen.push([name, childRel, undefined]);
+          continue;
+        }
         const stats = lstatSync(`${dir}${path.sep}${name}`, { throwIfNoEntry: false });
-        if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return false;
-        seen.push([name, stats]);
+        if (!stats || (names.get(name) === 'dir' ? !stats.isDirectory() : !stats.isFile())) return undefined;
+        seen.push([name, childRel, stats]);
       }
     } catch (error) {
-      if (vanished(error)) return false; // listed instead, which says what is there now
+      if (vanished(error)) return undefined; // listed instead, which says what is there now
       throw error;
     }
-    for (const [name, stats] of seen) {
-      const childRel = rel ? `${rel}/${name}` : name;
-      if (stats.isDirectory()) {
+    return seen;
+  }
+
+  /** What `lookAtRecorded` saw, into the facts (a name it skipped counts as ignored); folders walked in turn. */
+  function addRecorded(dir: string, seen: ReadonlyArray<[string, string, Stats | undefined]>): void {
+    for (const [name, childRel, stats] of seen) {
+      if (!stats) {
+        facts.ignored++;
+      } else if (stats.isDirectory()) {
         facts.dirs.push(childRel);
         visit(`${dir}${path.sep}${name}`, childRel, stats);
       } else {
         facts.files.set(childRel, factsOf(stats, childRel));
       }
     }
-    return true;
   }
 
   let mixed: Set<string> | undefined;
@@ -364,7 +364,13 @@ function foldsCase(dir: string, seen: ReadonlyArray<[string, string, Stats | und
     const upper = name.toUpperCase();
     const other = upper !== name ? upper : name.toLowerCase();
     if (other === name) continue;
-    const found = lstatSync(`${dir}${path.sep}${other}`, { throwIfNoEntry: false });
+    let found: Stats | undefined;
+    try {
+      found = lstatSync(`${dir}${path.sep}${other}`, { throwIfNoEntry: false });
+    } catch (error) {
+      if (vanished(error)) return true; // changed meanwhile: listed, which says what is there now
+      throw error;
+    }
     return found !== undefined && found.dev === stats.dev && found.ino === stats.ino;
   }
   return false;
