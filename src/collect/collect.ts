@@ -8,6 +8,7 @@
  * lock, a full look and the plan (plan.ts, pure of writes) → apply
  * (apply.ts) → the index → the report. A dry run is the full look, reported.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../core/config/load.js';
@@ -35,7 +36,7 @@ import {
   readPending,
   readRecords,
   sameRecords,
-  serializeIndex,
+  indexText,
   seenOf,
   type Index,
   type IndexInput,
@@ -119,6 +120,9 @@ export async function collect(options: RunOptions = {}): Promise<Report> {
       remove: (name) => unlinkIn(held.stage(), name),
     };
     const look = await fullLook(settings, digest, sources, pool, stage);
+    // The workers' part ends with the plan (apply writes from this thread): their heaps are let go before the
+    // records, the index and the manifest are serialized, the run's peak of memory.
+    await pool.close();
     const { plan } = look;
     const problems = [...plan.missing, ...plan.unparsed].map((one) => one.text);
     if (settings.strict && problems.length > 0) throw errors.missingReference(problems);
@@ -391,11 +395,18 @@ function writeIndex(
     stamps,
     foreign: [...plan.foreign, ...plan.handChanged].sort(),
   };
-  const text = serializeIndex(index);
-  if (there && readRegular(ws.root.at(INDEX_FILE)).data.toString('utf8') === text) return;
+  // Compared by digest with the index there (the text is made in pieces, twice at most, never held whole).
+  if (there) {
+    const now = createHash('sha256')
+      .update(readRegular(ws.root.at(INDEX_FILE)).data)
+      .digest('hex');
+    const next = createHash('sha256');
+    for (const piece of indexText(index)) next.update(piece);
+    if (next.digest('hex') === now) return;
+  }
   const stage = ws.stage();
   const staged = ws.stagedName('collect', INDEX_FILE);
-  writeNew(stage, staged, text);
+  writeNew(stage, staged, indexText(index));
   placeFile(stage, staged, ws.root, INDEX_FILE);
 }
 
