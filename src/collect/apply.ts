@@ -36,7 +36,7 @@ import type { Item, Output, Plan } from './plan.js';
 import {
   replaceOwnFile,
   serializePending,
-  serializeRecords,
+  recordsText,
   type FileRecord,
   type Pending,
   type Records,
@@ -258,7 +258,7 @@ async function carryOut(
 
   // 5. The records, then 6. the pending list.
   stillInPlace(folders, settings, 'the records were not updated');
-  const stat = replaceOwnFile(ws, RECORDS_FILE, serializeRecords(records), recordsSeen);
+  const stat = replaceOwnFile(ws, RECORDS_FILE, recordsText(records), recordsSeen);
   result.recordsSeen = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
   moment('records');
   if (pendingSeen) {

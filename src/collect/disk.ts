@@ -133,9 +133,28 @@ export const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL 
  * Writes `data` to a new file `name` in `folder` (the private staging folder: O_EXCL, never over
  * anything, never through a link) and returns its facts.
  */
-export function writeNew(folder: Folder, name: string, data: Buffer | string): Stats {
+export function writeNew(folder: Folder, name: string, data: Buffer | string | Iterable<string>): Stats {
+  if (typeof data !== 'string' && !Buffer.isBuffer(data)) return createNew(folder, name, (fd) => writeText(fd, data));
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   return createNew(folder, name, (fd) => writeAll(fd, bytes, bytes.length));
+}
+
+const TEXT_BUFFER = 64 * 1024;
+
+/** Writes text given in pieces (UTF-8), through one small buffer: the whole text is never held. */
+function writeText(fd: number, pieces: Iterable<string>): void {
+  const buffer = Buffer.allocUnsafe(TEXT_BUFFER);
+  let used = 0;
+  for (const piece of pieces) {
+    const length = Buffer.byteLength(piece);
+    if (used + length > TEXT_BUFFER) {
+      writeAll(fd, buffer, used);
+      used = 0;
+    }
+    if (length > TEXT_BUFFER) writeAll(fd, Buffer.from(piece));
+    else used += buffer.write(piece, used);
+  }
+  writeAll(fd, buffer, used);
 }
 
 /** Writes the first `length` bytes of `bytes` to `fd` (writeSync may write fewer than asked). */

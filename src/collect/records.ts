@@ -199,32 +199,40 @@ export function readRecords(root: string): ReadResult<Records> {
 }
 
 /**
- * The records as the contract writes them: compact JSON, files and folders in name order (built as text: 50,000 files
- * would be 50,000 objects).
+ * The records as the contract writes them: compact JSON, files and folders in name order, as pieces of text in order
+ * (50,000 files would be 50,000 objects; their text is written out piece by piece, never held whole).
  */
-export function serializeRecords(records: Records): string {
-  const parts: string[] = [`{"tool":"${TOOL}","kind":"collect","version":1,"files":{`];
+export function* recordsText(records: Records): Generator<string> {
+  yield `{"tool":"${TOOL}","kind":"collect","version":1,"files":{`;
   let first = true;
   for (const name of [...records.files.keys()].sort()) {
     const record = records.files.get(name) as FileRecord;
-    parts.push(
+    yield (
       `${first ? '' : ','}${JSON.stringify(name)}:{"size":${record.size},"mtimeMs":${record.mtimeMs},` +
-        `"sha256":"${record.sha256}","immutable":${record.immutable}` +
-        `${record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''}}`,
+      `"sha256":"${record.sha256}","immutable":${record.immutable}` +
+      `${record.encoding ? `,"encoding":"${record.encoding}","of":${JSON.stringify(record.of)}` : ''}}`
     );
     first = false;
   }
-  parts.push('},"builds":[');
-  records.builds.forEach((build, index) => {
-    parts.push(
-      `${index === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[` +
-        `${build.files.map((name) => JSON.stringify(name)).join(',')}]}`,
-    );
-  });
+  yield '},"builds":[';
+  let index = 0;
+  for (const build of records.builds) {
+    yield `${index++ === 0 ? '' : ','}{"id":"${build.id}","at":${JSON.stringify(build.at)},"files":[`;
+    let firstFile = true;
+    for (const name of build.files) {
+      yield `${firstFile ? '' : ','}${JSON.stringify(name)}`;
+      firstFile = false;
+    }
+    yield ']}';
+  }
   const own: Record<string, OwnFileRecord> = {};
   for (const name of [...records.own.keys()].sort()) own[name] = records.own.get(name) as OwnFileRecord;
-  parts.push(`],"dirs":${JSON.stringify([...records.dirs].sort())},"own":${JSON.stringify(own)}}\n`);
-  return parts.join('');
+  yield `],"dirs":${JSON.stringify([...records.dirs].sort())},"own":${JSON.stringify(own)}}\n`;
+}
+
+/** The records' text whole (recordsText joined). */
+export function serializeRecords(records: Records): string {
+  return [...recordsText(records)].join('');
 }
 
 /** Whether two records say the same (what a run compares instead of writing them out twice). */
@@ -284,7 +292,12 @@ export function seenOf(stat: Stats): Seen {
  * what this run read (or wrote) last, or nothing; anything else was put there by someone else
  * meanwhile, and is left as it is.
  */
-export function replaceOwnFile(ws: Workspace, name: string, text: string, expected: Seen | undefined): Stats {
+export function replaceOwnFile(
+  ws: Workspace,
+  name: string,
+  text: string | Iterable<string>,
+  expected: Seen | undefined,
+): Stats {
   const stage = ws.stage();
   const staged = ws.stagedName('collect', name);
   const stat = writeNew(stage, staged, text);
@@ -563,36 +576,45 @@ export interface IndexInput {
   foreign: string[];
 }
 
-export function serializeIndex(index: IndexInput): string {
-  const facts: Record<string, [number, number]> = {};
-  const lines: string[] = [];
-  for (const name of [...index.sources.keys()].sort()) {
-    const [size, mtimeMs, sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = index.sources.get(
-      name,
-    ) as IndexSource;
-    facts[name] = [size, mtimeMs];
-    lines.push(`${name}\t${sourceSha}\t${finalSha}\t${nameHash}\t${finalSize}\t${integrity}\t${br}\t${gz}`);
+export function* indexText(index: IndexInput): Generator<string> {
+  // The same text as JSON.stringify of { tool, kind, version, settings, build, records, manifest, revManifest, facts,
+  // hashes, css, dirs, stamps, foreign }, written piece by piece: 10,000 sources would be an object of 10,000 keys and
+  // a string of megabytes, held at once.
+  yield `{"tool":${JSON.stringify(TOOL)},"kind":"collect-index","version":2,`;
+  yield `"settings":${JSON.stringify(index.settings)},`;
+  yield `"build":${JSON.stringify(index.build)},"records":${JSON.stringify(index.records)},`;
+  yield `"manifest":${JSON.stringify(index.manifest)},"revManifest":${JSON.stringify(index.revManifest)},"facts":{`;
+  const names = [...index.sources.keys()].sort();
+  let first = true;
+  for (const name of names) {
+    const [size, mtimeMs] = index.sources.get(name) as IndexSource;
+    yield `${first ? '' : ','}${JSON.stringify(name)}:[${JSON.stringify(size)},${JSON.stringify(mtimeMs)}]`;
+    first = false;
   }
-  const css: Record<string, IndexCss> = {};
-  for (const name of [...index.css.keys()].sort()) css[name] = index.css.get(name) as IndexCss;
+  yield '},"hashes":"';
+  first = true;
+  for (const name of names) {
+    const [, , sourceSha, finalSha, nameHash, finalSize, integrity, br, gz] = index.sources.get(name) as IndexSource;
+    // One line of the "hashes" string, escaped as JSON escapes it (its quotes taken off); lines joined by "\n".
+    const line = `${name}\t${sourceSha}\t${finalSha}\t${nameHash}\t${finalSize}\t${integrity}\t${br}\t${gz}`;
+    yield `${first ? '' : '\\n'}${JSON.stringify(line).slice(1, -1)}`;
+    first = false;
+  }
+  yield '","css":{';
+  first = true;
+  for (const name of [...index.css.keys()].sort()) {
+    yield `${first ? '' : ','}${JSON.stringify(name)}:${JSON.stringify(index.css.get(name))}`;
+    first = false;
+  }
   const dirs: Record<string, string> = {};
   for (const name of [...index.dirs.keys()].sort()) dirs[name] = index.dirs.get(name) as string;
   const stamps: Record<string, number> = {};
   for (const name of [...index.stamps.keys()].sort()) stamps[name] = index.stamps.get(name) as number;
-  return `${JSON.stringify({
-    tool: TOOL,
-    kind: 'collect-index',
-    version: 2,
-    settings: index.settings,
-    build: index.build,
-    records: index.records,
-    manifest: index.manifest,
-    revManifest: index.revManifest,
-    facts,
-    hashes: lines.join('\n'),
-    css,
-    dirs,
-    stamps,
-    foreign: index.foreign,
-  })}\n`;
+  yield `},"dirs":${JSON.stringify(dirs)},"stamps":${JSON.stringify(stamps)},`;
+  yield `"foreign":${JSON.stringify(index.foreign)}}\n`;
+}
+
+/** The index's text whole (indexText joined). */
+export function serializeIndex(index: IndexInput): string {
+  return [...indexText(index)].join('');
 }
