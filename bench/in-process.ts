@@ -5,7 +5,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { clean, link, verify, type Report } from 'gulp-app-media';
-import { copyFiles, copyFilesSync, statWalk, statWalkSync, symlinkLoop, symlinkLoopSync } from './floors.js';
+import {
+  copyFiles,
+  copyFilesSync,
+  loadVinyl,
+  statWalk,
+  statWalkSync,
+  symlinkLoop,
+  symlinkLoopSync,
+  vinylLoop,
+} from './floors.js';
 import type { Project } from './generate.js';
 import { flushDisk, remove } from './measure.js';
 import { Rows, type Row } from './rows.js';
@@ -43,6 +52,12 @@ export function inProcessRows(): Rows {
     id: 'floor.symlink-sync',
     label: 'floor: `fs.symlinkSync` loop, one per app',
     short: 'symlinkSync loop',
+    kind: 'floor',
+  });
+  rows.add({
+    id: 'vinyl.symlink',
+    label: 'for comparison: the same links through vinyl-fs `symlink()`, 4 streams as the tool, nothing else',
+    short: 'bare vinyl-fs streams',
     kind: 'floor',
   });
   rows.add({ id: 'floor.unlink', label: 'floor: `fs.unlink` loop, one per app', short: 'unlink loop', kind: 'floor' });
@@ -142,6 +157,7 @@ export async function runInProcess(project: Project, repeats: number, log: (line
   // takes after many deletions (cp -r of medium took 1.1 s into a fresh folder elsewhere in
   // /tmp and 4.2 s into the project's public/media).
   const apps = project.apps.length;
+  const vinyl = await loadVinyl();
   remove(mediaRoot);
   remove(path.join(project.home, 'out')); // where earlier versions of the bench wrote
 
@@ -150,14 +166,16 @@ export async function runInProcess(project: Project, repeats: number, log: (line
     // Links. On ext4 without a journal (this /tmp), finding a free inode skips each one deleted in the last minute
     // or more (`recently_deleted`), so a run of 1000 links slows with every removal just before it: 16 ms into a
     // folder far from the others, 220-270 ms into public/media right after the bench removed it. The two loops and
-    // ours are therefore taken in mirrored order, each right after the same removal (A B C C B A: each sits at
-    // places that sum to the same), so none of them faces more removals than the others.
+    // ours are therefore taken in mirrored order, each right after the same removal (A B C D D C B A: each sits at
+    // places that sum to the same), so none of them faces more removals than the others. The bare vinyl-fs
+    // streams are taken among them, for comparison.
     const linkRuns: Record<string, () => Promise<void> | void> = {
       'floor.symlink': () => symlinkLoop(project, mediaRoot),
       'floor.symlink-sync': () => symlinkLoopSync(project, mediaRoot),
+      'vinyl.symlink': () => vinylLoop(project, mediaRoot, vinyl),
       'link.clean': async () => expect(await link({ cwd, mode: 'symlink' }), 'linked', apps, 'link clean'),
     };
-    const order = ['floor.symlink', 'floor.symlink-sync', 'link.clean'];
+    const order = ['floor.symlink', 'floor.symlink-sync', 'vinyl.symlink', 'link.clean'];
     for (const [place, id] of [...order, ...[...order].reverse()].entries()) {
       await measure(id, linkRuns[id] as () => Promise<void> | void);
       if (place === 0) {
