@@ -389,6 +389,43 @@ describe('fs primitives: the private workspace', () => {
     },
   );
 
+  for (const kind of ['descriptor', 'path'] as const) {
+    it(
+      `a private folder swapped, between its mkdir and its opening, for a link or a file (${kind} folders): ` +
+        "refused, and what was put at the run's own name is unlinked; what the link leads to is untouched",
+      () => {
+        for (const what of ['a link to a folder outside', 'a file'] as const) {
+          const base = tempDir('ws');
+          const outside = tempDir('outside');
+          writeTree(outside, { 'keep.txt': 'theirs' });
+          fs.chmodSync(outside, 0o700);
+          const root = openFolder(base);
+          const ws = new Workspace(root, token());
+          let swappedAt: string | undefined;
+          onPause((point, name) => {
+            if (point !== 'private') return;
+            swappedAt = name;
+            fs.renameSync(path.join(base, name), path.join(base, 'made-by-the-run'));
+            if (what === 'a file') fs.writeFileSync(path.join(base, name), 'planted');
+            else fs.symlinkSync(outside, path.join(base, name));
+          });
+          try {
+            withKind(kind, () => expect(() => ws.privateFolder('blog'), what).to.throw());
+          } finally {
+            onPause(undefined);
+            ws.close();
+            root.close();
+          }
+          expect(swappedAt, what).to.be.a('string');
+          // The run's own name is free again; the folder the run made (renamed away by the racer) is the racer's now.
+          expect(fs.readdirSync(base), what).to.deep.equal(['made-by-the-run']);
+          expect(fs.readdirSync(outside), what).to.deep.equal(['keep.txt']);
+          expect(fs.readFileSync(path.join(outside, 'keep.txt'), 'utf8'), what).to.equal('theirs');
+        }
+      },
+    );
+  }
+
   it('closing the workspace removes its staging folder, files the run left there included', () => {
     const base = tempDir('ws');
     const root = openFolder(base);

@@ -38,7 +38,15 @@ export class Workspace {
     const name = this.tempName(label);
     mkdirSync(this.root.at(name), 0o700);
     pause('private', name);
-    const folder = this.root.open(name);
+    let folder: Folder;
+    try {
+      folder = this.root.open(name);
+    } catch (error) {
+      // A link or a file put at the run's own temporary name since the mkdir (the folder made renamed away) is
+      // unlinked, never followed, as removeOwnTree does with one; a folder is never removed here (nor below).
+      dropNonFolder(this.root, name);
+      throw error;
+    }
     try {
       const stat = folder.stat();
       const runner = currentRunner();
@@ -52,6 +60,7 @@ export class Workspace {
       }
     } catch (error) {
       folder.close();
+      dropNonFolder(this.root, name);
       throw error;
     }
     return { name, folder };
@@ -118,6 +127,15 @@ export function removeOwnTree(parent: Folder, name: string, expected?: FolderId)
     folder.close();
   }
   removeEmptyFolder(parent, name);
+}
+
+/** Unlinks what is at `name` unless it is a folder (unlink(2) never removes one); whatever fails leaves it there. */
+function dropNonFolder(folder: Folder, name: string): void {
+  try {
+    if (lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory() === false) unlinkSync(folder.at(name));
+  } catch {
+    // left as it is (another user's in a sticky folder, or a folder put there meanwhile): the run's error says why
+  }
 }
 
 function unlinkIfThere(folder: Folder, name: string): void {
