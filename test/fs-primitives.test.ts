@@ -344,6 +344,42 @@ describe('fs primitives: the private workspace', () => {
     });
   }
 
+  for (const kind of ['descriptor', 'path'] as const) {
+    it(
+      `removeOwnTree (${kind}): a link at the name, swapped for someone's folder right after it failed to open as ` +
+        'one: that folder and its files stay (regression)',
+      () => {
+        const base = tempDir('ws');
+        writeTree(base, { 'victim/precious.txt': 'precious' });
+        fs.symlinkSync(path.join(base, 'nowhere'), path.join(base, 'temp'));
+        withKind(kind, () => {
+          const root = openFolder(base);
+          // The racer acts between the failed open (a link is no folder) and what removeOwnTree does next.
+          const open = root.open.bind(root);
+          let raced = false;
+          root.open = (name: string): Folder => {
+            try {
+              return open(name);
+            } finally {
+              if (!raced && name === 'temp') {
+                raced = true;
+                fs.unlinkSync(path.join(base, 'temp'));
+                fs.renameSync(path.join(base, 'victim'), path.join(base, 'temp'));
+              }
+            }
+          };
+          try {
+            removeOwnTree(root, 'temp', { dev: 1, ino: 1 });
+          } finally {
+            root.close();
+          }
+          expect(raced).to.equal(true);
+        });
+        expect(fs.readFileSync(path.join(base, 'temp', 'precious.txt'), 'utf8')).to.equal('precious');
+      },
+    );
+  }
+
   it(
     "a private folder swapped, between its mkdir and its opening, for one that is not the run's own " +
       '(open to others, holding a file, or of another user): refused (EEXIST), the folder in its place untouched',
@@ -399,7 +435,7 @@ describe('fs primitives: the private workspace', () => {
           const outside = tempDir('outside');
           writeTree(outside, { 'keep.txt': 'theirs' });
           fs.chmodSync(outside, 0o700);
-          const root = openFolder(base);
+          const root = withKind(kind, () => openFolder(base));
           const ws = new Workspace(root, token());
           let swappedAt: string | undefined;
           onPause((point, name) => {

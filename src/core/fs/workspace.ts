@@ -115,7 +115,9 @@ export function removeOwnTree(parent: Folder, name: string, expected?: FolderId)
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
     if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
-    unlinkIfThere(parent, name);
+    // A link or a file at the name: unlinked as itself. A folder put there since the open failed is not the one
+    // expected, nor known to be the run's: left as it is, never emptied.
+    unlinkUnlessFolder(parent, name);
     return;
   }
   try {
@@ -135,6 +137,19 @@ function dropNonFolder(folder: Folder, name: string): void {
     if (lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory() === false) unlinkSync(folder.at(name));
   } catch {
     // left as it is (another user's in a sticky folder, or a folder put there meanwhile): the run's error says why
+  }
+}
+
+/** Unlinks `name` (a link or a file); a folder there, or nothing, is left as it is; other failures are thrown. */
+function unlinkUnlessFolder(folder: Folder, name: string): void {
+  try {
+    unlinkSync(folder.at(name));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if ((code === 'EISDIR' || code === 'EPERM') && lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory())
+      return;
+    throw error;
   }
 }
 
