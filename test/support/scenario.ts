@@ -823,8 +823,12 @@ export class World {
         this.fail(`${racedApp}: reported ${racedLine.status}, but the racer's link is at its name`);
       }
     }
+    // The run's staging folder (made by the first copy sync that writes, used by every one after it) names no app:
+    // swapped, it fails the sync that was making it, which says so.
+    const isRaced = (app: Report['apps'][number]): boolean =>
+      app.name === racedApp || (racedApp === 'staged' && app.status === 'error' && /\bstaged\b/.test(app.reason ?? ''));
     const errors = report.apps
-      .filter((app) => app.status === 'error' && app.name !== racedApp)
+      .filter((app) => app.status === 'error' && !isRaced(app))
       .map((app) => `${app.name}: ${app.reason ?? ''}`);
     // The racer moved what was at the swapped name (foreign files in a copy among it): it is now below the name it
     // took.
@@ -848,7 +852,7 @@ export class World {
     // What the adversary did is foreign; the raced app's line is not checked against the disk (it may be error or
     // conflict).
     if (kind === 'link') {
-      const others = { ...report, apps: report.apps.filter((app) => app.name !== racedApp) };
+      const others = { ...report, apps: report.apps.filter((app) => !isRaced(app)) };
       if (swapped.length === 0) await this.checkLinked(report);
       else await this.checkLinkedAfterRace(others);
     }
