@@ -131,16 +131,19 @@ export function removeOwnTree(parent: Folder, name: string, expected?: FolderId)
   removeEmptyFolder(parent, name);
 }
 
-/** Unlinks what is at `name` unless it is a folder (unlink(2) never removes one); whatever fails leaves it there. */
+/** unlinkUnlessFolder, and whatever fails leaves it there. */
 function dropNonFolder(folder: Folder, name: string): void {
   try {
-    if (lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory() === false) unlinkSync(folder.at(name));
+    unlinkUnlessFolder(folder, name);
   } catch {
     // left as it is (another user's in a sticky folder, or a folder put there meanwhile): the run's error says why
   }
 }
 
-/** Unlinks `name` (a link or a file); a folder there, or nothing, is left as it is; other failures are thrown. */
+/**
+ * Unlinks `name` (a link or a file; unlink(2) never removes a folder); a folder there, or nothing, is left as it is;
+ * other failures are thrown.
+ */
 function unlinkUnlessFolder(folder: Folder, name: string): void {
   try {
     unlinkSync(folder.at(name));
