@@ -123,7 +123,7 @@ export function removeOwnTree(parent: Folder, name: string, expected?: FolderId)
   try {
     for (const entry of folder.list()) {
       if (entry.isDirectory()) removeOwnTree(folder, entry.name);
-      else unlinkIfThere(folder, entry.name);
+      else unlinkUnlessFolder(folder, entry.name);
     }
   } finally {
     folder.close();
@@ -152,23 +152,6 @@ function unlinkUnlessFolder(folder: Folder, name: string): void {
     if (code === 'ENOENT') return;
     if ((code === 'EISDIR' || code === 'EPERM') && lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory())
       return;
-    throw error;
-  }
-}
-
-function unlinkIfThere(folder: Folder, name: string): void {
-  try {
-    unlinkSync(folder.at(name));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    // A folder put there meanwhile: removed as a tree of ours would be, through its open folder.
-    if (code === 'EISDIR' || code === 'EPERM') {
-      if (lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory()) {
-        removeOwnTree(folder, name);
-        return;
-      }
-    }
     throw error;
   }
 }
