@@ -6,9 +6,10 @@
  * the runner's, mode 0700: no one else can reach a file in it, so a file whose mode is not yet
  * set right (copyFile gives it the source's, setuid bits included) is never in anyone's reach.
  */
-import { lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { sameFolder, type Folder, type FolderId } from './folder.js';
 import { pause } from './pause.js';
+import { unlinkEach } from './remove-exact.js';
 import { tempNames } from './temp.js';
 import { currentRunner } from './trust.js';
 
@@ -115,15 +116,15 @@ export function removeOwnTree(parent: Folder, name: string, expected?: FolderId)
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
     if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
-    // A link or a file at the name: unlinked as itself. A folder put there since the open failed is not the one
-    // expected, nor known to be the run's: left as it is, never emptied.
-    unlinkUnlessFolder(parent, name);
+    // A link or a file at the name: unlinked as itself (unlinkEach, as where others may write). A folder put there
+    // since the open failed is not the one expected, nor known to be the run's: left as it is, never emptied.
+    unlinkEach(parent, [name]);
     return;
   }
   try {
     for (const entry of folder.list()) {
       if (entry.isDirectory()) removeOwnTree(folder, entry.name);
-      else unlinkUnlessFolder(folder, entry.name);
+      else unlinkEach(folder, [entry.name]);
     }
   } finally {
     folder.close();
@@ -131,27 +132,11 @@ export function removeOwnTree(parent: Folder, name: string, expected?: FolderId)
   removeEmptyFolder(parent, name);
 }
 
-/** unlinkUnlessFolder, and whatever fails leaves it there. */
+/** unlinkEach of the one name, and whatever fails leaves it there. */
 function dropNonFolder(folder: Folder, name: string): void {
   try {
-    unlinkUnlessFolder(folder, name);
+    unlinkEach(folder, [name]);
   } catch {
-    // left as it is (another user's in a sticky folder, or a folder put there meanwhile): the run's error says why
-  }
-}
-
-/**
- * Unlinks `name` (a link or a file; unlink(2) never removes a folder); a folder there, or nothing, is left as it is;
- * other failures are thrown.
- */
-function unlinkUnlessFolder(folder: Folder, name: string): void {
-  try {
-    unlinkSync(folder.at(name));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    if ((code === 'EISDIR' || code === 'EPERM') && lstatSync(folder.at(name), { throwIfNoEntry: false })?.isDirectory())
-      return;
-    throw error;
+    // left as it is: the run's error says why
   }
 }
