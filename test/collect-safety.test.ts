@@ -362,16 +362,16 @@ describe('media:collect: the names it reserves, and yours that look like them', 
         '.app-media-tmp-notes.txt': 'notes',
         '.app-media-tmp-drafts/a.txt': 'draft',
         'blog/css/.app-media-tmp-notes.txt': 'mine',
-        [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-staged`]:
+        [`.app-media-tmp-${randomBytes(8).toString('hex')}-0c0ffee00-.staging`]:
           'a name of a run whose lock is not left behind',
       };
       writeTree(out, yours);
       const token = killedRunLock(out);
       writeTree(out, {
-        [`.app-media-tmp-${token}-0c0ffee00-staged/0-collect-site.css`]: 'half writ',
-        [`.app-media-tmp-${token}-1c0ffee00-staged`]: 'x',
+        [`.app-media-tmp-${token}-0c0ffee00-.staging/0-collect-site.css`]: 'half writ',
+        [`.app-media-tmp-${token}-1c0ffee00-.staging`]: 'x',
       });
-      fs.chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-staged`), 0o700); // the run's private folder
+      fs.chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-.staging`), 0o700); // the run's private folder
       fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
       const report = await collect({ cwd: root, logger: quiet });
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { verify } from '../src/index.js';
+import { STAGING_LABEL } from '../src/core/fs/temp.js';
 import {
   appMedia,
   exists,
@@ -223,7 +224,7 @@ describe('copy mode: crash-safe under a real kill -9 (§6 rule 4)', function () 
       // lands beside a staged file only while one is being written. Under the fault shim (Linux),
       // each write of a staged file first sleeps 3 ms, so it does.
       const shim = faultsShim().lib;
-      const slowD0 = shim ? faultEnv(shim, { FAULT_SLOW_PATH: '-staged/', FAULT_SLOW_US: '3000' }) : {};
+      const slowD0 = shim ? faultEnv(shim, { FAULT_SLOW_PATH: `-${STAGING_LABEL}/`, FAULT_SLOW_US: '3000' }) : {};
       const kills: Kill[] = [];
       for (const moment of moments) {
         round++;

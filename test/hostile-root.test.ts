@@ -1192,6 +1192,36 @@ describe('hostile mediaRoot: found by the review of this change', function () {
     },
   );
 
+  it(
+    "the run's staging folder replaced between its mkdir and its opening: the sync that made it is error, its " +
+      'reason shows the staging folder as such (never as a published path), and the folder put there stays',
+    async () => {
+      const root = copyProject(['blog', 'shop']);
+      await linkedInProcess(root);
+      fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'blog.css'), '.blog { v: 2 }');
+      let planted = '';
+      const swap = pauseOnce(
+        'private',
+        (name) => {
+          planted = name;
+          fs.renameSync(path.join(mediaOf(root), name), path.join(mediaOf(root), 'made-by-the-run'));
+          writeTree(mediaOf(root), { [`${name}/theirs.txt`]: 'theirs' });
+        },
+        1,
+        (name) => name.endsWith('-.staging'),
+      );
+      const report = await link({ cwd: root });
+      expect(swap.fired(), 'the staging folder was made').to.equal(true);
+      const blog = report.apps.find((app) => app.name === 'blog');
+      expect(blog?.status, JSON.stringify(report.apps)).to.equal('error');
+      expect(blog?.reason).to.equal('EEXIST (mkdir) public/media/(staging folder)');
+      expect(fs.readFileSync(path.join(mediaOf(root), planted, 'theirs.txt'), 'utf8')).to.equal('theirs');
+      expect(fs.readFileSync(path.join(mediaOf(root), 'blog', 'css', 'blog.css'), 'utf8')).to.not.equal(
+        '.blog { v: 2 }',
+      );
+    },
+  );
+
   it('new copies that fail (a folder of their private folder swapped) leave no file open behind them', async () => {
     const root = copyProject(['blog']);
     writeTree(sourceOf(root, 'blog'), { 'css/a.css': 'a', 'js/x.js': 'x' });

@@ -4,7 +4,7 @@
  * run that fails as a whole (no stack trace unless --verbose).
  */
 import { toDisplay } from './display.js';
-import { labelOfTemp, TEMP_MARK } from './fs/temp.js';
+import { labelOfTemp, STAGING_LABEL, STAGING_SHOWN, TEMP_MARK } from './fs/temp.js';
 
 const HINTS: Record<string, string> = {
   EACCES: "check that the account running the task may read the app's media folder and write to mediaRoot",
@@ -43,10 +43,14 @@ export function systemErrorHint(code: string | undefined): string {
   return (code !== undefined ? HINTS[code] : undefined) ?? 'run again with --verbose for details';
 }
 
-/** A temporary name in a path is shown as the published name it stands for. */
+/** A temporary name in a path is shown as the published name it stands for; the run's staging folder as such. */
 function published(file: string): string {
   return file
     .split('/')
-    .map((part) => (part.startsWith(TEMP_MARK) ? labelOfTemp(part) || part : part))
+    .map((part) => {
+      if (!part.startsWith(TEMP_MARK)) return part;
+      const label = labelOfTemp(part);
+      return label === STAGING_LABEL ? STAGING_SHOWN : label || part;
+    })
     .join('/');
 }

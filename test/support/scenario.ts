@@ -823,10 +823,12 @@ export class World {
         this.fail(`${racedApp}: reported ${racedLine.status}, but the racer's link is at its name`);
       }
     }
-    // The run's staging folder (made by the first copy sync that writes, used by every one after it) names no app:
-    // swapped, it fails the sync that was making it, which says so.
+    // The run's staging folder (made by the first copy sync that writes, used by every one after it; labelled
+    // `.staging`, which no app name can be) names no app: swapped, it fails the sync that was making it, whose reason
+    // shows it as `(staging folder)`.
     const isRaced = (app: Report['apps'][number]): boolean =>
-      app.name === racedApp || (racedApp === 'staged' && app.status === 'error' && /\bstaged\b/.test(app.reason ?? ''));
+      app.name === racedApp ||
+      (racedApp === '.staging' && app.status === 'error' && (app.reason ?? '').includes('(staging folder)'));
     const errors = report.apps
       .filter((app) => app.status === 'error' && !isRaced(app))
       .map((app) => `${app.name}: ${app.reason ?? ''}`);

@@ -17,6 +17,14 @@ export const KEPT_MARK = '.app-media-kept-';
 /** A run's token: 16 hex digits, random (the lock file's). */
 export const TOKEN = /^[0-9a-f]{16}$/;
 const TEMP = /^\.app-media-tmp-([0-9a-f]{16})-\d{1,9}[0-9a-f]{8}(?:-[^/\\]*)?$/;
+/**
+ * The label of a run's staging folder (workspace.ts), where new files wait before each is renamed into its place. It
+ * starts with a dot, as no app name may, so it is never taken for an entry's name; messages show it as
+ * `(staging folder)`, never as a published path.
+ */
+export const STAGING_LABEL = '.staging';
+/** How a path inside a run's staging folder is shown in messages. */
+export const STAGING_SHOWN = '(staging folder)';
 /** A label (the entry a temporary name stands for) is cut to this, so any name fits a file system's 255 bytes. */
 const LABEL_MAX = 64;
 

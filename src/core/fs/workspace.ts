@@ -10,7 +10,7 @@ import { mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { sameFolder, type Folder, type FolderId } from './folder.js';
 import { pause } from './pause.js';
 import { unlinkEach } from './remove-exact.js';
-import { tempNames } from './temp.js';
+import { STAGING_LABEL, tempNames } from './temp.js';
 import { currentRunner } from './trust.js';
 
 export class Workspace {
@@ -69,7 +69,7 @@ export class Workspace {
 
   /** The run's staging folder, made on first use. */
   stage(): Folder {
-    this.staging ??= this.privateFolder('staged');
+    this.staging ??= this.privateFolder(STAGING_LABEL);
     return this.staging.folder;
   }
 
