@@ -26,7 +26,16 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { readmeTables } from '../src/core/options.js';
 import { mediaFiles, REPO, removeTempDirs, tempDir, writeTree } from './support/project.js';
@@ -243,13 +252,34 @@ describe('every README example, run against the packed package in a plain JavaSc
     },
   );
 
+  /**
+   * The installed base's packages in a project's own node_modules, each a link to the base's (a scope folder is the
+   * project's own, its packages links): the same names resolve to the same installed files, without copying the
+   * thousands of files of the install for each project. `.bin` is copied (its links are relative, through these).
+   */
+  function shareModules(from: string, to: string): void {
+    mkdirSync(to);
+    for (const entry of readdirSync(from, { withFileTypes: true })) {
+      const source = path.join(from, entry.name);
+      if (entry.name === '.bin' || !entry.isDirectory()) {
+        cpSync(source, path.join(to, entry.name), { recursive: true, verbatimSymlinks: true });
+      } else if (entry.name.startsWith('@')) {
+        mkdirSync(path.join(to, entry.name));
+        for (const scoped of readdirSync(source))
+          symlinkSync(path.join(source, scoped), path.join(to, entry.name, scoped));
+      } else {
+        symlinkSync(source, path.join(to, entry.name));
+      }
+    }
+  }
+
   /** A project of the README: the installed base, the user's apps, and @acme/gallery as an installed package. */
   function project(name: string): string {
     let dir = projects.get(name);
     if (dir) return dir;
     dir = tempDir(`readme-${name}`);
-    for (const entry of ['package.json', 'package-lock.json', 'node_modules'])
-      cpSync(path.join(base, entry), path.join(dir, entry), { recursive: true, verbatimSymlinks: true });
+    for (const entry of ['package.json', 'package-lock.json']) cpSync(path.join(base, entry), path.join(dir, entry));
+    shareModules(path.join(base, 'node_modules'), path.join(dir, 'node_modules'));
     writeTree(dir, {
       ...mediaFiles('apps/blog', 'blog'),
       ...mediaFiles('apps/shop', 'shop'),
