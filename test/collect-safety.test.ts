@@ -370,8 +370,12 @@ describe('media:collect: the names it reserves, and yours that look like them', 
       writeTree(out, {
         [`.app-media-tmp-${token}-0c0ffee00-.staging/0-collect-site.css`]: 'half writ',
         [`.app-media-tmp-${token}-1c0ffee00-.staging`]: 'x',
+        // The staging folder of a run of an earlier version (labelled "staged"): swept by its token as well.
+        [`.app-media-tmp-${token}-2c0ffee00-staged/0-collect-site.css`]: 'half writ',
       });
-      fs.chmodSync(path.join(out, `.app-media-tmp-${token}-0c0ffee00-.staging`), 0o700); // the run's private folder
+      // The runs' private folders.
+      for (const folder of ['0c0ffee00-.staging', '2c0ffee00-staged'])
+        fs.chmodSync(path.join(out, `.app-media-tmp-${token}-${folder}`), 0o700);
       fs.writeFileSync(path.join(root, BLOG, 'img/logo.png'), 'a new logo');
       const report = await collect({ cwd: root, logger: quiet });
       expect(report.failed, JSON.stringify(report.apps)).to.equal(false);

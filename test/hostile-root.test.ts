@@ -1200,16 +1200,12 @@ describe('hostile mediaRoot: found by the review of this change', function () {
       await linkedInProcess(root);
       fs.writeFileSync(path.join(sourceOf(root, 'blog'), 'css', 'blog.css'), '.blog { v: 2 }');
       let planted = '';
-      const swap = pauseOnce(
-        'private',
-        (name) => {
-          planted = name;
-          fs.renameSync(path.join(mediaOf(root), name), path.join(mediaOf(root), 'made-by-the-run'));
-          writeTree(mediaOf(root), { [`${name}/theirs.txt`]: 'theirs' });
-        },
-        1,
-        (name) => name.endsWith('-.staging'),
-      );
+      // The run's one private folder here is its staging folder (an update stages the copy's new files).
+      const swap = pauseOnce('private', (name) => {
+        planted = name;
+        fs.renameSync(path.join(mediaOf(root), name), path.join(mediaOf(root), 'made-by-the-run'));
+        writeTree(mediaOf(root), { [`${name}/theirs.txt`]: 'theirs' });
+      });
       const report = await link({ cwd: root });
       expect(swap.fired(), 'the staging folder was made').to.equal(true);
       const blog = report.apps.find((app) => app.name === 'blog');

@@ -22,7 +22,8 @@
  *   transcript          run each `$ command` and find the lines below it in its output, in
  *                       order (times and the gulpfile's path aside); JSON is compared whole
  *
- * Pack once, install once: each project starts from a copy of that install.
+ * Pack once, install once: each project starts from that install (its packages linked into the
+ * project's own node_modules, shareModules).
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
