@@ -570,6 +570,25 @@ for (const kind of FOLDER_KINDS) {
     );
 
     it(
+      'a new copy is private (0700) for as long as it is at its temporary name, up to the moment it is put in ' +
+        "place (a run killed then leaves a folder the next run's sweep proves its own); in place it is readable",
+      async () => {
+        const root = copyProject(['blog']);
+        let modeAtPlace = -1;
+        const look = pauseOnce('place', () => {
+          modeAtPlace = fs.statSync(buildingCopy(root)).mode & 0o777;
+        });
+        const report = await link({ cwd: root });
+        expect(look.fired()).to.equal(true);
+        expect(statusOf(report, 'blog')).to.equal('copied');
+        expect(modeAtPlace.toString(8)).to.equal('700');
+        expect((fs.statSync(path.join(mediaOf(root), 'blog')).mode & 0o777).toString(8)).to.equal(
+          (0o755 & ~process.umask()).toString(8),
+        );
+      },
+    );
+
+    it(
       "clean of a 2,000-file copy, swapped for a link to the app's sources once deletion started: " +
         'no source file is deleted',
       async () => {

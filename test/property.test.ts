@@ -17,7 +17,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
 import { mediaFiles, removeTempDirs, tempDir, writeTree } from './support/project.js';
@@ -169,6 +169,32 @@ describe('property: minimal cases of violations found by the soak', function () 
       expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
       expect(readdirSync(path.join(root, 'public/media')).sort()).to.deep.equal(['.app-media.json', 'blog']);
       expect((await verify({ cwd: root })).failed).to.equal(false);
+    },
+  );
+
+  it(
+    'a new copy put in place by a run killed before it set its mode (still private, 0700, under a pending record): ' +
+      'the next run makes it readable again (regression, soak kill seed 21261231)',
+    async () => {
+      const root = copiedBlog();
+      expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+      const manifestPath = path.join(root, 'public/media/.app-media.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+        entries: Record<string, { source: string }>;
+      };
+      const source = manifest.entries['blog']?.source as string;
+      manifest.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
+      writeFileSync(manifestPath, JSON.stringify(manifest));
+      const copy = path.join(root, 'public/media/blog');
+      chmodSync(copy, 0o700);
+      const report = await link({ cwd: root });
+      expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+      expect(statSync(copy).mode & 0o777).to.equal(0o755 & ~process.umask());
+      expect((await verify({ cwd: root })).failed).to.equal(false);
+      // Once recorded for good, a mode of the copy's own folder is left as it is.
+      chmodSync(copy, 0o700);
+      await link({ cwd: root });
+      expect(statSync(copy).mode & 0o777).to.equal(0o700);
     },
   );
 

@@ -203,7 +203,16 @@ async function runAction(action: Action, plan: AppPlan, result: AppResult, ctx: 
 async function syncEntry(copy: CopyPlan, plan: AppPlan, result: AppResult, ctx: RunContext): Promise<void> {
   const app = requireApp(plan);
   const synced = await readingMedia(plan, (reader) =>
-    syncCopy(ctx.ws, reader, app.mediaDir, plan.name, copy, plan.entryId, progressOf(ctx)),
+    syncCopy(
+      ctx.ws,
+      reader,
+      app.mediaDir,
+      plan.name,
+      copy,
+      plan.entryId,
+      progressOf(ctx),
+      plan.record?.kind === 'pending',
+    ),
   );
   result.files = synced.files;
   result.bytes = synced.bytes;

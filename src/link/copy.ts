@@ -218,7 +218,8 @@ export async function createCopy(
     );
     const moved = tree.stillInPlace();
     if (moved) throw new EntryChanged(`${name}/${moved} was replaced while the copy was being made`);
-    temp.chmod(mode);
+    // The copy stays private (0700) as long as it is at its temporary name: a run killed before it is in place
+    // leaves a folder the next run's sweep can prove its own (sweep.ts leaves any other). Its mode is set once in place.
     pause('place', name);
     // Claim the name first: mkdir fails if anything appeared there meanwhile, and renaming onto
     // our own empty folder is then safe.
@@ -233,6 +234,14 @@ export async function createCopy(
     const now = lstatSync(ws.root.at(name));
     if (!now.isDirectory() || !sameFolder(now, identity))
       throw new EntryChanged(`${name} was replaced while it was being put in place`);
+    // Readable by the web server now, through the folder opened at its name (never a link) and proven the copy; a run
+    // killed just before leaves it private under a pending record, and the next run's sync sets it (syncCopy).
+    const placedCopy = openEntry(ws.root, name, identity);
+    try {
+      placedCopy.chmod(mode);
+    } finally {
+      placedCopy.close();
+    }
     return result;
   } catch (error) {
     withRealPaths(error);
@@ -280,10 +289,14 @@ export async function syncCopy(
   plan: CopyPlan,
   seen: FolderId | undefined,
   onFile?: (bytes: number) => void,
+  pending = false,
 ): Promise<CopyResult> {
   const entry = openEntry(ws.root, name, seen);
   const tree = new FolderTree(entry);
   try {
+    // A copy recorded only as pending and still private: a run was killed after putting it in place, before setting
+    // its mode (createCopy). Set now, so the web server can read it.
+    if (pending && (entry.stat().mode & 0o777) === 0o700) entry.chmod(folderMode());
     // Removals first: a file that became a folder in the source (or the reverse) must make way.
     await removeIn(tree, name, plan);
     const mode = folderMode();
