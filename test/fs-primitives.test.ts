@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { folderKind, FolderTree, openFolder, sameFolder, withRealPaths, type Folder } from '../src/core/fs/folder.js';
 import { checkLink, isLinkRefusal, LinkMaker } from '../src/core/fs/link.js';
@@ -206,6 +207,45 @@ describe('fs primitives: folders held open', () => {
   });
 
   describe('held by path (other systems)', () => {
+    it(
+      'chmod of a folder swapped for a link right before the call changes nothing through the link ' +
+        '(opened without following it, then fchmod)',
+      () => {
+        const base = tempDir('held');
+        const outside = tempDir('outside');
+        fs.chmodSync(outside, 0o700);
+        writeTree(base, { 'copy/a.css': 'a' });
+        const root = withKind('path', () => openFolder(base));
+        const copy = root.open('copy');
+        // The racer acts right before the system call that uses the path, whichever it is.
+        const real = { openSync: fs.openSync, chmodSync: fs.chmodSync };
+        let swapped = false;
+        const swapFirst = (file: fs.PathLike): void => {
+          if (swapped || String(file) !== path.join(base, 'copy')) return;
+          swapped = true;
+          fs.renameSync(path.join(base, 'copy'), path.join(base, 'moved'));
+          fs.symlinkSync(outside, path.join(base, 'copy'));
+        };
+        fs.openSync = (file: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode | null): number => {
+          swapFirst(file);
+          return real.openSync(file, flags, mode);
+        };
+        fs.chmodSync = (file: fs.PathLike, mode: fs.Mode): void => {
+          swapFirst(file);
+          real.chmodSync(file, mode);
+        };
+        syncBuiltinESMExports();
+        try {
+          expect(() => copy.chmod(0o755)).to.throw();
+        } finally {
+          Object.assign(fs, real);
+          syncBuiltinESMExports();
+        }
+        expect(swapped, 'the swap happened right before the open').to.equal(true);
+        expect((fs.statSync(outside).mode & 0o777).toString(8), 'the folder the link leads to').to.equal('700');
+      },
+    );
+
     it('a file or a link is not opened as a folder (ENOTDIR), at the top or below', () => {
       const base = tempDir('held');
       writeTree(base, { 'dir/file': 'x' });

@@ -17,7 +17,17 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { clean, link, verify } from '../src/index.js';
 import { mediaFiles, removeTempDirs, tempDir, writeTree } from './support/project.js';
@@ -195,6 +205,44 @@ describe('property: minimal cases of violations found by the soak', function () 
       chmodSync(copy, 0o700);
       await link({ cwd: root });
       expect(statSync(copy).mode & 0o777).to.equal(0o700);
+    },
+  );
+
+  it(
+    "a new copy in place whose mode cannot be set (EIO): that app is error, the copy stays the tool's (its pending " +
+      'record kept), and the next run makes it readable',
+    async () => {
+      const root = copiedBlog();
+      const real = fs.fchmodSync;
+      let refused = 0;
+      fs.fchmodSync = (fd: number, mode: fs.Mode): void => {
+        if (refused === 0 && fs.fstatSync(fd).isDirectory()) {
+          refused++;
+          throw Object.assign(new Error('EIO: i/o error, fchmod'), { code: 'EIO', syscall: 'fchmod', errno: -5 });
+        }
+        real(fd, mode);
+      };
+      syncBuiltinESMExports();
+      let first: Awaited<ReturnType<typeof link>>;
+      try {
+        first = await link({ cwd: root });
+      } finally {
+        fs.fchmodSync = real;
+        syncBuiltinESMExports();
+      }
+      expect(refused, 'the mode of the copy in place was refused').to.equal(1);
+      expect(first.apps[0]?.status).to.equal('error');
+      expect(first.apps[0]?.reason).to.match(/^EIO \(fchmod\)/);
+      const copy = path.join(root, 'public/media/blog');
+      expect(statSync(copy).mode & 0o777).to.equal(0o700);
+      const records = JSON.parse(readFileSync(path.join(root, 'public/media/.app-media.json'), 'utf8')) as {
+        entries: Record<string, { kind: string }>;
+      };
+      expect(records.entries['blog']?.kind).to.equal('pending');
+      const again = await link({ cwd: root });
+      expect(again.failed, JSON.stringify(again.apps)).to.equal(false);
+      expect(statSync(copy).mode & 0o777).to.equal(0o755 & ~process.umask());
+      expect((await verify({ cwd: root })).failed).to.equal(false);
     },
   );
 

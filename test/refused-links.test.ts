@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as project from './support/project.js';
 
@@ -74,6 +74,12 @@ describe(
       const again = project.gulp(root, ['media:link'], refuse());
       expect(again.status, again.output).to.equal(0);
       expect(again.stdout).to.match(/media:link: 2 up-to-date/);
+      // It tried a link first, the copy set aside (private) meanwhile: back, each copy has its mode again, readable
+      // by the web server (it was left 0700 for good).
+      for (const name of ['blog', 'shop'])
+        expect((statSync(path.join(root, 'public/media', name)).mode & 0o777).toString(8), name).to.equal(
+          (0o755 & ~process.umask()).toString(8),
+        );
     });
 
     it("a later run where links work replaces the tool's own copies with links", () => {

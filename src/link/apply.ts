@@ -13,7 +13,7 @@ import { pendingRecord, recordedSourceOf } from '../core/records.js';
 import { resultOf, type AppResult } from '../core/report.js';
 import { describeSystemError, isSystemError, systemErrorHint } from '../core/system-errors.js';
 import { turnTaker } from '../core/util/turns.js';
-import { EntryChanged, openEntry, removeListed, SourceChanged, stillAt, syncCopy } from './copy.js';
+import { EntryChanged, leftCopyInPlace, openEntry, removeListed, SourceChanged, stillAt, syncCopy } from './copy.js';
 import type { CopyPlan } from './copy-plan.js';
 import {
   copyRecord,
@@ -94,7 +94,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       // Nothing was made: the pending record goes; what was there before keeps its old record.
       if (pending.has(appPlan.name) && !records.has(appPlan.name)) {
         const stillThere = exists(ctx.ws.root.at(appPlan.name));
-        records.set(appPlan.name, stillThere ? (appPlan.record ?? null) : null);
+        // A new copy in place, only still private: under its pending record, the next run's sync sets its mode.
+        if (leftCopyInPlace(error)) records.set(appPlan.name, pending.get(appPlan.name) ?? null);
+        else records.set(appPlan.name, stillThere ? (appPlan.record ?? null) : null);
       }
     }
     return outcome;

@@ -54,6 +54,14 @@ export interface CopyResult {
 /** Something in a copy became a link (or vanished, or was edited) between the plan and the write. */
 export class EntryChanged extends Error {}
 
+/**
+ * Whether `error` stopped a new copy already in place, the run's own (its mode could not be set): it keeps its pending
+ * record.
+ */
+export function leftCopyInPlace(error: unknown): boolean {
+  return (error as { copyInPlace?: unknown } | undefined)?.copyInPlace === true;
+}
+
 /** The mode a copy's folders get: the umask's, without write for group and others. */
 export function folderMode(): number {
   return 0o755 & ~umask();
@@ -219,7 +227,7 @@ export async function createCopy(
     const moved = tree.stillInPlace();
     if (moved) throw new EntryChanged(`${name}/${moved} was replaced while the copy was being made`);
     // The copy stays private (0700) as long as it is at its temporary name: a run killed before it is in place
-    // leaves a folder the next run's sweep can prove its own (sweep.ts leaves any other). Its mode is set once in place.
+    // leaves a folder the next run's sweep can prove its own (sweep.ts leaves any other). Its mode is set in place.
     pause('place', name);
     // Claim the name first: mkdir fails if anything appeared there meanwhile, and renaming onto
     // our own empty folder is then safe.
@@ -236,11 +244,16 @@ export async function createCopy(
       throw new EntryChanged(`${name} was replaced while it was being put in place`);
     // Readable by the web server now, through the folder opened at its name (never a link) and proven the copy; a run
     // killed just before leaves it private under a pending record, and the next run's sync sets it (syncCopy).
-    const placedCopy = openEntry(ws.root, name, identity);
     try {
-      placedCopy.chmod(mode);
-    } finally {
-      placedCopy.close();
+      const placedCopy = openEntry(ws.root, name, identity);
+      try {
+        placedCopy.chmod(mode);
+      } finally {
+        placedCopy.close();
+      }
+    } catch (error) {
+      // In place and the run's own, only still private: it keeps its pending record (apply.ts); the next run sets it.
+      throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
     }
     return result;
   } catch (error) {

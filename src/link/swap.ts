@@ -27,9 +27,9 @@ export async function swapCopyForLink(
   result: AppResult,
   ctx: RunContext,
 ): Promise<void> {
-  const { ws, records, warnings } = ctx;
+  const { ws, records } = ctx;
   const aside = ws.tempName(plan.name);
-  const moved = setAside(aside, action, plan, ctx);
+  const { moved, mode } = setAside(aside, action, plan, ctx);
   // Set aside, the copy can no longer change under its published name: it must be the folder the
   // plan saw and still hold just what the plan saw, or it goes back as it is (a person added or
   // changed a file meanwhile, or put another folder there).
@@ -39,13 +39,13 @@ export async function swapCopyForLink(
   } catch (error) {
     moved.close();
     // It could not be looked at: back where it was, as it is.
-    if (!putBack(aside, plan.name, ctx, warnings)) records.set(plan.name, null);
+    if (!putBackAsItWas(aside, plan, mode, ctx)) records.set(plan.name, null);
     throw error;
   }
   if (changed) {
     moved.close();
     // Put back, it keeps its record; kept aside (its name was taken meanwhile), it has none.
-    if (!putBack(aside, plan.name, ctx, warnings)) records.set(plan.name, null);
+    if (!putBackAsItWas(aside, plan, mode, ctx)) records.set(plan.name, null);
     throw new EntryChanged(`${plan.name}: ${changed} in its copy since it was checked; the copy was left as it is`);
   }
   let made: Made;
@@ -58,7 +58,7 @@ export async function swapCopyForLink(
     );
   } catch (error) {
     moved.close();
-    await fallBackToCopy(error, aside, action, plan, result, ctx);
+    await fallBackToCopy(error, aside, mode, action, plan, result, ctx);
     return;
   }
   // The new link is made: it is recorded whatever happens to the old copy below.
@@ -76,13 +76,15 @@ export async function swapCopyForLink(
  * The copy renamed aside and opened as the very folder the plan saw, private while it is aside (a crash's leftover is
  * then provably the run's to sweep).
  */
-function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunContext): Folder {
+function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunContext): { moved: Folder; mode: number } {
   const { ws } = ctx;
   renameSync(ws.root.at(plan.name), ws.root.at(aside));
   try {
     const moved = openEntry(ws.root, aside, plan.entryId);
+    // Its mode, given back if it goes back (it stayed private there before, for good).
+    const mode = moved.stat().mode & 0o7777;
     moved.chmod(0o700);
-    return moved;
+    return { moved, mode };
   } catch (error) {
     if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
     throw error instanceof EntryChanged
@@ -98,12 +100,13 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
 async function fallBackToCopy(
   error: unknown,
   aside: string,
+  mode: number,
   action: CopyToLink,
   plan: AppPlan,
   result: AppResult,
   ctx: RunContext,
 ): Promise<void> {
-  if (!putBack(aside, plan.name, ctx, ctx.warnings)) {
+  if (!putBackAsItWas(aside, plan, mode, ctx)) {
     ctx.records.set(plan.name, null);
     throw error;
   }
@@ -111,7 +114,16 @@ async function fallBackToCopy(
     throw error;
   const app = requireApp(plan);
   const synced = await readingMedia(plan, (reader) =>
-    syncCopy(ctx.ws, reader, app.mediaDir, plan.name, action.fallback, plan.entryId, progressOf(ctx)),
+    syncCopy(
+      ctx.ws,
+      reader,
+      app.mediaDir,
+      plan.name,
+      action.fallback,
+      plan.entryId,
+      progressOf(ctx),
+      plan.record?.kind === 'pending',
+    ),
   );
   result.status = synced.files > 0 ? 'copied' : 'up-to-date';
   result.mode = 'copy';
@@ -185,6 +197,30 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
     folders > 0 ? `${folders} folder${folders === 1 ? '' : 's'} added` : '',
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : null;
+}
+
+/**
+ * The copy set aside, back under its name with the mode it had (it was made private while aside), through the folder
+ * opened there and proven the copy. A run killed between the two leaves it private under its pending record: the next
+ * run's sync sets its mode (syncCopy). False when it was kept aside.
+ */
+function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunContext): boolean {
+  if (!putBack(aside, plan.name, ctx, ctx.warnings)) return false;
+  try {
+    const entry = openEntry(ctx.ws.root, plan.name, plan.entryId);
+    try {
+      entry.chmod(mode);
+    } finally {
+      entry.close();
+    }
+  } catch (error) {
+    ctx.warnings.push(
+      `${plan.name}: its copy is back in place but its mode could not be given back ` +
+        `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is readable only by the account running ` +
+        `app-media: chmod ${mode.toString(8)} it`,
+    );
+  }
+  return true;
 }
 
 /** What was set aside, back under its name; if something took that name meanwhile, kept aside (never swept). */

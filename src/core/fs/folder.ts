@@ -193,7 +193,22 @@ class PathFolder implements Folder {
   }
 
   chmod(mode: number): void {
-    chmodSync(this.here(), mode);
+    const here = this.here();
+    // Windows opens no folder; its chmod changes only a read-only flag.
+    if (process.platform === 'win32') {
+      chmodSync(here, mode);
+      return;
+    }
+    // Through the folder itself, never through a link put at its path since the check: opened without following
+    // one, proven the folder opened, then changed by its descriptor.
+    const fd = openSync(here, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      const now = fstatSync(fd);
+      if (now.ino !== this.ino || now.dev !== this.dev) throw notAFolder(this.path);
+      fchmodSync(fd, mode);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   setTimes(seconds: number): void {
