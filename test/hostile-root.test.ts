@@ -570,8 +570,10 @@ for (const kind of FOLDER_KINDS) {
     );
 
     it(
+      // A run killed while it is there leaves a folder the next run's sweep can prove its own (fs-primitives: the
+      // sweep leaves a folder at a killed run's name that is not private).
       'a new copy is private (0700) for as long as it is at its temporary name, up to the moment it is put in ' +
-        "place (a run killed then leaves a folder the next run's sweep proves its own); in place it is readable",
+        'place; in place it is readable',
       async () => {
         const root = copyProject(['blog']);
         let modeAtPlace = -1;
