@@ -20,6 +20,7 @@ import fc from 'fast-check';
 import fs, {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -243,6 +244,34 @@ describe('property: minimal cases of violations found by the soak', function () 
       expect(again.failed, JSON.stringify(again.apps)).to.equal(false);
       expect(statSync(copy).mode & 0o777).to.equal(0o755 & ~process.umask());
       expect((await verify({ cwd: root })).failed).to.equal(false);
+    },
+  );
+
+  it(
+    'a copy being replaced by a link is private (0700) before it leaves its name for a temporary one; ' +
+      'it is then replaced by the link',
+    async () => {
+      const root = copiedBlog();
+      expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+      switchTo(root, 'symlink');
+      const real = fs.renameSync;
+      const modes: string[] = [];
+      fs.renameSync = (from: fs.PathLike, to: fs.PathLike): void => {
+        if (path.basename(String(to)).startsWith('.app-media-tmp-') && lstatSync(from).isDirectory())
+          modes.push((lstatSync(from).mode & 0o777).toString(8));
+        real(from, to);
+      };
+      syncBuiltinESMExports();
+      let report: Awaited<ReturnType<typeof link>>;
+      try {
+        report = await link({ cwd: root });
+      } finally {
+        fs.renameSync = real;
+        syncBuiltinESMExports();
+      }
+      expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
+      expect(modes, 'the mode of the copy as it was set aside').to.deep.equal(['700']);
+      expect(lstatSync(path.join(root, 'public/media/blog')).isSymbolicLink()).to.equal(true);
     },
   );
 

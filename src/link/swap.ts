@@ -78,14 +78,35 @@ export async function swapCopyForLink(
  */
 function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunContext): { moved: Folder; mode: number } {
   const { ws } = ctx;
-  renameSync(ws.root.at(plan.name), ws.root.at(aside));
+  // Made private before it leaves its name (through the folder opened there, proven the copy), so that at the
+  // temporary name it is provably the run's own should the run be killed (the sweep leaves a folder there that is
+  // not private). A run killed before the rename leaves it private in place, under its pending record: the next
+  // run's sync gives it its mode again (syncCopy).
+  let mode: number;
+  let published: Folder;
   try {
-    const moved = openEntry(ws.root, aside, plan.entryId);
-    // Its mode, given back if it goes back (it stayed private there before, for good).
-    const mode = moved.stat().mode & 0o7777;
-    moved.chmod(0o700);
-    return { moved, mode };
+    published = openEntry(ws.root, plan.name, plan.entryId);
   } catch (error) {
+    throw error instanceof EntryChanged
+      ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`)
+      : error;
+  }
+  try {
+    mode = published.stat().mode & 0o7777;
+    published.chmod(0o700);
+    try {
+      renameSync(ws.root.at(plan.name), ws.root.at(aside));
+    } catch (error) {
+      published.chmod(mode);
+      throw error;
+    }
+  } finally {
+    published.close();
+  }
+  try {
+    return { moved: openEntry(ws.root, aside, plan.entryId), mode };
+  } catch (error) {
+    // Not the copy that was made private (something put at its name just before the rename): back, as it is.
     if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
     throw error instanceof EntryChanged
       ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`)
