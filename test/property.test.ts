@@ -276,6 +276,44 @@ describe('property: minimal cases of violations found by the soak', function () 
   );
 
   it(
+    'a copy set aside that cannot be opened at its temporary name (EMFILE): back in place with its mode, ' +
+      'that app is error, and the next run replaces it by the link',
+    async () => {
+      const root = copiedBlog();
+      expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+      switchTo(root, 'symlink');
+      const real = fs.openSync;
+      let refused = 0;
+      fs.openSync = (file: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode | null): number => {
+        if (
+          refused === 0 &&
+          path.basename(String(file)).startsWith('.app-media-tmp-') &&
+          lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
+        ) {
+          refused++;
+          throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });
+        }
+        return real(file, flags, mode);
+      };
+      syncBuiltinESMExports();
+      let first: Awaited<ReturnType<typeof link>>;
+      try {
+        first = await link({ cwd: root });
+      } finally {
+        fs.openSync = real;
+        syncBuiltinESMExports();
+      }
+      expect(refused, 'the open at the temporary name was refused').to.equal(1);
+      expect(first.apps[0]?.status).to.equal('error');
+      const copy = path.join(root, 'public/media/blog');
+      expect(lstatSync(copy).isDirectory(), 'the copy is back at its name').to.equal(true);
+      expect((statSync(copy).mode & 0o777).toString(8)).to.equal((0o755 & ~process.umask()).toString(8));
+      const again = await link({ cwd: root });
+      expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('relinked');
+    },
+  );
+
+  it(
     'an empty lock draft left by a run killed while taking the lock is swept by the next run (regression, ' +
       'soak kill seed 1100061)',
     async () => {

@@ -12,7 +12,7 @@ import { KEPT_MARK } from '../core/fs/temp.js';
 import { walkTree, type TreeFacts } from '../core/fs/walk.js';
 import { removeEmptyFolder } from '../core/fs/workspace.js';
 import type { AppResult } from '../core/report.js';
-import { EntryChanged, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
+import { EntryChanged, leftCopyInPlace, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
 import { sameFacts, type OwnContents } from './copy-plan.js';
 import { copyRecord, createEntry, progressOf, readingMedia, requireApp, settle, stamped } from './entry.js';
 import type { ApplyContext, Made, RunContext } from './entry.js';
@@ -78,39 +78,50 @@ export async function swapCopyForLink(
  */
 function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunContext): { moved: Folder; mode: number } {
   const { ws } = ctx;
+  const changed = (error: unknown): unknown =>
+    error instanceof EntryChanged
+      ? Object.assign(new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`), {
+          copyInPlace: leftCopyInPlace(error),
+        })
+      : error;
   // Made private before it leaves its name (through the folder opened there, proven the copy), so that at the
   // temporary name it is provably the run's own should the run be killed (the sweep leaves a folder there that is
   // not private). A run killed before the rename leaves it private in place, under its pending record: the next
   // run's sync gives it its mode again (syncCopy).
-  let mode: number;
   let published: Folder;
   try {
     published = openEntry(ws.root, plan.name, plan.entryId);
   } catch (error) {
-    throw error instanceof EntryChanged
-      ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`)
-      : error;
+    throw changed(error);
   }
   try {
-    mode = published.stat().mode & 0o7777;
+    const mode = published.stat().mode & 0o7777;
     published.chmod(0o700);
+    // From here, on any failure the copy gets its mode back through the folder held open, wherever it is now; where
+    // that fails too, the error says so, and the copy keeps its pending record (apply.ts) for the next run's sync.
+    const failed = (error: unknown): unknown => {
+      try {
+        published.chmod(mode);
+        return error;
+      } catch {
+        return Object.assign(error as Error, { copyInPlace: true });
+      }
+    };
     try {
       renameSync(ws.root.at(plan.name), ws.root.at(aside));
     } catch (error) {
-      published.chmod(mode);
-      throw error;
+      throw failed(error);
+    }
+    try {
+      return { moved: openEntry(ws.root, aside, plan.entryId), mode };
+    } catch (error) {
+      const told = failed(error);
+      // Not the copy made private (something put at its name just before the rename), or it cannot be opened: back.
+      if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
+      throw changed(told);
     }
   } finally {
     published.close();
-  }
-  try {
-    return { moved: openEntry(ws.root, aside, plan.entryId), mode };
-  } catch (error) {
-    // Not the copy that was made private (something put at its name just before the rename): back, as it is.
-    if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
-    throw error instanceof EntryChanged
-      ? new EntryChanged(`${plan.name} is no longer the copy that was checked; it was left as it is`)
-      : error;
   }
 }
 
