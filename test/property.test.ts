@@ -129,6 +129,30 @@ describe('property: minimal cases of violations found by the soak', function () 
       path.join(root, 'app-media.config.json'),
       JSON.stringify({ mediaRoot: 'public/media', mode, apps: ['./apps/blog'] }),
     );
+  /** What a run killed after putting blog's entry in place and before recording it leaves: a pending record. */
+  function recordPending(root: string): void {
+    const recordsPath = path.join(root, 'public/media/.app-media.json');
+    const records = JSON.parse(readFileSync(recordsPath, 'utf8')) as { entries: Record<string, { source: string }> };
+    const source = records.entries['blog']?.source as string;
+    records.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
+    writeFileSync(recordsPath, JSON.stringify(records));
+  }
+  /** `run` with one of node:fs's functions replaced (for src/'s named imports too), put back after. */
+  async function withFs<K extends 'fchmodSync' | 'openSync' | 'renameSync', T>(
+    name: K,
+    replace: (real: (typeof fs)[K]) => (typeof fs)[K],
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const real = fs[name];
+    fs[name] = replace(real);
+    syncBuiltinESMExports();
+    try {
+      return await run();
+    } finally {
+      fs[name] = real;
+      syncBuiltinESMExports();
+    }
+  }
 
   it(
     'copy -> link after the source gained a file in a new folder: relinked, the old copy gone, ' +
@@ -168,13 +192,7 @@ describe('property: minimal cases of violations found by the soak', function () 
       expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
       // What a run killed between renaming a new copy into place and writing its record leaves: a pending record
       // without files.
-      const manifestPath = path.join(root, 'public/media/.app-media.json');
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-        entries: Record<string, { source: string }>;
-      };
-      const source = manifest.entries['blog']?.source as string;
-      manifest.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
-      writeFileSync(manifestPath, JSON.stringify(manifest));
+      recordPending(root);
       switchTo(root, 'symlink');
       const report = await link({ cwd: root });
       expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
@@ -189,13 +207,7 @@ describe('property: minimal cases of violations found by the soak', function () 
     async () => {
       const root = copiedBlog();
       expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
-      const manifestPath = path.join(root, 'public/media/.app-media.json');
-      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-        entries: Record<string, { source: string }>;
-      };
-      const source = manifest.entries['blog']?.source as string;
-      manifest.entries['blog'] = { kind: 'pending', source, targets: [] } as unknown as { source: string };
-      writeFileSync(manifestPath, JSON.stringify(manifest));
+      recordPending(root);
       const copy = path.join(root, 'public/media/blog');
       chmodSync(copy, 0o700);
       const report = await link({ cwd: root });
@@ -214,23 +226,19 @@ describe('property: minimal cases of violations found by the soak', function () 
       'record kept), and the next run makes it readable',
     async () => {
       const root = copiedBlog();
-      const real = fs.fchmodSync;
       let refused = 0;
-      fs.fchmodSync = (fd: number, mode: fs.Mode): void => {
-        if (refused === 0 && fs.fstatSync(fd).isDirectory()) {
-          refused++;
-          throw Object.assign(new Error('EIO: i/o error, fchmod'), { code: 'EIO', syscall: 'fchmod', errno: -5 });
-        }
-        real(fd, mode);
-      };
-      syncBuiltinESMExports();
-      let first: Awaited<ReturnType<typeof link>>;
-      try {
-        first = await link({ cwd: root });
-      } finally {
-        fs.fchmodSync = real;
-        syncBuiltinESMExports();
-      }
+      const first = await withFs(
+        'fchmodSync',
+        (real) =>
+          (fd: number, mode: fs.Mode): void => {
+            if (refused === 0 && fs.fstatSync(fd).isDirectory()) {
+              refused++;
+              throw Object.assign(new Error('EIO: i/o error, fchmod'), { code: 'EIO', syscall: 'fchmod', errno: -5 });
+            }
+            real(fd, mode);
+          },
+        () => link({ cwd: root }),
+      );
       expect(refused, 'the mode of the copy in place was refused').to.equal(1);
       expect(first.apps[0]?.status).to.equal('error');
       expect(first.apps[0]?.reason).to.match(/^EIO \(fchmod\)/);
@@ -254,21 +262,17 @@ describe('property: minimal cases of violations found by the soak', function () 
       const root = copiedBlog();
       expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
       switchTo(root, 'symlink');
-      const real = fs.renameSync;
       const modes: string[] = [];
-      fs.renameSync = (from: fs.PathLike, to: fs.PathLike): void => {
-        if (path.basename(String(to)).startsWith('.app-media-tmp-') && lstatSync(from).isDirectory())
-          modes.push((lstatSync(from).mode & 0o777).toString(8));
-        real(from, to);
-      };
-      syncBuiltinESMExports();
-      let report: Awaited<ReturnType<typeof link>>;
-      try {
-        report = await link({ cwd: root });
-      } finally {
-        fs.renameSync = real;
-        syncBuiltinESMExports();
-      }
+      const report = await withFs(
+        'renameSync',
+        (real) =>
+          (from: fs.PathLike, to: fs.PathLike): void => {
+            if (path.basename(String(to)).startsWith('.app-media-tmp-') && lstatSync(from).isDirectory())
+              modes.push((lstatSync(from).mode & 0o777).toString(8));
+            real(from, to);
+          },
+        () => link({ cwd: root }),
+      );
       expect(report.apps[0]?.status, report.apps[0]?.reason ?? '').to.equal('relinked');
       expect(modes, 'the mode of the copy as it was set aside').to.deep.equal(['700']);
       expect(lstatSync(path.join(root, 'public/media/blog')).isSymbolicLink()).to.equal(true);
@@ -282,27 +286,23 @@ describe('property: minimal cases of violations found by the soak', function () 
       const root = copiedBlog();
       expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
       switchTo(root, 'symlink');
-      const real = fs.openSync;
       let refused = 0;
-      fs.openSync = (file: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode | null): number => {
-        if (
-          refused === 0 &&
-          path.basename(String(file)).startsWith('.app-media-tmp-') &&
-          lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
-        ) {
-          refused++;
-          throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });
-        }
-        return real(file, flags, mode);
-      };
-      syncBuiltinESMExports();
-      let first: Awaited<ReturnType<typeof link>>;
-      try {
-        first = await link({ cwd: root });
-      } finally {
-        fs.openSync = real;
-        syncBuiltinESMExports();
-      }
+      const first = await withFs(
+        'openSync',
+        (real) =>
+          (file: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode | null): number => {
+            if (
+              refused === 0 &&
+              path.basename(String(file)).startsWith('.app-media-tmp-') &&
+              lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
+            ) {
+              refused++;
+              throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });
+            }
+            return real(file, flags, mode);
+          },
+        () => link({ cwd: root }),
+      );
       expect(refused, 'the open at the temporary name was refused').to.equal(1);
       expect(first.apps[0]?.status).to.equal('error');
       const copy = path.join(root, 'public/media/blog');
