@@ -239,21 +239,24 @@ export async function createCopy(
       removeEmptyFolder(ws.root, name);
       throw error;
     }
-    const now = lstatSync(ws.root.at(name));
-    if (!now.isDirectory() || !sameFolder(now, identity))
-      throw new EntryChanged(`${name} was replaced while it was being put in place`);
-    // Readable by the web server now, through the folder opened at its name (never a link) and proven the copy; a run
-    // killed just before leaves it private under a pending record, and the next run's sync sets it (syncCopy).
+    // The one look at what is at its name now: opened there without following a link and proven the copy; then
+    // readable by the web server, through that folder. A run killed just before leaves it private under a pending
+    // record, and the next run's sync sets its mode (syncCopy).
+    let placedCopy: Folder;
     try {
-      const placedCopy = openEntry(ws.root, name, identity);
-      try {
-        placedCopy.chmod(mode);
-      } finally {
-        placedCopy.close();
-      }
+      placedCopy = openEntry(ws.root, name, identity);
+    } catch (error) {
+      if (error instanceof EntryChanged || (error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new EntryChanged(`${name} was replaced while it was being put in place`);
+      throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
+    }
+    try {
+      placedCopy.chmod(mode);
     } catch (error) {
       // In place and the run's own, only still private: it keeps its pending record (apply.ts); the next run sets it.
       throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
+    } finally {
+      placedCopy.close();
     }
     return result;
   } catch (error) {
