@@ -19,19 +19,21 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import fs, {
   chmodSync,
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
-import { clean, link, verify } from '../src/index.js';
-import { mediaFiles, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import { clean, link, verify, type Report } from '../src/index.js';
+import { mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
 import { formatFailure, runScenario, STEP_WEIGHTS, type StepKind } from './support/scenario.js';
 
 const DEFAULT_SEEDS = Array.from({ length: 80 }, (_, index) => 1 + index);
@@ -248,6 +250,97 @@ describe('property: minimal cases of violations found by the soak', function () 
         entries: Record<string, { kind: string }>;
       };
       expect(records.entries['blog']?.kind).to.equal('pending');
+      const again = await link({ cwd: root });
+      expect(again.failed, JSON.stringify(again.apps)).to.equal(false);
+      expect(statSync(copy).mode & 0o777).to.equal(0o755 & ~process.umask());
+      expect((await verify({ cwd: root })).failed).to.equal(false);
+    },
+  );
+
+  /** The records' kind for blog, if there are records and one for blog. */
+  function blogRecord(root: string): string | undefined {
+    const file = path.join(root, 'public/media/.app-media.json');
+    if (!existsSync(file)) return undefined;
+    return (JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, { kind: string }> }).entries['blog']
+      ?.kind;
+  }
+  /**
+   * A first copy run whose open of the new copy at its name fails once with `code`; `swap` runs right after the copy
+   * is renamed into place.
+   */
+  async function placeFailing(root: string, code: string, swap?: () => void): Promise<Report> {
+    let placed = false;
+    let refused = 0;
+    const report = await withFs(
+      'renameSync',
+      (real) =>
+        (from: fs.PathLike, to: fs.PathLike): void => {
+          real(from, to);
+          if (
+            !placed &&
+            path.basename(String(to)) === 'blog' &&
+            path.basename(String(from)).startsWith('.app-media-tmp-')
+          ) {
+            placed = true;
+            swap?.();
+          }
+        },
+      () =>
+        withFs(
+          'openSync',
+          (real) =>
+            (file: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode | null): number => {
+              if (placed && refused === 0 && path.basename(String(file)) === 'blog') {
+                refused++;
+                throw Object.assign(new Error(`${code}: open`), { code, syscall: 'open', path: String(file) });
+              }
+              return real(file, flags, mode);
+            },
+          () => link({ cwd: root }),
+        ),
+    );
+    expect(refused, 'the open at the name was refused').to.equal(1);
+    return report;
+  }
+
+  for (const code of ['EACCES', 'EMFILE']) {
+    it(
+      `a new copy swapped for a folder of someone else's right after it was put in place, the open at its name then ` +
+        `failing (${code}): a conflict, no record for that folder, and the next run never takes it for the copy`,
+      async () => {
+        const root = copiedBlog();
+        const media = path.join(root, 'public/media');
+        mkdirSync(media, { recursive: true });
+        const theirs = path.join(media, 'blog');
+        // Someone who can write mediaRoot: the run's copy moved away, a folder of theirs with the same files put there.
+        const first = await placeFailing(root, code, () => {
+          renameSync(theirs, path.join(media, 'moved'));
+          cpSync(path.join(root, 'apps/blog/app_media/blog'), theirs, { recursive: true, preserveTimestamps: true });
+          chmodSync(theirs, 0o700);
+        });
+        expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
+        expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
+        const before = projectState(theirs);
+        const again = await link({ cwd: root });
+        expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
+        expect((statSync(theirs).mode & 0o777).toString(8), 'their folder keeps its mode').to.equal('700');
+        expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
+        expect(blogRecord(root)).to.equal(undefined);
+      },
+    );
+  }
+
+  it(
+    'a new copy in place that cannot be opened at its name (EMFILE), nothing swapped: that app is error, the copy ' +
+      'keeps its pending record, and the next run makes it readable',
+    async () => {
+      const root = copiedBlog();
+      const first = await placeFailing(root, 'EMFILE');
+      expect(first.apps[0]?.status).to.equal('error');
+      expect(first.apps[0]?.reason).to.match(/^EMFILE \(open\)/);
+      const copy = path.join(root, 'public/media/blog');
+      expect((statSync(copy).mode & 0o777).toString(8)).to.equal('700');
+      expect(blogRecord(root)).to.equal('pending');
       const again = await link({ cwd: root });
       expect(again.failed, JSON.stringify(again.apps)).to.equal(false);
       expect(statSync(copy).mode & 0o777).to.equal(0o755 & ~process.umask());

@@ -242,12 +242,16 @@ export async function createCopy(
     // The one look at what is at its name now: opened there without following a link and proven the copy; then
     // readable by the web server, through that folder. A run killed just before leaves it private under a pending
     // record, and the next run's sync sets its mode (syncCopy).
+    const replaced = (): EntryChanged => new EntryChanged(`${name} was replaced while it was being put in place`);
     let placedCopy: Folder;
     try {
       placedCopy = openEntry(ws.root, name, identity);
     } catch (error) {
-      if (error instanceof EntryChanged || (error as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new EntryChanged(`${name} was replaced while it was being put in place`);
+      if (error instanceof EntryChanged || (error as NodeJS.ErrnoException).code === 'ENOENT') throw replaced();
+      // The open failed for another reason (EACCES before a folder of someone else's, EMFILE, EIO): the name keeps the
+      // copy's pending record only if what is there is proven the copy, else a folder swapped in would be taken for
+      // it by the next run.
+      if (!isCopyAt(ws.root, name, identity)) throw replaced();
       throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
     }
     try {
@@ -278,6 +282,16 @@ export function stillAt(root: Folder, name: string, folder: FolderId): void {
   const now = lstatSync(root.at(name), { throwIfNoEntry: false });
   if (!now?.isDirectory() || !sameFolder(now, folder))
     throw new EntryChanged(`${name} was replaced while app-media worked in it; what is there now was left as it is`);
+}
+
+/** Whether the folder at `name` is `folder`, looked at without following a link (a look that fails says no). */
+function isCopyAt(root: Folder, name: string, folder: FolderId): boolean {
+  try {
+    const now = lstatSync(root.at(name), { throwIfNoEntry: false });
+    return now !== undefined && now.isDirectory() && sameFolder(now, folder);
+  } catch {
+    return false;
+  }
 }
 
 /** Opens the tool's own copy at `name`, if it is still the folder the plan saw. */
