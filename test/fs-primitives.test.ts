@@ -206,6 +206,31 @@ describe('fs primitives: folders held open', () => {
     }
   });
 
+  it('a folder whose first look fails (EIO on its fstat) is not left open', function () {
+    if (folderKind() !== 'descriptor') this.skip();
+    const dir = tempDir('held');
+    const open = (): number => fs.readdirSync('/proc/self/fd').length;
+    const before = open();
+    const real = fs.fstatSync;
+    let failed = 0;
+    fs.fstatSync = ((...args: Parameters<typeof fs.fstatSync>) => {
+      if (failed === 0) {
+        failed++;
+        throw Object.assign(new Error('EIO: i/o error, fstat'), { code: 'EIO', syscall: 'fstat' });
+      }
+      return real(...args);
+    }) as typeof fs.fstatSync;
+    syncBuiltinESMExports();
+    try {
+      expect(() => openFolder(dir)).to.throw(/EIO/);
+    } finally {
+      fs.fstatSync = real;
+      syncBuiltinESMExports();
+    }
+    expect(failed).to.equal(1);
+    expect(open(), 'descriptors open after the failed look').to.equal(before);
+  });
+
   describe('held by path (other systems)', () => {
     it(
       'chmod of a folder swapped for a link right before the call changes nothing through the link ' +

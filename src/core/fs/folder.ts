@@ -109,7 +109,14 @@ class DescriptorFolder implements Folder {
     private readonly fd: number,
     readonly path: string,
   ) {
-    const stat = fstatSync(fd);
+    let stat: Stats;
+    try {
+      stat = fstatSync(fd);
+    } catch (error) {
+      // The descriptor is this object's from the start: a failed look at it (EIO) does not leak it.
+      closeSync(fd);
+      throw error;
+    }
     this.dev = stat.dev;
     this.ino = stat.ino;
   }
