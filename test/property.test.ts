@@ -34,6 +34,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { clean, link, verify, type Report } from '../src/index.js';
 import { mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
+import { useFolderKind } from './support/folder-kind.js';
 import { formatFailure, runScenario, STEP_WEIGHTS, type StepKind } from './support/scenario.js';
 
 const DEFAULT_SEEDS = Array.from({ length: 80 }, (_, index) => 1 + index);
@@ -140,7 +141,7 @@ describe('property: minimal cases of violations found by the soak', function () 
     writeFileSync(recordsPath, JSON.stringify(records));
   }
   /** `run` with one of node:fs's functions replaced (for src/'s named imports too), put back after. */
-  async function withFs<K extends 'fchmodSync' | 'openSync' | 'renameSync', T>(
+  async function withFs<K extends 'fchmodSync' | 'lstatSync' | 'openSync' | 'renameSync', T>(
     name: K,
     replace: (real: (typeof fs)[K]) => (typeof fs)[K],
     run: () => Promise<T>,
@@ -329,6 +330,61 @@ describe('property: minimal cases of violations found by the soak', function () 
       },
     );
   }
+
+  describe('folders held by path (systems without /proc)', () => {
+    useFolderKind('path');
+
+    it(
+      "a new copy swapped for a folder of someone else's between the look at its name and the setting of its mode: " +
+        'a conflict, no record for that folder, and the next run never takes it for the copy',
+      async () => {
+        const root = copiedBlog();
+        const media = path.join(root, 'public/media');
+        mkdirSync(media, { recursive: true });
+        const theirs = path.join(media, 'blog');
+        let placed = false;
+        let swapped = false;
+        const first = await withFs(
+          'renameSync',
+          (real) =>
+            (from: fs.PathLike, to: fs.PathLike): void => {
+              real(from, to);
+              if (path.basename(String(to)) === 'blog' && path.basename(String(from)).startsWith('.app-media-tmp-'))
+                placed = true;
+            },
+          () =>
+            withFs(
+              'lstatSync',
+              (real) =>
+                ((...args: Parameters<typeof fs.lstatSync>) => {
+                  const seen = real(...args);
+                  if (placed && !swapped && String(args[0]) === theirs) {
+                    // Right after the look at the name (a folder held by path is looked at with lstat), the copy is
+                    // moved away and a folder of theirs with the same files put there.
+                    swapped = true;
+                    renameSync(theirs, path.join(media, 'moved'));
+                    cpSync(path.join(root, 'apps/blog/app_media/blog'), theirs, {
+                      recursive: true,
+                      preserveTimestamps: true,
+                    });
+                    chmodSync(theirs, 0o700);
+                  }
+                  return seen;
+                }) as typeof fs.lstatSync,
+              () => link({ cwd: root }),
+            ),
+        );
+        expect(swapped, 'swapped after the look at the name').to.equal(true);
+        expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
+        expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
+        const before = projectState(theirs);
+        const again = await link({ cwd: root });
+        expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
+        expect((statSync(theirs).mode & 0o777).toString(8), 'their folder keeps its mode').to.equal('700');
+        expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
+      },
+    );
+  });
 
   it(
     'a new copy in place that cannot be opened at its name (EMFILE), nothing swapped: that app is error, the copy ' +

@@ -257,7 +257,10 @@ export async function createCopy(
     try {
       placedCopy.chmod(mode);
     } catch (error) {
-      // In place and the run's own, only still private: it keeps its pending record (apply.ts); the next run sets it.
+      // A folder held by path looks at its name again to set the mode (folder.ts): a swap there fails the chmod, and
+      // what is there then is not the copy. Else in place and the run's own, only still private: it keeps its pending
+      // record (apply.ts), and the next run sets its mode.
+      if (!isCopyAt(ws.root, name, identity)) throw replaced();
       throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
     } finally {
       placedCopy.close();
