@@ -34,7 +34,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { clean, link, verify, type Report } from '../src/index.js';
 import { mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
-import { useFolderKind } from './support/folder-kind.js';
+import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { formatFailure, runScenario, STEP_WEIGHTS, type StepKind } from './support/scenario.js';
 
 const DEFAULT_SEEDS = Array.from({ length: 80 }, (_, index) => 1 + index);
@@ -385,6 +385,57 @@ describe('property: minimal cases of violations found by the soak', function () 
       },
     );
   });
+
+  for (const kind of FOLDER_KINDS) {
+    describe(`folders held by ${kind}`, () => {
+      useFolderKind(kind);
+
+      it(
+        "a copy set aside for a link, swapped at its temporary name for a folder of someone else's: that folder is " +
+          'put back where the run took it from, with no record, and the next run never takes it for the copy',
+        async () => {
+          const root = copiedBlog();
+          expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+          switchTo(root, 'symlink');
+          const media = path.join(root, 'public/media');
+          let swapped = false;
+          const first = await withFs(
+            'renameSync',
+            (real) =>
+              (from: fs.PathLike, to: fs.PathLike): void => {
+                real(from, to);
+                if (
+                  !swapped &&
+                  path.basename(String(from)) === 'blog' &&
+                  path.basename(String(to)).startsWith('.app-media-tmp-')
+                ) {
+                  // Right after the copy was set aside: moved on, and a folder of theirs (the same files, one more)
+                  // put there.
+                  swapped = true;
+                  real(String(to), path.join(media, 'moved'));
+                  cpSync(path.join(root, 'apps/blog/app_media/blog'), String(to), {
+                    recursive: true,
+                    preserveTimestamps: true,
+                  });
+                  writeFileSync(path.join(String(to), 'theirs.txt'), 'theirs');
+                }
+              },
+            () => link({ cwd: root }),
+          );
+          expect(swapped, 'swapped at the temporary name').to.equal(true);
+          expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
+          expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
+          const theirs = path.join(media, 'blog');
+          expect(readFileSync(path.join(theirs, 'theirs.txt'), 'utf8'), 'their folder, put back').to.equal('theirs');
+          const before = projectState(theirs);
+          const again = await link({ cwd: root });
+          expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
+          expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
+          expect(blogRecord(root)).to.equal(undefined);
+        },
+      );
+    });
+  }
 
   it(
     'a new copy in place that cannot be opened at its name (EMFILE), nothing swapped: that app is error, the copy ' +

@@ -288,7 +288,7 @@ export function stillAt(root: Folder, name: string, folder: FolderId): void {
 }
 
 /** Whether the folder at `name` is `folder`, looked at without following a link (a look that fails says no). */
-function isCopyAt(root: Folder, name: string, folder: FolderId): boolean {
+export function isCopyAt(root: Folder, name: string, folder: FolderId): boolean {
   try {
     const now = lstatSync(root.at(name), { throwIfNoEntry: false });
     return now !== undefined && now.isDirectory() && sameFolder(now, folder);

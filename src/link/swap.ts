@@ -12,7 +12,7 @@ import { KEPT_MARK } from '../core/fs/temp.js';
 import { walkTree, type TreeFacts } from '../core/fs/walk.js';
 import { removeEmptyFolder } from '../core/fs/workspace.js';
 import type { AppResult } from '../core/report.js';
-import { EntryChanged, leftCopyInPlace, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
+import { EntryChanged, isCopyAt, leftCopyInPlace, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
 import { sameFacts, type OwnContents } from './copy-plan.js';
 import { copyRecord, createEntry, progressOf, readingMedia, requireApp, settle, stamped } from './entry.js';
 import type { ApplyContext, Made, RunContext } from './entry.js';
@@ -117,7 +117,10 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
     } catch (error) {
       const told = failed(error);
       // Not the copy made private (something put at its name just before the rename), or it cannot be opened: back.
-      if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
+      // The name keeps the copy's record (its old one, or its pending one where its mode could not be given back) only
+      // if what is there now is proven the copy: a folder swapped in at either name is never taken for it.
+      const back = putBack(aside, plan.name, ctx, ctx.warnings);
+      if (!back || !isCopyAt(ws.root, plan.name, published)) ctx.records.set(plan.name, null);
       throw changed(told);
     }
   } finally {
