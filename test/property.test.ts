@@ -265,6 +265,44 @@ describe('property: minimal cases of violations found by the soak', function () 
     return (JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, { kind: string }> }).entries['blog']
       ?.kind;
   }
+  const isTemp = (file: string): boolean => path.basename(file).startsWith('.app-media-tmp-');
+  /** `run`, with `hook` called once, right after the first rename `match` accepts is done. */
+  function afterRename<T>(
+    match: (from: string, to: string) => boolean,
+    hook: (from: string, to: string) => void,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    let done = false;
+    return withFs(
+      'renameSync',
+      (real) =>
+        (from: fs.PathLike, to: fs.PathLike): void => {
+          real(from, to);
+          if (done || !match(String(from), String(to))) return;
+          done = true;
+          hook(String(from), String(to));
+        },
+      run,
+    );
+  }
+  /** Someone who can write mediaRoot: the folder at `at` moved to `away`, and theirs (blog's files) put there. */
+  function swapForTheirs(root: string, at: string, away: string): void {
+    renameSync(at, away);
+    cpSync(path.join(root, 'apps/blog/app_media/blog'), at, { recursive: true, preserveTimestamps: true });
+  }
+  /** The first run (`first`) and the next one never took their folder at blog (mode 0700) for the copy. */
+  async function expectNeverTaken(root: string, first: Report): Promise<void> {
+    const theirs = path.join(root, 'public/media/blog');
+    expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
+    expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
+    const before = projectState(theirs);
+    const again = await link({ cwd: root });
+    expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
+    expect((statSync(theirs).mode & 0o777).toString(8), 'their folder keeps its mode').to.equal('700');
+    expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
+    expect(blogRecord(root)).to.equal(undefined);
+  }
+  const placedCopy = (from: string, to: string): boolean => path.basename(to) === 'blog' && isTemp(from);
   /**
    * A first copy run whose open of the new copy at its name fails once with `code`; `swap` runs right after the copy
    * is renamed into place.
@@ -272,20 +310,12 @@ describe('property: minimal cases of violations found by the soak', function () 
   async function placeFailing(root: string, code: string, swap?: () => void): Promise<Report> {
     let placed = false;
     let refused = 0;
-    const report = await withFs(
-      'renameSync',
-      (real) =>
-        (from: fs.PathLike, to: fs.PathLike): void => {
-          real(from, to);
-          if (
-            !placed &&
-            path.basename(String(to)) === 'blog' &&
-            path.basename(String(from)).startsWith('.app-media-tmp-')
-          ) {
-            placed = true;
-            swap?.();
-          }
-        },
+    const report = await afterRename(
+      placedCopy,
+      () => {
+        placed = true;
+        swap?.();
+      },
       () =>
         withFs(
           'openSync',
@@ -312,21 +342,11 @@ describe('property: minimal cases of violations found by the soak', function () 
         const root = copiedBlog();
         const media = path.join(root, 'public/media');
         mkdirSync(media, { recursive: true });
-        const theirs = path.join(media, 'blog');
-        // Someone who can write mediaRoot: the run's copy moved away, a folder of theirs with the same files put there.
         const first = await placeFailing(root, code, () => {
-          renameSync(theirs, path.join(media, 'moved'));
-          cpSync(path.join(root, 'apps/blog/app_media/blog'), theirs, { recursive: true, preserveTimestamps: true });
-          chmodSync(theirs, 0o700);
+          swapForTheirs(root, path.join(media, 'blog'), path.join(media, 'moved'));
+          chmodSync(path.join(media, 'blog'), 0o700);
         });
-        expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
-        expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
-        const before = projectState(theirs);
-        const again = await link({ cwd: root });
-        expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
-        expect((statSync(theirs).mode & 0o777).toString(8), 'their folder keeps its mode').to.equal('700');
-        expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
-        expect(blogRecord(root)).to.equal(undefined);
+        await expectNeverTaken(root, first);
       },
     );
   }
@@ -344,14 +364,9 @@ describe('property: minimal cases of violations found by the soak', function () 
         const theirs = path.join(media, 'blog');
         let placed = false;
         let swapped = false;
-        const first = await withFs(
-          'renameSync',
-          (real) =>
-            (from: fs.PathLike, to: fs.PathLike): void => {
-              real(from, to);
-              if (path.basename(String(to)) === 'blog' && path.basename(String(from)).startsWith('.app-media-tmp-'))
-                placed = true;
-            },
+        const first = await afterRename(
+          placedCopy,
+          () => (placed = true),
           () =>
             withFs(
               'lstatSync',
@@ -359,14 +374,9 @@ describe('property: minimal cases of violations found by the soak', function () 
                 ((...args: Parameters<typeof fs.lstatSync>) => {
                   const seen = real(...args);
                   if (placed && !swapped && String(args[0]) === theirs) {
-                    // Right after the look at the name (a folder held by path is looked at with lstat), the copy is
-                    // moved away and a folder of theirs with the same files put there.
+                    // Right after the look at the name (a folder held by path is looked at with lstat).
                     swapped = true;
-                    renameSync(theirs, path.join(media, 'moved'));
-                    cpSync(path.join(root, 'apps/blog/app_media/blog'), theirs, {
-                      recursive: true,
-                      preserveTimestamps: true,
-                    });
+                    swapForTheirs(root, theirs, path.join(media, 'moved'));
                     chmodSync(theirs, 0o700);
                   }
                   return seen;
@@ -375,13 +385,7 @@ describe('property: minimal cases of violations found by the soak', function () 
             ),
         );
         expect(swapped, 'swapped after the look at the name').to.equal(true);
-        expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
-        expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
-        const before = projectState(theirs);
-        const again = await link({ cwd: root });
-        expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
-        expect((statSync(theirs).mode & 0o777).toString(8), 'their folder keeps its mode').to.equal('700');
-        expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
+        await expectNeverTaken(root, first);
       },
     );
   });
@@ -399,39 +403,22 @@ describe('property: minimal cases of violations found by the soak', function () 
           switchTo(root, 'symlink');
           const media = path.join(root, 'public/media');
           let swapped = false;
-          const first = await withFs(
-            'renameSync',
-            (real) =>
-              (from: fs.PathLike, to: fs.PathLike): void => {
-                real(from, to);
-                if (
-                  !swapped &&
-                  path.basename(String(from)) === 'blog' &&
-                  path.basename(String(to)).startsWith('.app-media-tmp-')
-                ) {
-                  // Right after the copy was set aside: moved on, and a folder of theirs (the same files, one more)
-                  // put there.
-                  swapped = true;
-                  real(String(to), path.join(media, 'moved'));
-                  cpSync(path.join(root, 'apps/blog/app_media/blog'), String(to), {
-                    recursive: true,
-                    preserveTimestamps: true,
-                  });
-                  writeFileSync(path.join(String(to), 'theirs.txt'), 'theirs');
-                }
-              },
+          const first = await afterRename(
+            (from, to) => path.basename(from) === 'blog' && isTemp(to),
+            (_from, to) => {
+              // Right after the copy was set aside: moved on, and a folder of theirs (one file more) put there.
+              swapped = true;
+              swapForTheirs(root, to, path.join(media, 'moved'));
+              writeFileSync(path.join(to, 'theirs.txt'), 'theirs');
+              chmodSync(to, 0o700);
+            },
             () => link({ cwd: root }),
           );
           expect(swapped, 'swapped at the temporary name').to.equal(true);
-          expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('conflict');
-          expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
-          const theirs = path.join(media, 'blog');
-          expect(readFileSync(path.join(theirs, 'theirs.txt'), 'utf8'), 'their folder, put back').to.equal('theirs');
-          const before = projectState(theirs);
-          const again = await link({ cwd: root });
-          expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
-          expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
-          expect(blogRecord(root)).to.equal(undefined);
+          expect(readFileSync(path.join(media, 'blog', 'theirs.txt'), 'utf8'), 'their folder, put back').to.equal(
+            'theirs',
+          );
+          await expectNeverTaken(root, first);
         },
       );
     });
