@@ -141,7 +141,7 @@ describe('property: minimal cases of violations found by the soak', function () 
     writeFileSync(recordsPath, JSON.stringify(records));
   }
   /** `run` with one of node:fs's functions replaced (for src/'s named imports too), put back after. */
-  async function withFs<K extends 'fchmodSync' | 'lstatSync' | 'openSync' | 'renameSync', T>(
+  async function withFs<K extends 'fchmodSync' | 'lstatSync' | 'openSync' | 'readdirSync' | 'renameSync', T>(
     name: K,
     replace: (real: (typeof fs)[K]) => (typeof fs)[K],
     run: () => Promise<T>,
@@ -415,6 +415,86 @@ describe('property: minimal cases of violations found by the soak', function () 
             () => link({ cwd: root }),
           );
           expect(swapped, 'swapped at the temporary name').to.equal(true);
+          expect(readFileSync(path.join(media, 'blog', 'theirs.txt'), 'utf8'), 'their folder, put back').to.equal(
+            'theirs',
+          );
+          await expectNeverTaken(root, first);
+        },
+      );
+
+      it(
+        "a copy moved away as it was being set aside for a link (the rename fails), a folder of someone else's then " +
+          'put at its name: that app is error, no record for that folder, and the next run never takes it for the copy',
+        async () => {
+          const root = copiedBlog();
+          expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+          switchTo(root, 'symlink');
+          const media = path.join(root, 'public/media');
+          const theirs = path.join(media, 'blog');
+          let raced = false;
+          const first = await withFs(
+            'renameSync',
+            (real) =>
+              (from: fs.PathLike, to: fs.PathLike): void => {
+                if (raced || path.basename(String(from)) !== 'blog' || !isTemp(String(to))) return real(from, to);
+                raced = true;
+                real(theirs, path.join(media, 'moved'));
+                try {
+                  real(from, to);
+                } finally {
+                  cpSync(path.join(root, 'apps/blog/app_media/blog'), theirs, {
+                    recursive: true,
+                    preserveTimestamps: true,
+                  });
+                  chmodSync(theirs, 0o700);
+                }
+              },
+            () => link({ cwd: root }),
+          );
+          expect(raced, 'the rename raced').to.equal(true);
+          expect(first.apps[0]?.status, first.apps[0]?.reason ?? '').to.equal('error');
+          expect(first.apps[0]?.reason).to.match(/^ENOENT \(rename\)/);
+          expect(blogRecord(root), 'no record for what is at the name').to.equal(undefined);
+          const before = projectState(theirs);
+          const again = await link({ cwd: root });
+          expect(again.apps[0]?.status, again.apps[0]?.reason ?? '').to.equal('conflict');
+          expect(projectState(theirs), 'their folder is untouched').to.deep.equal(before);
+        },
+      );
+
+      it(
+        "a copy set aside for a link and opened there, then swapped for a folder of someone else's before it is " +
+          'looked at: that folder is put back where the run took it from, with no record, and never taken for the copy',
+        async () => {
+          const root = copiedBlog();
+          expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+          switchTo(root, 'symlink');
+          const media = path.join(root, 'public/media');
+          let aside: string | undefined;
+          let swapped = false;
+          const first = await afterRename(
+            (from, to) => path.basename(from) === 'blog' && isTemp(to),
+            (_from, to) => (aside = to),
+            () =>
+              withFs(
+                'readdirSync',
+                (real) =>
+                  ((...args: Parameters<typeof fs.readdirSync>) => {
+                    if (aside !== undefined && !swapped) {
+                      // The walk of the copy set aside: first, the copy moved on (a file added to it) and a folder of
+                      // theirs (one file more) put at its temporary name.
+                      swapped = true;
+                      swapForTheirs(root, aside, path.join(media, 'moved'));
+                      writeFileSync(path.join(media, 'moved', 'added.txt'), 'added');
+                      writeFileSync(path.join(aside, 'theirs.txt'), 'theirs');
+                      chmodSync(aside, 0o700);
+                    }
+                    return real(...args);
+                  }) as typeof fs.readdirSync,
+                () => link({ cwd: root }),
+              ),
+          );
+          expect(swapped, 'swapped before the walk of the copy set aside').to.equal(true);
           expect(readFileSync(path.join(media, 'blog', 'theirs.txt'), 'utf8'), 'their folder, put back').to.equal(
             'theirs',
           );

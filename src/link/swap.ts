@@ -107,20 +107,30 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
         return Object.assign(error as Error, { copyInPlace: true });
       }
     };
+    // The name keeps the copy's record (its old one, or its pending one where its mode could not be given back) only
+    // if what is there is proven the copy: a folder swapped in at either name is never taken for it.
+    const unlessCopyThere = (): void => {
+      if (!isCopyAt(ws.root, plan.name, published)) ctx.records.set(plan.name, null);
+    };
     try {
       renameSync(ws.root.at(plan.name), ws.root.at(aside));
     } catch (error) {
-      throw failed(error);
+      const told = failed(error);
+      unlessCopyThere();
+      throw told;
     }
     try {
       return { moved: openEntry(ws.root, aside, plan.entryId), mode };
     } catch (error) {
-      const told = failed(error);
-      // Not the copy made private (something put at its name just before the rename), or it cannot be opened: back.
-      // The name keeps the copy's record (its old one, or its pending one where its mode could not be given back) only
-      // if what is there now is proven the copy: a folder swapped in at either name is never taken for it.
-      const back = putBack(aside, plan.name, ctx, ctx.warnings);
-      if (!back || !isCopyAt(ws.root, plan.name, published)) ctx.records.set(plan.name, null);
+      // Not the copy made private (something put at its name just before the rename), or it cannot be opened: back,
+      // then its mode back (a folder held by path is found at its name again).
+      let told: unknown = error;
+      try {
+        if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
+      } finally {
+        told = failed(error);
+        unlessCopyThere();
+      }
       throw changed(told);
     }
   } finally {
@@ -237,7 +247,7 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
 /**
  * The copy set aside, back under its name with the mode it had (it was made private while aside), through the folder
  * opened there and proven the copy. A run killed between the two leaves it private under its pending record: the next
- * run's sync sets its mode (syncCopy). False when it was kept aside.
+ * run's sync sets its mode (syncCopy). False when it was kept aside, or when what is back at the name is not the copy.
  */
 function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunContext): boolean {
   if (!putBack(aside, plan.name, ctx, ctx.warnings)) return false;
@@ -249,6 +259,9 @@ function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunCont
       entry.close();
     }
   } catch (error) {
+    // What was at the temporary name and is now at the name is not the copy (swapped there meanwhile): it is left as it
+    // is, and no record of the copy's is given to it.
+    if (plan.entryId === undefined || !isCopyAt(ctx.ws.root, plan.name, plan.entryId)) return false;
     ctx.warnings.push(
       `${plan.name}: its copy is back in place but its mode could not be given back ` +
         `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is readable only by the account running ` +
