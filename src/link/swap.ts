@@ -250,7 +250,15 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
  * run's sync sets its mode (syncCopy). False when it was kept aside, or when what is back at the name is not the copy.
  */
 function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunContext): boolean {
-  if (!putBack(aside, plan.name, ctx, ctx.warnings)) return false;
+  const proven = (): boolean => plan.entryId !== undefined && isCopyAt(ctx.ws.root, plan.name, plan.entryId);
+  try {
+    if (!putBack(aside, plan.name, ctx, ctx.warnings)) return false;
+  } catch (error) {
+    // Neither back nor kept aside (what was at the temporary name went meanwhile): whatever holds the name now gets
+    // the copy's record only if it is the copy.
+    if (!proven()) ctx.records.set(plan.name, null);
+    throw error;
+  }
   try {
     const entry = openEntry(ctx.ws.root, plan.name, plan.entryId);
     try {
@@ -261,7 +269,7 @@ function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunCont
   } catch (error) {
     // What was at the temporary name and is now at the name is not the copy (swapped there meanwhile): it is left as it
     // is, and no record of the copy's is given to it.
-    if (plan.entryId === undefined || !isCopyAt(ctx.ws.root, plan.name, plan.entryId)) return false;
+    if (!proven()) return false;
     ctx.warnings.push(
       `${plan.name}: its copy is back in place but its mode could not be given back ` +
         `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is readable only by the account running ` +
