@@ -33,6 +33,7 @@ import fs, {
 import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { clean, link, verify, type Report } from '../src/index.js';
+import { LinkMaker } from '../src/core/fs/link.js';
 import { mediaFiles, projectState, removeTempDirs, tempDir, writeTree } from './support/project.js';
 import { FOLDER_KINDS, useFolderKind } from './support/folder-kind.js';
 import { formatFailure, runScenario, STEP_WEIGHTS, type StepKind } from './support/scenario.js';
@@ -419,6 +420,45 @@ describe('property: minimal cases of violations found by the soak', function () 
             'theirs',
           );
           await expectNeverTaken(root, first);
+        },
+      );
+
+      it(
+        'links refused, and the mode of the copy put back cannot be given back at first (EIO): the copy falls back ' +
+          'to a copy with its mode (it stayed 0700, unreadable by the web server, with verify saying ok)',
+        async () => {
+          const root = copiedBlog();
+          expect((await link({ cwd: root })).apps[0]?.status).to.equal('copied');
+          switchTo(root, 'auto');
+          const make: unknown = Reflect.get(LinkMaker.prototype, 'make');
+          LinkMaker.prototype.make = () =>
+            Promise.reject(Object.assign(new Error('EPERM: operation not permitted, symlink'), { code: 'EPERM' }));
+          let folderModes = 0;
+          let refused = 0;
+          let report: Report;
+          try {
+            report = await withFs(
+              'fchmodSync',
+              (real) =>
+                (fd: number, mode: fs.Mode): void => {
+                  // The first folder mode set is the copy made private as it is set aside; the second gives it back.
+                  if (fs.fstatSync(fd).isDirectory() && ++folderModes === 2) {
+                    refused++;
+                    throw Object.assign(new Error('EIO: i/o error, fchmod'), { code: 'EIO', syscall: 'fchmod' });
+                  }
+                  real(fd, mode);
+                },
+              () => link({ cwd: root }),
+            );
+          } finally {
+            Reflect.set(LinkMaker.prototype, 'make', make);
+          }
+          expect(refused, 'the mode given back was refused once').to.equal(1);
+          expect(report.failed, JSON.stringify(report.apps)).to.equal(false);
+          expect(report.apps[0]?.mode).to.equal('copy');
+          const copy = path.join(root, 'public/media/blog');
+          expect((statSync(copy).mode & 0o777).toString(8)).to.equal((0o755 & ~process.umask()).toString(8));
+          expect(blogRecord(root)).to.equal('copy');
         },
       );
 

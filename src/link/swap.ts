@@ -20,6 +20,9 @@ import type { Action, AppPlan } from './plan.js';
 
 type CopyToLink = Extract<Action, { op: 'copy-to-link' }>;
 
+/** Where a copy set aside ended (putBackAsItWas). */
+type PutBack = 'back' | 'private' | 'kept';
+
 /** Replaces the tool's own copy at `plan.name` with a link; on a refusal the copy goes back and is synced. */
 export async function swapCopyForLink(
   action: CopyToLink,
@@ -39,14 +42,18 @@ export async function swapCopyForLink(
   } catch (error) {
     moved.close();
     // It could not be looked at: back where it was, as it is.
-    if (!putBackAsItWas(aside, plan, mode, ctx)) records.set(plan.name, null);
-    throw error;
+    throw backOrNot(putBackAsItWas(aside, plan, mode, ctx), plan, ctx, error);
   }
   if (changed) {
     moved.close();
     // Put back, it keeps its record; kept aside (its name was taken meanwhile), it has none.
-    if (!putBackAsItWas(aside, plan, mode, ctx)) records.set(plan.name, null);
-    throw new EntryChanged(`${plan.name}: ${changed} in its copy since it was checked; the copy was left as it is`);
+    const back = putBackAsItWas(aside, plan, mode, ctx);
+    throw backOrNot(
+      back,
+      plan,
+      ctx,
+      new EntryChanged(`${plan.name}: ${changed} in its copy since it was checked; the copy was left as it is`),
+    );
   }
   let made: Made;
   try {
@@ -151,7 +158,8 @@ async function fallBackToCopy(
   result: AppResult,
   ctx: RunContext,
 ): Promise<void> {
-  if (!putBackAsItWas(aside, plan, mode, ctx)) {
+  const back = putBackAsItWas(aside, plan, mode, ctx);
+  if (back === 'kept') {
     ctx.records.set(plan.name, null);
     throw error;
   }
@@ -167,7 +175,8 @@ async function fallBackToCopy(
       action.fallback,
       plan.entryId,
       progressOf(ctx),
-      plan.record?.kind === 'pending',
+      // A copy back without its mode (still private) gets it from the sync, as a pending one does.
+      plan.record?.kind === 'pending' || back === 'private',
     ),
   );
   result.status = synced.files > 0 ? 'copied' : 'up-to-date';
@@ -247,12 +256,13 @@ export function changedSincePlan(tree: TreeFacts, own: OwnContents): string | nu
 /**
  * The copy set aside, back under its name with the mode it had (it was made private while aside), through the folder
  * opened there and proven the copy. A run killed between the two leaves it private under its pending record: the next
- * run's sync sets its mode (syncCopy). False when it was kept aside, or when what is back at the name is not the copy.
+ * run's sync sets its mode (syncCopy). 'kept': it was kept aside, or what is back at the name is not the copy;
+ * 'private': back, but its mode could not be given back.
  */
-function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunContext): boolean {
+function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunContext): PutBack {
   const proven = (): boolean => plan.entryId !== undefined && isCopyAt(ctx.ws.root, plan.name, plan.entryId);
   try {
-    if (!putBack(aside, plan.name, ctx, ctx.warnings)) return false;
+    if (!putBack(aside, plan.name, ctx, ctx.warnings)) return 'kept';
   } catch (error) {
     // Neither back nor kept aside (what was at the temporary name went meanwhile): whatever holds the name now gets
     // the copy's record only if it is the copy.
@@ -269,14 +279,24 @@ function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunCont
   } catch (error) {
     // What was at the temporary name and is now at the name is not the copy (swapped there meanwhile): it is left as it
     // is, and no record of the copy's is given to it.
-    if (!proven()) return false;
+    if (!proven()) return 'kept';
     ctx.warnings.push(
-      `${plan.name}: its copy is back in place but its mode could not be given back ` +
-        `(${(error as NodeJS.ErrnoException).code ?? String(error)}); it is readable only by the account running ` +
-        `app-media: chmod ${mode.toString(8)} it`,
+      `${plan.name}: its copy is back in place but its mode could not be given back yet ` +
+        `(${(error as NodeJS.ErrnoException).code ?? String(error)}); app-media sets it on its next sync of the copy`,
     );
+    return 'private';
   }
-  return true;
+  return 'back';
+}
+
+/**
+ * What a failed swap that put the copy back ends with: no record for the name where the copy was not put back there;
+ * the copy's pending record kept (apply.ts) where it is back but still private, so the next run's sync sets its mode.
+ */
+function backOrNot(back: PutBack, plan: AppPlan, ctx: RunContext, error: unknown): unknown {
+  if (back === 'kept') ctx.records.set(plan.name, null);
+  if (back === 'private' && error instanceof Error) return Object.assign(error, { copyInPlace: true });
+  return error;
 }
 
 /** What was set aside, back under its name; if something took that name meanwhile, kept aside (never swept). */
