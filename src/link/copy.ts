@@ -62,6 +62,11 @@ export function leftCopyInPlace(error: unknown): boolean {
   return (error as { copyInPlace?: unknown } | undefined)?.copyInPlace === true;
 }
 
+/** `error`, said to leave a copy in place, the run's own, only still private (leftCopyInPlace). */
+export function markCopyInPlace(error: unknown): unknown {
+  return error instanceof Error ? Object.assign(error, { copyInPlace: true }) : error;
+}
+
 /** The mode a copy's folders get: the umask's, without write for group and others. */
 export function folderMode(): number {
   return 0o755 & ~umask();
@@ -243,25 +248,22 @@ export async function createCopy(
     // readable by the web server, through that folder. A run killed just before leaves it private under a pending
     // record, and the next run's sync sets its mode (syncCopy).
     const replaced = (): EntryChanged => new EntryChanged(`${name} was replaced while it was being put in place`);
+    // A failure below (EACCES before a folder of someone else's, EMFILE, EIO; with a folder held by path, a swap
+    // between the look and the chmod, which looks at the name again): the name keeps the copy's pending record
+    // (apply.ts), for the next run's sync to set its mode, only if what is there is proven the copy; else a swap.
+    const failedInPlace = (error: unknown): unknown =>
+      isCopyAt(ws.root, name, identity) ? markCopyInPlace(withRealPaths(error)) : replaced();
     let placedCopy: Folder;
     try {
       placedCopy = openEntry(ws.root, name, identity);
     } catch (error) {
       if (error instanceof EntryChanged || (error as NodeJS.ErrnoException).code === 'ENOENT') throw replaced();
-      // The open failed for another reason (EACCES before a folder of someone else's, EMFILE, EIO): the name keeps the
-      // copy's pending record only if what is there is proven the copy, else a folder swapped in would be taken for
-      // it by the next run.
-      if (!isCopyAt(ws.root, name, identity)) throw replaced();
-      throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
+      throw failedInPlace(error);
     }
     try {
       placedCopy.chmod(mode);
     } catch (error) {
-      // A folder held by path looks at its name again to set the mode (folder.ts): a swap there fails the chmod, and
-      // what is there then is not the copy. Else in place and the run's own, only still private: it keeps its pending
-      // record (apply.ts), and the next run sets its mode.
-      if (!isCopyAt(ws.root, name, identity)) throw replaced();
-      throw Object.assign(withRealPaths(error) as Error, { copyInPlace: true });
+      throw failedInPlace(error);
     } finally {
       placedCopy.close();
     }

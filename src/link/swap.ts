@@ -12,7 +12,16 @@ import { KEPT_MARK } from '../core/fs/temp.js';
 import { walkTree, type TreeFacts } from '../core/fs/walk.js';
 import { removeEmptyFolder } from '../core/fs/workspace.js';
 import type { AppResult } from '../core/report.js';
-import { EntryChanged, isCopyAt, leftCopyInPlace, openEntry, removeListed, stillAt, syncCopy } from './copy.js';
+import {
+  EntryChanged,
+  isCopyAt,
+  leftCopyInPlace,
+  markCopyInPlace,
+  openEntry,
+  removeListed,
+  stillAt,
+  syncCopy,
+} from './copy.js';
 import { sameFacts, type OwnContents } from './copy-plan.js';
 import { copyRecord, createEntry, progressOf, readingMedia, requireApp, settle, stamped } from './entry.js';
 import type { ApplyContext, Made, RunContext } from './entry.js';
@@ -111,7 +120,7 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
         published.chmod(mode);
         return error;
       } catch {
-        return Object.assign(error as Error, { copyInPlace: true });
+        return markCopyInPlace(error);
       }
     };
     // The name keeps the copy's record (its old one, or its pending one where its mode could not be given back) only
@@ -131,7 +140,7 @@ function setAside(aside: string, action: CopyToLink, plan: AppPlan, ctx: RunCont
     } catch (error) {
       // Not the copy made private (something put at its name just before the rename), or it cannot be opened: back,
       // then its mode back (a folder held by path is found at its name again).
-      let told: unknown = error;
+      let told: unknown;
       try {
         if (!putBack(aside, plan.name, ctx, ctx.warnings)) ctx.records.set(plan.name, null);
       } finally {
@@ -295,8 +304,7 @@ function putBackAsItWas(aside: string, plan: AppPlan, mode: number, ctx: RunCont
  */
 function backOrNot(back: PutBack, plan: AppPlan, ctx: RunContext, error: unknown): unknown {
   if (back === 'kept') ctx.records.set(plan.name, null);
-  if (back === 'private' && error instanceof Error) return Object.assign(error, { copyInPlace: true });
-  return error;
+  return back === 'private' ? markCopyInPlace(error) : error;
 }
 
 /** What was set aside, back under its name; if something took that name meanwhile, kept aside (never swept). */
